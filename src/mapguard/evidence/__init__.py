@@ -1,0 +1,1 @@
+"""Evidence records and the analyses that join them to the source."""

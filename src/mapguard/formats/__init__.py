@@ -1,0 +1,1 @@
+"""Parsers of Go diagnostics and evidence formats: text or bytes in, typed records out (pure)."""
