@@ -13,6 +13,7 @@ from mapguard import __version__
 from mapguard.clikit import emit_json, format_option
 from mapguard.doctor import run_checks
 from mapguard.errors import MapguardError
+from mapguard.evidence.profile_commands import profile
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,6 +37,9 @@ def doctor(output_format: str) -> int:
             mark = "ok " if check.ok else ("MISSING" if check.required else "-  ")
             click.echo(f"{mark:8} {check.name:15} {check.detail}")
     return 0 if all(c.ok for c in checks if c.required) else 1
+
+
+cli.add_command(profile)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,311 @@
+"""What the Go source of one line allocates: map creation, map inserts, sync.Map stores, and
+the other allocating expressions that can share the line.
+
+The question "is this expression a map?" is answered by `is_map_expression` alone, from a local,
+syntactic look-up (declarations in the same function and file). It is the one seam to swap for
+the package-wide type model of `mapguard.source` when that exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from mapguard.source.parser import parse_go
+
+# Go's malloc size classes (bytes); larger objects are rounded up to whole 8 KiB pages.
+SIZE_CLASSES = (
+    8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320,
+    352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792,
+    2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472,
+    9728, 10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264,
+    28672, 32768)
+_BASIC_SIZES = {
+    "bool": 1, "byte": 1, "uint8": 1, "int8": 1, "int16": 2, "uint16": 2, "int32": 4,
+    "uint32": 4, "rune": 4, "float32": 4, "int": 8, "uint": 8, "int64": 8, "uint64": 8,
+    "uintptr": 8, "float64": 8, "complex64": 8, "complex128": 16, "string": 16, "any": 16,
+}
+_SYNCMAP_WRITES = {"Store", "LoadOrStore", "Swap", "CompareAndSwap"}
+
+
+def size_class(size: int) -> int:
+    for cls in SIZE_CLASSES:
+        if size <= cls:
+            return cls
+    return -(-size // 8192) * 8192
+
+
+@dataclass(frozen=True, slots=True)
+class LineAllocation:
+    """One allocating expression: `op` is create, grow, syncmap, or other (not a map)."""
+
+    op: str
+    what: str  # "make(map)", "map literal", "insert", "sync.Map.Store", "make", "append", ...
+    column: int  # 1-based
+    size: int | None = None  # object size in bytes, when the syntax tells it
+
+
+@dataclass(frozen=True, slots=True)
+class LineFacts:
+    allocations: tuple[LineAllocation, ...]
+
+    @property
+    def map_ops(self) -> frozenset[str]:
+        return frozenset(a.op for a in self.allocations if a.op != "other")
+
+    @property
+    def others(self) -> tuple[LineAllocation, ...]:
+        return tuple(a for a in self.allocations if a.op == "other")
+
+
+class GoSource:
+    """One parsed Go file, answering `facts(line)`."""
+
+    def __init__(self, source: bytes) -> None:
+        self.source = source
+        self.tree = parse_go(source)
+        self._by_line: dict[int, list[Node]] = {}
+        self._map_types: set[str] | None = None
+        for node in _walk(self.tree.root_node):
+            self._by_line.setdefault(node.start_point[0] + 1, []).append(node)
+
+    def text(self, node: Node | None) -> str:
+        return "" if node is None else self.source[node.start_byte:node.end_byte].decode(
+            errors="replace")
+
+    def facts(self, line: int) -> LineFacts:
+        found: list[tuple[int, LineAllocation]] = []
+        for node in self._by_line.get(line, ()):
+            for order, allocation in self._allocations(node):
+                found.append((order, allocation))
+        found.sort(key=lambda item: item[0])
+        return LineFacts(tuple(a for _, a in found))
+
+    # --- classification of one node ----------------------------------------------------------
+
+    def _allocations(self, node: Node) -> Iterator[tuple[int, LineAllocation]]:
+        column = node.start_point[1] + 1
+        kind = node.type
+        if kind in ("assignment_statement", "inc_statement", "dec_statement"):
+            left = node.child_by_field_name("left")
+            targets = left.named_children if left is not None and kind == "assignment_statement" \
+                else node.named_children[:1]
+            for target in targets:
+                if target.type == "index_expression" and is_map_expression(
+                        target.child_by_field_name("operand"), self):
+                    # mapassign runs after the right-hand side is evaluated.
+                    yield node.end_byte, LineAllocation("grow", "insert",
+                                                        target.start_point[1] + 1)
+        elif kind == "call_expression":
+            yield from self._call(node, column)
+        elif kind == "composite_literal":
+            literal_type = node.child_by_field_name("type")
+            if self._is_map_type(literal_type):
+                yield node.end_byte, LineAllocation("create", "map literal", column)
+            else:
+                yield node.end_byte, LineAllocation("other", "composite literal", column)
+        elif kind == "func_literal":
+            yield node.end_byte, LineAllocation("other", "closure", column)
+
+    def _call(self, node: Node, column: int) -> Iterator[tuple[int, LineAllocation]]:
+        function = node.child_by_field_name("function")
+        arguments = node.child_by_field_name("arguments")
+        args = arguments.named_children if arguments is not None else []
+        name = self.text(function)
+        if function is not None and function.type == "identifier":
+            if name == "make" and args:
+                if self._is_map_type(args[0]):
+                    yield node.end_byte, LineAllocation("create", "make(map)", column)
+                else:
+                    yield node.end_byte, LineAllocation("other", "make", column,
+                                                        self._make_size(args))
+            elif name == "new" and args:
+                size = _BASIC_SIZES.get(self.text(args[0]))
+                yield node.end_byte, LineAllocation("other", "new", column, size)
+            elif name == "append":
+                yield node.end_byte, LineAllocation("other", "append", column)
+            elif name in ("string", "[]byte", "[]rune"):
+                yield node.end_byte, LineAllocation("other", "conversion", column)
+        elif function is not None and function.type in ("slice_type", "parenthesized_type"):
+            yield node.end_byte, LineAllocation("other", "conversion", column)
+        elif function is not None and function.type == "selector_expression":
+            method = self.text(function.child_by_field_name("field"))
+            if method in _SYNCMAP_WRITES and is_syncmap_expression(
+                    function.child_by_field_name("operand"), self):
+                # Boxing key and value into `any` is the price of sync.Map's API.
+                yield node.end_byte, LineAllocation("syncmap", f"sync.Map.{method}", column)
+
+    def _make_size(self, args: list[Node]) -> int | None:
+        if args[0].type != "slice_type" or len(args) < 2:
+            return None
+        element = _BASIC_SIZES.get(self.text(args[0].child_by_field_name("element")))
+        length = args[-1]
+        if element is None or length.type != "int_literal":
+            return None
+        try:
+            return element * int(self.text(length).replace("_", ""), 0)
+        except ValueError:
+            return None
+
+    def _is_map_type(self, node: Node | None) -> bool:
+        if node is None:
+            return False
+        if node.type == "map_type":
+            return True
+        if node.type == "generic_type":
+            node = node.child_by_field_name("type")
+        return node is not None and node.type in ("type_identifier", "identifier") and \
+            self.text(node) in self.map_type_names()
+
+    def map_type_names(self) -> set[str]:
+        """Named types this file declares with a map underlying type."""
+        if self._map_types is None:
+            names: set[str] = set()
+            for node in _walk(self.tree.root_node):
+                if node.type in ("type_spec", "type_alias"):
+                    declared = node.child_by_field_name("type")
+                    if declared is not None and declared.type == "map_type":
+                        names.add(self.text(node.child_by_field_name("name")))
+            self._map_types = names
+        return self._map_types
+
+
+def is_map_expression(expr: Node | None, source: GoSource) -> bool:
+    """Is `expr` (the operand of an index expression) a map? Local syntactic look-up: the
+    declaration of the identifier in the enclosing functions or the file (a map type, a named
+    map type, `make(map...)` or a map literal), struct fields of a map type, `(*p)` for a
+    `*map`, and `m[a]` when m's values are maps. The seam for a package-wide type model."""
+    declared = _declared_type(expr, source)
+    return declared is not None and source._is_map_type(declared)
+
+
+def is_syncmap_expression(expr: Node | None, source: GoSource) -> bool:
+    declared = _declared_type(expr, source)
+    while declared is not None and declared.type == "pointer_type":
+        declared = declared.named_children[0] if declared.named_children else None
+    return declared is not None and source.text(declared) == "sync.Map"
+
+
+def _declared_type(expr: Node | None, source: GoSource) -> Node | None:
+    """A type node (or an expression that is evidently of a map type) for `expr`, or None."""
+    if expr is None:
+        return None
+    kind = expr.type
+    if kind == "parenthesized_expression" and expr.named_children:
+        return _declared_type(expr.named_children[0], source)
+    if kind == "unary_expression" and source.text(expr.child_by_field_name("operator")) in (
+            "*", ""):
+        pointer = _declared_type(expr.child_by_field_name("operand"), source)
+        if pointer is not None and pointer.type == "pointer_type" and pointer.named_children:
+            return pointer.named_children[0]
+        return None
+    if kind == "index_expression":
+        container = _declared_type(expr.child_by_field_name("operand"), source)
+        if container is not None and container.type == "map_type":
+            return container.child_by_field_name("value")
+        if container is not None and container.type in ("slice_type", "array_type"):
+            return container.child_by_field_name("element")
+        return None
+    if kind == "selector_expression":
+        return _field_type(source.text(expr.child_by_field_name("field")), source)
+    if kind == "identifier":
+        return _identifier_type(expr, source.text(expr), source)
+    return None
+
+
+def _field_type(name: str, source: GoSource) -> Node | None:
+    for node in _walk(source.tree.root_node):
+        if node.type == "field_declaration":
+            names = [source.text(n) for n in node.children_by_field_name("name")]
+            if name in names:
+                return node.child_by_field_name("type")
+    return None
+
+
+def _identifier_type(use: Node, name: str, source: GoSource) -> Node | None:
+    """Walk outwards from `use` through enclosing blocks and functions to the file."""
+    scope: Node | None = use.parent
+    while scope is not None:
+        if scope.type in ("block", "statement_list", "function_declaration",
+                          "method_declaration", "func_literal", "source_file",
+                          "for_statement", "if_statement"):
+            found = _declaration_in(scope, name, source, use.start_byte)
+            if found is not None:
+                return found
+        scope = scope.parent
+    return None
+
+
+def _declaration_in(scope: Node, name: str, source: GoSource, before: int) -> Node | None:
+    for child in scope.named_children:
+        if child.start_byte > before and scope.type != "source_file":
+            break
+        found = _declares(child, name, source)
+        if found is not None:
+            return found
+    return None
+
+
+def _declares(node: Node, name: str, source: GoSource) -> Node | None:
+    kind = node.type
+    if kind in ("parameter_list", "var_declaration", "const_declaration", "var_spec_list"):
+        for child in node.named_children:
+            found = _declares(child, name, source)
+            if found is not None:
+                return found
+    elif kind in ("parameter_declaration", "var_spec"):
+        names = [source.text(n) for n in node.children_by_field_name("name")]
+        if name in names:
+            declared = node.child_by_field_name("type")
+            if declared is not None:
+                return declared
+            values = node.child_by_field_name("value")
+            if values is not None and len(values.named_children) == len(names):
+                return _value_type(values.named_children[names.index(name)], source)
+    elif kind == "short_var_declaration":
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        names = [source.text(n) for n in left.named_children] if left is not None else []
+        if name in names and right is not None and len(right.named_children) == len(names):
+            return _value_type(right.named_children[names.index(name)], source)
+    elif kind in ("function_declaration", "method_declaration", "func_literal"):
+        for field in ("receiver", "parameters"):
+            params = node.child_by_field_name(field)
+            if params is not None:
+                found = _declares(params, name, source)
+                if found is not None:
+                    return found
+    return None
+
+
+def _value_type(value: Node, source: GoSource) -> Node | None:
+    """The type node an initial value evidently has: `make(T, ...)`, `T{...}`, `&T{...}`."""
+    if value.type == "composite_literal":
+        return value.child_by_field_name("type")
+    if value.type == "call_expression" and source.text(
+            value.child_by_field_name("function")) == "make":
+        arguments = value.child_by_field_name("arguments")
+        if arguments is not None and arguments.named_children:
+            return arguments.named_children[0]
+    if value.type == "unary_expression" and source.text(
+            value.child_by_field_name("operator")) == "&":
+        operand = value.child_by_field_name("operand")
+        if operand is not None and operand.type == "composite_literal":
+            # `&sync.Map{}`: report the pointee; callers deref pointers anyway.
+            return operand.child_by_field_name("type")
+    return None
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    cursor = node.walk()
+    while True:
+        current = cursor.node
+        assert current is not None
+        yield current
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return

@@ -1,0 +1,217 @@
+"""`mapguard profile`: map cost in a pprof profile, by op and source site; and `profile diff`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from mapguard.clikit import emit_json, format_option
+from mapguard.errors import InputError
+from mapguard.evidence.attribution import Attribution, SourceFiles, attribute
+from mapguard.evidence.profile_diff import Change, ProfileDiff, diff_profiles
+from mapguard.evidence.symbolize import symbolize
+from mapguard.formats.pprof import DEFAULT_MAX_SIZE, Profile, parse_profile
+
+FETCH_TIMEOUT_S = 30.0
+MAX_DOWNLOAD = 512 << 20
+
+
+def fetch(url: str, *, max_bytes: int = MAX_DOWNLOAD) -> bytes:
+    """GET a profile from a /debug/pprof endpoint, with a timeout and a size cap.
+    A CPU profile (`?seconds=N`) takes N seconds to answer: the read timeout allows for it."""
+    seconds = httpx.URL(url).params.get("seconds")
+    wait = FETCH_TIMEOUT_S + (float(seconds) if seconds and seconds.isdigit() else 0.0)
+    timeout = httpx.Timeout(FETCH_TIMEOUT_S, read=wait)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+            if response.status_code != 200:
+                raise InputError(url, f"HTTP {response.status_code} {response.reason_phrase}")
+            for chunk in response.iter_raw():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise InputError(url, f"response larger than the {max_bytes} byte cap")
+                chunks.append(chunk)
+    except httpx.HTTPError as exc:
+        raise InputError(url, f"cannot fetch: {exc or type(exc).__name__}") from None
+    return b"".join(chunks)
+
+
+def load(target: str, *, max_size: int = DEFAULT_MAX_SIZE) -> Profile:
+    if target.startswith(("http://", "https://")):
+        return parse_profile(fetch(target), target, max_size=max_size)
+    path = Path(target)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(target, f"cannot read: {exc.strerror}") from None
+    return parse_profile(data, target, max_size=max_size)
+
+
+def analyse(target: str, source: Path | None, sample_index: str | None,
+            binary: Path | None) -> tuple[Profile, Attribution]:
+    profile = load(target)
+    if binary is not None:
+        if not profile.text_format:
+            raise InputError(target, "--binary needs a debug=1 text heap profile (its PC "
+                             "lists keep the runtime frames that the proto format drops)")
+        profile = symbolize(profile, binary)
+    return profile, attribute(profile, sample_index, SourceFiles(source))
+
+
+class _ProfileGroup(click.Group):
+    """`profile FILE` runs the default `show`; `profile diff A B` the subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("profile", cls=_ProfileGroup)
+def profile() -> None:
+    """Map cost in a pprof profile (file or http://host/debug/pprof/...), by op and site."""
+
+
+_source = click.option("--source", type=click.Path(exists=True, file_okay=False,
+                                                    path_type=Path),
+                       help="Directory of the Go sources (default: the paths in the profile).")
+_index = click.option("--sample-index", help="Sample type: alloc_space, inuse_objects, cpu...")
+_top = click.option("--top", type=click.IntRange(min=1), default=15, show_default=True,
+                    help="How many sites to show.")
+
+
+@profile.command("show")
+@click.argument("target")
+@_source
+@_index
+@click.option("--binary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The program's binary: symbolise a debug=1 heap profile's runtime frames.")
+@_top
+@format_option()
+def show(target: str, source: Path | None, sample_index: str | None, binary: Path | None,
+         top: int, output_format: str) -> int:
+    """Top map cost sites with op, value and share, and the map total by op."""
+    _, result = analyse(target, source, sample_index, binary)
+    if output_format == "json":
+        emit_json(result.to_json(top))
+    else:
+        render(result, top, target)
+    return 0
+
+
+@profile.command("diff")
+@click.argument("base")
+@click.argument("new")
+@_source
+@_index
+@_top
+@format_option()
+def diff(base: str, new: str, source: Path | None, sample_index: str | None, top: int,
+         output_format: str) -> int:
+    """What changed from BASE to NEW: map total and ops, map sites, then functions."""
+    base_profile, base_attr = analyse(base, source, sample_index, None)
+    new_profile, new_attr = analyse(new, source, sample_index, None)
+    result = diff_profiles(base_profile, new_profile, base_attr, new_attr, sample_index, new)
+    if output_format == "json":
+        emit_json(result.to_json(top))
+    else:
+        render_diff(result, top)
+    return 0
+
+
+# --- text output ---------------------------------------------------------------------------
+
+
+def human(value: int, unit: str) -> str:
+    if unit == "bytes":
+        for factor, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+            if abs(value) >= factor:
+                return f"{value / factor:.2f} {suffix}"
+        return f"{value} B"
+    if unit == "nanoseconds":
+        for factor, suffix in ((10**9, "s"), (10**6, "ms"), (10**3, "µs")):
+            if abs(value) >= factor:
+                return f"{value / factor:.2f} {suffix}"
+        return f"{value} ns"
+    return f"{value:,}"
+
+
+def _share(value: int, total: int) -> str:
+    return f"{100 * value / total:.1f}%" if total else "-"
+
+
+def _location(file: str, line: int) -> str:
+    return f"{Path(file).name}:{line}"
+
+
+def render(result: Attribution, top: int, target: str) -> None:
+    console = Console(highlight=False)
+    unit = result.unit
+    console.print(f"[bold]{target}[/]: {result.kind} profile, {result.sample_type}; total "
+                  f"{human(result.total, unit)}; in maps {human(result.map_total, unit)} "
+                  f"({_share(result.map_total, result.total)})")
+    ops = Table(title="map cost by op", title_justify="left")
+    ops.add_column("op")
+    ops.add_column("value", justify="right")
+    ops.add_column("share", justify="right")
+    for op, value in result.by_op.items():
+        ops.add_row(op, human(value, unit), _share(value, result.total))
+    console.print(ops)
+    if result.sites:
+        sites = Table(title=f"top map sites (of {len(result.sites)})", title_justify="left")
+        for column, justify in (("value", "right"), ("share", "right"), ("op", "left"),
+                                ("function", "left"), ("where", "left")):
+            sites.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for cost in result.sites[:top]:
+            sites.add_row(human(cost.value, unit), f"{100 * cost.share:.1f}%", cost.op,
+                          cost.site.function or "?", _location(cost.site.file, cost.site.line))
+        console.print(sites)
+    else:
+        console.print("no map cost found")
+    if result.unattributed:
+        console.print(f"unattributed (ambiguous): {human(result.unattributed, unit)}")
+    for note in result.notes:
+        console.print(f"note: {note}")
+
+
+def _delta_row(change: Change, unit: str) -> list[str]:
+    sign = "+" if change.delta > 0 else ""
+    return [human(change.base, unit), human(change.new, unit), sign + human(change.delta, unit)]
+
+
+def render_diff(result: ProfileDiff, top: int) -> None:
+    console = Console(highlight=False)
+    unit = result.unit
+    summary = Table(title=f"{result.kind} profile, {result.sample_type}", title_justify="left")
+    for column in ("", "base", "new", "delta"):
+        summary.add_column(column, justify="left" if not column else "right")
+    summary.add_row("map total", *_delta_row(result.map_total, unit))
+    for change in result.by_op:
+        summary.add_row(f"  {change.name}", *_delta_row(change, unit))
+    summary.add_row("profile total", *_delta_row(result.total, unit))
+    console.print(summary)
+    tables: list[tuple[str, list[list[Any]]]] = [
+        ("map sites that changed", [
+            [s.op, s.site.function or "?", _location(s.site.file, s.site.line),
+             *_delta_row(Change("", s.base, s.new), unit)] for s in result.sites[:top]]),
+        ("functions that changed (flat)", [
+            ["", f.name, "", *_delta_row(f, unit)] for f in result.functions[:top]]),
+    ]
+    for title, rows in tables:
+        if not rows:
+            console.print(f"{title}: none")
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in ("op", "function", "where", "base", "new", "delta"):
+            table.add_column(column, justify="right" if column in ("base", "new", "delta")
+                             else "left")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
