@@ -104,7 +104,11 @@ class GoSource:
             literal_type = node.child_by_field_name("type")
             if self._is_map_type(literal_type):
                 yield node.end_byte, LineAllocation("create", "map literal", column)
-            else:
+            elif literal_type is not None and literal_type.type == "slice_type" or (
+                    node.parent is not None and node.parent.type == "unary_expression"
+                    and self.text(node.parent.child_by_field_name("operator")) == "&"):
+                # A struct or array value allocates only when its address is taken (or it is
+                # boxed, which the call site does and the syntax does not show).
                 yield node.end_byte, LineAllocation("other", "composite literal", column)
         elif kind == "func_literal":
             yield node.end_byte, LineAllocation("other", "closure", column)
