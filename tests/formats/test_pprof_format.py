@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pprof_samples import HEAP_TYPES, Stack, build
 
 from mapguard.errors import InputError
 from mapguard.formats.pprof import gunzip, parse_heap_text, parse_profile, scale_heap_sample
+from pprof_samples import HEAP_TYPES, Stack, build
 
 MAIN = "/src/app/main.go"
 FUZZ = settings(max_examples=150, deadline=None,
@@ -158,10 +159,8 @@ def test_heap_text_malformed_record_names_the_line() -> None:
 @FUZZ
 @given(st.binary(max_size=512))
 def test_fuzz_arbitrary_bytes(data: bytes) -> None:
-    try:
+    with contextlib.suppress(InputError):
         parse_profile(data, "fuzz")
-    except InputError:
-        pass
 
 
 @FUZZ
@@ -186,7 +185,5 @@ def test_fuzz_mutated_profiles(data: st.DataObject) -> None:
 @given(st.lists(st.sampled_from(HEAP_TEXT.splitlines(keepends=True)) | st.binary(max_size=40),
                 max_size=12))
 def test_fuzz_heap_text(lines: list[bytes]) -> None:
-    try:
+    with contextlib.suppress(InputError):
         parse_profile(HEAP_TEXT.splitlines(keepends=True)[0] + b"".join(lines), "fuzz")
-    except InputError:
-        pass
