@@ -14,6 +14,7 @@ from mapguard.clikit import emit_json, format_option
 from mapguard.doctor import run_checks
 from mapguard.errors import MapguardError
 from mapguard.evidence.profile_commands import profile
+from mapguard.lint.commands import explain, lint_command, rules
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +22,10 @@ from mapguard.evidence.profile_commands import profile
 def cli() -> None:
     """Find, measure, watch and explain the map updates that hurt Go services."""
 
+
+cli.add_command(lint_command, name="lint")
+cli.add_command(explain)
+cli.add_command(rules)
 
 @cli.command()
 @format_option()

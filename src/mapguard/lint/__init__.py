@@ -1,0 +1,1 @@
+"""`mapguard lint`: the analyzer engine and its rules."""

@@ -1,0 +1,92 @@
+"""`.mapguard.toml` (or `[tool.mapguard]` in pyproject.toml): settings the CLI flags override.
+
+```toml
+select = ["MG001", "MG004"]     # rules to run (default: all)
+ignore = ["MG002"]               # rules to skip
+exclude = ["internal/gen/**"]    # globs, relative to the config file's directory
+include-generated = false        # lint files marked `// Code generated ... DO NOT EDIT.`
+include-tests = true             # lint *_test.go files
+go-version = "1.22"              # advice as if the module said `go 1.22`
+baseline = "mapguard-baseline.json"
+jobs = 0                         # worker processes; 0 = one per core
+cache = true                     # reuse results for unchanged files
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mapguard.errors import InputError
+from mapguard.goversion import GoVersion
+
+CONFIG_NAMES = (".mapguard.toml", "pyproject.toml")
+
+
+class LintConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    select: list[str] | None = None
+    ignore: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    include_generated: bool = Field(False, alias="include-generated")
+    include_tests: bool = Field(True, alias="include-tests")
+    go_version: str | None = Field(None, alias="go-version")
+    baseline: str | None = None
+    jobs: int = Field(0, ge=0)
+    cache: bool = True
+
+    @field_validator("go_version")
+    @classmethod
+    def _valid_go_version(cls, value: str | None) -> str | None:
+        if value is not None:
+            GoVersion.parse(value)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    config: LintConfig
+    path: Path | None  # None: defaults, no file found
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent if self.path is not None else Path.cwd()
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest .mapguard.toml, or pyproject.toml with [tool.mapguard], from `start` up."""
+    for directory in (start, *start.parents):
+        candidate = directory / ".mapguard.toml"
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and b"[tool.mapguard]" in pyproject.read_bytes():
+            return pyproject
+    return None
+
+
+def load_config(path: Path | None) -> LoadedConfig:
+    if path is None:
+        return LoadedConfig(LintConfig(), None)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML: {exc}") from None
+    prefix = ""
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("mapguard", {})
+        prefix = "tool.mapguard."
+    try:
+        return LoadedConfig(LintConfig.model_validate(data), path)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = prefix + ".".join(str(part) for part in error["loc"])
+        problem = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
+        raise InputError(path, problem, where=field) from None

@@ -1,0 +1,221 @@
+"""The lint engine: expand targets, analyse each package with the selected rules, in parallel,
+with a content-hash cache, and return findings sorted by position.
+
+Per package the engine parses every file, builds the package's symbol table, runs all rules'
+tree-sitter queries in one pass per file, hands each rule its matches, and drops suppressed
+findings (`//mapguard:ignore MG001 reason` on the line or the line above).
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tree_sitter import Query, QueryCursor
+
+from mapguard.goversion import NEWEST_KNOWN, GoVersion
+from mapguard.lint.cache import LintCache, cache_key
+from mapguard.lint.registry import ALL_RULES
+from mapguard.lint.results import DirResult, LintResult, VersionNote
+from mapguard.lint.rule import Finding, Match, Pass, Rule
+from mapguard.source.discover import Expansion, PackageDir, Selection, expand
+from mapguard.source.gomod import GoModule
+from mapguard.source.loader import FileError, VersionChoice, load_packages
+from mapguard.source.package import GoFile, Package
+from mapguard.source.parser import GO_LANGUAGE
+from mapguard.source.typeinfo import TypeInfo
+
+# Below this much source, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD_BYTES = 4_000_000
+
+_IGNORE = re.compile(r"//\s*mapguard:ignore\s+([A-Za-z0-9_,\s-]+?)(?:\s+[^A-Za-z0-9,].*|\s*$)")
+
+
+@dataclass(frozen=True, slots=True)
+class LintOptions:
+    rules: tuple[Rule, ...] = ALL_RULES
+    selection: Selection = field(default_factory=Selection)
+    go_version: GoVersion | None = None  # --go-version: overrides go.mod
+    toolchain_version: GoVersion | None = None  # the installed Go, for code without go.mod
+    jobs: int = 0  # 0: one per core
+    cache_dir: Path | None = None  # None: no cache
+
+
+ProgressCallback = Callable[[int, int], None]  # (packages done, packages in all)
+
+
+def lint(
+    targets: Sequence[str],
+    options: LintOptions,
+    *,
+    cwd: Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> LintResult:
+    expansion = expand(targets, cwd or Path.cwd(), options.selection)
+    return lint_expansion(expansion, options, progress=progress)
+
+
+def lint_expansion(
+    expansion: Expansion, options: LintOptions, *, progress: ProgressCallback | None = None
+) -> LintResult:
+    cache = LintCache(options.cache_dir) if options.cache_dir is not None else None
+    todo: list[tuple[str, PackageDir]] = []
+    results: list[DirResult] = []
+    for package_dir in expansion.packages:
+        key = cache_key(package_dir, _options_fingerprint(options))
+        cached = cache.get(key) if cache is not None else None
+        if cached is not None:
+            results.append(cached)
+        else:
+            todo.append((key, package_dir))
+    cached_count = len(results)
+    total = len(expansion.packages)
+    if progress is not None:
+        progress(cached_count, total)
+    fresh = _analyse_all([package_dir for _key, package_dir in todo], options, progress,
+                         cached_count, total)
+    if cache is not None:
+        cache.put_many((key, result) for (key, _dir), result in zip(todo, fresh, strict=True))
+        cache.close()
+    results.extend(fresh)
+    unreadable = tuple(FileError(path, f"cannot read: {reason}")
+                       for path, reason in expansion.unreadable)
+    return LintResult(
+        findings=tuple(sorted((f for r in results for f in r.findings), key=lambda f: f.sort_key)),
+        files=sum(r.files for r in results),
+        errors=tuple(sorted((*unreadable, *(e for r in results for e in r.errors)),
+                            key=lambda e: str(e.path))),
+        versions=tuple(sorted({v for r in results for v in r.versions},
+                              key=lambda v: (v.where, v.version))),
+        cached_packages=cached_count,
+    )
+
+
+def _options_fingerprint(options: LintOptions) -> str:
+    return "|".join([
+        ",".join(rule.code for rule in options.rules),
+        str(options.go_version), str(options.toolchain_version),
+    ])
+
+
+def _analyse_all(
+    dirs: list[PackageDir], options: LintOptions, progress: ProgressCallback | None,
+    done: int, total: int,
+) -> list[DirResult]:
+    jobs = options.jobs or os.cpu_count() or 1
+    size = sum(d.size for d in dirs)
+    if jobs == 1 or len(dirs) < 2 or size < PARALLEL_THRESHOLD_BYTES:
+        results = []
+        for package_dir in dirs:
+            results.append(analyse_dir(package_dir, options))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        return results
+    # Biggest packages first, so that no worker is left alone with a giant at the end.
+    order = sorted(range(len(dirs)), key=lambda i: dirs[i].size, reverse=True)
+    results_by_index: dict[int, DirResult] = {}
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(processes=min(jobs, len(dirs))) as pool:
+        work = [(i, dirs[i], options) for i in order]
+        for index, result in pool.imap_unordered(_analyse_indexed, work, chunksize=1):
+            results_by_index[index] = result
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return [results_by_index[i] for i in range(len(dirs))]
+
+
+def _analyse_indexed(item: tuple[int, PackageDir, LintOptions]) -> tuple[int, DirResult]:
+    index, package_dir, options = item
+    return index, analyse_dir(package_dir, options)
+
+
+def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:
+    """Analyse every package of one directory (normally one, plus its external test package)."""
+    notes: set[VersionNote] = set()
+
+    def choose(module: GoModule | None) -> VersionChoice:
+        choice = choose_version(module, options)
+        where = module.path if module is not None else str(package_dir.directory)
+        notes.add(VersionNote(where, str(choice.version), choice.source))
+        return choice
+
+    packages, errors = load_packages(package_dir, choose)
+    findings: list[Finding] = []
+    for package in packages:
+        findings.extend(run_rules(package, options.rules))
+    return DirResult(tuple(findings), tuple(errors), len(package_dir.files), tuple(notes))
+
+
+def choose_version(module: GoModule | None, options: LintOptions) -> VersionChoice:
+    if options.go_version is not None:
+        return VersionChoice(options.go_version, "flag")
+    if module is not None and module.go_version is not None:
+        return VersionChoice(module.go_version, "go.mod")
+    if options.toolchain_version is not None:
+        return VersionChoice(options.toolchain_version, "toolchain")
+    return VersionChoice(NEWEST_KNOWN, "default")
+
+
+def run_rules(package: Package, rules: Sequence[Rule]) -> list[Finding]:
+    info = TypeInfo(package)
+    query, owners = _combined_query(tuple(rule.code for rule in rules))
+    matches: dict[str, list[Match]] = {rule.code: [] for rule in rules}
+    for go_file in package.files:
+        for pattern, captures in QueryCursor(query).matches(go_file.root):
+            matches[owners[pattern]].append(Match(go_file, captures))
+    findings: list[Finding] = []
+    for rule in rules:
+        if not matches[rule.code] and rule.query:
+            continue
+        pass_ = Pass(rule, package, info, matches[rule.code])
+        rule.run(pass_)
+        findings.extend(pass_.findings)
+    return list(_unsuppressed(package, findings))
+
+
+@functools.cache
+def _combined_query(codes: tuple[str, ...]) -> tuple[Query, list[str]]:
+    """One query holding every rule's patterns, and which rule owns each pattern index."""
+    by_code = {rule.code: rule for rule in ALL_RULES}
+    owners: list[str] = []
+    sources: list[str] = []
+    for code in codes:
+        rule = by_code[code]
+        if not rule.query.strip():
+            continue
+        owners.extend([code] * Query(GO_LANGUAGE, rule.query).pattern_count)
+        sources.append(rule.query)
+    return Query(GO_LANGUAGE, "\n".join(sources) or "(source_file) @_"), owners or [""]
+
+
+def _unsuppressed(package: Package, findings: list[Finding]) -> Iterator[Finding]:
+    lines_by_path: dict[Path, list[bytes]] = {}
+    files = {go_file.path: go_file for go_file in package.files}
+    for finding in findings:
+        go_file: GoFile | None = files.get(finding.path)
+        if go_file is None:
+            yield finding
+            continue
+        lines = lines_by_path.setdefault(finding.path, go_file.source.split(b"\n"))
+        if not _suppressed(finding, lines):
+            yield finding
+
+
+def _suppressed(finding: Finding, lines: list[bytes]) -> bool:
+    for number in (finding.line, finding.line - 1):
+        if not 0 < number <= len(lines):
+            continue
+        text = lines[number - 1].decode("utf-8", "replace")
+        if number == finding.line - 1 and not text.lstrip().startswith("//"):
+            continue
+        match = _IGNORE.search(text)
+        if match and finding.rule in re.split(r"[\s,]+", match.group(1).upper()):
+            return True
+    return False

@@ -1,0 +1,245 @@
+"""Lint reports: text with code frames, JSON (RULES.md's contract), SARIF 2.1.0, GitHub commands."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mapguard import __version__
+from mapguard.lint.rule import Finding, Rule, Severity
+from mapguard.lint.results import LintResult
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+INFORMATION_URI = "https://github.com/mapguard/mapguard"
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    """Relative to the current directory when the file is under it, otherwise absolute."""
+    try:
+        return path.relative_to(cwd).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class SourceLines:
+    """Reads source lines for code frames and SARIF columns, each file once."""
+
+    def __init__(self) -> None:
+        self._files: dict[Path, list[str]] = {}
+
+    def line(self, path: Path, number: int) -> str | None:
+        if path not in self._files:
+            try:
+                self._files[path] = path.read_bytes().decode("utf-8", "replace").split("\n")
+            except OSError:
+                self._files[path] = []
+        lines = self._files[path]
+        return lines[number - 1] if 0 < number <= len(lines) else None
+
+
+def render_text(result: LintResult, cwd: Path, *, color: bool = False) -> str:
+    lines_of = SourceLines()
+    out: list[str] = []
+    for finding in result.findings:
+        location = f"{display_path(finding.path, cwd)}:{finding.line}:{finding.column}"
+        head = f"{location}: {finding.rule} [{finding.severity}] {finding.message}"
+        if color:
+            colour = {"error": "red", "warning": "yellow", "info": "cyan"}[str(finding.severity)]
+            head = (click.style(location, bold=True) + ": "
+                    + click.style(f"{finding.rule} [{finding.severity}]", fg=colour)
+                    + f" {finding.message}")
+        out.append(head)
+        out.extend(_code_frame(finding, lines_of))
+        if finding.fix is not None:
+            out.append(f"    fix available: {finding.fix.description} (mapguard lint --fix)")
+        out.append("")
+    out.append(summary_line(result))
+    return "\n".join(out)
+
+
+def _code_frame(finding: Finding, lines_of: SourceLines) -> list[str]:
+    text = lines_of.line(finding.path, finding.line)
+    if text is None:
+        return []
+    expanded = text.replace("\t", "    ")
+    # Byte column -> position in the tab-expanded line, for the caret.
+    prefix = text.encode()[: finding.column - 1].decode("utf-8", "replace")
+    start = len(prefix.replace("\t", "    "))
+    if finding.end_line == finding.line:
+        end_prefix = text.encode()[: finding.end_column - 1].decode("utf-8", "replace")
+        width = max(1, len(end_prefix.replace("\t", "    ")) - start)
+    else:
+        width = max(1, len(expanded.rstrip()) - start)
+    gutter = f"{finding.line:>5} | "
+    return [f"{gutter}{expanded}", f"{' ' * (len(gutter) - 2)}| {' ' * start}{'^' * width}"]
+
+
+def summary_line(result: LintResult) -> str:
+    counts = Counter(str(f.severity) for f in result.findings)
+    detail = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
+    found = f"{len(result.findings)} finding{'s' if len(result.findings) != 1 else ''}"
+    text = f"{found}{f' ({detail})' if detail else ''} in {result.files} files"
+    if result.errors:
+        text += f"; {len(result.errors)} file{'s' if len(result.errors) != 1 else ''} not analysed"
+    assumed = "; ".join(
+        f"Go {note.version} assumed for {note.where} ({_version_source(note.source)})"
+        for note in result.versions
+    )
+    return f"{text}. {assumed}" if assumed else text
+
+
+def _version_source(source: str) -> str:
+    return {"go.mod": "its go.mod", "flag": "--go-version", "toolchain": "no go.mod: the "
+            "installed Go", "default": "no go.mod and no Go found: newest known"}.get(source, source)
+
+
+def render_errors(result: LintResult, cwd: Path) -> str:
+    return "\n".join(f"{display_path(e.path, cwd)}: {e.message}" for e in result.errors)
+
+
+def render_json(result: LintResult, cwd: Path) -> dict[str, Any]:
+    findings = []
+    for finding in result.findings:
+        data = finding.to_json()
+        data["path"] = display_path(finding.path, cwd)
+        findings.append(data)
+    return {
+        "version": 1,
+        "findings": findings,
+        "files": result.files,
+        "errors": [{"path": display_path(e.path, cwd), "message": e.message}
+                   for e in result.errors],
+        "go_versions": [{"module": v.where, "version": v.version, "source": v.source}
+                        for v in result.versions],
+    }
+
+
+def render_sarif(result: LintResult, rules: Sequence[Rule], cwd: Path) -> dict[str, Any]:
+    index = {rule.code: i for i, rule in enumerate(rules)}
+    lines_of = SourceLines()
+    results = []
+    for finding in result.findings:
+        uri = display_path(finding.path, cwd)
+        entry: dict[str, Any] = {
+            "ruleId": finding.rule,
+            "level": SARIF_LEVEL[finding.severity],
+            "message": {"text": finding.message},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": _artifact(uri, finding.path, cwd),
+                "region": _region(finding.path, finding.line, finding.column, finding.end_line,
+                                  finding.end_column, lines_of),
+            }}],
+        }
+        if finding.rule in index:
+            entry["ruleIndex"] = index[finding.rule]
+        if finding.fix is not None:
+            entry["fixes"] = [{
+                "description": {"text": finding.fix.description},
+                "artifactChanges": [{
+                    "artifactLocation": _artifact(uri, finding.path, cwd),
+                    "replacements": [{
+                        "deletedRegion": _region(finding.path, e.line, e.column, e.end_line,
+                                                 e.end_column, lines_of),
+                        "insertedContent": {"text": e.text},
+                    } for e in finding.fix.edits],
+                }],
+            }]
+        results.append(entry)
+    notifications = [{
+        "level": "error",
+        "message": {"text": e.message},
+        "locations": [{"physicalLocation": {
+            "artifactLocation": _artifact(display_path(e.path, cwd), e.path, cwd)}}],
+    } for e in result.errors]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "mapguard",
+                "version": __version__,
+                "informationUri": INFORMATION_URI,
+                "rules": [_sarif_rule(rule) for rule in rules],
+            }},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": cwd.as_uri() + "/"}},
+            "invocations": [{
+                "executionSuccessful": True,
+                "toolExecutionNotifications": notifications,
+            }],
+            "results": results,
+            "columnKind": "utf16CodeUnits",
+        }],
+    }
+
+
+def _artifact(uri: str, path: Path, cwd: Path) -> dict[str, Any]:
+    if Path(uri).is_absolute():
+        return {"uri": path.as_uri()}
+    return {"uri": uri, "uriBaseId": "%SRCROOT%"}
+
+
+def _region(path: Path, line: int, column: int, end_line: int, end_column: int,
+            lines_of: SourceLines) -> dict[str, int]:
+    """SARIF columns count UTF-16 code units; mapguard's count bytes, like Go's tools."""
+    return {
+        "startLine": line,
+        "startColumn": _utf16_column(lines_of.line(path, line), column),
+        "endLine": end_line,
+        "endColumn": _utf16_column(lines_of.line(path, end_line), end_column),
+    }
+
+
+def _utf16_column(text: str | None, byte_column: int) -> int:
+    if text is None:
+        return byte_column
+    prefix = text.encode("utf-8")[: byte_column - 1].decode("utf-8", "replace")
+    return len(prefix.encode("utf-16-le")) // 2 + 1
+
+
+def _sarif_rule(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.summary},
+        "help": {"text": rule.doc, "markdown": rule.doc},
+        "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity]},
+        "properties": {"tags": ["go", "maps"]},
+    }
+
+
+def render_github(result: LintResult, cwd: Path) -> str:
+    """GitHub Actions workflow commands: annotations on the pull request diff."""
+    out = []
+    for finding in result.findings:
+        properties = ",".join([
+            f"file={_escape_property(display_path(finding.path, cwd))}",
+            f"line={finding.line}", f"col={finding.column}",
+            f"endLine={finding.end_line}", f"endColumn={finding.end_column}",
+            f"title={_escape_property(f'{finding.rule} {finding.name}')}",
+        ])
+        out.append(f"::{GITHUB_LEVEL[finding.severity]} {properties}::"
+                   f"{_escape_data(finding.message)}")
+    for error in result.errors:
+        out.append(f"::error file={_escape_property(display_path(error.path, cwd))}::"
+                   f"{_escape_data(error.message)}")
+    return "\n".join(out)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2)

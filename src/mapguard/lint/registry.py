@@ -1,0 +1,39 @@
+"""The rule catalogue: every rule module's `RULE`, in code order."""
+
+from __future__ import annotations
+
+from mapguard.errors import UsageError
+from mapguard.lint.rule import Rule
+from mapguard.lint.rules import (
+    mg001_rebuild_instead_of_clear,
+    mg002_missing_size_hint,
+    mg003_delete_all_loop,
+    mg010_allocating_map_key_in_loop,
+)
+
+ALL_RULES: tuple[Rule, ...] = tuple(sorted(
+    (
+        mg001_rebuild_instead_of_clear.RULE,
+        mg002_missing_size_hint.RULE,
+        mg003_delete_all_loop.RULE,
+        mg010_allocating_map_key_in_loop.RULE,
+    ),
+    key=lambda rule: rule.code,
+))
+
+_BY_KEY = {rule.code: rule for rule in ALL_RULES} | {rule.name: rule for rule in ALL_RULES}
+
+
+def rule_for(key: str) -> Rule:
+    """A rule by code (`MG001`, any case) or name (`rebuild-instead-of-clear`)."""
+    rule = _BY_KEY.get(key.upper()) or _BY_KEY.get(key.lower())
+    if rule is None:
+        known = ", ".join(r.code for r in ALL_RULES)
+        raise UsageError(f"unknown rule {key!r} (known: {known})")
+    return rule
+
+
+def select_rules(select: list[str] | None, ignore: list[str]) -> tuple[Rule, ...]:
+    chosen = [rule_for(key) for key in select] if select else list(ALL_RULES)
+    ignored = {rule_for(key).code for key in ignore}
+    return tuple(rule for rule in chosen if rule.code not in ignored)

@@ -1,0 +1,180 @@
+"""What a rule is, what it may read (`Pass`), and what it reports (`Finding`, `Fix`).
+
+Modelled on golang.org/x/tools/go/analysis: a rule is a value that declares its metadata, the
+syntax it wants to see (a tree-sitter query, run by the engine in one pass over each file) and a
+`run(pass)` function. The engine owns parsing, scheduling, suppression, caching and output.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tree_sitter import Node
+
+from mapguard.goversion import GoVersion
+from mapguard.source.package import GoFile, Package
+from mapguard.source.typeinfo import TypeInfo
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace bytes [start, end) of a file with `text`; positions are 1-based for display."""
+
+    start: int
+    end: int
+    text: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "column": self.column, "end_line": self.end_line,
+                "end_column": self.end_column, "text": self.text,
+                "start_byte": self.start, "end_byte": self.end}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Edit:
+        return cls(data["start_byte"], data["end_byte"], data["text"], data["line"],
+                   data["column"], data["end_line"], data["end_column"])
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    description: str
+    edits: tuple[Edit, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"description": self.description, "edits": [e.to_json() for e in self.edits]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Fix:
+        return cls(data["description"], tuple(Edit.from_json(e) for e in data["edits"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    name: str
+    severity: Severity
+    path: Path  # absolute
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+    fix: Fix | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "name": self.name, "severity": str(self.severity),
+                "path": str(self.path), "line": self.line, "column": self.column,
+                "end_line": self.end_line, "end_column": self.end_column,
+                "message": self.message, "fix": self.fix.to_json() if self.fix else None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Finding:
+        fix = Fix.from_json(data["fix"]) if data.get("fix") else None
+        return cls(data["rule"], data["name"], Severity(data["severity"]), Path(data["path"]),
+                   data["line"], data["column"], data["end_line"], data["end_column"],
+                   data["message"], fix)
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (str(self.path), self.line, self.column, self.rule)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str  # MG001
+    name: str  # rebuild-instead-of-clear
+    severity: Severity
+    summary: str  # one line, for `mapguard rules`
+    doc: str  # the explain text: what / why / example / instead / false alarms (markdown)
+    query: str  # tree-sitter patterns selecting the nodes `run` starts from
+    run: Callable[[Pass], None]
+    needs: GoVersion | None = None  # the Go version its advice needs, if any
+
+
+@dataclass(slots=True)
+class Match:
+    """One match of a rule's query: the file and the captured nodes by capture name."""
+
+    file: GoFile
+    captures: dict[str, list[Node]]
+
+    def node(self, name: str) -> Node:
+        return self.captures[name][0]
+
+    def get(self, name: str) -> Node | None:
+        nodes = self.captures.get(name)
+        return nodes[0] if nodes else None
+
+
+@dataclass(slots=True)
+class Pass:
+    """What one rule may read while analysing one package, and where it reports."""
+
+    rule: Rule
+    package: Package
+    info: TypeInfo
+    matches: list[Match]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def go_version(self) -> GoVersion:
+        return self.package.go_version
+
+    def allows(self, version: GoVersion) -> bool:
+        """Whether the package's Go version permits advice that needs `version`."""
+        return self.package.go_version >= version
+
+    def report(
+        self,
+        go_file: GoFile,
+        node: Node,
+        message: str,
+        *,
+        fix: Fix | None = None,
+        severity: Severity | None = None,
+        end: Node | None = None,
+    ) -> None:
+        last = end or node
+        self.findings.append(Finding(
+            rule=self.rule.code,
+            name=self.rule.name,
+            severity=severity or self.rule.severity,
+            path=go_file.path,
+            line=node.start_point.row + 1,
+            column=node.start_point.column + 1,
+            end_line=last.end_point.row + 1,
+            end_column=last.end_point.column + 1,
+            message=message,
+            fix=fix,
+        ))
+
+    def each(self) -> Iterator[Match]:
+        yield from self.matches
+
+
+def edit(go_file: GoFile, start: Node | int, end: Node | int, text: str) -> Edit:
+    """An edit replacing the bytes from `start` to `end` (nodes mean their start/end)."""
+    start_byte = start.start_byte if isinstance(start, Node) else start
+    end_byte = end.end_byte if isinstance(end, Node) else end
+    line, column = _position(go_file.source, start_byte)
+    end_line, end_column = _position(go_file.source, end_byte)
+    return Edit(start_byte, end_byte, text, line, column, end_line, end_column)
+
+
+def _position(source: bytes, offset: int) -> tuple[int, int]:
+    line_start = source.rfind(b"\n", 0, offset) + 1
+    return source.count(b"\n", 0, offset) + 1, offset - line_start + 1

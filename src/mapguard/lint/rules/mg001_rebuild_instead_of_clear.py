@@ -1,0 +1,325 @@
+"""## What it does
+Finds a map that is thrown away and re-created with `make` (or a map literal) where `clear`
+would reuse it: a variable or field re-created on every pass of a loop, and a `Reset`-style
+method that re-creates a receiver's map field on every call.
+
+## Why is this bad?
+A new map starts empty and small: refilling it allocates a new table and grows it again, step
+by step, on every pass or call, and each old table becomes garbage for the GC to find. That
+garbage is what drives GC frequency, and GC pauses, in request paths. `clear(m)` (Go 1.21) empties
+the map in place and **keeps its capacity**, so refilling it to the same size allocates nothing.
+The map itself is just a pointer to its table: every holder of that pointer sees the clear, which
+is why the rule only reports maps that nothing else keeps.
+
+Maps never shrink (golang/go#20135): if one pass or call can make the map much bigger than the
+others, `clear` keeps that memory. Re-creating the map only when it grew too large
+(`if len(m) > limit { m = make(...) }`) is the idiom for releasing it, and this rule leaves it alone.
+
+## Example
+```go
+var seen map[string]bool
+for _, batch := range batches {
+    seen = make(map[string]bool)
+    for _, id := range batch.IDs {
+        if !seen[id] {
+            seen[id] = true
+            process(id)
+        }
+    }
+}
+
+func (r *Resolver) Reset() {
+    r.cache = make(map[string]*Entry)
+}
+```
+
+## Use instead
+```go
+seen := make(map[string]bool)
+for _, batch := range batches {
+    clear(seen)
+    ...
+}
+
+func (r *Resolver) Reset() {
+    clear(r.cache)
+}
+```
+
+## When it is a false alarm
+When code the rule cannot see keeps the old map: another package holding an exported field's map,
+or a reference taken through reflection or unsafe. Then re-creating is right; suppress the finding
+with `//mapguard:ignore MG001 <reason>`. Needs Go 1.21 (`clear`); the rule is silent for modules
+whose `go` directive is older.
+"""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from mapguard.goversion import GO_1_21
+from mapguard.lint.rule import Match, Pass, Rule, Severity
+from mapguard.lint.syntax import (
+    Use,
+    assignment_operator,
+    classify_use,
+    enclosing_function,
+    enclosing_loops,
+    func_literal_between,
+    is_immediately_called,
+    is_inside,
+    is_map_creation,
+    normalized,
+    occurrences,
+)
+from mapguard.source.package import GoFile
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, VarDecl, walk
+from mapguard.source.types import Named, PointerTo, Unknown, deref
+
+QUERY = """
+(assignment_statement
+  left: (expression_list . [(identifier) (selector_expression)] @target .)
+  right: (expression_list . [(call_expression) (composite_literal)] @value .)) @assign
+"""
+
+# Methods that set a value up rather than reset it: re-creating a map there is initialisation.
+_INIT_PREFIXES = ("init", "Init", "initialize", "Initialize", "setup", "Setup", "new", "New")
+
+
+def run(pass_: Pass) -> None:
+    if not pass_.allows(GO_1_21):
+        return
+    for match in pass_.matches:
+        _check(pass_, match)
+
+
+def _check(pass_: Pass, match: Match) -> None:
+    go_file, info = match.file, pass_.info
+    assign, target, value = match.node("assign"), match.node("target"), match.node("value")
+    if assignment_operator(assign) != "=" or not is_map_creation(value, go_file, info):
+        return
+    if not info.is_map_expr(target, go_file):
+        return
+    name = normalized(go_file, target)
+    function = enclosing_function(assign)
+    if function is None or _is_conditional_on_itself(assign, function, go_file, name):
+        return
+    loops = enclosing_loops(assign)
+    if loops:
+        message = _loop_form(pass_, go_file, assign, target, name, loops[0], function)
+    else:
+        message = _reset_form(pass_, go_file, assign, target, name, function)
+    if message is not None:
+        pass_.report(go_file, assign, message)
+
+
+def _loop_form(
+    pass_: Pass, go_file: GoFile, assign: Node, target: Node, name: str, loop: Node,
+    function: Node,
+) -> str | None:
+    info = pass_.info
+    if target.type == "identifier":
+        decl = info.resolve(target, go_file)
+        if isinstance(decl, LocalDecl):
+            if is_inside(decl.ident, loop):
+                return None  # a fresh variable per pass (declared in the loop)
+        elif not isinstance(decl, VarDecl):
+            return None
+    elif not _field_stays_inside_type(pass_, go_file, target):
+        return None
+    # The old map must not be kept by anyone: look at every use before the loop ends.
+    region_end = loop.end_byte
+    for use in occurrences(function, go_file, name):
+        if use.start_byte >= region_end or use == target:
+            continue
+        if _escapes(use, loop, go_file, info):
+            return None
+    return (
+        f"`{name}` is re-created on every pass of the loop: each pass allocates a new table "
+        f"and grows it again, and the old one is garbage for the GC. Create it once before the "
+        f"loop and call clear({name}) at the start of each pass: clear keeps the capacity, so "
+        f"refilling allocates nothing (if one pass can make the map much larger than the others, "
+        f"that memory stays with it)"
+    )
+
+
+def _reset_form(
+    pass_: Pass, go_file: GoFile, assign: Node, target: Node, name: str, function: Node
+) -> str | None:
+    info = pass_.info
+    if function.type != "method_declaration" or target.type != "selector_expression":
+        return None
+    method_name = go_file.text(function.child_by_field_name("name") or function)
+    if method_name.startswith(_INIT_PREFIXES):
+        return None
+    receiver = _pointer_receiver_name(function, go_file)
+    if receiver is None or _chain_root(target, go_file) != receiver:
+        return None
+    if not _field_stays_inside_type(pass_, go_file, target):
+        return None
+    # The method must not hand the old map out before replacing it.
+    for use in occurrences(function, go_file, name):
+        if use.start_byte < assign.start_byte and _escapes(use, function, go_file, info):
+            return None
+    field = go_file.text(target.child_by_field_name("field") or target)
+    message = (
+        f"{method_name} re-creates `{name}` on every call: each call allocates a new table and "
+        f"grows it again while the old one becomes garbage. Use clear({name}): it empties the "
+        f"map in place and keeps its capacity (so a map that once grew large keeps that memory)"
+    )
+    if field[:1].isupper():
+        message += (
+            f"; `{field}` is exported, so if code in other packages keeps references to the old "
+            f"map, re-creating it is right"
+        )
+    return message
+
+
+def _escapes(use: Node, region: Node, go_file: GoFile, info: TypeInfo) -> bool:
+    literal = func_literal_between(use, region)
+    if literal is not None and not is_immediately_called(literal):
+        return True  # captured by a closure that may outlive the pass
+    return classify_use(use, go_file, info) is Use.ESCAPES
+
+
+def _is_conditional_on_itself(assign: Node, function: Node, go_file: GoFile, name: str) -> bool:
+    """Under `if m == nil` (initialisation) or `if len(m) ...` (the shrink idiom)."""
+    current = assign.parent
+    while current is not None and current != function:
+        if current.type == "if_statement":
+            condition = current.child_by_field_name("condition")
+            if condition is not None and _mentions_nil_or_len(condition, go_file, name):
+                return True
+        current = current.parent
+    return False
+
+
+def _mentions_nil_or_len(condition: Node, go_file: GoFile, name: str) -> bool:
+    for node in walk(condition):
+        if node.type == "binary_expression":
+            left = node.child_by_field_name("left")
+            right = node.child_by_field_name("right")
+            sides = {left.type if left else "", right.type if right else ""}
+            if "nil" in sides and any(
+                side is not None and side.type != "nil" and normalized(go_file, side) == name
+                for side in (left, right)
+            ):
+                return True
+        elif node.type == "call_expression":
+            function = node.child_by_field_name("function")
+            arguments = node.child_by_field_name("arguments")
+            if (function is not None and go_file.text(function) in {"len", "cap"}
+                    and arguments is not None and arguments.named_child_count == 1
+                    and normalized(go_file, arguments.named_children[0]) == name):
+                return True
+    return False
+
+
+def _pointer_receiver_name(method: Node, go_file: GoFile) -> str | None:
+    receiver = method.child_by_field_name("receiver")
+    if receiver is None:
+        return None
+    for declaration in receiver.named_children:
+        type_node = declaration.child_by_field_name("type")
+        name = declaration.child_by_field_name("name")
+        if type_node is not None and type_node.type == "pointer_type" and name is not None:
+            return go_file.text(name)
+    return None
+
+
+def _chain_root(selector: Node, go_file: GoFile) -> str | None:
+    node: Node | None = selector
+    while node is not None and node.type == "selector_expression":
+        node = node.child_by_field_name("operand")
+    return go_file.text(node) if node is not None and node.type == "identifier" else None
+
+
+def _field_stays_inside_type(pass_: Pass, go_file: GoFile, target: Node) -> bool:
+    """Condition (4): no code of the package hands the field's map out or puts a map from
+    outside into it, so clearing it cannot surprise another holder."""
+    operand = target.child_by_field_name("operand")
+    field_node = target.child_by_field_name("field")
+    if operand is None or field_node is None:
+        return False
+    owner = deref(pass_.info.type_of(operand, go_file))
+    if not isinstance(owner, Named) or owner.pkg != "":
+        return False
+    field = go_file.text(field_node)
+    key = ("mg001-field-stays", owner.name, field)
+    memo = pass_.package.memo
+    if key not in memo:
+        memo[key] = _scan_field_uses(pass_, owner, field)
+    return bool(memo[key])
+
+
+def _scan_field_uses(pass_: Pass, owner: Named, field: str) -> bool:
+    info = pass_.info
+    owner_types = {owner, PointerTo(owner)}
+    for go_file in pass_.package.files:
+        needle = field.encode()
+        if needle not in go_file.source:
+            continue
+        for node in walk(go_file.root):
+            if node.type == "selector_expression":
+                field_node = node.child_by_field_name("field")
+                operand = node.child_by_field_name("operand")
+                if field_node is None or operand is None or go_file.text(field_node) != field:
+                    continue
+                operand_type = info.type_of(operand, go_file)
+                if operand_type not in owner_types and not isinstance(operand_type, Unknown):
+                    continue
+                if _field_use_leaks(node, go_file, info):
+                    return False
+            elif node.type == "keyed_element" and _keyed_field_from_outside(
+                node, go_file, info, owner, field
+            ):
+                return False
+    return True
+
+
+def _field_use_leaks(use: Node, go_file: GoFile, info: TypeInfo) -> bool:
+    kind = classify_use(use, go_file, info)
+    if kind is Use.ESCAPES:
+        return True
+    if kind is Use.ASSIGNED:
+        # `x.f = m` where m is not a fresh map: the field now shares a map with someone else.
+        statement = use.parent.parent if use.parent is not None else None
+        if statement is None:
+            return True
+        right = statement.child_by_field_name("right")
+        values = [v for v in right.named_children if v.type != "comment"] if right else []
+        targets = [t for t in use.parent.named_children if t.type != "comment"]
+        if len(values) == len(targets):
+            value = values[targets.index(use)] if use in targets else None
+            return value is None or not is_map_creation(value, go_file, info)
+        return True
+    return False
+
+
+def _keyed_field_from_outside(
+    element: Node, go_file: GoFile, info: TypeInfo, owner: Named, field: str
+) -> bool:
+    """`T{field: m}` with m not a fresh map: the field starts out sharing someone's map."""
+    key = element.named_children[0] if element.named_child_count else None
+    value = element.named_children[-1] if element.named_child_count > 1 else None
+    if key is None or value is None or go_file.text(key) != field:
+        return False
+    literal = element.parent.parent if element.parent is not None else None
+    if literal is None or literal.type != "composite_literal":
+        return False
+    if deref(info.type_node(literal.child_by_field_name("type"), go_file)) != owner:
+        return False
+    inner = value.named_children[0] if value.type == "literal_element" and value.named_child_count else value
+    return not is_map_creation(inner, go_file, info) and inner.type != "nil"
+
+
+RULE = Rule(
+    code="MG001",
+    name="rebuild-instead-of-clear",
+    severity=Severity.WARNING,
+    summary="a map re-created per loop pass or per Reset call where clear(m) would reuse it",
+    doc=__doc__ or "",
+    query=QUERY,
+    run=run,
+    needs=GO_1_21,
+)

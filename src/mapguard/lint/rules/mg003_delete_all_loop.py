@@ -1,0 +1,134 @@
+"""## What it does
+Finds the loop `for k := range m { delete(m, k) }` — a loop whose only statement deletes every
+key of the map it ranges over — and suggests `clear(m)`.
+
+## Why is this bad?
+It is not slow: the compiler recognises exactly this loop and already compiles it to a single
+`runtime.mapclear` call, the same thing `clear(m)` does. The gain is clarity: `clear(m)` says what
+the code means in one call, and it stays fast where the optimisation does not apply — builds with
+`-race` or `-N` (debuggers) run the loop key by key. For float or interface keys the loop cannot
+delete NaN keys (`NaN != NaN`), and the compiler does not optimise it; `clear` removes them too.
+Like the loop, `clear` keeps the map's capacity: neither makes the map smaller.
+
+## Example
+```go
+for k := range sessions {
+    delete(sessions, k)
+}
+```
+
+## Use instead
+```go
+clear(sessions)
+```
+
+## When it is a false alarm
+Never wrong, only a matter of taste; `mapguard lint --fix` applies the rewrite. Needs Go 1.21
+(`clear`): the rule is silent for modules whose `go` directive is older.
+"""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from mapguard.goversion import GO_1_21
+from mapguard.lint.rule import Fix, Pass, Rule, Severity, edit
+from mapguard.lint.syntax import call_arguments, normalized, statements
+from mapguard.source.package import GoFile
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, same_symbol, walk
+from mapguard.source.types import InterfaceOf, Named
+
+QUERY = """
+(for_statement
+  (range_clause) @range
+  body: (block (statement_list . (expression_statement
+    (call_expression function: (identifier) @fn (#eq? @fn "delete"))) @stmt .))) @loop
+"""
+
+_FLOATING = frozenset({"float32", "float64", "complex64", "complex128", "any"})
+
+
+def run(pass_: Pass) -> None:
+    if not pass_.allows(GO_1_21):
+        return
+    info = pass_.info
+    for match in pass_.matches:
+        go_file, loop, clause = match.file, match.node("loop"), match.node("range")
+        call = match.node("stmt").named_children[0]
+        map_expr = _delete_all_target(go_file, info, clause, call, loop)
+        if map_expr is None:
+            continue
+        name = normalized(go_file, map_expr)
+        message = (
+            f"this loop deletes every key of `{name}`: write clear({name}). The compiler already "
+            f"turns this exact loop into runtime.mapclear, so the gain is clarity (and builds with "
+            f"-race or -N, which run the loop key by key)"
+        )
+        if _key_may_be_nan(go_file, info, map_expr):
+            message = (
+                f"this loop tries to delete every key of `{name}`, but with float or interface "
+                f"keys it cannot delete NaN keys and the compiler does not optimise it: "
+                f"clear({name}) removes every entry in one call"
+            )
+        fix = None
+        if not any(child.type == "comment" for child in walk(loop)):
+            fix = Fix(f"replace the loop with clear({name})",
+                      (edit(go_file, loop, loop, f"clear({go_file.text(map_expr)})"),))
+        pass_.report(go_file, loop, message, fix=fix)
+
+
+def _delete_all_target(
+    go_file: GoFile, info: TypeInfo, clause: Node, call: Node, loop: Node
+) -> Node | None:
+    """The ranged map when the loop is exactly `for k := range m { delete(m, k) }`."""
+    if info.resolve(call.child_by_field_name("function") or call, go_file) is not None:
+        return None  # `delete` is shadowed: not the builtin
+    left = clause.child_by_field_name("left")
+    ranged = clause.child_by_field_name("right")
+    if left is None or ranged is None:
+        return None
+    names = [n for n in left.named_children if n.type != "comment"]
+    if not names or names[0].type != "identifier" or any(
+        go_file.text(extra) != "_" for extra in names[1:]
+    ):
+        return None
+    args = call_arguments(call)
+    if len(args) != 2 or args[1].type != "identifier":
+        return None
+    if normalized(go_file, args[0]) != normalized(go_file, ranged):
+        return None
+    if not info.is_map_expr(ranged, go_file) or _has_call(ranged):
+        return None
+    key_symbol = info.resolve(args[1], go_file)
+    if any(child.type == ":=" for child in clause.children):
+        if not isinstance(key_symbol, LocalDecl) or key_symbol.ident != names[0]:
+            return None
+    elif not same_symbol(key_symbol, info.resolve(names[0], go_file)):
+        return None
+    if len(statements(loop.child_by_field_name("body"))) != 1:
+        return None
+    return ranged
+
+
+def _has_call(node: Node) -> bool:
+    return any(child.type == "call_expression" for child in walk(node))
+
+
+def _key_may_be_nan(go_file: GoFile, info: TypeInfo, map_expr: Node) -> bool:
+    map_type = info.map_type(info.type_of(map_expr, go_file))
+    if map_type is None:
+        return False
+    key = info.underlying(map_type.key)
+    return isinstance(key, InterfaceOf) or (isinstance(key, Named) and key.name in _FLOATING)
+
+
+RULE = Rule(
+    code="MG003",
+    name="delete-all-loop",
+    severity=Severity.INFO,
+    summary="a loop deleting every key of a map: clear(m) says it in one call",
+    doc=__doc__ or "",
+    query=QUERY,
+    run=run,
+    needs=GO_1_21,
+)

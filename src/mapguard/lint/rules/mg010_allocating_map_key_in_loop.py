@@ -1,0 +1,127 @@
+"""## What it does
+Finds maps indexed inside a loop with a key built on the spot by string concatenation
+(`m[a+"/"+b]`, `m[prefix+strconv.Itoa(id)]`) or by `fmt.Sprint`, `fmt.Sprintf`, `fmt.Sprintln`.
+
+## Why is this bad?
+The key string is built again on every pass, only to be hashed and thrown away. `fmt.Sprint*`
+always allocates it on the heap. A concatenated key is allocated whenever it is stored (a map
+write keeps the key) and for lookups whose key is longer than 32 bytes; shorter lookup keys use a
+stack buffer but are still copied byte by byte every time. A struct key of the parts
+(`map[struct{a, b string}]V`) is compared field by field and costs no allocation at all, and it
+cannot collide the way `"a/b"+"c"` and `"a"+"/b/c"` do.
+
+## Example
+```go
+for _, e := range events {
+    counts[e.Tenant+"/"+e.Kind]++
+}
+```
+
+## Use instead
+```go
+type tenantKind struct{ tenant, kind string }
+
+counts := make(map[tenantKind]int)
+for _, e := range events {
+    counts[tenantKind{e.Tenant, e.Kind}]++
+}
+```
+
+## When it is a false alarm
+When the map's keys must be those strings (they are printed, serialised or come from elsewhere in
+that form), or the loop is not hot. Not reported: `m[string(b)]` with `b []byte` (the compiler
+looks it up without copying), a lone `strconv` or `string(...)` conversion, and indexing outside
+loops.
+"""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from mapguard.lint.rule import Pass, Rule, Severity
+from mapguard.lint.syntax import enclosing_loops, normalized, qualified_call
+from mapguard.source.package import GoFile
+from mapguard.source.typeinfo import STRING, TypeInfo
+
+QUERY = """
+(index_expression index: [(binary_expression) (call_expression)] @key) @index
+"""
+
+_SPRINT = frozenset({"Sprint", "Sprintf", "Sprintln"})
+
+
+def run(pass_: Pass) -> None:
+    info = pass_.info
+    for match in pass_.matches:
+        go_file, index, key = match.file, match.node("index"), match.node("key")
+        how = _allocating_key(info, go_file, index, key)
+        if how is None or not enclosing_loops(index):
+            continue
+        pass_.report(
+            go_file, index,
+            f"map key `{normalized(go_file, key)}` is built by {how} on every pass of the loop: "
+            f"the string is made again only to be hashed ({_cost(how, index)}). Key the map by a "
+            f"comparable struct of the parts (map[struct{{a, b string}}]V): no string to build",
+        )
+
+
+def _allocating_key(info: TypeInfo, go_file: GoFile, index: Node, key: Node) -> str | None:
+    if key.type == "call_expression":
+        called = qualified_call(key, go_file)
+        if called is not None and called[0] == "fmt" and called[1] in _SPRINT:
+            return f"fmt.{called[1]}"
+        return None
+    if not _is_string_concatenation(info, go_file, key, index):
+        return None
+    return "string concatenation"
+
+
+def _is_string_concatenation(info: TypeInfo, go_file: GoFile, key: Node, index: Node) -> bool:
+    operator = next((c.type for c in key.children if not c.is_named), "")
+    if operator != "+":
+        return False
+    operand = index.child_by_field_name("operand")
+    if operand is not None:
+        map_type = info.map_type(info.type_of(operand, go_file))
+        if map_type is not None and info.underlying(map_type.key) == STRING:
+            return True
+        if map_type is not None:
+            return False  # a map with non-string keys: `+` is arithmetic
+    return _has_string_side(info, go_file, key)
+
+
+def _has_string_side(info: TypeInfo, go_file: GoFile, expr: Node) -> bool:
+    if expr.type in {"interpreted_string_literal", "raw_string_literal"}:
+        return True
+    if expr.type == "binary_expression":
+        left = expr.child_by_field_name("left")
+        right = expr.child_by_field_name("right")
+        return any(side is not None and _has_string_side(info, go_file, side)
+                   for side in (left, right))
+    return info.underlying(info.type_of(expr, go_file)) == STRING
+
+
+def _cost(how: str, index: Node) -> str:
+    if how.startswith("fmt."):
+        return f"{how} allocates it every time"
+    parent = index.parent
+    written = parent is not None and parent.type in {"expression_list", "inc_statement",
+                                                     "dec_statement"} and (
+        parent.type != "expression_list"
+        or (parent.parent is not None and parent.parent.type == "assignment_statement"
+            and parent.parent.child_by_field_name("left") == parent)
+    )
+    if written:
+        return "a write stores the key, so every pass allocates it"
+    return "a lookup allocates it when it is longer than 32 bytes, and copies it every time"
+
+
+RULE = Rule(
+    code="MG010",
+    name="allocating-map-key-in-loop",
+    severity=Severity.WARNING,
+    summary="a map key built by concatenation or fmt.Sprint* on every loop pass",
+    doc=__doc__ or "",
+    query=QUERY,
+    run=run,
+)

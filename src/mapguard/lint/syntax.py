@@ -1,0 +1,224 @@
+"""Syntax questions several rules ask: enclosing loops and functions, calls, and how a value is used."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterator
+
+from tree_sitter import Node
+
+from mapguard.source.package import GoFile
+from mapguard.source.typeinfo import TypeInfo, walk
+
+FUNCTION_NODES = frozenset({"function_declaration", "method_declaration", "func_literal"})
+_SPACE = re.compile(r"\s+")
+BUILTINS_THAT_ONLY_READ = frozenset({"len", "cap", "delete", "clear", "print", "println"})
+
+
+def enclosing_function(node: Node) -> Node | None:
+    current = node.parent
+    while current is not None:
+        if current.type in FUNCTION_NODES:
+            return current
+        current = current.parent
+    return None
+
+
+def enclosing_loops(node: Node) -> list[Node]:
+    """The `for` statements whose body holds `node`, innermost first, within its function."""
+    loops: list[Node] = []
+    child = node
+    current = node.parent
+    while current is not None and current.type not in FUNCTION_NODES:
+        if current.type == "for_statement" and child == current.child_by_field_name("body"):
+            loops.append(current)
+        child = current
+        current = current.parent
+    return loops
+
+
+def is_inside(node: Node, ancestor: Node) -> bool:
+    return ancestor.start_byte <= node.start_byte and node.end_byte <= ancestor.end_byte
+
+
+def statements(block: Node | None) -> list[Node]:
+    """The statements of a block (or of a case body), comments left out."""
+    if block is None:
+        return []
+    if block.type == "block":
+        for child in block.named_children:
+            if child.type == "statement_list":
+                block = child
+                break
+        else:
+            return []
+    return [child for child in block.named_children if child.type != "comment"]
+
+
+def normalized(go_file: GoFile, node: Node) -> str:
+    """Source text without whitespace and redundant parentheses, for comparing expressions."""
+    while node.type == "parenthesized_expression" and node.named_child_count == 1:
+        node = node.named_children[0]
+    return _SPACE.sub("", go_file.text(node))
+
+
+def call_arguments(call: Node) -> list[Node]:
+    arguments = call.child_by_field_name("arguments")
+    if arguments is None:
+        return []
+    return [a for a in arguments.named_children if a.type != "comment"]
+
+
+def builtin_call_name(call: Node, go_file: GoFile, info: TypeInfo) -> str | None:
+    """`make`, `len`, `delete`... when `call` calls that builtin (not a shadowing declaration)."""
+    function = call.child_by_field_name("function")
+    if function is None or function.type != "identifier":
+        return None
+    if info.resolve(function, go_file) is not None:
+        return None
+    return go_file.text(function)
+
+
+def qualified_call(call: Node, go_file: GoFile) -> tuple[str, str] | None:
+    """(import path, function) for `pkg.F(...)` where `pkg` is an import of the file."""
+    function = call.child_by_field_name("function")
+    if function is None or function.type != "selector_expression":
+        return None
+    operand = function.child_by_field_name("operand")
+    field = function.child_by_field_name("field")
+    if operand is None or field is None or operand.type != "identifier":
+        return None
+    path = go_file.imports.get(go_file.text(operand))
+    return (path, go_file.text(field)) if path is not None else None
+
+
+def is_map_creation(node: Node, go_file: GoFile, info: TypeInfo) -> bool:
+    """`make(M...)` or a composite literal of a map type `M{...}`."""
+    node = _unparen(node)
+    if node.type == "call_expression":
+        if builtin_call_name(node, go_file, info) != "make":
+            return False
+        args = call_arguments(node)
+        return bool(args) and info.is_map(info.type_node(args[0], go_file))
+    if node.type == "composite_literal":
+        return info.is_map(info.type_node(node.child_by_field_name("type"), go_file))
+    return False
+
+
+def _unparen(node: Node) -> Node:
+    while node.type == "parenthesized_expression" and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node
+
+
+def assignment_pairs(statement: Node) -> Iterator[tuple[Node, Node | None]]:
+    """(target, value) pairs of `a, b = x, y` (value None when the sides do not pair up)."""
+    left = statement.child_by_field_name("left")
+    right = statement.child_by_field_name("right")
+    targets = [n for n in left.named_children if n.type != "comment"] if left else []
+    values = [n for n in right.named_children if n.type != "comment"] if right else []
+    for index, target in enumerate(targets):
+        yield target, values[index] if len(values) == len(targets) else None
+
+
+def assignment_operator(statement: Node) -> str:
+    for child in statement.children:
+        if not child.is_named:
+            return child.type
+    return ""
+
+
+class Use(enum.Enum):
+    ACCESS = "access"  # m[k], m[k] = v, len(m), range m, delete(m, k), m == nil
+    ASSIGNED = "assigned"  # m = ... (the variable gets a new value)
+    ESCAPES = "escapes"  # anything that lets the map value be kept elsewhere
+
+
+def classify_use(use: Node, go_file: GoFile, info: TypeInfo) -> Use:
+    """How an occurrence of a map-valued expression uses the map."""
+    parent = use.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        use, parent = parent, parent.parent
+    if parent is None:
+        return Use.ESCAPES
+    kind = parent.type
+    if kind in {"var_spec", "const_spec", "parameter_declaration"} and use.type == "identifier":
+        if any(name == use for name in parent.children_by_field_name("name")):
+            return Use.ASSIGNED  # the declaration itself
+    if kind == "expression_list" and parent.parent is not None and (
+        parent.parent.type == "range_clause"
+        and parent.parent.child_by_field_name("left") == parent
+    ):
+        return Use.ASSIGNED
+    if kind == "index_expression" and parent.child_by_field_name("operand") == use:
+        return Use.ACCESS
+    if kind == "range_clause" and parent.child_by_field_name("right") == use:
+        return Use.ACCESS
+    if kind == "binary_expression":
+        other = parent.child_by_field_name("right" if parent.child_by_field_name("left") == use
+                                           else "left")
+        if other is not None and other.type == "nil":
+            return Use.ACCESS
+    if kind == "argument_list" and parent.parent is not None:
+        call = parent.parent
+        if builtin_call_name(call, go_file, info) in BUILTINS_THAT_ONLY_READ:
+            arguments = call_arguments(call)
+            if arguments and arguments[0] == use:
+                return Use.ACCESS
+    if kind == "expression_list" and parent.parent is not None:
+        statement = parent.parent
+        if statement.type in {"assignment_statement", "short_var_declaration"} and (
+            statement.child_by_field_name("left") == parent
+        ):
+            return Use.ASSIGNED
+    return Use.ESCAPES
+
+
+def occurrences(region: Node, go_file: GoFile, target: str) -> Iterator[Node]:
+    """Nodes in `region` whose normalized text is `target` (an identifier or selector chain)."""
+    wanted_type = "identifier" if "." not in target else "selector_expression"
+    last = target.rsplit(".", 1)[-1]
+    for node in walk(region):
+        if node.type != wanted_type:
+            continue
+        if wanted_type == "identifier":
+            if go_file.text(node) == target and _is_value_position(node):
+                yield node
+        elif go_file.text(node.child_by_field_name("field") or node) == last and (
+            normalized(go_file, node) == target
+        ):
+            yield node
+
+
+def _is_value_position(identifier: Node) -> bool:
+    """False for identifiers that are names of something else (`x.f`'s f is a field_identifier)."""
+    parent = identifier.parent
+    if parent is None:
+        return False
+    if parent.type == "keyed_element":
+        # In `T{name: value}` the key names a field, unless T is a map; treat it as a use.
+        return True
+    return parent.type not in {"labeled_statement", "parameter_declaration"}
+
+
+def func_literal_between(node: Node, outer: Node) -> Node | None:
+    """The outermost func literal strictly between `outer` and `node`, if any."""
+    found: Node | None = None
+    current = node.parent
+    while current is not None and current != outer:
+        if current.type == "func_literal":
+            found = current
+        current = current.parent
+    return found
+
+
+def is_immediately_called(func_literal: Node) -> bool:
+    parent = func_literal.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        parent = parent.parent
+    if parent is None or parent.type != "call_expression":
+        return False
+    grand = parent.parent
+    # `go func(){...}()` and `defer func(){...}()` run later: not an immediate call.
+    return grand is None or grand.type not in {"go_statement", "defer_statement"}

@@ -1,0 +1,138 @@
+"""Which Go files a command line means: `./...`, `dir/...`, directories and files, like `go`.
+
+`dir` is the package in that directory; `dir/...` is it and every directory below, skipping
+`vendor`, `testdata` and directories starting with `.` or `_` (the go command's own rule), plus
+the user's exclude globs. A directory or file named explicitly is always taken, testdata or not.
+Generated files (`// Code generated ... DO NOT EDIT.`) are left out unless asked for or named.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mapguard.errors import UsageError
+from mapguard.source.package import is_generated
+
+SKIPPED_DIRS = frozenset({"vendor", "testdata"})
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    exclude: tuple[str, ...] = ()  # globs, matched against paths relative to `base`
+    base: Path = Path()
+    include_generated: bool = False
+    include_tests: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    path: Path  # absolute
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PackageDir:
+    """The Go files of one directory that the command line selected (one or more packages)."""
+
+    directory: Path
+    files: tuple[SourceFile, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(len(f.content) for f in self.files)
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    packages: tuple[PackageDir, ...]
+    unreadable: tuple[tuple[Path, str], ...]  # files that could not be read, with the reason
+
+
+def expand(targets: Iterable[str], cwd: Path, selection: Selection) -> Expansion:
+    by_dir: dict[Path, dict[Path, bool]] = {}  # directory -> file -> named explicitly
+    for target in targets:
+        for path, explicit in _paths_for(target, cwd, selection):
+            by_dir.setdefault(path.parent, {})
+            by_dir[path.parent][path] = by_dir[path.parent].get(path, False) or explicit
+    packages: list[PackageDir] = []
+    unreadable: list[tuple[Path, str]] = []
+    for directory in sorted(by_dir):
+        files: list[SourceFile] = []
+        for path, explicit in sorted(by_dir[directory].items()):
+            try:
+                content = path.read_bytes()
+            except OSError as exc:
+                unreadable.append((path, exc.strerror or str(exc)))
+                continue
+            if not explicit and not selection.include_generated and is_generated(content):
+                continue
+            files.append(SourceFile(path, content))
+        if files:
+            packages.append(PackageDir(directory, tuple(files)))
+    return Expansion(tuple(packages), tuple(unreadable))
+
+
+def _paths_for(target: str, cwd: Path, selection: Selection) -> Iterable[tuple[Path, bool]]:
+    recursive = target == "..." or target.endswith("/...")
+    root_text = target[: -len("...")].rstrip("/") if recursive else target
+    root = (cwd / (root_text or ".")).resolve()
+    if recursive:
+        if not root.is_dir():
+            raise UsageError(f"{target}: no such directory")
+        yield from ((p, False) for p in _walk(root, selection))
+    elif root.is_dir():
+        yield from ((p, False) for p in _go_files(root, selection, explicit_dir=True))
+    elif root.is_file():
+        if root.suffix != ".go":
+            raise UsageError(f"{target}: not a .go file")
+        yield root, True
+    else:
+        raise UsageError(f"{target}: no such file or directory")
+
+
+def _walk(root: Path, selection: Selection) -> Iterable[Path]:
+    for directory, subdirs, _files in os.walk(root):
+        here = Path(directory)
+        subdirs[:] = sorted(
+            name for name in subdirs
+            if name not in SKIPPED_DIRS and not name.startswith((".", "_"))
+            and not _excluded(here / name, selection, is_dir=True)
+        )
+        yield from _go_files(here, selection, explicit_dir=here == root)
+
+
+def _go_files(directory: Path, selection: Selection, *, explicit_dir: bool) -> Iterable[Path]:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError as exc:
+        if explicit_dir:
+            raise UsageError(f"{directory}: {exc.strerror}") from None
+        return
+    for entry in entries:
+        name = entry.name
+        if not name.endswith(".go") or name.startswith((".", "_")):
+            continue
+        if not selection.include_tests and name.endswith("_test.go"):
+            continue
+        path = Path(entry.path)
+        if entry.is_file() and not _excluded(path, selection, is_dir=False):
+            yield path
+
+
+def _excluded(path: Path, selection: Selection, *, is_dir: bool) -> bool:
+    if not selection.exclude:
+        return False
+    try:
+        relative = path.relative_to(selection.base).as_posix()
+    except ValueError:
+        relative = path.as_posix()
+    candidates = [relative, f"{relative}/"] if is_dir else [relative]
+    return any(
+        fnmatch.fnmatchcase(candidate, pattern) or fnmatch.fnmatchcase(path.name, pattern)
+        for candidate in candidates
+        for pattern in selection.exclude
+    )

@@ -1,0 +1,239 @@
+"""A Go package as mapguard sees it: its parsed files and a symbol table spanning all of them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tree_sitter import Node, Tree
+
+from mapguard.goversion import GoVersion
+from mapguard.source.gomod import GoModule
+from mapguard.source.types import FuncOf
+from mapguard.source.types import parameter_types as read_parameter_types
+from mapguard.source.types import result_types as read_result_types
+
+# Go's convention (https://go.dev/s/generatedcode), anywhere before the package clause.
+GENERATED = re.compile(rb"^// Code generated .* DO NOT EDIT\.$", re.M)
+
+
+def is_generated(source: bytes) -> bool:
+    package_clause = re.search(rb"^package\s", source, re.M)
+    head = source[: package_clause.start()] if package_clause else source
+    return b"DO NOT EDIT" in head and GENERATED.search(head) is not None
+
+
+@dataclass(slots=True, eq=False)
+class GoFile:
+    path: Path  # absolute
+    source: bytes
+    tree: Tree
+    package_name: str
+    imports: dict[str, str]  # the name a file uses for a package -> its import path
+
+    @property
+    def root(self) -> Node:
+        return self.tree.root_node
+
+    def text(self, node: Node) -> str:
+        return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    def line_text(self, line: int) -> str:
+        """The 1-based source line, without its newline."""
+        lines = self.source.split(b"\n")
+        return lines[line - 1].decode("utf-8", "replace") if 0 < line <= len(lines) else ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TypeDecl:
+    name: str
+    node: Node  # the type_spec (or type_alias) node
+    type_node: Node | None
+    file: GoFile
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class VarDecl:
+    name: str
+    node: Node  # the identifier
+    type_node: Node | None
+    value: Node | None
+    value_index: int  # position of this name in `var a, b = f()`
+    value_count: int
+    file: GoFile
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FuncDecl:
+    name: str
+    node: Node  # function_declaration or method_declaration
+    receiver_type: str | None  # "T" for func (t *T) ...
+    file: GoFile
+
+    @property
+    def body(self) -> Node | None:
+        return self.node.child_by_field_name("body")
+
+    @property
+    def is_method(self) -> bool:
+        return self.receiver_type is not None
+
+    def signature(self) -> FuncOf:
+        imports = self.file.imports
+        return FuncOf(
+            tuple(read_parameter_types(self.node.child_by_field_name("parameters"), imports)),
+            tuple(read_result_types(self.node.child_by_field_name("result"), imports)),
+        )
+
+    def receiver_name(self) -> str | None:
+        receiver = self.node.child_by_field_name("receiver")
+        if receiver is None:
+            return None
+        for declaration in receiver.named_children:
+            name = declaration.child_by_field_name("name")
+            if name is not None:
+                return self.file.text(name)
+        return None
+
+
+@dataclass(slots=True, eq=False)
+class Package:
+    directory: Path
+    name: str
+    files: list[GoFile]
+    module: GoModule | None
+    go_version: GoVersion
+    go_version_source: str  # "go.mod", "toolchain", "flag" or "default"
+    types: dict[str, TypeDecl] = field(default_factory=dict)
+    vars: dict[str, VarDecl] = field(default_factory=dict)
+    funcs: dict[str, FuncDecl] = field(default_factory=dict)
+    methods: dict[str, dict[str, FuncDecl]] = field(default_factory=dict)
+    # Memo for analyses that several rules share (keyed by the analysis' own key).
+    memo: dict[object, object] = field(default_factory=dict)
+
+    @property
+    def is_main(self) -> bool:
+        return self.name == "main"
+
+    def all_functions(self) -> list[FuncDecl]:
+        declared = list(self.funcs.values())
+        for by_name in self.methods.values():
+            declared.extend(by_name.values())
+        return declared
+
+    def method(self, receiver_type: str, name: str) -> FuncDecl | None:
+        return self.methods.get(receiver_type, {}).get(name)
+
+    def index_file(self, go_file: GoFile) -> None:
+        """Add a file's top-level declarations to the package symbol table."""
+        for node in go_file.root.named_children:
+            kind = node.type
+            if kind == "function_declaration":
+                name = go_file.text(node.child_by_field_name("name") or node)
+                self.funcs.setdefault(name, FuncDecl(name, node, None, go_file))
+            elif kind == "method_declaration":
+                receiver = receiver_type_name(node, go_file)
+                name = go_file.text(node.child_by_field_name("name") or node)
+                if receiver is not None:
+                    by_name = self.methods.setdefault(receiver, {})
+                    by_name.setdefault(name, FuncDecl(name, node, receiver, go_file))
+            elif kind == "type_declaration":
+                for spec in node.named_children:
+                    if spec.type in {"type_spec", "type_alias"}:
+                        name_node = spec.child_by_field_name("name")
+                        if name_node is not None:
+                            name = go_file.text(name_node)
+                            type_node = spec.child_by_field_name("type")
+                            self.types.setdefault(name, TypeDecl(name, spec, type_node, go_file))
+            elif kind == "var_declaration":
+                for spec in _specs(node, "var_spec"):
+                    for decl in var_spec_decls(spec, go_file):
+                        self.vars.setdefault(decl.name, decl)
+
+
+def _specs(declaration: Node, spec_type: str) -> list[Node]:
+    specs: list[Node] = []
+    for child in declaration.named_children:
+        if child.type == spec_type:
+            specs.append(child)
+        elif child.type == f"{spec_type}_list":
+            specs.extend(c for c in child.named_children if c.type == spec_type)
+    return specs
+
+
+def var_spec_decls(spec: Node, go_file: GoFile) -> list[VarDecl]:
+    names = spec.children_by_field_name("name")
+    type_node = spec.child_by_field_name("type")
+    value_list = spec.child_by_field_name("value")
+    values = value_list.named_children if value_list is not None else []
+    decls: list[VarDecl] = []
+    for index, name_node in enumerate(names):
+        if len(values) == len(names):
+            value, value_index, count = values[index], 0, 1
+        elif len(values) == 1:
+            value, value_index, count = values[0], index, len(names)
+        else:
+            value, value_index, count = None, 0, 0
+        decls.append(
+            VarDecl(go_file.text(name_node), name_node, type_node, value, value_index, count,
+                    go_file)
+        )
+    return decls
+
+
+def receiver_type_name(method: Node, go_file: GoFile) -> str | None:
+    """`T` for `func (t *T)`, `func (T)`, `func (t *T[K])`."""
+    receiver = method.child_by_field_name("receiver")
+    if receiver is None:
+        return None
+    for declaration in receiver.named_children:
+        type_node = declaration.child_by_field_name("type")
+        while type_node is not None and type_node.type in {"pointer_type", "parenthesized_type"}:
+            type_node = next((c for c in type_node.named_children if c.type != "comment"), None)
+        if type_node is not None and type_node.type == "generic_type":
+            type_node = type_node.child_by_field_name("type")
+        if type_node is not None and type_node.type == "type_identifier":
+            return go_file.text(type_node)
+    return None
+
+
+def read_imports(root: Node, source: bytes) -> dict[str, str]:
+    imports: dict[str, str] = {}
+    for node in root.named_children:
+        if node.type != "import_declaration":
+            continue
+        for spec in _specs(node, "import_spec"):
+            path_node = spec.child_by_field_name("path")
+            if path_node is None:
+                continue
+            path = source[path_node.start_byte + 1 : path_node.end_byte - 1].decode("utf-8", "replace")
+            name_node = spec.child_by_field_name("name")
+            if name_node is not None:
+                name = source[name_node.start_byte : name_node.end_byte].decode()
+                if name in {"_", "."}:
+                    continue
+            else:
+                name = default_import_name(path)
+            imports[name] = path
+    return imports
+
+
+def default_import_name(path: str) -> str:
+    """The package name Go assumes for an import path without an explicit name."""
+    last = path.rsplit("/", 1)[-1]
+    # gopkg.in/yaml.v3 -> yaml; example.com/foo/v2 -> foo
+    if re.fullmatch(r"v\d+", last) and "/" in path:
+        last = path.rsplit("/", 2)[-2]
+    last = re.sub(r"\.v\d+$", "", last)
+    return last.removeprefix("go-").removesuffix("-go").replace("-", "_").replace(".", "_")
+
+
+def package_clause_name(root: Node, source: bytes) -> str | None:
+    for node in root.named_children:
+        if node.type == "package_clause":
+            for child in node.named_children:
+                if child.type == "package_identifier":
+                    return source[child.start_byte : child.end_byte].decode("utf-8", "replace")
+    return None
+

@@ -1,0 +1,644 @@
+"""Name resolution and expression types inside one package.
+
+`TypeInfo.resolve` finds the declaration an identifier refers to (local scopes first, then the
+package, then imports); `TypeInfo.type_of` gives an expression's type as far as the package's own
+files show it. Both are lazy: a scope's declarations are collected the first time a lookup passes
+through it, so the cost follows the questions the rules ask, not the size of the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from tree_sitter import Node
+
+from mapguard.source.package import (
+    FuncDecl,
+    GoFile,
+    Package,
+    TypeDecl,
+    VarDecl,
+    var_spec_decls,
+)
+from mapguard.source.types import (
+    STDLIB_MAPS,
+    UNKNOWN,
+    ArrayOf,
+    ChanOf,
+    Field,
+    FuncOf,
+    GoType,
+    InterfaceOf,
+    MapOf,
+    Named,
+    PointerTo,
+    SliceOf,
+    StructOf,
+    Tuple,
+    deref,
+    parameter_types,
+    result_types,
+    type_from_node,
+)
+
+DeclKind = Literal["var", "param", "receiver", "result", "range", "const", "typeswitch", "type"]
+
+INT = Named("builtin", "int")
+BOOL = Named("builtin", "bool")
+STRING = Named("builtin", "string")
+RUNE = Named("builtin", "rune")
+BYTE = Named("builtin", "byte")
+ANY = InterfaceOf()
+
+_FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
+_BUILTIN_RESULTS: dict[str, GoType] = {
+    "len": INT, "cap": INT, "copy": INT, "complex": UNKNOWN, "real": UNKNOWN, "imag": UNKNOWN,
+    "recover": ANY, "min": UNKNOWN, "max": UNKNOWN,
+}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LocalDecl:
+    """A name declared inside a function: parameter, receiver, `:=`, `var`, range variable..."""
+
+    name: str
+    kind: DeclKind
+    ident: Node
+    type_node: Node | None
+    value: Node | None
+    value_index: int
+    value_count: int
+    scope: Node
+    file: GoFile
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRef:
+    name: str
+    path: str
+
+
+Symbol = LocalDecl | VarDecl | FuncDecl | TypeDecl | ImportRef
+
+
+def same_symbol(a: Symbol | None, b: Symbol | None) -> bool:
+    """Whether two resolutions name the same declaration."""
+    if a is None or b is None:
+        return False
+    if isinstance(a, ImportRef) or isinstance(b, ImportRef):
+        return a == b
+    return _decl_node(a) == _decl_node(b)
+
+
+def _decl_node(symbol: Symbol) -> tuple[int, int, int]:
+    if isinstance(symbol, LocalDecl):
+        node = symbol.ident
+        file_id = id(symbol.file)
+    elif isinstance(symbol, VarDecl | FuncDecl | TypeDecl):
+        node = symbol.node
+        file_id = id(symbol.file)
+    else:  # ImportRef is handled by the caller
+        return (0, 0, 0)
+    return (file_id, node.start_byte, node.end_byte)
+
+
+def unparen(node: Node) -> Node:
+    while node.type == "parenthesized_expression" and node.named_child_count:
+        inner = node.named_children[0]
+        if inner.type == "comment":
+            break
+        node = inner
+    return node
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """All named descendants of `node`, itself first, in document order."""
+    cursor = node.walk()  # the cursor treats `node` as its root: it never climbs above it
+    while True:
+        current = cursor.node
+        if current is not None and current.is_named:
+            yield current
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return
+
+
+class TypeInfo:
+    """Resolution and typing for one package; create one per package analysis."""
+
+    def __init__(self, package: Package) -> None:
+        self.package = package
+        self._scopes: dict[tuple[int, int, int], dict[str, list[tuple[int, LocalDecl]]]] = {}
+        self._var_types: dict[str, GoType] = {}
+        self._in_progress: set[object] = set()
+
+    # ---- resolution -------------------------------------------------------------------------
+
+    def resolve(self, ident: Node, go_file: GoFile) -> Symbol | None:
+        name = go_file.text(ident)
+        if name == "_":
+            return None
+        position = ident.start_byte
+        child = ident
+        scope = ident.parent
+        while scope is not None:
+            declared = self._scope_decls(scope, child, go_file)
+            if declared and name in declared:
+                for visible_from, decl in reversed(declared[name]):
+                    if visible_from <= position:
+                        return decl
+            child = scope
+            scope = scope.parent
+        return self.resolve_package_level(name, go_file)
+
+    def resolve_package_level(self, name: str, go_file: GoFile) -> Symbol | None:
+        package = self.package
+        if name in package.vars:
+            return package.vars[name]
+        if name in package.funcs:
+            return package.funcs[name]
+        if name in package.types:
+            return package.types[name]
+        if name in go_file.imports:
+            return ImportRef(name, go_file.imports[name])
+        return None
+
+    def _scope_decls(
+        self, scope: Node, child: Node, go_file: GoFile
+    ) -> dict[str, list[tuple[int, LocalDecl]]] | None:
+        kind = scope.type
+        if kind not in _SCOPE_KINDS:
+            return None
+        key = (id(go_file), scope.start_byte, scope.kind_id)
+        cached = self._scopes.get(key)
+        if cached is None:
+            cached = {}
+            for visible_from, decl in _collect(scope, go_file):
+                cached.setdefault(decl.name, []).append((visible_from, decl))
+            self._scopes[key] = cached
+        # A for/if/switch header's names are not visible in the header's own earlier parts,
+        # but they are in the body; positions handle that. Function parameters are visible in
+        # the body only, which is where every reference inside a function is.
+        return cached
+
+    # ---- types ------------------------------------------------------------------------------
+
+    def type_of(self, expr: Node, go_file: GoFile) -> GoType:
+        kind = expr.type
+        if kind == "identifier":
+            return self._symbol_type(self.resolve(expr, go_file))
+        if kind == "parenthesized_expression":
+            return self.type_of(unparen(expr), go_file) if expr.named_child_count else UNKNOWN
+        if kind == "selector_expression":
+            return self._selector_type(expr, go_file)
+        if kind == "call_expression":
+            return self._call_type(expr, go_file)
+        if kind == "composite_literal":
+            return self.type_node(expr.child_by_field_name("type"), go_file)
+        if kind == "unary_expression":
+            return self._unary_type(expr, go_file)
+        if kind == "index_expression":
+            return self._index_type(expr, go_file)
+        if kind == "type_assertion_expression":
+            return self.type_node(expr.child_by_field_name("type"), go_file)
+        if kind == "func_literal":
+            return FuncOf(
+                tuple(parameter_types(expr.child_by_field_name("parameters"), go_file.imports)),
+                tuple(result_types(expr.child_by_field_name("result"), go_file.imports)),
+            )
+        if kind in {"interpreted_string_literal", "raw_string_literal"}:
+            return STRING
+        if kind == "int_literal":
+            return INT
+        if kind in {"true", "false"}:
+            return BOOL
+        if kind == "binary_expression":
+            return self._binary_type(expr, go_file)
+        if kind == "slice_expression":
+            return self.type_of(expr.child_by_field_name("operand") or expr, go_file)
+        return UNKNOWN
+
+    def type_node(self, node: Node | None, go_file: GoFile) -> GoType:
+        return type_from_node(node, go_file.imports)
+
+    def underlying(self, go_type: GoType) -> GoType:
+        seen: set[str] = set()
+        while isinstance(go_type, Named):
+            if go_type.pkg == "":
+                decl = self.package.types.get(go_type.name)
+                if decl is None or go_type.name in seen:
+                    return UNKNOWN if decl is None else go_type
+                seen.add(go_type.name)
+                go_type = type_from_node(decl.type_node, decl.file.imports)
+                continue
+            stdlib = STDLIB_MAPS.get((go_type.pkg, go_type.name))
+            return stdlib if stdlib is not None else go_type
+        return go_type
+
+    def is_map(self, go_type: GoType) -> bool:
+        return isinstance(self.underlying(go_type), MapOf)
+
+    def is_map_expr(self, expr: Node, go_file: GoFile) -> bool:
+        return self.is_map(self.type_of(expr, go_file))
+
+    def map_type(self, go_type: GoType) -> MapOf | None:
+        underlying = self.underlying(go_type)
+        return underlying if isinstance(underlying, MapOf) else None
+
+    def struct_of(self, go_type: GoType) -> StructOf | None:
+        underlying = self.underlying(deref(go_type))
+        return underlying if isinstance(underlying, StructOf) else None
+
+    def field(self, go_type: GoType, name: str) -> Field | None:
+        """A field of a struct (or pointer to struct), promoted fields of embedded ones included."""
+        frontier: list[GoType] = [go_type]
+        seen: set[GoType] = set()
+        for _depth in range(4):
+            embedded: list[GoType] = []
+            for candidate in frontier:
+                struct = self.struct_of(candidate)
+                if struct is None or candidate in seen:
+                    continue
+                seen.add(candidate)
+                found = struct.field(name)
+                if found is not None:
+                    return found
+                embedded.extend(f.type for f in struct.fields if f.embedded)
+            if not embedded:
+                return None
+            frontier = embedded
+        return None
+
+    def var_type(self, decl: VarDecl) -> GoType:
+        cached = self._var_types.get(decl.name)
+        if cached is not None:
+            return cached
+        if decl.name in self._in_progress:
+            return UNKNOWN
+        self._in_progress.add(decl.name)
+        try:
+            result = self._declared_type(
+                decl.type_node, decl.value, decl.value_index, decl.value_count, decl.file
+            )
+        finally:
+            self._in_progress.discard(decl.name)
+        self._var_types[decl.name] = result
+        return result
+
+    def _symbol_type(self, symbol: Symbol | None) -> GoType:
+        if symbol is None or isinstance(symbol, ImportRef | TypeDecl):
+            return UNKNOWN
+        if isinstance(symbol, VarDecl):
+            return self.var_type(symbol)
+        if isinstance(symbol, FuncDecl):
+            return symbol.signature()
+        if symbol.kind == "range":
+            return self._range_var_type(symbol)
+        key = ("local", id(symbol.file), symbol.ident.start_byte)
+        if key in self._in_progress:
+            return UNKNOWN
+        self._in_progress.add(key)
+        try:
+            return self._declared_type(
+                symbol.type_node, symbol.value, symbol.value_index, symbol.value_count, symbol.file
+            )
+        finally:
+            self._in_progress.discard(key)
+
+    def _declared_type(
+        self,
+        type_node: Node | None,
+        value: Node | None,
+        index: int,
+        count: int,
+        go_file: GoFile,
+    ) -> GoType:
+        if type_node is not None:
+            return self.type_node(type_node, go_file)
+        if value is None:
+            return UNKNOWN
+        value = unparen(value)
+        if count <= 1:
+            result = self.type_of(value, go_file)
+            return result.items[0] if isinstance(result, Tuple) and result.items else result
+        if value.type in {"index_expression", "type_assertion_expression"} or (
+            value.type == "unary_expression" and _operator(value) == "<-"
+        ):
+            return self.type_of(value, go_file) if index == 0 else BOOL  # comma-ok forms
+        result = self.type_of(value, go_file)
+        if isinstance(result, Tuple) and index < len(result.items):
+            return result.items[index]
+        return UNKNOWN
+
+    def _range_var_type(self, decl: LocalDecl) -> GoType:
+        if decl.value is None:
+            return UNKNOWN
+        ranged = self.underlying(self.type_of(decl.value, decl.file))
+        if isinstance(ranged, PointerTo):
+            ranged = self.underlying(ranged.elem)
+        if isinstance(ranged, MapOf):
+            return ranged.key if decl.value_index == 0 else ranged.value
+        if isinstance(ranged, SliceOf | ArrayOf):
+            return INT if decl.value_index == 0 else ranged.elem
+        if isinstance(ranged, ChanOf):
+            return ranged.elem
+        if ranged == STRING:
+            return INT if decl.value_index == 0 else RUNE
+        if isinstance(ranged, Named) and ranged.pkg == "builtin":
+            return ranged  # range over an integer
+        return UNKNOWN
+
+    def _selector_type(self, expr: Node, go_file: GoFile) -> GoType:
+        operand = expr.child_by_field_name("operand")
+        field_node = expr.child_by_field_name("field")
+        if operand is None or field_node is None:
+            return UNKNOWN
+        name = go_file.text(field_node)
+        if operand.type == "identifier":
+            symbol = self.resolve(operand, go_file)
+            if isinstance(symbol, ImportRef):
+                return UNKNOWN  # a package-qualified value of another package: not visible here
+        base = self.type_of(operand, go_file)
+        found = self.field(base, name)
+        if found is not None:
+            return found.type
+        method = self.method(base, name)
+        return method.signature() if method is not None else UNKNOWN
+
+    def method(self, go_type: GoType, name: str) -> FuncDecl | None:
+        """A method of a package type, promoted methods of embedded fields included."""
+        frontier: list[GoType] = [go_type]
+        for _depth in range(4):
+            embedded: list[GoType] = []
+            for candidate in frontier:
+                named = deref(candidate)
+                if isinstance(named, Named) and named.pkg == "":
+                    found = self.package.method(named.name, name)
+                    if found is not None:
+                        return found
+                struct = self.struct_of(candidate)
+                if struct is not None:
+                    embedded.extend(f.type for f in struct.fields if f.embedded)
+            if not embedded:
+                return None
+            frontier = embedded
+        return None
+
+    def _call_type(self, expr: Node, go_file: GoFile) -> GoType:
+        function = expr.child_by_field_name("function")
+        arguments = expr.child_by_field_name("arguments")
+        args = [a for a in arguments.named_children if a.type != "comment"] if arguments else []
+        if function is None:
+            return UNKNOWN
+        function = unparen(function)
+        if function.type == "identifier":
+            name = go_file.text(function)
+            symbol = self.resolve(function, go_file)
+            if symbol is None:
+                return self._builtin_call_type(name, args, go_file)
+            if isinstance(symbol, TypeDecl):
+                return Named("", name)  # a conversion
+        if function.type in {"map_type", "slice_type", "pointer_type", "array_type",
+                             "qualified_type", "parenthesized_type", "generic_type",
+                             "type_identifier", "channel_type", "function_type"}:
+            return self.type_node(function, go_file)
+        if function.type == "selector_expression":
+            known = self._stdlib_method_type(function, go_file)
+            if known is not None:
+                return known
+        callee = self.type_of(function, go_file)
+        if isinstance(callee, FuncOf):
+            if len(callee.results) == 1:
+                return callee.results[0]
+            return Tuple(callee.results) if callee.results else UNKNOWN
+        return UNKNOWN
+
+    def _builtin_call_type(self, name: str, args: list[Node], go_file: GoFile) -> GoType:
+        if name == "make" and args:
+            return self.type_node(args[0], go_file)
+        if name == "new" and args:
+            return PointerTo(self.type_node(args[0], go_file))
+        if name == "append" and args:
+            return self.type_of(args[0], go_file)
+        if name == "string":
+            return STRING
+        if name in {"int", "int64", "int32", "uint", "uint64", "uint32", "float64", "byte"}:
+            return Named("builtin", name)
+        return _BUILTIN_RESULTS.get(name, UNKNOWN)
+
+    def _stdlib_method_type(self, selector: Node, go_file: GoFile) -> GoType | None:
+        operand = selector.child_by_field_name("operand")
+        field_node = selector.child_by_field_name("field")
+        if operand is None or field_node is None:
+            return None
+        method = go_file.text(field_node)
+        receiver = deref(self.type_of(operand, go_file))
+        if not isinstance(receiver, Named):
+            return None
+        if receiver.pkg == "sync/atomic" and receiver.name == "Pointer" and receiver.args:
+            if method in {"Load", "Swap"}:
+                return PointerTo(receiver.args[0])
+            if method == "CompareAndSwap":
+                return BOOL
+        if receiver.pkg == "sync/atomic" and receiver.name == "Value" and method in {
+            "Load", "Swap"
+        }:
+            return ANY
+        if receiver.pkg == "sync" and receiver.name == "Pool" and method == "Get":
+            return ANY
+        if receiver.pkg == "sync" and receiver.name == "Map":
+            if method in {"Load", "LoadOrStore", "LoadAndDelete", "Swap"}:
+                return Tuple((ANY, BOOL))
+        return None
+
+    def _unary_type(self, expr: Node, go_file: GoFile) -> GoType:
+        operand = expr.child_by_field_name("operand")
+        if operand is None:
+            return UNKNOWN
+        operator = _operator(expr)
+        inner = self.type_of(operand, go_file)
+        if operator == "&":
+            return PointerTo(inner) if inner is not UNKNOWN else UNKNOWN
+        if operator == "*":
+            base = self.underlying(inner)
+            return base.elem if isinstance(base, PointerTo) else UNKNOWN
+        if operator == "<-":
+            channel = self.underlying(inner)
+            return channel.elem if isinstance(channel, ChanOf) else UNKNOWN
+        return inner
+
+    def _index_type(self, expr: Node, go_file: GoFile) -> GoType:
+        operand = expr.child_by_field_name("operand")
+        if operand is None:
+            return UNKNOWN
+        base = self.underlying(self.type_of(operand, go_file))
+        if isinstance(base, PointerTo):
+            base = self.underlying(base.elem)
+        if isinstance(base, MapOf):
+            return base.value
+        if isinstance(base, SliceOf | ArrayOf):
+            return base.elem
+        if base == STRING:
+            return BYTE
+        return UNKNOWN
+
+    def _binary_type(self, expr: Node, go_file: GoFile) -> GoType:
+        operator = _operator(expr)
+        if operator in {"==", "!=", "<", "<=", ">", ">=", "&&", "||"}:
+            return BOOL
+        left = expr.child_by_field_name("left")
+        return self.type_of(left, go_file) if left is not None else UNKNOWN
+
+
+def _operator(expr: Node) -> str:
+    for child in expr.children:
+        if not child.is_named:
+            return child.type
+    return ""
+
+
+_SCOPE_KINDS = frozenset({
+    "function_declaration", "method_declaration", "func_literal", "statement_list",
+    "for_statement", "if_statement", "expression_switch_statement", "type_switch_statement",
+    "type_case", "communication_case",
+})
+
+
+def _collect(scope: Node, go_file: GoFile) -> Iterator[tuple[int, LocalDecl]]:
+    kind = scope.type
+    if kind in _FUNCTIONS:
+        yield from _function_decls(scope, go_file)
+    elif kind == "statement_list":
+        for statement in scope.named_children:
+            yield from _statement_decls(statement, scope, go_file)
+    elif kind == "for_statement":
+        yield from _for_decls(scope, go_file)
+    elif kind in {"if_statement", "expression_switch_statement", "type_switch_statement"}:
+        initializer = scope.child_by_field_name("initializer")
+        if initializer is not None:
+            yield from _statement_decls(initializer, scope, go_file)
+    elif kind == "type_case":
+        yield from _type_case_decls(scope, go_file)
+    elif kind == "communication_case":
+        communication = scope.child_by_field_name("communication")
+        if communication is not None and communication.type == "receive_statement":
+            yield from _receive_decls(communication, scope, go_file)
+
+
+def _function_decls(function: Node, go_file: GoFile) -> Iterator[tuple[int, LocalDecl]]:
+    for field_name, kind in (("receiver", "receiver"), ("parameters", "param"),
+                             ("result", "result")):
+        parameters = function.child_by_field_name(field_name)
+        if parameters is None or parameters.type != "parameter_list":
+            continue
+        for declaration in parameters.named_children:
+            type_node = declaration.child_by_field_name("type")
+            if declaration.type == "variadic_parameter_declaration":
+                type_node = declaration  # handled below as a slice
+            for name in declaration.children_by_field_name("name"):
+                yield 0, LocalDecl(go_file.text(name), kind, name,  # type: ignore[arg-type]
+                                   _param_type_node(declaration, type_node), None, 0, 0,
+                                   function, go_file)
+
+
+def _param_type_node(declaration: Node, type_node: Node | None) -> Node | None:
+    if declaration.type == "variadic_parameter_declaration":
+        return None  # `...T` is a []T; the rules never need it, so leave it unknown
+    return type_node
+
+
+def _statement_decls(statement: Node, scope: Node, go_file: GoFile
+                     ) -> Iterator[tuple[int, LocalDecl]]:
+    kind = statement.type
+    visible_from = statement.end_byte
+    if kind == "short_var_declaration":
+        yield from _short_var_decls(statement, scope, go_file, visible_from)
+    elif kind == "var_declaration":
+        for child in statement.named_children:
+            specs = [child] if child.type == "var_spec" else (
+                [c for c in child.named_children if c.type == "var_spec"]
+                if child.type == "var_spec_list" else [])
+            for spec in specs:
+                for decl in var_spec_decls(spec, go_file):
+                    yield visible_from, LocalDecl(decl.name, "var", decl.node, decl.type_node,
+                                                  decl.value, decl.value_index, decl.value_count,
+                                                  scope, go_file)
+    elif kind == "const_declaration":
+        for spec in statement.named_children:
+            if spec.type == "const_spec":
+                value = spec.child_by_field_name("value")
+                values = value.named_children if value is not None else []
+                for index, name in enumerate(spec.children_by_field_name("name")):
+                    yield visible_from, LocalDecl(
+                        go_file.text(name), "const", name, spec.child_by_field_name("type"),
+                        values[index] if index < len(values) else None, 0, 1, scope, go_file)
+    elif kind == "labeled_statement":
+        for child in statement.named_children:
+            if child.type != "label_name":
+                yield from _statement_decls(child, scope, go_file)
+
+
+def _short_var_decls(statement: Node, scope: Node, go_file: GoFile, visible_from: int
+                     ) -> Iterator[tuple[int, LocalDecl]]:
+    left = statement.child_by_field_name("left")
+    right = statement.child_by_field_name("right")
+    if left is None:
+        return
+    names = [n for n in left.named_children if n.type == "identifier"]
+    values = right.named_children if right is not None else []
+    for index, name in enumerate(names):
+        if len(values) == len(names):
+            value, value_index, count = values[index], 0, 1
+        elif len(values) == 1:
+            value, value_index, count = values[0], index, len(names)
+        else:
+            value, value_index, count = None, 0, 0
+        yield visible_from, LocalDecl(go_file.text(name), "var", name, None, value, value_index,
+                                      count, scope, go_file)
+
+
+def _for_decls(loop: Node, go_file: GoFile) -> Iterator[tuple[int, LocalDecl]]:
+    for child in loop.named_children:
+        if child.type == "range_clause":
+            if not any(c.type == ":=" for c in child.children):
+                return
+            left = child.child_by_field_name("left")
+            right = child.child_by_field_name("right")
+            names = [n for n in left.named_children if n.type == "identifier"] if left else []
+            for index, name in enumerate(names):
+                yield child.end_byte, LocalDecl(go_file.text(name), "range", name, None, right,
+                                                index, len(names), loop, go_file)
+        elif child.type == "for_clause":
+            initializer = child.child_by_field_name("initializer")
+            if initializer is not None and initializer.type == "short_var_declaration":
+                yield from _short_var_decls(initializer, loop, go_file, initializer.end_byte)
+
+
+def _type_case_decls(case: Node, go_file: GoFile) -> Iterator[tuple[int, LocalDecl]]:
+    switch = case.parent
+    alias = switch.child_by_field_name("alias") if switch is not None else None
+    if switch is None or alias is None:
+        return
+    names = [n for n in alias.named_children if n.type == "identifier"]
+    case_types = case.children_by_field_name("type")
+    value = switch.child_by_field_name("value")
+    for name in names:
+        single = case_types[0] if len(case_types) == 1 and case_types[0].type != "nil" else None
+        yield 0, LocalDecl(go_file.text(name), "typeswitch", name, single,
+                           None if single else value, 0, 1, case, go_file)
+
+
+def _receive_decls(receive: Node, scope: Node, go_file: GoFile
+                   ) -> Iterator[tuple[int, LocalDecl]]:
+    if not any(c.type == ":=" for c in receive.children):
+        return
+    left = receive.child_by_field_name("left")
+    right = receive.child_by_field_name("right")
+    names = [n for n in left.named_children if n.type == "identifier"] if left else []
+    for index, name in enumerate(names):
+        yield receive.end_byte, LocalDecl(go_file.text(name), "var", name, None, right,
+                                          index, len(names), scope, go_file)
