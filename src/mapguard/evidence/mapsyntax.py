@@ -96,7 +96,7 @@ class GoSource:
                 if target.type == "index_expression" and is_map_expression(
                         target.child_by_field_name("operand"), self):
                     # mapassign runs after the right-hand side is evaluated.
-                    yield node.end_byte, LineAllocation("grow", "insert",
+                    yield node.end_byte + 1, LineAllocation("grow", "insert",
                                                         target.start_point[1] + 1)
         elif kind == "call_expression":
             yield from self._call(node, column)
