@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pprof_samples import HEAP_TYPES, Stack, build
 
 from mapguard.cli import main
 from mapguard.evidence.attribution import SourceFiles, attribute, split_line
 from mapguard.evidence.goframes import FrameKind, frame_kind, is_stdlib, map_op
 from mapguard.evidence.mapsyntax import GoSource, LineAllocation, LineFacts, size_class
 from mapguard.formats.pprof import parse_profile
+from pprof_samples import HEAP_TYPES, Stack, build
 
 
 @pytest.mark.parametrize(("name", "op"), [
@@ -175,7 +176,7 @@ def test_attribution_on_a_built_profile(tmp_path: Path) -> None:
 class _Handler(http.server.BaseHTTPRequestHandler):
     body = b""
 
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+    def do_GET(self) -> None:
         if self.path.startswith("/debug/pprof/allocs"):
             self.send_response(200)
             self.send_header("Content-Length", str(len(self.body)))
@@ -212,8 +213,7 @@ def test_cli_fetches_a_url(server: str, tmp_path: Path,
 
 def test_cli_unreachable_and_bad_files(tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    with socket_closed_port() as port:
-        assert main(["profile", f"http://127.0.0.1:{port}/debug/pprof/allocs"]) == 2
+    assert main(["profile", f"http://127.0.0.1:{closed_port()}/debug/pprof/allocs"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("mapguard: error: http://127.0.0.1:") and "\n" not in err
     bad = tmp_path / "bad.pb.gz"
@@ -222,15 +222,8 @@ def test_cli_unreachable_and_bad_files(tmp_path: Path,
     assert capsys.readouterr().err.count("\n") == 1
 
 
-class socket_closed_port:  # noqa: N801 (used as a context manager)
-    """A loopback port that nothing listens on."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+def closed_port() -> int:
+    """A loopback port that nothing listens on (bound, read, released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
