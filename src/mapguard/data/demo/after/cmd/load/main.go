@@ -21,10 +21,10 @@ import (
 )
 
 var (
-	countries  = []string{"DE", "FR", "US", "GB", "BR", "NG", "RU", "IN", "CN", "XX"}
+	countries  = []string{"DE", "DE", "FR", "US", "US", "US", "GB", "BR", "NG", "RU", "IN", "CN", "XX"}
 	devices    = []string{"ios", "android", "web", "emulator-x86", "desktop"}
 	currencies = []string{"EUR", "USD", "GBP", "BTC", "BRL"}
-	reputation = []string{"clean", "clean", "clean", "proxy", "tor"}
+	reputation = []string{"clean", "clean", "clean", "clean", "clean", "clean", "clean", "clean", "proxy", "tor"}
 )
 
 type request struct {
@@ -45,8 +45,8 @@ func newRequest(rng *rand.Rand, tenants, subjects int) request {
 			"device":           devices[rng.Intn(len(devices))],
 			"device_age_days":  rng.Intn(400),
 			"account_age_days": rng.Intn(2000),
-			"cards_30d":        rng.Intn(6),
-			"tx_1h":            rng.Intn(15),
+			"cards_30d":        rng.Intn(5),
+			"tx_1h":            rng.Intn(12),
 			"hour":             rng.Intn(24),
 			"card_type":        []string{"credit", "debit", "prepaid"}[rng.Intn(3)],
 		},

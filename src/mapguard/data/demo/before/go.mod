@@ -1,0 +1,3 @@
+module example.com/riskd
+
+go 1.22
