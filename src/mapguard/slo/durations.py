@@ -1,0 +1,59 @@
+"""Durations as Prometheus writes them (`5m`, `1h`, `30d`), exact to the second."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_PART = re.compile(r"(\d+)([smhdw])")
+_WHOLE = re.compile(r"(?:\d+[smhdw])+")
+# Largest first: a duration is written in the largest unit that divides it (weeks read as days).
+_RENDER_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+DURATION_EXPECTED = "a duration such as 5m, 1h, 30d (units s, m, h, d, w)"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Duration:
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        """Parse `30d`, `1h30m`, `4w`; raise ValueError naming what was expected."""
+        cleaned = text.strip()
+        if cleaned and cleaned[-1] in "MQY":
+            raise ValueError(
+                f"{cleaned!r} uses months, quarters or years, which have no fixed length; "
+                "write it in days, e.g. 30d or 90d"
+            )
+        if not _WHOLE.fullmatch(cleaned):
+            raise ValueError(f"{cleaned!r} is not a duration; expected {DURATION_EXPECTED}")
+        seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))
+        if seconds <= 0:
+            raise ValueError(f"{cleaned!r} is not a positive duration")
+        return cls(seconds)
+
+    @classmethod
+    def of(cls, *, days: int = 0, hours: int = 0, minutes: int = 0) -> Duration:
+        return cls(days * 86400 + hours * 3600 + minutes * 60)
+
+    @property
+    def minutes(self) -> int:
+        """Whole minutes (the promtool tests run at one-minute resolution)."""
+        return self.seconds // 60
+
+    def __str__(self) -> str:
+        for unit, size in _RENDER_UNITS:
+            if self.seconds % size == 0:
+                return f"{self.seconds // size}{unit}"
+        raise AssertionError("unreachable: seconds divide by 1")  # pragma: no cover
+
+
+def parse_duration(value: object) -> Duration:
+    """Pydantic-friendly: accept a Duration or its text."""
+    if isinstance(value, Duration):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected {DURATION_EXPECTED}, got {value!r}")
+    return Duration.parse(value)
