@@ -11,10 +11,13 @@ import click
 
 from mapguard import __version__
 from mapguard.clikit import emit_json, format_option
+from mapguard.demo import demo_root, run_lint_stage
 from mapguard.doctor import run_checks
 from mapguard.errors import MapguardError
 from mapguard.evidence.profile_commands import profile
+from mapguard.gotool import find_go
 from mapguard.lint.commands import explain, lint_command, rules
+from mapguard.lint.output import render_json, render_text, summary_line
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,6 +48,40 @@ def doctor(output_format: str) -> int:
 
 
 cli.add_command(profile)
+
+
+@cli.command()
+@format_option()
+def demo(output_format: str) -> int:
+    """Run mapguard on riskd, the Go service shipped inside mapguard, before and after its fixes."""
+    root = demo_root()
+    toolchain = find_go()
+    stage = run_lint_stage(root, toolchain.version if toolchain else None)
+    if output_format == "json":
+        emit_json({
+            "service": str(root),
+            "lint": {
+                "before": render_json(stage.before, root),
+                "after": render_json(stage.after, root),
+                "by_rule": [{"rule": code, "name": name, "before": before, "after": after}
+                            for code, name, before, after in stage.counts()],
+            },
+        })
+        return 0 if stage.as_expected else 1
+    click.echo(f"mapguard demo: riskd, a risk-decision HTTP service in Go ({root})\n")
+    click.echo("== Stage 1, code: mapguard lint before/ ==\n")
+    click.echo(render_text(stage.before, root, color=sys.stdout.isatty()))
+    click.echo("\n== mapguard lint after/ (the fixed twin) ==\n")
+    click.echo(summary_line(stage.after))
+    click.echo("\n== Findings by rule ==\n")
+    click.echo(f"{'rule':6} {'name':28} {'before':>6} {'after':>6}")
+    for code, name, before, after in stage.counts():
+        click.echo(f"{code:6} {name:28} {before:>6} {after:>6}")
+    if not stage.as_expected:
+        click.echo("\nthe demo did not come out as expected: every rule should fire on before/ "
+                   "and none on after/", err=True)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+
 from mapguard import __version__
 from mapguard.lint.results import DirResult, VersionNote
 from mapguard.lint.rule import Finding

@@ -15,8 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mapguard.clikit import emit_json, format_option
 from mapguard.errors import ToolError, UsageError
-from mapguard.goversion import GoVersion
 from mapguard.gotool import find_go
+from mapguard.goversion import GoVersion
 from mapguard.lint import baseline as baselines
 from mapguard.lint.cache import default_cache_dir
 from mapguard.lint.config import find_config, load_config
@@ -78,7 +78,10 @@ def lint_command(
     cwd = Path.cwd()
     loaded = load_config(config_path or find_config(cwd))
     config = loaded.config
-    rules = select_rules(_split(select) or config.select, _split(ignore) or config.ignore)
+    # A rule named on the command line is wanted, whatever the configuration ignores.
+    chosen = _split(select)
+    rules = select_rules(chosen or config.select,
+                         _split(ignore) or ([] if chosen else config.ignore))
     version_text = go_version or config.go_version
     try:
         forced = GoVersion.parse(version_text) if version_text else None

@@ -72,7 +72,7 @@ def find_config(start: Path) -> Path | None:
 
 def load_config(path: Path | None) -> LoadedConfig:
     if path is None:
-        return LoadedConfig(LintConfig(), None)
+        return LoadedConfig(LintConfig.model_validate({}), None)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -1,33 +1,30 @@
 """The lint engine: expand targets, analyse each package with the selected rules, in parallel,
 with a content-hash cache, and return findings sorted by position.
 
-Per package the engine parses every file, builds the package's symbol table, runs all rules'
-tree-sitter queries in one pass per file, hands each rule its matches, and drops suppressed
-findings (`//mapguard:ignore MG001 reason` on the line or the line above).
+Per package the engine parses every file, builds the package's symbol table, runs each rule
+whose anchor text occurs in the package, and drops suppressed findings
+(`//mapguard:ignore MG001 reason` on the line or the line above).
 """
 
 from __future__ import annotations
 
-import functools
 import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from tree_sitter import Query, QueryCursor
+from typing import Any
 
 from mapguard.goversion import NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_key
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, LintResult, VersionNote
-from mapguard.lint.rule import Finding, Match, Pass, Rule
+from mapguard.lint.rule import Finding, Pass, Rule
 from mapguard.source.discover import Expansion, PackageDir, Selection, expand
 from mapguard.source.gomod import GoModule
 from mapguard.source.loader import FileError, VersionChoice, load_packages
 from mapguard.source.package import GoFile, Package
-from mapguard.source.parser import GO_LANGUAGE
 from mapguard.source.typeinfo import TypeInfo
 
 # Below this much source, starting worker processes costs more than it saves.
@@ -66,8 +63,9 @@ def lint_expansion(
     cache = LintCache(options.cache_dir) if options.cache_dir is not None else None
     todo: list[tuple[str, PackageDir]] = []
     results: list[DirResult] = []
+    fingerprint = _options_fingerprint(options)
     for package_dir in expansion.packages:
-        key = cache_key(package_dir, _options_fingerprint(options))
+        key = cache_key(package_dir, fingerprint) if cache is not None else ""
         cached = cache.get(key) if cache is not None else None
         if cached is not None:
             results.append(cached)
@@ -120,19 +118,33 @@ def _analyse_all(
     # Biggest packages first, so that no worker is left alone with a giant at the end.
     order = sorted(range(len(dirs)), key=lambda i: dirs[i].size, reverse=True)
     results_by_index: dict[int, DirResult] = {}
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(processes=min(jobs, len(dirs))) as pool:
-        work = [(i, dirs[i], options) for i in order]
-        for index, result in pool.imap_unordered(_analyse_indexed, work, chunksize=1):
-            results_by_index[index] = result
-            done += 1
-            if progress is not None:
-                progress(done, total)
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    global _SHARED_WORK
+    # Forked workers inherit the file contents already in memory: only indexes cross the pipe.
+    _SHARED_WORK = (dirs, options)
+    context = multiprocessing.get_context("fork" if fork else "spawn")
+    try:
+        with context.Pool(processes=min(jobs, len(dirs))) as pool:
+            work: list[Any] = order if fork else [(dirs[i], options, i) for i in order]
+            for index, result in pool.imap_unordered(_analyse_job, work, chunksize=1):
+                results_by_index[index] = result
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    finally:
+        _SHARED_WORK = None
     return [results_by_index[i] for i in range(len(dirs))]
 
 
-def _analyse_indexed(item: tuple[int, PackageDir, LintOptions]) -> tuple[int, DirResult]:
-    index, package_dir, options = item
+_SHARED_WORK: tuple[list[PackageDir], LintOptions] | None = None
+
+
+def _analyse_job(job: int | tuple[PackageDir, LintOptions, int]) -> tuple[int, DirResult]:
+    if isinstance(job, int):
+        assert _SHARED_WORK is not None
+        dirs, options = _SHARED_WORK
+        return job, analyse_dir(dirs[job], options)
+    package_dir, options, index = job
     return index, analyse_dir(package_dir, options)
 
 
@@ -165,34 +177,15 @@ def choose_version(module: GoModule | None, options: LintOptions) -> VersionChoi
 
 def run_rules(package: Package, rules: Sequence[Rule]) -> list[Finding]:
     info = TypeInfo(package)
-    query, owners = _combined_query(tuple(rule.code for rule in rules))
-    matches: dict[str, list[Match]] = {rule.code: [] for rule in rules}
-    for go_file in package.files:
-        for pattern, captures in QueryCursor(query).matches(go_file.root):
-            matches[owners[pattern]].append(Match(go_file, captures))
     findings: list[Finding] = []
     for rule in rules:
-        if not matches[rule.code] and rule.query:
+        anchor = rule.anchor
+        if anchor is not None and not any(anchor.search(f.source) for f in package.files):
             continue
-        pass_ = Pass(rule, package, info, matches[rule.code])
+        pass_ = Pass(rule, package, info)
         rule.run(pass_)
         findings.extend(pass_.findings)
     return list(_unsuppressed(package, findings))
-
-
-@functools.cache
-def _combined_query(codes: tuple[str, ...]) -> tuple[Query, list[str]]:
-    """One query holding every rule's patterns, and which rule owns each pattern index."""
-    by_code = {rule.code: rule for rule in ALL_RULES}
-    owners: list[str] = []
-    sources: list[str] = []
-    for code in codes:
-        rule = by_code[code]
-        if not rule.query.strip():
-            continue
-        owners.extend([code] * Query(GO_LANGUAGE, rule.query).pattern_count)
-        sources.append(rule.query)
-    return Query(GO_LANGUAGE, "\n".join(sources) or "(source_file) @_"), owners or [""]
 
 
 def _unsuppressed(package: Package, findings: list[Finding]) -> Iterator[Finding]:

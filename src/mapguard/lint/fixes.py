@@ -15,7 +15,7 @@ from mapguard.source.package import GoFile
 from mapguard.source.parser import first_syntax_error, parse_go
 
 
-def add_import_edit(go_file: GoFile, path: str) -> Edit | None | Literal[False]:
+def add_import_edit(go_file: GoFile, path: str) -> Edit | Literal[False] | None:
     """An edit adding `import "path"`; None if already imported, False if the name is taken."""
     name = path.rsplit("/", 1)[-1]
     if go_file.imports.get(name) == path:
@@ -84,7 +84,7 @@ def plan_fixes(path: Path, original: bytes, findings: Iterable[Finding]) -> File
             continue
         taken.extend(spans)
         chosen.append(finding)
-    edits = sorted((e for f in chosen for e in f.fix.edits if f.fix),
+    edits = sorted((e for f in chosen if f.fix is not None for e in f.fix.edits),
                    key=lambda e: (e.start, e.end), reverse=True)
     text = original
     for change in edits:
@@ -99,7 +99,7 @@ def plan_fixes(path: Path, original: bytes, findings: Iterable[Finding]) -> File
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     if a[0] == a[1] or b[0] == b[1]:  # insertions conflict only at the same point inside
-        return a[0] == b[0] and a == b or (b[0] < a[0] < b[1]) or (a[0] < b[0] < a[1])
+        return (a[0] == b[0] and a == b) or (b[0] < a[0] < b[1]) or (a[0] < b[0] < a[1])
     return a[0] < b[1] and b[0] < a[1]
 
 

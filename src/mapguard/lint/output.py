@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from mapguard import __version__
-from mapguard.lint.rule import Finding, Rule, Severity
 from mapguard.lint.results import LintResult
+from mapguard.lint.rule import Finding, Rule, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -96,8 +96,12 @@ def summary_line(result: LintResult) -> str:
 
 
 def _version_source(source: str) -> str:
-    return {"go.mod": "its go.mod", "flag": "--go-version", "toolchain": "no go.mod: the "
-            "installed Go", "default": "no go.mod and no Go found: newest known"}.get(source, source)
+    return {
+        "go.mod": "its go.mod",
+        "flag": "--go-version",
+        "toolchain": "no go.mod: the installed Go",
+        "default": "no go.mod and no Go found: newest known",
+    }.get(source, source)
 
 
 def render_errors(result: LintResult, cwd: Path) -> str:

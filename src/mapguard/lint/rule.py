@@ -1,13 +1,17 @@
 """What a rule is, what it may read (`Pass`), and what it reports (`Finding`, `Fix`).
 
-Modelled on golang.org/x/tools/go/analysis: a rule is a value that declares its metadata, the
-syntax it wants to see (a tree-sitter query, run by the engine in one pass over each file) and a
-`run(pass)` function. The engine owns parsing, scheduling, suppression, caching and output.
+Modelled on golang.org/x/tools/go/analysis: a rule is a value that declares its metadata, an
+*anchor* — a regular expression over the source text that every construct it reports contains
+(`make(`, `delete(`, `go:linkname`...) — and a `run(pass)` function. The engine owns parsing,
+scheduling, suppression, caching and output; `Pass.candidates()` turns anchor hits into syntax
+nodes. Searching text for a literal is orders of magnitude cheaper than visiting every node of
+every tree, and it is what keeps a whole standard library within a gofmt run's time.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,24 +104,19 @@ class Rule:
     severity: Severity
     summary: str  # one line, for `mapguard rules`
     doc: str  # the explain text: what / why / example / instead / false alarms (markdown)
-    query: str  # tree-sitter patterns selecting the nodes `run` starts from
+    anchor: re.Pattern[bytes] | None  # text every reported construct contains; None: always run
     run: Callable[[Pass], None]
     needs: GoVersion | None = None  # the Go version its advice needs, if any
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Match:
-    """One match of a rule's query: the file and the captured nodes by capture name."""
+    """One hit of an anchor: the smallest named node that covers the matched text."""
 
     file: GoFile
-    captures: dict[str, list[Node]]
-
-    def node(self, name: str) -> Node:
-        return self.captures[name][0]
-
-    def get(self, name: str) -> Node | None:
-        nodes = self.captures.get(name)
-        return nodes[0] if nodes else None
+    node: Node
+    start: int
+    end: int
 
 
 @dataclass(slots=True)
@@ -127,7 +126,6 @@ class Pass:
     rule: Rule
     package: Package
     info: TypeInfo
-    matches: list[Match]
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -162,8 +160,21 @@ class Pass:
             fix=fix,
         ))
 
-    def each(self) -> Iterator[Match]:
-        yield from self.matches
+    def candidates(self) -> Iterator[Match]:
+        """The nodes at the rule's anchor hits, in every file of the package."""
+        if self.rule.anchor is not None:
+            yield from self.find(self.rule.anchor)
+
+    def find(self, pattern: re.Pattern[bytes]) -> Iterator[Match]:
+        """The nodes at the hits of any pattern (group "at" narrows the hit, when present)."""
+        narrow = "at" in pattern.groupindex
+        for go_file in self.package.files:
+            root = go_file.root
+            for hit in pattern.finditer(go_file.source):
+                start, end = hit.span("at") if narrow else hit.span()
+                node = root.named_descendant_for_byte_range(start, end)
+                if node is not None:
+                    yield Match(go_file, node, start, end)
 
 
 def edit(go_file: GoFile, start: Node | int, end: Node | int, text: str) -> Edit:

@@ -1,4 +1,4 @@
-"""Syntax questions several rules ask: enclosing loops and functions, calls, and how a value is used."""
+"""Syntax questions several rules ask: enclosing loops and functions, calls, how a value is used."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
+from mapguard.lint.rule import Pass
 from mapguard.source.package import GoFile
-from mapguard.source.typeinfo import TypeInfo, walk
+from mapguard.source.typeinfo import TypeInfo, word_hits
 
 FUNCTION_NODES = frozenset({"function_declaration", "method_declaration", "func_literal"})
 _SPACE = re.compile(r"\s+")
+_BUILTIN_FUNCTIONS = frozenset({
+    "append", "cap", "clear", "close", "complex", "copy", "delete", "imag", "len", "make",
+    "max", "min", "new", "panic", "print", "println", "real", "recover",
+})
 BUILTINS_THAT_ONLY_READ = frozenset({"len", "cap", "delete", "clear", "print", "println"})
 
 
@@ -75,9 +80,12 @@ def builtin_call_name(call: Node, go_file: GoFile, info: TypeInfo) -> str | None
     function = call.child_by_field_name("function")
     if function is None or function.type != "identifier":
         return None
-    if info.resolve(function, go_file) is not None:
+    name = go_file.text(function)
+    if name not in _BUILTIN_FUNCTIONS:
         return None
-    return go_file.text(function)
+    if info.may_shadow(name, go_file) and info.resolve(function, go_file) is not None:
+        return None
+    return name
 
 
 def qualified_call(call: Node, go_file: GoFile) -> tuple[str, str] | None:
@@ -143,9 +151,10 @@ def classify_use(use: Node, go_file: GoFile, info: TypeInfo) -> Use:
     if parent is None:
         return Use.ESCAPES
     kind = parent.type
-    if kind in {"var_spec", "const_spec", "parameter_declaration"} and use.type == "identifier":
-        if any(name == use for name in parent.children_by_field_name("name")):
-            return Use.ASSIGNED  # the declaration itself
+    if kind in {"var_spec", "const_spec", "parameter_declaration"} and any(
+        name == use for name in parent.children_by_field_name("name")
+    ):
+        return Use.ASSIGNED  # the declaration itself
     if kind == "expression_list" and parent.parent is not None and (
         parent.parent.type == "range_clause"
         and parent.parent.child_by_field_name("left") == parent
@@ -176,18 +185,23 @@ def classify_use(use: Node, go_file: GoFile, info: TypeInfo) -> Use:
 
 
 def occurrences(region: Node, go_file: GoFile, target: str) -> Iterator[Node]:
-    """Nodes in `region` whose normalized text is `target` (an identifier or selector chain)."""
-    wanted_type = "identifier" if "." not in target else "selector_expression"
+    """Nodes in `region` whose normalized text is `target` (an identifier or selector chain).
+
+    Found by searching the source text for the last name of `target` and asking the tree for
+    the node at each hit: far cheaper than walking every node of a large function."""
     last = target.rsplit(".", 1)[-1]
-    for node in walk(region):
-        if node.type != wanted_type:
+    dotted = "." in target
+    for start, end in word_hits(go_file.source, last, region.start_byte, region.end_byte):
+        node = region.descendant_for_byte_range(start, end)
+        if node is None:
             continue
-        if wanted_type == "identifier":
-            if go_file.text(node) == target and _is_value_position(node):
-                yield node
-        elif go_file.text(node.child_by_field_name("field") or node) == last and (
-            normalized(go_file, node) == target
-        ):
+        if dotted:
+            parent = node.parent
+            if (node.type == "field_identifier" and parent is not None
+                    and parent.type == "selector_expression"
+                    and normalized(go_file, parent) == target):
+                yield parent
+        elif node.type == "identifier" and _is_value_position(node):
             yield node
 
 
@@ -222,3 +236,59 @@ def is_immediately_called(func_literal: Node) -> bool:
     grand = parent.parent
     # `go func(){...}()` and `defer func(){...}()` run later: not an immediate call.
     return grand is None or grand.type not in {"go_statement", "defer_statement"}
+
+
+_MAKE_OR_MAP = re.compile(rb"make\(|map\[")
+_STDLIB_MAP_LITERAL = re.compile(rb"(?:Header|Values|MIMEHeader|FuncMap)\{")
+
+
+def map_creation_sites(pass_: Pass) -> Iterator[tuple[GoFile, Node]]:
+    """Every `make(...)` call and map-typed composite literal of the package, once each.
+
+    Found from the text (`make(`, `map[`, `T{` for the package's named map types) rather than by
+    visiting every node; each candidate is then confirmed on the tree."""
+    package = pass_.package
+    memo_key = "map_creation_sites"
+    if memo_key not in package.memo:
+        package.memo[memo_key] = list(_find_map_creations(pass_))
+    sites: list[tuple[GoFile, Node]] = package.memo[memo_key]  # type: ignore[assignment]
+    yield from sites
+
+
+def _find_map_creations(pass_: Pass) -> Iterator[tuple[GoFile, Node]]:
+    package = pass_.package
+    info = pass_.info
+    named = [name for name, decl in package.types.items()
+             if decl.type_node is not None and decl.type_node.type == "map_type"]
+    patterns = [_MAKE_OR_MAP, _STDLIB_MAP_LITERAL]
+    if named:
+        alternatives = b"|".join(re.escape(name.encode()) for name in sorted(named))
+        patterns.append(re.compile(rb"(?:" + alternatives + rb")\{"))
+    seen: set[tuple[int, int]] = set()
+    for pattern in patterns:
+        for match in pass_.find(pattern):
+            creation = _creation_at(match.node)
+            if creation is None:
+                continue
+            key = (id(match.file), creation.start_byte)
+            if key in seen:
+                continue
+            seen.add(key)
+            if is_map_creation(creation, match.file, info):
+                yield match.file, creation
+
+
+def _creation_at(node: Node) -> Node | None:
+    """The make call or composite literal that an anchor hit landed in."""
+    current: Node | None = node
+    for _ in range(3):
+        if current is None:
+            return None
+        if current.type == "composite_literal" or (
+            current.type == "call_expression"
+            and (function := current.child_by_field_name("function")) is not None
+            and function.type == "identifier" and function.text == b"make"
+        ):
+            return current
+        current = current.parent
+    return None

@@ -62,6 +62,7 @@ class VarDecl:
     value_index: int  # position of this name in `var a, b = f()`
     value_count: int
     file: GoFile
+    constant: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -150,6 +151,10 @@ class Package:
                 for spec in _specs(node, "var_spec"):
                     for decl in var_spec_decls(spec, go_file):
                         self.vars.setdefault(decl.name, decl)
+            elif kind == "const_declaration":
+                for spec in _specs(node, "const_spec"):
+                    for decl in var_spec_decls(spec, go_file, constant=True):
+                        self.vars.setdefault(decl.name, decl)
 
 
 def _specs(declaration: Node, spec_type: str) -> list[Node]:
@@ -162,7 +167,7 @@ def _specs(declaration: Node, spec_type: str) -> list[Node]:
     return specs
 
 
-def var_spec_decls(spec: Node, go_file: GoFile) -> list[VarDecl]:
+def var_spec_decls(spec: Node, go_file: GoFile, *, constant: bool = False) -> list[VarDecl]:
     names = spec.children_by_field_name("name")
     type_node = spec.child_by_field_name("type")
     value_list = spec.child_by_field_name("value")
@@ -177,7 +182,7 @@ def var_spec_decls(spec: Node, go_file: GoFile) -> list[VarDecl]:
             value, value_index, count = None, 0, 0
         decls.append(
             VarDecl(go_file.text(name_node), name_node, type_node, value, value_index, count,
-                    go_file)
+                    go_file, constant)
         )
     return decls
 
@@ -207,7 +212,8 @@ def read_imports(root: Node, source: bytes) -> dict[str, str]:
             path_node = spec.child_by_field_name("path")
             if path_node is None:
                 continue
-            path = source[path_node.start_byte + 1 : path_node.end_byte - 1].decode("utf-8", "replace")
+            quoted = source[path_node.start_byte : path_node.end_byte]
+            path = quoted[1:-1].decode("utf-8", "replace")
             name_node = spec.child_by_field_name("name")
             if name_node is not None:
                 name = source[name_node.start_byte : name_node.end_byte].decode()

@@ -8,6 +8,8 @@ through it, so the cost follows the questions the rules ask, not the size of the
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -104,6 +106,29 @@ def _decl_node(symbol: Symbol) -> tuple[int, int, int]:
     return (file_id, node.start_byte, node.end_byte)
 
 
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+@functools.cache
+def _literal_then_boundary(name: str) -> re.Pattern[bytes]:
+    # A literal first lets `re` scan with a fast substring search; the left boundary is checked
+    # by hand, because a look-behind at the start would disable that search.
+    return re.compile(re.escape(name.encode()) + rb"(?![A-Za-z0-9_])")
+
+
+def word_hits(source: bytes, name: str, start: int = 0, end: int | None = None, *,
+              followed_by_paren: bool = True) -> Iterator[tuple[int, int]]:
+    """(start, end) of each whole-word occurrence of `name` in `source[start:end]`."""
+    stop = len(source) if end is None else end
+    for hit in _literal_then_boundary(name).finditer(source, start, stop):
+        begin = hit.start()
+        if begin > 0 and source[begin - 1] in _WORD_BYTES:
+            continue
+        if not followed_by_paren and source[hit.end():hit.end() + 1] == b"(":
+            continue
+        yield begin, hit.end()
+
+
 def unparen(node: Node) -> Node:
     while node.type == "parenthesized_expression" and node.named_child_count:
         inner = node.named_children[0]
@@ -135,6 +160,28 @@ class TypeInfo:
         self._scopes: dict[tuple[int, int, int], dict[str, list[tuple[int, LocalDecl]]]] = {}
         self._var_types: dict[str, GoType] = {}
         self._in_progress: set[object] = set()
+        self._type_nodes: dict[tuple[int, int, int], GoType] = {}
+        self._shadowable: dict[tuple[int, str], bool] = {}
+
+    def may_shadow(self, name: str, go_file: GoFile) -> bool:
+        """Whether a predeclared name (`make`, `len`...) could be redeclared in this file.
+
+        A redeclaration shows the name somewhere other than right before `(` — `make :=`,
+        `var make`, a parameter `make func()` — or declares it at package level; when neither
+        holds, every `make(` of the file is the builtin and no scope walk is needed."""
+        key = (id(go_file), name)
+        cached = self._shadowable.get(key)
+        if cached is None:
+            package = self.package
+            declared = name in package.funcs or name in package.vars or name in package.types
+            root = go_file.root
+            cached = declared or any(
+                (node := root.named_descendant_for_byte_range(start, end)) is not None
+                and node.type == "identifier"
+                for start, end in word_hits(go_file.source, name, followed_by_paren=False)
+            )
+            self._shadowable[key] = cached
+        return cached
 
     # ---- resolution -------------------------------------------------------------------------
 
@@ -222,8 +269,29 @@ class TypeInfo:
             return self.type_of(expr.child_by_field_name("operand") or expr, go_file)
         return UNKNOWN
 
+    def is_constant(self, expr: Node, go_file: GoFile) -> bool:
+        """A constant expression: literals, named constants, and operators over them."""
+        kind = expr.type
+        if kind in {"interpreted_string_literal", "raw_string_literal", "int_literal",
+                    "float_literal", "rune_literal", "true", "false"}:
+            return True
+        if kind == "identifier":
+            symbol = self.resolve(expr, go_file)
+            return (isinstance(symbol, VarDecl) and symbol.constant) or (
+                isinstance(symbol, LocalDecl) and symbol.kind == "const")
+        if kind in {"binary_expression", "parenthesized_expression"}:
+            return all(self.is_constant(child, go_file) for child in expr.named_children
+                       if child.type != "comment")
+        return False
+
     def type_node(self, node: Node | None, go_file: GoFile) -> GoType:
-        return type_from_node(node, go_file.imports)
+        if node is None:
+            return UNKNOWN
+        key = (id(go_file), node.start_byte, node.end_byte)
+        cached = self._type_nodes.get(key)
+        if cached is None:
+            cached = self._type_nodes[key] = type_from_node(node, go_file.imports)
+        return cached
 
     def underlying(self, go_type: GoType) -> GoType:
         seen: set[str] = set()
@@ -450,9 +518,10 @@ class TypeInfo:
             return ANY
         if receiver.pkg == "sync" and receiver.name == "Pool" and method == "Get":
             return ANY
-        if receiver.pkg == "sync" and receiver.name == "Map":
-            if method in {"Load", "LoadOrStore", "LoadAndDelete", "Swap"}:
-                return Tuple((ANY, BOOL))
+        if receiver.pkg == "sync" and receiver.name == "Map" and method in {
+            "Load", "LoadOrStore", "LoadAndDelete", "Swap"
+        }:
+            return Tuple((ANY, BOOL))
         return None
 
     def _unary_type(self, expr: Node, go_file: GoFile) -> GoType:

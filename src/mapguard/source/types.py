@@ -99,10 +99,11 @@ class Tuple(GoType):
     items: tuple[GoType, ...]
 
 
-BUILTIN_TYPES = frozenset(
-    "bool byte complex64 complex128 error float32 float64 int int8 int16 int32 int64 rune "
-    "string uint uint8 uint16 uint32 uint64 uintptr any comparable".split()
-)
+BUILTIN_TYPES = frozenset({
+    "bool", "byte", "complex64", "complex128", "error", "float32", "float64", "int", "int8",
+    "int16", "int32", "int64", "rune", "string", "uint", "uint8", "uint16", "uint32", "uint64",
+    "uintptr", "any", "comparable",
+})
 
 _STRINGS = SliceOf(Named("builtin", "string"))
 _STRING = Named("builtin", "string")

@@ -13,7 +13,8 @@ is why the rule only reports maps that nothing else keeps.
 
 Maps never shrink (golang/go#20135): if one pass or call can make the map much bigger than the
 others, `clear` keeps that memory. Re-creating the map only when it grew too large
-(`if len(m) > limit { m = make(...) }`) is the idiom for releasing it, and this rule leaves it alone.
+(`if len(m) > limit { m = make(...) }`) is the idiom for releasing it, and this rule leaves it
+alone.
 
 ## Example
 ```go
@@ -58,10 +59,11 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
-from mapguard.lint.rule import Match, Pass, Rule, Severity
+from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import (
     Use,
     assignment_operator,
+    assignment_pairs,
     classify_use,
     enclosing_function,
     enclosing_loops,
@@ -69,18 +71,13 @@ from mapguard.lint.syntax import (
     is_immediately_called,
     is_inside,
     is_map_creation,
+    map_creation_sites,
     normalized,
     occurrences,
+    statements,
 )
-from mapguard.source.package import GoFile
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, VarDecl, walk
-from mapguard.source.types import Named, PointerTo, Unknown, deref
-
-QUERY = """
-(assignment_statement
-  left: (expression_list . [(identifier) (selector_expression)] @target .)
-  right: (expression_list . [(call_expression) (composite_literal)] @value .)) @assign
-"""
+from mapguard.source.package import GoFile, VarDecl
+from mapguard.source.types import UNKNOWN, GoType, Named, PointerTo, StructOf, Unknown, deref
 
 # Methods that set a value up rather than reset it: re-creating a map there is initialisation.
 _INIT_PREFIXES = ("init", "Init", "initialize", "Initialize", "setup", "Setup", "new", "New")
@@ -89,15 +86,30 @@ _INIT_PREFIXES = ("init", "Init", "initialize", "Initialize", "setup", "Setup", 
 def run(pass_: Pass) -> None:
     if not pass_.allows(GO_1_21):
         return
-    for match in pass_.matches:
-        _check(pass_, match)
+    for go_file, creation in map_creation_sites(pass_):
+        assignment = _assignment_of(creation)
+        if assignment is not None:
+            _check(pass_, go_file, assignment, creation)
 
 
-def _check(pass_: Pass, match: Match) -> None:
-    go_file, info = match.file, pass_.info
-    assign, target, value = match.node("assign"), match.node("target"), match.node("value")
-    if assignment_operator(assign) != "=" or not is_map_creation(value, go_file, info):
-        return
+def _assignment_of(value: Node) -> tuple[Node, Node] | None:
+    """(statement, target) when `value` is the whole right side of `target = value`."""
+    holder = value.parent
+    statement = holder.parent if holder is not None else None
+    if holder is None or statement is None or statement.type != "assignment_statement":
+        return None
+    if statement.child_by_field_name("right") != holder or assignment_operator(statement) != "=":
+        return None
+    pairs = list(assignment_pairs(statement))
+    if len(pairs) != 1 or pairs[0][1] != value:
+        return None
+    target = pairs[0][0]
+    return (statement, target) if target.type in {"identifier", "selector_expression"} else None
+
+
+def _check(pass_: Pass, go_file: GoFile, assignment: tuple[Node, Node], value: Node) -> None:
+    info = pass_.info
+    assign, target = assignment
     if not info.is_map_expr(target, go_file):
         return
     name = normalized(go_file, target)
@@ -183,15 +195,31 @@ def _escapes(use: Node, region: Node, go_file: GoFile, info: TypeInfo) -> bool:
 
 
 def _is_conditional_on_itself(assign: Node, function: Node, go_file: GoFile, name: str) -> bool:
-    """Under `if m == nil` (initialisation) or `if len(m) ...` (the shrink idiom)."""
+    """Under `if m == nil` (initialisation) or `if len(m) ...` (the shrink idiom), or after an
+    `if m != nil { return }` guard (initialisation written the other way round)."""
     current = assign.parent
     while current is not None and current != function:
         if current.type == "if_statement":
             condition = current.child_by_field_name("condition")
             if condition is not None and _mentions_nil_or_len(condition, go_file, name):
                 return True
+        if current.type == "statement_list":
+            for earlier in current.named_children:
+                if earlier.start_byte >= assign.start_byte:
+                    break
+                condition = earlier.child_by_field_name("condition")
+                if (earlier.type == "if_statement" and condition is not None
+                        and _mentions_nil_or_len(condition, go_file, name)
+                        and _always_leaves(earlier.child_by_field_name("consequence"))):
+                    return True
         current = current.parent
     return False
+
+
+def _always_leaves(block: Node | None) -> bool:
+    body = statements(block)
+    return bool(body) and body[-1].type in {"return_statement", "continue_statement",
+                                             "break_statement", "goto_statement"}
 
 
 def _mentions_nil_or_len(condition: Node, go_file: GoFile, name: str) -> bool:
@@ -242,38 +270,39 @@ def _field_stays_inside_type(pass_: Pass, go_file: GoFile, target: Node) -> bool
     if operand is None or field_node is None:
         return False
     owner = deref(pass_.info.type_of(operand, go_file))
-    if not isinstance(owner, Named) or owner.pkg != "":
+    # A named type of this package, or an anonymous struct (compared structurally).
+    if not (isinstance(owner, Named) and owner.pkg == "") and not isinstance(owner, StructOf):
         return False
     field = go_file.text(field_node)
-    key = ("mg001-field-stays", owner.name, field)
+    key = ("mg001-field-stays", owner, field)
     memo = pass_.package.memo
     if key not in memo:
         memo[key] = _scan_field_uses(pass_, owner, field)
     return bool(memo[key])
 
 
-def _scan_field_uses(pass_: Pass, owner: Named, field: str) -> bool:
+def _scan_field_uses(pass_: Pass, owner: GoType, field: str) -> bool:
     info = pass_.info
     owner_types = {owner, PointerTo(owner)}
     for go_file in pass_.package.files:
-        needle = field.encode()
-        if needle not in go_file.source:
-            continue
-        for node in walk(go_file.root):
-            if node.type == "selector_expression":
-                field_node = node.child_by_field_name("field")
-                operand = node.child_by_field_name("operand")
-                if field_node is None or operand is None or go_file.text(field_node) != field:
-                    continue
-                operand_type = info.type_of(operand, go_file)
+        for start, end in word_hits(go_file.source, field):
+            node = go_file.root.descendant_for_byte_range(start, end)
+            parent = node.parent if node is not None else None
+            if node is None or parent is None:
+                continue
+            if node.type == "field_identifier" and parent.type == "selector_expression":
+                operand = parent.child_by_field_name("operand")
+                operand_type = info.type_of(operand, go_file) if operand else UNKNOWN
                 if operand_type not in owner_types and not isinstance(operand_type, Unknown):
                     continue
-                if _field_use_leaks(node, go_file, info):
+                if _field_use_leaks(parent, go_file, info):
                     return False
-            elif node.type == "keyed_element" and _keyed_field_from_outside(
-                node, go_file, info, owner, field
-            ):
-                return False
+            elif node.type == "identifier" and parent.type == "literal_element":
+                element = parent.parent
+                if element is not None and element.type == "keyed_element" and (
+                    _keyed_field_from_outside(element, go_file, info, owner, field)
+                ):
+                    return False
     return True
 
 
@@ -283,12 +312,13 @@ def _field_use_leaks(use: Node, go_file: GoFile, info: TypeInfo) -> bool:
         return True
     if kind is Use.ASSIGNED:
         # `x.f = m` where m is not a fresh map: the field now shares a map with someone else.
-        statement = use.parent.parent if use.parent is not None else None
-        if statement is None:
+        holder = use.parent
+        statement = holder.parent if holder is not None else None
+        if holder is None or statement is None:
             return True
         right = statement.child_by_field_name("right")
         values = [v for v in right.named_children if v.type != "comment"] if right else []
-        targets = [t for t in use.parent.named_children if t.type != "comment"]
+        targets = [t for t in holder.named_children if t.type != "comment"]
         if len(values) == len(targets):
             value = values[targets.index(use)] if use in targets else None
             return value is None or not is_map_creation(value, go_file, info)
@@ -297,7 +327,7 @@ def _field_use_leaks(use: Node, go_file: GoFile, info: TypeInfo) -> bool:
 
 
 def _keyed_field_from_outside(
-    element: Node, go_file: GoFile, info: TypeInfo, owner: Named, field: str
+    element: Node, go_file: GoFile, info: TypeInfo, owner: GoType, field: str
 ) -> bool:
     """`T{field: m}` with m not a fresh map: the field starts out sharing someone's map."""
     key = element.named_children[0] if element.named_child_count else None
@@ -309,7 +339,9 @@ def _keyed_field_from_outside(
         return False
     if deref(info.type_node(literal.child_by_field_name("type"), go_file)) != owner:
         return False
-    inner = value.named_children[0] if value.type == "literal_element" and value.named_child_count else value
+    inner = value
+    if value.type == "literal_element" and value.named_child_count:
+        inner = value.named_children[0]
     return not is_map_creation(inner, go_file, info) and inner.type != "nil"
 
 
@@ -319,7 +351,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="a map re-created per loop pass or per Reset call where clear(m) would reuse it",
     doc=__doc__ or "",
-    query=QUERY,
+    anchor=None,  # map_creation_sites() searches the text itself
     run=run,
     needs=GO_1_21,
 )

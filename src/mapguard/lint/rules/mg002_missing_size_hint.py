@@ -53,22 +53,18 @@ from mapguard.lint.syntax import (
     builtin_call_name,
     call_arguments,
     classify_use,
+    map_creation_sites,
     normalized,
     occurrences,
     statements,
 )
-from mapguard.source.package import GoFile
-from mapguard.source.typeinfo import STRING, LocalDecl, TypeInfo, VarDecl, walk
+from mapguard.source.package import GoFile, VarDecl
+from mapguard.source.typeinfo import STRING, LocalDecl, TypeInfo, walk
 from mapguard.source.types import ArrayOf, ChanOf, MapOf, PointerTo, SliceOf
 
-QUERY = """
-(call_expression function: (identifier) @fn (#eq? @fn "make")
-                 arguments: (argument_list . (_) .)) @create
-(composite_literal body: (literal_value) @body) @create
-"""
-
-_BRANCHES = frozenset({"continue_statement", "break_statement", "return_statement",
-                       "goto_statement", "fallthrough_statement"})
+# A return before the insert does not matter: the map is abandoned on that path. What makes
+# the insert conditional is skipping to the next pass (or out of the loop).
+_BRANCHES = frozenset({"continue_statement", "break_statement", "goto_statement"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +76,8 @@ class Filling:
 
 
 def run(pass_: Pass) -> None:
-    for match in pass_.matches:
-        _check(pass_, match.file, match.node("create"))
+    for go_file, creation in map_creation_sites(pass_):
+        _check(pass_, go_file, creation)
 
 
 def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
@@ -92,9 +88,10 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
             return
         map_type_node = create.child_by_field_name("type")
     else:
-        if builtin_call_name(create, go_file, info) != "make":
+        arguments = call_arguments(create)
+        if builtin_call_name(create, go_file, info) != "make" or len(arguments) != 1:
             return
-        map_type_node = call_arguments(create)[0]
+        map_type_node = arguments[0]
     if map_type_node is None or not info.is_map(info.type_node(map_type_node, go_file)):
         return
     statement, target = _creating_statement(create, go_file)
@@ -184,9 +181,11 @@ def _loop_fills(info: TypeInfo, go_file: GoFile, loop: Node, name: str) -> Filli
     inserts = [use for use in occurrences(body, go_file, name) if _is_insert(use, go_file, info)]
     if len(inserts) != 1:
         return None
-    insert_statement = inserts[0].parent.parent.parent  # index -> expression_list -> assignment
+    insert_statement = _statement_of(inserts[0])
     direct = statements(body)
-    if insert_statement not in direct or assignment_operator(insert_statement) != "=":
+    if insert_statement is None or insert_statement not in direct or (
+        assignment_operator(insert_statement) != "="
+    ):
         return None
     if len(list(assignment_pairs(insert_statement))) != 1:
         return None
@@ -194,6 +193,13 @@ def _loop_fills(info: TypeInfo, go_file: GoFile, loop: Node, name: str) -> Filli
         return None
     copy_source = _pure_copy_source(go_file, loop, direct, insert_statement)
     return Filling(loop, length_of, insert_statement, copy_source)
+
+
+def _statement_of(node: Node) -> Node | None:
+    current: Node | None = node
+    while current is not None and not current.type.endswith("_statement"):
+        current = current.parent
+    return current
 
 
 def _is_insert(use: Node, go_file: GoFile, info: TypeInfo) -> bool:
@@ -219,6 +225,12 @@ def _known_length_source(info: TypeInfo, go_file: GoFile, loop: Node) -> Node | 
             ranged = clause.child_by_field_name("right")
             if ranged is not None and _has_length(info, go_file, ranged):
                 return ranged
+            if ranged is not None and ranged.type == "call_expression" and (
+                builtin_call_name(ranged, go_file, info) == "len"
+            ):  # `for i := range len(x)` (Go 1.22) counts up to len(x)
+                arguments = call_arguments(ranged)
+                if len(arguments) == 1 and _has_length(info, go_file, arguments[0]):
+                    return arguments[0]
             return None
         if clause.type == "for_clause":
             return _counted_length(info, go_file, clause)
@@ -270,16 +282,12 @@ def _branches_before(body: Node, insert: Node, loop: Node) -> bool:
             break
         if node.type in _BRANCHES and _leaves_iteration(node, loop):
             return True
-        if node.type == "call_expression" and node.child_by_field_name("function") is not None:
-            function = node.child_by_field_name("function")
-            if function is not None and function.text in {b"panic", b"os.Exit", b"log.Fatal"}:
-                return True
     return False
 
 
 def _leaves_iteration(branch: Node, loop: Node) -> bool:
     """Whether a branch statement can skip the rest of `loop`'s current pass."""
-    if branch.type in {"return_statement", "goto_statement"}:
+    if branch.type == "goto_statement":
         return not _inside_func_literal(branch, loop)
     labelled = branch.named_child_count > 0
     current = branch.parent
@@ -341,8 +349,9 @@ def _available_at(info: TypeInfo, go_file: GoFile, expr: Node, point: Node) -> b
     for node in walk(expr):
         if node.type in {"call_expression", "unary_expression", "func_literal"}:
             return False
-        if node.type == "identifier" and (node.parent is None or node.parent.type != "selector_expression"
-                                          or node.parent.child_by_field_name("operand") == node):
+        parent = node.parent
+        if node.type == "identifier" and (parent is None or parent.type != "selector_expression"
+                                          or parent.child_by_field_name("operand") == node):
             symbol = info.resolve(node, go_file)
             if isinstance(symbol, LocalDecl):
                 if symbol.ident.start_byte > point.start_byte:
@@ -359,7 +368,7 @@ def _clone_fix(info: TypeInfo, go_file: GoFile, statement: Node, create: Node, t
     source = filling.copy_source
     if source is None or target.type != "identifier" or statement.type != "short_var_declaration":
         return None
-    if info.type_of(source, go_file) != info.type_of(target, go_file):
+    if info.type_of(source, go_file) != info.type_of(create, go_file):
         return None
     if not _available_at(info, go_file, source, create):
         return None
@@ -405,6 +414,6 @@ RULE = Rule(
     severity=Severity.INFO,
     summary="a map filled by a loop of known length but created without a size hint",
     doc=__doc__ or "",
-    query=QUERY,
+    anchor=None,  # map_creation_sites() searches the text itself
     run=run,
 )

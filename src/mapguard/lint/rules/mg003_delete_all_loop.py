@@ -29,6 +29,8 @@ Never wrong, only a matter of taste; `mapguard lint --fix` applies the rewrite. 
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
@@ -38,12 +40,7 @@ from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import LocalDecl, TypeInfo, same_symbol, walk
 from mapguard.source.types import InterfaceOf, Named
 
-QUERY = """
-(for_statement
-  (range_clause) @range
-  body: (block (statement_list . (expression_statement
-    (call_expression function: (identifier) @fn (#eq? @fn "delete"))) @stmt .))) @loop
-"""
+_DELETE = re.compile(rb"delete\(")
 
 _FLOATING = frozenset({"float32", "float64", "complex64", "complex128", "any"})
 
@@ -52,9 +49,13 @@ def run(pass_: Pass) -> None:
     if not pass_.allows(GO_1_21):
         return
     info = pass_.info
-    for match in pass_.matches:
-        go_file, loop, clause = match.file, match.node("loop"), match.node("range")
-        call = match.node("stmt").named_children[0]
+    for match in pass_.candidates():
+        go_file, call = match.file, match.node
+        loop = _sole_statement_loop(call)
+        clause = next((c for c in loop.named_children if c.type == "range_clause"), None) if (
+            loop is not None) else None
+        if loop is None or clause is None:
+            continue
         map_expr = _delete_all_target(go_file, info, clause, call, loop)
         if map_expr is None:
             continue
@@ -77,6 +78,22 @@ def run(pass_: Pass) -> None:
         pass_.report(go_file, loop, message, fix=fix)
 
 
+def _sole_statement_loop(call: Node) -> Node | None:
+    """The `for` statement whose body is exactly this call's statement."""
+    if call.type != "call_expression":
+        return None
+    statement = call.parent
+    if statement is None or statement.type != "expression_statement":
+        return None
+    body = statement.parent
+    if body is not None and body.type == "statement_list":
+        body = body.parent
+    loop = body.parent if body is not None else None
+    if loop is None or loop.type != "for_statement" or loop.child_by_field_name("body") != body:
+        return None
+    return loop
+
+
 def _delete_all_target(
     go_file: GoFile, info: TypeInfo, clause: Node, call: Node, loop: Node
 ) -> Node | None:
@@ -97,7 +114,8 @@ def _delete_all_target(
         return None
     if normalized(go_file, args[0]) != normalized(go_file, ranged):
         return None
-    if not info.is_map_expr(ranged, go_file) or _has_call(ranged):
+    # `delete` accepts only maps, so the call itself says `ranged` is one.
+    if _has_call(ranged):
         return None
     key_symbol = info.resolve(args[1], go_file)
     if any(child.type == ":=" for child in clause.children):
@@ -128,7 +146,7 @@ RULE = Rule(
     severity=Severity.INFO,
     summary="a loop deleting every key of a map: clear(m) says it in one call",
     doc=__doc__ or "",
-    query=QUERY,
+    anchor=_DELETE,
     run=run,
     needs=GO_1_21,
 )

@@ -36,6 +36,8 @@ loops.
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from mapguard.lint.rule import Pass, Rule, Severity
@@ -43,17 +45,21 @@ from mapguard.lint.syntax import enclosing_loops, normalized, qualified_call
 from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import STRING, TypeInfo
 
-QUERY = """
-(index_expression index: [(binary_expression) (call_expression)] @key) @index
-"""
+_ANCHOR = re.compile(rb"\+|Sprint")
 
 _SPRINT = frozenset({"Sprint", "Sprintf", "Sprintln"})
 
 
 def run(pass_: Pass) -> None:
     info = pass_.info
-    for match in pass_.matches:
-        go_file, index, key = match.file, match.node("index"), match.node("key")
+    reported: set[tuple[int, int]] = set()
+    for match in pass_.candidates():
+        go_file = match.file
+        found = _index_with_key(match.node)
+        if found is None or (id(go_file), found[0].start_byte) in reported:
+            continue
+        index, key = found
+        reported.add((id(go_file), index.start_byte))
         how = _allocating_key(info, go_file, index, key)
         if how is None or not enclosing_loops(index):
             continue
@@ -65,14 +71,31 @@ def run(pass_: Pass) -> None:
         )
 
 
+def _index_with_key(node: Node) -> tuple[Node, Node] | None:
+    """(index expression, key) when an anchor hit is part of a map key expression."""
+    if node.type == "field_identifier" and node.parent is not None:
+        node = node.parent.parent or node  # fmt.Sprintf -> its call
+    elif node.type != "binary_expression":
+        return None
+    while node.parent is not None and node.parent.type in {"binary_expression",
+                                                           "parenthesized_expression"}:
+        node = node.parent
+    index = node.parent
+    if index is None or index.type != "index_expression":
+        return None
+    key = index.child_by_field_name("index")
+    return (index, key) if key == node and key.type in {"binary_expression",
+                                                         "call_expression"} else None
+
+
 def _allocating_key(info: TypeInfo, go_file: GoFile, index: Node, key: Node) -> str | None:
     if key.type == "call_expression":
         called = qualified_call(key, go_file)
         if called is not None and called[0] == "fmt" and called[1] in _SPRINT:
             return f"fmt.{called[1]}"
         return None
-    if not _is_string_concatenation(info, go_file, key, index):
-        return None
+    if info.is_constant(key, go_file) or not _is_string_concatenation(info, go_file, key, index):
+        return None  # a constant key is folded at compile time
     return "string concatenation"
 
 
@@ -122,6 +145,6 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="a map key built by concatenation or fmt.Sprint* on every loop pass",
     doc=__doc__ or "",
-    query=QUERY,
+    anchor=_ANCHOR,
     run=run,
 )

@@ -1,0 +1,179 @@
+"""MG001, MG002, MG003, MG010: positions, messages that tell the truth, version gating, fixes."""
+
+from __future__ import annotations
+
+from mapguard.goversion import GoVersion
+from mapguard.lint.registry import rule_for
+
+from .conftest import WriteModule, findings_by_rule, lint_dir
+
+LOOP_RESET = """
+package p
+
+func dedupe(batches [][]string) int {
+	n := 0
+	var seen map[string]bool
+	for _, batch := range batches {
+		seen = make(map[string]bool)
+		for _, id := range batch {
+			if !seen[id] {
+				seen[id] = true
+				n++
+			}
+		}
+	}
+	return n
+}
+"""
+
+DELETE_LOOP = """
+package p
+
+func reset(m map[string]int) {
+	for k := range m {
+		delete(m, k)
+	}
+}
+"""
+
+
+def test_mg001_reports_the_assignment_and_says_clear_keeps_capacity(
+    write_module: WriteModule,
+) -> None:
+    result = lint_dir(write_module({"p.go": LOOP_RESET}))
+    assert findings_by_rule(result, "MG001") == [("p.go", 7, 3)]
+    message = next(f.message for f in result.findings if f.rule == "MG001")
+    assert "clear(seen)" in message and "capacity" in message
+
+
+def test_mg001_and_mg003_stay_silent_before_go_1_21(write_module: WriteModule) -> None:
+    root = write_module({"p.go": LOOP_RESET, "q.go": DELETE_LOOP}, go="1.20")
+    result = lint_dir(root)
+    assert findings_by_rule(result, "MG001") == []
+    assert findings_by_rule(result, "MG003") == []
+    assert result.versions[0].version == "1.20" and result.versions[0].source == "go.mod"
+
+
+def test_go_version_flag_overrides_go_mod(write_module: WriteModule) -> None:
+    root = write_module({"q.go": DELETE_LOOP}, go="1.20")
+    result = lint_dir(root, go_version=GoVersion(1, 21))
+    assert findings_by_rule(result, "MG003") == [("q.go", 4, 2)]
+    assert result.versions[0].source == "flag"
+
+
+def test_without_go_mod_the_installed_toolchain_decides(write_module: WriteModule) -> None:
+    root = write_module({"q.go": DELETE_LOOP}, go=None)
+    old = lint_dir(root, toolchain_version=GoVersion(1, 19))
+    new = lint_dir(root, toolchain_version=GoVersion(1, 22))
+    assert findings_by_rule(old, "MG003") == []
+    assert findings_by_rule(new, "MG003") == [("q.go", 4, 2)]
+    assert new.versions[0].source == "toolchain"
+
+
+def test_mg003_says_the_compiler_already_optimises_the_loop(write_module: WriteModule) -> None:
+    result = lint_dir(write_module({"q.go": DELETE_LOOP}))
+    (finding,) = [f for f in result.findings if f.rule == "MG003"]
+    assert "runtime.mapclear" in finding.message and "clarity" in finding.message
+    assert finding.fix is not None
+    assert [e.text for e in finding.fix.edits] == ["clear(m)"]
+
+
+def test_mg003_float_keys_are_not_called_optimised(write_module: WriteModule) -> None:
+    source = DELETE_LOOP.replace("map[string]int", "map[float64]int")
+    (finding,) = lint_dir(write_module({"q.go": source})).findings
+    assert "NaN" in finding.message and "already turns" not in finding.message
+
+
+def test_mg002_size_hint_fix_and_clone_advice(write_module: WriteModule) -> None:
+    source = """
+    package p
+
+    func index(users []string, src map[string]int) (map[string]bool, int) {
+    	byName := make(map[string]bool)
+    	for _, u := range users {
+    		byName[u] = true
+    	}
+    	dst := map[string]int{}
+    	for k, v := range src {
+    		dst[k] = v
+    	}
+    	return byName, len(dst)
+    }
+    """
+    result = lint_dir(write_module({"p.go": source}))
+    hint, clone = [f for f in result.findings if f.rule == "MG002"]
+    assert (hint.line, hint.column) == (4, 12)
+    assert hint.fix is not None and hint.fix.edits[0].text == "make(map[string]bool, len(users))"
+    assert "maps.Clone(src)" in clone.message and "capacity" in clone.message
+    assert clone.fix is not None and "maps.Clone(src)" in clone.fix.description
+
+
+def test_mg002_no_clone_advice_before_go_1_21(write_module: WriteModule) -> None:
+    source = """
+    package p
+
+    func cp(src map[string]int) map[string]int {
+    	dst := make(map[string]int)
+    	for k, v := range src {
+    		dst[k] = v
+    	}
+    	return dst
+    }
+    """
+    (finding,) = lint_dir(write_module({"p.go": source}, go="1.20")).findings
+    assert "maps.Clone" not in finding.message and "len(src)" in finding.message
+
+
+def test_mg002_leaves_counters_conditionals_and_channels_alone(write_module: WriteModule) -> None:
+    source = """
+    package p
+
+    func f(words []string, ch chan string) (map[string]int, map[string]bool, map[string]bool) {
+    	counts := make(map[string]int)
+    	for _, w := range words {
+    		counts[w]++
+    	}
+    	some := make(map[string]bool)
+    	for _, w := range words {
+    		if w != "" {
+    			some[w] = true
+    		}
+    	}
+    	fromChan := make(map[string]bool)
+    	for w := range ch {
+    		fromChan[w] = true
+    	}
+    	return counts, some, fromChan
+    }
+    """
+    assert lint_dir(write_module({"p.go": source})).findings == ()
+
+
+def test_mg010_reports_the_index_expression_inside_loops_only(write_module: WriteModule) -> None:
+    source = """
+    package p
+
+    import "fmt"
+
+    func f(m map[string]int, users []string, b []byte) int {
+    	n := m["a"+users[0]]
+    	for _, u := range users {
+    		n += m[u+"/x"]
+    		n += m[fmt.Sprintf("%s!", u)]
+    		n += m[string(b)]
+    	}
+    	return n
+    }
+    """
+    result = lint_dir(write_module({"p.go": source}))
+    assert findings_by_rule(result, "MG010") == [("p.go", 8, 8), ("p.go", 9, 8)]
+    messages = [f.message for f in result.findings]
+    assert "32 bytes" in messages[0] and "fmt.Sprintf allocates" in messages[1]
+
+
+def test_every_rule_explains_itself_in_the_ruff_shape() -> None:
+    for code in ("MG001", "MG002", "MG003", "MG010"):
+        doc = rule_for(code).doc
+        for heading in ("## What it does", "## Why is this bad?", "## Example",
+                        "## Use instead", "## When it is a false alarm"):
+            assert heading in doc, (code, heading)
