@@ -77,6 +77,7 @@ from mapguard.lint.syntax import (
     statements,
 )
 from mapguard.source.package import GoFile, VarDecl
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, walk, word_hits
 from mapguard.source.types import UNKNOWN, GoType, Named, PointerTo, StructOf, Unknown, deref
 
 # Methods that set a value up rather than reset it: re-creating a map there is initialisation.
