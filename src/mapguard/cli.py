@@ -18,6 +18,7 @@ from mapguard.evidence.profile_commands import profile
 from mapguard.gotool import find_go
 from mapguard.lint.commands import explain, lint_command, rules
 from mapguard.lint.output import render_json, render_text, summary_line
+from mapguard.slo.commands import slo
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,6 +49,7 @@ def doctor(output_format: str) -> int:
 
 
 cli.add_command(profile)
+cli.add_command(slo)
 
 
 @cli.command()

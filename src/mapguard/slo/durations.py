@@ -19,7 +19,7 @@ class Duration:
     seconds: int
 
     @classmethod
-    def parse(cls, text: str) -> Duration:
+    def parse(cls, text: str, *, allow_zero: bool = False) -> Duration:
         """Parse `30d`, `1h30m`, `4w`; raise ValueError naming what was expected."""
         cleaned = text.strip()
         if cleaned and cleaned[-1] in "MQY":
@@ -30,7 +30,7 @@ class Duration:
         if not _WHOLE.fullmatch(cleaned):
             raise ValueError(f"{cleaned!r} is not a duration; expected {DURATION_EXPECTED}")
         seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))
-        if seconds <= 0:
+        if seconds <= 0 and not allow_zero:
             raise ValueError(f"{cleaned!r} is not a positive duration")
         return cls(seconds)
 
@@ -50,10 +50,14 @@ class Duration:
         raise AssertionError("unreachable: seconds divide by 1")  # pragma: no cover
 
 
-def parse_duration(value: object) -> Duration:
+def parse_duration(value: object, *, allow_zero: bool = False) -> Duration:
     """Pydantic-friendly: accept a Duration or its text."""
     if isinstance(value, Duration):
         return value
     if not isinstance(value, str):
         raise ValueError(f"expected {DURATION_EXPECTED}, got {value!r}")
-    return Duration.parse(value)
+    return Duration.parse(value, allow_zero=allow_zero)
+
+
+def parse_duration_or_zero(value: object) -> Duration:
+    return parse_duration(value, allow_zero=True)

@@ -40,6 +40,10 @@ FROM_EVENTS_AT = Duration.parse("1d")
 
 
 def error_ratio(window: Duration) -> str:
+    return error_ratio_name(str(window))
+
+
+def error_ratio_name(window: str) -> str:
     return f"slo:sli_error:ratio_rate{window}"
 
 

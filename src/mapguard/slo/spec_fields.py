@@ -8,7 +8,12 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from mapguard.slo.durations import DURATION_EXPECTED, Duration, parse_duration
+from mapguard.slo.durations import (
+    DURATION_EXPECTED,
+    Duration,
+    parse_duration,
+    parse_duration_or_zero,
+)
 from mapguard.slo.model import WINDOW_TEMPLATE
 from mapguard.slo.numbers import to_decimal
 from mapguard.slo.promql import PromQLSyntaxError, Unsupported, parse, parse_matchers
@@ -107,6 +112,7 @@ Objective = Annotated[Decimal, BeforeValidator(_objective)]
 Positive = Annotated[Decimal, BeforeValidator(_positive)]
 NonNegative = Annotated[Decimal, BeforeValidator(_non_negative)]
 DurationField = Annotated[Duration, BeforeValidator(parse_duration)]
+DurationOrZero = Annotated[Duration, BeforeValidator(parse_duration_or_zero)]
 WindowedQuery = Annotated[str, AfterValidator(_windowed_query)]
 Matchers = Annotated[str, AfterValidator(_matchers)]
 MetricName = Annotated[str, AfterValidator(_metric_name)]

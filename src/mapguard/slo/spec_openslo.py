@@ -46,6 +46,7 @@ from mapguard.slo.promql import PromQLSyntaxError, Unsupported, VectorSel, parse
 from mapguard.slo.spec_fields import (
     LABEL_NAME,
     DurationField,
+    DurationOrZero,
     Name,
     Positive,
     SpecModel,
@@ -67,6 +68,7 @@ TIER = ANNOTATION_PREFIX + "tier"
 ALERT_NAME = ANNOTATION_PREFIX + "alert-name"
 RUNBOOK_URL = ANNOTATION_PREFIX + "runbook-url"
 DASHBOARD_URL = ANNOTATION_PREFIX + "dashboard-url"
+NAME = ANNOTATION_PREFIX + "name"  # the SLO's name when metadata.name had to be made unique
 _RESERVED_ANNOTATION_PREFIXES = ("openslo.com/", ANNOTATION_PREFIX)
 _WINDOW_TEMPLATE_HINT = (
     "a Prometheus query using {{.window}}, or a counter selector with counter: true"
@@ -141,7 +143,7 @@ class Condition(SpecModel):
     op: Literal["gt", "gte", "lt", "lte"] | None = None
     threshold: Positive = Field(description="a burn-rate factor, e.g. 14.4")
     lookbackWindow: DurationField = duration_field()
-    alertAfter: DurationField | None = duration_field()
+    alertAfter: DurationOrZero | None = duration_field()
 
 
 class AlertConditionSpec(SpecModel):
@@ -275,7 +277,8 @@ class _Reader:
         labels = self._labels(document, (*loc, "metadata", "labels"), doc.metadata.labels)
         annotations = doc.metadata.annotations
         alerting = Alerting(
-            name=annotations.get(ALERT_NAME) or camel_name(spec.service, doc.metadata.name),
+            name=annotations.get(ALERT_NAME)
+            or camel_name(spec.service, annotations.get(NAME, doc.metadata.name)),
             windows=windows,
             page=tiers[Tier.PAGE],
             ticket=tiers[Tier.TICKET],
@@ -283,11 +286,11 @@ class _Reader:
             dashboard_url=annotations.get(DASHBOARD_URL),
         )
         many = len(spec.objectives) > 1
+        name = annotations.get(NAME, doc.metadata.name)
         return [
             SLO(
                 service=spec.service,
-                name=_objective_name(doc.metadata.name, objective, index) if many
-                else doc.metadata.name,
+                name=_objective_name(name, objective, index) if many else name,
                 objective=self._objective(document, (*loc, "spec", "objectives", index), objective),
                 period=period,
                 sli=sli,

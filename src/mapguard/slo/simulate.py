@@ -1,0 +1,148 @@
+"""What the generated rules do, minute by minute, for traffic whose error ratio we choose.
+
+This models Prometheus 2.x evaluation at a one-minute interval on samples one minute apart
+(`rate()` over a closed range [t-w, t], its extrapolation over the first minutes of data,
+`sum_over_time` of the recorded 5m event rates, `for` durations). The promtool tests are built
+from it: it picks *when* to assert so that every assertion sits minutes away from a transition,
+and promtool then checks the real rules against those expectations. Floats are enough here:
+assertions never sit near a threshold crossing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TypeVar
+
+from mapguard.slo.durations import Duration
+from mapguard.slo.model import SLO, BurnWindow, RawSLI
+from mapguard.slo.rules import FROM_EVENTS_AT
+
+S = TypeVar("S")
+SHORTEST = 5  # minutes of the recorded event rates long windows are built from
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    minutes: int
+    error_ratio: Fraction
+
+
+class Timeline:
+    """Cumulative error and total events at each minute 0..length for a sequence of phases."""
+
+    def __init__(self, phases: Sequence[Phase], per_minute: Fraction) -> None:
+        self.phases = tuple(phases)
+        self.errors = [0.0]
+        self.totals = [0.0]
+        rate = float(per_minute)
+        for phase in phases:
+            errors = float(phase.error_ratio) * rate
+            for _ in range(phase.minutes):
+                self.errors.append(self.errors[-1] + errors)
+                self.totals.append(self.totals[-1] + rate)
+
+    @property
+    def length(self) -> int:
+        return len(self.totals) - 1
+
+    def phase_start(self, index: int) -> int:
+        return sum(p.minutes for p in self.phases[:index])
+
+
+def _extrapolation(u: int) -> float:
+    """rate(x[5m]) at minute u < 5 sees u minutes of data and extrapolates (Prometheus 2.x)."""
+    if u >= SHORTEST:
+        return 1.0
+    gap = SHORTEST - u
+    return (u + (gap if gap < 1.1 else 0.5)) / u
+
+
+class SLISimulation:
+    """The recorded error ratio of every window of an SLO over a timeline."""
+
+    def __init__(self, slo: SLO, timeline: Timeline) -> None:
+        self.slo = slo
+        self.timeline = timeline
+        self.budget = float(slo.error_budget)
+        errors, totals = timeline.errors, timeline.totals
+        # Prefix sums of the recorded 5m event rates (scaled by a common 1/300).
+        self._error5 = [0.0]
+        self._total5 = [0.0]
+        for u in range(1, timeline.length + 1):
+            start = max(0, u - SHORTEST)
+            factor = _extrapolation(u)
+            self._error5.append(self._error5[-1] + factor * (errors[u] - errors[start]))
+            self._total5.append(self._total5[-1] + factor * (totals[u] - totals[start]))
+
+    def ratio(self, window: Duration, t: int) -> float | None:
+        minutes = window.minutes
+        if t < 1:
+            return None
+        built = window >= FROM_EVENTS_AT and not isinstance(self.slo.sli, RawSLI)
+        if built and window.minutes != SHORTEST:
+            first = max(1, t - minutes)
+            total = self._total5[t] - self._total5[first - 1]
+            error = self._error5[t] - self._error5[first - 1]
+        else:
+            start = max(0, t - minutes)
+            total = self.timeline.totals[t] - self.timeline.totals[start]
+            error = self.timeline.errors[t] - self.timeline.errors[start]
+        return error / total if total else None
+
+    def condition(self, window: BurnWindow, t: int) -> bool:
+        threshold = float(window.factor) * self.budget
+        long, short = self.ratio(window.long, t), self.ratio(window.short, t)
+        return long is not None and short is not None and long > threshold and short > threshold
+
+    def firing(self, windows: Sequence[BurnWindow]) -> list[frozenset[BurnWindow]]:
+        """The windows whose alert fires at each minute (`for` included)."""
+        held = dict.fromkeys(windows, 0)
+        states = []
+        for t in range(self.timeline.length + 1):
+            firing = set()
+            for window in windows:
+                held[window] = held[window] + 1 if self.condition(window, t) else 0
+                need = window.for_.minutes if window.for_ else 0
+                if held[window] > need:
+                    firing.add(window)
+            states.append(frozenset(firing))
+        return states
+
+
+def for_held(conditions: Sequence[bool], for_minutes: int) -> list[bool]:
+    """Alert state per minute for a condition per minute and a `for` duration."""
+    held, states = 0, []
+    for condition in conditions:
+        held = held + 1 if condition else 0
+        states.append(held > for_minutes)
+    return states
+
+
+def stable(states: Sequence[object], t: int, radius: int = 2) -> bool:
+    """The state at t is the same for `radius` minutes either side (robust to off-by-one)."""
+    if t - radius < 0 or t + radius >= len(states):
+        return False
+    return all(states[u] == states[t] for u in range(t - radius, t + radius + 1))
+
+
+def first_stable(
+    states: Sequence[S], start: int, wanted: Callable[[S], bool], radius: int = 2
+) -> int | None:
+    for t in range(start, len(states)):
+        if wanted(states[t]) and stable(states, t, radius):
+            return t
+    return None
+
+
+def least_squares_slope(values: Sequence[float]) -> float:
+    """deriv(): slope per minute of the least-squares line through equally spaced values."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean_x = (n - 1) / 2
+    mean_y = sum(values) / n
+    numerator = sum((i - mean_x) * (v - mean_y) for i, v in enumerate(values))
+    denominator = sum((i - mean_x) ** 2 for i in range(n))
+    return numerator / denominator
