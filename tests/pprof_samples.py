@@ -57,7 +57,7 @@ def build(sample_types: Sequence[tuple[str, str]], stacks: Sequence[Stack], *,
     message.period = 1
     message.string_table.extend(strings)
     data = message.SerializeToString()
-    return gzip.compress(data) if compress else data
+    return gzip.compress(data, mtime=0) if compress else data
 
 
 HEAP_TYPES = (("alloc_objects", "count"), ("alloc_space", "bytes"),

@@ -93,7 +93,8 @@ def test_gzip_bomb_over_the_cap() -> None:
 
 
 @pytest.mark.parametrize("data", [b"", b"hello, this is not a profile\n", b"\x08\x96\x01",
-                                  gzip.compress(b"\xff\xff\xff\xff")])
+                                  gzip.compress(b"\xff\xff\xff\xff", mtime=0)],
+                         ids=["empty", "text", "protobuf-garbage", "gzip-garbage"])
 def test_not_a_profile(data: bytes) -> None:
     with pytest.raises(InputError):
         parse_profile(data, "x")

@@ -7,6 +7,7 @@ Go >= 1.24 Swiss tables); the names they share are listed once.
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import Enum
 
@@ -109,6 +110,7 @@ def package_of(function: str) -> str:
     return name[:dot] if dot >= 0 else name
 
 
+@functools.lru_cache(maxsize=65536)
 def map_op(function: str) -> str | None:
     """The map op a runtime function performs, or None for a function that is not one."""
     name = strip_type_args(function)
@@ -150,6 +152,7 @@ _SHARED_HELPERS = frozenset({
     "internal/runtime/maps.newarray", "internal/runtime/maps.newGroups"})
 
 
+@functools.lru_cache(maxsize=65536)
 def frame_kind(function: str, file: str) -> FrameKind:
     if strip_type_args(function) in _SHARED_HELPERS:
         return FrameKind.RUNTIME

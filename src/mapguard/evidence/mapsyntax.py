@@ -68,6 +68,7 @@ class GoSource:
         self.tree = parse_go(source)
         self._by_line: dict[int, list[Node]] = {}
         self._map_types: set[str] | None = None
+        self._scope_index: dict[int, dict[str, list[Node]]] = {}
         for node in _walk(self.tree.root_node):
             self._by_line.setdefault(node.start_point[0] + 1, []).append(node)
 
@@ -104,7 +105,7 @@ class GoSource:
             literal_type = node.child_by_field_name("type")
             if self._is_map_type(literal_type):
                 yield node.end_byte, LineAllocation("create", "map literal", column)
-            elif literal_type is not None and literal_type.type == "slice_type" or (
+            elif (literal_type is not None and literal_type.type == "slice_type") or (
                     node.parent is not None and node.parent.type == "unary_expression"
                     and self.text(node.parent.child_by_field_name("operator")) == "&"):
                 # A struct or array value allocates only when its address is taken (or it is
@@ -243,13 +244,38 @@ def _identifier_type(use: Node, name: str, source: GoSource) -> Node | None:
 
 
 def _declaration_in(scope: Node, name: str, source: GoSource, before: int) -> Node | None:
-    for child in scope.named_children:
+    """The last declaration of `name` in `scope` before `before` (anywhere at file level).
+    Each scope's declarations are indexed once: long functions are common in profiles."""
+    index = source._scope_index.get(scope.id)
+    if index is None:
+        index = source._scope_index[scope.id] = {}
+        for child in scope.named_children:
+            for declared in _declared_names(child, source):
+                index.setdefault(declared, []).append(child)
+    found: Node | None = None
+    for child in index.get(name, ()):
         if child.start_byte > before and scope.type != "source_file":
             break
-        found = _declares(child, name, source)
-        if found is not None:
-            return found
-    return None
+        found = _declares(child, name, source) or found
+    return found
+
+
+def _declared_names(node: Node, source: GoSource) -> Iterator[str]:
+    kind = node.type
+    if kind in ("parameter_list", "var_declaration", "const_declaration", "var_spec_list"):
+        for child in node.named_children:
+            yield from _declared_names(child, source)
+    elif kind in ("parameter_declaration", "var_spec"):
+        yield from (source.text(n) for n in node.children_by_field_name("name"))
+    elif kind == "short_var_declaration":
+        left = node.child_by_field_name("left")
+        if left is not None:
+            yield from (source.text(n) for n in left.named_children)
+    elif kind in ("function_declaration", "method_declaration", "func_literal"):
+        for field in ("receiver", "parameters"):
+            params = node.child_by_field_name(field)
+            if params is not None:
+                yield from _declared_names(params, source)
 
 
 def _declares(node: Node, name: str, source: GoSource) -> Node | None:

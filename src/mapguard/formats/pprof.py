@@ -295,6 +295,15 @@ def _location_indices(ids: npt.NDArray[np.uint64], location_index: dict[int, int
     """Map location ids to indices, vectorised: Go numbers locations 1..n in order."""
     if not len(ids):
         return np.zeros(0, dtype=np.int64)
+    count = len(location_index)
+    keys = np.fromiter(location_index.keys(), dtype=np.uint64, count=count)
+    positions_ = np.fromiter(location_index.values(), dtype=np.int64, count=count)
+    if np.array_equal(keys, np.arange(1, count + 1, dtype=np.uint64)) and np.array_equal(
+            positions_, np.arange(count, dtype=np.int64)):
+        # Go numbers its locations 1..n in order: the index is the id - 1.
+        indices = ids.astype(np.int64) - 1
+        if not len(indices) or (indices.min() >= 0 and indices.max() < count):
+            return indices
     known = np.array(sorted(location_index), dtype=np.uint64)
     positions = np.searchsorted(known, ids)
     positions[positions >= len(known)] = 0
