@@ -1,0 +1,99 @@
+"""Summarise an execution trace file with the Go toolchain's own reader.
+
+The file's header names its format (``go 1.N trace``, N the Go release that introduced the
+format). A toolchain reads the Go 1.22+ formats up to its own release; an older-format trace, or
+one newer than the toolchain, is refused with both versions named before anything runs. The
+`go tool trace -d=parsed` output streams through the parser and the summarizer, so a large
+trace never sits in memory as text.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mapguard.errors import InputError, ToolError
+from mapguard.evidence.tracesummary import TraceSummarizer, TraceSummary
+from mapguard.formats.trace import (
+    FIRST_PARSED_MINOR,
+    HEADER_SIZE,
+    parse_parsed_events,
+    parse_trace_header,
+)
+from mapguard.gotool import GoToolchain, _toolchain_env, require_go
+
+_STDERR_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class TraceResult:
+    path: Path
+    format_minor: int  # the N of the header's "go 1.N trace"
+    toolchain: str  # e.g. "go1.27.3"
+    summary: TraceSummary
+    # The toolchain's reader stopped early (a truncated or corrupt trace): the summary covers
+    # what it read before that.
+    error: str | None = None
+
+
+def check_trace_version(format_minor: int, toolchain: GoToolchain, source: str) -> None:
+    written = f"trace written by Go 1.{format_minor} (header 'go 1.{format_minor} trace')"
+    have = f"the Go toolchain in use is {toolchain.full_version}"
+    if format_minor < FIRST_PARSED_MINOR:
+        raise InputError(
+            source,
+            f"{written}, but {have} and mapguard reads Go 1.{FIRST_PARSED_MINOR}+ traces;"
+            f" record it again with Go 1.{FIRST_PARSED_MINOR} or newer",
+        )
+    if (toolchain.version.major, toolchain.version.minor) < (1, format_minor):
+        raise InputError(
+            source,
+            f"{written}, but {have}; run mapguard with Go 1.{format_minor} or newer"
+            " (set MAPGUARD_GO)",
+        )
+
+
+def read_trace_format(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEADER_SIZE)
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
+    return parse_trace_header(head, str(path))
+
+
+def summarize_trace_file(
+    path: Path, *, points: int = 200, toolchain: GoToolchain | None = None
+) -> TraceResult:
+    format_minor = read_trace_format(path)
+    chosen = toolchain or require_go()
+    check_trace_version(format_minor, chosen, str(path))
+    summarizer = TraceSummarizer(points=points)
+    with tempfile.TemporaryFile() as errors:
+        command = [str(chosen.go), "tool", "trace", "-d=parsed", str(path)]
+        try:
+            tool = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=errors, text=True, errors="replace",
+                env=_toolchain_env(chosen.found_via, None),
+            )  # fmt: skip
+        except OSError as exc:
+            raise ToolError(f"cannot run {chosen.go}: {exc.strerror or exc}") from exc
+        assert tool.stdout is not None
+        try:
+            summarizer.add_all(parse_parsed_events(tool.stdout, str(path)))
+        finally:
+            if tool.poll() is None and not tool.stdout.closed:
+                tool.stdout.close()
+            status = tool.wait()
+        errors.seek(0)
+        message = errors.read(_STDERR_LIMIT).decode("utf-8", "replace").strip()
+    if status == 0:
+        return TraceResult(path, format_minor, chosen.full_version, summarizer.result())
+    problem = " ".join(message.split()) or f"`go tool trace` exited with status {status}"
+    if "unsupported trace version" in problem:
+        raise InputError(path, f"{problem} (the Go toolchain in use is {chosen.full_version})")
+    if summarizer.events == 0:
+        raise InputError(path, f"unreadable trace: {problem}")
+    return TraceResult(path, format_minor, chosen.full_version, summarizer.result(), problem)
