@@ -1,0 +1,145 @@
+"""Proof by the race detector for the concurrency rules MG004, MG005 and MG008.
+
+Every corpus package that carries an MG004, MG005 or MG008 annotation is a *positive* package:
+it must have a driver in tests/race/drivers/, its `TestRace*` functions must be reported racy by
+`go test -race` (or die with `fatal error: concurrent map ...`), and every annotated line must be
+named by the race detector — the write itself for MG004/MG008, a line of the `if` statement for
+MG005. Drivers of packages without those annotations are the matching *negatives*: their
+`TestClean*` functions exercise the same shapes done right (locks, waits, Once, copy-on-write)
+and must run clean. The list of positives comes from the annotations, so a new positive fixture
+cannot escape the proof.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from mapguard.gotool import GoToolchain
+
+from .harness import RaceRun, RaceTarget, Verdict, run_race
+
+CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
+DRIVERS = Path(__file__).parent / "drivers"
+RACE_RULES = ("MG004", "MG005", "MG008")
+# The race detector names one race per memory location and then stops watching it, and a run
+# that dies on the runtime's fatal map error stops early: when some annotated line was not
+# named, run the package again (at most this often) and take the union of what was named.
+RERUNS = 3
+
+WANT_TRAILING = re.compile(r"//\s*want((?:\s+MG\d{3})+)\s*$")
+WANT_NEXT = re.compile(r"^\s*//\s*want-next((?:\s+MG\d{3})+)\s*$")
+
+pytestmark = pytest.mark.slow
+
+
+def race_annotations(package: Path) -> dict[Path, list[tuple[int, str]]]:
+    """{file: [(line, code)]} of the MG004/MG005/MG008 annotations of one package."""
+    found: dict[Path, list[tuple[int, str]]] = defaultdict(list)
+    for path in sorted(package.glob("*.go")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if match := WANT_NEXT.match(line):
+                number += 1
+            elif not (match := WANT_TRAILING.search(line)):
+                continue
+            for code in match.group(1).split():
+                if code in RACE_RULES:
+                    found[path.resolve()].append((number, code))
+    return dict(found)
+
+
+def statement_span(lines: list[str], first: int) -> range:
+    """1-based lines of the statement starting at `first`: up to its closing brace."""
+    start = lines[first - 1]
+    indent = start[: len(start) - len(start.lstrip())]
+    for number in range(first + 1, len(lines) + 1):
+        if lines[number - 1].startswith(indent + "}"):
+            return range(first, number + 1)
+    return range(first, first + 1)
+
+
+def _packages() -> tuple[list[str], list[str]]:
+    positives = sorted(d.name for d in CORPUS.iterdir() if d.is_dir() and race_annotations(d))
+    with_driver = sorted(p.name.removesuffix("_test.go") for p in DRIVERS.glob("*_test.go"))
+    negatives = [name for name in with_driver if name not in positives]
+    return positives, negatives
+
+
+POSITIVES, NEGATIVES = _packages()
+
+
+def _driver(package: str) -> Path:
+    return DRIVERS / f"{package}_test.go"
+
+
+def _run(package: str, toolchain: GoToolchain) -> list[RaceRun]:
+    target = RaceTarget(CORPUS / package, _driver(package))
+    return run_race([target], toolchain=toolchain)[target.package.resolve()]
+
+
+def _uncovered(package: Path, runs: list[RaceRun]) -> list[str]:
+    named = set().union(*(run.locations for run in runs if run.test.startswith("TestRace")))
+    missing = []
+    for path, wanted in race_annotations(package).items():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for line, code in wanted:
+            # MG005 reports the `if`; the racing access is its nil check or the assignment.
+            span = statement_span(lines, line) if code == "MG005" else range(line, line + 1)
+            if not any((path, n) in named for n in span):
+                missing.append(f"{path.name}:{line} {code}: {lines[line - 1].strip()}")
+    return missing
+
+
+def test_every_positive_package_has_a_driver() -> None:
+    missing = [p for p in POSITIVES if not _driver(p).is_file()]
+    assert not missing, f"positive fixtures without a race driver in {DRIVERS}: {missing}"
+
+
+def test_every_driver_exercises_a_corpus_package() -> None:
+    orphans = [n for n in NEGATIVES if not (CORPUS / n).is_dir()]
+    assert not orphans, f"drivers without a corpus package: {orphans}"
+
+
+def test_each_race_rule_has_positives_and_clean_negatives() -> None:
+    for rule in RACE_RULES:
+        prefix = rule.lower() + "_"
+        assert any(p.startswith(prefix) for p in POSITIVES), f"no {rule} positive package"
+        assert any(n.startswith(prefix) for n in NEGATIVES), f"no {rule} negative driver"
+
+
+@pytest.mark.parametrize("package", POSITIVES)
+def test_positive_fixture_is_racy(package: str, go_toolchain: GoToolchain) -> None:
+    if not _driver(package).is_file():
+        pytest.fail(f"{package} has no driver (see test_every_positive_package_has_a_driver)")
+    runs = _run(package, go_toolchain)
+    assert runs, f"{_driver(package).name} defines no Test functions"
+    failed = [r for r in runs if r.verdict in (Verdict.BUILD_FAILED, Verdict.FAILED)]
+    assert not failed, "\n\n".join(r.describe() for r in failed)
+    racy = [r for r in runs if r.test.startswith("TestRace")]
+    assert racy, f"{_driver(package).name} has no TestRace* function"
+    not_racy = [r.describe() for r in racy if not r.verdict.racy]
+    assert not not_racy, f"the race detector found nothing: {not_racy}"
+    dirty = [r.describe() for r in runs if r.test.startswith("TestClean") and r.verdict.racy]
+    assert not dirty, dirty
+
+    fixture = (CORPUS / package).resolve()
+    for _ in range(RERUNS):
+        if not _uncovered(fixture, runs):
+            break
+        runs += _run(package, go_toolchain)
+    missing = _uncovered(fixture, runs)
+    assert not missing, "annotated lines the race detector never named:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("package", NEGATIVES)
+def test_negative_fixture_runs_clean(package: str, go_toolchain: GoToolchain) -> None:
+    runs = _run(package, go_toolchain)
+    assert runs, f"{_driver(package).name} defines no Test functions"
+    misnamed = [r.test for r in runs if r.verdict is not Verdict.BUILD_FAILED]
+    misnamed = [t for t in misnamed if not t.startswith("TestClean")]
+    assert not misnamed, f"a negative package's driver has only TestClean* functions: {misnamed}"
+    not_clean = [r.describe() for r in runs if r.verdict is not Verdict.CLEAN]
+    assert not not_clean, "\n\n".join(not_clean)
