@@ -195,10 +195,10 @@ class _Parser:
     def take(self, text: str | None = None, kind: str | None = None) -> Token:
         token = self.peek()
         if token is None:
-            raise PromQLSyntaxError(f"unexpected end of query (expected {text or kind})")
+            raise PromQLSyntaxError(f"unexpected end of query, wanted {text or kind}")
         if (text is not None and token.text != text) or (kind is not None and token.kind != kind):
             raise PromQLSyntaxError(
-                f"unexpected {token.text!r} at offset {token.offset} (expected {text or kind})"
+                f"unexpected {token.text!r} at offset {token.offset}, wanted {text or kind}"
             )
         self.index += 1
         return token

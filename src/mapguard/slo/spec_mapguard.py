@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from mapguard.slo.durations import Duration
 from mapguard.slo.loading import Document, Loc, extras, validate
@@ -97,22 +97,27 @@ class MapguardAlertingSpec(AlertingSpec):
     )
 
 
+def _bucket(text: str) -> str:
+    try:
+        bound = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not 0 < bound < float("inf"):
+        raise ValueError(f"{text!r} is not a positive, finite bucket boundary")
+    return text
+
+
+Bucket = Annotated[Text, AfterValidator(_bucket)]
+
+
 class LatencySpec(SpecModel):
     histogram: MetricName = Field(
         description="a histogram's base name, e.g. http_request_duration_seconds"
     )
-    le: Text = Field(description='the bucket boundary as its `le` label reads, e.g. "0.25"')
+    le: Bucket = Field(
+        description='a positive, finite bucket boundary as its `le` label reads, e.g. "0.25"'
+    )
     selector: Matchers = Field(default="", description='label matchers, e.g. job="api"')
-
-    @model_validator(mode="after")
-    def _finite_bucket(self) -> LatencySpec:
-        try:
-            bound = float(self.le)
-        except ValueError:
-            raise ValueError(f"le {self.le!r} is not a number") from None
-        if not 0 < bound < float("inf"):
-            raise ValueError(f"le {self.le!r} must be a positive, finite bucket boundary")
-        return self
 
 
 class MapguardSLISpec(SLISpec):
@@ -208,6 +213,7 @@ def _slo(spec: MapguardSpec, slo: MapguardSloSpec, document: Document, loc: Loc)
         sli=sli,
         runbook_url=alerting.runbook_url,
         dashboard_url=alerting.dashboard_url,
+        period_loc=(*loc, "period") if slo.period else ("period",),
     )
 
 

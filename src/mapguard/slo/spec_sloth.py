@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from mapguard.errors import UsageError
 from mapguard.slo.durations import Duration
 from mapguard.slo.loading import Document, Loc, extras, field_path, validate
 from mapguard.slo.model import (
@@ -177,11 +178,14 @@ def slo_from_spec(
     sli: SLI | None = None,
     runbook_url: str | None = None,
     dashboard_url: str | None = None,
+    period_loc: Loc | None = None,
 ) -> SLO:
     if period < LONGEST_ALERT_WINDOW:
+        problem = f"{period} is shorter than the 3d alert window"
+        if period_loc is None:
+            raise UsageError(f"--default-period: {problem}; use at least 3d, e.g. 30d")
         raise document.error(
-            (*loc, "period"), f"{period} is shorter than the 3d alert window",
-            expected="a period of at least 3d, e.g. 7d, 28d, 30d, 90d",
+            period_loc, problem, expected="a period of at least 3d, e.g. 7d, 28d, 30d, 90d"
         )
     interval = spec.interval or IntervalSpec()
     alerting = Alerting(

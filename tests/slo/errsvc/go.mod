@@ -1,0 +1,3 @@
+module errsvc
+
+go 1.21
