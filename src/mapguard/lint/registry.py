@@ -8,6 +8,11 @@ from mapguard.lint.rules import (
     mg001_rebuild_instead_of_clear,
     mg002_missing_size_hint,
     mg003_delete_all_loop,
+    mg004_unsynchronized_map_write,
+    mg005_lazy_init_race,
+    mg006_pooled_map_not_cleared,
+    mg007_unsafe_pointer_atomic,
+    mg008_published_map_mutated,
     mg010_allocating_map_key_in_loop,
 )
 
@@ -16,6 +21,11 @@ ALL_RULES: tuple[Rule, ...] = tuple(sorted(
         mg001_rebuild_instead_of_clear.RULE,
         mg002_missing_size_hint.RULE,
         mg003_delete_all_loop.RULE,
+        mg004_unsynchronized_map_write.RULE,
+        mg005_lazy_init_race.RULE,
+        mg006_pooled_map_not_cleared.RULE,
+        mg007_unsafe_pointer_atomic.RULE,
+        mg008_published_map_mutated.RULE,
         mg010_allocating_map_key_in_loop.RULE,
     ),
     key=lambda rule: rule.code,

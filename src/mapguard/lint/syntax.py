@@ -10,7 +10,7 @@ from tree_sitter import Node
 
 from mapguard.lint.rule import Pass
 from mapguard.source.package import GoFile
-from mapguard.source.typeinfo import TypeInfo, word_hits
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, same_symbol, walk, word_hits
 
 FUNCTION_NODES = frozenset({"function_declaration", "method_declaration", "func_literal"})
 _SPACE = re.compile(r"\s+")
@@ -292,3 +292,69 @@ def _creation_at(node: Node) -> Node | None:
             return current
         current = current.parent
     return None
+
+
+def delete_all_loop(call: Node, go_file: GoFile, info: TypeInfo) -> tuple[Node, Node] | None:
+    """(loop, map) when `call` is the `delete` of exactly `for k := range m { delete(m, k) }`."""
+    loop = _sole_statement_loop(call)
+    if loop is None:
+        return None
+    clause = next((c for c in loop.named_children if c.type == "range_clause"), None)
+    if clause is None:
+        return None
+    target = _delete_all_target(go_file, info, clause, call, loop)
+    return (loop, target) if target is not None else None
+
+
+def _sole_statement_loop(call: Node) -> Node | None:
+    """The `for` statement whose body is exactly this call's statement."""
+    if call.type != "call_expression":
+        return None
+    statement = call.parent
+    if statement is None or statement.type != "expression_statement":
+        return None
+    body = statement.parent
+    if body is not None and body.type == "statement_list":
+        body = body.parent
+    loop = body.parent if body is not None else None
+    if loop is None or loop.type != "for_statement" or loop.child_by_field_name("body") != body:
+        return None
+    return loop
+
+
+def _delete_all_target(
+    go_file: GoFile, info: TypeInfo, clause: Node, call: Node, loop: Node
+) -> Node | None:
+    """The ranged map when the loop is exactly `for k := range m { delete(m, k) }`."""
+    if info.resolve(call.child_by_field_name("function") or call, go_file) is not None:
+        return None  # `delete` is shadowed: not the builtin
+    left = clause.child_by_field_name("left")
+    ranged = clause.child_by_field_name("right")
+    if left is None or ranged is None:
+        return None
+    names = [n for n in left.named_children if n.type != "comment"]
+    if not names or names[0].type != "identifier" or any(
+        go_file.text(extra) != "_" for extra in names[1:]
+    ):
+        return None
+    args = call_arguments(call)
+    if len(args) != 2 or args[1].type != "identifier":
+        return None
+    if normalized(go_file, args[0]) != normalized(go_file, ranged):
+        return None
+    # `delete` accepts only maps, so the call itself says `ranged` is one.
+    if _has_call(ranged):
+        return None
+    key_symbol = info.resolve(args[1], go_file)
+    if any(child.type == ":=" for child in clause.children):
+        if not isinstance(key_symbol, LocalDecl) or key_symbol.ident != names[0]:
+            return None
+    elif not same_symbol(key_symbol, info.resolve(names[0], go_file)):
+        return None
+    if len(statements(loop.child_by_field_name("body"))) != 1:
+        return None
+    return ranged
+
+
+def _has_call(node: Node) -> bool:
+    return any(child.type == "call_expression" for child in walk(node))

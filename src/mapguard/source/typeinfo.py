@@ -25,6 +25,7 @@ from mapguard.source.package import (
     var_spec_decls,
 )
 from mapguard.source.types import (
+    BUILTIN_TYPES,
     STDLIB_MAPS,
     UNKNOWN,
     ArrayOf,
@@ -283,6 +284,10 @@ class TypeInfo:
             return all(self.is_constant(child, go_file) for child in expr.named_children
                        if child.type != "comment")
         return False
+
+    def type_node_named(self, name: str) -> GoType:
+        """The type a bare name denotes: a builtin or a type of this package."""
+        return Named("builtin" if name in BUILTIN_TYPES else "", name)
 
     def type_node(self, node: Node | None, go_file: GoFile) -> GoType:
         if node is None:

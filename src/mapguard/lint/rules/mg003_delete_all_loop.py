@@ -35,9 +35,9 @@ from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
 from mapguard.lint.rule import Fix, Pass, Rule, Severity, edit
-from mapguard.lint.syntax import call_arguments, normalized, statements
+from mapguard.lint.syntax import delete_all_loop, normalized
 from mapguard.source.package import GoFile
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, same_symbol, walk
+from mapguard.source.typeinfo import TypeInfo, walk
 from mapguard.source.types import InterfaceOf, Named
 
 _DELETE = re.compile(rb"delete\(")
@@ -50,15 +50,11 @@ def run(pass_: Pass) -> None:
         return
     info = pass_.info
     for match in pass_.candidates():
-        go_file, call = match.file, match.node
-        loop = _sole_statement_loop(call)
-        clause = next((c for c in loop.named_children if c.type == "range_clause"), None) if (
-            loop is not None) else None
-        if loop is None or clause is None:
+        go_file = match.file
+        found = delete_all_loop(match.node, go_file, info)
+        if found is None:
             continue
-        map_expr = _delete_all_target(go_file, info, clause, call, loop)
-        if map_expr is None:
-            continue
+        loop, map_expr = found
         name = normalized(go_file, map_expr)
         message = (
             f"this loop deletes every key of `{name}`: write clear({name}). The compiler already "
@@ -76,60 +72,6 @@ def run(pass_: Pass) -> None:
             fix = Fix(f"replace the loop with clear({name})",
                       (edit(go_file, loop, loop, f"clear({go_file.text(map_expr)})"),))
         pass_.report(go_file, loop, message, fix=fix)
-
-
-def _sole_statement_loop(call: Node) -> Node | None:
-    """The `for` statement whose body is exactly this call's statement."""
-    if call.type != "call_expression":
-        return None
-    statement = call.parent
-    if statement is None or statement.type != "expression_statement":
-        return None
-    body = statement.parent
-    if body is not None and body.type == "statement_list":
-        body = body.parent
-    loop = body.parent if body is not None else None
-    if loop is None or loop.type != "for_statement" or loop.child_by_field_name("body") != body:
-        return None
-    return loop
-
-
-def _delete_all_target(
-    go_file: GoFile, info: TypeInfo, clause: Node, call: Node, loop: Node
-) -> Node | None:
-    """The ranged map when the loop is exactly `for k := range m { delete(m, k) }`."""
-    if info.resolve(call.child_by_field_name("function") or call, go_file) is not None:
-        return None  # `delete` is shadowed: not the builtin
-    left = clause.child_by_field_name("left")
-    ranged = clause.child_by_field_name("right")
-    if left is None or ranged is None:
-        return None
-    names = [n for n in left.named_children if n.type != "comment"]
-    if not names or names[0].type != "identifier" or any(
-        go_file.text(extra) != "_" for extra in names[1:]
-    ):
-        return None
-    args = call_arguments(call)
-    if len(args) != 2 or args[1].type != "identifier":
-        return None
-    if normalized(go_file, args[0]) != normalized(go_file, ranged):
-        return None
-    # `delete` accepts only maps, so the call itself says `ranged` is one.
-    if _has_call(ranged):
-        return None
-    key_symbol = info.resolve(args[1], go_file)
-    if any(child.type == ":=" for child in clause.children):
-        if not isinstance(key_symbol, LocalDecl) or key_symbol.ident != names[0]:
-            return None
-    elif not same_symbol(key_symbol, info.resolve(names[0], go_file)):
-        return None
-    if len(statements(loop.child_by_field_name("body"))) != 1:
-        return None
-    return ranged
-
-
-def _has_call(node: Node) -> bool:
-    return any(child.type == "call_expression" for child in walk(node))
 
 
 def _key_may_be_nan(go_file: GoFile, info: TypeInfo, map_expr: Node) -> bool:

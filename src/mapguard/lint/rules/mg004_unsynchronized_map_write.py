@@ -1,0 +1,237 @@
+"""## What it does
+Finds a map written (`m[k] = v`, `m[k]++`, `m[k] op= v`, `delete`, `clear`) by code that runs
+concurrently — an HTTP handler, a goroutine, a function started with `go` — while other
+goroutines can reach the same map, and no lock is held at the write. It also follows a shared map
+handed from such code to a same-package function that writes its map parameter.
+
+## Why is this bad?
+Go maps are not safe for concurrent use. net/http serves every request on its own goroutine, so
+a handler that writes a package-level or shared map is a data race by construction. The runtime
+detects concurrent writes on a best-effort basis and kills the process with
+`fatal error: concurrent map writes` (or `concurrent map read and map write`); that error cannot
+be recovered. `go test -race` reports `WARNING: DATA RACE` with both stacks — when a test happens
+to execute both sides.
+
+## Example
+```go
+var hits = map[string]int{}
+
+func handle(w http.ResponseWriter, r *http.Request) {
+    hits[r.URL.Path]++
+}
+```
+
+## Use instead
+```go
+var (
+    mu   sync.Mutex
+    hits = map[string]int{}
+)
+
+func handle(w http.ResponseWriter, r *http.Request) {
+    mu.Lock()
+    hits[r.URL.Path]++
+    mu.Unlock()
+}
+```
+An `RWMutex` needs `Lock` (not `RLock`) for writes. Alternatives: confine the map to one
+goroutine and send it updates over a channel, or `sync.Map` for caches whose keys are written
+once and read many times (it is not a general replacement for a mutex-guarded map).
+
+## When it is a false alarm
+When a lock held by the caller protects the write: name the function `...Locked` or say in its doc
+comment that the caller must hold the lock, and mapguard takes it as held. When the goroutines
+are ordered by something the rule does not see (a channel handshake through another function),
+suppress the finding with `//mapguard:ignore MG004 <reason>`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tree_sitter import Node
+
+from mapguard.lint.rule import Pass, Rule, Severity
+from mapguard.source.concurrency import Concurrency, Sharing
+from mapguard.source.locks import Mode, lock_mode_at
+from mapguard.source.mapwrites import MapWrite, map_writes
+from mapguard.source.package import FuncDecl, GoFile
+from mapguard.source.typeinfo import LocalDecl, unparen, word_hits
+
+# Parameters known to receive a shared map: (file id, function start) -> index -> why.
+Handoffs = dict[tuple[int, int], dict[int, str]]
+
+
+def run(pass_: Pass) -> None:
+    model = Concurrency.of(pass_.package, pass_.info)
+    writes = map_writes(pass_.package, pass_.info)
+    if not writes:
+        return
+    handoffs = _shared_parameters(pass_, model)
+    for write in writes:
+        message = _in_context(pass_, model, write) or _handed_over(pass_, handoffs, write)
+        if message is not None:
+            pass_.report(write.file, write.statement, message)
+
+
+def _in_context(pass_: Pass, model: Concurrency, write: MapWrite) -> str | None:
+    context = model.context_of(write.statement, write.file)
+    if context is None:
+        return None
+    sharing = model.sharing(write.target, write.file, context)
+    if sharing is None:
+        return None
+    mode = lock_mode_at(write.statement, write.file)
+    if mode is Mode.WRITE:
+        return None
+    return _message(write, sharing.reason, context.describe(), mode)
+
+
+def _handed_over(pass_: Pass, handoffs: Handoffs, write: MapWrite) -> str | None:
+    parameter = _written_parameter(pass_, write)
+    if parameter is None:
+        return None
+    function, index = parameter
+    reason = handoffs.get((id(write.file), function.start_byte), {}).get(index)
+    if reason is None or lock_mode_at(write.statement, write.file) is Mode.WRITE:
+        return None
+    return _message(write, reason, "a function that concurrent code calls with it",
+                    lock_mode_at(write.statement, write.file))
+
+
+def _message(write: MapWrite, reason: str, where: str, mode: Mode) -> str:
+    target = "".join(write.file.text(write.target).split())
+    lock_note = (" (an RLock is held, but RLock only allows reads)" if mode is Mode.READ
+                 else "")
+    return (
+        f"`{target}` is written without a lock{lock_note} in {where}, and {reason}: two "
+        f"goroutines can write it at once, and the runtime then kills the process with "
+        f"`fatal error: concurrent map writes` (go test -race reports a DATA RACE). Hold a "
+        f"sync.Mutex around every access to it, or give the map to a single goroutine"
+    )
+
+
+def _written_parameter(pass_: Pass, write: MapWrite) -> tuple[Node, int] | None:
+    """(function, parameter index) when the written map is a parameter of a declared function."""
+    target = unparen(write.target)
+    if target.type != "identifier":
+        return None
+    symbol = pass_.info.resolve(target, write.file)
+    if not isinstance(symbol, LocalDecl) or symbol.kind != "param":
+        return None
+    function = symbol.scope
+    if function.type not in {"function_declaration", "method_declaration"}:
+        return None
+    index = _parameter_index(function, symbol.ident)
+    return (function, index) if index is not None else None
+
+
+def _parameter_index(function: Node, ident: Node) -> int | None:
+    parameters = function.child_by_field_name("parameters")
+    names = [n for d in (parameters.named_children if parameters else [])
+             for n in d.children_by_field_name("name")]
+    return next((i for i, name in enumerate(names) if name == ident), None)
+
+
+def _shared_parameters(pass_: Pass, model: Concurrency) -> Handoffs:
+    """Map parameters of same-package functions that receive a shared map from concurrent
+    code, directly or through further same-package calls (a fixpoint over call sites)."""
+    candidates = [f for f in pass_.package.all_functions() if _has_map_parameter(pass_, f)]
+    shared: Handoffs = {}
+    for _round in range(6):
+        changed = False
+        for declaration in candidates:
+            for call, go_file in _calls_of(pass_, declaration):
+                if lock_mode_at(call, go_file) is Mode.WRITE:
+                    continue
+                arguments = _arguments(call)
+                key = (id(declaration.file), declaration.node.start_byte)
+                for index, argument in enumerate(arguments):
+                    if index in shared.get(key, {}):
+                        continue
+                    reason = _argument_reason(pass_, model, shared, call, go_file, argument)
+                    if reason is not None and _is_map_parameter(pass_, declaration, index):
+                        shared.setdefault(key, {})[index] = reason
+                        changed = True
+        if not changed:
+            break
+    return shared
+
+
+def _argument_reason(pass_: Pass, model: Concurrency, shared: Handoffs, call: Node,
+                     go_file: GoFile, argument: Node) -> str | None:
+    context = model.context_of(call, go_file)
+    if context is not None:
+        sharing: Sharing | None = model.sharing(argument, go_file, context)
+        if sharing is not None:
+            return f"it receives a shared map from {context.describe()}: {sharing.reason}"
+    # Passed on from a parameter that is itself known to hold a shared map.
+    argument = unparen(argument)
+    if argument.type != "identifier":
+        return None
+    symbol = pass_.info.resolve(argument, go_file)
+    if not isinstance(symbol, LocalDecl) or symbol.kind != "param":
+        return None
+    function = symbol.scope
+    index = _parameter_index(function, symbol.ident)
+    if index is None:
+        return None
+    return shared.get((id(go_file), function.start_byte), {}).get(index)
+
+
+def _calls_of(pass_: Pass, declaration: FuncDecl) -> list[tuple[Node, GoFile]]:
+    calls: list[tuple[Node, GoFile]] = []
+    for go_file in pass_.package.files:
+        for start, end in word_hits(go_file.source, declaration.name):
+            if go_file.source[end:end + 1] != b"(":
+                continue
+            node = go_file.root.named_descendant_for_byte_range(start, end)
+            call = node.parent if node is not None else None
+            if call is not None and call.type == "selector_expression":
+                call = call.parent
+            if call is None or call.type != "call_expression":
+                continue
+            if _callee(pass_, call, go_file) is declaration:
+                calls.append((call, go_file))
+    return calls
+
+
+def _callee(pass_: Pass, call: Node, go_file: GoFile) -> FuncDecl | None:
+    function = unparen(call.child_by_field_name("function") or call)
+    info = pass_.info
+    if function.type == "identifier":
+        symbol = info.resolve(function, go_file)
+        return symbol if isinstance(symbol, FuncDecl) else None
+    if function.type == "selector_expression":
+        operand = function.child_by_field_name("operand")
+        field = function.child_by_field_name("field")
+        if operand is not None and field is not None:
+            return info.method(info.type_of(operand, go_file), go_file.text(field))
+    return None
+
+
+def _arguments(call: Node) -> list[Node]:
+    arguments = call.child_by_field_name("arguments")
+    return [a for a in (arguments.named_children if arguments else []) if a.type != "comment"]
+
+
+def _has_map_parameter(pass_: Pass, declaration: FuncDecl) -> bool:
+    return any(pass_.info.is_map(t) for t in declaration.signature().params)
+
+
+def _is_map_parameter(pass_: Pass, declaration: FuncDecl, index: int) -> bool:
+    params = declaration.signature().params
+    return index < len(params) and pass_.info.is_map(params[index])
+
+
+_WRITE_ANCHOR = re.compile(rb"\]|delete\(|clear\(")
+
+RULE = Rule(
+    code="MG004",
+    name="unsynchronized-map-write",
+    severity=Severity.ERROR,
+    summary="a map other goroutines can reach, written without a lock in concurrent code",
+    doc=__doc__ or "",
+    anchor=_WRITE_ANCHOR,
+    run=run,
+)

@@ -1,0 +1,355 @@
+"""## What it does
+Finds `atomic.LoadPointer`, `StorePointer`, `SwapPointer` and `CompareAndSwapPointer` used on an
+`unsafe.Pointer` (a variable, a field, a `*unsafe.Pointer` parameter, or a typed pointer field
+reinterpreted in place) when every conversion of what goes in and comes out, anywhere in the
+package, is to or from one pointer type `*T` — for maps, the hand-rolled "lock-free map switch"
+of a `*map[K]V`.
+
+## Why is this bad?
+Since Go 1.19, `atomic.Pointer[T]` does the same thing with the same cost, type-checked: no
+`unsafe` import, no conversion that can silently go to the wrong type, no `go vet` exceptions.
+A map value is already a pointer to its table, so `atomic.Pointer[map[K]V]` stores `&m`, exactly
+like the `unsafe.Pointer(&m)` it replaces.
+
+## Example
+```go
+var routes unsafe.Pointer // *map[string]Route
+
+func lookup(p string) Route {
+    return (*(*map[string]Route)(atomic.LoadPointer(&routes)))[p]
+}
+
+func install(m map[string]Route) {
+    atomic.StorePointer(&routes, unsafe.Pointer(&m))
+}
+```
+
+## Use instead
+```go
+var routes atomic.Pointer[map[string]Route]
+
+func lookup(p string) Route { return (*routes.Load())[p] }
+
+func install(m map[string]Route) { routes.Store(&m) }
+```
+
+## When it is a false alarm
+When several types share the pointer, when it takes part in pointer arithmetic (`unsafe.Add`,
+`uintptr`), or when no conversion shows its type, `atomic.Pointer[T]` cannot express it and the
+rule stays silent. Needs Go 1.19 (`atomic.Pointer`): silent for older modules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from mapguard.goversion import GO_1_19
+from mapguard.lint.rule import Pass, Rule, Severity
+from mapguard.lint.syntax import call_arguments, qualified_call
+from mapguard.source.package import GoFile, VarDecl
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, unparen, walk
+from mapguard.source.types import UNSAFE_POINTER, GoType, Named, PointerTo, Unknown, deref
+
+_ATOMIC_POINTER = re.compile(rb"(?:Load|Store|Swap|CompareAndSwap)Pointer\(")
+_OPERATIONS = frozenset({"LoadPointer", "StorePointer", "SwapPointer", "CompareAndSwapPointer"})
+# Arguments that carry a value into the pointer: index -> position in the call.
+_STORED = {"StorePointer": (1,), "SwapPointer": (1,), "CompareAndSwapPointer": (1, 2)}
+_RETURNS_POINTER = frozenset({"LoadPointer", "SwapPointer"})
+
+Identity = tuple[object, ...]
+
+
+@dataclass(slots=True)
+class Slot:
+    """Everything the package does with one unsafe.Pointer location."""
+
+    calls: list[tuple[GoFile, Node]] = field(default_factory=list)
+    types: set[GoType] = field(default_factory=set)
+    disqualified: bool = False
+
+
+def run(pass_: Pass) -> None:
+    if not pass_.allows(GO_1_19):
+        return
+    info = pass_.info
+    slots: dict[Identity, Slot] = {}
+    for match in pass_.candidates():
+        go_file, call = match.file, match.node
+        operation = _operation(call, go_file)
+        if operation is None:
+            continue
+        arguments = call_arguments(call)
+        identity, typed_field = _identity(arguments[0], go_file, info) if arguments else (None,
+                                                                                           None)
+        if identity is None:
+            continue
+        slot = slots.setdefault(identity, Slot())
+        slot.calls.append((go_file, call))
+        if typed_field is not None:
+            slot.types.add(typed_field)
+        for index in _STORED.get(operation, ()):
+            if index < len(arguments):
+                _record_conversion(slot, arguments[index], go_file, info)
+        if operation in _RETURNS_POINTER:
+            _record_result(slot, call, go_file, info)
+    for slot in slots.values():
+        if slot.disqualified or len(slot.types) != 1:
+            continue
+        (pointer,) = slot.types
+        if not isinstance(pointer, PointerTo) or isinstance(pointer.elem, Unknown):
+            continue
+        for go_file, call in slot.calls:
+            pass_.report(go_file, call, _message(go_file, call, pointer, info))
+
+
+def _operation(call: Node, go_file: GoFile) -> str | None:
+    if call.type != "call_expression":
+        return None
+    called = qualified_call(call, go_file)
+    if called is None or called[0] != "sync/atomic" or called[1] not in _OPERATIONS:
+        return None
+    return called[1]
+
+
+def _identity(address: Node, go_file: GoFile, info: TypeInfo
+              ) -> tuple[Identity | None, GoType | None]:
+    """Who the pointer is: a variable, a field of a type, or a *unsafe.Pointer parameter; and
+    for a typed field reinterpreted in place, the field's own pointer type."""
+    address = unparen(address)
+    typed: GoType | None = None
+    if address.type == "call_expression":  # (*unsafe.Pointer)(unsafe.Pointer(&w.cfg))
+        inner = call_arguments(address)
+        conversion = unparen(inner[0]) if len(inner) == 1 else None
+        if conversion is None or conversion.type != "call_expression":
+            return None, None
+        inner_args = call_arguments(conversion)
+        if len(inner_args) != 1:
+            return None, None
+        address = unparen(inner_args[0])
+        typed = _addressed_type(address, go_file, info)
+        if not isinstance(typed, PointerTo):
+            return None, None
+    if address.type == "unary_expression" and _operator(address) == "&":
+        operand = address.child_by_field_name("operand")
+        if operand is None:
+            return None, None
+        return _location(unparen(operand), go_file, info), typed
+    if address.type == "identifier" and typed is None:
+        symbol = info.resolve(address, go_file)
+        if isinstance(symbol, LocalDecl) and symbol.kind == "param" and info.type_of(
+            address, go_file
+        ) == PointerTo(UNSAFE_POINTER):
+            return ("param", id(go_file), symbol.ident.start_byte), None
+    return None, None
+
+
+def _addressed_type(address: Node, go_file: GoFile, info: TypeInfo) -> GoType | None:
+    if address.type == "unary_expression" and _operator(address) == "&":
+        operand = address.child_by_field_name("operand")
+        return info.type_of(operand, go_file) if operand is not None else None
+    return None
+
+
+def _location(operand: Node, go_file: GoFile, info: TypeInfo) -> Identity | None:
+    if operand.type == "identifier":
+        symbol = info.resolve(operand, go_file)
+        if isinstance(symbol, VarDecl):
+            return ("var", symbol.name)
+        if isinstance(symbol, LocalDecl):
+            return ("local", id(go_file), symbol.ident.start_byte)
+        return None
+    if operand.type == "selector_expression":
+        owner = operand.child_by_field_name("operand")
+        name = operand.child_by_field_name("field")
+        if owner is None or name is None:
+            return None
+        owner_type = deref(info.type_of(owner, go_file))
+        if isinstance(owner_type, Unknown):
+            return None
+        return ("field", owner_type, go_file.text(name))
+    return None
+
+
+def _record_conversion(slot: Slot, value: Node, go_file: GoFile, info: TypeInfo) -> None:
+    """A value stored into the slot: `unsafe.Pointer(x)` shows x's type."""
+    value = unparen(value)
+    if value.type == "nil":
+        return
+    if value.type == "identifier":
+        symbol = info.resolve(value, go_file)
+        initial = symbol.value if isinstance(symbol, VarDecl | LocalDecl) else None
+        if initial is not None and unparen(initial).type == "call_expression":
+            value = unparen(initial)  # `var deleted = unsafe.Pointer(new(int))`
+        else:
+            return
+    if value.type == "call_expression" and go_file.text(
+        value.child_by_field_name("function") or value
+    ) == "unsafe.Pointer":
+        arguments = call_arguments(value)
+        if len(arguments) != 1:
+            return
+        if _is_arithmetic(arguments[0], go_file):
+            slot.disqualified = True
+            return
+        stored = info.type_of(arguments[0], go_file)
+        if isinstance(stored, Unknown):
+            slot.disqualified = True  # a conversion whose type we cannot see: stay silent
+        elif stored != UNSAFE_POINTER:
+            slot.types.add(stored)
+
+
+def _record_result(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) -> None:
+    """What a loaded value becomes: `(*T)(atomic.LoadPointer(...))`, or a variable converted
+    later in the function, or arithmetic (which disqualifies the slot)."""
+    parent = call.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        parent = parent.parent
+    if parent is not None and parent.type == "argument_list":
+        conversion = parent.parent
+        if conversion is not None:
+            _record_result_use(slot, conversion, go_file, info)
+        return
+    variable = _assigned_variable(call)
+    if variable is None:
+        return
+    function = _enclosing_function(call)
+    if function is None:
+        return
+    name = go_file.text(variable)
+    for node in walk(function):
+        if node.type == "identifier" and go_file.text(node) == name and node != variable and (
+            node.start_byte > call.start_byte
+        ):
+            use = node.parent
+            while use is not None and use.type == "parenthesized_expression":
+                use = use.parent
+            if use is not None and use.type == "argument_list" and use.parent is not None:
+                _record_result_use(slot, use.parent, go_file, info)
+
+
+def _record_result_use(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) -> None:
+    function = unparen(call.child_by_field_name("function") or call) if (
+        call.type == "call_expression") else call
+    text = go_file.text(function)
+    if text in {"unsafe.Add", "uintptr", "unsafe.Slice", "unsafe.String"}:
+        slot.disqualified = True
+        return
+    converted = _conversion_type(call, go_file, info)
+    if converted is None:
+        return  # passed on as an unsafe.Pointer (e.g. back to CompareAndSwapPointer)
+    if isinstance(converted, PointerTo) and not isinstance(converted.elem, Unknown):
+        slot.types.add(converted)
+    else:
+        slot.disqualified = True
+
+
+def _conversion_type(call: Node, go_file: GoFile, info: TypeInfo) -> GoType | None:
+    """T for a conversion `(*T)(x)`; None when `call` is not a pointer conversion."""
+    if call.type != "call_expression":
+        return None
+    function = call.child_by_field_name("function")
+    if function is None:
+        return None
+    if function.type == "parenthesized_type":
+        return info.type_node(function, go_file)
+    if function.type != "parenthesized_expression" or not function.named_child_count:
+        return None
+    inner = function.named_children[0]
+    if inner.type == "pointer_type":
+        return info.type_node(inner, go_file)
+    if inner.type != "unary_expression" or _operator(inner) != "*":
+        return None
+    operand = inner.child_by_field_name("operand")
+    if operand is None:
+        return None
+    if operand.type == "identifier":
+        name = go_file.text(operand)
+        return PointerTo(info.type_node_named(name))
+    if operand.type == "selector_expression":
+        package = operand.child_by_field_name("operand")
+        name_node = operand.child_by_field_name("field")
+        if package is not None and name_node is not None:
+            path = go_file.imports.get(go_file.text(package))
+            if path is not None:
+                return PointerTo(Named(path, go_file.text(name_node)))
+    return None
+
+
+def _assigned_variable(call: Node) -> Node | None:
+    holder = call.parent
+    statement = holder.parent if holder is not None else None
+    if holder is None or statement is None or holder.type != "expression_list":
+        return None
+    if statement.type not in {"short_var_declaration", "assignment_statement"}:
+        return None
+    left = statement.child_by_field_name("left")
+    right = statement.child_by_field_name("right")
+    if left is None or right is None or right.named_child_count != left.named_child_count:
+        return None
+    index = next((i for i, v in enumerate(right.named_children) if v == call), None)
+    if index is None:
+        return None
+    target = left.named_children[index]
+    return target if target.type == "identifier" else None
+
+
+def _is_arithmetic(node: Node, go_file: GoFile) -> bool:
+    return any(child.type == "call_expression" and go_file.text(
+        child.child_by_field_name("function") or child) in {"uintptr", "unsafe.Add"}
+        for child in walk(node))
+
+
+def _operator(node: Node) -> str:
+    return next((c.type for c in node.children if not c.is_named), "")
+
+
+def _enclosing_function(node: Node) -> Node | None:
+    current = node.parent
+    while current is not None and current.type not in {
+        "function_declaration", "method_declaration", "func_literal"
+    }:
+        current = current.parent
+    return current
+
+
+def _message(go_file: GoFile, call: Node, pointer: PointerTo, info: TypeInfo) -> str:
+    element = _type_text(pointer.elem)
+    is_map = info.is_map(pointer.elem)
+    text = (f"this unsafe.Pointer only ever holds a *{element}: use atomic.Pointer[{element}] "
+            f"(Go 1.19+) — the same atomic operations, type-checked, without unsafe")
+    if is_map:
+        text += (f"; the map is already a pointer to its table, so "
+                 f"atomic.Pointer[{element}] stores &m just as unsafe.Pointer(&m) did")
+    return text
+
+
+def _type_text(go_type: GoType) -> str:
+    from mapguard.source.types import ArrayOf, MapOf, Named, SliceOf
+
+    if isinstance(go_type, Named):
+        prefix = f"{go_type.pkg.rsplit('/', 1)[-1]}." if go_type.pkg not in {"", "builtin"} else ""
+        return prefix + go_type.name
+    if isinstance(go_type, MapOf):
+        return f"map[{_type_text(go_type.key)}]{_type_text(go_type.value)}"
+    if isinstance(go_type, PointerTo):
+        return "*" + _type_text(go_type.elem)
+    if isinstance(go_type, SliceOf):
+        return "[]" + _type_text(go_type.elem)
+    if isinstance(go_type, ArrayOf):
+        return "[...]" + _type_text(go_type.elem)
+    return "T"
+
+
+RULE = Rule(
+    code="MG007",
+    name="unsafe-pointer-atomic",
+    severity=Severity.WARNING,
+    summary="unsafe.Pointer atomics holding one pointer type: atomic.Pointer[T] says it safely",
+    doc=__doc__ or "",
+    anchor=_ATOMIC_POINTER,
+    run=run,
+    needs=GO_1_19,
+)

@@ -1,0 +1,483 @@
+"""Which code of a package runs concurrently, and which maps other goroutines can reach.
+
+Concurrency contexts (RULES.md MG004):
+- HTTP handlers: functions, methods and func literals with the `(http.ResponseWriter,
+  *http.Request)` signature — net/http runs each request on its own goroutine;
+- the body of a func literal started with `go`;
+- same-package functions and methods started with `go f(...)` / `go x.m(...)`.
+Code in a closure that is not itself started with `go` runs in the context it is written in.
+
+A map reached from a context is *shared* when another goroutine can touch it at the same time:
+package-level maps, fields reached through the receiver or a captured variable, and captured
+locals — for a context that runs once (a single `go` statement), only if something else uses the
+map concurrently: the starter after its `go` statement without waiting, or other functions of
+the package. The model is computed once per package and answers questions from several rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tree_sitter import Node
+
+from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl
+from mapguard.source.typeinfo import LocalDecl, Symbol, TypeInfo, unparen, walk, word_hits
+from mapguard.source.types import GoType, Named, PointerTo, Unknown, deref, parameter_types
+
+FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
+_HANDLER_PARAMS = (Named("net/http", "ResponseWriter"), PointerTo(Named("net/http", "Request")))
+_LOOPS = frozenset({"for_statement"})
+_WAIT_METHODS = frozenset({"Wait"})
+
+ContextKind = Literal["handler", "goroutine", "go-func"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Context:
+    """A function body that runs on its own goroutine."""
+
+    function: Node
+    file: GoFile
+    kind: ContextKind
+    repeatable: bool  # several instances can run at the same time
+    go_statement: Node | None = None  # for goroutines: the `go` that starts it
+    starter: Node | None = None  # the function holding that `go` statement
+
+    def describe(self) -> str:
+        if self.kind == "handler":
+            return "an HTTP handler (net/http runs each request on its own goroutine)"
+        line = self.go_statement.start_point.row + 1 if self.go_statement is not None else 0
+        where = f"the goroutine started at line {line}"
+        if self.repeatable:
+            return f"{where}, which runs several times at once"
+        return where
+
+
+@dataclass(frozen=True, slots=True)
+class Sharing:
+    """Why a map is reachable from other goroutines, for the message."""
+
+    reason: str
+
+
+class Concurrency:
+    """The concurrency model of one package."""
+
+    def __init__(self, package: Package, info: TypeInfo) -> None:
+        self.package = package
+        self.info = info
+        self._by_function: dict[tuple[int, int], list[Context]] = {}
+        self._find_handlers()
+        self._find_go_statements()
+
+    @classmethod
+    def of(cls, package: Package, info: TypeInfo) -> Concurrency:
+        model = package.memo.get("concurrency")
+        if not isinstance(model, Concurrency):
+            model = package.memo["concurrency"] = cls(package, info)
+        return model
+
+    # ---- contexts ---------------------------------------------------------------------------
+
+    @property
+    def contexts(self) -> list[Context]:
+        return [c for found in self._by_function.values() for c in found]
+
+    def context_of(self, node: Node, go_file: GoFile) -> Context | None:
+        """The context `node` runs in; closures not started with `go` belong to their writer."""
+        function = enclosing_function(node)
+        while function is not None:
+            found = self._by_function.get((id(go_file), function.start_byte))
+            if found:
+                return _strongest(found)
+            if function.type != "func_literal":
+                return None
+            function = enclosing_function(function)
+        return None
+
+    def _add(self, context: Context) -> None:
+        key = (id(context.file), context.function.start_byte)
+        self._by_function.setdefault(key, []).append(context)
+
+    def _find_handlers(self) -> None:
+        for go_file in self.package.files:
+            if b"ResponseWriter" not in go_file.source:
+                continue
+            for start, end in word_hits(go_file.source, "ResponseWriter"):
+                node = go_file.root.named_descendant_for_byte_range(start, end)
+                function = _function_of_parameter(node)
+                if function is not None and self._is_handler(function, go_file):
+                    key = (id(go_file), function.start_byte)
+                    if key not in self._by_function:
+                        self._add(Context(function, go_file, "handler", True))
+
+    def _is_handler(self, function: Node, go_file: GoFile) -> bool:
+        parameters = function.child_by_field_name("parameters")
+        types = parameter_types(parameters, go_file.imports)
+        return tuple(types) == _HANDLER_PARAMS
+
+    def _find_go_statements(self) -> None:
+        statements: list[tuple[GoFile, Node]] = []
+        for go_file in self.package.files:
+            for start, _end in word_hits(go_file.source, "go"):
+                node = go_file.root.descendant_for_byte_range(start, start + 2)
+                statement = node.parent if node is not None else None
+                if statement is not None and statement.type == "go_statement" and (
+                    statement.start_byte == start
+                ):
+                    statements.append((go_file, statement))
+        # A `go` inside a context that runs several times is repeatable too, and contexts can
+        # nest: recompute until nothing changes (a few rounds at most).
+        handlers = dict(self._by_function)
+        signature: frozenset[tuple[object, ...]] = frozenset()
+        for _round in range(5):
+            goroutines = [c for f, s in statements if (c := self._goroutine(f, s)) is not None]
+            self._by_function = {key: list(found) for key, found in handlers.items()}
+            for context in goroutines:
+                self._add(context)
+            current = frozenset((id(c.file), c.function.start_byte, c.kind, c.repeatable)
+                                for c in self.contexts)
+            if current == signature:
+                break
+            signature = current
+
+    def _goroutine(self, go_file: GoFile, statement: Node) -> Context | None:
+        call = statement.named_children[0] if statement.named_child_count else None
+        if call is None or call.type != "call_expression":
+            return None
+        starter = enclosing_function(statement)
+        repeatable = _in_loop(statement, starter) or (
+            starter is not None and (ctx := self.context_of(statement, go_file)) is not None
+            and ctx.repeatable
+        )
+        callee = unparen(call.child_by_field_name("function") or call)
+        if callee.type == "func_literal":
+            return Context(callee, go_file, "goroutine", repeatable, statement, starter)
+        declaration = self._called_declaration(callee, go_file)
+        if declaration is None:
+            return None
+        return Context(declaration.node, declaration.file, "go-func", repeatable, statement,
+                       starter)
+
+    def _called_declaration(self, callee: Node, go_file: GoFile) -> FuncDecl | None:
+        info = self.info
+        if callee.type == "identifier":
+            symbol = info.resolve(callee, go_file)
+            return symbol if isinstance(symbol, FuncDecl) else None
+        if callee.type == "selector_expression":
+            operand = callee.child_by_field_name("operand")
+            field = callee.child_by_field_name("field")
+            if operand is None or field is None:
+                return None
+            return info.method(info.type_of(operand, go_file), go_file.text(field))
+        return None
+
+    # ---- shared maps ------------------------------------------------------------------------
+
+    def sharing(self, map_expr: Node, go_file: GoFile, context: Context) -> Sharing | None:
+        """Why `map_expr`, used in `context`, can be touched by another goroutine; or None."""
+        map_expr = unparen(map_expr)
+        if map_expr.type == "unary_expression":  # (*p)[k]: the map behind the pointer
+            operand = map_expr.child_by_field_name("operand")
+            if operand is None:
+                return None
+            map_expr = unparen(operand)
+        if map_expr.type not in {"identifier", "selector_expression"}:
+            return None  # an element map read out of another map: out of scope
+        root = _chain_root(map_expr)
+        if root is None:
+            return None
+        symbol = self.info.resolve(root, go_file)
+        if symbol is None:
+            return None
+        return self._sharing_of(symbol, map_expr, root, go_file, context)
+
+    def _sharing_of(self, symbol: Symbol, map_expr: Node, root: Node, go_file: GoFile,
+                    context: Context) -> Sharing | None:
+        text = "".join(go_file.text(map_expr).split())
+        if isinstance(symbol, VarDecl):
+            if symbol.constant:
+                return None
+            if not context.repeatable and not self._used_elsewhere_var(symbol, context, go_file):
+                return None  # one goroutine owns it
+            return Sharing(f"`{text}` is a package-level map")
+        if not isinstance(symbol, LocalDecl):
+            return None
+        inside = _is_inside(symbol.ident, context.function)
+        if symbol.kind == "receiver" and symbol.scope == context.function:
+            if map_expr.type != "selector_expression":
+                return None  # the receiver itself is not a map field
+            if context.repeatable or self._field_used_elsewhere(map_expr, go_file, context):
+                return Sharing(f"`{text}` is a field reached through the receiver")
+            return None
+        if inside:
+            if symbol.kind == "param" and context.go_statement is not None:
+                return self._argument_sharing(symbol, context, go_file)
+            return self._rebound_sharing(symbol, map_expr, go_file, context)
+        # Declared outside the context: captured by the closure.
+        if context.repeatable:
+            return Sharing(f"`{text}` is captured by {context.describe()}")
+        if self._starter_uses_after(symbol, context, go_file):
+            return Sharing(f"`{text}` is captured by the goroutine and still used by the "
+                           f"function that started it, without waiting for the goroutine")
+        if map_expr.type == "selector_expression" and self._field_used_elsewhere(
+            map_expr, go_file, context
+        ):
+            return Sharing(f"`{text}` is a field of a captured value, also used elsewhere")
+        return None
+
+    def _argument_sharing(self, parameter: LocalDecl, context: Context, go_file: GoFile
+                          ) -> Sharing | None:
+        """`go func(m map[K]V) {...}(shared)`: the parameter aliases the argument."""
+        if context.go_statement is None:
+            return None
+        call = context.go_statement.named_children[0]
+        parameters = context.function.child_by_field_name("parameters")
+        names = [n for d in (parameters.named_children if parameters else [])
+                 for n in d.children_by_field_name("name")]
+        arguments = [a for a in (call.child_by_field_name("arguments").named_children
+                                 if call.child_by_field_name("arguments") else [])
+                     if a.type != "comment"]
+        index = next((i for i, n in enumerate(names) if n == parameter.ident), None)
+        if index is None or index >= len(arguments):
+            return None
+        outer = self.context_of(context.go_statement, go_file)
+        argument = arguments[index]
+        if context.repeatable:
+            root = _chain_root(unparen(argument))
+            symbol = self.info.resolve(root, go_file) if root is not None else None
+            if isinstance(symbol, VarDecl) or (
+                isinstance(symbol, LocalDecl) and not _is_inside(symbol.ident, _loop_body_of(
+                    context.go_statement))
+            ):
+                return Sharing(f"`{go_file.text(argument)}` is handed to {context.describe()}")
+        if outer is not None:
+            return self.sharing(argument, go_file, outer)
+        return None
+
+    def _rebound_sharing(self, symbol: LocalDecl, map_expr: Node, go_file: GoFile,
+                         context: Context) -> Sharing | None:
+        """A local of the context bound to a shared map (`m := globalMap`)."""
+        if symbol.value is None or symbol.kind != "var" or symbol.value_count > 1:
+            return None
+        if map_expr.type != "identifier":
+            return None  # fields of a local struct value
+        value = unparen(symbol.value)
+        if value.type not in {"identifier", "selector_expression"}:
+            return None
+        found = self.sharing(value, go_file, context)
+        if found is None:
+            return None
+        return Sharing(f"`{go_file.text(map_expr)}` is bound to a shared map: {found.reason}")
+
+    def _starter_uses_after(self, symbol: LocalDecl, context: Context, go_file: GoFile) -> bool:
+        """The starting function uses the captured variable after `go` with no wait between."""
+        statement, starter = context.go_statement, context.starter
+        if statement is None or starter is None:
+            return False
+        name = symbol.name
+        waits = _waits_for(context, go_file, self.info)
+        for start, end in word_hits(go_file.source, name, statement.end_byte, starter.end_byte):
+            node = starter.descendant_for_byte_range(start, end)
+            if node is None or node.type != "identifier":
+                continue
+            if self.info.resolve(node, go_file) is not symbol and not _same_decl(
+                self.info.resolve(node, go_file), symbol
+            ):
+                continue
+            if not any(w.end_byte <= node.start_byte for w in waits):
+                return True
+        return False
+
+    def _used_elsewhere_var(self, symbol: VarDecl, context: Context, go_file: GoFile) -> bool:
+        """A package variable used by code that can run alongside a run-once goroutine."""
+        for other_file in self.package.files:
+            for start, end in word_hits(other_file.source, symbol.name):
+                node = other_file.root.named_descendant_for_byte_range(start, end)
+                if node is None or node.type != "identifier" or node == symbol.node:
+                    continue
+                if _is_inside(node, context.function) and other_file is go_file:
+                    continue
+                if not _same_decl(self.info.resolve(node, other_file), symbol):
+                    continue
+                if self._ordered_before_start(node, other_file, context):
+                    continue
+                return True
+        return False
+
+    def _field_used_elsewhere(self, selector: Node, go_file: GoFile, context: Context) -> bool:
+        """A field used by another function than the run-once goroutine that writes it."""
+        operand = selector.child_by_field_name("operand")
+        field_node = selector.child_by_field_name("field")
+        if operand is None or field_node is None:
+            return True
+        owner = deref(self.info.type_of(operand, go_file))
+        field = go_file.text(field_node)
+        for other_file in self.package.files:
+            for start, end in word_hits(other_file.source, field):
+                node = other_file.root.descendant_for_byte_range(start, end)
+                parent = node.parent if node is not None else None
+                if node is None or parent is None or node.type != "field_identifier" or (
+                    parent.type != "selector_expression"
+                ):
+                    continue
+                if other_file is go_file and _is_inside(node, context.function):
+                    continue
+                other_operand = parent.child_by_field_name("operand")
+                other_owner = deref(self.info.type_of(other_operand, other_file)) if (
+                    other_operand is not None) else None
+                if not _same_owner(owner, other_owner):
+                    continue
+                if self._ordered_before_start(node, other_file, context):
+                    continue
+                return True
+        return False
+
+    def _ordered_before_start(self, node: Node, go_file: GoFile, context: Context) -> bool:
+        """Uses that happen before the goroutine starts: in `init`, or in the starter before
+        the `go` statement."""
+        function = enclosing_function(node)
+        while function is not None and function.type == "func_literal":
+            function = enclosing_function(function)
+        if function is None:
+            return True  # a package-level initialiser
+        name = function.child_by_field_name("name")
+        if name is not None and go_file.text(name) == "init" and function.type == (
+            "function_declaration"
+        ):
+            return True
+        return (context.starter is not None and context.go_statement is not None
+                and _is_inside(node, context.starter)
+                and node.end_byte <= context.go_statement.start_byte)
+
+
+def _same_owner(a: GoType | None, b: GoType | None) -> bool:
+    if a is None or b is None:
+        return True  # unknown: assume the same type (and stay silent, for precision)
+    if isinstance(a, Unknown) or isinstance(b, Unknown):
+        return True
+    return a == b
+
+
+def _same_decl(a: Symbol | None, b: Symbol) -> bool:
+    if a is None:
+        return False
+    if isinstance(a, LocalDecl) and isinstance(b, LocalDecl):
+        return a.ident == b.ident
+    if isinstance(a, VarDecl) and isinstance(b, VarDecl):
+        return a.node == b.node
+    return False
+
+
+def _waits_for(context: Context, go_file: GoFile, info: TypeInfo) -> list[Node]:
+    """Statements in the starter after `go` that wait for the goroutine: `x.Wait()`, or a
+    receive from / range over a channel the goroutine sends on or closes."""
+    statement, starter = context.go_statement, context.starter
+    if statement is None or starter is None:
+        return []
+    channels = _channels_signalled(context, go_file)
+    waits: list[Node] = []
+    body = starter.child_by_field_name("body")
+    if body is None:
+        return waits
+    for node in walk(body):
+        if node.start_byte < statement.end_byte:
+            continue
+        if node.type == "call_expression":
+            function = node.child_by_field_name("function")
+            field = function.child_by_field_name("field") if function is not None and (
+                function.type == "selector_expression") else None
+            if field is not None and go_file.text(field) in _WAIT_METHODS:
+                waits.append(node)
+        elif node.type == "unary_expression" and _operator(node) == "<-":
+            operand = node.child_by_field_name("operand")
+            if operand is not None and "".join(go_file.text(operand).split()) in channels:
+                waits.append(node)
+        elif node.type == "range_clause":
+            ranged = node.child_by_field_name("right")
+            if ranged is not None and "".join(go_file.text(ranged).split()) in channels:
+                loop = node.parent
+                waits.append(loop if loop is not None else node)
+    return waits
+
+
+def _channels_signalled(context: Context, go_file: GoFile) -> set[str]:
+    channels: set[str] = set()
+    for node in walk(context.function):
+        if node.type == "send_statement":
+            channel = node.child_by_field_name("channel")
+            if channel is not None:
+                channels.add("".join(go_file.text(channel).split()))
+        elif node.type == "call_expression":
+            function = node.child_by_field_name("function")
+            arguments = node.child_by_field_name("arguments")
+            if function is not None and go_file.text(function) == "close" and arguments and (
+                arguments.named_child_count == 1
+            ):
+                channels.add("".join(go_file.text(arguments.named_children[0]).split()))
+    return channels
+
+
+def _operator(node: Node) -> str:
+    return next((c.type for c in node.children if not c.is_named), "")
+
+
+def _strongest(contexts: list[Context]) -> Context:
+    return max(contexts, key=lambda c: (c.repeatable, c.kind == "handler"))
+
+
+def enclosing_function(node: Node) -> Node | None:
+    current = node.parent
+    while current is not None and current.type not in FUNCTIONS:
+        current = current.parent
+    return current
+
+
+def _function_of_parameter(node: Node | None) -> Node | None:
+    """The function whose parameter list holds `node`."""
+    current = node
+    for _ in range(6):
+        if current is None:
+            return None
+        if current.type == "parameter_list":
+            function = current.parent
+            if function is not None and function.type in FUNCTIONS and (
+                function.child_by_field_name("parameters") == current
+            ):
+                return function
+            return None
+        current = current.parent
+    return None
+
+
+def _in_loop(node: Node, function: Node | None) -> bool:
+    current = node.parent
+    while current is not None and current != function:
+        if current.type in _LOOPS:
+            return True
+        current = current.parent
+    return False
+
+
+def _loop_body_of(node: Node) -> Node:
+    current = node.parent
+    while current is not None and current.type not in FUNCTIONS:
+        if current.type in _LOOPS:
+            return current
+        current = current.parent
+    return node
+
+
+def _chain_root(expr: Node) -> Node | None:
+    current: Node | None = expr
+    while current is not None and current.type in {"selector_expression",
+                                                   "parenthesized_expression"}:
+        current = (current.child_by_field_name("operand")
+                   if current.type == "selector_expression" else unparen(current))
+    return current if current is not None and current.type == "identifier" else None
+
+
+def _is_inside(node: Node, ancestor: Node) -> bool:
+    return ancestor.start_byte <= node.start_byte and node.end_byte <= ancestor.end_byte
+

@@ -1,0 +1,107 @@
+"""Every statement of a package that writes a map: `m[k] = v`, `m[k] op= v`, `m[k]++`,
+`delete(m, k)` and `clear(m)` — found from the text, confirmed on the tree, typed with TypeInfo."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from tree_sitter import Node
+
+from mapguard.source.package import GoFile, Package
+from mapguard.source.typeinfo import TypeInfo
+
+WriteKind = Literal["assign", "update", "delete", "clear"]
+
+# `]` followed by an assignment operator, `++`/`--`, or the comma of `a[i], b[j] = ...`.
+_INDEX_WRITE = re.compile(rb"\][ \t]*(?:=(?!=)|[-+*/%&|^]=|<<=|>>=|&\^=|\+\+|--|,)")
+_BUILTIN_WRITE = re.compile(rb"(?:delete|clear)\(")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MapWrite:
+    file: GoFile
+    statement: Node  # what the finding points at: the assignment, or the delete/clear call
+    target: Node  # the map expression written to
+    kind: WriteKind
+
+
+def map_writes(package: Package, info: TypeInfo) -> list[MapWrite]:
+    cached = package.memo.get("map_writes")
+    if isinstance(cached, list):
+        return cached
+    found = list(_find(package, info))
+    package.memo["map_writes"] = found
+    return found
+
+
+def _find(package: Package, info: TypeInfo) -> Iterator[MapWrite]:
+    for go_file in package.files:
+        seen: set[int] = set()
+        root = go_file.root
+        for hit in _INDEX_WRITE.finditer(go_file.source):
+            node = root.named_descendant_for_byte_range(hit.start(), hit.start() + 1)
+            statement = _write_statement(node)
+            if statement is None or statement.start_byte in seen:
+                continue
+            seen.add(statement.start_byte)
+            yield from _index_writes(go_file, info, statement)
+        for hit in _BUILTIN_WRITE.finditer(go_file.source):
+            node = root.named_descendant_for_byte_range(hit.start(), hit.end())
+            write = _builtin_write(go_file, info, node)
+            if write is not None:
+                yield write
+
+
+def _write_statement(node: Node | None) -> Node | None:
+    if node is None or node.type != "index_expression":
+        return None
+    parent = node.parent
+    if parent is not None and parent.type in {"inc_statement", "dec_statement"}:
+        return parent
+    statement = parent.parent if parent is not None else None
+    if (parent is not None and parent.type == "expression_list" and statement is not None
+            and statement.type == "assignment_statement"
+            and statement.child_by_field_name("left") == parent):
+        return statement
+    return None
+
+
+def _index_writes(go_file: GoFile, info: TypeInfo, statement: Node) -> Iterator[MapWrite]:
+    if statement.type in {"inc_statement", "dec_statement"}:
+        targets = [statement.named_children[0]] if statement.named_child_count else []
+        kind: WriteKind = "update"
+    else:
+        left = statement.child_by_field_name("left")
+        targets = [t for t in (left.named_children if left else []) if t.type != "comment"]
+        operator = next((c.type for c in statement.children if not c.is_named), "=")
+        kind = "assign" if operator == "=" else "update"
+    for target in targets:
+        if target.type != "index_expression":
+            continue
+        operand = target.child_by_field_name("operand")
+        if operand is not None and info.is_map_expr(operand, go_file):
+            yield MapWrite(go_file, statement, operand, kind)
+
+
+def _builtin_write(go_file: GoFile, info: TypeInfo, call: Node | None) -> MapWrite | None:
+    if call is None or call.type != "call_expression":
+        return None
+    function = call.child_by_field_name("function")
+    arguments = call.child_by_field_name("arguments")
+    if function is None or arguments is None or function.type != "identifier":
+        return None
+    name = go_file.text(function)
+    if name not in {"delete", "clear"} or (
+        info.may_shadow(name, go_file) and info.resolve(function, go_file) is not None
+    ):
+        return None
+    args = [a for a in arguments.named_children if a.type != "comment"]
+    if not args:
+        return None
+    # delete takes only maps; clear also takes slices, so its argument must be a known map.
+    if name == "clear" and not info.is_map_expr(args[0], go_file):
+        return None
+    return MapWrite(go_file, call, args[0], "delete" if name == "delete" else "clear")
