@@ -13,6 +13,7 @@ from mapguard.lint.rules import (
     mg006_pooled_map_not_cleared,
     mg007_unsafe_pointer_atomic,
     mg008_published_map_mutated,
+    mg009_linkname_runtime_map,
     mg010_allocating_map_key_in_loop,
 )
 
@@ -26,6 +27,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(sorted(
         mg006_pooled_map_not_cleared.RULE,
         mg007_unsafe_pointer_atomic.RULE,
         mg008_published_map_mutated.RULE,
+        mg009_linkname_runtime_map.RULE,
         mg010_allocating_map_key_in_loop.RULE,
     ),
     key=lambda rule: rule.code,

@@ -129,6 +129,8 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
     info = pass_.info
     if lock_mode_at(statement, go_file) is not Mode.NONE or _inside_once(statement, go_file):
         return None
+    if _function_run_by_once(pass_, statement, go_file):
+        return None
     root = checked
     while root.type == "selector_expression":
         operand = root.child_by_field_name("operand")
@@ -176,6 +178,23 @@ def _inside_once(statement: Node, go_file: GoFile) -> bool:
                     return True
         current = current.parent
     return False
+
+
+def _function_run_by_once(pass_: Pass, statement: Node, go_file: GoFile) -> bool:
+    """The enclosing named function is handed to `once.Do(f)` / `once.Do(x.f)` somewhere."""
+    function = enclosing_function(statement)
+    while function is not None and function.type == "func_literal":
+        function = enclosing_function(function)
+    name_node = function.child_by_field_name("name") if function is not None else None
+    if name_node is None:
+        return False
+    name = go_file.text(name_node)
+    key = ("mg005-once-run", name)
+    memo = pass_.package.memo
+    if key not in memo:
+        pattern = re.compile(rb"\.Do\(\s*(?:[\w.]+\.)?" + re.escape(name.encode()) + rb"\s*\)")
+        memo[key] = any(pattern.search(f.source) for f in pass_.package.files)
+    return bool(memo[key])
 
 
 def _message(pass_: Pass, go_file: GoFile, checked: Node, where: str) -> str:
