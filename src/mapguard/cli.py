@@ -14,7 +14,10 @@ from mapguard.clikit import emit_json, format_option
 from mapguard.demo import demo_root, run_lint_stage
 from mapguard.doctor import run_checks
 from mapguard.errors import MapguardError
+from mapguard.evidence.escape_commands import escape
+from mapguard.evidence.gc_commands import gc
 from mapguard.evidence.profile_commands import profile
+from mapguard.evidence.trace_commands import trace
 from mapguard.gotool import find_go
 from mapguard.lint.commands import explain, lint_command, rules
 from mapguard.lint.output import render_json, render_text, summary_line
@@ -50,6 +53,9 @@ def doctor(output_format: str) -> int:
 
 cli.add_command(profile)
 cli.add_command(slo)
+cli.add_command(escape)
+cli.add_command(gc)
+cli.add_command(trace)
 
 
 @cli.command()

@@ -1,0 +1,50 @@
+"""Presentation helpers shared by the escape, gc and trace commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def console(file: object | None = None) -> Console:
+    """A console for reports: the terminal's width, or 120 columns into a pipe or file."""
+    stream = file if file is not None else sys.stdout
+    is_tty = bool(getattr(stream, "isatty", lambda: False)())
+    return Console(file=stream, width=None if is_tty else 120, highlight=False)  # type: ignore[arg-type]
+
+
+def sparkline(values: list[float], width: int = 60) -> str:
+    """Values as a row of block characters, scaled between their minimum and maximum."""
+    if not values:
+        return ""
+    if len(values) > width:
+        step = len(values) / width
+        values = [max(values[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)])
+                  for i in range(width)]
+    low, high = min(values), max(values)
+    if high == low:
+        return _BARS[0] * len(values)
+    scale = (len(_BARS) - 1) / (high - low)
+    return "".join(_BARS[round((value - low) * scale)] for value in values)
+
+
+def display_path(file: str) -> str:
+    """A path relative to the working directory when it is under it."""
+    try:
+        return os.path.relpath(file) if Path(file).is_absolute() and not os.path.relpath(
+            file).startswith("..") else file
+    except ValueError:
+        return file
+
+
+def megabytes(size: float) -> str:
+    return f"{size / (1 << 20):,.1f} MiB"
+
+
+def milliseconds(ns: float | None) -> str:
+    return "—" if ns is None else f"{ns / 1e6:,.3f}"
