@@ -6,12 +6,20 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape as markup
 from rich.table import Table
 
 from mapguard.clikit import emit_json, format_option
 from mapguard.evidence.escape_run import find_module_root, read_escape_log, run_escape_build
 from mapguard.evidence.render import console, display_path
-from mapguard.formats.escape import EscapeFact, EscapeReport, ParamLeak, Position, Verdict
+from mapguard.formats.escape import (
+    EscapeFact,
+    EscapeReport,
+    ParamLeak,
+    Position,
+    Verdict,
+    explain,
+)
 
 _VERDICT_STYLE = {Verdict.STACK: "green", Verdict.HEAP: "red", Verdict.MOVED: "yellow"}
 
@@ -112,7 +120,7 @@ def _print(facts: tuple[EscapeFact, ...], leaks: tuple[ParamLeak, ...], show_all
     table.add_column("why")
     for fact in facts:
         verdict = f"[{_VERDICT_STYLE[fact.verdict]}]{fact.verdict.value}[/]"
-        why = fact.why or ""
+        why = explain(fact, _where) or ""
         if fact.inlined_copies:
             copies = ", ".join(f"{_where(copy.position)} {copy.verdict.value}"
                                for copy in fact.inlined_copies[:3])
@@ -120,8 +128,9 @@ def _print(facts: tuple[EscapeFact, ...], leaks: tuple[ParamLeak, ...], show_all
             why += f"{'; ' if why else ''}inlined at {copies}" + (f" +{more}" if more > 0 else "")
         if fact.inlined_from:
             why += f"{'; ' if why else ''}inlined copy of {fact.inlined_from}"
-        expr = fact.expr if not show_all else f"{fact.expr} [dim]({fact.kind.value})[/]"
-        table.add_row(_where(fact.position), fact.function or "", expr, verdict, why)
+        expr = markup(fact.expr) + (f" [dim]({fact.kind.value})[/]" if show_all else "")
+        table.add_row(markup(_where(fact.position)), markup(fact.function or ""), expr, verdict,
+                      markup(why))
     out.print(table)
     if show_all and leaks:
         leak_table = Table(title=f"{len(leaks)} leaking parameters", title_justify="left")
@@ -129,5 +138,6 @@ def _print(facts: tuple[EscapeFact, ...], leaks: tuple[ParamLeak, ...], show_all
         leak_table.add_column("parameter")
         leak_table.add_column("leaks")
         for leak in leaks:
-            leak_table.add_row(_where(leak.position), leak.param, leak.detail or "")
+            leak_table.add_row(markup(_where(leak.position)), markup(leak.param),
+                               markup(leak.detail or ""))
         out.print(leak_table)

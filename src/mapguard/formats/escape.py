@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -99,15 +99,21 @@ class EscapeFact:
 
     @property
     def why(self) -> str | None:
-        """The last flow's steps in one line: where the value finally escapes."""
-        if not self.flows:
-            return None
-        steps = self.flows[-1].steps
-        if not steps:
-            return f"{self.flows[-1].to} ← {self.flows[-1].source}"
-        return "; ".join(
-            f"{step.why}: {step.what}" + (f" at {step.at}" if step.at else "") for step in steps
-        )
+        """The flow that finally lets the value out, in one line (None without -m=2 flows)."""
+        return explain(self, str)
+
+
+def explain(fact: EscapeFact, where: Callable[[Position], str]) -> str | None:
+    """``TO ← FROM: what (reason) at POS; ...`` for the last flow, spills left out."""
+    if not fact.flows:
+        return None
+    last = fact.flows[-1]
+    steps = [step for step in last.steps if step.why != "spill"] or list(last.steps)
+    said = "; ".join(
+        f"{step.what} ({step.why})" + (f" at {where(step.at)}" if step.at else "")
+        for step in steps
+    )
+    return f"{last.to} ← {last.source}" + (f": {said}" if said else "")
 
 
 @dataclass(frozen=True, slots=True)
