@@ -205,10 +205,21 @@ def escape_facts_for(
 
 
 def lookup_escape(facts: dict[Site, EscapeFact], site: Site) -> EscapeFact | None:
-    """The fact for a finding's site: same position, else the only map site on that line."""
+    """The fact for a finding's site: the same position; else, on the same line, the nearest
+    allocation at or after the column (a syntax tree starts a literal at ``map``, the compiler at
+    its ``{``; a 0-based column lands before the 1-based one); else the line's only fact."""
     exact = facts.get(Site(site.file, site.line, site.column))
     if exact is not None:
         return exact
-    line = (site.file, site.line)
-    on_line = [fact for key, fact in facts.items() if (key.file, key.line) == line]
-    return on_line[0] if len(on_line) == 1 else None
+    on_line = sorted(
+        ((key.column, fact) for key, fact in facts.items()
+         if (key.file, key.line) == (site.file, site.line)),
+        key=lambda pair: pair[0],
+    )  # fmt: skip
+    after = [
+        fact for column, fact in on_line
+        if column >= site.column and fact.kind is not AllocKind.MAP_VARIABLE
+    ]  # fmt: skip
+    if after:
+        return after[0]
+    return on_line[0][1] if len(on_line) == 1 else None
