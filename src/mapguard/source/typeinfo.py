@@ -162,6 +162,9 @@ class TypeInfo:
         self._var_types: dict[str, GoType] = {}
         self._in_progress: set[object] = set()
         self._type_nodes: dict[tuple[int, int, int], GoType] = {}
+        self._underlying: dict[str, GoType] = {}
+        self._signatures: dict[int, FuncOf] = {}
+        self._types: dict[tuple[int, int, int, int], GoType] = {}
         self._shadowable: dict[tuple[int, str], bool] = {}
 
     def may_shadow(self, name: str, go_file: GoFile) -> bool:
@@ -235,7 +238,20 @@ class TypeInfo:
 
     # ---- types ------------------------------------------------------------------------------
 
+    def signature(self, declaration: FuncDecl) -> FuncOf:
+        cached = self._signatures.get(id(declaration))
+        if cached is None:
+            cached = self._signatures[id(declaration)] = declaration.signature()
+        return cached
+
     def type_of(self, expr: Node, go_file: GoFile) -> GoType:
+        key = (id(go_file), expr.start_byte, expr.end_byte, expr.kind_id)
+        cached = self._types.get(key)
+        if cached is None:
+            cached = self._types[key] = self._type_of(expr, go_file)
+        return cached
+
+    def _type_of(self, expr: Node, go_file: GoFile) -> GoType:
         kind = expr.type
         if kind == "identifier":
             return self._symbol_type(self.resolve(expr, go_file))
@@ -299,6 +315,14 @@ class TypeInfo:
         return cached
 
     def underlying(self, go_type: GoType) -> GoType:
+        if isinstance(go_type, Named) and go_type.pkg == "":
+            cached = self._underlying.get(go_type.name)
+            if cached is None:
+                cached = self._underlying[go_type.name] = self._resolve_underlying(go_type)
+            return cached
+        return self._resolve_underlying(go_type)
+
+    def _resolve_underlying(self, go_type: GoType) -> GoType:
         seen: set[str] = set()
         while isinstance(go_type, Named):
             if go_type.pkg == "":
@@ -368,7 +392,7 @@ class TypeInfo:
         if isinstance(symbol, VarDecl):
             return self.var_type(symbol)
         if isinstance(symbol, FuncDecl):
-            return symbol.signature()
+            return self.signature(symbol)
         if symbol.kind == "range":
             return self._range_var_type(symbol)
         key = ("local", id(symbol.file), symbol.ident.start_byte)
@@ -440,7 +464,7 @@ class TypeInfo:
         if found is not None:
             return found.type
         method = self.method(base, name)
-        return method.signature() if method is not None else UNKNOWN
+        return self.signature(method) if method is not None else UNKNOWN
 
     def method(self, go_type: GoType, name: str) -> FuncDecl | None:
         """A method of a package type, promoted methods of embedded fields included."""

@@ -64,6 +64,8 @@ Handoffs = dict[tuple[int, int], dict[int, str]]
 
 def run(pass_: Pass) -> None:
     model = Concurrency.of(pass_.package, pass_.info)
+    if not model.contexts:
+        return  # nothing in this package runs concurrently
     writes = map_writes(pass_.package, pass_.info)
     if not writes:
         return
@@ -216,11 +218,14 @@ def _arguments(call: Node) -> list[Node]:
 
 
 def _has_map_parameter(pass_: Pass, declaration: FuncDecl) -> bool:
-    return any(pass_.info.is_map(t) for t in declaration.signature().params)
+    parameters = declaration.node.child_by_field_name("parameters")
+    if parameters is None or parameters.named_child_count == 0:
+        return False
+    return any(pass_.info.is_map(t) for t in pass_.info.signature(declaration).params)
 
 
 def _is_map_parameter(pass_: Pass, declaration: FuncDecl, index: int) -> bool:
-    params = declaration.signature().params
+    params = pass_.info.signature(declaration).params
     return index < len(params) and pass_.info.is_map(params[index])
 
 

@@ -57,6 +57,8 @@ _STORES = {"Store": None, "Swap": None, "LoadOrStore": 1, "CompareAndSwap": 2}
 
 def run(pass_: Pass) -> None:
     info = pass_.info
+    if not any(_publishes(match.node, match.file, info) for match in pass_.candidates()):
+        return  # no map goes through an atomic or a sync.Map in this package
     for write in map_writes(pass_.package, info):
         how = _published(write.target, write, info, depth=0)
         if how is None:
@@ -70,6 +72,15 @@ def run(pass_: Pass) -> None:
             f"read and map write`; go test -race reports a DATA RACE). Copy-on-write instead: "
             f"copy it ({copy}), change the copy, then Store the copy",
         )
+
+
+def _publishes(node: Node, go_file: GoFile, info: TypeInfo) -> bool:
+    call = node if node.type == "call_expression" else node.parent
+    if call is None or call.type != "call_expression":
+        return False
+    receiver, _method = _method_call(call, go_file, info)
+    return receiver is not None and (
+        is_atomic_pointer(receiver) or receiver in {ATOMIC_VALUE, SYNC_MAP})
 
 
 def _published(expr: Node, write: MapWrite, info: TypeInfo, depth: int) -> str | None:

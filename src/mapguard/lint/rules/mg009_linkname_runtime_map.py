@@ -37,7 +37,7 @@ import re
 
 from mapguard.lint.rule import Pass, Rule, Severity
 
-_DIRECTIVE = re.compile(rb"(?m)^[ \t]*//go:linkname[ \t]+(\S+)[ \t]+(\S+)[ \t]*$")
+_DIRECTIVE = re.compile(rb"//go:linkname[ \t]+(\S+)[ \t]+(\S+)[ \t]*$", re.M)
 
 _RUNTIME_MAP = re.compile(
     r"^runtime\.(?:makemap\w*|mapassign\w*|mapaccess\w*|mapdelete\w*|mapclear|mapiter\w+|"
@@ -67,7 +67,10 @@ def run(pass_: Pass) -> None:
             target = hit.group(2).decode("utf-8", "replace")
             if not _RUNTIME_MAP.match(target) or _is_push(pass_, hit.group(1).decode()):
                 continue
-            start = hit.start() + len(hit.group(0)) - len(hit.group(0).lstrip())
+            start = hit.start()
+            line_start = go_file.source.rfind(b"\n", 0, start) + 1
+            if go_file.source[line_start:start].strip():
+                continue  # not at the start of a line: not a directive
             node = go_file.root.named_descendant_for_byte_range(start, start + 2)
             if node is None or node.type != "comment":
                 continue
