@@ -76,8 +76,14 @@ class SourceFiles:
         self.root = root
         self._read = read
         self._parsed: dict[str, GoSource | None] = {}
+        self._resolved: dict[str, Path | None] = {}
 
     def resolve(self, file: str) -> Path | None:
+        if file not in self._resolved:
+            self._resolved[file] = self._find(file)
+        return self._resolved[file]
+
+    def _find(self, file: str) -> Path | None:
         path = Path(file)
         if self.root is not None:
             parts = path.parts[1:] if path.is_absolute() else path.parts
@@ -163,6 +169,10 @@ def _group(profile: Profile, index: int, decisions: _Decisions) -> _Groups:
     users = decisions.user_frame[stacks] >= 0 if len(stacks) else np.zeros(0, dtype=bool)
     site_pos = _first_at_or_after(users, np.where(has_decisive, decisive_pos, ends), ends)
     has_site = site_pos < ends
+    # A map op inside sync.Map (its dirty map's mapassign) is sync.Map's cost.
+    sync_pos = _first_at_or_after(kinds == _SYNC, np.where(has_decisive, decisive_pos, ends),
+                                  ends)
+    decisive_pos = np.where(sync_pos < site_pos, sync_pos, decisive_pos)
     if len(stacks):
         last = len(stacks) - 1
         decisive = np.where(has_decisive, stacks[np.minimum(decisive_pos, last)], -1)
@@ -187,7 +197,8 @@ def attribute(profile: Profile, sample_index: str | None = None,
     index = profile.sample_index(sample_index)
     value_type = profile.sample_types[index]
     allocation = profile.kind in ALLOCATION_KINDS
-    decisions = _locations(profile.locations, sources if allocation else None)
+    sources = sources or SourceFiles()
+    decisions = _locations(profile.locations, sources if allocation and sources.root else None)
     groups = _group(profile, index, decisions)
     ledger = _Ledger()
     line_groups: dict[tuple[str, int], dict[int, dict[int, int]]] = defaultdict(
@@ -200,9 +211,10 @@ def attribute(profile: Profile, sample_index: str | None = None,
         code = int(decisions.kind[decisive])
         if code == _MAP:
             op = decisions.op[decisive] or "access"
-            if allocation and op == "insert":
-                op = "grow"
-            ledger.add(_site(profile, decisions, site_loc, decisive), op, value)
+            site = _site(profile, decisions, site_loc, decisive)
+            if allocation and op in ("insert", "grow"):
+                op = _literal_fill(site, sources) or "grow"
+            ledger.add(site, op, value)
         elif code == _SYNC:
             ledger.add(_site(profile, decisions, site_loc, decisive), "syncmap", value)
         elif code == _USER and allocation:
@@ -210,9 +222,17 @@ def attribute(profile: Profile, sample_index: str | None = None,
             groups_on_line = line_groups[(frame.file, frame.line)]
             groups_on_line[decisive][size] = groups_on_line[decisive].get(size, 0) + value
     if allocation:
-        _attribute_lines(profile, decisions, line_groups, sources or SourceFiles(), ledger)
+        _attribute_lines(profile, decisions, line_groups, sources, ledger)
     total = profile.total(index)
     return ledger.result(profile.kind, value_type.type, value_type.unit, total, allocation)
+
+
+def _literal_fill(site: Site, sources: SourceFiles) -> str | None:
+    """A map literal is built by inserts: on a line that only creates maps, they are creation."""
+    source = sources.get(site.file)
+    if source is not None and source.facts(site.line).map_ops == {"create"}:
+        return "create"
+    return None
 
 
 def _site(profile: Profile, decisions: _Decisions, site_loc: int, decisive: int) -> Site:
