@@ -275,7 +275,7 @@ def _message(
         name = message.split(" ", 2)[2].split(" ", 1)[0].rstrip(":")
         collector.declarations.setdefault((package, name), position)
         collector.all_declared |= message.startswith("cannot inline ")
-    elif not message.startswith(_SKIPPED):
+    elif not message.startswith(_SKIPPED) and " capturing by " not in message:
         collector.unknown(line)
 
 
@@ -436,6 +436,8 @@ def _mark_map_variables(facts: list[EscapeFact], collector: _Collector) -> list[
         if not fact.kind.is_map:
             continue
         map_lines.add((fact.position.file, fact.position.line))
+        if fact.function is None:
+            continue  # JSON names no functions: a variable's name alone says too little
         for flow in fact.flows:
             storage = _STORAGE.match(flow.source)
             if storage is not None and classify(storage.group(1)).is_map:
