@@ -33,7 +33,8 @@ def test_go_1_19_line_fields() -> None:
 
 def test_old_line_has_no_stacks_or_globals() -> None:
     (cycle,) = parse_gctrace(OLD).cycles
-    assert (cycle.stacks_mb, cycle.globals_mb, cycle.procs, cycle.heap_live_mb) == (None, None, 8, 0)
+    fields = (cycle.stacks_mb, cycle.globals_mb, cycle.procs, cycle.heap_live_mb)
+    assert fields == (None, None, 8, 0)
 
 
 def test_notes_forced_and_unknown_future_notes() -> None:
@@ -66,7 +67,8 @@ def test_malformed_lines_are_reported_with_line_numbers() -> None:
     text = "\n".join([NEW, "gc 4 @0.05s 6%: 0.13+15 ms clock", OLD, "gc 9 @1.0s 1%: garbage"])
     trace = parse_gctrace(text, "run.log")
     assert [c.number for c in trace.cycles] == [3, 1]
-    assert [(bad.line, bad.text[:8]) for bad in trace.malformed] == [(2, "gc 4 @0."), (4, "gc 9 @1.")]
+    malformed = [(bad.line, bad.text[:8]) for bad in trace.malformed]
+    assert malformed == [(2, "gc 4 @0."), (4, "gc 9 @1.")]
 
 
 @pytest.mark.parametrize("text", ["", "hello\nworld\n", "scvg: 0 MB released\n"])
@@ -123,8 +125,10 @@ def test_bulk_rejects_numbers_streaming_rejects_too() -> None:
     assert [b.line for b in trace.malformed] == [2, 3]
 
 
-_NUMBER = st.one_of(st.integers(0, 5000).map(str),
-                    st.tuples(st.integers(0, 99), st.integers(0, 999)).map(lambda t: f"{t[0]}.{t[1]}"))
+_NUMBER = st.one_of(
+    st.integers(0, 5000).map(str),
+    st.tuples(st.integers(0, 99), st.integers(0, 999)).map(lambda t: f"{t[0]}.{t[1]}"),
+)
 
 
 @st.composite

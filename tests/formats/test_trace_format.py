@@ -1,4 +1,5 @@
 """`go tool trace -d=parsed` text and trace headers (lines in the go1.27.3 shape)."""
+# ruff: noqa: E501  (tool output is quoted as the tool writes it)
 
 from __future__ import annotations
 
