@@ -13,6 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from mapguard.slo.alerts import readable
 from mapguard.slo.model import (
     SLO,
     BurnWindow,
@@ -43,9 +44,11 @@ TARGETS = ("sloth", "openslo", "mapguard")
 
 
 def _decimal(value: Fraction | Decimal) -> Decimal:
+    """Exact when the decimal terminates; else 6 significant digits (OpenSLO thresholds are
+    numbers: the exact factor travels in the `mapguard.dev/budget-percent` annotation)."""
     fraction = Fraction(value)
     if not terminates(fraction):
-        fraction = round_significant(fraction, 12)
+        fraction = round_significant(fraction, 6)
     return Decimal(fraction.numerator) / Decimal(fraction.denominator)
 
 
@@ -218,7 +221,7 @@ def _policy(slo: SLO, name: str, window: BurnWindow) -> dict[str, Any]:
         },
         "spec": {
             "description": f"{window.tier.value} when {window.pair} burn faster than "
-                           f"{_decimal(window.factor)}x the budget",
+                           f"{readable(window.factor)}x the budget",
             "alertWhenBreaching": True,
             "alertWhenResolved": False,
             "alertWhenNoData": False,

@@ -47,7 +47,7 @@ def _go(guard: MapGuard, *extra: str) -> str:
 def _labels(guard: MapGuard, kind: str) -> dict[str, str]:
     return {
         "severity": "warning", **guard.labels,
-        "mapguard_tier": "ticket", "mapguard_guard": kind,
+        "mapguard_tier": "ticket", "mapguard_guard": kind, "target": guard.target,
     }
 
 
@@ -83,8 +83,9 @@ def alloc_rules(guard: MapGuard) -> tuple[Rule, ...]:
     floor = decimal_text(guard.min_alloc_bytes_per_second)
     percent = decimal_text(guard.alloc_increase_percent)
     return (
-        RecordingRule(ALLOC_RATE, _alloc_rate(guard, "5m")),
-        RecordingRule(ALLOC_BASELINE, alloc_baseline_expr(guard)),
+        # `target` is in the result already; as a rule label it keeps guards' rules distinct.
+        RecordingRule(ALLOC_RATE, _alloc_rate(guard, "5m"), {"target": guard.target}),
+        RecordingRule(ALLOC_BASELINE, alloc_baseline_expr(guard), {"target": guard.target}),
         AlertingRule(
             ALLOC_ALERT,
             f"{ALLOC_RATE}{selector}\n  > {factor} * {ALLOC_BASELINE}{selector}\n"
