@@ -1,0 +1,96 @@
+"""GC summary arithmetic on gctraces built with known numbers; the `gc` command on a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mapguard.cli import main
+from mapguard.evidence.gcrun import godebug_with_gctrace
+from mapguard.evidence.gcsummary import summarize_gctrace
+from mapguard.evidence.summarystats import Distribution, nearest_rank, slope
+from mapguard.formats.gctrace import parse_gctrace
+
+
+def _line(n: int, at: float, sweep: float, mark_term: float, live: int, goal: int,
+          forced: bool = False) -> str:
+    return (f"gc {n} @{at}s 5%: {sweep}+1.5+{mark_term} ms clock, 0.1+0.2/0.3/0.4+0.5 ms cpu, "
+            f"{live + 2}->{live + 3}->{live} MB, {goal} MB goal, 0 MB stacks, 0 MB globals, 4 P"
+            + (" (forced)" if forced else ""))
+
+
+def test_summary_of_known_cycles() -> None:
+    # Ten cycles, 0.5 s apart; pauses 1..10 ms (sweep) and 0.1..1.0 ms (mark termination);
+    # the live heap grows 2 MB per cycle, i.e. 4 MB/s; the goal is twice the live heap.
+    lines = [_line(n, 0.5 * n, float(n), n / 10, 10 + 2 * n, 20 + 4 * n, forced=n == 10)
+             for n in range(1, 11)]
+    summary = summarize_gctrace(parse_gctrace("\n".join(lines)))
+    assert summary.cycles == 10
+    assert summary.forced == 1
+    assert summary.span_s == pytest.approx(4.5)
+    assert summary.cycles_per_s == pytest.approx(9 / 4.5)
+    assert summary.gc_cpu_percent == 5
+    assert summary.procs == 4
+    pauses = sorted([float(n) for n in range(1, 11)] + [n / 10 for n in range(1, 11)])
+    assert summary.pauses_ms == Distribution(20, pauses[9], pauses[19], 10.0)
+    assert summary.cycle_pause_ms.max == pytest.approx(11.0)
+    assert summary.heap_live_mb is not None and summary.heap_goal_mb is not None
+    assert (summary.heap_live_mb.first, summary.heap_live_mb.last) == (12, 30)
+    assert summary.heap_live_mb.slope_per_s == pytest.approx(4.0)
+    assert summary.heap_goal_mb.slope_per_s == pytest.approx(8.0)
+
+
+def test_single_cycle_has_no_rate_or_slope() -> None:
+    summary = summarize_gctrace(parse_gctrace(_line(1, 0.1, 0.2, 0.3, 4, 8)))
+    assert summary.cycles_per_s is None
+    assert summary.heap_live_mb is not None and summary.heap_live_mb.slope_per_s is None
+
+
+def test_nearest_rank_and_slope() -> None:
+    ordered = [float(v) for v in range(1, 101)]
+    assert (nearest_rank(ordered, 50), nearest_rank(ordered, 99), nearest_rank(ordered, 100)) == (
+        50.0, 99.0, 100.0)
+    assert slope([0, 1, 2], [1, 3, 5]) == pytest.approx(2.0)
+    assert slope([1, 1], [1, 2]) is None
+    assert Distribution.of([]) == Distribution(0, None, None, None)
+
+
+def test_godebug_is_appended_to() -> None:
+    assert godebug_with_gctrace(None) == "gctrace=1"
+    assert godebug_with_gctrace("") == "gctrace=1"
+    assert godebug_with_gctrace("madvdontneed=1") == "madvdontneed=1,gctrace=1"
+
+
+def test_gc_command_json_and_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "gctrace.log"
+    lines = [_line(n, 0.5 * n, 1.0, 0.5, 10 + n, 20 + n) for n in range(1, 6)]
+    log.write_text("\n".join(["server starting", *lines, "gc 6 @3.0s 5%: broken"]) + "\n")
+    assert main(["gc", str(log), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["version"] == 1
+    assert document["summary"]["cycles"] == 5
+    assert document["summary"]["stw_pause_ms"]["max"] == 1.0
+    assert [c["number"] for c in document["cycles"]] == [1, 2, 3, 4, 5]
+    assert document["malformed"] == [{"line": 7, "text": "gc 6 @3.0s 5%: broken"}]
+    assert "line 7: malformed gctrace line" in captured.err
+
+    out = tmp_path / "report.txt"
+    assert main(["gc", str(log), "--rows", "2", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "STW pauses" in text and "p99 1.000 ms" in text and "3 more" in text
+
+
+def test_gc_command_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    not_gctrace = tmp_path / "app.log"
+    not_gctrace.write_text("hello\nworld\n")
+    assert main(["gc", str(not_gctrace)]) == 2
+    assert main(["gc", str(tmp_path / "missing.log")]) == 2
+    assert main(["gc"]) == 2
+    err = capsys.readouterr().err
+    assert "no gctrace lines found" in err
+    # Three failures, each one line.
+    assert [line.split(":")[0] for line in err.splitlines()] == ["mapguard"] * 3
+    assert "cannot read" in err and "needs a gctrace file" in err
