@@ -144,7 +144,7 @@ def _gctrace_line(draw: st.DrawFn) -> str:
     return head + f", {n(st.integers(1, 256))} P" + (" (forced)" if n(st.booleans()) else "")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(_gctrace_line(), st.text(max_size=60)), min_size=1, max_size=30))
 def test_bulk_equals_streaming_on_generated_logs(lines: list[str]) -> None:
     text = "\n".join(line.replace("\n", " ").replace("\r", " ") for line in lines)
