@@ -1,0 +1,106 @@
+"""`mapguard slo ...` as a user runs it: exit codes 0/1/2, one-line errors, JSON version 1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mapguard.cli import main
+
+from .conftest import MAPGUARD_SPEC, OPENSLO_SPEC, SLOTH_SPEC, free_port
+
+Capsys = pytest.CaptureFixture[str]
+
+
+def test_validate_text_and_json(capsys: Capsys) -> None:
+    assert main(["slo", "validate", str(SLOTH_SPEC), str(OPENSLO_SPEC), "--no-promtool"]) == 0
+    assert capsys.readouterr().out.startswith("ok: 3 SLOs, 0 map guards")
+    assert main(["slo", "validate", str(MAPGUARD_SPEC), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["version"] == 1 and document["valid"] is True
+    assert document["slos"] == ["checkout-availability", "checkout-latency"]
+
+
+def test_bad_spec_is_one_line_exit_2_no_traceback(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(SLOTH_SPEC.read_text().replace("objective: 99.9", "objective: 199.9"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "mapguard.cli", "slo", "validate", str(spec)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0] == (
+        f"mapguard: error: {spec}:8: slos[0].objective: 199.9 is outside (0, 100) "
+        "(expected a percentage in (0, 100), e.g. 99.9)"
+    )
+
+
+def test_generate_to_stdout_and_files(capsys: Capsys, tmp_path: Path) -> None:
+    assert main(["slo", "generate", str(SLOTH_SPEC), "--no-check"]) == 0
+    groups = yaml.safe_load(capsys.readouterr().out)["groups"]
+    assert len(groups) == 6
+    out = tmp_path / "out"
+    code = main(["slo", "generate", str(MAPGUARD_SPEC), "-o", str(out / "rules.yml"),
+                 "--tests", str(out / "tests" / "rules.test.yml"),
+                 "--alertmanager", str(out / "am.yml"), "--dashboard", str(out / "dash.json"),
+                 "--no-check", "--format", "json"])
+    assert code == 0
+    document = json.loads(capsys.readouterr().out)
+    assert set(document["written"]) == {"rules", "tests", "alertmanager", "dashboard"}
+    assert document["recording_rules"] > 0 and document["alerting_rules"] > 0
+    tests = yaml.safe_load((out / "tests" / "rules.test.yml").read_text())
+    assert tests["rule_files"] == ["../rules.yml"]  # relative to the test file
+    json.loads((out / "dash.json").read_text())
+
+
+def test_generate_checks_with_the_real_tools(
+    capsys: Capsys, tmp_path: Path, promtool: str, amtool: str
+) -> None:
+    guards = tmp_path / "guards.yaml"
+    guards.write_text("version: mapguard/v1\nservice: s\nmap_guards:\n  - target: api\n")
+    code = main(["slo", "generate", str(guards), "-o", str(tmp_path / "r.yml"),
+                 "--tests", str(tmp_path / "t.yml"), "--alertmanager", str(tmp_path / "a.yml"),
+                 "--run-tests"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    for check in ("promtool check rules: ok", "amtool check-config", "promtool test rules: ok"):
+        assert check in err
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["generate", str(SLOTH_SPEC), "--tests", "t.yml"], "add -o"),
+        (["generate", str(SLOTH_SPEC), "-o", "r.yml", "--run-tests"], "--run-tests needs"),
+        (["validate", str(SLOTH_SPEC), "--default-period", "1M"], "--default-period"),
+        (["validate", str(SLOTH_SPEC), "--default-period", "2d"], "at least 3d"),
+    ],
+)
+def test_usage_errors_exit_2(capsys: Capsys, args: list[str], words: str) -> None:
+    assert main(["slo", *args]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1
+
+
+def test_convert(capsys: Capsys, tmp_path: Path) -> None:
+    assert main(["slo", "convert", str(SLOTH_SPEC), "--to", "openslo"]) == 0
+    documents = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert {d["kind"] for d in documents} == {"SLO", "AlertPolicy"}
+    target = tmp_path / "m.yaml"
+    assert main(["slo", "convert", str(MAPGUARD_SPEC), "--to", "sloth", "-o", str(target)]) == 0
+    assert "map guards have no Sloth form" in capsys.readouterr().err
+    assert yaml.safe_load_all(target.read_text())
+
+
+def test_status_against_nothing_is_exit_2(capsys: Capsys) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["slo", "status", "--prometheus", url, "--timeout", "2"]) == 2
+    assert "cannot reach Prometheus" in capsys.readouterr().err
