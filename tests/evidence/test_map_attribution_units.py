@@ -128,6 +128,12 @@ def test_split_mixed_line_by_object_size() -> None:
     assert sorted(split_line(MIXED, calls), key=str) == [("grow", 42768), ("other", 112_000)]
 
 
+def test_split_tolerates_runtime_noise_on_a_pc() -> None:
+    # A GC started inside mallocgc charged a 256-byte runtime object to the make's PC.
+    calls = [(0x10, {112: 112_000, 256: 256}), (0x20, {144: 144, 1152: 1152, 2304: 4608})]
+    assert sorted(split_line(MIXED, calls), key=str) == [("grow", 5904), ("other", 112_256)]
+
+
 def test_split_leaves_the_undecidable_ambiguous() -> None:
     facts = LineFacts((LineAllocation("other", "append", 10), LineAllocation("grow", "insert", 2)))
     calls = [(0x10, {64: 640}), (0x20, {48: 480})]

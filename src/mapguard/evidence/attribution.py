@@ -28,6 +28,7 @@ from mapguard.formats.pprof import IntArray, Location, Profile
 
 ALLOCATION_KINDS = ("allocs", "heap")
 ALLOCATION_OPS = ("create", "grow", "syncmap")
+DOMINANT_SHARE = 0.95
 _SKIP, _MAP, _SYNC, _STDLIB, _USER = range(5)
 _CODES = {FrameKind.RUNTIME: _SKIP, FrameKind.MAP: _MAP, FrameKind.SYNCMAP: _SYNC,
           FrameKind.STDLIB: _STDLIB, FrameKind.USER: _USER}
@@ -256,7 +257,7 @@ def _attribute_lines(profile: Profile, decisions: _Decisions,
             continue
         call_sites = [(profile.locations[loc].address, dict(sizes))
                       for loc, sizes in by_location.items()]
-        for op, value in split_line(source.facts(line), call_sites):
+        for op, value in split_line(source.facts_with_inlining(line), call_sites):
             if op is None:
                 ledger.ambiguous(site, value)
             elif op != "other":
@@ -269,10 +270,10 @@ def split_line(facts: LineFacts, call_sites: list[tuple[int, dict[int, int]]]
     the line, value by object size. Returns (op, value) with op None where it stays ambiguous.
 
     One PC is one allocating call, so PCs are split, never sizes within a PC. A PC whose one
-    object size is what a non-map expression of the line allocates (`make([]byte, 100)` ->
-    112) is that expression; a PC with several sizes doubling (table or bucket arrays) is the
-    map growth or creation when the line has one kind of map op; what then remains goes to the
-    one kind of expression left, if only one is left."""
+    object size is what one expression of the line allocates (`make([]byte, 100)` -> 112, an
+    inlined map's 48-byte header) is that expression; a PC with several sizes doubling (table
+    or bucket arrays) is map growth when inserts are the line's only map op; what then remains
+    goes to the one kind of expression left, if only one is left."""
     ops = facts.map_ops
     if not ops:
         return [("other", sum(sizes.values())) for _, sizes in call_sites]
@@ -280,19 +281,27 @@ def split_line(facts: LineFacts, call_sites: list[tuple[int, dict[int, int]]]
     if len(kinds) == 1:
         (only,) = kinds
         return [(only, sum(sizes.values())) for _, sizes in call_sites]
-    predicted = {size_class(a.size) for a in facts.others if a.size}
+    predicted: dict[int, set[str]] = defaultdict(set)
+    for allocation in facts.allocations:
+        if allocation.size:
+            predicted[size_class(allocation.size)].add(allocation.op)
     result: list[tuple[str | None, int]] = []
     undecided: list[dict[int, int]] = []
     for _, sizes in sorted(call_sites):
-        if len(sizes) == 1 and next(iter(sizes)) in predicted:
-            result.append(("other", sum(sizes.values())))
-        elif len(ops) == 1 and _doubling(sizes):
-            result.append((next(iter(ops)), sum(sizes.values())))
+        # The runtime's own allocations (a GC starting inside mallocgc) are charged to the
+        # same PC: a size that holds nearly all of a PC's value speaks for the PC.
+        dominant = max(sizes, key=lambda size: sizes[size])
+        share = sizes[dominant] / (sum(sizes.values()) or 1)
+        matches = predicted.get(dominant, set()) if share >= DOMINANT_SHARE else set()
+        if len(matches) == 1:
+            result.append((next(iter(matches)), sum(sizes.values())))
+        elif ops == {"grow"} and _doubling(sizes):
+            result.append(("grow", sum(sizes.values())))
         else:
             undecided.append(sizes)
-    left = {a.op for a in facts.allocations if not (a.op == "other" and a.size and
-                                                    size_class(a.size) in predicted)}
-    if result and len(left - {op for op, _ in result}) == 1 and undecided:
+    left = {a.op for a in facts.allocations if not a.size or len(
+        predicted[size_class(a.size)]) != 1}
+    if len(left - {op for op, _ in result}) == 1 and undecided:
         remaining = next(iter(left - {op for op, _ in result}))
         result += [(remaining, sum(s.values())) for s in undecided]
     else:

@@ -28,6 +28,7 @@ _BASIC_SIZES = {
     "uintptr": 8, "float64": 8, "complex64": 8, "complex128": 16, "string": 16, "any": 16,
 }
 _SYNCMAP_WRITES = {"Store", "LoadOrStore", "Swap", "CompareAndSwap"}
+MAP_HEADER_BYTES = 48
 
 
 def size_class(size: int) -> int:
@@ -69,6 +70,7 @@ class GoSource:
         self._by_line: dict[int, list[Node]] = {}
         self._map_types: set[str] | None = None
         self._scope_index: dict[int, dict[str, list[Node]]] = {}
+        self._makers: set[str] | None = None
         for node in _walk(self.tree.root_node):
             self._by_line.setdefault(node.start_point[0] + 1, []).append(node)
 
@@ -163,6 +165,31 @@ class GoSource:
             node = node.child_by_field_name("type")
         return node is not None and node.type in ("type_identifier", "identifier") and \
             self.text(node) in self.map_type_names()
+
+    def facts_with_inlining(self, line: int) -> LineFacts:
+        """`facts(line)`, plus: a call to a function of this file whose body creates a map.
+        When the compiler inlines it, the new map's header (48 bytes on 64-bit, `hmap` and
+        Swiss `Map` alike) can be charged to the calling line."""
+        facts = self.facts(line)
+        if facts.map_ops:
+            return facts
+        makers = self._map_makers()
+        calls = [(node, self.text(node.child_by_field_name("function")))
+                 for node in self._by_line.get(line, ()) if node.type == "call_expression"]
+        extra = [LineAllocation("create", f"inlined {name}()", node.start_point[1] + 1,
+                                MAP_HEADER_BYTES) for node, name in calls if name in makers]
+        return LineFacts(facts.allocations + tuple(extra)) if extra else facts
+
+    def _map_makers(self) -> set[str]:
+        if self._makers is None:
+            self._makers = set()
+            for node in self.tree.root_node.named_children:
+                body = node.child_by_field_name("body")
+                if node.type == "function_declaration" and body is not None and any(
+                        a.op == "create" for inner in _walk(body)
+                        for _, a in self._allocations(inner)):
+                    self._makers.add(self.text(node.child_by_field_name("name")))
+        return self._makers
 
     def map_type_names(self) -> set[str]:
         """Named types this file declares with a map underlying type."""
