@@ -76,7 +76,12 @@ class _ProfileGroup(click.Group):
 
 @click.group("profile", cls=_ProfileGroup)
 def profile() -> None:
-    """Map cost in a pprof profile (file or http://host/debug/pprof/...), by op and site."""
+    """Map cost in a pprof profile, by op and source site.
+
+    \b
+    mapguard profile FILE|URL [OPTIONS]     same as `profile show`
+    mapguard profile diff BASE NEW          what changed, the map part first
+    """
 
 
 _source = click.option("--source", type=click.Path(exists=True, file_okay=False,
