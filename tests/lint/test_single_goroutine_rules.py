@@ -155,12 +155,12 @@ def test_mg010_reports_the_index_expression_inside_loops_only(write_module: Writ
 
     import "fmt"
 
-    func f(m map[string]int, users []string, b []byte) int {
+    func f(m map[string]int, raw map[string]int, users []string, b []byte) int {
     	n := m["a"+users[0]]
     	for _, u := range users {
     		n += m[u+"/x"]
     		n += m[fmt.Sprintf("%s!", u)]
-    		n += m[string(b)]
+    		n += raw[string(b)]
     	}
     	return n
     }

@@ -162,7 +162,7 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:
     findings: list[Finding] = []
     for package in packages:
         findings.extend(run_rules(package, options.rules))
-    return DirResult(tuple(findings), tuple(errors), len(package_dir.files), tuple(notes))
+    return DirResult(tuple(findings), tuple(errors), package_dir.linted, tuple(notes))
 
 
 def choose_version(module: GoModule | None, options: LintOptions) -> VersionChoice:

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from tree_sitter import Node
 
 from mapguard.lint.rule import Pass
-from mapguard.source.package import GoFile
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, same_symbol, walk, word_hits
+from mapguard.source.package import GoFile, Package
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, walk, word_hits
 
 FUNCTION_NODES = frozenset({"function_declaration", "method_declaration", "func_literal"})
 _SPACE = re.compile(r"\s+")
@@ -160,8 +160,10 @@ def classify_use(use: Node, go_file: GoFile, info: TypeInfo) -> Use:
         and parent.parent.child_by_field_name("left") == parent
     ):
         return Use.ASSIGNED
-    if kind == "index_expression" and parent.child_by_field_name("operand") == use:
-        return Use.ACCESS
+    if kind in {"index_expression", "selector_expression"} and (
+        parent.child_by_field_name("operand") == use
+    ):
+        return Use.ACCESS  # an element, a field or a method of it
     if kind == "range_clause" and parent.child_by_field_name("right") == use:
         return Use.ACCESS
     if kind == "binary_expression":
@@ -345,11 +347,12 @@ def _delete_all_target(
     # `delete` accepts only maps, so the call itself says `ranged` is one.
     if _has_call(ranged):
         return None
+    # Only `for k := range m`: with `for k = range m` the outer k keeps the last key (clear
+    # would not), and the compiler does not turn that form into runtime.mapclear.
     key_symbol = info.resolve(args[1], go_file)
-    if any(child.type == ":=" for child in clause.children):
-        if not isinstance(key_symbol, LocalDecl) or key_symbol.ident != names[0]:
-            return None
-    elif not same_symbol(key_symbol, info.resolve(names[0], go_file)):
+    if not any(child.type == ":=" for child in clause.children):
+        return None
+    if not isinstance(key_symbol, LocalDecl) or key_symbol.ident != names[0]:
         return None
     if len(statements(loop.child_by_field_name("body"))) != 1:
         return None
@@ -358,3 +361,13 @@ def _delete_all_target(
 
 def _has_call(node: Node) -> bool:
     return any(child.type == "call_expression" for child in walk(node))
+
+
+def run_by_once(package: Package, function_name: str) -> bool:
+    """Whether a named function or method is handed to `once.Do(f)` / `once.Do(x.f)`."""
+    key = ("run-by-once", function_name)
+    if key not in package.memo:
+        pattern = re.compile(rb"\.Do\(\s*(?:[\w.]+\.)?" + re.escape(function_name.encode())
+                             + rb"\s*\)")
+        package.memo[key] = any(pattern.search(f.source) for f in package.files)
+    return bool(package.memo[key])

@@ -3,7 +3,9 @@
 `dir` is the package in that directory; `dir/...` is it and every directory below, skipping
 `vendor`, `testdata` and directories starting with `.` or `_` (the go command's own rule), plus
 the user's exclude globs. A directory or file named explicitly is always taken, testdata or not.
-Generated files (`// Code generated ... DO NOT EDIT.`) are left out unless asked for or named.
+Generated files (`// Code generated ... DO NOT EDIT.`) are not linted unless asked for or named,
+but they still come along as *context*: the declarations they hold (types, functions) are part
+of the package the hand-written files use.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Selection:
 class SourceFile:
     path: Path  # absolute
     content: bytes
+    context_only: bool = False  # read for its declarations, never reported on
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,11 @@ class PackageDir:
 
     @property
     def size(self) -> int:
-        return sum(len(f.content) for f in self.files)
+        return sum(len(f.content) for f in self.files if not f.context_only)
+
+    @property
+    def linted(self) -> int:
+        return sum(1 for f in self.files if not f.context_only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +75,10 @@ def expand(targets: Iterable[str], cwd: Path, selection: Selection) -> Expansion
             except OSError as exc:
                 unreadable.append((path, exc.strerror or str(exc)))
                 continue
-            if not explicit and not selection.include_generated and is_generated(content):
-                continue
-            files.append(SourceFile(path, content))
-        if files:
+            context_only = (not explicit and not selection.include_generated
+                            and is_generated(content))
+            files.append(SourceFile(path, content, context_only))
+        if any(not f.context_only for f in files):
             packages.append(PackageDir(directory, tuple(files)))
     return Expansion(tuple(packages), tuple(unreadable))
 

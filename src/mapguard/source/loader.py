@@ -36,7 +36,10 @@ def load_packages(
     """Parse every file; group the good ones by package clause (`p` and `p_test` apart)."""
     errors: list[FileError] = []
     by_name: dict[str, list[GoFile]] = {}
+    context = [f for f in package_dir.files if f.context_only]
     for source_file in package_dir.files:
+        if source_file.context_only:
+            continue
         tree = parse_go(source_file.content)
         error = first_syntax_error(tree)
         if error is not None:
@@ -56,6 +59,7 @@ def load_packages(
     packages: list[Package] = []
     for name, files in sorted(by_name.items()):
         package = Package(package_dir.directory, name, files, module, choice.version, choice.source)
+        package.deferred = [(f.path, f.content) for f in context]
         for go_file in files:
             package.index_file(go_file)
         packages.append(package)

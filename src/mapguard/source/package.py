@@ -112,6 +112,25 @@ class Package:
     methods: dict[str, dict[str, FuncDecl]] = field(default_factory=dict)
     # Memo for analyses that several rules share (keyed by the analysis' own key).
     memo: dict[object, object] = field(default_factory=dict)
+    # Generated files of the directory: parsed only when a name is not found elsewhere.
+    deferred: list[tuple[Path, bytes]] = field(default_factory=list)
+
+    def load_deferred(self) -> bool:
+        """Parse the generated files and add their declarations; False if there were none."""
+        if not self.deferred:
+            return False
+        from mapguard.source.parser import first_syntax_error, parse_go
+
+        pending, self.deferred = self.deferred, []
+        for path, content in pending:
+            tree = parse_go(content)
+            if first_syntax_error(tree) is not None:
+                continue
+            if package_clause_name(tree.root_node, content) != self.name:
+                continue
+            self.index_file(GoFile(path, content, tree, self.name,
+                                   read_imports(tree.root_node, content)))
+        return True
 
     @property
     def is_main(self) -> bool:

@@ -208,14 +208,17 @@ class TypeInfo:
 
     def resolve_package_level(self, name: str, go_file: GoFile) -> Symbol | None:
         package = self.package
-        if name in package.vars:
-            return package.vars[name]
-        if name in package.funcs:
-            return package.funcs[name]
-        if name in package.types:
-            return package.types[name]
-        if name in go_file.imports:
-            return ImportRef(name, go_file.imports[name])
+        for _attempt in range(2):
+            if name in package.vars:
+                return package.vars[name]
+            if name in package.funcs:
+                return package.funcs[name]
+            if name in package.types:
+                return package.types[name]
+            if name in go_file.imports:
+                return ImportRef(name, go_file.imports[name])
+            if name in _UNIVERSE or not package.load_deferred():
+                return None
         return None
 
     def _scope_decls(
@@ -327,6 +330,8 @@ class TypeInfo:
         while isinstance(go_type, Named):
             if go_type.pkg == "":
                 decl = self.package.types.get(go_type.name)
+                if decl is None and self.package.load_deferred():
+                    decl = self.package.types.get(go_type.name)
                 if decl is None or go_type.name in seen:
                     return UNKNOWN if decl is None else go_type
                 seen.add(go_type.name)
@@ -475,6 +480,8 @@ class TypeInfo:
                 named = deref(candidate)
                 if isinstance(named, Named) and named.pkg == "":
                     found = self.package.method(named.name, name)
+                    if found is None and self.package.load_deferred():
+                        found = self.package.method(named.name, name)
                     if found is not None:
                         return found
                 struct = self.struct_of(candidate)
@@ -598,6 +605,13 @@ def _operator(expr: Node) -> str:
             return child.type
     return ""
 
+
+# Predeclared names: never worth parsing generated files to look for.
+_UNIVERSE = BUILTIN_TYPES | frozenset({
+    "append", "cap", "clear", "close", "complex", "copy", "delete", "imag", "len", "make", "max",
+    "min", "new", "panic", "print", "println", "real", "recover", "nil", "true", "false", "iota",
+    "_",
+})
 
 _SCOPE_KINDS = frozenset({
     "function_declaration", "method_declaration", "func_literal", "statement_list",

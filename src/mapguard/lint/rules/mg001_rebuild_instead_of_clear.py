@@ -56,6 +56,8 @@ whose `go` directive is older.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
@@ -74,6 +76,7 @@ from mapguard.lint.syntax import (
     map_creation_sites,
     normalized,
     occurrences,
+    run_by_once,
     statements,
 )
 from mapguard.source.package import GoFile, VarDecl
@@ -131,6 +134,8 @@ def _loop_form(
     function: Node,
 ) -> str | None:
     info = pass_.info
+    if not _runs_on_every_pass(assign, loop):
+        return None  # conditional or one-shot: not a per-pass rebuild
     if target.type == "identifier":
         decl = info.resolve(target, go_file)
         if isinstance(decl, LocalDecl):
@@ -138,7 +143,7 @@ def _loop_form(
                 return None  # a fresh variable per pass (declared in the loop)
         elif not isinstance(decl, VarDecl):
             return None
-    elif not _field_stays_inside_type(pass_, go_file, target):
+    elif not _field_stays_inside_type(pass_, go_file, target, assign):
         return None
     # The old map must not be kept by anyone: look at every use before the loop ends.
     region_end = loop.end_byte
@@ -168,17 +173,23 @@ def _reset_form(
     receiver = _pointer_receiver_name(function, go_file)
     if receiver is None or _chain_root(target, go_file) != receiver:
         return None
-    if not _field_stays_inside_type(pass_, go_file, target):
+    field = go_file.text(target.child_by_field_name("field") or target)
+    initialised_elsewhere = _field_facts(pass_, go_file, target, assign)
+    if initialised_elsewhere is None:
+        return None
+    if not initialised_elsewhere and _only_initialises(pass_, method_name):
         return None
     # The method must not hand the old map out before replacing it.
     for use in occurrences(function, go_file, name):
         if use.start_byte < assign.start_byte and _escapes(use, function, go_file, info):
             return None
-    field = go_file.text(target.child_by_field_name("field") or target)
+    how = f"Use clear({name})" if initialised_elsewhere else (
+        f"Give `{field}` its map once (in the constructor, or under an `if {name} == nil` "
+        f"check) and clear({name}) here")
     message = (
         f"{method_name} re-creates `{name}` on every call: each call allocates a new table and "
-        f"grows it again while the old one becomes garbage. Use clear({name}): it empties the "
-        f"map in place and keeps its capacity (so a map that once grew large keeps that memory)"
+        f"grows it again while the old one becomes garbage. {how}: clear empties the map in "
+        f"place and keeps its capacity (so a map that once grew large keeps that memory)"
     )
     if field[:1].isupper():
         message += (
@@ -186,6 +197,36 @@ def _reset_form(
             f"map, re-creating it is right"
         )
     return message
+
+
+def _only_initialises(pass_: Pass, method: str) -> bool:
+    """A method that runs once per value: handed to `once.Do`, or called only from
+    constructors (functions named new.../New... or init)."""
+    if run_by_once(pass_.package, method):
+        return True
+    callers: list[str] = []
+    for go_file in pass_.package.files:
+        for start, end in word_hits(go_file.source, method):
+            if go_file.source[end:end + 1] != b"(" or go_file.source[start - 1:start] != b".":
+                continue
+            node = go_file.root.named_descendant_for_byte_range(start, end)
+            caller = enclosing_function(node) if node is not None else None
+            while caller is not None and caller.type == "func_literal":
+                caller = enclosing_function(caller)
+            name = caller.child_by_field_name("name") if caller is not None else None
+            callers.append(go_file.text(name) if name is not None else "")
+    return bool(callers) and all(c.startswith(("new", "New", "init")) for c in callers)
+
+
+def _runs_on_every_pass(assign: Node, loop: Node) -> bool:
+    """Whether the re-creation can run pass after pass: not when its block leaves the loop
+    right after it (`m = make(...); break`), which makes it a one-shot initialisation."""
+    block = assign.parent
+    if block is None or block.type != "statement_list":
+        return False
+    later = [s for s in block.named_children if s.start_byte > assign.start_byte]
+    return not any(s.type in {"break_statement", "return_statement", "goto_statement"}
+                   for s in later)
 
 
 def _escapes(use: Node, region: Node, go_file: GoFile, info: TypeInfo) -> bool:
@@ -224,13 +265,23 @@ def _always_leaves(block: Node | None) -> bool:
 
 
 def _mentions_nil_or_len(condition: Node, go_file: GoFile, name: str) -> bool:
+    """A nil check of this map or of a sibling field created with it (`r.ll == nil` guarding
+    `r.m = make(...)`), or `len(m)` of this map."""
+    owner = name.rsplit(".", 1)[0] + "." if "." in name else None
     for node in walk(condition):
         if node.type == "binary_expression":
             left = node.child_by_field_name("left")
             right = node.child_by_field_name("right")
             sides = {left.type if left else "", right.type if right else ""}
+            operator = next((c.type for c in node.children if not c.is_named), "")
+            if "nil" in sides and operator == "==" and node.parent is not None and (
+                node.parent.type == "if_statement"
+            ):
+                return True  # `if x == nil { ...; m = make(...) }`: lazy initialisation
             if "nil" in sides and any(
-                side is not None and side.type != "nil" and normalized(go_file, side) == name
+                side is not None and side.type != "nil" and (
+                    (checked := normalized(go_file, side)) == name
+                    or (owner is not None and checked.startswith(owner)))
                 for side in (left, right)
             ):
                 return True
@@ -263,28 +314,59 @@ def _chain_root(selector: Node, go_file: GoFile) -> str | None:
     return go_file.text(node) if node is not None and node.type == "identifier" else None
 
 
-def _field_stays_inside_type(pass_: Pass, go_file: GoFile, target: Node) -> bool:
-    """Condition (4): no code of the package hands the field's map out or puts a map from
-    outside into it, so clearing it cannot surprise another holder."""
-    operand = target.child_by_field_name("operand")
-    field_node = target.child_by_field_name("field")
-    if operand is None or field_node is None:
-        return False
-    owner = deref(pass_.info.type_of(operand, go_file))
-    # A named type of this package, or an anonymous struct (compared structurally).
-    if not (isinstance(owner, Named) and owner.pkg == "") and not isinstance(owner, StructOf):
-        return False
-    field = go_file.text(field_node)
-    key = ("mg001-field-stays", owner, field)
-    memo = pass_.package.memo
-    if key not in memo:
-        memo[key] = _scan_field_uses(pass_, owner, field)
-    return bool(memo[key])
+def _field_stays_inside_type(pass_: Pass, go_file: GoFile, target: Node, assign: Node
+                             ) -> bool:
+    return _field_facts(pass_, go_file, target, assign) is not None
 
 
-def _scan_field_uses(pass_: Pass, owner: GoType, field: str) -> bool:
+def _field_facts(pass_: Pass, go_file: GoFile, target: Node, assign: Node) -> bool | None:
+    """Condition (4): None when code of the package hands the field's map out (or the struct
+    values that hold it: a struct copy copies the map reference) or puts a map from outside
+    into it; otherwise whether some other code also gives the field a map."""
+    link: Node | None = target
+    first = True
+    elsewhere = False
+    while link is not None and link.type == "selector_expression":
+        operand = link.child_by_field_name("operand")
+        field_node = link.child_by_field_name("field")
+        if operand is None or field_node is None:
+            return False
+        owner = deref(pass_.info.type_of(operand, go_file))
+        # A named type of this package, or an anonymous struct (compared structurally).
+        if not (isinstance(owner, Named) and owner.pkg == "") and not isinstance(owner, StructOf):
+            return None if first else elsewhere  # the chain's root: nothing more to check
+        field = go_file.text(field_node)
+        key = ("mg001-field", owner, field)
+        memo = pass_.package.memo
+        if key not in memo:
+            memo[key] = _scan_field_uses(pass_, owner, field)
+        uses: FieldUses = memo[key]  # type: ignore[assignment]
+        if uses.leaks:
+            return None
+        if first:
+            elsewhere = any(_is_other_initialiser(site, assign) for site in uses.initialisers)
+        first = False
+        link = operand
+    return elsewhere
+
+
+@dataclass(frozen=True, slots=True)
+class FieldUses:
+    leaks: bool
+    initialisers: tuple[Node, ...]  # assignments and keyed literals giving the field a new map
+
+
+def _is_other_initialiser(site: Node, assign: Node) -> bool:
+    if site == assign:
+        return False
+    here = enclosing_function(assign)
+    return here is None or not (here.start_byte <= site.start_byte < here.end_byte)
+
+
+def _scan_field_uses(pass_: Pass, owner: GoType, field: str) -> FieldUses:
     info = pass_.info
     owner_types = {owner, PointerTo(owner)}
+    initialisers: list[Node] = []
     for go_file in pass_.package.files:
         for start, end in word_hits(go_file.source, field):
             node = go_file.root.descendant_for_byte_range(start, end)
@@ -296,54 +378,66 @@ def _scan_field_uses(pass_: Pass, owner: GoType, field: str) -> bool:
                 operand_type = info.type_of(operand, go_file) if operand else UNKNOWN
                 if operand_type not in owner_types and not isinstance(operand_type, Unknown):
                     continue
-                if _field_use_leaks(parent, go_file, info):
-                    return False
+                verdict = _field_use(parent, go_file, info)
+                if verdict == "leaks":
+                    return FieldUses(True, ())
+                if verdict == "initialises":
+                    statement = parent.parent.parent if parent.parent is not None else None
+                    if statement is not None:
+                        initialisers.append(statement)
             elif node.type == "identifier" and parent.type == "literal_element":
                 element = parent.parent
-                if element is not None and element.type == "keyed_element" and (
-                    _keyed_field_from_outside(element, go_file, info, owner, field)
-                ):
-                    return False
-    return True
+                if element is None or element.type != "keyed_element":
+                    continue
+                verdict = _keyed_field(element, go_file, info, owner, field)
+                if verdict == "leaks":
+                    return FieldUses(True, ())
+                if verdict == "initialises":
+                    initialisers.append(element)
+    return FieldUses(False, tuple(initialisers))
 
 
-def _field_use_leaks(use: Node, go_file: GoFile, info: TypeInfo) -> bool:
+def _field_use(use: Node, go_file: GoFile, info: TypeInfo) -> str:
+    """"leaks", "initialises" (`x.f = make(...)`), or "ok" (reads, element writes)."""
     kind = classify_use(use, go_file, info)
     if kind is Use.ESCAPES:
-        return True
-    if kind is Use.ASSIGNED:
-        # `x.f = m` where m is not a fresh map: the field now shares a map with someone else.
-        holder = use.parent
-        statement = holder.parent if holder is not None else None
-        if holder is None or statement is None:
-            return True
-        right = statement.child_by_field_name("right")
-        values = [v for v in right.named_children if v.type != "comment"] if right else []
-        targets = [t for t in holder.named_children if t.type != "comment"]
-        if len(values) == len(targets):
-            value = values[targets.index(use)] if use in targets else None
-            return value is None or not is_map_creation(value, go_file, info)
-        return True
-    return False
+        return "leaks"
+    if kind is not Use.ASSIGNED:
+        return "ok"
+    # `x.f = m` where m is not a fresh map: the field now shares a map with someone else.
+    holder = use.parent
+    statement = holder.parent if holder is not None else None
+    if holder is None or statement is None:
+        return "leaks"
+    right = statement.child_by_field_name("right")
+    values = [v for v in right.named_children if v.type != "comment"] if right else []
+    targets = [t for t in holder.named_children if t.type != "comment"]
+    if len(values) != len(targets) or use not in targets:
+        return "leaks"
+    value = values[targets.index(use)]
+    if value.type == "nil":
+        return "ok"
+    return "initialises" if is_map_creation(value, go_file, info) else "leaks"
 
 
-def _keyed_field_from_outside(
-    element: Node, go_file: GoFile, info: TypeInfo, owner: GoType, field: str
-) -> bool:
-    """`T{field: m}` with m not a fresh map: the field starts out sharing someone's map."""
+def _keyed_field(element: Node, go_file: GoFile, info: TypeInfo, owner: GoType, field: str
+                 ) -> str:
+    """`T{field: make(...)}` initialises; `T{field: m}` with m from outside leaks."""
     key = element.named_children[0] if element.named_child_count else None
     value = element.named_children[-1] if element.named_child_count > 1 else None
     if key is None or value is None or go_file.text(key) != field:
-        return False
+        return "ok"
     literal = element.parent.parent if element.parent is not None else None
     if literal is None or literal.type != "composite_literal":
-        return False
+        return "ok"
     if deref(info.type_node(literal.child_by_field_name("type"), go_file)) != owner:
-        return False
+        return "ok"
     inner = value
     if value.type == "literal_element" and value.named_child_count:
         inner = value.named_children[0]
-    return not is_map_creation(inner, go_file, info) and inner.type != "nil"
+    if inner.type == "nil":
+        return "ok"
+    return "initialises" if is_map_creation(inner, go_file, info) else "leaks"
 
 
 RULE = Rule(

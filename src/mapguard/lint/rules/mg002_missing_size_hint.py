@@ -98,16 +98,21 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
     if statement is None or target is None:
         return
     filling = _filling_loop(info, go_file, statement, target)
-    if filling is None:
-        return
+    if filling is None or not _available_at(info, go_file, filling.length_of, create):
+        return  # the length is not known where the map is made (a call, a later variable)
+    if next(occurrences(filling.length_of, go_file, normalized(go_file, target)), None):
+        return  # ranging over the map being built
     name = normalized(go_file, target)
     type_text = go_file.text(map_type_node)
     length_text = go_file.text(filling.length_of)
     if filling.copy_source is not None and pass_.allows(GO_1_21):
         source = go_file.text(filling.copy_source)
+        assign = {"short_var_declaration": ":=", "var_declaration": "="}.get(
+            statement.type, "=")
+        spelled = f"var {name} = " if statement.type == "var_declaration" else f"{name} {assign} "
         message = (
             f"`{name}` is filled by a loop that only copies `{source}`: write "
-            f"{name} := maps.Clone({source}), which allocates the table once (it copies "
+            f"{spelled}maps.Clone({source}), which allocates the table once (it copies "
             f"`{source}`'s capacity too, and returns nil when `{source}` is nil)"
         )
         fix = _clone_fix(info, go_file, statement, create, target, filling) or _hint_fix(
@@ -163,14 +168,9 @@ def _filling_loop(info: TypeInfo, go_file: GoFile, statement: Node, target: Node
             filling = _loop_fills(info, go_file, later, name)
             if filling is not None:
                 return filling
-        if _reassigns(info, go_file, later, name):
-            return None  # a different map from here on
+        if next(occurrences(later, go_file, name), None) is not None:
+            return None  # used (filled, passed, replaced) before the loop: the hint would lie
     return None
-
-
-def _reassigns(info: TypeInfo, go_file: GoFile, statement: Node, name: str) -> bool:
-    return any(classify_use(use, go_file, info) is Use.ASSIGNED
-               for use in occurrences(statement, go_file, name))
 
 
 def _loop_fills(info: TypeInfo, go_file: GoFile, loop: Node, name: str) -> Filling | None:
@@ -191,8 +191,45 @@ def _loop_fills(info: TypeInfo, go_file: GoFile, loop: Node, name: str) -> Filli
         return None
     if _branches_before(body, insert_statement, loop):
         return None
+    if _reads_map(insert_statement, go_file, name) or _read_modify_write(
+        body, insert_statement, go_file, name
+    ):
+        return None  # `m[k] = append(m[k], v)`: grouping, one entry per distinct key
     copy_source = _pure_copy_source(go_file, loop, direct, insert_statement)
     return Filling(loop, length_of, insert_statement, copy_source)
+
+
+def _read_modify_write(body: Node, insert: Node, go_file: GoFile, name: str) -> bool:
+    """`g := m[k]; ...; m[k] = g`: the inserted value is built from the entry already there."""
+    target, value = next(iter(assignment_pairs(insert)))
+    key = target.child_by_field_name("index") if target.type == "index_expression" else None
+    if key is None or value is None:
+        return False
+    key_text = normalized(go_file, key)
+    for use in occurrences(body, go_file, name):
+        index = use.parent
+        if index is None or index.type != "index_expression" or index == target:
+            continue
+        read_key = index.child_by_field_name("index")
+        if read_key is None or normalized(go_file, read_key) != key_text:
+            continue
+        holder = index.parent
+        statement = holder.parent if holder is not None else None
+        if statement is None or statement.type not in {"short_var_declaration",
+                                                       "assignment_statement"}:
+            continue
+        left = statement.child_by_field_name("left")
+        for variable in (left.named_children if left is not None else []):
+            if variable.type == "identifier" and next(
+                occurrences(value, go_file, go_file.text(variable)), None
+            ) is not None:
+                return True
+    return False
+
+
+def _reads_map(insert: Node, go_file: GoFile, name: str) -> bool:
+    right = insert.child_by_field_name("right")
+    return right is not None and next(occurrences(right, go_file, name), None) is not None
 
 
 def _statement_of(node: Node) -> Node | None:

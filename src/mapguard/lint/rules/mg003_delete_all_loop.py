@@ -38,7 +38,7 @@ from mapguard.lint.rule import Fix, Pass, Rule, Severity, edit
 from mapguard.lint.syntax import delete_all_loop, normalized
 from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import TypeInfo, walk
-from mapguard.source.types import InterfaceOf, Named
+from mapguard.source.types import ArrayOf, GoType, InterfaceOf, Named, StructOf
 
 _DELETE = re.compile(rb"delete\(")
 
@@ -75,11 +75,23 @@ def run(pass_: Pass) -> None:
 
 
 def _key_may_be_nan(go_file: GoFile, info: TypeInfo, map_expr: Node) -> bool:
+    """Whether the key type is not reflexive (floats, interfaces, or arrays and structs holding
+    them): the compiler only turns the loop into runtime.mapclear for reflexive keys."""
     map_type = info.map_type(info.type_of(map_expr, go_file))
-    if map_type is None:
+    return map_type is not None and not _reflexive(info, map_type.key, depth=0)
+
+
+def _reflexive(info: TypeInfo, key: GoType, depth: int) -> bool:
+    key = info.underlying(key)
+    if depth > 6 or isinstance(key, InterfaceOf):
         return False
-    key = info.underlying(map_type.key)
-    return isinstance(key, InterfaceOf) or (isinstance(key, Named) and key.name in _FLOATING)
+    if isinstance(key, Named):
+        return key.name not in _FLOATING
+    if isinstance(key, ArrayOf):
+        return _reflexive(info, key.elem, depth + 1)
+    if isinstance(key, StructOf):
+        return all(_reflexive(info, f.type, depth + 1) for f in key.fields)
+    return True
 
 
 RULE = Rule(

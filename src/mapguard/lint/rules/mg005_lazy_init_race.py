@@ -49,6 +49,7 @@ from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
 from mapguard.lint.rule import Pass, Rule, Severity
+from mapguard.lint.syntax import run_by_once
 from mapguard.source.concurrency import Concurrency, enclosing_function
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.package import GoFile, VarDecl
@@ -186,15 +187,7 @@ def _function_run_by_once(pass_: Pass, statement: Node, go_file: GoFile) -> bool
     while function is not None and function.type == "func_literal":
         function = enclosing_function(function)
     name_node = function.child_by_field_name("name") if function is not None else None
-    if name_node is None:
-        return False
-    name = go_file.text(name_node)
-    key = ("mg005-once-run", name)
-    memo = pass_.package.memo
-    if key not in memo:
-        pattern = re.compile(rb"\.Do\(\s*(?:[\w.]+\.)?" + re.escape(name.encode()) + rb"\s*\)")
-        memo[key] = any(pattern.search(f.source) for f in pass_.package.files)
-    return bool(memo[key])
+    return name_node is not None and run_by_once(pass_.package, go_file.text(name_node))
 
 
 def _message(pass_: Pass, go_file: GoFile, checked: Node, where: str) -> str:

@@ -41,9 +41,9 @@ import re
 from tree_sitter import Node
 
 from mapguard.lint.rule import Pass, Rule, Severity
-from mapguard.lint.syntax import enclosing_loops, normalized, qualified_call
-from mapguard.source.package import GoFile
-from mapguard.source.typeinfo import STRING, TypeInfo
+from mapguard.lint.syntax import enclosing_loops, occurrences, qualified_call
+from mapguard.source.package import GoFile, VarDecl
+from mapguard.source.typeinfo import STRING, LocalDecl, TypeInfo, unparen
 
 _ANCHOR = re.compile(rb"\+|Sprint")
 
@@ -63,12 +63,69 @@ def run(pass_: Pass) -> None:
         how = _allocating_key(info, go_file, index, key)
         if how is None or not enclosing_loops(index):
             continue
+        if _takes_whole_string_keys(pass_, go_file, index):
+            continue  # the same map is also indexed by whole strings: a struct key cannot serve
+        shown = " ".join(go_file.text(key).split())
         pass_.report(
             go_file, index,
-            f"map key `{normalized(go_file, key)}` is built by {how} on every pass of the loop: "
+            f"map key `{shown}` is built by {how} on every pass of the loop: "
             f"the string is made again only to be hashed ({_cost(how, index)}). Key the map by a "
             f"comparable struct of the parts (map[struct{{a, b string}}]V): no string to build",
         )
+
+
+def _takes_whole_string_keys(pass_: Pass, go_file: GoFile, index: Node) -> bool:
+    """Whether the map is also indexed with keys that are not built from parts (a literal
+    name, input text), or starts out with string keys in its literal: then the strings are the
+    data, and no struct key could serve every access."""
+    info = pass_.info
+    operand = unparen(index.child_by_field_name("operand") or index)
+    if operand.type == "identifier":
+        symbol = info.resolve(operand, go_file)
+        if isinstance(symbol, LocalDecl):
+            regions = [(go_file, _function_of(symbol))]
+            initial = symbol.value
+        elif isinstance(symbol, VarDecl):
+            regions = [(f, f.root) for f in pass_.package.files]
+            initial = symbol.value
+        else:
+            return True
+    elif operand.type == "selector_expression":
+        regions = [(f, f.root) for f in pass_.package.files]
+        initial = None
+    else:
+        return True
+    if initial is not None and _literal_with_entries(unparen(initial)):
+        return True
+    name = "".join(go_file.text(operand).split())
+    for region_file, region in regions:
+        if region is None:
+            return True
+        for use in occurrences(region, region_file, name):
+            other = use.parent
+            if other is None or other.type != "index_expression" or (
+                other.child_by_field_name("operand") != use
+            ):
+                continue
+            other_key = other.child_by_field_name("index")
+            if other_key is None or _allocating_key(info, region_file, other, other_key) is None:
+                return True
+    return False
+
+
+def _literal_with_entries(value: Node) -> bool:
+    if value.type != "composite_literal":
+        return False
+    body = value.child_by_field_name("body")
+    return body is not None and any(c.type != "comment" for c in body.named_children)
+
+
+def _function_of(symbol: LocalDecl) -> Node | None:
+    scope: Node | None = symbol.scope
+    while scope is not None and scope.type not in {"function_declaration",
+                                                   "method_declaration", "func_literal"}:
+        scope = scope.parent
+    return scope
 
 
 def _index_with_key(node: Node) -> tuple[Node, Node] | None:
