@@ -21,7 +21,30 @@ def parse_go(source: bytes) -> Tree:
 
 
 def first_syntax_error(tree: Tree) -> Node | None:
-    """The first ERROR or MISSING node in document order, or None for a clean parse."""
+    """The innermost first ERROR or MISSING node, or None for a clean parse.
+
+    Error recovery can wrap a whole file in one ERROR node around the real problem; the
+    innermost error inside it is what a person needs to look at."""
+    node = _first_error(tree)
+    while node is not None:
+        inner = next((c for c in node.children if c.is_error or c.is_missing or c.has_error),
+                     None)
+        if inner is None:
+            return node
+        node = inner if inner.is_error or inner.is_missing else _first_error_in(inner)
+    return node
+
+
+def _first_error_in(node: Node) -> Node | None:
+    for child in node.children:
+        if child.is_error or child.is_missing:
+            return child
+        if child.has_error:
+            return _first_error_in(child)
+    return node
+
+
+def _first_error(tree: Tree) -> Node | None:
     root = tree.root_node
     if not root.has_error:
         return None
