@@ -122,8 +122,14 @@ class Package:
         from mapguard.source.parser import first_syntax_error, parse_go
 
         pending, self.deferred = self.deferred, []
-        for path, content in pending:
+        for path, original in pending:
+            # Only the declarations matter here: parse the file with its function bodies cut
+            # out (generated code can be megabytes of bodies), or whole if that fails.
+            content = declarations_only(original)
             tree = parse_go(content)
+            if first_syntax_error(tree) is not None:
+                content = original
+                tree = parse_go(content)
             if first_syntax_error(tree) is not None:
                 continue
             if package_clause_name(tree.root_node, content) != self.name:
@@ -174,6 +180,37 @@ class Package:
                 for spec in _specs(node, "const_spec"):
                     for decl in var_spec_decls(spec, go_file, constant=True):
                         self.vars.setdefault(decl.name, decl)
+
+
+# Top-level functions, and package variables initialised by a composite literal (generated
+# tables): only their signature or type matters to the symbol table.
+_FUNC_LINE = re.compile(rb"^(?:func |var \w+ (?:[^=\n]*)= ).*$", re.M)
+_CLOSING_LINE = re.compile(rb"^}[ \t]*$", re.M)
+
+
+def declarations_only(source: bytes) -> bytes:
+    """The source with top-level function bodies and table literals emptied (`{...}` -> `{}`).
+
+    Relies on gofmt layout: a top-level function starts at column 0 and its body ends with a
+    `}` alone at column 0. A file laid out otherwise may come out unparsable; callers then
+    parse the original."""
+    out: list[bytes] = []
+    position = 0
+    for match in _FUNC_LINE.finditer(source):
+        if match.start() < position:
+            continue
+        line_end = match.end()
+        header = source[match.start():line_end].rstrip()
+        if not header.endswith(b"{") or header.endswith(b"{}"):
+            continue  # a body-less declaration, a one-line body, or a multi-line signature
+        closing = _CLOSING_LINE.search(source, line_end)
+        if closing is None:
+            break
+        out.append(source[position:line_end])
+        out.append(b"\n")
+        position = closing.start()
+    out.append(source[position:])
+    return b"".join(out)
 
 
 def _specs(declaration: Node, spec_type: str) -> list[Node]:
