@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True, slots=True)
 class Distribution:
@@ -49,13 +51,12 @@ class Trend:
 
 def slope(times: Sequence[float], values: Sequence[float]) -> float | None:
     """Least-squares slope of values over times (units of value per unit of time)."""
-    count = len(times)
-    if count < 2:
+    if len(times) < 2:
         return None
-    mean_t = math.fsum(times) / count
-    mean_v = math.fsum(values) / count
-    spread = math.fsum((t - mean_t) ** 2 for t in times)
+    t = np.asarray(times, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    t_centered = t - t.mean()
+    spread = float(np.dot(t_centered, t_centered))
     if spread == 0:
         return None
-    pairs = zip(times, values, strict=True)
-    return math.fsum((t - mean_t) * (v - mean_v) for t, v in pairs) / spread
+    return float(np.dot(t_centered, v - v.mean())) / spread

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from mapguard.errors import InputError
@@ -84,15 +84,27 @@ class MalformedLine:
 
 
 class Cycles(Sequence[GcCycle]):
-    """Read-only sequence of `GcCycle` over rows in `GcCycle` field order."""
+    """Read-only sequence of `GcCycle`, stored as one list per field (in `GcCycle` order).
 
-    __slots__ = ("_rows",)
+    Columns are what summaries read, and what the bulk parser produces without building a
+    tuple per cycle; a `GcCycle` is made when one is asked for.
+    """
 
-    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self._rows = rows
+    __slots__ = ("_columns",)
+
+    def __init__(self, columns: Sequence[Sequence[Any]]) -> None:
+        if len(columns) != len(GcCycle._fields):
+            raise ValueError(f"{len(columns)} columns for {len(GcCycle._fields)} fields")
+        self._columns = tuple(columns)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[Any, ...]]) -> Cycles:
+        if not rows:
+            return cls([[] for _ in GcCycle._fields])
+        return cls([list(column) for column in zip(*rows, strict=True)])
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._columns[0])
 
     @overload
     def __getitem__(self, index: int) -> GcCycle: ...
@@ -100,16 +112,15 @@ class Cycles(Sequence[GcCycle]):
     def __getitem__(self, index: slice) -> Cycles: ...
     def __getitem__(self, index: int | slice) -> GcCycle | Cycles:
         if isinstance(index, slice):
-            return Cycles(self._rows[index])
-        return GcCycle._make(self._rows[index])
+            return Cycles([column[index] for column in self._columns])
+        return GcCycle._make([column[index] for column in self._columns])
 
     def __iter__(self) -> Iterator[GcCycle]:
-        return map(GcCycle._make, self._rows)
+        return map(GcCycle._make, zip(*self._columns, strict=True))
 
     def column(self, field: str) -> list[Any]:
         """One field of every cycle, without building the records."""
-        index = GcCycle._fields.index(field)
-        return [row[index] for row in self._rows]
+        return list(self._columns[GcCycle._fields.index(field)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +252,7 @@ class GctraceParser:
         return None
 
     def result(self) -> GcTrace:
-        return GcTrace(Cycles(tuple(self._rows)), tuple(self._malformed), self._other)
+        return GcTrace(Cycles.from_rows(self._rows), tuple(self._malformed), self._other)
 
 
 # The bulk path. A saved log can hold a million cycles; one Python-level pass per line costs
@@ -260,7 +271,6 @@ _TOKENS_WITHOUT_EXTRAS = 16
 @dataclass(frozen=True, slots=True)
 class _Shape:
     tokens: int
-    notes: tuple[str, ...]
 
 
 def _bulk_shape(line: bytes, lines: _LineParser) -> _Shape | None:
@@ -276,12 +286,13 @@ def _bulk_shape(line: bytes, lines: _LineParser) -> _Shape | None:
     expected = {(True, True): _TOKENS_WITH_EXTRAS, (False, False): _TOKENS_WITHOUT_EXTRAS}
     if tokens != expected.get(extras):
         return None  # other extra fields, or digits inside notes
-    return _Shape(tokens, cycle.notes)
+    return _Shape(tokens)
 
 
-def _bulk_rows(
-    block: bytes, linenos: list[int], shape: _Shape, floats: _Memo[bytes], ints: _Memo[bytes]
-) -> list[tuple[Any, ...]] | None:
+def _bulk_columns(
+    block: bytes, linenos: list[int], notes: list[tuple[str, ...]], shape: _Shape,
+    floats: _Memo[bytes], ints: _Memo[bytes],
+) -> list[list[Any]] | None:
     tokens = block.translate(_TO_SPACES).split()
     count, width = len(linenos), shape.tokens
     if len(tokens) != count * width:
@@ -299,8 +310,39 @@ def _bulk_rows(
         return None
     if width == _TOKENS_WITHOUT_EXTRAS:
         columns[-1:-1] = [[None] * count, [None] * count]  # stacks, globals
-    columns.append([shape.notes] * count)
-    return list(zip(*columns, strict=True))
+    columns.append(notes)
+    return columns
+
+
+def _notes_of(skeleton: bytes) -> tuple[bytes, tuple[str, ...] | None]:
+    """(skeleton without its notes, the notes) — None when the tail is not only notes.
+
+    Lines that differ only in their notes (``(forced)``) share one bulk group."""
+    head, found, tail = skeleton.partition(b" P")
+    if not found:
+        return skeleton, None
+    text = tail.decode("utf-8", "replace").rstrip("\r")
+    if not _NOTES.fullmatch(text):
+        return skeleton, None
+    return head, tuple(note.strip() for note in _NOTE.findall(text))
+
+
+class _Columns:
+    """Columns gathered chunk by chunk; put in line order at the end if chunks interleave."""
+
+    def __init__(self) -> None:
+        self.columns: list[list[Any]] = [[] for _ in GcCycle._fields]
+
+    def extend(self, columns: Sequence[Sequence[Any]]) -> None:
+        for mine, more in zip(self.columns, columns, strict=True):
+            mine += more
+
+    def in_line_order(self) -> list[list[Any]]:
+        lines = self.columns[1]
+        if lines == sorted(lines):  # one shape of line: chunks came in order
+            return self.columns
+        order = sorted(range(len(lines)), key=lines.__getitem__)
+        return [[column[i] for i in order] for column in self.columns]
 
 
 def _parse_text(text: str) -> GcTrace:
@@ -308,17 +350,20 @@ def _parse_text(text: str) -> GcTrace:
     lines = data.split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
+    skeletons = data.translate(None, _NUMERIC).split(b"\n")[: len(lines)]
+    shapes = {skeleton: _notes_of(skeleton) for skeleton in set(skeletons)}
     groups: dict[bytes, list[int]] = {}
-    for index, skeleton in enumerate(data.translate(None, _NUMERIC).split(b"\n")[: len(lines)]):
-        group = groups.get(skeleton)
+    for index, skeleton in enumerate(skeletons):
+        key = shapes[skeleton][0]
+        group = groups.get(key)
         if group is None:
-            group = groups[skeleton] = []
+            group = groups[key] = []
         group.append(index)
 
     line_parser = _LineParser()
     floats: _Memo[bytes] = _Memo(float)
     ints: _Memo[bytes] = _Memo(int)
-    rows: list[tuple[Any, ...]] = []
+    gathered = _Columns()
     malformed: list[MalformedLine] = []
     other = 0
     for indices in groups.values():
@@ -327,10 +372,13 @@ def _parse_text(text: str) -> GcTrace:
             chunk = indices[start : start + _CHUNK_LINES]
             if shape is not None:
                 block = b"\n".join([lines[index] for index in chunk])
-                bulk = _bulk_rows(block, [index + 1 for index in chunk], shape, floats, ints)
-                if bulk is not None:
-                    rows += bulk
+                notes = [shapes[skeletons[index]][1] or () for index in chunk]
+                linenos = [index + 1 for index in chunk]
+                columns = _bulk_columns(block, linenos, notes, shape, floats, ints)
+                if columns is not None:
+                    gathered.extend(columns)
                     continue
+            rows = []
             for index in chunk:
                 text_line = lines[index].decode("utf-8", "replace")
                 row, broken = line_parser.classify(text_line, index + 1)
@@ -340,10 +388,10 @@ def _parse_text(text: str) -> GcTrace:
                     malformed.append(broken)
                 else:
                     other += 1
-    if len(groups) > 1:
-        rows.sort(key=itemgetter(1))
-        malformed.sort(key=attrgetter("line"))
-    return GcTrace(Cycles(tuple(rows)), tuple(malformed), other)
+            if rows:
+                gathered.extend(Cycles.from_rows(rows)._columns)
+    malformed.sort(key=attrgetter("line"))
+    return GcTrace(Cycles(gathered.in_line_order()), tuple(malformed), other)
 
 
 def _percent(text: str) -> int:
