@@ -196,7 +196,7 @@ def test_json_that_is_not_compiler_output(text: str) -> None:
         parse_escape_json([("x.json", text)])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(
     st.sampled_from(M2.splitlines()),
     st.text(max_size=80),

@@ -81,9 +81,14 @@ def _pump(child: subprocess.Popen[bytes], out: BinaryIO, parser: GctraceParser) 
     assert child.stderr is not None
     fd = child.stderr.fileno()
     pending = b""
+    passing = True
     while chunk := os.read(fd, _READ_SIZE):
-        out.write(chunk)
-        out.flush()
+        if passing:
+            try:
+                out.write(chunk)
+                out.flush()
+            except OSError:
+                passing = False  # our stderr went away; keep collecting the child's cycles
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:

@@ -146,11 +146,12 @@ _MAKE_MAP = re.compile(r"^make\((?:go\.shape\.)?map\[")
 _MAP_LITERAL = re.compile(r"^(?:go\.shape\.)?map\[.*\}$")
 _IDENTIFIER = re.compile(r"^[\w~.]+$")
 _STORAGE = re.compile(r"^&\{storage for (.*)\}$")
+# Other -m/-m=2 chatter: inlining, devirtualization, loop and bounds-check reports.
 _SKIPPED = (
-    "can inline ", "cannot inline ", "inlining call to ", "captured ", "devirtualizing ",
-    "found loop", "Rewrote", "mark escaped content", "parameter ", "calling ",
-    "inline ", "stack frame", "function ", "converting", "index bounds", "Found IsInBounds",
-    "Proved ", "Disproved", "ignoring self-assignment", "partially devirtualizing",
+    "can inline ", "cannot inline ", "inlining call to ", "devirtualizing ",
+    "partially devirtualizing ", "found loop", "Rewrote", "mark escaped content", "parameter ",
+    "Proved ", "Disproved ", "Found IsInBounds", "Found IsSliceInBounds",
+    "ignoring self-assignment",
 )
 _UNRECOGNIZED_KEPT = 20
 
