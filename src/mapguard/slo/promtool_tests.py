@@ -193,7 +193,7 @@ class SLOScenarios:
             "exp_samples": [],
         }
 
-    def _simulate(self, phases: Sequence[Phase]) -> tuple[Timeline, list[frozenset[BurnWindow]]]:
+    def _simulate(self, phases: Sequence[Phase]) -> tuple[Timeline, list[tuple[BurnWindow, ...]]]:
         timeline = Timeline(phases, self.per_minute)
         return timeline, SLISimulation(self.slo, timeline).firing(self.windows)
 
@@ -334,7 +334,7 @@ class SLOScenarios:
         return found
 
 
-def _pages(state: frozenset[BurnWindow]) -> bool:
+def _pages(state: tuple[BurnWindow, ...]) -> bool:
     return any(w.tier is Tier.PAGE for w in state)
 
 

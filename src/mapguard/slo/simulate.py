@@ -91,24 +91,21 @@ class SLISimulation:
             error = self.timeline.errors[t] - self.timeline.errors[start]
         return error / total if total else None
 
-    def condition(self, window: BurnWindow, t: int) -> bool:
-        threshold = float(window.factor) * self.budget
-        long, short = self.ratio(window.long, t), self.ratio(window.short, t)
-        return long is not None and short is not None and long > threshold and short > threshold
-
-    def firing(self, windows: Sequence[BurnWindow]) -> list[frozenset[BurnWindow]]:
+    def firing(self, windows: Sequence[BurnWindow]) -> list[tuple[BurnWindow, ...]]:
         """The windows whose alert fires at each minute (`for` included)."""
-        held = dict.fromkeys(windows, 0)
-        states = []
-        for t in range(self.timeline.length + 1):
-            firing = set()
-            for window in windows:
-                held[window] = held[window] + 1 if self.condition(window, t) else 0
-                need = window.for_.minutes if window.for_ else 0
-                if held[window] > need:
-                    firing.add(window)
-            states.append(frozenset(firing))
-        return states
+        minutes = range(self.timeline.length + 1)
+        durations = {d for window in windows for d in (window.long, window.short)}
+        ratios = {d: [self.ratio(d, t) for t in minutes] for d in durations}
+        held = []
+        for window in windows:
+            threshold = float(window.factor) * self.budget
+            conditions = [
+                long is not None and short is not None and long > threshold and short > threshold
+                for long, short in zip(ratios[window.long], ratios[window.short], strict=True)
+            ]
+            held.append(for_held(conditions, window.for_.minutes if window.for_ else 0))
+        return [tuple(w for w, states in zip(windows, held, strict=True) if states[t])
+                for t in minutes]
 
 
 def for_held(conditions: Sequence[bool], for_minutes: int) -> list[bool]:

@@ -9,7 +9,6 @@ something else, single-quoted otherwise; `yaml.safe_load` reads back exactly wha
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -18,9 +17,12 @@ import yaml
 
 _Base: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 # Plain scalars: identifier-like text that YAML 1.1 does not read as a bool, null or number.
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./:-]*")
+_PLAIN = re.compile(r"[A-Za-z_](?:[A-Za-z0-9_./:-]*[A-Za-z0-9_./-])?")
 _NOT_PLAIN = frozenset({"yes", "no", "true", "false", "on", "off", "null", "y", "n", "~"})
-_PRINTABLE = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u2028\u2029]*")
+# One line of YAML-printable text without line breaks (\n, \r, NEL, LS, PS) or a BOM.
+_LINE = re.compile(
+    "[\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*"
+)
 
 
 class _Dumper(_Base):  # type: ignore[misc]
@@ -72,9 +74,23 @@ def dump_all(documents: list[Any], *, header: str = "") -> str:
 def _text(value: str) -> str:
     if _PLAIN.fullmatch(value) and value.lower() not in _NOT_PLAIN:
         return value
-    if _PRINTABLE.fullmatch(value):
+    if _LINE.fullmatch(value):
         return "'" + value.replace("'", "''") + "'"
-    return json.dumps(value, ensure_ascii=False)  # JSON strings are YAML double-quoted scalars
+    return '"' + "".join(_escape(char) for char in value) + '"'
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape(char: str) -> str:
+    """One character inside a YAML double-quoted scalar."""
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if _LINE.fullmatch(char):
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+        else f"\\U{code:08x}"
 
 
 def _scalar(value: Any) -> str:
@@ -93,9 +109,9 @@ def _scalar(value: Any) -> str:
 
 def _block(value: str, indent: str) -> str | None:
     """A literal block for multi-line printable text (None: not representable as one)."""
-    if "\n" not in value or not _PRINTABLE.fullmatch(value.replace("\n", "")):
-        return None
     lines = value.split("\n")
+    if len(lines) < 2 or not all(_LINE.fullmatch(line) for line in lines):
+        return None
     if any(line != line.rstrip(" \t") for line in lines) or lines[-1] == "":
         return None  # trailing blanks and final newlines are lost in a `|-` block
     indicator = "2" if lines[0][:1] in {" ", "\t"} else ""
