@@ -178,9 +178,9 @@ def choose_version(module: GoModule | None, options: LintOptions) -> VersionChoi
 def run_rules(package: Package, rules: Sequence[Rule]) -> list[Finding]:
     info = TypeInfo(package)
     findings: list[Finding] = []
+    sources = [f.source for f in package.files]
     for rule in rules:
-        anchor = rule.anchor
-        if anchor is not None and not any(anchor.search(f.source) for f in package.files):
+        if not rule.applies_to(sources):
             continue
         pass_ = Pass(rule, package, info)
         rule.run(pass_)

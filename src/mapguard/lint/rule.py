@@ -1,11 +1,12 @@
 """What a rule is, what it may read (`Pass`), and what it reports (`Finding`, `Fix`).
 
-Modelled on golang.org/x/tools/go/analysis: a rule is a value that declares its metadata, an
-*anchor* — a regular expression over the source text that every construct it reports contains
-(`make(`, `delete(`, `go:linkname`...) — and a `run(pass)` function. The engine owns parsing,
-scheduling, suppression, caching and output; `Pass.candidates()` turns anchor hits into syntax
-nodes. Searching text for a literal is orders of magnitude cheaper than visiting every node of
-every tree, and it is what keeps a whole standard library within a gofmt run's time.
+Modelled on golang.org/x/tools/go/analysis: a rule is a value that declares its metadata, its
+*markers* — literal bytes without which a package cannot hold a finding (`delete(`, `.Put(`,
+`go:linkname`...), so the engine skips the rule there — its *anchors* — regular expressions,
+each starting with a literal, that `Pass.candidates()` turns into syntax nodes — and a
+`run(pass)` function. The engine owns parsing, scheduling, suppression, caching and output.
+Searching text for a literal is orders of magnitude cheaper than visiting every node of every
+tree, and it is what keeps a whole standard library within a gofmt run's time.
 """
 
 from __future__ import annotations
@@ -104,9 +105,13 @@ class Rule:
     severity: Severity
     summary: str  # one line, for `mapguard rules`
     doc: str  # the explain text: what / why / example / instead / false alarms (markdown)
-    anchor: re.Pattern[bytes] | None  # text every reported construct contains; None: always run
     run: Callable[[Pass], None]
+    markers: tuple[bytes, ...] = ()  # one must occur in the package, else skip; (): always run
+    anchors: tuple[re.Pattern[bytes], ...] = ()  # where candidates() looks; literal-first
     needs: GoVersion | None = None  # the Go version its advice needs, if any
+
+    def applies_to(self, sources: list[bytes]) -> bool:
+        return not self.markers or any(m in s for s in sources for m in self.markers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,14 +166,18 @@ class Pass:
         ))
 
     def candidates(self) -> Iterator[Match]:
-        """The nodes at the rule's anchor hits, in every file of the package."""
-        if self.rule.anchor is not None:
-            yield from self.find(self.rule.anchor)
+        """The nodes at the rule's anchor hits, in the files that hold one of its markers."""
+        markers = self.rule.markers
+        files = [f for f in self.package.files
+                 if not markers or any(m in f.source for m in markers)]
+        for anchor in self.rule.anchors:
+            yield from self.find(anchor, files)
 
-    def find(self, pattern: re.Pattern[bytes]) -> Iterator[Match]:
+    def find(self, pattern: re.Pattern[bytes], files: list[GoFile] | None = None
+             ) -> Iterator[Match]:
         """The nodes at the hits of any pattern (group "at" narrows the hit, when present)."""
         narrow = "at" in pattern.groupindex
-        for go_file in self.package.files:
+        for go_file in self.package.files if files is None else files:
             root = go_file.root
             for hit in pattern.finditer(go_file.source):
                 start, end = hit.span("at") if narrow else hit.span()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -203,10 +203,12 @@ class SLOScenarios:
     # -- scenarios
 
     def fast_burn_ratio(self) -> Fraction:
-        fastest = max(self.pages, key=lambda w: w.factor)
-        threshold = fastest.factor * self.slo.error_budget
-        if threshold >= 1:
-            raise ScenarioError(f"the {fastest.pair} page needs more than 100 % errors")
+        budget = self.slo.error_budget
+        possible = [w for w in self.pages if w.factor * budget < 1]
+        if not possible:
+            raise ScenarioError("every page threshold is above 100 % errors")
+        fastest = max(possible, key=lambda w: w.factor)
+        threshold = fastest.factor * budget
         # Enough for the long window to cross the threshold within the short one, if possible.
         wanted = threshold * Fraction(fastest.long.seconds, fastest.short.seconds) * 2
         return min(Fraction(1), _nice(wanted))
@@ -225,7 +227,8 @@ class SLOScenarios:
         phases = [Phase(WARM_UP, self.healthy), Phase(length - WARM_UP, burn)]
         _, states = self._simulate(phases)
         before = WARM_UP - 3
-        assert stable(states, before) and not states[before]
+        if not stable(states, before) or states[before]:
+            raise ScenarioError("healthy traffic already alerts")
         return _Case(
             self._name(
                 f"fast burn ({_percent(burn)} errors) pages {fired - WARM_UP} min after it "
@@ -278,7 +281,8 @@ class SLOScenarios:
         length = HEALTHY
         phases = [Phase(length, self.healthy)]
         _, states = self._simulate(phases)
-        assert not any(states)
+        if any(states):
+            raise ScenarioError("healthy traffic alerts")
         alerts = [
             self._alert_check(t, tier, ())
             for t in range(30, length + 1, 50)
@@ -322,16 +326,15 @@ class SLOScenarios:
             length,
         )
 
-    def cases(self) -> list[_Case]:
-        found = []
-        if self.pages:
-            found.append(self.fast_burn())
-        if self.windows:
-            found.append(self.slow_burn())
-        found.append(self.healthy_traffic())
-        if self.pages:
-            found.append(self.recovery())
-        return found
+    def cases(self) -> tuple[list[_Case], list[str]]:
+        """Every scenario the SLO allows, and why the others were left out."""
+        scenarios = [
+            *([self.fast_burn] if self.pages else []),
+            *([self.slow_burn] if self.windows else []),
+            self.healthy_traffic,
+            *([self.recovery] if self.pages else []),
+        ]
+        return _collect(scenarios, f"{self.slo.source}: {self.slo.path}")
 
 
 def _pages(state: tuple[BurnWindow, ...]) -> bool:
@@ -493,9 +496,25 @@ class GuardScenarios:
             length,
         )
 
-    def cases(self) -> list[_Case]:
-        found = [self.alloc_spike(), self.gc_pauses(), self.goroutines()]
-        return [case for case in found if case is not None]
+    def cases(self) -> tuple[list[_Case], list[str]]:
+        return _collect([self.alloc_spike, self.gc_pauses, self.goroutines],
+                        f"{self.guard.source}: {self.guard.path}")
+
+
+def _collect(
+    scenarios: Sequence[Callable[[], _Case | None]], where: str
+) -> tuple[list[_Case], list[str]]:
+    cases, warnings = [], []
+    for scenario in scenarios:
+        try:
+            case = scenario()
+        except ScenarioError as exc:
+            name = scenario.__name__.replace("_", " ")
+            warnings.append(f"{where}: no promtool test for the {name} scenario: {exc}")
+            continue
+        if case is not None:
+            cases.append(case)
+    return cases, warnings
 
 
 # ------------------------------------------------------------------------------ file
@@ -509,16 +528,21 @@ def build_tests(
     warnings: list[str] = []
     for slo in specs.slos:
         try:
-            cases += SLOScenarios(slo).cases()
+            found, skipped = SLOScenarios(slo).cases()
         except Unsupported as exc:
             warnings.append(f"{slo.source}: {slo.path}: no promtool tests for SLO {slo.id!r}: "
-                            f"its SLI uses {exc}" if not isinstance(exc, ScenarioError)
-                            else f"{slo.source}: {slo.path}: no promtool tests: {exc}")
+                            f"mapguard cannot simulate {exc}")
+            continue
+        cases += found
+        warnings += skipped
     for guard in specs.guards:
         try:
-            cases += GuardScenarios(guard).cases()
+            found, skipped = GuardScenarios(guard).cases()
         except Unsupported as exc:
             warnings.append(f"{guard.source}: {guard.path}: no promtool tests: {exc}")
+            continue
+        cases += found
+        warnings += skipped
     document = {
         "rule_files": [rules_file],
         "evaluation_interval": "1m",

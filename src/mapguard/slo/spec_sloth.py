@@ -227,8 +227,9 @@ def period_warnings(slos: tuple[SLO, ...]) -> tuple[str, ...]:
             if threshold >= 1 and slo.alerting.tier(window.tier).enabled:
                 found.append(
                     f"{slo.source}: {slo.path}: the {window.tier} alert over {window.pair} "
-                    f"needs an error ratio above {float(threshold):.4g} and can never fire; "
-                    "lower the objective's burn factor or raise the objective"
+                    f"needs an error ratio above {float(threshold):.4g} and can never fire "
+                    "(the budget is too large for this burn rate: raise the objective, or "
+                    "set custom windows in mapguard/v1)"
                 )
     return tuple(found)
 

@@ -236,8 +236,8 @@ class Concurrency:
         parameters = context.function.child_by_field_name("parameters")
         names = [n for d in (parameters.named_children if parameters else [])
                  for n in d.children_by_field_name("name")]
-        arguments = [a for a in (call.child_by_field_name("arguments").named_children
-                                 if call.child_by_field_name("arguments") else [])
+        argument_list = call.child_by_field_name("arguments")
+        arguments = [a for a in (argument_list.named_children if argument_list else [])
                      if a.type != "comment"]
         index = next((i for i, n in enumerate(names) if n == parameter.ident), None)
         if index is None or index >= len(arguments):

@@ -60,8 +60,6 @@ def load_packages(
     for name, files in sorted(by_name.items()):
         package = Package(package_dir.directory, name, files, module, choice.version, choice.source)
         package.deferred = [(f.path, f.content) for f in context]
-        for go_file in files:
-            package.index_file(go_file)
         packages.append(package)
     return packages, errors
 

@@ -106,10 +106,12 @@ class Package:
     module: GoModule | None
     go_version: GoVersion
     go_version_source: str  # "go.mod", "toolchain", "flag" or "default"
-    types: dict[str, TypeDecl] = field(default_factory=dict)
-    vars: dict[str, VarDecl] = field(default_factory=dict)
-    funcs: dict[str, FuncDecl] = field(default_factory=dict)
-    methods: dict[str, dict[str, FuncDecl]] = field(default_factory=dict)
+    # The symbol table is built on first use: many packages never need one.
+    _types: dict[str, TypeDecl] = field(default_factory=dict)
+    _vars: dict[str, VarDecl] = field(default_factory=dict)
+    _funcs: dict[str, FuncDecl] = field(default_factory=dict)
+    _methods: dict[str, dict[str, FuncDecl]] = field(default_factory=dict)
+    _indexed: bool = False
     # Memo for analyses that several rules share (keyed by the analysis' own key).
     memo: dict[object, object] = field(default_factory=dict)
     # Generated files of the directory: parsed only when a name is not found elsewhere.
@@ -138,6 +140,32 @@ class Package:
                                    read_imports(tree.root_node, content)))
         return True
 
+    def _index(self) -> None:
+        if not self._indexed:
+            self._indexed = True
+            for go_file in self.files:
+                self.index_file(go_file)
+
+    @property
+    def types(self) -> dict[str, TypeDecl]:
+        self._index()
+        return self._types
+
+    @property
+    def vars(self) -> dict[str, VarDecl]:
+        self._index()
+        return self._vars
+
+    @property
+    def funcs(self) -> dict[str, FuncDecl]:
+        self._index()
+        return self._funcs
+
+    @property
+    def methods(self) -> dict[str, dict[str, FuncDecl]]:
+        self._index()
+        return self._methods
+
     @property
     def is_main(self) -> bool:
         return self.name == "main"
@@ -157,12 +185,12 @@ class Package:
             kind = node.type
             if kind == "function_declaration":
                 name = go_file.text(node.child_by_field_name("name") or node)
-                self.funcs.setdefault(name, FuncDecl(name, node, None, go_file))
+                self._funcs.setdefault(name, FuncDecl(name, node, None, go_file))
             elif kind == "method_declaration":
                 receiver = receiver_type_name(node, go_file)
                 name = go_file.text(node.child_by_field_name("name") or node)
                 if receiver is not None:
-                    by_name = self.methods.setdefault(receiver, {})
+                    by_name = self._methods.setdefault(receiver, {})
                     by_name.setdefault(name, FuncDecl(name, node, receiver, go_file))
             elif kind == "type_declaration":
                 for spec in node.named_children:
@@ -171,15 +199,15 @@ class Package:
                         if name_node is not None:
                             name = go_file.text(name_node)
                             type_node = spec.child_by_field_name("type")
-                            self.types.setdefault(name, TypeDecl(name, spec, type_node, go_file))
+                            self._types.setdefault(name, TypeDecl(name, spec, type_node, go_file))
             elif kind == "var_declaration":
                 for spec in _specs(node, "var_spec"):
                     for decl in var_spec_decls(spec, go_file):
-                        self.vars.setdefault(decl.name, decl)
+                        self._vars.setdefault(decl.name, decl)
             elif kind == "const_declaration":
                 for spec in _specs(node, "const_spec"):
                     for decl in var_spec_decls(spec, go_file, constant=True):
-                        self.vars.setdefault(decl.name, decl)
+                        self._vars.setdefault(decl.name, decl)
 
 
 # Top-level functions, and package variables initialised by a composite literal (generated

@@ -446,7 +446,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="a map re-created per loop pass or per Reset call where clear(m) would reuse it",
     doc=__doc__ or "",
-    anchor=None,  # map_creation_sites() searches the text itself
     run=run,
+    markers=(b"make(", b"{}", b"map["),  # map_creation_sites() finds the candidates
     needs=GO_1_21,
 )

@@ -451,6 +451,6 @@ RULE = Rule(
     severity=Severity.INFO,
     summary="a map filled by a loop of known length but created without a size hint",
     doc=__doc__ or "",
-    anchor=None,  # map_creation_sites() searches the text itself
     run=run,
+    markers=(b"make(", b"{}"),  # map_creation_sites() finds the candidates
 )

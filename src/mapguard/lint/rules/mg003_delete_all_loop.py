@@ -100,7 +100,8 @@ RULE = Rule(
     severity=Severity.INFO,
     summary="a loop deleting every key of a map: clear(m) says it in one call",
     doc=__doc__ or "",
-    anchor=_DELETE,
     run=run,
+    markers=(b"delete(",),
+    anchors=(_DELETE,),
     needs=GO_1_21,
 )

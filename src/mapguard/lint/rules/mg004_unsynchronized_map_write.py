@@ -47,8 +47,6 @@ suppress the finding with `//mapguard:ignore MG004 <reason>`.
 
 from __future__ import annotations
 
-import re
-
 from tree_sitter import Node
 
 from mapguard.lint.rule import Pass, Rule, Severity
@@ -229,14 +227,13 @@ def _is_map_parameter(pass_: Pass, declaration: FuncDecl, index: int) -> bool:
     return index < len(params) and pass_.info.is_map(params[index])
 
 
-_WRITE_ANCHOR = re.compile(rb"\]|delete\(|clear\(")
-
 RULE = Rule(
     code="MG004",
     name="unsynchronized-map-write",
     severity=Severity.ERROR,
     summary="a map other goroutines can reach, written without a lock in concurrent code",
     doc=__doc__ or "",
-    anchor=_WRITE_ANCHOR,
     run=run,
+    # Concurrency needs a `go` statement or an HTTP handler somewhere in the package.
+    markers=(b"go ", b"go\t", b"ResponseWriter"),
 )

@@ -56,7 +56,7 @@ from mapguard.source.package import GoFile, VarDecl
 from mapguard.source.typeinfo import LocalDecl, unparen, walk
 from mapguard.source.types import MUTEX_TYPES, deref
 
-_NIL_CHECK = re.compile(rb"== ?nil|nil ==")
+_NIL_CHECKS = (re.compile(rb"== ?nil"), re.compile(rb"nil =="))
 
 
 def run(pass_: Pass) -> None:
@@ -207,6 +207,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     summary="`if x == nil { x = ... }` on shared state without a lock or sync.Once",
     doc=__doc__ or "",
-    anchor=_NIL_CHECK,
     run=run,
+    markers=(b"nil",),
+    anchors=_NIL_CHECKS,
 )

@@ -173,7 +173,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="a map taken from a sync.Pool is put back without being cleared",
     doc=__doc__ or "",
-    anchor=_PUT,
     run=run,
+    markers=(b".Put(",),
+    anchors=(_PUT,),
     needs=GO_1_21,
 )

@@ -53,7 +53,8 @@ from mapguard.source.package import GoFile, VarDecl
 from mapguard.source.typeinfo import LocalDecl, TypeInfo, unparen, walk
 from mapguard.source.types import UNSAFE_POINTER, GoType, Named, PointerTo, Unknown, deref
 
-_ATOMIC_POINTER = re.compile(rb"(?:Load|Store|Swap|CompareAndSwap)Pointer\(")
+_ATOMIC_POINTERS = tuple(re.compile(re.escape(f"{op}Pointer(".encode()))
+                         for op in ("Load", "Store", "Swap", "CompareAndSwap"))
 _OPERATIONS = frozenset({"LoadPointer", "StorePointer", "SwapPointer", "CompareAndSwapPointer"})
 # Arguments that carry a value into the pointer: index -> position in the call.
 _STORED = {"StorePointer": (1,), "SwapPointer": (1,), "CompareAndSwapPointer": (1, 2)}
@@ -349,7 +350,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="unsafe.Pointer atomics holding one pointer type: atomic.Pointer[T] says it safely",
     doc=__doc__ or "",
-    anchor=_ATOMIC_POINTER,
     run=run,
+    markers=(b"Pointer(",),
+    anchors=_ATOMIC_POINTERS,
     needs=GO_1_19,
 )

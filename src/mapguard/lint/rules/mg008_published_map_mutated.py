@@ -50,7 +50,8 @@ from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import LocalDecl, TypeInfo, unparen, walk
 from mapguard.source.types import ATOMIC_VALUE, SYNC_MAP, GoType, deref, is_atomic_pointer
 
-_ANCHOR = re.compile(rb"\.(?:Load|Store|Swap|LoadOrStore)\(")
+_ANCHORS = tuple(re.compile(re.escape(f".{m}(".encode()))
+                 for m in ("Load", "Store", "Swap", "LoadOrStore"))
 _LOADS = frozenset({"Load", "LoadOrStore", "Swap", "LoadAndDelete"})
 _STORES = {"Store": None, "Swap": None, "LoadOrStore": 1, "CompareAndSwap": 2}
 
@@ -248,6 +249,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     summary="a map published through an atomic or sync.Map, written in place afterwards",
     doc=__doc__ or "",
-    anchor=_ANCHOR,
     run=run,
+    markers=(b".Load(", b".Store(", b".Swap(", b".LoadOrStore("),
+    anchors=_ANCHORS,
 )

@@ -108,6 +108,6 @@ RULE = Rule(
     severity=Severity.ERROR,
     summary="a //go:linkname pull of a runtime map internal or map hash function",
     doc=__doc__ or "",
-    anchor=re.compile(rb"go:linkname"),
     run=run,
+    markers=(b"go:linkname",),
 )

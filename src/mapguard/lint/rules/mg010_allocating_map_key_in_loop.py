@@ -45,7 +45,8 @@ from mapguard.lint.syntax import enclosing_loops, occurrences, qualified_call
 from mapguard.source.package import GoFile, VarDecl
 from mapguard.source.typeinfo import STRING, LocalDecl, TypeInfo, unparen
 
-_ANCHOR = re.compile(rb"\+|Sprint")
+# A `+` with a `]` after it on the same line (`m[a+b]`, `m[x[i]+b]`), or fmt.Sprint*.
+_ANCHORS = (re.compile(rb"\+(?=[^\n\]]*\])"), re.compile(rb"Sprint"))
 
 _SPRINT = frozenset({"Sprint", "Sprintf", "Sprintln"})
 
@@ -202,6 +203,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="a map key built by concatenation or fmt.Sprint* on every loop pass",
     doc=__doc__ or "",
-    anchor=_ANCHOR,
     run=run,
+    markers=(b"+", b"Sprint"),
+    anchors=_ANCHORS,
 )
