@@ -54,6 +54,7 @@ def test_generated_tests_cover_the_four_scenarios(tmp_path: Path) -> None:
     assert any("never pages" in n for n in names)
 
 
+@pytest.mark.slow
 def test_generated_tests_pass_for_the_sloth_example(promtool: str, tmp_path: Path) -> None:
     _, tests, _ = write_suite([SLOTH_SPEC], tmp_path)
     verdict = run(tests)
