@@ -25,10 +25,21 @@ from .harness import RaceRun, RaceTarget, Verdict, run_race
 CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
 DRIVERS = Path(__file__).parent / "drivers"
 RACE_RULES = ("MG004", "MG005", "MG008")
-# The race detector names one race per memory location and then stops watching it, and a run
-# that dies on the runtime's fatal map error stops early: when some annotated line was not
-# named, run the package again (at most this often) and take the union of what was named.
+# The race detector never reports a race that is not there, but it can miss one: it names one
+# race per memory location and then stops watching it, and a run that dies on the runtime's fatal
+# map error stops early. So a package is run again (at most this often) while some TestRace*
+# function was not yet reported racy or some annotated line not yet named; evidence is the union.
 RERUNS = 3
+
+# ThreadSanitizer keeps only a goroutine's first access of a kind to a memory location between
+# two synchronisation points, so a second unsynchronised write to the same map header in the
+# same straight-line code is recorded only by luck (element stores are separate locations and
+# can be named; `delete` and `clear` cannot). Such a line counts as named when the write it hides
+# behind, listed here and itself annotated, is named.
+HIDDEN_BEHIND = {
+    # Rename: `delete(*p, from)` right after `(*p)[to] = (*p)[from]`.
+    ("mg008_atomic_pointer", "router.go", 58): 57,
+}
 
 WANT_TRAILING = re.compile(r"//\s*want((?:\s+MG\d{3})+)\s*$")
 WANT_NEXT = re.compile(r"^\s*//\s*want-next((?:\s+MG\d{3})+)\s*$")
@@ -88,9 +99,20 @@ def _uncovered(package: Path, runs: list[RaceRun]) -> list[str]:
         for line, code in wanted:
             # MG005 reports the `if`; the racing access is its nil check or the assignment.
             span = statement_span(lines, line) if code == "MG005" else range(line, line + 1)
+            hidden_behind = HIDDEN_BEHIND.get((package.name, path.name, line))
+            if hidden_behind is not None:
+                span = range(hidden_behind, hidden_behind + 1)
             if not any((path, n) in named for n in span):
                 missing.append(f"{path.name}:{line} {code}: {lines[line - 1].strip()}")
     return missing
+
+
+def test_hidden_lines_are_annotated_writes_behind_annotated_writes() -> None:
+    for (package, file, line), earlier in HIDDEN_BEHIND.items():
+        annotated = race_annotations(CORPUS / package).get((CORPUS / package / file).resolve(), [])
+        lines = {number for number, _ in annotated}
+        assert {line, earlier} <= lines, f"{package}/{file}: {line} or {earlier} not annotated"
+        assert earlier < line, f"{package}/{file}:{line} must come after {earlier}"
 
 
 def test_every_positive_package_has_a_driver() -> None:
@@ -110,26 +132,30 @@ def test_each_race_rule_has_positives_and_clean_negatives() -> None:
         assert any(n.startswith(prefix) for n in NEGATIVES), f"no {rule} negative driver"
 
 
+def _never_racy(runs: list[RaceRun]) -> list[str]:
+    tests = {r.test for r in runs if r.test.startswith("TestRace")}
+    return sorted(tests - {r.test for r in runs if r.verdict.racy})
+
+
 @pytest.mark.parametrize("package", POSITIVES)
 def test_positive_fixture_is_racy(package: str, go_toolchain: GoToolchain) -> None:
     if not _driver(package).is_file():
         pytest.fail(f"{package} has no driver (see test_every_positive_package_has_a_driver)")
+    fixture = (CORPUS / package).resolve()
     runs = _run(package, go_toolchain)
     assert runs, f"{_driver(package).name} defines no Test functions"
-    failed = [r for r in runs if r.verdict in (Verdict.BUILD_FAILED, Verdict.FAILED)]
-    assert not failed, "\n\n".join(r.describe() for r in failed)
-    racy = [r for r in runs if r.test.startswith("TestRace")]
-    assert racy, f"{_driver(package).name} has no TestRace* function"
-    not_racy = [r.describe() for r in racy if not r.verdict.racy]
-    assert not not_racy, f"the race detector found nothing: {not_racy}"
-    dirty = [r.describe() for r in runs if r.test.startswith("TestClean") and r.verdict.racy]
-    assert not dirty, dirty
-
-    fixture = (CORPUS / package).resolve()
+    assert any(r.test.startswith("TestRace") for r in runs), "the driver has no TestRace* test"
     for _ in range(RERUNS):
-        if not _uncovered(fixture, runs):
+        if not _never_racy(runs) and not _uncovered(fixture, runs):
             break
         runs += _run(package, go_toolchain)
+
+    failed = [r for r in runs if r.verdict in (Verdict.BUILD_FAILED, Verdict.FAILED)]
+    assert not failed, "\n\n".join(r.describe() for r in failed)
+    dirty = [r.describe() for r in runs if r.test.startswith("TestClean") and r.verdict.racy]
+    assert not dirty, dirty
+    never = _never_racy(runs)
+    assert not never, f"the race detector found nothing in {1 + RERUNS} runs of {never}"
     missing = _uncovered(fixture, runs)
     assert not missing, "annotated lines the race detector never named:\n" + "\n".join(missing)
 

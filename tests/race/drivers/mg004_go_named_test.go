@@ -21,13 +21,21 @@ func TestRaceJanitor(t *testing.T) {
 	close(stop)
 }
 
+// The jobs are sent once the workers are parked on the channel, so they go to the workers in
+// turn. (From a pre-filled buffer, whichever worker runs first tends to drain it alone.)
 func TestRaceWorkers(t *testing.T) {
-	jobs := make(chan Job, 20000)
-	for i := 0; i < cap(jobs); i++ {
-		jobs <- Job{Key: strconv.Itoa(i), Value: "v"}
+	for round := 0; round < 4; round++ {
+		progress = map[int]int{}
+		jobs := make(chan Job)
+		go func() {
+			time.Sleep(2 * time.Millisecond)
+			for i := 0; i < 40; i++ {
+				jobs <- Job{Key: strconv.Itoa(i), Value: "v"}
+			}
+			close(jobs)
+		}()
+		Refresh(New(), jobs, 4)
 	}
-	close(jobs)
-	Refresh(New(), jobs, 4)
 }
 
 func TestRaceSyncAll(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func fakeFetch(_ context.Context, url string) (int, error) {
@@ -25,13 +26,25 @@ func TestRaceCheckAll(t *testing.T) {
 	}
 }
 
+// feed sends n jobs on an unbuffered channel once the workers are parked on it: parked
+// receivers are served in turn, so consecutive jobs go to different workers. (From a
+// pre-filled buffer, whichever worker runs first tends to drain it alone.)
+func feed(n int) <-chan string {
+	jobs := make(chan string)
+	go func() {
+		time.Sleep(2 * time.Millisecond)
+		for i := 0; i < n; i++ {
+			jobs <- urls[i%len(urls)]
+		}
+		close(jobs)
+	}()
+	return jobs
+}
+
 func TestRaceDedup(t *testing.T) {
-	jobs := make(chan string, 20000)
-	for i := 0; i < cap(jobs); i++ {
-		jobs <- urls[i%len(urls)]
+	for round := 0; round < 4; round++ {
+		Dedup(feed(40), 4)
 	}
-	close(jobs)
-	Dedup(jobs, 4)
 }
 
 func TestRacePrune(t *testing.T) {

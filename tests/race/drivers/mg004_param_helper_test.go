@@ -8,7 +8,7 @@ import (
 )
 
 func TestRaceLimit(t *testing.T) {
-	for round := 0; round < 6; round++ {
+	for round := 0; round < 10; round++ {
 		buckets, strikes = map[string]*bucket{}, map[string]int{}
 		h := Limit(1, http.NotFoundHandler())
 		raceHammer(2, func(g int) {
