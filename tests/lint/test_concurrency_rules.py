@@ -233,3 +233,59 @@ def test_concurrency_rules_explain_themselves() -> None:
 def test_lint_runs_every_rule_by_default(write_module: WriteModule) -> None:
     result = lint([str(write_module({"web.go": HANDLER}))], LintOptions(jobs=1))
     assert {f.rule for f in result.findings} == {"MG004"}
+
+
+def test_waitgroup_go_starts_a_goroutine(write_module: WriteModule) -> None:
+    source = """
+    package words
+
+    import "sync"
+
+    func count(words []string) map[string]int {
+    	counts := map[string]int{}
+    	var wg sync.WaitGroup
+    	for _, w := range words {
+    		wg.Go(func() {
+    			counts[w]++
+    		})
+    	}
+    	wg.Wait()
+    	return counts
+    }
+    """
+    result = lint_dir(write_module({"words.go": source}, go="1.25"))
+    assert findings_by_rule(result, "MG004") == [("words.go", 10, 4)]
+
+
+def test_helper_whose_every_caller_holds_the_lock_counts_as_locked(
+    write_module: WriteModule,
+) -> None:
+    source = """
+    package cache
+
+    import "sync"
+
+    type Cache struct {
+    	mu sync.Mutex
+    	m  map[string]int
+    }
+
+    func (c *Cache) Get(k string) int {
+    	c.mu.Lock()
+    	defer c.mu.Unlock()
+    	return c.lookup(k)
+    }
+
+    func (c *Cache) lookup(k string) int {
+    	if c.m == nil {
+    		c.m = map[string]int{}
+    	}
+    	return c.m[k]
+    }
+    """
+    assert lint_dir(write_module({"cache.go": source}, name="locked")).findings == ()
+    unlocked = source + """
+    func (c *Cache) Peek(k string) int { return c.lookup(k) }
+    """
+    result = lint_dir(write_module({"cache.go": unlocked}, name="unlocked"))
+    assert findings_by_rule(result, "MG005") == [("cache.go", 17, 2)]

@@ -113,7 +113,7 @@ def _promtool_validate(specs: SpecSet, groups: Sequence[RuleGroup]) -> None:
     problem = next((line.strip() for line in verdict.output.splitlines()
                     if "group " in line or "parse error" in line), verdict.output.splitlines()[-1])
     for slo in specs.slos:
-        if f'"mapguard-slo-sli-{slo.id}"' in problem or f"-{slo.id}\"" in problem:
+        if f'-{slo.id}"' in problem:
             raise InputError(slo.source, f"promtool rejects the generated rules: {problem}",
                              where=f"{slo.path}.sli", expected="valid PromQL queries")
     raise InputError(", ".join(specs.formats) or "specs",

@@ -34,10 +34,6 @@ class Duration:
             raise ValueError(f"{cleaned!r} is not a positive duration")
         return cls(seconds)
 
-    @classmethod
-    def of(cls, *, days: int = 0, hours: int = 0, minutes: int = 0) -> Duration:
-        return cls(days * 86400 + hours * 3600 + minutes * 60)
-
     @property
     def minutes(self) -> int:
         """Whole minutes (the promtool tests run at one-minute resolution)."""

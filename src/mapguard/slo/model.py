@@ -20,7 +20,6 @@ WINDOW_TEMPLATE = re.compile(r"\{\{\s*\.window\s*\}\}")
 STANDARD_WINDOWS: tuple[Duration, ...] = tuple(
     Duration.parse(text) for text in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 )
-SHORTEST_WINDOW = STANDARD_WINDOWS[0]
 
 
 class Tier(StrEnum):

@@ -47,9 +47,6 @@ class Timeline:
     def length(self) -> int:
         return len(self.totals) - 1
 
-    def phase_start(self, index: int) -> int:
-        return sum(p.minutes for p in self.phases[:index])
-
 
 def _extrapolation(u: int) -> float:
     """rate(x[5m]) at minute u < 5 sees u minutes of data and extrapolates (Prometheus 2.x)."""

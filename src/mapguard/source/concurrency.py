@@ -3,7 +3,8 @@
 Concurrency contexts (RULES.md MG004):
 - HTTP handlers: functions, methods and func literals with the `(http.ResponseWriter,
   *http.Request)` signature — net/http runs each request on its own goroutine;
-- the body of a func literal started with `go`;
+- the body of a func literal started with `go`, or with `sync.WaitGroup.Go` (Go 1.25) or
+  errgroup's `Group.Go`, which start one too;
 - same-package functions and methods started with `go f(...)` / `go x.m(...)`.
 Code in a closure that is not itself started with `go` runs in the context it is written in.
 
@@ -28,6 +29,8 @@ from mapguard.source.types import GoType, Named, PointerTo, Unknown, deref, para
 FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
 _HANDLER_PARAMS = (Named("net/http", "ResponseWriter"), PointerTo(Named("net/http", "Request")))
 _LOOPS = frozenset({"for_statement"})
+_GROUP_TYPES = frozenset({Named("sync", "WaitGroup"),
+                          Named("golang.org/x/sync/errgroup", "Group")})
 _WAIT_METHODS = frozenset({"Wait"})
 
 ContextKind = Literal["handler", "goroutine", "go-func"]
@@ -127,6 +130,14 @@ class Concurrency:
                     statement.start_byte == start
                 ):
                     statements.append((go_file, statement))
+            for start, _end in word_hits(go_file.source, "Go"):
+                if go_file.source[start - 1:start] != b"." or (
+                    go_file.source[start + 2:start + 3] != b"("
+                ):
+                    continue
+                starter_call = self._group_go_call(go_file, start)
+                if starter_call is not None:
+                    statements.append((go_file, starter_call))
         # A `go` inside a context that runs several times is repeatable too, and contexts can
         # nest: recompute until nothing changes (a few rounds at most).
         handlers = dict(self._by_function)
@@ -142,7 +153,32 @@ class Concurrency:
                 break
             signature = current
 
+    def _group_go_call(self, go_file: GoFile, start: int) -> Node | None:
+        """`wg.Go(func() {...})` on a sync.WaitGroup or an errgroup.Group: the call."""
+        node = go_file.root.named_descendant_for_byte_range(start, start + 2)
+        selector = node.parent if node is not None else None
+        call = selector.parent if selector is not None else None
+        if call is None or call.type != "call_expression" or selector is None:
+            return None
+        operand = selector.child_by_field_name("operand")
+        arguments = call.child_by_field_name("arguments")
+        if operand is None or arguments is None or arguments.named_child_count != 1:
+            return None
+        if unparen(arguments.named_children[0]).type != "func_literal":
+            return None
+        receiver = deref(self.info.type_of(operand, go_file))
+        return call if receiver in _GROUP_TYPES else None
+
     def _goroutine(self, go_file: GoFile, statement: Node) -> Context | None:
+        if statement.type == "call_expression":  # wg.Go(func() {...})
+            arguments = statement.child_by_field_name("arguments")
+            if arguments is None or not arguments.named_child_count:
+                return None
+            literal = unparen(arguments.named_children[0])
+            starter = enclosing_function(statement)
+            repeatable = _in_loop(statement, starter) or (
+                (ctx := self.context_of(statement, go_file)) is not None and ctx.repeatable)
+            return Context(literal, go_file, "goroutine", repeatable, statement, starter)
         call = statement.named_children[0] if statement.named_child_count else None
         if call is None or call.type != "call_expression":
             return None
@@ -208,7 +244,9 @@ class Concurrency:
         if symbol.kind == "receiver" and symbol.scope == context.function:
             if map_expr.type != "selector_expression":
                 return None  # the receiver itself is not a map field
-            if context.repeatable or self._field_used_elsewhere(map_expr, go_file, context):
+            # `c := newConn(); go c.serve()`: every goroutine gets a receiver of its own.
+            repeatable = context.repeatable and not self._fresh_receiver(context)
+            if repeatable or self._field_used_elsewhere(map_expr, go_file, context):
                 return Sharing(f"`{text}` is a field reached through the receiver")
             return None
         if inside:
@@ -217,7 +255,7 @@ class Concurrency:
             return self._rebound_sharing(symbol, map_expr, go_file, context)
         # Declared outside the context: captured by the closure.
         if context.repeatable:
-            return Sharing(f"`{text}` is captured by {context.describe()}")
+            return Sharing(f"`{text}` is captured from the function that starts it")
         if self._starter_uses_after(symbol, context, go_file):
             return Sharing(f"`{text}` is captured by the goroutine and still used by the "
                            f"function that started it, without waiting for the goroutine")
@@ -226,6 +264,33 @@ class Concurrency:
         ):
             return Sharing(f"`{text}` is a field of a captured value, also used elsewhere")
         return None
+
+    def _fresh_receiver(self, context: Context) -> bool:
+        """`go x.m()` where x is a variable made fresh for this goroutine: declared inside the
+        loop that starts it (or, outside loops, inside the starting function)."""
+        statement = context.go_statement
+        if context.kind != "go-func" or statement is None or context.starter is None:
+            return False
+        call = statement.named_children[0] if statement.named_child_count else None
+        callee = unparen(call.child_by_field_name("function") or call) if call else None
+        operand = callee.child_by_field_name("operand") if callee is not None and (
+            callee.type == "selector_expression") else None
+        if operand is None or operand.type != "identifier":
+            return False
+        go_file = self._file_of(statement)
+        symbol = self.info.resolve(operand, go_file) if go_file is not None else None
+        if not isinstance(symbol, LocalDecl) or symbol.kind not in {"var"}:
+            return False
+        scope = _loop_body_of(statement)
+        if scope == statement:
+            scope = context.starter
+        return _is_inside(symbol.ident, scope)
+
+    def _file_of(self, node: Node) -> GoFile | None:
+        root = node
+        while root.parent is not None:
+            root = root.parent
+        return next((f for f in self.package.files if f.root == root), None)
 
     def _argument_sharing(self, parameter: LocalDecl, context: Context, go_file: GoFile
                           ) -> Sharing | None:

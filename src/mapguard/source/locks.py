@@ -3,8 +3,9 @@
 A lock is held when `x.Lock()` (for writes; `x.RLock()` is enough only for reads) was called
 earlier in the same block or an enclosing block of the same function with no `x.Unlock()` in
 between, or `defer x.Unlock()` follows `x.Lock()`. A function named `...Locked`/`..._locked`, or
-whose doc comment says the caller must hold a lock, runs as if a write lock were held. Code in a
-closure that is not started with `go` runs under the locks of the point where it is written.
+whose doc comment says the caller must hold a lock, runs as if a write lock were held; so does
+an unexported function whose every call in the package is made with a write lock held. Code in
+a closure that is not started with `go` runs under the locks of the point where it is written.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import re
 
 from tree_sitter import Node
 
-from mapguard.source.package import GoFile
+from mapguard.source.package import GoFile, Package
+from mapguard.source.typeinfo import word_hits
 
 _CALLER_HOLDS = re.compile(
     r"(?i)\b(?:the\s+)?callers?\s+(?:must|should|is\s+expected\s+to)\s+"
@@ -35,19 +37,57 @@ class Mode(enum.IntEnum):
     WRITE = 2
 
 
-def lock_mode_at(node: Node, go_file: GoFile) -> Mode:
-    """The strongest lock held where `node` runs (NONE, READ or WRITE)."""
+def lock_mode_at(node: Node, go_file: GoFile, package: Package | None = None,
+                 depth: int = 0) -> Mode:
+    """The strongest lock held where `node` runs (NONE, READ or WRITE). With the package, an
+    unexported function whose every caller holds a write lock counts as holding one."""
     best = Mode.NONE
     current = node
     while True:
         function = _enclosing_function(current)
         held = _held_in_function(current, function, go_file)
+        if held is not Mode.WRITE and package is not None and function is not None and (
+            function.type != "func_literal"
+        ) and _all_callers_hold_lock(function, go_file, package, depth):
+            held = Mode.WRITE
         best = max(best, held)
         if best is Mode.WRITE or function is None:
             return best
         if function.type != "func_literal" or _started_with_go(function):
             return best
         current = function  # a synchronous closure runs under its writer's locks
+
+
+def _all_callers_hold_lock(function: Node, go_file: GoFile, package: Package, depth: int
+                           ) -> bool:
+    name_node = function.child_by_field_name("name")
+    if name_node is None or depth >= 2:
+        return False
+    name = go_file.text(name_node)
+    if name[:1].isupper():
+        return False  # exported: callers outside the package are out of sight
+    key = ("callers-hold-lock", name)
+    if key in package.memo:
+        return bool(package.memo[key])
+    package.memo[key] = False  # recursion guard
+    calls: list[tuple[Node, GoFile]] = []
+    for other in package.files:
+        for start, end in word_hits(other.source, name):
+            if other.source[end:end + 1] != b"(":
+                continue
+            found = other.root.named_descendant_for_byte_range(start, end)
+            if found is None or found == name_node:
+                continue
+            call = found.parent
+            if call is not None and call.type == "selector_expression":
+                call = call.parent
+            if call is None or call.type != "call_expression":
+                return False  # used as a value (go f, once.Do(f)...): callers unknown
+            calls.append((call, other))
+    holds = bool(calls) and all(
+        lock_mode_at(call, other, package, depth + 1) is Mode.WRITE for call, other in calls)
+    package.memo[key] = holds
+    return holds
 
 
 def _held_in_function(node: Node, function: Node | None, go_file: GoFile) -> Mode:

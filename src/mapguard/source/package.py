@@ -112,6 +112,7 @@ class Package:
     _funcs: dict[str, FuncDecl] = field(default_factory=dict)
     _methods: dict[str, dict[str, FuncDecl]] = field(default_factory=dict)
     _indexed: bool = False
+    _type_variants: dict[str, list[TypeDecl]] = field(default_factory=dict)
     # Memo for analyses that several rules share (keyed by the analysis' own key).
     memo: dict[object, object] = field(default_factory=dict)
     # Generated files of the directory: parsed only when a name is not found elsewhere.
@@ -166,6 +167,11 @@ class Package:
         self._index()
         return self._methods
 
+    def type_variants(self, name: str) -> list[TypeDecl]:
+        """Every declaration of a type name: one per build-tag variant of the package."""
+        self._index()
+        return self._type_variants.get(name, [])
+
     @property
     def is_main(self) -> bool:
         return self.name == "main"
@@ -199,7 +205,9 @@ class Package:
                         if name_node is not None:
                             name = go_file.text(name_node)
                             type_node = spec.child_by_field_name("type")
-                            self._types.setdefault(name, TypeDecl(name, spec, type_node, go_file))
+                            type_decl = TypeDecl(name, spec, type_node, go_file)
+                            self._types.setdefault(name, type_decl)
+                            self._type_variants.setdefault(name, []).append(type_decl)
             elif kind == "var_declaration":
                 for spec in _specs(node, "var_spec"):
                     for decl in var_spec_decls(spec, go_file):

@@ -135,7 +135,9 @@ def _loop_form(
 ) -> str | None:
     info = pass_.info
     if not _runs_on_every_pass(assign, loop):
-        return None  # conditional or one-shot: not a per-pass rebuild
+        return None  # one-shot: not a per-pass rebuild
+    if _varies_per_pass(target):
+        return None  # `arr[i].f = make(...)`: each pass gives a different element its map
     if target.type == "identifier":
         decl = info.resolve(target, go_file)
         if isinstance(decl, LocalDecl):
@@ -216,6 +218,15 @@ def _only_initialises(pass_: Pass, method: str) -> bool:
             name = caller.child_by_field_name("name") if caller is not None else None
             callers.append(go_file.text(name) if name is not None else "")
     return bool(callers) and all(c.startswith(("new", "New", "init")) for c in callers)
+
+
+def _varies_per_pass(target: Node) -> bool:
+    """The assigned location is reached through an index or a call: not one place."""
+    node: Node | None = target
+    while node is not None and node.type in {"selector_expression", "parenthesized_expression"}:
+        node = node.child_by_field_name("operand") if node.type == "selector_expression" else (
+            node.named_children[0] if node.named_child_count else None)
+    return node is None or node.type != "identifier"
 
 
 def _runs_on_every_pass(assign: Node, loop: Node) -> bool:

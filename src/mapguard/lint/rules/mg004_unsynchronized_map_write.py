@@ -81,7 +81,7 @@ def _in_context(pass_: Pass, model: Concurrency, write: MapWrite) -> str | None:
     sharing = model.sharing(write.target, write.file, context)
     if sharing is None:
         return None
-    mode = lock_mode_at(write.statement, write.file)
+    mode = lock_mode_at(write.statement, write.file, pass_.package)
     if mode is Mode.WRITE:
         return None
     return _message(write, sharing.reason, context.describe(), mode)
@@ -93,10 +93,10 @@ def _handed_over(pass_: Pass, handoffs: Handoffs, write: MapWrite) -> str | None
         return None
     function, index = parameter
     reason = handoffs.get((id(write.file), function.start_byte), {}).get(index)
-    if reason is None or lock_mode_at(write.statement, write.file) is Mode.WRITE:
+    if reason is None or lock_mode_at(write.statement, write.file, pass_.package) is Mode.WRITE:
         return None
     return _message(write, reason, "a function that concurrent code calls with it",
-                    lock_mode_at(write.statement, write.file))
+                    lock_mode_at(write.statement, write.file, pass_.package))
 
 
 def _message(write: MapWrite, reason: str, where: str, mode: Mode) -> str:
@@ -142,7 +142,7 @@ def _shared_parameters(pass_: Pass, model: Concurrency) -> Handoffs:
         changed = False
         for declaration in candidates:
             for call, go_file in _calls_of(pass_, declaration):
-                if lock_mode_at(call, go_file) is Mode.WRITE:
+                if lock_mode_at(call, go_file, pass_.package) is Mode.WRITE:
                     continue
                 arguments = _arguments(call)
                 key = (id(declaration.file), declaration.node.start_byte)
@@ -235,5 +235,5 @@ RULE = Rule(
     doc=__doc__ or "",
     run=run,
     # Concurrency needs a `go` statement or an HTTP handler somewhere in the package.
-    markers=(b"go ", b"go\t", b"ResponseWriter"),
+    markers=(b"go ", b"go\t", b".Go(", b"ResponseWriter"),
 )

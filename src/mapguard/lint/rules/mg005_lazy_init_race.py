@@ -49,12 +49,12 @@ from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
 from mapguard.lint.rule import Pass, Rule, Severity
-from mapguard.lint.syntax import run_by_once
+from mapguard.lint.syntax import runs_under_once
 from mapguard.source.concurrency import Concurrency, enclosing_function
 from mapguard.source.locks import Mode, lock_mode_at
-from mapguard.source.package import GoFile, VarDecl
-from mapguard.source.typeinfo import LocalDecl, unparen, walk
-from mapguard.source.types import MUTEX_TYPES, deref
+from mapguard.source.package import GoFile, TypeDecl, VarDecl
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, unparen, walk
+from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref, type_from_node
 
 _NIL_CHECKS = (re.compile(rb"== ?nil"), re.compile(rb"nil =="))
 
@@ -110,25 +110,39 @@ def _lazy_init(node: Node, go_file: GoFile) -> tuple[Node, Node] | None:
 
 
 def _assigns(block: Node | None, go_file: GoFile, checked: Node) -> bool:
+    """The block assigns the checked variable a value it builds (a call, a literal, `&x`):
+    assigning an existing value (`if e.err == nil { e.err = err }`) records, it does not
+    initialise."""
     if block is None:
         return False
     name = "".join(go_file.text(checked).split())
     for node in walk(block):
-        if node.type == "func_literal":
-            continue
         if node.type != "assignment_statement":
             continue
         left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
         targets = left.named_children if left is not None else []
-        if any("".join(go_file.text(t).split()) == name for t in targets):
-            return True
+        values = right.named_children if right is not None else []
+        for index, target in enumerate(targets):
+            if "".join(go_file.text(target).split()) != name:
+                continue
+            value = values[index] if len(values) == len(targets) else (
+                values[0] if values else None)
+            if value is not None and unparen(value).type in _BUILT:
+                return True
     return False
+
+
+_BUILT = frozenset({"call_expression", "composite_literal", "unary_expression", "func_literal",
+                    "type_conversion_expression"})
 
 
 def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
            ) -> tuple[Severity, str] | None:
     info = pass_.info
-    if lock_mode_at(statement, go_file) is not Mode.NONE or _inside_once(statement, go_file):
+    if lock_mode_at(statement, go_file, pass_.package) is not Mode.NONE:
+        return None
+    if _inside_once(statement, go_file):
         return None
     if _function_run_by_once(pass_, statement, go_file):
         return None
@@ -141,6 +155,8 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
     if root.type != "identifier":
         return None
     symbol = info.resolve(root, go_file)
+    if checked.type == "identifier" and not isinstance(symbol, VarDecl):
+        return None  # a local (even one copied from a field) is not shared
     is_package_var = isinstance(symbol, VarDecl) and not symbol.constant
     model = Concurrency.of(pass_.package, info)
     context = model.context_of(statement, go_file)
@@ -162,9 +178,21 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
 
 
 def _type_has_mutex(pass_: Pass, receiver: LocalDecl, go_file: GoFile) -> bool:
+    """Every declaration of the receiver's type holds a mutex (types declared once per build
+    tag, like `FD` for unix and plan9, must all agree)."""
     info = pass_.info
-    struct = info.struct_of(deref(info.type_node(receiver.type_node, go_file)))
-    return struct is not None and any(deref(f.type) in MUTEX_TYPES for f in struct.fields)
+    named = deref(info.type_node(receiver.type_node, go_file))
+    if not isinstance(named, Named) or named.pkg != "":
+        return False
+    variants = pass_.package.type_variants(named.name)
+    return bool(variants) and all(_declares_mutex(info, decl) for decl in variants)
+
+
+def _declares_mutex(info: TypeInfo, decl: TypeDecl) -> bool:
+    struct = type_from_node(decl.type_node, decl.file.imports)
+    struct = info.underlying(struct) if not isinstance(struct, StructOf) else struct
+    return isinstance(struct, StructOf) and any(
+        deref(f.type) in MUTEX_TYPES for f in struct.fields)
 
 
 def _inside_once(statement: Node, go_file: GoFile) -> bool:
@@ -187,17 +215,19 @@ def _function_run_by_once(pass_: Pass, statement: Node, go_file: GoFile) -> bool
     while function is not None and function.type == "func_literal":
         function = enclosing_function(function)
     name_node = function.child_by_field_name("name") if function is not None else None
-    return name_node is not None and run_by_once(pass_.package, go_file.text(name_node))
+    return name_node is not None and runs_under_once(pass_.package, go_file.text(name_node))
 
 
 def _message(pass_: Pass, go_file: GoFile, checked: Node, where: str) -> str:
     name = "".join(go_file.text(checked).split())
     once = "sync.OnceValue or sync.Once" if pass_.allows(GO_1_21) else "sync.Once"
+    lost = ("writes to the lost map vanish; " if pass_.info.is_map_expr(checked, go_file)
+            else "")
     return (
         f"lazy initialisation of `{name}` without a lock in {where}: two goroutines can both "
-        f"see nil and both assign, and one keeps using the value the other replaced (writes to "
-        f"a lost map vanish; go test -race reports a DATA RACE). Use {once}, initialise it "
-        f"eagerly, or take the lock before the check"
+        f"see nil and both assign, and one keeps using the value the other replaced ({lost}go "
+        f"test -race reports a DATA RACE). Use {once}, initialise it eagerly, or take the "
+        f"lock before the check"
     )
 
 

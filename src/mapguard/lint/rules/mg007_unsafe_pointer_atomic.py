@@ -70,6 +70,7 @@ class Slot:
     calls: list[tuple[GoFile, Node]] = field(default_factory=list)
     types: set[GoType] = field(default_factory=set)
     disqualified: bool = False
+    typed_field: bool = False  # a `*T` field reinterpreted in place as an unsafe.Pointer
 
 
 def run(pass_: Pass) -> None:
@@ -91,6 +92,7 @@ def run(pass_: Pass) -> None:
         slot.calls.append((go_file, call))
         if typed_field is not None:
             slot.types.add(typed_field)
+            slot.typed_field = True
         for index in _STORED.get(operation, ()):
             if index < len(arguments):
                 _record_conversion(slot, arguments[index], go_file, info)
@@ -103,7 +105,7 @@ def run(pass_: Pass) -> None:
         if not isinstance(pointer, PointerTo) or isinstance(pointer.elem, Unknown):
             continue
         for go_file, call in slot.calls:
-            pass_.report(go_file, call, _message(go_file, call, pointer, info))
+            pass_.report(go_file, call, _message(pointer, info, typed_field=slot.typed_field))
 
 
 def _operation(call: Node, go_file: GoFile) -> str | None:
@@ -213,6 +215,9 @@ def _record_result(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) -> N
         if conversion is not None:
             _record_result_use(slot, conversion, go_file, info)
         return
+    if _returned(call):
+        slot.disqualified = True  # handed out untyped: its use is out of sight
+        return
     variable = _assigned_variable(call)
     if variable is None:
         return
@@ -229,6 +234,8 @@ def _record_result(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) -> N
                 use = use.parent
             if use is not None and use.type == "argument_list" and use.parent is not None:
                 _record_result_use(slot, use.parent, go_file, info)
+            elif _returned(node):
+                slot.disqualified = True
 
 
 def _record_result_use(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) -> None:
@@ -240,7 +247,11 @@ def _record_result_use(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) 
         return
     converted = _conversion_type(call, go_file, info)
     if converted is None:
-        return  # passed on as an unsafe.Pointer (e.g. back to CompareAndSwapPointer)
+        if not text.startswith("atomic."):
+            # Handed to a helper as a raw unsafe.Pointer (indexing arithmetic, other types):
+            # what it becomes there is out of sight.
+            slot.disqualified = True
+        return  # passed back to an atomic (the old value of CompareAndSwapPointer)
     if isinstance(converted, PointerTo) and not isinstance(converted.elem, Unknown):
         slot.types.add(converted)
     else:
@@ -277,6 +288,14 @@ def _conversion_type(call: Node, go_file: GoFile, info: TypeInfo) -> GoType | No
             if path is not None:
                 return PointerTo(Named(path, go_file.text(name_node)))
     return None
+
+
+def _returned(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        parent = parent.parent
+    return (parent is not None and parent.type == "expression_list" and parent.parent is not None
+            and parent.parent.type == "return_statement")
 
 
 def _assigned_variable(call: Node) -> Node | None:
@@ -316,11 +335,14 @@ def _enclosing_function(node: Node) -> Node | None:
     return current
 
 
-def _message(go_file: GoFile, call: Node, pointer: PointerTo, info: TypeInfo) -> str:
+def _message(pointer: PointerTo, info: TypeInfo, *, typed_field: bool) -> str:
     element = _type_text(pointer.elem)
     is_map = info.is_map(pointer.elem)
-    text = (f"this unsafe.Pointer only ever holds a *{element}: use atomic.Pointer[{element}] "
-            f"(Go 1.19+) — the same atomic operations, type-checked, without unsafe")
+    subject = (f"this *{element} field, reinterpreted as an unsafe.Pointer for the atomic, only "
+               f"ever holds a *{element}" if typed_field else
+               f"this unsafe.Pointer only ever holds a *{element}")
+    text = (f"{subject}: use atomic.Pointer[{element}] (Go 1.19+) — the same atomic "
+            f"operations, type-checked, without unsafe")
     if is_map:
         text += (f"; the map is already a pointer to its table, so "
                  f"atomic.Pointer[{element}] stores &m just as unsafe.Pointer(&m) did")

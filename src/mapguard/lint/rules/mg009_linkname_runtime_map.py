@@ -44,7 +44,8 @@ _RUNTIME_MAP = re.compile(
     r"mapIter\w+|maplen|mapclone|hashGrow|growWork\w*|evacuate\w*|makeBucketArray|"
     r"memhash\w*|strhash|typehash|nilinterhash|interhash|aeshash\w*|f32hash|f64hash|c64hash|"
     r"c128hash)$"
-    r"|^internal/runtime/maps\.\S+$"
+    r"|^internal/runtime/maps\.(?:NewMap|NewEmptyMap|newTable|newarray|newGroups|memHashAES|"
+    r"\(\*Map\)\.\w+|\(\*table\)\.\w+|\(\*Iter\)\.\w+|runtime_map\w+)$"
     r"|^reflect\.(?:makemap|map\w+)$"
 )
 
@@ -62,6 +63,9 @@ _HASHES = re.compile(r"hash")
 
 
 def run(pass_: Pass) -> None:
+    module = pass_.package.module
+    if module is not None and module.path in {"std", "cmd"}:
+        return  # the standard library may link its own internals: the restriction is for others
     for go_file in pass_.package.files:
         for hit in _DIRECTIVE.finditer(go_file.source):
             target = hit.group(2).decode("utf-8", "replace")
@@ -81,7 +85,10 @@ def _is_push(pass_: Pass, local: str) -> bool:
     """A directive naming a function that has a body *provides* the symbol (a push, as the
     runtime does for reflect): only a body-less declaration pulls someone else's code."""
     declaration = pass_.package.funcs.get(local)
-    return declaration is not None and declaration.body is not None
+    if declaration is not None:
+        return declaration.body is not None
+    variable = pass_.package.vars.get(local)
+    return variable is not None and variable.value is not None  # an initialised variable
 
 
 def _message(target: str) -> str:
