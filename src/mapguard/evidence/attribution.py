@@ -20,11 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tree_sitter import Node
 
 from mapguard.evidence.goframes import FrameKind, frame_kind, map_op
 from mapguard.evidence.mapsyntax import GoSource, LineFacts, size_class
 from mapguard.evidence.site import Site
 from mapguard.formats.pprof import IntArray, Location, Profile
+from mapguard.source.lookup import typed_file
+from mapguard.source.types import Unknown
 
 ALLOCATION_KINDS = ("allocs", "heap")
 ALLOCATION_OPS = ("create", "grow", "syncmap")
@@ -99,13 +102,28 @@ class SourceFiles:
         if file not in self._parsed:
             path = self.resolve(file)
             try:
-                self._parsed[file] = GoSource(self._read(path)) if path else None
+                self._parsed[file] = _go_source(path, self._read(path)) if path else None
             except OSError:
                 self._parsed[file] = None
         return self._parsed[file]
 
     def is_under_root(self, file: str) -> bool:
         return self.root is not None and self.resolve(file) is not None
+
+
+def _go_source(path: Path, content: bytes) -> GoSource:
+    """The file with its package's type model when the package loads (and the file on disk
+    is the one profiled), else the file alone."""
+    typed = typed_file(path)
+    if typed is None or typed[0].source != content:
+        return GoSource(content)
+    go_file, info = typed
+
+    def oracle(expr: Node) -> bool | None:
+        found = info.type_of(expr, go_file)
+        return None if isinstance(found, Unknown) else info.is_map(found)
+
+    return GoSource(content, go_file.tree, oracle)
 
 
 @dataclass

@@ -1,17 +1,18 @@
 """What the Go source of one line allocates: map creation, map inserts, sync.Map stores, and
 the other allocating expressions that can share the line.
 
-The question "is this expression a map?" is answered by `is_map_expression` alone, from a local,
-syntactic look-up (declarations in the same function and file). It is the one seam to swap for
-the package-wide type model of `mapguard.source` when that exists.
+The question "is this expression a map?" is answered by `is_map_expression` alone: by the
+package-wide type model of `mapguard.source` when the file's package could be loaded (a
+`MapOracle`), and otherwise — or when that model does not know — by a local, syntactic look-up
+(declarations in the same function and file).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
 from mapguard.source.parser import parse_go
 
@@ -61,12 +62,18 @@ class LineFacts:
         return tuple(a for a in self.allocations if a.op == "other")
 
 
+# Whether an expression is a map according to a package-wide type model: None if it cannot tell.
+MapOracle = Callable[[Node], bool | None]
+
+
 class GoSource:
     """One parsed Go file, answering `facts(line)`."""
 
-    def __init__(self, source: bytes) -> None:
+    def __init__(self, source: bytes, tree: Tree | None = None,
+                 map_oracle: MapOracle | None = None) -> None:
         self.source = source
-        self.tree = parse_go(source)
+        self.tree = tree if tree is not None else parse_go(source)
+        self.map_oracle = map_oracle
         self._by_line: dict[int, list[Node]] = {}
         self._map_types: set[str] | None = None
         self._scope_index: dict[int, dict[str, list[Node]]] = {}
@@ -209,6 +216,10 @@ def is_map_expression(expr: Node | None, source: GoSource) -> bool:
     declaration of the identifier in the enclosing functions or the file (a map type, a named
     map type, `make(map...)` or a map literal), struct fields of a map type, `(*p)` for a
     `*map`, and `m[a]` when m's values are maps. The seam for a package-wide type model."""
+    if expr is not None and source.map_oracle is not None:
+        verdict = source.map_oracle(expr)
+        if verdict is not None:
+            return verdict
     declared = _declared_type(expr, source)
     return declared is not None and source._is_map_type(declared)
 

@@ -1,0 +1,42 @@
+"""Load the package a single Go file belongs to, for callers that start from a file name
+(profile attribution, escape facts) and want the package-wide type model, not just the file."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from mapguard.goversion import NEWEST_KNOWN
+from mapguard.source.discover import PackageDir, SourceFile
+from mapguard.source.loader import VersionChoice, load_packages
+from mapguard.source.package import GoFile, Package, is_generated
+from mapguard.source.typeinfo import TypeInfo
+
+
+@functools.cache
+def _packages_of(directory: Path) -> tuple[tuple[Package, TypeInfo], ...]:
+    files: list[SourceFile] = []
+    for path in sorted(directory.glob("*.go")):
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue
+        files.append(SourceFile(path, content, context_only=is_generated(content)))
+    if not files:
+        return ()
+    packages, _errors = load_packages(
+        PackageDir(directory, tuple(files)),
+        lambda module: VersionChoice(
+            module.go_version if module and module.go_version else NEWEST_KNOWN, "go.mod"),
+    )
+    return tuple((package, TypeInfo(package)) for package in packages)
+
+
+def typed_file(path: Path) -> tuple[GoFile, TypeInfo] | None:
+    """The parsed file with its package's TypeInfo, or None if it cannot be loaded."""
+    resolved = path.resolve()
+    for package, info in _packages_of(resolved.parent):
+        for go_file in package.files:
+            if go_file.path == resolved:
+                return go_file, info
+    return None

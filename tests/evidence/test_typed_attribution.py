@@ -1,0 +1,30 @@
+"""Profile attribution asks the package-wide type model whether an indexed value is a map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mapguard.evidence.attribution import _go_source
+from mapguard.evidence.mapsyntax import GoSource
+
+TYPES = "package p\n\ntype registry map[string]int\n"
+FILL = "package p\n\nfunc fill(r registry) {\n\tr[\"a\"] = 1\n}\n"
+
+
+def test_named_map_type_from_another_file_makes_the_insert_a_map_growth(tmp_path: Path) -> None:
+    (tmp_path / "go.mod").write_text("module example.com/p\n\ngo 1.22\n")
+    (tmp_path / "types.go").write_text(TYPES)
+    fill = tmp_path / "fill.go"
+    fill.write_text(FILL)
+    typed = _go_source(fill, fill.read_bytes())
+    assert typed.facts(4).map_ops == frozenset({"grow"})
+    # The file alone cannot tell that `registry` is a map.
+    assert GoSource(fill.read_bytes()).facts(4).map_ops == frozenset()
+
+
+def test_a_file_that_changed_since_profiling_falls_back_to_its_own_text(tmp_path: Path) -> None:
+    (tmp_path / "types.go").write_text(TYPES)
+    fill = tmp_path / "fill.go"
+    fill.write_text(FILL)
+    profiled = FILL.replace("r[\"a\"] = 1", "r[\"b\"] = 2").encode()
+    assert _go_source(fill, profiled).map_oracle is None
