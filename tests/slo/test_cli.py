@@ -46,7 +46,10 @@ def test_bad_spec_is_one_line_exit_2_no_traceback(tmp_path: Path) -> None:
 def test_generate_to_stdout_and_files(capsys: Capsys, tmp_path: Path) -> None:
     assert main(["slo", "generate", str(SLOTH_SPEC), "--no-check"]) == 0
     groups = yaml.safe_load(capsys.readouterr().out)["groups"]
-    assert len(groups) == 6
+    assert [g["name"] for g in groups] == [
+        "mapguard-slo-k8s-apiserver-requests-availability",
+        "mapguard-slo-k8s-apiserver-requests-latency",
+    ]
     out = tmp_path / "out"
     code = main(["slo", "generate", str(MAPGUARD_SPEC), "-o", str(out / "rules.yml"),
                  "--tests", str(out / "tests" / "rules.test.yml"),
@@ -104,3 +107,15 @@ def test_status_against_nothing_is_exit_2(capsys: Capsys) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     assert main(["slo", "status", "--prometheus", url, "--timeout", "2"]) == 2
     assert "cannot reach Prometheus" in capsys.readouterr().err
+
+
+def test_validate_lets_promtool_judge_the_queries(
+    capsys: Capsys, tmp_path: Path, promtool: str
+) -> None:
+    spec = tmp_path / "q.yaml"
+    query = "total_query: sum(rate(apiserver_request_total["
+    spec.write_text(SLOTH_SPEC.read_text().replace(query, query.replace("sum", "summ")))
+    assert main(["slo", "validate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mapguard: error: {spec}: slos[0].sli: promtool rejects")
+    assert 'unknown function with name "summ"' in err and err.count("\n") == 1

@@ -110,8 +110,9 @@ def _promtool_validate(specs: SpecSet, groups: Sequence[RuleGroup]) -> None:
         verdict = tools.check_rules(path)
     if verdict.ok:
         return
-    problem = next((line.strip() for line in verdict.output.splitlines()
-                    if "group " in line or "parse error" in line), verdict.output.splitlines()[-1])
+    output = verdict.output.replace(f"{path}: ", "")
+    problem = next((line.strip() for line in output.splitlines()
+                    if "group " in line or "parse error" in line), output.splitlines()[-1])
     for slo in specs.slos:
         if f'-{slo.id}"' in problem:
             raise InputError(slo.source, f"promtool rejects the generated rules: {problem}",
