@@ -352,13 +352,18 @@ def _parse_text(text: str) -> GcTrace:
         lines.pop()
     skeletons = data.translate(None, _NUMERIC).split(b"\n")[: len(lines)]
     shapes = {skeleton: _notes_of(skeleton) for skeleton in set(skeletons)}
-    groups: dict[bytes, list[int]] = {}
-    for index, skeleton in enumerate(skeletons):
-        key = shapes[skeleton][0]
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = []
-        group.append(index)
+    groups: list[Sequence[int]]
+    if len({key for key, _ in shapes.values()}) == 1:
+        groups = [range(len(lines))]  # the usual log: one shape of line, perhaps with notes
+    else:
+        by_key: dict[bytes, list[int]] = {}
+        for index, skeleton in enumerate(skeletons):
+            key = shapes[skeleton][0]
+            group = by_key.get(key)
+            if group is None:
+                group = by_key[key] = []
+            group.append(index)
+        groups = list(by_key.values())
 
     line_parser = _LineParser()
     floats: _Memo[bytes] = _Memo(float)
@@ -366,12 +371,15 @@ def _parse_text(text: str) -> GcTrace:
     gathered = _Columns()
     malformed: list[MalformedLine] = []
     other = 0
-    for indices in groups.values():
+    for indices in groups:
         shape = _bulk_shape(lines[indices[0]], line_parser)
         for start in range(0, len(indices), _CHUNK_LINES):
             chunk = indices[start : start + _CHUNK_LINES]
             if shape is not None:
-                block = b"\n".join([lines[index] for index in chunk])
+                block = (
+                    b"\n".join(lines[chunk[0] : chunk[-1] + 1]) if isinstance(chunk, range)
+                    else b"\n".join([lines[index] for index in chunk])
+                )  # fmt: skip
                 notes = [shapes[skeletons[index]][1] or () for index in chunk]
                 linenos = [index + 1 for index in chunk]
                 columns = _bulk_columns(block, linenos, notes, shape, floats, ints)
