@@ -142,17 +142,18 @@ def _shared_parameters(pass_: Pass, model: Concurrency) -> Handoffs:
         changed = False
         for declaration in candidates:
             for call, go_file in _calls_of(pass_, declaration):
-                if lock_mode_at(call, go_file, pass_.package) is Mode.WRITE:
-                    continue
                 arguments = _arguments(call)
                 key = (id(declaration.file), declaration.node.start_byte)
                 for index, argument in enumerate(arguments):
                     if index in shared.get(key, {}):
                         continue
                     reason = _argument_reason(pass_, model, shared, call, go_file, argument)
-                    if reason is not None and _is_map_parameter(pass_, declaration, index):
-                        shared.setdefault(key, {})[index] = reason
-                        changed = True
+                    if reason is None or not _is_map_parameter(pass_, declaration, index):
+                        continue
+                    if lock_mode_at(call, go_file, pass_.package) is Mode.WRITE:
+                        break  # handed over under the lock
+                    shared.setdefault(key, {})[index] = reason
+                    changed = True
         if not changed:
             break
     return shared

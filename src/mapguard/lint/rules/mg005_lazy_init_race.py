@@ -139,13 +139,18 @@ _BUILT = frozenset({"call_expression", "composite_literal", "unary_expression", 
 
 def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
            ) -> tuple[Severity, str] | None:
+    verdict = _context_verdict(pass_, go_file, statement, checked)
+    # The protections that cost a search of the package come last, for verdicts only.
+    if verdict is None or lock_mode_at(statement, go_file, pass_.package) is not Mode.NONE:
+        return None
+    if _inside_once(statement, go_file) or _function_run_by_once(pass_, statement, go_file):
+        return None
+    return verdict
+
+
+def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
+                     ) -> tuple[Severity, str] | None:
     info = pass_.info
-    if lock_mode_at(statement, go_file, pass_.package) is not Mode.NONE:
-        return None
-    if _inside_once(statement, go_file):
-        return None
-    if _function_run_by_once(pass_, statement, go_file):
-        return None
     root = checked
     while root.type == "selector_expression":
         operand = root.child_by_field_name("operand")
