@@ -26,7 +26,6 @@ HEADER_SIZE = 16
 # The first Go release whose traces `go tool trace -d=parsed` prints event by event (format v2).
 FIRST_PARSED_MINOR = 22
 
-_HEAD = re.compile(r"M=(-?\d+) P=(-?\d+) G=(-?\d+) ([A-Za-z]+) Time=(-?\d+)(?: |$)")
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
 _RANGE = re.compile(rf"Name={_QUOTED} Scope=(\S+)")
 _METRIC = re.compile(rf"Name={_QUOTED} Value=(.*)$")
@@ -107,16 +106,23 @@ def parse_parsed_events(lines: Iterable[str], source: str) -> Iterator[TraceEven
     """Events of `go tool trace -d=parsed` output, in order; raises `InputError` on a shape it
     does not know. A generator, so a trace of any size streams through in constant memory."""
     for number, line in enumerate(lines, 1):
-        if not line.startswith("M="):
-            # Stack frames are indented; "Stack=" / "TransitionStack=" open them.
-            if line[:1] in ("\t", " ", "\n", "") or line.startswith(("Stack=", "TransitionStack=")):
+        first = line[:1]
+        if first == "\t":
+            continue  # a stack frame: most lines
+        if first != "M":
+            # "Stack=" / "TransitionStack=" open the frames; blank lines close them.
+            if first in ("", "\n", " ") or line.startswith(("Stack=", "TransitionStack=")):
                 continue
             raise _unknown(source, number, line)
-        head = _HEAD.match(line)
-        if head is None:
-            raise _unknown(source, number, line)
-        kind, time = head.group(4), int(head.group(5))
-        rest = line[head.end():].rstrip("\n")
+        parts = line.rstrip("\n").split(" ", 5)
+        try:
+            if len(parts) < 5 or parts[1][:2] != "P=" or parts[2][:2] != "G=" or \
+                    parts[4][:5] != "Time=" or parts[0][:2] != "M=":
+                raise ValueError(line)
+            kind, time = parts[3], int(parts[4][5:])
+        except ValueError:
+            raise _unknown(source, number, line) from None
+        rest = parts[5] if len(parts) == 6 else ""
         if kind == "Metric":
             metric = _METRIC.match(rest)
             if metric is None:
