@@ -240,7 +240,8 @@ def is_immediately_called(func_literal: Node) -> bool:
     return grand is None or grand.type not in {"go_statement", "defer_statement"}
 
 
-_MAKE_OR_MAP = re.compile(rb"make\(|map\[")
+# `make(`, and `map[...]{` on one line (a literal, not a map type in a signature).
+_MAKE_OR_MAP = (re.compile(rb"make\("), re.compile(rb"map\[[^\n{]*\{"))
 _STDLIB_MAP_LITERAL = re.compile(rb"(?:Header|Values|MIMEHeader|FuncMap)\{")
 
 
@@ -262,7 +263,7 @@ def _find_map_creations(pass_: Pass) -> Iterator[tuple[GoFile, Node]]:
     info = pass_.info
     named = [name for name, decl in package.types.items()
              if decl.type_node is not None and decl.type_node.type == "map_type"]
-    patterns = [_MAKE_OR_MAP, _STDLIB_MAP_LITERAL]
+    patterns = [*_MAKE_OR_MAP, _STDLIB_MAP_LITERAL]
     if named:
         alternatives = b"|".join(re.escape(name.encode()) for name in sorted(named))
         patterns.append(re.compile(rb"(?:" + alternatives + rb")\{"))

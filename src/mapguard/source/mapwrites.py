@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,31 +28,54 @@ class MapWrite:
     kind: WriteKind
 
 
-def map_writes(package: Package, info: TypeInfo) -> list[MapWrite]:
-    cached = package.memo.get("map_writes")
-    if isinstance(cached, list):
-        return cached
-    found = list(_find(package, info))
-    package.memo["map_writes"] = found
+Region = tuple[GoFile, Node]  # a function (or any node) whose writes are wanted
+
+
+def map_writes(package: Package, info: TypeInfo, regions: Iterable[Region] | None = None
+               ) -> list[MapWrite]:
+    """The map writes of the package, or only those inside the given regions (typing every
+    index write is the costly part, so callers narrow it to code that can matter)."""
+    spans = ([(f, 0, len(f.source)) for f in package.files] if regions is None
+             else _merged(regions))
+    found: list[MapWrite] = []
+    for go_file, start, end in spans:
+        found.extend(_find(go_file, info, start, end))
     return found
 
 
-def _find(package: Package, info: TypeInfo) -> Iterator[MapWrite]:
-    for go_file in package.files:
-        seen: set[int] = set()
-        root = go_file.root
-        for hit in _INDEX_WRITE.finditer(go_file.source):
-            node = root.named_descendant_for_byte_range(hit.start(), hit.start() + 1)
-            statement = _write_statement(node)
-            if statement is None or statement.start_byte in seen:
-                continue
-            seen.add(statement.start_byte)
-            yield from _index_writes(go_file, info, statement)
-        for hit in _BUILTIN_WRITE.finditer(go_file.source):
-            node = root.named_descendant_for_byte_range(hit.start(), hit.end())
-            write = _builtin_write(go_file, info, node)
-            if write is not None:
-                yield write
+def _merged(regions: Iterable[Region]) -> list[tuple[GoFile, int, int]]:
+    """Byte ranges per file with nested and repeated regions folded together."""
+    by_file: dict[int, tuple[GoFile, list[tuple[int, int]]]] = {}
+    for go_file, node in regions:
+        by_file.setdefault(id(go_file), (go_file, []))[1].append((node.start_byte, node.end_byte))
+    spans: list[tuple[GoFile, int, int]] = []
+    for go_file, ranges in by_file.values():
+        last_end = -1
+        for start, end in sorted(ranges):
+            if start >= last_end:
+                spans.append((go_file, start, end))
+                last_end = end
+            elif end > last_end:
+                spans[-1] = (go_file, spans[-1][1], end)
+                last_end = end
+    return spans
+
+
+def _find(go_file: GoFile, info: TypeInfo, start: int, end: int) -> Iterator[MapWrite]:
+    seen: set[int] = set()
+    root = go_file.root
+    for hit in _INDEX_WRITE.finditer(go_file.source, start, end):
+        node = root.named_descendant_for_byte_range(hit.start(), hit.start() + 1)
+        statement = _write_statement(node)
+        if statement is None or statement.start_byte in seen:
+            continue
+        seen.add(statement.start_byte)
+        yield from _index_writes(go_file, info, statement)
+    for hit in _BUILTIN_WRITE.finditer(go_file.source, start, end):
+        node = root.named_descendant_for_byte_range(hit.start(), hit.end())
+        write = _builtin_write(go_file, info, node)
+        if write is not None:
+            yield write
 
 
 def _write_statement(node: Node | None) -> Node | None:

@@ -64,11 +64,11 @@ def run(pass_: Pass) -> None:
     model = Concurrency.of(pass_.package, pass_.info)
     if not model.contexts:
         return  # nothing in this package runs concurrently
-    writes = map_writes(pass_.package, pass_.info)
-    if not writes:
-        return
-    handoffs = _shared_parameters(pass_, model)
-    for write in writes:
+    handoffs, receivers = _shared_parameters(pass_, model)
+    # Only writes inside concurrent code, or inside functions handed a shared map, can matter.
+    regions = [(c.file, c.function) for c in model.contexts]
+    regions.extend((d.file, d.node) for d in receivers)
+    for write in map_writes(pass_.package, pass_.info, regions):
         message = _in_context(pass_, model, write) or _handed_over(pass_, handoffs, write)
         if message is not None:
             pass_.report(write.file, write.statement, message)
@@ -133,11 +133,13 @@ def _parameter_index(function: Node, ident: Node) -> int | None:
     return next((i for i, name in enumerate(names) if name == ident), None)
 
 
-def _shared_parameters(pass_: Pass, model: Concurrency) -> Handoffs:
+def _shared_parameters(pass_: Pass, model: Concurrency) -> tuple[Handoffs, list[FuncDecl]]:
     """Map parameters of same-package functions that receive a shared map from concurrent
-    code, directly or through further same-package calls (a fixpoint over call sites)."""
+    code, directly or through further same-package calls (a fixpoint over call sites); and
+    the functions that receive one."""
     candidates = [f for f in pass_.package.all_functions() if _has_map_parameter(pass_, f)]
     shared: Handoffs = {}
+    receivers: dict[tuple[int, int], FuncDecl] = {}
     for _round in range(6):
         changed = False
         for declaration in candidates:
@@ -153,10 +155,11 @@ def _shared_parameters(pass_: Pass, model: Concurrency) -> Handoffs:
                     if lock_mode_at(call, go_file, pass_.package) is Mode.WRITE:
                         break  # handed over under the lock
                     shared.setdefault(key, {})[index] = reason
+                    receivers[key] = declaration
                     changed = True
         if not changed:
             break
-    return shared
+    return shared, list(receivers.values())
 
 
 def _argument_reason(pass_: Pass, model: Concurrency, shared: Handoffs, call: Node,

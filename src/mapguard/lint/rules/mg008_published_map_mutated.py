@@ -58,9 +58,15 @@ _STORES = {"Store": None, "Swap": None, "LoadOrStore": 1, "CompareAndSwap": 2}
 
 def run(pass_: Pass) -> None:
     info = pass_.info
-    if not any(_publishes(match.node, match.file, info) for match in pass_.candidates()):
+    # Writes can only touch a published map in functions that load or store one.
+    regions = []
+    for match in pass_.candidates():
+        function = _enclosing_function(match.node)
+        if function is not None and _publishes(match.node, match.file, info):
+            regions.append((match.file, function))
+    if not regions:
         return  # no map goes through an atomic or a sync.Map in this package
-    for write in map_writes(pass_.package, info):
+    for write in map_writes(pass_.package, info, regions):
         how = _published(write.target, write, info, depth=0)
         if how is None:
             continue
