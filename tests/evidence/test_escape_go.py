@@ -152,3 +152,19 @@ def test_unreadable_build_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["escape", "--from", str(tmp_path / "empty.log")]) == 2
     assert main(["escape", "--from", str(tmp_path / "missing.log")]) == 2
     assert len(capsys.readouterr().err.splitlines()) == 3
+
+
+def test_partial_build_shows_what_compiled(tmp_path: Path, go_toolchain: GoToolchain,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "go.mod").write_text("module example.com/partial\n\ngo 1.22\n")
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "good.go").write_text(
+        "package good\n\nfunc Index() map[string]int { return make(map[string]int) }\n")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "bad.go").write_text("package bad\n\nfunc F() { undefinedThing() }\n")
+    assert main(["escape", str(tmp_path), "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    (site,) = json.loads(captured.out)["sites"]
+    assert (site["file"], site["line"], site["verdict"]) == (
+        str(tmp_path / "good" / "good.go"), 3, "heap")
+    assert captured.err.count("\n") == 1 and "undefined: undefinedThing" in captured.err

@@ -10,7 +10,12 @@ from rich.markup import escape as markup
 from rich.table import Table
 
 from mapguard.clikit import emit_json, format_option
-from mapguard.evidence.escape_run import find_module_root, read_escape_log, run_escape_build
+from mapguard.evidence.escape_run import (
+    EscapeBuildError,
+    find_module_root,
+    read_escape_log,
+    run_escape_build,
+)
 from mapguard.evidence.render import console, display_path
 from mapguard.formats.escape import (
     EscapeFact,
@@ -40,7 +45,19 @@ def escape(targets: tuple[str, ...], from_log: Path | None, show_all: bool,
     TARGETS are package patterns (default ./...) or one module directory. With --from, an
     optional directory says where relative paths in the log start (default: here).
     """
-    report = _report(targets, from_log)
+    try:
+        report = _report(targets, from_log)
+    except EscapeBuildError as failure:
+        if failure.partial is None:
+            raise
+        # Show what the packages that did compile said, then fail.
+        _emit(failure.partial, show_all, output_format)
+        raise
+    _emit(report, show_all, output_format)
+    return 0
+
+
+def _emit(report: EscapeReport, show_all: bool, output_format: str) -> None:
     facts = report.facts if show_all else report.map_sites()
     leaks = report.leaks if show_all else ()
     if output_format == "json":
@@ -51,7 +68,6 @@ def escape(targets: tuple[str, ...], from_log: Path | None, show_all: bool,
         })
     else:
         _print(facts, leaks, show_all)
-    return 0
 
 
 def _report(targets: tuple[str, ...], from_log: Path | None) -> EscapeReport:

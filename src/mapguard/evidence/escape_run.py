@@ -33,6 +33,15 @@ BUILD_FLAGS = ("build", "-gcflags=-m=2", "-o", os.devnull)
 _JSON_HEADER = re.compile(r'^\s*\{"version":')
 
 
+class EscapeBuildError(ToolError):
+    """The build failed; `partial` holds what the compiler said about the packages it did
+    compile, if anything."""
+
+    def __init__(self, message: str, partial: EscapeReport | None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
 def find_module_root(start: Path) -> Path:
     """The nearest directory at or above `start` with a go.mod; `start` itself if none."""
     here = start if start.is_dir() else start.parent
@@ -55,7 +64,9 @@ def run_escape_build(
     if proc.returncode != 0:
         lines = report.unrecognized if report else tuple(output.splitlines())
         detail = "; ".join(line.strip() for line in lines[:3]) or f"exit status {proc.returncode}"
-        raise ToolError(f"`go build -gcflags=-m=2 {' '.join(patterns)}` failed: {detail}")
+        message = f"`go build -gcflags=-m=2 {' '.join(patterns)}` failed: {detail}"
+        partial = resolve_report(report, module_dir) if report and report.facts else None
+        raise EscapeBuildError(message, partial)
     if report is None:
         raise ToolError(f"`go build` printed no escape analysis for {' '.join(patterns)}")
     return resolve_report(report, module_dir)
