@@ -107,8 +107,8 @@ def main() -> int:
         warm = [timed(warm_cmd, env) for _ in range(args.repeat)]
     g, c = statistics.median(gofmt_times), statistics.median(cold_times)
     w = statistics.median(t for t, _, _ in warm)
-    print(f"gofmt -l        median {g:6.2f} s   runs {['%.2f' % t for t in gofmt_times]}")
-    print(f"lint cold       median {c:6.2f} s   runs {['%.2f' % t for t in cold_times]}"
+    print(f"gofmt -l        median {g:6.2f} s   runs {[f'{t:.2f}' for t in gofmt_times]}")
+    print(f"lint cold       median {c:6.2f} s   runs {[f'{t:.2f}' for t in cold_times]}"
           f"   peak {max(cold_peaks)} MiB")
     print(f"lint warm       median {w:6.2f} s   peak {max(p for _, p, _ in warm)} MiB")
     print(f"ratio cold/gofmt: {c / g:.2f}   (bar: <= 1.00; warm bar: <= 3 s; memory bar: 1 GiB)")
