@@ -34,12 +34,14 @@ def sparkline(values: list[float], width: int = 60) -> str:
 
 
 def display_path(file: str) -> str:
-    """A path relative to the working directory when it is under it."""
-    try:
-        return os.path.relpath(file) if Path(file).is_absolute() and not os.path.relpath(
-            file).startswith("..") else file
-    except ValueError:
+    """A path relative to the working directory when it is under it, else as given."""
+    if not Path(file).is_absolute():
         return file
+    try:
+        relative = os.path.relpath(file)
+    except ValueError:  # another drive
+        return file
+    return file if relative.startswith("..") else relative
 
 
 def megabytes(size: float) -> str:
