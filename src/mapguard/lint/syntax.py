@@ -9,25 +9,21 @@ from collections.abc import Iterator
 from tree_sitter import Node
 
 from mapguard.lint.rule import Pass
-from mapguard.source.package import GoFile, Package
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, walk, word_hits
+from mapguard.source.package import GoFile
+from mapguard.source.typeinfo import (
+    FUNCTION_NODES,
+    LocalDecl,
+    TypeInfo,
+    walk,
+    word_hits,
+)
 
-FUNCTION_NODES = frozenset({"function_declaration", "method_declaration", "func_literal"})
 _SPACE = re.compile(r"\s+")
 _BUILTIN_FUNCTIONS = frozenset({
     "append", "cap", "clear", "close", "complex", "copy", "delete", "imag", "len", "make",
     "max", "min", "new", "panic", "print", "println", "real", "recover",
 })
 BUILTINS_THAT_ONLY_READ = frozenset({"len", "cap", "delete", "clear", "print", "println"})
-
-
-def enclosing_function(node: Node) -> Node | None:
-    current = node.parent
-    while current is not None:
-        if current.type in FUNCTION_NODES:
-            return current
-        current = current.parent
-    return None
 
 
 def enclosing_loops(node: Node) -> list[Node]:
@@ -362,51 +358,3 @@ def _delete_all_target(
 
 def _has_call(node: Node) -> bool:
     return any(child.type == "call_expression" for child in walk(node))
-
-
-def runs_under_once(package: Package, function_name: str, depth: int = 0) -> bool:
-    """Handed to `once.Do`, or called only from functions that are (a helper of a Once body)."""
-    if run_by_once(package, function_name):
-        return True
-    if depth >= 3:
-        return False
-    callers = calling_functions(package, function_name)
-    return bool(callers) and all(
-        name is not None and runs_under_once(package, name, depth + 1) for name in callers)
-
-
-def calling_functions(package: Package, function_name: str) -> list[str | None]:
-    """The names of the named functions that call `function_name` (None: a package-level
-    initialiser), found from `name(` and `.name(` in the text."""
-    key = ("calling-functions", function_name)
-    if key in package.memo:
-        return package.memo[key]  # type: ignore[return-value]
-    callers: list[str | None] = []
-    for go_file in package.files:
-        for start, end in word_hits(go_file.source, function_name):
-            if go_file.source[end:end + 1] != b"(":
-                continue
-            node = go_file.root.named_descendant_for_byte_range(start, end)
-            if node is None or node.type not in {"identifier", "field_identifier"}:
-                continue
-            caller = enclosing_function(node)
-            while caller is not None and caller.type == "func_literal":
-                caller = enclosing_function(caller)
-            if caller is not None and caller.child_by_field_name("name") is not None and (
-                caller.child_by_field_name("name") == node
-            ):
-                continue  # the declaration itself
-            name = caller.child_by_field_name("name") if caller is not None else None
-            callers.append(go_file.text(name) if name is not None else None)
-    package.memo[key] = callers
-    return callers
-
-
-def run_by_once(package: Package, function_name: str) -> bool:
-    """Whether a named function or method is handed to `once.Do(f)` / `once.Do(x.f)`."""
-    key = ("run-by-once", function_name)
-    if key not in package.memo:
-        pattern = re.compile(rb"\.Do\(\s*(?:[\w.]+\.)?" + re.escape(function_name.encode())
-                             + rb"\s*\)")
-        package.memo[key] = any(pattern.search(f.source) for f in package.files)
-    return bool(package.memo[key])

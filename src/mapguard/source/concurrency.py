@@ -23,7 +23,15 @@ from typing import Literal
 from tree_sitter import Node
 
 from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl
-from mapguard.source.typeinfo import LocalDecl, Symbol, TypeInfo, unparen, walk, word_hits
+from mapguard.source.typeinfo import (
+    LocalDecl,
+    Symbol,
+    TypeInfo,
+    enclosing_function,
+    unparen,
+    walk,
+    word_hits,
+)
 from mapguard.source.types import GoType, Named, PointerTo, Unknown, deref, parameter_types
 
 FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
@@ -490,13 +498,6 @@ def _operator(node: Node) -> str:
 
 def _strongest(contexts: list[Context]) -> Context:
     return max(contexts, key=lambda c: (c.repeatable, c.kind == "handler"))
-
-
-def enclosing_function(node: Node) -> Node | None:
-    current = node.parent
-    while current is not None and current.type not in FUNCTIONS:
-        current = current.parent
-    return current
 
 
 def _function_of_parameter(node: Node | None) -> Node | None:

@@ -15,8 +15,9 @@ import re
 
 from tree_sitter import Node
 
-from mapguard.source.package import GoFile, Package
-from mapguard.source.typeinfo import word_hits
+from mapguard.source.calls import call_sites
+from mapguard.source.package import GoFile, receiver_type_name
+from mapguard.source.typeinfo import TypeInfo, enclosing_function
 
 _CALLER_HOLDS = re.compile(
     r"(?i)\b(?:the\s+)?callers?\s+(?:must|should|is\s+expected\s+to)\s+"
@@ -28,7 +29,6 @@ _CALLER_HOLDS = re.compile(
     r"|\bassumes?\s+[\w.]+(?:\s+\w+)?\s+is\s+(?:held|locked)\b"
     r"|\b(?:is|are)\s+(?:held|locked)\s+by\s+the\s+caller\b"
 )
-_FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
 
 
 class Mode(enum.IntEnum):
@@ -37,18 +37,18 @@ class Mode(enum.IntEnum):
     WRITE = 2
 
 
-def lock_mode_at(node: Node, go_file: GoFile, package: Package | None = None,
+def lock_mode_at(node: Node, go_file: GoFile, info: TypeInfo | None = None,
                  depth: int = 0) -> Mode:
-    """The strongest lock held where `node` runs (NONE, READ or WRITE). With the package, an
-    unexported function whose every caller holds a write lock counts as holding one."""
+    """The strongest lock held where `node` runs (NONE, READ or WRITE). With the package's
+    TypeInfo, an unexported function whose every caller holds a write lock counts as locked."""
     best = Mode.NONE
     current = node
     while True:
-        function = _enclosing_function(current)
+        function = enclosing_function(current)
         held = _held_in_function(current, function, go_file)
-        if held is not Mode.WRITE and package is not None and function is not None and (
+        if held is not Mode.WRITE and info is not None and function is not None and (
             function.type != "func_literal"
-        ) and _all_callers_hold_lock(function, go_file, package, depth):
+        ) and _all_callers_hold_lock(function, go_file, info, depth):
             held = Mode.WRITE
         best = max(best, held)
         if best is Mode.WRITE or function is None:
@@ -58,34 +58,28 @@ def lock_mode_at(node: Node, go_file: GoFile, package: Package | None = None,
         current = function  # a synchronous closure runs under its writer's locks
 
 
-def _all_callers_hold_lock(function: Node, go_file: GoFile, package: Package, depth: int
+def _all_callers_hold_lock(function: Node, go_file: GoFile, info: TypeInfo, depth: int
                            ) -> bool:
+    package = info.package
     name_node = function.child_by_field_name("name")
     if name_node is None or depth >= 2:
         return False
     name = go_file.text(name_node)
     if name[:1].isupper():
         return False  # exported: callers outside the package are out of sight
-    key = ("callers-hold-lock", name)
+    receiver = receiver_type_name(function, go_file) if function.type == (
+        "method_declaration") else None
+    declaration = (package.method(receiver, name) if receiver is not None
+                   else package.funcs.get(name))
+    if declaration is None or declaration.node != function:
+        return False
+    key = ("callers-hold-lock", id(declaration))
     if key in package.memo:
         return bool(package.memo[key])
     package.memo[key] = False  # recursion guard
-    calls: list[tuple[Node, GoFile]] = []
-    for other in package.files:
-        for start, end in word_hits(other.source, name):
-            if other.source[end:end + 1] != b"(":
-                continue
-            found = other.root.named_descendant_for_byte_range(start, end)
-            if found is None or found == name_node:
-                continue
-            call = found.parent
-            if call is not None and call.type == "selector_expression":
-                call = call.parent
-            if call is None or call.type != "call_expression":
-                return False  # used as a value (go f, once.Do(f)...): callers unknown
-            calls.append((call, other))
-    holds = bool(calls) and all(
-        lock_mode_at(call, other, package, depth + 1) is Mode.WRITE for call, other in calls)
+    sites = call_sites(package, info, declaration)
+    holds = bool(sites) and all(
+        lock_mode_at(site.call, site.file, info, depth + 1) is Mode.WRITE for site in sites or ())
     package.memo[key] = holds
     return holds
 
@@ -172,13 +166,6 @@ def doc_comment(declaration: Node, go_file: GoFile) -> str:
         expected_row = sibling.start_point.row - 1
         sibling = sibling.prev_named_sibling
     return " ".join(reversed(lines))
-
-
-def _enclosing_function(node: Node) -> Node | None:
-    current = node.parent
-    while current is not None and current.type not in _FUNCTIONS:
-        current = current.parent
-    return current
 
 
 def _started_with_go(literal: Node) -> bool:

@@ -55,7 +55,8 @@ RUNE = Named("builtin", "rune")
 BYTE = Named("builtin", "byte")
 ANY = InterfaceOf()
 
-_FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
+FUNCTION_NODES = frozenset({"function_declaration", "method_declaration", "func_literal"})
+_FUNCTIONS = FUNCTION_NODES
 _BUILTIN_RESULTS: dict[str, GoType] = {
     "len": INT, "cap": INT, "copy": INT, "complex": UNKNOWN, "real": UNKNOWN, "imag": UNKNOWN,
     "recover": ANY, "min": UNKNOWN, "max": UNKNOWN,
@@ -128,6 +129,14 @@ def word_hits(source: bytes, name: str, start: int = 0, end: int | None = None, 
         if not followed_by_paren and source[hit.end():hit.end() + 1] == b"(":
             continue
         yield begin, hit.end()
+
+
+def enclosing_function(node: Node) -> Node | None:
+    """The innermost function declaration, method or func literal around `node`."""
+    current = node.parent
+    while current is not None and current.type not in FUNCTION_NODES:
+        current = current.parent
+    return current
 
 
 def unparen(node: Node) -> Node:

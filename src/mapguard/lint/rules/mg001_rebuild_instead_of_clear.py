@@ -67,7 +67,6 @@ from mapguard.lint.syntax import (
     assignment_operator,
     assignment_pairs,
     classify_use,
-    enclosing_function,
     enclosing_loops,
     func_literal_between,
     is_immediately_called,
@@ -76,11 +75,11 @@ from mapguard.lint.syntax import (
     map_creation_sites,
     normalized,
     occurrences,
-    run_by_once,
     statements,
 )
-from mapguard.source.package import GoFile, VarDecl
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, walk, word_hits
+from mapguard.source.calls import call_sites, runs_under_once
+from mapguard.source.package import GoFile, VarDecl, receiver_type_name
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, walk, word_hits
 from mapguard.source.types import UNKNOWN, GoType, Named, PointerTo, StructOf, Unknown, deref
 
 # Methods that set a value up rather than reset it: re-creating a map there is initialisation.
@@ -179,7 +178,7 @@ def _reset_form(
     initialised_elsewhere = _field_facts(pass_, go_file, target, assign)
     if initialised_elsewhere is None:
         return None
-    if not initialised_elsewhere and _only_initialises(pass_, method_name):
+    if not initialised_elsewhere and _only_initialises(pass_, function, go_file):
         return None
     # The method must not hand the old map out before replacing it.
     for use in occurrences(function, go_file, name):
@@ -201,23 +200,22 @@ def _reset_form(
     return message
 
 
-def _only_initialises(pass_: Pass, method: str) -> bool:
-    """A method that runs once per value: handed to `once.Do`, or called only from
+def _only_initialises(pass_: Pass, function: Node, go_file: GoFile) -> bool:
+    """A method that runs once per value: under `sync.Once`, or called only from
     constructors (functions named new.../New... or init)."""
-    if run_by_once(pass_.package, method):
+    package, info = pass_.package, pass_.info
+    receiver = receiver_type_name(function, go_file)
+    name_node = function.child_by_field_name("name")
+    method = package.method(receiver, go_file.text(name_node)) if (
+        receiver is not None and name_node is not None) else None
+    if method is None:
+        return False
+    if runs_under_once(package, info, method):
         return True
-    callers: list[str] = []
-    for go_file in pass_.package.files:
-        for start, end in word_hits(go_file.source, method):
-            if go_file.source[end:end + 1] != b"(" or go_file.source[start - 1:start] != b".":
-                continue
-            node = go_file.root.named_descendant_for_byte_range(start, end)
-            caller = enclosing_function(node) if node is not None else None
-            while caller is not None and caller.type == "func_literal":
-                caller = enclosing_function(caller)
-            name = caller.child_by_field_name("name") if caller is not None else None
-            callers.append(go_file.text(name) if name is not None else "")
-    return bool(callers) and all(c.startswith(("new", "New", "init")) for c in callers)
+    sites = call_sites(package, info, method)
+    return bool(sites) and all(
+        site.caller is not None and site.caller.name.startswith(("new", "New", "init"))
+        for site in sites or ())
 
 
 def _varies_per_pass(target: Node) -> bool:

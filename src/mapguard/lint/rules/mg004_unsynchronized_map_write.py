@@ -81,7 +81,7 @@ def _in_context(pass_: Pass, model: Concurrency, write: MapWrite) -> str | None:
     sharing = model.sharing(write.target, write.file, context)
     if sharing is None:
         return None
-    mode = lock_mode_at(write.statement, write.file, pass_.package)
+    mode = lock_mode_at(write.statement, write.file, pass_.info)
     if mode is Mode.WRITE:
         return None
     return _message(write, sharing.reason, context.describe(), mode)
@@ -93,10 +93,10 @@ def _handed_over(pass_: Pass, handoffs: Handoffs, write: MapWrite) -> str | None
         return None
     function, index = parameter
     reason = handoffs.get((id(write.file), function.start_byte), {}).get(index)
-    if reason is None or lock_mode_at(write.statement, write.file, pass_.package) is Mode.WRITE:
+    if reason is None or lock_mode_at(write.statement, write.file, pass_.info) is Mode.WRITE:
         return None
     return _message(write, reason, "a function that concurrent code calls with it",
-                    lock_mode_at(write.statement, write.file, pass_.package))
+                    lock_mode_at(write.statement, write.file, pass_.info))
 
 
 def _message(write: MapWrite, reason: str, where: str, mode: Mode) -> str:
@@ -152,7 +152,7 @@ def _shared_parameters(pass_: Pass, model: Concurrency) -> tuple[Handoffs, list[
                     reason = _argument_reason(pass_, model, shared, call, go_file, argument)
                     if reason is None or not _is_map_parameter(pass_, declaration, index):
                         continue
-                    if lock_mode_at(call, go_file, pass_.package) is Mode.WRITE:
+                    if lock_mode_at(call, go_file, pass_.info) is Mode.WRITE:
                         break  # handed over under the lock
                     shared.setdefault(key, {})[index] = reason
                     receivers[key] = declaration

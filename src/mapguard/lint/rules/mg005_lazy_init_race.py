@@ -49,11 +49,11 @@ from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
 from mapguard.lint.rule import Pass, Rule, Severity
-from mapguard.lint.syntax import runs_under_once
-from mapguard.source.concurrency import Concurrency, enclosing_function
+from mapguard.source.calls import runs_under_once
+from mapguard.source.concurrency import Concurrency
 from mapguard.source.locks import Mode, lock_mode_at
-from mapguard.source.package import GoFile, TypeDecl, VarDecl
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, unparen, walk
+from mapguard.source.package import FuncDecl, GoFile, TypeDecl, VarDecl, receiver_type_name
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, unparen, walk
 from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref, type_from_node
 
 _NIL_CHECKS = (re.compile(rb"== ?nil"), re.compile(rb"nil =="))
@@ -141,7 +141,7 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
            ) -> tuple[Severity, str] | None:
     verdict = _context_verdict(pass_, go_file, statement, checked)
     # The protections that cost a search of the package come last, for verdicts only.
-    if verdict is None or lock_mode_at(statement, go_file, pass_.package) is not Mode.NONE:
+    if verdict is None or lock_mode_at(statement, go_file, pass_.info) is not Mode.NONE:
         return None
     if _inside_once(statement, go_file) or _function_run_by_once(pass_, statement, go_file):
         return None
@@ -219,8 +219,19 @@ def _function_run_by_once(pass_: Pass, statement: Node, go_file: GoFile) -> bool
     function = enclosing_function(statement)
     while function is not None and function.type == "func_literal":
         function = enclosing_function(function)
-    name_node = function.child_by_field_name("name") if function is not None else None
-    return name_node is not None and runs_under_once(pass_.package, go_file.text(name_node))
+    declaration = _declaration_of(pass_, function, go_file) if function is not None else None
+    return declaration is not None and runs_under_once(pass_.package, pass_.info, declaration)
+
+
+def _declaration_of(pass_: Pass, function: Node, go_file: GoFile) -> FuncDecl | None:
+    name_node = function.child_by_field_name("name")
+    if name_node is None:
+        return None
+    name = go_file.text(name_node)
+    if function.type == "function_declaration":
+        return pass_.package.funcs.get(name)
+    receiver = receiver_type_name(function, go_file)
+    return pass_.package.method(receiver, name) if receiver is not None else None
 
 
 def _message(pass_: Pass, go_file: GoFile, checked: Node, where: str) -> str:

@@ -50,11 +50,11 @@ from mapguard.goversion import GO_1_21
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import builtin_call_name, call_arguments, delete_all_loop, normalized
 from mapguard.source.package import GoFile
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, unparen, walk
+from mapguard.source.typeinfo import FUNCTION_NODES, LocalDecl, TypeInfo, unparen, walk
 from mapguard.source.types import SYNC_POOL, PointerTo, deref
 
 _PUT = re.compile(rb"\.Put\(")
-_FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
+
 
 
 def run(pass_: Pass) -> None:
@@ -159,7 +159,7 @@ def _outermost_function(node: Node) -> Node | None:
     found: Node | None = None
     current = node.parent
     while current is not None:
-        if current.type in _FUNCTIONS:
+        if current.type in FUNCTION_NODES:
             found = current
             if current.type != "func_literal":
                 break

@@ -50,7 +50,7 @@ from mapguard.goversion import GO_1_19
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import call_arguments, qualified_call
 from mapguard.source.package import GoFile, VarDecl
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, unparen, walk
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, unparen, walk
 from mapguard.source.types import UNSAFE_POINTER, GoType, Named, PointerTo, Unknown, deref
 
 _ATOMIC_POINTERS = tuple(re.compile(re.escape(f"{op}Pointer(".encode()))
@@ -221,7 +221,7 @@ def _record_result(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) -> N
     variable = _assigned_variable(call)
     if variable is None:
         return
-    function = _enclosing_function(call)
+    function = enclosing_function(call)
     if function is None:
         return
     name = go_file.text(variable)
@@ -324,15 +324,6 @@ def _is_arithmetic(node: Node, go_file: GoFile) -> bool:
 
 def _operator(node: Node) -> str:
     return next((c.type for c in node.children if not c.is_named), "")
-
-
-def _enclosing_function(node: Node) -> Node | None:
-    current = node.parent
-    while current is not None and current.type not in {
-        "function_declaration", "method_declaration", "func_literal"
-    }:
-        current = current.parent
-    return current
 
 
 def _message(pointer: PointerTo, info: TypeInfo, *, typed_field: bool) -> str:

@@ -47,7 +47,7 @@ from mapguard.goversion import GO_1_21
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.source.mapwrites import MapWrite, map_writes
 from mapguard.source.package import GoFile
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, unparen, walk
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, unparen, walk
 from mapguard.source.types import ATOMIC_VALUE, SYNC_MAP, GoType, deref, is_atomic_pointer
 
 _ANCHORS = tuple(re.compile(re.escape(f".{m}(".encode()))
@@ -61,7 +61,7 @@ def run(pass_: Pass) -> None:
     # Writes can only touch a published map in functions that load or store one.
     regions = []
     for match in pass_.candidates():
-        function = _enclosing_function(match.node)
+        function = enclosing_function(match.node)
         if function is not None and _publishes(match.node, match.file, info):
             regions.append((match.file, function))
     if not regions:
@@ -182,7 +182,7 @@ def _method_call(call: Node, go_file: GoFile, info: TypeInfo) -> tuple[GoType | 
 def _stored_before(symbol: LocalDecl, write: MapWrite, info: TypeInfo) -> str | None:
     """`x.Store(&m)` / `x.Store(m)` / `sm.Store(k, m)` earlier in the same function."""
     go_file = write.file
-    function = _enclosing_function(write.statement)
+    function = enclosing_function(write.statement)
     if function is None:
         return None
     name = symbol.name
@@ -238,15 +238,6 @@ def _same_local(a: object, b: LocalDecl) -> bool:
 
 def _operator(node: Node) -> str:
     return next((c.type for c in node.children if not c.is_named), "")
-
-
-def _enclosing_function(node: Node) -> Node | None:
-    current = node.parent
-    while current is not None and current.type not in {
-        "function_declaration", "method_declaration", "func_literal"
-    }:
-        current = current.parent
-    return current
 
 
 RULE = Rule(

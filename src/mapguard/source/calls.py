@@ -1,0 +1,123 @@
+"""Who calls a function: its call sites in the package, and whether it only ever runs inside a
+`sync.Once` — questions the lint rules and the lock model share."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from mapguard.source.package import FuncDecl, GoFile, Package, receiver_type_name
+from mapguard.source.typeinfo import TypeInfo, enclosing_function, word_hits
+from mapguard.source.types import Named, Unknown, deref
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    file: GoFile
+    call: Node
+    caller: FuncDecl | None  # the named function it is in (None: a package-level initialiser)
+    under_once: bool  # inside a func literal handed to `x.Do(...)`
+
+
+def call_sites(package: Package, info: TypeInfo, callee: FuncDecl) -> list[CallSite] | None:
+    """Where the package calls `callee` — a method only through a value of its receiver type;
+    None when it is also used as a value (`go f`, `once.Do(x.f)`, `h := f`), so that who
+    runs it is not visible."""
+    key = ("call-sites", id(callee))
+    if key in package.memo:
+        return package.memo[key]  # type: ignore[return-value]
+    sites: list[CallSite] = []
+    as_value = False
+    for go_file in package.files:
+        for start, end in word_hits(go_file.source, callee.name):
+            node = go_file.root.named_descendant_for_byte_range(start, end)
+            if node is None or node.type not in {"identifier", "field_identifier"}:
+                continue
+            holder = node.parent
+            if holder is not None and holder.child_by_field_name("name") == node and (
+                holder.type in {"function_declaration", "method_declaration"}
+            ):
+                continue  # a declaration (this one, or a build-tag variant)
+            expression = holder if holder is not None and holder.type == "selector_expression" \
+                else node
+            if expression is None or not _refers_to(info, go_file, expression, callee):
+                continue
+            call = expression.parent
+            if call is None or call.type != "call_expression" or (
+                call.child_by_field_name("function") != expression
+            ):
+                as_value = True  # used as a value
+                break
+            sites.append(CallSite(go_file, call, _caller(package, go_file, call),
+                                  _inside_once_literal(go_file, call)))
+        if as_value:
+            break
+    result = None if as_value else sites
+    package.memo[key] = result
+    return result
+
+
+def _refers_to(info: TypeInfo, go_file: GoFile, expression: Node, callee: FuncDecl) -> bool:
+    if expression.type == "identifier":
+        return not callee.is_method and info.resolve(expression, go_file) is callee
+    operand = expression.child_by_field_name("operand")
+    if operand is None or not callee.is_method:
+        return False
+    owner = deref(info.type_of(operand, go_file))
+    # An unknown receiver could be this type: count it, so that no protection is assumed.
+    return isinstance(owner, Unknown) or owner == Named("", callee.receiver_type or "")
+
+
+def _caller(package: Package, go_file: GoFile, call: Node) -> FuncDecl | None:
+    function = enclosing_function(call)
+    while function is not None and function.type == "func_literal":
+        function = enclosing_function(function)
+    name = function.child_by_field_name("name") if function is not None else None
+    if function is None or name is None:
+        return None
+    text = go_file.text(name)
+    if function.type == "function_declaration":
+        return package.funcs.get(text)
+    receiver = receiver_type_name(function, go_file)
+    return package.method(receiver, text) if receiver is not None else None
+
+
+def _inside_once_literal(go_file: GoFile, call: Node) -> bool:
+    current = call.parent
+    while current is not None and current.type not in {"function_declaration",
+                                                       "method_declaration"}:
+        if current.type == "func_literal":
+            holder = current.parent
+            outer = holder.parent if holder is not None else None
+            if outer is not None and outer.type == "call_expression" and go_file.text(
+                outer.child_by_field_name("function") or outer
+            ).endswith(".Do"):
+                return True
+        current = current.parent
+    return False
+
+
+def runs_under_once(package: Package, info: TypeInfo, function: FuncDecl, depth: int = 0
+                    ) -> bool:
+    """Handed to `once.Do`, or called only from Once bodies and functions that are."""
+    if run_by_once(package, function.name):
+        return True
+    if depth >= 3:
+        return False
+    sites = call_sites(package, info, function)
+    return bool(sites) and all(
+        site.under_once or (site.caller is not None
+                            and runs_under_once(package, info, site.caller, depth + 1))
+        for site in sites or ())
+
+
+def run_by_once(package: Package, function_name: str) -> bool:
+    """Whether a named function or method is handed to `once.Do(f)` / `once.Do(x.f)`."""
+    key = ("run-by-once", function_name)
+    if key not in package.memo:
+        pattern = re.compile(rb"\.Do\(\s*(?:[\w.]+\.)?" + re.escape(function_name.encode())
+                             + rb"\s*\)")
+        package.memo[key] = any(pattern.search(f.source) for f in package.files)
+    return bool(package.memo[key])
