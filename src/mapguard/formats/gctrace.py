@@ -38,9 +38,9 @@ class GcCycle(NamedTuple):
     """One GC cycle as gctrace reports it. Times in ms unless named otherwise; sizes in MB.
 
     A NamedTuple rather than a frozen dataclass: equally immutable and typed, and ten times
-    cheaper to build. `GcTrace` keeps its cycles as plain tuples in this field order and makes a
-    `GcCycle` on access: a million GC-tracked objects would make Python's collector rescan
-    them again and again while a long log is parsed.
+    cheaper to build. `GcTrace` keeps its cycles as columns and makes a `GcCycle` on access: a
+    million GC-tracked records would have Python's collector rescan them again and again while
+    a long log is parsed.
     """
 
     number: int
