@@ -252,9 +252,11 @@ class Concurrency:
         if symbol.kind == "receiver" and symbol.scope == context.function:
             if map_expr.type != "selector_expression":
                 return None  # the receiver itself is not a map field
-            # `c := newConn(); go c.serve()`: every goroutine gets a receiver of its own.
-            repeatable = context.repeatable and not self._fresh_receiver(context)
-            if repeatable or self._field_used_elsewhere(map_expr, go_file, context):
+            # `c := newConn(); go c.serve()`: every goroutine gets a receiver of its own, and
+            # the other methods that touch it are, as far as the code shows, its own calls.
+            if self._fresh_receiver(context):
+                return None
+            if context.repeatable or self._field_used_elsewhere(map_expr, go_file, context):
                 return Sharing(f"`{text}` is a field reached through the receiver")
             return None
         if inside:

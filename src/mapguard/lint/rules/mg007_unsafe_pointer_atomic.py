@@ -50,7 +50,14 @@ from mapguard.goversion import GO_1_19
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import call_arguments, qualified_call
 from mapguard.source.package import GoFile, VarDecl
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, unparen, walk
+from mapguard.source.typeinfo import (
+    LocalDecl,
+    TypeInfo,
+    enclosing_function,
+    unparen,
+    walk,
+    word_hits,
+)
 from mapguard.source.types import UNSAFE_POINTER, GoType, Named, PointerTo, Unknown, deref
 
 _ATOMIC_POINTERS = tuple(re.compile(re.escape(f"{op}Pointer(".encode()))
@@ -98,14 +105,48 @@ def run(pass_: Pass) -> None:
                 _record_conversion(slot, arguments[index], go_file, info)
         if operation in _RETURNS_POINTER:
             _record_result(slot, call, go_file, info)
-    for slot in slots.values():
+    for identity, slot in slots.items():
         if slot.disqualified or len(slot.types) != 1:
+            continue
+        if identity[0] == "field" and _read_plainly_into_helpers(pass_, identity, slot):
             continue
         (pointer,) = slot.types
         if not isinstance(pointer, PointerTo) or isinstance(pointer.elem, Unknown):
             continue
         for go_file, call in slot.calls:
             pass_.report(go_file, call, _message(pointer, info, typed_field=slot.typed_field))
+
+
+def _read_plainly_into_helpers(pass_: Pass, identity: Identity, slot: Slot) -> bool:
+    """A non-atomic read of the field (`l := p.local`) handed to a helper or to arithmetic
+    as a raw unsafe.Pointer: what it is used as there is out of sight."""
+    _kind, owner, name = identity
+    info = pass_.info
+    probe = Slot()
+    for go_file in pass_.package.files:
+        for start, end in word_hits(go_file.source, str(name)):
+            node = go_file.root.descendant_for_byte_range(start, end)
+            selector = node.parent if node is not None else None
+            if node is None or selector is None or node.type != "field_identifier" or (
+                selector.type != "selector_expression"
+            ):
+                continue
+            operand = selector.child_by_field_name("operand")
+            if operand is None or deref(info.type_of(operand, go_file)) != owner:
+                continue
+            if _is_address_taken(selector):
+                continue  # &p.local: the atomic calls themselves
+            _record_result(probe, selector, go_file, info)
+            if probe.disqualified:
+                return True
+    return False
+
+
+def _is_address_taken(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        parent = parent.parent
+    return parent is not None and parent.type == "unary_expression" and _operator(parent) == "&"
 
 
 def _operation(call: Node, go_file: GoFile) -> str | None:
