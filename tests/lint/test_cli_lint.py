@@ -206,3 +206,37 @@ def test_fixed_corpus_packages_still_vet(
     assert main(["lint", "--no-cache", "--diff", "./..."]) in {0, 1}
     assert "@@" not in capsys.readouterr().out
 
+
+
+@pytest.mark.slow
+def test_escape_annotates_findings_with_the_compilers_verdict(
+    go_toolchain: GoToolchain, write_module: WriteModule, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = """
+    package p
+
+    var kept map[string]bool
+
+    func Local(users []string) int {
+    	byName := make(map[string]bool)
+    	for _, u := range users {
+    		byName[u] = true
+    	}
+    	return len(byName)
+    }
+
+    func Escaping(users []string) {
+    	all := make(map[string]bool)
+    	for _, u := range users {
+    		all[u] = true
+    	}
+    	kept = all
+    }
+    """
+    monkeypatch.chdir(write_module({"p.go": source}, name="esc"))
+    status = main(["lint", "--no-cache", "--escape", "--format", "json", "./..."])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert status == 1
+    verdicts = {f["line"]: f["escape"]["verdict"] for f in findings}
+    assert verdicts == {6: "stack", 14: "heap"}

@@ -14,13 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mapguard.clikit import emit_json, format_option
-from mapguard.errors import ToolError, UsageError
+from mapguard.errors import MapguardError, ToolError, UsageError
 from mapguard.gotool import find_go
 from mapguard.goversion import GoVersion
 from mapguard.lint import baseline as baselines
 from mapguard.lint.cache import default_cache_dir
 from mapguard.lint.config import find_config, load_config
 from mapguard.lint.engine import LintOptions, lint
+from mapguard.lint.escape_join import Annotations, escape_annotations
 from mapguard.lint.fixes import plan_fixes, unified_diff
 from mapguard.lint.output import (
     display_path,
@@ -62,12 +63,14 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--output", "-o", "output_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the report to this file instead of stdout.")
+@click.option("--escape", "with_escape", is_flag=True,
+              help="Build the packages with -gcflags=-m=2 and show each finding's map verdict.")
 def lint_command(
     targets: tuple[str, ...], output_format: str, fix: bool, show_diff: bool,
     select: tuple[str, ...], ignore: tuple[str, ...], go_version: str | None,
     config_path: Path | None, baseline_path: Path | None, write_baseline: Path | None,
     exclude: tuple[str, ...], include_generated: bool | None, jobs: int | None,
-    no_cache: bool, output_path: Path | None,
+    no_cache: bool, output_path: Path | None, with_escape: bool,
 ) -> int:
     """Find risky map updates in Go packages (default ./...).
 
@@ -100,8 +103,9 @@ def lint_command(
         jobs=jobs if jobs is not None else config.jobs,
         cache_dir=None if no_cache or not config.cache else default_cache_dir(),
     )
+    patterns = list(targets) or ["./..."]
     with _progress(output_format) as report_progress:
-        result = lint(list(targets) or ["./..."], options, cwd=cwd, progress=report_progress)
+        result = lint(patterns, options, cwd=cwd, progress=report_progress)
     if write_baseline is not None:
         count = baselines.write_baseline(write_baseline, result.findings)
         click.echo(f"wrote {count} findings to {write_baseline}", err=True)
@@ -114,7 +118,16 @@ def lint_command(
             click.echo(f"{matched} findings matched the baseline {baseline_file}", err=True)
     if fix or show_diff:
         result = _apply_fixes(result, cwd, write=fix and not show_diff)
-    _emit(result, output_format, cwd, output_path)
+    escape: Annotations | None = None
+    escape_error: MapguardError | None = None
+    if with_escape:
+        try:
+            escape = escape_annotations(result.findings, [str(cwd / p) for p in patterns])
+        except MapguardError as exc:
+            escape_error = exc  # the findings are still reported, without verdicts
+    _emit(result, output_format, cwd, output_path, escape)
+    if escape_error is not None:
+        raise escape_error
     if result.errors:
         return 2
     return 1 if result.findings else 0
@@ -169,15 +182,17 @@ def _apply_fixes(result: LintResult, cwd: Path, *, write: bool) -> LintResult:
     return result
 
 
-def _emit(result: LintResult, output_format: str, cwd: Path, output_path: Path | None) -> None:
+def _emit(result: LintResult, output_format: str, cwd: Path, output_path: Path | None,
+          escape: Annotations | None = None) -> None:
     if output_format == "json":
-        text = dumps(render_json(result, cwd))
+        text = dumps(render_json(result, cwd, escape))
     elif output_format == "sarif":
         text = dumps(render_sarif(result, ALL_RULES, cwd))
     elif output_format == "github":
         text = render_github(result, cwd)
     else:
-        text = render_text(result, cwd, color=output_path is None and sys.stdout.isatty())
+        text = render_text(result, cwd, color=output_path is None and sys.stdout.isatty(),
+                           escape=escape)
         if result.errors:
             click.echo("files not analysed:\n" + render_errors(result, cwd), err=True)
     if output_path is not None:

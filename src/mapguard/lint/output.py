@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from mapguard import __version__
+from mapguard.lint.escape_join import Annotations, describe
+from mapguard.lint.escape_join import to_json as escape_json
 from mapguard.lint.results import LintResult
 from mapguard.lint.rule import Finding, Rule, Severity
 
@@ -44,7 +46,8 @@ class SourceLines:
         return lines[number - 1] if 0 < number <= len(lines) else None
 
 
-def render_text(result: LintResult, cwd: Path, *, color: bool = False) -> str:
+def render_text(result: LintResult, cwd: Path, *, color: bool = False,
+                escape: Annotations | None = None) -> str:
     lines_of = SourceLines()
     out: list[str] = []
     for finding in result.findings:
@@ -57,6 +60,8 @@ def render_text(result: LintResult, cwd: Path, *, color: bool = False) -> str:
                     + f" {finding.message}")
         out.append(head)
         out.extend(_code_frame(finding, lines_of))
+        if escape is not None and finding in escape:
+            out.append(f"    escape: {describe(escape[finding])}")
         if finding.fix is not None:
             out.append(f"    fix available: {finding.fix.description} (mapguard lint --fix)")
         out.append("")
@@ -108,11 +113,15 @@ def render_errors(result: LintResult, cwd: Path) -> str:
     return "\n".join(f"{display_path(e.path, cwd)}: {e.message}" for e in result.errors)
 
 
-def render_json(result: LintResult, cwd: Path) -> dict[str, Any]:
+def render_json(result: LintResult, cwd: Path, escape: Annotations | None = None
+                ) -> dict[str, Any]:
     findings = []
     for finding in result.findings:
         data = finding.to_json()
         data["path"] = display_path(finding.path, cwd)
+        if escape is not None:
+            fact = escape.get(finding)
+            data["escape"] = escape_json(fact) if fact is not None else None
         findings.append(data)
     return {
         "version": 1,
