@@ -47,10 +47,12 @@ def test_summary_of_a_real_trace(trace_file: Path, go_toolchain: GoToolchain) ->
     # At least the forced collections; each complete cycle stops the world twice.
     assert len(summary.gc_cycles) >= FORCED_GCS
     gc_pauses = [p for p in summary.stw if p.reason.startswith("GC")]
-    complete = [c for c in summary.gc_cycles if c.duration_ns is not None]
-    assert len(gc_pauses) == 2 * len(complete)
-    assert {p.reason for p in gc_pauses} == {"GC sweep termination", "GC mark termination"}
     assert all(p.gc_cycle is not None for p in gc_pauses)
+    complete = [c for c in summary.gc_cycles if c.duration_ns is not None]
+    assert len(complete) >= FORCED_GCS
+    for cycle in complete:
+        reasons = sorted(p.reason for p in gc_pauses if p.gc_cycle == cycle.index)
+        assert reasons == ["GC mark termination", "GC sweep termination"]
     for cycle in complete:
         assert cycle.duration_ns is not None and cycle.mark_ns is not None
         assert 0 < cycle.stw_ns < cycle.duration_ns
