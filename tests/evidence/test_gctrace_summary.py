@@ -32,6 +32,9 @@ def test_summary_of_known_cycles() -> None:
     assert summary.span_s == pytest.approx(4.5)
     assert summary.cycles_per_s == pytest.approx(9 / 4.5)
     assert summary.gc_cpu_percent == 5
+    # Cycles 2..10 each used 0.1 + 0.2 + 0.3 + 0.5 ms of CPU (idle marking left out) in 4.5 s
+    # on 4 Ps.
+    assert summary.gc_cpu_window_percent == pytest.approx(100 * 9 * 1.1 / (4.5 * 1000 * 4))
     assert summary.procs == 4
     pauses = sorted([float(n) for n in range(1, 11)] + [n / 10 for n in range(1, 11)])
     assert summary.pauses_ms == Distribution(20, pauses[9], pauses[19], 10.0)

@@ -118,6 +118,7 @@ def _document(source: str, trace: GcTrace, summary: GcSummary,
             "span_s": summary.span_s,
             "cycles_per_s": summary.cycles_per_s,
             "gc_cpu_percent": summary.gc_cpu_percent,
+            "gc_cpu_window_percent": summary.gc_cpu_window_percent,
             "stw_pause_ms": _distribution_json(summary.pauses_ms),
             "cycle_pause_ms": _distribution_json(summary.cycle_pause_ms),
             "concurrent_mark_ms": _distribution_json(summary.concurrent_mark_ms),
@@ -151,8 +152,11 @@ def _print(source: str, trace: GcTrace, summary: GcSummary, run: GcRun | None,
     rate = f"{summary.cycles_per_s:,.2f}/s" if summary.cycles_per_s is not None else "—"
     heading.add_row("cycles", f"{summary.cycles} ({summary.forced} forced) over "
                               f"{summary.span_s:,.3f} s, {rate}")
+    window = ("" if summary.gc_cpu_window_percent is None
+              else f", {summary.gc_cpu_window_percent:.1f}% over the logged cycles")
     heading.add_row("GC CPU", "—" if summary.gc_cpu_percent is None
-                    else f"{summary.gc_cpu_percent}% since program start (runtime's figure)")
+                    else f"{summary.gc_cpu_percent}% since program start (runtime's figure)"
+                    f"{window}")
     pauses = summary.pauses_ms
     heading.add_row("STW pauses", f"p50 {_ms(pauses.p50)} ms, p99 {_ms(pauses.p99)} ms, "
                                   f"max {_ms(pauses.max)} ms ({pauses.count}, two per cycle)")
