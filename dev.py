@@ -42,7 +42,7 @@ def run(*command: str | Path, env: dict[str, str] | None = None) -> int:
 
 
 def ensure_venv(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may be started by an older python3
         sys.exit("dev.py: mapguard needs Python 3.11 or newer")
     if not (BIN / "python").exists():
         say("creating .venv")

@@ -106,6 +106,12 @@ def _toolchain_env(found_via: str, extra: Mapping[str, str] | None) -> dict[str,
     return env
 
 
+def go_environment(toolchain: GoToolchain, extra: Mapping[str, str] | None = None
+                   ) -> dict[str, str]:
+    """The environment to start `toolchain`'s go with, for callers that stream its output."""
+    return _toolchain_env(toolchain.found_via, extra)
+
+
 def run_go(
     args: Sequence[str],
     *,

@@ -22,7 +22,7 @@ from mapguard.formats.trace import (
     parse_parsed_events,
     parse_trace_header,
 )
-from mapguard.gotool import GoToolchain, _toolchain_env, require_go
+from mapguard.gotool import GoToolchain, go_environment, require_go
 
 _STDERR_LIMIT = 4096
 
@@ -76,7 +76,7 @@ def summarize_trace_file(
         try:
             tool = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=errors, text=True, errors="replace",
-                env=_toolchain_env(chosen.found_via, None),
+                env=go_environment(chosen),
             )  # fmt: skip
         except OSError as exc:
             raise ToolError(f"cannot run {chosen.go}: {exc.strerror or exc}") from exc
