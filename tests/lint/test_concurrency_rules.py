@@ -7,7 +7,7 @@ from mapguard.lint.engine import LintOptions, lint
 from mapguard.lint.registry import rule_for
 from mapguard.lint.rule import Severity
 from mapguard.source.concurrency import Concurrency
-from mapguard.source.discover import Selection, expand
+from mapguard.source.discover import Selection, expand, read_target
 from mapguard.source.loader import VersionChoice, load_packages
 from mapguard.source.typeinfo import TypeInfo
 
@@ -76,7 +76,9 @@ def test_concurrency_model_knows_contexts_and_repeatability(write_module: WriteM
     func work(id string, m map[string]int) { m[id] = 1 }
     """
     root = write_module({"jobs.go": source})
-    (package_dir,) = expand([str(root)], root, Selection()).packages
+    (target,) = expand([str(root)], root, Selection()).targets
+    package_dir, _unreadable = read_target(target, Selection())
+    assert package_dir is not None
     (package,), _errors = load_packages(
         package_dir, lambda _module: VersionChoice(GoVersion(1, 22), "flag"))
     model = Concurrency(package, TypeInfo(package))

@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,14 @@ from mapguard.lint.cache import LintCache, cache_key
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, LintResult, VersionNote
 from mapguard.lint.rule import Finding, Pass, Rule
-from mapguard.source.discover import Expansion, PackageDir, Selection, expand
+from mapguard.source.discover import (
+    DirTarget,
+    Expansion,
+    PackageDir,
+    Selection,
+    expand,
+    read_target,
+)
 from mapguard.source.gomod import GoModule
 from mapguard.source.loader import FileError, VersionChoice, load_packages
 from mapguard.source.package import GoFile, Package
@@ -57,40 +64,29 @@ def lint(
     return lint_expansion(expansion, options, progress=progress)
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    result: DirResult
+    new_key: str | None  # a fresh result to store in the cache under this key
+    cached: bool
+
+
 def lint_expansion(
     expansion: Expansion, options: LintOptions, *, progress: ProgressCallback | None = None
 ) -> LintResult:
-    cache = LintCache(options.cache_dir) if options.cache_dir is not None else None
-    todo: list[tuple[str, PackageDir]] = []
-    results: list[DirResult] = []
-    fingerprint = _options_fingerprint(options)
-    for package_dir in expansion.packages:
-        key = cache_key(package_dir, fingerprint) if cache is not None else ""
-        cached = cache.get(key) if cache is not None else None
-        if cached is not None:
-            results.append(cached)
-        else:
-            todo.append((key, package_dir))
-    cached_count = len(results)
-    total = len(expansion.packages)
-    if progress is not None:
-        progress(cached_count, total)
-    fresh = _analyse_all([package_dir for _key, package_dir in todo], options, progress,
-                         cached_count, total)
-    if cache is not None:
-        cache.put_many((key, result) for (key, _dir), result in zip(todo, fresh, strict=True))
+    outcomes = _run_all(list(expansion.targets), options, progress)
+    if options.cache_dir is not None:
+        cache = LintCache(options.cache_dir)
+        cache.put_many((o.new_key, o.result) for o in outcomes if o.new_key is not None)
         cache.close()
-    results.extend(fresh)
-    unreadable = tuple(FileError(path, f"cannot read: {reason}")
-                       for path, reason in expansion.unreadable)
+    results = [o.result for o in outcomes]
     return LintResult(
         findings=tuple(sorted((f for r in results for f in r.findings), key=lambda f: f.sort_key)),
         files=sum(r.files for r in results),
-        errors=tuple(sorted((*unreadable, *(e for r in results for e in r.errors)),
-                            key=lambda e: str(e.path))),
+        errors=tuple(sorted((e for r in results for e in r.errors), key=lambda e: str(e.path))),
         versions=tuple(sorted({v for r in results for v in r.versions},
                               key=lambda v: (v.where, v.version))),
-        cached_packages=cached_count,
+        cached_packages=sum(1 for o in outcomes if o.cached),
     )
 
 
@@ -98,54 +94,81 @@ def _options_fingerprint(options: LintOptions) -> str:
     return "|".join([
         ",".join(rule.code for rule in options.rules),
         str(options.go_version), str(options.toolchain_version),
+        str(options.selection.include_generated),
     ])
 
 
-def _analyse_all(
-    dirs: list[PackageDir], options: LintOptions, progress: ProgressCallback | None,
-    done: int, total: int,
-) -> list[DirResult]:
+def _run_all(targets: list[DirTarget], options: LintOptions,
+             progress: ProgressCallback | None) -> list[_Outcome]:
+    """Read, look up and analyse every directory: in this process for small jobs, else in
+    worker processes (reading and hashing the files is part of the parallel work)."""
+    total = len(targets)
+    if progress is not None:
+        progress(0, total)
     jobs = options.jobs or os.cpu_count() or 1
-    size = sum(d.size for d in dirs)
-    if jobs == 1 or len(dirs) < 2 or size < PARALLEL_THRESHOLD_BYTES:
-        results = []
-        for package_dir in dirs:
-            results.append(analyse_dir(package_dir, options))
-            done += 1
+    size = sum(t.size for t in targets)
+    if jobs == 1 or total < 2 or size < PARALLEL_THRESHOLD_BYTES:
+        outcomes = []
+        for done, target in enumerate(targets, start=1):
+            outcomes.append(_job(target, options))
             if progress is not None:
                 progress(done, total)
-        return results
-    # Biggest packages first, so that no worker is left alone with a giant at the end.
-    order = sorted(range(len(dirs)), key=lambda i: dirs[i].size, reverse=True)
-    results_by_index: dict[int, DirResult] = {}
+        return outcomes
+    # Biggest directories first, so that no worker is left alone with a giant at the end.
+    order = sorted(range(total), key=lambda i: targets[i].size, reverse=True)
+    by_index: dict[int, _Outcome] = {}
     fork = "fork" in multiprocessing.get_all_start_methods()
     global _SHARED_WORK
-    # Forked workers inherit the file contents already in memory: only indexes cross the pipe.
-    _SHARED_WORK = (dirs, options)
+    # Forked workers inherit the job list: only indexes cross the pipe.
+    _SHARED_WORK = (targets, options)
     context = multiprocessing.get_context("fork" if fork else "spawn")
     try:
-        with context.Pool(processes=min(jobs, len(dirs))) as pool:
-            work: list[Any] = order if fork else [(dirs[i], options, i) for i in order]
-            for index, result in pool.imap_unordered(_analyse_job, work, chunksize=1):
-                results_by_index[index] = result
-                done += 1
+        with context.Pool(processes=min(jobs, total)) as pool:
+            work: list[Any] = order if fork else [(targets[i], options, i) for i in order]
+            for done, (index, outcome) in enumerate(
+                pool.imap_unordered(_indexed_job, work, chunksize=1), start=1
+            ):
+                by_index[index] = outcome
                 if progress is not None:
                     progress(done, total)
     finally:
         _SHARED_WORK = None
-    return [results_by_index[i] for i in range(len(dirs))]
+    return [by_index[i] for i in range(total)]
 
 
-_SHARED_WORK: tuple[list[PackageDir], LintOptions] | None = None
+_SHARED_WORK: tuple[list[DirTarget], LintOptions] | None = None
+_WORKER_CACHES: dict[Path, LintCache] = {}
 
 
-def _analyse_job(job: int | tuple[PackageDir, LintOptions, int]) -> tuple[int, DirResult]:
+def _indexed_job(job: int | tuple[DirTarget, LintOptions, int]) -> tuple[int, _Outcome]:
     if isinstance(job, int):
         assert _SHARED_WORK is not None
-        dirs, options = _SHARED_WORK
-        return job, analyse_dir(dirs[job], options)
-    package_dir, options, index = job
-    return index, analyse_dir(package_dir, options)
+        targets, options = _SHARED_WORK
+        return job, _job(targets[job], options)
+    target, options, index = job
+    return index, _job(target, options)
+
+
+def _job(target: DirTarget, options: LintOptions) -> _Outcome:
+    package_dir, unreadable = read_target(target, options.selection)
+    errors = tuple(FileError(path, f"cannot read: {reason}") for path, reason in unreadable)
+    if package_dir is None:
+        return _Outcome(DirResult((), errors, 0, ()), None, cached=False)
+    key: str | None = None
+    if options.cache_dir is not None:
+        cache = _WORKER_CACHES.get(options.cache_dir)
+        if cache is None:
+            cache = _WORKER_CACHES[options.cache_dir] = LintCache(options.cache_dir)
+        key = cache_key(package_dir, _options_fingerprint(options))
+        hit = cache.get(key)
+        if hit is not None:
+            return _Outcome(_with_errors(hit, errors), None, cached=True)
+    result = analyse_dir(package_dir, options)
+    return _Outcome(_with_errors(result, errors), key, cached=False)
+
+
+def _with_errors(result: DirResult, errors: tuple[FileError, ...]) -> DirResult:
+    return replace(result, errors=result.errors + errors) if errors else result
 
 
 def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:

@@ -54,33 +54,57 @@ class PackageDir:
 
 
 @dataclass(frozen=True, slots=True)
+class DirTarget:
+    """The selected files of one directory, before anything is read."""
+
+    directory: Path
+    files: tuple[tuple[Path, bool], ...]  # (path, named explicitly)
+    size: int  # bytes on disk, to schedule the biggest first
+
+
+@dataclass(frozen=True, slots=True)
 class Expansion:
-    packages: tuple[PackageDir, ...]
-    unreadable: tuple[tuple[Path, str], ...]  # files that could not be read, with the reason
+    targets: tuple[DirTarget, ...]
 
 
 def expand(targets: Iterable[str], cwd: Path, selection: Selection) -> Expansion:
+    """The directories and files a command line means; nothing is read yet."""
     by_dir: dict[Path, dict[Path, bool]] = {}  # directory -> file -> named explicitly
     for target in targets:
         for path, explicit in _paths_for(target, cwd, selection):
             by_dir.setdefault(path.parent, {})
             by_dir[path.parent][path] = by_dir[path.parent].get(path, False) or explicit
-    packages: list[PackageDir] = []
-    unreadable: list[tuple[Path, str]] = []
+    found: list[DirTarget] = []
     for directory in sorted(by_dir):
-        files: list[SourceFile] = []
-        for path, explicit in sorted(by_dir[directory].items()):
-            try:
-                content = path.read_bytes()
-            except OSError as exc:
-                unreadable.append((path, exc.strerror or str(exc)))
-                continue
-            context_only = (not explicit and not selection.include_generated
-                            and is_generated(content))
-            files.append(SourceFile(path, content, context_only))
-        if any(not f.context_only for f in files):
-            packages.append(PackageDir(directory, tuple(files)))
-    return Expansion(tuple(packages), tuple(unreadable))
+        files = tuple(sorted(by_dir[directory].items()))
+        found.append(DirTarget(directory, files, sum(_size(path) for path, _ in files)))
+    return Expansion(tuple(found))
+
+
+def read_target(target: DirTarget, selection: Selection
+                ) -> tuple[PackageDir | None, list[tuple[Path, str]]]:
+    """Read a directory's files: the package to lint (None when every file is generated
+    context), and the files that could not be read, with the reason."""
+    files: list[SourceFile] = []
+    unreadable: list[tuple[Path, str]] = []
+    for path, explicit in target.files:
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            unreadable.append((path, exc.strerror or str(exc)))
+            continue
+        context_only = not explicit and not selection.include_generated and is_generated(content)
+        files.append(SourceFile(path, content, context_only))
+    if not any(not f.context_only for f in files):
+        return None, unreadable
+    return PackageDir(target.directory, tuple(files)), unreadable
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _paths_for(target: str, cwd: Path, selection: Selection) -> Iterable[tuple[Path, bool]]:
