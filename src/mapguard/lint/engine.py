@@ -181,11 +181,23 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:
         notes.add(VersionNote(where, str(choice.version), choice.source))
         return choice
 
-    packages, errors = load_packages(package_dir, choose)
+    sources = [f.content for f in package_dir.files if not f.context_only]
+    rules = tuple(rule for rule in options.rules if rule.applies_to(sources))
+    packages, errors = load_packages(package_dir, choose, _body_triggers(rules))
     findings: list[Finding] = []
     for package in packages:
-        findings.extend(run_rules(package, options.rules))
+        findings.extend(run_rules(package, rules))
     return DirResult(tuple(findings), tuple(errors), package_dir.linted, tuple(notes))
+
+
+def _body_triggers(rules: Sequence[Rule]) -> tuple[re.Pattern[bytes], ...] | None:
+    """What makes a function body worth parsing for these rules; None: every body."""
+    triggers: list[re.Pattern[bytes]] = []
+    for rule in rules:
+        if rule.bodies is None:
+            return None
+        triggers.extend(rule.bodies)
+    return tuple(triggers)
 
 
 def choose_version(module: GoModule | None, options: LintOptions) -> VersionChoice:
@@ -199,12 +211,10 @@ def choose_version(module: GoModule | None, options: LintOptions) -> VersionChoi
 
 
 def run_rules(package: Package, rules: Sequence[Rule]) -> list[Finding]:
+    """Run the rules (already narrowed to those whose markers the package holds)."""
     info = TypeInfo(package)
     findings: list[Finding] = []
-    sources = [f.source for f in package.files]
     for rule in rules:
-        if not rule.applies_to(sources):
-            continue
         pass_ = Pass(rule, package, info)
         rule.run(pass_)
         findings.extend(pass_.findings)

@@ -108,6 +108,9 @@ class Rule:
     run: Callable[[Pass], None]
     markers: tuple[bytes, ...] = ()  # one must occur in the package, else skip; (): always run
     anchors: tuple[re.Pattern[bytes], ...] = ()  # where candidates() looks; literal-first
+    # The function bodies worth parsing for this rule: those where one of these matches.
+    # None: every body. Only a matter of speed: a body left out is parsed when asked about.
+    bodies: tuple[re.Pattern[bytes], ...] | None = None
     needs: GoVersion | None = None  # the Go version its advice needs, if any
 
     def applies_to(self, sources: list[bytes]) -> bool:
@@ -178,10 +181,9 @@ class Pass:
         """The nodes at the hits of any pattern (group "at" narrows the hit, when present)."""
         narrow = "at" in pattern.groupindex
         for go_file in self.package.files if files is None else files:
-            root = go_file.root
             for hit in pattern.finditer(go_file.source):
                 start, end = hit.span("at") if narrow else hit.span()
-                node = root.named_descendant_for_byte_range(start, end)
+                node = go_file.node_at(start, end)
                 if node is not None:
                     yield Match(go_file, node, start, end)
 

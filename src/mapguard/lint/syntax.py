@@ -190,7 +190,7 @@ def occurrences(region: Node, go_file: GoFile, target: str) -> Iterator[Node]:
     last = target.rsplit(".", 1)[-1]
     dotted = "." in target
     for start, end in word_hits(go_file.source, last, region.start_byte, region.end_byte):
-        node = region.descendant_for_byte_range(start, end)
+        node = go_file.node_at(start, end, named=False)
         if node is None:
             continue
         if dotted:
@@ -235,6 +235,9 @@ def is_immediately_called(func_literal: Node) -> bool:
     # `go func(){...}()` and `defer func(){...}()` run later: not an immediate call.
     return grand is None or grand.type not in {"go_statement", "defer_statement"}
 
+
+# Function bodies that can create a map (for Rule.bodies of the rules built on creation sites).
+MAP_CREATION_BODIES = (re.compile(rb"make\("), re.compile(rb"map\["))
 
 # `make(`, and `map[...]{` on one line (a literal, not a map type in a signature).
 _MAKE_OR_MAP = (re.compile(rb"make\("), re.compile(rb"map\[[^\n{]*\{"))

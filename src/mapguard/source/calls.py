@@ -32,7 +32,7 @@ def call_sites(package: Package, info: TypeInfo, callee: FuncDecl) -> list[CallS
     as_value = False
     for go_file in package.files:
         for start, end in word_hits(go_file.source, callee.name):
-            node = go_file.root.named_descendant_for_byte_range(start, end)
+            node = go_file.node_at(start, end)
             if node is None or node.type not in {"identifier", "field_identifier"}:
                 continue
             holder = node.parent

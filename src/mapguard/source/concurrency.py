@@ -116,7 +116,7 @@ class Concurrency:
             if b"ResponseWriter" not in go_file.source:
                 continue
             for start, end in word_hits(go_file.source, "ResponseWriter"):
-                node = go_file.root.named_descendant_for_byte_range(start, end)
+                node = go_file.node_at(start, end)
                 function = _function_of_parameter(node)
                 if function is not None and self._is_handler(function, go_file):
                     key = (id(go_file), function.start_byte)
@@ -132,7 +132,10 @@ class Concurrency:
         statements: list[tuple[GoFile, Node]] = []
         for go_file in self.package.files:
             for start, _end in word_hits(go_file.source, "go"):
-                node = go_file.root.descendant_for_byte_range(start, start + 2)
+                line_start = go_file.source.rfind(b"\n", 0, start) + 1
+                if go_file.source[line_start:start].strip(b" \t{;"):
+                    continue  # not at the start of a statement (a comment, a word in a string)
+                node = go_file.node_at(start, start + 2, named=False)
                 statement = node.parent if node is not None else None
                 if statement is not None and statement.type == "go_statement" and (
                     statement.start_byte == start
@@ -163,7 +166,7 @@ class Concurrency:
 
     def _group_go_call(self, go_file: GoFile, start: int) -> Node | None:
         """`wg.Go(func() {...})` on a sync.WaitGroup or an errgroup.Group: the call."""
-        node = go_file.root.named_descendant_for_byte_range(start, start + 2)
+        node = go_file.node_at(start, start + 2)
         selector = node.parent if node is not None else None
         call = selector.parent if selector is not None else None
         if call is None or call.type != "call_expression" or selector is None:
@@ -354,7 +357,7 @@ class Concurrency:
         name = symbol.name
         waits = _waits_for(context, go_file, self.info)
         for start, end in word_hits(go_file.source, name, statement.end_byte, starter.end_byte):
-            node = starter.descendant_for_byte_range(start, end)
+            node = go_file.node_at(start, end, named=False)
             if node is None or node.type != "identifier":
                 continue
             if self.info.resolve(node, go_file) is not symbol and not _same_decl(
@@ -369,7 +372,7 @@ class Concurrency:
         """A package variable used by code that can run alongside a run-once goroutine."""
         for other_file in self.package.files:
             for start, end in word_hits(other_file.source, symbol.name):
-                node = other_file.root.named_descendant_for_byte_range(start, end)
+                node = other_file.node_at(start, end)
                 if node is None or node.type != "identifier" or node == symbol.node:
                     continue
                 if _is_inside(node, context.function) and other_file is go_file:
@@ -391,7 +394,7 @@ class Concurrency:
         field = go_file.text(field_node)
         for other_file in self.package.files:
             for start, end in word_hits(other_file.source, field):
-                node = other_file.root.descendant_for_byte_range(start, end)
+                node = other_file.node_at(start, end, named=False)
                 parent = node.parent if node is not None else None
                 if node is None or parent is None or node.type != "field_identifier" or (
                     parent.type != "selector_expression"
@@ -453,7 +456,7 @@ def _waits_for(context: Context, go_file: GoFile, info: TypeInfo) -> list[Node]:
         return []
     channels = _channels_signalled(context, go_file)
     waits: list[Node] = []
-    body = starter.child_by_field_name("body")
+    body = go_file.complete(starter).child_by_field_name("body")
     if body is None:
         return waits
     for node in walk(body):
@@ -479,7 +482,7 @@ def _waits_for(context: Context, go_file: GoFile, info: TypeInfo) -> list[Node]:
 
 def _channels_signalled(context: Context, go_file: GoFile) -> set[str]:
     channels: set[str] = set()
-    for node in walk(context.function):
+    for node in walk(context.file.complete(context.function)):
         if node.type == "send_statement":
             channel = node.child_by_field_name("channel")
             if channel is not None:

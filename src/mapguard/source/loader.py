@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
 from mapguard.goversion import GoVersion
 from mapguard.source.discover import PackageDir
 from mapguard.source.gomod import GoModule, find_module
 from mapguard.source.package import GoFile, Package, package_clause_name, read_imports
-from mapguard.source.parser import first_syntax_error, parse_go
+from mapguard.source.parser import (
+    FunctionSpan,
+    first_syntax_error,
+    function_spans,
+    parse_go,
+    parse_go_skipping,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +39,20 @@ VersionPolicy = Callable[[GoModule | None], VersionChoice]
 
 
 def load_packages(
-    package_dir: PackageDir, choose_version: VersionPolicy
+    package_dir: PackageDir, choose_version: VersionPolicy,
+    body_triggers: Sequence[re.Pattern[bytes]] | None = None,
 ) -> tuple[list[Package], list[FileError]]:
-    """Parse every file; group the good ones by package clause (`p` and `p_test` apart)."""
+    """Parse every file; group the good ones by package clause (`p` and `p_test` apart).
+
+    With `body_triggers`, a top-level function body matching none of them is left out of the
+    parse (and parsed later only if something asks about a place inside it)."""
     errors: list[FileError] = []
     by_name: dict[str, list[GoFile]] = {}
     context = [f for f in package_dir.files if f.context_only]
     for source_file in package_dir.files:
         if source_file.context_only:
             continue
-        tree = parse_go(source_file.content)
+        tree, skipped = _parse(source_file.content, body_triggers)
         error = first_syntax_error(tree)
         if error is not None:
             message = _describe_syntax_error(error, source_file.content)
@@ -52,7 +64,7 @@ def load_packages(
             continue
         imports = read_imports(tree.root_node, source_file.content)
         by_name.setdefault(name, []).append(
-            GoFile(source_file.path, source_file.content, tree, name, imports)
+            GoFile(source_file.path, source_file.content, tree, name, imports, skipped)
         )
     module = find_module(package_dir.directory)
     choice = choose_version(module)
@@ -62,6 +74,36 @@ def load_packages(
         package.deferred = [(f.path, f.content) for f in context]
         packages.append(package)
     return packages, errors
+
+
+def _parse(source: bytes, triggers: Sequence[re.Pattern[bytes]] | None
+           ) -> tuple[Tree, tuple[FunctionSpan, ...]]:
+    if triggers is None:
+        return parse_go(source), ()
+    spans = function_spans(source)
+    if not spans:
+        return parse_go(source), ()
+    starts = [span.start for span in spans]
+    wanted: set[int] = set()
+    for trigger in dict.fromkeys(triggers):
+        position = 0
+        # One search per function at most: after a hit, go on after that function.
+        while (hit := trigger.search(source, position)) is not None:
+            index = bisect.bisect_right(starts, hit.start()) - 1
+            if index >= 0 and hit.start() < spans[index].end:
+                wanted.add(index)
+                position = spans[index].end
+            else:
+                following = index + 1
+                position = max(hit.end(), starts[following] if following < len(starts)
+                               else len(source))
+    skipped = tuple(span for index, span in enumerate(spans) if index not in wanted)
+    if not skipped:
+        return parse_go(source), ()
+    tree = parse_go_skipping(source, skipped)
+    if tree.root_node.has_error:
+        return parse_go(source), ()  # the layout was not what the spans assumed
+    return tree, skipped
 
 
 def _describe_syntax_error(node: Node, source: bytes) -> str:

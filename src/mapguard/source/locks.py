@@ -156,15 +156,17 @@ def caller_holds_lock(function: Node, go_file: GoFile) -> bool:
 
 
 def doc_comment(declaration: Node, go_file: GoFile) -> str:
-    """The comment lines directly above a declaration."""
+    """The `//` comment lines directly above a declaration (read from the text, so that it
+    works for a function parsed on its own as well)."""
     lines: list[str] = []
-    sibling = declaration.prev_named_sibling
-    expected_row = declaration.start_point.row - 1
-    while (sibling is not None and sibling.type == "comment"
-           and sibling.end_point.row == expected_row):
-        lines.append(go_file.text(sibling).lstrip("/ *"))
-        expected_row = sibling.start_point.row - 1
-        sibling = sibling.prev_named_sibling
+    end = go_file.source.rfind(b"\n", 0, declaration.start_byte)
+    while end > 0:
+        start = go_file.source.rfind(b"\n", 0, end) + 1
+        line = go_file.source[start:end].strip()
+        if not line.startswith(b"//"):
+            break
+        lines.append(line.decode("utf-8", "replace").lstrip("/ "))
+        end = start - 1
     return " ".join(reversed(lines))
 
 

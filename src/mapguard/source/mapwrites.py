@@ -63,16 +63,15 @@ def _merged(regions: Iterable[Region]) -> list[tuple[GoFile, int, int]]:
 
 def _find(go_file: GoFile, info: TypeInfo, start: int, end: int) -> Iterator[MapWrite]:
     seen: set[int] = set()
-    root = go_file.root
     for hit in _INDEX_WRITE.finditer(go_file.source, start, end):
-        node = root.named_descendant_for_byte_range(hit.start(), hit.start() + 1)
+        node = go_file.node_at(hit.start(), hit.start() + 1)
         statement = _write_statement(node)
         if statement is None or statement.start_byte in seen:
             continue
         seen.add(statement.start_byte)
         yield from _index_writes(go_file, info, statement)
     for hit in _BUILTIN_WRITE.finditer(go_file.source, start, end):
-        node = root.named_descendant_for_byte_range(hit.start(), hit.end())
+        node = go_file.node_at(hit.start(), hit.end())
         write = _builtin_write(go_file, info, node)
         if write is not None:
             yield write

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from tree_sitter import Node, Tree
 
 from mapguard.goversion import GoVersion
 from mapguard.source.gomod import GoModule
+from mapguard.source.parser import FunctionSpan, parse_go_range
 from mapguard.source.types import FuncOf
 from mapguard.source.types import parameter_types as read_parameter_types
 from mapguard.source.types import result_types as read_result_types
@@ -31,10 +34,61 @@ class GoFile:
     tree: Tree
     package_name: str
     imports: dict[str, str]  # the name a file uses for a package -> its import path
+    # Functions whose bodies the tree leaves out (sorted); parsed on demand by `node_at`.
+    skipped: tuple[FunctionSpan, ...] = ()
+    _bodies: dict[int, Tree] = field(default_factory=dict)
+    _skipped_starts: list[int] | None = None
 
     @property
     def root(self) -> Node:
         return self.tree.root_node
+
+    def node_at(self, start: int, end: int, *, named: bool = True) -> Node | None:
+        """The smallest (named) node covering [start, end), parsing a left-out body if the
+        place is inside one. Every search from source text to syntax goes through here."""
+        root = self._root_for(start, end)
+        if named:
+            return root.named_descendant_for_byte_range(start, end)
+        return root.descendant_for_byte_range(start, end)
+
+    def complete(self, node: Node) -> Node:
+        """`node` itself, or, for a function whose body was left out, the fully parsed one."""
+        if self.skipped and node.type in {"function_declaration", "method_declaration"}:
+            span = self._span_containing(node.start_byte + 1, node.start_byte + 1)
+            if span is not None and span.start == node.start_byte:
+                found = self._body_tree(span).root_node.named_descendant_for_byte_range(
+                    span.start, span.end)
+                while found is not None and found.type not in {"function_declaration",
+                                                               "method_declaration"}:
+                    found = found.parent
+                if found is not None:
+                    return found
+        return node
+
+    def _root_for(self, start: int, end: int) -> Node:
+        if self.skipped:
+            span = self._span_containing(start, end)
+            if span is not None and span.body_start <= start and end <= span.body_end:
+                return self._body_tree(span).root_node
+        return self.tree.root_node
+
+    def _span_containing(self, start: int, end: int) -> FunctionSpan | None:
+        index = bisect.bisect_right(self._starts(), start) - 1
+        if index < 0:
+            return None
+        span = self.skipped[index]
+        return span if span.start <= start and end <= span.end else None
+
+    def _starts(self) -> list[int]:
+        if self._skipped_starts is None:
+            self._skipped_starts = [span.start for span in self.skipped]
+        return self._skipped_starts
+
+    def _body_tree(self, span: FunctionSpan) -> Tree:
+        tree = self._bodies.get(span.start)
+        if tree is None:
+            tree = self._bodies[span.start] = parse_go_range(self.source, span.start, span.end)
+        return tree
 
     def text(self, node: Node) -> str:
         return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")
@@ -98,6 +152,40 @@ class FuncDecl:
         return None
 
 
+class LazyVars(Mapping[str, VarDecl]):
+    """Package-level variables and constants by name. Generated tables can declare thousands
+    of them; the full record of one is built only when someone looks it up."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, tuple[Node, GoFile, bool]] = {}
+        self._built: dict[str, VarDecl] = {}
+
+    def add_spec(self, spec: Node, go_file: GoFile, *, constant: bool) -> None:
+        source = go_file.source
+        for name in spec.children_by_field_name("name"):
+            text = source[name.start_byte:name.end_byte].decode("utf-8", "replace")
+            self._specs.setdefault(text, (spec, go_file, constant))
+
+    def __getitem__(self, name: str) -> VarDecl:
+        built = self._built.get(name)
+        if built is None:
+            spec, go_file, constant = self._specs[name]
+            for decl in var_spec_decls(spec, go_file, constant=constant):
+                if self._specs[decl.name][0] == spec:  # the first declaration wins
+                    self._built.setdefault(decl.name, decl)
+            built = self._built[name]
+        return built
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
 @dataclass(slots=True, eq=False)
 class Package:
     directory: Path
@@ -108,7 +196,7 @@ class Package:
     go_version_source: str  # "go.mod", "toolchain", "flag" or "default"
     # The symbol table is built on first use: many packages never need one.
     _types: dict[str, TypeDecl] = field(default_factory=dict)
-    _vars: dict[str, VarDecl] = field(default_factory=dict)
+    _vars: LazyVars = field(default_factory=lambda: LazyVars())
     _funcs: dict[str, FuncDecl] = field(default_factory=dict)
     _methods: dict[str, dict[str, FuncDecl]] = field(default_factory=dict)
     _indexed: bool = False
@@ -153,7 +241,7 @@ class Package:
         return self._types
 
     @property
-    def vars(self) -> dict[str, VarDecl]:
+    def vars(self) -> LazyVars:
         self._index()
         return self._vars
 
@@ -210,12 +298,10 @@ class Package:
                             self._type_variants.setdefault(name, []).append(type_decl)
             elif kind == "var_declaration":
                 for spec in _specs(node, "var_spec"):
-                    for decl in var_spec_decls(spec, go_file):
-                        self._vars.setdefault(decl.name, decl)
+                    self._vars.add_spec(spec, go_file, constant=False)
             elif kind == "const_declaration":
                 for spec in _specs(node, "const_spec"):
-                    for decl in var_spec_decls(spec, go_file, constant=True):
-                        self._vars.setdefault(decl.name, decl)
+                    self._vars.add_spec(spec, go_file, constant=True)
 
 
 # Top-level functions, and package variables initialised by a composite literal (generated

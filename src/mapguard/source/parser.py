@@ -1,23 +1,121 @@
-"""The tree-sitter-go parser, one per process (parsers are not shareable across threads)."""
+"""The tree-sitter-go parser, one per thread (parsers are not shareable across threads).
+
+Parsing is most of what linting costs, so a file can be parsed with the bodies of some
+top-level functions left out (`parse_go_skipping`): tree-sitter then sees `func f(...) {}` for
+them, and a body is parsed on its own, with its real byte offsets, only if something asks
+about a place inside it (`parse_go_range`).
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import tree_sitter_go
-from tree_sitter import Language, Node, Parser, Tree
+from tree_sitter import Language, Node, Parser, Point, Range, Tree
 
 GO_LANGUAGE = Language(tree_sitter_go.language())
 
 _local = threading.local()
+_WHOLE = [Range(Point(0, 0), Point(0xFFFFFFFF, 0xFFFFFFFF), 0, 0xFFFFFFFF)]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpan:
+    """A top-level function: [start, end) overall; its body's inside is [body_start, body_end)."""
+
+    start: int
+    body_start: int
+    body_end: int
+    end: int
+
+
+def _parser() -> Parser:
+    parser: Parser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = Parser(GO_LANGUAGE)
+    return parser
 
 
 def parse_go(source: bytes) -> Tree:
     """Parse Go source; syntax errors become ERROR/MISSING nodes, never exceptions."""
-    parser: Parser | None = getattr(_local, "parser", None)
-    if parser is None:
-        parser = _local.parser = Parser(GO_LANGUAGE)
+    parser = _parser()
+    parser.included_ranges = _WHOLE
     return parser.parse(source)
+
+
+def function_spans(source: bytes) -> list[FunctionSpan]:
+    """The top-level functions of gofmt-formatted source (others are simply not listed).
+
+    Plain substring searches (`\\nfunc `, `\\n}\\n`): regular expressions anchored at line
+    starts would cost more than they save."""
+    spans: list[FunctionSpan] = []
+    position = 0
+    while (found := source.find(b"\nfunc ", position)) >= 0:
+        start = found + 1
+        line_end = source.find(b"\n", start)
+        if line_end < 0:
+            break
+        if source[start:line_end].rstrip().endswith(b"{"):
+            closing = source.find(b"\n}\n", line_end)
+            if closing < 0:
+                break
+            spans.append(FunctionSpan(start, line_end, closing + 1, closing + 2))
+            position = closing + 2
+        else:
+            position = line_end
+    return spans
+
+
+def parse_go_skipping(source: bytes, skipped: Sequence[FunctionSpan]) -> Tree:
+    """Parse with the bodies of `skipped` functions left out."""
+    if not skipped:
+        return parse_go(source)
+    bounds = [0]
+    for span in skipped:
+        bounds.extend((span.body_start, span.body_end))
+    bounds.append(len(source))
+    points = _points(source, bounds)
+    ranges = [Range(points[i], points[i + 1], bounds[i], bounds[i + 1])
+              for i in range(0, len(bounds), 2)]
+    parser = _parser()
+    parser.included_ranges = ranges
+    try:
+        return parser.parse(source)
+    finally:
+        parser.included_ranges = _WHOLE
+
+
+def parse_go_range(source: bytes, start: int, end: int) -> Tree:
+    """Parse only source[start:end] (one function), keeping the file's byte offsets."""
+    parser = _parser()
+    parser.included_ranges = [_range(source, start, end)]
+    try:
+        return parser.parse(source)
+    finally:
+        parser.included_ranges = _WHOLE
+
+
+def _points(source: bytes, offsets: list[int]) -> list[Point]:
+    """Row/column points of ascending byte offsets, counting newlines once over the file."""
+    points: list[Point] = []
+    row, previous = 0, 0
+    for offset in offsets:
+        row += source.count(b"\n", previous, offset)
+        # rfind scans back from `offset`: it costs the length of one line, not of the file.
+        points.append(Point(row, offset - (source.rfind(b"\n", 0, offset) + 1)))
+        previous = offset
+    return points
+
+
+def _range(source: bytes, start: int, end: int) -> Range:
+    return Range(_point(source, start), _point(source, end), start, end)
+
+
+def _point(source: bytes, offset: int) -> Point:
+    line_start = source.rfind(b"\n", 0, offset) + 1
+    return Point(source.count(b"\n", 0, offset), offset - line_start)
 
 
 def first_syntax_error(tree: Tree) -> Node | None:

@@ -187,11 +187,11 @@ class TypeInfo:
         if cached is None:
             package = self.package
             declared = name in package.funcs or name in package.vars or name in package.types
-            root = go_file.root
             cached = declared or any(
-                (node := root.named_descendant_for_byte_range(start, end)) is not None
+                (node := go_file.node_at(start, end)) is not None
                 and node.type == "identifier"
                 for start, end in word_hits(go_file.source, name, followed_by_paren=False)
+                if b"//" not in go_file.source[go_file.source.rfind(b"\n", 0, start) + 1:start]
             )
             self._shadowable[key] = cached
         return cached

@@ -63,6 +63,7 @@ from tree_sitter import Node
 from mapguard.goversion import GO_1_21
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import (
+    MAP_CREATION_BODIES,
     Use,
     assignment_operator,
     assignment_pairs,
@@ -378,7 +379,7 @@ def _scan_field_uses(pass_: Pass, owner: GoType, field: str) -> FieldUses:
     initialisers: list[Node] = []
     for go_file in pass_.package.files:
         for start, end in word_hits(go_file.source, field):
-            node = go_file.root.descendant_for_byte_range(start, end)
+            node = go_file.node_at(start, end, named=False)
             parent = node.parent if node is not None else None
             if node is None or parent is None:
                 continue
@@ -457,5 +458,6 @@ RULE = Rule(
     doc=__doc__ or "",
     run=run,
     markers=(b"make(", b"{}", b"map["),  # map_creation_sites() finds the candidates
+    bodies=MAP_CREATION_BODIES,
     needs=GO_1_21,
 )

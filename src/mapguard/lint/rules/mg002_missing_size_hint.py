@@ -47,6 +47,7 @@ from mapguard.goversion import GO_1_21
 from mapguard.lint.fixes import add_import_edit
 from mapguard.lint.rule import Edit, Fix, Pass, Rule, Severity, edit
 from mapguard.lint.syntax import (
+    MAP_CREATION_BODIES,
     Use,
     assignment_operator,
     assignment_pairs,
@@ -453,4 +454,5 @@ RULE = Rule(
     doc=__doc__ or "",
     run=run,
     markers=(b"make(", b"{}"),  # map_creation_sites() finds the candidates
+    bodies=MAP_CREATION_BODIES,
 )

@@ -103,5 +103,6 @@ RULE = Rule(
     run=run,
     markers=(b"delete(",),
     anchors=(_DELETE,),
+    bodies=(_DELETE,),
     needs=GO_1_21,
 )

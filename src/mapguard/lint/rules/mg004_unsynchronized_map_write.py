@@ -47,6 +47,8 @@ suppress the finding with `//mapguard:ignore MG004 <reason>`.
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from mapguard.lint.rule import Pass, Rule, Severity
@@ -55,6 +57,13 @@ from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import MapWrite, map_writes
 from mapguard.source.package import FuncDecl, GoFile
 from mapguard.source.typeinfo import LocalDecl, unparen, word_hits
+
+# Bodies that write a map, start goroutines, or handle requests.
+_BODIES = (
+    re.compile(rb"\][ \t]*(?:=[^=]|[-+*/%&|^]=|<<=|>>=|&\^=|\+\+|--|,)"),
+    re.compile(rb"delete\("), re.compile(rb"clear\("), re.compile(rb"\tgo "),
+    re.compile(rb"\{ go "), re.compile(rb"\.Go\("), re.compile(rb"ResponseWriter"),
+)
 
 # Parameters known to receive a shared map: (file id, function start) -> index -> why.
 Handoffs = dict[tuple[int, int], dict[int, str]]
@@ -189,7 +198,7 @@ def _calls_of(pass_: Pass, declaration: FuncDecl) -> list[tuple[Node, GoFile]]:
         for start, end in word_hits(go_file.source, declaration.name):
             if go_file.source[end:end + 1] != b"(":
                 continue
-            node = go_file.root.named_descendant_for_byte_range(start, end)
+            node = go_file.node_at(start, end)
             call = node.parent if node is not None else None
             if call is not None and call.type == "selector_expression":
                 call = call.parent
@@ -238,6 +247,7 @@ RULE = Rule(
     summary="a map other goroutines can reach, written without a lock in concurrent code",
     doc=__doc__ or "",
     run=run,
-    # Concurrency needs a `go` statement or an HTTP handler somewhere in the package.
-    markers=(b"go ", b"go\t", b".Go(", b"ResponseWriter"),
+    # Concurrency needs a `go` statement (gofmt indents it) or an HTTP handler somewhere.
+    markers=(b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter"),
+    bodies=_BODIES,
 )

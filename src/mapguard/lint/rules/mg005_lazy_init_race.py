@@ -56,7 +56,9 @@ from mapguard.source.package import FuncDecl, GoFile, TypeDecl, VarDecl, receive
 from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, unparen, walk
 from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref, type_from_node
 
-_NIL_CHECKS = (re.compile(rb"== ?nil"), re.compile(rb"nil =="))
+# `if x == nil {` (or `nil == x`), the brace ending the line: the shape of lazy initialisation.
+_NIL_CHECKS = (re.compile(rb"(?P<at>== ?nil)[^\n]*\{[ \t]*(?://[^\n]*)?$", re.M),
+               re.compile(rb"(?P<at>nil ==)[^\n]*\{[ \t]*(?://[^\n]*)?$", re.M))
 
 
 def run(pass_: Pass) -> None:
@@ -256,4 +258,5 @@ RULE = Rule(
     run=run,
     markers=(b"nil",),
     anchors=_NIL_CHECKS,
+    bodies=_NIL_CHECKS,
 )

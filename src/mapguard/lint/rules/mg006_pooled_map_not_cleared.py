@@ -176,5 +176,6 @@ RULE = Rule(
     run=run,
     markers=(b".Put(",),
     anchors=(_PUT,),
+    bodies=(_PUT,),
     needs=GO_1_21,
 )

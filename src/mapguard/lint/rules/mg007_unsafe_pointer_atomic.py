@@ -125,7 +125,7 @@ def _read_plainly_into_helpers(pass_: Pass, identity: Identity, slot: Slot) -> b
     probe = Slot()
     for go_file in pass_.package.files:
         for start, end in word_hits(go_file.source, str(name)):
-            node = go_file.root.descendant_for_byte_range(start, end)
+            node = go_file.node_at(start, end, named=False)
             selector = node.parent if node is not None else None
             if node is None or selector is None or node.type != "field_identifier" or (
                 selector.type != "selector_expression"
@@ -407,5 +407,6 @@ RULE = Rule(
     run=run,
     markers=(b"Pointer(",),
     anchors=_ATOMIC_POINTERS,
+    bodies=(re.compile(rb"Pointer\("),),
     needs=GO_1_19,
 )

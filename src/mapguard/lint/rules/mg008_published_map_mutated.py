@@ -249,4 +249,5 @@ RULE = Rule(
     run=run,
     markers=(b".Load(", b".Store(", b".Swap(", b".LoadOrStore("),
     anchors=_ANCHORS,
+    bodies=_ANCHORS,
 )

@@ -75,7 +75,7 @@ def run(pass_: Pass) -> None:
             line_start = go_file.source.rfind(b"\n", 0, start) + 1
             if go_file.source[line_start:start].strip():
                 continue  # not at the start of a line: not a directive
-            node = go_file.root.named_descendant_for_byte_range(start, start + 2)
+            node = go_file.node_at(start, start + 2)
             if node is None or node.type != "comment":
                 continue
             pass_.report(go_file, node, _message(target))
@@ -117,4 +117,5 @@ RULE = Rule(
     doc=__doc__ or "",
     run=run,
     markers=(b"go:linkname",),
+    bodies=(),  # directives sit outside function bodies
 )

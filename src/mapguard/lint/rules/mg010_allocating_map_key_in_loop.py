@@ -206,4 +206,5 @@ RULE = Rule(
     run=run,
     markers=(b"+", b"Sprint"),
     anchors=_ANCHORS,
+    bodies=_ANCHORS,
 )
