@@ -20,7 +20,7 @@ from mapguard.goversion import NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_key
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, LintResult, VersionNote
-from mapguard.lint.rule import Finding, Pass, Rule
+from mapguard.lint.rule import Finding, Pass, Rule, TextPattern
 from mapguard.source.discover import (
     DirTarget,
     Expansion,
@@ -190,9 +190,9 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:
     return DirResult(tuple(findings), tuple(errors), package_dir.linted, tuple(notes))
 
 
-def _body_triggers(rules: Sequence[Rule]) -> tuple[re.Pattern[bytes], ...] | None:
+def _body_triggers(rules: Sequence[Rule]) -> tuple[TextPattern, ...] | None:
     """What makes a function body worth parsing for these rules; None: every body."""
-    triggers: list[re.Pattern[bytes]] = []
+    triggers: list[TextPattern] = []
     for rule in rules:
         if rule.bodies is None:
             return None

@@ -99,6 +99,28 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Trigger:
+    """A text pattern with a cheap second look at each hit (`accept`), for places a regular
+    expression alone cannot narrow without losing its fast literal search."""
+
+    pattern: re.Pattern[bytes]
+    accept: Callable[[bytes, re.Match[bytes]], bool]
+
+    def finditer(self, source: bytes) -> Iterator[re.Match[bytes]]:
+        return (hit for hit in self.pattern.finditer(source) if self.accept(source, hit))
+
+    def search(self, source: bytes, position: int) -> re.Match[bytes] | None:
+        while (hit := self.pattern.search(source, position)) is not None:
+            if self.accept(source, hit):
+                return hit
+            position = hit.end()
+        return None
+
+
+TextPattern = re.Pattern[bytes] | Trigger
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     code: str  # MG001
     name: str  # rebuild-instead-of-clear
@@ -107,10 +129,10 @@ class Rule:
     doc: str  # the explain text: what / why / example / instead / false alarms (markdown)
     run: Callable[[Pass], None]
     markers: tuple[bytes, ...] = ()  # one must occur in the package, else skip; (): always run
-    anchors: tuple[re.Pattern[bytes], ...] = ()  # where candidates() looks; literal-first
+    anchors: tuple[TextPattern, ...] = ()  # where candidates() looks; literal-first
     # The function bodies worth parsing for this rule: those where one of these matches.
     # None: every body. Only a matter of speed: a body left out is parsed when asked about.
-    bodies: tuple[re.Pattern[bytes], ...] | None = None
+    bodies: tuple[TextPattern, ...] | None = None
     needs: GoVersion | None = None  # the Go version its advice needs, if any
 
     def applies_to(self, sources: list[bytes]) -> bool:
@@ -176,10 +198,11 @@ class Pass:
         for anchor in self.rule.anchors:
             yield from self.find(anchor, files)
 
-    def find(self, pattern: re.Pattern[bytes], files: list[GoFile] | None = None
+    def find(self, pattern: TextPattern, files: list[GoFile] | None = None
              ) -> Iterator[Match]:
         """The nodes at the hits of any pattern (group "at" narrows the hit, when present)."""
-        narrow = "at" in pattern.groupindex
+        regex = pattern.pattern if isinstance(pattern, Trigger) else pattern
+        narrow = "at" in regex.groupindex
         for go_file in self.package.files if files is None else files:
             for hit in pattern.finditer(go_file.source):
                 start, end = hit.span("at") if narrow else hit.span()

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tree_sitter import Node, Tree
 
@@ -40,7 +41,7 @@ VersionPolicy = Callable[[GoModule | None], VersionChoice]
 
 def load_packages(
     package_dir: PackageDir, choose_version: VersionPolicy,
-    body_triggers: Sequence[re.Pattern[bytes]] | None = None,
+    body_triggers: Sequence[BodyTrigger] | None = None,
 ) -> tuple[list[Package], list[FileError]]:
     """Parse every file; group the good ones by package clause (`p` and `p_test` apart).
 
@@ -76,7 +77,13 @@ def load_packages(
     return packages, errors
 
 
-def _parse(source: bytes, triggers: Sequence[re.Pattern[bytes]] | None
+class BodyTrigger(Protocol):
+    """A regular expression, or anything that searches like one (lint's Trigger)."""
+
+    def search(self, source: bytes, position: int, /) -> re.Match[bytes] | None: ...
+
+
+def _parse(source: bytes, triggers: Sequence[BodyTrigger] | None
            ) -> tuple[Tree, tuple[FunctionSpan, ...]]:
     if triggers is None:
         return parse_go(source), ()

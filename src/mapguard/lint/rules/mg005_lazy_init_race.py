@@ -43,12 +43,13 @@ any concurrency by code the rule does not see. Suppress with `//mapguard:ignore 
 
 from __future__ import annotations
 
+import functools
 import re
 
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
-from mapguard.lint.rule import Pass, Rule, Severity
+from mapguard.lint.rule import Pass, Rule, Severity, Trigger
 from mapguard.source.calls import runs_under_once
 from mapguard.source.concurrency import Concurrency
 from mapguard.source.locks import Mode, lock_mode_at
@@ -56,9 +57,35 @@ from mapguard.source.package import FuncDecl, GoFile, TypeDecl, VarDecl, receive
 from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, unparen, walk
 from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref, type_from_node
 
-# `if x == nil {` (or `nil == x`), the brace ending the line: the shape of lazy initialisation.
-_NIL_CHECKS = (re.compile(rb"(?P<at>== ?nil)[^\n]*\{[ \t]*(?://[^\n]*)?$", re.M),
-               re.compile(rb"(?P<at>nil ==)[^\n]*\{[ \t]*(?://[^\n]*)?$", re.M))
+_BEFORE = re.compile(rb"([\w.]+)\s*$")
+_AFTER = re.compile(rb"^\s*([\w.]+)")
+_WINDOW = 2000  # bytes of the if body searched for the assignment
+
+
+def _assigns_soon(source: bytes, hit: re.Match[bytes]) -> bool:
+    """The checked name is assigned a little further down (`x = ...`, `x, err = ...`): a
+    necessary condition of lazy initialisation, checked on the text before any parsing."""
+    line_start = source.rfind(b"\n", 0, hit.start()) + 1
+    if hit.group("at").startswith(b"nil"):
+        found = _AFTER.search(source, hit.end("at"), hit.end("at") + 200)
+    else:
+        found = _BEFORE.search(source[line_start:hit.start()])
+    if found is None:
+        return False
+    return _assignment_of(found.group(1)).search(source, hit.end(), hit.end() + _WINDOW) is not None
+
+
+@functools.cache
+def _assignment_of(name: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"\n\s*" + re.escape(name) + rb"(?:\s*,\s*[\w.]+)*\s*=[^=]")
+
+
+# `if x == nil {` (or `nil == x`), the brace ending the line, x assigned below: the shape of
+# lazy initialisation.
+_NIL_CHECKS = (
+    Trigger(re.compile(rb"(?P<at>== ?nil)[^\n]*\{[ \t]*(?://[^\n]*)?$", re.M), _assigns_soon),
+    Trigger(re.compile(rb"(?P<at>nil ==)[^\n]*\{[ \t]*(?://[^\n]*)?$", re.M), _assigns_soon),
+)
 
 
 def run(pass_: Pass) -> None:

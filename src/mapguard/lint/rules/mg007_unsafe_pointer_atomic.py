@@ -407,6 +407,6 @@ RULE = Rule(
     run=run,
     markers=(b"Pointer(",),
     anchors=_ATOMIC_POINTERS,
-    bodies=(re.compile(rb"Pointer\("),),
+    bodies=_ATOMIC_POINTERS,
     needs=GO_1_19,
 )

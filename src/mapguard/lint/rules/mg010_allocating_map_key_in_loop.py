@@ -40,13 +40,22 @@ import re
 
 from tree_sitter import Node
 
-from mapguard.lint.rule import Pass, Rule, Severity
+from mapguard.lint.rule import Pass, Rule, Severity, Trigger
 from mapguard.lint.syntax import enclosing_loops, occurrences, qualified_call
 from mapguard.source.package import GoFile, VarDecl
 from mapguard.source.typeinfo import STRING, LocalDecl, TypeInfo, unparen
 
-# A `+` with a `]` after it on the same line (`m[a+b]`, `m[x[i]+b]`), or fmt.Sprint*.
-_ANCHORS = (re.compile(rb"\+(?=[^\n\]]*\])"), re.compile(rb"Sprint"))
+
+def _not_a_number(source: bytes, hit: re.Match[bytes]) -> bool:
+    """`s[i+1]` adds a number: arithmetic on an index, never a string key."""
+    rest = source[hit.end():hit.end() + 8].lstrip()
+    return not rest[:1].isdigit()
+
+
+# A `+` with a `]` after it on the same line (`m[a+b]`, `m[x[i]+b]`), not `+1`; or a
+# fmt.Sprint* call as the whole key (a Sprint joined to other strings has its own `+`).
+_ANCHORS = (Trigger(re.compile(rb"\+(?=[^\n\]]*\])"), _not_a_number),
+            re.compile(rb"\[fmt\.(?P<at>Sprint)"))
 
 _SPRINT = frozenset({"Sprint", "Sprintf", "Sprintln"})
 
@@ -204,7 +213,7 @@ RULE = Rule(
     summary="a map key built by concatenation or fmt.Sprint* on every loop pass",
     doc=__doc__ or "",
     run=run,
-    markers=(b"+", b"Sprint"),
+    markers=(b"+", b"[fmt.Sprint"),
     anchors=_ANCHORS,
     bodies=_ANCHORS,
 )
