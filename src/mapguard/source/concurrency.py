@@ -28,6 +28,7 @@ from mapguard.source.typeinfo import (
     Symbol,
     TypeInfo,
     enclosing_function,
+    same_node,
     unparen,
     walk,
     word_hits,
@@ -252,7 +253,7 @@ class Concurrency:
         if not isinstance(symbol, LocalDecl):
             return None
         inside = _is_inside(symbol.ident, context.function)
-        if symbol.kind == "receiver" and symbol.scope == context.function:
+        if symbol.kind == "receiver" and same_node(symbol.scope, context.function):
             if map_expr.type != "selector_expression":
                 return None  # the receiver itself is not a map field
             # `c := newConn(); go c.serve()`: every goroutine gets a receiver of its own, and
@@ -317,7 +318,7 @@ class Concurrency:
         argument_list = call.child_by_field_name("arguments")
         arguments = [a for a in (argument_list.named_children if argument_list else [])
                      if a.type != "comment"]
-        index = next((i for i, n in enumerate(names) if n == parameter.ident), None)
+        index = next((i for i, n in enumerate(names) if same_node(n, parameter.ident)), None)
         if index is None or index >= len(arguments):
             return None
         outer = self.context_of(context.go_statement, go_file)
@@ -442,7 +443,7 @@ def _same_decl(a: Symbol | None, b: Symbol) -> bool:
     if a is None:
         return False
     if isinstance(a, LocalDecl) and isinstance(b, LocalDecl):
-        return a.ident == b.ident
+        return same_node(a.ident, b.ident)
     if isinstance(a, VarDecl) and isinstance(b, VarDecl):
         return a.node == b.node
     return False

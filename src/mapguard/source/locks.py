@@ -17,7 +17,7 @@ from tree_sitter import Node
 
 from mapguard.source.calls import call_sites
 from mapguard.source.package import GoFile, receiver_type_name
-from mapguard.source.typeinfo import TypeInfo, enclosing_function
+from mapguard.source.typeinfo import TypeInfo, enclosing_function, same_node
 
 _CALLER_HOLDS = re.compile(
     r"(?i)\b(?:the\s+)?callers?\s+(?:must|should|is\s+expected\s+to)\s+"
@@ -71,7 +71,7 @@ def _all_callers_hold_lock(function: Node, go_file: GoFile, info: TypeInfo, dept
         "method_declaration") else None
     declaration = (package.method(receiver, name) if receiver is not None
                    else package.funcs.get(name))
-    if declaration is None or declaration.node != function:
+    if declaration is None or not same_node(declaration.node, function):
         return False
     key = ("callers-hold-lock", id(declaration))
     if key in package.memo:

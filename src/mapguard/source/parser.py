@@ -54,18 +54,33 @@ def function_spans(source: bytes) -> list[FunctionSpan]:
     position = 0
     while (found := source.find(b"\nfunc ", position)) >= 0:
         start = found + 1
-        line_end = source.find(b"\n", start)
-        if line_end < 0:
+        closing = source.find(b"\n}\n", start)
+        if closing < 0:
             break
-        if source[start:line_end].rstrip().endswith(b"{"):
-            closing = source.find(b"\n}\n", line_end)
-            if closing < 0:
-                break
-            spans.append(FunctionSpan(start, line_end, closing + 1, closing + 2))
+        # The body opens at the first `{` ending a line once the signature's parentheses
+        # are all closed (signatures can span lines; a `{` inside them cannot end the body).
+        body_start = _body_open(source, start, closing)
+        if body_start is not None:
+            spans.append(FunctionSpan(start, body_start, closing + 1, closing + 2))
             position = closing + 2
         else:
-            position = line_end
+            position = start
     return spans
+
+
+def _body_open(source: bytes, start: int, limit: int) -> int | None:
+    """Where the body of the function starting at `start` opens, or None when its header is
+    not laid out as gofmt does (a one-line function, say): a signature's continuation lines
+    are indented or start with `)`, and it ends with `{` once every parenthesis is closed."""
+    position = start
+    while (brace := source.find(b"{\n", position, limit + 1)) >= 0:
+        header = source[start:brace]
+        if any(line[:1] not in {b"\t", b")"} for line in header.split(b"\n")[1:]):
+            return None
+        if header.count(b"(") == header.count(b")"):
+            return brace + 1
+        position = brace + 2
+    return None
 
 
 def parse_go_skipping(source: bytes, skipped: Sequence[FunctionSpan]) -> Tree:

@@ -131,6 +131,13 @@ def word_hits(source: bytes, name: str, start: int = 0, end: int | None = None, 
         yield begin, hit.end()
 
 
+def same_node(a: Node | None, b: Node | None) -> bool:
+    """The same place of the source: nodes of a file's tree and of a body parsed on its own
+    (GoFile.node_at) are different objects for one function."""
+    return (a is not None and b is not None and a.start_byte == b.start_byte
+            and a.end_byte == b.end_byte and a.kind_id == b.kind_id)
+
+
 def enclosing_function(node: Node) -> Node | None:
     """The innermost function declaration, method or func literal around `node`."""
     current = node.parent

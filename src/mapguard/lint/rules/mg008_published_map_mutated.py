@@ -47,7 +47,14 @@ from mapguard.goversion import GO_1_21
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.source.mapwrites import MapWrite, map_writes
 from mapguard.source.package import GoFile
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, unparen, walk
+from mapguard.source.typeinfo import (
+    LocalDecl,
+    TypeInfo,
+    enclosing_function,
+    same_node,
+    unparen,
+    walk,
+)
 from mapguard.source.types import ATOMIC_VALUE, SYNC_MAP, GoType, deref, is_atomic_pointer
 
 _ANCHORS = tuple(re.compile(re.escape(f".{m}(".encode()))
@@ -233,7 +240,7 @@ def _rebinds(assignment: Node, go_file: GoFile, name: str) -> bool:
 
 
 def _same_local(a: object, b: LocalDecl) -> bool:
-    return isinstance(a, LocalDecl) and a.ident == b.ident
+    return isinstance(a, LocalDecl) and same_node(a.ident, b.ident)
 
 
 def _operator(node: Node) -> str:

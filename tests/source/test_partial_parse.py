@@ -1,0 +1,78 @@
+"""Leaving function bodies out of the parse must not change what the package declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mapguard.source.package import GoFile, package_clause_name, read_imports
+from mapguard.source.parser import function_spans, parse_go, parse_go_skipping
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DEMO = Path(__file__).resolve().parent.parent.parent / "src" / "mapguard" / "data" / "demo"
+
+TRICKY = b"""package p
+
+func f(x int) int {
+\treturn x
+}
+
+func g() error { return nil }
+
+type T struct {
+\ta int
+}
+
+func h(
+\ta int,
+) (int,
+\terror) {
+\treturn 0, nil
+}
+
+func (t *T) k(s struct{ b int }) {
+\tt.a = s.b
+}
+"""
+
+
+def test_spans_follow_gofmt_layout_and_leave_other_declarations_alone() -> None:
+    spans = function_spans(TRICKY)
+    headers = [TRICKY[s.start:s.body_start].split(b"(")[0] for s in spans]
+    assert headers == [b"func f", b"func h", b"func "]
+    for span in spans:
+        assert TRICKY[span.body_start - 1:span.body_start] == b"{"
+        assert TRICKY[span.body_end:span.end] == b"}"
+        assert b"type T" not in TRICKY[span.body_start:span.body_end]
+
+
+def _declarations(go_file: GoFile) -> list[tuple[str, str]]:
+    return [(node.type, go_file.text(node).split("{")[0])
+            for node in go_file.root.named_children if node.type != "comment"]
+
+
+@pytest.mark.parametrize("path", sorted(
+    [*FIXTURES.glob("corpus*/**/*.go"), *DEMO.glob("**/*.go")]), ids=lambda p: p.name)
+def test_skipping_every_body_keeps_every_declaration(path: Path) -> None:
+    source = path.read_bytes()
+    full = parse_go(source)
+    spans = function_spans(source)
+    partial = parse_go_skipping(source, spans)
+    assert partial.root_node.has_error == full.root_node.has_error
+    name = package_clause_name(full.root_node, source) or ""
+    files = [GoFile(path, source, tree, name, read_imports(tree.root_node, source), skipped)
+             for tree, skipped in ((full, ()), (partial, tuple(spans)))]
+    assert _declarations(files[0]) == _declarations(files[1])
+
+
+def test_a_place_inside_a_left_out_body_is_parsed_on_demand() -> None:
+    spans = function_spans(TRICKY)
+    tree = parse_go_skipping(TRICKY, spans)
+    go_file = GoFile(Path("t.go"), TRICKY, tree, "p", {}, tuple(spans))
+    offset = TRICKY.index(b"t.a = s.b")
+    node = go_file.node_at(offset, offset + 1)
+    assert node is not None and node.type == "identifier" and go_file.text(node) == "t"
+    assert node.start_byte == offset  # real offsets, not relative to the body
+    statement = node.parent.parent.parent  # selector -> expression_list -> assignment
+    assert statement.type == "assignment_statement"
