@@ -8,8 +8,6 @@ through it, so the cost follows the questions the rules ask, not the size of the
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -111,24 +109,24 @@ def _decl_node(symbol: Symbol) -> tuple[int, int, int]:
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
-@functools.cache
-def _literal_then_boundary(name: str) -> re.Pattern[bytes]:
-    # A literal first lets `re` scan with a fast substring search; the left boundary is checked
-    # by hand, because a look-behind at the start would disable that search.
-    return re.compile(re.escape(name.encode()) + rb"(?![A-Za-z0-9_])")
-
-
 def word_hits(source: bytes, name: str, start: int = 0, end: int | None = None, *,
               followed_by_paren: bool = True) -> Iterator[tuple[int, int]]:
-    """(start, end) of each whole-word occurrence of `name` in `source[start:end]`."""
+    """(start, end) of each whole-word occurrence of `name` in `source[start:end]`: a
+    substring search with the word boundaries checked by hand (no pattern to compile)."""
     stop = len(source) if end is None else end
-    for hit in _literal_then_boundary(name).finditer(source, start, stop):
-        begin = hit.start()
+    needle = name.encode()
+    length = len(needle)
+    position = start
+    while (begin := source.find(needle, position, stop)) >= 0:
+        finish = begin + length
+        position = finish
         if begin > 0 and source[begin - 1] in _WORD_BYTES:
             continue
-        if not followed_by_paren and source[hit.end():hit.end() + 1] == b"(":
+        if finish < len(source) and source[finish] in _WORD_BYTES:
             continue
-        yield begin, hit.end()
+        if not followed_by_paren and source[finish:finish + 1] == b"(":
+            continue
+        yield begin, finish
 
 
 def same_node(a: Node | None, b: Node | None) -> bool:

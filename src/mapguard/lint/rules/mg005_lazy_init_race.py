@@ -43,7 +43,6 @@ any concurrency by code the rule does not see. Suppress with `//mapguard:ignore 
 
 from __future__ import annotations
 
-import functools
 import re
 
 from tree_sitter import Node
@@ -72,12 +71,17 @@ def _assigns_soon(source: bytes, hit: re.Match[bytes]) -> bool:
         found = _BEFORE.search(source[line_start:hit.start()])
     if found is None:
         return False
-    return _assignment_of(found.group(1)).search(source, hit.end(), hit.end() + _WINDOW) is not None
+    name = found.group(1)
+    position, limit = hit.end(), hit.end() + _WINDOW
+    while (at := source.find(name, position, limit)) >= 0:
+        line_start = source.rfind(b"\n", 0, at) + 1
+        if not source[line_start:at].strip() and _ASSIGNMENT_TAIL.match(source, at + len(name)):
+            return True
+        position = at + len(name)
+    return False
 
 
-@functools.cache
-def _assignment_of(name: bytes) -> re.Pattern[bytes]:
-    return re.compile(rb"\n\s*" + re.escape(name) + rb"(?:\s*,\s*[\w.]+)*\s*=[^=]")
+_ASSIGNMENT_TAIL = re.compile(rb"(?:\s*,\s*[\w.]+)*\s*=[^=]")
 
 
 # `if x == nil {` (or `nil == x`), the brace ending the line, x assigned below: the shape of
