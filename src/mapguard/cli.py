@@ -1,95 +1,63 @@
 """The `mapguard` command: a thin composition of the library's pieces.
 
+Subcommands are imported when they run: `mapguard lint` does not pay for importing the
+profile, SLO and GC code (numpy, pydantic, httpx...), which would cost a second per call.
+
 Exit status everywhere: 0 nothing found, 1 findings or a failed gate, 2 usage or input error.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from mapguard import __version__
-from mapguard.clikit import emit_json, format_option
-from mapguard.demo import demo_root, run_lint_stage
-from mapguard.doctor import run_checks
 from mapguard.errors import MapguardError
-from mapguard.evidence.escape_commands import escape
-from mapguard.evidence.gc_commands import gc
-from mapguard.evidence.profile_commands import profile
-from mapguard.evidence.trace_commands import trace
-from mapguard.gotool import find_go
-from mapguard.lint.commands import explain, lint_command, rules
-from mapguard.lint.output import render_json, render_text, summary_line
-from mapguard.slo.commands import slo
+
+# name -> (module:attribute, one-line help shown by `mapguard --help` without importing it)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "lint": ("mapguard.lint.commands:lint_command", "Find risky map updates in Go packages."),
+    "explain": ("mapguard.lint.commands:explain", "What a rule finds, why, and what instead."),
+    "rules": ("mapguard.lint.commands:rules", "The rule catalogue."),
+    "escape": ("mapguard.evidence.escape_commands:escape",
+               "Which map allocations escape to the heap, and why."),
+    "profile": ("mapguard.evidence.profile_commands:profile",
+                "Map cost in pprof profiles, by site and operation."),
+    "gc": ("mapguard.evidence.gc_commands:gc", "GC cycles and pauses from GODEBUG=gctrace=1."),
+    "trace": ("mapguard.evidence.trace_commands:trace",
+              "GC cycles, STW pauses and timelines from an execution trace."),
+    "slo": ("mapguard.slo.commands:slo", "SLOs as code: Prometheus rules, alerts, tests."),
+    "doctor": ("mapguard.doctor:doctor_command",
+               "Is a Go toolchain there, which version, and which optional tools?"),
+    "demo": ("mapguard.demo:demo_command",
+             "Run mapguard on riskd, the Go service shipped inside mapguard."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target[0].split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_target, short) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mapguard")
 def cli() -> None:
     """Find, measure, watch and explain the map updates that hurt Go services."""
-
-
-cli.add_command(lint_command, name="lint")
-cli.add_command(explain)
-cli.add_command(rules)
-
-@cli.command()
-@format_option()
-def doctor(output_format: str) -> int:
-    """Is a Go toolchain there, which version, and which optional tools?"""
-    checks = run_checks()
-    if output_format == "json":
-        emit_json({"checks": [
-            {"name": c.name, "ok": c.ok, "detail": c.detail, "required": c.required}
-            for c in checks
-        ]})
-    else:
-        for check in checks:
-            mark = "ok " if check.ok else ("MISSING" if check.required else "-  ")
-            click.echo(f"{mark:8} {check.name:15} {check.detail}")
-    return 0 if all(c.ok for c in checks if c.required) else 1
-
-
-cli.add_command(profile)
-cli.add_command(slo)
-cli.add_command(escape)
-cli.add_command(gc)
-cli.add_command(trace)
-
-
-@cli.command()
-@format_option()
-def demo(output_format: str) -> int:
-    """Run mapguard on riskd, the Go service shipped inside mapguard, before and after its fixes."""
-    root = demo_root()
-    toolchain = find_go()
-    stage = run_lint_stage(root, toolchain.version if toolchain else None)
-    if output_format == "json":
-        emit_json({
-            "service": str(root),
-            "lint": {
-                "before": render_json(stage.before, root),
-                "after": render_json(stage.after, root),
-                "by_rule": [{"rule": code, "name": name, "before": before, "after": after}
-                            for code, name, before, after in stage.counts()],
-            },
-        })
-        return 0 if stage.as_expected else 1
-    click.echo(f"mapguard demo: riskd, a risk-decision HTTP service in Go ({root})\n")
-    click.echo("== Stage 1, code: mapguard lint before/ ==\n")
-    click.echo(render_text(stage.before, root, color=sys.stdout.isatty()))
-    click.echo("\n== mapguard lint after/ (the fixed twin) ==\n")
-    click.echo(summary_line(stage.after))
-    click.echo("\n== Findings by rule ==\n")
-    click.echo(f"{'rule':6} {'name':28} {'before':>6} {'after':>6}")
-    for code, name, before, after in stage.counts():
-        click.echo(f"{code:6} {name:28} {before:>6} {after:>6}")
-    if not stage.as_expected:
-        click.echo("\nthe demo did not come out as expected: every rule should fire on before/ "
-                   "and none on after/", err=True)
-        return 1
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,13 +7,19 @@ catalogue, `after/` is its fixed twin. The demo lints both and shows what change
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import click
+
+from mapguard.clikit import emit_json, format_option
+from mapguard.gotool import find_go
 from mapguard.goversion import GoVersion
 from mapguard.lint.engine import LintOptions, lint
+from mapguard.lint.output import render_json, render_text, summary_line
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import LintResult
 
@@ -44,3 +50,37 @@ def run_lint_stage(root: Path, toolchain_version: GoVersion | None) -> LintStage
     options = LintOptions(jobs=1, toolchain_version=toolchain_version)
     return LintStage(lint([str(root / "before") + "/..."], options),
                      lint([str(root / "after") + "/..."], options))
+
+
+@click.command("demo")
+@format_option()
+def demo_command(output_format: str) -> int:
+    """Run mapguard on riskd, the Go service shipped inside mapguard, before and after its fixes."""
+    root = demo_root()
+    toolchain = find_go()
+    stage = run_lint_stage(root, toolchain.version if toolchain else None)
+    if output_format == "json":
+        emit_json({
+            "service": str(root),
+            "lint": {
+                "before": render_json(stage.before, root),
+                "after": render_json(stage.after, root),
+                "by_rule": [{"rule": code, "name": name, "before": before, "after": after}
+                            for code, name, before, after in stage.counts()],
+            },
+        })
+        return 0 if stage.as_expected else 1
+    click.echo(f"mapguard demo: riskd, a risk-decision HTTP service in Go ({root})\n")
+    click.echo("== Stage 1, code: mapguard lint before/ ==\n")
+    click.echo(render_text(stage.before, root, color=sys.stdout.isatty()))
+    click.echo("\n== mapguard lint after/ (the fixed twin) ==\n")
+    click.echo(summary_line(stage.after))
+    click.echo("\n== Findings by rule ==\n")
+    click.echo(f"{'rule':6} {'name':28} {'before':>6} {'after':>6}")
+    for code, name, before, after in stage.counts():
+        click.echo(f"{code:6} {name:28} {before:>6} {after:>6}")
+    if not stage.as_expected:
+        click.echo("\nthe demo did not come out as expected: every rule should fire on before/ "
+                   "and none on after/", err=True)
+        return 1
+    return 0

@@ -8,6 +8,9 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
+import click
+
+from mapguard.clikit import emit_json, format_option
 from mapguard.errors import ToolError
 from mapguard.gotool import INSTALL_HINT, find_go
 
@@ -65,3 +68,20 @@ def run_checks() -> list[Check]:
             version = _first_line([path, "--version"])
             checks.append(Check(name, True, f"{version} at {path}", required=False))
     return checks
+
+
+@click.command("doctor")
+@format_option()
+def doctor_command(output_format: str) -> int:
+    """Is a Go toolchain there, which version, and which optional tools?"""
+    checks = run_checks()
+    if output_format == "json":
+        emit_json({"checks": [
+            {"name": c.name, "ok": c.ok, "detail": c.detail, "required": c.required}
+            for c in checks
+        ]})
+    else:
+        for check in checks:
+            mark = "ok " if check.ok else ("MISSING" if check.required else "-  ")
+            click.echo(f"{mark:8} {check.name:15} {check.detail}")
+    return 0 if all(c.ok for c in checks if c.required) else 1

@@ -8,10 +8,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mapguard.clikit import emit_json, format_option
 from mapguard.errors import MapguardError, ToolError, UsageError
@@ -21,7 +20,6 @@ from mapguard.lint import baseline as baselines
 from mapguard.lint.cache import default_cache_dir
 from mapguard.lint.config import find_config, load_config
 from mapguard.lint.engine import LintOptions, lint
-from mapguard.lint.escape_join import Annotations, escape_annotations
 from mapguard.lint.fixes import plan_fixes, unified_diff
 from mapguard.lint.output import (
     display_path,
@@ -36,6 +34,9 @@ from mapguard.lint.registry import ALL_RULES, rule_for, select_rules
 from mapguard.lint.results import LintResult
 from mapguard.lint.rule import Finding
 from mapguard.source.discover import Selection
+
+if TYPE_CHECKING:
+    from mapguard.lint.escape_join import Annotations
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -121,6 +122,8 @@ def lint_command(
     escape: Annotations | None = None
     escape_error: MapguardError | None = None
     if with_escape:
+        from mapguard.lint.escape_join import escape_annotations
+
         try:
             escape = escape_annotations(result.findings, [str(cwd / p) for p in patterns])
         except MapguardError as exc:
@@ -146,6 +149,15 @@ def _progress(output_format: str) -> Iterator[Callable[[int, int], None] | None]
     if not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     console = Console(stderr=True)
     with Progress(TextColumn("linting"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("packages"), TimeElapsedColumn(), console=console,

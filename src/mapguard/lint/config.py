@@ -16,10 +16,9 @@ cache = true                     # reuse results for unchanged files
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing import Any
 
 from mapguard.errors import InputError
 from mapguard.goversion import GoVersion
@@ -27,25 +26,46 @@ from mapguard.goversion import GoVersion
 CONFIG_NAMES = (".mapguard.toml", "pyproject.toml")
 
 
-class LintConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+@dataclass(frozen=True, slots=True)
+class LintConfig:
+    """The settings; validated by `_schema()` when they come from a file."""
 
     select: list[str] | None = None
-    ignore: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list)
-    include_generated: bool = Field(False, alias="include-generated")
-    include_tests: bool = Field(True, alias="include-tests")
-    go_version: str | None = Field(None, alias="go-version")
+    ignore: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    include_generated: bool = False
+    include_tests: bool = True
+    go_version: str | None = None
     baseline: str | None = None
-    jobs: int = Field(0, ge=0)
+    jobs: int = 0
     cache: bool = True
 
-    @field_validator("go_version")
-    @classmethod
-    def _valid_go_version(cls, value: str | None) -> str | None:
-        if value is not None:
-            GoVersion.parse(value)
-        return value
+
+def _schema() -> Any:
+    """The pydantic model of a configuration file (imported only when there is one)."""
+    from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+    class Schema(BaseModel):
+        model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+        select: list[str] | None = None
+        ignore: list[str] = Field(default_factory=list)
+        exclude: list[str] = Field(default_factory=list)
+        include_generated: bool = Field(False, alias="include-generated")
+        include_tests: bool = Field(True, alias="include-tests")
+        go_version: str | None = Field(None, alias="go-version")
+        baseline: str | None = None
+        jobs: int = Field(0, ge=0)
+        cache: bool = True
+
+        @field_validator("go_version")
+        @classmethod
+        def _valid_go_version(cls, value: str | None) -> str | None:
+            if value is not None:
+                GoVersion.parse(value)
+            return value
+
+    return Schema
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +92,7 @@ def find_config(start: Path) -> Path | None:
 
 def load_config(path: Path | None) -> LoadedConfig:
     if path is None:
-        return LoadedConfig(LintConfig.model_validate({}), None)
+        return LoadedConfig(LintConfig(), None)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -83,10 +103,13 @@ def load_config(path: Path | None) -> LoadedConfig:
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("mapguard", {})
         prefix = "tool.mapguard."
+    from pydantic import ValidationError
+
     try:
-        return LoadedConfig(LintConfig.model_validate(data), path)
+        checked = _schema().model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = prefix + ".".join(str(part) for part in error["loc"])
         problem = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
         raise InputError(path, problem, where=field) from None
+    return LoadedConfig(LintConfig(**checked.model_dump()), path)

@@ -6,15 +6,16 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mapguard import __version__
-from mapguard.lint.escape_join import Annotations, describe
-from mapguard.lint.escape_join import to_json as escape_json
 from mapguard.lint.results import LintResult
 from mapguard.lint.rule import Finding, Rule, Severity
+
+if TYPE_CHECKING:  # the escape join pulls in the compiler-output parser: only with --escape
+    from mapguard.lint.escape_join import Annotations
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -61,6 +62,8 @@ def render_text(result: LintResult, cwd: Path, *, color: bool = False,
         out.append(head)
         out.extend(_code_frame(finding, lines_of))
         if escape is not None and finding in escape:
+            from mapguard.lint.escape_join import describe
+
             out.append(f"    escape: {describe(escape[finding])}")
         if finding.fix is not None:
             out.append(f"    fix available: {finding.fix.description} (mapguard lint --fix)")
@@ -120,6 +123,8 @@ def render_json(result: LintResult, cwd: Path, escape: Annotations | None = None
         data = finding.to_json()
         data["path"] = display_path(finding.path, cwd)
         if escape is not None:
+            from mapguard.lint.escape_join import to_json as escape_json
+
             fact = escape.get(finding)
             data["escape"] = escape_json(fact) if fact is not None else None
         findings.append(data)
