@@ -206,13 +206,18 @@ class Package:
     # Generated files of the directory: parsed only when a name is not found elsewhere.
     deferred: list[tuple[Path, bytes]] = field(default_factory=list)
 
-    def load_deferred(self) -> bool:
-        """Parse the generated files and add their declarations; False if there were none."""
-        if not self.deferred:
+    def load_deferred(self, name: str) -> bool:
+        """Parse the generated files that mention `name` and add their declarations; False
+        if none did. (A package can carry a generated file per platform: only the ones that
+        can declare the missing name are worth parsing.)"""
+        needle = name.encode()
+        pending = [entry for entry in self.deferred if _mentions_word(entry[1], needle)]
+        if not pending:
             return False
         from mapguard.source.parser import first_syntax_error, parse_go
 
-        pending, self.deferred = self.deferred, []
+        self.deferred = [entry for entry in self.deferred if entry not in pending]
+        self._index()
         for path, original in pending:
             # Only the declarations matter here: parse the file with its function bodies cut
             # out (generated code can be megabytes of bodies), or whole if that fails.
@@ -333,6 +338,21 @@ def declarations_only(source: bytes) -> bytes:
         position = closing.start()
     out.append(source[position:])
     return b"".join(out)
+
+
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _mentions_word(source: bytes, word: bytes) -> bool:
+    position = 0
+    while (at := source.find(word, position)) >= 0:
+        end = at + len(word)
+        if (at == 0 or source[at - 1] not in _WORD) and (
+            end >= len(source) or source[end] not in _WORD
+        ):
+            return True
+        position = end
+    return False
 
 
 def _specs(declaration: Node, spec_type: str) -> list[Node]:

@@ -231,7 +231,7 @@ class TypeInfo:
                 return package.types[name]
             if name in go_file.imports:
                 return ImportRef(name, go_file.imports[name])
-            if name in _UNIVERSE or not package.load_deferred():
+            if name in _UNIVERSE or not package.load_deferred(name):
                 return None
         return None
 
@@ -344,7 +344,7 @@ class TypeInfo:
         while isinstance(go_type, Named):
             if go_type.pkg == "":
                 decl = self.package.types.get(go_type.name)
-                if decl is None and self.package.load_deferred():
+                if decl is None and self.package.load_deferred(go_type.name):
                     decl = self.package.types.get(go_type.name)
                 if decl is None or go_type.name in seen:
                     return UNKNOWN if decl is None else go_type
@@ -494,7 +494,7 @@ class TypeInfo:
                 named = deref(candidate)
                 if isinstance(named, Named) and named.pkg == "":
                     found = self.package.method(named.name, name)
-                    if found is None and self.package.load_deferred():
+                    if found is None and self.package.load_deferred(name):
                         found = self.package.method(named.name, name)
                     if found is not None:
                         return found
