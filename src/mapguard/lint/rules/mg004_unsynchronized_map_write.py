@@ -56,7 +56,7 @@ from mapguard.source.concurrency import Concurrency, Sharing
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import MapWrite, map_writes
 from mapguard.source.package import FuncDecl, GoFile
-from mapguard.source.typeinfo import LocalDecl, unparen, word_hits
+from mapguard.source.typeinfo import LocalDecl, unparen, walk
 
 # Bodies that start goroutines or handle requests. The other functions the rule looks into
 # (ones started with `go f()`, helpers handed a shared map) are parsed when it asks about them.
@@ -144,30 +144,36 @@ def _parameter_index(function: Node, ident: Node) -> int | None:
 
 def _shared_parameters(pass_: Pass, model: Concurrency) -> tuple[Handoffs, list[FuncDecl]]:
     """Map parameters of same-package functions that receive a shared map from concurrent
-    code, directly or through further same-package calls (a fixpoint over call sites); and
-    the functions that receive one."""
-    candidates = [f for f in pass_.package.all_functions() if _has_map_parameter(pass_, f)]
+    code, directly or through further same-package calls; and the functions that receive one.
+
+    A worklist from the calls in concurrent code outwards: only code that can hand a shared
+    map on is read, not every function of the package."""
     shared: Handoffs = {}
     receivers: dict[tuple[int, int], FuncDecl] = {}
-    for _round in range(6):
-        changed = False
-        for declaration in candidates:
-            for call, go_file in _calls_of(pass_, declaration):
-                arguments = _arguments(call)
-                key = (id(declaration.file), declaration.node.start_byte)
-                for index, argument in enumerate(arguments):
-                    if index in shared.get(key, {}):
-                        continue
-                    reason = _argument_reason(pass_, model, shared, call, go_file, argument)
-                    if reason is None or not _is_map_parameter(pass_, declaration, index):
-                        continue
-                    if lock_mode_at(call, go_file, pass_.info) is Mode.WRITE:
-                        break  # handed over under the lock
-                    shared.setdefault(key, {})[index] = reason
-                    receivers[key] = declaration
-                    changed = True
-        if not changed:
-            break
+    queue: list[tuple[GoFile, Node]] = [(c.file, c.function) for c in model.contexts]
+    scanned: set[tuple[int, int]] = set()
+    while queue:
+        go_file, function = queue.pop()
+        if (id(go_file), function.start_byte) in scanned:
+            continue
+        scanned.add((id(go_file), function.start_byte))
+        for call in walk(go_file.complete(function)):
+            if call.type != "call_expression":
+                continue
+            callee = _callee(pass_, call, go_file)
+            if callee is None:
+                continue
+            key = (id(callee.file), callee.node.start_byte)
+            for index, argument in enumerate(_arguments(call)):
+                if index in shared.get(key, {}) or not _is_map_parameter(pass_, callee, index):
+                    continue
+                reason = _argument_reason(pass_, model, shared, call, go_file, argument)
+                if reason is None or lock_mode_at(call, go_file, pass_.info) is Mode.WRITE:
+                    continue  # not shared, or handed over under the lock
+                shared.setdefault(key, {})[index] = reason
+                receivers[key] = callee
+                scanned.discard(key)  # look again: it may pass the map on
+                queue.append((callee.file, callee.node))
     return shared, list(receivers.values())
 
 
@@ -192,23 +198,6 @@ def _argument_reason(pass_: Pass, model: Concurrency, shared: Handoffs, call: No
     return shared.get((id(go_file), function.start_byte), {}).get(index)
 
 
-def _calls_of(pass_: Pass, declaration: FuncDecl) -> list[tuple[Node, GoFile]]:
-    calls: list[tuple[Node, GoFile]] = []
-    for go_file in pass_.package.files:
-        for start, end in word_hits(go_file.source, declaration.name):
-            if go_file.source[end:end + 1] != b"(":
-                continue
-            node = go_file.node_at(start, end)
-            call = node.parent if node is not None else None
-            if call is not None and call.type == "selector_expression":
-                call = call.parent
-            if call is None or call.type != "call_expression":
-                continue
-            if _callee(pass_, call, go_file) is declaration:
-                calls.append((call, go_file))
-    return calls
-
-
 def _callee(pass_: Pass, call: Node, go_file: GoFile) -> FuncDecl | None:
     function = unparen(call.child_by_field_name("function") or call)
     info = pass_.info
@@ -226,13 +215,6 @@ def _callee(pass_: Pass, call: Node, go_file: GoFile) -> FuncDecl | None:
 def _arguments(call: Node) -> list[Node]:
     arguments = call.child_by_field_name("arguments")
     return [a for a in (arguments.named_children if arguments else []) if a.type != "comment"]
-
-
-def _has_map_parameter(pass_: Pass, declaration: FuncDecl) -> bool:
-    parameters = declaration.node.child_by_field_name("parameters")
-    if parameters is None or parameters.named_child_count == 0:
-        return False
-    return any(pass_.info.is_map(t) for t in pass_.info.signature(declaration).params)
 
 
 def _is_map_parameter(pass_: Pass, declaration: FuncDecl, index: int) -> bool:
