@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mapguard.clikit import emit_json, format_option
-from mapguard.errors import MapguardError, ToolError, UsageError
-from mapguard.gotool import find_go
+from mapguard.errors import MapguardError, UsageError
 from mapguard.goversion import GoVersion
 from mapguard.lint import baseline as baselines
 from mapguard.lint.cache import default_cache_dir
@@ -100,7 +99,7 @@ def lint_command(
             include_tests=config.include_tests,
         ),
         go_version=forced,
-        toolchain_version=_installed_go_version() if forced is None else None,
+        detect_toolchain=forced is None,
         jobs=jobs if jobs is not None else config.jobs,
         cache_dir=None if no_cache or not config.cache else default_cache_dir(),
     )
@@ -134,14 +133,6 @@ def lint_command(
     if result.errors:
         return 2
     return 1 if result.findings else 0
-
-
-def _installed_go_version() -> GoVersion | None:
-    try:
-        toolchain = find_go()
-    except ToolError:
-        return None
-    return toolchain.version if toolchain is not None else None
 
 
 @contextmanager

@@ -8,6 +8,7 @@ whose anchor text occurs in the package, and drops suppressed findings
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import re
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mapguard.errors import ToolError
+from mapguard.gotool import find_go
 from mapguard.goversion import NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_key
 from mapguard.lint.registry import ALL_RULES
@@ -29,7 +32,7 @@ from mapguard.source.discover import (
     expand,
     read_target,
 )
-from mapguard.source.gomod import GoModule
+from mapguard.source.gomod import GoModule, find_module
 from mapguard.source.loader import FileError, VersionChoice, load_packages
 from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
@@ -46,6 +49,7 @@ class LintOptions:
     selection: Selection = field(default_factory=Selection)
     go_version: GoVersion | None = None  # --go-version: overrides go.mod
     toolchain_version: GoVersion | None = None  # the installed Go, for code without go.mod
+    detect_toolchain: bool = False  # ask the installed Go for its version, when code needs it
     jobs: int = 0  # 0: one per core
     cache_dir: Path | None = None  # None: no cache
 
@@ -93,7 +97,7 @@ def lint_expansion(
 def _options_fingerprint(options: LintOptions) -> str:
     return "|".join([
         ",".join(rule.code for rule in options.rules),
-        str(options.go_version), str(options.toolchain_version),
+        str(options.go_version), str(options.toolchain_version), str(options.detect_toolchain),
         str(options.selection.include_generated),
     ])
 
@@ -159,7 +163,10 @@ def _job(target: DirTarget, options: LintOptions) -> _Outcome:
         cache = _WORKER_CACHES.get(options.cache_dir)
         if cache is None:
             cache = _WORKER_CACHES[options.cache_dir] = LintCache(options.cache_dir)
-        key = cache_key(package_dir, _options_fingerprint(options))
+        # The installed Go decides for code without a go directive: part of the key there.
+        module = find_module(package_dir.directory)
+        version = choose_version(module, options)
+        key = cache_key(package_dir, f"{_options_fingerprint(options)}|{version.version}")
         hit = cache.get(key)
         if hit is not None:
             return _Outcome(_with_errors(hit, errors), None, cached=True)
@@ -207,7 +214,19 @@ def choose_version(module: GoModule | None, options: LintOptions) -> VersionChoi
         return VersionChoice(module.go_version, "go.mod")
     if options.toolchain_version is not None:
         return VersionChoice(options.toolchain_version, "toolchain")
+    if options.detect_toolchain and (installed := _installed_go_version()) is not None:
+        return VersionChoice(installed, "toolchain")
     return VersionChoice(NEWEST_KNOWN, "default")
+
+
+@functools.cache
+def _installed_go_version() -> GoVersion | None:
+    """Run `go env` once per process, and only for code that has no go directive."""
+    try:
+        toolchain = find_go()
+    except ToolError:
+        return None
+    return toolchain.version if toolchain is not None else None
 
 
 def run_rules(package: Package, rules: Sequence[Rule]) -> list[Finding]:

@@ -254,7 +254,8 @@ RULE = Rule(
     summary="a map published through an atomic or sync.Map, written in place afterwards",
     doc=__doc__ or "",
     run=run,
-    markers=(b".Load(", b".Store(", b".Swap(", b".LoadOrStore("),
+    # The publishing types must be declared in the package for their Loads to be typed.
+    markers=(b"atomic.Pointer[", b"atomic.Value", b"sync.Map"),
     anchors=_ANCHORS,
     bodies=_ANCHORS,
 )
