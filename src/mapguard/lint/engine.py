@@ -188,8 +188,9 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:
         notes.add(VersionNote(where, str(choice.version), choice.source))
         return choice
 
-    sources = [f.content for f in package_dir.files if not f.context_only]
-    rules = tuple(rule for rule in options.rules if rule.applies_to(sources))
+    # One joined text: each marker is then a single substring search per package.
+    text = b"\0".join(f.content for f in package_dir.files if not f.context_only)
+    rules = tuple(rule for rule in options.rules if rule.applies_to(text))
     packages, errors = load_packages(package_dir, choose, _body_triggers(rules))
     findings: list[Finding] = []
     for package in packages:

@@ -135,8 +135,9 @@ class Rule:
     bodies: tuple[TextPattern, ...] | None = None
     needs: GoVersion | None = None  # the Go version its advice needs, if any
 
-    def applies_to(self, sources: list[bytes]) -> bool:
-        return not self.markers or any(m in s for s in sources for m in self.markers)
+    def applies_to(self, text: bytes) -> bool:
+        """Whether the text of a package (all its files joined) holds one of the markers."""
+        return not self.markers or any(marker in text for marker in self.markers)
 
 
 @dataclass(frozen=True, slots=True)
