@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from tree_sitter import Node, Tree
 
 from mapguard.source.parser import parse_go
+from mapguard.source.typeinfo import walk
 
 # Go's malloc size classes (bytes); larger objects are rounded up to whole 8 KiB pages.
 SIZE_CLASSES = (
@@ -78,7 +79,7 @@ class GoSource:
         self._map_types: set[str] | None = None
         self._scope_index: dict[int, dict[str, list[Node]]] = {}
         self._makers: set[str] | None = None
-        for node in _walk(self.tree.root_node):
+        for node in walk(self.tree.root_node):
             self._by_line.setdefault(node.start_point[0] + 1, []).append(node)
 
     def text(self, node: Node | None) -> str:
@@ -193,7 +194,7 @@ class GoSource:
             for node in self.tree.root_node.named_children:
                 body = node.child_by_field_name("body")
                 if node.type == "function_declaration" and body is not None and any(
-                        a.op == "create" for inner in _walk(body)
+                        a.op == "create" for inner in walk(body)
                         for _, a in self._allocations(inner)):
                     self._makers.add(self.text(node.child_by_field_name("name")))
         return self._makers
@@ -202,7 +203,7 @@ class GoSource:
         """Named types this file declares with a map underlying type."""
         if self._map_types is None:
             names: set[str] = set()
-            for node in _walk(self.tree.root_node):
+            for node in walk(self.tree.root_node):
                 if node.type in ("type_spec", "type_alias"):
                     declared = node.child_by_field_name("type")
                     if declared is not None and declared.type == "map_type":
@@ -259,7 +260,7 @@ def _declared_type(expr: Node | None, source: GoSource) -> Node | None:
 
 
 def _field_type(name: str, source: GoSource) -> Node | None:
-    for node in _walk(source.tree.root_node):
+    for node in walk(source.tree.root_node):
         if node.type == "field_declaration":
             names = [source.text(n) for n in node.children_by_field_name("name")]
             if name in names:
@@ -364,16 +365,3 @@ def _value_type(value: Node, source: GoSource) -> Node | None:
             # `&sync.Map{}`: report the pointee; callers deref pointers anyway.
             return operand.child_by_field_name("type")
     return None
-
-
-def _walk(node: Node) -> Iterator[Node]:
-    cursor = node.walk()
-    while True:
-        current = cursor.node
-        assert current is not None
-        yield current
-        if cursor.goto_first_child():
-            continue
-        while not cursor.goto_next_sibling():
-            if not cursor.goto_parent():
-                return

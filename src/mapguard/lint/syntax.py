@@ -19,10 +19,6 @@ from mapguard.source.typeinfo import (
 )
 
 _SPACE = re.compile(r"\s+")
-_BUILTIN_FUNCTIONS = frozenset({
-    "append", "cap", "clear", "close", "complex", "copy", "delete", "imag", "len", "make",
-    "max", "min", "new", "panic", "print", "println", "real", "recover",
-})
 BUILTINS_THAT_ONLY_READ = frozenset({"len", "cap", "delete", "clear", "print", "println"})
 
 
@@ -73,15 +69,7 @@ def call_arguments(call: Node) -> list[Node]:
 
 def builtin_call_name(call: Node, go_file: GoFile, info: TypeInfo) -> str | None:
     """`make`, `len`, `delete`... when `call` calls that builtin (not a shadowing declaration)."""
-    function = call.child_by_field_name("function")
-    if function is None or function.type != "identifier":
-        return None
-    name = go_file.text(function)
-    if name not in _BUILTIN_FUNCTIONS:
-        return None
-    if info.may_shadow(name, go_file) and info.resolve(function, go_file) is not None:
-        return None
-    return name
+    return info.builtin_name(call, go_file)
 
 
 def qualified_call(call: Node, go_file: GoFile) -> tuple[str, str] | None:

@@ -22,7 +22,7 @@ from typing import Literal
 
 from tree_sitter import Node
 
-from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl
+from mapguard.source.package import GoFile, Package, VarDecl
 from mapguard.source.typeinfo import (
     LocalDecl,
     Symbol,
@@ -202,24 +202,11 @@ class Concurrency:
         callee = unparen(call.child_by_field_name("function") or call)
         if callee.type == "func_literal":
             return Context(callee, go_file, "goroutine", repeatable, statement, starter)
-        declaration = self._called_declaration(callee, go_file)
+        declaration = self.info.called_function(callee, go_file)
         if declaration is None:
             return None
         return Context(declaration.node, declaration.file, "go-func", repeatable, statement,
                        starter)
-
-    def _called_declaration(self, callee: Node, go_file: GoFile) -> FuncDecl | None:
-        info = self.info
-        if callee.type == "identifier":
-            symbol = info.resolve(callee, go_file)
-            return symbol if isinstance(symbol, FuncDecl) else None
-        if callee.type == "selector_expression":
-            operand = callee.child_by_field_name("operand")
-            field = callee.child_by_field_name("field")
-            if operand is None or field is None:
-                return None
-            return info.method(info.type_of(operand, go_file), go_file.text(field))
-        return None
 
     # ---- shared maps ------------------------------------------------------------------------
 

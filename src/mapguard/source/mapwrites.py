@@ -111,14 +111,9 @@ def _index_writes(go_file: GoFile, info: TypeInfo, statement: Node) -> Iterator[
 def _builtin_write(go_file: GoFile, info: TypeInfo, call: Node | None) -> MapWrite | None:
     if call is None or call.type != "call_expression":
         return None
-    function = call.child_by_field_name("function")
     arguments = call.child_by_field_name("arguments")
-    if function is None or arguments is None or function.type != "identifier":
-        return None
-    name = go_file.text(function)
-    if name not in {"delete", "clear"} or (
-        info.may_shadow(name, go_file) and info.resolve(function, go_file) is not None
-    ):
+    name = info.builtin_name(call, go_file)
+    if arguments is None or name not in {"delete", "clear"}:
         return None
     args = [a for a in arguments.named_children if a.type != "comment"]
     if not args:

@@ -318,6 +318,31 @@ class TypeInfo:
                        if child.type != "comment")
         return False
 
+    def called_function(self, function: Node, go_file: GoFile) -> FuncDecl | None:
+        """The package function or method a call's function expression names, if any."""
+        function = unparen(function)
+        if function.type == "identifier":
+            symbol = self.resolve(function, go_file)
+            return symbol if isinstance(symbol, FuncDecl) else None
+        if function.type == "selector_expression":
+            operand = function.child_by_field_name("operand")
+            field = function.child_by_field_name("field")
+            if operand is not None and field is not None:
+                return self.method(self.type_of(operand, go_file), go_file.text(field))
+        return None
+
+    def builtin_name(self, call: Node, go_file: GoFile) -> str | None:
+        """`make`, `len`, `delete`... when `call` calls that builtin (not a redeclaration)."""
+        function = call.child_by_field_name("function")
+        if function is None or function.type != "identifier":
+            return None
+        name = go_file.text(function)
+        if name not in BUILTIN_FUNCTIONS:
+            return None
+        if self.may_shadow(name, go_file) and self.resolve(function, go_file) is not None:
+            return None
+        return name
+
     def type_node_named(self, name: str) -> GoType:
         """The type a bare name denotes: a builtin or a type of this package."""
         return Named("builtin" if name in BUILTIN_TYPES else "", name)
@@ -620,12 +645,12 @@ def _operator(expr: Node) -> str:
     return ""
 
 
-# Predeclared names: never worth parsing generated files to look for.
-_UNIVERSE = BUILTIN_TYPES | frozenset({
+BUILTIN_FUNCTIONS = frozenset({
     "append", "cap", "clear", "close", "complex", "copy", "delete", "imag", "len", "make", "max",
-    "min", "new", "panic", "print", "println", "real", "recover", "nil", "true", "false", "iota",
-    "_",
+    "min", "new", "panic", "print", "println", "real", "recover",
 })
+# Predeclared names: never worth parsing generated files to look for.
+_UNIVERSE = BUILTIN_TYPES | BUILTIN_FUNCTIONS | frozenset({"nil", "true", "false", "iota", "_"})
 
 _SCOPE_KINDS = frozenset({
     "function_declaration", "method_declaration", "func_literal", "statement_list",

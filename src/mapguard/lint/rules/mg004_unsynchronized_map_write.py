@@ -160,7 +160,8 @@ def _shared_parameters(pass_: Pass, model: Concurrency) -> tuple[Handoffs, list[
         for call in walk(go_file.complete(function)):
             if call.type != "call_expression":
                 continue
-            callee = _callee(pass_, call, go_file)
+            called = call.child_by_field_name("function")
+            callee = pass_.info.called_function(called, go_file) if called else None
             if callee is None:
                 continue
             key = (id(callee.file), callee.node.start_byte)
@@ -196,20 +197,6 @@ def _argument_reason(pass_: Pass, model: Concurrency, shared: Handoffs, call: No
     if index is None:
         return None
     return shared.get((id(go_file), function.start_byte), {}).get(index)
-
-
-def _callee(pass_: Pass, call: Node, go_file: GoFile) -> FuncDecl | None:
-    function = unparen(call.child_by_field_name("function") or call)
-    info = pass_.info
-    if function.type == "identifier":
-        symbol = info.resolve(function, go_file)
-        return symbol if isinstance(symbol, FuncDecl) else None
-    if function.type == "selector_expression":
-        operand = function.child_by_field_name("operand")
-        field = function.child_by_field_name("field")
-        if operand is not None and field is not None:
-            return info.method(info.type_of(operand, go_file), go_file.text(field))
-    return None
 
 
 def _arguments(call: Node) -> list[Node]:
