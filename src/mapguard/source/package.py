@@ -370,19 +370,23 @@ def var_spec_decls(spec: Node, go_file: GoFile, *, constant: bool = False) -> li
     type_node = spec.child_by_field_name("type")
     value_list = spec.child_by_field_name("value")
     values = value_list.named_children if value_list is not None else []
-    decls: list[VarDecl] = []
-    for index, name_node in enumerate(names):
-        if len(values) == len(names):
-            value, value_index, count = values[index], 0, 1
-        elif len(values) == 1:
-            value, value_index, count = values[0], index, len(names)
-        else:
-            value, value_index, count = None, 0, 0
-        decls.append(
-            VarDecl(go_file.text(name_node), name_node, type_node, value, value_index, count,
-                    go_file, constant)
-        )
-    return decls
+    return [
+        VarDecl(go_file.text(name_node), name_node, type_node, value, value_index, count,
+                go_file, constant)
+        for name_node, (value, value_index, count) in zip(names, paired_values(names, values),
+                                                          strict=True)
+    ]
+
+
+def paired_values(names: list[Node], values: list[Node]
+                  ) -> list[tuple[Node | None, int, int]]:
+    """For each name of `a, b = x, y` or `a, b = f()`: (value, index in its results, how
+    many results it has)."""
+    if len(values) == len(names):
+        return [(value, 0, 1) for value in values]
+    if len(values) == 1:
+        return [(values[0], index, len(names)) for index in range(len(names))]
+    return [(None, 0, 0)] * len(names)
 
 
 def receiver_type_name(method: Node, go_file: GoFile) -> str | None:

@@ -20,6 +20,7 @@ from mapguard.source.package import (
     Package,
     TypeDecl,
     VarDecl,
+    paired_values,
     var_spec_decls,
 )
 from mapguard.source.types import (
@@ -741,13 +742,8 @@ def _short_var_decls(statement: Node, scope: Node, go_file: GoFile, visible_from
         return
     names = [n for n in left.named_children if n.type == "identifier"]
     values = right.named_children if right is not None else []
-    for index, name in enumerate(names):
-        if len(values) == len(names):
-            value, value_index, count = values[index], 0, 1
-        elif len(values) == 1:
-            value, value_index, count = values[0], index, len(names)
-        else:
-            value, value_index, count = None, 0, 0
+    for name, (value, value_index, count) in zip(names, paired_values(names, values),
+                                                  strict=True):
         yield visible_from, LocalDecl(go_file.text(name), "var", name, None, value, value_index,
                                       count, scope, go_file)
 
