@@ -30,3 +30,8 @@ def emit_json(document: dict[str, Any]) -> None:
     """Write a JSON document to stdout, with the contract's `"version": 1` first."""
     json.dump({"version": JSON_VERSION, **document}, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
+
+
+def counted(count: int, noun: str) -> str:
+    """'1 finding', '2 findings': report lines read as English."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mapguard.clikit import emit_json, format_option
+from mapguard.clikit import counted, emit_json, format_option
 from mapguard.errors import MapguardError, UsageError
 from mapguard.goversion import GoVersion
 from mapguard.lint import baseline as baselines
@@ -179,8 +179,8 @@ def _apply_fixes(result: LintResult, cwd: Path, *, write: bool) -> LintResult:
             sys.stdout.write(unified_diff(plan, display_path(path, cwd)))
     if write:
         files = len({f.path for f in fixed})
-        click.echo(f"fixed {len(fixed)} finding{'s' if len(fixed) != 1 else ''} in {files} "
-                   f"file{'s' if files != 1 else ''}", err=True)
+        click.echo(f"fixed {counted(len(fixed), 'finding')} in {counted(files, 'file')}",
+                   err=True)
         return replace(result, findings=tuple(f for f in result.findings if f not in fixed))
     return result
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mapguard import __version__
+from mapguard.clikit import counted
 from mapguard.lint.results import LintResult
 from mapguard.lint.rule import Finding, Rule, Severity
 
@@ -91,11 +92,13 @@ def _code_frame(finding: Finding, lines_of: SourceLines) -> list[str]:
 
 def summary_line(result: LintResult) -> str:
     counts = Counter(str(f.severity) for f in result.findings)
-    detail = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
-    found = f"{len(result.findings)} finding{'s' if len(result.findings) != 1 else ''}"
-    text = f"{found}{f' ({detail})' if detail else ''} in {result.files} files"
+    detail = ", ".join(counted(counts[s], s) for s in ("error", "warning") if counts[s])
+    if counts["info"]:
+        detail += f"{', ' if detail else ''}{counts['info']} info"
+    found = counted(len(result.findings), "finding")
+    text = f"{found}{f' ({detail})' if detail else ''} in {counted(result.files, 'file')}"
     if result.errors:
-        text += f"; {len(result.errors)} file{'s' if len(result.errors) != 1 else ''} not analysed"
+        text += f"; {counted(len(result.errors), 'file')} not analysed"
     assumed = "; ".join(
         f"Go {note.version} assumed for {note.where} ({_version_source(note.source)})"
         for note in result.versions

@@ -106,6 +106,12 @@ def _pooled_map(call: Node, go_file: GoFile, info: TypeInfo) -> LocalDecl | None
 
 def _is_pool_get(assertion: Node, go_file: GoFile, info: TypeInfo) -> bool:
     call = unparen(assertion.child_by_field_name("operand") or assertion)
+    if call.type == "identifier":
+        # The two-step form: `v := pool.Get(); m := v.(map[K]V)`.
+        held = info.resolve(call, go_file)
+        if not isinstance(held, LocalDecl) or held.kind != "var" or held.value is None:
+            return False
+        call = unparen(held.value)
     if call.type != "call_expression":
         return False
     function = call.child_by_field_name("function")
