@@ -1,32 +1,57 @@
 """`mapguard demo`: every stage of mapguard on riskd, the Go service shipped in the package.
 
 riskd (`data/demo/`) comes twice: `before/` holds one instance of each pattern of the rule
-catalogue, `after/` is its fixed twin. The demo lints both and shows what changed; later stages
-(escape analysis, profiles, GC) add their evidence to the same run.
+catalogue, `after/` is its fixed twin. The demo runs mapguard's stages on both:
+
+1. code — `mapguard lint`: every rule fires on before/, none on after/;
+2. test — the Go toolchain's evidence: escape verdicts of the map sites, and the map bytes, GC
+   cycles and pauses of the running service under the same load (`demo_evidence`);
+3. production — the SLO spec shipped next to the service (`riskd.slo.yaml`) turned into
+   Prometheus rules and alerts, checked by promtool when it is installed.
+
+Each stage is timed; a stage that cannot run (no Go toolchain) is skipped with its reason. The
+exit status says whether every stage that ran came out as the demo claims.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import click
 
+from mapguard import gotool
 from mapguard.clikit import emit_json, format_option
-from mapguard.gotool import find_go
+from mapguard.errors import MapguardError, ToolError
 from mapguard.goversion import GoVersion
 from mapguard.lint.engine import LintOptions, lint
 from mapguard.lint.output import render_json, render_text, summary_line
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import LintResult
 
+if TYPE_CHECKING:  # only: the evidence and SLO stages import numpy, scipy, pydantic when they run
+    from mapguard.demo_evidence import Comparison, EvidenceStage, VersionEvidence
+    from mapguard.slo.tools import Verdict
+
+STAGES = ("lint", "evidence", "slo")
+DEFAULT_REQUESTS = 10_000
+MIN_REQUESTS = 100
+SPEC_FILE = "riskd.slo.yaml"
+T = TypeVar("T")
+
 
 def demo_root() -> Path:
     """The directory holding `before/` and `after/` of the demo service."""
     return Path(str(resources.files("mapguard") / "data" / "demo"))
+
+
+# --- stage 1: code ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +70,15 @@ class LintStage:
         return (not self.after.findings and not self.before.errors and not self.after.errors
                 and all(before > 0 for _, _, before, _ in self.counts()))
 
+    def problems(self) -> str:
+        silent = [code for code, _, before, _ in self.counts() if before == 0]
+        parts = [f"silent on before/: {', '.join(silent)}"] if silent else []
+        if self.after.findings:
+            parts.append(f"{len(self.after.findings)} findings on after/")
+        if self.before.errors or self.after.errors:
+            parts.append(f"{len(self.before.errors) + len(self.after.errors)} files not parsed")
+        return "; ".join(parts)
+
 
 def run_lint_stage(root: Path, toolchain_version: GoVersion | None) -> LintStage:
     options = LintOptions(jobs=1, toolchain_version=toolchain_version)
@@ -52,35 +86,433 @@ def run_lint_stage(root: Path, toolchain_version: GoVersion | None) -> LintStage
                      lint([str(root / "after") + "/..."], options))
 
 
-@click.command("demo")
-@format_option()
-def demo_command(output_format: str) -> int:
-    """Run mapguard on riskd, the Go service shipped inside mapguard, before and after its fixes."""
+# --- stage 3: production ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SloStage:
+    spec: Path
+    formats: tuple[str, ...]
+    slos: tuple[str, ...]
+    guards: tuple[str, ...]
+    recording_rules: int
+    alerting_rules: int
+    alerts: tuple[str, ...]  # distinct alert names
+    promtool: Verdict | None  # None: promtool is not installed, nothing was checked
+    warnings: tuple[str, ...]
+
+
+def run_slo_stage(spec: Path) -> SloStage:
+    """Generate the rules of `spec` and check them with `promtool check rules` if installed."""
+    import tempfile
+
+    from mapguard.slo import tools
+    from mapguard.slo.generate import generate
+    from mapguard.slo.rules import AlertingRule, RecordingRule, render
+    from mapguard.slo.spec import load_specs
+
+    specs = load_specs([spec])
+    groups = generate(specs)
+    rules = [rule for group in groups for rule in group.rules]
+    verdict = None
+    if tools.find("promtool"):
+        with tempfile.TemporaryDirectory(prefix="mapguard-demo-slo-") as tmp:
+            path = Path(tmp) / "rules.yml"
+            path.write_text(render(groups, sources=[spec.name]), encoding="utf-8")
+            verdict = tools.check_rules(path)
+    alerts = dict.fromkeys(rule.alert for rule in rules if isinstance(rule, AlertingRule))
+    return SloStage(
+        spec=spec, formats=specs.formats, slos=tuple(slo.id for slo in specs.slos),
+        guards=tuple(guard.target for guard in specs.guards),
+        recording_rules=sum(isinstance(rule, RecordingRule) for rule in rules),
+        alerting_rules=sum(isinstance(rule, AlertingRule) for rule in rules),
+        alerts=tuple(alerts), promtool=verdict, warnings=specs.warnings,
+    )
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StageRun(Generic[T]):
+    """How one stage went: `ok` (with its result), `skipped` or `failed` (with the reason), or
+    `not selected`."""
+
+    name: str
+    status: str
+    seconds: float = 0.0
+    result: T | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "seconds": round(self.seconds, 2),
+                **({"reason": self.reason} if self.reason else {})}
+
+
+def _timed(name: str, selected: Sequence[str], run: Callable[[], T]) -> StageRun[T]:
+    if name not in selected:
+        return StageRun(name, "not selected", reason=f"--stage {'/'.join(selected)}")
+    started = time.perf_counter()
+    try:
+        result = run()
+    except (MapguardError, OSError) as exc:
+        return StageRun(name, "failed", time.perf_counter() - started, reason=str(exc))
+    return StageRun(name, "ok", time.perf_counter() - started, result)
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    stage: str
+    claim: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoReport:
+    root: Path
+    go: str | None  # the toolchain's version, e.g. go1.27.3
+    lint: StageRun[LintStage]
+    evidence: StageRun[EvidenceStage]
+    slo: StageRun[SloStage]
+    seconds: float
+
+    @property
+    def stages(self) -> tuple[StageRun[Any], ...]:
+        return (self.lint, self.evidence, self.slo)
+
+    def expectations(self) -> list[Expectation]:
+        found = [Expectation(run.name, "the stage runs", False, run.reason or "")
+                 for run in self.stages if run.status == "failed"]
+        if self.lint.result is not None:
+            stage = self.lint.result
+            found.append(Expectation("lint", "every rule fires on before/, none on after/",
+                                     stage.as_expected, stage.problems()))
+        if self.evidence.result is not None:
+            found += _evidence_expectations(self.evidence.result)
+        if self.slo.result is not None and self.slo.result.promtool is not None:
+            verdict = self.slo.result.promtool
+            problem = (verdict.output.splitlines() or ["no output"])[-1]
+            found.append(Expectation("slo", "promtool accepts the generated rules", verdict.ok,
+                                     "" if verdict.ok else problem))
+        return found
+
+    @property
+    def ok(self) -> bool:
+        return all(expectation.ok for expectation in self.expectations())
+
+
+def _evidence_expectations(stage: EvidenceStage) -> list[Expectation]:
+    sides = (stage.before, stage.after)
+    failed = sum(side.failed for side in sides)
+    problems = [f"{failed} requests failed"] if failed else []
+    problems += [f"{side.version}/ exited {side.exit_status}" for side in sides
+                 if side.exit_status]
+    bytes_ = stage.comparison("map_bytes_per_request")
+    detail = (f"{_number(bytes_.before)} -> {_number(bytes_.after)} B/request, "
+              f"{_p_text(bytes_)}")
+    return [
+        Expectation("evidence", "every request succeeds and riskd stops cleanly on SIGTERM",
+                    not problems, "; ".join(problems)),
+        Expectation("evidence", "after/ allocates fewer map bytes per request than before/",
+                    stage.fewer_map_bytes, detail),
+    ]
+
+
+def find_toolchain() -> tuple[gotool.GoToolchain | None, str | None]:
+    """The Go toolchain, or why there is none (a broken `$MAPGUARD_GO` included)."""
+    try:
+        found = gotool.find_go()
+    except ToolError as exc:
+        return None, str(exc)
+    if found is None:
+        return None, f"no Go toolchain found: {gotool.INSTALL_HINT}"
+    return found, None
+
+
+def run_demo(selected: Sequence[str], requests: int, *,
+             progress: Callable[[str], None] | None = None,
+             on_stage: Callable[[StageRun[Any]], None] | None = None) -> DemoReport:
+    """Run the selected stages in order; `on_stage` sees each as soon as it is done."""
+    started = time.perf_counter()
     root = demo_root()
-    toolchain = find_go()
-    stage = run_lint_stage(root, toolchain.version if toolchain else None)
-    if output_format == "json":
-        emit_json({
-            "service": str(root),
-            "lint": {
-                "before": render_json(stage.before, root),
-                "after": render_json(stage.after, root),
-                "by_rule": [{"rule": code, "name": name, "before": before, "after": after}
-                            for code, name, before, after in stage.counts()],
-            },
-        })
-        return 0 if stage.as_expected else 1
-    click.echo(f"mapguard demo: riskd, a risk-decision HTTP service in Go ({root})\n")
-    click.echo("== Stage 1, code: mapguard lint before/ ==\n")
+    toolchain, missing = find_toolchain()
+    done = on_stage or (lambda _run: None)
+
+    lint_run = _timed("lint", selected,
+                      lambda: run_lint_stage(root, toolchain.version if toolchain else None))
+    done(lint_run)
+    evidence_run: StageRun[EvidenceStage]
+    if "evidence" in selected and toolchain is None:
+        evidence_run = StageRun("evidence", "skipped", reason=missing)
+    else:
+        def evidence() -> EvidenceStage:
+            from mapguard.demo_evidence import run_evidence_stage
+
+            assert toolchain is not None
+            return run_evidence_stage(root, toolchain, requests=requests, progress=progress)
+
+        evidence_run = _timed("evidence", selected, evidence)
+    done(evidence_run)
+    slo_run = _timed("slo", selected, lambda: run_slo_stage(root / SPEC_FILE))
+    done(slo_run)
+    return DemoReport(root, toolchain.full_version if toolchain else None, lint_run,
+                      evidence_run, slo_run, time.perf_counter() - started)
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+def report_json(report: DemoReport) -> dict[str, Any]:
+    expectations = report.expectations()
+    return {
+        "service": str(report.root),
+        "go": report.go,
+        "lint": {**report.lint.to_json(), **_lint_json(report.lint.result, report.root)},
+        "evidence": {**report.evidence.to_json(), **_evidence_json(report.evidence.result)},
+        "slo": {**report.slo.to_json(), **_slo_json(report.slo.result)},
+        "expectations": [{"stage": e.stage, "claim": e.claim, "ok": e.ok, "detail": e.detail}
+                         for e in expectations],
+        "ok": all(e.ok for e in expectations),
+        "seconds": round(report.seconds, 2),
+    }
+
+
+def _lint_json(stage: LintStage | None, root: Path) -> dict[str, Any]:
+    if stage is None:
+        return {}
+    return {
+        "before": render_json(stage.before, root),
+        "after": render_json(stage.after, root),
+        "by_rule": [{"rule": code, "name": name, "before": before, "after": after}
+                    for code, name, before, after in stage.counts()],
+    }
+
+
+def _evidence_json(stage: EvidenceStage | None) -> dict[str, Any]:
+    if stage is None:
+        return {}
+    from mapguard.demo_evidence import BATCHES, GODEBUG_EXTRA, WORKERS
+
+    return {
+        "load": {"batches": BATCHES, "requests_per_batch": stage.requests_per_batch,
+                 "workers": WORKERS, "feedback_every": 0,
+                 "godebug": f"gctrace=1,{GODEBUG_EXTRA}"},
+        "before": _version_json(stage.before),
+        "after": _version_json(stage.after),
+        "comparisons": [_comparison_json(c) for c in stage.comparisons],
+        "alpha": 0.05,
+    }
+
+
+def _version_json(side: VersionEvidence) -> dict[str, Any]:
+    gc = side.gc
+    return {
+        "escape": {"heap": side.escape.heap, "moved_to_heap": side.escape.moved,
+                   "stack": side.escape.stack},
+        "requests": side.requests,
+        "failed": side.failed,
+        "exit_status": side.exit_status,
+        "map_bytes_per_request": side.map_bytes_per_request(),
+        "map_bytes_per_request_by_op": {op: side.map_bytes_per_request(op)
+                                        for op in side.batches[0].map_bytes_by_op},
+        "map_share_of_allocated_bytes": side.map_share,
+        "unattributed_map_bytes": side.unattributed_bytes,
+        "gc": {
+            "cycles": gc.cycles,
+            "cycles_per_1000_requests": side.gc_cycles_per_1000,
+            "pause_ms": {"count": gc.pauses_ms.count, "p50": gc.pauses_ms.p50,
+                         "p99": gc.pauses_ms.p99, "max": gc.pauses_ms.max},
+            "cpu_percent": gc.gc_cpu_window_percent,
+            "cpu_percent_since_start": gc.gc_cpu_percent,
+        },
+        "top_sites": [{"function": s.function, "file": s.file, "line": s.line, "op": s.op,
+                       "bytes": s.bytes, "bytes_per_request": s.bytes / side.requests}
+                      for s in side.top_sites],
+        "batches": [{"requests": b.requests, "failed": b.failed, "seconds": round(b.seconds, 3),
+                     "map_bytes_by_op": dict(b.map_bytes_by_op), "total_bytes": b.total_bytes,
+                     "gc_cycles": b.gc_cycles} for b in side.batches],
+    }
+
+
+def _comparison_json(c: Comparison) -> dict[str, Any]:
+    return {"metric": c.metric, "unit": c.unit, "before": c.before, "after": c.after,
+            "change": c.change, "p_value": c.p_value, "samples": list(c.samples),
+            "sample_kind": c.sample_kind, "exact": c.exact, "verdict": c.verdict}
+
+
+def _slo_json(stage: SloStage | None) -> dict[str, Any]:
+    if stage is None:
+        return {}
+    verdict = stage.promtool
+    return {
+        "spec": str(stage.spec), "formats": list(stage.formats), "slos": list(stage.slos),
+        "map_guards": list(stage.guards),
+        "rules": stage.recording_rules + stage.alerting_rules,
+        "recording_rules": stage.recording_rules, "alerting_rules": stage.alerting_rules,
+        "alerts": list(stage.alerts),
+        "promtool": None if verdict is None else {"check": "promtool check rules",
+                                                  "ok": verdict.ok, "output": verdict.output},
+        "warnings": list(stage.warnings),
+    }
+
+
+# --- text ---------------------------------------------------------------------------------
+
+
+def print_stage(run: StageRun[Any], root: Path) -> None:
+    if run.status == "not selected":
+        return
+    title = {"lint": "Stage 1, code: mapguard lint",
+             "evidence": "Stage 2, test: evidence from the Go toolchain",
+             "slo": "Stage 3, production: SLOs as Prometheus rules"}[run.name]
+    click.echo(f"\n== {title} ==\n")
+    if run.result is None:
+        click.echo(f"{run.status}: {run.reason}")
+    elif isinstance(run.result, LintStage):
+        _print_lint(run.result, root)
+    elif isinstance(run.result, SloStage):
+        _print_slo(run.result)
+    else:
+        _print_evidence(run.result)
+
+
+def _print_lint(stage: LintStage, root: Path) -> None:
+    click.echo("-- before/ --\n")
     click.echo(render_text(stage.before, root, color=sys.stdout.isatty()))
-    click.echo("\n== mapguard lint after/ (the fixed twin) ==\n")
-    click.echo(summary_line(stage.after))
-    click.echo("\n== Findings by rule ==\n")
+    click.echo(f"\n-- after/ (the fixed twin) --\n\n{summary_line(stage.after)}\n")
     click.echo(f"{'rule':6} {'name':28} {'before':>6} {'after':>6}")
     for code, name, before, after in stage.counts():
         click.echo(f"{code:6} {name:28} {before:>6} {after:>6}")
-    if not stage.as_expected:
-        click.echo("\nthe demo did not come out as expected: every rule should fire on before/ "
-                   "and none on after/", err=True)
-        return 1
-    return 0
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _p_text(c: Comparison) -> str:
+    if c.exact:
+        return "compiler verdicts, exact"
+    if c.p_value is None:
+        return "one figure each, not tested"
+    return f"p={c.p_value:.3f}, {c.samples[0]}+{c.samples[1]} {c.sample_kind}"
+
+
+def _change_text(c: Comparison) -> str:
+    if c.verdict in ("~", "same", "not tested", "not measured"):
+        return "" if c.verdict == "not tested" else c.verdict
+    assert c.before is not None and c.after is not None
+    if c.exact:
+        return f"{c.after - c.before:+,.0f}"
+    if c.unit == "ratio":
+        return f"{100 * (c.after - c.before):+.1f} pts"
+    return f"{100 * c.change:+.0f}%" if c.change is not None else c.verdict
+
+
+_ROWS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("map_bytes_per_request", "map bytes / request", lambda v: f"{v:,.0f}"),
+    ("map_create_bytes_per_request", "  create", lambda v: f"{v:,.0f}"),
+    ("map_grow_bytes_per_request", "  grow", lambda v: f"{v:,.0f}"),
+    ("map_share_of_allocated_bytes", "map share of allocated bytes", lambda v: f"{100 * v:.1f}%"),
+    ("gc_cycles_per_1000_requests", "GC cycles / 1000 requests", lambda v: f"{v:.2f}"),
+    ("gc_pause_p99_ms", "GC pause p99", lambda v: f"{v:.2f} ms"),
+    ("gc_cpu_percent", "GC CPU share", lambda v: f"{v:.1f}%"),
+    ("escape_heap_map_sites", "escape: map sites on heap", lambda v: f"{v:.0f}"),
+    ("escape_moved_to_heap_map_sites", "        moved to heap", lambda v: f"{v:.0f}"),
+    ("escape_stack_map_sites", "        on stack", lambda v: f"{v:.0f}"),
+)
+
+
+def _print_evidence(stage: EvidenceStage) -> None:
+    from mapguard.demo_evidence import BATCHES, GODEBUG_EXTRA, WORKERS
+
+    before, after = stage.before, stage.after
+    click.echo(f"load: {before.requests:,} POST /decide per version in {BATCHES} batches of "
+               f"{stage.requests_per_batch:,} ({WORKERS} workers, same seeds, no /feedback); "
+               f"failed: {before.failed} before, {after.failed} after")
+    click.echo(f"riskd ran with GODEBUG=gctrace=1,{GODEBUG_EXTRA}: every allocation is "
+               "profiled, so bytes are exact counts,\nbut latency and GC CPU are not "
+               "production figures. ~ means the difference is within noise.\n")
+    click.echo(f"{'':30} {'before':>10} {'after':>10}  {'change':<9} evidence")
+    for metric, label, shown in _ROWS:
+        c = stage.comparison(metric)
+        cells = [shown(v) if v is not None else "-" for v in (c.before, c.after)]
+        click.echo(f"{label:30} {cells[0]:>10} {cells[1]:>10}  {_change_text(c):<9} "
+                   f"{_p_text(c)}")
+    click.echo("\ntop map sites, bytes / request:")
+    for side in (before, after):
+        for index, site in enumerate(side.top_sites):
+            head = f"{side.version}/" if index == 0 else ""
+            function = (site.function or "?").rsplit("/", 1)[-1].split(".", 1)[-1]
+            where = f"{site.file}:{site.line}"
+            click.echo(f"  {head:8} {site.bytes / side.requests:>7,.0f}  {site.op:7} "
+                       f"{where:28} {function}")
+
+
+def _print_slo(stage: SloStage) -> None:
+    click.echo(f"spec: {stage.spec.name} ({', '.join(stage.formats)}): {len(stage.slos)} SLOs "
+               f"({', '.join(stage.slos)}), {len(stage.guards)} map guard{'s' * (len(stage.guards) != 1)} "
+               f"({', '.join(stage.guards)})")
+    click.echo(f"rules: {stage.recording_rules + stage.alerting_rules} "
+               f"({stage.recording_rules} recording, {stage.alerting_rules} alerting); "
+               f"alerts: {', '.join(stage.alerts)}")
+    if stage.promtool is None:
+        click.echo("promtool: not installed, the rules were not checked")
+    else:
+        click.echo(f"{stage.promtool.summary.replace('FAILED', 'rejected the rules')}")
+        if not stage.promtool.ok:
+            click.echo(stage.promtool.output)
+    for warning in stage.warnings:
+        click.echo(f"warning: {warning}")
+
+
+def print_summary(report: DemoReport) -> None:
+    click.echo("\n== Expectations ==\n")
+    expectations = report.expectations()
+    if not expectations:
+        click.echo("none: no stage ran")
+    for expectation in expectations:
+        mark = "ok  " if expectation.ok else "FAIL"
+        detail = f" ({expectation.detail})" if expectation.detail else ""
+        click.echo(f"{mark}  {expectation.stage}: {expectation.claim}{detail}")
+    timings = ", ".join(f"{run.name} {run.seconds:.1f} s" for run in report.stages
+                        if run.status in ("ok", "failed"))
+    click.echo(f"\ndemo took {report.seconds:.1f} s" + (f" ({timings})" if timings else ""))
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def _progress(message: str) -> None:
+    click.echo(f"mapguard demo: {message}", err=True)
+
+
+@click.command("demo")
+@click.option("--stage", type=click.Choice([*STAGES, "all"]), default="all", show_default=True,
+              help="Run one stage only.")
+@click.option("--requests", type=click.IntRange(min=MIN_REQUESTS), default=DEFAULT_REQUESTS,
+              show_default=True,
+              help="POST /decide requests per version in the evidence stage.")
+@format_option()
+def demo_command(stage: str, requests: int, output_format: str) -> int:
+    """Run mapguard on riskd, the Go service shipped inside mapguard, before and after its fixes.
+
+    Stage 1 lints both versions, stage 2 measures them with the Go toolchain (escape analysis,
+    allocation profiles and GC traces under load), stage 3 turns riskd's SLO spec into
+    Prometheus rules. Exit status 1 when a stage did not come out as expected.
+    """
+    selected = STAGES if stage == "all" else (stage,)
+    text = output_format == "text"
+    root = demo_root()
+    if text:
+        click.echo(f"mapguard demo: riskd, a risk-decision HTTP service in Go ({root})")
+    report = run_demo(
+        selected, requests,
+        progress=_progress if text and sys.stderr.isatty() else None,
+        on_stage=(lambda run: print_stage(run, root)) if text else None,
+    )
+    if text:
+        print_summary(report)
+    else:
+        emit_json(report_json(report))
+    return 0 if report.ok else 1
