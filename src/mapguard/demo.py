@@ -450,9 +450,9 @@ def _print_evidence(stage: EvidenceStage) -> None:
 
 
 def _print_slo(stage: SloStage) -> None:
+    guards = f"{len(stage.guards)} map guard{'s' * (len(stage.guards) != 1)}"
     click.echo(f"spec: {stage.spec.name} ({', '.join(stage.formats)}): {len(stage.slos)} SLOs "
-               f"({', '.join(stage.slos)}), {len(stage.guards)} map guard{'s' * (len(stage.guards) != 1)} "
-               f"({', '.join(stage.guards)})")
+               f"({', '.join(stage.slos)}), {guards} ({', '.join(stage.guards)})")
     click.echo(f"rules: {stage.recording_rules + stage.alerting_rules} "
                f"({stage.recording_rules} recording, {stage.alerting_rules} alerting); "
                f"alerts: {', '.join(stage.alerts)}")
