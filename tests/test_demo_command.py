@@ -294,5 +294,8 @@ def test_full_run_slo_rules(full_run: tuple[int, dict[str, Any]]) -> None:
     assert slo["alerting_rules"] >= len(slo["alerts"]) > 0
     if shutil.which("promtool"):
         assert slo["promtool"]["ok"] is True
+        # Burn scenarios for both SLOs plus the guard's alerts, all passing.
+        assert slo["tests"]["ok"] is True, slo["tests"]["output"]
+        assert slo["tests"]["groups"] >= 2 * 4
     else:
-        assert slo["promtool"] is None
+        assert slo["promtool"] is None and slo["tests"] is None

@@ -7,7 +7,8 @@ catalogue, `after/` is its fixed twin. The demo runs mapguard's stages on both:
 2. test — the Go toolchain's evidence: escape verdicts of the map sites, and the map bytes, GC
    cycles and pauses of the running service under the same load (`demo_evidence`);
 3. production — the SLO spec shipped next to the service (`riskd.slo.yaml`) turned into
-   Prometheus rules and alerts, checked by promtool when it is installed.
+   Prometheus rules and alerts, checked by promtool when it is installed, and the burn
+   scenarios mapguard derives from the spec run against them with `promtool test rules`.
 
 Each stage is timed; a stage that cannot run (no Go toolchain) is skipped with its reason. The
 exit status says whether every stage that ran came out as the demo claims.
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import click
 
 from mapguard import gotool
-from mapguard.clikit import emit_json, format_option
+from mapguard.clikit import counted, emit_json, format_option
 from mapguard.errors import MapguardError, ToolError
 from mapguard.goversion import GoVersion
 from mapguard.lint.engine import LintOptions, lint
@@ -99,34 +100,45 @@ class SloStage:
     alerting_rules: int
     alerts: tuple[str, ...]  # distinct alert names
     promtool: Verdict | None  # None: promtool is not installed, nothing was checked
+    tests: Verdict | None  # the generated burn scenarios run by `promtool test rules`
+    test_groups: int
     warnings: tuple[str, ...]
 
 
 def run_slo_stage(spec: Path) -> SloStage:
-    """Generate the rules of `spec` and check them with `promtool check rules` if installed."""
+    """Generate the rules of `spec` and their burn-scenario tests; check and run them with
+    promtool when it is installed."""
     import tempfile
 
     from mapguard.slo import tools
     from mapguard.slo.generate import generate
+    from mapguard.slo.promtool_tests import build_tests, render_tests
     from mapguard.slo.rules import AlertingRule, RecordingRule, render
     from mapguard.slo.spec import load_specs
 
     specs = load_specs([spec])
     groups = generate(specs)
     rules = [rule for group in groups for rule in group.rules]
-    verdict = None
+    document, test_warnings = build_tests(specs, groups, "rules.yml")
+    verdict = tests = None
     if tools.find("promtool"):
         with tempfile.TemporaryDirectory(prefix="mapguard-demo-slo-") as tmp:
             path = Path(tmp) / "rules.yml"
             path.write_text(render(groups, sources=[spec.name]), encoding="utf-8")
             verdict = tools.check_rules(path)
+            if verdict.ok:
+                test_path = Path(tmp) / "rules.test.yml"
+                test_path.write_text(render_tests(document), encoding="utf-8")
+                tests = tools.run_rule_tests(test_path)
     alerts = dict.fromkeys(rule.alert for rule in rules if isinstance(rule, AlertingRule))
     return SloStage(
         spec=spec, formats=specs.formats, slos=tuple(slo.id for slo in specs.slos),
         guards=tuple(guard.target for guard in specs.guards),
         recording_rules=sum(isinstance(rule, RecordingRule) for rule in rules),
         alerting_rules=sum(isinstance(rule, AlertingRule) for rule in rules),
-        alerts=tuple(alerts), promtool=verdict, warnings=specs.warnings,
+        alerts=tuple(alerts), promtool=verdict, tests=tests,
+        test_groups=len(document.get("tests", [])),
+        warnings=(*specs.warnings, *test_warnings),
     )
 
 
@@ -195,6 +207,12 @@ class DemoReport:
             problem = (verdict.output.splitlines() or ["no output"])[-1]
             found.append(Expectation("slo", "promtool accepts the generated rules", verdict.ok,
                                      "" if verdict.ok else problem))
+        if self.slo.result is not None and self.slo.result.tests is not None:
+            tests = self.slo.result.tests
+            problem = (tests.output.splitlines() or ["no output"])[-1]
+            found.append(Expectation(
+                "slo", "the alerts fire and stay quiet as the generated promtool tests expect",
+                tests.ok, "" if tests.ok else problem))
         return found
 
     @property
@@ -353,6 +371,10 @@ def _slo_json(stage: SloStage | None) -> dict[str, Any]:
         "alerts": list(stage.alerts),
         "promtool": None if verdict is None else {"check": "promtool check rules",
                                                   "ok": verdict.ok, "output": verdict.output},
+        "tests": None if stage.tests is None else {"run": "promtool test rules",
+                                                   "groups": stage.test_groups,
+                                                   "ok": stage.tests.ok,
+                                                   "output": stage.tests.output},
         "warnings": list(stage.warnings),
     }
 
@@ -450,8 +472,8 @@ def _print_evidence(stage: EvidenceStage) -> None:
 
 
 def _print_slo(stage: SloStage) -> None:
-    guards = f"{len(stage.guards)} map guard{'s' * (len(stage.guards) != 1)}"
-    click.echo(f"spec: {stage.spec.name} ({', '.join(stage.formats)}): {len(stage.slos)} SLOs "
+    slos, guards = counted(len(stage.slos), "SLO"), counted(len(stage.guards), "map guard")
+    click.echo(f"spec: {stage.spec.name} ({', '.join(stage.formats)}): {slos} "
                f"({', '.join(stage.slos)}), {guards} ({', '.join(stage.guards)})")
     click.echo(f"rules: {stage.recording_rules + stage.alerting_rules} "
                f"({stage.recording_rules} recording, {stage.alerting_rules} alerting); "
@@ -462,6 +484,13 @@ def _print_slo(stage: SloStage) -> None:
         click.echo(f"{stage.promtool.summary.replace('FAILED', 'rejected the rules')}")
         if not stage.promtool.ok:
             click.echo(stage.promtool.output)
+    if stage.tests is not None:
+        outcome = "pass" if stage.tests.ok else "FAIL"
+        click.echo(f"promtool test rules: {stage.test_groups} generated scenarios (burns page "
+                   f"and ticket, healthy traffic stays quiet, pages clear, map guards fire): "
+                   f"{outcome}")
+        if not stage.tests.ok:
+            click.echo(stage.tests.output)
     for warning in stage.warnings:
         click.echo(f"warning: {warning}")
 

@@ -143,3 +143,41 @@ def test_generated_tests_catch_broken_rules(
     assert before in text
     rules.write_text(text.replace(before, after))
     assert not run(tests).ok
+
+
+MONTH_LATENCY = """\
+version: mapguard/v1
+service: riskd
+slos:
+  - name: latency
+    objective: 99
+    period: 28d
+    sli: {latency: {histogram: http_request_duration_seconds, le: "0.05", selector: 'job="riskd"'}}
+"""
+
+
+def test_counter_increments_are_whole_numbers(tmp_path: Path, write: Write) -> None:
+    # promtool adds a fractional increment in float64 and can overshoot the next segment's
+    # start: rate() then sees a counter reset. The 28d latency SLO hit exactly that.
+    extra = write("month.yaml", MONTH_LATENCY)
+    _, tests, _ = write_suite([SLOTH_SPEC, MAPGUARD_SPEC, OPENSLO_SPEC, extra], tmp_path)
+    increments = [
+        segment.split("+")[1].split("x")[0]
+        for test in yaml.safe_load(tests.read_text())["tests"]
+        if "map guard" not in test["name"] and "guard " not in test["name"]
+        for series in test["input_series"]
+        if series["series"].split("{")[0].endswith(("_total", "_count", "_bucket"))
+        for segment in series["values"].split()
+    ]
+    assert increments
+    assert [i for i in increments if not i.isdigit()] == []
+
+
+@pytest.mark.slow
+def test_generated_tests_pass_for_a_28_day_latency_slo(
+    promtool: str, tmp_path: Path, write: Write
+) -> None:
+    _, tests, warnings = write_suite([write("month.yaml", MONTH_LATENCY)], tmp_path)
+    assert warnings == ()
+    verdict = run(tests)
+    assert verdict.ok, verdict.output

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from mapguard.clikit import emit_json, format_option
+from mapguard.clikit import counted, emit_json, format_option
 from mapguard.errors import InputError, UsageError
 from mapguard.slo import tools
 from mapguard.slo.alertmanager import render_alertmanager
@@ -98,7 +98,8 @@ def validate(specs: tuple[Path, ...], default_period: str, use_promtool: bool,
         })
         return 0
     formats = ", ".join(sorted(set(loaded.formats)))
-    click.echo(f"ok: {len(loaded.slos)} SLOs, {len(loaded.guards)} map guards ({formats})"
+    guards = counted(len(loaded.guards), "map guard")
+    click.echo(f"ok: {counted(len(loaded.slos), 'SLO')}, {guards} ({formats})"
                + (f"; {checked}" if checked else ""))
     return 0
 
@@ -187,7 +188,8 @@ def generate_command(
     else:
         note = ", ".join(f"{kind} {path}" for kind, path in written.items())
         click.echo(f"mapguard: {recording} recording and {alerting} alerting rules for "
-                   f"{len(loaded.slos)} SLOs and {len(loaded.guards)} map guards in "
+                   f"{counted(len(loaded.slos), 'SLO')} and "
+                   f"{counted(len(loaded.guards), 'map guard')} in "
                    f"{elapsed:.2f} s{': ' + note if note else ''}", err=True)
         for verdict in verdicts:
             click.echo(f"mapguard: {verdict.summary}", err=True)

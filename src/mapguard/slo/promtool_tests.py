@@ -158,9 +158,24 @@ class SLOScenarios:
         }
         return {"exp_labels": labels, "exp_annotations": annotations}
 
+    def _whole_events(self, phases: Sequence[Phase]) -> Fraction:
+        """Events per minute that make every counter increment a whole number.
+
+        promtool expands `a+bxn` by adding b in float64 n times; with a fractional b the sum
+        can end a hair above the next segment's exact start, which rate() reads as a counter
+        reset (seen on a 28d latency SLO: a 1h ratio of -17). Whole numbers add exactly.
+        """
+        denominators = [
+            increment.denominator
+            for p in phases
+            for increment in self.traffic.increments(p.error_ratio, self.per_minute).values()
+        ]
+        return self.per_minute * math.lcm(1, *denominators)
+
     def _series(self, phases: Sequence[Phase]) -> list[dict[str, str]]:
+        per_minute = self._whole_events(phases)
         increments = [
-            (p.minutes, self.traffic.increments(p.error_ratio, self.per_minute)) for p in phases
+            (p.minutes, self.traffic.increments(p.error_ratio, per_minute)) for p in phases
         ]
         return [
             {
