@@ -1,8 +1,9 @@
 """Map guards: alerts on the causes that burn an SLO's budget, before the SLO notices.
 
-- Map allocation rate (``mapguard_map_alloc_bytes_total{target,site,op}``, exported by
-  `mapguard watch`) up more than N % (default 300 %) per site, against the same hour yesterday or,
-  where yesterday has no data (a new deployment), the hour before the last 15 minutes. The
+- Map allocation rate (``mapguard_map_alloc_bytes_total{target,site,op}``, to be exported by
+  `mapguard watch`, not in this release) up more than N % (default 300 %) per site, against the
+  same hour yesterday or, where yesterday has no data (a new deployment), the hour before the
+  last 15 minutes. The
   baseline ends 15m ago so that the spike being measured is not averaged into its own baseline
   (against a plain last-hour average a 6× spike stops looking like one after six minutes).
 - GC pauses from Go's own metrics: ``go_gc_duration_seconds`` is a summary of per-cycle pause
