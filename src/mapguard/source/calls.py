@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from mapguard.source.package import FuncDecl, GoFile, Package, receiver_type_name
-from mapguard.source.typeinfo import TypeInfo, enclosing_function, word_hits
+from mapguard.source.typeinfo import TypeInfo, enclosing_declaration, word_hits
 from mapguard.source.types import Named, Unknown, deref
 
 
@@ -71,9 +71,7 @@ def _refers_to(info: TypeInfo, go_file: GoFile, expression: Node, callee: FuncDe
 
 
 def _caller(package: Package, go_file: GoFile, call: Node) -> FuncDecl | None:
-    function = enclosing_function(call)
-    while function is not None and function.type == "func_literal":
-        function = enclosing_function(function)
+    function = enclosing_declaration(call)
     name = function.child_by_field_name("name") if function is not None else None
     if function is None or name is None:
         return None

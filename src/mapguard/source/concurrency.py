@@ -27,6 +27,7 @@ from mapguard.source.typeinfo import (
     LocalDecl,
     Symbol,
     TypeInfo,
+    enclosing_declaration,
     enclosing_function,
     same_node,
     unparen,
@@ -403,9 +404,7 @@ class Concurrency:
     def _ordered_before_start(self, node: Node, go_file: GoFile, context: Context) -> bool:
         """Uses that happen before the goroutine starts: in `init`, or in the starter before
         the `go` statement."""
-        function = enclosing_function(node)
-        while function is not None and function.type == "func_literal":
-            function = enclosing_function(function)
+        function = enclosing_declaration(node)
         if function is None:
             return True  # a package-level initialiser
         name = function.child_by_field_name("name")

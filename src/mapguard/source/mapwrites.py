@@ -65,7 +65,7 @@ def _find(go_file: GoFile, info: TypeInfo, start: int, end: int) -> Iterator[Map
     seen: set[int] = set()
     for hit in _INDEX_WRITE.finditer(go_file.source, start, end):
         node = go_file.node_at(hit.start(), hit.start() + 1)
-        statement = _write_statement(node)
+        statement = write_statement(node)
         if statement is None or statement.start_byte in seen:
             continue
         seen.add(statement.start_byte)
@@ -77,7 +77,9 @@ def _find(go_file: GoFile, info: TypeInfo, start: int, end: int) -> Iterator[Map
             yield write
 
 
-def _write_statement(node: Node | None) -> Node | None:
+def write_statement(node: Node | None) -> Node | None:
+    """The statement that stores into index expression `node` (`m[k] = v`, `m[k] op= v`,
+    `m[k]++`), or None when `node` is only read."""
     if node is None or node.type != "index_expression":
         return None
     parent = node.parent

@@ -145,6 +145,15 @@ def enclosing_function(node: Node) -> Node | None:
     return current
 
 
+def enclosing_declaration(node: Node) -> Node | None:
+    """The function or method declaration around `node`, through any func literals; None at
+    package level."""
+    function = enclosing_function(node)
+    while function is not None and function.type == "func_literal":
+        function = enclosing_function(function)
+    return function
+
+
 def unparen(node: Node) -> Node:
     while node.type == "parenthesized_expression" and node.named_child_count:
         inner = node.named_children[0]
@@ -751,14 +760,7 @@ def _short_var_decls(statement: Node, scope: Node, go_file: GoFile, visible_from
 def _for_decls(loop: Node, go_file: GoFile) -> Iterator[tuple[int, LocalDecl]]:
     for child in loop.named_children:
         if child.type == "range_clause":
-            if not any(c.type == ":=" for c in child.children):
-                return
-            left = child.child_by_field_name("left")
-            right = child.child_by_field_name("right")
-            names = [n for n in left.named_children if n.type == "identifier"] if left else []
-            for index, name in enumerate(names):
-                yield child.end_byte, LocalDecl(go_file.text(name), "range", name, None, right,
-                                                index, len(names), loop, go_file)
+            yield from _defined_names(child, "range", loop, go_file)
         elif child.type == "for_clause":
             initializer = child.child_by_field_name("initializer")
             if initializer is not None and initializer.type == "short_var_declaration":
@@ -781,11 +783,17 @@ def _type_case_decls(case: Node, go_file: GoFile) -> Iterator[tuple[int, LocalDe
 
 def _receive_decls(receive: Node, scope: Node, go_file: GoFile
                    ) -> Iterator[tuple[int, LocalDecl]]:
-    if not any(c.type == ":=" for c in receive.children):
+    return _defined_names(receive, "var", scope, go_file)
+
+
+def _defined_names(clause: Node, kind: DeclKind, scope: Node, go_file: GoFile
+                   ) -> Iterator[tuple[int, LocalDecl]]:
+    """`left := right` of a range clause or a receive: each name is the i-th value of right."""
+    if not any(c.type == ":=" for c in clause.children):
         return
-    left = receive.child_by_field_name("left")
-    right = receive.child_by_field_name("right")
+    left = clause.child_by_field_name("left")
+    right = clause.child_by_field_name("right")
     names = [n for n in left.named_children if n.type == "identifier"] if left else []
     for index, name in enumerate(names):
-        yield receive.end_byte, LocalDecl(go_file.text(name), "var", name, None, right,
-                                          index, len(names), scope, go_file)
+        yield clause.end_byte, LocalDecl(go_file.text(name), kind, name, None, right,
+                                         index, len(names), scope, go_file)

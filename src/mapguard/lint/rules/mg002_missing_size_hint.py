@@ -59,6 +59,7 @@ from mapguard.lint.syntax import (
     occurrences,
     statements,
 )
+from mapguard.source.mapwrites import write_statement
 from mapguard.source.package import GoFile, VarDecl
 from mapguard.source.typeinfo import STRING, LocalDecl, TypeInfo, walk
 from mapguard.source.types import ArrayOf, ChanOf, MapOf, PointerTo, SliceOf
@@ -242,18 +243,8 @@ def _statement_of(node: Node) -> Node | None:
 
 def _is_insert(use: Node, go_file: GoFile, info: TypeInfo) -> bool:
     """`m[k] = v`, `m[k] op= v` or `m[k]++`: any statement that may add a key."""
-    if classify_use(use, go_file, info) is not Use.ACCESS:
-        return False
-    index = use.parent
-    if index is None or index.type != "index_expression":
-        return False
-    holder = index.parent
-    if holder is not None and holder.type in {"inc_statement", "dec_statement"}:
-        return True
-    statement = holder.parent if holder is not None else None
-    return (holder is not None and holder.type == "expression_list" and statement is not None
-            and statement.type == "assignment_statement"
-            and statement.child_by_field_name("left") == holder)
+    return (classify_use(use, go_file, info) is Use.ACCESS
+            and write_statement(use.parent) is not None)
 
 
 def _known_length_source(info: TypeInfo, go_file: GoFile, loop: Node) -> Node | None:

@@ -53,7 +53,13 @@ from mapguard.source.calls import runs_under_once
 from mapguard.source.concurrency import Concurrency
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.package import FuncDecl, GoFile, TypeDecl, VarDecl, receiver_type_name
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, unparen, walk
+from mapguard.source.typeinfo import (
+    LocalDecl,
+    TypeInfo,
+    enclosing_declaration,
+    unparen,
+    walk,
+)
 from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref, type_from_node
 
 _BEFORE = re.compile(rb"([\w.]+)\s*$")
@@ -200,9 +206,7 @@ def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Nod
     context = model.context_of(statement, go_file)
     if context is not None and model.sharing(checked, go_file, context) is not None:
         return Severity.ERROR, context.describe()
-    function = enclosing_function(statement)
-    while function is not None and function.type == "func_literal":
-        function = enclosing_function(function)
+    function = enclosing_declaration(statement)
     if function is None:
         return None
     if (isinstance(symbol, LocalDecl) and symbol.kind == "receiver"
@@ -249,9 +253,7 @@ def _inside_once(statement: Node, go_file: GoFile) -> bool:
 
 def _function_run_by_once(pass_: Pass, statement: Node, go_file: GoFile) -> bool:
     """The enclosing named function is handed to `once.Do(f)` / `once.Do(x.f)` somewhere."""
-    function = enclosing_function(statement)
-    while function is not None and function.type == "func_literal":
-        function = enclosing_function(function)
+    function = enclosing_declaration(statement)
     declaration = _declaration_of(pass_, function, go_file) if function is not None else None
     return declaration is not None and runs_under_once(pass_.package, pass_.info, declaration)
 

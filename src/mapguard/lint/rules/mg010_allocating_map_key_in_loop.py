@@ -42,6 +42,7 @@ from tree_sitter import Node
 
 from mapguard.lint.rule import Pass, Rule, Severity, Trigger
 from mapguard.lint.syntax import enclosing_loops, occurrences, qualified_call
+from mapguard.source.mapwrites import write_statement
 from mapguard.source.package import GoFile, VarDecl
 from mapguard.source.typeinfo import STRING, LocalDecl, TypeInfo, unparen
 
@@ -194,14 +195,7 @@ def _has_string_side(info: TypeInfo, go_file: GoFile, expr: Node) -> bool:
 def _cost(how: str, index: Node) -> str:
     if how.startswith("fmt."):
         return f"{how} allocates it every time"
-    parent = index.parent
-    written = parent is not None and parent.type in {"expression_list", "inc_statement",
-                                                     "dec_statement"} and (
-        parent.type != "expression_list"
-        or (parent.parent is not None and parent.parent.type == "assignment_statement"
-            and parent.parent.child_by_field_name("left") == parent)
-    )
-    if written:
+    if write_statement(index) is not None:
         return "a write stores the key, so every pass allocates it"
     return "a lookup allocates it when it is longer than 32 bytes, and copies it every time"
 
