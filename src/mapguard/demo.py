@@ -202,17 +202,16 @@ class DemoReport:
                                      stage.as_expected, stage.problems()))
         if self.evidence.result is not None:
             found += _evidence_expectations(self.evidence.result)
-        if self.slo.result is not None and self.slo.result.promtool is not None:
-            verdict = self.slo.result.promtool
-            problem = (verdict.output.splitlines() or ["no output"])[-1]
-            found.append(Expectation("slo", "promtool accepts the generated rules", verdict.ok,
-                                     "" if verdict.ok else problem))
-        if self.slo.result is not None and self.slo.result.tests is not None:
-            tests = self.slo.result.tests
-            problem = (tests.output.splitlines() or ["no output"])[-1]
-            found.append(Expectation(
-                "slo", "the alerts fire and stay quiet as the generated promtool tests expect",
-                tests.ok, "" if tests.ok else problem))
+        if self.slo.result is not None:
+            checks = (
+                ("promtool accepts the generated rules", self.slo.result.promtool),
+                ("the alerts fire and stay quiet as the generated promtool tests expect",
+                 self.slo.result.tests),
+            )
+            for claim, verdict in checks:
+                if verdict is not None:
+                    last = (verdict.output.splitlines() or ["no output"])[-1]
+                    found.append(Expectation("slo", claim, verdict.ok, "" if verdict.ok else last))
         return found
 
     @property

@@ -31,7 +31,7 @@ EXPECTED_SHAPE = "gc N @T.s P%: a+b+c ms clock, a+b/c/d+e ms cpu, s->e->l MB, G 
 
 
 class _Malformed(ValueError):
-    pass
+    """A line that starts like a gctrace line but does not parse; carries the line text."""
 
 
 class GcCycle(NamedTuple):

@@ -84,7 +84,7 @@ class LintCache:
                     "INSERT OR REPLACE INTO results (key, value) VALUES (?, ?)",
                     ((key, _encode(result)) for key, result in items))
         except sqlite3.Error:
-            pass
+            pass  # a cache that cannot be written (locked, full disk) only costs the next run
 
     def close(self) -> None:
         if self._connection is not None:

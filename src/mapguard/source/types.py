@@ -21,7 +21,7 @@ class GoType:
 
 @dataclass(frozen=True, slots=True)
 class Unknown(GoType):
-    pass
+    """A type the model cannot name (an expression it does not follow, a missing import)."""
 
 
 UNKNOWN = Unknown()
@@ -89,7 +89,7 @@ class FuncOf(GoType):
 
 @dataclass(frozen=True, slots=True)
 class InterfaceOf(GoType):
-    pass
+    """Any interface type: the model does not track method sets."""
 
 
 @dataclass(frozen=True, slots=True)
