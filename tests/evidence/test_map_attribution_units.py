@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.pprof_samples import HEAP_TYPES, Stack, build
 
 from mapguard.cli import main
 from mapguard.evidence.attribution import SourceFiles, attribute, split_line
 from mapguard.evidence.goframes import FrameKind, frame_kind, is_stdlib, map_op
 from mapguard.evidence.mapsyntax import GoSource, LineAllocation, LineFacts, size_class
 from mapguard.formats.pprof import parse_profile
-from pprof_samples import HEAP_TYPES, Stack, build
 
 
 @pytest.mark.parametrize(("name", "op"), [

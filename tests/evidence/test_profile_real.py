@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.realparts import missing_real_part
 
 from mapguard.cli import main
 from mapguard.evidence.attribution import Attribution, SourceFiles, attribute
@@ -81,8 +82,8 @@ def new_go(go_toolchain: GoToolchain, shared_tmp: Path) -> Run:
 @pytest.fixture(scope="session")
 def old_go(shared_tmp: Path) -> Run:
     if not GO119.is_file():
-        pytest.skip(f"Go 1.19 not installed at {GO119} (Debian's golang-1.19-go; "
-                    "`python3 dev.py test` installs it as root)")
+        missing_real_part(f"Go 1.19 not installed at {GO119} (Debian's golang-1.19-go; "
+                          "`python3 dev.py test` installs it as root)")
     return _build_and_run(GO119, shared_tmp / "mapalloc-go119")
 
 

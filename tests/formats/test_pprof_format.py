@@ -9,10 +9,10 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.pprof_samples import HEAP_TYPES, Stack, build
 
 from mapguard.errors import InputError
 from mapguard.formats.pprof import gunzip, parse_heap_text, parse_profile, scale_heap_sample
-from pprof_samples import HEAP_TYPES, Stack, build
 
 MAIN = "/src/app/main.go"
 FUZZ = settings(max_examples=150, deadline=None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -12,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.realparts import require_executable
+
 SPECS = Path(__file__).parent / "specs"
 SLOTH_SPEC = SPECS / "sloth_k8s_apiserver.yaml"
 MAPGUARD_SPEC = SPECS / "mapguard_checkout.yaml"
@@ -20,10 +21,7 @@ INSTALL = "run `python3 dev.py test` (installs Debian's prometheus, prometheus-a
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} not installed: {INSTALL}")
-    return path
+    return require_executable(name, INSTALL)
 
 
 @pytest.fixture
