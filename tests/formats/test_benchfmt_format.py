@@ -15,17 +15,21 @@ from mapguard.formats.benchfmt import (
     tidy_unit,
 )
 
-GO_TEST_OUTPUT = """\
-goos: linux
-goarch: amd64
-pkg: example.com/cache
-cpu: AMD EPYC 7B13
-BenchmarkGet/size=1024-8         	 5000000	       231.5 ns/op	       0 B/op	       0 allocs/op
-BenchmarkGet/size=1024-8         	 5000000	       229 ns/op	       0 B/op	       0 allocs/op
-BenchmarkPut/kind=struct/n=8-8   	  100000	     10456 ns/op	  123.45 MB/s	    4096 B/op	       3 allocs/op
-PASS
-ok  	example.com/cache	3.021s
-"""
+GO_TEST_OUTPUT = "\n".join([
+    "goos: linux",
+    "goarch: amd64",
+    "pkg: example.com/cache",
+    "cpu: AMD EPYC 7B13",
+    "BenchmarkGet/size=1024-8         \t 5000000\t       231.5 ns/op\t       0 B/op\t"
+    "       0 allocs/op",
+    "BenchmarkGet/size=1024-8         \t 5000000\t       229 ns/op\t       0 B/op\t"
+    "       0 allocs/op",
+    "BenchmarkPut/kind=struct/n=8-8   \t  100000\t     10456 ns/op\t  123.45 MB/s\t"
+    "    4096 B/op\t       3 allocs/op",
+    "PASS",
+    "ok  \texample.com/cache\t3.021s",
+    "",
+])
 
 
 def test_go_test_output_results_and_configuration() -> None:

@@ -60,10 +60,17 @@ _BETTER_DEFAULTS = {"sec/op": -1, "ns/op": -1, "B/s": 1, "MB/s": 1, "B/op": -1, 
 
 
 def unit_better(unit: str, metadata: Mapping[tuple[str, str], str]) -> int:
+    """Which way is better: the unit's `better` metadata, benchstat's defaults, then (beyond
+    benchstat) custom units named like them: "cpu-sec/op" or "heap-B/op" (costs per op, lower
+    is better) and "...B/s" (throughput, higher is better)."""
     stated = metadata.get((unit, "better"))
     if stated is not None:
         return {"higher": 1, "lower": -1}.get(stated, 0)
-    return _BETTER_DEFAULTS.get(unit, 0)
+    if unit in _BETTER_DEFAULTS:
+        return _BETTER_DEFAULTS[unit]
+    if unit.endswith(("-sec/op", "-B/op", "-allocs/op")):
+        return -1
+    return 1 if unit.endswith("-B/s") else 0
 
 
 @dataclass(slots=True)
