@@ -152,8 +152,8 @@ def _result_line(draw: st.DrawFn) -> tuple[str, str, int, list[tuple[str, str]]]
     return line, name, iterations, pairs
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(_result_line(), st.text(max_size=60)), max_size=25))
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(_result_line(), st.text(max_size=60)), max_size=15))
 def test_generated_results_read_back_exactly(items: list[object]) -> None:
     lines = [item[0] if isinstance(item, tuple) else str(item).replace("\n", " ")
              for item in items]
