@@ -57,7 +57,7 @@ class CommandAfterDashes(click.Command):
 @contextmanager
 def progress_bar(what: str, unit: str) -> Iterator[Callable[[int, int], None] | None]:
     """A transient progress bar on a terminal's stderr; None (no bar) into a pipe or file.
-    The callback takes (done, total)."""
+    The callback takes (done, total); a total of 0 means not known yet."""
     if not sys.stderr.isatty():
         yield None
         return
@@ -77,6 +77,6 @@ def progress_bar(what: str, unit: str) -> Iterator[Callable[[int, int], None] | 
         task = progress.add_task(what, total=None)
 
         def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            progress.update(task, completed=done, total=total if total > 0 else None)
 
         yield update

@@ -272,7 +272,7 @@ def mann_whitney(first: Sequence[float], second: Sequence[float]) -> UTest:
             raise SamplesEqual("all samples are equal")
         if u1 == u2:
             return UTest(u1, 1.0, exact=True)
-        below, above = _u_tails(n1, ties, u1)
+        below, above = _u_tails(n1, ties, u1) if has_ties else _u_tails_without_ties(n1, n2, u1)
         return UTest(u1, min(1.0, 2 * min(below, above)), exact=True)
     n = n1 + n2
     tie_term = sum(size**3 - size for size in ties)
@@ -284,6 +284,25 @@ def mann_whitney(first: Sequence[float], second: Sequence[float]) -> UTest:
     z = numerator / sigma
     cdf = _normal_cdf(z)
     return UTest(u1, 2 * min(cdf, 1 - cdf), exact=False)
+
+
+def _u_tails_without_ties(n1: int, n2: int, u: float) -> tuple[float, float]:
+    """P(U <= u) and P(U >= u) without ties. The number of arrangements with U = k is the
+    coefficient of q^k in the Gaussian binomial [n1+n2 choose n1]_q, the product over
+    i = 1..n1 of (1 - q^(n2+i)) / (1 - q^i): a multiplication and a division of polynomials
+    per i, each one pass over the n1*n2+1 coefficients."""
+    length = n1 * n2 + 1
+    counts = np.zeros(length)
+    counts[0] = 1.0
+    for i in range(1, n1 + 1):
+        counts[n2 + i:] -= counts[: length - n2 - i].copy()  # times (1 - q^(n2+i))
+        # Divided by (1 - q^i): a running sum along every i-th coefficient.
+        padded = np.zeros(-(-length // i) * i)
+        padded[:length] = counts
+        counts = np.cumsum(padded.reshape(-1, i), axis=0).reshape(-1)[:length]
+    arrangements = math.comb(n1 + n2, n1)
+    k = round(u)
+    return float(counts[: k + 1].sum()) / arrangements, float(counts[k:].sum()) / arrangements
 
 
 def _u_tails(n1: int, ties: Sequence[int], u: float) -> tuple[float, float]:

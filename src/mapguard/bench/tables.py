@@ -87,14 +87,22 @@ class _Collected:
 def _collect(files: Sequence[LabelledFile], projection: Projection,
              result_filter: Filter) -> _Collected:
     found = _Collected()
+    # Runs repeat the same benchmark under the same configuration: project each once.
+    keys: dict[tuple[str, tuple[tuple[str, str], ...], str], tuple[Key, Key, Key, Key] | None] = {}
     for file in files:
         for result in file.parsed.results:
-            if not result_filter.keeps(result, file.label):
+            memo = (result.name, result.config, file.label)
+            if memo not in keys:
+                keys[memo] = None if not result_filter.keeps(result, file.label) else (
+                    projection.table_key(result, file.label),
+                    projection.row_key(result, file.label),
+                    projection.col_key(result, file.label),
+                    projection.residue(result, file.label),
+                )
+            projected = keys[memo]
+            if projected is None:
                 continue
-            table = projection.table_key(result, file.label)
-            row = projection.row_key(result, file.label)
-            col = projection.col_key(result, file.label)
-            residue = projection.residue(result, file.label)
+            table, row, col, residue = projected
             for measurement in result.measurements:
                 if not result_filter.keeps_unit(measurement):
                     continue

@@ -22,6 +22,7 @@ Pure: text in, records out.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,6 +115,7 @@ def split_name(name: str) -> tuple[str, tuple[str, ...]]:
     return pieces[0], (*parts, gomaxprocs) if gomaxprocs else parts
 
 
+@functools.lru_cache(maxsize=1024)  # a file names a handful of units, on every line
 def tidy_unit(unit: str) -> tuple[str, float]:
     """The unit benchstat shows and the factor to get there: ("ns/op") -> ("sec/op", 1e-9)."""
     if unit == "ns/op":

@@ -142,7 +142,7 @@ def run_lab(plan: LabPlan, toolchain: GoToolchain, progress: Progress | None = N
 
 
 def _first_lines(text: str, count: int = 6) -> str:
-    return "\n".join(line for line in text.splitlines() if line.strip())[:2000] if count else ""
+    return "\n".join([line for line in text.splitlines() if line.strip()][:count])
 
 
 def _go_or_fail(args: Sequence[str], cwd: Path, toolchain: GoToolchain) -> str:
