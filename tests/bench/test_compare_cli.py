@@ -76,10 +76,11 @@ def test_exact_zero_to_one_alloc_breaks_allocs_rule(tmp_path: Path,
 
 
 def test_markdown_for_ci_step_summaries(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _err = run([OLD, NEW, "--fail-on", "sec/op<-10%", "--format", "markdown"],
-                            capsys)
+    status, out, _err = run([OLD, NEW, "--fail-on", "sec/op<-10%", "--fail-on", "allocs/op>0",
+                             "--format", "markdown"], capsys)
     assert status == 1
     assert out.startswith("### mapguard bench compare: failed\n")
+    assert "Rules: `sec/op<-10%`, `allocs/op>0`" in out
     assert "- **Encode/format=json-48** breaks `sec/op<-10%`: -17.20%" in out
     assert "| Encode/format=gob-48 | sec/op | 3.066µ | 3.070µ | +0.15% | 0.446 | 0.446 |" in out
 
@@ -221,3 +222,30 @@ def test_noise_file_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     broken.write_text('{"kind": "mapguard-noise-floors", "floors": [{"unit": "sec/op"}]}')
     assert "broken.json: floors[0]: bad entry" in _bad([OLD, NEW, "--noise", str(broken)],
                                                        capsys)
+
+
+def test_confirm_fails_only_when_the_rerun_breaks_the_rule_again(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--confirm with a rerun that no longer shows the change: the gate passes."""
+    from mapguard.bench.commands import _compare_files
+    from mapguard.bench.gate import FailRule
+    from mapguard.bench.inputs import read_bench_file
+    from mapguard.bench.projection import Filter, Projection
+
+    files = [read_bench_file("old.txt"), read_bench_file("new.txt")]
+    rule = [FailRule.parse("sec/op<-10%")]
+    reruns: list[list[str]] = []
+
+    def rerun(benchmarks: list[str], answer: list[str]) -> list:  # type: ignore[type-arg]
+        reruns.append(benchmarks)
+        return [read_bench_file(name) for name in answer]
+
+    status = _compare_files(files, rule, Projection(), Filter(), None, 0.05, "text",
+                            lambda names: rerun(names, ["old=old.txt", "new=old.txt"]))
+    out = capsys.readouterr().out
+    assert status == 0 and reruns == [["Encode/format=json-48"]]
+    assert "--confirm rerun: Encode/format=json-48 no longer breaks sec/op<-10%" in out
+    status = _compare_files(files, rule, Projection(), Filter(), None, 0.05, "text",
+                            lambda names: rerun(names, ["old.txt", "new.txt"]))
+    assert status == 1
+    assert "still breaks sec/op<-10%" in capsys.readouterr().out

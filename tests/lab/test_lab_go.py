@@ -26,7 +26,11 @@ def test_claims_table_gets_the_physical_facts_right(go_toolchain: GoToolchain) -
     """One reduced lab run (one test: under xdist a shared fixture would run once per worker)."""
     plan = replace(make_plan(True, ["clear", "pool"]), refill_sizes=(8, 1024), rounds=8,
                    benchtime="20ms", emptied_capacity=4096, retention_size=1 << 15)
-    run = run_lab(plan, go_toolchain)
+    seen: list[tuple[int, int]] = []
+    run = run_lab(plan, go_toolchain, lambda done, total: seen.append((done, total)))
+    # The progress bar's steps: every build, check and benchmark result, up to the total.
+    assert seen[-1][0] == seen[-1][1] == len(seen)
+    assert [done for done, _total in seen] == sorted(done for done, _total in seen)
     claims = {result.claim.id: result for result in evaluate(run)}
     _refill_after_clear_allocates_nothing(claims)
     _delete_loop_is_clear_in_code_and_in_time(claims)

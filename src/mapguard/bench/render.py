@@ -191,7 +191,7 @@ def _floor_text(row: RowVerdict) -> str:
 
 def render_verdicts_text(report: Report) -> str:
     changes = [row for row in report.verdicts if row.verdict is not Verdict.SAME]
-    tested = sum(1 for row in report.verdicts if row.p_holm != 0 or row.p != 0)
+    tested = sum(1 for row in report.verdicts if not row.exact)
     lines = [
         f"mapguard verdicts: {len(report.verdicts)} comparisons, p-values adjusted with "
         f"Holm–Bonferroni across the {tested} tested; a change needs p(Holm) <= "

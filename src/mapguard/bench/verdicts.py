@@ -47,6 +47,7 @@ class RowVerdict:
     n_new: int
     floor: float | None  # relative noise floor used, None when none was known
     verdict: Verdict
+    exact: bool = False  # a unit declared exact: compared without a test
 
     @property
     def relative(self) -> float | None:
@@ -93,7 +94,7 @@ def decide(tables: Sequence[Table], floors: NoiseFloors | None = None,
         verdicts.append(RowVerdict(
             config, benchmark, table.unit, key_text(table.columns[0]), key_text(column),
             old, new, cell.comparison.p, p_holm, cell.comparison.n1, cell.comparison.n2,
-            floor, verdict,
+            floor, verdict, table.exact,
         ))
     return verdicts
 

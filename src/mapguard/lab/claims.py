@@ -118,8 +118,11 @@ class Evidence:
     def by(self, function: str, unit: str, vary: str, **where: str) -> dict[str, list[float]]:
         return series(self.run.timings, function, unit, vary, where)
 
-    def fact(self, name: str, unit: str) -> float | None:
-        return fact(self.run.facts, name, unit)
+    def facts(self, name: str, *units: str) -> tuple[float, ...] | None:
+        """A fact benchmark's values for `units`, or None unless it reported all of them."""
+        values = [fact(self.run.facts, name, unit) for unit in units]
+        return None if any(value is None for value in values) else tuple(
+            value for value in values if value is not None)
 
     def calls(self, build: str, function: str) -> tuple[str, ...] | None:
         listing = self.run.listings.get(build)
@@ -227,11 +230,10 @@ def clear_faster_than_make(ev: Evidence) -> Outcome:
 
 
 def maps_never_shrink(ev: Evidence) -> Outcome:
-    full = ev.fact("FactRetention", "full-B")
-    cleared = ev.fact("FactRetention", "after-clear-B")
-    deleted = ev.fact("FactRetention", "after-delete-B")
-    if full is None or cleared is None or deleted is None:
+    found = ev.facts("FactRetention", "full-B", "after-clear-B", "after-delete-B")
+    if found is None:
         return _not_measured("FactRetention")
+    full, cleared, deleted = found
     kept = cleared >= 0.9 * full and deleted >= 0.9 * full
     size = ev.run.plan.retention_size
     return Outcome(Verdict.HOLDS if kept else Verdict.FAILS,
@@ -281,21 +283,20 @@ def hint_fewer_allocations(ev: Evidence) -> Outcome:
 
 
 def room_for_eight(ev: Evidence) -> Outcome:
-    eight, nine = ev.fact("FactFirstGrowth", "allocs-fill-8"), ev.fact(
-        "FactFirstGrowth", "allocs-fill-9")
-    if eight is None or nine is None:
+    found = ev.facts("FactFirstGrowth", "allocs-fill-8", "allocs-fill-9")
+    if found is None:
         return _not_measured("FactFirstGrowth")
+    eight, nine = found
     return Outcome(Verdict.HOLDS if nine > eight else Verdict.FAILS,
                    f"a new map filled with 8 entries: {eight:g} allocations; with 9: {nine:g}",
                    {"allocs_fill_8": eight, "allocs_fill_9": nine})
 
 
 def clone_copies_capacity(ev: Evidence) -> Outcome:
-    full = ev.fact("FactRetention", "full-B")
-    clone = ev.fact("FactRetention", "clone-of-emptied-B")
-    fresh = ev.fact("FactRetention", "fresh-copy-B")
-    if full is None or clone is None or fresh is None:
+    found = ev.facts("FactRetention", "full-B", "clone-of-emptied-B", "fresh-copy-B")
+    if found is None:
         return _not_measured("FactRetention")
+    full, clone, fresh = found
     return Outcome(Verdict.HOLDS if clone >= 0.5 * full else Verdict.FAILS,
                    f"maps.Clone of an emptied map that held {ev.run.plan.retention_size} "
                    f"entries allocates {_bytes(clone)} (the full map: {_bytes(full)}); "
@@ -372,11 +373,11 @@ def race_and_n_keep_the_loop(ev: Evidence) -> Outcome:
 
 
 def nan_keys(ev: Evidence) -> Outcome:
-    looped = ev.fact("FactNaNKeys", "left-after-loop")
-    cleared = ev.fact("FactNaNKeys", "left-after-clear")
-    calls = ev.calls("default", "ClearFloatsByDeleteLoop")
-    if looped is None or cleared is None:
+    found = ev.facts("FactNaNKeys", "left-after-loop", "left-after-clear")
+    if found is None:
         return _not_measured("FactNaNKeys")
+    looped, cleared = found
+    calls = ev.calls("default", "ClearFloatsByDeleteLoop")
     not_optimised = calls is not None and "runtime.mapclear" not in calls
     holds = looped >= 2 and cleared == 0 and not_optimised
     return Outcome(Verdict.HOLDS if holds else Verdict.FAILS,
@@ -388,10 +389,10 @@ def nan_keys(ev: Evidence) -> Outcome:
 
 
 def concurrent_writes_fatal(ev: Evidence) -> Outcome:
-    fatal = ev.fact("FactConcurrentWrites", "fatal")
-    recovered = ev.fact("FactConcurrentWrites", "recovered")
-    if fatal is None:
+    found = ev.facts("FactConcurrentWrites", "fatal", "recovered")
+    if found is None:
         return _not_measured("FactConcurrentWrites")
+    fatal, recovered = found
     holds = fatal == 1 and recovered == 0
     return Outcome(Verdict.HOLDS if holds else Verdict.FAILS,
                    "two goroutines writing one map: the process died with 'fatal error: "
@@ -421,9 +422,10 @@ def race_detector_published_write(ev: Evidence) -> Outcome:
 
 
 def http_concurrent(ev: Evidence) -> Outcome:
-    most = ev.fact("FactHTTPConcurrent", "handlers-at-once")
-    if most is None:
+    found = ev.facts("FactHTTPConcurrent", "handlers-at-once")
+    if found is None:
         return _not_measured("FactHTTPConcurrent")
+    most, = found
     return Outcome(Verdict.HOLDS if most >= 2 else Verdict.FAILS,
                    f"two requests to an httptest server: {most:g} handlers ran at the same time")
 
@@ -462,10 +464,10 @@ def syncmap_faster(ev: Evidence) -> Outcome:
 
 
 def lazy_init(ev: Evidence) -> Outcome:
-    built = ev.fact("FactLazyInit", "maps-built")
-    lost = ev.fact("FactLazyInit", "lost-writes")
-    if built is None or lost is None:
+    found = ev.facts("FactLazyInit", "maps-built", "lost-writes")
+    if found is None:
         return _not_measured("FactLazyInit")
+    built, lost = found
     return Outcome(Verdict.HOLDS if built == 2 and lost == 1 else Verdict.FAILS,
                    f"both goroutines past the nil check (interleaving forced with channels): "
                    f"{built:g} maps built, {lost:g} write lost")
@@ -498,11 +500,10 @@ def pool_cleared_allocates_nothing(ev: Evidence) -> Outcome:
 
 
 def pool_drops_at_gc(ev: Evidence) -> Outcome:
-    kept0 = ev.fact("FactPoolGC", "kept-without-gc")
-    kept1 = ev.fact("FactPoolGC", "kept-after-1-gc")
-    kept2 = ev.fact("FactPoolGC", "kept-after-2-gc")
-    if kept0 is None or kept1 is None or kept2 is None:
+    found = ev.facts("FactPoolGC", "kept-without-gc", "kept-after-1-gc", "kept-after-2-gc")
+    if found is None:
         return _not_measured("FactPoolGC")
+    kept0, kept1, kept2 = found
     holds = kept0 == 1 and kept2 == 0
     return Outcome(Verdict.HOLDS if holds else Verdict.FAILS,
                    f"an object Put then Got back: {'kept' if kept0 else 'lost'} without a GC, "
@@ -526,27 +527,28 @@ def atomic_pointer_same_cost(ev: Evidence) -> Outcome:
 
 
 def map_value_is_pointer(ev: Evidence) -> Outcome:
-    size = ev.fact("FactMapValue", "map-value-B")
-    pointer = ev.fact("FactMapValue", "pointer-B")
-    if size is None or pointer is None:
+    found = ev.facts("FactMapValue", "map-value-B", "pointer-B")
+    if found is None:
         return _not_measured("FactMapValue")
+    size, pointer = found
     return Outcome(Verdict.HOLDS if size == pointer else Verdict.FAILS,
                    f"unsafe.Sizeof(map value) = {size:g} bytes, a pointer = {pointer:g}")
 
 
 def map_is_header(ev: Evidence) -> Outcome:
-    size = ev.fact("FactMapValue", "map-value-B")
-    header = ev.fact("FactMapValue", "slice-header-B")
-    if size is None or header is None:
+    found = ev.facts("FactMapValue", "map-value-B", "slice-header-B")
+    if found is None:
         return _not_measured("FactMapValue")
+    size, header = found
     return Outcome(Verdict.HOLDS if size == header else Verdict.FAILS,
                    f"unsafe.Sizeof(map value) = {size:g} bytes; a slice header is {header:g}")
 
 
 def need_pointer_to_modify(ev: Evidence) -> Outcome:
-    sees = ev.fact("FactMapValue", "caller-sees-write")
-    if sees is None:
+    found = ev.facts("FactMapValue", "caller-sees-write")
+    if found is None:
         return _not_measured("FactMapValue")
+    sees, = found
     return Outcome(Verdict.FAILS if sees == 1 else Verdict.HOLDS,
                    "a function given the map by value wrote m[1] = 2: the caller "
                    + ("sees it" if sees == 1 else "does not see it")
@@ -580,9 +582,10 @@ def escape_verdicts(escape: EscapeReport | str) -> dict[str, str]:
 
 
 def published_write_fatal(ev: Evidence) -> Outcome:
-    fatal = ev.fact("FactPublishedWrite", "fatal")
-    if fatal is None:
+    found = ev.facts("FactPublishedWrite", "fatal")
+    if found is None:
         return _not_measured("FactPublishedWrite")
+    fatal, = found
     return Outcome(Verdict.HOLDS if fatal == 1 else Verdict.FAILS,
                    "a reader and a writer of one published map: "
                    + ("the process died with 'fatal error: concurrent map read and map write'"
