@@ -137,8 +137,10 @@ def _table(found: _Collected, config: Key, unit: str, metadata: Mapping[tuple[st
            confidence: float, alpha: float) -> Table:
     values = found.groups[(config, unit)]
     exact = metadata.get((unit, "assume")) == "exact"
-    rows = tuple(row for row in found.rows if any(key[0] == row for key in values))
-    columns = tuple(col for col in found.columns if any(key[1] == col for key in values))
+    present_rows = {row for row, _col in values}
+    present_cols = {col for _row, col in values}
+    rows = tuple(row for row in found.rows if row in present_rows)
+    columns = tuple(col for col in found.columns if col in present_cols)
     summaries = {
         key: summarize_exact(sample) if exact else summarize(sample, confidence)
         for key, sample in values.items()
