@@ -157,7 +157,7 @@ def crossover(comparisons: Sequence[PairComparison], winner: str, loser: str,
     if not any(wins):
         losses = sum(c.lower == loser for c in comparisons)
         return (f"at none of the values measured ({span}): " +
-                (f"it loses at {losses}" if losses else "no significant difference"))
+                (f"it is slower at {losses} of them" if losses else "no significant difference"))
     # The first value from which it wins at every value measured (len(wins): nowhere).
     first = next(index for index in range(len(wins) + 1) if all(wins[index:]))
     if first < len(wins):
