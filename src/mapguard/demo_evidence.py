@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+from mapguard.bench.statistics import SamplesEqual, mann_whitney
 from mapguard.errors import MapguardError, ToolError
 from mapguard.evidence.attribution import ALLOCATION_OPS, Attribution, SourceFiles, attribute
 from mapguard.evidence.escape_run import run_escape_build
@@ -433,18 +434,14 @@ def site_deltas(first: Attribution, last: Attribution, module: Path) -> tuple[Si
 
 
 def mann_whitney_p(before: Sequence[float], after: Sequence[float]) -> float | None:
-    """Two-sided Mann-Whitney U p-value; exact (every arrangement, ties included) for small
-    samples. None with fewer than two values on a side."""
+    """Two-sided Mann-Whitney U p-value, as `mapguard bench` computes it (exact, ties
+    included, for small samples). None with fewer than two values on a side."""
     if len(before) < 2 or len(after) < 2:
         return None
-    if len(set(before) | set(after)) == 1:
+    try:
+        return mann_whitney(before, after).p
+    except SamplesEqual:
         return 1.0
-    from scipy import stats  # a second to import: only when the evidence stage runs
-
-    exact = math.comb(len(before) + len(after), len(before)) <= 10_000
-    method = stats.PermutationMethod(n_resamples=10_000) if exact else "asymptotic"
-    result = stats.mannwhitneyu(before, after, alternative="two-sided", method=method)
-    return float(result.pvalue)
 
 
 def _sample_comparison(metric: str, unit: str, before: VersionEvidence, after: VersionEvidence,

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from mapguard.clikit import emit_json, format_option
+from mapguard.clikit import AFTER_DASHES, CommandAfterDashes, emit_json, format_option
 from mapguard.errors import InputError, UsageError
 from mapguard.evidence.gcrun import GcRun, run_with_gctrace
 from mapguard.evidence.gcsummary import GcSummary, summarize_gctrace
@@ -19,22 +19,10 @@ from mapguard.evidence.render import console, sparkline
 from mapguard.evidence.summarystats import Distribution, Trend
 from mapguard.formats.gctrace import GcCycle, GcTrace, MalformedLine, parse_gctrace
 
-_CHILD = "mapguard.gc.command"
 _WARNED_LINES = 5
 
 
-class _CommandAfterDashes(click.Command):
-    """Keeps everything after ``--`` as the program to run, untouched by option parsing."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if "--" in args:
-            split = args.index("--")
-            ctx.meta[_CHILD] = args[split + 1 :]
-            args = args[:split]
-        return super().parse_args(ctx, args)
-
-
-@click.command(cls=_CommandAfterDashes)
+@click.command(cls=CommandAfterDashes)
 @click.argument("log", required=False, type=click.Path(path_type=Path, allow_dash=True))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the report to this file instead of standard output.")
@@ -50,7 +38,7 @@ def gc(ctx: click.Context, log: Path | None, output: Path | None, rows: int,
     mapguard gc gctrace.log          a saved stderr ("-" reads standard input)
     mapguard gc -- ./server ARGS     run it with gctrace=1 and summarise at its exit
     """
-    command: list[str] | None = ctx.meta.get(_CHILD)
+    command: list[str] | None = ctx.meta.get(AFTER_DASHES)
     run: GcRun | None = None
     if command is not None:
         if log is not None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from mapguard.clikit import counted, emit_json, format_option
+from mapguard.clikit import counted, emit_json, format_option, progress_bar
 from mapguard.errors import MapguardError, UsageError
 from mapguard.goversion import GoVersion
 from mapguard.lint import baseline as baselines
@@ -104,7 +102,7 @@ def lint_command(
         cache_dir=None if no_cache or not config.cache else default_cache_dir(),
     )
     patterns = list(targets) or ["./..."]
-    with _progress(output_format) as report_progress:
+    with progress_bar("linting", "packages") as report_progress:
         result = lint(patterns, options, cwd=cwd, progress=report_progress)
     if write_baseline is not None:
         count = baselines.write_baseline(write_baseline, result.findings)
@@ -133,32 +131,6 @@ def lint_command(
     if result.errors:
         return 2
     return 1 if result.findings else 0
-
-
-@contextmanager
-def _progress(output_format: str) -> Iterator[Callable[[int, int], None] | None]:
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    console = Console(stderr=True)
-    with Progress(TextColumn("linting"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("packages"), TimeElapsedColumn(), console=console,
-                  transient=True) as progress:
-        task = progress.add_task("lint", total=None)
-
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield update
 
 
 def _apply_fixes(result: LintResult, cwd: Path, *, write: bool) -> LintResult:
