@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from mapguard.slo.durations import Duration
 
-WINDOW_TEMPLATE = re.compile(r"\{\{\s*\.window\s*\}\}")
+WINDOW_TEMPLATE = re.compile(r"\{\{-?\s*\.window\s*-?\}\}")
 
 # The SLI error ratio is recorded for these windows and for the SLO period (SRE workbook).
 STANDARD_WINDOWS: tuple[Duration, ...] = tuple(
