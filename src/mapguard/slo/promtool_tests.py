@@ -25,10 +25,12 @@ from typing import Any
 
 from mapguard.slo import guards as g
 from mapguard.slo.alerts import alert_annotations, alert_labels
+from mapguard.slo.conventions import Convention
+from mapguard.slo.durations import Duration
 from mapguard.slo.model import SLO, BurnWindow, MapGuard, PauseSource, SpecSet, Tier
 from mapguard.slo.numbers import decimal_text, round_significant, terminates
 from mapguard.slo.promql import Matcher, Unsupported, parse_matchers
-from mapguard.slo.rules import RuleGroup, error_ratio, record_labels
+from mapguard.slo.rules import RuleGroup, error_ratio, record_labels, slo_naming, window_labels
 from mapguard.slo.simulate import (
     Phase,
     SLISimulation,
@@ -137,7 +139,7 @@ class SLOScenarios:
         self.slo = slo
         self.traffic = derive_traffic(slo)
         self.per_minute = _scale(self.traffic)
-        windows = [w for w in slo.alerting.windows if slo.alerting.tier(w.tier).enabled]
+        windows = list(slo.alerting.enabled_windows)
         self.pages = [w for w in windows if w.tier is Tier.PAGE]
         self.tickets = [w for w in windows if w.tier is Tier.TICKET]
         self.windows = windows
@@ -150,6 +152,9 @@ class SLOScenarios:
             self._expected_alert(window)
 
     # -- building blocks
+
+    def _window_labels(self, window: Duration) -> dict[str, str]:
+        return {**window_labels(self.slo, window), **self.traffic.result_labels}
 
     def _expected_alert(self, window: BurnWindow) -> dict[str, Any]:
         labels = {**self.ratio_labels, **alert_labels(self.slo, window)}
@@ -188,25 +193,29 @@ class SLOScenarios:
         ]
 
     def _alert_check(self, t: int, tier: Tier, firing: Iterable[BurnWindow]) -> dict[str, Any]:
-        expected = [self._expected_alert(w) for w in self.windows if w in set(firing)
-                    and w.tier is tier]
+        burning = [w for w in self.windows if w in set(firing) and w.tier is tier]
+        if self.slo.convention is Convention.SLOTH:
+            burning = burning[:1]  # one rule per tier: its windows joined by `or`
         return {
             "eval_time": minutes(t),
-            "alertname": self.slo.alerting.alert_name(tier),
-            "exp_alerts": expected,
+            "alertname": self.slo.alert_name(tier),
+            "exp_alerts": [self._expected_alert(w) for w in burning],
         }
 
     def _never(self, tier: Tier, length: int) -> dict[str, Any]:
         selector = "{" + ",".join(str(m) for m in (
-            Matcher("alertname", "=", self.slo.alerting.alert_name(tier)),
+            Matcher("alertname", "=", self.slo.alert_name(tier)),
             Matcher("alertstate", "=", "firing"),
-            Matcher("mapguard_slo_id", "=", self.slo.id),
+            Matcher(slo_naming(self.slo).id_label, "=", self.slo.id),
         )) + "}"
         return {
             "expr": f"count_over_time(ALERTS{selector}[{length + 1}m])",
             "eval_time": minutes(length),
             "exp_samples": [],
         }
+
+    def _id_matcher(self) -> Matcher:
+        return Matcher(slo_naming(self.slo).id_label, "=", self.slo.id)
 
     def _simulate(self, phases: Sequence[Phase]) -> tuple[Timeline, list[tuple[BurnWindow, ...]]]:
         timeline = Timeline(phases, self.per_minute)
@@ -309,10 +318,11 @@ class SLOScenarios:
         # Every recorded window reports the configured error ratio (relative error < 1e-6).
         exprs += [
             {
-                "expr": f"abs({error_ratio(window)}{{{Matcher('mapguard_slo_id', '=', self.slo.id)}"
-                        f"}} / {decimal_text(self.healthy)} - 1) < bool 0.000001",
+                "expr": f"abs({error_ratio(window)}{{{self._id_matcher()}}} "
+                        f"/ {decimal_text(self.healthy)} - 1) < bool 0.000001",
                 "eval_time": minutes(length),
-                "exp_samples": [{"labels": _labels_text(self.ratio_labels), "value": 1}],
+                "exp_samples": [{"labels": _labels_text(self._window_labels(window)),
+                                 "value": 1}],
             }
             for window in self.slo.windows
         ]
