@@ -163,6 +163,16 @@ class GroupIntervals:
     alerts: Duration | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """The Kubernetes object an SLO was read from (Sloth's PrometheusServiceLevel)."""
+
+    name: str
+    namespace: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
 class Step(StrEnum):
     """The generation steps (Sloth's default SLO plugin chain)."""
 
@@ -194,6 +204,10 @@ class SLO:
     steps: frozenset[Step] = ALL_STEPS
     # The period's ratio is built from the recorded 5m rates (cheap); False reads it directly.
     optimized_period: bool = True
+    # Calendar-aligned periods: the Unix time one period starts (the others follow every
+    # `period`); None for a rolling period.
+    calendar_start: int | None = None
+    resource: Resource | None = None
 
     @property
     def id(self) -> str:

@@ -136,10 +136,18 @@ def direct_ratio(slo: SLO, window: Duration) -> str:
 def from_recorded_rates(slo: SLO, window: Duration) -> bool:
     """Is this window's ratio built from recorded 5m rates (only the period, which no alert
     reads), rather than read from the raw queries?"""
-    return (
-        slo.optimized_period and window == slo.period and window != FIVE_MINUTES
-        and window not in slo.alert_windows
-    )
+    if window != slo.period or window in slo.alert_windows:
+        return False
+    return slo.calendar_start is not None or (slo.optimized_period and window != FIVE_MINUTES)
+
+
+def in_current_period(slo: SLO) -> str:
+    """A condition true at the steps of a subquery that fall in the calendar period holding the
+    rule's evaluation time (`@ end()` reads that time from inside the subquery)."""
+    assert slo.calendar_start is not None
+    index = f"floor((%s - {slo.calendar_start}) / {slo.period.seconds})"
+    now = index % "max_over_time(vector(time())[1m:1m] @ end())"
+    return f"({index % 'vector(time())'} == on() {now})"
 
 
 def _period_from_recorded(slo: SLO, window: Duration) -> str:
@@ -149,10 +157,19 @@ def _period_from_recorded(slo: SLO, window: Duration) -> str:
         ratio = f"{error_ratio(FIVE_MINUTES)}{selector}"
         label = slo_naming(slo).window_label
         ignoring = f" ignoring ({label})" if label else ""
-        return (f"sum_over_time({ratio}[{window}])\n/{ignoring}\n"
-                f"count_over_time({ratio}[{window}])")
-    return (f"sum_over_time({ERROR_EVENTS}{selector}[{window}])\n/\n"
-            f"sum_over_time({TOTAL_EVENTS}{selector}[{window}])")
+        over = ("sum_over_time", "count_over_time")
+        parts: tuple[str, str] = (ratio, ratio)
+        joiner = f"\n/{ignoring}\n"
+    else:
+        over = ("sum_over_time", "sum_over_time")
+        parts = (f"{ERROR_EVENTS}{selector}", f"{TOTAL_EVENTS}{selector}")
+        joiner = "\n/\n"
+    if slo.calendar_start is None:
+        return joiner.join(f"{fn}({part}[{window}])" for fn, part in zip(over, parts, strict=True))
+    # Calendar-aligned: only the 5m steps since the current period started count.
+    keep = in_current_period(slo)
+    return joiner.join(f"{fn}(({part} and on() {keep})[{window}:5m])"
+                       for fn, part in zip(over, parts, strict=True))
 
 
 def sli_rules(slo: SLO) -> RuleGroup:

@@ -196,8 +196,8 @@ def _duplicates(specs: SpecSet) -> list[InputError]:
             source, path = seen[slo.id]
             found.append(InputError(
                 slo.source, f"SLO id {slo.id!r} is already defined by {source} {path}",
-                where=slo.path, expected="unique service and SLO names (or "
-                "--ignore-slo-duplicates, as in Sloth, with -o DIR: one rule file per spec)",
+                where=slo.path, expected="unique service and SLO names, or --ignore-slo-duplicates "
+                "(as Sloth) and generate -o DIR/",
             ))
         seen.setdefault(slo.id, (slo.source, slo.path))
     targets: dict[str, tuple[str, str]] = {}

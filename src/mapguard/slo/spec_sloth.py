@@ -35,6 +35,7 @@ from mapguard.slo.model import (
     EventsSLI,
     GroupIntervals,
     RawSLI,
+    Resource,
     SpecSet,
     Step,
     TierAlert,
@@ -317,9 +318,27 @@ def read_sloth(
             built, steps=effects.steps, optimized_period=effects.optimized_period,
             info_labels={**built.info_labels, **effects.info_labels},
             intervals=effects.intervals or built.intervals,
+            resource=_resource(document) if version == K8S_VERSION else None,
         ))
     found = tuple(slos)
     return SpecSet(found, (), (*warnings, *period_warnings(found)), (version,))
+
+
+def _resource(document: Document) -> Resource:
+    metadata = document.data.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+
+    def texts(key: str) -> dict[str, str]:
+        found = metadata.get(key)
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        raise document.error(("metadata", "name"), "missing",
+                             expected="the PrometheusServiceLevel's name")
+    namespace = metadata.get("namespace")
+    return Resource(name, namespace if isinstance(namespace, str) else None,
+                    texts("labels"), texts("annotations"))
 
 
 def _windows(catalog: Mapping[Duration, tuple[BurnWindow, ...]] | None,
