@@ -193,13 +193,19 @@ class SLOScenarios:
         ]
 
     def _alert_check(self, t: int, tier: Tier, firing: Iterable[BurnWindow]) -> dict[str, Any]:
-        burning = [w for w in self.windows if w in set(firing) and w.tier is tier]
-        if self.slo.convention is Convention.SLOTH:
-            burning = burning[:1]  # one rule per tier: its windows joined by `or`
+        """What fires under `tier`'s alert name at minute t. In Sloth's convention both tiers
+        share that name, so the other tier's alert is expected too."""
+        sloth = self.slo.convention is Convention.SLOTH
+        expected = []
+        for each in (Tier if sloth else (tier,)):
+            burning = [w for w in self.windows if w in set(firing) and w.tier is each]
+            if sloth:
+                burning = burning[:1]  # one rule per tier: its windows joined by `or`
+            expected += [self._expected_alert(w) for w in burning]
         return {
             "eval_time": minutes(t),
             "alertname": self.slo.alert_name(tier),
-            "exp_alerts": [self._expected_alert(w) for w in burning],
+            "exp_alerts": expected,
         }
 
     def _never(self, tier: Tier, length: int) -> dict[str, Any]:
@@ -207,6 +213,7 @@ class SLOScenarios:
             Matcher("alertname", "=", self.slo.alert_name(tier)),
             Matcher("alertstate", "=", "firing"),
             Matcher(slo_naming(self.slo).id_label, "=", self.slo.id),
+            Matcher(slo_naming(self.slo).tier_label, "=", tier.value),
         )) + "}"
         return {
             "expr": f"count_over_time(ALERTS{selector}[{length + 1}m])",
@@ -297,8 +304,8 @@ class SLOScenarios:
             title = f"slow burn ({_percent(burn)} errors) never pages"
         phases = [Phase(WARM_UP, self.healthy), Phase(length - WARM_UP, burn)]
         exprs = [self._never(Tier.PAGE, length)] if self.pages else []
-        alerts += [self._alert_check(t, Tier.PAGE, ()) for t in range(WARM_UP, length, 60)
-                   if self.pages]
+        alerts += [self._alert_check(t, Tier.PAGE, states[t])
+                   for t in range(WARM_UP, length, 60) if self.pages and stable(states, t)]
         return _Case(self._name(title), self._series(phases), alerts, exprs, length)
 
     def healthy_traffic(self) -> _Case:
@@ -310,8 +317,9 @@ class SLOScenarios:
         alerts = [
             self._alert_check(t, tier, ())
             for t in range(30, length + 1, 50)
-            for tier in Tier
-            if any(w.tier is tier for w in self.windows)
+            for tier in dict.fromkeys(w.tier for w in self.windows)
+            if tier is Tier.PAGE or self.slo.convention is Convention.MAPGUARD
+            or not self.pages
         ]
         exprs = [self._never(tier, length) for tier in Tier
                  if any(w.tier is tier for w in self.windows)]

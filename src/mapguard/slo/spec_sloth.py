@@ -368,9 +368,10 @@ def _snake_case(data: Any, loc: Loc, document: Document,
     if not isinstance(data, dict):
         return data
     out = {}
+    as_written = replace(document, spelling={})
     for key, value in data.items():
         if key in K8S_SPELLING:
-            warnings.append(f"{document.where((*loc, key))}: unknown field {key!r} ignored "
+            warnings.append(f"{as_written.where((*loc, key))}: unknown field {key!r} ignored "
                             f"(the Kubernetes form spells it {K8S_SPELLING[key]}; Sloth "
                             f"ignores {key} too)")
             continue
