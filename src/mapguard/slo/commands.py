@@ -196,15 +196,19 @@ def validate(specs: tuple[Path, ...], default_period: str, windows_dir: Path | N
 
 
 def _promtool_problems(specs: SpecSet) -> tuple[InputError, ...]:
-    """promtool's verdict on the generated rules, one line per SLO it rejects."""
-    groups = generate(specs)
+    """promtool's verdict on the rules each spec file generates (one promtool run), one line
+    per SLO it rejects."""
     with tempfile.TemporaryDirectory(prefix="mapguard-validate-") as tmp:
-        path = Path(tmp) / "rules.yml"
-        path.write_text(render(groups), encoding="utf-8")
-        verdict = tools.check_rules(path)
-    if verdict.ok:
-        return ()
-    return promtool_problems(specs, verdict.output.replace(f"{path}: ", ""))
+        paths = []
+        for index, (_, part) in enumerate(_per_file(specs)):
+            path = Path(tmp) / f"{index}.yml"
+            path.write_text(render(generate(part)), encoding="utf-8")
+            paths.append(path)
+        verdict = tools.check_rules(*paths)
+        output = verdict.output
+        for path in paths:
+            output = output.replace(f"{path}: ", "")
+    return () if verdict.ok else promtool_problems(specs, output)
 
 
 def _failures(output: str) -> list[str]:

@@ -61,10 +61,10 @@ def _run(tool: str, args: Sequence[str], timeout: float) -> Verdict:
                    (proc.stdout + proc.stderr).strip())
 
 
-def check_rules(path: Path, timeout: float = 120) -> Verdict:
+def check_rules(*paths: Path, timeout: float = 120) -> Verdict:
     # No lint: its duplicate-rules check flags alerts that share a name and labels across SLOs
     # (as Sloth writes them: the SLO series tell them apart), which promtool itself accepts.
-    return _run("promtool", ["check", "rules", "--lint=none", str(path)], timeout)
+    return _run("promtool", ["check", "rules", "--lint=none", *map(str, paths)], timeout)
 
 
 def check_alertmanager(path: Path, timeout: float = 60) -> Verdict:
