@@ -147,3 +147,45 @@ def test_validate_reports_every_problem_in_every_file(capsys: Capsys, tmp_path: 
                for line in lines)
     assert any(f"{second}:" in line and "slos[0].sli.events.error_query: not PromQL" in line
                for line in lines)
+
+
+SLOTH_EXAMPLES = Path(__file__).parent / "testdata" / "sloth" / "examples"
+
+
+def test_generate_a_directory_to_one_file_or_one_file_per_spec(
+    capsys: Capsys, tmp_path: Path
+) -> None:
+    specs = tmp_path / "specs"
+    (specs / "team").mkdir(parents=True)
+    for name, target in (("getting-started.yml", "a.yml"), ("raw-home-wifi.yml", "team/b.yaml"),
+                         ("no-alerts.yml", "c.yml")):
+        (specs / target).write_text((SLOTH_EXAMPLES / name).read_text())
+    (specs / "notes.txt").write_text("not a spec")
+    rules = tmp_path / "rules.yml"
+    assert main(["slo", "generate", str(specs), "-o", str(rules), "--no-check"]) == 0
+    groups = yaml.safe_load(rules.read_text())["groups"]
+    assert len(groups) == 8  # three SLOs, Sloth's three groups each (no-alerts: two, as Sloth)
+    out = tmp_path / "out"
+    assert main(["slo", "generate", str(specs), "-o", f"{out}/", "--no-check",
+                 "--extra-labels", "team=payments"]) == 0
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.y*ml"))
+    assert written == ["a.yml", "c.yml", "team/b.yaml"]
+    for path in out.rglob("*.y*ml"):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "record" in rule:
+                    assert rule["labels"]["team"] == "payments"
+    capsys.readouterr()
+
+
+def test_labels_switch_the_convention(capsys: Capsys) -> None:
+    example = str(SLOTH_EXAMPLES / "getting-started.yml")
+    assert main(["slo", "generate", example, "--no-check", "--labels", "mapguard"]) == 0
+    rules = [r for g in yaml.safe_load(capsys.readouterr().out)["groups"] for r in g["rules"]]
+    alerts = {r["alert"] for r in rules if "alert" in r}
+    assert alerts == {"MyServiceHighErrorRatePage", "MyServiceHighErrorRateTicket"}
+    assert not any("sloth_id" in (r.get("labels") or {}) for r in rules)
+    assert main(["slo", "generate", str(OPENSLO_SPEC), "--no-check", "--labels", "sloth"]) == 0
+    rules = [r for g in yaml.safe_load(capsys.readouterr().out)["groups"] for r in g["rules"]]
+    assert {r["alert"] for r in rules if "alert" in r} == {"SearchAvailability"}
+    assert any(r.get("record") == "sloth_slo_info" for r in rules)
