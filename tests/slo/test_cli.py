@@ -189,3 +189,46 @@ def test_labels_switch_the_convention(capsys: Capsys) -> None:
     rules = [r for g in yaml.safe_load(capsys.readouterr().out)["groups"] for r in g["rules"]]
     assert {r["alert"] for r in rules if "alert" in r} == {"SearchAvailability"}
     assert any(r.get("record") == "sloth_slo_info" for r in rules)
+
+
+def _bad_paths(tmp_path: Path) -> dict[str, Path]:
+    """A missing directory, a directory where a file is expected (root reads any file), and a
+    file that is not UTF-8."""
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("version: prometheus/v1\nservice: caf\xe9\n".encode("latin-1"))
+    folder = tmp_path / "folder.yaml"
+    (folder / "inner").mkdir(parents=True)
+    return {"missing": tmp_path / "no" / "such" / "dir", "folder": folder, "latin1": latin}
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "latin1"])
+def test_bad_paths_are_one_line_exit_2(capsys: Capsys, tmp_path: Path, kind: str) -> None:
+    bad = _bad_paths(tmp_path)[kind]
+    spec = str(SLOTH_EXAMPLES / "getting-started.yml")
+    runs = [
+        ["slo", "validate", str(bad)],
+        ["slo", "generate", str(bad), "--no-check"],
+        ["slo", "validate", spec, "--windows", str(bad), "--no-promtool"],
+        ["slo", "generate", spec, "--windows", str(bad), "--no-check"],
+    ]
+    for args in runs:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("mapguard: error: "), (args, err)
+        assert "Traceback" not in err
+    # What was read before a bad input is kept: the good spec is still reported on.
+    assert main(["slo", "validate", spec, str(bad), "--no-promtool", "--format", "json"]) == 2
+    document = json.loads(capsys.readouterr().out)
+    assert document["slos"] == ["myservice-requests-availability"]
+    assert len(document["problems"]) == 1
+
+
+def test_windows_directory_with_a_non_utf8_catalog(capsys: Capsys, tmp_path: Path) -> None:
+    windows = tmp_path / "windows"
+    windows.mkdir()
+    (windows / "7d.yaml").write_bytes(b"apiVersion: sloth.slok.dev/v1\nkind: AlertWindows # \xff\n")
+    spec = str(SLOTH_EXAMPLES / "getting-started.yml")
+    assert main(["slo", "validate", spec, "--windows", str(windows), "--no-promtool"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"mapguard: error: {windows / '7d.yaml'}: not UTF-8 text (expected a YAML spec)\n"

@@ -5,6 +5,7 @@ Records are frozen; numbers are exact (`Decimal` objectives, `Fraction` budgets 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ def burn_factor(share: Fraction, period: Duration, long: Duration) -> Fraction:
     return share * Fraction(period.seconds, long.seconds)
 
 
+@functools.cache
 def workbook_windows(period: Duration) -> tuple[BurnWindow, ...]:
     return tuple(
         BurnWindow(tier, long, short, burn_factor(share, period, long), share)

@@ -160,6 +160,8 @@ def without_comments(query: str) -> str:
     Generated rules embed user queries inside larger expressions, where a comment would
     swallow the closing parenthesis that follows it.
     """
+    if "#" not in query:
+        return query
     out: list[str] = []
     quote: str | None = None
     index = 0

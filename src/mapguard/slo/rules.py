@@ -136,7 +136,7 @@ def direct_ratio(slo: SLO, window: Duration) -> str:
 def from_recorded_rates(slo: SLO, window: Duration) -> bool:
     """Is this window's ratio built from recorded 5m rates (only the period, which no alert
     reads), rather than read from the raw queries?"""
-    if window != slo.period or window in slo.alert_windows:
+    if window != slo.period or window in slo.alert_windows:  # (the period is checked first)
         return False
     return slo.calendar_start is not None or (slo.optimized_period and window != FIVE_MINUTES)
 

@@ -88,8 +88,8 @@ def expand_paths(paths: Iterable[Path | str], discovery: Discovery = Discovery()
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*")
-                           if p.suffix.lower() in {".yaml", ".yml"} and discovery.wanted(p))
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in {".yaml", ".yml"}
+                           and p.is_file() and discovery.wanted(p))
             specs = [p for p in found if not _is_catalog_file(p)]
             notes += [f"{p}: an AlertWindows catalog, not read as a spec (pass its directory "
                       "with --windows)" for p in found if p not in specs]

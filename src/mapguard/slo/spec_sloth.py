@@ -15,6 +15,7 @@ that names it: mapguard cannot run Go plugins.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -415,6 +416,7 @@ def tier_from_spec(spec: TierAlertSpec) -> TierAlert:
     return TierAlert(not spec.disable, dict(spec.labels), dict(spec.annotations))
 
 
+@functools.cache
 def fitting_windows(period: Duration) -> tuple[BurnWindow, ...]:
     """The workbook's windows that fit in `period` (a budget cannot burn over a longer span)."""
     return tuple(w for w in workbook_windows(period) if w.long <= period)
