@@ -296,8 +296,9 @@ def read_openslo(
         parsed[kind].append((document, loc, model))
     reader = _Reader(parsed, default_period)
     slos = tuple(slo for entry in parsed["SLO"] for slo in reader.slos(*entry))
-    return SpecSet(slos, (), (*warnings, *reader.warnings, *period_warnings(slos)),
-                   (OPENSLO_VERSION,))
+    # An indicator shared by several objectives is read once per objective: say things once.
+    found = dict.fromkeys((*warnings, *reader.warnings, *period_warnings(slos)))
+    return SpecSet(slos, (), tuple(found), (OPENSLO_VERSION,))
 
 
 class _Reader:
