@@ -290,10 +290,11 @@ def never(slos: list[tuple[str, str]], tier: Tier, length: int) -> list[dict[str
 def burn_tests(example: Example) -> list[dict[str, Any]]:
     slos = sloth_ids(example.name)
     warm = 70
-    fast = [(warm, example.healthy), (120, example.fast)]
-    slow = [(warm, example.healthy), (300, example.slow)]
-    recovery = [(warm, example.healthy), (60, example.fast), (240, example.healthy)]
-    healthy = [(240, example.healthy)]
+    # Long enough for every transition (the slowest page here: 33 minutes into a fast burn).
+    fast = [(warm, example.healthy), (60, example.fast)]
+    slow = [(warm, example.healthy), (150, example.slow)]
+    recovery = [(warm, example.healthy), (60, example.fast), (120, example.healthy)]
+    healthy = [(120, example.healthy)]
 
     def case(name: str, phases: Phases, checks: list[dict[str, Any]]) -> dict[str, Any]:
         return {"name": f"{example.name}: {name}", "interval": "1m",
