@@ -183,3 +183,20 @@ def test_generated_tests_pass_for_a_28_day_latency_slo(
     assert warnings == ()
     verdict = run(tests)
     assert verdict.ok, verdict.output
+
+
+@pytest.mark.slow
+def test_generated_tests_pass_when_sloth_specs_share_an_alert_name(
+    promtool: str, tmp_path: Path
+) -> None:
+    # Sloth's multifile example: two SLOs on the same queries, one alert name for both. A test
+    # of one SLO sees the other's alerts fire under that name: its checks filter on sloth_id.
+    multifile = SPECS.parent / "testdata" / "sloth" / "examples" / "multifile.yml"
+    _, tests, warnings = write_suite([multifile], tmp_path)
+    assert warnings == ()
+    groups = yaml.safe_load(tests.read_text())["tests"]
+    assert not any("alert_rule_test" in group for group in groups)
+    assert any('sloth_id="myservice2-requests-availability"' in check["expr"]
+               for group in groups for check in group["promql_expr_test"])
+    verdict = tools.run_rule_tests(tests, jobs=2)
+    assert verdict.ok, verdict.output

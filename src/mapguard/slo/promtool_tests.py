@@ -124,10 +124,14 @@ class _Case:
     def document(self) -> dict[str, Any]:
         group: dict[str, Any] = {"name": self.name, "interval": "1m",
                                  "input_series": self.series}
-        if self.alerts:
-            group["alert_rule_test"] = self.alerts
-        if self.exprs:
-            group["promql_expr_test"] = self.exprs
+        # Alert checks written as queries (an alert name shared with other SLOs) join the
+        # query checks.
+        alerts = [check for check in self.alerts if "alertname" in check]
+        exprs = [check for check in self.alerts if "alertname" not in check] + self.exprs
+        if alerts:
+            group["alert_rule_test"] = alerts
+        if exprs:
+            group["promql_expr_test"] = exprs
         return group
 
 
@@ -135,8 +139,11 @@ class _Case:
 
 
 class SLOScenarios:
-    def __init__(self, slo: SLO) -> None:
+    def __init__(self, slo: SLO, shared_names: frozenset[str] = frozenset()) -> None:
+        """`shared_names`: alert names other SLOs use too (Sloth's convention allows it), whose
+        alerts are checked through ALERTS filtered on this SLO rather than by name alone."""
         self.slo = slo
+        self.shared_names = shared_names
         self.traffic = derive_traffic(slo)
         self.per_minute = _scale(self.traffic)
         windows = list(slo.alerting.enabled_windows)
@@ -202,9 +209,25 @@ class SLOScenarios:
             if sloth:
                 burning = burning[:1]  # one rule per tier: its windows joined by `or`
             expected += [self._expected_alert(w) for w in burning]
+        name = self.slo.alert_name(tier)
+        if name in self.shared_names:
+            selector = "{" + ",".join(str(m) for m in (
+                Matcher("alertname", "=", name), Matcher("alertstate", "=", "firing"),
+                self._id_matcher(),
+            )) + "}"
+            return {
+                "expr": f"ALERTS{selector}",
+                "eval_time": minutes(t),
+                "exp_samples": [
+                    {"labels": "ALERTS" + _labels_text({
+                        **alert["exp_labels"], "alertname": name, "alertstate": "firing"}),
+                     "value": 1}
+                    for alert in expected
+                ],
+            }
         return {
             "eval_time": minutes(t),
-            "alertname": self.slo.alert_name(tier),
+            "alertname": name,
             "exp_alerts": expected,
         }
 
@@ -559,9 +582,11 @@ def build_tests(
     """The promtool test document, and a warning for each SLO or guard it could not test."""
     cases: list[_Case] = []
     warnings: list[str] = []
+    names = [name for slo in specs.slos for name in {slo.alert_name(tier) for tier in Tier}]
+    shared = frozenset(name for name in names if names.count(name) > 1 and name)
     for slo in specs.slos:
         try:
-            found, skipped = SLOScenarios(slo).cases()
+            found, skipped = SLOScenarios(slo, shared).cases()
         except Unsupported as exc:
             warnings.append(f"{slo.source}: {slo.path}: no promtool tests for SLO {slo.id!r}: "
                             f"mapguard cannot simulate {exc}")
