@@ -21,6 +21,7 @@ import yaml
 
 from mapguard.cli import main
 from mapguard.slo.alert_windows import load_catalogs
+from mapguard.slo.durations import Duration
 from mapguard.slo.generate import generate, with_options
 from mapguard.slo.model import Tier
 from mapguard.slo.rules import render
@@ -105,12 +106,11 @@ def test_alert_window_catalogs_replace_the_workbook_as_in_sloth(tmp_path: Path) 
     month = load_specs([SLOTH / "getting-started.yml"], catalog=catalog).slos[0]
     assert [w.pair for w in month.alerting.windows] == ["30m/2m", "3h/15m", "12h/1h", "36h/3h"]
     assert main(["slo", "validate", str(SLOTH / "getting-started.yml"), "--no-promtool",
-                 "--windows", str(SLOTH / "windows"), "--default-slo-period", "14d"]) == 2
+                 "--slo-period-windows-path", str(SLOTH / "windows"),
+                 "--default-slo-period", "14d"]) == 2  # no catalog for 14d: as Sloth, refused
 
 
-def _days(count: int) -> Any:
-    from mapguard.slo.durations import Duration
-
+def _days(count: int) -> Duration:
     return Duration(count * 86400)
 
 
