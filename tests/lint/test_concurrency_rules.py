@@ -9,6 +9,7 @@ from mapguard.lint.rule import Severity
 from mapguard.source.concurrency import Concurrency
 from mapguard.source.discover import Selection, expand, read_target
 from mapguard.source.loader import VersionChoice, load_packages
+from mapguard.source.locks import Mode, lock_held_by_doc
 from mapguard.source.typeinfo import TypeInfo
 
 from .conftest import WriteModule, findings_by_rule, lint_dir
@@ -95,7 +96,10 @@ def test_mg005_severity_depends_on_the_context(write_module: WriteModule) -> Non
     	"sync"
     )
 
-    var table map[string]int
+    var (
+    	mu    sync.Mutex
+    	table map[string]int
+    )
 
     func Table() map[string]int {
     	if table == nil {
@@ -121,11 +125,66 @@ def test_mg005_severity_depends_on_the_context(write_module: WriteModule) -> Non
     		table = map[string]int{}
     	}
     }
+
+    func Set(k string) {
+    	mu.Lock()
+    	defer mu.Unlock()
+    	table[k] = 1
+    }
+
+    func (c *Cache) put(k string) {
+    	c.mu.Lock()
+    	c.m[k] = 1
+    	c.mu.Unlock()
+    }
     """
     result = lint_dir(write_module({"lib.go": source}))
     severities = [(f.line, f.severity) for f in result.findings if f.rule == "MG005"]
-    assert severities == [(11, Severity.WARNING), (23, Severity.WARNING), (30, Severity.ERROR)]
+    assert severities == [(14, Severity.WARNING), (26, Severity.WARNING), (33, Severity.ERROR)]
     assert all("sync.OnceValue" in f.message for f in result.findings if f.rule == "MG005")
+    by_line = {f.line: f.message for f in result.findings}
+    assert "`table` is written under a lock at line 41" in by_line[14]
+    assert "`c.m` is written under a lock at line 46" in by_line[26]
+
+
+def test_mg005_needs_a_locked_write_outside_concurrent_code(write_module: WriteModule) -> None:
+    """Without a goroutine or handler in sight, MG005 reports a nil check only when the package
+    writes the same field or variable under a lock somewhere: a mutex in the type, or an
+    exported function, alone does not say the value is shared."""
+    source = """
+    package lib
+
+    import "sync"
+
+    var defaults map[string]int
+
+    func Defaults() map[string]int {
+    	if defaults == nil {
+    		defaults = map[string]int{"a": 1}
+    	}
+    	return defaults
+    }
+
+    type Server struct {
+    	mu      sync.Mutex
+    	clients map[string]int
+    	opts    map[string]string
+    }
+
+    func (s *Server) options() map[string]string {
+    	if s.opts == nil {
+    		s.opts = map[string]string{}
+    	}
+    	return s.opts
+    }
+
+    func (s *Server) Add(name string) {
+    	s.mu.Lock()
+    	s.clients[name]++
+    	s.mu.Unlock()
+    }
+    """
+    assert lint_dir(write_module({"lib.go": source})).findings == ()
 
 
 def test_mg006_and_mg007_respect_the_go_version(write_module: WriteModule) -> None:
@@ -267,27 +326,62 @@ def test_helper_whose_every_caller_holds_the_lock_counts_as_locked(
 
     import "sync"
 
-    type Cache struct {
+    type Cache[V any] struct {
     	mu sync.Mutex
-    	m  map[string]int
+    	m  map[string]V
     }
 
-    func (c *Cache) Get(k string) int {
+    func (c *Cache[V]) Get(k string) V {
     	c.mu.Lock()
     	defer c.mu.Unlock()
     	return c.lookup(k)
     }
 
-    func (c *Cache) lookup(k string) int {
+    func (c *Cache[V]) lookup(k string) V {
     	if c.m == nil {
-    		c.m = map[string]int{}
+    		c.m = map[string]V{}
     	}
     	return c.m[k]
     }
+
+    func (c *Cache[V]) Put(k string, v V) {
+    	c.mu.Lock()
+    	defer c.mu.Unlock()
+    	c.m[k] = v
+    }
     """
-    assert lint_dir(write_module({"cache.go": source}, name="locked")).findings == ()
+    test = """
+    package cache
+
+    import "testing"
+
+    func TestLookupEmpty(t *testing.T) { _ = (&Cache[int]{}).lookup("k") }
+    """
+    locked = write_module({"cache.go": source, "cache_test.go": test}, name="locked")
+    assert lint_dir(locked).findings == ()
     unlocked = source + """
-    func (c *Cache) Peek(k string) int { return c.lookup(k) }
+    func (c *Cache[V]) Peek(k string) V { return c.lookup(k) }
     """
     result = lint_dir(write_module({"cache.go": unlocked}, name="unlocked"))
     assert findings_by_rule(result, "MG005") == [("cache.go", 17, 2)]
+
+
+def test_lock_held_doc_comments_in_their_real_wordings() -> None:
+    held = ["Lock should be held.", "Lock held on entry", "Write lock should be held.",
+            "Server lock is held on entry.", "must be called with the lock held",
+            "callers must hold mu", "Caller must hold c.mu.", "assumes lock is held",
+            "Lock must be held.", "REQUIRES s.mu is held.", "Must be called with l.mu held.",
+            "This assumes that the mutex has been locked already.", "l.mu is held.",
+            "It must be called with mu locked.", "(Write) Lock held on entry.",
+            "Assume the lock is held upon entry.", "mset.clMu lock must be held."]
+    read = ["Read lock should be held.", "At least a read lock must be held."]
+    not_held = ["No lock held on entry.", "Lock should not be held.",
+                "Lock MUST NOT be held upon entry.", "Assumes lock is NOT held",
+                "Lock not held on entry, but session is in the locked map.",
+                "Lock does NOT need to be held, we set the client on setup.",
+                "Release releases the lock. No-op if the lock is not held.",
+                "mu protects the map.", "Lock locks the mutex.",
+                "Returns the internal client, will create one if not present."]
+    assert [w for w in held if lock_held_by_doc(w) is not Mode.WRITE] == []
+    assert [w for w in read if lock_held_by_doc(w) is not Mode.READ] == []
+    assert [w for w in not_held if lock_held_by_doc(w) is not Mode.NONE] == []

@@ -67,7 +67,9 @@ def _refers_to(info: TypeInfo, go_file: GoFile, expression: Node, callee: FuncDe
         return False
     owner = deref(info.type_of(operand, go_file))
     # An unknown receiver could be this type: count it, so that no protection is assumed.
-    return isinstance(owner, Unknown) or owner == Named("", callee.receiver_type or "")
+    # A generic receiver type matches whatever it is instantiated with (`w *Work[T]`).
+    return isinstance(owner, Unknown) or (
+        isinstance(owner, Named) and owner.pkg == "" and owner.name == callee.receiver_type)
 
 
 def _caller(package: Package, go_file: GoFile, call: Node) -> FuncDecl | None:
@@ -112,10 +114,11 @@ def runs_under_once(package: Package, info: TypeInfo, function: FuncDecl, depth:
 
 
 def run_by_once(package: Package, function_name: str) -> bool:
-    """Whether a named function or method is handed to `once.Do(f)` / `once.Do(x.f)`."""
+    """Whether a named function or method is handed to `once.Do(f)` / `once.Do(x.f)`, or
+    wrapped by `sync.OnceFunc(x.f)` / `sync.OnceValue(s)(x.f)`."""
     key = ("run-by-once", function_name)
     if key not in package.memo:
-        pattern = re.compile(rb"\.Do\(\s*(?:[\w.]+\.)?" + re.escape(function_name.encode())
-                             + rb"\s*\)")
+        pattern = re.compile(rb"(?:\.Do|\bOnceFunc|\bOnceValues?(?:\[[^\]]*\])?)\(\s*"
+                             rb"(?:[\w.]+\.)?" + re.escape(function_name.encode()) + rb"\s*\)")
         package.memo[key] = any(pattern.search(f.source) for f in package.files)
     return bool(package.memo[key])

@@ -2,17 +2,21 @@
 
 Concurrency contexts (RULES.md MG004):
 - HTTP handlers: functions, methods and func literals with the `(http.ResponseWriter,
-  *http.Request)` signature — net/http runs each request on its own goroutine;
+  *http.Request)` signature — net/http runs each request on its own goroutine (not in test
+  files, where handlers are fakes serving the test's requests);
 - the body of a func literal started with `go`, or with `sync.WaitGroup.Go` (Go 1.25) or
   errgroup's `Group.Go`, which start one too;
 - same-package functions and methods started with `go f(...)` / `go x.m(...)`.
 Code in a closure that is not itself started with `go` runs in the context it is written in.
 
-A map reached from a context is *shared* when another goroutine can touch it at the same time:
-package-level maps, fields reached through the receiver or a captured variable, and captured
-locals — for a context that runs once (a single `go` statement), only if something else uses the
-map concurrently: the starter after its `go` statement without waiting, or other functions of
-the package. The model is computed once per package and answers questions from several rules.
+A context is *repeatable* when several instances can run at once: its `go` sits in a loop whose
+passes do not first wait for it, or in a repeatable context. A map reached from a context is
+*shared* when another goroutine can touch it at the same time: package-level maps, fields
+reached through the receiver or a captured variable, and captured locals — for a context that
+runs once, only if something else uses the map concurrently: the starter after its `go`
+statement without waiting, or, when the starter does not wait for the goroutine at all, other
+functions of the package. The model is computed once per package and answers questions from
+several rules.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ class Concurrency:
         self.package = package
         self.info = info
         self._by_function: dict[tuple[int, int], list[Context]] = {}
+        self._wait_cache: dict[tuple[int, int, int], list[Node]] = {}
         self._find_handlers()
         self._find_go_statements()
 
@@ -115,7 +120,9 @@ class Concurrency:
 
     def _find_handlers(self) -> None:
         for go_file in self.package.files:
-            if b"ResponseWriter" not in go_file.source:
+            # Handlers in test files are fakes behind httptest servers: they serve the requests
+            # the test sends, normally one at a time, and the test's own -race run judges them.
+            if go_file.is_test or b"ResponseWriter" not in go_file.source:
                 continue
             for start, end in word_hits(go_file.source, "ResponseWriter"):
                 node = go_file.node_at(start, end)
@@ -188,26 +195,38 @@ class Concurrency:
             if arguments is None or not arguments.named_child_count:
                 return None
             literal = unparen(arguments.named_children[0])
-            starter = enclosing_function(statement)
-            repeatable = _in_loop(statement, starter) or (
-                (ctx := self.context_of(statement, go_file)) is not None and ctx.repeatable)
-            return Context(literal, go_file, "goroutine", repeatable, statement, starter)
+            return self._repeatable(
+                Context(literal, go_file, "goroutine", False, statement,
+                        enclosing_function(statement)), go_file)
         call = statement.named_children[0] if statement.named_child_count else None
         if call is None or call.type != "call_expression":
             return None
         starter = enclosing_function(statement)
-        repeatable = _in_loop(statement, starter) or (
-            starter is not None and (ctx := self.context_of(statement, go_file)) is not None
-            and ctx.repeatable
-        )
         callee = unparen(call.child_by_field_name("function") or call)
         if callee.type == "func_literal":
-            return Context(callee, go_file, "goroutine", repeatable, statement, starter)
+            return self._repeatable(
+                Context(callee, go_file, "goroutine", False, statement, starter), go_file)
         declaration = self.info.called_function(callee, go_file)
         if declaration is None:
             return None
-        return Context(declaration.node, declaration.file, "go-func", repeatable, statement,
-                       starter)
+        return self._repeatable(
+            Context(declaration.node, declaration.file, "go-func", False, statement, starter),
+            go_file)
+
+    def _repeatable(self, context: Context, go_file: GoFile) -> Context:
+        """The context, marked repeatable when several instances can run at once: its `go` is
+        in a loop whose every pass does not first wait for it (`for range ch` over a channel it
+        closes, `wg.Wait()`), or in a context that is itself repeatable."""
+        statement = context.go_statement
+        assert statement is not None
+        loop = _loop_of(statement, context.starter)
+        repeatable = loop is not None and not _waited_before(statement, loop,
+                                                             self._waits(context))
+        if not repeatable and context.starter is not None:
+            outer = self.context_of(statement, go_file)
+            repeatable = outer is not None and outer.repeatable
+        return Context(context.function, context.file, context.kind, repeatable, statement,
+                       context.starter)
 
     # ---- shared maps ------------------------------------------------------------------------
 
@@ -236,7 +255,7 @@ class Concurrency:
             if symbol.constant:
                 return None
             if not context.repeatable and not self._used_elsewhere_var(symbol, context, go_file):
-                return None  # one goroutine owns it
+                return None  # one goroutine owns it, or its starter waits for it
             return Sharing(f"`{text}` is a package-level map")
         if not isinstance(symbol, LocalDecl):
             return None
@@ -368,7 +387,7 @@ class Concurrency:
                     continue
                 if not _same_decl(self.info.resolve(node, other_file), symbol):
                     continue
-                if self._ordered_before_start(node, other_file, context):
+                if not self._concurrent_use(node, other_file, context):
                     continue
                 return True
         return False
@@ -396,10 +415,35 @@ class Concurrency:
                     other_operand is not None) else None
                 if not _same_owner(owner, other_owner):
                     continue
-                if self._ordered_before_start(node, other_file, context):
+                if not self._concurrent_use(node, other_file, context):
                     continue
                 return True
         return False
+
+    def _concurrent_use(self, node: Node, go_file: GoFile, context: Context) -> bool:
+        """Whether a use elsewhere can run while the run-once goroutine does. When its
+        starter waits for it (`wg.Wait()`, draining a channel it closes) before going on, the
+        goroutine lives inside that one call: only the starter's code between the `go` and the
+        wait overlaps it; other functions run before or after (a starter that itself runs
+        concurrently makes the goroutine repeatable, which is judged without this)."""
+        if self._ordered_before_start(node, go_file, context):
+            return False
+        statement, starter = context.go_statement, context.starter
+        if statement is None or starter is None:
+            return True
+        waits = self._waits(context)
+        if not _waited_before(statement, starter, waits):
+            return True
+        if go_file is not context.file or not _is_inside(node, starter):
+            return False
+        return not any(w.end_byte <= node.start_byte for w in waits)
+
+    def _waits(self, context: Context) -> list[Node]:
+        key = (id(context.file), context.function.start_byte,
+               context.go_statement.start_byte if context.go_statement is not None else -1)
+        if key not in self._wait_cache:
+            self._wait_cache[key] = _waits_for(context, context.file, self.info)
+        return self._wait_cache[key]
 
     def _ordered_before_start(self, node: Node, go_file: GoFile, context: Context) -> bool:
         """Uses that happen before the goroutine starts: in `init`, or in the starter before
@@ -468,19 +512,35 @@ def _waits_for(context: Context, go_file: GoFile, info: TypeInfo) -> list[Node]:
 
 
 def _channels_signalled(context: Context, go_file: GoFile) -> set[str]:
+    """The channels the goroutine sends on or closes, as the starter writes them: a parameter
+    of a function started with `go f(ch)` stands for its argument."""
+    body_file = context.file
     channels: set[str] = set()
-    for node in walk(context.file.complete(context.function)):
+    for node in walk(body_file.complete(context.function)):
         if node.type == "send_statement":
             channel = node.child_by_field_name("channel")
             if channel is not None:
-                channels.add("".join(go_file.text(channel).split()))
+                channels.add("".join(body_file.text(channel).split()))
         elif node.type == "call_expression":
             function = node.child_by_field_name("function")
             arguments = node.child_by_field_name("arguments")
-            if function is not None and go_file.text(function) == "close" and arguments and (
+            if function is not None and body_file.text(function) == "close" and arguments and (
                 arguments.named_child_count == 1
             ):
-                channels.add("".join(go_file.text(arguments.named_children[0]).split()))
+                channels.add("".join(body_file.text(arguments.named_children[0]).split()))
+    statement = context.go_statement
+    call = statement.named_children[0] if statement is not None and (
+        statement.type == "go_statement" and statement.named_child_count) else None
+    parameters = context.function.child_by_field_name("parameters")
+    if call is not None and call.type == "call_expression" and parameters is not None:
+        names = [body_file.text(n) for d in parameters.named_children
+                 for n in d.children_by_field_name("name")]
+        argument_list = call.child_by_field_name("arguments")
+        values = [a for a in (argument_list.named_children if argument_list else [])
+                  if a.type != "comment"]
+        channels.update("".join(go_file.text(value).split())
+                        for name, value in zip(names, values, strict=False)
+                        if name in channels)
     return channels
 
 
@@ -509,13 +569,41 @@ def _function_of_parameter(node: Node | None) -> Node | None:
     return None
 
 
-def _in_loop(node: Node, function: Node | None) -> bool:
+def _loop_of(node: Node, function: Node | None) -> Node | None:
+    """The innermost loop around `node` inside `function`."""
     current = node.parent
     while current is not None and current != function:
         if current.type in _LOOPS:
-            return True
+            return current
         current = current.parent
+    return None
+
+
+def _waited_before(statement: Node, limit: Node, waits: list[Node]) -> bool:
+    """Whether one of `waits` always runs after `statement` and before control leaves `limit`
+    (a loop body's pass, or the function): it is a later statement of a block that holds
+    `statement`, within `limit`, and not nested in a branch or a closure."""
+    child, block = statement, statement.parent
+    while block is not None and block != limit:
+        if block.type == "statement_list":
+            if any(_top_statement(w, block) is not None and w.start_byte >= child.end_byte
+                   for w in waits):
+                return True
+        elif block.type in FUNCTIONS:
+            return False
+        child, block = block, block.parent
     return False
+
+
+def _top_statement(node: Node, block: Node) -> Node | None:
+    """The statement of `block` that holds `node` directly (its expression, or the node
+    itself), None when `node` is nested in a deeper block, a branch or a closure."""
+    current = node
+    while current.parent is not None and current.parent != block:
+        if current.type in {"block", "func_literal", "statement_list"} and current != node:
+            return None
+        current = current.parent
+    return current if current.parent == block else None
 
 
 def _loop_body_of(node: Node) -> Node:

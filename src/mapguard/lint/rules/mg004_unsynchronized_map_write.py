@@ -39,10 +39,14 @@ goroutine and send it updates over a channel, or `sync.Map` for caches whose key
 once and read many times (it is not a general replacement for a mutex-guarded map).
 
 ## When it is a false alarm
-When a lock held by the caller protects the write: name the function `...Locked` or say in its doc
-comment that the caller must hold the lock, and mapguard takes it as held. When the goroutines
-are ordered by something the rule does not see (a channel handshake through another function),
-suppress the finding with `//mapguard:ignore MG004 <reason>`.
+When a lock held by the caller protects the write: name the function `...Locked`, say in its doc
+comment that the caller holds the lock ("Lock should be held.", "Lock held on entry", "callers
+must hold mu", ...), or call it only with the lock held, and mapguard takes it as held. A
+goroutine whose starter waits for it (`wg.Wait()`, draining a channel it closes) before going on
+— also once per pass of a loop — is not taken as running alongside the rest of the package, and
+handlers in `_test.go` files (fakes behind `httptest` servers) are not taken as concurrent. When
+the goroutines are ordered by something the rule does not see (a channel handshake through
+another function), suppress the finding with `//mapguard:ignore MG004 <reason>`.
 """
 
 from __future__ import annotations
