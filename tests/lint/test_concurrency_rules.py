@@ -236,13 +236,23 @@ def test_mg009_tells_linkable_pulls_from_refused_ones(write_module: WriteModule)
 
     //go:linkname nanotime runtime.nanotime
     func nanotime() int64
+
+    //go:linkname assign runtime.mapassign_faststr
+    func assign(t, m uintptr, k string) uintptr
+
+    //go:linkname grow runtime.hashGrow
+    func grow(t, m uintptr)
     """
     result = lint_dir(write_module({"fast.go": source}))
-    linkable, refused = (f for f in result.findings if f.rule == "MG009")
-    assert (linkable.line, refused.line) == (5, 8)
-    assert "go.dev/issue/67401" in linkable.message and "maphash" in linkable.message
-    assert "refuses this pull" in refused.message and "reflect" in refused.message
-    assert "Swiss tables" in refused.message
+    linkable, refused, assign, gone = (f for f in result.findings if f.rule == "MG009")
+    assert (linkable.line, refused.line, assign.line, gone.line) == (5, 8, 14, 17)
+    assert "still accepts this pull" in linkable.message and "maphash" in linkable.message
+    assert "go.dev/issue/67401" in linkable.message
+    assert "Go 1.27's linker refuses this pull" in refused.message
+    assert "every release checked from Go 1.24 on; Go 1.23 still linked it" in refused.message
+    assert "reflect" in refused.message
+    assert "Swiss tables" in assign.message and "*abi.MapType and *maps.Map" in assign.message
+    assert "Go 1.27 has no such symbol" in gone.message and "Go 1.23 refused it" in gone.message
 
 
 def test_mg009_ignores_pushes(write_module: WriteModule) -> None:

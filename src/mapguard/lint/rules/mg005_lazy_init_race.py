@@ -71,7 +71,7 @@ import re
 
 from tree_sitter import Node
 
-from mapguard.goversion import GO_1_21
+from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity, Trigger
 from mapguard.source.calls import runs_under_once
 from mapguard.source.concurrency import Concurrency
@@ -398,7 +398,8 @@ def _declaration_of(pass_: Pass, function: Node, go_file: GoFile) -> FuncDecl | 
 def _message(pass_: Pass, go_file: GoFile, checked: Node, where: str, severity: Severity
              ) -> str:
     name = "".join(go_file.text(checked).split())
-    once = "sync.OnceValue or sync.Once" if pass_.allows(GO_1_21) else "sync.Once"
+    once = ("sync.OnceValue or sync.Once" if pass_.allows(API_SINCE["sync.OnceValue"])
+            else "sync.Once")
     lost = ("writes to the lost map vanish; " if pass_.info.is_map_expr(checked, go_file)
             else "")
     advice = (f"Use {once}, initialise it eagerly, or take the lock before the check"

@@ -47,7 +47,7 @@ import re
 
 from tree_sitter import Node
 
-from mapguard.goversion import GO_1_21
+from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import builtin_call_name, call_arguments, delete_all_loop, normalized
 from mapguard.source.package import GoFile
@@ -80,7 +80,7 @@ def run(pass_: Pass) -> None:
             continue
         name = go_file.text(pooled.ident)
         the_map = f"*{name}" if _is_pointer(pooled, go_file, info) else name
-        if pass_.allows(GO_1_21):
+        if pass_.allows(API_SINCE["clear"]):
             advice = (f"Call clear({the_map}) before Put; it keeps the capacity, which is what "
                       f"pooling the map is for")
         else:
@@ -118,7 +118,8 @@ def _pooled_map(call: Node, go_file: GoFile, info: TypeInfo) -> LocalDecl | None
 
 
 def _delete_loop_advice(the_map: str, reflexive: bool | None) -> str:
-    """Advice for modules older than Go 1.21, which have no `clear`."""
+    """Advice for modules older than Go 1.21, which have no `clear` (gofacts.API_SINCE); the
+    loop compiles to runtime.mapclear for keys that equal themselves (test_gofacts.py)."""
     loop = f"`for k := range {the_map} {{ delete({the_map}, k) }}`"
     if reflexive:
         how = ("the compiler turns exactly this loop into one runtime.mapclear call, except "
@@ -128,7 +129,7 @@ def _delete_loop_advice(the_map: str, reflexive: bool | None) -> str:
     else:
         how = ("a map never shrinks, so the loop keeps the capacity; a NaN key cannot be "
                "deleted, so a map that may hold one is better dropped than pooled")
-    return f"Empty it before Put with {loop} (clear needs Go 1.21; {how})"
+    return f"Empty it before Put with {loop} (clear needs Go {API_SINCE['clear']}; {how})"
 
 
 def _key_reflexive(pooled: LocalDecl, go_file: GoFile, info: TypeInfo) -> bool | None:

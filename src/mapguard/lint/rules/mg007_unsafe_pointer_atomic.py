@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from mapguard.goversion import GO_1_19
+from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import call_arguments, qualified_call
 from mapguard.source.package import GoFile, VarDecl
@@ -68,6 +68,7 @@ _STORED = {"StorePointer": (1,), "SwapPointer": (1,), "CompareAndSwapPointer": (
 _RETURNS_POINTER = frozenset({"LoadPointer", "SwapPointer"})
 
 Identity = tuple[object, ...]
+ATOMIC_POINTER_SINCE = API_SINCE["sync/atomic.Pointer"]
 
 
 @dataclass(slots=True)
@@ -81,7 +82,7 @@ class Slot:
 
 
 def run(pass_: Pass) -> None:
-    if not pass_.allows(GO_1_19):
+    if not pass_.allows(ATOMIC_POINTER_SINCE):
         return
     info = pass_.info
     slots: dict[Identity, Slot] = {}
@@ -373,8 +374,8 @@ def _message(pointer: PointerTo, info: TypeInfo, *, typed_field: bool) -> str:
     subject = (f"this *{element} field, reinterpreted as an unsafe.Pointer for the atomic, only "
                f"ever holds a *{element}" if typed_field else
                f"this unsafe.Pointer only ever holds a *{element}")
-    text = (f"{subject}: use atomic.Pointer[{element}] (Go 1.19+) — the same atomic "
-            f"operations, type-checked, without unsafe")
+    text = (f"{subject}: use atomic.Pointer[{element}] (Go {ATOMIC_POINTER_SINCE}+) — the same "
+            f"atomic operations, type-checked, without unsafe")
     if is_map:
         text += (f"; the map is already a pointer to its table, so "
                  f"atomic.Pointer[{element}] stores &m just as unsafe.Pointer(&m) did")
@@ -408,5 +409,5 @@ RULE = Rule(
     markers=(b"LoadPointer(", b"StorePointer(", b"SwapPointer(", b"CompareAndSwapPointer("),
     anchors=_ATOMIC_POINTERS,
     bodies=_ATOMIC_POINTERS,
-    needs=GO_1_19,
+    needs=ATOMIC_POINTER_SINCE,
 )

@@ -43,7 +43,7 @@ import re
 
 from tree_sitter import Node
 
-from mapguard.goversion import GO_1_21
+from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.source.mapwrites import MapWrite, map_writes
 from mapguard.source.package import GoFile
@@ -78,7 +78,7 @@ def run(pass_: Pass) -> None:
         if how is None:
             continue
         target = "".join(write.file.text(write.target).split())
-        copy = "maps.Clone" if pass_.allows(GO_1_21) else "a copy loop"
+        copy = "maps.Clone" if pass_.allows(API_SINCE["maps.Clone"]) else "a copy loop"
         pass_.report(
             write.file, write.statement,
             f"`{target}` {how} and is written here in place: readers use it without locks, so "
