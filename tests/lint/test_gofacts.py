@@ -1,12 +1,13 @@
 """The Go facts the concurrency rules state (mapguard.lint.gofacts), checked by real builds.
 
 - Link status: for the bundled toolchain's column of LINKNAME_PULLS, every name said to link is
-  pulled in one program that must build; every name said to be undefined is pulled in programs of
-  eight whose link must name each as "relocation target ... not defined"; every name said to be refused
-  is pulled alone (the linker stops at the first refusal) and must be refused with "invalid
-  reference to <name>", and all of them together must build with -ldflags=-checklinkname=0, as
-  the messages promise. The same runs for the Debian go1.19 and for any toolchain listed in
-  MAPGUARD_FACT_TOOLCHAINS (go binaries, space-separated) whose release has a column.
+  pulled in one program that must build; every name said to be undefined is pulled in programs
+  of eight whose link must name each as "relocation target ... not defined"; every name said to
+  be refused is pulled alone (the linker stops at the first refusal) and must be refused with
+  "invalid reference to <name>", and all of them together must build with
+  -ldflags=-checklinkname=0, as the messages promise. The same runs for the Debian go1.19 and for
+  any toolchain listed in MAPGUARD_FACT_TOOLCHAINS (go binaries, space-separated) whose release
+  has a column.
 - The types the runtime's map functions take, read from each toolchain's runtime source.
 - API_SINCE: the release each API appeared in, from the bundled toolchain's own API manifest
   (vet's stdversion data), and enforced by a real build where the toolchain enforces it.
