@@ -26,7 +26,8 @@ from typing import Literal
 
 from tree_sitter import Node
 
-from mapguard.source.package import GoFile, Package, VarDecl
+from mapguard.source.calls import call_sites
+from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
     LocalDecl,
     Symbol,
@@ -60,12 +61,20 @@ class Context:
     repeatable: bool  # several instances can run at the same time
     go_statement: Node | None = None  # for goroutines: the `go` that starts it
     starter: Node | None = None  # the function holding that `go` statement
+    starter_file: GoFile | None = None  # the file of that function, when it is another one
+
+    @property
+    def starting_file(self) -> GoFile:
+        """The file that holds the `go` statement (and the starter)."""
+        return self.starter_file if self.starter_file is not None else self.file
 
     def describe(self) -> str:
         if self.kind == "handler":
             return "an HTTP handler (net/http runs each request on its own goroutine)"
         line = self.go_statement.start_point.row + 1 if self.go_statement is not None else 0
-        where = f"the goroutine started at line {line}"
+        place = (f"{self.starter_file.path.name}:{line}" if self.starter_file is not None
+                 else f"line {line}")
+        where = f"the goroutine started at {place}"
         if self.repeatable:
             return f"{where}, which runs several times at once"
         return where
@@ -142,7 +151,8 @@ class Concurrency:
         for go_file in self.package.files:
             for start, _end in word_hits(go_file.source, "go"):
                 line_start = go_file.source.rfind(b"\n", 0, start) + 1
-                if go_file.source[line_start:start].strip(b" \t{;"):
+                before = go_file.source[line_start:start].rstrip(b" \t")
+                if before and not before.endswith((b"{", b";")):
                     continue  # not at the start of a statement (a comment, a word in a string)
                 node = go_file.node_at(start, start + 2, named=False)
                 statement = node.parent if node is not None else None
@@ -210,7 +220,8 @@ class Concurrency:
         if declaration is None:
             return None
         return self._repeatable(
-            Context(declaration.node, declaration.file, "go-func", False, statement, starter),
+            Context(declaration.node, declaration.file, "go-func", False, statement, starter,
+                    go_file if go_file is not declaration.file else None),
             go_file)
 
     def _repeatable(self, context: Context, go_file: GoFile) -> Context:
@@ -226,7 +237,7 @@ class Concurrency:
             outer = self.context_of(statement, go_file)
             repeatable = outer is not None and outer.repeatable
         return Context(context.function, context.file, context.kind, repeatable, statement,
-                       context.starter)
+                       context.starter, context.starter_file)
 
     # ---- shared maps ------------------------------------------------------------------------
 
@@ -277,7 +288,7 @@ class Concurrency:
         # Declared outside the context: captured by the closure.
         if context.repeatable:
             return Sharing(f"`{text}` is captured from the function that starts it")
-        if self._starter_uses_after(symbol, context, go_file):
+        if self._starter_uses_after(symbol, map_expr, context, go_file):
             return Sharing(f"`{text}` is captured by the goroutine and still used by the "
                            f"function that started it, without waiting for the goroutine")
         if map_expr.type == "selector_expression" and self._field_used_elsewhere(
@@ -318,6 +329,7 @@ class Concurrency:
         """`go func(m map[K]V) {...}(shared)`: the parameter aliases the argument."""
         if context.go_statement is None:
             return None
+        go_file = context.starting_file  # where the arguments are written
         call = context.go_statement.named_children[0]
         parameters = context.function.child_by_field_name("parameters")
         names = [n for d in (parameters.named_children if parameters else [])
@@ -336,6 +348,7 @@ class Concurrency:
             if isinstance(symbol, VarDecl) or (
                 isinstance(symbol, LocalDecl) and not _is_inside(symbol.ident, _loop_body_of(
                     context.go_statement))
+                and not _handed_over(unparen(argument), context.go_statement, go_file)
             ):
                 return Sharing(f"`{go_file.text(argument)}` is handed to {context.describe()}")
         if outer is not None:
@@ -357,13 +370,17 @@ class Concurrency:
             return None
         return Sharing(f"`{go_file.text(map_expr)}` is bound to a shared map: {found.reason}")
 
-    def _starter_uses_after(self, symbol: LocalDecl, context: Context, go_file: GoFile) -> bool:
-        """The starting function uses the captured variable after `go` with no wait between."""
+    def _starter_uses_after(self, symbol: LocalDecl, map_expr: Node, context: Context,
+                            go_file: GoFile) -> bool:
+        """The starting function uses the captured map after `go` with no wait between. For a
+        field (`l.accounts`), a use of another field of the same value (`l.storages`) does
+        not count; the value itself, or a method called on it, does."""
         statement, starter = context.go_statement, context.starter
         if statement is None or starter is None:
             return False
         name = symbol.name
-        waits = _waits_for(context, go_file, self.info)
+        field = _first_field(map_expr)
+        waits = self._waits(context)
         for start, end in word_hits(go_file.source, name, statement.end_byte, starter.end_byte):
             node = go_file.node_at(start, end, named=False)
             if node is None or node.type != "identifier":
@@ -371,6 +388,8 @@ class Concurrency:
             if self.info.resolve(node, go_file) is not symbol and not _same_decl(
                 self.info.resolve(node, go_file), symbol
             ):
+                continue
+            if field is not None and _other_field(node, field, go_file):
                 continue
             if not any(w.end_byte <= node.start_byte for w in waits):
                 return True
@@ -428,21 +447,52 @@ class Concurrency:
         concurrently makes the goroutine repeatable, which is judged without this)."""
         if self._ordered_before_start(node, go_file, context):
             return False
+        if go_file.is_test and not context.file.is_test:
+            return False  # a test inspecting state: `go test -race` judges the test
+        if self._runs_only_in(node, go_file, context):
+            return False
         statement, starter = context.go_statement, context.starter
         if statement is None or starter is None:
             return True
         waits = self._waits(context)
         if not _waited_before(statement, starter, waits):
             return True
-        if go_file is not context.file or not _is_inside(node, starter):
+        if go_file is not context.starting_file or not _is_inside(node, starter):
             return False
         return not any(w.end_byte <= node.start_byte for w in waits)
+
+    def _runs_only_in(self, node: Node, go_file: GoFile, context: Context, depth: int = 0
+                      ) -> bool:
+        """`node` is in a function that only the goroutine itself calls (directly or through
+        such functions): the event-loop shape, `go f.loop()` with helpers that loop calls."""
+        function = enclosing_declaration(node)
+        if function is None or depth > 3:
+            return False
+        declaration = self._declaration(function, go_file)
+        sites = call_sites(self.package, self.info, declaration) if declaration else None
+        if not sites:
+            return False
+        return all(
+            (site.file is context.file and _is_inside(site.call, context.function))
+            or self._runs_only_in(site.call, site.file, context, depth + 1)
+            for site in sites)
+
+    def _declaration(self, function: Node, go_file: GoFile) -> FuncDecl | None:
+        name = function.child_by_field_name("name")
+        if name is None:
+            return None
+        if function.type == "function_declaration":
+            found = self.package.funcs.get(go_file.text(name))
+        else:
+            receiver = receiver_type_name(function, go_file)
+            found = self.package.method(receiver, go_file.text(name)) if receiver else None
+        return found if found is not None and same_node(found.node, function) else None
 
     def _waits(self, context: Context) -> list[Node]:
         key = (id(context.file), context.function.start_byte,
                context.go_statement.start_byte if context.go_statement is not None else -1)
         if key not in self._wait_cache:
-            self._wait_cache[key] = _waits_for(context, context.file, self.info)
+            self._wait_cache[key] = _waits_for(context, context.starting_file, self.info)
         return self._wait_cache[key]
 
     def _ordered_before_start(self, node: Node, go_file: GoFile, context: Context) -> bool:
@@ -457,8 +507,69 @@ class Concurrency:
         ):
             return True
         return (context.starter is not None and context.go_statement is not None
-                and _is_inside(node, context.starter)
+                and go_file is context.starting_file and _is_inside(node, context.starter)
                 and node.end_byte <= context.go_statement.start_byte)
+
+
+def _handed_over(argument: Node, statement: Node, go_file: GoFile) -> bool:
+    """`go run(m); m = make(map...)`: the starter gives the map to the goroutine and takes a
+    fresh one before it uses the variable again, so each goroutine has a map of its own."""
+    if argument.type != "identifier":
+        return False
+    name = go_file.text(argument)
+    following = statement.next_named_sibling
+    while following is not None:
+        if following.type == "assignment_statement":
+            left = following.child_by_field_name("left")
+            right = following.child_by_field_name("right")
+            targets = [go_file.text(t) for t in (left.named_children if left else [])]
+            values = right.named_children if right is not None else []
+            if name in targets:
+                index = targets.index(name)
+                value = unparen(values[index]) if index < len(values) else None
+                return value is not None and _is_fresh_map(value, go_file) and not any(
+                    go_file.text(n) == name for v in values for n in walk(v)
+                    if n.type == "identifier")
+        if any(n.type == "identifier" and go_file.text(n) == name for n in walk(following)):
+            return False
+        following = following.next_named_sibling
+    return False
+
+
+def _is_fresh_map(value: Node, go_file: GoFile) -> bool:
+    if value.type == "composite_literal":
+        return True
+    function = value.child_by_field_name("function") if value.type == "call_expression" else None
+    return function is not None and go_file.text(function) == "make"
+
+
+def _first_field(map_expr: Node) -> str | None:
+    """`accounts` for `l.accounts` (and `l.accounts.byHash`); None for a plain variable."""
+    current = map_expr
+    field: Node | None = None
+    while current.type == "selector_expression":
+        field = current.child_by_field_name("field")
+        operand = current.child_by_field_name("operand")
+        if operand is None:
+            return None
+        current = unparen(operand)
+    return field.text.decode() if field is not None and field.text is not None else None
+
+
+def _other_field(identifier: Node, field: str, go_file: GoFile) -> bool:
+    """`identifier` is the operand of a selector naming another field than `field`, and not a
+    method call (a method can reach any field)."""
+    selector = identifier.parent
+    if selector is None or selector.type != "selector_expression" or (
+        selector.child_by_field_name("operand") != identifier
+    ):
+        return False
+    name = selector.child_by_field_name("field")
+    if name is None or go_file.text(name) == field:
+        return False
+    call = selector.parent
+    return not (call is not None and call.type == "call_expression"
+                and call.child_by_field_name("function") == selector)
 
 
 def _same_owner(a: GoType | None, b: GoType | None) -> bool:

@@ -119,6 +119,8 @@ def _held_in_function(node: Node, function: Node | None, go_file: GoFile) -> Mod
 
 
 def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str]) -> None:
+    while statement.type == "labeled_statement" and statement.named_child_count > 1:
+        statement = statement.named_children[-1]  # `done: mu.Lock()`
     kind = statement.type
     if kind == "defer_statement":
         call = statement.named_children[0] if statement.named_child_count else None

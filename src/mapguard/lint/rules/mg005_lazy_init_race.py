@@ -82,6 +82,7 @@ from mapguard.source.typeinfo import (
     LocalDecl,
     TypeInfo,
     enclosing_declaration,
+    enclosing_function,
     unparen,
     walk,
     word_hits,
@@ -228,6 +229,8 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
 
 def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
                      ) -> tuple[Severity, str] | None:
+    if go_file.is_test:
+        return None  # tests run under `go test -race`, which judges them better
     info = pass_.info
     root = checked
     while root.type == "selector_expression":
@@ -245,8 +248,6 @@ def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Nod
     context = model.context_of(statement, go_file)
     if context is not None and model.sharing(checked, go_file, context) is not None:
         return Severity.ERROR, context.describe()
-    if go_file.is_test:
-        return None  # tests run their helpers on the test's goroutine; -race judges the rest
     if (isinstance(symbol, LocalDecl) and symbol.kind == "receiver"
             and checked.type == "selector_expression" and _type_has_mutex(pass_, symbol, go_file)):
         return Severity.WARNING, "a method of a type that holds a mutex"
@@ -296,11 +297,23 @@ def _locked_write(pass_: Pass, go_file: GoFile, checked: Node) -> str | None:
                 continue
             target = node.parent if owner is not None and node.parent is not None else node
             statement = _written_by(target, other, info)
-            if statement is not None and lock_mode_at(statement, other, info) is not Mode.NONE:
+            if statement is None or (other is go_file and _in_own_callback(statement, checked)):
+                continue
+            if lock_mode_at(statement, other, info) is not Mode.NONE:
                 where = "" if other is go_file else f"{other.path.name}:"
                 return (f"`{text}` is written under a lock at {where}line "
                         f"{statement.start_point.row + 1}, so the package shares it")
     return None
+
+
+def _in_own_callback(statement: Node, checked: Node) -> bool:
+    """The write is in a func literal of the function that holds the nil check: a callback it
+    hands out, whose lock guards the callbacks' own calls, not the check made before them."""
+    function = enclosing_function(statement)
+    declaration = enclosing_declaration(checked)
+    return (function is not None and declaration is not None
+            and function.type == "func_literal"
+            and declaration.start_byte <= function.start_byte < declaration.end_byte)
 
 
 def _written_by(target: Node, go_file: GoFile, info: TypeInfo) -> Node | None:

@@ -74,6 +74,8 @@ def run(pass_: Pass) -> None:
     if not regions:
         return  # no map goes through an atomic or a sync.Map in this package
     for write in map_writes(pass_.package, info, regions):
+        if write.file.is_test:
+            continue  # tests run under `go test -race`, which judges them better
         how = _published(write.target, write, info, depth=0)
         if how is None:
             continue
@@ -223,11 +225,28 @@ def _stored_before(symbol: LocalDecl, write: MapWrite, info: TypeInfo) -> str | 
         if stored.type == "identifier" and go_file.text(stored) == name and (
             info.resolve(stored, go_file) is symbol
             or _same_local(info.resolve(stored, go_file), symbol)
-        ):
+        ) and not _returns_before(node, write.statement, go_file):
             kind = ("an atomic.Pointer" if is_atomic_pointer(receiver) else
                     "an atomic.Value" if receiver == ATOMIC_VALUE else "a sync.Map")
             published = f"was published through {kind} on line {node.start_point.row + 1}"
     return published
+
+
+def _returns_before(store: Node, write: Node, go_file: GoFile) -> bool:
+    """The Store sits in a branch that ends in `return` (or `panic`) without reaching the
+    write: `if same { m.Store(k, v); return }` does not publish the map written below."""
+    block = store.parent
+    while block is not None and not (block.start_byte <= write.start_byte < block.end_byte):
+        if block.type == "block":
+            statements = [c for c in block.named_children if c.type != "comment"]
+            if statements and statements[-1].type == "statement_list":
+                statements = [c for c in statements[-1].named_children if c.type != "comment"]
+            last = statements[-1] if statements else None
+            if last is not None and (last.type == "return_statement" or (
+                last.type == "expression_statement" and go_file.text(last).startswith("panic("))):
+                return True
+        block = block.parent
+    return False
 
 
 def _rebinds(assignment: Node, go_file: GoFile, name: str) -> bool:
