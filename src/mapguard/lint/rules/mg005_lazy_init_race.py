@@ -73,7 +73,7 @@ from tree_sitter import Node
 
 from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity, Trigger
-from mapguard.source.calls import runs_under_once
+from mapguard.source.calls import call_sites, runs_under_once
 from mapguard.source.concurrency import Concurrency
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import write_statement
@@ -217,6 +217,8 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
     severity, where = verdict
     if severity is Severity.ERROR:
         return verdict
+    if _never_called(pass_, statement, go_file):
+        return None  # an unexported function nothing in the package calls cannot race
     # Outside a concurrency context, the package itself must say the value is shared: it is
     # written elsewhere with a lock held. Fields the mutex does not guard (state that one
     # goroutine owns, settings written before any goroutine starts) and package variables set
@@ -388,6 +390,14 @@ def _inside_once(statement: Node, go_file: GoFile) -> bool:
                     return True
         current = current.parent
     return False
+
+
+def _never_called(pass_: Pass, statement: Node, go_file: GoFile) -> bool:
+    function = enclosing_declaration(statement)
+    declaration = _declaration_of(pass_, function, go_file) if function is not None else None
+    if declaration is None or declaration.name[:1].isupper():
+        return False
+    return call_sites(pass_.package, pass_.info, declaration) == []
 
 
 def _function_run_by_once(pass_: Pass, statement: Node, go_file: GoFile) -> bool:
