@@ -75,6 +75,26 @@ def test_concurrency_model_knows_contexts_and_repeatability(write_module: WriteM
     }
 
     func work(id string, m map[string]int) { m[id] = 1 }
+
+    func first(ids []string, m map[string]int) error {
+    	for _, id := range ids {
+    		go watch(id, m)
+    		return nil
+    	}
+    	return nil
+    }
+
+    func watch(id string, m map[string]int) { m[id] = 2 }
+
+    func sequential(ids []string) {
+    	for _, id := range ids {
+    		done := make(chan struct{})
+    		go finish(id, done)
+    		<-done
+    	}
+    }
+
+    func finish(id string, done chan struct{}) { close(done) }
     """
     root = write_module({"jobs.go": source})
     (target,) = expand([str(root)], root, Selection()).targets
@@ -83,8 +103,15 @@ def test_concurrency_model_knows_contexts_and_repeatability(write_module: WriteM
     (package,), _errors = load_packages(
         package_dir, lambda _module: VersionChoice(GoVersion(1, 22), "flag"))
     model = Concurrency(package, TypeInfo(package))
-    kinds = sorted((c.kind, c.repeatable) for c in model.contexts)
-    assert kinds == [("go-func", True), ("goroutine", False)]
+    kinds = {(_name(c.function), c.kind, c.repeatable) for c in model.contexts}
+    assert kinds == {("work", "go-func", True), ("", "goroutine", False),
+                     ("watch", "go-func", False),  # the loop returns after its first `go`
+                     ("finish", "go-func", False)}  # each pass waits for its goroutine
+
+
+def _name(function: object) -> str:
+    name = function.child_by_field_name("name")  # type: ignore[attr-defined]
+    return name.text.decode() if name is not None else ""
 
 
 def test_mg005_severity_depends_on_the_context(write_module: WriteModule) -> None:

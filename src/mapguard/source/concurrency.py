@@ -72,9 +72,7 @@ class Context:
         if self.kind == "handler":
             return "an HTTP handler (net/http runs each request on its own goroutine)"
         line = self.go_statement.start_point.row + 1 if self.go_statement is not None else 0
-        place = (f"{self.starter_file.path.name}:{line}" if self.starter_file is not None
-                 else f"line {line}")
-        where = f"the goroutine started at {place}"
+        where = f"the goroutine started at {self.starting_file.path.name}:{line}"
         if self.repeatable:
             return f"{where}, which runs several times at once"
         return where
@@ -231,8 +229,8 @@ class Concurrency:
         statement = context.go_statement
         assert statement is not None
         loop = _loop_of(statement, context.starter)
-        repeatable = loop is not None and not _waited_before(statement, loop,
-                                                             self._waits(context))
+        repeatable = loop is not None and not _waited_before(
+            statement, loop, self._waits(context)) and not _leaves_after(statement, loop)
         if not repeatable and context.starter is not None:
             outer = self.context_of(statement, go_file)
             repeatable = outer is not None and outer.repeatable
@@ -701,6 +699,28 @@ def _waited_before(statement: Node, limit: Node, waits: list[Node]) -> bool:
                    for w in waits):
                 return True
         elif block.type in FUNCTIONS:
+            return False
+        child, block = block, block.parent
+    return False
+
+
+def _leaves_after(statement: Node, loop: Node) -> bool:
+    """A `return` (or a `break` of this loop) always follows `statement` in the pass: the loop
+    starts the goroutine once (`for _, p := range providers { go watch(p); return nil }`)."""
+    child, block = statement, statement.parent
+    while block is not None and block != loop:
+        if block.type == "statement_list":
+            for later in block.named_children:
+                if later.start_byte < child.end_byte:
+                    continue
+                if later.type == "return_statement" or (
+                    later.type == "break_statement" and not later.named_child_count
+                    and block.parent is not None and block.parent.parent == loop
+                ):
+                    return True
+        elif block.type in FUNCTIONS or block.type in {"expression_switch_statement",
+                                                        "type_switch_statement",
+                                                        "select_statement"}:
             return False
         child, block = block, block.parent
     return False

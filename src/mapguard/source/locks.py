@@ -101,6 +101,7 @@ def _held_in_function(node: Node, function: Node | None, go_file: GoFile) -> Mod
         return Mode.WRITE
     states: dict[str, Mode] = {}
     deferred_unlock: set[str] = set()
+    flags = _bool_parameters(function, go_file) if function is not None else frozenset()
     # Walk the enclosing blocks from the outside in; in each, the statements before ours.
     chain: list[tuple[Node, Node]] = []
     child = node
@@ -114,14 +115,38 @@ def _held_in_function(node: Node, function: Node | None, go_file: GoFile) -> Mod
         for statement in block.named_children:
             if statement.start_byte >= ours.start_byte:
                 break
-            _apply(statement, go_file, states, deferred_unlock)
+            _apply(statement, go_file, states, deferred_unlock, flags)
     return max([documented, *states.values()])
 
 
-def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str]) -> None:
+def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str],
+           flags: frozenset[str] = frozenset()) -> None:
     while statement.type == "labeled_statement" and statement.named_child_count > 1:
         statement = statement.named_children[-1]  # `done: mu.Lock()`
     kind = statement.type
+    if kind == "if_statement":
+        # `if locking { mu.Lock(); defer mu.Unlock() }` on a parameter of the function: it
+        # takes the lock itself when asked to, and callers that pass false hold it (why the
+        # flag exists). A condition on anything else (request data) leaves the lock optional.
+        condition = statement.child_by_field_name("condition")
+        if condition is None or go_file.text(condition) not in flags:
+            return
+        consequence = statement.child_by_field_name("consequence")
+        body = [c for c in (consequence.named_children if consequence else [])
+                if c.type != "comment"]
+        if body and body[0].type == "statement_list":
+            body = [c for c in body[0].named_children if c.type != "comment"]
+        if len(body) == 2 and statement.child_by_field_name("alternative") is None and (
+            body[0].type == "expression_statement" and body[1].type == "defer_statement"
+        ):
+            taken = _lock_call(body[0].named_children[0], go_file)
+            released = _lock_call(body[1].named_children[0], go_file)
+            if taken[0] is not None and taken[0] == released[0] and (
+                (taken[1], released[1]) in {("Lock", "Unlock"), ("RLock", "RUnlock")}
+            ):
+                for inner in body:
+                    _apply(inner, go_file, states, deferred)
+        return
     if kind == "defer_statement":
         call = statement.named_children[0] if statement.named_child_count else None
         lock, method = _lock_call(call, go_file)
@@ -139,6 +164,16 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
         states[lock] = max(states.get(lock, Mode.NONE), Mode.READ)
     elif method in {"Unlock", "RUnlock"} and lock not in deferred:
         states.pop(lock, None)
+
+
+def _bool_parameters(function: Node, go_file: GoFile) -> frozenset[str]:
+    parameters = function.child_by_field_name("parameters")
+    return frozenset(
+        go_file.text(name)
+        for declaration in (parameters.named_children if parameters is not None else [])
+        if (kind := declaration.child_by_field_name("type")) is not None
+        and go_file.text(kind) == "bool"
+        for name in declaration.children_by_field_name("name"))
 
 
 def _lock_call(call: Node | None, go_file: GoFile) -> tuple[str | None, str]:

@@ -123,7 +123,7 @@ def _published(expr: Node, write: MapWrite, info: TypeInfo, depth: int) -> str |
                  if value.type == "type_assertion_expression" and symbol.value_index == 0
                  else _published(value, write, info, depth + 1) if symbol.value_count <= 1
                  else None)
-        if found is not None:
+        if found is not None and not _rebound_before(symbol, write.statement, go_file):
             return found
     return _stored_before(symbol, write, info)
 
@@ -230,6 +230,25 @@ def _stored_before(symbol: LocalDecl, write: MapWrite, info: TypeInfo) -> str | 
                     "an atomic.Value" if receiver == ATOMIC_VALUE else "a sync.Map")
             published = f"was published through {kind} on line {node.start_point.row + 1}"
     return published
+
+
+def _rebound_before(symbol: LocalDecl, write: Node, go_file: GoFile) -> bool:
+    """The variable is assigned again on every path to the write (`v = make(...)` in a block
+    that holds the write): what is written is no longer the loaded map."""
+    child, block = write, write.parent
+    while block is not None and block.type not in {"function_declaration", "method_declaration",
+                                                     "func_literal"}:
+        if block.type == "statement_list":
+            for earlier in block.named_children:
+                if earlier.start_byte >= child.start_byte:
+                    break
+                if earlier.start_byte > symbol.ident.start_byte and (
+                    earlier.type == "assignment_statement"
+                    and _rebinds(earlier, go_file, symbol.name)
+                ):
+                    return True
+        child, block = block, block.parent
+    return False
 
 
 def _returns_before(store: Node, write: Node, go_file: GoFile) -> bool:
