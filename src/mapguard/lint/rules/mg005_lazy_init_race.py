@@ -2,9 +2,9 @@
 Finds lazy initialisation — `if x == nil { x = ... }` — of a package-level variable or of a field
 of a shared value, where goroutines can run the check at the same time:
 - in an HTTP handler or a goroutine, on a variable or field other goroutines reach (error);
-- elsewhere, when the package itself says the value is shared: some other code writes the same
-  field (in a method of a struct type that carries a `sync.Mutex`/`sync.RWMutex`) or the same
-  package-level variable with a lock held, while this check takes none (warning).
+- elsewhere, when the function itself shows that the value is shared: it checks a package-level
+  variable, or a field of a struct type that carries a `sync.Mutex`/`sync.RWMutex`, without the
+  lock, and then uses the same value with a lock held (check-then-lock; warning).
 
 ## Why is this bad?
 The check and the assignment are two steps. Two goroutines can both see `nil`, both build a
@@ -53,16 +53,18 @@ it eagerly at the declaration.
 ## When it is a false alarm
 A function runs under its caller's lock when its name ends in `Locked`, when its doc comment
 says so ("Lock should be held.", "Lock held on entry", "callers must hold mu", "must be called
-with the lock held", ...), or when every call of it in the package's non-test code holds the
-lock; the function given to `once.Do` (also as a method value, `once.Do(x.init)`) or
-`sync.OnceFunc`, and what only it calls, runs once. All of these are recognised. Outside
-concurrent code the rule stays silent unless another write of the same value holds a lock:
-fields the mutex does not guard (state one goroutine owns, settings filled in before the
-goroutines start), package-level values set up once, `x = a; if x == nil { x = b }` defaults
-and code in `_test.go` files are not reported. What remains is a value written under a lock in
-one place and initialised without it in another; when something the rule cannot see still
-keeps the two apart (a lock taken through a helper such as `lockSession`, data partitioned
-between goroutines), suppress with `//mapguard:ignore MG005 <reason>`.
+with the lock held", ...), when every call of it in the package's non-test code holds the lock,
+or when it takes the lock itself under a flag (`if locking { mu.Lock(); defer mu.Unlock() }`);
+the function given to `once.Do` (also as a method value, `once.Do(x.init)`) or `sync.OnceFunc`,
+and what only it calls, runs once. All of these are recognised. Outside concurrent code the rule
+reports only check-then-lock inside one function, so it leaves alone: fields the mutex does not
+guard (state one goroutine owns, settings filled in before the goroutines start), package-level
+values set up once, values that only other functions lock (their callers may be ordered in ways
+the rule cannot see), `x = a; if x == nil { x = b }` defaults, unexported functions nothing
+calls, and code in `_test.go` files (`go test -race` judges tests). When something the rule
+cannot see still keeps two goroutines apart (a lock taken through a helper such as
+`lockSession`, data partitioned between goroutines), suppress with
+`//mapguard:ignore MG005 <reason>`.
 """
 
 from __future__ import annotations
@@ -219,10 +221,11 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
         return verdict
     if _never_called(pass_, statement, go_file):
         return None  # an unexported function nothing in the package calls cannot race
-    # Outside a concurrency context, the package itself must say the value is shared: it is
-    # written elsewhere with a lock held. Fields the mutex does not guard (state that one
-    # goroutine owns, settings written before any goroutine starts) and package variables set
-    # up once are the common, harmless case: nothing in them calls for a lock.
+    # Outside a concurrency context, the function itself must say the value is shared: it takes
+    # a lock to write it, but not to check it (check-then-lock). Fields the mutex does not guard
+    # (state one goroutine owns, settings written before any goroutine starts), package values
+    # set up once, and values locked only by other functions (which may well be ordered by
+    # what the rule cannot see) are left alone.
     evidence = _locked_write(pass_, go_file, checked)
     if evidence is None:
         return None
@@ -273,10 +276,13 @@ def _set_just_before(statement: Node, go_file: GoFile, checked: Node) -> bool:
 
 
 def _locked_write(pass_: Pass, go_file: GoFile, checked: Node) -> str | None:
-    """"`x` is written under a lock at line N" when some non-test code of the package
-    assigns the checked field (of a value of the same type) or package variable, or writes the
-    map or slice it holds, with a lock held: the package guards it with that lock."""
+    """"it writes `x` with a lock held at line N" when the function that holds the nil check
+    also reads or writes the checked field (of a value of the same type) or package variable
+    under a lock: the check belongs inside that critical section."""
     info = pass_.info
+    function = enclosing_declaration(checked)
+    if function is None:
+        return None
     if checked.type == "selector_expression":
         operand = checked.child_by_field_name("operand")
         field = checked.child_by_field_name("field")
@@ -290,28 +296,26 @@ def _locked_write(pass_: Pass, go_file: GoFile, checked: Node) -> str | None:
         owner, name = None, go_file.text(checked)
     symbol = info.resolve(checked, go_file) if owner is None else None
     text = "".join(go_file.text(checked).split())
-    for other in pass_.package.files:
-        if other.is_test:
+    for start, end in word_hits(go_file.source, name, function.start_byte, function.end_byte):
+        node = go_file.node_at(start, end, named=False)
+        if node is None or not _same_target(info, go_file, node, owner, symbol):
             continue
-        for start, end in word_hits(other.source, name):
-            node = other.node_at(start, end, named=False)
-            if node is None or not _same_target(info, other, node, owner, symbol):
-                continue
+        if _in_own_callback(node, checked) or checked.start_byte <= node.start_byte < (
+            checked.end_byte
+        ):
+            continue
+        if lock_mode_at(node, go_file, info) is not Mode.NONE:
             target = node.parent if owner is not None and node.parent is not None else node
-            statement = _written_by(target, other, info)
-            if statement is None or (other is go_file and _in_own_callback(statement, checked)):
-                continue
-            if lock_mode_at(statement, other, info) is not Mode.NONE:
-                where = "" if other is go_file else f"{other.path.name}:"
-                return (f"`{text}` is written under a lock at {where}line "
-                        f"{statement.start_point.row + 1}, so the package shares it")
+            uses = "writes" if _written_by(target, go_file, info) is not None else "reads"
+            return (f"it {uses} `{text}` with a lock held at line {node.start_point.row + 1}:"
+                    f" the check belongs under that lock")
     return None
 
 
-def _in_own_callback(statement: Node, checked: Node) -> bool:
-    """The write is in a func literal of the function that holds the nil check: a callback it
+def _in_own_callback(node: Node, checked: Node) -> bool:
+    """The use is in a func literal of the function that holds the nil check: a callback it
     hands out, whose lock guards the callbacks' own calls, not the check made before them."""
-    function = enclosing_function(statement)
+    function = enclosing_function(node)
     declaration = enclosing_declaration(checked)
     return (function is not None and declaration is not None
             and function.type == "func_literal"

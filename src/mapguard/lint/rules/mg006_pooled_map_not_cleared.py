@@ -36,8 +36,10 @@ Before Go 1.21 (no `clear`), empty it with `for w := range counts { delete(count
 compiler turns exactly that loop into one `runtime.mapclear` call, which keeps the capacity.
 
 ## When it is a false alarm
-When every user overwrites exactly the same keys, or clears the map right after its own `Get`
-in another function. The rule only looks at maps obtained in the function that puts them back;
+When the pool is a cache whose entries stay valid for every user (an intern table, a memo keyed
+by content): the rule recognises a function that looks a key up with `v, ok := m[key]` and returns
+the entry it finds, and stays silent. Also when every user overwrites exactly the same keys, or
+clears the map right after its own `Get` in another function. The rule only looks at maps obtained in the function that puts them back;
 a `Put` of a map that arrived as a parameter is judged where the map was obtained.
 """
 
@@ -78,6 +80,8 @@ def run(pass_: Pass) -> None:
         function = _outermost_function(call)
         if function is None or _cleared(function, call, pooled, go_file, info):
             continue
+        if _serves_hits(function, pooled, go_file):
+            continue  # a cache: the entries left in the map are what the next Get is for
         name = go_file.text(pooled.ident)
         the_map = f"*{name}" if _is_pointer(pooled, go_file, info) else name
         if pass_.allows(API_SINCE["clear"]):
@@ -216,6 +220,30 @@ def _cleared(function: Node, put: Node, pooled: LocalDecl, go_file: GoFile,
             loop = delete_all_loop(node, go_file, info)
             if loop is not None and normalized(go_file, loop[1]) in targets:
                 return True
+    return False
+
+
+def _serves_hits(function: Node, pooled: LocalDecl, go_file: GoFile) -> bool:
+    """`v, ok := m[key]` whose `v` the function returns: the pooled map is a cache (an intern
+    table, a per-P memo) whose leftover entries are meant to be found again."""
+    name = go_file.text(pooled.ident)
+    returned = {go_file.text(value) for node in walk(function) if node.type == "return_statement"
+                for value in node.named_children[0].named_children
+                if node.named_child_count and value.type == "identifier"}
+    for node in walk(function):
+        if node.type not in {"short_var_declaration", "assignment_statement"}:
+            continue
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        targets = left.named_children if left is not None else []
+        values = right.named_children if right is not None else []
+        if len(targets) != 2 or len(values) != 1 or values[0].type != "index_expression":
+            continue
+        operand = values[0].child_by_field_name("operand")
+        if operand is not None and normalized(go_file, operand) == name and (
+            go_file.text(targets[0]) in returned
+        ):
+            return True
     return False
 
 
