@@ -39,8 +39,9 @@ compiler turns exactly that loop into one `runtime.mapclear` call, which keeps t
 When the pool is a cache whose entries stay valid for every user (an intern table, a memo keyed
 by content): the rule recognises a function that looks a key up with `v, ok := m[key]` and returns
 the entry it finds, and stays silent. Also when every user overwrites exactly the same keys, or
-clears the map right after its own `Get` in another function. The rule only looks at maps obtained in the function that puts them back;
-a `Put` of a map that arrived as a parameter is judged where the map was obtained.
+clears the map right after its own `Get` in another function. The rule only looks at maps
+obtained in the function that puts them back; a `Put` of a map that arrived as a parameter is
+judged where the map was obtained.
 """
 
 from __future__ import annotations
