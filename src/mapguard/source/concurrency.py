@@ -110,13 +110,15 @@ class Concurrency:
         return [c for found in self._by_function.values() for c in found]
 
     def context_of(self, node: Node, go_file: GoFile) -> Context | None:
-        """The context `node` runs in; closures not started with `go` belong to their writer."""
+        """The context `node` runs in; closures not started with `go` belong to their writer,
+        except those handed to a task queue (`q.Queue(func() {...})`), which run wherever the
+        queue runs them."""
         function = enclosing_function(node)
         while function is not None:
             found = self._by_function.get((id(go_file), function.start_byte))
             if found:
                 return _strongest(found)
-            if function.type != "func_literal":
+            if function.type != "func_literal" or _queued(function, go_file):
                 return None
             function = enclosing_function(function)
         return None
@@ -655,6 +657,23 @@ def _channels_signalled(context: Context, go_file: GoFile) -> set[str]:
 
 def _operator(node: Node) -> str:
     return next((c.type for c in node.children if not c.is_named), "")
+
+
+# Methods that take a function to run later, on another goroutine or event loop: an event
+# loop's task queue, a worker pool. The function does not run where it is written.
+_QUEUE_METHODS = frozenset({"Queue", "Enqueue", "Post", "Submit", "Schedule", "Dispatch",
+                            "RunOnLoop", "RunOnEventLoop"})
+
+
+def _queued(literal: Node, go_file: GoFile) -> bool:
+    holder = literal.parent
+    while holder is not None and holder.type == "parenthesized_expression":
+        holder = holder.parent
+    call = holder.parent if holder is not None and holder.type == "argument_list" else None
+    function = call.child_by_field_name("function") if call is not None else None
+    field = function.child_by_field_name("field") if function is not None and (
+        function.type == "selector_expression") else None
+    return field is not None and go_file.text(field) in _QUEUE_METHODS
 
 
 def _strongest(contexts: list[Context]) -> Context:

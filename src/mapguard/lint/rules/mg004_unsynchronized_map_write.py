@@ -43,8 +43,11 @@ When a lock held by the caller protects the write: name the function `...Locked`
 comment that the caller holds the lock ("Lock should be held.", "Lock held on entry", "callers
 must hold mu", ...), or call it only with the lock held, and mapguard takes it as held. A
 goroutine whose starter waits for it (`wg.Wait()`, draining a channel it closes) before going on
-— also once per pass of a loop — is not taken as running alongside the rest of the package, and
-handlers in `_test.go` files (fakes behind `httptest` servers) are not taken as concurrent. When
+— also once per pass of a loop — is not taken as running alongside the rest of the package; nor
+are the uses in helpers that only the goroutine itself calls (an event loop's own state), a map
+the starter hands over and replaces right after `go`, or another field of the same value. A
+function handed to a task queue (`q.Queue(func() {...})`) runs where the queue runs it, not in
+the goroutine that queues it. Code in `_test.go` files is left to `go test -race`. When
 the goroutines are ordered by something the rule does not see (a channel handshake through
 another function), suppress the finding with `//mapguard:ignore MG004 <reason>`.
 """
