@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -40,9 +41,11 @@ from mapguard.chaos.runtime import (
 from mapguard.chaos.steps import ChaosStep
 from mapguard.errors import ToolError, UsageError
 from mapguard.load.engine import RECORD_ENV, sigterm_as_interrupt
-from mapguard.load.intervals import EngineRun, Interval, parse_line
+from mapguard.load.intervals import EngineRun, Interval, Start, parse_line
 
 POLL_S = 0.05
+RECORD_APPEARS_S = 5.0  # `mapguard load` opens its record file within this after it starts
+LOAD_START_TIMEOUT_S = 330.0  # it may build its engine first
 LOAD_STOP_TIMEOUT_S = 30.0
 STRESS_STOP_TIMEOUT_S = 5.0
 
@@ -132,6 +135,7 @@ def _run(options: ChaosOptions, run: ChaosRun, record: Path, say: Callable[[str]
             say(f"moved {len(cgroup.origins)} process(es) into {cgroup.path}")
         if options.command:
             load = _start_load(options.command, record)
+            _await_measurement(load, record, say)
         for step in options.steps:
             if cgroup is not None:
                 cgroup.set_quota(step.quota_cpus)
@@ -200,9 +204,33 @@ def _clean_leftovers(run: ChaosRun, hierarchy: Hierarchy, say: Callable[[str], N
 def _start_load(command: Sequence[str], record: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, RECORD_ENV: str(record)}
     try:
-        return subprocess.Popen(list(command), env=env, stdin=subprocess.DEVNULL)
+        # Its report goes to our stderr: our stdout is the chaos report (JSON with --format).
+        return subprocess.Popen(list(command), env=env, stdin=subprocess.DEVNULL,
+                                stdout=sys.stderr.fileno())
     except OSError as exc:
         raise ToolError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
+
+
+def _await_measurement(load: subprocess.Popen[bytes], record: Path,
+                       say: Callable[[str], None]) -> None:
+    """When the command is `mapguard load` (it opens the record file at once), the steps start
+    when its measurement does: after its engine is built and its warm-up is over."""
+    appear_by = time.monotonic() + RECORD_APPEARS_S
+    while not record.exists():
+        if time.monotonic() > appear_by or load.poll() is not None:
+            return  # not mapguard load: its figures will not be split by step
+        time.sleep(POLL_S)
+    start_by = time.monotonic() + LOAD_START_TIMEOUT_S
+    while load.poll() is None and time.monotonic() < start_by:
+        first = record.read_bytes().split(b"\n", 1)[0]
+        if first.endswith(b"}"):
+            started = parse_line(first)
+            if isinstance(started, Start):
+                wait_s = (started.measure_from_ns - time.time_ns()) / 1e9
+                say(f"the load measures from {max(0.0, wait_s):.1f}s from now; steps start then")
+                time.sleep(max(0.0, wait_s))
+            return
+        time.sleep(POLL_S)
 
 
 def _finish_load(load: subprocess.Popen[bytes], *, early: bool) -> int:

@@ -3,6 +3,7 @@ an SLO verdict per step."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -63,18 +64,14 @@ def load_command(url: str, rate: str, duration: str | None, step: str | None, wa
         from mapguard.slo.spec import load_specs
 
         found, skipped = objectives(load_specs(slo_specs))
-    binary = engine_binary()
     text = output_format == "text"
     if text:
         click.echo(_headline(load_plan))
-    record = _record_file()
     progress = _progress if text and sys.stderr.isatty() else None
-    try:
-        with sigterm_as_interrupt():
-            run = run_engine(load_plan, binary=binary, on_interval=progress, copy_to=record)
-    finally:
-        if record is not None:
-            record.close()
+    # Opened before the engine is built: `mapguard chaos` waits for it to appear.
+    with _record_file() as record, sigterm_as_interrupt():
+        run = run_engine(load_plan, binary=engine_binary(), on_interval=progress,
+                         copy_to=record)
     result = step_results(load_plan, run)
     verdicts = judge_all(found, result.steps)
     if text:
@@ -110,10 +107,10 @@ def _plan(url: str, rate: str, duration: str | None, step: str | None, warmup: s
     )
 
 
-def _record_file() -> IO[bytes] | None:
+def _record_file() -> IO[bytes] | contextlib.nullcontext[None]:
     path = os.environ.get(RECORD_ENV)
     if not path:
-        return None
+        return contextlib.nullcontext()
     try:
         return Path(path).open("ab")
     except OSError as exc:
@@ -160,8 +157,12 @@ def print_result(result: LoadResult) -> None:
             kinds = ", ".join(f"{kind}: {count}" for kind, count in step.errors.most_common())
             click.echo(f"step {step.number} errors: {kinds}")
         if step.generator_bound:
-            click.echo(f"step {step.number}: the generator itself was the limit (timer lag p99 "
-                       f"{_ms(step.lag_p99_ms)} ms); its latencies are not reported")
+            click.echo(f"step {step.number}: the generator itself could not send at the rate; "
+                       "its latencies would describe the generator and are not reported")
+        elif step.generator_late:
+            click.echo(f"step {step.number}: the generator's timers were late by up to "
+                       f"{_ms(step.lag_p99_ms)} ms (p99; a busy machine?): its latencies "
+                       "include that delay")
         if not step.complete:
             click.echo(f"step {step.number}: cut short, figures cover what was measured")
     click.echo("latency is measured from each request's intended send time (open loop); the "
@@ -203,6 +204,7 @@ def step_json(step: StepResult) -> dict[str, Any]:
         "held": step.held, "rate_verdict": step.rate_verdict,
         "queued_for_connection": step.queued, "max_in_flight": step.max_in_flight,
         "generator_lag_p99_ms": step.lag_p99_ms, "generator_bound": step.generator_bound,
+        "generator_late": step.generator_late,
         "complete": step.complete,
         "latency_ms": None if latency is None else {
             **{f"p{p:g}": latency.at(p) for p in PERCENTILES},

@@ -26,6 +26,7 @@ class Start:
     num_cpu: int
     max_connections: int
     interval_ns: int
+    measure_from_ns: int  # Unix time when the warm-up ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ def parse_line(raw: bytes | str) -> Start | Interval | End:
         if kind == "start":
             return Start(_int(data, "unix_ns"), _int(data, "tickets"), _int(data, "gomaxprocs"),
                          _int(data, "num_cpu"), _int(data, "max_connections"),
-                         _int(data, "interval_ns"))
+                         _int(data, "interval_ns"), _int(data, "measure_from_unix_ns"))
         if kind == "end":
             return End(_int(data, "unix_ns"), bool(data.get("interrupted")),
                        _int(data, "max_connections_used"))

@@ -2,14 +2,18 @@
 generator itself kept up.
 
 Latency runs from each request's *intended* send time, so waiting for a free connection or a
-late timer counts (no coordinated omission). When the engine's own timer lag is a large part of
-the latency, or it sent fewer requests than planned while connections were still free, the
-figures would describe the generator rather than the service: the step is marked
-`generator_bound` and its latency percentiles are withheld.
+late timer counts (no coordinated omission). Two ways the generator itself can get in the way:
+
+- it sent fewer requests than planned while connections were still free: the step is
+  `generator_bound`, its latencies would describe the generator, and they are withheld;
+- its timers woke late (a busy machine): the requests still went out, but their latencies
+  include that delay. When the lag's p99 is a large part of the latency p99 the step is
+  `generator_late` and says by how much.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,7 +28,7 @@ if TYPE_CHECKING:
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 HELD_TOLERANCE = 0.01  # the rate is held when at most 1 % of the planned requests went unsent
-LAG_FLOOR_MS = 5.0  # timer lag below this never withholds latencies
+LAG_FLOOR_MS = 5.0  # timer lag below this is never worth a warning
 LAG_SHARE = 0.25  # ... above it, when it is this share of the latency p99 or more
 HIGHEST_US = 1 << 36
 
@@ -146,18 +150,16 @@ class StepResult:
 
     @property
     def generator_bound(self) -> bool:
-        """The generator, not the service, limited this step (its latencies are withheld)."""
-        if not self.held and not self.connections_saturated:
-            return True
-        return self.lag_p99_ms is not None and self._lag_dominates(self.lag_p99_ms)
+        """The generator could not send at the rate although connections were free: the
+        service was not loaded as planned (its latencies are withheld)."""
+        return not self.held and not self.connections_saturated
 
-    def _lag_dominates(self, lag_ms: float) -> bool:
-        latency = self._raw_latency()
-        return lag_ms >= LAG_FLOOR_MS and (latency is None or lag_ms >= LAG_SHARE * latency)
-
-    def _raw_latency(self) -> float | None:
-        summary = summarize(histogram_of(i.latency_us for i in self.intervals))
-        return None if summary is None else summary.at(99.0)
+    @property
+    def generator_late(self) -> bool:
+        """The generator's timers were late by a large part of the latency p99."""
+        lag, latency = self.lag_p99_ms, self.latency
+        return (lag is not None and latency is not None and lag >= LAG_FLOOR_MS
+                and lag >= LAG_SHARE * latency.at(99.0))
 
     @property
     def rate_verdict(self) -> str:
@@ -202,12 +204,12 @@ def step_results(plan: LoadPlan, run: EngineRun) -> LoadResult:
 def make_step(number: int, step: Step, intervals: Sequence[Interval], max_connections: int,
               complete: bool) -> StepResult:
     lag = summarize(histogram_of(i.lag_us for i in intervals))
-    draft = StepResult(number, step, tuple(intervals), None,
-                       None if lag is None else lag.at(99.0), max_connections, complete)
-    latency = None if draft.generator_bound else summarize(
-        histogram_of(i.latency_us for i in intervals))
-    return StepResult(number, step, tuple(intervals), latency, draft.lag_p99_ms,
-                      max_connections, complete)
+    step_result = StepResult(number, step, tuple(intervals), None,
+                             None if lag is None else lag.at(99.0), max_connections, complete)
+    if step_result.generator_bound:
+        return step_result
+    latency = summarize(histogram_of(i.latency_us for i in intervals))
+    return dataclasses.replace(step_result, latency=latency)
 
 
 def window_step(number: int, intervals: Sequence[Interval], start_ns: int, end_ns: int,

@@ -156,6 +156,16 @@ func (s *schedule) ticket(i int64) (int, int, time.Duration) {
 	return k, min(n, len(s.intervals)-1), at
 }
 
+// warmupEnd is the offset where the leading warm-up steps end.
+func (s *schedule) warmupEnd() time.Duration {
+	for k, st := range s.steps {
+		if !st.Warmup {
+			return s.offset[k]
+		}
+	}
+	return s.end()
+}
+
 func (s *schedule) end() time.Duration {
 	if len(s.intervals) == 0 {
 		return 0
@@ -299,6 +309,7 @@ func (e *engine) run(parentGone chan struct{}) {
 		"intervals": len(e.sched.intervals), "gomaxprocs": runtime.GOMAXPROCS(0),
 		"num_cpu": runtime.NumCPU(), "max_connections": e.plan.MaxConnections,
 		"interval_ns": e.sched.interval.Nanoseconds(),
+		"measure_from_unix_ns": e.sched.start.Add(e.sched.warmupEnd()).UnixNano(),
 	})
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
