@@ -17,7 +17,7 @@ from mapguard.errors import UsageError
 from mapguard.load import plan as plans
 from mapguard.load.engine import RECORD_ENV, engine_binary, run_engine, sigterm_as_interrupt
 from mapguard.load.intervals import Interval
-from mapguard.load.results import PERCENTILES, LoadResult, StepResult, step_results
+from mapguard.load.results import PERCENTILES, Latency, LoadResult, StepResult, step_results
 from mapguard.load.slo_verdict import Objective, Skipped, StepVerdict, judge_all, objectives
 
 
@@ -206,11 +206,18 @@ def step_json(step: StepResult) -> dict[str, Any]:
         "generator_lag_p99_ms": step.lag_p99_ms, "generator_bound": step.generator_bound,
         "generator_late": step.generator_late,
         "complete": step.complete,
+        "service_time_ms": _percentiles_json(step.service),
         "latency_ms": None if latency is None else {
             **{f"p{p:g}": latency.at(p) for p in PERCENTILES},
             "max": latency.max_ms, "mean": round(latency.mean_ms, 4), "count": latency.count,
         },
     }
+
+
+def _percentiles_json(summary: Latency | None) -> dict[str, float] | None:
+    if summary is None:
+        return None
+    return {**{f"p{p:g}": summary.at(p) for p in PERCENTILES}, "max": summary.max_ms}
 
 
 def verdict_json(verdict: StepVerdict) -> dict[str, Any]:

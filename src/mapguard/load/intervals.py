@@ -43,6 +43,7 @@ class Interval:
     errors: Mapping[str, int]  # kind -> count ("status 503", "timeout", "not sent", ...)
     max_in_flight: int
     latency_us: Buckets  # intended send time -> response read, answered requests
+    service_us: Buckets  # actual send time -> response read (what closed-loop tools report)
     lag_us: Buckets  # how late the engine's timer sent the requests it was waiting for
 
     @property
@@ -116,7 +117,8 @@ def _interval(data: dict[str, Any]) -> Interval:
         answered=_int(data, "answered"), queued=_int(data, "queued"),
         errors={str(kind): int(count) for kind, count in errors.items()},
         max_in_flight=_int(data, "max_in_flight"),
-        latency_us=_buckets(data, "latency_us"), lag_us=_buckets(data, "lag_us"),
+        latency_us=_buckets(data, "latency_us"), service_us=_buckets(data, "service_us"),
+        lag_us=_buckets(data, "lag_us"),
     )
 
 

@@ -88,6 +88,11 @@ class StepResult:
     complete: bool  # every interval of the step was measured (not cut short)
 
     @property
+    def service(self) -> Latency | None:
+        """From the actual send time: the figure a closed-loop tool would report."""
+        return summarize(histogram_of(i.service_us for i in self.intervals))
+
+    @property
     def start_ns(self) -> int:
         return self.intervals[0].start_ns
 

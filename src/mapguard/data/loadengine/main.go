@@ -178,6 +178,7 @@ func (s *schedule) end() time.Duration {
 type tally struct {
 	mu       sync.Mutex
 	latency  *histogram // intended send time -> response read, answered requests
+	service  *histogram // actual send -> response read: what a closed-loop client would see
 	lag      *histogram // timer lateness of sends whose ticket was taken before its time
 	errors   map[string]int64
 	answered int64
@@ -189,7 +190,7 @@ type tally struct {
 }
 
 func newTally() *tally {
-	return &tally{latency: newHistogram(), lag: newHistogram(), errors: map[string]int64{}}
+	return &tally{latency: newHistogram(), service: newHistogram(), lag: newHistogram(), errors: map[string]int64{}}
 }
 
 type engine struct {
@@ -308,7 +309,7 @@ func (e *engine) run(parentGone chan struct{}) {
 		"type": "start", "unix_ns": e.sched.start.UnixNano(), "tickets": e.sched.total,
 		"intervals": len(e.sched.intervals), "gomaxprocs": runtime.GOMAXPROCS(0),
 		"num_cpu": runtime.NumCPU(), "max_connections": e.plan.MaxConnections,
-		"interval_ns": e.sched.interval.Nanoseconds(),
+		"interval_ns":          e.sched.interval.Nanoseconds(),
 		"measure_from_unix_ns": e.sched.start.Add(e.sched.warmupEnd()).UnixNano(),
 	})
 	signals := make(chan os.Signal, 1)
@@ -420,7 +421,8 @@ func (e *engine) work(slot int64) {
 		var failure string
 		c, failure = e.exchange(c, e.requests[i%int64(len(e.requests))])
 		e.inFlight.Add(-1)
-		elapsed := time.Since(e.sched.start) - at
+		finished := time.Since(e.sched.start)
+		elapsed := finished - at
 		t.mu.Lock()
 		if overdue {
 			t.queued++
@@ -430,6 +432,7 @@ func (e *engine) work(slot int64) {
 		if failure == "" || strings.HasPrefix(failure, "status ") {
 			t.answered++
 			t.latency.record(int64(elapsed / time.Microsecond))
+			t.service.record(int64((finished - sendOffset) / time.Microsecond))
 		}
 		if failure != "" {
 			t.errors[failure]++
@@ -580,7 +583,8 @@ func (e *engine) flush(all bool) {
 			"end_ns":    e.sched.start.Add(span.end).UnixNano(),
 			"scheduled": span.scheduled, "sent": t.sent, "answered": t.answered,
 			"queued": t.queued, "errors": t.errors, "max_in_flight": t.maxConns,
-			"latency_us": t.latency.sparse(), "lag_us": t.lag.sparse(),
+			"latency_us": t.latency.sparse(), "service_us": t.service.sparse(),
+			"lag_us": t.lag.sparse(),
 		}
 		t.emitted = true
 		t.mu.Unlock()
