@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +40,7 @@ from mapguard.chaos.runtime import (
 )
 from mapguard.chaos.steps import ChaosStep
 from mapguard.errors import ToolError, UsageError
-from mapguard.load.engine import RECORD_ENV, sigterm_as_interrupt
+from mapguard.load.engine import RECORD_ENV, termination_as_interrupt
 from mapguard.load.intervals import EngineRun, Interval, Start, parse_line
 
 POLL_S = 0.05
@@ -116,7 +116,7 @@ def run_chaos(options: ChaosOptions, *, say: Callable[[str], None] = lambda _m: 
                    load_command=tuple(options.command))
     with tempfile.TemporaryDirectory(prefix="mapguard-chaos-") as tmp:
         record = Path(tmp) / "load.jsonl"
-        with sigterm_as_interrupt():
+        with termination_as_interrupt():
             _run(options, run, record, say)
         _read_load_record(run, record)
     return run
@@ -151,15 +151,24 @@ def _run(options: ChaosOptions, run: ChaosRun, record: Path, say: Callable[[str]
         run.interrupted = True
         run.ended = "interrupted"
     finally:
-        # Quota and membership first: nothing after this may leave the target throttled.
-        if cgroup is not None:
-            run.restore_problems = cgroup.restore()
+        # Quota and membership first, with Ctrl-C and SIGTERM held back until it is done:
+        # nothing may leave the target throttled.
+        with _signals_deferred():
+            run.restore_problems = cgroup.restore() if cgroup is not None else []
             run.restored = not run.restore_problems
-        else:
-            run.restored = True
         _stop_stress(stress)
         if load is not None:
             run.load_exit = _finish_load(load, early=not run.completed)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _step(options: ChaosOptions, run: ChaosRun, step: ChaosStep, cgroup: QuotaCgroup | None,
@@ -171,26 +180,33 @@ def _step(options: ChaosOptions, run: ChaosRun, step: ChaosStep, cgroup: QuotaCg
     quota_file = cgroup.quota_text() if cgroup else ""
     start = time.time_ns()
     deadline = time.monotonic() + step.seconds
-    ended = None
+    ended: str | None = "interrupted"  # unless the loop below finishes
+    try:
+        ended = _wait_step(options, step, cgroup, load, deadline)
+    finally:
+        # Recorded on every way out: an interrupted step is reported as far as it went.
+        end = time.time_ns()
+        figures = None
+        if gctrace is not None:
+            figures = gctrace.take()
+        elif metrics_start is not None and options.metrics_url and ended != "interrupted":
+            figures = metrics_figures(metrics_start, scrape(options.metrics_url))
+        throttle = cgroup.stats().since(before) if cgroup and before else None
+        run.records.append(StepRecord(step, start, end, throttle, quota_file, figures,
+                                      cut_short=ended is not None))
+    return ended
+
+
+def _wait_step(options: ChaosOptions, step: ChaosStep, cgroup: QuotaCgroup | None,
+               load: subprocess.Popen[bytes] | None, deadline: float) -> str | None:
     while time.monotonic() < deadline:
         if not alive(options.target) or (cgroup is not None and not cgroup.members()):
-            ended = f"the target (pid {options.target}) exited during step {step.number}"
-            break
+            return f"the target (pid {options.target}) exited during step {step.number}"
         if load is not None and load.poll() is not None:
-            ended = (f"the load command exited (status {load.returncode}) during step "
-                     f"{step.number}")
-            break
+            return (f"the load command exited (status {load.returncode}) during step "
+                    f"{step.number}")
         time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
-    end = time.time_ns()
-    figures = None
-    if gctrace is not None:
-        figures = gctrace.take()
-    elif metrics_start is not None and options.metrics_url:
-        figures = metrics_figures(metrics_start, scrape(options.metrics_url))
-    throttle = cgroup.stats().since(before) if cgroup and before else None
-    run.records.append(StepRecord(step, start, end, throttle, quota_file, figures,
-                                  cut_short=ended is not None))
-    return ended
+    return None
 
 
 def _clean_leftovers(run: ChaosRun, hierarchy: Hierarchy, say: Callable[[str], None]) -> None:

@@ -15,7 +15,7 @@ import click
 from mapguard.clikit import emit_json, format_option
 from mapguard.errors import UsageError
 from mapguard.load import plan as plans
-from mapguard.load.engine import RECORD_ENV, engine_binary, run_engine, sigterm_as_interrupt
+from mapguard.load.engine import RECORD_ENV, engine_binary, run_engine, termination_as_interrupt
 from mapguard.load.intervals import Interval
 from mapguard.load.results import PERCENTILES, Latency, LoadResult, StepResult, step_results
 from mapguard.load.slo_verdict import Objective, Skipped, StepVerdict, judge_all, objectives
@@ -69,7 +69,7 @@ def load_command(url: str, rate: str, duration: str | None, step: str | None, wa
         click.echo(_headline(load_plan))
     progress = _progress if text and sys.stderr.isatty() else None
     # Opened before the engine is built: `mapguard chaos` waits for it to appear.
-    with _record_file() as record, sigterm_as_interrupt():
+    with _record_file() as record, termination_as_interrupt():
         run = run_engine(load_plan, binary=engine_binary(), on_interval=progress,
                          copy_to=record)
     result = step_results(load_plan, run)
