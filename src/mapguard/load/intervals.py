@@ -37,7 +37,7 @@ class Interval:
     start_ns: int  # intended send time window, Unix nanoseconds
     end_ns: int
     scheduled: int  # requests whose intended send time falls in the window
-    sent: int  # requests actually sent during the window (wall clock)
+    sent: int  # of those, sent before their step ended (the rate held)
     answered: int  # got an HTTP response (any status)
     queued: int  # waited for a free connection (all were busy at their time)
     errors: Mapping[str, int]  # kind -> count ("status 503", "timeout", "not sent", ...)

@@ -156,6 +156,11 @@ func (s *schedule) ticket(i int64) (int, int, time.Duration) {
 	return k, min(n, len(s.intervals)-1), at
 }
 
+// stepEnd is the offset where step k ends.
+func (s *schedule) stepEnd(k int) time.Duration {
+	return s.offset[k] + time.Duration(s.steps[k].Duration*float64(time.Second))
+}
+
 // warmupEnd is the offset where the leading warm-up steps end.
 func (s *schedule) warmupEnd() time.Duration {
 	for k, st := range s.steps {
@@ -183,7 +188,7 @@ type tally struct {
 	errors   map[string]int64
 	answered int64
 	queued   int64 // tickets already overdue when a connection took them (all were busy)
-	sent     int64 // sends whose actual start fell in this interval's wall-clock window
+	sent     int64 // tickets of this interval sent before their step ended (the rate held)
 	done     int64 // tickets of this interval that are finished (answered, failed or not sent)
 	maxConns int64
 	emitted  bool
@@ -370,9 +375,9 @@ func (e *engine) supervise(done chan struct{}) {
 }
 
 func (e *engine) spawn() {
-	n := e.workers.Add(1)
+	e.workers.Add(1)
 	e.wg.Add(1)
-	go e.work(n)
+	go e.work()
 }
 
 type connection struct {
@@ -380,7 +385,7 @@ type connection struct {
 	reader *bufio.Reader
 }
 
-func (e *engine) work(slot int64) {
+func (e *engine) work() {
 	defer e.wg.Done()
 	var c *connection
 	defer func() {
@@ -393,7 +398,7 @@ func (e *engine) work(slot int64) {
 		if i >= e.sched.total {
 			return
 		}
-		_, n, at := e.sched.ticket(i)
+		k, n, at := e.sched.ticket(i)
 		t := e.tallies[n]
 		if at >= time.Duration(e.stopAt.Load()) {
 			e.cutoff(i) // interrupted: this ticket and every later one are not part of the run
@@ -416,7 +421,6 @@ func (e *engine) work(slot int64) {
 			t.mu.Unlock()
 			continue
 		}
-		e.countSend(sendOffset, slot)
 		inflight := e.inFlight.Add(1)
 		var failure string
 		c, failure = e.exchange(c, e.requests[i%int64(len(e.requests))])
@@ -424,6 +428,9 @@ func (e *engine) work(slot int64) {
 		finished := time.Since(e.sched.start)
 		elapsed := finished - at
 		t.mu.Lock()
+		if sendOffset < e.sched.stepEnd(k) {
+			t.sent++
+		}
 		if overdue {
 			t.queued++
 		} else {
@@ -450,17 +457,6 @@ func (e *engine) cutoff(i int64) {
 			return
 		}
 	}
-}
-
-func (e *engine) countSend(offset time.Duration, slot int64) {
-	n := sort.Search(len(e.sched.intervals), func(n int) bool { return e.sched.intervals[n].end > offset })
-	if n >= len(e.tallies) {
-		return
-	}
-	t := e.tallies[n]
-	t.mu.Lock()
-	t.sent++
-	t.mu.Unlock()
 }
 
 // exchange sends one request and reads its response; it returns the connection to reuse (nil
