@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mapguard.demo import demo_root
+from mapguard.demo.command import demo_root
 from mapguard.gotool import require_go, run_go
 from mapguard.load.engine import engine_binary, run_engine
 from mapguard.load.plan import LoadPlan, Step

@@ -17,21 +17,19 @@ import pytest
 
 from mapguard import gotool
 from mapguard.cli import main
-from mapguard.demo import DemoReport, StageRun, print_summary, report_json
-from mapguard.demo_evidence import (
-    ALPHA,
+from mapguard.demo.command import DemoReport, StageRun, print_summary, report_json
+from mapguard.demo.comparison import ALPHA, Comparison, mann_whitney_p
+from mapguard.demo.evidence import (
     BATCHES,
     Batch,
-    Comparison,
     EscapeCounts,
     EvidenceStage,
     VersionEvidence,
     batch_cycles,
     compare,
     go_duration_s,
-    mann_whitney_p,
-    running_service,
 )
+from mapguard.demo.service import running_service
 from mapguard.errors import ToolError
 from mapguard.evidence.gcsummary import summarize_gctrace
 from mapguard.formats.gctrace import Cycles, GcTrace, parse_gctrace

@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "Open-loop HTTP load: latency per step from the intended send time, SLO verdicts."),
     "chaos": ("mapguard.chaos.commands:chaos",
               "CPU chaos: quota steps (cgroup v1/v2) or stress-ng, Chaos Mesh manifests."),
-    "demo": ("mapguard.demo:demo_command",
+    "demo": ("mapguard.demo.command:demo_command",
              "Run mapguard on riskd, the Go service shipped inside mapguard."),
 }
 

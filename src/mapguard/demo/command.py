@@ -5,7 +5,7 @@ catalogue, `after/` is its fixed twin. The demo runs mapguard's stages on both:
 
 1. code — `mapguard lint`: every rule fires on before/, none on after/;
 2. test — the Go toolchain's evidence: escape verdicts of the map sites, and the map bytes, GC
-   cycles and pauses of the running service under the same load (`demo_evidence`);
+   cycles and pauses of the running service under the same load (`evidence`);
 3. production — the SLO spec shipped next to the service (`riskd.slo.yaml`) turned into
    Prometheus rules and alerts, checked by promtool when it is installed, and the burn
    scenarios mapguard derives from the spec run against them with `promtool test rules`.
@@ -37,12 +37,14 @@ from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import LintResult
 
 if TYPE_CHECKING:  # only: the evidence and SLO stages import numpy, scipy, pydantic when they run
-    from mapguard.demo_evidence import Comparison, EvidenceStage, VersionEvidence
+    from mapguard.demo.comparison import Comparison
+    from mapguard.demo.evidence import EvidenceStage, VersionEvidence
     from mapguard.slo.tools import Verdict
 
 STAGES = ("lint", "evidence", "slo")
 DEFAULT_REQUESTS = 10_000
 MIN_REQUESTS = 100
+MAX_REQUESTS = 100_000  # riskd caches every decision of the run (see evidence.cache_entries)
 SPEC_FILE = "riskd.slo.yaml"
 T = TypeVar("T")
 
@@ -264,7 +266,7 @@ def run_demo(selected: Sequence[str], requests: int, *,
         evidence_run = StageRun("evidence", "skipped", reason=missing)
     else:
         def evidence() -> EvidenceStage:
-            from mapguard.demo_evidence import run_evidence_stage
+            from mapguard.demo.evidence import run_evidence_stage
 
             assert toolchain is not None
             return run_evidence_stage(root, toolchain, requests=requests, progress=progress)
@@ -309,7 +311,7 @@ def _lint_json(stage: LintStage | None, root: Path) -> dict[str, Any]:
 def _evidence_json(stage: EvidenceStage | None) -> dict[str, Any]:
     if stage is None:
         return {}
-    from mapguard.demo_evidence import BATCHES, GODEBUG_EXTRA, WORKERS
+    from mapguard.demo.evidence import BATCHES, GODEBUG_EXTRA, WORKERS
 
     return {
         "load": {"batches": BATCHES, "requests_per_batch": stage.requests_per_batch,
@@ -445,7 +447,7 @@ _ROWS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
 
 
 def _print_evidence(stage: EvidenceStage) -> None:
-    from mapguard.demo_evidence import BATCHES, GODEBUG_EXTRA, WORKERS
+    from mapguard.demo.evidence import BATCHES, GODEBUG_EXTRA, WORKERS
 
     before, after = stage.before, stage.after
     click.echo(f"load: {before.requests:,} POST /decide per version in {BATCHES} batches of "
@@ -518,8 +520,8 @@ def _progress(message: str) -> None:
 @click.command("demo")
 @click.option("--stage", type=click.Choice([*STAGES, "all"]), default="all", show_default=True,
               help="Run one stage only.")
-@click.option("--requests", type=click.IntRange(min=MIN_REQUESTS), default=DEFAULT_REQUESTS,
-              show_default=True,
+@click.option("--requests", type=click.IntRange(MIN_REQUESTS, MAX_REQUESTS),
+              default=DEFAULT_REQUESTS, show_default=True,
               help="POST /decide requests per version in the evidence stage.")
 @format_option()
 def demo_command(stage: str, requests: int, output_format: str) -> int:
