@@ -6,7 +6,9 @@ catalogue, `after/` is its fixed twin. The demo runs mapguard's stages on both:
 1. code — `mapguard lint`: every rule fires on before/, none on after/;
 2. test — the Go toolchain's evidence: escape verdicts of the map sites, and the map bytes, GC
    cycles and pauses of the running service under the same load (`evidence`);
-3. production — the SLO spec shipped next to the service (`riskd.slo.yaml`) turned into
+3. test — request latency under the same open-loop load while a CPU quota steps down, p99 and
+   SLO compliance per step side by side (`latency`);
+4. production — the SLO spec shipped next to the service (`riskd.slo.yaml`) turned into
    Prometheus rules and alerts, checked by promtool when it is installed, and the burn
    scenarios mapguard derives from the spec run against them with `promtool test rules`.
 
@@ -39,9 +41,11 @@ from mapguard.lint.results import LintResult
 if TYPE_CHECKING:  # only: the evidence and SLO stages import numpy, scipy, pydantic when they run
     from mapguard.demo.comparison import Comparison
     from mapguard.demo.evidence import EvidenceStage, VersionEvidence
+    from mapguard.demo.latency import LatencyStage, Side
+    from mapguard.load.slo_verdict import StepVerdict
     from mapguard.slo.tools import Verdict
 
-STAGES = ("lint", "evidence", "slo")
+STAGES = ("lint", "evidence", "latency", "slo")
 DEFAULT_REQUESTS = 10_000
 MIN_REQUESTS = 100
 MAX_REQUESTS = 100_000  # riskd caches every decision of the run (see evidence.cache_entries)
@@ -188,12 +192,13 @@ class DemoReport:
     go: str | None  # the toolchain's version, e.g. go1.27.3
     lint: StageRun[LintStage]
     evidence: StageRun[EvidenceStage]
+    latency: StageRun[LatencyStage]
     slo: StageRun[SloStage]
     seconds: float
 
     @property
     def stages(self) -> tuple[StageRun[Any], ...]:
-        return (self.lint, self.evidence, self.slo)
+        return (self.lint, self.evidence, self.latency, self.slo)
 
     def expectations(self) -> list[Expectation]:
         found = [Expectation(run.name, "the stage runs", False, run.reason or "")
@@ -204,6 +209,8 @@ class DemoReport:
                                      stage.as_expected, stage.problems()))
         if self.evidence.result is not None:
             found += _evidence_expectations(self.evidence.result)
+        if self.latency.result is not None:
+            found += _latency_expectations(self.latency.result)
         if self.slo.result is not None:
             checks = (
                 ("promtool accepts the generated rules", self.slo.result.promtool),
@@ -236,6 +243,21 @@ def _evidence_expectations(stage: EvidenceStage) -> list[Expectation]:
         Expectation("evidence", "after/ allocates fewer map bytes per request than before/",
                     stage.fewer_map_bytes, detail),
     ]
+
+
+def _latency_expectations(stage: LatencyStage) -> list[Expectation]:
+    """Only what the demo controls: the quota undone and riskd alive. The latencies, whichever
+    way they come out, are measurements, not claims."""
+    found = [Expectation("latency", "riskd served every latency run and stopped cleanly",
+                         not any(stage.exit_statuses),
+                         "; ".join(f"{v}/ exited {s}" for v, s in zip(("before", "after"),
+                                                                     stage.exit_statuses,
+                                                                     strict=True) if s))]
+    if stage.cgroup is not None:
+        found.append(Expectation("latency", "every CPU quota was undone (riskd back in its "
+                                 "cgroup, the chaos cgroups removed)", stage.restored,
+                                 "; ".join(stage.restore_problems)))
+    return found
 
 
 def find_toolchain() -> tuple[gotool.GoToolchain | None, str | None]:
@@ -273,10 +295,22 @@ def run_demo(selected: Sequence[str], requests: int, *,
 
         evidence_run = _timed("evidence", selected, evidence)
     done(evidence_run)
+    latency_run: StageRun[LatencyStage]
+    if "latency" in selected and toolchain is None:
+        latency_run = StageRun("latency", "skipped", reason=missing)
+    else:
+        def latency() -> LatencyStage:
+            from mapguard.demo.latency import run_latency_stage
+
+            assert toolchain is not None
+            return run_latency_stage(root, toolchain, root / SPEC_FILE, progress=progress)
+
+        latency_run = _timed("latency", selected, latency)
+    done(latency_run)
     slo_run = _timed("slo", selected, lambda: run_slo_stage(root / SPEC_FILE))
     done(slo_run)
     return DemoReport(root, toolchain.full_version if toolchain else None, lint_run,
-                      evidence_run, slo_run, time.perf_counter() - started)
+                      evidence_run, latency_run, slo_run, time.perf_counter() - started)
 
 
 # --- JSON ---------------------------------------------------------------------------------
@@ -289,6 +323,7 @@ def report_json(report: DemoReport) -> dict[str, Any]:
         "go": report.go,
         "lint": {**report.lint.to_json(), **_lint_json(report.lint.result, report.root)},
         "evidence": {**report.evidence.to_json(), **_evidence_json(report.evidence.result)},
+        "latency": {**report.latency.to_json(), **_latency_json(report.latency.result)},
         "slo": {**report.slo.to_json(), **_slo_json(report.slo.result)},
         "expectations": [{"stage": e.stage, "claim": e.claim, "ok": e.ok, "detail": e.detail}
                          for e in expectations],
@@ -360,6 +395,43 @@ def _comparison_json(c: Comparison) -> dict[str, Any]:
             "sample_kind": c.sample_kind, "exact": c.exact, "verdict": c.verdict}
 
 
+def _latency_json(stage: LatencyStage | None) -> dict[str, Any]:
+    if stage is None:
+        return {}
+    from mapguard.demo import latency
+
+    return {
+        "load": {"rate": latency.RATE, "seconds_per_run": latency.RUN_S,
+                 "rounds": latency.ROUNDS, "warmup_seconds": latency.WARMUP_S,
+                 "order": "alternating (before, after), (after, before)",
+                 "latency_from": "intended send time", "godebug": "gctrace=1",
+                 "timeout_seconds": latency.TIMEOUT_S},
+        "quota": {"cgroup": stage.cgroup, "not_used_because": stage.no_quota_reason,
+                  "unit": "share of one CPU per period"},
+        "regime": {"go": stage.regime.go_version, "reason": stage.regime.reason},
+        "steps": [{"quota_cpus": step.quota_cpus,
+                   "before": _side_json(step.before), "after": _side_json(step.after),
+                   "p99": _comparison_json(step.p99)} for step in stage.steps],
+        "restored": stage.restored, "restore_problems": list(stage.restore_problems),
+        "load_average": [round(v, 2) for v in stage.load_average],
+    }
+
+
+def _side_json(side: Side) -> dict[str, Any]:
+    from mapguard.load.commands import step_json, verdict_json
+
+    throttle = side.throttle
+    return {
+        **step_json(side.merged),
+        "runs": len(side.runs),
+        "throttle": None if throttle is None else {
+            "periods": throttle.periods, "throttled": throttle.throttled,
+            "throttled_ms": round(throttle.throttled_us / 1000, 3)},
+        "gomaxprocs": list(side.gomaxprocs), "gc_cycles": side.gc_cycles,
+        "slo": [verdict_json(v) for v in side.slo],
+    }
+
+
 def _slo_json(stage: SloStage | None) -> dict[str, Any]:
     if stage is None:
         return {}
@@ -388,7 +460,8 @@ def print_stage(run: StageRun[Any], root: Path) -> None:
         return
     title = {"lint": "Stage 1, code: mapguard lint",
              "evidence": "Stage 2, test: evidence from the Go toolchain",
-             "slo": "Stage 3, production: SLOs as Prometheus rules"}[run.name]
+             "latency": "Stage 3, test: latency under load and CPU quota steps",
+             "slo": "Stage 4, production: SLOs as Prometheus rules"}[run.name]
     click.echo(f"\n== {title} ==\n")
     if run.result is None:
         click.echo(f"{run.status}: {run.reason}")
@@ -396,6 +469,8 @@ def print_stage(run: StageRun[Any], root: Path) -> None:
         _print_lint(run.result, root)
     elif isinstance(run.result, SloStage):
         _print_slo(run.result)
+    elif run.name == "latency":
+        _print_latency(run.result)
     else:
         _print_evidence(run.result)
 
@@ -472,6 +547,65 @@ def _print_evidence(stage: EvidenceStage) -> None:
                        f"{where:28} {function}")
 
 
+def _print_latency(stage: LatencyStage) -> None:
+    from mapguard.demo import latency
+
+    click.echo(f"load: {latency.RATE} POST /decide per second, open loop (latency from the "
+               f"intended send time), the same bodies for both;\n{latency.ROUNDS} runs of "
+               f"{latency.RUN_S:g} s per version and step after {latency.WARMUP_S:g} s of warm-up, "
+               "in alternating order; riskd with GODEBUG=gctrace=1 (no profiling)")
+    if stage.cgroup is not None:
+        click.echo(f"quota: {stage.cgroup}, a share of one CPU per 100 ms period; "
+                   f"GOMAXPROCS: {stage.regime.reason}")
+    else:
+        click.echo(f"no CPU quota steps: {stage.no_quota_reason}")
+    objectives = [v.objective for v in stage.steps[0].before.slo] if stage.steps else []
+    heads = " ".join(f"{o.slo.name + ' SLO':>19}" for o in objectives)
+    click.echo(f"\n{'quota':>6} {'':6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+               f"{'throttled':>10} {'P':>3} {heads}  p99 change")
+    for step in stage.steps:
+        quota = "none" if step.quota_cpus is None else f"{100 * step.quota_cpus:g}%"
+        for index, side in enumerate((step.before, step.after)):
+            merged = side.merged
+            lat = merged.latency
+            throttle = side.throttle
+            throttled = (f"{100 * throttle.throttled / throttle.periods:.0f}%"
+                         if throttle and throttle.periods else "-")
+            procs = "/".join(str(p) for p in side.gomaxprocs) or "?"
+            slo = " ".join(f"{_slo_cell(v):>19}" for v in side.slo)
+            comparison = step.p99
+            tail = (f"  {_change_text(comparison) or comparison.verdict} ({_p_text(comparison)})"
+                    if index == 1 else "")
+            click.echo(f"{quota if index == 0 else '':>6} {side.version + '/':6} "
+                       f"{_ms(lat.at(50.0) if lat else None):>8} "
+                       f"{_ms(lat.at(99.0) if lat else None):>8} "
+                       f"{_ms(lat.max_ms if lat else None):>8} {throttled:>10} {procs:>3} "
+                       f"{slo}{tail}")
+    late = [step for step in stage.steps for side in (step.before, step.after)
+            if side.merged.generator_late or side.merged.generator_bound]
+    click.echo("\nSLO cells: share of requests good (held or BROKEN) and the burn rate that "
+               "step would cause.\n~ means the p99 difference is within noise (Mann-Whitney "
+               "over the per-second p99s, p >= 0.05).")
+    if late:
+        click.echo("note: the load generator's own timers were late in some runs (a busy "
+                   "machine); their latencies include that delay")
+    click.echo("machine load average at the end: "
+               + " ".join(f"{v:.2f}" for v in stage.load_average))
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def _slo_cell(verdict: StepVerdict) -> str:
+    if verdict.good_ratio is None or verdict.burn_rate is None:
+        return "not measured"
+    state = "held" if verdict.held else "BROKEN"
+    return f"{100 * verdict.good_ratio:.2f}% {state} {verdict.burn_rate:.1f}x"
+
+
 def _print_slo(stage: SloStage) -> None:
     slos, guards = counted(len(stage.slos), "SLO"), counted(len(stage.guards), "map guard")
     click.echo(f"spec: {stage.spec.name} ({', '.join(stage.formats)}): {slos} "
@@ -528,8 +662,9 @@ def demo_command(stage: str, requests: int, output_format: str) -> int:
     """Run mapguard on riskd, the Go service shipped inside mapguard, before and after its fixes.
 
     Stage 1 lints both versions, stage 2 measures them with the Go toolchain (escape analysis,
-    allocation profiles and GC traces under load), stage 3 turns riskd's SLO spec into
-    Prometheus rules. Exit status 1 when a stage did not come out as expected.
+    allocation profiles and GC traces under load), stage 3 measures their latency under
+    open-loop load and CPU quota steps, stage 4 turns riskd's SLO spec into Prometheus rules.
+    Exit status 1 when a stage did not come out as expected.
     """
     selected = STAGES if stage == "all" else (stage,)
     text = output_format == "text"

@@ -209,7 +209,7 @@ def step_json(step: StepResult) -> dict[str, Any]:
         "service_time_ms": _percentiles_json(step.service),
         "latency_ms": None if latency is None else {
             **{f"p{p:g}": latency.at(p) for p in PERCENTILES},
-            "max": latency.max_ms, "mean": round(latency.mean_ms, 4), "count": latency.count,
+            "max": latency.max_ms, "count": latency.count,
         },
     }
 
