@@ -37,6 +37,7 @@ from mapguard.lint.engine import LintOptions, lint
 from mapguard.lint.output import render_json, render_text, summary_line
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import LintResult
+from mapguard.load.engine import termination_as_interrupt
 
 if TYPE_CHECKING:  # only: the evidence and SLO stages import numpy, scipy, pydantic when they run
     from mapguard.demo.comparison import Comparison
@@ -271,6 +272,19 @@ def find_toolchain() -> tuple[gotool.GoToolchain | None, str | None]:
     return found, None
 
 
+def _go_stage(name: str, selected: Sequence[str], toolchain: gotool.GoToolchain | None,
+              missing: str | None, run: Callable[[gotool.GoToolchain], T]) -> StageRun[T]:
+    """A stage that needs Go: skipped with the reason when there is none."""
+    if toolchain is None and name in selected:
+        return StageRun(name, "skipped", reason=missing)
+
+    def with_go() -> T:
+        assert toolchain is not None  # _timed runs it only when selected
+        return run(toolchain)
+
+    return _timed(name, selected, with_go)
+
+
 def run_demo(selected: Sequence[str], requests: int, *,
              progress: Callable[[str], None] | None = None,
              on_stage: Callable[[StageRun[Any]], None] | None = None) -> DemoReport:
@@ -283,29 +297,19 @@ def run_demo(selected: Sequence[str], requests: int, *,
     lint_run = _timed("lint", selected,
                       lambda: run_lint_stage(root, toolchain.version if toolchain else None))
     done(lint_run)
-    evidence_run: StageRun[EvidenceStage]
-    if "evidence" in selected and toolchain is None:
-        evidence_run = StageRun("evidence", "skipped", reason=missing)
-    else:
-        def evidence() -> EvidenceStage:
-            from mapguard.demo.evidence import run_evidence_stage
+    def evidence(go: gotool.GoToolchain) -> EvidenceStage:
+        from mapguard.demo.evidence import run_evidence_stage
 
-            assert toolchain is not None
-            return run_evidence_stage(root, toolchain, requests=requests, progress=progress)
+        return run_evidence_stage(root, go, requests=requests, progress=progress)
 
-        evidence_run = _timed("evidence", selected, evidence)
+    def latency(go: gotool.GoToolchain) -> LatencyStage:
+        from mapguard.demo.latency import run_latency_stage
+
+        return run_latency_stage(root, go, root / SPEC_FILE, progress=progress)
+
+    evidence_run = _go_stage("evidence", selected, toolchain, missing, evidence)
     done(evidence_run)
-    latency_run: StageRun[LatencyStage]
-    if "latency" in selected and toolchain is None:
-        latency_run = StageRun("latency", "skipped", reason=missing)
-    else:
-        def latency() -> LatencyStage:
-            from mapguard.demo.latency import run_latency_stage
-
-            assert toolchain is not None
-            return run_latency_stage(root, toolchain, root / SPEC_FILE, progress=progress)
-
-        latency_run = _timed("latency", selected, latency)
+    latency_run = _go_stage("latency", selected, toolchain, missing, latency)
     done(latency_run)
     slo_run = _timed("slo", selected, lambda: run_slo_stage(root / SPEC_FILE))
     done(slo_run)
@@ -671,11 +675,13 @@ def demo_command(stage: str, requests: int, output_format: str) -> int:
     root = demo_root()
     if text:
         click.echo(f"mapguard demo: riskd, a risk-decision HTTP service in Go ({root})")
-    report = run_demo(
-        selected, requests,
-        progress=_progress if text and sys.stderr.isatty() else None,
-        on_stage=(lambda run: print_stage(run, root)) if text else None,
-    )
+    # SIGTERM ends the demo like Ctrl-C: services stopped, CPU quotas undone on the way out.
+    with termination_as_interrupt():
+        report = run_demo(
+            selected, requests,
+            progress=_progress if text and sys.stderr.isatty() else None,
+            on_stage=(lambda run: print_stage(run, root)) if text else None,
+        )
     if text:
         print_summary(report)
     else:

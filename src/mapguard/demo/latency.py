@@ -189,7 +189,10 @@ def _quota_step(quota: float | None, services: dict[str, Service], cgroups: _Cgr
                             headers=(("Content-Type", "application/json"),
                                      ("User-Agent", "mapguard-demo")),
                             max_connections=CONNECTIONS, timeout_s=TIMEOUT_S)
-            result = step_results(plan, run_engine(plan, binary=engine))
+            run = run_engine(plan, binary=engine)
+            if run.interrupted:  # Ctrl-C or SIGTERM: the demo stops (the quota is undone)
+                raise KeyboardInterrupt
+            result = step_results(plan, run)
             service.check_alive()
             runs[version].extend(result.steps)
     sides = {}

@@ -334,9 +334,9 @@ func (e *engine) run(parentGone chan struct{}) {
 		e.spawn()
 	}
 	supervised := make(chan struct{})
-	go e.supervise(supervised)
+	go every(2*time.Millisecond, supervised, e.growIfBehind)
 	emitted := make(chan struct{})
-	go e.emitLoop(emitted)
+	go every(100*time.Millisecond, emitted, func() { e.flush(false) })
 	e.wg.Wait()
 	close(supervised)
 	// Tickets at or after an interrupt's stop were never taken: they leave the schedule.
@@ -352,24 +352,29 @@ func (e *engine) run(parentGone chan struct{}) {
 	})
 }
 
-// supervise adds a connection whenever the next ticket is overdue (all connections are busy),
+// growIfBehind adds a connection when the next ticket is overdue (all connections are busy),
 // up to the plan's maximum.
-func (e *engine) supervise(done chan struct{}) {
-	tick := time.NewTicker(2 * time.Millisecond)
+func (e *engine) growIfBehind() {
+	i := e.next.Load()
+	if i >= e.sched.total || e.workers.Load() >= int64(e.plan.MaxConnections) {
+		return
+	}
+	_, _, at := e.sched.ticket(i)
+	if time.Since(e.sched.start) > at+time.Millisecond {
+		e.spawn()
+	}
+}
+
+// every calls f each interval until done is closed.
+func every(interval time.Duration, done chan struct{}, f func()) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-done:
 			return
 		case <-tick.C:
-		}
-		i := e.next.Load()
-		if i >= e.sched.total || e.workers.Load() >= int64(e.plan.MaxConnections) {
-			continue
-		}
-		_, _, at := e.sched.ticket(i)
-		if time.Since(e.sched.start) > at+time.Millisecond {
-			e.spawn()
+			f()
 		}
 	}
 }
@@ -544,19 +549,6 @@ func classify(err error) string {
 }
 
 // --- output -----------------------------------------------------------------------------------
-
-func (e *engine) emitLoop(done chan struct{}) {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-tick.C:
-			e.flush(false)
-		}
-	}
-}
 
 // flush writes the intervals that are complete, in order; `all` writes the rest too.
 func (e *engine) flush(all bool) {
