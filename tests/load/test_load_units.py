@@ -217,3 +217,14 @@ slos:
 """, encoding="utf-8")
     (objective,), _ = objectives(load_specs([spec]))
     assert objective.kind == "latency" and objective.threshold_s == 0.25
+
+
+def test_a_step_the_generator_could_not_load_is_not_judged() -> None:
+    """Requests the generator never sent are its failure, not the service's."""
+    found, _ = objectives(load_specs([SPEC]))
+    step = make_step(1, Step(100, 1), [_interval(0, 0, [[1000, 80]], sent=80,
+                                                 errors={"not sent": 20})], 512, True)
+    assert step.generator_bound
+    for objective in found:
+        verdict = judge(objective, step)
+        assert verdict.bad is None and verdict.held is None and verdict.burn_rate is None

@@ -27,6 +27,7 @@ from mapguard.chaos.cgroups import (
     ThrottleStats,
     alive,
     leftovers,
+    process_cgroup,
     remove_leftover,
     usable_hierarchy,
 )
@@ -210,8 +211,15 @@ def _wait_step(options: ChaosOptions, step: ChaosStep, cgroup: QuotaCgroup | Non
 
 
 def _clean_leftovers(run: ChaosRun, hierarchy: Hierarchy, say: Callable[[str], None]) -> None:
-    """Chaos cgroups of runs that were killed outright (SIGKILL leaves no chance to clean)."""
-    for path in leftovers(hierarchy, [hierarchy.mount]):
+    """Chaos cgroups of runs that were killed outright (SIGKILL leaves no chance to clean),
+    where this run would put its own: below the target's cgroup, or the hierarchy's root."""
+    roots = [hierarchy.mount]
+    with contextlib.suppress(OSError):
+        text = Path(f"/proc/{run.target}/cgroup").read_text(encoding="utf-8")
+        relative = process_cgroup(text, hierarchy.version)
+        if relative not in (None, "/"):
+            roots.append(hierarchy.mount / str(relative).lstrip("/"))
+    for path in leftovers(hierarchy, roots):
         remove_leftover(path)
         run.cleaned_leftovers.append(str(path))
         say(f"removed {path}, left by a run that was killed")

@@ -577,16 +577,14 @@ def _print_latency(stage: LatencyStage) -> None:
                          if throttle and throttle.periods else "-")
             procs = "/".join(str(p) for p in side.gomaxprocs) or "?"
             slo = " ".join(f"{_slo_cell(v):>19}" for v in side.slo)
-            comparison = step.p99
-            tail = (f"  {_change_text(comparison) or comparison.verdict} ({_p_text(comparison)})"
-                    if index == 1 else "")
+            tail = f"  {_p99_change(step.p99)}" if index == 1 else ""
             click.echo(f"{quota if index == 0 else '':>6} {side.version + '/':6} "
                        f"{_ms(lat.at(50.0) if lat else None):>8} "
                        f"{_ms(lat.at(99.0) if lat else None):>8} "
                        f"{_ms(lat.max_ms if lat else None):>8} {throttled:>10} {procs:>3} "
                        f"{slo}{tail}")
-    late = [step for step in stage.steps for side in (step.before, step.after)
-            if side.merged.generator_late or side.merged.generator_bound]
+    late = [side for step in stage.steps for side in (step.before, step.after)
+            if side.merged.generator_late]
     click.echo("\nSLO cells: share of requests good (held or BROKEN) and the burn rate that "
                "step would cause.\n~ means the p99 difference is within noise (Mann-Whitney "
                "over the per-second p99s, p >= 0.05).")
@@ -595,6 +593,12 @@ def _print_latency(stage: LatencyStage) -> None:
                    "machine); their latencies include that delay")
     click.echo("machine load average at the end: "
                + " ".join(f"{v:.2f}" for v in stage.load_average))
+
+
+def _p99_change(c: Comparison) -> str:
+    if c.verdict == "not measured":
+        return "not compared: the generator could not hold the rate on one side"
+    return f"{_change_text(c) or c.verdict} ({_p_text(c)})"
 
 
 def _ms(value: float | None) -> str:

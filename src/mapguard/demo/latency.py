@@ -81,8 +81,10 @@ class QuotaStep:
 
 def _quota_comparison(quota: float | None, before: Side, after: Side) -> QuotaStep:
     a, b = before.merged.latency, after.merged.latency
+    # A side whose generator could not hold the rate has no latency to compare (withheld).
+    tested = a is not None and b is not None
     p99 = Comparison("p99_ms", "ms", a.at(99.0) if a else None, b.at(99.0) if b else None,
-                     mann_whitney_p(before.second_p99s, after.second_p99s),
+                     mann_whitney_p(before.second_p99s, after.second_p99s) if tested else None,
                      (len(before.second_p99s), len(after.second_p99s)), sample_kind="seconds")
     return QuotaStep(quota, before, after, p99)
 

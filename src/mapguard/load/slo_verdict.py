@@ -9,6 +9,8 @@ requests it planned to send, as a Prometheus histogram in front of the service w
 - availability objective (any other events SLI): a request is bad when it got a 5xx status or no
   answer at all. The spec's queries are not evaluated: the load's own outcome stands for them.
 
+A step where the generator itself could not hold the rate is not judged ("not measured").
+
 The burn rate is the step's bad share over the error budget (1 - objective): 1 spends the budget
 exactly over the SLO period; the spec's alert windows say which alert that burn would trigger if
 it lasted.
@@ -116,11 +118,13 @@ def objectives(specs: SpecSet) -> tuple[tuple[Objective, ...], tuple[Skipped, ..
 
 def judge(objective: Objective, step: StepResult) -> StepVerdict:
     total = step.scheduled
+    if step.generator_bound:
+        # The service was not loaded as planned: its requests that were never sent are the
+        # generator's failure, and its latencies are withheld. Nothing to judge.
+        return StepVerdict(objective, step.number, total, None)
     if objective.kind == "availability":
         bad = sum(count for kind, count in step.errors.items() if not _client_error(kind))
         return StepVerdict(objective, step.number, total, bad)
-    if step.latency is None and step.answered:
-        return StepVerdict(objective, step.number, total, None)  # generator-bound
     assert objective.threshold_s is not None
     good = count_at_most((i.latency_us for i in step.intervals), objective.threshold_s * 1e6)
     return StepVerdict(objective, step.number, total, max(0, total - good))
