@@ -87,12 +87,13 @@ def _load_args(url: str, seconds: int) -> list[str]:
 
 
 def test_quota_steps_throttle_and_are_undone(hierarchy: Hierarchy, tmp_path: Path) -> None:
-    """A busy loop under 100% then 20% of a CPU: throttled in nearly every period of the
-    second step, back in its own cgroup afterwards."""
+    """A busy loop under no quota then 5% of a CPU: throttled in most periods of the second
+    step (even a loaded machine gives it more than 5 ms per 100 ms), back in its own cgroup
+    afterwards."""
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         before = _cgroup_of(busy.pid, hierarchy)
-        process = _start(["--pid", str(busy.pid), "--quota", "none,20%", "--step", "2s"])
+        process = _start(["--pid", str(busy.pid), "--quota", "none,5%", "--step", "2s"])
         status, document = _finish(process)
         _assert_restored(hierarchy, busy.pid, before, process.pid)
     finally:
@@ -102,10 +103,10 @@ def test_quota_steps_throttle_and_are_undone(hierarchy: Hierarchy, tmp_path: Pat
     assert document["restored"] is True and document["completed"] is True
     first, second = document["steps"]
     assert first["quota"] is None and first["throttle"]["throttled"] == 0
-    assert second["quota"] == "20%"
+    assert second["quota"] == "5%"
     throttle = second["throttle"]
-    assert throttle["periods"] >= 10 and throttle["throttled"] >= 0.8 * throttle["periods"]
-    expected_quota = "20000" if hierarchy.version == 1 else "20000 100000"
+    assert throttle["periods"] >= 10 and throttle["throttled"] >= 0.5 * throttle["periods"]
+    expected_quota = "5000" if hierarchy.version == 1 else "5000 100000"
     assert second["quota_file"] == expected_quota
     assert document["cgroup"]["path"].startswith(str(hierarchy.mount))
 

@@ -23,6 +23,8 @@ from mapguard.errors import ToolError
 
 NAME_PREFIX = "mapguard-chaos-"
 V1_UNLIMITED = -1
+V1_THREAD_SHARES, V1_MAX_SHARES = 1024, 262_144
+V2_THREAD_WEIGHT, V2_MAX_WEIGHT = 100, 10_000
 RMDIR_TIMEOUT_S = 5.0
 
 
@@ -184,6 +186,7 @@ class QuotaCgroup:
         cgroup = cls(hierarchy, path, {}, home, enabled)
         try:
             cgroup.period_us = cgroup._period()
+            cgroup._weigh_like_loose_threads()
             cgroup.move_in(process_tree(target))
         except BaseException:
             cgroup.restore()
@@ -266,6 +269,17 @@ class QuotaCgroup:
                 _write(self.enabled_cpu_in / "cgroup.subtree_control", "-cpu")
         self.restored = True
         return problems
+
+    def _weigh_like_loose_threads(self) -> None:
+        """A cgroup competes for CPU as one entity of weight `cpu.shares` (1024, one busy
+        thread's) or `cpu.weight` (100). Outside it, every thread of the target competed on its
+        own: the cgroup weighs as much as one busy thread per CPU, so that moving the target in
+        does not by itself shrink its share of a contended machine."""
+        cpus = len(os.sched_getaffinity(0))
+        if self.hierarchy.version == 1:
+            _write(self.path / "cpu.shares", str(min(V1_MAX_SHARES, V1_THREAD_SHARES * cpus)))
+        else:
+            _write(self.path / "cpu.weight", str(min(V2_MAX_WEIGHT, V2_THREAD_WEIGHT * cpus)))
 
     def _period(self) -> int:
         if self.hierarchy.version == 1:
