@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,12 @@ def start_riskd(directory: Path) -> tuple[subprocess.Popen[str], str]:
     return server, f"http://{found.group(1)}/decide"
 
 
+def children_cpu_s() -> float:
+    """CPU seconds of the children waited for so far (wrk and the engine, not riskd)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def wrk_rate(wrk: str, url: str, seconds: int, connections: int, directory: Path) -> float:
     script = directory / "post.lua"
     script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(BODY)}\n'
@@ -77,18 +84,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mapguard-bench-load-") as tmp:
         server, url = start_riskd(Path(tmp))
         try:
+            cpu = children_cpu_s()
             reference = wrk_rate(wrk, url, args.seconds, args.connections, Path(tmp))
+            wrk_cpu_ms = 1e6 * (children_cpu_s() - cpu) / (reference * args.seconds)
             print(f"wrk -t1 -c{args.connections} -d{args.seconds}s: {reference:,.0f} requests/s "
-                  f"(closed loop, riskd POST /decide)\n")
+                  f"(closed loop, riskd POST /decide), {wrk_cpu_ms:.1f} CPU ms per 1,000 "
+                  "requests\n")
             print(f"{'intended/s':>11} {'of wrk':>7} {'sent/s':>10} {'behind':>8} "
-                  f"{'answered/s':>11} {'p50 ms':>8} {'p99 ms':>9} {'lag p99':>8}  verdict")
+                  f"{'answered/s':>11} {'p50 ms':>8} {'p99 ms':>9} {'lag p99':>8} "
+                  f"{'CPU ms/1k':>9}  verdict")
             held = []
             for share in SHARES:
                 rate = round(reference * share)
                 plan = LoadPlan(url, "POST", (Step(rate, 1, warmup=True),
                                               Step(rate, args.seconds)),
                                 bodies=(BODY,), headers=(("Content-Type", "application/json"),))
+                cpu = children_cpu_s()
                 (step,) = step_results(plan, run_engine(plan, binary=engine)).steps
+                engine_cpu_ms = 1e6 * (children_cpu_s() - cpu) / max(1, step.sent + rate)
                 latency = step.latency
                 if step.held:
                     held.append(share)
@@ -96,7 +109,7 @@ def main() -> int:
                       f"{step.behind:>8.2%} {step.answered / step.seconds:>11,.0f} "
                       f"{latency.at(50.0) if latency else float('nan'):>8.2f} "
                       f"{latency.at(99.0) if latency else float('nan'):>9.1f} "
-                      f"{step.lag_p99_ms or 0:>8.2f}  {step.rate_verdict}")
+                      f"{step.lag_p99_ms or 0:>8.2f} {engine_cpu_ms:>9.1f}  {step.rate_verdict}")
         finally:
             server.kill()
             server.wait()

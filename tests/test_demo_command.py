@@ -331,7 +331,7 @@ def test_full_run_latency_per_quota_step(full_run: tuple[int, dict[str, Any]]) -
             if step["quota_cpus"] is not None:
                 assert side["throttle"]["periods"] > 0
         p99 = step["p99"]
-        assert p99["sample_kind"] == "seconds"
+        assert p99["sample_kind"] == "runs"
         if p99["p_value"] is not None and p99["p_value"] >= ALPHA:
             assert p99["verdict"] in ("~", "same")
     assert [e["ok"] for e in document["expectations"] if e["stage"] == "latency"] == \

@@ -556,8 +556,8 @@ def _print_latency(stage: LatencyStage) -> None:
 
     click.echo(f"load: {latency.RATE} POST /decide per second, open loop (latency from the "
                f"intended send time), the same bodies for both;\n{latency.ROUNDS} runs of "
-               f"{latency.RUN_S:g} s per version and step after {latency.WARMUP_S:g} s of warm-up, "
-               "in alternating order; riskd with GODEBUG=gctrace=1 (no profiling)")
+               f"{latency.RUN_S:g} s per version and step after {latency.WARMUP_S:g} s of warm-up "
+               "each, in alternating order; riskd with GODEBUG=gctrace=1 (no profiling)")
     if stage.cgroup is not None:
         click.echo(f"quota: {stage.cgroup}, a share of one CPU per 100 ms period; "
                    f"GOMAXPROCS: {stage.regime.reason}")
@@ -587,7 +587,7 @@ def _print_latency(stage: LatencyStage) -> None:
             if side.merged.generator_late]
     click.echo("\nSLO cells: share of requests good (held or BROKEN) and the burn rate that "
                "step would cause.\n~ means the p99 difference is within noise (Mann-Whitney "
-               "over the per-second p99s, p >= 0.05).")
+               "over the runs' p99s, p >= 0.05).")
     if late:
         click.echo("note: the load generator's own timers were late in some runs (a busy "
                    "machine); their latencies include that delay")
