@@ -39,6 +39,7 @@ from mapguard.evidence.gcsummary import summarize_gctrace
 from mapguard.formats.gctrace import Cycles, GcTrace, parse_gctrace
 from mapguard.gotool import GoToolchain
 from mapguard.lint.registry import ALL_RULES
+from tests.load.servers import interruptible
 from tests.realparts import missing_real_part
 
 
@@ -351,7 +352,7 @@ def test_interrupting_the_latency_stage_undoes_the_quota(how: signal.Signals) ->
     assert hierarchy is not None
     process = subprocess.Popen([sys.executable, "-m", "mapguard.cli", "demo", "--stage",
                                 "latency"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=interruptible)
     mine = f"{NAME_PREFIX}{process.pid}-*"
     try:
         deadline = time.monotonic() + 300

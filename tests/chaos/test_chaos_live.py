@@ -17,7 +17,7 @@ import pytest
 
 from mapguard.chaos.cgroups import NAME_PREFIX, Hierarchy, process_cgroup, usable_hierarchy
 from mapguard.gotool import GoToolchain
-from tests.load.servers import build_stall_server, serving
+from tests.load.servers import build_stall_server, interruptible, serving
 from tests.realparts import missing_real_part, require_executable
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,8 @@ def _chaos_dirs(hierarchy: Hierarchy, owner: int) -> list[Path]:
 
 def _start(args: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen([*MAPGUARD, "chaos", "cpu", "--format", "json", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
 
 
 def _finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, dict[str, Any]]:

@@ -4,6 +4,7 @@ built once per session, started on a free loopback port and always stopped."""
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,3 +37,10 @@ def serving(binary: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], s
     finally:
         process.kill()
         process.wait(timeout=30)
+
+
+def interruptible() -> None:
+    """Popen's preexec_fn for a child the test will Ctrl-C: a shell starts background jobs with
+    SIGINT ignored, and an ignored signal stays ignored across exec; this gives the child the
+    default back, so that Python turns SIGINT into KeyboardInterrupt as at a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -17,7 +17,7 @@ import pytest
 from mapguard.load.engine import run_engine
 from mapguard.load.plan import LoadPlan, Step
 from mapguard.load.results import step_results
-from tests.load.servers import serving
+from tests.load.servers import interruptible, serving
 
 pytestmark = pytest.mark.slow
 MAPGUARD = [sys.executable, "-m", "mapguard.cli"]
@@ -46,8 +46,10 @@ def test_a_stall_shows_in_the_p99_open_loop_but_not_closed_loop(
                         max_connections=connections)
         result = step_results(plan, run_engine(plan, binary=engine))
     (step,) = result.steps
-    # One connection may still be working off the last stall's backlog when the run ends.
-    assert set(step.errors) <= ({"not sent"} if connections == 1 else set())
+    # The last stall's backlog may not all be sent when the run ends (one connection, or a
+    # machine too busy to answer the others in time): only that, and only a little of it with
+    # many connections.
+    assert set(step.errors) <= {"not sent"}
     assert step.latency is not None
     assert 400 <= step.latency.at(99.0) <= 650, step.latency
     assert step.latency.max_ms >= 450
@@ -58,7 +60,8 @@ def test_a_stall_shows_in_the_p99_open_loop_but_not_closed_loop(
         assert step.latency.at(99.0) > 8 * closed_loop.at(99.0)
         assert step.queued > step.scheduled // 4  # they waited for the one connection
     else:
-        assert step.held and step.max_in_flight > 100  # a connection for each stalled request
+        assert step.errors["not sent"] <= 0.02 * step.scheduled
+        assert step.max_in_flight > 100  # a connection for each stalled request
 
 
 def test_the_rate_is_held_and_reported(stall_server: Path) -> None:
@@ -157,7 +160,7 @@ def test_an_interrupt_keeps_what_was_measured(stall_server: Path, how: signal.Si
         process = subprocess.Popen(
             [*MAPGUARD, "load", url + "/", "--rate", "100", "--duration", "60s", "--warmup",
              "0s", "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True)
+            text=True, preexec_fn=interruptible)
         try:
             time.sleep(3.5)
             process.send_signal(how)
