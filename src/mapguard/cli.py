@@ -35,7 +35,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "slo": ("mapguard.slo.commands:slo", "SLOs as code: Prometheus rules, alerts, tests."),
     "doctor": ("mapguard.doctor:doctor_command",
                "Is a Go toolchain there, which version, and which optional tools?"),
-    "demo": ("mapguard.demo:demo_command",
+    "load": ("mapguard.load.commands:load_command",
+             "Open-loop HTTP load: latency per step from the intended send time, SLO verdicts."),
+    "chaos": ("mapguard.chaos.commands:chaos",
+              "CPU chaos: quota steps (cgroup v1/v2) or stress-ng, Chaos Mesh manifests."),
+    "demo": ("mapguard.demo.command:demo_command",
              "Run mapguard on riskd, the Go service shipped inside mapguard."),
 }
 
