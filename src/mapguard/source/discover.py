@@ -176,7 +176,7 @@ def _walk(root: Path, selection: Selection) -> Iterable[Path]:
         subdirs[:] = sorted(
             name for name in subdirs
             if name not in SKIPPED_DIRS and not name.startswith((".", "_"))
-            and not _excluded(here / name, selection, is_dir=True)
+            and not is_excluded(here / name, selection, is_dir=True)
         )
         yield from _go_files(here, selection, explicit_dir=here == root)
 
@@ -195,11 +195,21 @@ def _go_files(directory: Path, selection: Selection, *, explicit_dir: bool) -> I
         if not selection.include_tests and name.endswith("_test.go"):
             continue
         path = Path(entry.path)
-        if entry.is_file() and not _excluded(path, selection, is_dir=False):
+        if entry.is_file() and not is_excluded(path, selection, is_dir=False):
             yield path
 
 
-def _excluded(path: Path, selection: Selection, *, is_dir: bool) -> bool:
+def selects_file(path: Path, selection: Selection) -> bool:
+    """Whether a Go file found under a directory passes the selection's tests and excludes."""
+    if not selection.include_tests and path.name.endswith("_test.go"):
+        return False
+    return not is_excluded(path, selection, is_dir=False) and not any(
+        is_excluded(parent, selection, is_dir=True)
+        for parent in path.parents if parent != selection.base and parent.is_relative_to(
+            selection.base))
+
+
+def is_excluded(path: Path, selection: Selection, *, is_dir: bool) -> bool:
     if not selection.exclude:
         return False
     try:
