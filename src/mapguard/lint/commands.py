@@ -227,7 +227,10 @@ def _apply_fixes(result: LintResult, expansion: Expansion, cwd: Path, *, write: 
         click.echo(f"fixed {counted(len(fixed), 'finding')} in {counted(files, 'file')}",
                    err=True)
         left = tuple(f for f in result.findings if f not in fixed)
-        return replace(result, findings=left), "", {f.path for f in fixed}
+        # Every name of a written file changed: the links to it too.
+        changed = {p for p in by_file if p in {f.path for f in fixed} or (
+            refusal(p, expansion.roots) is None and p.resolve() in written)}
+        return replace(result, findings=left), "", changed
     return result, "".join(diffs), set()
 
 
