@@ -139,7 +139,7 @@ def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
     share = shard_bytes if shard_bytes is not None else max(SHARD_MIN_BYTES, total // jobs)
     work: list[Work] = []
     for target, target_options in zip(targets, options, strict=True):
-        count = min(jobs, len(target.files) // SHARD_MIN_FILES, target.size // share)
+        count = min(jobs, len(target.files) // SHARD_MIN_FILES, -(-target.size // share))
         if jobs == 1 or count < 2:
             work.append(Work(target, target_options))
             continue

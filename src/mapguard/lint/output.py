@@ -1,4 +1,5 @@
-"""Lint reports: text with code frames, JSON (RULES.md's contract), SARIF 2.1.0, GitHub commands."""
+"""Lint reports: text with code frames, JSON (docs/lint.md, "Output"), SARIF 2.1.0, GitHub
+commands."""
 
 from __future__ import annotations
 

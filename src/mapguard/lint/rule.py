@@ -128,6 +128,7 @@ class Rule:
     summary: str  # one line, for `mapguard rules`
     doc: str  # the explain text: what / why / example / instead / false alarms (markdown)
     run: Callable[[Pass], None]
+    reports_at: str = ""  # the node a finding's position names (docs/rules.md)
     markers: tuple[bytes, ...] = ()  # one must occur in the package, else skip; (): always run
     anchors: tuple[TextPattern, ...] = ()  # where candidates() looks; literal-first
     # The function bodies worth parsing for this rule: those where one of these matches.
