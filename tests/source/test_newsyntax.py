@@ -148,9 +148,9 @@ def test_newer_syntax_is_analysed_not_reported(tmp_path: Path,
 
 
 @pytest.fixture
-def newest_gofmt(go_toolchain: GoToolchain) -> None:
+def newest_gofmt(newest_go: GoToolchain) -> None:
     if gofmt_accepts(b"package p\n") is None:
-        missing_real_part("no gofmt to judge syntax the grammar cannot read")
+        missing_real_part(f"the gofmt of {newest_go.goroot} does not run")
 
 
 @pytest.mark.usefixtures("newest_gofmt")

@@ -32,6 +32,7 @@ from mapguard.source.discover import (
     Selection,
     SourceFile,
     expand,
+    file_size,
     read_target,
 )
 from mapguard.source.gomod import GoModule, find_module
@@ -151,17 +152,10 @@ def _shards(target: DirTarget, count: int) -> list[frozenset[Path]]:
     """The files of a directory in `count` groups of about equal size (largest first, each
     to the lightest group)."""
     groups: list[tuple[int, list[Path]]] = [(0, []) for _ in range(count)]
-    for size, path in sorted(((_size(p), p) for p, _ in target.files), reverse=True):
+    for size, path in sorted(((file_size(p), p) for p, _ in target.files), reverse=True):
         lightest = min(range(count), key=lambda i: groups[i][0])
         groups[lightest] = (groups[lightest][0] + size, [*groups[lightest][1], path])
     return [frozenset(paths) for _, paths in groups if paths]
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _merge_shards(work: list[Work], outcomes: list[_Outcome]

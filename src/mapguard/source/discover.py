@@ -97,7 +97,7 @@ def expand(targets: Iterable[str], cwd: Path, selection: Selection) -> Expansion
     found: list[DirTarget] = []
     for directory in sorted(by_dir):
         files = tuple(sorted(by_dir[directory].items()))
-        found.append(DirTarget(directory, files, sum(_size(path) for path, _ in files)))
+        found.append(DirTarget(directory, files, sum(file_size(path) for path, _ in files)))
     if not found:
         raise UsageError("no Go files to lint: " + "; ".join(unmatched))
     return Expansion(tuple(found), tuple(dict.fromkeys(roots)), tuple(unmatched))
@@ -143,7 +143,7 @@ def read_target(target: DirTarget, selection: Selection
     return PackageDir(target.directory, tuple(files)), unreadable
 
 
-def _size(path: Path) -> int:
+def file_size(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError:
