@@ -30,27 +30,38 @@ from tree_sitter import Node, Tree
 # length. (`make` gets there only when a program declares its own `make`, as tests do.)
 STAND_INS = {b"new": b"nEW", b"make": b"mAKE"}
 
+# Only what the rewrites look at: comments and literals (to step over them), brackets, dots and
+# the three words; other identifiers are read from the text between tokens when needed.
 _TOKEN = re.compile(
     rb"//[^\n]*"  # line comment
     rb"|/\*.*?\*/"  # block comment
     rb"|\"(?:[^\"\\\n]|\\.)*\""  # interpreted string
     rb"|`[^`]*`"  # raw string
     rb"|'(?:[^'\\\n]|\\.)*'"  # rune
-    rb"|[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*"  # identifier or keyword
-    rb"|[()\[\]{}.]",  # the punctuation that matters here
+    rb"|\b(?:func|new|make)\b"
+    rb"|[()\[\]{}.]",
     re.S,
 )
+# A line that may declare a generic method (`func (r *T) Name[`): files without one skip the
+# tokenizing (the pattern also catches other lines; the tokens then decide).
+_METHOD_HINT = re.compile(
+    rb"(?m)^func[ \t]*\([^\n]*\)[ \t]*[A-Za-z_\x80-\xff][\w\x80-\xff]*[ \t]*\[")
+_IDENTIFIER = re.compile(rb"[A-Za-z_\x80-\xff][\w\x80-\xff]*")
 _ROUNDS = 8
 _OPEN = {b"(": b")", b"[": b"]", b"{": b"}"}
 
 
-def _tokens(source: bytes) -> list[tuple[bytes, int, int]]:
-    """(text, start, end) of identifiers, literals and brackets; comments left out."""
+Tokens = list[tuple[bytes, int, int]]
+
+
+def _tokens(source: bytes) -> Tokens:
+    """(text, start, end) of literals, brackets, dots and `func`/`new`/`make`; comments
+    left out."""
     return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(source)
             if not m.group().startswith((b"//", b"/*"))]
 
 
-def _closing(tokens: list[tuple[bytes, int, int]], index: int) -> int | None:
+def _closing(tokens: Tokens, index: int) -> int | None:
     """The index of the bracket closing the one at `index`."""
     opener = tokens[index][0]
     closer = _OPEN[opener]
@@ -66,10 +77,6 @@ def _closing(tokens: list[tuple[bytes, int, int]], index: int) -> int | None:
     return None
 
 
-def _is_identifier(text: bytes) -> bool:
-    return text[:1].isalpha() or text[:1] == b"_" or text[:1] >= b"\x80"
-
-
 def _blank(buffer: bytearray, start: int, end: int) -> None:
     """Spaces over [start, end), line breaks kept."""
     for offset in range(start, end):
@@ -77,10 +84,13 @@ def _blank(buffer: bytearray, start: int, end: int) -> None:
             buffer[offset] = 0x20
 
 
-def method_type_parameters(source: bytes) -> list[tuple[int, int]]:
+def method_type_parameters(source: bytes, tokens: Tokens | None = None
+                           ) -> list[tuple[int, int]]:
     """The [start, end) spans of the type parameter lists of generic methods (Go 1.27):
     `func (receiver) Name[...]` at the top level."""
-    tokens = _tokens(source)
+    if _METHOD_HINT.search(source) is None:
+        return []
+    tokens = _tokens(source) if tokens is None else tokens
     spans: list[tuple[int, int]] = []
     depth = 0
     index = 0
@@ -93,27 +103,38 @@ def method_type_parameters(source: bytes) -> list[tuple[int, int]]:
         elif text == b"func" and depth == 0 and index + 1 < len(tokens) \
                 and tokens[index + 1][0] == b"(":
             receiver_end = _closing(tokens, index + 1)
-            if receiver_end is not None and receiver_end + 2 < len(tokens) \
-                    and tokens[receiver_end + 2][0] == b"[" \
-                    and _is_identifier(tokens[receiver_end + 1][0]):
-                params_end = _closing(tokens, receiver_end + 2)
-                if params_end is not None:
-                    spans.append((tokens[receiver_end + 2][1], tokens[params_end][2]))
-                    index = params_end + 1
-                    continue
+            opening = _name_then_bracket(source, tokens, receiver_end)
+            params_end = _closing(tokens, opening) if opening is not None else None
+            if opening is not None and params_end is not None:
+                spans.append((tokens[opening][1], tokens[params_end][2]))
+                index = params_end + 1
+                continue
         index += 1
     return spans
 
 
-def builtin_calls(source: bytes) -> list[tuple[bytes, int, int]]:
+def _name_then_bracket(source: bytes, tokens: Tokens, receiver_end: int | None) -> int | None:
+    """The index of the `[` when a method name and `[` follow the receiver's `)`."""
+    if receiver_end is None:
+        return None
+    for index in (receiver_end + 1, receiver_end + 2):  # the name may be a token (`new`)
+        if index < len(tokens) and tokens[index][0] == b"[":
+            between = source[tokens[receiver_end][2]:tokens[index][1]].strip()
+            return index if _IDENTIFIER.fullmatch(between) else None
+    return None
+
+
+def builtin_calls(source: bytes, tokens: Tokens | None = None
+                  ) -> list[tuple[bytes, int, int]]:
     """(name, offset of the name, end of the closing parenthesis) of each call of `new` or
     `make`."""
-    tokens = _tokens(source)
+    tokens = _tokens(source) if tokens is None else tokens
     calls: list[tuple[bytes, int, int]] = []
     for index, (text, start, _end) in enumerate(tokens[:-1]):
         if text not in STAND_INS or tokens[index + 1][0] != b"(":
             continue
-        if index > 0 and tokens[index - 1][0] in {b".", b"func"}:
+        if index > 0 and tokens[index - 1][0] in {b".", b"func"} \
+                and not source[tokens[index - 1][2]:start].strip():
             continue  # a method or function that happens to be called new
         closing = _closing(tokens, index + 1)
         if closing is not None:
@@ -147,12 +168,13 @@ def reparse_newer_syntax(source: bytes, tree: Tree, parse: Callable[[bytes], Tre
     first, then the outer); when every call around an error already has its stand-in, the
     innermost gives it back for good (the error was another one, and the grammar had read
     that operand as a type). Each call changes at most twice."""
+    tokens = _tokens(source)
     blanked = bytearray(source)
-    for start, end in method_type_parameters(source):
+    for start, end in method_type_parameters(source, tokens):
         _blank(blanked, start, end)
     if blanked != source:
         tree = parse(bytes(blanked))
-    calls = builtin_calls(source)
+    calls = builtin_calls(source, tokens)
     starts = [start for _, start, _ in calls]
     replaced: set[int] = set()  # indexes into calls
     refused: set[int] = set()
