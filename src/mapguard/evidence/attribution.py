@@ -4,7 +4,7 @@ Every sample is decided by its *decisive frame*: walking from the leaf, the firs
 not plain runtime machinery (mallocgc, memmove...). A map runtime function names the op itself
 (CPU profiles, symbolised debug=1 heap profiles); sync.Map internals mean `syncmap`; other
 standard library code is not a map cost; user code is looked up in the Go source
-(`mapsyntax`), because heap and allocs profiles drop the runtime frames (GO_MAP_FACTS.md §3).
+(`mapsyntax`), because heap and allocs profiles drop the runtime frames (docs/go-facts.md).
 The cost goes to the first user frame at or above the decisive one: the site.
 
 The per-sample work is vectorised over the profile's columns; Python only loops over distinct

@@ -1,4 +1,5 @@
-"""Parse the compiler's escape-analysis diagnostics (GO_MAP_FACTS.md §5).
+"""Parse the compiler's escape-analysis diagnostics (docs/go-facts.md, "Compiler and runtime
+output").
 
 Two inputs:
 

@@ -1,4 +1,4 @@
-"""Parse the runtime's `GODEBUG=gctrace=1` lines (GO_MAP_FACTS.md §6).
+"""Parse the runtime's `GODEBUG=gctrace=1` lines (docs/go-facts.md, "Compiler and runtime output").
 
 One line per GC cycle, e.g. (Go 1.19+; older releases lack the stacks/globals fields)::
 
