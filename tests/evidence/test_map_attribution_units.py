@@ -13,7 +13,7 @@ import pytest
 from tests.pprof_samples import HEAP_TYPES, Stack, build
 
 from mapguard.cli import main
-from mapguard.evidence.attribution import SourceFiles, attribute, split_line
+from mapguard.evidence.attribution import attribute_profile, classify_call_sites
 from mapguard.evidence.goframes import FrameKind, frame_kind, is_stdlib, map_op
 from mapguard.evidence.mapsyntax import GoSource, LineAllocation, LineFacts, size_class
 from mapguard.formats.pprof import parse_profile
@@ -125,25 +125,25 @@ MIXED = LineFacts((LineAllocation("other", "make", 10, 100), LineAllocation("gro
 def test_split_mixed_line_by_object_size() -> None:
     # One PC allocates 112-byte slices, the other the doubling group arrays of the map.
     calls = [(0x10, {112: 112_000}), (0x20, {144: 144, 1152: 1152, 2304: 4608, 18432: 36864})]
-    assert sorted(split_line(MIXED, calls), key=str) == [("grow", 42768), ("other", 112_000)]
+    assert classify_call_sites(MIXED, calls) == ["other", "grow"]
 
 
 def test_split_tolerates_runtime_noise_on_a_pc() -> None:
     # A GC started inside mallocgc charged a 256-byte runtime object to the make's PC.
     calls = [(0x10, {112: 112_000, 256: 256}), (0x20, {144: 144, 1152: 1152, 2304: 4608})]
-    assert sorted(split_line(MIXED, calls), key=str) == [("grow", 5904), ("other", 112_256)]
+    assert classify_call_sites(MIXED, calls) == ["other", "grow"]
 
 
 def test_split_leaves_the_undecidable_ambiguous() -> None:
     facts = LineFacts((LineAllocation("other", "append", 10), LineAllocation("grow", "insert", 2)))
     calls = [(0x10, {64: 640}), (0x20, {48: 480})]
-    assert split_line(facts, calls) == [(None, 640), (None, 480)]
+    assert classify_call_sites(facts, calls) == [None, None]
 
 
 def test_split_single_kind_line_takes_everything() -> None:
     facts = LineFacts((LineAllocation("grow", "insert", 2),))
-    assert split_line(facts, [(1, {144: 10}), (2, {48: 5})]) == [("grow", 10), ("grow", 5)]
-    assert split_line(LineFacts(()), [(1, {8: 3})]) == [("other", 3)]
+    assert classify_call_sites(facts, [(1, {144: 10}), (2, {48: 5})]) == ["grow", "grow"]
+    assert classify_call_sites(LineFacts(()), [(1, {8: 3})]) == ["other"]
 
 
 def _profile(tmp_path: Path) -> tuple[bytes, Path]:
@@ -166,7 +166,7 @@ def _profile(tmp_path: Path) -> tuple[bytes, Path]:
 
 def test_attribution_on_a_built_profile(tmp_path: Path) -> None:
     data, root = _profile(tmp_path)
-    result = attribute(parse_profile(data, "p"), None, SourceFiles(root))
+    result = attribute_profile(parse_profile(data, "p"), root)
     assert result.total == 2304 + 48 + 64 + 16 + 112_000 + 3456 + 2304
     assert dict(result.by_op) == {"create": 48, "grow": 2304 + 3456 + 2304, "syncmap": 64}
     assert result.map_total == sum(result.by_op.values())
@@ -174,7 +174,7 @@ def test_attribution_on_a_built_profile(tmp_path: Path) -> None:
                                                           (20, "syncmap"), (9, "create")]
     assert result.sites[0].site.file == "/build/machine/app/main.go"
     # Without the source, user lines are reported as not classified, never guessed.
-    blind = attribute(parse_profile(data, "p"), None, SourceFiles(tmp_path / "elsewhere"))
+    blind = attribute_profile(parse_profile(data, "p"), tmp_path / "elsewhere")
     assert dict(blind.by_op) == {"create": 0, "grow": 0, "syncmap": 64}
     assert any("not found" in note for note in blind.notes)
 

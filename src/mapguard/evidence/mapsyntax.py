@@ -16,6 +16,7 @@ from tree_sitter import Node, Tree
 
 from mapguard.source.parser import parse_go
 from mapguard.source.typeinfo import walk
+from mapguard.source.types import STDLIB_MAPS
 
 # Go's malloc size classes (bytes); larger objects are rounded up to whole 8 KiB pages.
 SIZE_CLASSES = (
@@ -71,10 +72,13 @@ class GoSource:
     """One parsed Go file, answering `facts(line)`."""
 
     def __init__(self, source: bytes, tree: Tree | None = None,
-                 map_oracle: MapOracle | None = None) -> None:
+                 map_oracle: MapOracle | None = None, *,
+                 package_map_types: frozenset[str] = frozenset()) -> None:
         self.source = source
         self.tree = tree if tree is not None else parse_go(source)
         self.map_oracle = map_oracle
+        # Map types the package declares in its other files (`make(MIMEHeader, n)`).
+        self.package_map_types = package_map_types
         self._by_line: dict[int, list[Node]] = {}
         self._map_types: set[str] | None = None
         self._scope_index: dict[int, dict[str, list[Node]]] = {}
@@ -169,10 +173,17 @@ class GoSource:
             return False
         if node.type == "map_type":
             return True
+        if node.type == "qualified_type":  # http.Header, url.Values... (by the usual names)
+            package = self.text(node.child_by_field_name("package"))
+            name = self.text(node.child_by_field_name("name"))
+            return any(path.rsplit("/", 1)[-1] == package and declared == name
+                       for path, declared in STDLIB_MAPS)
         if node.type == "generic_type":
             node = node.child_by_field_name("type")
-        return node is not None and node.type in ("type_identifier", "identifier") and \
-            self.text(node) in self.map_type_names()
+        if node is None or node.type not in ("type_identifier", "identifier"):
+            return False
+        name = self.text(node)
+        return name in self.package_map_types or name in self.map_type_names()
 
     def facts_with_inlining(self, line: int) -> LineFacts:
         """`facts(line)`, plus: a call to a function of this file whose body creates a map.

@@ -42,6 +42,9 @@ class Frame:
     file: str
     line: int
     column: int = 0
+    # The line of the function's declaration (`func` keyword) in the profiled build, 0 when the
+    # profile does not say (debug=1 text, Go < 1.20). What source is checked against.
+    start_line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,9 @@ class Profile:
     locations: tuple[Location, ...]
     samples: SampleTable
     text_format: bool = False  # parsed from the debug=1 text format (locations are bare PCs)
+    # Allocation stacks keep their runtime frames (a debug=1 profile symbolised against its
+    # binary): map work then always shows as a map runtime frame.
+    runtime_frames: bool = False
 
     def sample_index(self, name: str | None = None) -> int:
         """Index of the sample type `name`, or of the default one as `go tool pprof` picks it."""
@@ -205,8 +211,8 @@ def _parse_proto(data: bytes, source: str) -> Profile:
 
     sample_types = tuple(ValueType(text(v.type, "sample type"), text(v.unit, "sample unit"))
                          for v in message.sample_type)
-    functions = {f.id: (text(f.name, "function name"), text(f.filename, "function file"))
-                 for f in message.function}
+    functions = {f.id: (text(f.name, "function name"), text(f.filename, "function file"),
+                        f.start_line) for f in message.function}
     locations: list[Location] = []
     location_index: dict[int, int] = {}
     for loc in message.location:
@@ -215,8 +221,8 @@ def _parse_proto(data: bytes, source: str) -> Profile:
             if line.function_id not in functions:
                 raise InputError(source, f"location {loc.id} refers to missing function "
                                  f"{line.function_id}")
-            name, filename = functions[line.function_id]
-            frames.append(Frame(name, filename, line.line, line.column))
+            name, filename, start_line = functions[line.function_id]
+            frames.append(Frame(name, filename, line.line, line.column, start_line))
         location_index[loc.id] = len(locations)
         locations.append(Location(loc.id, loc.address, loc.mapping_id, tuple(frames)))
     mappings = tuple(Mapping(m.id, m.memory_start, m.memory_limit, m.file_offset,
