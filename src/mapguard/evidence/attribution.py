@@ -284,7 +284,8 @@ class _Attributor:
 
     def site(self, site_loc: int, mechanism: int, decisive: int) -> tuple[Site, SourceMatch]:
         """The site frame: the first user frame, else the first that is not runtime, else
-        the decisive frame itself; with how it matches its source."""
+        the decisive frame itself; with how a user frame matches its source (a library
+        site's line was not read: `NO_SOURCE`, unless its line is classified below)."""
         decisions = self.decisions
         if site_loc >= 0:
             frame = self.frame(site_loc, int(decisions.user_frame[site_loc]))
@@ -294,12 +295,12 @@ class _Attributor:
                 frame = self.frame(mechanism, int(decisions.plain_frame[mechanism]))
             else:
                 frame = self.frame(decisive, decisions.frame[decisive])
-            match = self.sources.library(frame)[1] if frame.file else SourceMatch.NO_SOURCE
+            match = SourceMatch.NO_SOURCE
         return Site(frame.file, frame.line, frame.column, frame.function), match
 
     def via(self, mechanism: int, site_loc: int) -> Site | None:
         """The library frame that did the map work, when it is not the site itself."""
-        if mechanism < 0 or mechanism == site_loc:
+        if mechanism < 0 or mechanism == site_loc or site_loc < 0:
             return None
         frame = self.frame(mechanism, int(self.decisions.plain_frame[mechanism]))
         if self.decisions.user_frame[mechanism] == self.decisions.plain_frame[mechanism]:
@@ -351,26 +352,41 @@ class _Attributor:
             if source is None or not match.trusted:
                 self.ledger.unclassified(frame, library, sum(c.value for c in calls), match)
                 continue
-            by_location: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-            for call in calls:
-                by_location[call.location][call.size] += call.value
-            locations = sorted(by_location)
-            call_sites = [(self.profile.locations[loc].address, dict(by_location[loc]))
-                          for loc in locations]
-            ops = dict(zip(locations, classify_call_sites(source.facts_with_inlining(
-                frame.line), call_sites), strict=True))
+            facts = source.facts_with_inlining(frame.line)
+            if self.profile.runtime_frames:
+                # Map memory would show its map runtime frame: what reaches here is the line's
+                # other allocations (sync.Map's boxing of keys and values has no such frame).
+                facts = LineFacts(tuple(a for a in facts.allocations
+                                        if a.op not in ("create", "grow")))
+            ops = self.classify(facts, calls)
             line_site = Site(frame.file, frame.line, 0, frame.function)
             for call in calls:
                 op = ops[call.location]
-                if self.profile.runtime_frames and op in ("create", "grow"):
-                    # Map memory would show its map runtime frame: this is the line's other
-                    # allocation (sync.Map's boxing of keys and values has none).
-                    op = "other"
                 if op is None:
                     self.ledger.ambiguous(line_site, call.value)
                 elif op != "other":
-                    self.ledger.add(call.site, op, call.value, call.match,
-                                    line_site if library else None)
+                    itself = (call.site.file, call.site.line) == (frame.file, frame.line)
+                    via = line_site if library and not itself else None
+                    self.ledger.add(call.site, op, call.value, match if itself else call.match,
+                                    via)
+
+    def classify(self, facts: LineFacts, calls: list[_LineCall]) -> dict[int, str | None]:
+        """The op of each PC on the line. Each inlined copy of the line (the same line inlined
+        into different callers) has PCs of its own: copies are split one by one."""
+        copies: dict[tuple[tuple[str, int], ...], dict[int, dict[int, int]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(int)))
+        for call in calls:
+            location = self.profile.locations[call.location]
+            inlined_into = tuple((f.function, f.line) for f in location.frames[
+                self.decisions.frame[call.location] + 1:])
+            copies[inlined_into][call.location][call.size] += call.value
+        ops: dict[int, str | None] = {}
+        for by_location in copies.values():
+            locations = sorted(by_location)
+            call_sites = [(self.profile.locations[loc].address, dict(by_location[loc]))
+                          for loc in locations]
+            ops.update(zip(locations, classify_call_sites(facts, call_sites), strict=True))
+        return ops
 
 
 def _attribute(profile: Profile, sample_index: str | None, sources: SourceFiles

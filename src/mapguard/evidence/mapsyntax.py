@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from tree_sitter import Node, Tree
+from tree_sitter import Node, Query, QueryCursor, Tree
 
-from mapguard.source.parser import parse_go
+from mapguard.source.parser import GO_LANGUAGE, parse_go
 from mapguard.source.typeinfo import walk
 from mapguard.source.types import STDLIB_MAPS
 
@@ -32,6 +32,10 @@ _BASIC_SIZES = {
 }
 _SYNCMAP_WRITES = {"Store", "LoadOrStore", "Swap", "CompareAndSwap"}
 MAP_HEADER_BYTES = 48
+# `type Index map[…]`, `type Set[K comparable] map[K]struct{}`, `type A = map[…]`.
+_MAP_TYPE_DECLARATIONS = Query(GO_LANGUAGE, """[
+    (type_spec name: (type_identifier) @name type: (map_type))
+    (type_alias name: (type_identifier) @name type: (map_type))]""")
 
 
 def size_class(size: int) -> int:
@@ -82,17 +86,34 @@ class GoSource:
         self._by_line: dict[int, list[Node]] = {}
         self._map_types: set[str] | None = None
         self._scope_index: dict[int, dict[str, list[Node]]] = {}
-        self._makers: set[str] | None = None
-        for node in walk(self.tree.root_node):
-            self._by_line.setdefault(node.start_point[0] + 1, []).append(node)
+        self._makers: dict[str, bool] = {}
+        self._functions: dict[str, Node] | None = None
+        self._fields: dict[str, Node] | None = None
 
     def text(self, node: Node | None) -> str:
         return "" if node is None else self.source[node.start_byte:node.end_byte].decode(
             errors="replace")
 
+    def nodes_on(self, line: int) -> list[Node]:
+        """The named nodes that start on a line, in document order. Found by descending only
+        into nodes that span the line: a profile asks about a few lines of big files."""
+        if line not in self._by_line:
+            row = line - 1
+            found: list[Node] = []
+            pending = [self.tree.root_node]
+            while pending:
+                node = pending.pop()
+                if node.start_point[0] > row or node.end_point[0] < row:
+                    continue
+                if node.start_point[0] == row and node.is_named:
+                    found.append(node)
+                pending.extend(reversed(node.children))
+            self._by_line[line] = found
+        return self._by_line[line]
+
     def facts(self, line: int) -> LineFacts:
         found: list[tuple[int, LineAllocation]] = []
-        for node in self._by_line.get(line, ()):
+        for node in self.nodes_on(line):
             for order, allocation in self._allocations(node):
                 found.append((order, allocation))
         found.sort(key=lambda item: item[0])
@@ -124,7 +145,8 @@ class GoSource:
                     and self.text(node.parent.child_by_field_name("operator")) == "&"):
                 # A struct or array value allocates only when its address is taken (or it is
                 # boxed, which the call site does and the syntax does not show).
-                yield node.end_byte, LineAllocation("other", "composite literal", column)
+                yield node.end_byte, LineAllocation("other", "composite literal", column,
+                                                    self._slice_literal_size(literal_type, node))
         elif kind == "func_literal":
             yield node.end_byte, LineAllocation("other", "closure", column)
 
@@ -155,6 +177,17 @@ class GoSource:
                     function.child_by_field_name("operand"), self):
                 # Boxing key and value into `any` is the price of sync.Map's API.
                 yield node.end_byte, LineAllocation("syncmap", f"sync.Map.{method}", column)
+
+    def _slice_literal_size(self, literal_type: Node | None, literal: Node) -> int | None:
+        """`[]string{v}`: the backing array of a slice literal of a basic element type."""
+        if literal_type is None or literal_type.type != "slice_type":
+            return None
+        element = _BASIC_SIZES.get(self.text(literal_type.child_by_field_name("element")))
+        body = literal.child_by_field_name("body")
+        if element is None or body is None:
+            return None
+        elements = sum(1 for child in body.named_children if child.type != "comment")
+        return element * elements or None
 
     def _make_size(self, args: list[Node]) -> int | None:
         if args[0].type != "slice_type" or len(args) < 2:
@@ -192,34 +225,44 @@ class GoSource:
         facts = self.facts(line)
         if facts.map_ops:
             return facts
-        makers = self._map_makers()
         calls = [(node, self.text(node.child_by_field_name("function")))
-                 for node in self._by_line.get(line, ()) if node.type == "call_expression"]
+                 for node in self.nodes_on(line) if node.type == "call_expression"]
         extra = [LineAllocation("create", f"inlined {name}()", node.start_point[1] + 1,
-                                MAP_HEADER_BYTES) for node, name in calls if name in makers]
+                                MAP_HEADER_BYTES) for node, name in calls
+                 if self._makes_a_map(name)]
         return LineFacts(facts.allocations + tuple(extra)) if extra else facts
 
-    def _map_makers(self) -> set[str]:
-        if self._makers is None:
-            self._makers = set()
-            for node in self.tree.root_node.named_children:
-                body = node.child_by_field_name("body")
-                if node.type == "function_declaration" and body is not None and any(
-                        a.op == "create" for inner in walk(body)
-                        for _, a in self._allocations(inner)):
-                    self._makers.add(self.text(node.child_by_field_name("name")))
-        return self._makers
+    def _makes_a_map(self, name: str) -> bool:
+        """Does the function of this file called `name` create a map in its body?"""
+        if name not in self._makers:
+            if self._functions is None:
+                self._functions = {
+                    self.text(node.child_by_field_name("name")): node
+                    for node in self.tree.root_node.named_children
+                    if node.type == "function_declaration"}
+            body = self._functions[name].child_by_field_name("body") \
+                if name in self._functions else None
+            self._makers[name] = body is not None and any(
+                a.op == "create" for inner in walk(body) for _, a in self._allocations(inner))
+        return self._makers[name]
+
+    def field_type(self, name: str) -> Node | None:
+        """The declared type of a struct field of this name, in any struct of the file."""
+        if self._fields is None:
+            self._fields = {}
+            for node in walk(self.tree.root_node):
+                if node.type == "field_declaration":
+                    declared = node.child_by_field_name("type")
+                    for field_name in node.children_by_field_name("name"):
+                        if declared is not None:
+                            self._fields.setdefault(self.text(field_name), declared)
+        return self._fields.get(name)
 
     def map_type_names(self) -> set[str]:
         """Named types this file declares with a map underlying type."""
         if self._map_types is None:
-            names: set[str] = set()
-            for node in walk(self.tree.root_node):
-                if node.type in ("type_spec", "type_alias"):
-                    declared = node.child_by_field_name("type")
-                    if declared is not None and declared.type == "map_type":
-                        names.add(self.text(node.child_by_field_name("name")))
-            self._map_types = names
+            found = QueryCursor(_MAP_TYPE_DECLARATIONS).captures(self.tree.root_node)
+            self._map_types = {self.text(node) for node in found.get("name", ())}
         return self._map_types
 
 
@@ -264,18 +307,9 @@ def _declared_type(expr: Node | None, source: GoSource) -> Node | None:
             return container.child_by_field_name("element")
         return None
     if kind == "selector_expression":
-        return _field_type(source.text(expr.child_by_field_name("field")), source)
+        return source.field_type(source.text(expr.child_by_field_name("field")))
     if kind == "identifier":
         return _identifier_type(expr, source.text(expr), source)
-    return None
-
-
-def _field_type(name: str, source: GoSource) -> Node | None:
-    for node in walk(source.tree.root_node):
-        if node.type == "field_declaration":
-            names = [source.text(n) for n in node.children_by_field_name("name")]
-            if name in names:
-                return node.child_by_field_name("type")
     return None
 
 

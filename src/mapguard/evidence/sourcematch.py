@@ -14,15 +14,16 @@ binary's own revision (see `sourcetree`) leaves nothing to guess.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tree_sitter import Node, Tree
+from tree_sitter import Node, Query, QueryCursor, Tree
 
 from mapguard.evidence.goframes import package_of, strip_type_args
 from mapguard.formats.pprof import Frame
-from mapguard.source.typeinfo import walk
+from mapguard.source.parser import GO_LANGUAGE
 
 
 class SourceMatch(StrEnum):
@@ -49,6 +50,9 @@ Declarations = dict[str, list[Declaration]]
 
 _CLOSURE_PART = re.compile(r"^(?:func\d+|gowrap\d+|deferwrap\d+|\d+)$")
 _WRAPPER_PART = re.compile(r"^(?:gowrap|deferwrap)\d+$")
+_PACKAGE_INIT = "init"
+_FUNC_LITERALS = Query(GO_LANGUAGE, "(func_literal) @literal")
+_LINKNAME = re.compile(rb"^//go:linkname\s+(\w+)\s+(\S+)", re.M)
 
 
 def declaration_key(function: str) -> tuple[str, tuple[str, ...]]:
@@ -68,16 +72,27 @@ def declaration_key(function: str) -> tuple[str, tuple[str, ...]]:
 
 
 def declarations(tree: Tree, source: bytes) -> Declarations:
-    """Every top-level function and method of a file, by `declaration_key` name."""
+    """Every top-level function and method of a file, by `declaration_key` name. Function
+    literals in package-level declarations (`var pool = sync.Pool{New: func() any {…}}`)
+    belong to the package's initialisation: Go names them `init.funcN`."""
     found: Declarations = {}
+    starts = sorted(node.start_point[0] + 1 for node in QueryCursor(_FUNC_LITERALS).captures(
+        tree.root_node).get("literal", ()))
     for node in tree.root_node.named_children:
         key = _key_of(node, source)
-        if key is None:
-            continue
-        literals = frozenset(inner.start_point[0] + 1 for inner in walk(node)
-                             if inner.type == "func_literal")
-        found.setdefault(key, []).append(
-            Declaration(node.start_point[0] + 1, node.end_point[0] + 1, literals))
+        first, last = node.start_point[0] + 1, node.end_point[0] + 1
+        literals = frozenset(starts[bisect.bisect_left(starts, first):
+                                    bisect.bisect_right(starts, last)])
+        if key is None and literals:
+            key = _PACKAGE_INIT
+        if key is not None:
+            found.setdefault(key, []).append(Declaration(first, last, literals))
+    # `//go:linkname godebug_registerMetric internal/godebug.registerMetric`: profiles name
+    # the function by the second, the file declares the first.
+    for local, target in _LINKNAME.findall(source):
+        if local.decode() in found:
+            pushed, _ = declaration_key(target.decode())
+            found.setdefault(pushed, []).extend(found[local.decode()])
     return found
 
 

@@ -44,7 +44,8 @@ from mapguard.source.types import Unknown
 
 GIT_TIMEOUT_S = 120.0
 _MODULE_LINE = re.compile(rb"^\s*module\s+(\S+)", re.M)
-_MAP_TYPE = re.compile(rb"^\s*(?:type\s+)?(\w+)(?:\[[^\]\n]*\])?\s*=?\s*map\[", re.M)
+_MAP_TYPE = re.compile(rb"^[ \t]*(?:type[ \t]+)?(\w+)(?:\[[^\]\n]*\])?[ \t]*=?[ \t]*map\[",
+                       re.M)
 
 
 class GitCheckout:
@@ -308,21 +309,16 @@ class SourceFiles:
         return parsed.source, check_frame(frame, parsed.declarations)
 
     def _parse_library(self, frame: Frame) -> _Parsed | None:
-        if "/vendor/" in frame.file:
-            return self._parsed(frame.file)
-        path = _library_path(frame.file, package_of(frame.function))
+        if "/vendor/" in frame.file and (vendored := self._parsed(frame.file)) is not None:
+            return vendored
+        path = _library_path(frame.file)
         if path is None:
             return None
-        contents: dict[Path, bytes] = {}
-        for sibling in path.parent.glob("*.go"):
-            try:
-                contents[sibling] = sibling.read_bytes()
-            except OSError:
-                continue
-        if path not in contents:
+        try:
+            content = path.read_bytes()
+        except OSError:
             return None
-        return _Parsed.of(GoSource(contents[path],
-                                   package_map_types=_map_types(contents.values())))
+        return _Parsed.of(GoSource(content, package_map_types=_library_map_types(path.parent)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,8 +331,10 @@ class _Parsed:
         return cls(source, declarations(source.tree, source.source))
 
 
-def _library_path(file: str, package: str) -> Path | None:
-    """The local copy of a standard-library or module-cache file named by a profile."""
+def _library_path(file: str) -> Path | None:
+    """The local copy of a standard-library or module-cache file named by a profile: the
+    path after the build machine's `pkg/mod/` or GOROOT `src/` (a function's file need not be
+    in its package's directory: `time.newTimer` lives in runtime/time.go)."""
     if "@" in file:  # the module cache: .../pkg/mod/MODULE@VERSION/FILE (or trimmed)
         cache = _gomodcache()
         if cache is None:
@@ -344,12 +342,28 @@ def _library_path(file: str, package: str) -> Path | None:
         rest = file.split("/pkg/mod/", 1)[1] if "/pkg/mod/" in file else file
         candidate = cache / rest
         return candidate if candidate.is_file() else None
-    toolchain = _toolchain_goroot()
-    if toolchain is None or "." in package.split("/", 1)[0]:
+    goroot = _toolchain_goroot()
+    if goroot is None:
         return None
-    name = PurePosixPath(file).name
-    candidate = toolchain / "src" / package / name
-    return candidate if candidate.is_file() else None
+    position = file.find("/src/")
+    while position >= 0:
+        candidate = goroot / "src" / file[position + len("/src/") :]
+        if candidate.is_file():
+            return candidate
+        position = file.find("/src/", position + 1)
+    return None
+
+
+@functools.cache
+def _library_map_types(directory: Path) -> frozenset[str]:
+    """Map types of a GOROOT or module-cache package (those files do not change)."""
+    contents: list[bytes] = []
+    for sibling in directory.glob("*.go"):
+        try:
+            contents.append(sibling.read_bytes())
+        except OSError:
+            continue
+    return _map_types(contents)
 
 
 @functools.cache
@@ -374,7 +388,7 @@ def _gomodcache() -> Path | None:
 def _map_types(contents: Iterable[bytes]) -> frozenset[str]:
     """Names a package declares as map types (`type Values map[string][]string`, generic
     `type Set[K comparable] map[K]struct{}`, inside `type ( … )` blocks too)."""
-    return frozenset(name.decode() for content in contents
+    return frozenset(name.decode() for content in contents if b"map[" in content
                      for name in _MAP_TYPE.findall(content))
 
 
