@@ -17,7 +17,9 @@ import pytest
 from mapguard.cli import main
 from mapguard.evidence.attribution import Attribution, attribute_profile
 from mapguard.evidence.binary import read_binary
+from mapguard.evidence.causes import cause_chain
 from mapguard.evidence.sourcematch import SourceMatch
+from mapguard.evidence.sourcetree import SourceFiles
 from mapguard.formats.pprof import Profile, parse_profile
 from mapguard.gotool import GoToolchain, run_go
 
@@ -240,3 +242,15 @@ def test_the_newer_profile_is_exact_against_its_own_work_tree(fix: Fix) -> None:
     assert {s.match for s in result.sites} == {SourceMatch.EXACT}
     assert {s.site.line for s in result.sites if s.op == "create"
             and s.site.function == "main.index"} == _want(AFTER, "create")
+
+
+def test_the_old_growth_is_linked_to_its_creation_at_its_revision(fix: Fix) -> None:
+    sources = SourceFiles(fix.repo, binary=read_binary(fix.before.binary))
+    result = attribute_profile(fix.before.profile(), sources)
+    (cause,) = [c for c in cause_chain(result, sources) if c.growth.site.function == "main.index"]
+    assert cause.creation is not None and cause.creation.site is not None
+    assert {cause.creation.site.line} == _want(BEFORE, "create")
+    assert cause.creation.text == "map[int]string{}" and not cause.creation.sized
+    assert any("no size hint" in advice for advice in cause.advice)
+    # A counting loop up to a parameter: MG002 reports it once it covers that loop shape.
+    assert cause.rule in (None, "MG002 missing-size-hint")

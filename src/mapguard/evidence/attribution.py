@@ -57,11 +57,13 @@ class SiteCost:
     # the profiled build, and the op came from the runtime's frames, not from reading it.
     match: SourceMatch = SourceMatch.NO_SOURCE
     via: Site | None = None  # the library frame that did the map work, when not the site
+    largest_object: int = 0  # bytes of the largest single allocation here (0: unknown)
 
     def to_json(self) -> dict[str, object]:
         return {"function": self.site.function, "file": self.site.file, "line": self.site.line,
                 "op": self.op, "value": self.value, "share": round(self.share, 4),
-                "match": str(self.match), "via": _site_json(self.via)}
+                "match": str(self.match), "via": _site_json(self.via),
+                "largest_object": self.largest_object}
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,10 +317,10 @@ class _Attributor:
             site, match = self.site(site_loc, mechanism, decisive)
             if self.allocation and op in ("insert", "grow"):
                 op = self.literal_fill(site, match) or "grow"
-            self.ledger.add(site, op, value, match, self.via(mechanism, site_loc))
+            self.ledger.add(site, op, value, match, self.via(mechanism, site_loc), size)
         elif code == _SYNC:
             site, match = self.site(site_loc, mechanism, decisive)
-            self.ledger.add(site, "syncmap", value, match, None)
+            self.ledger.add(site, "syncmap", value, match, None, size)
         elif code in (_USER, _LIBRARY) and self.allocation:
             # The line that allocated tells what it was (see `attribute_lines`).
             index = self.decisions.frame[decisive]
@@ -368,7 +370,7 @@ class _Attributor:
                     itself = (call.site.file, call.site.line) == (frame.file, frame.line)
                     via = line_site if library and not itself else None
                     self.ledger.add(call.site, op, call.value, match if itself else call.match,
-                                    via)
+                                    via, call.size)
 
     def classify(self, facts: LineFacts, calls: list[_LineCall]) -> dict[int, str | None]:
         """The op of each PC on the line. Each inlined copy of the line (the same line inlined
@@ -456,6 +458,7 @@ def _doubling(sizes: Mapping[int, int]) -> bool:
 class _Ledger:
     def __init__(self) -> None:
         self.sites: dict[tuple[Site, str, Site | None], int] = defaultdict(int)
+        self.largest: dict[tuple[Site, str, Site | None], int] = defaultdict(int)
         self.matches: dict[Site, SourceMatch] = {}
         self.by_op: dict[str, int] = defaultdict(int)
         self.unattributed = 0
@@ -463,9 +466,10 @@ class _Ledger:
         self.unmatched: dict[tuple[str, str], tuple[int, SourceMatch]] = {}
         self.library_unread: dict[str, int] = defaultdict(int)
 
-    def add(self, site: Site, op: str, value: int, match: SourceMatch, via: Site | None
-            ) -> None:
+    def add(self, site: Site, op: str, value: int, match: SourceMatch, via: Site | None,
+            size: int) -> None:
         self.sites[(site, op, via)] += value
+        self.largest[(site, op, via)] = max(self.largest[(site, op, via)], size)
         self.matches[site] = match
         self.by_op[op] += value
 
@@ -490,7 +494,8 @@ class _Ledger:
             -abs(item[1]), item[0][0].file, item[0][0].line, item[0][1],
             item[0][2].file if item[0][2] else "", item[0][2].line if item[0][2] else 0))
         share = (lambda v: abs(v) / total) if total else (lambda v: 0.0)
-        sites = tuple(SiteCost(site, op, value, share(value), self.matches[site], via)
+        sites = tuple(SiteCost(site, op, value, share(value), self.matches[site], via,
+                               max(self.largest[(site, op, via)], 0))
                       for (site, op, via), value in ranked)
         notes = [f"{site.file}:{site.line}: {value} {unit} on a line that mixes map and other "
                  "allocations could not be split" for site, value in sorted(

@@ -119,20 +119,40 @@ class GoSource:
         found.sort(key=lambda item: item[0])
         return LineFacts(tuple(a for _, a in found))
 
+    def insert_operands(self, line: int) -> list[Node]:
+        """The maps a line inserts into: `m` of `m[k] = v`, `s.index` of `s.index[k]++`."""
+        operands = (target.child_by_field_name("operand") for target in self._insert_targets(line))
+        return [operand for operand in operands if operand is not None]
+
+    def _insert_targets(self, line: int) -> Iterator[Node]:
+        for node in self.nodes_on(line):
+            yield from self._map_index_targets(node)
+
+    def _map_index_targets(self, node: Node) -> Iterator[Node]:
+        """`m[k]` of an assignment, `++`/`--` statement when `m` is a map."""
+        if node.type not in ("assignment_statement", "inc_statement", "dec_statement"):
+            return
+        left = node.child_by_field_name("left")
+        targets = left.named_children if left is not None and \
+            node.type == "assignment_statement" else node.named_children[:1]
+        for target in targets:
+            if target.type == "index_expression" and is_map_expression(
+                    target.child_by_field_name("operand"), self):
+                yield target
+
+    def is_map_type(self, node: Node | None) -> bool:
+        """A map type: `map[K]V`, a named map type of the package, `http.Header`..."""
+        return self._is_map_type(node)
+
     # --- classification of one node ----------------------------------------------------------
 
     def _allocations(self, node: Node) -> Iterator[tuple[int, LineAllocation]]:
         column = node.start_point[1] + 1
         kind = node.type
         if kind in ("assignment_statement", "inc_statement", "dec_statement"):
-            left = node.child_by_field_name("left")
-            targets = left.named_children if left is not None and kind == "assignment_statement" \
-                else node.named_children[:1]
-            for target in targets:
-                if target.type == "index_expression" and is_map_expression(
-                        target.child_by_field_name("operand"), self):
-                    # mapassign runs after the right-hand side is evaluated.
-                    yield node.end_byte + 1, LineAllocation("grow", "insert",
+            for target in self._map_index_targets(node):
+                # mapassign runs after the right-hand side is evaluated.
+                yield node.end_byte + 1, LineAllocation("grow", "insert",
                                                         target.start_point[1] + 1)
         elif kind == "call_expression":
             yield from self._call(node, column)

@@ -7,18 +7,20 @@ from typing import Any
 
 import click
 import httpx
+from rich.console import Console
 from rich.markup import escape as markup
 from rich.table import Table
 
 from mapguard.clikit import emit_json, format_option
 from mapguard.errors import InputError
-from mapguard.evidence.attribution import Attribution, attribute_profile
+from mapguard.evidence.attribution import ALLOCATION_KINDS, Attribution, attribute_profile
 from mapguard.evidence.binary import read_binary
+from mapguard.evidence.causes import Cause, cause_chain
 from mapguard.evidence.profile_diff import Change, ProfileDiff, diff_profiles
 from mapguard.evidence.render import console, display_path, unclipped
 from mapguard.evidence.site import Site
 from mapguard.evidence.sourcematch import SourceMatch
-from mapguard.evidence.sourcetree import SourceVersion
+from mapguard.evidence.sourcetree import SourceFiles, SourceVersion
 from mapguard.evidence.symbolize import symbolize
 from mapguard.formats.pprof import DEFAULT_MAX_SIZE, Profile, parse_profile
 
@@ -60,14 +62,15 @@ def load(target: str, *, max_size: int = DEFAULT_MAX_SIZE) -> Profile:
 
 
 def analyse(target: str, source: Path | None, sample_index: str | None,
-            binary: Path | None, revision: str | None = None) -> tuple[Profile, Attribution]:
+            binary: Path | None, revision: str | None = None
+            ) -> tuple[Profile, Attribution, SourceFiles]:
     """Load, symbolise (a debug=1 text profile with its binary) and attribute one profile."""
     profile = load(target)
     info = read_binary(binary) if binary is not None else None
     if binary is not None and profile.text_format:
         profile = symbolize(profile, binary)
-    return profile, attribute_profile(profile, source, revision=revision, binary=info,
-                                      sample_index=sample_index)
+    sources = SourceFiles(source, revision=revision, binary=info)
+    return profile, attribute_profile(profile, sources, sample_index=sample_index), sources
 
 
 class _ProfileGroup(click.Group):
@@ -112,12 +115,14 @@ _binary_path = click.Path(exists=True, dir_okay=False, path_type=Path)
 @format_option()
 def show(target: str, source: Path | None, sample_index: str | None, binary: Path | None,
          revision: str | None, top: int, output_format: str) -> int:
-    """Top map cost sites with op, value and share, and the map total by op."""
-    _, result = analyse(target, source, sample_index, binary, revision)
+    """Top map cost sites with op, value and share, the map total by op, and for the largest
+    growth sites the creation that sized the map, with advice."""
+    _, result, sources = analyse(target, source, sample_index, binary, revision)
+    causes = cause_chain(result, sources) if result.kind in ALLOCATION_KINDS else ()
     if output_format == "json":
-        emit_json(result.to_json(top))
+        emit_json({**result.to_json(top), "causes": [cause.to_json() for cause in causes]})
     else:
-        render(result, top, target)
+        render(result, top, target, causes)
     return 0
 
 
@@ -141,8 +146,9 @@ def diff(base: str, new: str, source: Path | None, sample_index: str | None,
     Each profile is read against its own revision of --source (from --base-binary/--binary
     build information or --base-revision/--revision), so a fix that moved lines compares
     right."""
-    base_profile, base_attr = analyse(base, source, sample_index, base_binary, base_revision)
-    new_profile, new_attr = analyse(new, source, sample_index, new_binary, new_revision)
+    base_profile, base_attr, _ = analyse(base, source, sample_index, base_binary,
+                                         base_revision)
+    new_profile, new_attr, _ = analyse(new, source, sample_index, new_binary, new_revision)
     result = diff_profiles(base_profile, new_profile, base_attr, new_attr, sample_index, new)
     if output_format == "json":
         emit_json(result.to_json(top))
@@ -200,7 +206,8 @@ def _source_line(version: SourceVersion | None) -> str | None:
     return f"source: {where} at revision {version.revision[:12]} (from {origin})"
 
 
-def render(result: Attribution, top: int, target: str) -> None:
+def render(result: Attribution, top: int, target: str, causes: tuple[Cause, ...] = ()
+           ) -> None:
     out = console()
     unit = result.unit
     out.print(f"[bold]{markup(target)}[/]: {result.kind} profile, {result.sample_type}; total "
@@ -216,16 +223,21 @@ def render(result: Attribution, top: int, target: str) -> None:
         ops.add_row(op, human(value, unit), _share(value, result.total))
     out.print(ops)
     if result.sites:
+        shown = result.sites[:top]
         sites = Table(title=f"top map sites (of {len(result.sites)})", title_justify="left")
-        for column, justify in (("value", "right"), ("share", "right"), ("op", "left"),
-                                ("function", "left"), ("where", "left"), ("via", "left"),
-                                ("source", "left")):
+        columns = [("value", "right"), ("share", "right"), ("op", "left"),
+                   ("function", "left"), ("where", "left")]
+        with_via = any(cost.via for cost in shown)
+        with_match = any(_MATCH_WORDS[cost.match] for cost in shown)
+        columns += [("via", "left")] * with_via + [("source", "left")] * with_match
+        for column, justify in columns:
             sites.add_column(column, justify=justify)  # type: ignore[arg-type]
-        for cost in result.sites[:top]:
-            sites.add_row(human(cost.value, unit), f"{100 * cost.share:.1f}%", cost.op,
-                          markup(cost.site.function or "?"),
-                          markup(_location(cost.site.file, cost.site.line)),
-                          markup(_via(cost.via)), _MATCH_WORDS[cost.match])
+        for cost in shown:
+            row = [human(cost.value, unit), f"{100 * cost.share:.1f}%", cost.op,
+                   markup(cost.site.function or "?"),
+                   markup(_location(cost.site.file, cost.site.line))]
+            row += [markup(_via(cost.via))] * with_via + [_MATCH_WORDS[cost.match]] * with_match
+            sites.add_row(*row)
         out.print(unclipped(sites))
     else:
         out.print("no map cost found")
@@ -240,8 +252,25 @@ def render(result: Attribution, top: int, target: str) -> None:
         out.print(unclipped(table))
     if result.unattributed:
         out.print(f"unattributed (ambiguous): {human(result.unattributed, unit)}")
+    for cause in causes:
+        _print_cause(out, cause, result)
     for note in result.notes:
         out.print(f"note: {markup(note)}")
+
+
+def _print_cause(out: Console, cause: Cause, result: Attribution) -> None:
+    growth = cause.growth
+    head = (f"{_location(growth.site.file, growth.site.line)} ({growth.site.function}) grows "
+            f"{_share(growth.value, result.total)} of all {result.sample_type}")
+    creation = cause.creation
+    if creation is not None and creation.site is not None:
+        head += (f"; the map is made at {_location(creation.site.file, creation.site.line)}: "
+                 f"{creation.text} ({creation.how})")
+    elif creation is not None:
+        head += f"; the map is a {creation.text}, made {creation.how}"
+    out.print(f"[bold]cause[/]: {markup(head)}")
+    for advice in cause.advice:
+        out.print(f"  advice: {markup(advice)}")
 
 
 def _delta_row(change: Change, unit: str) -> list[str]:

@@ -166,6 +166,7 @@ class SourceFiles:
         self._listing: set[str] | None = None  # paths relative to root, at the revision
         self._resolved: dict[str, Path | None] = {}
         self._packages: dict[Path, dict[Path, _Parsed]] = {}
+        self._contents: dict[Path, dict[Path, bytes]] = {}
         self._library: dict[str, _Parsed | None] = {}
         self._checks: dict[tuple[str, str, int, int], SourceMatch] = {}
         self.module_path = self._module_path()
@@ -232,14 +233,25 @@ class SourceFiles:
         path = self.resolve(file)
         if path is None:
             return None
-        package = self._packages.get(path.parent)
+        self.package(path.parent)
+        return self._packages[path.parent].get(path)
+
+    def package(self, directory: Path) -> dict[Path, GoSource]:
+        """Every file of a package directory (work-tree paths), as the profiled build had it."""
+        package = self._packages.get(directory)
         if package is None:
-            package = self._packages[path.parent] = self._parse_package(path.parent)
-        return package.get(path)
+            package = self._packages[directory] = self._parse_package(directory)
+        return {path: parsed.source for path, parsed in package.items()}
+
+    def package_files(self, directory: Path) -> tuple[discover.SourceFile, ...]:
+        """The package's files as the linter reads them."""
+        self.package(directory)
+        return tuple(discover.SourceFile(path, content, context_only=is_generated(content))
+                     for path, content in sorted(self._contents[directory].items()))
 
     def _parse_package(self, directory: Path) -> dict[Path, _Parsed]:
         """Every file of a package directory, with the package's type model when it loads."""
-        contents = self._read(self._package_paths(directory))
+        contents = self._contents[directory] = self._read(self._package_paths(directory))
         map_types = _map_types(contents.values())
         typed = _typed_sources(directory, contents, map_types)
         return {path: _Parsed.of(typed.get(path) or GoSource(
