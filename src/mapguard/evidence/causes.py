@@ -21,7 +21,7 @@ from pathlib import Path
 from tree_sitter import Node
 
 from mapguard.evidence.attribution import Attribution, SiteCost
-from mapguard.evidence.mapsyntax import GoSource
+from mapguard.evidence.mapsyntax import FUNCTION_NODES, GoSource, assigned_values, enclosing
 from mapguard.evidence.site import Site
 from mapguard.evidence.sourcetree import SourceFiles
 from mapguard.lint.engine import LintOptions, analyse_dir
@@ -29,7 +29,6 @@ from mapguard.lint.rule import Finding
 from mapguard.source.discover import PackageDir
 from mapguard.source.typeinfo import walk
 
-_FUNCTIONS = ("function_declaration", "method_declaration", "func_literal")
 _LOOPS = ("for_statement",)
 # Calls that use a map without keeping it.
 _HARMLESS_CALLS = frozenset({"len", "delete", "clear", "print", "println"})
@@ -95,7 +94,7 @@ def cause_chain(attribution: Attribution, sources: SourceFiles, *, top: int = 5
 
 def _creation(source: GoSource, path: Path, operand: Node, sources: SourceFiles
               ) -> Creation | None:
-    function = _enclosing(operand, _FUNCTIONS)
+    function = enclosing(operand, FUNCTION_NODES)
     if operand.type == "identifier" and function is not None:
         name = source.text(operand)
         made = _assignments(source, function, name, operand.start_byte)
@@ -108,7 +107,7 @@ def _creation(source: GoSource, path: Path, operand: Node, sources: SourceFiles
         field = source.text(operand.child_by_field_name("field"))
         for other_path, other in sources.package(path.parent).items():
             for node in _field_creations(other, field):
-                where = _enclosing(node, _FUNCTIONS)
+                where = enclosing(node, FUNCTION_NODES)
                 named = _function_name(other, where) if where is not None else None
                 how = f"field {field}, set in {named}" if named else f"field {field}"
                 return _described(other, other_path, node, None, where, how)
@@ -120,24 +119,12 @@ def _assignments(source: GoSource, function: Node, name: str, before: int) -> No
     after it, in a loop, counts when there is none before)."""
     found: list[Node] = []
     for node in walk(function):
-        for target, value in _pairs(source, node):
+        for target, value in assigned_values(source, node):
             if target == name and _is_creation(source, value):
                 found.append(value)
     earlier = [node for node in found if node.start_byte < before]
     chosen = earlier or found
     return chosen[-1] if chosen else None
-
-
-def _pairs(source: GoSource, node: Node) -> Iterator[tuple[str, Node]]:
-    """(name, value) of `a := v`, `a = v`, `var a = v`."""
-    if node.type in ("short_var_declaration", "assignment_statement", "var_spec"):
-        left = node.child_by_field_name("left") if node.type != "var_spec" else None
-        names = ([source.text(n) for n in left.named_children] if left is not None else
-                 [source.text(n) for n in node.children_by_field_name("name")])
-        right = node.child_by_field_name("right" if node.type != "var_spec" else "value")
-        values = right.named_children if right is not None else []
-        if len(names) == len(values):
-            yield from zip(names, values, strict=True)
 
 
 def _field_creations(source: GoSource, field: str) -> Iterator[Node]:
@@ -240,16 +227,9 @@ def _is_parameter(source: GoSource, function: Node, name: str) -> bool:
         for n in declaration.children_by_field_name("name"))
 
 
-def _enclosing(node: Node, kinds: tuple[str, ...]) -> Node | None:
-    current = node.parent
-    while current is not None and current.type not in kinds:
-        current = current.parent
-    return current
-
-
 def _function_name(source: GoSource, function: Node) -> str | None:
     while function.type == "func_literal":
-        outer = _enclosing(function, _FUNCTIONS)
+        outer = enclosing(function, FUNCTION_NODES)
         if outer is None:
             return None
         function = outer

@@ -9,7 +9,8 @@ package-wide type model of `mapguard.source` when the file's package could be lo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node, Query, QueryCursor, Tree
@@ -36,6 +37,19 @@ MAP_HEADER_BYTES = 48
 _MAP_TYPE_DECLARATIONS = Query(GO_LANGUAGE, """[
     (type_spec name: (type_identifier) @name type: (map_type))
     (type_alias name: (type_identifier) @name type: (map_type))]""")
+
+
+# Text form of a map type declaration: `type Index map[…]`, `Set[K comparable] map[K]…` inside a
+# `type ( … )` block, `type A = map[…]`. For whole packages, where parsing every file would cost
+# more than the answer is worth.
+_MAP_TYPE_TEXT = re.compile(
+    rb"^[ \t]*(?:type[ \t]+)?(\w+)(?:\[[^\]\n]*\])?[ \t]*=?[ \t]*map\[", re.M)
+
+
+def declared_map_types(contents: Iterable[bytes]) -> frozenset[str]:
+    """Names the files declare as map types (a package's files: its named map types)."""
+    return frozenset(name.decode() for content in contents if b"map[" in content
+                     for name in _MAP_TYPE_TEXT.findall(content))
 
 
 def size_class(size: int) -> int:
@@ -284,6 +298,28 @@ class GoSource:
             found = QueryCursor(_MAP_TYPE_DECLARATIONS).captures(self.tree.root_node)
             self._map_types = {self.text(node) for node in found.get("name", ())}
         return self._map_types
+
+
+FUNCTION_NODES = ("function_declaration", "method_declaration", "func_literal")
+
+
+def assigned_values(source: GoSource, node: Node) -> Iterator[tuple[str, Node]]:
+    """(name, value) of `a := v`, `a = v`, `var a = v`."""
+    if node.type in ("short_var_declaration", "assignment_statement", "var_spec"):
+        left = node.child_by_field_name("left") if node.type != "var_spec" else None
+        names = ([source.text(n) for n in left.named_children] if left is not None else
+                 [source.text(n) for n in node.children_by_field_name("name")])
+        right = node.child_by_field_name("right" if node.type != "var_spec" else "value")
+        values = right.named_children if right is not None else []
+        if len(names) == len(values):
+            yield from zip(names, values, strict=True)
+
+
+def enclosing(node: Node, kinds: tuple[str, ...]) -> Node | None:
+    current = node.parent
+    while current is not None and current.type not in kinds:
+        current = current.parent
+    return current
 
 
 def is_map_expression(expr: Node | None, source: GoSource) -> bool:

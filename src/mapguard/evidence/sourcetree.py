@@ -31,7 +31,7 @@ from tree_sitter import Node
 from mapguard.errors import InputError, ToolError
 from mapguard.evidence.binary import BinaryInfo
 from mapguard.evidence.goframes import is_stdlib, package_of
-from mapguard.evidence.mapsyntax import GoSource
+from mapguard.evidence.mapsyntax import GoSource, declared_map_types
 from mapguard.evidence.sourcematch import Declarations, SourceMatch, check_frame, declarations
 from mapguard.formats.pprof import Frame
 from mapguard.gotool import find_go, run_go
@@ -44,8 +44,6 @@ from mapguard.source.types import Unknown
 
 GIT_TIMEOUT_S = 120.0
 _MODULE_LINE = re.compile(rb"^\s*module\s+(\S+)", re.M)
-_MAP_TYPE = re.compile(rb"^[ \t]*(?:type[ \t]+)?(\w+)(?:\[[^\]\n]*\])?[ \t]*=?[ \t]*map\[",
-                       re.M)
 
 
 class GitCheckout:
@@ -252,7 +250,7 @@ class SourceFiles:
     def _parse_package(self, directory: Path) -> dict[Path, _Parsed]:
         """Every file of a package directory, with the package's type model when it loads."""
         contents = self._contents[directory] = self._read(self._package_paths(directory))
-        map_types = _map_types(contents.values())
+        map_types = declared_map_types(contents.values())
         typed = _typed_sources(directory, contents, map_types)
         return {path: _Parsed.of(typed.get(path) or GoSource(
             content, package_map_types=map_types)) for path, content in contents.items()}
@@ -375,7 +373,7 @@ def _library_map_types(directory: Path) -> frozenset[str]:
             contents.append(sibling.read_bytes())
         except OSError:
             continue
-    return _map_types(contents)
+    return declared_map_types(contents)
 
 
 @functools.cache
@@ -395,13 +393,6 @@ def _gomodcache() -> Path | None:
         return None
     value = proc.stdout.strip()
     return Path(value) if proc.returncode == 0 and value else None
-
-
-def _map_types(contents: Iterable[bytes]) -> frozenset[str]:
-    """Names a package declares as map types (`type Values map[string][]string`, generic
-    `type Set[K comparable] map[K]struct{}`, inside `type ( … )` blocks too)."""
-    return frozenset(name.decode() for content in contents if b"map[" in content
-                     for name in _MAP_TYPE.findall(content))
 
 
 def _typed_sources(directory: Path, contents: dict[Path, bytes],
