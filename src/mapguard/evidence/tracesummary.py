@@ -6,10 +6,13 @@ timelines keep at most `points` points each (the peak of each merged interval).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from mapguard.formats.trace import GoroutineTransition, MetricEvent, RangeEvent, TraceEvent
+from mapguard.formats.tracewire import Ev, IntArray, WireEvents
 
 GC_MARK_RANGE = "GC concurrent mark phase"
 STW_PREFIX = "stop-the-world ("
@@ -153,6 +156,8 @@ class TraceSummarizer:
 
     def _range(self, event: RangeEvent) -> None:
         if event.name == GC_MARK_RANGE:
+            if event.kind == "RangeActive" and self._open_cycle is not None:
+                return  # a new generation of the trace restates the cycle under way
             if event.kind == "RangeEnd":
                 cycle = self._open_cycle
                 if cycle is not None:
@@ -211,7 +216,14 @@ class TraceSummarizer:
         self._timelines["goroutines"].add(event.time, self._alive)
         self._timelines["runnable"].add(event.time, self._runnable)
 
-    def result(self) -> TraceSummary:
+    def cover(self, first: int, last: int, events: int) -> None:
+        """The span and event count of a trace whose events were not all fed one by one."""
+        self._first, self._last, self.events = first, last, events
+
+    def result(self, timelines: Mapping[str, tuple[tuple[int, int], ...]] | None = None
+               ) -> TraceSummary:
+        """The summary; `timelines` (heap, goal, goroutines, runnable; relative times)
+        replace the ones built from the events fed."""
         origin = self._first or 0
         cycles = tuple(
             TraceGcCycle(
@@ -224,15 +236,161 @@ class TraceSummarizer:
             )
             for cycle in self._cycles
         )
-        lines = self._timelines
+        lines = {name: line.result(origin) for name, line in self._timelines.items()}
+        lines.update(timelines or {})
         return TraceSummary(
             duration_ns=self._last - origin,
             events=self.events,
             gc_cycles=cycles,
             stw=tuple(self._stw),
-            heap=lines["heap"].result(origin),
-            heap_goal=lines["goal"].result(origin),
-            goroutines=lines["goroutines"].result(origin),
-            runnable=lines["runnable"].result(origin),
+            heap=lines["heap"],
+            heap_goal=lines["goal"],
+            goroutines=lines["goroutines"],
+            runnable=lines["runnable"],
             gomaxprocs=self._gomaxprocs,
         )
+
+
+def peak_points(times: IntArray, values: IntArray, limit: int, origin: int
+                ) -> tuple[tuple[int, int], ...]:
+    """What a `_Timeline` fed these (time, value) pairs one by one gives, computed at once: the
+    changes in groups of a power-of-two size, each group's first peak, halved down to `limit`
+    points, then the last change."""
+    if not len(values):
+        return ()
+    changed = np.ones(len(values), dtype=bool)
+    changed[1:] = values[1:] != values[:-1]
+    times, values = times[changed], values[changed]
+    limit = max(2, limit)
+    size = 1
+    while len(values) // size >= 2 * limit:
+        size *= 2
+    points = _group_peaks(times, values, size)
+    while len(points) > limit:
+        points = _halved(points)
+    last = (int(times[-1]), int(values[-1]))
+    if points[-1] != last:
+        points.append(last)
+    return tuple((time - origin, value) for time, value in points)
+
+
+def _group_peaks(times: IntArray, values: IntArray, size: int) -> list[tuple[int, int]]:
+    full = len(values) // size * size
+    peaks = np.arange(0, full, size) + values[:full].reshape(-1, size).argmax(axis=1) \
+        if full else np.zeros(0, dtype=np.int64)
+    if full < len(values):
+        peaks = np.append(peaks, full + int(values[full:].argmax()))
+    return list(zip(times[peaks].tolist(), values[peaks].tolist(), strict=True))
+
+
+# Goroutine states, as `go tool trace` names them.
+_NOT_EXIST, _RUNNABLE, _RUNNING, _SYSCALL, _WAITING = range(5)
+_STATUS = np.array([_NOT_EXIST, _RUNNABLE, _RUNNING, _SYSCALL, _WAITING], dtype=np.int64)
+_RANGE_KINDS = {Ev.GC_ACTIVE: ("RangeActive", GC_MARK_RANGE),
+                Ev.GC_BEGIN: ("RangeBegin", GC_MARK_RANGE),
+                Ev.GC_END: ("RangeEnd", GC_MARK_RANGE)}
+# Events that change a goroutine's state: which goroutine (the argument, or the one running
+# on the event's M) and the state it enters.
+_NAMED = {Ev.GO_CREATE: _RUNNABLE, Ev.GO_CREATE_SYSCALL: _SYSCALL,
+          Ev.GO_CREATE_BLOCKED: _WAITING, Ev.GO_START: _RUNNING, Ev.GO_UNBLOCK: _RUNNABLE,
+          Ev.GO_SWITCH: _RUNNING, Ev.GO_SWITCH_DESTROY: _RUNNING}
+_CURRENT = {Ev.GO_STOP: _RUNNABLE, Ev.GO_BLOCK: _WAITING, Ev.GO_DESTROY: _NOT_EXIST,
+            Ev.GO_DESTROY_SYSCALL: _NOT_EXIST, Ev.GO_SYSCALL_BEGIN: _SYSCALL,
+            Ev.GO_SYSCALL_END: _RUNNING, Ev.GO_SYSCALL_END_BLOCKED: _RUNNABLE,
+            Ev.GO_SWITCH: _WAITING, Ev.GO_SWITCH_DESTROY: _NOT_EXIST}
+_STATUSES = (Ev.GO_STATUS, Ev.GO_STATUS_STACK)
+WIRE_KINDS = frozenset({*_RANGE_KINDS, Ev.STW_BEGIN, Ev.STW_END, Ev.HEAP_ALLOC, Ev.HEAP_GOAL,
+                        Ev.PROCS_CHANGE, *_NAMED, *_CURRENT, *_STATUSES})
+
+
+def summarize_wire(events: WireEvents, *, points: int = 200) -> TraceSummary:
+    """The summary of a trace read by `parse_trace_wire(..., WIRE_KINDS)`."""
+    order = np.argsort(events.time, kind="stable")
+    kind, time = events.kind[order], events.time[order]
+    thread, args = events.thread[order], events.args[order]
+    generation = events.generation[order]
+    summarizer = TraceSummarizer(points=points)
+    summarizer.cover(events.first_time, events.last_time, events.count)
+    stopping: dict[int, str] = {}  # thread -> the stop-the-world it is in
+    for index in np.flatnonzero(np.isin(kind, [*_RANGE_KINDS, Ev.STW_BEGIN, Ev.STW_END])):
+        event_kind, at, on = Ev(int(kind[index])), int(time[index]), int(thread[index])
+        if event_kind in _RANGE_KINDS:
+            range_kind, name = _RANGE_KINDS[event_kind]
+            summarizer.add(RangeEvent(at, range_kind, name, "None", 0))
+            continue
+        # A stop-the-world begins and ends on the thread that stops the world.
+        if event_kind == Ev.STW_BEGIN:
+            reason = events.strings.get((int(generation[index]), int(args[index, 0])), "?")
+            stopping[on] = name = f"{STW_PREFIX}{reason})"
+            summarizer.add(RangeEvent(at, "RangeBegin", name, f"Thread({on})", 0))
+        elif on in stopping:
+            summarizer.add(RangeEvent(at, "RangeEnd", stopping.pop(on), f"Thread({on})", 0))
+    procs = np.flatnonzero(kind == Ev.PROCS_CHANGE)
+    if len(procs):
+        summarizer.add(MetricEvent(int(time[procs[-1]]), PROCS_METRIC,
+                                   int(args[procs[-1], 0]), 0))
+    origin = events.first_time
+    timelines = {}
+    for name, event_kind in (("heap", Ev.HEAP_ALLOC), ("goal", Ev.HEAP_GOAL)):
+        chosen = kind == event_kind
+        timelines[name] = peak_points(time[chosen], args[chosen, 0], points, origin)
+    changed_at, alive, runnable = _goroutine_counts(kind, time, thread, args,
+                                                    events.thread_ids)
+    timelines["goroutines"] = peak_points(changed_at, alive, points, origin)
+    timelines["runnable"] = peak_points(changed_at, runnable, points, origin)
+    return summarizer.result(timelines)
+
+
+def _table(mapping: Mapping[Ev, int]) -> IntArray:
+    table = np.full(256, -1, dtype=np.int64)
+    for kind, state in mapping.items():
+        table[kind] = state
+    return table
+
+
+_NAMED_STATE, _CURRENT_STATE = _table(_NAMED), _table(_CURRENT)
+
+
+def _goroutine_counts(kind: IntArray, time: IntArray, thread: IntArray, args: IntArray,
+                      thread_ids: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Goroutines that exist and that wait for a P, after each state change (events in time
+    order). Events like GoStop name no goroutine: it is the one running on the event's M,
+    the last one a GoStart, GoSwitch or running GoStatus put there."""
+    n = len(kind)
+    is_status = np.isin(kind, _STATUSES)
+    status = np.where(is_status, args[:, 2], 0)
+    binds = np.isin(kind, [Ev.GO_START, Ev.GO_SWITCH, Ev.GO_SWITCH_DESTROY]) | (
+        is_status & ((status == 2) | ((status == 3) & (args[:, 1] == thread_ids[thread]))))
+    by_thread = np.argsort(thread, kind="stable")
+    bound = np.where(binds, args[:, 0], -1)[by_thread]
+    position = np.arange(n)
+    first_of_thread = np.ones(n, dtype=bool)
+    first_of_thread[1:] = thread[by_thread][1:] != thread[by_thread][:-1]
+    last_bind = np.maximum.accumulate(np.where((bound >= 0) | first_of_thread, position, -1))
+    before = np.full(n, -1, dtype=np.int64)
+    if n:
+        before[1:] = bound[last_bind[:-1]]
+    before[first_of_thread] = -1
+    current = np.empty(n, dtype=np.int64)
+    current[by_thread] = before
+    # Transitions: (order key, goroutine, new state); a GoSwitch's own goroutine leaves first.
+    named_state = np.where(is_status, _STATUS[np.clip(status, 0, 4)], _NAMED_STATE[kind])
+    named = np.flatnonzero(named_state >= 0)
+    leaving = np.flatnonzero((_CURRENT_STATE[kind] >= 0) & (current >= 0))
+    key = np.concatenate([2 * leaving, 2 * named + 1])
+    goroutine = np.concatenate([current[leaving], args[named, 0]])
+    state = np.concatenate([_CURRENT_STATE[kind[leaving]], named_state[named]])
+    at = np.concatenate([time[leaving], time[named]])
+    in_order = np.argsort(key, kind="stable")
+    goroutine, state, at = goroutine[in_order], state[in_order], at[in_order]
+    by_goroutine = np.lexsort((np.arange(len(goroutine)), goroutine))
+    previous = np.full(len(goroutine), _NOT_EXIST, dtype=np.int64)
+    same = goroutine[by_goroutine][1:] == goroutine[by_goroutine][:-1]
+    shifted = np.full(len(goroutine), _NOT_EXIST, dtype=np.int64)
+    shifted[1:] = np.where(same, state[by_goroutine][:-1], _NOT_EXIST)
+    previous[by_goroutine] = shifted
+    alive = np.cumsum((state != _NOT_EXIST).astype(np.int64)
+                      - (previous != _NOT_EXIST).astype(np.int64))
+    runnable = np.cumsum((state == _RUNNABLE).astype(np.int64)
+                         - (previous == _RUNNABLE).astype(np.int64))
+    return at, alive, runnable
