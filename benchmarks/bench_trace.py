@@ -94,13 +94,14 @@ def write_trace(directory: Path, megabytes: float) -> Path:
     binary = directory / "tracegen"
     subprocess.run([str(go.go), "build", "-o", str(binary), "."], cwd=directory, check=True)
     path = directory / "trace.out"
-    seconds = 1.0
-    for _ in range(8):
-        subprocess.run([str(binary), str(path), f"{seconds}s"], check=True)
+    seconds = 0.5
+    for _ in range(10):
+        subprocess.run([str(binary), str(path), f"{seconds:.3f}s"], check=True)
         size = path.stat().st_size / 1e6
-        if size >= megabytes:
+        if megabytes <= size <= 1.25 * megabytes:
             return path
-        seconds *= 1.2 * megabytes / max(size, 0.1)
+        # The event rate depends on the machine's load: aim again from what this run wrote.
+        seconds *= (1.1 * megabytes) / max(size, 0.1)
     raise SystemExit(f"could not write a {megabytes} MB trace (got {size:.1f} MB)")
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from mapguard.formats.trace import GoroutineTransition, MetricEvent, RangeEvent, TraceEvent
 from mapguard.formats.tracewire import Ev, IntArray, WireEvents
@@ -285,7 +286,7 @@ def _group_peaks(times: IntArray, values: IntArray, size: int) -> list[tuple[int
 
 # Goroutine states, as `go tool trace` names them.
 _NOT_EXIST, _RUNNABLE, _RUNNING, _SYSCALL, _WAITING = range(5)
-_STATUS = np.array([_NOT_EXIST, _RUNNABLE, _RUNNING, _SYSCALL, _WAITING], dtype=np.int64)
+_STATUS = np.array([_NOT_EXIST, _RUNNABLE, _RUNNING, _SYSCALL, _WAITING], dtype=np.int8)
 _RANGE_KINDS = {Ev.GC_ACTIVE: ("RangeActive", GC_MARK_RANGE),
                 Ev.GC_BEGIN: ("RangeBegin", GC_MARK_RANGE),
                 Ev.GC_END: ("RangeEnd", GC_MARK_RANGE)}
@@ -304,45 +305,45 @@ WIRE_KINDS = frozenset({*_RANGE_KINDS, Ev.STW_BEGIN, Ev.STW_END, Ev.HEAP_ALLOC, 
 
 
 def summarize_wire(events: WireEvents, *, points: int = 200) -> TraceSummary:
-    """The summary of a trace read by `parse_trace_wire(..., WIRE_KINDS)`."""
-    order = np.argsort(events.time, kind="stable")
-    kind, time = events.kind[order], events.time[order]
-    thread, args = events.thread[order], events.args[order]
-    generation = events.generation[order]
+    """The summary of a trace read by `parse_trace_wire(..., WIRE_KINDS)`. Events arrive in
+    batch order (each M's in time order); `go tool trace`'s times are unique, so time order
+    is one sort of the events that need it."""
+    kind, time, args = events.kind, events.time, events.args
     summarizer = TraceSummarizer(points=points)
     summarizer.cover(events.first_time, events.last_time, events.count)
     stopping: dict[int, str] = {}  # thread -> the stop-the-world it is in
-    for index in np.flatnonzero(np.isin(kind, [*_RANGE_KINDS, Ev.STW_BEGIN, Ev.STW_END])):
-        event_kind, at, on = Ev(int(kind[index])), int(time[index]), int(thread[index])
+    ranges = np.flatnonzero(np.isin(kind, [*_RANGE_KINDS, Ev.STW_BEGIN, Ev.STW_END]))
+    for index in ranges[np.argsort(time[ranges], kind="stable")]:
+        event_kind, at, on = Ev(int(kind[index])), int(time[index]), int(events.thread[index])
         if event_kind in _RANGE_KINDS:
             range_kind, name = _RANGE_KINDS[event_kind]
             summarizer.add(RangeEvent(at, range_kind, name, "None", 0))
             continue
         # A stop-the-world begins and ends on the thread that stops the world.
         if event_kind == Ev.STW_BEGIN:
-            reason = events.strings.get((int(generation[index]), int(args[index, 0])), "?")
-            stopping[on] = name = f"{STW_PREFIX}{reason})"
+            key = (int(events.generation[index]), int(args[index, 0]))
+            stopping[on] = name = f"{STW_PREFIX}{events.strings.get(key, '?')})"
             summarizer.add(RangeEvent(at, "RangeBegin", name, f"Thread({on})", 0))
         elif on in stopping:
             summarizer.add(RangeEvent(at, "RangeEnd", stopping.pop(on), f"Thread({on})", 0))
     procs = np.flatnonzero(kind == Ev.PROCS_CHANGE)
     if len(procs):
-        summarizer.add(MetricEvent(int(time[procs[-1]]), PROCS_METRIC,
-                                   int(args[procs[-1], 0]), 0))
+        latest = procs[np.argmax(time[procs])]
+        summarizer.add(MetricEvent(int(time[latest]), PROCS_METRIC, int(args[latest, 0]), 0))
     origin = events.first_time
     timelines = {}
     for name, event_kind in (("heap", Ev.HEAP_ALLOC), ("goal", Ev.HEAP_GOAL)):
-        chosen = kind == event_kind
+        chosen = np.flatnonzero(kind == event_kind)
+        chosen = chosen[np.argsort(time[chosen], kind="stable")]
         timelines[name] = peak_points(time[chosen], args[chosen, 0], points, origin)
-    changed_at, alive, runnable = _goroutine_counts(kind, time, thread, args,
-                                                    events.thread_ids)
+    changed_at, alive, runnable = _goroutine_counts(events)
     timelines["goroutines"] = peak_points(changed_at, alive, points, origin)
     timelines["runnable"] = peak_points(changed_at, runnable, points, origin)
     return summarizer.result(timelines)
 
 
-def _table(mapping: Mapping[Ev, int]) -> IntArray:
-    table = np.full(256, -1, dtype=np.int64)
+def _table(mapping: Mapping[Ev, int]) -> npt.NDArray[np.int8]:
+    table = np.full(256, -1, dtype=np.int8)
     for kind, state in mapping.items():
         table[kind] = state
     return table
@@ -351,46 +352,48 @@ def _table(mapping: Mapping[Ev, int]) -> IntArray:
 _NAMED_STATE, _CURRENT_STATE = _table(_NAMED), _table(_CURRENT)
 
 
-def _goroutine_counts(kind: IntArray, time: IntArray, thread: IntArray, args: IntArray,
-                      thread_ids: IntArray) -> tuple[IntArray, IntArray, IntArray]:
-    """Goroutines that exist and that wait for a P, after each state change (events in time
-    order). Events like GoStop name no goroutine: it is the one running on the event's M,
-    the last one a GoStart, GoSwitch or running GoStatus put there."""
-    n = len(kind)
+def _goroutine_counts(events: WireEvents) -> tuple[IntArray, IntArray, IntArray]:
+    """Goroutines that exist and that wait for a P, after each state change, in time order.
+    Events like GoStop name no goroutine: it is the one running on the event's M, the last
+    one a GoStart, GoSwitch or running GoStatus put there (each M's events are in order)."""
+    kind, thread, args = events.kind, events.thread, events.args
     is_status = np.isin(kind, _STATUSES)
-    status = np.where(is_status, args[:, 2], 0)
-    binds = np.isin(kind, [Ev.GO_START, Ev.GO_SWITCH, Ev.GO_SWITCH_DESTROY]) | (
-        is_status & ((status == 2) | ((status == 3) & (args[:, 1] == thread_ids[thread]))))
+    status = np.where(is_status, args[:, 2], 0).astype(np.int8)
+    binds = np.isin(kind, [Ev.GO_START, Ev.GO_SWITCH, Ev.GO_SWITCH_DESTROY]) | (is_status & (
+        (status == 2) | ((status == 3) & (args[:, 1] == events.thread_ids[thread]))))
     by_thread = np.argsort(thread, kind="stable")
     bound = np.where(binds, args[:, 0], -1)[by_thread]
-    position = np.arange(n)
-    first_of_thread = np.ones(n, dtype=bool)
+    del binds
+    first_of_thread = np.ones(len(kind), dtype=bool)
     first_of_thread[1:] = thread[by_thread][1:] != thread[by_thread][:-1]
-    last_bind = np.maximum.accumulate(np.where((bound >= 0) | first_of_thread, position, -1))
-    before = np.full(n, -1, dtype=np.int64)
-    if n:
-        before[1:] = bound[last_bind[:-1]]
+    last_bind = np.maximum.accumulate(
+        np.where((bound >= 0) | first_of_thread, np.arange(len(kind)), -1))
+    before = np.full(len(kind), -1, dtype=np.int64)
+    before[1:] = bound[last_bind[:-1]]
     before[first_of_thread] = -1
-    current = np.empty(n, dtype=np.int64)
+    del bound, last_bind, first_of_thread
+    current = np.empty(len(kind), dtype=np.int64)
     current[by_thread] = before
-    # Transitions: (order key, goroutine, new state); a GoSwitch's own goroutine leaves first.
+    del before, by_thread
+    # Transitions (goroutine, new state) at unique times; a GoSwitch's goroutine leaves first.
     named_state = np.where(is_status, _STATUS[np.clip(status, 0, 4)], _NAMED_STATE[kind])
     named = np.flatnonzero(named_state >= 0)
     leaving = np.flatnonzero((_CURRENT_STATE[kind] >= 0) & (current >= 0))
-    key = np.concatenate([2 * leaving, 2 * named + 1])
-    goroutine = np.concatenate([current[leaving], args[named, 0]])
-    state = np.concatenate([_CURRENT_STATE[kind[leaving]], named_state[named]])
-    at = np.concatenate([time[leaving], time[named]])
+    key = np.concatenate([2 * events.time[leaving], 2 * events.time[named] + 1])
     in_order = np.argsort(key, kind="stable")
-    goroutine, state, at = goroutine[in_order], state[in_order], at[in_order]
-    by_goroutine = np.lexsort((np.arange(len(goroutine)), goroutine))
-    previous = np.full(len(goroutine), _NOT_EXIST, dtype=np.int64)
+    del key
+    goroutine = np.concatenate([current[leaving], args[named, 0]])[in_order]
+    state = np.concatenate([_CURRENT_STATE[kind[leaving]], named_state[named]])[in_order]
+    at = np.concatenate([events.time[leaving], events.time[named]])[in_order]
+    del current, named_state, in_order
+    by_goroutine = np.argsort(goroutine, kind="stable")
+    ordered_state = state[by_goroutine]
     same = goroutine[by_goroutine][1:] == goroutine[by_goroutine][:-1]
-    shifted = np.full(len(goroutine), _NOT_EXIST, dtype=np.int64)
-    shifted[1:] = np.where(same, state[by_goroutine][:-1], _NOT_EXIST)
-    previous[by_goroutine] = shifted
+    previous = np.full(len(state), _NOT_EXIST, dtype=np.int8)
+    previous[by_goroutine[1:]] = np.where(same, ordered_state[:-1], _NOT_EXIST)
+    del by_goroutine, ordered_state, same, goroutine
     alive = np.cumsum((state != _NOT_EXIST).astype(np.int64)
-                      - (previous != _NOT_EXIST).astype(np.int64))
+                      - (previous != _NOT_EXIST))
     runnable = np.cumsum((state == _RUNNABLE).astype(np.int64)
-                         - (previous == _RUNNABLE).astype(np.int64))
+                         - (previous == _RUNNABLE))
     return at, alive, runnable

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,7 @@ IntArray = npt.NDArray[np.int64]
 # Header minors whose wire format this reader knows (Go 1.22; 1.23-1.24; 1.25; 1.26-1.27).
 WIRE_MINORS = frozenset({22, 23, 25, 26})
 _MAX_BATCH_SIZE = 64 << 10  # Go's tracev2.MaxBatchSize
+_GROUP = 2 << 20  # bytes of batches read at once: bounds the arrays kept per byte
 
 
 class Ev(IntEnum):
@@ -94,10 +96,10 @@ class WireEvents:
     count: int  # every timed event in the trace
     first_time: int  # of any timed event
     last_time: int
-    kind: IntArray
+    kind: npt.NDArray[np.uint8]
     time: IntArray  # ns, Go's trace clock
-    thread: IntArray  # the M whose batch holds the event, numbered from 0 in order of sight
-    generation: IntArray
+    thread: npt.NDArray[np.int32]  # the M of the event's batch, numbered from 0 as first seen
+    generation: npt.NDArray[np.int32]
     args: npt.NDArray[np.int64]  # shape (n, 3); 0 where the event has fewer arguments
     thread_ids: IntArray  # the Ms' own IDs (as signed 64-bit), by `thread` number
     strings: dict[tuple[int, int], str] = field(default_factory=dict)  # (generation, id)
@@ -235,71 +237,112 @@ def _frequency(data: bytes, batch: _Batch, minor: int, source: str) -> float:
                      where=f"offset {batch.start}")
 
 
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Events of consecutive batches, read together."""
+
+    time: IntArray  # every event, in batch order, before ties are moved apart
+    chosen: IntArray  # positions (in `time`) of the events of the kinds asked for
+    kind: npt.NDArray[np.uint8]
+    args: npt.NDArray[np.int64]
+    batch: npt.NDArray[np.int32]  # index into the batch list
+
+
 def _events(data: bytes, batches: list[_Batch], frequency: dict[int, float], minor: int,
             kinds: frozenset[int], source: str, strings: dict[tuple[int, int], str],
             truncated_at: int | None) -> WireEvents:
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    if not batches:
-        empty = np.zeros(0, dtype=np.int64)
-        return WireEvents(minor, 0, 0, 0, empty, empty, empty, empty,
-                          np.zeros((0, 3), dtype=np.int64), empty, strings, truncated_at)
-    starts = np.array([b.start for b in batches], dtype=np.int64)
-    sizes = np.array([b.size for b in batches], dtype=np.int64)
-    joined = np.concatenate([buffer[b.start : b.start + b.size] for b in batches])
-    joined_start = np.cumsum(sizes) - sizes  # where each batch's bytes begin in `joined`
-    # Every uvarint ends at a byte below 0x80; an event type is a one-byte uvarint.
-    ends = np.flatnonzero(joined < 0x80)
-    token_start = np.empty(len(ends), dtype=np.int64)
-    token_start[0] = 0
-    token_start[1:] = ends[:-1] + 1
-    one_byte = ends == token_start
-    arguments = np.zeros(256, dtype=np.int64)
+    arguments = np.zeros(256, dtype=np.uint8)
     for kind, count in _ARGUMENTS.items():
         if kind <= _LAST_TIMED[minor]:
             arguments[kind] = count
+    wanted = np.zeros(256, dtype=bool)
+    wanted[list(kinds)] = True
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    columns: dict[str, list[npt.NDArray[Any]]] = {name: [] for name in _Group.__slots__}
+    first = read = 0
+    while first < len(batches):  # groups of batches, to bound the per-byte arrays
+        last, size = first, 0
+        while last < len(batches) and (last == first or size + batches[last].size <= _GROUP):
+            size += batches[last].size
+            last += 1
+        group = _read_group(buffer, batches, first, last, frequency, arguments, wanted, source)
+        for name in _Group.__slots__:
+            columns[name].append(getattr(group, name))
+        columns["chosen"][-1] = group.chosen + read
+        read += len(group.time)
+        first = last
+    numbered: dict[int, int] = {}
+    threads = np.array([numbered.setdefault(b.thread, len(numbered)) for b in batches],
+                       dtype=np.int32)
+    generations = np.array([b.generation for b in batches], dtype=np.int32)
+    # One column at a time, each group's part let go once joined: memory holds the groups
+    # and one joined column, not two copies of everything.
+    time = _strictly_increasing(_join(columns, "time", np.int64))
+    chosen = _join(columns, "chosen", np.int64)
+    batch = _join(columns, "batch", np.int32)
+    args = np.concatenate(columns.pop("args")) if batches else np.zeros((0, 3), np.int64)
+    return WireEvents(
+        minor=minor, count=len(time),
+        first_time=int(time.min()) if len(time) else 0,
+        last_time=int(time.max()) if len(time) else 0,
+        kind=_join(columns, "kind", np.uint8), time=time[chosen], thread=threads[batch],
+        generation=generations[batch], args=args,
+        thread_ids=np.array(list(numbered), dtype=np.uint64).astype(np.int64),
+        strings=strings, truncated_at=truncated_at)
+
+
+def _join(columns: dict[str, list[npt.NDArray[Any]]], name: str, dtype: type) -> Any:
+    parts = columns.pop(name)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def _read_group(buffer: npt.NDArray[np.uint8], batches: list[_Batch], first: int, last: int,
+                frequency: dict[int, float], arguments: npt.NDArray[np.uint8],
+                wanted: npt.NDArray[np.bool_], source: str) -> _Group:
+    group = batches[first:last]
+    starts = np.array([b.start for b in group], dtype=np.int64)
+    sizes = np.array([b.size for b in group], dtype=np.int64)
+    joined = np.concatenate([buffer[b.start : b.start + b.size] for b in group])
+    joined_start = np.cumsum(sizes) - sizes  # where each batch's bytes begin in `joined`
+    # Every uvarint ends at a byte below 0x80; an event type is a one-byte uvarint.
+    ends = np.flatnonzero(joined < 0x80).astype(np.int32)
+    token_start = np.empty(len(ends), dtype=np.int32)
+    token_start[:1] = 0
+    token_start[1:] = ends[:-1] + 1
+    one_byte = ends == token_start
     first_byte = joined[token_start]
-    step = np.where(one_byte, 1 + arguments[first_byte], 1).astype(np.uint8)
-    event_tokens_a = np.array(_walk(step.tobytes()), dtype=np.int64)
-    kind_all = first_byte[event_tokens_a].astype(np.int64)
-    bad = (~one_byte[event_tokens_a]) | (arguments[kind_all] == 0)
-    bad[-1] |= event_tokens_a[-1] + int(step[event_tokens_a[-1]]) > len(ends)  # cut short
+    step = np.where(one_byte, arguments[first_byte] + np.uint8(1), np.uint8(1))
+    event_tokens = np.flatnonzero(np.frombuffer(_walk(step.tobytes()), dtype=np.bool_))
+    kind = first_byte[event_tokens]
+    bad = (~one_byte[event_tokens]) | (arguments[kind] == 0)
+    bad[-1] |= event_tokens[-1] + int(step[event_tokens[-1]]) > len(ends)  # cut short
     batch_first_token = np.searchsorted(ends, joined_start)
     is_event = np.zeros(len(ends), dtype=bool)
-    is_event[event_tokens_a] = True
+    is_event[event_tokens] = True
     if bad.any() or not is_event[batch_first_token].all():
-        at = int(token_start[event_tokens_a[np.argmax(bad)]]) if bad.any() else 0
+        at = int(token_start[event_tokens[np.argmax(bad)]]) if bad.any() else 0
         batch = int(np.searchsorted(joined_start, at, side="right") - 1)
         where = int(starts[batch] + at - joined_start[batch])
         raise InputError(source, "not a valid event where one should start",
                          where=f"offset {where}", expected="a Go execution trace")
-    batch_of = np.searchsorted(batch_first_token, event_tokens_a, side="right") - 1
-    ns_per_tick = np.array([frequency[b.generation] for b in batches], dtype=np.float64)
-    deltas = _decode(joined, token_start, ends, event_tokens_a + 1)
+    batch_of = np.searchsorted(batch_first_token, event_tokens, side="right") - 1
+    ns_per_tick = np.array([frequency[b.generation] for b in group], dtype=np.float64)
+    deltas = _decode(joined, token_start, ends, event_tokens + 1)
     delta_ns = (deltas.astype(np.float64) * ns_per_tick[batch_of]).astype(np.int64)
-    base_ns = (np.array([b.base for b in batches], dtype=np.float64) * ns_per_tick).astype(
+    base_ns = (np.array([b.base for b in group], dtype=np.float64) * ns_per_tick).astype(
         np.int64)
     running = np.cumsum(delta_ns)
-    first_event = np.searchsorted(batch_of, np.arange(len(batches)))
+    first_event = np.searchsorted(batch_of, np.arange(len(group)))
     before_batch = np.where(first_event > 0, running[np.maximum(first_event - 1, 0)], 0)
-    time = _strictly_increasing(base_ns[batch_of] + running - before_batch[batch_of])
-    table = np.zeros(256, dtype=bool)
-    table[list(kinds)] = True
-    wanted = table[kind_all]
-    chosen = event_tokens_a[wanted]
-    chosen_kind = kind_all[wanted]
+    time = base_ns[batch_of] + running - before_batch[batch_of]
+    chosen = np.flatnonzero(wanted[kind])
+    chosen_kind = kind[chosen]
     args = np.zeros((len(chosen), 3), dtype=np.int64)
     for k in range(3):
         has = arguments[chosen_kind] > k + 1
-        args[has, k] = _decode(joined, token_start, ends, chosen[has] + 2 + k).astype(np.int64)
-    numbered: dict[int, int] = {}
-    threads = np.array([numbered.setdefault(b.thread, len(numbered)) for b in batches],
-                       dtype=np.int64)
-    thread_ids = np.array(list(numbered), dtype=np.uint64).astype(np.int64)
-    generations = np.array([b.generation for b in batches], dtype=np.int64)
-    chosen_batch = batch_of[wanted]
-    return WireEvents(minor, len(event_tokens_a), int(time.min()), int(time.max()),
-                      chosen_kind, time[wanted], threads[chosen_batch],
-                      generations[chosen_batch], args, thread_ids, strings, truncated_at)
+        args[has, k] = _decode(joined, token_start, ends,
+                               event_tokens[chosen[has]] + 2 + k).astype(np.int64)
+    return _Group(time, chosen, chosen_kind, args, (batch_of[chosen] + first).astype(np.int32))
 
 
 def _strictly_increasing(time: IntArray) -> IntArray:
@@ -313,20 +356,19 @@ def _strictly_increasing(time: IntArray) -> IntArray:
     return fixed
 
 
-def _walk(step: bytes) -> list[int]:
-    """Token indices where events start: from the first token, each event's argument count
-    says where the next one starts."""
-    starts: list[int] = []
-    append = starts.append
+def _walk(step: bytes) -> bytearray:
+    """Marks (1) the tokens where events start: from the first token, each event's argument
+    count says where the next one starts."""
+    starts = bytearray(len(step))
     index, end = 0, len(step)
     while index < end:
-        append(index)
+        starts[index] = 1
         index += step[index]
     return starts
 
 
-def _decode(joined: npt.NDArray[np.uint8], token_start: IntArray, ends: IntArray,
-            tokens: IntArray) -> npt.NDArray[np.uint64]:
+def _decode(joined: npt.NDArray[np.uint8], token_start: npt.NDArray[np.int32],
+            ends: npt.NDArray[np.int32], tokens: IntArray) -> npt.NDArray[np.uint64]:
     """The values of the uvarints `tokens` (indices into the token arrays)."""
     first = token_start[tokens]
     length = ends[tokens] - first + 1
