@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import math
+import zlib
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -188,3 +189,14 @@ def test_fuzz_mutated_profiles(data: st.DataObject) -> None:
 def test_fuzz_heap_text(lines: list[bytes]) -> None:
     with contextlib.suppress(InputError):
         parse_profile(HEAP_TEXT.splitlines(keepends=True)[0] + b"".join(lines), "fuzz")
+
+
+def test_a_bomb_is_refused_by_its_expansion_before_the_size_cap() -> None:
+    from mapguard.formats.pprof import EXPANSION_FLOOR, MAX_EXPANSION
+
+    zeros = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = b"\0" * (1 << 20)
+    bomb = b"".join(zeros.compress(chunk) for _ in range(EXPANSION_FLOOR >> 19)) + zeros.flush()
+    assert MAX_EXPANSION * len(bomb) < EXPANSION_FLOOR
+    with pytest.raises(InputError, match="gzip bomb, not a profile"):
+        gunzip(bomb, "bomb.gz")

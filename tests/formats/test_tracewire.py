@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mapguard.errors import InputError
-from mapguard.evidence.tracesummary import _Timeline, peak_points
+from mapguard.evidence.summarystats import PeakSeries, peak_points
 from mapguard.formats.tracewire import Ev, parse_trace_wire
 
 TICKS_PER_SECOND = 15_600_000  # a typical TSC-derived trace clock: not a whole ns per tick
@@ -109,7 +109,7 @@ def test_bad_input(data: bytes, message: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 30), max_size=400), st.integers(2, 12))
 def test_peak_points_is_the_timeline_fed_one_by_one(values: list[int], limit: int) -> None:
-    line = _Timeline(limit)
+    line = PeakSeries(limit)
     for time, value in enumerate(values):
         line.add(time, value)
     times = np.arange(len(values), dtype=np.int64)

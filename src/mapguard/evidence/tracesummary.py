@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from mapguard.evidence.summarystats import PeakSeries, peak_points
 from mapguard.formats.trace import GoroutineTransition, MetricEvent, RangeEvent, TraceEvent
 from mapguard.formats.tracewire import Ev, IntArray, WireEvents
 
@@ -54,57 +55,6 @@ class TraceSummary:
     gomaxprocs: int | None
 
 
-class _Timeline:
-    """(time, value) points, at most `limit` of them, each the peak of an equal number of the
-    changes that were added: when full, neighbours merge and later points cover twice as many."""
-
-    __slots__ = (
-        "_last_point", "_last_value", "_limit", "_pending", "_pending_count", "_per_point",
-        "points",
-    )
-
-    def __init__(self, limit: int) -> None:
-        self._limit = max(2, limit)
-        self._per_point = 1
-        self._pending: tuple[int, int] | None = None
-        self._pending_count = 0
-        self.points: list[tuple[int, int]] = []
-        self._last_value: int | None = None
-        self._last_point: tuple[int, int] | None = None
-
-    def add(self, time: int, value: int) -> None:
-        if value == self._last_value:
-            return
-        self._last_value = value
-        self._last_point = (time, value)
-        if self._pending is None or value > self._pending[1]:
-            self._pending = (time, value)
-        self._pending_count += 1
-        if self._pending_count < self._per_point:
-            return
-        self.points.append(self._pending)
-        self._pending, self._pending_count = None, 0
-        if len(self.points) >= 2 * self._limit:
-            self.points = _halved(self.points)
-            self._per_point *= 2
-
-    def result(self, origin: int) -> tuple[tuple[int, int], ...]:
-        points = self.points + ([self._pending] if self._pending is not None else [])
-        while len(points) > self._limit:
-            points = _halved(points)
-        if points and points[-1] != self._last_point and self._last_point is not None:
-            points.append(self._last_point)  # where it ended matters as much as its peaks
-        return tuple((time - origin, value) for time, value in points)
-
-
-def _halved(points: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    pairs = zip(points[0::2], points[1::2], strict=False)
-    merged = [max(pair, key=lambda point: point[1]) for pair in pairs]
-    if len(points) % 2:
-        merged.append(points[-1])
-    return merged
-
-
 @dataclass(slots=True)
 class _OpenCycle:
     index: int
@@ -132,11 +82,11 @@ class TraceSummarizer:
     _alive: int = 0
     _runnable: int = 0
     _gomaxprocs: int | None = None
-    _timelines: dict[str, _Timeline] = field(default_factory=dict)
+    _timelines: dict[str, PeakSeries] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("heap", "goal", "goroutines", "runnable"):
-            self._timelines[name] = _Timeline(self.points)
+            self._timelines[name] = PeakSeries(self.points)
 
     def add_all(self, events: Iterable[TraceEvent]) -> TraceSummarizer:
         for event in events:
@@ -250,38 +200,6 @@ class TraceSummarizer:
             runnable=lines["runnable"],
             gomaxprocs=self._gomaxprocs,
         )
-
-
-def peak_points(times: IntArray, values: IntArray, limit: int, origin: int
-                ) -> tuple[tuple[int, int], ...]:
-    """What a `_Timeline` fed these (time, value) pairs one by one gives, computed at once: the
-    changes in groups of a power-of-two size, each group's first peak, halved down to `limit`
-    points, then the last change."""
-    if not len(values):
-        return ()
-    changed = np.ones(len(values), dtype=bool)
-    changed[1:] = values[1:] != values[:-1]
-    times, values = times[changed], values[changed]
-    limit = max(2, limit)
-    size = 1
-    while len(values) // size >= 2 * limit:
-        size *= 2
-    points = _group_peaks(times, values, size)
-    while len(points) > limit:
-        points = _halved(points)
-    last = (int(times[-1]), int(values[-1]))
-    if points[-1] != last:
-        points.append(last)
-    return tuple((time - origin, value) for time, value in points)
-
-
-def _group_peaks(times: IntArray, values: IntArray, size: int) -> list[tuple[int, int]]:
-    full = len(values) // size * size
-    peaks = np.arange(0, full, size) + values[:full].reshape(-1, size).argmax(axis=1) \
-        if full else np.zeros(0, dtype=np.int64)
-    if full < len(values):
-        peaks = np.append(peaks, full + int(values[full:].argmax()))
-    return list(zip(times[peaks].tolist(), values[peaks].tolist(), strict=True))
 
 
 # Goroutine states, as `go tool trace` names them.

@@ -224,35 +224,24 @@ class _LineParser:
 
 
 class GctraceParser:
-    """Incremental parser: feed lines as they arrive (a live child's stderr), take the result.
+    """Line by line, for a live child's stderr: `feed` each line as it arrives and get the cycle
+    it describes, or the malformed line it is (both None for other output). Keeps nothing but
+    the line count: the caller decides what to keep.
 
     Pure: no I/O. One parser per input; it numbers the lines it is fed from 1.
     """
 
-    __slots__ = ("_lineno", "_lines", "_malformed", "_other", "_rows")
+    __slots__ = ("_lineno", "_lines")
 
     def __init__(self) -> None:
         self._lines = _LineParser()
-        self._rows: list[tuple[Any, ...]] = []
-        self._malformed: list[MalformedLine] = []
-        self._other = 0
         self._lineno = 0
 
-    def feed(self, line: str) -> GcCycle | None:
-        """Take one line (with or without its newline); return the cycle it describes, if any."""
+    def feed(self, line: str) -> tuple[GcCycle | None, MalformedLine | None]:
+        """Take one line (with or without its newline)."""
         self._lineno += 1
         row, broken = self._lines.classify(line, self._lineno)
-        if row is not None:
-            self._rows.append(row)
-            return GcCycle._make(row)
-        if broken is not None:
-            self._malformed.append(broken)
-        else:
-            self._other += 1
-        return None
-
-    def result(self) -> GcTrace:
-        return GcTrace(Cycles.from_rows(self._rows), tuple(self._malformed), self._other)
+        return (GcCycle._make(row) if row is not None else None), broken
 
 
 # The bulk path. A saved log can hold a million cycles; one Python-level pass per line costs
