@@ -182,3 +182,18 @@ def test_gzip_logs_and_bombs(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     broken.write_bytes(packed.read_bytes()[:40] + b"\xff" * 40)
     assert main(["gc", str(broken)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_gc_paths_that_cannot_be_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "gctrace.log"
+    log.write_text("\n".join(_log(3)) + "\n")
+    latin1 = tmp_path / "latin1.log"
+    latin1.write_bytes("caf\xe9 \xff".encode("latin-1") + b"\n" + log.read_bytes())
+    assert main(["gc", str(latin1), "--format", "json"]) == 0  # undecodable bytes: other lines
+    assert json.loads(capsys.readouterr().out)["summary"]["cycles"] == 3
+    assert main(["gc", str(tmp_path / "missing" / "gctrace.log")]) == 2
+    assert main(["gc", str(tmp_path)]) == 2  # a directory where the log should be
+    assert main(["gc", str(log), "-o", str(tmp_path)]) == 2  # a directory to write to
+    assert main(["gc", str(log), "-o", str(tmp_path / "missing" / "out.txt")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 4 and all(e.startswith("mapguard: error: ") for e in errors), errors

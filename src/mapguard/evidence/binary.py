@@ -44,7 +44,11 @@ def read_binary(path: Path) -> BinaryInfo:
         raise InputError(path, "is a directory, not a binary") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    return BinaryInfo(path, None, None, _go_version_m(path))
+    build = _go_version_m(path)
+    if build is None:
+        raise InputError(path, "not an executable the Go toolchain can read",
+                         expected="the profiled program's binary")
+    return BinaryInfo(path, None, None, build)
 
 
 def _read_elf(path: Path, elf: ELFFile) -> BinaryInfo:

@@ -42,7 +42,7 @@ class _CommandAfterDashes(click.Command):
 
 @click.command(cls=_CommandAfterDashes)
 @click.argument("log", required=False, type=click.Path(path_type=Path, allow_dash=True))
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Write the report to this file instead of standard output.")
 @click.option("--rows", default=40, show_default=True, type=click.IntRange(min=0),
               help="Cycles kept for the table and JSON (first and last halves); 0 keeps all "
@@ -85,7 +85,9 @@ def gc(ctx: click.Context, log: Path | None, output: Path | None, rows: int, gra
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise InputError(output, f"cannot write: {exc.strerror or exc}") from exc
+            sys.stdout.write(text)  # what was collected is not lost
+            raise InputError(output, f"cannot write: {exc.strerror or exc} (the report went "
+                             "to standard output)") from exc
     else:
         sys.stdout.write(text)
     return 0

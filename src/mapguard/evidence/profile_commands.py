@@ -92,14 +92,13 @@ def profile() -> None:
     """
 
 
-_source = click.option("--source", type=click.Path(exists=True, file_okay=False,
-                                                    path_type=Path),
+_source = click.option("--source", type=click.Path(path_type=Path),
                        help="Directory of the Go sources (default: the paths in the profile). "
                             "A git checkout is read at the profiled revision.")
 _index = click.option("--sample-index", help="Sample type: alloc_space, inuse_objects, cpu...")
 _top = click.option("--top", type=click.IntRange(min=1), default=15, show_default=True,
                     help="How many sites to show.")
-_binary_path = click.Path(exists=True, dir_okay=False, path_type=Path)
+_binary_path = click.Path(path_type=Path)  # checked by read_binary: one line when it fails
 
 
 @profile.command("show")

@@ -119,6 +119,9 @@ class SourceVersion:
 
 def choose_version(root: Path | None, revision: str | None, binary: BinaryInfo | None
                    ) -> tuple[SourceVersion, GitCheckout | None]:
+    if root is not None and not root.is_dir():
+        problem = "not a directory" if root.exists() else "no such directory"
+        raise InputError(root, problem, expected="the directory of the Go sources (--source)")
     if root is None:
         if revision is not None:
             raise InputError("--revision", "needs --source, the git checkout to read it from")
