@@ -9,6 +9,7 @@ package-wide type model of `mapguard.source` when the file's package could be lo
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -103,6 +104,8 @@ class GoSource:
         self._makers: dict[str, bool] = {}
         self._functions: dict[str, Node] | None = None
         self._fields: dict[str, Node] | None = None
+        self._top: list[Node] = []
+        self._top_rows: list[int] | None = None
 
     def text(self, node: Node | None) -> str:
         return "" if node is None else self.source[node.start_byte:node.end_byte].decode(
@@ -110,11 +113,21 @@ class GoSource:
 
     def nodes_on(self, line: int) -> list[Node]:
         """The named nodes that start on a line, in document order. Found by descending only
-        into nodes that span the line: a profile asks about a few lines of big files."""
+        into nodes that span the line (the top-level one by bisection): a profile asks about
+        a few lines of big files."""
         if line not in self._by_line:
             row = line - 1
+            if self._top_rows is None:
+                self._top = self.tree.root_node.children
+                self._top_rows = [node.start_point[0] for node in self._top]
             found: list[Node] = []
-            pending = [self.tree.root_node]
+            last = bisect.bisect_right(self._top_rows, row)
+            # Top-level nodes do not nest: the one starting last at or before the row, and
+            # any that start on it.
+            first = last - 1
+            while first > 0 and self._top_rows[first - 1] == self._top_rows[last - 1]:
+                first -= 1
+            pending = list(reversed(self._top[max(first, 0):last]))
             while pending:
                 node = pending.pop()
                 if node.start_point[0] > row or node.end_point[0] < row:
