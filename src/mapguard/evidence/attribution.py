@@ -22,6 +22,7 @@ The per-sample work is vectorised over the profile's columns; Python only loops 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Mapping
@@ -144,13 +145,7 @@ def attribute_profile(profile: Profile, source: Path | SourceFiles | None = None
                      f"{sources.binary.gnu_build_id or 'none'}, the profile's "
                      f"{profile_build_ids(profile)[0]}): its revision may not be the profiled one")
     result = _attribute(profile, sample_index, sources)
-    return _with(result, notes)
-
-
-def _with(result: Attribution, notes: list[str]) -> Attribution:
-    return Attribution(result.kind, result.sample_type, result.unit, result.total,
-                       result.map_total, result.by_op, result.sites, result.unattributed,
-                       tuple(notes) + result.notes, result.unmatched, result.source)
+    return dataclasses.replace(result, notes=(*notes, *result.notes))
 
 
 @dataclass
