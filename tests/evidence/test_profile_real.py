@@ -200,7 +200,8 @@ def test_cli_json_contract(new_go: Run, capsys: pytest.CaptureFixture[str]) -> N
     assert sum(document["map"]["by_op"].values()) == document["map"]["total"]
     assert len(document["sites"]) == 3
     top = document["sites"][0]
-    assert set(top) == {"function", "file", "line", "op", "value", "share", "match", "via"}
+    assert set(top) == {"function", "file", "line", "op", "value", "share", "match", "via",
+                        "largest_object"}
     # The fixture's own build, read from its own directory: every function matches.
     assert {site["match"] for site in document["sites"]} == {"exact"}
     assert document["unmatched"] == []
