@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mapguard.errors import InputError
-from mapguard.evidence.summarystats import PeakSeries, peak_points
-from mapguard.formats.tracewire import Ev, parse_trace_wire
+from mapguard.evidence.summarystats import PeakSeries
+from mapguard.formats.tracewire import Ev, WireEvents, read_trace_wire
 
 TICKS_PER_SECOND = 15_600_000  # a typical TSC-derived trace clock: not a whole ns per tick
 NS_PER_TICK = 1.0 / (TICKS_PER_SECOND / 1e9)
@@ -44,6 +44,12 @@ def trace(*batches: bytes, minor: int = 26) -> bytes:
     return f"go 1.{minor} trace\x00\x00\x00".encode() + frequency + strings + b"".join(batches)
 
 
+def parse_trace_wire(data: bytes, source: str, kinds: frozenset[int]) -> WireEvents:
+    """The one generation of the traces built here."""
+    (events,) = read_trace_wire(data, source).events(kinds)
+    return events
+
+
 BASE = 10_000_000_000  # ticks, beyond what one byte holds
 BIG_GOROUTINE = 1 << 40
 
@@ -59,7 +65,7 @@ def _two_threads() -> bytes:
 def test_events_times_and_arguments() -> None:
     every = frozenset({Ev.GO_START, Ev.STW_BEGIN, Ev.STW_END, Ev.HEAP_ALLOC, Ev.PROCS_CHANGE})
     events = parse_trace_wire(_two_threads(), "t", every)
-    assert events.count == 5 and events.truncated_at is None
+    assert events.count == 5 and read_trace_wire(_two_threads(), "t").truncated_at is None
     assert events.kind.tolist() == [Ev.GO_START, Ev.STW_BEGIN, Ev.STW_END, Ev.HEAP_ALLOC,
                                     Ev.PROCS_CHANGE]
     # As go tool trace: the base and every delta converted on their own, truncated, added.
@@ -69,9 +75,10 @@ def test_events_times_and_arguments() -> None:
     assert events.time[:3].tolist() == [first, second, second + int(1_000_000 * NS_PER_TICK)]
     assert events.args[0].tolist() == [BIG_GOROUTINE, 1, 0]
     assert events.args[3, 0] == 123_456_789
-    assert events.strings[(1, 7)] == "GC mark termination"
+    trace = read_trace_wire(_two_threads(), "t")
+    assert trace.strings[(1, 7)] == "GC mark termination"
     assert events.thread.tolist() == [0, 0, 0, 1, 1]
-    assert events.thread_ids.tolist() == [5, -1]  # NoThread
+    assert trace.thread_ids.tolist() == [5, -1]  # NoThread
     assert events.first_time == first
 
 
@@ -90,8 +97,9 @@ def test_ties_move_one_nanosecond_later_as_go_does() -> None:
 def test_a_trace_cut_inside_a_batch_keeps_what_came_before() -> None:
     data = _two_threads()
     cut = data[: len(data) - 8]
-    events = parse_trace_wire(cut, "t", frozenset({Ev.GO_START}))
-    assert events.truncated_at is not None and events.kind.tolist() == [Ev.GO_START]
+    trace = read_trace_wire(cut, "t")
+    (events,) = trace.events(frozenset({Ev.GO_START}))
+    assert trace.truncated_at is not None and events.kind.tolist() == [Ev.GO_START]
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -103,21 +111,38 @@ def test_a_trace_cut_inside_a_batch_keeps_what_came_before() -> None:
 ])
 def test_bad_input(data: bytes, message: str) -> None:
     with pytest.raises(InputError, match=message):
-        parse_trace_wire(data, "t", frozenset({Ev.HEAP_ALLOC}))
+        list(read_trace_wire(data, "t").events(frozenset({Ev.HEAP_ALLOC})))
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(0, 30), max_size=400), st.integers(2, 12))
-def test_peak_points_is_the_timeline_fed_one_by_one(values: list[int], limit: int) -> None:
-    line = PeakSeries(limit)
+@given(st.lists(st.integers(0, 30), max_size=400), st.integers(2, 12),
+       st.lists(st.integers(1, 60), max_size=8))
+def test_extending_a_series_is_adding_one_by_one(values: list[int], limit: int,
+                                                 cuts: list[int]) -> None:
+    one_by_one = PeakSeries(limit)
     for time, value in enumerate(values):
-        line.add(time, value)
-    times = np.arange(len(values), dtype=np.int64)
-    assert peak_points(times, np.array(values, dtype=np.int64), limit, 0) == line.result(0)
+        one_by_one.add(time, value)
+    in_parts = PeakSeries(limit)
+    times, array = np.arange(len(values), dtype=np.int64), np.array(values, dtype=np.int64)
+    start = 0
+    for cut in [*cuts, len(values)]:
+        in_parts.extend(times[start : start + cut], array[start : start + cut])
+        start += cut
+    assert in_parts.result(0) == one_by_one.result(0)
 
 
 def test_an_event_cut_short_at_the_end_of_its_batch() -> None:
     # A HeapAlloc needs two arguments; the batch ends after one.
     data = trace(batch(1, 1, 0, event(Ev.HEAP_ALLOC, 1, 2) + bytes([Ev.HEAP_ALLOC, 1])))
     with pytest.raises(InputError, match="not a valid event"):
-        parse_trace_wire(data, "t", frozenset({Ev.HEAP_ALLOC}))
+        list(read_trace_wire(data, "t").events(frozenset({Ev.HEAP_ALLOC})))
+
+
+def test_generations_one_after_the_other() -> None:
+    """Times keep increasing across generations; each generation has its own strings."""
+    second_frequency = batch(2, 0, 0, bytes([Ev.SYNC]) + event(Ev.FREQUENCY, TICKS_PER_SECOND))
+    data = trace(batch(1, 1, BASE, event(Ev.HEAP_ALLOC, 0, 1)), second_frequency,
+                 batch(2, 1, BASE, event(Ev.HEAP_ALLOC, 0, 2)))
+    first, second = read_trace_wire(data, "t").events(frozenset({Ev.HEAP_ALLOC}))
+    assert (first.generation, second.generation) == (1, 2)
+    assert second.time[0] == first.time[0] + 1  # same clock reading: 1 ns later

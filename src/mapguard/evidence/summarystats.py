@@ -115,6 +115,35 @@ class PeakSeries:
             self.points = _halved(self.points)
             self._per_point *= 2
 
+    def extend(self, times: IntArray, values: IntArray) -> PeakSeries:
+        """`add` each pair, in order, with a few array operations per point made rather than
+        a call per pair: the result is the same."""
+        changed = np.ones(len(values), dtype=bool)
+        changed[1:] = values[1:] != values[:-1]
+        if len(values) and values[0] == self._last_value:
+            changed[0] = False
+        times, values = times[changed], values[changed]
+        if not len(values):
+            return self
+        self._last_value = int(values[-1])
+        self._last_point = (int(times[-1]), int(values[-1]))
+        position = 0
+        while position < len(values):
+            part = values[position : position + self._per_point - self._pending_count]
+            peak = int(part.argmax())
+            if self._pending is None or part[peak] > self._pending[1]:
+                self._pending = (int(times[position + peak]), int(part[peak]))
+            self._pending_count += len(part)
+            position += len(part)
+            if self._pending_count < self._per_point:
+                break
+            self.points.append(self._pending)
+            self._pending, self._pending_count = None, 0
+            if len(self.points) >= 2 * self._limit:
+                self.points = _halved(self.points)
+                self._per_point *= 2
+        return self
+
     def result(self, origin: int) -> tuple[tuple[int, int], ...]:
         points = self.points + ([self._pending] if self._pending is not None else [])
         while len(points) > self._limit:
@@ -130,35 +159,3 @@ def _halved(points: list[tuple[int, int]]) -> list[tuple[int, int]]:
     if len(points) % 2:
         merged.append(points[-1])
     return merged
-
-
-def peak_points(times: IntArray, values: IntArray, limit: int, origin: int
-                ) -> tuple[tuple[int, int], ...]:
-    """What a `PeakSeries` fed these (time, value) pairs one by one gives, computed at once: the
-    changes in groups of a power-of-two size, each group's first peak, halved down to `limit`
-    points, then the last change."""
-    if not len(values):
-        return ()
-    changed = np.ones(len(values), dtype=bool)
-    changed[1:] = values[1:] != values[:-1]
-    times, values = times[changed], values[changed]
-    limit = max(2, limit)
-    size = 1
-    while len(values) // size >= 2 * limit:
-        size *= 2
-    points = _group_peaks(times, values, size)
-    while len(points) > limit:
-        points = _halved(points)
-    last = (int(times[-1]), int(values[-1]))
-    if points[-1] != last:
-        points.append(last)
-    return tuple((time - origin, value) for time, value in points)
-
-
-def _group_peaks(times: IntArray, values: IntArray, size: int) -> list[tuple[int, int]]:
-    full = len(values) // size * size
-    peaks = np.arange(0, full, size) + values[:full].reshape(-1, size).argmax(axis=1) \
-        if full else np.zeros(0, dtype=np.int64)
-    if full < len(values):
-        peaks = np.append(peaks, full + int(values[full:].argmax()))
-    return list(zip(times[peaks].tolist(), values[peaks].tolist(), strict=True))

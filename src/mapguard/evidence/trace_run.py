@@ -1,9 +1,10 @@
 """Summarise an execution trace file.
 
 The file's header names its format (``go 1.N trace``, N the Go release that introduced the
-format). The formats of Go 1.22 to 1.27 are read directly (`formats.tracewire`), without Go. A
-newer format is handed to the Go toolchain's own reader, `go tool trace -d=parsed`, whose
-output streams through its parser and the summarizer; a toolchain reads formats up to its own
+format). The formats of Go 1.22 to 1.27 are read directly (`formats.tracewire`), without Go,
+a generation (about a second of the trace) at a time. A newer format is handed to the Go
+toolchain's own reader, `go tool trace -d=parsed`, whose output streams through its parser
+and the summarizer; a toolchain reads formats up to its own
 release, so a trace newer than the toolchain, or an old-format one (Go <= 1.21), is refused with
 both versions named before anything runs. A trace without events is refused too.
 """
@@ -18,7 +19,6 @@ from pathlib import Path
 
 from mapguard.errors import InputError, ToolError
 from mapguard.evidence.tracesummary import (
-    WIRE_KINDS,
     TraceSummarizer,
     TraceSummary,
     summarize_wire,
@@ -29,7 +29,7 @@ from mapguard.formats.trace import (
     parse_parsed_events,
     parse_trace_header,
 )
-from mapguard.formats.tracewire import WIRE_MINORS, parse_trace_wire
+from mapguard.formats.tracewire import WIRE_MINORS, read_trace_wire
 from mapguard.gotool import GoToolchain, go_environment, require_go
 
 _STDERR_LIMIT = 4096
@@ -88,14 +88,14 @@ def _read_directly(path: Path, format_minor: int, points: int) -> TraceResult:
     try:
         with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0,
                                                   access=mmap.ACCESS_READ) as data:
-            events = parse_trace_wire(data, str(path), WIRE_KINDS)  # type: ignore[arg-type]
+            trace = read_trace_wire(data, str(path))  # type: ignore[arg-type]
+            summary = summarize_wire(trace, points=points)
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from exc
-    if events.count == 0:
+    if summary.events == 0:
         _no_events(path)
-    summary = summarize_wire(events, points=points)
-    error = None if events.truncated_at is None else \
-        f"the trace ends inside a batch at offset {events.truncated_at}"
+    error = None if trace.truncated_at is None else \
+        f"the trace ends inside a batch at offset {trace.truncated_at}"
     return TraceResult(path, format_minor, None, summary, error)
 
 

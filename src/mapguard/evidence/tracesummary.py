@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from mapguard.evidence.summarystats import PeakSeries, peak_points
+from mapguard.evidence.summarystats import PeakSeries
 from mapguard.formats.trace import GoroutineTransition, MetricEvent, RangeEvent, TraceEvent
-from mapguard.formats.tracewire import Ev, IntArray, WireEvents
+from mapguard.formats.tracewire import Ev, IntArray, WireEvents, WireTrace
 
 GC_MARK_RANGE = "GC concurrent mark phase"
 STW_PREFIX = "stop-the-world ("
@@ -222,14 +222,44 @@ WIRE_KINDS = frozenset({*_RANGE_KINDS, Ev.STW_BEGIN, Ev.STW_END, Ev.HEAP_ALLOC, 
                         Ev.PROCS_CHANGE, *_NAMED, *_CURRENT, *_STATUSES})
 
 
-def summarize_wire(events: WireEvents, *, points: int = 200) -> TraceSummary:
-    """The summary of a trace read by `parse_trace_wire(..., WIRE_KINDS)`. Events arrive in
-    batch order (each M's in time order); `go tool trace`'s times are unique, so time order
-    is one sort of the events that need it."""
-    kind, time, args = events.kind, events.time, events.args
+def summarize_wire(trace: WireTrace, *, points: int = 200) -> TraceSummary:
+    """The summary of a trace read by `read_trace_wire`, a generation at a time (bounded by the
+    largest generation, not the trace). `go tool trace`'s times are unique, so time order is
+    one sort of the events that need it."""
     summarizer = TraceSummarizer(points=points)
-    summarizer.cover(events.first_time, events.last_time, events.count)
+    series = {name: PeakSeries(points) for name in ("heap", "goal", "goroutines", "runnable")}
+    goroutines = _GoroutineStates(trace.thread_ids)
     stopping: dict[int, str] = {}  # thread -> the stop-the-world it is in
+    first: int | None = None
+    last = count = 0
+    procs: tuple[int, int] | None = None  # (time, GOMAXPROCS)
+    for events in trace.events(WIRE_KINDS):
+        if not events.count:
+            continue
+        first = events.first_time if first is None else first
+        last, count = max(last, events.last_time), count + events.count
+        _ranges(events, trace.strings, summarizer, stopping)
+        kind, time, args = events.kind, events.time, events.args
+        changes = np.flatnonzero(kind == Ev.PROCS_CHANGE)
+        if len(changes):
+            latest = changes[np.argmax(time[changes])]
+            procs = (int(time[latest]), int(args[latest, 0]))
+        for name, event_kind in (("heap", Ev.HEAP_ALLOC), ("goal", Ev.HEAP_GOAL)):
+            chosen = np.flatnonzero(kind == event_kind)
+            chosen = chosen[np.argsort(time[chosen], kind="stable")]
+            series[name].extend(time[chosen], args[chosen, 0])
+        changed_at, alive, runnable = goroutines.feed(events)
+        series["goroutines"].extend(changed_at, alive)
+        series["runnable"].extend(changed_at, runnable)
+    summarizer.cover(first or 0, last, count)
+    if procs is not None:
+        summarizer.add(MetricEvent(procs[0], PROCS_METRIC, procs[1], 0))
+    return summarizer.result({name: line.result(first or 0) for name, line in series.items()})
+
+
+def _ranges(events: WireEvents, strings: Mapping[tuple[int, int], str],
+            summarizer: TraceSummarizer, stopping: dict[int, str]) -> None:
+    kind, time, args = events.kind, events.time, events.args
     ranges = np.flatnonzero(np.isin(kind, [*_RANGE_KINDS, Ev.STW_BEGIN, Ev.STW_END]))
     for index in ranges[np.argsort(time[ranges], kind="stable")]:
         event_kind, at, on = Ev(int(kind[index])), int(time[index]), int(events.thread[index])
@@ -239,25 +269,11 @@ def summarize_wire(events: WireEvents, *, points: int = 200) -> TraceSummary:
             continue
         # A stop-the-world begins and ends on the thread that stops the world.
         if event_kind == Ev.STW_BEGIN:
-            key = (int(events.generation[index]), int(args[index, 0]))
-            stopping[on] = name = f"{STW_PREFIX}{events.strings.get(key, '?')})"
+            reason = strings.get((events.generation, int(args[index, 0])), "?")
+            stopping[on] = name = f"{STW_PREFIX}{reason})"
             summarizer.add(RangeEvent(at, "RangeBegin", name, f"Thread({on})", 0))
         elif on in stopping:
             summarizer.add(RangeEvent(at, "RangeEnd", stopping.pop(on), f"Thread({on})", 0))
-    procs = np.flatnonzero(kind == Ev.PROCS_CHANGE)
-    if len(procs):
-        latest = procs[np.argmax(time[procs])]
-        summarizer.add(MetricEvent(int(time[latest]), PROCS_METRIC, int(args[latest, 0]), 0))
-    origin = events.first_time
-    timelines = {}
-    for name, event_kind in (("heap", Ev.HEAP_ALLOC), ("goal", Ev.HEAP_GOAL)):
-        chosen = np.flatnonzero(kind == event_kind)
-        chosen = chosen[np.argsort(time[chosen], kind="stable")]
-        timelines[name] = peak_points(time[chosen], args[chosen, 0], points, origin)
-    changed_at, alive, runnable = _goroutine_counts(events)
-    timelines["goroutines"] = peak_points(changed_at, alive, points, origin)
-    timelines["runnable"] = peak_points(changed_at, runnable, points, origin)
-    return summarizer.result(timelines)
 
 
 def _table(mapping: Mapping[Ev, int]) -> npt.NDArray[np.int8]:
@@ -270,48 +286,95 @@ def _table(mapping: Mapping[Ev, int]) -> npt.NDArray[np.int8]:
 _NAMED_STATE, _CURRENT_STATE = _table(_NAMED), _table(_CURRENT)
 
 
-def _goroutine_counts(events: WireEvents) -> tuple[IntArray, IntArray, IntArray]:
-    """Goroutines that exist and that wait for a P, after each state change, in time order.
-    Events like GoStop name no goroutine: it is the one running on the event's M, the last
-    one a GoStart, GoSwitch or running GoStatus put there (each M's events are in order)."""
-    kind, thread, args = events.kind, events.thread, events.args
-    is_status = np.isin(kind, _STATUSES)
-    status = np.where(is_status, args[:, 2], 0).astype(np.int8)
-    binds = np.isin(kind, [Ev.GO_START, Ev.GO_SWITCH, Ev.GO_SWITCH_DESTROY]) | (is_status & (
-        (status == 2) | ((status == 3) & (args[:, 1] == events.thread_ids[thread]))))
-    by_thread = np.argsort(thread, kind="stable")
-    bound = np.where(binds, args[:, 0], -1)[by_thread]
-    del binds
-    first_of_thread = np.ones(len(kind), dtype=bool)
-    first_of_thread[1:] = thread[by_thread][1:] != thread[by_thread][:-1]
-    last_bind = np.maximum.accumulate(
-        np.where((bound >= 0) | first_of_thread, np.arange(len(kind)), -1))
-    before = np.full(len(kind), -1, dtype=np.int64)
-    before[1:] = bound[last_bind[:-1]]
-    before[first_of_thread] = -1
-    del bound, last_bind, first_of_thread
-    current = np.empty(len(kind), dtype=np.int64)
-    current[by_thread] = before
-    del before, by_thread
-    # Transitions (goroutine, new state) at unique times; a GoSwitch's goroutine leaves first.
-    named_state = np.where(is_status, _STATUS[np.clip(status, 0, 4)], _NAMED_STATE[kind])
-    named = np.flatnonzero(named_state >= 0)
-    leaving = np.flatnonzero((_CURRENT_STATE[kind] >= 0) & (current >= 0))
-    key = np.concatenate([2 * events.time[leaving], 2 * events.time[named] + 1])
-    in_order = np.argsort(key, kind="stable")
-    del key
-    goroutine = np.concatenate([current[leaving], args[named, 0]])[in_order]
-    state = np.concatenate([_CURRENT_STATE[kind[leaving]], named_state[named]])[in_order]
-    at = np.concatenate([events.time[leaving], events.time[named]])[in_order]
-    del current, named_state, in_order
-    by_goroutine = np.argsort(goroutine, kind="stable")
-    ordered_state = state[by_goroutine]
-    same = goroutine[by_goroutine][1:] == goroutine[by_goroutine][:-1]
-    previous = np.full(len(state), _NOT_EXIST, dtype=np.int8)
-    previous[by_goroutine[1:]] = np.where(same, ordered_state[:-1], _NOT_EXIST)
-    del by_goroutine, ordered_state, same, goroutine
-    alive = np.cumsum((state != _NOT_EXIST).astype(np.int64)
-                      - (previous != _NOT_EXIST))
-    runnable = np.cumsum((state == _RUNNABLE).astype(np.int64)
-                         - (previous == _RUNNABLE))
-    return at, alive, runnable
+class _GoroutineStates:
+    """Goroutines that exist and that wait for a P, after each state change, generation by
+    generation. Events like GoStop name no goroutine: it is the one running on the event's
+    M, the last one a GoStart, GoSwitch or running GoStatus put there (each M's events come in
+    order). What a generation ends with (each goroutine's state, each M's goroutine, the
+    counts) carries into the next."""
+
+    def __init__(self, thread_ids: IntArray) -> None:
+        self.thread_ids = thread_ids
+        self.states: dict[int, int] = {}  # goroutines that exist -> state
+        self.running: dict[int, int] = {}  # thread -> its goroutine
+        self.alive = self.runnable = 0
+
+    def feed(self, events: WireEvents) -> tuple[IntArray, IntArray, IntArray]:
+        kind, thread, args = events.kind, events.thread, events.args
+        is_status = np.isin(kind, _STATUSES)
+        status = np.where(is_status, args[:, 2], 0).astype(np.int8)
+        binds = np.isin(kind, [Ev.GO_START, Ev.GO_SWITCH, Ev.GO_SWITCH_DESTROY]) | (
+            is_status & ((status == 2)
+                         | ((status == 3) & (args[:, 1] == self.thread_ids[thread]))))
+        current = self._current(thread, np.where(binds, args[:, 0], -1))
+        # Transitions (goroutine, new state) at unique times; a GoSwitch's goroutine leaves
+        # first.
+        named_state = np.where(is_status, _STATUS[np.clip(status, 0, 4)], _NAMED_STATE[kind])
+        named = np.flatnonzero(named_state >= 0)
+        leaving = np.flatnonzero((_CURRENT_STATE[kind] >= 0) & (current >= 0))
+        key = np.concatenate([2 * events.time[leaving], 2 * events.time[named] + 1])
+        in_order = np.argsort(key, kind="stable")
+        del key
+        goroutine = np.concatenate([current[leaving], args[named, 0]])[in_order]
+        state = np.concatenate([_CURRENT_STATE[kind[leaving]], named_state[named]])[in_order]
+        at = np.concatenate([events.time[leaving], events.time[named]])[in_order]
+        del current, named_state, in_order
+        previous = self._previous(goroutine, state)
+        alive = self.alive + np.cumsum((state != _NOT_EXIST).astype(np.int64)
+                                       - (previous != _NOT_EXIST))
+        runnable = self.runnable + np.cumsum((state == _RUNNABLE).astype(np.int64)
+                                             - (previous == _RUNNABLE))
+        if len(at):
+            self.alive, self.runnable = int(alive[-1]), int(runnable[-1])
+        return at, alive, runnable
+
+    def _current(self, thread: npt.NDArray[np.int32], binding: IntArray) -> IntArray:
+        """The goroutine running on each event's M just before it (-1: none known)."""
+        by_thread = np.argsort(thread, kind="stable")  # each M's events, in their order
+        bound = binding[by_thread]
+        threads = thread[by_thread]
+        count = len(bound)
+        position = np.arange(count)
+        first_of_thread = np.ones(count, dtype=bool)
+        first_of_thread[1:] = threads[1:] != threads[:-1]
+        starts = np.flatnonzero(first_of_thread)
+        lengths = np.diff(np.append(starts, count))
+        carried = np.repeat([self.running.get(int(t), -1) for t in threads[starts]], lengths)
+        # The latest bind at or before each event, or its M's first event when none is.
+        latest = np.maximum.accumulate(np.where((bound >= 0) | first_of_thread, position, -1))
+        previous = np.empty(count, dtype=np.int64)
+        previous[:1] = 0
+        previous[1:] = latest[:-1]
+        from_bind = ~first_of_thread & (bound[previous] >= 0)
+        before = np.where(from_bind, bound[previous], carried)
+        last_of_thread = np.append(starts[1:] - 1, count - 1) if count else starts
+        for thread_number, end in zip(threads[starts].tolist(), last_of_thread.tolist(),
+                                      strict=True):
+            if bound[latest[end]] >= 0:
+                self.running[thread_number] = int(bound[latest[end]])
+        current = np.empty(count, dtype=np.int64)
+        current[by_thread] = before
+        return current
+
+    def _previous(self, goroutine: IntArray, state: npt.NDArray[np.int8]
+                  ) -> npt.NDArray[np.int8]:
+        """Each transition's goroutine's state before it (the carried one for its first)."""
+        by_goroutine = np.argsort(goroutine, kind="stable")
+        ordered = goroutine[by_goroutine]
+        ordered_state = state[by_goroutine]
+        first = np.ones(len(ordered), dtype=bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        previous_sorted = np.empty(len(ordered), dtype=np.int8)
+        previous_sorted[1:] = ordered_state[:-1]
+        firsts = np.flatnonzero(first)
+        previous_sorted[firsts] = [self.states.get(int(g), _NOT_EXIST) for g in ordered[firsts]]
+        previous = np.empty(len(goroutine), dtype=np.int8)
+        previous[by_goroutine] = previous_sorted
+        lasts = np.append(firsts[1:] - 1, len(ordered) - 1) if len(ordered) else firsts
+        for g, last_state in zip(ordered[lasts].tolist(), ordered_state[lasts].tolist(),
+                                 strict=True):
+            if last_state == _NOT_EXIST:
+                self.states.pop(g, None)
+            else:
+                self.states[g] = last_state
+        return previous

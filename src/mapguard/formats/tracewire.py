@@ -19,7 +19,8 @@ the caller asks for are decoded. Pure: bytes in, columns out; bad input raises `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -89,22 +90,17 @@ _CLOCK_SNAPSHOT = 51
 
 @dataclass(frozen=True, slots=True, eq=False)
 class WireEvents:
-    """The timed events of the types asked for, in batch order (each M's events in time
-    order; across Ms, sort by `time`). `args[:, k]` is argument k + 1 (after the delta)."""
+    """One generation's timed events of the kinds asked for, in batch order (each M's events in
+    time order; across Ms, sort by `time`). `args[:, k]` is argument k + 1 (after the delta)."""
 
-    minor: int
-    count: int  # every timed event in the trace
-    first_time: int  # of any timed event
+    generation: int
+    count: int  # every timed event of the generation
+    first_time: int  # of any timed event of the generation
     last_time: int
     kind: npt.NDArray[np.uint8]
-    time: IntArray  # ns, Go's trace clock
-    thread: npt.NDArray[np.int32]  # the M of the event's batch, numbered from 0 as first seen
-    generation: npt.NDArray[np.int32]
+    time: IntArray  # ns, Go's trace clock; unique and increasing in Go's order
+    thread: npt.NDArray[np.int32]  # the M of the event's batch (`WireTrace.thread_ids`)
     args: npt.NDArray[np.int64]  # shape (n, 3); 0 where the event has fewer arguments
-    thread_ids: IntArray  # the Ms' own IDs (as signed 64-bit), by `thread` number
-    strings: dict[tuple[int, int], str] = field(default_factory=dict)  # (generation, id)
-    # The file ends inside a batch (a trace cut short): the events before it were read.
-    truncated_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +112,39 @@ class _Batch:
     size: int
 
 
-def parse_trace_wire(data: bytes, source: str, kinds: frozenset[int]) -> WireEvents:
-    """The events of `kinds` (`Ev` values) of a Go 1.22+ trace, with their times."""
+@dataclass(frozen=True, slots=True, eq=False)
+class WireTrace:
+    """A trace's structure, read at once (batch headers, strings, clocks); its events are read
+    a generation at a time (`events`), so memory holds one generation's."""
+
+    minor: int
+    strings: dict[tuple[int, int], str]  # (generation, id) -> text
+    thread_ids: IntArray  # the Ms' own IDs (as signed 64-bit), by thread number
+    # The file ends inside a batch (a trace cut short): the events before it are read.
+    truncated_at: int | None
+    data: bytes
+    source: str
+    generations: tuple[tuple[int, tuple[_Batch, ...]], ...]  # event batches, in file order
+    frequency: dict[int, float]  # ns per tick, by generation
+    threads: dict[int, int]  # an M's own ID -> its number
+
+    def events(self, kinds: frozenset[int]) -> Iterator[WireEvents]:
+        """Each generation's events of `kinds` (`Ev` values), in order."""
+        arguments = np.zeros(256, dtype=np.uint8)
+        for kind, count in _ARGUMENTS.items():
+            if kind <= _LAST_TIMED[self.minor]:
+                arguments[kind] = count
+        wanted = np.zeros(256, dtype=bool)
+        wanted[list(kinds)] = True
+        after: int | None = None
+        for generation, batches in self.generations:
+            events = _generation(self, generation, batches, arguments, wanted, after)
+            after = events.last_time if events.count else after
+            yield events
+
+
+def read_trace_wire(data: bytes, source: str) -> WireTrace:
+    """The structure of a Go 1.22+ trace (`data` must stay readable while its events are)."""
     minor = parse_trace_header(data[:HEADER_SIZE], source)
     if minor not in WIRE_MINORS:
         raise InputError(source, f"trace format go 1.{minor} is not one this reader knows",
@@ -125,7 +152,8 @@ def parse_trace_wire(data: bytes, source: str, kinds: frozenset[int]) -> WireEve
     batches, truncated_at = _batches(data, source)
     strings: dict[tuple[int, int], str] = {}
     frequency: dict[int, float] = {}
-    events: list[_Batch] = []
+    generations: dict[int, list[_Batch]] = {}
+    threads: dict[int, int] = {}
     for batch in batches:
         first = data[batch.start] if batch.size else 0
         if first == Ev.STRINGS:
@@ -133,12 +161,15 @@ def parse_trace_wire(data: bytes, source: str, kinds: frozenset[int]) -> WireEve
         elif first in (Ev.FREQUENCY, Ev.SYNC):
             frequency[batch.generation] = _frequency(data, batch, minor, source)
         elif first not in _SPECIAL_BATCHES and batch.size:
-            events.append(batch)
-    missing = {batch.generation for batch in events} - frequency.keys()
+            generations.setdefault(batch.generation, []).append(batch)
+            threads.setdefault(batch.thread, len(threads))
+    missing = generations.keys() - frequency.keys()
     if missing:
         raise InputError(source, f"generation {min(missing)} has no clock frequency",
                          expected="a complete trace")
-    return _events(data, events, frequency, minor, kinds, source, strings, truncated_at)
+    return WireTrace(minor, strings, np.array(list(threads), dtype=np.uint64).astype(np.int64),
+                     truncated_at, data, source,
+                     tuple((g, tuple(b)) for g, b in generations.items()), frequency, threads)
 
 
 def _uvarint(data: bytes, position: int, source: str) -> tuple[int, int]:
@@ -248,16 +279,10 @@ class _Group:
     batch: npt.NDArray[np.int32]  # index into the batch list
 
 
-def _events(data: bytes, batches: list[_Batch], frequency: dict[int, float], minor: int,
-            kinds: frozenset[int], source: str, strings: dict[tuple[int, int], str],
-            truncated_at: int | None) -> WireEvents:
-    arguments = np.zeros(256, dtype=np.uint8)
-    for kind, count in _ARGUMENTS.items():
-        if kind <= _LAST_TIMED[minor]:
-            arguments[kind] = count
-    wanted = np.zeros(256, dtype=bool)
-    wanted[list(kinds)] = True
-    buffer = np.frombuffer(data, dtype=np.uint8)
+def _generation(trace: WireTrace, generation: int, batches: tuple[_Batch, ...],
+                arguments: npt.NDArray[np.uint8], wanted: npt.NDArray[np.bool_],
+                after: int | None) -> WireEvents:
+    buffer = np.frombuffer(trace.data, dtype=np.uint8)
     columns: dict[str, list[npt.NDArray[Any]]] = {name: [] for name in _Group.__slots__}
     first = read = 0
     while first < len(batches):  # groups of batches, to bound the per-byte arrays
@@ -265,30 +290,25 @@ def _events(data: bytes, batches: list[_Batch], frequency: dict[int, float], min
         while last < len(batches) and (last == first or size + batches[last].size <= _GROUP):
             size += batches[last].size
             last += 1
-        group = _read_group(buffer, batches, first, last, frequency, arguments, wanted, source)
+        group = _read_group(buffer, batches, first, last, trace.frequency[generation],
+                            arguments, wanted, trace.source)
         for name in _Group.__slots__:
             columns[name].append(getattr(group, name))
         columns["chosen"][-1] = group.chosen + read
         read += len(group.time)
         first = last
-    numbered: dict[int, int] = {}
-    threads = np.array([numbered.setdefault(b.thread, len(numbered)) for b in batches],
-                       dtype=np.int32)
-    generations = np.array([b.generation for b in batches], dtype=np.int32)
+    threads = np.array([trace.threads[b.thread] for b in batches], dtype=np.int32)
     # One column at a time, each group's part let go once joined: memory holds the groups
     # and one joined column, not two copies of everything.
-    time = _strictly_increasing(_join(columns, "time", np.int64))
+    time = _strictly_increasing(_join(columns, "time", np.int64), after)
     chosen = _join(columns, "chosen", np.int64)
     batch = _join(columns, "batch", np.int32)
-    args = np.concatenate(columns.pop("args")) if batches else np.zeros((0, 3), np.int64)
     return WireEvents(
-        minor=minor, count=len(time),
+        generation=generation, count=len(time),
         first_time=int(time.min()) if len(time) else 0,
         last_time=int(time.max()) if len(time) else 0,
         kind=_join(columns, "kind", np.uint8), time=time[chosen], thread=threads[batch],
-        generation=generations[batch], args=args,
-        thread_ids=np.array(list(numbered), dtype=np.uint64).astype(np.int64),
-        strings=strings, truncated_at=truncated_at)
+        args=np.concatenate(columns.pop("args")) if batches else np.zeros((0, 3), np.int64))
 
 
 def _join(columns: dict[str, list[npt.NDArray[Any]]], name: str, dtype: type) -> Any:
@@ -296,8 +316,8 @@ def _join(columns: dict[str, list[npt.NDArray[Any]]], name: str, dtype: type) ->
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
-def _read_group(buffer: npt.NDArray[np.uint8], batches: list[_Batch], first: int, last: int,
-                frequency: dict[int, float], arguments: npt.NDArray[np.uint8],
+def _read_group(buffer: npt.NDArray[np.uint8], batches: tuple[_Batch, ...], first: int,
+                last: int, ns_per_tick: float, arguments: npt.NDArray[np.uint8],
                 wanted: npt.NDArray[np.bool_], source: str) -> _Group:
     group = batches[first:last]
     starts = np.array([b.start for b in group], dtype=np.int64)
@@ -326,9 +346,8 @@ def _read_group(buffer: npt.NDArray[np.uint8], batches: list[_Batch], first: int
         raise InputError(source, "not a valid event where one should start",
                          where=f"offset {where}", expected="a Go execution trace")
     batch_of = np.searchsorted(batch_first_token, event_tokens, side="right") - 1
-    ns_per_tick = np.array([frequency[b.generation] for b in group], dtype=np.float64)
     deltas = _decode(joined, token_start, ends, event_tokens + 1)
-    delta_ns = (deltas.astype(np.float64) * ns_per_tick[batch_of]).astype(np.int64)
+    delta_ns = (deltas.astype(np.float64) * ns_per_tick).astype(np.int64)
     base_ns = (np.array([b.base for b in group], dtype=np.float64) * ns_per_tick).astype(
         np.int64)
     running = np.cumsum(delta_ns)
@@ -345,11 +364,14 @@ def _read_group(buffer: npt.NDArray[np.uint8], batches: list[_Batch], first: int
     return _Group(time, chosen, chosen_kind, args, (batch_of[chosen] + first).astype(np.int32))
 
 
-def _strictly_increasing(time: IntArray) -> IntArray:
+def _strictly_increasing(time: IntArray, after: int | None) -> IntArray:
     """As `go tool trace` reports them: in time order, an event no later than the one before
-    it is moved to 1 ns after it (clocks of different threads can disagree by a little)."""
+    it (`after`: the previous generation's last) is moved to 1 ns after it (the clocks of
+    different threads can disagree by a little)."""
     order = np.argsort(time, kind="stable")
     ordered = time[order]
+    if after is not None and len(ordered):
+        ordered[0] = max(int(ordered[0]), after + 1)
     steps = np.arange(len(ordered), dtype=np.int64)
     fixed = np.empty_like(time)
     fixed[order] = np.maximum.accumulate(ordered - steps) + steps
