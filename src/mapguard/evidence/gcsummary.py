@@ -128,8 +128,9 @@ class GcAggregate:
         live, goal = cycles.column("heap_live_mb"), cycles.column("heap_goal_mb")
         self._live.add(at, live)
         self._goal.add(at, goal)
-        _extend(self.live_series, self.cycles, live)
-        _extend(self.goal_series, self.cycles, goal)
+        numbers = np.arange(self.cycles, self.cycles + len(cycles), dtype=np.int64)
+        self.live_series.extend(numbers, np.asarray(live, dtype=np.int64))
+        self.goal_series.extend(numbers, np.asarray(goal, dtype=np.int64))
         self.forced += sum(1 for notes in cycles.column("notes") if "forced" in notes)
         if self._first_at is None:
             self._first_at = at[0]
@@ -185,18 +186,6 @@ class GcAggregate:
             heap_goal_mb=self._goal.result(),
             procs=last.procs if last else None,
         )
-
-
-def _extend(series: PeakSeries, start: int, values: Sequence[int]) -> None:
-    """Feed a block's values (cycle numbers from `start`): reduced to at most 2 x the
-    series' points first, each the first peak of an equal run, so a block costs a few
-    array operations, not a call per cycle."""
-    array = np.asarray(values, dtype=np.int64)
-    size = max(1, -(-len(array) // (2 * SPARK_POINTS)))
-    for begin in range(0, len(array), size):
-        run = array[begin : begin + size]
-        top = begin + int(run.argmax())
-        series.add(start + top, int(array[top]))
 
 
 def _one(cycle: GcCycle) -> Cycles:
