@@ -61,4 +61,4 @@ def symbolize(profile: Profile, binary: Path) -> Profile:
         Location(loc.id, loc.address, loc.mapping_id,
                  loc.frames or ((frame,) if frame else ()))
         for loc, frame in zip(profile.locations, frames, strict=True))
-    return dataclasses.replace(profile, locations=locations)
+    return dataclasses.replace(profile, locations=locations, runtime_frames=True)
