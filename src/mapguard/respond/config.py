@@ -40,7 +40,7 @@ from mapguard.errors import InputError
 from mapguard.respond.templates import JsonTemplate, Template, compile_json, is_template
 from mapguard.slo.durations import Duration
 from mapguard.slo.loading import Document, read_documents, validate
-from mapguard.slo.promql import Matcher, PromQLSyntaxError, parse_matchers
+from mapguard.slo.promql import Matcher
 from mapguard.slo.spec_fields import DurationField, DurationOrZero
 
 DEFAULT_LISTEN = "127.0.0.1:9466"
@@ -79,11 +79,45 @@ def _argv(items: list[str]) -> list[str]:
     return items
 
 
+_MATCHER = re.compile(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|!~|!=|=)\s*(.*?)\s*", re.DOTALL)
+_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
+
+
+def parse_matcher(text: str) -> Matcher:
+    """One Alertmanager matcher: `name="value"`, `name=~"regex"` (anchored), `!=`, `!~`;
+    the value may be unquoted. Raise ValueError saying what is wrong."""
+    found = _MATCHER.fullmatch(text)
+    if found is None:
+        raise ValueError(f"{text!r} is not a label matcher such as alertname=\"X\"")
+    name, op, value = found.groups()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = _unquote(text, value[1:-1])
+    elif '"' in value:
+        raise ValueError(f"{text!r}: unbalanced quotes")
+    if op in {"=~", "!~"}:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"{text!r}: not a regular expression: {exc}") from None
+    return Matcher(name, op, value)
+
+
+def _unquote(text: str, quoted: str) -> str:
+    out, chars = [], iter(quoted)
+    for char in chars:
+        if char == '"':
+            raise ValueError(f"{text!r}: unescaped quote in the value")
+        if char == "\\":
+            escaped = next(chars, "")
+            if escaped not in _ESCAPES:
+                raise ValueError(f"{text!r}: unknown escape \\{escaped}")
+            char = _ESCAPES[escaped]
+        out.append(char)
+    return "".join(out)
+
+
 def _matcher_text(text: str) -> str:
-    try:
-        parse_matchers(text)
-    except PromQLSyntaxError as exc:
-        raise ValueError(f"not a label matcher: {exc}") from None
+    parse_matcher(text)
     return text
 
 
@@ -453,7 +487,7 @@ class _Reader:
         max_runs = action.max_runs or defaults.max_runs
         return Action(
             name=action.name,
-            matchers=tuple(m for text in action.matchers for m in parse_matchers(text)),
+            matchers=tuple(parse_matcher(text) for text in action.matchers),
             fire=self._step(action, loc, environment, defaults.timeout),
             on_resolve=self._step(action.on_resolve, (*loc, "on_resolve"), environment,
                                   action.timeout or defaults.timeout)
