@@ -140,6 +140,12 @@ def _error(path: Path, **kwargs: object) -> str:
          "actions[0].command: the program (first element) is a template"),
         ("actions:\n  - {{name: a, matchers: ['a=\"b\"'], command: [{recorder}, '{{{{ x']}}\n",
          "actions[0].command: not a template"),
+        ("actions:\n  - {{name: a, matchers: ['a=\"b\"'], "
+         "command: [/bin/sh, -c, 'echo {{{{ labels.site }}}}']}}\n",
+         "actions[0].command: sh would read alert values as shell code"),
+        ("actions:\n  - {{name: a, matchers: ['a=\"b\"'], "
+         "command: [ssh, host, 'restart {{{{ labels.site }}}}']}}\n",
+         "actions[0].command: ssh would read alert values as shell code"),
         ("actions:\n  - {{name: a, matchers: ['alertname'], command: [{recorder}]}}\n",
          "actions[0].matchers[0]: 'alertname' is not a label matcher"),
         ("actions:\n  - {{name: a, matchers: ['a=~\"(\"'], command: [{recorder}]}}\n",

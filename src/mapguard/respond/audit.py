@@ -98,6 +98,8 @@ class AuditLog:
     @classmethod
     def open(cls, path: Path) -> AuditLog:
         """Open or create the database for writing."""
+        if path.is_dir():
+            raise InputError(str(path), "a directory, not an audit database")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(path, isolation_level=None)
@@ -121,6 +123,8 @@ class AuditLog:
         if not path.exists():
             raise InputError(str(path), "no audit database here (has mapguard respond run "
                              "with this configuration?)")
+        if path.is_dir():
+            raise InputError(str(path), "a directory, not an audit database")
         try:
             connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
             connection.execute("PRAGMA busy_timeout=5000")

@@ -20,7 +20,7 @@ from mapguard.respond.receiver import printable, say, serve
 from mapguard.slo.durations import Duration
 
 CONFIG_OPTION = click.option(
-    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+    "--config", "config_path", type=click.Path(path_type=Path),
     help="The respond.yaml: actions, matchers, guard rails, audit database.")
 
 
@@ -56,7 +56,7 @@ def respond(ctx: click.Context, config_path: Path | None, listen: str | None,
 
 @respond.command(name="audit")
 @CONFIG_OPTION
-@click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--db", "db_path", type=click.Path(path_type=Path),
               help="The audit database (default: the configuration's, else "
                    "$XDG_STATE_HOME/mapguard/respond.sqlite).")
 @click.option("--since", default="24h", show_default=True,

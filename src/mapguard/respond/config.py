@@ -69,6 +69,13 @@ def _template(text: str) -> str:
     return text
 
 
+# Programs that hand their arguments to a shell: a label value in their arguments would reach
+# one (`sh -c "... {{ labels.x }}"`, `ssh host cmd {{ labels.x }}`). Not a complete list of
+# interpreters (python -c, perl -e...): the point is to stop the common mistake.
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh",
+                    "busybox", "ssh", "su"})
+
+
 def _argv(items: list[str]) -> list[str]:
     if not items:
         raise ValueError("an empty command")
@@ -76,6 +83,9 @@ def _argv(items: list[str]) -> list[str]:
         raise ValueError("the program (first element) is a template; only arguments may be")
     for item in items[1:]:
         _template(item)
+    if Path(items[0]).name in SHELLS and any(is_template(item) for item in items[1:]):
+        raise ValueError(f"{Path(items[0]).name} would read alert values as shell code; run a "
+                         "script and give it the values as its own arguments")
     return items
 
 
@@ -330,7 +340,7 @@ def read_token(path: Path) -> str:
     except UnicodeDecodeError:
         raise ValueError(f"{path} is not UTF-8 text") from None
     if len(token) < MIN_TOKEN_LENGTH or any(ch.isspace() for ch in token):
-        raise ValueError(f"{path} does not hold a token")
+        raise ValueError(f"{path} does not hold a token (expected {TOKEN_EXPECTED})")
     return token
 
 
@@ -351,7 +361,7 @@ def default_audit_path() -> Path:
 def load_config(path: Path, *, listen: str | None = None, dry_run: bool = False,
                 environ: Mapping[str, str] | None = None) -> RespondConfig:
     """Read and check respond.yaml; `listen` and `dry_run` are the command line's overrides."""
-    documents = read_documents(path)
+    documents = _read(path)
     if len(documents) > 1:
         raise InputError(str(path), "several YAML documents", expected="one configuration")
     document = documents[0]
@@ -415,7 +425,7 @@ class _Reader:
         try:
             token = read_token(path)
         except ValueError as exc:
-            raise self.document.error(loc, str(exc), expected=TOKEN_EXPECTED) from None
+            raise self.document.error(loc, str(exc)) from None
         if path.stat().st_mode & 0o077:
             self.warnings.append(f"{path}: the token file is readable by group or others "
                                  "(chmod 600 it)")
@@ -501,9 +511,19 @@ class _Reader:
 def audit_path(path: Path) -> Path:
     """Only where a configuration keeps its audit log (for reading it: no program lookups,
     no token needed)."""
-    documents = read_documents(path)
-    spec = validate(_Config, documents[0])
+    spec = validate(_Config, _read(path)[0])
     return _beside(path, spec.audit) if spec.audit is not None else default_audit_path()
+
+
+def _read(path: Path) -> list[Document]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(str(path), "not UTF-8 text",
+                         expected="a respond.yaml configuration") from None
+    return read_documents(path, text)
 
 
 def _beside(config: Path, text: str) -> Path:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import os
 import signal
 import sys
 import time
@@ -236,11 +237,8 @@ def _loopback_host(host: str | None) -> bool:
     """Whether a Host header (`name`, `name:port`, `[v6]:port`) names a loopback address."""
     if not host:
         return False
-    if host.startswith("["):
-        name = host[1:].partition("]")[0]
-    else:
-        name = host.partition(":")[0]
-    return is_loopback(name)
+    bracketed = host.startswith("[")  # [::1]:9466
+    return is_loopback(host[1:].partition("]")[0] if bracketed else host.partition(":")[0])
 
 
 def make_app(responder: Responder) -> web.Application:
@@ -307,7 +305,9 @@ async def serve(config: RespondConfig, audit: AuditLog,
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise UsageError(f"cannot listen on {config.listen}: {exc.strerror}") from None
+        # aiohttp rewords the error; the errno says it plainly.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise UsageError(f"cannot listen on {config.listen}: {reason}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

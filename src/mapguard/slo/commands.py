@@ -16,7 +16,7 @@ import click
 
 from mapguard.clikit import counted, emit_json, format_option
 from mapguard.errors import InputError, UsageError
-from mapguard.respond.config import TOKEN_EXPECTED, is_loopback, read_token
+from mapguard.respond.config import is_loopback, read_token
 from mapguard.slo import tools
 from mapguard.slo.alert_windows import Catalog, load_catalogs
 from mapguard.slo.alertmanager import RespondWebhook, render_alertmanager
@@ -396,7 +396,7 @@ def _respond_webhook(url: str | None, token_file: Path | None,
     try:
         read_token(token_file)
     except ValueError as exc:
-        raise InputError("--respond-token-file", str(exc), expected=TOKEN_EXPECTED) from None
+        raise InputError("--respond-token-file", str(exc)) from None
     # Alertmanager reads a relative credentials_file from its configuration's directory.
     return RespondWebhook(url, str(token_file.resolve()))
 
