@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from mapguard.respond import receiver
 from mapguard.respond.audit import AuditLog, Entry
 from mapguard.respond.config import RespondConfig, load_config
 from mapguard.respond.receiver import REJECTIONS_AUDITED_PER_MINUTE, Responder, make_app
@@ -455,3 +456,25 @@ def test_a_flood_of_bad_requests_is_audited_with_a_cap(write_config: Write,
     assert len(rejected) == REJECTIONS_AUDITED_PER_MINUTE + 2
     assert rejected[-2].reason == ("5 more rejected requests in the minute before were not "
                                    "audited one by one")
+
+
+def test_a_body_that_trickles_in_is_refused(write_config: Write, recorder: Path, trace: Trace,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(receiver, "BODY_TIMEOUT_SECONDS", 0.5)
+    config = make_config(write_config, shed(recorder))
+    body = json.dumps(notification(alert(site="a"))).encode()
+
+    async def scenario(h: Harness) -> None:
+        async def slowly() -> Any:
+            yield body[:10]
+            await asyncio.sleep(3)
+            yield body[10:]
+
+        response = await h.client.post(config.path, data=slowly(),
+                                       headers={"Content-Type": "application/json"})
+        assert response.status == 408
+
+    harness = run(config, scenario)
+    assert trace.runs() == []
+    assert [e.reason for e in harness.entries()] == [
+        "408: the body did not arrive within 0.5 s"]

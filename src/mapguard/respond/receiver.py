@@ -8,7 +8,8 @@ decided, nothing runs; the refusal is audited):
    web page cannot reach the receiver through DNS rebinding;
 2. `Content-Type: application/json` (415): a browser cannot send that cross-origin without a
    preflight the receiver never grants, so a web page cannot post alerts to it either;
-3. the size cap (413), from Content-Length and again while reading;
+3. the size cap (413), from Content-Length and again while reading, and a time limit for the
+   body to arrive (408);
 4. Alertmanager's webhook payload version 4 (400).
 
 Then `Responder.handle` takes the decisions for every alert × matching action (synchronously:
@@ -40,6 +41,7 @@ from mapguard.respond.payload import Alert, Notification, Status, parse_notifica
 from mapguard.respond.templates import TemplateRefused
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+BODY_TIMEOUT_SECONDS = 10.0  # a client that trickles its body holds a connection, not more
 REJECTIONS_AUDITED_PER_MINUTE = 60  # a flood of bad requests must not fill the disk
 
 
@@ -269,9 +271,11 @@ def make_app(responder: Responder) -> web.Application:
             return refuse(413, f"{length} bytes, more than max_request_bytes "
                           f"{config.max_request_bytes}")
         try:
-            body = await request.read()
+            body = await asyncio.wait_for(request.read(), BODY_TIMEOUT_SECONDS)
         except web.HTTPRequestEntityTooLarge:
             return refuse(413, f"more than max_request_bytes {config.max_request_bytes}")
+        except TimeoutError:
+            return refuse(408, f"the body did not arrive within {BODY_TIMEOUT_SECONDS:g} s")
         try:
             notification = parse_notification(body, f"request from {remote}")
         except InputError as exc:
