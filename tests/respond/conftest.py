@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 # The SLO tests' process and tool fixtures, shared.
+from tests.realparts import require_executable
 from tests.slo.conftest import (  # noqa: F401
     alertmanager_bin,
     amtool,
@@ -108,6 +109,19 @@ def fake_kubectl(tmp_path: Path, trace: Trace) -> Path:
 
 
 @pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (openssl)."""
+    openssl = require_executable("openssl", "apt-get install openssl")
+    cert, key = tmp_path / "respond.crt", tmp_path / "respond.key"
+    made = subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    return cert, key
+
+
+@pytest.fixture
 def token_file(tmp_path: Path) -> Path:
     path = tmp_path / "respond.token"
     path.write_text(TOKEN + "\n")
@@ -125,7 +139,7 @@ def write_config(tmp_path: Path) -> Callable[[str], Path]:
     return write
 
 
-LISTENING = re.compile(r"listening on (http://\S+)")
+LISTENING = re.compile(r"listening on (https?://\S+)")
 
 
 def start_respond(config: Path, started: list[subprocess.Popen[bytes]], log: Path,

@@ -230,3 +230,26 @@ def test_the_audit_path_alone_needs_no_token_or_programs(write_config: Write,
         actions: [{name: a, matchers: ['a="b"'], command: [no-such-program]}]
     """)
     assert audit_path(path) == tmp_path / "a" / "b.sqlite"
+
+
+def test_tls(write_config: Write, recorder: Path, token_file: Path,
+             certificate: tuple[Path, Path], tmp_path: Path) -> None:
+    cert, key = certificate
+    head = f"listen: 0.0.0.0:9466\ntoken_file: {token_file.name}\n"
+    config = load_config(write_config(head + f"tls: {{cert_file: {cert.name}, key_file: "
+                                      f"{key.name}}}\n" + action(recorder)))
+    assert config.tls is not None and config.warnings == ()
+    plain = load_config(write_config(head + action(recorder)))
+    assert plain.tls is None
+    assert plain.warnings == ("0.0.0.0:9466 is not a loopback address and tls is not set: the "
+                              "bearer token and the alerts cross the network in clear text",)
+    (tmp_path / "garbage.pem").write_text("not a certificate\n")
+    for cert_file, key_file, problem in (
+        ("missing/respond.crt", key.name, "No such file or directory"),
+        ("garbage.pem", key.name, "PEM lib"),
+        (cert.name, "garbage.pem", "PEM lib"),
+    ):
+        message = _error(write_config(f"tls: {{cert_file: {cert_file}, key_file: {key_file}}}\n"
+                                      + action(recorder)))
+        assert message.startswith(f"{tmp_path / 'respond.yaml'}:1: tls: cannot load "), message
+        assert problem in message, message

@@ -138,3 +138,18 @@ def test_signals_engage_and_release_the_kill_switch_and_stop_cleanly(
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     assert log.read_text().rstrip().endswith("mapguard respond: stopping")
+
+
+@pytest.mark.slow
+def test_dry_run_on_the_command_line_runs_nothing(
+    config: Path, tmp_path: Path, trace: Trace, processes: list[subprocess.Popen[bytes]],
+) -> None:
+    url, _ = start_respond(config, processes, tmp_path / "respond.log", "--dry-run")
+    assert "(dry-run; 1 actions;" in (tmp_path / "respond.log").read_text()
+    firing = notification(alert(site="a", zone="z", team="t", note="n", target="riskd"))
+    answer = httpx.post(url, json=firing, headers={"Authorization": f"Bearer {TOKEN}"},
+                        timeout=30)
+    assert [d["decision"] for d in answer.json()["decisions"]] == ["dry-run"]
+    (entry,) = read_audit(tmp_path / "audit.sqlite")
+    assert entry.mode == "dry-run" and entry.request["argv"][1:3] == ["a", "--zone=z"]
+    assert trace.runs() == []

@@ -4,6 +4,7 @@ through to a real receiver that requires it."""
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -93,7 +94,9 @@ def test_a_token_file_for_other_addresses(amtool: str, tmp_path: Path, token_fil
      "--respond: 10.1.2.3 is not a loopback address: mapguard respond requires a bearer token "
      "there; add --respond-token-file"),
     (("--respond", "ftp://127.0.0.1/x"), "--respond: 'ftp://127.0.0.1/x' is not an http(s) URL"),
-    (("--respond-token-file", "t"), "--respond-token-file needs --respond URL"),
+    (("--respond-token-file", "t"),
+     "--respond-token-file and --respond-ca-file need --respond URL"),
+    (("--respond-ca-file", "t"), "--respond-token-file and --respond-ca-file need --respond URL"),
 ])
 def test_respond_option_mistakes(tmp_path: Path, extra: tuple[str, ...], message: str | None,
                                  capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,17 +109,22 @@ def test_respond_option_mistakes(tmp_path: Path, extra: tuple[str, ...], message
     assert capsys.readouterr().err.strip() == f"mapguard: error: {message}"
 
 
-def test_bad_token_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("option", ["--respond-token-file", "--respond-ca-file"])
+def test_bad_token_and_ca_files(tmp_path: Path, option: str,
+                                capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "dir").mkdir()
     (tmp_path / "latin1").write_bytes(b"caf\xe9-0123456789abcdef")
+    (tmp_path / "short").write_text("x")
     for path, problem in ((tmp_path / "no" / "token", "No such file or directory"),
                           (tmp_path / "dir", "Is a directory"),
-                          (tmp_path / "latin1", "is not UTF-8 text")):
+                          (tmp_path / "latin1", "is not UTF-8 text"),
+                          (tmp_path / "short", "does not hold a token"
+                           if option == "--respond-token-file" else "holds no certificate")):
         assert main(["slo", "generate", str(MAPGUARD_SPEC), "-o", str(tmp_path / "r.yml"),
                      "--alertmanager", str(tmp_path / "am.yml"), "--respond", URL,
-                     "--respond-token-file", str(path)]) == 2
+                     option, str(path)]) == 2
         error = capsys.readouterr().err.strip()
-        assert error.startswith("mapguard: error: --respond-token-file: ") and problem in error
+        assert error.startswith(f"mapguard: error: {option}: ") and problem in error, error
         assert "\n" not in error
 
 
@@ -131,17 +139,27 @@ def _entries(path: Path) -> list[Entry]:
 
 
 @pytest.mark.slow
-def test_alertmanager_sends_the_token_respond_requires(
+def test_alertmanager_reaches_respond_over_https_with_the_token(
     alertmanager_bin: str, tmp_path: Path, recorder: Path, token_file: Path,
-    processes: list[subprocess.Popen[bytes]],
+    certificate: tuple[Path, Path], processes: list[subprocess.Popen[bytes]],
 ) -> None:
+    cert, key = certificate
     config = tmp_path / "respond.yaml"
-    config.write_text(f"token_file: {token_file}\naudit: audit.sqlite\nactions:\n"
+    config.write_text(f"token_file: {token_file}\ntls: {{cert_file: {cert}, key_file: {key}}}\n"
+                      "audit: audit.sqlite\nactions:\n"
                       f"  - {{name: shed, matchers: ['mapguard_guard=\"alloc_spike\"'], "
                       f"command: [\"{recorder}\", \"{{{{ labels.site }}}}\"]}}\n")
     url, _ = start_respond(config, processes, tmp_path / "respond.log")
-    am = generate(tmp_path, MAPGUARD_SPEC, extra=("--respond", url, "--respond-token-file",
-                                                  str(token_file)))
+    assert url.startswith("https://127.0.0.1:")
+    # Plain HTTP, or HTTPS without the token, get nowhere.
+    with pytest.raises(httpx.HTTPError):
+        httpx.post(url.replace("https:", "http:"), json={}, timeout=10)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    assert httpx.post(url, json={}, verify=trusted, timeout=10).status_code == 401
+
+    am = generate(tmp_path, MAPGUARD_SPEC, extra=(
+        "--respond", url, "--respond-token-file", str(token_file),
+        "--respond-ca-file", str(cert)))
     document = yaml.safe_load(am.read_text())
     for route in document["route"]["routes"]:
         if route["receiver"] == "mapguard-respond":
@@ -159,9 +177,10 @@ def test_alertmanager_sends_the_token_respond_requires(
         "labels": {"alertname": "MapguardMapAllocSpike", "mapguard_guard": "alloc_spike",
                    "mapguard_tier": "ticket", "target": "checkout", "site": "a"}}])
     assert response.status_code == 200
-    entries = wait_for(lambda: _entries(tmp_path / "audit.sqlite"),
+    decided = wait_for(lambda: [e for e in _entries(tmp_path / "audit.sqlite")
+                                if e.decision != "rejected"],
                        "Alertmanager's notification", timeout=60)
-    # Accepted (so the token got through), decided as a dry run (the default mode).
-    assert [(e.decision, e.action, e.labels["site"]) for e in entries  # type: ignore[index]
-            ] == [("dry-run", "shed", "a")]
-    assert entries[0].at >= started
+    # Accepted (the token and the certificate worked), decided as a dry run (the default).
+    assert [(e.decision, e.action, (e.labels or {}).get("site")) for e in decided] == [
+        ("dry-run", "shed", "a")]
+    assert decided[0].at >= started

@@ -4,6 +4,7 @@
 mode: dry-run                  # or act; dry-run (log, audit, run nothing) until you say act
 listen: 127.0.0.1:9466         # any other address needs token_file
 token_file: respond.token      # bearer token Alertmanager sends (http_config.authorization)
+tls: {cert_file: respond.crt, key_file: respond.key}   # HTTPS, for anything but loopback
 kill_switch_file: /run/mapguard-respond.off   # no action starts while this file exists
 audit: respond-audit.sqlite    # default: $XDG_STATE_HOME/mapguard/respond.sqlite
 kubeconfig: ~/.kube/config     # needed by `scale` actions
@@ -27,6 +28,7 @@ import ipaddress
 import os
 import re
 import shutil
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -205,6 +207,11 @@ class _Defaults(_Model):
     max_runs: _MaxRuns = _MaxRuns(count=3, per=Duration.parse("1h"))
 
 
+class _Tls(_Model):
+    cert_file: str = Field(description="a PEM certificate (chain) file")
+    key_file: str = Field(description="its PEM private key file")
+
+
 class _Environment(_Model):
     pass_names: list[str] = Field(default_factory=list, alias="pass",
                                   description="names of variables to pass on")
@@ -218,6 +225,7 @@ class _Config(_Model):
     path: str = Field(default=DEFAULT_PATH, pattern=r"^/[A-Za-z0-9/_.-]*$",
                       description="the URL path Alertmanager posts to, e.g. /alerts")
     token_file: str | None = Field(default=None, description="a file holding the token")
+    tls: _Tls | None = None
     max_request_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20,
                                    description="bytes, 1024 to 67108864")
     max_concurrent: int = Field(default=2, ge=1, le=64, description="1 to 64")
@@ -308,6 +316,7 @@ class RespondConfig:
     listen: Listen
     path: str
     token: str | None
+    tls: ssl.SSLContext | None
     max_request_bytes: int
     max_concurrent: int
     max_queued: int
@@ -387,6 +396,10 @@ class _Reader:
                 ("listen",) if listen_override is None else (),
                 f"{listen} is not a loopback address and no token_file is set: mapguard "
                 "respond requires a bearer token on any address other than loopback")
+        tls = self._tls(spec.tls) if spec.tls is not None else None
+        if tls is None and not listen.loopback:
+            self.warnings.append(f"{listen} is not a loopback address and tls is not set: the "
+                                 "bearer token and the alerts cross the network in clear text")
         environment = self._environment()
         actions = tuple(self._action(action, index, environment)
                         for index, action in enumerate(spec.actions))
@@ -396,6 +409,7 @@ class _Reader:
             listen=listen,
             path=spec.path,
             token=token,
+            tls=tls,
             max_request_bytes=spec.max_request_bytes,
             max_concurrent=spec.max_concurrent,
             max_queued=spec.max_queued,
@@ -430,6 +444,17 @@ class _Reader:
             self.warnings.append(f"{path}: the token file is readable by group or others "
                                  "(chmod 600 it)")
         return token
+
+    def _tls(self, tls: _Tls) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert, key = self._path(tls.cert_file), self._path(tls.key_file)
+        try:
+            context.load_cert_chain(cert, key)
+        except OSError as exc:  # ssl.SSLError is an OSError too
+            problem = exc.strerror or getattr(exc, "reason", None) or str(exc)
+            raise self.document.error(("tls",), f"cannot load {cert} and {key}: {problem}") \
+                from None
+        return context
 
     def _environment(self) -> dict[str, str]:
         names = [*PASSED_BY_DEFAULT, *self.spec.environment.pass_names]

@@ -304,7 +304,7 @@ async def serve(config: RespondConfig, audit: AuditLog,
         say(f"{abandoned} runs of an earlier receiver never finished: marked abandoned")
     runner = web.AppRunner(make_app(responder), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, config.listen.host, config.listen.port)
+    site = web.TCPSite(runner, config.listen.host, config.listen.port, ssl_context=config.tls)
     try:
         await site.start()
     except OSError as exc:
@@ -318,7 +318,7 @@ async def serve(config: RespondConfig, audit: AuditLog,
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, responder.engage, True)
     loop.add_signal_handler(signal.SIGUSR2, responder.engage, False)
-    url = _url(runner.addresses[0], config.path)
+    url = _url("https" if config.tls else "http", runner.addresses[0], config.path)
     say(f"listening on {url} ({config.mode}; {len(config.actions)} actions; "
         f"audit {config.audit_path}"
         + (f"; kill switch file {config.kill_switch_file}" if config.kill_switch_file else "")
@@ -335,7 +335,7 @@ async def serve(config: RespondConfig, audit: AuditLog,
             loop.remove_signal_handler(sig)
 
 
-def _url(address: Any, path: str) -> str:
+def _url(scheme: str, address: Any, path: str) -> str:
     host, port = address[0], address[1]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}{path}"
+    return f"{scheme}://{shown}:{port}{path}"

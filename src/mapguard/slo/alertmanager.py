@@ -36,6 +36,7 @@ class RespondWebhook:
 
     url: str
     token_file: str | None = None
+    ca_file: str | None = None  # the CA that signed its certificate, when not a public one
 
 
 def _respond_routes(namings: list[c.Naming], guards: bool) -> list[dict[str, Any]]:
@@ -62,6 +63,8 @@ def _respond_receiver(webhook: RespondWebhook) -> dict[str, Any]:
     if webhook.token_file is not None:
         http_config["authorization"] = {"type": "Bearer",
                                         "credentials_file": webhook.token_file}
+    if webhook.ca_file is not None:
+        http_config["tls_config"] = {"ca_file": webhook.ca_file}
     return {"name": RESPOND_RECEIVER, "webhook_configs": [
         {"url": webhook.url, "send_resolved": True, "max_alerts": 0,
          "http_config": http_config},

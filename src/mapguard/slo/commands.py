@@ -272,6 +272,9 @@ def _rules_text(specs: SpecSet, groups: Sequence[RuleGroup], kind: str,
 @click.option("--respond-token-file", "respond_token", type=click.Path(path_type=Path),
               help="File holding the bearer token Alertmanager sends to mapguard respond "
                    "(needed for any address but loopback).")
+@click.option("--respond-ca-file", "respond_ca", type=click.Path(path_type=Path),
+              help="PEM file of the CA that signed mapguard respond's certificate (https URLs "
+                   "with a private CA).")
 @click.option("--dashboard", "dashboard_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a Grafana dashboard (JSON) reading the recording rules.")
 @DEFAULT_PERIOD_OPTION
@@ -291,7 +294,7 @@ def _rules_text(specs: SpecSet, groups: Sequence[RuleGroup], kind: str,
 def generate_command(
     specs: tuple[Path, ...], output_text: str | None, tests_path: Path | None,
     am_path: Path | None, respond_url: str | None, respond_token: Path | None,
-    dashboard_path: Path | None, default_period: str,
+    respond_ca: Path | None, dashboard_path: Path | None, default_period: str,
     windows_dir: Path | None, convention: str | None, extra_labels: tuple[str, ...],
     ignore_slo_duplicates: bool, include: str | None, exclude: str | None, check: bool,
     run_tests: bool, output_format: str,
@@ -310,7 +313,7 @@ def generate_command(
                          "add -o RULES.yml")
     if run_tests and tests_path is None:
         raise UsageError("--run-tests needs --tests FILE")
-    respond = _respond_webhook(respond_url, respond_token, am_path)
+    respond = _respond_webhook(respond_url, respond_token, respond_ca, am_path)
     if ignore_slo_duplicates and not to_dir:
         raise UsageError("--ignore-slo-duplicates needs -o DIR/ (one rule file per spec): "
                          "one rule file cannot hold the same SLO twice")
@@ -377,11 +380,11 @@ def generate_command(
     return 0 if all(v.ok for v in verdicts) else 1
 
 
-def _respond_webhook(url: str | None, token_file: Path | None,
+def _respond_webhook(url: str | None, token_file: Path | None, ca_file: Path | None,
                      am_path: Path | None) -> RespondWebhook | None:
     if url is None:
-        if token_file is not None:
-            raise UsageError("--respond-token-file needs --respond URL")
+        if token_file is not None or ca_file is not None:
+            raise UsageError("--respond-token-file and --respond-ca-file need --respond URL")
         return None
     if am_path is None:
         raise UsageError("--respond needs --alertmanager FILE (the configuration it goes into)")
@@ -391,14 +394,32 @@ def _respond_webhook(url: str | None, token_file: Path | None,
     if token_file is None and not is_loopback(parts.hostname):
         raise UsageError(f"--respond: {parts.hostname} is not a loopback address: mapguard "
                          "respond requires a bearer token there; add --respond-token-file")
-    if token_file is None:
-        return RespondWebhook(url)
+    if token_file is not None:
+        try:
+            read_token(token_file)
+        except ValueError as exc:
+            raise InputError("--respond-token-file", str(exc)) from None
+    if ca_file is not None:
+        _check_certificate(ca_file)
+    # Absolute: Alertmanager reads relative paths from its configuration's directory.
+    return RespondWebhook(url, _absolute(token_file), _absolute(ca_file))
+
+
+def _absolute(path: Path | None) -> str | None:
+    return str(path.resolve()) if path is not None else None
+
+
+def _check_certificate(path: Path) -> None:
     try:
-        read_token(token_file)
-    except ValueError as exc:
-        raise InputError("--respond-token-file", str(exc)) from None
-    # Alertmanager reads a relative credentials_file from its configuration's directory.
-    return RespondWebhook(url, str(token_file.resolve()))
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError("--respond-ca-file", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError("--respond-ca-file", f"{path} is not UTF-8 text",
+                         expected="a PEM certificate") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise InputError("--respond-ca-file", f"{path} holds no certificate",
+                         expected="a PEM certificate") from None
 
 
 def _per_file(specs: SpecSet) -> list[tuple[str, SpecSet]]:
