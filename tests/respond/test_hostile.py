@@ -145,7 +145,7 @@ def test_dry_run_on_the_command_line_runs_nothing(
     config: Path, tmp_path: Path, trace: Trace, processes: list[subprocess.Popen[bytes]],
 ) -> None:
     url, _ = start_respond(config, processes, tmp_path / "respond.log", "--dry-run")
-    assert "(dry-run; 1 actions;" in (tmp_path / "respond.log").read_text()
+    assert "(dry-run; 1 action;" in (tmp_path / "respond.log").read_text()
     firing = notification(alert(site="a", zone="z", team="t", note="n", target="riskd"))
     answer = httpx.post(url, json=firing, headers={"Authorization": f"Bearer {TOKEN}"},
                         timeout=30)

@@ -32,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mapguard.clikit import counted
 from mapguard.errors import InputError, UsageError
 from mapguard.respond.actions import Prepared, execute, prepare
 from mapguard.respond.audit import AuditLog, Entry
@@ -319,7 +320,7 @@ async def serve(config: RespondConfig, audit: AuditLog,
     loop.add_signal_handler(signal.SIGUSR1, responder.engage, True)
     loop.add_signal_handler(signal.SIGUSR2, responder.engage, False)
     url = _url("https" if config.tls else "http", runner.addresses[0], config.path)
-    say(f"listening on {url} ({config.mode}; {len(config.actions)} actions; "
+    say(f"listening on {url} ({config.mode}; {counted(len(config.actions), 'action')}; "
         f"audit {config.audit_path}"
         + (f"; kill switch file {config.kill_switch_file}" if config.kill_switch_file else "")
         + ")")
