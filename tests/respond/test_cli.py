@@ -125,12 +125,14 @@ def test_bad_token_and_audit_paths_in_the_configuration(tmp_path: Path, recorder
         assert "token_file" in _one_line_error(["respond", "--config", str(config)], capsys), \
             kind
     # The audit database where the configuration says: a directory, or not a database.
-    for path in (tmp_path / "a-directory", tmp_path / "latin1"):
+    for path, problem in ((tmp_path / "a-directory", "a directory, not an audit database"),
+                          (tmp_path / "latin1", "not a usable audit database: file is not a "
+                           "database")):
         config = tmp_path / "respond.yaml"
         config.write_text(f"audit: {path}\nactions: [{{name: a, matchers: ['a=\"b\"'], "
                           f"command: [{recorder}]}}]\n")
         line = _one_line_error(["respond", "--config", str(config)], capsys)
-        assert f"{path}: not a usable audit database" in line
+        assert line == f"mapguard: error: {path}: {problem}"
 
 
 def test_serving_needs_a_config_and_a_free_port(tmp_path: Path, recorder: Path,
