@@ -478,3 +478,18 @@ def test_a_body_that_trickles_in_is_refused(write_config: Write, recorder: Path,
     assert trace.runs() == []
     assert [e.reason for e in harness.entries()] == [
         "408: the body did not arrive within 0.5 s"]
+
+
+def test_a_refusal_quoting_the_request_is_kept_short(write_config: Write,
+                                                     recorder: Path) -> None:
+    config = make_config(write_config, shed(recorder))
+    document = notification(alert(site="a"))
+    document["alerts"][0]["labels"]["x" * 10_000] = 1  # a label name the reason quotes
+
+    async def scenario(h: Harness) -> None:
+        assert (await h.post(document))[0] == 400
+
+    (entry,) = run(config, scenario).entries()
+    assert entry.reason.startswith("400: request from 127.0.0.1: alerts[0].labels.xxx")
+    assert len(entry.reason) == len("400: ") + receiver.MAX_REASON
+    assert entry.reason.endswith("...")

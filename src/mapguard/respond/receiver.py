@@ -44,6 +44,7 @@ from mapguard.respond.templates import TemplateRefused
 SHUTDOWN_GRACE_SECONDS = 10.0
 BODY_TIMEOUT_SECONDS = 10.0  # a client that trickles its body holds a connection, not more
 REJECTIONS_AUDITED_PER_MINUTE = 60  # a flood of bad requests must not fill the disk
+MAX_REASON = 300  # characters of a refused request's reason kept
 
 
 def printable(text: str) -> str:
@@ -116,6 +117,8 @@ class Responder:
                  + (f" (still engaged: {self.kill_switch()})" if self.kill_switch() else ""))
 
     def reject(self, remote: str, status: int, reason: str) -> None:
+        # The reason may quote the request (a label name in a field path): keep it short.
+        reason = reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 3] + "..."
         now = self.clock()
         audited, dropped = self.rejections.take(now)
         if dropped:
