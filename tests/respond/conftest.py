@@ -87,25 +87,24 @@ def trace(tmp_path: Path) -> Trace:
     return Trace(tmp_path / "trace.jsonl")
 
 
-@pytest.fixture
-def recorder(tmp_path: Path, trace: Trace) -> Path:
-    """An executable that records how it was called into `trace`."""
-    path = tmp_path / "bin" / "record"
+def _recording_program(path: Path, trace: Trace) -> Path:
     path.parent.mkdir(exist_ok=True)
     path.write_text(RECORDER.format(python=sys.executable, trace=str(trace.path)))
     path.chmod(0o755)
     return path
+
+
+@pytest.fixture
+def recorder(tmp_path: Path, trace: Trace) -> Path:
+    """An executable that records how it was called into `trace`."""
+    return _recording_program(tmp_path / "bin" / "record", trace)
 
 
 @pytest.fixture
 def fake_kubectl(tmp_path: Path, trace: Trace) -> Path:
-    """A `kubectl` that records its arguments (there is no cluster here)."""
-    path = tmp_path / "kubebin" / "kubectl"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(RECORDER.format(python=sys.executable, trace=str(trace.path)))
-    path.chmod(0o755)
+    """A `kubectl` that records its arguments (there is no cluster here), and a kubeconfig."""
     (tmp_path / "kubeconfig").write_text("apiVersion: v1\nkind: Config\n")
-    return path
+    return _recording_program(tmp_path / "kubebin" / "kubectl", trace)
 
 
 @pytest.fixture
