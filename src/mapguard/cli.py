@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
             "Measure map-update strategies on this Go and machine; check common claims."),
     "slo": ("mapguard.slo.commands:slo", "SLOs as code: Prometheus rules, alerts, tests."),
     "respond": ("mapguard.respond.commands:respond",
-                "Run audited mitigations when Alertmanager says a guard or SLO alert fires."),
+                "Run audited mitigations when a guard or SLO alert fires."),
     "doctor": ("mapguard.doctor:doctor_command",
                "Is a Go toolchain there, which version, and which optional tools?"),
     "demo": ("mapguard.demo:demo_command",
