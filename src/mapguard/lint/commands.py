@@ -46,6 +46,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.argument("targets", nargs=-1)
 @format_option(("text", "json", "sarif", "github"))
 @click.option("--fix", is_flag=True, help="Apply the safe fixes to the files.")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="With --fix or --diff, also the fixes marked unsafe.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a diff instead.")
 @click.option("--select", multiple=True, help="Only these rules (codes or names, comma-separated).")
 @click.option("--ignore", multiple=True, help="Skip these rules.")
@@ -59,6 +61,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
 @click.option("--include-generated", is_flag=True, default=None,
               help="Also lint generated files.")
+@click.option("--advice-in-tests", is_flag=True, default=None,
+              help="Also give the speed and style advice (MG001-MG003, MG010) in _test.go files.")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), help="Worker processes (0: all cores).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--output", "-o", "output_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -66,10 +70,11 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--escape", "with_escape", is_flag=True,
               help="Build the packages with -gcflags=-m=2 and show each finding's map verdict.")
 def lint_command(
-    targets: tuple[str, ...], output_format: str, fix: bool, show_diff: bool,
-    select: tuple[str, ...], ignore: tuple[str, ...], go_version: str | None,
+    targets: tuple[str, ...], output_format: str, fix: bool, unsafe_fixes: bool,
+    show_diff: bool, select: tuple[str, ...], ignore: tuple[str, ...], go_version: str | None,
     config_path: Path | None, baseline_path: Path | None, write_baseline: Path | None,
-    exclude: tuple[str, ...], include_generated: bool | None, jobs: int | None,
+    exclude: tuple[str, ...], include_generated: bool | None,
+    advice_in_tests: bool | None, jobs: int | None,
     no_cache: bool, output_path: Path | None, with_escape: bool,
 ) -> int:
     """Find risky map updates in Go packages (default ./...).
@@ -102,6 +107,7 @@ def lint_command(
         detect_toolchain=forced is None,
         jobs=jobs if jobs is not None else config.jobs,
         cache_dir=None if no_cache or not config.cache else default_cache_dir(),
+        advice_in_tests=config.advice_in_tests if advice_in_tests is None else advice_in_tests,
     )
     patterns = list(targets) or ["./..."]
     with _progress(output_format) as report_progress:
@@ -117,7 +123,7 @@ def lint_command(
         if matched:
             click.echo(f"{matched} findings matched the baseline {baseline_file}", err=True)
     if fix or show_diff:
-        result = _apply_fixes(result, cwd, write=fix and not show_diff)
+        result = _apply_fixes(result, cwd, write=fix and not show_diff, unsafe=unsafe_fixes)
     escape: Annotations | None = None
     escape_error: MapguardError | None = None
     if with_escape:
@@ -161,14 +167,14 @@ def _progress(output_format: str) -> Iterator[Callable[[int, int], None] | None]
         yield update
 
 
-def _apply_fixes(result: LintResult, cwd: Path, *, write: bool) -> LintResult:
+def _apply_fixes(result: LintResult, cwd: Path, *, write: bool, unsafe: bool) -> LintResult:
     by_file: dict[Path, list[Finding]] = defaultdict(list)
     for finding in result.findings:
         if finding.fix is not None:
             by_file[finding.path].append(finding)
     fixed: set[Finding] = set()
     for path, findings in sorted(by_file.items()):
-        plan = plan_fixes(path, path.read_bytes(), findings)
+        plan = plan_fixes(path, path.read_bytes(), findings, unsafe=unsafe)
         if plan.parse_error is not None:
             click.echo(f"{display_path(path, cwd)}: {plan.parse_error}", err=True)
             continue

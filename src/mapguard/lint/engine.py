@@ -21,6 +21,7 @@ from mapguard.errors import ToolError
 from mapguard.gotool import find_go
 from mapguard.goversion import NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_key
+from mapguard.lint.overlaps import one_finding_per_problem
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, LintResult, VersionNote
 from mapguard.lint.rule import Finding, Pass, Rule, TextPattern
@@ -52,6 +53,7 @@ class LintOptions:
     detect_toolchain: bool = False  # ask the installed Go for its version, when code needs it
     jobs: int = 0  # 0: one per core
     cache_dir: Path | None = None  # None: no cache
+    advice_in_tests: bool = False  # also report rules with `in_tests=False` in _test.go files
 
 
 ProgressCallback = Callable[[int, int], None]  # (packages done, packages in all)
@@ -98,7 +100,7 @@ def _options_fingerprint(options: LintOptions) -> str:
     return "|".join([
         ",".join(rule.code for rule in options.rules),
         str(options.go_version), str(options.toolchain_version), str(options.detect_toolchain),
-        str(options.selection.include_generated),
+        str(options.selection.include_generated), str(options.advice_in_tests),
     ])
 
 
@@ -194,7 +196,7 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:
     packages, errors = load_packages(package_dir, choose, _body_triggers(rules))
     findings: list[Finding] = []
     for package in packages:
-        findings.extend(run_rules(package, rules))
+        findings.extend(run_rules(package, rules, advice_in_tests=options.advice_in_tests))
     return DirResult(tuple(findings), tuple(errors), package_dir.linted, tuple(notes))
 
 
@@ -230,15 +232,25 @@ def _installed_go_version() -> GoVersion | None:
     return toolchain.version if toolchain is not None else None
 
 
-def run_rules(package: Package, rules: Sequence[Rule]) -> list[Finding]:
-    """Run the rules (already narrowed to those whose markers the package holds)."""
+def run_rules(package: Package, rules: Sequence[Rule], *, advice_in_tests: bool = False
+              ) -> list[Finding]:
+    """Run the rules (already narrowed to those whose markers the package holds), keep one
+    finding per problem, and drop the suppressed ones."""
     info = TypeInfo(package)
+    only_tests = all(_is_test_file(go_file.path) for go_file in package.files)
     findings: list[Finding] = []
     for rule in rules:
+        skip_tests = not rule.in_tests and not advice_in_tests
+        if skip_tests and only_tests:
+            continue
         pass_ = Pass(rule, package, info)
         rule.run(pass_)
-        findings.extend(pass_.findings)
-    return list(_unsuppressed(package, findings))
+        findings.extend(f for f in pass_.findings if not (skip_tests and _is_test_file(f.path)))
+    return list(_unsuppressed(package, one_finding_per_problem(findings, rules)))
+
+
+def _is_test_file(path: Path) -> bool:
+    return path.name.endswith("_test.go")
 
 
 def _unsuppressed(package: Package, findings: list[Finding]) -> Iterator[Finding]:

@@ -56,15 +56,21 @@ class Edit:
 
 @dataclass(frozen=True, slots=True)
 class Fix:
+    """Edits that carry out a finding's advice. Like ruff's, a fix is *safe* when it keeps the
+    program's meaning in every case; `--fix` applies only safe fixes unless asked for more."""
+
     description: str
     edits: tuple[Edit, ...]
+    safe: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        return {"description": self.description, "edits": [e.to_json() for e in self.edits]}
+        return {"description": self.description, "safety": "safe" if self.safe else "unsafe",
+                "edits": [e.to_json() for e in self.edits]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fix:
-        return cls(data["description"], tuple(Edit.from_json(e) for e in data["edits"]))
+        return cls(data["description"], tuple(Edit.from_json(e) for e in data["edits"]),
+                   data.get("safety", "safe") == "safe")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +140,12 @@ class Rule:
     # None: every body. Only a matter of speed: a body left out is parsed when asked about.
     bodies: tuple[TextPattern, ...] | None = None
     needs: GoVersion | None = None  # the Go version its advice needs, if any
+    # False: advice about speed or style, which test code does not need; the engine drops the
+    # rule's findings in _test.go files unless the user asks for them.
+    in_tests: bool = True
+    # Codes of rules whose finding inside this rule's reported node is the same problem: the
+    # engine keeps only this rule's (MG001's `clear` makes MG002's size hint moot).
+    supersedes: tuple[str, ...] = ()
 
     def applies_to(self, text: bytes) -> bool:
         """Whether the text of a package (all its files joined) holds one of the markers."""

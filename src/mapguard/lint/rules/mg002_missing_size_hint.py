@@ -39,6 +39,7 @@ handful of distinct keys exist. The rule only reports loops that insert on every
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -61,20 +62,45 @@ from mapguard.lint.syntax import (
 )
 from mapguard.source.mapwrites import write_statement
 from mapguard.source.package import GoFile, VarDecl
-from mapguard.source.typeinfo import STRING, LocalDecl, TypeInfo, walk
-from mapguard.source.types import ArrayOf, ChanOf, MapOf, PointerTo, SliceOf
+from mapguard.source.typeinfo import BOOL, STRING, LocalDecl, TypeInfo, unparen, walk
+from mapguard.source.types import (
+    ArrayOf,
+    ChanOf,
+    GoType,
+    MapOf,
+    Named,
+    PointerTo,
+    SliceOf,
+    StructOf,
+    Unknown,
+)
 
 # A return before the insert does not matter: the map is abandoned on that path. What makes
 # the insert conditional is skipping to the next pass (or out of the loop).
 _BRANCHES = frozenset({"continue_statement", "break_statement", "goto_statement"})
 
 
+class Keys(enum.Enum):
+    """What the loop's keys are, which decides how many entries the fill makes."""
+
+    DISTINCT = "distinct"  # the keys of a ranged map, a slice index, the counter: one each
+    ELEMENT = "element"  # the ranged element itself: fewer entries only if elements repeat
+    DERIVED = "derived"  # built from the element (a field, a call): elements may share one
+
+
 @dataclass(frozen=True, slots=True)
 class Filling:
     loop: Node
-    length_of: Node  # the x of len(x)
+    length_of: Node  # the x of len(x), the n of a counted loop, or a literal ranged over
+    hint: str  # the size to write: "len(x)", "n", or a literal's element count
     insert: Node  # the `m[k] = v` statement
+    keys: Keys
     copy_source: Node | None  # src when the loop is exactly `for k, v := range src { m[k] = v }`
+
+
+# A map made without a hint holds 8 entries in its first group (Go 1.24+): a hint of 8 or less
+# allocates the same, so a literal of that many elements has nothing to gain.
+_SMALL = 8
 
 
 def run(pass_: Pass) -> None:
@@ -94,21 +120,25 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
         if builtin_call_name(create, go_file, info) != "make" or len(arguments) != 1:
             return
         map_type_node = arguments[0]
-    if map_type_node is None or not info.is_map(info.type_node(map_type_node, go_file)):
+    map_type = info.map_type(info.type_node(map_type_node, go_file))
+    if map_type_node is None or map_type is None:
         return
     statement, target = _creating_statement(create, go_file)
     if statement is None or target is None:
         return
     filling = _filling_loop(info, go_file, statement, target)
-    if filling is None or not _available_at(info, go_file, filling.length_of, create):
+    if filling is None or (filling.length_of.type != "composite_literal" and not _available_at(
+            info, go_file, filling.length_of, create)):
         return  # the length is not known where the map is made (a call, a later variable)
     if next(occurrences(filling.length_of, go_file, normalized(go_file, target)), None):
         return  # ranging over the map being built
+    if filling.keys is Keys.DERIVED and _is_set(info, go_file, map_type.value, filling.insert):
+        return  # a set of some property of the elements: they may share it, and often do
     name = normalized(go_file, target)
     type_text = go_file.text(map_type_node)
-    length_text = go_file.text(filling.length_of)
-    if filling.copy_source is not None and pass_.allows(GO_1_21):
-        source = go_file.text(filling.copy_source)
+    clone = _clone_source(info, go_file, create, filling) if pass_.allows(GO_1_21) else None
+    if clone is not None:
+        source = go_file.text(clone)
         assign = {"short_var_declaration": ":=", "var_declaration": "="}.get(
             statement.type, "=")
         spelled = f"var {name} = " if statement.type == "var_declaration" else f"{name} {assign} "
@@ -118,16 +148,34 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
             f"`{source}`'s capacity too, and returns nil when `{source}` is nil)"
         )
         fix = _clone_fix(info, go_file, statement, create, target, filling) or _hint_fix(
-            info, go_file, create, type_text, filling)
+            go_file, create, type_text, filling)
+        if fix is not None and not fix.description.startswith("copy"):
+            message += f"; or size it: make({type_text}, {filling.hint})"
     else:
+        each = "exactly one entry per element" if filling.keys is Keys.DISTINCT else (
+            "up to one entry per element (fewer where elements share a key)")
+        if filling.length_of.type == "composite_literal":
+            what = f"{each} of the literal it ranges over"
+        elif filling.hint.startswith("len("):
+            what = f"{each} of `{go_file.text(filling.length_of)}`"
+        else:
+            what = f"one entry on each of its `{filling.hint}` passes"  # a counted loop
         message = (
-            f"`{name}` grows one insert at a time while the loop below adds exactly one entry "
-            f"per element of `{length_text}`: size it up front with "
-            f"make({type_text}, len({length_text})) so the table is allocated once instead of "
-            f"growing and rehashing as it fills"
+            f"`{name}` grows one insert at a time while the loop below adds {what}: size "
+            f"it up front with make({type_text}, {filling.hint}) so the table is allocated "
+            f"once instead of growing and rehashing as it fills"
         )
-        fix = _hint_fix(info, go_file, create, type_text, filling)
+        fix = _hint_fix(go_file, create, type_text, filling)
     pass_.report(go_file, create, message, fix=fix)
+
+
+def _is_set(info: TypeInfo, go_file: GoFile, value: GoType, insert: Node) -> bool:
+    """`map[K]struct{}`, or `map[K]bool` filled with `true`: only the keys matter."""
+    value = info.underlying(value)
+    if isinstance(value, StructOf) and not value.fields:
+        return True
+    inserted = next(iter(assignment_pairs(insert)))[1]
+    return value == BOOL and inserted is not None and go_file.text(inserted) == "true"
 
 
 def _creating_statement(create: Node, go_file: GoFile) -> tuple[Node | None, Node | None]:
@@ -176,10 +224,11 @@ def _filling_loop(info: TypeInfo, go_file: GoFile, statement: Node, target: Node
 
 
 def _loop_fills(info: TypeInfo, go_file: GoFile, loop: Node, name: str) -> Filling | None:
-    length_of = _known_length_source(info, go_file, loop)
+    length = _known_length(info, go_file, loop)
     body = loop.child_by_field_name("body")
-    if length_of is None or body is None:
+    if length is None or body is None:
         return None
+    length_of, hint = length
     inserts = [use for use in occurrences(body, go_file, name) if _is_insert(use, go_file, info)]
     if len(inserts) != 1:
         return None
@@ -197,8 +246,63 @@ def _loop_fills(info: TypeInfo, go_file: GoFile, loop: Node, name: str) -> Filli
         body, insert_statement, go_file, name
     ):
         return None  # `m[k] = append(m[k], v)`: grouping, one entry per distinct key
+    keys = _key_kind(info, go_file, loop, insert_statement)
     copy_source = _pure_copy_source(go_file, loop, direct, insert_statement)
-    return Filling(loop, length_of, insert_statement, copy_source)
+    return Filling(loop, length_of, hint, insert_statement, keys, copy_source)
+
+
+def _key_kind(info: TypeInfo, go_file: GoFile, loop: Node, insert: Node) -> Keys:
+    """Whether the inserted keys are distinct by construction (the ranged map's keys, a slice
+    index, the counter), the elements themselves, or derived from them."""
+    target, _value = next(iter(assignment_pairs(insert)))
+    key = target.child_by_field_name("index") if target.type == "index_expression" else None
+    if key is None:
+        return Keys.DERIVED
+    key = unparen(key)
+    clause = next((c for c in loop.named_children
+                   if c.type in {"range_clause", "for_clause"}), None)
+    if clause is None:
+        return Keys.DERIVED
+    if clause.type == "for_clause":
+        initializer = clause.child_by_field_name("initializer")
+        left = initializer.child_by_field_name("left") if initializer is not None else None
+        counter = go_file.text(left) if left is not None else None
+        if key.type == "identifier" and go_file.text(key) == counter:
+            return Keys.DISTINCT
+        return Keys.ELEMENT if _indexes_with(go_file, key, counter) else Keys.DERIVED
+    left = clause.child_by_field_name("left")
+    names = [go_file.text(n) for n in left.named_children if n.type != "comment"] if left else []
+    ranged = clause.child_by_field_name("right")
+    ranged_type = info.underlying(info.type_of(ranged, go_file)) if ranged is not None else None
+    if key.type == "identifier" and names and go_file.text(key) == names[0] != "_":
+        # The first range variable: a map's keys, a slice's indexes, or the count of
+        # `range n` are distinct; a channel's or an iterator's values are elements.
+        if isinstance(ranged_type, MapOf | SliceOf | ArrayOf) or ranged_type == STRING or (
+            ranged is not None and ranged.type in {"call_expression", "int_literal"}
+        ) or _is_integer(ranged_type):
+            return Keys.DISTINCT
+        return Keys.ELEMENT
+    if key.type == "identifier" and len(names) > 1 and go_file.text(key) == names[1] != "_":
+        return Keys.ELEMENT
+    if names and names[0] != "_" and _indexes_with(go_file, key, names[0]):
+        return Keys.ELEMENT  # `for i := range xs { m[xs[i]] = ... }`
+    return Keys.DERIVED
+
+
+def _indexes_with(go_file: GoFile, key: Node, index_name: str | None) -> bool:
+    """`x[i]` with i the loop's index."""
+    if key.type != "index_expression" or index_name is None:
+        return False
+    index = key.child_by_field_name("index")
+    return index is not None and go_file.text(index) == index_name
+
+
+def _is_integer(go_type: GoType | None) -> bool:
+    return isinstance(go_type, Named) and go_type.pkg == "builtin" and go_type.name in _INTEGERS
+
+
+_INTEGERS = frozenset({"int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16",
+                       "uint32", "uint64", "uintptr", "byte", "rune"})
 
 
 def _read_modify_write(body: Node, insert: Node, go_file: GoFile, name: str) -> bool:
@@ -247,23 +351,91 @@ def _is_insert(use: Node, go_file: GoFile, info: TypeInfo) -> bool:
             and write_statement(use.parent) is not None)
 
 
-def _known_length_source(info: TypeInfo, go_file: GoFile, loop: Node) -> Node | None:
-    """x when the loop runs exactly len(x) times over a slice, array, map or string x."""
+def _known_length(info: TypeInfo, go_file: GoFile, loop: Node) -> tuple[Node, str] | None:
+    """(x, "len(x)") when the loop runs exactly len(x) times over a slice, array, map or
+    string x named by a plain expression; (n, "n") when it counts from 0 up to a plain value
+    n; a literal ranged over gives its element count."""
     for clause in loop.named_children:
         if clause.type == "range_clause":
             ranged = clause.child_by_field_name("right")
-            if ranged is not None and _has_length(info, go_file, ranged):
-                return ranged
-            if ranged is not None and ranged.type == "call_expression" and (
+            if ranged is None:
+                return None
+            ranged = unparen(ranged)
+            if ranged.type == "composite_literal" and _has_length(info, go_file, ranged):
+                count = _literal_count(ranged)
+                return (ranged, str(count)) if count is not None and count > _SMALL else None
+            if _has_length(info, go_file, ranged):
+                return (ranged, f"len({go_file.text(ranged)})") if _plain(ranged) else None
+            if ranged.type == "call_expression" and (
                 builtin_call_name(ranged, go_file, info) == "len"
             ):  # `for i := range len(x)` (Go 1.22) counts up to len(x)
                 arguments = call_arguments(ranged)
-                if len(arguments) == 1 and _has_length(info, go_file, arguments[0]):
-                    return arguments[0]
+                if len(arguments) == 1 and _has_length(info, go_file, arguments[0]) and (
+                    _plain(arguments[0])
+                ):
+                    return arguments[0], f"len({go_file.text(arguments[0])})"
+                return None
+            if _is_integer(info.underlying(info.type_of(ranged, go_file))) and _plain(ranged) \
+                    and not info.is_constant(ranged, go_file) and _unchanged_in(
+                        go_file, loop, ranged):
+                return ranged, go_file.text(ranged)  # `for i := range n` (Go 1.22)
             return None
         if clause.type == "for_clause":
-            return _counted_length(info, go_file, clause)
+            return _counted_length(info, go_file, clause, loop)
     return None
+
+
+def _plain(expr: Node) -> bool:
+    """A name, a field, an element (`x`, `s.items`, `rows[0]`): what can be pasted into a hint
+    and read the same twice. Never a call, an operation or a literal."""
+    expr = unparen(expr)
+    if expr.type == "identifier":
+        return True
+    if expr.type == "selector_expression":
+        operand = expr.child_by_field_name("operand")
+        return operand is not None and _plain(operand)
+    if expr.type == "index_expression":
+        operand = expr.child_by_field_name("operand")
+        index = expr.child_by_field_name("index")
+        return operand is not None and index is not None and _plain(operand) and (
+            index.type in {"int_literal", "interpreted_string_literal"} or _plain(index))
+    return False
+
+
+def _literal_count(literal: Node) -> int | None:
+    """The number of elements of a slice, array or map literal (None with `[...]` spread)."""
+    body = literal.child_by_field_name("body")
+    if body is None:
+        return 0
+    elements = [e for e in body.named_children if e.type != "comment"]
+    if any(e.type == "keyed_element" for e in elements):
+        literal_type = literal.child_by_field_name("type")
+        if literal_type is None or literal_type.type != "map_type":
+            return None  # `[]T{5: x}` has more elements than it lists
+    return len(elements)
+
+
+def _unchanged_in(go_file: GoFile, loop: Node, bound: Node) -> bool:
+    """Whether the loop body never assigns the names the bound is made of."""
+    body = loop.child_by_field_name("body")
+    if body is None:
+        return False
+    for node in walk(bound):
+        if node.type != "identifier":
+            continue
+        for use in occurrences(body, go_file, go_file.text(node)):
+            parent = use.parent
+            if parent is not None and parent.type in {"inc_statement", "dec_statement"}:
+                return False
+            holder = parent
+            statement = holder.parent if holder is not None else None
+            if holder is not None and holder.type == "expression_list" and statement is not None \
+                    and statement.child_by_field_name("left") == holder:
+                return False
+            if parent is not None and parent.type == "unary_expression" and \
+                    go_file.text(parent).startswith("&"):
+                return False
+    return True
 
 
 def _has_length(info: TypeInfo, go_file: GoFile, expr: Node) -> bool:
@@ -276,8 +448,10 @@ def _has_length(info: TypeInfo, go_file: GoFile, expr: Node) -> bool:
     return isinstance(go_type, SliceOf | ArrayOf | MapOf) or go_type == STRING
 
 
-def _counted_length(info: TypeInfo, go_file: GoFile, clause: Node) -> Node | None:
-    """`for i := 0; i < len(x); i++` gives x."""
+def _counted_length(info: TypeInfo, go_file: GoFile, clause: Node, loop: Node
+                    ) -> tuple[Node, str] | None:
+    """`for i := 0; i < len(x); i++` gives (x, "len(x)"); `for i := 0; i < n; i++` with n a
+    plain value the loop does not change gives (n, "n")."""
     initializer = clause.child_by_field_name("initializer")
     condition = clause.child_by_field_name("condition")
     update = clause.child_by_field_name("update")
@@ -296,11 +470,17 @@ def _counted_length(info: TypeInfo, go_file: GoFile, clause: Node) -> Node | Non
     operator = next((c.type for c in condition.children if not c.is_named), "")
     if left is None or right is None or operator != "<" or go_file.text(left) != counter:
         return None
-    if right.type != "call_expression" or builtin_call_name(right, go_file, info) != "len":
+    if right.type == "call_expression" and builtin_call_name(right, go_file, info) == "len":
+        arguments = call_arguments(right)
+        if len(arguments) == 1 and _has_length(info, go_file, arguments[0]) and _plain(
+            arguments[0]
+        ):
+            return arguments[0], f"len({go_file.text(arguments[0])})"
         return None
-    arguments = call_arguments(right)
-    if len(arguments) == 1 and _has_length(info, go_file, arguments[0]):
-        return arguments[0]
+    if _plain(right) and not info.is_constant(right, go_file) and _unchanged_in(
+        go_file, loop, right
+    ) and _is_integer(info.underlying(info.type_of(right, go_file))):
+        return right, go_file.text(right)
     return None
 
 
@@ -363,13 +543,25 @@ def _pure_copy_source(go_file: GoFile, loop: Node, direct: list[Node], insert: N
     return clause.child_by_field_name("right")
 
 
-def _hint_fix(info: TypeInfo, go_file: GoFile, create: Node, type_text: str, filling: Filling
-              ) -> Fix | None:
-    if not _available_at(info, go_file, filling.length_of, create):
+def _hint_fix(go_file: GoFile, create: Node, type_text: str, filling: Filling) -> Fix:
+    """The size hint; safe (applied by `--fix`) only when the keys are distinct by
+    construction, so that the hint is the exact size and never over-allocates."""
+    replacement = f"make({type_text}, {filling.hint})"
+    return Fix(f"size the map: {replacement}", (edit(go_file, create, create, replacement),),
+               safe=filling.keys is Keys.DISTINCT)
+
+
+def _clone_source(info: TypeInfo, go_file: GoFile, create: Node, filling: Filling
+                  ) -> Node | None:
+    """The copied map when `maps.Clone` of it gives exactly the map's type: the same type
+    (not one with another value type, not a named type where the map is unnamed)."""
+    source = filling.copy_source
+    if source is None:
         return None
-    length = f"len({go_file.text(filling.length_of)})"
-    replacement = f"make({type_text}, {length})"
-    return Fix(f"size the map: {replacement}", (edit(go_file, create, create, replacement),))
+    source_type = info.type_of(source, go_file)
+    if isinstance(source_type, Unknown) or source_type != info.type_of(create, go_file):
+        return None
+    return source
 
 
 def _available_at(info: TypeInfo, go_file: GoFile, expr: Node, point: Node) -> bool:
@@ -397,8 +589,6 @@ def _clone_fix(info: TypeInfo, go_file: GoFile, statement: Node, create: Node, t
     source = filling.copy_source
     if source is None or target.type != "identifier" or statement.type != "short_var_declaration":
         return None
-    if info.type_of(source, go_file) != info.type_of(create, go_file):
-        return None
     if not _available_at(info, go_file, source, create):
         return None
     block = statement.parent
@@ -411,6 +601,8 @@ def _clone_fix(info: TypeInfo, go_file: GoFile, statement: Node, create: Node, t
             continue
         if classify_use(use, go_file, info) is not Use.ACCESS or _is_insert(use, go_file, info):
             return None
+        if use.parent is not None and use.parent.type == "binary_expression":
+            return None  # `m == nil` would tell maps.Clone(nil) from the loop's empty map
     import_edit = add_import_edit(go_file, "maps")
     if import_edit is False:
         return None
