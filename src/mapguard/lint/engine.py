@@ -24,7 +24,7 @@ from mapguard.lint.cache import LintCache, cache_key
 from mapguard.lint.overlaps import one_finding_per_problem
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, LintResult, VersionNote
-from mapguard.lint.rule import Finding, Pass, Rule, TextPattern
+from mapguard.lint.rule import Finding, Pass, Rule, TextPattern, is_test_code
 from mapguard.source.discover import (
     DirTarget,
     Expansion,
@@ -237,7 +237,8 @@ def run_rules(package: Package, rules: Sequence[Rule], *, advice_in_tests: bool 
     """Run the rules (already narrowed to those whose markers the package holds), keep one
     finding per problem, and drop the suppressed ones."""
     info = TypeInfo(package)
-    only_tests = all(_is_test_file(go_file.path) for go_file in package.files)
+    test_code = {go_file.path for go_file in package.files if is_test_code(go_file)}
+    only_tests = len(test_code) == len(package.files)
     findings: list[Finding] = []
     for rule in rules:
         skip_tests = not rule.in_tests and not advice_in_tests
@@ -245,12 +246,8 @@ def run_rules(package: Package, rules: Sequence[Rule], *, advice_in_tests: bool 
             continue
         pass_ = Pass(rule, package, info)
         rule.run(pass_)
-        findings.extend(f for f in pass_.findings if not (skip_tests and _is_test_file(f.path)))
+        findings.extend(f for f in pass_.findings if not (skip_tests and f.path in test_code))
     return list(_unsuppressed(package, one_finding_per_problem(findings, rules)))
-
-
-def _is_test_file(path: Path) -> bool:
-    return path.name.endswith("_test.go")
 
 
 def _unsuppressed(package: Package, findings: list[Finding]) -> Iterator[Finding]:

@@ -141,7 +141,7 @@ class Rule:
     bodies: tuple[TextPattern, ...] | None = None
     needs: GoVersion | None = None  # the Go version its advice needs, if any
     # False: advice about speed or style, which test code does not need; the engine drops the
-    # rule's findings in _test.go files unless the user asks for them.
+    # rule's findings in test code (`is_test_code`) unless the user asks for them.
     in_tests: bool = True
     # Codes of rules whose finding inside this rule's reported node is the same problem: the
     # engine keeps only this rule's (MG001's `clear` makes MG002's size hint moot).
@@ -222,6 +222,11 @@ class Pass:
                 node = go_file.node_at(start, end)
                 if node is not None:
                     yield Match(go_file, node, start, end)
+
+
+def is_test_code(go_file: GoFile) -> bool:
+    """A _test.go file, or a helper that imports "testing" (testutil packages, fakes)."""
+    return go_file.path.name.endswith("_test.go") or "testing" in go_file.imports.values()
 
 
 def edit(go_file: GoFile, start: Node | int, end: Node | int, text: str) -> Edit:

@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
-from mapguard.lint.rule import Pass, Rule, Severity
+from mapguard.lint.rule import Pass, Rule, Severity, is_test_code
 from mapguard.lint.syntax import (
     MAP_CREATION_BODIES,
     Use,
@@ -91,7 +91,7 @@ _ONCE_PER_VALUE = frozenset({
     "init", "initialize", "setup", "new", "recover", "restore", "stop", "close", "shutdown",
     "discard", "destroy", "release", "dispose", "disable", "teardown",
 })
-# Methods whose contract is to be called again and again on one value.
+# Methods whose contract is to be called again and again on one value (whole names).
 _REPEATED = frozenset({"reset", "clear", "next"})
 
 
@@ -273,25 +273,49 @@ def _first_word(name: str) -> str:
 
 
 def _runs_again(pass_: Pass, function: Node, go_file: GoFile, assign: Node) -> bool:
-    """Evidence that the method runs many times on one value: its name says so (Reset, Clear,
-    Next), it resets other state of the receiver in place (`r.buf = r.buf[:0]`,
+    """Evidence that the method runs many times on one value: it is named Reset, Clear or
+    Next, it resets other state of the receiver in place (`r.buf = r.buf[:0]`,
     `clear(r.seen)`, `r.b.Reset()`), the re-creation waits for a condition (a generation
-    check: the method runs more often than it re-creates), or the package calls it inside a
-    loop."""
+    check: the method runs more often than it re-creates), or the package calls it in a loop
+    on a value that outlives the pass. A re-creation in one case of a `switch` is none of
+    these: the method dispatches, and that case may run once (a configuration key)."""
     method_name = go_file.text(function.child_by_field_name("name") or function)
-    if _first_word(method_name) in _REPEATED:
+    if method_name.lower() in _REPEATED:
         return True
     receiver = _pointer_receiver_name(function, go_file)
     if receiver is not None and _resets_in_place(go_file.text(function), receiver):
         return True
+    conditional = False
     current = assign.parent
     while current is not None and current != function:
-        if current.type == "if_statement":
-            return True
+        if current.type in {"expression_case", "type_case", "communication_case",
+                            "default_case"}:
+            return False
+        conditional = conditional or current.type == "if_statement"
         current = current.parent
+    if conditional:
+        return True
     method = _method_decl(pass_, function, go_file)
     sites = call_sites(pass_.package, pass_.info, method) if method is not None else None
-    return bool(sites) and any(enclosing_loops(site.call) for site in sites or ())
+    return bool(sites) and any(_called_again(pass_.info, site.file, site.call)
+                               for site in sites or ())
+
+
+def _called_again(info: TypeInfo, go_file: GoFile, call: Node) -> bool:
+    """A call inside a loop on a value that lives across the passes (not `a := T{};
+    a.m()` in the loop body, which calls each fresh value once)."""
+    loops = enclosing_loops(call)
+    if not loops:
+        return False
+    function = call.child_by_field_name("function")
+    root = function.child_by_field_name("operand") if function is not None and (
+        function.type == "selector_expression") else None
+    while root is not None and root.type == "selector_expression":
+        root = root.child_by_field_name("operand")
+    if root is None or root.type != "identifier":
+        return False
+    decl = info.resolve(root, go_file)
+    return not (isinstance(decl, LocalDecl) and is_inside(decl.ident, loops[-1]))
 
 
 def _resets_in_place(text: str, receiver: str) -> bool:
@@ -504,7 +528,7 @@ def _is_other_initialiser(site_file: GoFile, site: Node, go_file: GoFile, assign
                           ) -> bool:
     """A site outside the reviewed function; in a test file only if the review is of one
     (a test's own setup says nothing about the values production code makes)."""
-    if site_file.path.name.endswith("_test.go") and not go_file.path.name.endswith("_test.go"):
+    if is_test_code(site_file) and not is_test_code(go_file):
         return False
     if site_file is not go_file:
         return True

@@ -638,4 +638,5 @@ RULE = Rule(
     run=run,
     markers=(b"make(", b"{}"),  # map_creation_sites() finds the candidates
     bodies=MAP_CREATION_BODIES,
+    in_tests=False,
 )

@@ -40,7 +40,7 @@ import re
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
-from mapguard.lint.rule import Fix, Pass, Rule, Severity, edit
+from mapguard.lint.rule import Fix, Pass, Rule, Severity, edit, is_test_code
 from mapguard.lint.syntax import delete_all_loop, normalized
 from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import TypeInfo, walk
@@ -85,7 +85,7 @@ def run(pass_: Pass) -> None:
         fix = None
         # A test may hold the loop because the loop is what it tests (the runtime's tests of
         # the mapclear lowering): findings there, when asked for, come without a fix.
-        if keys is _Keys.REFLEXIVE and not go_file.path.name.endswith("_test.go") and not any(
+        if keys is _Keys.REFLEXIVE and not is_test_code(go_file) and not any(
             child.type == "comment" for child in walk(loop)
         ):
             fix = Fix(f"replace the loop with clear({name})",
