@@ -249,8 +249,9 @@ def _reset_form(
     how = f"Use clear({name})" if facts.initialised_elsewhere else (
         f"Give `{field}` its map once (in the constructor, or under an `if {name} == nil` "
         f"check) and clear({name}) here")
+    when = "each time its condition holds" if _under_if(assign, function) else "on every call"
     message = (
-        f"{method_name} re-creates `{name}` on every call: each call {cost} while the old "
+        f"{method_name} re-creates `{name}` {when}: each re-creation {cost} while the old "
         f"one becomes garbage. {how}: clear empties the map in "
         f"place and keeps its capacity (so a map that once grew large keeps that memory)"
     )
@@ -260,6 +261,15 @@ def _reset_form(
             f"map, re-creating it is right"
         )
     return message
+
+
+def _under_if(assign: Node, function: Node) -> bool:
+    current = assign.parent
+    while current is not None and current != function:
+        if current.type == "if_statement":
+            return True
+        current = current.parent
+    return False
 
 
 def _first_word(name: str) -> str:

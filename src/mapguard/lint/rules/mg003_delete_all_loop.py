@@ -85,12 +85,21 @@ def run(pass_: Pass) -> None:
         fix = None
         # A test may hold the loop because the loop is what it tests (the runtime's tests of
         # the mapclear lowering): findings there, when asked for, come without a fix.
-        if keys is _Keys.REFLEXIVE and not is_test_code(go_file) and not any(
-            child.type == "comment" for child in walk(loop)
-        ):
+        kept = _kept_comments(go_file, loop)
+        if keys is _Keys.REFLEXIVE and not is_test_code(go_file) and kept is not None:
+            replacement = f"clear({go_file.text(map_expr)}){kept}"
             fix = Fix(f"replace the loop with clear({name})",
-                      (edit(go_file, loop, loop, f"clear({go_file.text(map_expr)})"),))
+                      (edit(go_file, loop, loop, replacement),))
         pass_.report(go_file, loop, message, fix=fix)
+
+
+def _kept_comments(go_file: GoFile, loop: Node) -> str | None:
+    """The comments the rewrite keeps: those on the loop's first line (`for k := range m {
+    // why`) follow the clear call; a comment anywhere else would be lost, so no fix (None)."""
+    comments = [c for c in walk(loop) if c.type == "comment"]
+    if any(c.start_point.row != loop.start_point.row for c in comments):
+        return None
+    return "".join(f" {go_file.text(c)}" for c in comments)
 
 
 class _Keys(enum.Enum):
