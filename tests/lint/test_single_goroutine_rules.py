@@ -250,7 +250,7 @@ def test_mg002_hints_are_plain_sizes_and_safe_only_for_distinct_keys(write_modul
     	return counted, byUser, copied, listed
     }}
     """
-    findings = [f for f in lint_dir(write_module({"p.go": source})).findings]
+    findings = lint_dir(write_module({"p.go": source})).findings
     hints = {f.fix.edits[0].text: f.fix.safe for f in findings if f.fix is not None}
     assert hints == {
         "make(map[int]int, n)": True,  # the counter: one distinct key per pass
