@@ -237,7 +237,7 @@ def run_rules(package: Package, rules: Sequence[Rule], *, advice_in_tests: bool 
     """Run the rules (already narrowed to those whose markers the package holds), keep one
     finding per problem, and drop the suppressed ones."""
     info = TypeInfo(package)
-    test_code = {go_file.path for go_file in package.files if is_test_code(go_file)}
+    test_code = {go_file.path for go_file in package.files if is_test_code(go_file, package)}
     only_tests = len(test_code) == len(package.files)
     findings: list[Finding] = []
     for rule in rules:

@@ -224,9 +224,33 @@ class Pass:
                     yield Match(go_file, node, start, end)
 
 
-def is_test_code(go_file: GoFile) -> bool:
-    """A _test.go file, or a helper that imports "testing" (testutil packages, fakes)."""
-    return go_file.path.name.endswith("_test.go") or "testing" in go_file.imports.values()
+def is_test_code(go_file: GoFile, package: Package | None = None) -> bool:
+    """A _test.go file, a helper that imports "testing", or a file of a test-support package:
+    one whose import path has a directory named like test code (`tests`, `testutil`,
+    `testhelpers`, `mocks`, or ending in `test` as `httptest` and `fstest` do)."""
+    if go_file.path.name.endswith("_test.go") or "testing" in go_file.imports.values():
+        return True
+    return package is not None and is_test_support(package)
+
+
+_TEST_SUPPORT_DIRS = frozenset({"test", "tests", "testutil", "testutils", "testhelper",
+                                "testhelpers", "testing", "mock", "mocks", "fake", "fakes"})
+_NOT_TEST_WORDS = frozenset({"latest", "greatest", "fastest", "shortest", "attest", "contest",
+                             "protest"})
+
+
+def is_test_support(package: Package) -> bool:
+    """Judged on the package's path inside its module (never on where the checkout lives)."""
+    module = package.module
+    try:
+        inside = package.directory.relative_to(module.root) if module is not None else None
+    except ValueError:
+        inside = None
+    parts = (*module.path.split("/"), *inside.parts) if module is not None and inside else (
+        (package.directory.name,))
+    return any(part in _TEST_SUPPORT_DIRS or (
+        len(part) > 4 and part.endswith("test") and part not in _NOT_TEST_WORDS)
+        for part in parts)
 
 
 def edit(go_file: GoFile, start: Node | int, end: Node | int, text: str) -> Edit:

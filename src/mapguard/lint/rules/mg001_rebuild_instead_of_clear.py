@@ -168,8 +168,8 @@ def _loop_form(
     shape = _pass_shape(assign, loop)
     if shape is None:
         return None  # one-shot: `m = make(...); break`
-    if shape == "branch" and not _filled_outside_branch(assign, loop, go_file, name, info):
-        return None  # re-created on some passes, and not refilled by the loop: not a rebuild
+    if not _refilled_in_loop(pass_, assign, loop, go_file, name, shape):
+        return None  # the loop does not fill it again: a periodic drop, not a rebuild
     if _varies_per_pass(target, loop, go_file, info):
         return None  # each pass gives a different value (an element, a fresh owner) its map
     if target.type == "identifier":
@@ -202,16 +202,39 @@ def _loop_form(
     )
 
 
-def _filled_outside_branch(assign: Node, loop: Node, go_file: GoFile, name: str,
-                           info: TypeInfo) -> bool:
-    """Whether the loop inserts into the map outside the block that re-creates it: a window,
-    batch or section that the loop fills pass after pass and starts afresh now and then."""
-    block = assign.parent
+def _refilled_in_loop(pass_: Pass, assign: Node, loop: Node, go_file: GoFile, name: str,
+                      shape: str) -> bool:
+    """Whether the loop inserts into the map: a per-pass rebuild re-creates and refills it.
+    A loop that only drops a map other code fills (an hourly cleanup) re-creates it to let
+    the memory go, which clear would keep. A re-creation in a branch must be refilled outside
+    that branch: a window, batch or section started afresh now and then."""
+    info = pass_.info
     body = loop.child_by_field_name("body")
-    if block is None or body is None:
+    branch = assign.parent if shape == "branch" else None
+    if body is None:
         return False
-    for use in occurrences(body, go_file, name):
-        if is_inside(use, block):
+    if _writes_into(body, go_file, name, info, skip=branch):
+        return True
+    # `s.memo = make(...)` then `s.fill(...)`: a method of the owner may do the refilling.
+    root, _, rest = name.partition(".")
+    if not rest:
+        return False
+    for call in (n for n in walk(body) if n.type == "call_expression"):
+        if branch is not None and is_inside(call, branch):
+            continue
+        method = _method_of_root(pass_, go_file, call, root)
+        receiver = method.receiver_name() if method is not None else None
+        if method is not None and receiver is not None and _writes_into(
+            method.file.complete(method.node), method.file, f"{receiver}.{rest}", info, skip=None
+        ):
+            return True
+    return False
+
+
+def _writes_into(region: Node, go_file: GoFile, name: str, info: TypeInfo, skip: Node | None
+                 ) -> bool:
+    for use in occurrences(region, go_file, name):
+        if skip is not None and is_inside(use, skip):
             continue
         index = use.parent
         if index is not None and index.type == "index_expression" and (
@@ -219,6 +242,21 @@ def _filled_outside_branch(assign: Node, loop: Node, go_file: GoFile, name: str,
         ) and classify_use(use, go_file, info) is Use.ACCESS and write_statement(index):
             return True
     return False
+
+
+def _method_of_root(pass_: Pass, go_file: GoFile, call: Node, root: str) -> FuncDecl | None:
+    """The package's method called as `root.m(...)`, if that is what the call is."""
+    function = call.child_by_field_name("function")
+    if function is None or function.type != "selector_expression":
+        return None
+    operand = function.child_by_field_name("operand")
+    field = function.child_by_field_name("field")
+    if operand is None or field is None or go_file.text(operand) != root:
+        return None
+    owner = deref(pass_.info.type_of(operand, go_file))
+    if not isinstance(owner, Named) or owner.pkg != "":
+        return None
+    return pass_.package.method(owner.name, go_file.text(field))
 
 
 def _reset_form(
@@ -295,20 +333,43 @@ def _runs_again(pass_: Pass, function: Node, go_file: GoFile, assign: Node) -> b
     receiver = _pointer_receiver_name(function, go_file)
     if receiver is not None and _resets_in_place(go_file.text(function), receiver):
         return True
-    conditional = False
+    generation_check = False
     current = assign.parent
     while current is not None and current != function:
         if current.type in {"expression_case", "type_case", "communication_case",
                             "default_case"}:
             return False
-        conditional = conditional or current.type == "if_statement"
+        if current.type == "if_statement" and receiver is not None:
+            generation_check = generation_check or _updates_its_condition(
+                current, go_file, receiver)
         current = current.parent
-    if conditional:
+    if generation_check:
         return True
     method = _method_decl(pass_, function, go_file)
     sites = call_sites(pass_.package, pass_.info, method) if method is not None else None
-    return bool(sites) and any(_called_again(pass_.info, site.file, site.call)
-                               for site in sites or ())
+    in_test = is_test_code(go_file, pass_.package)
+    return bool(sites) and any(
+        _called_again(pass_.info, site.file, site.call)
+        and (in_test or not is_test_code(site.file, pass_.package))
+        for site in sites or ())
+
+
+def _updates_its_condition(statement: Node, go_file: GoFile, receiver: str) -> bool:
+    """`if c.gen != gen { ...; c.gen = gen }`: the branch updates receiver state that its
+    condition reads, so the method runs again and again and re-creates only when that state
+    moved on. (`if len(h.Include) > 0 { h.m = ... }` reads configuration: no such sign.)"""
+    condition = statement.child_by_field_name("condition")
+    consequence = statement.child_by_field_name("consequence")
+    if condition is None or consequence is None:
+        return False
+    read = {normalized(go_file, node) for node in walk(condition)
+            if node.type == "selector_expression" and _chain_root(node, go_file) == receiver}
+    for node in walk(consequence):
+        if node.type == "assignment_statement":
+            for target, _value in assignment_pairs(node):
+                if normalized(go_file, target) in read:
+                    return True
+    return False
 
 
 def _called_again(info: TypeInfo, go_file: GoFile, call: Node) -> bool:

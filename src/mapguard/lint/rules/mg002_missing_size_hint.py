@@ -40,6 +40,7 @@ handful of distinct keys exist. The rule only reports loops that insert on every
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -60,9 +61,19 @@ from mapguard.lint.syntax import (
     occurrences,
     statements,
 )
+from mapguard.source.calls import runs_under_once
 from mapguard.source.mapwrites import write_statement
-from mapguard.source.package import GoFile, VarDecl
-from mapguard.source.typeinfo import BOOL, STRING, LocalDecl, TypeInfo, unparen, walk
+from mapguard.source.package import GoFile, VarDecl, receiver_type_name
+from mapguard.source.typeinfo import (
+    BOOL,
+    STRING,
+    LocalDecl,
+    TypeInfo,
+    enclosing_declaration,
+    enclosing_function,
+    unparen,
+    walk,
+)
 from mapguard.source.types import (
     ArrayOf,
     ChanOf,
@@ -134,6 +145,8 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
         return  # ranging over the map being built
     if filling.keys is Keys.DERIVED and _is_set(info, go_file, map_type.value, filling.insert):
         return  # a set of some property of the elements: they may share it, and often do
+    if _small_literal(info, go_file, filling.length_of) or _runs_once(pass_, go_file, create):
+        return  # nothing to gain: a few entries, or code that runs once per configuration
     name = normalized(go_file, target)
     type_text = go_file.text(map_type_node)
     clone = _clone_source(info, go_file, create, filling) if pass_.allows(GO_1_21) else None
@@ -167,6 +180,68 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
         )
         fix = _hint_fix(go_file, create, type_text, filling)
     pass_.report(go_file, create, message, fix=fix)
+
+
+def _small_literal(info: TypeInfo, go_file: GoFile, length_of: Node) -> bool:
+    """A variable that holds a literal of a few elements (`dts := []T{a, b}`), never assigned
+    again in the function: the map fits its first group of 8 slots."""
+    if length_of.type != "identifier":
+        return False
+    symbol = info.resolve(length_of, go_file)
+    if not isinstance(symbol, LocalDecl | VarDecl) or symbol.value is None:
+        return False
+    value = unparen(symbol.value)
+    count = _literal_count(value) if value.type == "composite_literal" else None
+    if count is None or count > _SMALL:
+        return False
+    if isinstance(symbol, LocalDecl):
+        function = enclosing_function(length_of)
+        return function is not None and not any(
+            classify_use(use, go_file, info) is Use.ASSIGNED and use != symbol.ident
+            for use in occurrences(function, go_file, symbol.name))
+    return True
+
+
+# Names of configuration types and of the functions that read them: code that runs once per
+# configuration load, where a size hint saves a few microseconds once (the noise of the
+# review of real trees: config maps of a few entries).
+_CONFIGURATION = re.compile(r"Config|Configuration|Options|Opts|Settings")
+
+
+def _runs_once(pass_: Pass, go_file: GoFile, node: Node) -> bool:
+    """Code that runs once per process or per configuration: `init` and `main`, a body run
+    by `sync.Once`, a function named after a configuration or a method of a configuration
+    type (`func (c *Config) Validate()`, `DecodeConfig`)."""
+    literal = node.parent
+    while literal is not None and literal.type not in {"function_declaration",
+                                                       "method_declaration"}:
+        if literal.type == "func_literal" and _handed_to_once(go_file, literal):
+            return True
+        literal = literal.parent
+    declaration = enclosing_declaration(node)
+    name_node = declaration.child_by_field_name("name") if declaration is not None else None
+    if declaration is None or name_node is None:
+        return False
+    name = go_file.text(name_node)
+    if declaration.type == "function_declaration" and name in {"init", "main"}:
+        return True
+    receiver = receiver_type_name(declaration, go_file) if (
+        declaration.type == "method_declaration") else None
+    if _CONFIGURATION.search(name) or (receiver is not None and _CONFIGURATION.search(receiver)):
+        return True
+    function = pass_.package.funcs.get(name) if declaration.type == "function_declaration" \
+        else pass_.package.method(receiver or "", name)
+    return function is not None and runs_under_once(pass_.package, pass_.info, function)
+
+
+def _handed_to_once(go_file: GoFile, literal: Node) -> bool:
+    """`once.Do(func() {...})`, `sync.OnceFunc(func() {...})`, `sync.OnceValue(...)`."""
+    arguments = literal.parent
+    call = arguments.parent if arguments is not None else None
+    if call is None or call.type != "call_expression":
+        return False
+    called = go_file.text(call.child_by_field_name("function") or call)
+    return called.endswith((".Do", "OnceFunc", "OnceValue", "OnceValues"))
 
 
 def _is_set(info: TypeInfo, go_file: GoFile, value: GoType, insert: Node) -> bool:
