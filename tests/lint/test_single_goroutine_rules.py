@@ -218,7 +218,7 @@ def test_speed_and_style_advice_is_off_in_test_code_unless_asked(write_module: W
         "package p\n", 1)[1]
     root = write_module({"q_test.go": DELETE_LOOP, "helper.go": helper})
     assert lint_dir(root).findings == ()
-    asked = lint_dir(root, advice_in_tests=True).findings
+    asked = lint_dir(root, advice_everywhere=True).findings
     assert sorted(f.path.name for f in asked) == ["helper.go", "q_test.go"]
     assert all(f.fix is None for f in asked)  # a test may be about that very loop
 

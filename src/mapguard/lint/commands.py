@@ -61,8 +61,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
 @click.option("--include-generated", is_flag=True, default=None,
               help="Also lint generated files.")
-@click.option("--advice-in-tests", is_flag=True, default=None,
-              help="Also give the speed and style advice (MG001-MG003, MG010) in _test.go files.")
+@click.option("--advice-everywhere", is_flag=True, default=None,
+              help="Also give the speed and style advice (MG001-MG003, MG010) in test and "
+                   "tool code.")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), help="Worker processes (0: all cores).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--output", "-o", "output_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -74,7 +75,7 @@ def lint_command(
     show_diff: bool, select: tuple[str, ...], ignore: tuple[str, ...], go_version: str | None,
     config_path: Path | None, baseline_path: Path | None, write_baseline: Path | None,
     exclude: tuple[str, ...], include_generated: bool | None,
-    advice_in_tests: bool | None, jobs: int | None,
+    advice_everywhere: bool | None, jobs: int | None,
     no_cache: bool, output_path: Path | None, with_escape: bool,
 ) -> int:
     """Find risky map updates in Go packages (default ./...).
@@ -107,7 +108,8 @@ def lint_command(
         detect_toolchain=forced is None,
         jobs=jobs if jobs is not None else config.jobs,
         cache_dir=None if no_cache or not config.cache else default_cache_dir(),
-        advice_in_tests=config.advice_in_tests if advice_in_tests is None else advice_in_tests,
+        advice_everywhere=(config.advice_everywhere if advice_everywhere is None
+                           else advice_everywhere),
     )
     patterns = list(targets) or ["./..."]
     with _progress(output_format) as report_progress:

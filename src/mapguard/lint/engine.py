@@ -24,7 +24,7 @@ from mapguard.lint.cache import LintCache, cache_key
 from mapguard.lint.overlaps import one_finding_per_problem
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, LintResult, VersionNote
-from mapguard.lint.rule import Finding, Pass, Rule, TextPattern, is_test_code
+from mapguard.lint.rule import Finding, Pass, Rule, TextPattern, is_support_code
 from mapguard.source.discover import (
     DirTarget,
     Expansion,
@@ -53,7 +53,8 @@ class LintOptions:
     detect_toolchain: bool = False  # ask the installed Go for its version, when code needs it
     jobs: int = 0  # 0: one per core
     cache_dir: Path | None = None  # None: no cache
-    advice_in_tests: bool = False  # also report rules with `in_tests=False` in _test.go files
+    # Also report the rules with `in_support_code=False` in test and tool code.
+    advice_everywhere: bool = False
 
 
 ProgressCallback = Callable[[int, int], None]  # (packages done, packages in all)
@@ -100,7 +101,7 @@ def _options_fingerprint(options: LintOptions) -> str:
     return "|".join([
         ",".join(rule.code for rule in options.rules),
         str(options.go_version), str(options.toolchain_version), str(options.detect_toolchain),
-        str(options.selection.include_generated), str(options.advice_in_tests),
+        str(options.selection.include_generated), str(options.advice_everywhere),
     ])
 
 
@@ -196,7 +197,7 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:
     packages, errors = load_packages(package_dir, choose, _body_triggers(rules))
     findings: list[Finding] = []
     for package in packages:
-        findings.extend(run_rules(package, rules, advice_in_tests=options.advice_in_tests))
+        findings.extend(run_rules(package, rules, advice_everywhere=options.advice_everywhere))
     return DirResult(tuple(findings), tuple(errors), package_dir.linted, tuple(notes))
 
 
@@ -232,21 +233,21 @@ def _installed_go_version() -> GoVersion | None:
     return toolchain.version if toolchain is not None else None
 
 
-def run_rules(package: Package, rules: Sequence[Rule], *, advice_in_tests: bool = False
+def run_rules(package: Package, rules: Sequence[Rule], *, advice_everywhere: bool = False
               ) -> list[Finding]:
     """Run the rules (already narrowed to those whose markers the package holds), keep one
     finding per problem, and drop the suppressed ones."""
     info = TypeInfo(package)
-    test_code = {go_file.path for go_file in package.files if is_test_code(go_file, package)}
-    only_tests = len(test_code) == len(package.files)
+    support = {go_file.path for go_file in package.files if is_support_code(go_file, package)}
+    only_support = len(support) == len(package.files)
     findings: list[Finding] = []
     for rule in rules:
-        skip_tests = not rule.in_tests and not advice_in_tests
-        if skip_tests and only_tests:
+        skip_support = not rule.in_support_code and not advice_everywhere
+        if skip_support and only_support:
             continue
         pass_ = Pass(rule, package, info)
         rule.run(pass_)
-        findings.extend(f for f in pass_.findings if not (skip_tests and f.path in test_code))
+        findings.extend(f for f in pass_.findings if not (skip_support and f.path in support))
     return list(_unsuppressed(package, one_finding_per_problem(findings, rules)))
 
 

@@ -140,9 +140,9 @@ class Rule:
     # None: every body. Only a matter of speed: a body left out is parsed when asked about.
     bodies: tuple[TextPattern, ...] | None = None
     needs: GoVersion | None = None  # the Go version its advice needs, if any
-    # False: advice about speed or style, which test code does not need; the engine drops the
-    # rule's findings in test code (`is_test_code`) unless the user asks for them.
-    in_tests: bool = True
+    # False: advice about speed or style, which test and tool code do not need; the engine
+    # drops the rule's findings there (`is_support_code`) unless the user asks for them.
+    in_support_code: bool = True
     # Codes of rules whose finding inside this rule's reported node is the same problem: the
     # engine keeps only this rule's (MG001's `clear` makes MG002's size hint moot).
     supersedes: tuple[str, ...] = ()
@@ -224,22 +224,24 @@ class Pass:
                     yield Match(go_file, node, start, end)
 
 
-def is_test_code(go_file: GoFile, package: Package | None = None) -> bool:
-    """A _test.go file, a helper that imports "testing", or a file of a test-support package:
-    one whose import path has a directory named like test code (`tests`, `testutil`,
-    `testhelpers`, `mocks`, or ending in `test` as `httptest` and `fstest` do)."""
+def is_support_code(go_file: GoFile, package: Package | None = None) -> bool:
+    """Test or tool code, where advice about speed is noise: a _test.go file, a helper that
+    imports "testing", or a file of a support package (`is_support_package`)."""
     if go_file.path.name.endswith("_test.go") or "testing" in go_file.imports.values():
         return True
-    return package is not None and is_test_support(package)
+    return package is not None and is_support_package(package)
 
 
-_TEST_SUPPORT_DIRS = frozenset({"test", "tests", "testutil", "testutils", "testhelper",
-                                "testhelpers", "testing", "mock", "mocks", "fake", "fakes"})
+# Directories of test support (`tests`, `testutil`, `mocks`...; also any name ending in `test`
+# as `httptest` and `fstest` do) and of tooling (`tools`, `hack`, `scripts`, `examples`...).
+_SUPPORT_DIRS = frozenset({"test", "tests", "testutil", "testutils", "testhelper",
+                           "testhelpers", "testing", "mock", "mocks", "fake", "fakes", "tools",
+                           "tool", "hack", "scripts", "examples", "example", "docs"})
 _NOT_TEST_WORDS = frozenset({"latest", "greatest", "fastest", "shortest", "attest", "contest",
                              "protest"})
 
 
-def is_test_support(package: Package) -> bool:
+def is_support_package(package: Package) -> bool:
     """Judged on the package's path inside its module (never on where the checkout lives)."""
     module = package.module
     try:
@@ -248,7 +250,7 @@ def is_test_support(package: Package) -> bool:
         inside = None
     parts = (*module.path.split("/"), *inside.parts) if module is not None and inside else (
         (package.directory.name,))
-    return any(part in _TEST_SUPPORT_DIRS or (
+    return any(part in _SUPPORT_DIRS or (
         len(part) > 4 and part.endswith("test") and part not in _NOT_TEST_WORDS)
         for part in parts)
 

@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
-from mapguard.lint.rule import Pass, Rule, Severity, is_test_code
+from mapguard.lint.rule import Pass, Rule, Severity, is_support_code
 from mapguard.lint.syntax import (
     MAP_CREATION_BODIES,
     Use,
@@ -92,7 +92,7 @@ _ONCE_PER_VALUE = frozenset({
     "discard", "destroy", "release", "dispose", "disable", "teardown",
 })
 # Methods whose contract is to be called again and again on one value (whole names).
-_REPEATED = frozenset({"reset", "clear", "next"})
+_REPEATED = frozenset({"reset", "clear", "flush", "next"})
 
 
 def run(pass_: Pass) -> None:
@@ -276,8 +276,10 @@ def _reset_form(
     facts = _field_facts(pass_, go_file, target, assign)
     if facts is None or facts.may_be_nil:
         return None  # handed out, or nil at times: clear would keep a nil map or share it
-    if not facts.initialised_elsewhere and not _runs_again(pass_, function, go_file, assign):
-        return None  # the method gives the field its map: initialisation, not a reset
+    if not _runs_again(pass_, function, go_file, assign, facts.initialised_elsewhere):
+        # Nothing shows the method running twice on one value: it may be the initialiser,
+        # or a rare reset (a purge, a reload) where re-creating also lets the memory go.
+        return None
     if _only_initialises(pass_, function, go_file):
         return None
     # The method must not hand the old map out before replacing it.
@@ -320,15 +322,19 @@ def _first_word(name: str) -> str:
     return word.lower()
 
 
-def _runs_again(pass_: Pass, function: Node, go_file: GoFile, assign: Node) -> bool:
-    """Evidence that the method runs many times on one value: it is named Reset, Clear or
-    Next, it resets other state of the receiver in place (`r.buf = r.buf[:0]`,
+def _runs_again(pass_: Pass, function: Node, go_file: GoFile, assign: Node,
+                initialised_elsewhere: bool) -> bool:
+    """Evidence that the method runs many times on one value: it is named Reset, Clear, Flush
+    or Next (or, when the map is made elsewhere too, starts with one of those words: a
+    `ResetQuery`), it resets other state of the receiver in place (`r.buf = r.buf[:0]`,
     `clear(r.seen)`, `r.b.Reset()`), the re-creation waits for a condition (a generation
     check: the method runs more often than it re-creates), or the package calls it in a loop
     on a value that outlives the pass. A re-creation in one case of a `switch` is none of
     these: the method dispatches, and that case may run once (a configuration key)."""
     method_name = go_file.text(function.child_by_field_name("name") or function)
-    if method_name.lower() in _REPEATED:
+    if method_name.lower() in _REPEATED or (
+        initialised_elsewhere and _first_word(method_name) in _REPEATED
+    ):
         return True
     receiver = _pointer_receiver_name(function, go_file)
     if receiver is not None and _resets_in_place(go_file.text(function), receiver):
@@ -347,10 +353,10 @@ def _runs_again(pass_: Pass, function: Node, go_file: GoFile, assign: Node) -> b
         return True
     method = _method_decl(pass_, function, go_file)
     sites = call_sites(pass_.package, pass_.info, method) if method is not None else None
-    in_test = is_test_code(go_file, pass_.package)
+    in_test = is_support_code(go_file, pass_.package)
     return bool(sites) and any(
         _called_again(pass_.info, site.file, site.call)
-        and (in_test or not is_test_code(site.file, pass_.package))
+        and (in_test or not is_support_code(site.file, pass_.package))
         for site in sites or ())
 
 
@@ -599,7 +605,7 @@ def _is_other_initialiser(site_file: GoFile, site: Node, go_file: GoFile, assign
                           ) -> bool:
     """A site outside the reviewed function; in a test file only if the review is of one
     (a test's own setup says nothing about the values production code makes)."""
-    if is_test_code(site_file) and not is_test_code(go_file):
+    if is_support_code(site_file) and not is_support_code(go_file):
         return False
     if site_file is not go_file:
         return True
@@ -778,6 +784,6 @@ RULE = Rule(
     markers=(b"make(", b"{}", b"map["),  # map_creation_sites() finds the candidates
     bodies=MAP_CREATION_BODIES,
     needs=GO_1_21,
-    in_tests=False,
+    in_support_code=False,
     supersedes=("MG002",),
 )

@@ -61,7 +61,7 @@ from mapguard.lint.syntax import (
     occurrences,
     statements,
 )
-from mapguard.source.calls import runs_under_once
+from mapguard.source.calls import call_sites, runs_under_once
 from mapguard.source.mapwrites import write_statement
 from mapguard.source.package import GoFile, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
@@ -145,7 +145,7 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
         return  # ranging over the map being built
     if filling.keys is Keys.DERIVED and _is_set(info, go_file, map_type.value, filling.insert):
         return  # a set of some property of the elements: they may share it, and often do
-    if _small_literal(info, go_file, filling.length_of) or _runs_once(pass_, go_file, create):
+    if _small_literal(pass_, go_file, filling.length_of) or _runs_once(pass_, go_file, create):
         return  # nothing to gain: a few entries, or code that runs once per configuration
     name = normalized(go_file, target)
     type_text = go_file.text(map_type_node)
@@ -182,12 +182,17 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
     pass_.report(go_file, create, message, fix=fix)
 
 
-def _small_literal(info: TypeInfo, go_file: GoFile, length_of: Node) -> bool:
+def _small_literal(pass_: Pass, go_file: GoFile, length_of: Node) -> bool:
     """A variable that holds a literal of a few elements (`dts := []T{a, b}`), never assigned
-    again in the function: the map fits its first group of 8 slots."""
+    again in the function, or a variadic parameter that every call passes a few arguments:
+    the map fits its first group of 8 slots."""
+    info = pass_.info
     if length_of.type != "identifier":
         return False
     symbol = info.resolve(length_of, go_file)
+    if isinstance(symbol, LocalDecl) and symbol.kind == "param" and symbol.ident.parent is not \
+            None and symbol.ident.parent.type == "variadic_parameter_declaration":
+        return _few_variadic_arguments(pass_, go_file, symbol)
     if not isinstance(symbol, LocalDecl | VarDecl) or symbol.value is None:
         return False
     value = unparen(symbol.value)
@@ -199,6 +204,32 @@ def _small_literal(info: TypeInfo, go_file: GoFile, length_of: Node) -> bool:
         return function is not None and not any(
             classify_use(use, go_file, info) is Use.ASSIGNED and use != symbol.ident
             for use in occurrences(function, go_file, symbol.name))
+    return True
+
+
+def _few_variadic_arguments(pass_: Pass, go_file: GoFile, parameter: LocalDecl) -> bool:
+    """Every call of the function in the package lists at most 8 variadic arguments (none
+    spreads a slice with `xs...`); an exported function is judged only with callers here."""
+    declaration = enclosing_declaration(parameter.ident)
+    name_node = declaration.child_by_field_name("name") if declaration is not None else None
+    if declaration is None or name_node is None:
+        return False
+    name = go_file.text(name_node)
+    receiver = receiver_type_name(declaration, go_file) if (
+        declaration.type == "method_declaration") else None
+    function = pass_.package.method(receiver, name) if receiver is not None else (
+        pass_.package.funcs.get(name))
+    sites = call_sites(pass_.package, pass_.info, function) if function is not None else None
+    if not sites:
+        return False
+    fixed = len(pass_.info.signature(function).params) - 1 if function is not None else 0
+    for site in sites:
+        arguments = site.call.child_by_field_name("arguments")
+        if arguments is None or any(child.type == "..." for child in arguments.children):
+            return False
+        values = [a for a in arguments.named_children if a.type != "comment"]
+        if len(values) - fixed > _SMALL:
+            return False
     return True
 
 
@@ -231,7 +262,16 @@ def _runs_once(pass_: Pass, go_file: GoFile, node: Node) -> bool:
         return True
     function = pass_.package.funcs.get(name) if declaration.type == "function_declaration" \
         else pass_.package.method(receiver or "", name)
-    return function is not None and runs_under_once(pass_.package, pass_.info, function)
+    if function is None:
+        return False
+    if runs_under_once(pass_.package, pass_.info, function):
+        return True
+    # An unexported function called only while the package initialises.
+    sites = call_sites(pass_.package, pass_.info, function) if name[:1].islower() else None
+    return bool(sites) and all(
+        site.caller is None or (site.caller.name in {"init", "main"}
+                                and not site.caller.is_method)
+        for site in sites or ())
 
 
 def _handed_to_once(go_file: GoFile, literal: Node) -> bool:
@@ -713,5 +753,5 @@ RULE = Rule(
     run=run,
     markers=(b"make(", b"{}"),  # map_creation_sites() finds the candidates
     bodies=MAP_CREATION_BODIES,
-    in_tests=False,
+    in_support_code=False,
 )

@@ -24,7 +24,7 @@ clear(sessions)
 
 ## When it is a false alarm
 When the loop is itself the subject, as in a test of the compiler's `mapclear` lowering: the
-rule is silent in `_test.go` files unless asked (`--advice-in-tests`). Otherwise it is a matter
+rule is silent in test and tool code unless asked (`--advice-everywhere`). Otherwise it is a matter
 of taste. `mapguard lint --fix` applies the rewrite only where it cannot change behaviour: keys
 whose type the package shows to be reflexive (no floats, no interfaces). For float or
 interface keys, or a key type from another package, the finding says what `clear` would change
@@ -40,7 +40,7 @@ import re
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
-from mapguard.lint.rule import Fix, Pass, Rule, Severity, edit, is_test_code
+from mapguard.lint.rule import Fix, Pass, Rule, Severity, edit, is_support_code
 from mapguard.lint.syntax import delete_all_loop, normalized
 from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import TypeInfo, walk
@@ -86,7 +86,7 @@ def run(pass_: Pass) -> None:
         # A test may hold the loop because the loop is what it tests (the runtime's tests of
         # the mapclear lowering): findings there, when asked for, come without a fix.
         kept = _kept_comments(go_file, loop)
-        if keys is _Keys.REFLEXIVE and not is_test_code(go_file, pass_.package) and (
+        if keys is _Keys.REFLEXIVE and not is_support_code(go_file, pass_.package) and (
             kept is not None
         ):
             replacement = f"clear({go_file.text(map_expr)}){kept}"
@@ -153,5 +153,5 @@ RULE = Rule(
     anchors=(_DELETE,),
     bodies=(_DELETE,),
     needs=GO_1_21,
-    in_tests=False,
+    in_support_code=False,
 )

@@ -36,7 +36,7 @@ indexed with keys built the same way, `len`, `clear`, a range over the values, n
 Maps in fields, package variables and parameters are left alone: other code fills or reads
 their keys. Not reported either: `m[string(b)]` with `b []byte` (the compiler looks it up
 without copying), a lone `strconv` or `string(...)` conversion, indexing outside loops, and
-`_test.go` files unless asked (`--advice-in-tests`). A loop that is not hot makes the finding
+test and tool code unless asked (`--advice-everywhere`). A loop that is not hot makes the finding
 cheap to ignore.
 """
 
@@ -312,5 +312,5 @@ RULE = Rule(
     markers=(b"+", b"[fmt.Sprint"),
     anchors=_ANCHORS,
     bodies=_ANCHORS,
-    in_tests=False,
+    in_support_code=False,
 )
