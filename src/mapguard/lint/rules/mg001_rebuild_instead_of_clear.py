@@ -1,7 +1,11 @@
 """## What it does
-Finds a map that is thrown away and re-created with `make` (or a map literal) where `clear`
-would reuse it: a variable or field re-created on every pass of a loop, and a `Reset`-style
-method that re-creates a receiver's map field on every call.
+Finds a map that is thrown away and re-created with `make` (or an empty map literal) where
+`clear` would reuse it: a variable or field re-created and refilled pass after pass of a loop
+(on every pass, or each time a window, batch or section starts afresh), and a method that
+re-creates a receiver's map field each time it runs, where something shows that it runs again
+and again on one value: it is named `Reset`, `Clear`, `Flush` or `Next`, it resets other state
+in place (`r.buf = r.buf[:0]`, `clear(r.seen)`), it re-creates only when a generation check
+fires (`if c.gen != gen { ...; c.gen = gen }`), or the package calls it in a loop.
 
 ## Why is this bad?
 A new map starts empty and small: refilling it allocates a new table and grows it again, step
@@ -50,8 +54,21 @@ func (r *Resolver) Reset() {
 ## When it is a false alarm
 When code the rule cannot see keeps the old map: another package holding an exported field's map,
 or a reference taken through reflection or unsafe. Then re-creating is right; suppress the finding
-with `//mapguard:ignore MG001 <reason>`. Needs Go 1.21 (`clear`); the rule is silent for modules
-whose `go` directive is older.
+with `//mapguard:ignore MG001 <reason>`. When the method runs rarely (a reload, a purge) the
+advice is right but worth little, and re-creating also gives the memory back.
+
+The rule stays silent where the review of real trees found it wrong or idle: a map re-created
+from a literal with entries; a field of a value declared in the loop (each pass gives another
+value its map); a field that is set to nil elsewhere, or whose struct is overwritten whole
+without it (`*c = T{...}`): `clear` on the nil map would be followed by a panicking write; a
+map handed out anywhere in the package, also through an embedding type; a loop that never
+refills the map (an hourly cleanup re-creates it to let the memory go); a method that sets up
+or tears down (`Init`, `New`, `Setup`, `Stop`, `Close`, `Shutdown`, `Recover`, `Restore`,
+`Discard`, `Release`, `Disable`...), or that nothing shows running twice on one value (its
+callers are in other packages, or only tests call it in a loop); a re-creation sized for new
+content (`make(map[K]V, len(items))`) outside a loop; one case of a `switch` (a configuration
+key that comes once); and test and tool code unless asked (`--advice-everywhere`). Needs Go
+1.21 (`clear`); the rule is silent for modules whose `go` directive is older.
 """
 
 from __future__ import annotations

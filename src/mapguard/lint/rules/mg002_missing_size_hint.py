@@ -1,8 +1,16 @@
 """## What it does
 Finds a map created without a size (`make(map[K]V)` or an empty literal) and then filled by a
-loop that inserts exactly one entry per element of a slice, array, map or string whose length is
-known before the loop — and suggests `make(map[K]V, len(x))`. When the loop only copies another
-map (`dst[k] = v` over `range src`), it suggests `maps.Clone(src)` (Go 1.21).
+loop that inserts once per pass, where the number of passes is known before the loop: the
+length of a slice, array, map or string named by a plain expression (`x`, `s.items`,
+`rows[0]`), a counted loop up to a plain value `n` (`for i := 0; i < n; i++`, `for i := range
+n`), or the element count of a literal the loop ranges over. It suggests `make(map[K]V,
+len(x))` (or `n`, or the count). When the loop only copies another map of exactly the same type
+(`dst[k] = v` over `range src`), it suggests `maps.Clone(src)` (Go 1.21).
+
+The automatic fix is *safe* (applied by `--fix`) only when the keys are distinct by
+construction: the keys of a map ranged over, a slice index, the counter. When the keys are the
+elements or come from them, elements may share a key and the hint may over-allocate: the fix is
+marked unsafe (`--fix --unsafe-fixes`).
 
 ## Why is this bad?
 A map created without a hint starts with room for 8 entries. As the loop inserts, the map grows
@@ -34,7 +42,16 @@ for _, u := range users {
 ## When it is a false alarm
 When many elements share a key, the hint over-allocates: a map sized for `len(users)` when only a
 handful of distinct keys exist. The rule only reports loops that insert on every pass, not
-`m[k]++` counters or conditional inserts, to keep that case rare.
+`m[k]++` counters, grouping (`m[k] = append(m[k], v)`) or conditional inserts, and never a set
+of some property of the elements (`set[r.Status] = struct{}{}`), which is built to collapse.
+
+When the map stays small or is built once, the hint is right but worth little. The rule leaves
+alone what the review of real trees found to be that noise: a loop over a literal of 8 elements
+or fewer (directly, through a variable, or a variadic parameter every caller passes a few
+arguments: the map's first group holds 8 entries anyway), code that runs once (`init`, `main`,
+a `sync.Once` body, a helper only the package's initialisation calls), configuration code (a
+method of a `Config`/`Options`/`Settings` type, a function named after one), and test and tool
+code unless asked (`--advice-everywhere`). It never pastes a call or a literal into `len(...)`.
 """
 
 from __future__ import annotations

@@ -24,12 +24,13 @@ clear(sessions)
 
 ## When it is a false alarm
 When the loop is itself the subject, as in a test of the compiler's `mapclear` lowering: the
-rule is silent in test and tool code unless asked (`--advice-everywhere`). Otherwise it is a matter
-of taste. `mapguard lint --fix` applies the rewrite only where it cannot change behaviour: keys
-whose type the package shows to be reflexive (no floats, no interfaces). For float or
-interface keys, or a key type from another package, the finding says what `clear` would change
-and offers no fix. Needs Go 1.21 (`clear`): the rule is silent for modules whose `go` directive
-is older.
+rule is silent in test and tool code unless asked (`--advice-everywhere`), and gives no fix
+there. Otherwise it is a matter of taste. `mapguard lint --fix` applies the rewrite only where
+it cannot change behaviour: keys whose type the package shows to be reflexive (no floats, no
+interfaces), and no comment inside the loop but on its first line (kept after the call). For
+float or interface keys, or a key type from another package, the finding says what `clear`
+would change and offers no fix. Needs Go 1.21 (`clear`): the rule is silent for modules whose
+`go` directive is older.
 """
 
 from __future__ import annotations

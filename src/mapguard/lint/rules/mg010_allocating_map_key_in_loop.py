@@ -1,5 +1,5 @@
 """## What it does
-Finds local maps indexed inside a loop with a key built on the spot by string concatenation
+Finds maps indexed inside a loop with a key built on the spot by string concatenation
 (`m[a+"/"+b]`, `m[prefix+strconv.Itoa(id)]`) or by `fmt.Sprint`, `fmt.Sprintf`, `fmt.Sprintln`.
 
 ## Why is this bad?
@@ -31,13 +31,13 @@ for _, e := range events {
 ## When it is a false alarm
 When the strings are the data: the map is returned or handed on, its keys are ranged over,
 printed or compared, or it is also indexed with whole strings (a name, input text). The rule
-only reports maps held in a local variable that starts empty and whose every use it can see:
-indexed with keys built the same way, `len`, `clear`, a range over the values, nothing else.
-Maps in fields, package variables and parameters are left alone: other code fills or reads
-their keys. Not reported either: `m[string(b)]` with `b []byte` (the compiler looks it up
-without copying), a lone `strconv` or `string(...)` conversion, indexing outside loops, and
-test and tool code unless asked (`--advice-everywhere`). A loop that is not hot makes the finding
-cheap to ignore.
+only reports maps whose every use it can see: a local variable, or an unexported field of a
+type of the package, that starts empty and is only indexed with keys built the same way, passed
+to `len`/`clear`, ranged over for its values, or given a fresh empty map. Maps in exported
+fields, package variables and parameters are left alone: other code fills or reads their keys.
+Not reported either: `m[string(b)]` with `b []byte` (the compiler looks it up without copying),
+a lone `strconv` or `string(...)` conversion, indexing outside loops, and test and tool code
+unless asked (`--advice-everywhere`). A loop that is not hot makes the finding cheap to ignore.
 """
 
 from __future__ import annotations
