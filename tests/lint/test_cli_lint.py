@@ -247,3 +247,18 @@ def test_escape_annotates_findings_with_the_compilers_verdict(
     assert status == 1
     verdicts = {f["line"]: f["escape"]["verdict"] for f in findings}
     assert verdicts == {6: "stack", 14: "heap"}
+
+
+def test_advice_everywhere_reports_in_test_code(write_module: WriteModule,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_module({"p_test.go": SOURCE})
+    monkeypatch.chdir(root)
+    status, out, _ = run(["--format", "json", "./..."], capsys)
+    assert status == 0 and json.loads(out)["findings"] == []
+    status, out, _ = run(["--format", "json", "--advice-everywhere", "./..."], capsys)
+    found = json.loads(out)["findings"]
+    assert status == 1 and {f["rule"] for f in found} == {"MG002", "MG003"}
+    assert all(f["fix"] is None or f["fix"]["safety"] in {"safe", "unsafe"} for f in found)
+    (root / ".mapguard.toml").write_text("advice-everywhere = true\n")
+    assert run(["./..."], capsys)[0] == 1
