@@ -5,7 +5,8 @@
 REV is any git revision of this repository (its `src/` is extracted to a temporary directory;
 the installed dependencies are shared). TARGET defaults to GOROOT/src of the Go toolchain
 mapguard finds. Runs alternate (base, head, base, head...) so that machine noise hits both
-alike; medians, their ratio and the machine are printed.
+alike; medians of wall time and of CPU time (user + system of the lint process and its
+workers: the steadier measure on a busy machine), their ratios and the machine are printed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,16 +37,21 @@ def extract_src(revision: str, into: Path) -> Path:
     return into / "src"
 
 
-def lint_seconds(src: Path, targets: list[str]) -> float:
+def lint_seconds(src: Path, targets: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one cold lint."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     command = [sys.executable, "-m", "mapguard.cli", "lint", *targets, "--no-cache",
                "--format", "json", "-o", os.devnull]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     status = subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL).returncode
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if status not in {0, 1, 2}:
         raise SystemExit(f"mapguard lint ({src}) failed with exit status {status}")
-    return time.perf_counter() - start
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main() -> int:
@@ -59,16 +66,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         base_src = extract_src(args.revision, Path(scratch))
         head_src = ROOT / "src"
-        base: list[float] = []
-        head: list[float] = []
+        base: list[tuple[float, float]] = []
+        head: list[tuple[float, float]] = []
         for _ in range(args.repeat):
             base.append(lint_seconds(base_src, targets))
             head.append(lint_seconds(head_src, targets))
-    b, h = statistics.median(base), statistics.median(head)
     print(f"targets: {' '.join(targets)}")
-    print(f"{args.revision:>12} median {b:6.2f} s   runs {[f'{t:.2f}' for t in base]}")
-    print(f"{'this tree':>12} median {h:6.2f} s   runs {[f'{t:.2f}' for t in head]}")
-    print(f"ratio this/{args.revision}: {h / b:.3f}")
+    for label, index in (("wall", 0), ("cpu", 1)):
+        b = statistics.median(run[index] for run in base)
+        h = statistics.median(run[index] for run in head)
+        print(f"{label}: {args.revision} median {b:6.2f} s "
+              f"{[f'{run[index]:.2f}' for run in base]}; this tree median {h:6.2f} s "
+              f"{[f'{run[index]:.2f}' for run in head]}; ratio this/{args.revision} {h / b:.3f}")
     print(f"load average after: {os.getloadavg()}")
     return 0
 
