@@ -114,8 +114,17 @@ def runs_under_once(package: Package, info: TypeInfo, function: FuncDecl, depth:
 def run_by_once(package: Package, function_name: str) -> bool:
     """Whether a named function or method is handed to `once.Do(f)` / `once.Do(x.f)`."""
     key = ("run-by-once", function_name)
+    if key not in package.memo and not _calls_do(package):
+        package.memo[key] = False  # no `.Do(` anywhere: nothing runs under a sync.Once
     if key not in package.memo:
         pattern = re.compile(rb"\.Do\(\s*(?:[\w.]+\.)?" + re.escape(function_name.encode())
                              + rb"\s*\)")
         package.memo[key] = any(pattern.search(f.source) for f in package.files)
+    return bool(package.memo[key])
+
+
+def _calls_do(package: Package) -> bool:
+    key = ("calls-do",)
+    if key not in package.memo:
+        package.memo[key] = any(b".Do(" in f.source for f in package.files)
     return bool(package.memo[key])

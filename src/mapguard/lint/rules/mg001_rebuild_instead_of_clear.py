@@ -701,29 +701,47 @@ def _literals_of(pass_: Pass, owner: GoType, field: str
     position = next((i for i, f in enumerate(struct.fields) if f.name == field), None)
     initialisers: list[tuple[GoFile, Node]] = []
     overwritten = False
-    for go_file in pass_.package.files:
-        for start, end in word_hits(go_file.source, owner.name):
-            node = go_file.node_at(start, end)
-            literal = node.parent if node is not None else None
-            if node is None or literal is None or literal.type != "composite_literal" or (
-                literal.child_by_field_name("type") != node
-            ):
-                continue
-            body = literal.child_by_field_name("body")
-            elements = [e for e in body.named_children if e.type != "comment"] if body else []
-            keyed = any(e.type == "keyed_element" for e in elements)
-            if elements and not keyed and position is not None and position < len(elements):
-                value = elements[position]
-                inner = value.named_children[0] if value.named_child_count else value
-                if is_map_creation(inner, go_file, info) or inner.type == "composite_literal":
-                    initialisers.append((go_file, literal))
-                continue
-            names_field = keyed and any(
-                e.named_child_count and go_file.text(e.named_children[0]) == field
-                for e in elements if e.type == "keyed_element")
-            if not names_field and _overwrites_a_value(literal):
-                overwritten = True
+    for go_file, literal, elements in _owner_literals(pass_, owner):
+        keyed = any(e.type == "keyed_element" for e in elements)
+        if elements and not keyed and position is not None and position < len(elements):
+            value = elements[position]
+            inner = value.named_children[0] if value.named_child_count else value
+            if is_map_creation(inner, go_file, info) or inner.type == "composite_literal":
+                initialisers.append((go_file, literal))
+            continue
+        names_field = keyed and any(
+            e.named_child_count and go_file.text(e.named_children[0]) == field
+            for e in elements if e.type == "keyed_element")
+        if not names_field and _overwrites_a_value(literal):
+            overwritten = True
     return initialisers, overwritten
+
+
+def _owner_literals(pass_: Pass, owner: Named) -> list[tuple[GoFile, Node, list[Node]]]:
+    """Every `T{...}` literal of the owner type in the package, with its elements (found by
+    searching the text for `T{`, once per type)."""
+    key = ("mg001-literals", owner)
+    memo = pass_.package.memo
+    if key in memo:
+        return memo[key]  # type: ignore[return-value]
+    found: list[tuple[GoFile, Node, list[Node]]] = []
+    needle = f"{owner.name}{{".encode()
+    for go_file in pass_.package.files:
+        source = go_file.source
+        start = source.find(needle)
+        while start >= 0:
+            if start == 0 or not (chr(source[start - 1]).isalnum() or source[start - 1] in b"_."):
+                node = go_file.node_at(start, start + len(owner.name))
+                literal = node.parent if node is not None else None
+                if literal is not None and literal.type == "composite_literal" and (
+                    literal.child_by_field_name("type") == node
+                ):
+                    body = literal.child_by_field_name("body")
+                    found.append((go_file, literal, [
+                        e for e in (body.named_children if body else []) if e.type != "comment"]))
+            start = source.find(needle, start + len(needle))
+    memo[key] = found
+    return found
 
 
 def _overwrites_a_value(literal: Node) -> bool:

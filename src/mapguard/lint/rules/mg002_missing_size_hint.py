@@ -78,7 +78,7 @@ from mapguard.lint.syntax import (
     occurrences,
     statements,
 )
-from mapguard.source.calls import call_sites, runs_under_once
+from mapguard.source.calls import call_sites, run_by_once
 from mapguard.source.mapwrites import write_statement
 from mapguard.source.package import GoFile, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
@@ -258,8 +258,9 @@ _CONFIGURATION = re.compile(r"Config|Configuration|Options|Opts|Settings")
 
 def _runs_once(pass_: Pass, go_file: GoFile, node: Node) -> bool:
     """Code that runs once per process or per configuration: `init` and `main`, a body run
-    by `sync.Once`, a function named after a configuration or a method of a configuration
-    type (`func (c *Config) Validate()`, `DecodeConfig`)."""
+    by `sync.Once` (a literal or a function handed to `Do`), a function named after a
+    configuration or a method of a configuration type (`func (c *Config) Validate()`,
+    `DecodeConfig`), or a helper only the package's initialisation calls."""
     literal = node.parent
     while literal is not None and literal.type not in {"function_declaration",
                                                        "method_declaration"}:
@@ -281,10 +282,14 @@ def _runs_once(pass_: Pass, go_file: GoFile, node: Node) -> bool:
         else pass_.package.method(receiver or "", name)
     if function is None:
         return False
-    if runs_under_once(pass_.package, pass_.info, function):
-        return True
-    # An unexported function called only while the package initialises.
-    sites = call_sites(pass_.package, pass_.info, function) if name[:1].islower() else None
+    if run_by_once(pass_.package, name):
+        return True  # `once.Do(f)`
+    # An unexported function called only while the package initialises (such a helper is
+    # named in a place or two: a name the package uses more often is not worth the search).
+    if not name[:1].islower() or sum(
+            f.source.count(name.encode()) for f in pass_.package.files) > 4:
+        return False
+    sites = call_sites(pass_.package, pass_.info, function)
     return bool(sites) and all(
         site.caller is None or (site.caller.name in {"init", "main"}
                                 and not site.caller.is_method)
