@@ -31,10 +31,12 @@ for _, e := range events {
 ## When it is a false alarm
 When the strings are the data: the map is returned or handed on, its keys are ranged over,
 printed or compared, or it is also indexed with whole strings (a name, input text). The rule
-only reports maps whose every use it can see: a local variable, or an unexported field of a
-type of the package, that starts empty and is only indexed with keys built the same way, passed
-to `len`/`clear`, ranged over for its values, or given a fresh empty map. Maps in exported
-fields, package variables and parameters are left alone: other code fills or reads their keys.
+only reports maps whose key format is the package's own: a local variable that starts empty
+or comes from an unexported helper of the package, or an unexported field of a type of the
+package, only indexed with keys built the same way, passed to `len`/`clear`, ranged over for
+its values, or given a fresh empty map. Maps in exported fields, package variables, parameters
+and results of exported or other packages' functions are left alone: other code fills or reads
+their keys.
 Not reported either: `m[string(b)]` with `b []byte` (the compiler looks it up without copying),
 a lone `strconv` or `string(...)` conversion, indexing outside loops, and test and tool code
 unless asked (`--advice-everywhere`). A loop that is not hot makes the finding cheap to ignore.
@@ -124,7 +126,9 @@ def _keys_only_hashed(pass_: Pass, go_file: GoFile, index: Node) -> bool:
     symbol = info.resolve(operand, go_file)
     if not isinstance(symbol, LocalDecl) or symbol.kind != "var":
         return False  # a parameter, a package variable: filled or read elsewhere
-    if symbol.value is not None and not _empty_creation(info, go_file, symbol.value):
+    if symbol.value is not None and not _empty_creation(info, go_file, symbol.value) and (
+        not _from_package_helper(info, go_file, symbol.value)
+    ):
         return False
     function = _function_of(symbol)
     if function is None:
@@ -191,6 +195,18 @@ def _field_use_hashes(pass_: Pass, go_file: GoFile, node: Node, owner: GoType) -
         inner = value.named_children[0] if value.named_child_count else value
         return _empty_creation(info, go_file, inner)
     return True
+
+
+def _from_package_helper(info: TypeInfo, go_file: GoFile, value: Node) -> bool:
+    """`m := c.table()` with table an unexported function or method of this package: the
+    map's key format is the package's own, which a struct key can replace everywhere (an
+    exported one, or another package's, hands out keys that callers see)."""
+    value = unparen(value)
+    if value.type != "call_expression":
+        return False
+    function = value.child_by_field_name("function")
+    declaration = info.called_function(function, go_file) if function is not None else None
+    return declaration is not None and declaration.name[:1].islower()
 
 
 def _hashing_use(info: TypeInfo, go_file: GoFile, use: Node) -> bool:
