@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mapguard.errors import ToolError
 from mapguard.gotool import find_go, gofmt_accepts
@@ -40,6 +40,9 @@ from mapguard.source.gomod import GoModule, find_module
 from mapguard.source.loader import FileError, VersionChoice, load_packages
 from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
+
+if TYPE_CHECKING:
+    from mapguard.lint.measured import ProfileEvidence
 
 # Below this much source, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD_BYTES = 4_000_000
@@ -67,6 +70,8 @@ class LintOptions:
     shard_bytes: int | None = None
     # Also report the rules with `in_support_code=False` in test and tool code.
     advice_everywhere: bool = False
+    # What a profile measured (`lint --profile`): the evidence-only rules run on it.
+    evidence: ProfileEvidence | None = None
 
 
 ProgressCallback = Callable[[int, int], None]  # (packages done, packages in all)
@@ -187,12 +192,21 @@ def _merge_shards(work: list[Work], outcomes: list[_Outcome]
     return merged
 
 
-def _options_fingerprint(options: LintOptions) -> str:
+def _options_fingerprint(options: LintOptions, directory: Path) -> str:
     return "|".join([
         ",".join(rule.code for rule in options.rules),
         str(options.go_version), str(options.toolchain_version), str(options.detect_toolchain),
         str(options.selection.include_generated), str(options.advice_everywhere),
+        _evidence_digest(options, directory),
     ])
+
+
+def _evidence_digest(options: LintOptions, directory: Path) -> str:
+    """What the evidence-only rules can see of a directory ("" when they see nothing: the
+    result is then the one without a profile)."""
+    if options.evidence is None or not any(rule.evidence_only for rule in options.rules):
+        return ""
+    return options.evidence.digest(directory.resolve())
 
 
 def _run_all(work: list[Work], jobs: int, progress: ProgressCallback | None) -> list[_Outcome]:
@@ -264,7 +278,8 @@ def _job(unit: Work) -> _Outcome:
         # The installed Go decides for code without a go directive: part of the key there.
         module = find_module(package_dir.directory)
         version = choose_version(module, options)
-        key = cache_key(package_dir, f"{_options_fingerprint(options)}|{version.version}")
+        fingerprint = _options_fingerprint(options, package_dir.directory)
+        key = cache_key(package_dir, f"{fingerprint}|{version.version}")
         hit = cache.get(key)
         if hit is not None:
             return _Outcome(_with_errors(hit, errors), key, cached=True)
@@ -301,12 +316,15 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions,
 
     # One joined text: each marker is then a single substring search per package.
     text = b"\0".join(f.content for f in package_dir.files if not f.context_only)
-    rules = tuple(rule for rule in options.rules if rule.applies_to(text))
+    with_evidence = bool(_evidence_digest(options, package_dir.directory))
+    rules = tuple(rule for rule in options.rules if rule.applies_to(text)
+                  and (with_evidence or not rule.evidence_only))
     packages, errors = load_packages(package_dir, choose, _body_triggers(rules), judge, shard)
     findings: list[Finding] = []
     for package in packages:
         findings.extend(run_rules(package, rules, shard,
-                                  advice_everywhere=options.advice_everywhere))
+                                  advice_everywhere=options.advice_everywhere,
+                                  evidence=options.evidence))
     mine = [f for f in package_dir.files
             if not f.context_only and (shard is None or f.path in shard)]
     for source_file in mine:
@@ -357,8 +375,8 @@ def content_digest(content: bytes) -> str:
 
 
 def run_rules(package: Package, rules: Sequence[Rule],
-              shard: frozenset[Path] | None = None, *, advice_everywhere: bool = False
-              ) -> list[Finding]:
+              shard: frozenset[Path] | None = None, *, advice_everywhere: bool = False,
+              evidence: ProfileEvidence | None = None) -> list[Finding]:
     """Run the rules (already narrowed to those whose markers the package holds), keep one
     finding per problem, and drop the suppressed ones."""
     info = TypeInfo(package)
@@ -369,7 +387,7 @@ def run_rules(package: Package, rules: Sequence[Rule],
         skip_support = not rule.in_support_code and not advice_everywhere
         if skip_support and only_support:
             continue
-        pass_ = Pass(rule, package, info, shard=shard)
+        pass_ = Pass(rule, package, info, shard=shard, evidence=evidence)
         rule.run(pass_)
         findings.extend(f for f in pass_.findings if not (skip_support and f.path in support))
     return list(_unsuppressed(package, one_finding_per_problem(findings, rules)))
