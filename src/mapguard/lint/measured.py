@@ -9,9 +9,11 @@ the profiled build are joined (`mapguard.evidence.sourcematch`); functions that 
 the build are listed, never guessed at.
 
 `apply_evidence` gives every finding the value of its site — the reported lines, and for a
-finding at a map creation the lines that insert into that map (its growth) — ranks the
+finding at a map creation the growth on the lines that insert into that map — ranks the
 findings by it, and demotes speed advice (MG001, MG002, MG010) at sites the profile shows
-cold: below the hot share (1 % of the profile's total by default).
+cold: below the hot share (1 % of the profile's total by default). In a CPU profile the cost
+of an allocating key (MG010) is building the key, not the map work: there it is all the CPU
+of the line.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from mapguard.source.typeinfo import walk
 DEFAULT_HOT_SHARE = 0.01
 # Speed advice: demoted where the profile shows its site cold.
 SPEED_RULES = frozenset({"MG001", "MG002", "MG010"})
-# Rules that report a map's creation (or the assignment holding it): the map's growth, on the
-# lines that insert into it, is part of their cost.
-CREATION_RULES = frozenset({"MG001", "MG002", "MG011", "MG012"})
+# Rules whose advice saves the growth of the map created where they report (a size hint,
+# clear): the growth on the lines that insert into that map is part of their cost.
+GROWTH_RULES = frozenset({"MG001", "MG002", "MG012"})
+# Rules about building a key: their cost in a CPU profile is the line's, not its map work's.
+KEY_RULES = frozenset({"MG010"})
 _FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
 
 
@@ -43,6 +47,7 @@ class LineEvidence:
     value: int  # everything charged to the line (allocation), or map CPU (cpu)
     by_op: tuple[tuple[str, int], ...] = ()  # the map operations among it
     growth_sizes: tuple[tuple[int, int], ...] = ()  # map growth by object size, largest first
+    total: int = 0  # everything charged to the line, map work or not
 
     def op(self, name: str) -> int:
         return sum(value for op, value in self.by_op if op == name)
@@ -157,8 +162,14 @@ def measure(finding: Finding, evidence: ProfileEvidence, files: _FileCache | Non
     if path.parent not in evidence.measured_dirs:
         return replace(base, status="not-profiled",
                        detail="no samples in this package: the profile cannot judge it")
-    lines = cost_lines(finding, files)
-    value = sum(e.value for line in lines if (e := evidence.line(path, line)))
+    own = tuple(range(finding.line, finding.end_line + 1))
+    growth = growth_of(finding, files) if finding.rule in GROWTH_RULES else ()
+    key_cost = finding.rule in KEY_RULES and not evidence.allocation
+    value = sum((e.total if key_cost else e.value) for line in own
+                if (e := evidence.line(path, line)))
+    value += sum(e.op("grow") for line in growth if line not in own
+                 and (e := evidence.line(path, line)))
+    lines = tuple(sorted({*own, *growth}))
     share = value / evidence.total if evidence.total else 0.0
     rate = value * 1e9 / evidence.duration_ns if evidence.duration_ns > 0 else None
     demoted = finding.rule in SPEED_RULES and not evidence.hot(value)
@@ -169,18 +180,14 @@ def measure(finding: Finding, evidence: ProfileEvidence, files: _FileCache | Non
                    demoted=demoted, detail=detail)
 
 
-def cost_lines(finding: Finding, files: _FileCache) -> tuple[int, ...]:
-    """The lines whose measured cost is the finding's: its own, and for a finding at a map
-    creation the lines of the same function that insert into that map."""
-    own = tuple(range(finding.line, finding.end_line + 1))
-    if finding.rule not in CREATION_RULES:
-        return own
+def growth_of(finding: Finding, files: _FileCache) -> tuple[int, ...]:
+    """The lines of the same function that insert into the map created where the finding
+    is."""
     parsed = files.get(finding.path)
     if parsed is None:
-        return own
+        return ()
     source, root = parsed
-    inserts = growth_lines(source, root, finding.line, finding.column)
-    return tuple(sorted(set(own) | set(inserts)))
+    return tuple(growth_lines(source, root, finding.line, finding.column))
 
 
 def growth_lines(source: bytes, root: Node, line: int, column: int) -> list[int]:

@@ -67,6 +67,7 @@ def _evidence(target: str, profile: Profile, attribution: Attribution,
               ) -> ProfileEvidence:
     allocation = attribution.kind in ALLOCATION_KINDS
     values: dict[Path, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    everything: dict[Path, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     ops: dict[Path, dict[int, dict[str, int]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(int)))
     growth: dict[Path, dict[int, dict[int, int]]] = defaultdict(
@@ -77,6 +78,7 @@ def _evidence(target: str, profile: Profile, attribution: Attribution,
         path = _local(sources, total.site.file)
         if total.match.trusted and path is not None:
             measured_dirs.add(path.parent)
+            everything[path][total.site.line] += total.value
             if allocation:
                 values[path][total.site.line] += total.value
         elif total.match in (SourceMatch.MOVED, SourceMatch.MISSING) and (
@@ -97,11 +99,12 @@ def _evidence(target: str, profile: Profile, attribution: Attribution,
                 growth[path][cost.site.line][size] += value
     lines = {
         path: {line: LineEvidence(
-            value,
+            values[path].get(line, 0),
             tuple(sorted(ops[path][line].items())),
-            tuple(sorted(growth[path][line].items(), reverse=True)))
-            for line, value in by_line.items()}
-        for path, by_line in values.items()}
+            tuple(sorted(growth[path][line].items(), reverse=True)),
+            total)
+            for line, total in by_line.items()}
+        for path, by_line in everything.items()}
     changed_functions = tuple(sorted(
         (ChangedFunction(function, path, value, why)
          for (function, path), (value, why) in changed.items()),

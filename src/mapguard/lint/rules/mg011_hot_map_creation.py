@@ -74,7 +74,6 @@ from mapguard.source.typeinfo import (
     enclosing_declaration,
     enclosing_function,
     same_node,
-    walk,
 )
 from mapguard.source.types import MUTEX_TYPES, PointerTo, deref
 
