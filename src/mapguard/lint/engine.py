@@ -13,7 +13,7 @@ import hashlib
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,10 +22,20 @@ from mapguard.errors import ToolError
 from mapguard.gotool import find_go, gofmt_accepts
 from mapguard.goversion import NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_key
+from mapguard.lint.modulewide import (
+    FOLLOWING_RULES,
+    Unit,
+    follow_in_package,
+    follow_module,
+    following_here,
+    visit_unit,
+)
 from mapguard.lint.overlaps import one_finding_per_problem
+from mapguard.lint.reach import CallOut
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, FileNote, LintResult, VersionNote
 from mapguard.lint.rule import Finding, Pass, Rule, TextPattern, is_support_code
+from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
 from mapguard.source.discover import (
     DirTarget,
     Expansion,
@@ -119,12 +129,14 @@ def lint_expansion(
                       options.shard_bytes)
     outcomes = _run_all(work, options.jobs, progress)
     merged = _merge_shards(work, outcomes)
-    if options.cache_dir is not None:
-        cache = LintCache(options.cache_dir)
+    cache = LintCache(options.cache_dir) if options.cache_dir is not None else None
+    if cache is not None:
         cache.put_many((key, result) for key, result, cached in merged
                        if key is not None and not cached)
-        cache.close()
     results = [result for _, result, _ in merged]
+    results = _followed_across_packages(targets, per_dir, results, cache)
+    if cache is not None:
+        cache.close()
     return LintResult(
         findings=tuple(sorted((f for r in results for f in r.findings), key=lambda f: f.sort_key)),
         files=sum(r.files for r in results),
@@ -136,6 +148,37 @@ def lint_expansion(
                            key=lambda n: (str(n.path), n.line))),
         digests={path: digest for r in results for path, digest in r.digests},
     )
+
+
+def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOptions],
+                              results: list[DirResult], cache: LintCache | None
+                              ) -> list[DirResult]:
+    """The results with what following calls across the module's packages found (MG004,
+    MG005, MG008; `mapguard.lint.modulewide`)."""
+    by_dir = {target.directory: result for target, result in zip(targets, results, strict=True)}
+    if not any(result.calls for result in results):
+        return results
+    options_of = {target.directory: options for target, options in zip(targets, per_dir,
+                                                                      strict=True)}
+
+    def visit(unit: Unit) -> DirResult:
+        options = options_of[unit.target.directory]
+        codes = frozenset(rule.code for rule in options.rules) & FOLLOWING_RULES
+        if not codes:
+            return DirResult((), (), 0, ())
+        return visit_unit(
+            unit, codes, options.selection,
+            lambda directory: choose_version(find_module(directory), options),
+            _options_fingerprint(options, unit.target.directory), cache, _suppressed_in)
+
+    found = follow_module(by_dir, targets, visit)
+    return [replace(result, findings=(*result.findings, *_new_findings(
+        result.findings, found.get(target.directory, ())))) if target.directory in found
+        else result for target, result in zip(targets, results, strict=True)]
+
+
+def _suppressed_in(package: Package, findings: list[Finding]) -> list[Finding]:
+    return list(_unsuppressed(package, findings))
 
 
 def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
@@ -319,12 +362,20 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions,
     with_evidence = bool(_evidence_digest(options, package_dir.directory))
     rules = tuple(rule for rule in options.rules if rule.applies_to(text)
                   and (with_evidence or not rule.evidence_only))
-    packages, errors = load_packages(package_dir, choose, _body_triggers(rules), judge, shard)
+    following = following_here((rule.code for rule in options.rules), text)
+    packages, errors = load_packages(package_dir, choose, _body_triggers(rules, following),
+                                     judge, shard)
     findings: list[Finding] = []
+    calls: list[CallOut] = []
     for package in packages:
-        findings.extend(run_rules(package, rules, shard,
-                                  advice_everywhere=options.advice_everywhere,
-                                  evidence=options.evidence))
+        found = run_rules(package, rules, shard, advice_everywhere=options.advice_everywhere,
+                          evidence=options.evidence)
+        if following:
+            reached, leaving = follow_in_package(
+                package, following, lambda path: shard is None or path in shard)
+            found.extend(_new_findings(found, _unsuppressed(package, reached)))
+            calls.extend(leaving)
+        findings.extend(found)
     mine = [f for f in package_dir.files
             if not f.context_only and (shard is None or f.path in shard)]
     for source_file in mine:
@@ -335,16 +386,31 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions,
     digests = tuple((f.path, content_digest(f.content)) for f in package_dir.files
                     if f.path in fixable)
     return DirResult(tuple(findings), tuple(errors), len(mine), tuple(versions),
-                     tuple(notes), digests)
+                     tuple(notes), digests, tuple(dict.fromkeys(calls)))
 
 
-def _body_triggers(rules: Sequence[Rule]) -> tuple[TextPattern, ...] | None:
-    """What makes a function body worth parsing for these rules; None: every body."""
+def _new_findings(known: Iterable[Finding], found: Iterable[Finding]) -> list[Finding]:
+    """The findings of `found` at places no finding of the same rule in `known` holds."""
+    seen = {(f.rule, f.path, f.line) for f in known}
+    fresh: list[Finding] = []
+    for finding in found:
+        if (finding.rule, finding.path, finding.line) not in seen:
+            seen.add((finding.rule, finding.path, finding.line))
+            fresh.append(finding)
+    return fresh
+
+
+def _body_triggers(rules: Sequence[Rule], following: frozenset[str]
+                   ) -> tuple[TextPattern, ...] | None:
+    """What makes a function body worth parsing for these rules and for following calls
+    (`modulewide`); None: every body."""
     triggers: list[TextPattern] = []
     for rule in rules:
         if rule.bodies is None:
             return None
         triggers.extend(rule.bodies)
+    if following & {"MG004", "MG005"}:
+        triggers.extend(CONTEXT_BODIES)  # where following calls starts
     return tuple(triggers)
 
 

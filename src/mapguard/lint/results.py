@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mapguard.lint.reach import CallOut
 from mapguard.lint.rule import Finding
 from mapguard.source.loader import FileError
 
@@ -40,6 +41,9 @@ class DirResult:
     versions: tuple[VersionNote, ...]
     notes: tuple[FileNote, ...] = ()
     digests: tuple[tuple[Path, str], ...] = ()  # content digests of the files with fixes
+    # Calls from this package's concurrent code into other packages of the module, with what
+    # they hand over (`mapguard.lint.modulewide` follows them).
+    calls: tuple[CallOut, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,8 @@ from mapguard.source.typeinfo import LocalDecl, unparen, walk
 
 # Bodies that start goroutines or handle requests. The other functions the rule looks into
 # (ones started with `go f()`, helpers handed a shared map) are parsed when it asks about them.
-_BODIES = (
+# Module-wide following (`mapguard.lint.modulewide`) starts from the same bodies.
+CONTEXT_BODIES = (
     re.compile(rb"\tgo "), re.compile(rb"\{ go "), re.compile(rb"\.Go\("),
     re.compile(rb"ResponseWriter"),
 )
@@ -228,5 +229,5 @@ RULE = Rule(
     run=run,
     # Concurrency needs a `go` statement (gofmt indents it) or an HTTP handler somewhere.
     markers=(b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter"),
-    bodies=_BODIES,
+    bodies=CONTEXT_BODIES,
 )

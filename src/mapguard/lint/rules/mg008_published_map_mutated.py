@@ -285,6 +285,11 @@ def _operator(node: Node) -> str:
     return next((c.type for c in node.children if not c.is_named), "")
 
 
+def published(expr: Node, go_file: GoFile, at: Node, info: TypeInfo) -> str | None:
+    """How the map `expr`, used at `at` (a call handing it on), was published, or None."""
+    return _published(expr, MapWrite(go_file, at, expr, "assign"), info, depth=0)
+
+
 RULE = Rule(
     code="MG008",
     name="published-map-mutated",
