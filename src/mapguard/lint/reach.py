@@ -103,6 +103,11 @@ class CallOut:
         return cls(package, function, Shared.from_json(shared), where)
 
 
+# Where a call goes: a function of the package being visited, or (import path, name) of one in
+# another package of the module.
+Target = FuncDecl | tuple[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Effect:
     """A finding to report: `rule` at `node` of `file`."""
@@ -144,9 +149,14 @@ class Follower:
             globals_ = "which runs several times at once"
             body = context.file.complete(context.function)
             for call in _calls(body):
+                # Where a call goes is cheaper to learn than what it hands on, and most calls
+                # leave the module (the standard library, dependencies): those come first.
+                target = self._target(call, context.file)
+                if target is None:
+                    continue
                 shared = self._handed_from_context(model, context, call, origin, globals_)
                 if shared:
-                    self._call(context.file, call, shared)
+                    self._call(context.file, call, shared, target)
 
     def from_publishers(self, owns: Callable[[Path], bool]) -> None:
         """The calls that hand a published map on (MG008), in the files this analysis owns."""
@@ -158,13 +168,14 @@ class Follower:
             for call in _calls(go_file.root):
                 arguments = _arguments(call)
                 maps = [self.info.is_map_expr(a, go_file) for a in arguments]
-                if not any(maps) or not self._followable(call, go_file):
+                target = self._target(call, go_file) if any(maps) else None
+                if target is None:
                     continue  # judging what a call hands on costs more than these look-ups
                 published = tuple(mg008.published(a, go_file, call, self.info) if is_map
                                   else None for a, is_map in zip(arguments, maps, strict=True))
                 if any(published):
                     where = f"{go_file.path.name}:{call.start_point.row + 1}"
-                    self._call(go_file, call, Shared(published=published, origin=where))
+                    self._call(go_file, call, Shared(published=published, origin=where), target)
 
     def from_requests(self, calls: list[CallOut]) -> None:
         """Visit the functions of this package other packages call (`CallOut.function`)."""
@@ -187,7 +198,12 @@ class Follower:
         if any(marker in go_file.source[function.start_byte:function.end_byte]
                for marker in (b"nil",)):
             self._lazy_inits(declaration, go_file, function, shared, name, where)
+        if shared.depth >= MAX_DEPTH:
+            return  # its calls would go one call too deep
         for call in _calls(function):
+            target = self._target(call, go_file)
+            if target is None:
+                continue
             handed = Shared(self._reason(call_receiver(call), go_file, function, shared),
                             tuple(self._reason(a, go_file, function, shared)
                                   for a in _arguments(call)),
@@ -199,28 +215,24 @@ class Follower:
             # own callers are not asked (locks.py does, with the package's TypeInfo): the call
             # that led here held no lock, so "every caller holds one" cannot be true.
             if handed and lock_mode_at(call, go_file) is not Mode.WRITE:
-                self._call(go_file, call, handed)
+                self._call(go_file, call, handed, target)
 
-    def _call(self, go_file: GoFile, call: Node, shared: Shared) -> None:
+    def _call(self, go_file: GoFile, call: Node, shared: Shared, target: Target) -> None:
         where = f"{_relative(go_file.path, self.package)}:{call.start_point.row + 1}"
-        function = call.child_by_field_name("function")
-        if function is None:
-            return
-        declaration = self.info.called_function(function, go_file)
-        if declaration is not None:
-            self.visit(declaration, shared, where)
-            return
-        target = self._callee_package(call, go_file)
-        if target is not None:
+        if isinstance(target, FuncDecl):
+            self.visit(target, shared, where)
+        else:
             package, name = target
             self.reach.calls.append(CallOut(package, name, shared, where))
 
-    def _followable(self, call: Node, go_file: GoFile) -> bool:
-        """The call goes to a function of this package or of another package of the module."""
+    def _target(self, call: Node, go_file: GoFile) -> Target | None:
+        """Where a call goes: a function of this package, or (import path, `F` or `T.M`) in
+        another package of the module; None elsewhere, or when that is not visible."""
         function = call.child_by_field_name("function")
-        return function is not None and (
-            self.info.called_function(function, go_file) is not None
-            or self._callee_package(call, go_file) is not None)
+        if function is None:
+            return None
+        declaration = self.info.called_function(function, go_file)
+        return declaration if declaration is not None else self._callee_package(call, go_file)
 
     def _callee_package(self, call: Node, go_file: GoFile) -> tuple[str, str] | None:
         """(import path, `F` or `T.M`) of a call into another package of this module."""
