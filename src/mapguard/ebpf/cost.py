@@ -96,8 +96,17 @@ def _mapped_code() -> Iterator[tuple[Path, int]]:
                     "mappings (all mounted noexec?)")
 
 
-def measure_hit_cost(events: UprobeEvents) -> HitCost:
-    """The per-hit costs of the probes mapguard uses, in seconds (best of 7 rounds each)."""
+def measure_hit_cost(root: Path) -> HitCost:
+    """The per-hit costs of the probes mapguard uses, in seconds (best of 7 rounds each).
+    Its probes are defined in their own group and removed before it returns."""
+    events = UprobeEvents(root)
+    try:
+        return _measure(events)
+    finally:
+        events.remove_all()
+
+
+def _measure(events: UprobeEvents) -> HitCost:
     from mapguard.ebpf.timing import EXIT_FETCH, GOROUTINE, RETURN_ADDRESS
 
     with _mapped_code() as (path, address):

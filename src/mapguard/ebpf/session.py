@@ -131,7 +131,7 @@ class Session:
         """Define the probes, measure their cost, attach them. On failure, undo all of it."""
         try:
             remove_stale(self.events.root)
-            self.health.hit_cost = measure_hit_cost(self.events)
+            self.health.hit_cost = measure_hit_cost(self.events.root)
             self._define()
             self._attach_growth()
             if self.settings.ops:

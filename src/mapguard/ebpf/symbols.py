@@ -66,29 +66,33 @@ class Symbolizer:
         self._sites: dict[tuple[int, ...], Site | None] = {}
 
     def site(self, stack: tuple[int, ...]) -> Site | None:
-        """The first user frame of an innermost-first call chain; None when it has none."""
+        """The first user frame of an innermost-first call chain, reached from the probed map
+        function through map code and the standard library only. None when there is none, or
+        when other runtime code comes first: then the map is the runtime's own (the GC's
+        sweeper grows one in Go 1.19), not one the user's code was inserting into."""
         cached = self._sites.get(stack, self)
         if cached is not self:
             return cached  # type: ignore[return-value]
-        found = None
+        found = self._first_user(stack)
+        self._sites[stack] = found
+        return found
+
+    def _first_user(self, stack: tuple[int, ...]) -> Site | None:
         for index, pc in enumerate(stack):
             # Every PC but the first is a return address: the call is the byte before it.
             lookup = pc if index == 0 else pc - 1
             function = self.binary.function_at(lookup)
-            if function is None or self._runtime_by_name(function.name):
+            if function is None:
+                return None
+            kind = _runtime_kind(function.name)
+            if kind == "map":
                 continue
-            found = next((self._site(frame) for frame in self.frames(lookup)
-                          if self._is_user(frame)), None)
-            if found is not None:
-                break
-        self._sites[stack] = found
-        return found
-
-    def _site(self, frame: Frame) -> Site:
-        return Site(frame.file, frame.line, 0, frame.function)
-
-    def _runtime_by_name(self, function: str) -> bool:
-        return frame_kind(function, "") in (FrameKind.MAP, FrameKind.RUNTIME, FrameKind.SYNCMAP)
+            if kind == "runtime":
+                return None
+            for frame in self.frames(lookup):
+                if self._is_user(frame):
+                    return Site(frame.file, frame.line, 0, frame.function)
+        return None
 
     def _is_user(self, frame: Frame) -> bool:
         package = package_of(frame.function)
@@ -153,6 +157,19 @@ class Symbolizer:
                 if calls:
                     inlines[die.attributes["DW_AT_low_pc"].value] = calls
         return _Unit(tuple(r[0] for r in rows), tuple((r[1], r[2]) for r in rows), inlines)
+
+
+def _runtime_kind(function: str) -> str | None:
+    """"map" for the map implementation's own frames, "runtime" for the rest of the runtime,
+    None for code outside it."""
+    kind = frame_kind(function, "")
+    if kind in (FrameKind.MAP, FrameKind.SYNCMAP) or function.startswith(_MAP_PACKAGES):
+        return "map"
+    return "runtime" if kind is FrameKind.RUNTIME else None
+
+
+_MAP_PACKAGES = ("internal/runtime/maps.", "runtime.map", "runtime.(*hmap).", "runtime.bucket",
+                 "runtime.evacuate", "runtime.growWork", "runtime.hashGrow")
 
 
 def _inline_chain(calls: tuple[_Inline, ...], pc: int) -> Iterator[_Inline]:
