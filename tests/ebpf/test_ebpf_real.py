@@ -219,7 +219,7 @@ def test_growths_counted_equal_what_the_program_caused(
         checker = reference(bpftrace, binary, target.proc.pid, type_register)
         started.append(checker)
         checker.wait_for(r"Attaching \d+ probes")
-        traced = mapguard("--pid", str(target.proc.pid), "--format", "json", "--budget", "100")
+        traced = mapguard("--pid", str(target.proc.pid), "--format", "json", "--budget", "1000")
         started.append(traced)
         traced.wait_for("functions timed")
         go_ahead(target)
@@ -336,7 +336,7 @@ def test_ops_count_every_assign_within_budget(growth_127: Path) -> None:
         target = program(growth_127, "-maps", str(maps), "-n", "896", "-pause", "2ms")
         started.append(target)
         traced = mapguard("--pid", str(target.proc.pid), "--format", "json", "--ops",
-                          "--budget", "100")
+                          "--budget", "1000")
         started.append(traced)
         traced.wait_for("functions timed")
         go_ahead(target)

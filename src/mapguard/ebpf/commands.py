@@ -139,8 +139,9 @@ def _seconds(text: str | None, option: str) -> float | None:
               help="Serve the counts as Prometheus metrics on HOST:PORT (/metrics).")
 @click.option("--ops", is_flag=True, help="Also count assign/delete/sync.Map-store calls "
               "(every call traps; one in 64 is sampled for its site).")
-@click.option("--budget", type=click.FloatRange(0.01, 100.0), default=2.0, show_default=True,
-              help="CPU the probes and mapguard may use, in % of one core.")
+@click.option("--budget", type=click.FloatRange(0.01, 10_000.0), default=2.0,
+              show_default=True, help="CPU the probes and mapguard may use, in % of one core "
+              "(above 100: more than one core).")
 @click.option("--top-sites", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="Sites shown and exported by name; the rest are `other`.")
 def ebpf(pid: int | None, binary_path: Path | None, duration: str | None, output_format: str,

@@ -47,6 +47,7 @@ OPS_PERIOD = 64  # op probes sample one hit in 64 for its call site; every hit i
 REORDER_SLACK_NS = 20_000_000
 MAX_SAMPLING_PERIOD = 100  # growth probes attached at least one interval in 100
 IDLE_INTERVALS = 3600  # a site without growth this many intervals gives its export slot up
+BUDGET_CHECK_S = 0.25  # between ticks, the budget is checked at most this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ class Health:
     last_share: float = 0.0  # of one core, in the last interval
     ops_dropped: bool = False
     sampling_period: int = 1  # growth probes attached one interval in N
-    sampled_intervals: int = 0
+    attached_seconds: float = 0.0  # how long the growth probes were attached
     intervals: int = 0
     lost_samples: int = 0
     unmatched: int = 0
@@ -91,7 +92,10 @@ class Health:
 
     @property
     def sampled_fraction(self) -> float:
-        return self.sampled_intervals / self.intervals if self.intervals else 1.0
+        """The share of the traced time the growth probes were attached."""
+        if self.wall_seconds <= 0:
+            return 1.0
+        return min(1.0, self.attached_seconds / self.wall_seconds)
 
 
 class Session:
@@ -118,6 +122,8 @@ class Session:
         self.reorder = Reorder()
         self.pairer = Pairer(self.decoders)
         self._growth_attached = False
+        self._attached_since = 0.0
+        self._attach_at = 0  # the interval at which sampled growth probes attach again
         self._last_cpu = 0.0
         self._last_wall = 0.0
 
@@ -171,6 +177,7 @@ class Session:
         for name in self.timed:
             self.perf.open(name, self.events.event_id(name), callchain=self.timed[name].probe.entry)
         self._growth_attached = True
+        self._attached_since = time.monotonic()
 
     def _detach_growth(self) -> None:
         self._drain(final=True)
@@ -178,6 +185,7 @@ class Session:
             self.perf.close(name)
         self.pairer.forget()
         self._growth_attached = False
+        self.health.attached_seconds += time.monotonic() - self._attached_since
 
     def _open_op(self, name: str) -> None:
         self.perf.open(name, self.events.event_id(name), callchain=True, period=OPS_PERIOD)
@@ -185,20 +193,22 @@ class Session:
     # -- every interval ----------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Read what the probes saw since the last tick, and keep the budget."""
-        health = self.health
-        health.intervals += 1
-        if self._growth_attached:
-            health.sampled_intervals += 1
+        """Read what the probes saw since the last tick, keep the budget, and attach or
+        detach the growth probes when they are sampled."""
+        self.health.intervals += 1
         self._drain(final=False)
         self._keep_budget()
+        self._schedule_growth()
 
     def ring_fds(self) -> list[int]:
         return self.perf.ring_fds()
 
     def drain(self) -> None:
-        """Read the buffers between ticks, when one fills up."""
+        """Read the buffers between ticks, when one fills up; a burst that costs more than the
+        budget is acted on then, not at the next tick."""
         self._drain(final=False)
+        if time.monotonic() - self._last_wall >= BUDGET_CHECK_S:
+            self._keep_budget()
 
     def _drain(self, final: bool) -> None:
         ops_batch: list[tuple[ProbeSpec, tuple[int, ...]]] = []
@@ -256,7 +266,6 @@ class Session:
         if not budget.over(busy, wall):
             if self._growth_attached and health.sampling_period > 1:
                 self._resample(health.last_share)
-            self._schedule_growth()
             return
         if self.settings.ops and not health.ops_dropped:
             for name in self.ops:
@@ -266,27 +275,32 @@ class Session:
                        f"{budget.share:.1%}): op probes detached")
         elif self._growth_attached:
             self._resample(health.last_share)
-        self._schedule_growth()
 
     def _resample(self, share_when_attached: float) -> None:
-        """Attach the growth probes one interval in N, N from their cost when attached."""
+        """Attach the growth probes one interval in N, N from their cost when attached; over
+        the budget they are detached at once."""
         health = self.health
         wanted = max(1, min(MAX_SAMPLING_PERIOD,
                             math.ceil(share_when_attached / self.settings.budget.share)))
-        if wanted != health.sampling_period:
-            health.sampling_period = wanted
-            if wanted == 1:
-                self._note("growth probes attached all the time again")
-            else:
-                self._note(f"growth probes cost {share_when_attached:.1%} of a core: "
-                           f"attached one interval in {wanted}; counts are of those intervals")
+        if wanted > 1 and health.sampling_period == 1:
+            self._note(f"growth probes cost {share_when_attached:.1%} of a core: attached "
+                       f"one interval in {wanted} from now on; counts are of those intervals")
+        elif wanted == 1 and health.sampling_period > 1:
+            self._note("growth probes attached all the time again")
+        health.sampling_period = wanted
+        if wanted > 1:
+            self._detach_growth()
+            self._attach_at = health.intervals + wanted
 
     def _schedule_growth(self) -> None:
-        attach = self.health.intervals % self.health.sampling_period == 0
-        if attach and not self._growth_attached:
+        """At a tick: sampled probes attach for one interval in `sampling_period`."""
+        health = self.health
+        if self._growth_attached:
+            if health.sampling_period > 1:
+                self._detach_growth()
+                self._attach_at = health.intervals + health.sampling_period - 1
+        elif health.intervals >= self._attach_at:
             self._attach_growth()
-        elif not attach and self._growth_attached:
-            self._detach_growth()
 
     def _note(self, message: str) -> None:
         stamped = f"{time.strftime('%H:%M:%S')} {message}"
@@ -301,6 +315,8 @@ class Session:
             if self.perf.rings:
                 self._drain(final=True)
                 self._account()
+                if self._growth_attached:
+                    self.health.attached_seconds += time.monotonic() - self._attached_since
         finally:
             self.perf.close_all()
             kept = self.events.remove_all()
