@@ -12,7 +12,8 @@ workloads:
 
 Each is run without probes (the anchor) and under `mapguard ebpf --pid` with growth probes
 (budget 1000 %, so nothing is sampled: the full cost), with the default 2 % budget, and with
-`--ops` (every insert probed; budget 1000 %). Runs alternate, one of each per round; reported
+`--ops` (every insert probed; budget 1000 %). Runs alternate, one of each per round, each
+round starting with another configuration; reported
 are the median work time per configuration, its ratio to the anchor, and the cost per growth
 or per insert the difference implies, next to the per-hit costs mapguard measured at start.
 """
@@ -28,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,9 +102,11 @@ def main() -> None:
             workload = "hinted (no growth)" if hint else "growth"
             times: dict[str, list[float]] = {name: [] for name in CONFIGS}
             last: dict[str, dict[str, object]] = {}
-            for _ in range(options.rounds):
-                for name, flags in CONFIGS.items():
-                    seconds, document = run_once(binary, options.maps, hint, flags)
+            names = list(CONFIGS)
+            for round_ in range(options.rounds):
+                # Each round starts with another configuration: none always runs first.
+                for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+                    seconds, document = run_once(binary, options.maps, hint, CONFIGS[name])
                     times[name].append(seconds)
                     if document is not None:
                         last[name] = document
@@ -137,7 +139,6 @@ def report(workload: str, maps: int, hint: bool, times: dict[str, list[float]],
     per_hit = next((d["cost"].get("per_hit_us") for d in last.values()  # type: ignore[union-attr]
                     if isinstance(d.get("cost"), dict)), None)
     print(f"  per-hit costs measured by mapguard at start (µs): {per_hit}")
-    time.sleep(0)
 
 
 if __name__ == "__main__":

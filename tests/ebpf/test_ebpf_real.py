@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +36,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("uprobes")]
 INSERT_LINE = next(number for number, line in enumerate(
     (FIXTURE / "main.go").read_text().splitlines(), 1) if "// INSERT" in line)
 INSERT_SITE = f"{FIXTURE / 'main.go'}:{INSERT_LINE}"
+CLEAR_LINE = next(number for number, line in enumerate(
+    (FIXTURE / "main.go").read_text().splitlines(), 1) if "// CLEAR" in line)
 MAPS, ENTRIES = 1250, 896
 STARTUP_S = 120.0
 
@@ -277,6 +280,31 @@ def test_a_signal_detaches_every_probe_and_reports(growth_127: Path, signum: int
     assert document["growth"][0]["count"] > 0
 
 
+def test_binary_traces_processes_started_later_for_a_duration(growth_127: Path,
+                                                             tmp_path: Path) -> None:
+    # A copy of its own: --binary traces every process of that file, other tests' too.
+    binary = tmp_path / "growth"
+    shutil.copy2(growth_127, binary)
+    with children() as started:
+        traced = mapguard("--binary", str(binary), "--duration", "6s", "--format", "json",
+                          "--budget", "1000")
+        started.append(traced)
+        traced.wait_for("functions timed")
+        runs = []
+        for maps in (30, 20):
+            target = program(binary, "-maps", str(maps), "-n", "100")
+            started.append(target)
+            go_ahead(target)
+            target.finish()
+            runs.append(target.proc.pid)
+        document = json.loads(traced.finish())
+    assert document["ended_by"] == "duration"
+    assert 6 <= document["seconds"] < 60
+    assert set(runs) <= set(document["target"]["processes"])
+    top = document["growth"][0]
+    assert (top["site"], top["count"]) == (INSERT_SITE, 50 * swiss_growths(100))
+
+
 def test_export_serves_growth_per_site(growth_127: Path) -> None:
     with children() as started:
         target = program(growth_127, "-maps", "100000000", "-n", "100", "-pause", "5ms")
@@ -330,10 +358,11 @@ def test_ops_are_counted_then_dropped_over_the_budget(growth_127: Path) -> None:
     assert "growth probes cost" in stderr and "counts are of those intervals" in stderr
 
 
-def test_ops_count_every_assign_within_budget(growth_127: Path) -> None:
+def test_ops_count_every_assign_within_budget_and_clears_are_timed(growth_127: Path) -> None:
     maps = 100
     with children() as started:
-        target = program(growth_127, "-maps", str(maps), "-n", "896", "-pause", "2ms")
+        target = program(growth_127, "-maps", str(maps), "-n", "896", "-pause", "2ms",
+                         "-clear")
         started.append(target)
         traced = mapguard("--pid", str(target.proc.pid), "--format", "json", "--ops",
                           "--budget", "1000")
@@ -347,6 +376,11 @@ def test_ops_count_every_assign_within_budget(growth_127: Path) -> None:
     assert ops["totals"]["assign"] >= maps * 896  # every insert, plus the runtime's own
     top = ops["sites"][0]
     assert (top["site"], top["op"]) == (INSERT_SITE, "assign")
+    # The delete loop compiles to one runtime clear per map, timed at its line.
+    clears = document["clear"]
+    assert [(c["line"], c["count"], c["kinds"]) for c in clears] == [
+        (CLEAR_LINE, maps, {"clear": maps})]
+    assert clears[0]["seconds"]["max"] > 0
 
 
 # --- errors: one line, exit 2 ------------------------------------------------------------
