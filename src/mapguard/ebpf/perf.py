@@ -226,9 +226,6 @@ class PerfSession:
             self.close(name)
             raise ToolError(f"cannot attach probe {name}: {exc.strerror}") from None
 
-    def is_open(self, name: str) -> bool:
-        return name in self.probes
-
     def ring_fds(self) -> list[int]:
         """File descriptors that poll readable when a ring buffer is a quarter full."""
         return [ring.fd for ring in self.rings.values()]

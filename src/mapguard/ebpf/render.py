@@ -133,6 +133,7 @@ def document(session: Session, seconds: float, ended_by: str) -> dict[str, Any]:
             "growth_sampled_fraction": round(health.sampled_fraction, 4),
             "lost_samples": health.lost_samples,
             "unmatched_hits": health.unmatched,
+            "other_process_samples": health.other_processes,
         },
         "growth": [_site_json(s) for s in session.totals.by_role(GROWTH)],
         "clear": [_site_json(s) for s in session.totals.by_role(CLEAR)],

@@ -39,7 +39,6 @@ from mapguard.ebpf.timing import (
     entry_fetch,
 )
 from mapguard.ebpf.tracefs import UprobeEvents, remove_stale
-from mapguard.evidence.site import Site
 
 OPS_PERIOD = 64  # op probes sample one hit in 64 for its call site; every hit is counted
 # A sample is taken in the probe handler a few microseconds before it reaches its buffer:
@@ -197,6 +196,7 @@ class Session:
         detach the growth probes when they are sampled."""
         self.health.intervals += 1
         self._drain(final=False)
+        self.totals.close_interval()
         self._keep_budget()
         self._schedule_growth()
 
@@ -332,9 +332,6 @@ class Session:
             totals[point.probe.spec.kind] = totals.get(point.probe.spec.kind, 0) + \
                 self.perf.count(name)
         return totals
-
-    def site_of(self, stack: tuple[int, ...]) -> Site | None:
-        return self.symbolizer.site(stack)
 
 
 def _own_cpu() -> float:

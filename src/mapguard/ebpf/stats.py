@@ -79,7 +79,8 @@ class SiteStats:
     site: Site | None  # None: no user frame in the stack
     by_kind: Counter[str] = field(default_factory=Counter)
     durations: Durations = field(default_factory=Durations)
-    last_interval: int = 0  # calls in the last interval, for the per-second rate
+    this_interval: int = 0  # calls so far in the current interval
+    last_interval: int = 0  # calls in the last complete interval, for the per-second rate
 
     @property
     def count(self) -> int:
@@ -132,20 +133,22 @@ class Totals:
 
     def add_calls(self, calls: Iterable[tuple[Call, Site | None]]) -> None:
         batches: dict[tuple[str, Site | None], list[int]] = {}
-        for stats in self.sites.values():
-            stats.last_interval = 0
         for call, site in calls:
             key = (call.spec.role, site)
             stats = self.sites.get(key) or self.sites.setdefault(key, SiteStats(call.spec.role,
                                                                                  site))
             stats.by_kind[call.spec.kind] += 1
-            stats.last_interval += 1
+            stats.this_interval += 1
             batches.setdefault(key, []).append(call.duration_ns)
             self.pids.add(call.pid)
             if call.spec.role == GROWTH:
                 self._grew(call, site)
         for key, values in batches.items():
             self.sites[key].durations.add(values)
+
+    def close_interval(self) -> None:
+        for stats in self.sites.values():
+            stats.last_interval, stats.this_interval = stats.this_interval, 0
 
     def _grew(self, call: Call, site: Site | None) -> None:
         key = (call.pid, call.map_address)
