@@ -340,3 +340,17 @@ def test_plans_refuse_old_go_and_name_missing_growth_functions() -> None:
         plan_for(_binary("1.17", ["runtime.hashGrow"]))
     with pytest.raises(InputError, match=r"without internal/runtime/maps.\(\*table\).split"):
         plan_for(_binary("1.27", SWISS[:3]))
+
+
+def test_a_kernel_without_uprobe_events_is_one_tool_error(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from mapguard.ebpf import tracefs
+    from mapguard.errors import ToolError
+
+    tracing = tmp_path / "tracing"
+    tracing.mkdir()
+    (tracing / "README").write_text("tracefs without uprobe_events\n")
+    monkeypatch.setattr(tracefs, "_ROOTS", (tracing, tmp_path / "debug" / "tracing"))
+    with pytest.raises(ToolError, match="no uprobe events"):
+        tracefs.find_tracefs()
