@@ -49,7 +49,7 @@ def test_build_info_names_version_modules_and_settings() -> None:
                "build\tvcs.revision=0123abc\n")
     info = parse_build_info(_buildinfo("go1.27.3", modinfo), "bin")
     assert info.go_version == "go1.27.3"
-    assert info.main_path == "example.com/svc/cmd/server"
+    assert info.path == "example.com/svc/cmd/server"
     assert info.modules == ("example.com/svc", "golang.org/x/sync")
     assert info.setting("vcs.revision") == "0123abc"
     assert info.setting("-trimpath") == "true"
@@ -306,7 +306,7 @@ def test_slots_after_each_kind_of_growth() -> None:
 def _binary(version: str, names: list[str]) -> GoBinary:
     functions = tuple(Function(name, 0x401000 + 0x100 * i, 0x80)
                       for i, name in enumerate(names))
-    return GoBinary(Path("/srv/server"), BuildInfo(f"go{version}", "main", (), ()),
+    return GoBinary(Path("/srv/server"), BuildInfo(f"go{version}", "main", None, ()),
                     GoVersion.parse(version), functions, (), True)
 
 

@@ -19,24 +19,8 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
 from mapguard.errors import InputError
+from mapguard.formats.buildinfo import BuildInfo, parse_buildinfo_blob
 from mapguard.goversion import GoVersion
-
-_BUILDINFO_MAGIC = b"\xff Go buildinf:"
-_BUILDINFO_HEADER = 32
-_INLINE_STRINGS_FLAG = 0x2  # Go 1.18+: version and module info follow the header inline
-# runtime/debug wraps the module info in 16-byte sentinels.
-_MODINFO_SENTINEL = 16
-
-
-@dataclass(frozen=True, slots=True)
-class BuildInfo:
-    go_version: str  # as the binary says it: "go1.27.3"
-    main_path: str  # the main package's import path ("command-line-arguments" for go run x.go)
-    modules: tuple[str, ...]  # the main module's path, then every dependency's
-    settings: tuple[tuple[str, str], ...]  # `build` lines: (-trimpath, true), (vcs.revision, ...)
-
-    def setting(self, key: str) -> str | None:
-        return next((value for name, value in self.settings if name == key), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,42 +135,8 @@ def _build_info(path: Path, elf: ELFFile) -> BuildInfo:
 
 
 def parse_build_info(data: bytes, source: str) -> BuildInfo:
-    """The `.go.buildinfo` section: a 32-byte header, then (Go 1.18+) the version string and
-    the module info, each prefixed by its length as an unsigned varint."""
-    if not data.startswith(_BUILDINFO_MAGIC) or len(data) < _BUILDINFO_HEADER:
-        raise InputError(source, "malformed Go build info", expected="the Go build info magic")
-    if not data[15] & _INLINE_STRINGS_FLAG:
+    """The `.go.buildinfo` section's build info; Go 1.17 and older keep only pointers there."""
+    info = parse_buildinfo_blob(data, source)
+    if info is None:
         raise InputError(source, "was built by Go 1.17 or older; mapguard ebpf needs Go 1.18+")
-    version, offset = _varint_string(data, _BUILDINFO_HEADER, source)
-    modinfo, _ = _varint_string(data, offset, source)
-    if len(modinfo) >= 2 * _MODINFO_SENTINEL + 1:
-        modinfo = modinfo[_MODINFO_SENTINEL:-_MODINFO_SENTINEL]
-    main_path, modules, settings = "", [], []
-    for line in modinfo.splitlines():
-        kind, _, rest = line.partition("\t")
-        fields = rest.split("\t")
-        if kind == "path":
-            main_path = fields[0]
-        elif kind in ("mod", "dep") and fields[0]:
-            modules.append(fields[0])
-        elif kind == "build":
-            key, _, value = fields[0].partition("=")
-            settings.append((key, value))
-    return BuildInfo(version, main_path, tuple(modules), tuple(settings))
-
-
-def _varint_string(data: bytes, offset: int, source: str) -> tuple[str, int]:
-    length, shift = 0, 0
-    while True:
-        if offset >= len(data):
-            raise InputError(source, "truncated Go build info")
-        byte = data[offset]
-        offset += 1
-        length |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            break
-        shift += 7
-    end = offset + length
-    if end > len(data):
-        raise InputError(source, "truncated Go build info")
-    return data[offset:end].decode("utf-8", errors="replace"), end
+    return info
