@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from mapguard.lint import modulewide
-from mapguard.lint.engine import LintOptions, lint
+from mapguard.lint.engine import SHARD_MIN_FILES, LintOptions, lint, split_work
 from mapguard.lint.registry import rule_for
 from mapguard.lint.results import LintResult
+from mapguard.source.discover import Selection, expand
 
 from .corpus import FIXTURES
 
@@ -103,3 +104,18 @@ def test_an_ignore_comment_silences_a_module_wide_finding(shop: Path) -> None:
     result = lint([f"{shop}/..."], LintOptions(jobs=1))
     assert ("MG004", 17) not in _store_findings(result, shop)
     assert ("MG004", 33) in _store_findings(result, shop)
+
+
+def test_a_split_package_hands_on_the_calls_of_every_part(shop: Path) -> None:
+    server = shop / "cmd" / "server"
+    for number in range(2 * SHARD_MIN_FILES):  # enough files for the package to be split
+        (server / f"health{number}.go").write_text(
+            f'package main\n\nimport "net/http"\n\nfunc health{number}(w http.ResponseWriter, '
+            "r *http.Request) { w.WriteHeader(http.StatusOK) }\n"
+        )
+    targets = [t for t in expand([f"{shop}/..."], shop, Selection()).targets
+               if t.directory == server]
+    assert len(split_work(targets, [LintOptions()], jobs=2, shard_bytes=1)) == 2
+    whole = lint([f"{shop}/..."], LintOptions(jobs=1))
+    split = lint([f"{shop}/..."], LintOptions(jobs=2, shard_bytes=1))
+    assert _store_findings(split, shop) == _store_findings(whole, shop) == WANTED

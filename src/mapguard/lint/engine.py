@@ -231,6 +231,7 @@ def _merge_shards(work: list[Work], outcomes: list[_Outcome]
             tuple(dict.fromkeys(v for r in results for v in r.versions)),
             tuple(dict.fromkeys(n for r in results for n in r.notes)),
             tuple(dict.fromkeys(d for r in results for d in r.digests)),
+            tuple(dict.fromkeys(c for r in results for c in r.calls)),
         ), False))
     return merged
 
