@@ -1,13 +1,15 @@
 """Following calls from concurrent code: what a called function does to the maps it is handed.
 
 MG004, MG005 and MG008 judge a write where it happens; the concurrency that makes it a race
-can be several calls away, in another package of the module (a handler in `cmd/server`
-calling a writer in `internal/store`). This module follows calls outwards from:
+can be a call or two away, in another package of the module (a handler in `cmd/server`
+calling a writer in `internal/store`). This module follows calls outwards, at most
+`MAX_DEPTH` calls deep, from:
 
-- every concurrency context of a package (HTTP handlers, goroutines; `Concurrency`), with
-  what the call hands on: a receiver or an argument that other goroutines reach (the
-  context's own sharing rules say which), and, when the context runs several times at once,
-  the package-level maps of every package it reaches;
+- every concurrency context of a package that runs several times at once (HTTP handlers,
+  goroutines started in a loop or per request; `Concurrency`), with what the call hands on:
+  a receiver or an argument that other goroutines reach (the context's own sharing rules say
+  which, except for a value made fresh for each goroutine), and the package-level maps of
+  every package it reaches;
 - every function that loads or stores a published map (MG008), with the published map as
   an argument.
 
@@ -18,7 +20,8 @@ A call made with a write lock held hands on nothing (the lock covers the callee)
 the same package are visited at once; calls into another package of the module become
 `CallOut` records, which the engine (`mapguard.lint.modulewide`) groups by package and visits
 there, round after round, with every package's results cached. Interface calls, function
-values and generic instantiations are not followed: who runs them is not visible.
+values and func literals (`once.Do(func() {...})`) are not followed:
+who runs them, and how often, is not visible.
 """
 
 from __future__ import annotations
