@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "Open-loop HTTP load: latency per step from the intended send time, SLO verdicts."),
     "chaos": ("mapguard.chaos.commands:chaos",
               "CPU chaos: quota steps (cgroup v1/v2) or stress-ng, Chaos Mesh manifests."),
+    "diagnose": ("mapguard.diagnose.commands:diagnose_command",
+                 "Rank the causes of map cost by measured impact, with evidence."),
+    "incidents": ("mapguard.diagnose.commands:incidents",
+                  "The incident library: confirmed incidents and what fixed them."),
     "demo": ("mapguard.demo.command:demo_command",
              "Run mapguard on riskd, the Go service shipped inside mapguard."),
 }
