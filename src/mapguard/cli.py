@@ -43,6 +43,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "Rank the causes of map cost by measured impact, with evidence."),
     "incidents": ("mapguard.diagnose.commands:incidents",
                   "The incident library: confirmed incidents and what fixed them."),
+    "report": ("mapguard.report.commands:report_command",
+               "One self-contained HTML report from an evidence bundle."),
     "demo": ("mapguard.demo.command:demo_command",
              "Run mapguard on riskd, the Go service shipped inside mapguard."),
 }
