@@ -25,6 +25,7 @@ from mapguard.bundle.layout import (
 from mapguard.errors import InputError, UsageError
 
 _LOCK = ".bundle.lock"
+FILE_MODE = 0o644
 
 
 class BundleWriter:
@@ -125,6 +126,7 @@ class BundleWriter:
 def _atomic_write(path: Path, data: bytes) -> None:
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(descriptor, FILE_MODE)  # mkstemp's 0600 would hide evidence from its team
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
         Path(temporary).replace(path)
