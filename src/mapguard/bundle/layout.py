@@ -16,7 +16,6 @@ DIR/watch/LABEL.json            mapguard watch --once --format json
 DIR/slo/LABEL.json              mapguard slo status --format json
 DIR/prometheus/LABEL.json       Prometheus range queries (see `bundle.prometheus`)
 DIR/demo/LABEL.json             mapguard demo --format json
-DIR/diagnosis/LABEL.json        mapguard diagnose --format json
 ```
 
 A LABEL names what the evidence is of — a version (`before`, `after`), a revision, a host —
@@ -61,7 +60,6 @@ KINDS: tuple[Kind, ...] = (
     Kind("slo", "slo", (".json",), "mapguard slo status --format json"),
     Kind("prometheus", "prometheus", (".json",), "Prometheus range query results"),
     Kind("demo", "demo", (".json",), "mapguard demo --format json"),
-    Kind("diagnosis", "diagnosis", (".json",), "mapguard diagnose --format json"),
 )
 KIND_BY_NAME = {kind.name: kind for kind in KINDS}
 KIND_BY_DIRECTORY = {kind.directory: kind for kind in KINDS}

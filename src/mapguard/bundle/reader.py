@@ -24,6 +24,7 @@ from mapguard.bundle.layout import (
 from mapguard.errors import InputError, UsageError
 
 START_SUFFIX = ".start"  # profiles/LABEL.KIND.start.pb.gz: the snapshot the evidence starts at
+_SHARED_KINDS = ("demo", "bench", "prometheus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,12 @@ class Bundle:
     def labels(self) -> list[str]:
         """Labels in the order they were first written (manifest), then by name."""
         return list(dict.fromkeys(entry.label for entry in self.entries))
+
+    def evidence_labels(self) -> list[str]:
+        """Labels with evidence of a program (not only a demo summary, benchmark verdicts or
+        saved series, which are about several labels)."""
+        return list(dict.fromkeys(entry.label for entry in self.entries
+                                  if entry.kind not in _SHARED_KINDS))
 
     def of(self, kind: str, label: str | None = None) -> list[Entry]:
         return [e for e in self.entries if e.kind == kind and (label is None or e.label == label)]
@@ -99,6 +106,14 @@ def read_json_file(path: Path) -> Any:
 def open_bundle(root: Path) -> Bundle:
     """The files of a bundle directory. A missing directory is a usage error; a bad manifest
     an input error; stray files are listed in `problems`."""
+    try:
+        return _open_bundle(root)
+    except PermissionError as exc:
+        raise UsageError(f"--bundle {root}: cannot read {exc.filename or root}: "
+                         f"{exc.strerror}") from None
+
+
+def _open_bundle(root: Path) -> Bundle:
     if not root.exists():
         raise UsageError(f"--bundle {root}: no such directory")
     if not root.is_dir():

@@ -111,7 +111,7 @@ def diagnose_bundle(bundle_dir: Path, labels: tuple[str, ...], source: Path | No
                     ) -> tuple[list[Diagnosis], list[str]]:
     bundle = open_bundle(bundle_dir)
     problems = list(bundle.problems)
-    chosen = list(labels) or [label for label in bundle.labels() if _diagnosable(bundle, label)]
+    chosen = list(labels) or bundle.evidence_labels()
     unknown = [label for label in chosen if label not in bundle.labels()]
     if unknown:
         raise UsageError(f"--label {unknown[0]}: not in {bundle_dir} (labels: "
@@ -124,12 +124,6 @@ def diagnose_bundle(bundle_dir: Path, labels: tuple[str, ...], source: Path | No
     if not diagnoses:
         diagnoses.append(diagnose(LabelEvidence("empty", source), causes, threshold=threshold))
     return diagnoses, problems
-
-
-def _diagnosable(bundle: Any, label: str) -> bool:
-    """A label with evidence diagnosis reads (not only a saved diagnosis or demo summary)."""
-    return any(e.label == label and e.kind not in ("diagnosis", "demo", "bench", "prometheus")
-               for e in bundle.entries)
 
 
 def diagnose_prometheus(url: str, target: str, since: str, step: str,

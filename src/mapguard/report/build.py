@@ -114,10 +114,7 @@ def build_report(bundle: Bundle, knowledge: Sequence[CauseEntry], *, threshold: 
     problems = list(bundle.problems)
     views: list[LabelView] = []
     evidence_of: dict[str, LabelEvidence] = {}
-    for label in bundle.labels():
-        if not any(e.label == label and e.kind not in ("demo", "diagnosis", "bench",
-                                                        "prometheus") for e in bundle.entries):
-            continue
+    for label in bundle.evidence_labels():
         collected = label_evidence(bundle, label, source=source)
         problems += collected.problems
         evidence = collected.evidence

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mapguard.bundle.reader import open_bundle
+from mapguard.bundle.reader import Bundle, open_bundle
 from mapguard.diagnose.commands import parse_threshold
 from mapguard.diagnose.engine import DEFAULT_THRESHOLD
 from mapguard.diagnose.knowledge import load_knowledge
@@ -15,11 +15,10 @@ from mapguard.report.build import build_report
 from mapguard.report.render import render_html
 
 
-def write_report(bundle_dir: Path, output: Path, *, threshold: float = DEFAULT_THRESHOLD,
+def write_report(bundle: Bundle, output: Path, *, threshold: float = DEFAULT_THRESHOLD,
                  source: Path | None = None, compare: tuple[str, ...] = (),
                  knowledge: Path | None = None) -> list[str]:
     """Build and write the report; returns the problems met reading the bundle."""
-    bundle = open_bundle(bundle_dir)
     report = build_report(bundle, load_knowledge(knowledge), threshold=threshold, source=source,
                           compare=compare)
     html = render_html(report)
@@ -51,6 +50,7 @@ def report_command(bundle_dir: Path, output: Path | None, source: Path | None,
     script. Exit status 2 when some evidence could not be read (the report shows the rest).
     """
     limit = parse_threshold(threshold)
+    bundle = open_bundle(bundle_dir)
     target = output or bundle_dir / "report.html"
     if not target.parent.is_dir():
         raise UsageError(f"-o {target}: directory {target.parent} does not exist")
@@ -59,7 +59,7 @@ def report_command(bundle_dir: Path, output: Path | None, source: Path | None,
     labels = tuple(part.strip() for part in compare.split(",")) if compare else ()
     if labels and len(labels) != 2:
         raise UsageError(f"--compare {compare!r}: expected two labels, e.g. before,after")
-    problems = write_report(bundle_dir, target, threshold=limit, source=source, compare=labels,
+    problems = write_report(bundle, target, threshold=limit, source=source, compare=labels,
                             knowledge=knowledge)
     click.echo(f"wrote {target} ({target.stat().st_size:,} bytes)")
     for problem in problems:
