@@ -45,6 +45,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                   "The incident library: confirmed incidents and what fixed them."),
     "report": ("mapguard.report.commands:report_command",
                "One self-contained HTML report from an evidence bundle."),
+    "gate": ("mapguard.gate.commands:gate",
+             "One CI step: new lint findings, new heap maps, bench and profile budgets."),
     "demo": ("mapguard.demo.command:demo_command",
              "Run mapguard on riskd, the Go service shipped inside mapguard."),
 }
