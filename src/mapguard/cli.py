@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lab": ("mapguard.lab.commands:lab",
             "Measure map-update strategies on this Go and machine; check common claims."),
     "slo": ("mapguard.slo.commands:slo", "SLOs as code: Prometheus rules, alerts, tests."),
+    "respond": ("mapguard.respond.commands:respond",
+                "Run audited mitigations when a guard or SLO alert fires."),
     "doctor": ("mapguard.doctor:doctor_command",
                "Is a Go toolchain there, which version, and which optional tools?"),
     "load": ("mapguard.load.commands:load_command",

@@ -257,11 +257,11 @@ class _Costs:
 
 
 def _attributed(profile: Any, source: Path | None) -> _Costs:
-    from mapguard.evidence.attribution import SourceFiles, attribute
+    from mapguard.evidence.attribution import attribute_profile
 
     names = [t.type for t in profile.sample_types]
     index_name = "alloc_space" if "alloc_space" in names else None
-    attribution = attribute(profile, index_name, SourceFiles(source))
+    attribution = attribute_profile(profile, source, sample_index=index_name)
     index = profile.sample_index(index_name)
     sites = tuple(SiteValue(Site(c.site.file, c.site.line, 0, c.site.function), c.op, c.value)
                   for c in attribution.sites)

@@ -113,7 +113,7 @@ class GctraceWindow:
         self.offset += len(complete)
         parser = GctraceParser()
         cycles = [cycle for line in complete.decode("utf-8", "replace").splitlines()
-                  if (cycle := parser.feed(line)) is not None]
+                  if (cycle := parser.feed(line)[0]) is not None]
         return RuntimeFigures(
             gomaxprocs=tuple(sorted({cycle.procs for cycle in cycles})),
             gc_cycles=len(cycles),

@@ -31,10 +31,11 @@ from pathlib import Path
 from mapguard.demo.comparison import Comparison, mann_whitney_p
 from mapguard.demo.service import VERSIONS, build, read_text, running_service
 from mapguard.errors import MapguardError, ToolError
-from mapguard.evidence.attribution import ALLOCATION_OPS, Attribution, SourceFiles, attribute
+from mapguard.evidence.attribution import ALLOCATION_OPS, Attribution, attribute_profile
 from mapguard.evidence.escape_run import run_escape_build
 from mapguard.evidence.gcsummary import GcSummary, summarize_gctrace
 from mapguard.evidence.profile_commands import fetch
+from mapguard.evidence.sourcetree import SourceFiles
 from mapguard.formats.escape import EscapeFact, Verdict
 from mapguard.formats.gctrace import Cycles, GcCycle, GcTrace, parse_gctrace
 from mapguard.formats.pprof import parse_profile
@@ -282,7 +283,8 @@ def snapshot(url: str, sources: SourceFiles, raw: list[bytes]) -> Attribution:
     profile are those of the last completed cycle). The profile itself is appended to `raw`."""
     source = f"{url}/debug/pprof/heap?gc=1"
     raw.append(fetch(source))
-    return attribute(parse_profile(raw[-1], source), "alloc_space", sources)
+    return attribute_profile(parse_profile(raw[-1], source), sources,
+                             sample_index="alloc_space")
 
 
 def _read_cycles(path: Path) -> Cycles:

@@ -35,10 +35,11 @@ from mapguard.bundle.evidence import (
 from mapguard.diagnose import costmodel
 from mapguard.diagnose.knowledge import CauseEntry
 from mapguard.diagnose.model import Cost, Diagnosed, Diagnosis, Evidence, Unexplained
-from mapguard.diagnose.origins import MapOrigin, OriginReader
 from mapguard.diagnose.sites import SiteFiles
+from mapguard.evidence.causes import Creation, creation_of
 from mapguard.evidence.profile_commands import human
 from mapguard.evidence.site import Site
+from mapguard.evidence.sourcetree import SourceFiles
 
 DEFAULT_THRESHOLD = 0.01
 _SEVERITY = {"error": 0, "warning": 1, "info": 2}
@@ -72,7 +73,8 @@ class LabelEvidence:
 class _Subject:
     anchor: Site  # resolved file (when readable), line, function
     display: str
-    origin: MapOrigin | None = None
+    origin: Creation | None = None  # where its map is made, when an insert was followed
+    inserts: bool = False  # a measured line of it inserts into a map
     findings: list[tuple[LintFinding, str]] = field(default_factory=list)  # with its origin
     bytes_by_op: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     sites: list[SiteValue] = field(default_factory=list)
@@ -87,13 +89,13 @@ class _Subject:
 
 
 class _Subjects:
-    def __init__(self, files: SiteFiles, origins: OriginReader) -> None:
+    def __init__(self, files: SiteFiles, sources: SourceFiles) -> None:
         self.files = files
-        self.origins = origins
+        self.sources = sources
         self.by_key: dict[tuple[str, int], _Subject] = {}
 
     def at(self, file: str, line: int, function: str | None,
-           origin: MapOrigin | None = None) -> _Subject:
+           origin: Creation | None = None) -> _Subject:
         resolved = self.files.resolve(file) or file
         key = (resolved, line)
         subject = self.by_key.get(key)
@@ -108,28 +110,29 @@ class _Subjects:
         return subject
 
     def for_site(self, site: Site, op: str) -> _Subject:
-        """The subject a measured site belongs to: its map's creation when the source shows
-        it, else the site itself."""
+        """The subject a measured site belongs to: the creation of the map a growth inserts
+        into, when the source shows it (`evidence.causes`), else the site itself."""
         if site.line <= 0:  # a function-only site (watch without source)
             return self.at(site.function or "?", 0, site.function)
-        resolved = self.files.resolve(site.file)
+        source, path = self.sources.get(site.file), self.sources.resolve(site.file)
+        operands = (source.insert_operands(site.line) if op != "create" and source is not None
+                    and path is not None else [])
         origin = None
-        if resolved is not None:
-            if op == "create":
-                origin = self.origins.creation_at(resolved, site.line)
-            else:
-                found = self.origins.origins_on_line(resolved, site.line)
-                origin = next((o for o in found if o.line is not None), found[0] if found
-                              else None)
-        if origin is not None and origin.line is not None and resolved is not None:
-            return self.at(resolved, origin.line, site.function, origin)
-        return self.at(site.file, site.line, site.function, origin)
+        if operands:
+            assert source is not None and path is not None
+            origin = creation_of(source, path, operands[0], self.sources)
+        if origin is not None and origin.site is not None:
+            subject = self.at(origin.site.file, origin.site.line, site.function, origin)
+        else:
+            subject = self.at(site.file, site.line, site.function, origin)
+        subject.inserts = subject.inserts or bool(operands)
+        return subject
 
 
 def diagnose(evidence: LabelEvidence, knowledge: Sequence[CauseEntry], *,
              threshold: float = DEFAULT_THRESHOLD) -> Diagnosis:
     files = SiteFiles(evidence.source)
-    subjects = _Subjects(files, OriginReader())
+    subjects = _Subjects(files, SourceFiles(evidence.source))
     _gather(evidence, subjects)
     matched: list[Diagnosed] = []
     claimed: set[tuple[str, int]] = set()
@@ -180,10 +183,7 @@ def _risk_rank(found: Diagnosed) -> int:
 def _gather(evidence: LabelEvidence, subjects: _Subjects) -> None:
     for lint in evidence.lint:
         for finding in lint.findings:
-            resolved = subjects.files.resolve(finding.file)
-            origin = subjects.origins.creation_at(resolved, finding.line) if resolved else None
-            function = origin.function if origin is not None else None
-            subjects.at(finding.file, finding.line, function, origin).findings.append(
+            subjects.at(finding.file, finding.line, None).findings.append(
                 (finding, lint.origin))
     if evidence.allocation is not None:
         for value in evidence.allocation.sites:
@@ -223,13 +223,18 @@ def _holds(entry: CauseEntry, subject: _Subject, rule: str | None) -> bool:
         origin = subject.origin
         if origin is None:
             return False
-        facts = {"per_call": origin.per_call, "sized": origin.sized,
+        facts = {"per_call": _per_call(origin), "sized": origin.sized,
                  "in_loop": origin.loop_line is not None}
         if any(facts[key] != wanted for key, wanted in requires.origin.items()):
             return False
     if requires.stalls and not subject.stalls:
         return False
     return not (requires.cpu and subject.cpu_ns <= 0)
+
+
+def _per_call(origin: Creation) -> bool:
+    """Made in the function that fills it, so on every call."""
+    return origin.site is not None and origin.how == "in the same function"
 
 
 def _match(subject: _Subject, knowledge: Sequence[CauseEntry],
@@ -278,13 +283,13 @@ def _lint_items(entry: CauseEntry, subject: _Subject) -> list[Evidence]:
 
 def _source_items(subject: _Subject) -> list[Evidence]:
     origin = subject.origin
-    if origin is None or origin.line is None:
+    if origin is None or origin.site is None:
         return []
-    made = f"`{origin.variable}` is made at line {origin.line} ({origin.text})"
+    made = f"the map is made at line {origin.site.line} ({origin.text}), {origin.how}"
     where = (f", anew on every pass of the loop at line {origin.loop_line}"
-             if origin.loop_line else ", on every call" if origin.how == "local" else "")
+             if origin.loop_line else ", on every call" if _per_call(origin) else "")
     sized = "" if origin.sized else ", without a size hint"
-    inserts = sorted({s.site.line for s in subject.sites if s.site.line != origin.line})
+    inserts = sorted({s.site.line for s in subject.sites if s.site.line != origin.site.line})
     grown = f"; inserts at line{'s' if len(inserts) > 1 else ''} " \
         f"{', '.join(map(str, inserts))} grow it" if inserts else ""
     return [Evidence("source", subject.display, f"{made}{where}{sized}{grown}")]
@@ -370,7 +375,8 @@ def _percent(value: float, total: float) -> str:
 def _statement(found: Diagnosed, subject: _Subject) -> str:
     cause, cost = found.cause, found.cost
     where = found.display
-    function = subject.anchor.function or (subject.origin.function if subject.origin else None)
+    function = subject.anchor.function or (
+        subject.origin.site.function if subject.origin and subject.origin.site else None)
     head = f"{where}" + (f" in {function.rsplit('/', 1)[-1]}" if function else "")
     if cost is None:
         return f"{head}: {cause.title} (seen in the code, not measured)"
@@ -412,21 +418,21 @@ def _unexplained(subjects: _Subjects, claimed: set[tuple[str, int]], evidence: L
 
 def _why_unexplained(subject: _Subject, op: str) -> str:
     origin = subject.origin
-    if origin is None:
-        if subject.anchor.line <= 0:
-            return "a function-level site (no source line): give --source to read it"
-        return ("no map insert or creation on this line in the source read: the map work is "
-                "inside a call to another package (decoding into a map, a library's own map)")
-    if origin.how == "field":
-        return (f"`{origin.variable}` is a field: a long-lived map growing as it fills "
-                "(size it where it is made if its final size is known)")
-    if origin.how == "parameter":
-        return f"`{origin.variable}` is a parameter: the map is made by the caller"
-    if origin.how == "outside":
-        return f"`{origin.variable}` is made outside this function"
+    if subject.anchor.line <= 0:
+        return "a function-level site (no source line): give --source to read it"
+    if origin is not None and origin.how.startswith("field"):
+        return (f"a long-lived map ({origin.how}) growing as it fills: size it where it is made "
+                "if its final size is known")
+    if origin is not None and origin.site is None:
+        return f"{origin.text}: the map is made {origin.how}"
+    if subject.inserts:
+        return "an insert into a map whose creation this package does not show"
     if op == "create":
-        return "a map made per call at its final size: what remains is the table itself"
-    return "no cause of the library matches this map"
+        return "a map made at its final size: what remains is the table itself"
+    if not Path(subject.anchor.file).is_file():
+        return "the source of this line was not read: give --source DIR"
+    return ("no map insert or creation on this line: the map work is inside a call to "
+            "another package (decoding into a map, a library's own map)")
 
 
 def _context(evidence: LabelEvidence) -> list[Evidence]:

@@ -128,12 +128,16 @@ class Rule:
     summary: str  # one line, for `mapguard rules`
     doc: str  # the explain text: what / why / example / instead / false alarms (markdown)
     run: Callable[[Pass], None]
+    reports_at: str = ""  # the node a finding's position names (docs/rules.md)
     markers: tuple[bytes, ...] = ()  # one must occur in the package, else skip; (): always run
     anchors: tuple[TextPattern, ...] = ()  # where candidates() looks; literal-first
     # The function bodies worth parsing for this rule: those where one of these matches.
     # None: every body. Only a matter of speed: a body left out is parsed when asked about.
     bodies: tuple[TextPattern, ...] | None = None
-    needs: GoVersion | None = None  # the Go version its advice needs, if any
+    # The Go version below which the rule reports nothing (its advice needs it); the report
+    # names the rules a module's Go version silences. A rule that still reports on older code,
+    # with other advice, leaves this None and asks `Pass.allows` per piece of advice.
+    needs: GoVersion | None = None
 
     def applies_to(self, text: bytes) -> bool:
         """Whether the text of a package (all its files joined) holds one of the markers."""
@@ -158,6 +162,13 @@ class Pass:
     package: Package
     info: TypeInfo
     findings: list[Finding] = field(default_factory=list)
+    # When a large package is split across workers: the files whose candidates this pass
+    # checks (the rest are there to be looked up). None: every file.
+    shard: frozenset[Path] | None = None
+
+    def owns(self, go_file: GoFile) -> bool:
+        """Whether candidates in `go_file` are this pass's to check."""
+        return self.shard is None or go_file.path in self.shard
 
     @property
     def go_version(self) -> GoVersion:
@@ -195,7 +206,7 @@ class Pass:
         """The nodes at the rule's anchor hits, in the files that hold one of its markers."""
         markers = self.rule.markers
         files = [f for f in self.package.files
-                 if not markers or any(m in f.source for m in markers)]
+                 if self.owns(f) and (not markers or any(m in f.source for m in markers))]
         for anchor in self.rule.anchors:
             yield from self.find(anchor, files)
 

@@ -10,14 +10,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
 from mapguard.clikit import counted, emit_json, format_option
 from mapguard.errors import InputError, UsageError
+from mapguard.respond.config import is_loopback, read_token
 from mapguard.slo import tools
 from mapguard.slo.alert_windows import Catalog, load_catalogs
-from mapguard.slo.alertmanager import render_alertmanager
+from mapguard.slo.alertmanager import RespondWebhook, render_alertmanager
 from mapguard.slo.conventions import Convention
 from mapguard.slo.convert import TARGETS, convert
 from mapguard.slo.dashboard import render_dashboard
@@ -264,6 +266,15 @@ def _rules_text(specs: SpecSet, groups: Sequence[RuleGroup], kind: str,
               help="Also write promtool unit tests for the rules (needs -o FILE).")
 @click.option("--alertmanager", "am_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write an Alertmanager route + inhibition configuration.")
+@click.option("--respond", "respond_url", metavar="URL",
+              help="Also send map guard alerts and pages to `mapguard respond` at this URL "
+                   "(needs --alertmanager), e.g. http://127.0.0.1:9466/alerts.")
+@click.option("--respond-token-file", "respond_token", type=click.Path(path_type=Path),
+              help="File holding the bearer token Alertmanager sends to mapguard respond "
+                   "(needed for any address but loopback).")
+@click.option("--respond-ca-file", "respond_ca", type=click.Path(path_type=Path),
+              help="PEM file of the CA that signed mapguard respond's certificate (https URLs "
+                   "with a private CA).")
 @click.option("--dashboard", "dashboard_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a Grafana dashboard (JSON) reading the recording rules.")
 @DEFAULT_PERIOD_OPTION
@@ -282,7 +293,8 @@ def _rules_text(specs: SpecSet, groups: Sequence[RuleGroup], kind: str,
 @format_option(("text", "json", "prometheusrule"))
 def generate_command(
     specs: tuple[Path, ...], output_text: str | None, tests_path: Path | None,
-    am_path: Path | None, dashboard_path: Path | None, default_period: str,
+    am_path: Path | None, respond_url: str | None, respond_token: Path | None,
+    respond_ca: Path | None, dashboard_path: Path | None, default_period: str,
     windows_dir: Path | None, convention: str | None, extra_labels: tuple[str, ...],
     ignore_slo_duplicates: bool, include: str | None, exclude: str | None, check: bool,
     run_tests: bool, output_format: str,
@@ -301,6 +313,7 @@ def generate_command(
                          "add -o RULES.yml")
     if run_tests and tests_path is None:
         raise UsageError("--run-tests needs --tests FILE")
+    respond = _respond_webhook(respond_url, respond_token, respond_ca, am_path)
     if ignore_slo_duplicates and not to_dir:
         raise UsageError("--ignore-slo-duplicates needs -o DIR/ (one rule file per spec): "
                          "one rule file cannot hold the same SLO twice")
@@ -336,7 +349,7 @@ def generate_command(
         _write(tests_path, render_tests(document))
         written["tests"] = str(tests_path)
     if am_path is not None:
-        _write(am_path, render_alertmanager(loaded))
+        _write(am_path, render_alertmanager(loaded, respond=respond))
         written["alertmanager"] = str(am_path)
     if dashboard_path is not None:
         _write(dashboard_path, render_dashboard(loaded, groups))
@@ -365,6 +378,48 @@ def generate_command(
             if not verdict.ok:
                 click.echo(verdict.output, err=True)
     return 0 if all(v.ok for v in verdicts) else 1
+
+
+def _respond_webhook(url: str | None, token_file: Path | None, ca_file: Path | None,
+                     am_path: Path | None) -> RespondWebhook | None:
+    if url is None:
+        if token_file is not None or ca_file is not None:
+            raise UsageError("--respond-token-file and --respond-ca-file need --respond URL")
+        return None
+    if am_path is None:
+        raise UsageError("--respond needs --alertmanager FILE (the configuration it goes into)")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise UsageError(f"--respond: {url!r} is not an http(s) URL")
+    if token_file is None and not is_loopback(parts.hostname):
+        raise UsageError(f"--respond: {parts.hostname} is not a loopback address: mapguard "
+                         "respond requires a bearer token there; add --respond-token-file")
+    if token_file is not None:
+        try:
+            read_token(token_file)
+        except ValueError as exc:
+            raise InputError("--respond-token-file", str(exc)) from None
+    if ca_file is not None:
+        _check_certificate(ca_file)
+    # Absolute: Alertmanager reads relative paths from its configuration's directory.
+    return RespondWebhook(url, _absolute(token_file), _absolute(ca_file))
+
+
+def _absolute(path: Path | None) -> str | None:
+    return str(path.resolve()) if path is not None else None
+
+
+def _check_certificate(path: Path) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError("--respond-ca-file", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError("--respond-ca-file", f"{path} is not UTF-8 text",
+                         expected="a PEM certificate") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise InputError("--respond-ca-file", f"{path} holds no certificate",
+                         expected="a PEM certificate") from None
 
 
 def _per_file(specs: SpecSet) -> list[tuple[str, SpecSet]]:

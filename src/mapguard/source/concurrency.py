@@ -1,6 +1,6 @@
 """Which code of a package runs concurrently, and which maps other goroutines can reach.
 
-Concurrency contexts (RULES.md MG004):
+Concurrency contexts (docs/rules.md, MG004):
 - HTTP handlers: functions, methods and func literals with the `(http.ResponseWriter,
   *http.Request)` signature — net/http runs each request on its own goroutine (not in test
   files, where handlers are fakes serving the test's requests);

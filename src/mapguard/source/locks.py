@@ -1,4 +1,4 @@
-"""Which locks are held at a statement (RULES.md "Locks").
+"""Which locks are held at a statement (docs/lint.md, "Locks").
 
 A lock is held when `x.Lock()` (for writes; `x.RLock()` is enough only for reads) was called
 earlier in the same block or an enclosing block of the same function with no `x.Unlock()` in

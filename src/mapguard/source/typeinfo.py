@@ -574,7 +574,11 @@ class TypeInfo:
         if name == "make" and args:
             return self.type_node(args[0], go_file)
         if name == "new" and args:
-            return PointerTo(self.type_node(args[0], go_file))
+            operand = args[0]
+            # new(T), or new(expr) since Go 1.26 (see mapguard.source.newsyntax).
+            is_type = operand.type.endswith("_type") or operand.type == "type_identifier"
+            return PointerTo(self.type_node(operand, go_file) if is_type
+                             else self.type_of(operand, go_file))
         if name == "append" and args:
             return self.type_of(args[0], go_file)
         if name == "string":

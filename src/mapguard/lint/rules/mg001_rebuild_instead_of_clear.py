@@ -455,6 +455,7 @@ RULE = Rule(
     name="rebuild-instead-of-clear",
     severity=Severity.WARNING,
     summary="a map re-created per loop pass or per Reset call where clear(m) would reuse it",
+    reports_at="the assignment that re-creates the map",
     doc=__doc__ or "",
     run=run,
     markers=(b"make(", b"{}", b"map["),  # map_creation_sites() finds the candidates

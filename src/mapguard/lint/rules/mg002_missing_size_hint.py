@@ -442,6 +442,7 @@ RULE = Rule(
     name="missing-size-hint",
     severity=Severity.INFO,
     summary="a map filled by a loop of known length but created without a size hint",
+    reports_at="the `make(...)` call or the map literal",
     doc=__doc__ or "",
     run=run,
     markers=(b"make(", b"{}"),  # map_creation_sites() finds the candidates

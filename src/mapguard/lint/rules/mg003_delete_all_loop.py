@@ -99,6 +99,7 @@ RULE = Rule(
     name="delete-all-loop",
     severity=Severity.INFO,
     summary="a loop deleting every key of a map: clear(m) says it in one call",
+    reports_at="the `for` statement",
     doc=__doc__ or "",
     run=run,
     markers=(b"delete(",),

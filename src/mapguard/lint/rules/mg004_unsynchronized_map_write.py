@@ -223,6 +223,7 @@ RULE = Rule(
     name="unsynchronized-map-write",
     severity=Severity.ERROR,
     summary="a map other goroutines can reach, written without a lock in concurrent code",
+    reports_at="the write (`m[k] = v`, `m[k]++`, `m[k] op= v`, `delete`, `clear`)",
     doc=__doc__ or "",
     run=run,
     # Concurrency needs a `go` statement (gofmt indents it) or an HTTP handler somewhere.

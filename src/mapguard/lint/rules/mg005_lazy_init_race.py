@@ -444,6 +444,7 @@ RULE = Rule(
     name="lazy-init-race",
     severity=Severity.ERROR,
     summary="`if x == nil { x = ... }` on shared state without a lock or sync.Once",
+    reports_at="the `if` statement that holds the nil check",
     doc=__doc__ or "",
     run=run,
     markers=(b"nil",),

@@ -274,6 +274,7 @@ RULE = Rule(
     name="pooled-map-not-cleared",
     severity=Severity.WARNING,
     summary="a map taken from a sync.Pool is put back without being cleared",
+    reports_at="the `Put` call",
     doc=__doc__ or "",
     run=run,
     markers=(b"sync.Pool",),  # a pool of this package (another package's pool is not typed)

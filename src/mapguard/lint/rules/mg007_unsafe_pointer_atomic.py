@@ -439,6 +439,7 @@ RULE = Rule(
     name="unsafe-pointer-atomic",
     severity=Severity.WARNING,
     summary="unsafe.Pointer atomics holding one pointer type: atomic.Pointer[T] says it safely",
+    reports_at="each `atomic.*Pointer` call on that pointer",
     doc=__doc__ or "",
     run=run,
     markers=(b"LoadPointer(", b"StorePointer(", b"SwapPointer(", b"CompareAndSwapPointer("),

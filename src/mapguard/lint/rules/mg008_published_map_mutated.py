@@ -290,6 +290,7 @@ RULE = Rule(
     name="published-map-mutated",
     severity=Severity.ERROR,
     summary="a map published through an atomic or sync.Map, written in place afterwards",
+    reports_at="the write to the published map",
     doc=__doc__ or "",
     run=run,
     # The publishing types must be declared in the package for their Loads to be typed.

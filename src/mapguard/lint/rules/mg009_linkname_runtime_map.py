@@ -152,6 +152,7 @@ RULE = Rule(
     name="linkname-runtime-map",
     severity=Severity.ERROR,
     summary="a //go:linkname pull of a runtime map internal or map hash function",
+    reports_at="the `//go:linkname` directive",
     doc=__doc__ or "",
     run=run,
     markers=(b"go:linkname",),

@@ -205,6 +205,7 @@ RULE = Rule(
     name="allocating-map-key-in-loop",
     severity=Severity.WARNING,
     summary="a map key built by concatenation or fmt.Sprint* on every loop pass",
+    reports_at="the index expression that builds the key",
     doc=__doc__ or "",
     run=run,
     markers=(b"+", b"[fmt.Sprint"),
