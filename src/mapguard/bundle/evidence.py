@@ -59,6 +59,7 @@ class SiteValue:
     site: Site
     op: str
     value: int
+    via: str | None = None  # the library function that did the map work, called from the site
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +264,8 @@ def _attributed(profile: Any, source: Path | None) -> _Costs:
     index_name = "alloc_space" if "alloc_space" in names else None
     attribution = attribute_profile(profile, source, sample_index=index_name)
     index = profile.sample_index(index_name)
-    sites = tuple(SiteValue(Site(c.site.file, c.site.line, 0, c.site.function), c.op, c.value)
+    sites = tuple(SiteValue(Site(c.site.file, c.site.line, 0, c.site.function), c.op, c.value,
+                            c.via.function if c.via is not None else None)
                   for c in attribution.sites)
     lines = _user_lines(profile, index) if attribution.unit == "bytes" else {}
     return _Costs(attribution.unit, attribution.total, attribution.map_total,
@@ -307,7 +309,8 @@ def _user_lines(profile: Any, index: int) -> dict[tuple[str, int], int]:
 def _minus(end: _Costs, start: _Costs) -> _Costs:
     """What happened between two cumulative profiles of one process."""
     before = {(s.site, s.op): s.value for s in start.sites}
-    sites = [SiteValue(s.site, s.op, s.value - before.get((s.site, s.op), 0)) for s in end.sites]
+    sites = [SiteValue(s.site, s.op, s.value - before.get((s.site, s.op), 0), s.via)
+             for s in end.sites]
     by_op = {op: value - start.by_op.get(op, 0) for op, value in end.by_op.items()}
     lines = {key: value - start.lines.get(key, 0) for key, value in end.lines.items()}
     kept = sorted((s for s in sites if s.value > 0), key=lambda s: -s.value)
@@ -320,8 +323,8 @@ def _profile_json(entry: Entry) -> CostEvidence:
     doc = Doc(read_json_file(entry.path), entry.name)
     map_part = doc.child("map")
     sites = tuple(
-        SiteValue(Site(s.text("file"), s.integer("line"), 0, s.opt_text("function")), s.text("op"),
-                  s.integer("value"))
+        SiteValue(Site(s.text("file"), s.integer("line"), 0, s.opt_text("function")),
+                  s.text("op"), s.integer("value"), _via(s))
         for s in doc.objects("sites"))
     requests = entry.meta.get("requests")
     return CostEvidence(
@@ -330,6 +333,11 @@ def _profile_json(entry: Entry) -> CostEvidence:
         {op: int(v) for op, v in map_part.numbers("by_op").items()}, sites, {},
         None, int(requests) if isinstance(requests, int) else None,
         doc.opt_integer("unattributed") or 0, tuple(str(n) for n in doc.data.get("notes") or ()))
+
+
+def _via(site: Doc) -> str | None:
+    via = site.opt_child("via")
+    return via.opt_text("function") if via is not None else None
 
 
 def _watch_costs(entry: Entry) -> CostEvidence:

@@ -412,11 +412,12 @@ def _unexplained(subjects: _Subjects, claimed: set[tuple[str, int]], evidence: L
             if value <= 0 or (share is not None and share < threshold):
                 continue
             found.append(Unexplained(subject.display, subject.anchor.function, op, value, share,
-                                     _why_unexplained(subject, op)))
+                                     _why_unexplained(subject, op, evidence.source and
+                                                      evidence.source.resolve())))
     return sorted(found, key=lambda u: -u.value)
 
 
-def _why_unexplained(subject: _Subject, op: str) -> str:
+def _why_unexplained(subject: _Subject, op: str, root: Path | None) -> str:
     origin = subject.origin
     if subject.anchor.line <= 0:
         return "a function-level site (no source line): give --source to read it"
@@ -429,10 +430,15 @@ def _why_unexplained(subject: _Subject, op: str) -> str:
         return "an insert into a map whose creation this package does not show"
     if op == "create":
         return "a map made at its final size: what remains is the table itself"
+    via = sorted({s.via for s in subject.sites if s.via})
+    if via:
+        return (f"the map is filled inside {', '.join(f.rsplit('/', 1)[-1] for f in via)}, "
+                "called on this line: library code, not a pattern of this module")
     if not Path(subject.anchor.file).is_file():
         return "the source of this line was not read: give --source DIR"
-    return ("no map insert or creation on this line: the map work is inside a call to "
-            "another package (decoding into a map, a library's own map)")
+    if root is not None and not Path(subject.anchor.file).resolve().is_relative_to(root):
+        return "library code outside the source tree, with no caller in it"
+    return "no map insert or creation on this line: the map work is inside a call on it"
 
 
 def _context(evidence: LabelEvidence) -> list[Evidence]:
