@@ -391,6 +391,9 @@ def load_gc(entry: Entry) -> GcEvidence:
                 raise InputError(entry.name, f"not a gctrace cycle: {exc}",
                                  where=cycle.where) from None
         trace = GcTrace(Cycles.from_rows(rows), (), 0)
+        stated = doc.opt_child("summary")
+        if stated is not None:  # `mapguard gc --format json` keeps only some cycles
+            return _stated_gc(entry, stated, trace)
     summary = summarize_gctrace(trace)
     window = summary.gc_cpu_window_percent
     gogc = entry.meta.get("gogc")
@@ -400,9 +403,28 @@ def load_gc(entry: Entry) -> GcEvidence:
             float(summary.gc_cpu_percent) if summary.gc_cpu_percent is not None else None),
         "window" if window is not None else "since start",
         summary.pauses_ms.p99, summary.pauses_ms.max, summary.cycles_per_s,
-        int(gogc) if isinstance(gogc, int) else None,
-        tuple(GcPoint(c.at_s, c.stw_sweep_term_ms + c.stw_mark_term_ms, c.heap_live_mb,
-                      c.heap_goal_mb, c.forced) for c in trace.cycles))
+        int(gogc) if isinstance(gogc, int) else None, _timeline(trace))
+
+
+def _timeline(trace: Any) -> tuple[GcPoint, ...]:
+    return tuple(GcPoint(c.at_s, c.stw_sweep_term_ms + c.stw_mark_term_ms, c.heap_live_mb,
+                         c.heap_goal_mb, c.forced) for c in trace.cycles)
+
+
+def _stated_gc(entry: Entry, summary: Doc, trace: Any) -> GcEvidence:
+    """The summary `mapguard gc` computed over every cycle of the log."""
+    window = summary.opt_number("gc_cpu_window_percent")
+    since_start = summary.opt_number("gc_cpu_percent")
+    pauses = summary.opt_child("stw_pause_ms")
+    gogc = entry.meta.get("gogc")
+    return GcEvidence(
+        entry.name, summary.integer("cycles"), summary.opt_number("span_s") or 0.0,
+        window if window is not None else since_start,
+        "window" if window is not None else "since start",
+        pauses.opt_number("p99") if pauses else None,
+        pauses.opt_number("max") if pauses else None,
+        summary.opt_number("cycles_per_s"), int(gogc) if isinstance(gogc, int) else None,
+        _timeline(trace))
 
 
 # --- eBPF, load, chaos, SLO ------------------------------------------------------------------

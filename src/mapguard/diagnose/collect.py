@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mapguard.bundle import evidence as loaders
-from mapguard.bundle.reader import Bundle, Entry
+from mapguard.bundle.reader import Bundle, Entry, read_json_file
+from mapguard.bundle.shape import Doc
 from mapguard.diagnose.engine import LabelEvidence
-from mapguard.errors import MapguardError
+from mapguard.errors import InputError, MapguardError
 
 T = TypeVar("T")
 
@@ -61,6 +62,42 @@ def label_evidence(bundle: Bundle, label: str, *, source: Path | None = None) ->
         notes=tuple(notes),
     )
     return Collected(evidence, tuple(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSeries:
+    """What `diagnose --prometheus --bundle` saved of a target: rates over time and the
+    correlations found in them."""
+
+    origin: str
+    sites: dict[str, list[tuple[float, float]]]  # site -> (unix seconds, map bytes/s)
+    pauses: list[tuple[float, float]]  # (unix seconds, GC pause seconds per second)
+    correlations: list[dict[str, Any]]
+
+
+def saved_series(bundle: Bundle, label: str) -> tuple[SavedSeries | None, list[str]]:
+    for entry in bundle.of("prometheus", label):
+        try:
+            doc = Doc(read_json_file(entry.path), entry.name)
+            sites = {name: _points(doc, f"sites.{name}", values)
+                     for name, values in doc.child("sites").data.items()}
+            pauses = _points(doc, "gc_pause_seconds_per_second",
+                             doc.data.get("gc_pause_seconds_per_second"))
+            correlations = [c.data for c in doc.objects("correlations", optional=True)
+                            if isinstance(c.data.get("statement"), str)
+                            and isinstance(c.data.get("site"), str)]
+        except MapguardError as exc:
+            return None, [f"{bundle.root / entry.name}: {_without_origin(exc, entry)}"]
+        return SavedSeries(entry.name, sites, pauses, correlations), []
+    return None, []
+
+
+def _points(doc: Doc, where: str, values: Any) -> list[tuple[float, float]]:
+    if not isinstance(values, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p)
+            for p in values):
+        raise InputError(doc.origin, "expected a list of [time, value] pairs", where=where)
+    return [(float(t), float(v)) for t, v in values]
 
 
 def _without_origin(exc: MapguardError, entry: Entry) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -10,13 +11,20 @@ from typing import Any
 
 import click
 
+from mapguard.bundle.options import open_bundle_writer
 from mapguard.bundle.reader import open_bundle, read_json_file
+from mapguard.bundle.writer import BundleWriter
 from mapguard.clikit import emit_json
 from mapguard.diagnose import incidents as library
-from mapguard.diagnose.collect import label_evidence
-from mapguard.diagnose.engine import DEFAULT_THRESHOLD, LabelEvidence, diagnose
+from mapguard.diagnose.collect import label_evidence, saved_series
+from mapguard.diagnose.engine import (
+    DEFAULT_THRESHOLD,
+    LabelEvidence,
+    attach_correlations,
+    diagnose,
+)
 from mapguard.diagnose.knowledge import CauseEntry, load_knowledge
-from mapguard.diagnose.model import Diagnosed, Diagnosis, Evidence
+from mapguard.diagnose.model import Diagnosed, Diagnosis
 from mapguard.diagnose.render import diagnosis_json, render_markdown, render_text
 from mapguard.errors import InputError, UsageError
 
@@ -84,18 +92,21 @@ def diagnose_command(bundle_dir: Path | None, labels: tuple[str, ...],
         raise UsageError(f"--source {source}: not a directory")
     if output is not None and not output.parent.is_dir():
         raise UsageError(f"-o {output}: directory {output.parent} does not exist")
-    if (bundle_dir is None) == (prometheus_url is None):
-        raise UsageError("give --bundle DIR or --prometheus URL (one of them)")
+    if bundle_dir is None and prometheus_url is None:
+        raise UsageError("give --bundle DIR or --prometheus URL")
     causes = load_knowledge(knowledge)
     problems: list[str] = []
-    if bundle_dir is not None:
-        diagnoses, problems = diagnose_bundle(bundle_dir, labels, source, causes, limit)
-    else:
+    if prometheus_url is not None:
         if not target:
             raise UsageError("--prometheus needs --target (the name mapguard watch gives it)")
-        assert prometheus_url is not None
+        # With --bundle, what Prometheus showed is saved there (for the report, and to
+        # diagnose again later).
+        writer = open_bundle_writer(bundle_dir, _label_for(target), "mapguard diagnose")
         diagnoses = [diagnose_prometheus(prometheus_url, target, since, step, latency_query,
-                                         source, causes, limit)]
+                                         source, causes, limit, writer)]
+    else:
+        assert bundle_dir is not None
+        diagnoses, problems = diagnose_bundle(bundle_dir, labels, source, causes, limit)
     diagnoses = [with_incidents(d, incidents_db) for d in diagnoses]
     write_output(diagnoses, output_format, output,
                  str(bundle_dir) if bundle_dir is not None else prometheus_url)
@@ -120,15 +131,25 @@ def diagnose_bundle(bundle_dir: Path, labels: tuple[str, ...], source: Path | No
     for label in chosen:
         collected = label_evidence(bundle, label, source=source)
         problems += collected.problems
-        diagnoses.append(diagnose(collected.evidence, causes, threshold=threshold))
+        found = diagnose(collected.evidence, causes, threshold=threshold)
+        series, trouble = saved_series(bundle, label)
+        problems += trouble
+        diagnoses.append(attach_correlations(found, series.correlations) if series else found)
     if not diagnoses:
         diagnoses.append(diagnose(LabelEvidence("empty", source), causes, threshold=threshold))
     return diagnoses, problems
 
 
+def _label_for(target: str) -> str:
+    """A bundle label for a target name (`10.0.0.5:6060` -> `10.0.0.5_6060`)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_+-]", "_", target).strip("_") or "target"
+    return cleaned[:64]
+
+
 def diagnose_prometheus(url: str, target: str, since: str, step: str,
                         latency_query: str | None, source: Path | None,
-                        causes: tuple[CauseEntry, ...], threshold: float) -> Diagnosis:
+                        causes: tuple[CauseEntry, ...], threshold: float,
+                        writer: BundleWriter | None = None) -> Diagnosis:
     from mapguard.diagnose import prometheus as live
 
     api = live.RangeAPI(url)
@@ -138,8 +159,20 @@ def diagnose_prometheus(url: str, target: str, since: str, step: str,
     lint = (_lint_source(source),) if source is not None else ()
     evidence = LabelEvidence(target, source, lint=lint, allocation=costs)
     found = diagnose(evidence, causes, threshold=threshold)
-    correlations = live.correlations(api, target, window, latency_query=latency_query)
-    return attach_correlations(found, [c.to_json() for c in correlations])
+    correlations = [c.to_json() for c in live.correlations(api, target, window,
+                                                            latency_query=latency_query)]
+    if writer is not None:
+        label = _label_for(target)
+        writer.add_json("watch", label, {"version": 1, "targets": [live.costs_json(target,
+                                                                                   costs)]},
+                        meta={"from": url, "window_seconds": window.end - window.start})
+        writer.add_json("prometheus", label, {
+            "version": 1, "prometheus": url, "target": target,
+            "window": {"start": window.start, "end": window.end, "step": window.step},
+            **live.series_for_plot(api, target, window), "correlations": correlations})
+        if source is not None:
+            writer.set_source(label, source)
+    return attach_correlations(found, correlations)
 
 
 def _lint_source(source: Path) -> Any:
@@ -150,21 +183,6 @@ def _lint_source(source: Path) -> Any:
     return LintEvidence(f"mapguard lint {source}", tuple(
         LintFinding(f.rule, f.name, str(f.severity), str(f.path), f.line, f.column, f.message)
         for f in result.findings), result.files)
-
-
-def attach_correlations(diagnosis: Diagnosis, correlations: list[dict[str, Any]]) -> Diagnosis:
-    """Each correlation also becomes evidence of the cause whose measured site it is about."""
-
-    def with_correlation(found: Diagnosed) -> Diagnosed:
-        labels = {f"{s.site.file}:{s.site.line}" for s in found.sites} | {
-            s.site.function for s in found.sites if s.site.function}
-        extra = tuple(Evidence("correlation", "prometheus", c["statement"])
-                      for c in correlations if c["site"] in labels)
-        return replace(found, evidence=found.evidence + extra) if extra else found
-
-    return replace(diagnosis, causes=tuple(map(with_correlation, diagnosis.causes)),
-                   below=tuple(map(with_correlation, diagnosis.below)),
-                   correlations=tuple(correlations))
 
 
 def with_incidents(diagnosis: Diagnosis, db: Path | None) -> Diagnosis:

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from mapguard.bundle.evidence import (
     CostEvidence,
@@ -169,6 +170,21 @@ def diagnose(evidence: LabelEvidence, knowledge: Sequence[CauseEntry], *,
         next_steps=tuple(_next_steps(evidence, causes, unmeasured, unexplained)),
         sources=evidence.sources, notes=evidence.notes,
     )
+
+
+def attach_correlations(diagnosis: Diagnosis, correlations: list[dict[str, Any]]) -> Diagnosis:
+    """Each correlation also becomes evidence of the cause whose measured site it is about."""
+
+    def with_correlation(found: Diagnosed) -> Diagnosed:
+        labels = {f"{s.site.file}:{s.site.line}" for s in found.sites} | {
+            s.site.function for s in found.sites if s.site.function}
+        extra = tuple(Evidence("correlation", "prometheus", c["statement"])
+                      for c in correlations if c["site"] in labels)
+        return replace(found, evidence=found.evidence + extra) if extra else found
+
+    return replace(diagnosis, causes=tuple(map(with_correlation, diagnosis.causes)),
+                   below=tuple(map(with_correlation, diagnosis.below)),
+                   correlations=tuple(correlations))
 
 
 def _risk_rank(found: Diagnosed) -> int:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import numpy as np
 
 from mapguard.bundle.evidence import CostEvidence, SiteValue, parse_site_label
 from mapguard.diagnose.correlate import Correlation, aligned, correlate
@@ -173,6 +172,10 @@ def _pairs(points: Mapping[float, float]) -> list[list[float]]:
     return [[t, points[t]] for t in sorted(points)]
 
 
-def as_arrays(pairs: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
-    data = np.array(pairs, dtype=float).reshape(-1, 2)
-    return data[:, 0], data[:, 1]
+def costs_json(target: str, costs: CostEvidence) -> dict[str, Any]:
+    """The window's map bytes in the shape of `mapguard watch --once --format json`."""
+    return {"target": target, "seconds": costs.seconds, "total_bytes": costs.total,
+            "map_bytes": costs.map_total,
+            "sites": [{"site": f"{s.site.file}:{s.site.line}" if s.site.line
+                       else s.site.function or "other", "op": s.op, "bytes": s.value}
+                      for s in costs.sites]}

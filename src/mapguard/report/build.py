@@ -13,8 +13,8 @@ from typing import Any
 from mapguard import __version__
 from mapguard.bundle.evidence import LoadEvidence, SloEvidence
 from mapguard.bundle.reader import Bundle, read_json_file
-from mapguard.diagnose.collect import label_evidence
-from mapguard.diagnose.engine import LabelEvidence, diagnose
+from mapguard.diagnose.collect import SavedSeries, label_evidence, saved_series
+from mapguard.diagnose.engine import LabelEvidence, attach_correlations, diagnose
 from mapguard.diagnose.knowledge import CauseEntry
 from mapguard.diagnose.model import Diagnosis
 from mapguard.diagnose.sites import SiteFiles
@@ -119,7 +119,12 @@ def build_report(bundle: Bundle, knowledge: Sequence[CauseEntry], *, threshold: 
         problems += collected.problems
         evidence = collected.evidence
         evidence_of[label] = evidence
-        views.append(_label_view(evidence, diagnose(evidence, knowledge, threshold=threshold)))
+        series, trouble = saved_series(bundle, label)
+        problems += trouble
+        diagnosis = diagnose(evidence, knowledge, threshold=threshold)
+        if series is not None:
+            diagnosis = attach_correlations(diagnosis, series.correlations)
+        views.append(_label_view(evidence, diagnosis, series))
     demo = _demo(bundle, problems)
     chosen = tuple(compare) or _default_comparison(list(evidence_of))
     report = ReportView(
@@ -146,7 +151,8 @@ def _default_comparison(labels: list[str]) -> tuple[str, ...]:
 # --- one label ------------------------------------------------------------------------------
 
 
-def _label_view(evidence: LabelEvidence, diagnosis: Diagnosis) -> LabelView:
+def _label_view(evidence: LabelEvidence, diagnosis: Diagnosis,
+                series: SavedSeries | None) -> LabelView:
     view = LabelView(evidence.label, diagnosis)
     files = SiteFiles(evidence.source)
     allocation = evidence.allocation
@@ -161,7 +167,14 @@ def _label_view(evidence: LabelEvidence, diagnosis: Diagnosis) -> LabelView:
             [(row.where, s.op, float(s.value)) for row, s in zip(view.sites, top, strict=True)],
             allocation.unit, f"{evidence.label}: map {allocation.unit} by site")
     gc = evidence.gc
-    if gc is not None and gc.timeline:
+    if series is not None and series.pauses:
+        start = series.pauses[0][0]
+        view.gc_plot = plots.gc_timeline(
+            {"GC pause time (ms per second)": [(t - start, 1e3 * v) for t, v in series.pauses]},
+            {site: [(t - start, v) for t, v in points] for site, points in series.sites.items()},
+            f"{evidence.label}: GC pauses and map allocation rates ({series.origin})",
+            unit="GC pause, ms per second")
+    elif gc is not None and gc.timeline:
         start = gc.timeline[0].at_s
         view.gc_plot = plots.gc_timeline(
             {"stop-the-world pause per cycle": [(p.at_s - start, p.pause_ms)

@@ -59,8 +59,9 @@ def site_bars(sites: Sequence[tuple[str, str, float]], unit: str, title: str) ->
 
 
 def gc_timeline(series: Mapping[str, Sequence[tuple[float, float]]],
-                rates: Mapping[str, Sequence[tuple[float, float]]], title: str) -> str:
-    """GC pause per cycle over time (left axis) and map allocation rates (right axis)."""
+                rates: Mapping[str, Sequence[tuple[float, float]]], title: str,
+                unit: str = "GC pause, ms") -> str:
+    """GC pauses over time (left axis) and map allocation rates (right axis)."""
     figure = _figure(7.5, 3.2)
     axes = figure.subplots()
     for name, points in series.items():
@@ -68,7 +69,7 @@ def gc_timeline(series: Mapping[str, Sequence[tuple[float, float]]],
             xs, ys = zip(*points, strict=True)
             axes.plot(xs, ys, marker=".", linestyle="-", linewidth=0.8, label=_label(name))
     axes.set_xlabel("seconds")
-    axes.set_ylabel("GC pause, ms")
+    axes.set_ylabel(unit)
     if rates:
         other = axes.twinx()
         for index, (name, points) in enumerate(rates.items()):
