@@ -228,14 +228,16 @@ def load_costs(entry: Entry, source: Path | None) -> CostEvidence:
     if entry.path.name.endswith(".json"):
         return _profile_json(entry)
     from mapguard.evidence.profile_commands import load
+    from mapguard.evidence.sourcetree import SourceFiles
 
     profile = load(str(entry.path))
     start_path = start_snapshot(entry)
     start = load(str(start_path)) if start_path else None
-    end_costs = _attributed(profile, source)
+    sources = SourceFiles(source)  # parsed once for both snapshots (library files included)
+    end_costs = _attributed(profile, sources)
     requests = entry.meta.get("requests")
     seconds = entry.meta.get("seconds")
-    costs = end_costs if start is None else _minus(end_costs, _attributed(start, source))
+    costs = end_costs if start is None else _minus(end_costs, _attributed(start, sources))
     return CostEvidence(
         entry.name, profile.kind if profile.kind in ("allocs", "heap", "cpu") else "allocs",
         costs.unit, costs.total, costs.map_total, costs.by_op, costs.sites, costs.lines,
@@ -257,12 +259,12 @@ class _Costs:
     notes: tuple[str, ...]
 
 
-def _attributed(profile: Any, source: Path | None) -> _Costs:
+def _attributed(profile: Any, sources: Any) -> _Costs:
     from mapguard.evidence.attribution import attribute_profile
 
     names = [t.type for t in profile.sample_types]
     index_name = "alloc_space" if "alloc_space" in names else None
-    attribution = attribute_profile(profile, source, sample_index=index_name)
+    attribution = attribute_profile(profile, sources, sample_index=index_name)
     index = profile.sample_index(index_name)
     sites = tuple(SiteValue(Site(c.site.file, c.site.line, 0, c.site.function), c.op, c.value,
                             c.via.function if c.via is not None else None)

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mapguard.bundle.reader import open_bundle
-from mapguard.diagnose.collect import label_evidence
-from mapguard.diagnose.engine import DEFAULT_THRESHOLD, diagnose
+from mapguard.diagnose.engine import DEFAULT_THRESHOLD
 from mapguard.diagnose.knowledge import load_knowledge
 from mapguard.diagnose.model import Diagnosis
 from mapguard.diagnose.render import diagnosed_json
@@ -40,26 +39,18 @@ class ReportStage:
 
 
 def run_report_stage(bundle_dir: Path) -> ReportStage:
+    """The report's own diagnoses of before/ and after/ are the stage's: one reading."""
     bundle = open_bundle(bundle_dir)
-    knowledge = load_knowledge()
-    diagnoses = []
-    problems: list[str] = list(bundle.problems)
-    measured = True
-    for label in ("before", "after"):
-        if not bundle.of("lint", label) and not bundle.of("profile", label):
-            continue
-        collected = label_evidence(bundle, label)
-        problems += collected.problems
-        measured = measured and collected.evidence.allocation is not None
-        diagnoses.append(diagnose(collected.evidence, knowledge, threshold=DEFAULT_THRESHOLD))
     started = time.perf_counter()
-    report = build_report(bundle, knowledge, threshold=DEFAULT_THRESHOLD)
+    report = build_report(bundle, load_knowledge(), threshold=DEFAULT_THRESHOLD)
     html = render_html(report)
     path = bundle_dir / REPORT_FILE
     path.write_text(html, encoding="utf-8")
+    views = [view for view in report.labels if view.label in ("before", "after")]
     return ReportStage(bundle_dir, path, len(html.encode("utf-8")),
-                       time.perf_counter() - started, tuple(diagnoses),
-                       measured and len(diagnoses) == 2, tuple(problems))
+                       time.perf_counter() - started, tuple(v.diagnosis for v in views),
+                       len(views) == 2 and all(v.measured for v in views),
+                       tuple(report.problems))
 
 
 def expectations(stage: ReportStage) -> list[tuple[str, bool, str]]:

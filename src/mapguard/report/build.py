@@ -75,6 +75,7 @@ class StepRow:
 class LabelView:
     label: str
     diagnosis: Diagnosis
+    measured: bool = False  # an allocation profile (or watch interval) was read
     sites: list[SiteRow] = field(default_factory=list)
     site_plot: str | None = None
     gc_plot: str | None = None
@@ -153,7 +154,7 @@ def _default_comparison(labels: list[str]) -> tuple[str, ...]:
 
 def _label_view(evidence: LabelEvidence, diagnosis: Diagnosis,
                 series: SavedSeries | None) -> LabelView:
-    view = LabelView(evidence.label, diagnosis)
+    view = LabelView(evidence.label, diagnosis, evidence.allocation is not None)
     files = SiteFiles(evidence.source)
     allocation = evidence.allocation
     if allocation is not None and allocation.sites:
