@@ -46,6 +46,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.argument("targets", nargs=-1)
 @format_option(("text", "json", "sarif", "github"))
 @click.option("--fix", is_flag=True, help="Apply the safe fixes to the files.")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="With --fix or --diff, also the fixes marked unsafe.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a diff instead.")
 @click.option("--select", multiple=True, help="Only these rules (codes or names, comma-separated).")
 @click.option("--ignore", multiple=True, help="Skip these rules.")
@@ -59,6 +61,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
 @click.option("--include-generated", is_flag=True, default=None,
               help="Also lint generated files.")
+@click.option("--advice-everywhere", is_flag=True, default=None,
+              help="Also give the speed and style advice (MG001-MG003, MG010) in test and "
+                   "tool code.")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), help="Worker processes (0: all cores).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--output", "-o", "output_path", type=click.Path(path_type=Path),
@@ -67,10 +72,11 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="Build the packages with -gcflags=-m=2 and show each finding's map verdict.")
 @bundle_options
 def lint_command(
-    targets: tuple[str, ...], output_format: str, fix: bool, show_diff: bool,
-    select: tuple[str, ...], ignore: tuple[str, ...], go_version: str | None,
+    targets: tuple[str, ...], output_format: str, fix: bool, unsafe_fixes: bool,
+    show_diff: bool, select: tuple[str, ...], ignore: tuple[str, ...], go_version: str | None,
     config_path: Path | None, baseline_path: Path | None, write_baseline: Path | None,
-    exclude: tuple[str, ...], include_generated: bool | None, jobs: int | None,
+    exclude: tuple[str, ...], include_generated: bool | None,
+    advice_everywhere: bool | None, jobs: int | None,
     no_cache: bool, output_path: Path | None, with_escape: bool, bundle_dir: Path | None,
     bundle_label: str,
 ) -> int:
@@ -87,7 +93,7 @@ def lint_command(
             check_writable(path, option)
     run_config = load_config(config_path or find_config(cwd))
     flags = CommandLine(tuple(_split(select)), tuple(_split(ignore)), go_version, exclude,
-                        include_generated, jobs, no_cache)
+                        include_generated, jobs, no_cache, advice_everywhere)
     options = options_from(run_config, flags)
     modules = ModuleOptions(run_config, options, flags, explicit=config_path is not None)
     expansion = expand(list(targets) or ["./..."], cwd, options.selection)
@@ -117,7 +123,8 @@ def lint_command(
     diff = ""
     if fix or show_diff:
         result, diff, written = _apply_fixes(result, expansion, cwd,
-                                             write=fix and not show_diff)
+                                             write=fix and not show_diff,
+                                             unsafe=unsafe_fixes)
         if written:
             # The report shows the files as they are now: positions in the fixed text.
             result = _relint_fixed(result, expansion, {p.parent for p in written}, options,
@@ -161,11 +168,11 @@ def check_writable(path: Path, option: str) -> None:
         raise UsageError(f"{option} {path}: no such directory {parent}")
 
 
-def _apply_fixes(result: LintResult, expansion: Expansion, cwd: Path, *, write: bool
-                 ) -> tuple[LintResult, str, set[Path]]:
+def _apply_fixes(result: LintResult, expansion: Expansion, cwd: Path, *, write: bool,
+                 unsafe: bool) -> tuple[LintResult, str, set[Path]]:
     """Write the fixes (or, without `write`, return them as one diff); also the files
     written. Only files inside the trees the command line named are written, each atomically
-    and only if it still holds the text that was linted."""
+    and only if it still holds the text that was linted. Unsafe fixes only with `unsafe`."""
     by_file: dict[Path, list[Finding]] = defaultdict(list)
     for finding in result.findings:
         if finding.fix is not None:
@@ -189,7 +196,7 @@ def _apply_fixes(result: LintResult, expansion: Expansion, cwd: Path, *, write: 
         if why_not is not None:
             click.echo(f"{shown}: {why_not}", err=True)
             continue
-        plan = plan_fixes(path, original, findings)
+        plan = plan_fixes(path, original, findings, unsafe=unsafe)
         if plan.parse_error is not None:
             click.echo(f"{shown}: {plan.parse_error}", err=True)
             continue

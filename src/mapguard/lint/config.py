@@ -6,6 +6,7 @@ ignore = ["MG002"]               # rules to skip
 exclude = ["internal/gen/**"]    # globs, relative to the config file's directory
 include-generated = false        # lint files marked `// Code generated ... DO NOT EDIT.`
 include-tests = true             # lint *_test.go files
+advice-everywhere = false        # MG001-MG003, MG010 also in test and tool code
 go-version = "1.22"              # advice as if the module said `go 1.22`
 baseline = "mapguard-baseline.json"
 jobs = 0                         # worker processes; 0 = one per core
@@ -35,6 +36,7 @@ class LintConfig:
     exclude: list[str] = field(default_factory=list)
     include_generated: bool = False
     include_tests: bool = True
+    advice_everywhere: bool = False
     go_version: str | None = None
     baseline: str | None = None
     jobs: int = 0
@@ -53,6 +55,7 @@ def _schema() -> Any:
         exclude: list[str] = Field(default_factory=list)
         include_generated: bool = Field(False, alias="include-generated")
         include_tests: bool = Field(True, alias="include-tests")
+        advice_everywhere: bool = Field(False, alias="advice-everywhere")
         go_version: str | None = Field(None, alias="go-version")
         baseline: str | None = None
         jobs: int = Field(0, ge=0)

@@ -22,9 +22,10 @@ from mapguard.errors import ToolError
 from mapguard.gotool import find_go, gofmt_accepts
 from mapguard.goversion import NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_key
+from mapguard.lint.overlaps import one_finding_per_problem
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, FileNote, LintResult, VersionNote
-from mapguard.lint.rule import Finding, Pass, Rule, TextPattern
+from mapguard.lint.rule import Finding, Pass, Rule, TextPattern, is_support_code
 from mapguard.source.discover import (
     DirTarget,
     Expansion,
@@ -64,6 +65,8 @@ class LintOptions:
     # Split a package across workers above this much source (None: the run's fair share per
     # worker); the results are the same either way, only the speed differs.
     shard_bytes: int | None = None
+    # Also report the rules with `in_support_code=False` in test and tool code.
+    advice_everywhere: bool = False
 
 
 ProgressCallback = Callable[[int, int], None]  # (packages done, packages in all)
@@ -188,7 +191,7 @@ def _options_fingerprint(options: LintOptions) -> str:
     return "|".join([
         ",".join(rule.code for rule in options.rules),
         str(options.go_version), str(options.toolchain_version), str(options.detect_toolchain),
-        str(options.selection.include_generated),
+        str(options.selection.include_generated), str(options.advice_everywhere),
     ])
 
 
@@ -302,7 +305,8 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions,
     packages, errors = load_packages(package_dir, choose, _body_triggers(rules), judge, shard)
     findings: list[Finding] = []
     for package in packages:
-        findings.extend(run_rules(package, rules, shard))
+        findings.extend(run_rules(package, rules, shard,
+                                  advice_everywhere=options.advice_everywhere))
     mine = [f for f in package_dir.files
             if not f.context_only and (shard is None or f.path in shard)]
     for source_file in mine:
@@ -353,15 +357,22 @@ def content_digest(content: bytes) -> str:
 
 
 def run_rules(package: Package, rules: Sequence[Rule],
-              shard: frozenset[Path] | None = None) -> list[Finding]:
-    """Run the rules (already narrowed to those whose markers the package holds)."""
+              shard: frozenset[Path] | None = None, *, advice_everywhere: bool = False
+              ) -> list[Finding]:
+    """Run the rules (already narrowed to those whose markers the package holds), keep one
+    finding per problem, and drop the suppressed ones."""
     info = TypeInfo(package)
+    support = {go_file.path for go_file in package.files if is_support_code(go_file, package)}
+    only_support = len(support) == len(package.files)
     findings: list[Finding] = []
     for rule in rules:
+        skip_support = not rule.in_support_code and not advice_everywhere
+        if skip_support and only_support:
+            continue
         pass_ = Pass(rule, package, info, shard=shard)
         rule.run(pass_)
-        findings.extend(pass_.findings)
-    return list(_unsuppressed(package, findings))
+        findings.extend(f for f in pass_.findings if not (skip_support and f.path in support))
+    return list(_unsuppressed(package, one_finding_per_problem(findings, rules)))
 
 
 def _unsuppressed(package: Package, findings: list[Finding]) -> Iterator[Finding]:

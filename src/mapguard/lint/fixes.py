@@ -76,13 +76,15 @@ class FileFix:
     parse_error: str | None  # the fixed text did not parse: nothing is written
 
 
-def plan_fixes(path: Path, original: bytes, findings: Iterable[Finding]) -> FileFix:
-    """Apply the fixes of `findings` to one file's text, refusing overlapping edits."""
+def plan_fixes(path: Path, original: bytes, findings: Iterable[Finding], *,
+               unsafe: bool = False) -> FileFix:
+    """Apply the fixes of `findings` to one file's text, refusing overlapping edits; fixes
+    marked unsafe only when asked."""
     chosen: list[Finding] = []
     skipped: list[Finding] = []
     taken: list[tuple[int, int]] = []
     for finding in sorted(findings, key=lambda f: f.sort_key):
-        if finding.fix is None:
+        if finding.fix is None or not (finding.fix.safe or unsafe):
             continue
         spans = [(e.start, e.end) for e in finding.fix.edits]
         if any(_overlaps(span, other) for span in spans for other in taken):

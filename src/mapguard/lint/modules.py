@@ -32,6 +32,7 @@ class CommandLine:
     include_generated: bool | None = None
     jobs: int | None = None
     no_cache: bool = False
+    advice_everywhere: bool | None = None
 
 
 def options_from(loaded: LoadedConfig, flags: CommandLine) -> LintOptions:
@@ -57,6 +58,8 @@ def options_from(loaded: LoadedConfig, flags: CommandLine) -> LintOptions:
         detect_toolchain=forced is None,
         jobs=flags.jobs if flags.jobs is not None else config.jobs,
         cache_dir=None if flags.no_cache or not config.cache else default_cache_dir(),
+        advice_everywhere=(config.advice_everywhere if flags.advice_everywhere is None
+                           else flags.advice_everywhere),
     )
 
 

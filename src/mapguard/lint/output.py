@@ -71,7 +71,9 @@ def render_text(result: LintResult, cwd: Path, *, color: bool = False,
 
             out.append(f"    escape: {describe(escape[finding])}")
         if finding.fix is not None:
-            out.append(f"    fix available: {finding.fix.description} (mapguard lint --fix)")
+            how = "mapguard lint --fix" if finding.fix.safe else \
+                "unsafe: mapguard lint --fix --unsafe-fixes"
+            out.append(f"    fix available: {finding.fix.description} ({how})")
         out.append("")
     out.append(summary_line(result))
     return "\n".join(out)

@@ -124,6 +124,8 @@ def run_by_once(package: Package, function_name: str) -> bool:
     """Whether a named function or method is handed to `once.Do(f)` / `once.Do(x.f)`, or
     wrapped by `sync.OnceFunc(x.f)` / `sync.OnceValue(s)(x.f)`."""
     key = ("run-by-once", function_name)
+    if key not in package.memo and not _calls_do(package):
+        package.memo[key] = False  # no `.Do(` anywhere: nothing runs under a sync.Once
     if key not in package.memo:
         # Find the name first (a plain substring search), then look at what surrounds it.
         package.memo[key] = any(
@@ -131,4 +133,11 @@ def run_by_once(package: Package, function_name: str) -> bool:
             and _CLOSING.match(f.source, end) is not None
             for f in package.files if function_name.encode() in f.source
             for start, end in word_hits(f.source, function_name))
+    return bool(package.memo[key])
+
+
+def _calls_do(package: Package) -> bool:
+    key = ("calls-do",)
+    if key not in package.memo:
+        package.memo[key] = any(b".Do(" in f.source for f in package.files)
     return bool(package.memo[key])

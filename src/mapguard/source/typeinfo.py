@@ -449,6 +449,9 @@ class TypeInfo:
             return self.signature(symbol)
         if symbol.kind == "range":
             return self._range_var_type(symbol)
+        declaration = symbol.ident.parent
+        if declaration is not None and declaration.type == "variadic_parameter_declaration":
+            return SliceOf(self.type_node(declaration.child_by_field_name("type"), symbol.file))
         key = ("local", id(symbol.file), symbol.ident.start_byte)
         if key in self._in_progress:
             return UNKNOWN
@@ -712,7 +715,7 @@ def _function_decls(function: Node, go_file: GoFile) -> Iterator[tuple[int, Loca
 
 def _param_type_node(declaration: Node, type_node: Node | None) -> Node | None:
     if declaration.type == "variadic_parameter_declaration":
-        return None  # `...T` is a []T; the rules never need it, so leave it unknown
+        return None  # `...T` is a []T: TypeInfo reads it from the declaration
     return type_node
 
 
