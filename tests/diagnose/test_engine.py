@@ -16,7 +16,7 @@ from mapguard.bundle.evidence import (
     LintFinding,
     SiteValue,
 )
-from mapguard.diagnose.engine import LabelEvidence, diagnose
+from mapguard.diagnose.engine import WORK_INSIDE_A_CALL, LabelEvidence, diagnose
 from mapguard.diagnose.knowledge import load_knowledge
 from mapguard.evidence.site import Site
 
@@ -60,7 +60,7 @@ func NewServer() *Server {
 }
 """
 # Lines of SERVICE (1-based).
-PUT_INSERT, COLLECT_MAKE, COLLECT_INSERT = 5, 8, 11
+PUT_INSERT, COLLECT_MAKE, KEEP_CALL, COLLECT_INSERT = 5, 8, 10, 11
 BATCH_MAKE, BATCH_INSERT, FILL_INSERT, SERVER_MAKE = 21, 23, 32, 37
 KNOWLEDGE = load_knowledge()
 
@@ -114,6 +114,18 @@ def test_growth_without_lint_is_found_from_the_profile_and_the_source(tree: Path
     # cause claims it.
     (other,) = result.unexplained
     assert other.display == f"svc/svc.go:{SERVER_MAKE}" and "field index" in other.why
+    # Its constructor is known, so reading library frames is no step to take.
+    assert not any("library frames" in step for step in result.next_steps)
+
+
+def test_map_work_inside_a_call_says_to_read_the_library_frames(tree: Path) -> None:
+    evidence = LabelEvidence("x", tree, allocation=_allocation([(KEEP_CALL, "grow", 4_000)]),
+                             gc=_gc())
+    result = diagnose(evidence, KNOWLEDGE)
+    assert result.causes == ()
+    (inside,) = result.unexplained
+    assert inside.display == f"svc/svc.go:{KEEP_CALL}" and inside.why == WORK_INSIDE_A_CALL
+    assert any("library frames" in step for step in result.next_steps)
 
 
 def test_a_lint_finding_and_its_measured_map_meet_at_the_creation(tree: Path) -> None:

@@ -44,6 +44,9 @@ from mapguard.evidence.sourcetree import SourceFiles
 
 DEFAULT_THRESHOLD = 0.01
 _SEVERITY = {"error": 0, "warning": 1, "info": 2}
+# Why an unexplained site is unexplained when only the call's own frames could tell: the one case
+# where reading the library frames (a next step) helps.
+WORK_INSIDE_A_CALL = "no map insert or creation on this line: the map work is inside a call on it"
 _RESOURCES = {"bytes": "allocated bytes", "cpu": "CPU time", "stalls": "growth stall time"}
 
 
@@ -454,7 +457,7 @@ def _why_unexplained(subject: _Subject, op: str, root: Path | None) -> str:
         return "the source of this line was not read: give --source DIR"
     if root is not None and not Path(subject.anchor.file).resolve().is_relative_to(root):
         return "library code outside the source tree, with no caller in it"
-    return "no map insert or creation on this line: the map work is inside a call on it"
+    return WORK_INSIDE_A_CALL
 
 
 def _context(evidence: LabelEvidence) -> list[Evidence]:
@@ -506,7 +509,7 @@ def _next_steps(evidence: LabelEvidence, causes: Sequence[Diagnosed],
         names = ", ".join(sorted({d.cause.rule or d.cause.id for d in unmeasured}))
         steps.append(f"measure what lint found ({names}): an allocation profile "
                      "(and a CPU profile for clear loops) of the code under load")
-    if unexplained and evidence.source is not None:
+    if any(item.why == WORK_INSIDE_A_CALL for item in unexplained):
         steps.append("for the unexplained sites: look at what the call on that line fills "
                      "(mapguard profile --source shows the library frames)")
     if not causes and evidence.allocation is not None and not unexplained:

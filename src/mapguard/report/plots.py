@@ -50,11 +50,12 @@ def site_bars(sites: Sequence[tuple[str, str, float]], unit: str, title: str) ->
     axes.set_yticks(range(len(values)), labels, fontsize=8)
     axes.set_xlabel(unit)
     axes.set_title(_label(title), fontsize=10)
-    for op, colour in OPS_COLOURS.items():
-        if any(o == op for _, o, _ in sites):
-            axes.barh([], [], color=colour, label=op)
-    if sites:
-        axes.legend(fontsize=8, loc="lower right")
+    from matplotlib.patches import Patch
+
+    shown = [Patch(color=colour, label=op) for op, colour in OPS_COLOURS.items()
+             if any(o == op for _, o, _ in sites)]
+    if shown:
+        axes.legend(handles=shown, fontsize=8, loc="lower right")
     return _data_uri(figure)
 
 
