@@ -45,7 +45,28 @@ func Groups(groups [][]string) int {
 	}
 	return n
 }
+
+// prices by product id: the ids are dense, so a slice holds them.
+var prices = makePrices(1024)
+
+func makePrices(n int) []int {
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i % 97
+	}
+	return p
+}
+
+// Total sums the prices of the products ordered.
+func Total(ids []int) int {
+	t := 0
+	for _, id := range ids {
+		t += prices[id]
+	}
+	return t
+}
 """
+GROUP_LOOP_LINE = 17  # of FIXED: clear(seen), where REBUILT_PER_PASS makes a map per group
 # Each regression changes one thing of FIXED.
 REBUILT_PER_PASS = FIXED.replace("\t\tclear(seen)\n\t\tfor _, w := range g {",
                                  "\t\tseen = make(map[string]bool, 64)\n"
@@ -63,6 +84,16 @@ func Index(words []string) map[string]int {
 ALLOCATING_COUNT = FIXED.replace("""func Count(words []string, seen map[string]bool) int {
 	clear(seen)""", """func Count(words []string, seen map[string]bool) int {
 	seen = make(map[string]bool, 64) // a table per call""")
+# The same prices in a map: every lookup in Total's loop is a map access.
+PRICES_IN_A_MAP = FIXED.replace("""func makePrices(n int) []int {
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i % 97
+	}""", """func makePrices(n int) map[int]int {
+	p := make(map[int]int, n)
+	for i := 0; i < n; i++ {
+		p[i] = i % 97
+	}""")
 BENCH_TEST = """package svc
 
 import "testing"
@@ -76,6 +107,7 @@ func BenchmarkCount(b *testing.B) {
 	}
 }
 """
+PROFILED_CALLS = 300  # of svc.Groups by PROFILER: the operations of a bytes_per_op budget
 PROFILER = """package main
 
 import (
@@ -98,7 +130,7 @@ func main() {
 		}
 	}
 	total := 0
-	for i := 0; i < 300; i++ {
+	for i := 0; i < PROFILED_CALLS; i++ {
 		sink = make([]byte, 16<<10) // the rest of the work allocates too
 		total += svc.Groups(groups)
 	}
@@ -109,6 +141,40 @@ func main() {
 	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 		panic(err)
 	}
+	f.Close()
+	fmt.Println(total)
+}
+""".replace("PROFILED_CALLS", str(PROFILED_CALLS))
+CPU_PROFILER = """package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"example.com/svc"
+)
+
+func main() {
+	ids := make([]int, 4096)
+	for i := range ids {
+		ids[i] = (i * 7919) % 1024
+	}
+	f, err := os.Create(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		panic(err)
+	}
+	total := 0
+	for start := time.Now(); time.Since(start) < 1500*time.Millisecond; {
+		for i := 0; i < 100; i++ {
+			total += svc.Total(ids)
+		}
+	}
+	pprof.StopCPUProfile()
 	f.Close()
 	fmt.Println(total)
 }
@@ -127,12 +193,16 @@ def _git(repo: Path, *args: str) -> str:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_executable("git", "apt-get install git")
+    assert FIXED.splitlines()[GROUP_LOOP_LINE - 1].strip() == "clear(seen)"
+    assert "map[string]bool, 64)" in REBUILT_PER_PASS.splitlines()[GROUP_LOOP_LINE - 1]
     root = tmp_path_factory.mktemp("gate") / "svc"
     (root / "cmd" / "prof").mkdir(parents=True)
+    (root / "cmd" / "cpu").mkdir()
     (root / "go.mod").write_text(GO_MOD)
     (root / "svc.go").write_text(FIXED)
     (root / "svc_test.go").write_text(BENCH_TEST)
     (root / "cmd" / "prof" / "main.go").write_text(PROFILER)
+    (root / "cmd" / "cpu" / "main.go").write_text(CPU_PROFILER)
     _git(root, "init", "-q", "-b", "main")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "fixed")
@@ -170,8 +240,8 @@ def _bench(repo: Path, toolchain: GoToolchain, output: Path) -> Path:
     return output
 
 
-def _profile(repo: Path, toolchain: GoToolchain, output: Path) -> Path:
-    proc = run_go(["run", "./cmd/prof", str(output)], cwd=repo, toolchain=toolchain,
+def _profile(repo: Path, toolchain: GoToolchain, output: Path, profiler: str = "prof") -> Path:
+    proc = run_go(["run", f"./cmd/{profiler}", str(output)], cwd=repo, toolchain=toolchain,
                   timeout=300)
     assert proc.returncode == 0, proc.stderr
     return output
@@ -182,14 +252,20 @@ def test_fixed_code_passes_every_check(repo: Path, go_toolchain: GoToolchain,
     old = _bench(repo, go_toolchain, tmp_path / "old.txt")
     new = _bench(repo, go_toolchain, tmp_path / "new.txt")
     profile = _profile(repo, go_toolchain, tmp_path / "allocs.pb.gz")
+    cpu = _profile(repo, go_toolchain, tmp_path / "cpu.pb.gz", "cpu")
     summary = tmp_path / "summary.md"
     status, document = _gate(repo, "--base", "main", "--lint", "--escape", "--bench",
                              f"{old},{new}", "--fail-on", "allocs/op>0", "--profile",
-                             str(profile), "--profile-budget", "map.share<=20%",
-                             "--summary", str(summary))
+                             str(profile), "--profile", str(cpu), "--profile-budget",
+                             "map.share<=20%", "--profile-budget",
+                             f"site:svc.go:{GROUP_LOOP_LINE}.bytes_per_op<=1KiB",
+                             "--profile-budget", "cpu.map.share<=10%",
+                             "--ops", str(PROFILED_CALLS), "--summary", str(summary))
     assert status == 0, document
     assert _statuses(document) == {"lint": "pass", "escape": "pass", "bench": "pass",
                                    "profile": "pass"}
+    profile_check = document["checks"][-1]
+    assert profile_check["summary"].count("within budget") == 3, profile_check
     assert "mapguard gate passed" in summary.read_text()
 
 
@@ -246,6 +322,31 @@ def test_a_profile_over_budget_fails(repo: Path, go_toolchain: GoToolchain,
                                  "map.share<=20%")
     assert status == 1 and _statuses(document) == {"profile": "fail"}
     assert "OVER BUDGET" in document["checks"][0]["summary"]
+
+
+def test_a_site_over_its_bytes_per_op_fails(repo: Path, go_toolchain: GoToolchain,
+                                            tmp_path: Path) -> None:
+    budget = f"site:svc.go:{GROUP_LOOP_LINE}.bytes_per_op<=1KiB"
+    with _changed(repo, "rebuilt-per-op", REBUILT_PER_PASS):
+        profile = _profile(repo, go_toolchain, tmp_path / "allocs.pb.gz")
+        status, document = _gate(repo, "--profile", str(profile), "--profile-budget", budget,
+                                 "--ops", str(PROFILED_CALLS))
+    assert status == 1 and _statuses(document) == {"profile": "fail"}
+    (violation,) = document["checks"][0]["violations"]
+    assert violation["message"].startswith(budget) and "OVER BUDGET" in violation["message"]
+
+
+def test_map_work_in_a_hot_loop_over_the_cpu_budget_fails(repo: Path, go_toolchain: GoToolchain,
+                                                          tmp_path: Path) -> None:
+    with _changed(repo, "prices-in-a-map", PRICES_IN_A_MAP):
+        cpu = _profile(repo, go_toolchain, tmp_path / "cpu.pb.gz", "cpu")
+        lint_status, _ = _gate(repo, "--base", "main", "--lint")
+        status, document = _gate(repo, "--profile", str(cpu), "--profile-budget",
+                                 "cpu.map.share<=10%")
+    assert lint_status == 0  # no rule finds it: the CPU profile does
+    assert status == 1 and _statuses(document) == {"profile": "fail"}
+    (violation,) = document["checks"][0]["violations"]
+    assert violation["message"].startswith("cpu.map.share<=10%: ")
 
 
 def test_a_base_that_does_not_exist_is_a_usage_error(repo: Path,

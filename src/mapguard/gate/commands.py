@@ -33,12 +33,12 @@ from mapguard.gate.render import (
               help="Fail on map sites that escape to the heap and did not at --base.")
 @click.option("--bench", help="OLD,NEW: Go benchmark results to compare (mapguard bench run).")
 @click.option("--fail-on", multiple=True,
-              help="With --bench: a rule like 'sec/op>+5%%' or 'allocs/op>0' (default: any "
+              help="With --bench: a rule like 'sec/op>+5%' or 'allocs/op>0' (default: any "
                    "regression).")
 @click.option("--profile", "profiles", multiple=True, type=click.Path(path_type=Path),
               help="A pprof profile (allocs, heap or cpu) for --profile-budget (repeatable).")
 @click.option("--profile-budget", "budgets", multiple=True,
-              help="e.g. 'map.share<=20%%', 'cpu.map.share<=10%%', "
+              help="e.g. 'map.share<=20%', 'cpu.map.share<=10%', "
                    "'site:server.go:104.bytes_per_op<=256' (repeatable).")
 @click.option("--ops", type=click.IntRange(min=1),
               help="Operations the profiles cover (requests, iterations): for *_per_op budgets.")
