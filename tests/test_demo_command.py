@@ -456,3 +456,86 @@ def test_full_run_report_opens_cleanly_in_chromium(full_run: tuple[int, dict[str
     assert any(title.startswith("Before and after") for title in page["sections"])
     assert (tmp_path / "demo-report.png").stat().st_size > 10_000
     print(f"demo report: {report.stat().st_size:,} bytes, loaded in {visit.load_seconds:.2f} s")
+
+
+README_TINY_BENCH = """package tiny
+
+import "testing"
+
+func BenchmarkSum(b *testing.B) {
+	xs := []int{1, 2, 3}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		t := 0
+		for _, x := range xs {
+			t += x
+		}
+		_ = t
+	}
+}
+"""
+# What each command of the README's "Diagnose, report, gate" section must answer when run
+# in order on riskd before/ with the demo's evidence (1: causes found or the gate failed).
+README_STATUSES = {("lint",): 1, ("diagnose", "--bundle", "evidence/"): 1,
+                   ("diagnose", "--bundle", "evidence/", "--label"): 1, ("incidents",): 0,
+                   ("report",): 0, ("gate", "--base"): 0, ("gate", "--bench"): (0, 1)}
+
+
+@pytest.mark.slow
+def test_full_run_readme_diagnose_section_runs_as_shown(
+    full_run: tuple[int, dict[str, Any]], go_toolchain: GoToolchain, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every command of the README's section, run as written in a clone of riskd before/ whose
+    evidence/ is the demo's bundle (the Prometheus line runs in test_prometheus_live)."""
+    from mapguard.demo.command import demo_root
+    from tests.diagnose.readme import section_commands
+
+    _, document = full_run
+    repo = tmp_path / "riskd"
+    shutil.copytree(demo_root() / "before", repo)
+    shutil.copytree(Path(document["report"]["bundle"]), repo / "evidence")
+    shutil.copy(repo / "evidence" / "profiles" / "before.heap.pb.gz", repo / "allocs.pb.gz")
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    (tiny / "go.mod").write_text("module example.com/tiny\n\ngo 1.22\n")
+    (tiny / "tiny_test.go").write_text(README_TINY_BENCH)
+    for name in ("old.txt", "new.txt"):
+        proc = gotool.run_go(["test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "3",
+                              "-benchtime", "1000x"], cwd=tiny, toolchain=go_toolchain,
+                             timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        (repo / name).write_text(proc.stdout)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A", ":!evidence", ":!*.txt",
+                                                  ":!allocs.pb.gz"],
+                 ["commit", "-q", "-m", "riskd"], ["update-ref", "refs/remotes/origin/main",
+                                                   "HEAD"]):
+        subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True, timeout=60)
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("MAPGUARD_INCIDENTS", raising=False)
+    monkeypatch.chdir(repo)
+
+    ran = []
+    for args in section_commands("Diagnose, report, gate"):
+        if "--prometheus" in args:
+            continue
+        capsys.readouterr()
+        status = main(args)
+        out, err = capsys.readouterr()
+        expected = next(want for prefix, want in README_STATUSES.items()
+                        if tuple(args[:len(prefix)]) == prefix)
+        assert status in (expected if isinstance(expected, tuple) else (expected,)), \
+            (args, status, out, err)
+        assert "error" not in err and "warning" not in err, (args, err)
+        ran.append((args, out))
+    assert len(ran) == 9  # all but the --prometheus line
+    assert json.loads((repo / "diagnosis.json").read_text())["diagnoses"][0]["label"] == \
+        "before"
+    listed = next(out for args, out in ran if args[:2] == ["incidents", "list"])
+    assert "p99 burn after rules v42" in listed
+    assert "<html" in (repo / "report.html").read_text()[:200].lower()
+    assert json.loads((repo / "gate.sarif").read_text())["version"] == "2.1.0"
+    assert "mapguard gate" in summary.read_text()

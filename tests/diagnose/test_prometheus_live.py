@@ -147,3 +147,19 @@ def test_an_unreachable_prometheus(capsys: pytest.CaptureFixture[str]) -> None:
                  "riskd"]) == 2
     err = capsys.readouterr().err
     assert "cannot reach Prometheus" in err and "Traceback" not in err
+
+
+def test_the_readme_line_runs_as_shown(prometheus: str, tree: Path,
+                                       monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's `diagnose --prometheus` line, with this server's address for its own."""
+    from tests.diagnose.readme import section_commands
+
+    (args,) = [a for a in section_commands("Diagnose, report, gate") if "--prometheus" in a]
+    args[args.index("--prometheus") + 1] = prometheus
+    tree.rename(tree.parent / "riskd")  # the README's --source ./riskd
+    monkeypatch.chdir(tree.parent)
+    assert main(args) == 1, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "1. svc/hot.go:4 in Hot: a map made on every call" in out
+    assert "svc/hot.go:7's map allocation rate moves with GC pause time 30 s later" in out
