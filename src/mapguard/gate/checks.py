@@ -133,7 +133,9 @@ def escape_check(root: Path, base_tree: Path | None, base_name: str | None,
         if before[key] > 0:
             before[key] -= 1
             continue
-        why = f": {fact.why}" if fact.why else ""
+        # The compiler's flow names positions by absolute path: the runner's checkout, noise
+        # in a CI summary.
+        why = f": {fact.why.replace(f'{root.resolve()}/', '')}" if fact.why else ""
         violations.append(Violation(
             "escape", "new-heap-map",
             f"{fact.expr} in {fact.function or '?'} is {fact.verdict.value}, new since "
