@@ -12,7 +12,7 @@ DIR/bench/LABEL.json            mapguard bench compare --format json (LABEL.txt:
 DIR/load/LABEL.json             mapguard load --format json
 DIR/chaos/LABEL.json            mapguard chaos cpu --format json
 DIR/ebpf/LABEL.json             mapguard ebpf --format json
-DIR/watch/LABEL.json            mapguard watch --once --format json
+DIR/watch/LABEL.json            map bytes by site of one interval (mapguard watch --once, to come)
 DIR/slo/LABEL.json              mapguard slo status --format json
 DIR/prometheus/LABEL.json       Prometheus range queries (see `bundle.prometheus`)
 DIR/demo/LABEL.json             mapguard demo --format json
@@ -56,7 +56,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("load", "load", (".json",), "mapguard load --format json"),
     Kind("chaos", "chaos", (".json",), "mapguard chaos cpu --format json"),
     Kind("ebpf", "ebpf", (".json",), "mapguard ebpf --format json"),
-    Kind("watch", "watch", (".json",), "mapguard watch --once --format json"),
+    Kind("watch", "watch", (".json",), "map bytes by site of one watch interval"),
     Kind("slo", "slo", (".json",), "mapguard slo status --format json"),
     Kind("prometheus", "prometheus", (".json",), "Prometheus range query results"),
     Kind("demo", "demo", (".json",), "mapguard demo --format json"),

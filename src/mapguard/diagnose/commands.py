@@ -53,8 +53,9 @@ def parse_duration_s(text: str, option: str) -> float:
 @click.option("--label", "labels", multiple=True,
               help="Diagnose only this label of the bundle (repeatable; default: all).")
 @click.option("--prometheus", "prometheus_url",
-              help="A Prometheus that scrapes mapguard watch: diagnose a live target.")
-@click.option("--target", help="With --prometheus: the watch target's name.")
+              help="A Prometheus holding mapguard_map_alloc_bytes_total by site (the metric "
+                   "mapguard watch is to export): diagnose a live target.")
+@click.option("--target", help="With --prometheus: the target label of the series.")
 @click.option("--since", default="1h", show_default=True,
               help="With --prometheus: how far back to look.")
 @click.option("--step", default="15s", show_default=True,
@@ -98,7 +99,7 @@ def diagnose_command(bundle_dir: Path | None, labels: tuple[str, ...],
     problems: list[str] = []
     if prometheus_url is not None:
         if not target:
-            raise UsageError("--prometheus needs --target (the name mapguard watch gives it)")
+            raise UsageError("--prometheus needs --target (the series' target label)")
         # With --bundle, what Prometheus showed is saved there (for the report, and to
         # diagnose again later).
         writer = open_bundle_writer(bundle_dir, _label_for(target), "mapguard diagnose")

@@ -1,9 +1,11 @@
-"""Evidence from a Prometheus that scrapes `mapguard watch`: map bytes by site over a span, and
-the time series correlation needs (each site's allocation rate, GC pause time, latency).
+"""Evidence from a Prometheus holding per-site map allocation metrics: map bytes by site over a
+span, and the time series correlation needs (each site's allocation rate, GC pause time,
+latency).
 
-Metric names are those `mapguard watch` exports (`mapguard_map_alloc_bytes_total{target,site,
-op}`, `mapguard_map_alloc_share{target}`, `mapguard_gc_pause_seconds{target}`). The rate window
-of the series is four steps, so a rate never reads a window without two samples.
+Metric names are those `mapguard watch` is to export (not in this release; the SLO map guards
+alert on the same names): `mapguard_map_alloc_bytes_total{target,site,op}`,
+`mapguard_map_alloc_share{target}`, `mapguard_gc_pause_seconds{target}`. The rate window of the
+series is four steps, so a rate never reads a window without two samples.
 """
 
 from __future__ import annotations
@@ -173,7 +175,7 @@ def _pairs(points: Mapping[float, float]) -> list[list[float]]:
 
 
 def costs_json(target: str, costs: CostEvidence) -> dict[str, Any]:
-    """The window's map bytes in the shape of `mapguard watch --once --format json`."""
+    """The window's map bytes in the bundle's watch/ shape (one interval, by site)."""
     return {"target": target, "seconds": costs.seconds, "total_bytes": costs.total,
             "map_bytes": costs.map_total,
             "sites": [{"site": f"{s.site.file}:{s.site.line}" if s.site.line
