@@ -24,6 +24,7 @@ CHECKS = {
     "images": "[...document.images].map(i => i.src.slice(0, 26))",
     "text": "document.body.innerText",
     "sections": "[...document.querySelectorAll('h2')].map(h => h.textContent)",
+    "fits": "document.documentElement.scrollWidth <= window.innerWidth",  # no sideways scroll
 }
 
 
@@ -89,6 +90,7 @@ def test_a_report_of_hostile_evidence_runs_nothing_and_requests_nothing(
     assert page["scripts"] == 0 and page["handlers"] == 0
     assert page["images"] and all(src == "data:image/svg+xml;base64," for src in page["images"])
     assert EVIL in page["text"] and EVIL_NAME in page["text"]  # shown as text
+    assert page["fits"] is True
     assert visit.errors == []
     assert [url for url in visit.requests if not url.startswith("data:")] == [report.as_uri()]
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
