@@ -135,7 +135,7 @@ def test_a_lint_finding_and_its_measured_map_meet_at_the_creation(tree: Path) ->
                                 (COLLECT_INSERT, "grow", 2_000)]),
         escape=(EscapeEvidence("escape/x.json", (EscapeSite(
             Site(str(tree / "svc" / "svc.go"), BATCH_MAKE, 7), "make(map[string]bool, 4)",
-            "heap", "m escapes"),)),),
+            "heap", f"m escapes (assign at {tree}/svc/svc.go:{BATCH_MAKE}:7)"),)),),
         gc=_gc())
     result = diagnose(evidence, KNOWLEDGE)
     assert [d.cause.id for d in result.causes] == ["map-grown-per-call",
@@ -145,6 +145,8 @@ def test_a_lint_finding_and_its_measured_map_meet_at_the_creation(tree: Path) ->
     assert rebuilt.cost is not None and rebuilt.cost.value == 1_200  # growth and creation
     assert {s.site.line for s in rebuilt.sites} == {BATCH_INSERT, BATCH_MAKE}
     assert {e.kind for e in rebuilt.evidence} == {"lint", "source", "escape", "allocs"}
+    (escaped,) = [e for e in rebuilt.evidence if e.kind == "escape"]
+    assert f"(m escapes (assign at svc/svc.go:{BATCH_MAKE}:7))" in escaped.statement
     impacts = [d.cost.impact for d in result.causes if d.cost]
     assert impacts == sorted(impacts, reverse=True)
 

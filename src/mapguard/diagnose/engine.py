@@ -217,12 +217,15 @@ def _gather(evidence: LabelEvidence, subjects: _Subjects) -> None:
     if evidence.ebpf is not None:
         for stall in evidence.ebpf.stalls:
             subjects.for_site(stall.site, "grow").stalls.append(stall)
+    # The compiler's flows name positions by absolute path: shown relative to the source tree.
+    root = subjects.files.root
     for escape in evidence.escape:
         for fact in escape.sites:
             resolved = subjects.files.resolve(fact.site.file) or fact.site.file
             known = subjects.by_key.get((resolved, fact.site.line))
             if known is not None:
-                known.escape.append((fact.verdict, fact.expr, fact.why))
+                why = fact.why.replace(f"{root}/", "") if fact.why and root else fact.why
+                known.escape.append((fact.verdict, fact.expr, why))
 
 
 # --- matching -------------------------------------------------------------------------------

@@ -185,7 +185,10 @@ def _label_view(evidence: LabelEvidence, diagnosis: Diagnosis,
 
         view.gc_summary = describe(gc)
     view.findings = [_finding_view(files, f) for lint in evidence.lint for f in lint.findings]
+    # The compiler's flows name positions by absolute path: shown relative to the source tree.
+    under_root = f"{files.root}/" if files.root is not None else None
     view.escape = [EscapeRow(_where(files, e.site.file, e.site.line), e.expr, e.verdict,
+                             (e.why or "").replace(under_root, "") if under_root else
                              e.why or "") for x in evidence.escape for e in x.sites]
     view.steps = [_step_row(step) for load in evidence.loads for step in load.steps]
     view.slo = _slo_lines(evidence.slo, evidence.loads)

@@ -4,13 +4,22 @@ script of its own."""
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import jinja2
+from markupsafe import Markup, escape
 
 from mapguard.report.build import ReportView
 
 TEMPLATE = "report.html.j2"
+_SEPARATOR_END = re.compile(r"(?<=[/)])")  # after a path's `/`, after `(*T)` of a Go name
+
+
+def breakable(text: object) -> Markup:
+    """Escaped text that may wrap after each `/` and `)`: paths and Go function names in a table
+    wrap at their separators instead of widening the page (or splitting mid-word)."""
+    return Markup("<wbr>").join(escape(part) for part in _SEPARATOR_END.split(str(text)))
 
 
 def render_html(report: ReportView) -> str:
@@ -22,4 +31,5 @@ def render_html(report: ReportView) -> str:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
+    environment.filters["breakable"] = breakable
     return environment.get_template(TEMPLATE).render(report=report)
