@@ -8,7 +8,6 @@ import re
 from importlib import resources
 
 import jinja2
-from markupsafe import Markup, escape
 
 from mapguard.report.build import ReportView
 
@@ -16,10 +15,10 @@ TEMPLATE = "report.html.j2"
 _SEPARATOR_END = re.compile(r"(?<=[/)])")  # after a path's `/`, after `(*T)` of a Go name
 
 
-def breakable(text: object) -> Markup:
-    """Escaped text that may wrap after each `/` and `)`: paths and Go function names in a table
-    wrap at their separators instead of widening the page (or splitting mid-word)."""
-    return Markup("<wbr>").join(escape(part) for part in _SEPARATOR_END.split(str(text)))
+def separated(text: object) -> list[str]:
+    """Text cut after each `/` and `)`, where the template lets paths and Go function names in
+    a table wrap instead of widening the page (or splitting mid-word)."""
+    return _SEPARATOR_END.split(str(text))
 
 
 def render_html(report: ReportView) -> str:
@@ -31,5 +30,5 @@ def render_html(report: ReportView) -> str:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
-    environment.filters["breakable"] = breakable
+    environment.filters["separated"] = separated
     return environment.get_template(TEMPLATE).render(report=report)
