@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trace": ("mapguard.evidence.trace_commands:trace",
               "GC cycles, STW pauses and timelines from an execution trace."),
     "slo": ("mapguard.slo.commands:slo", "SLOs as code: Prometheus rules, alerts, tests."),
+    "watch": ("mapguard.watch.commands:watch",
+              "Export per-site map allocation metrics from Go services' pprof endpoints."),
     "doctor": ("mapguard.doctor:doctor_command",
                "Is a Go toolchain there, which version, and which optional tools?"),
     "demo": ("mapguard.demo:demo_command",

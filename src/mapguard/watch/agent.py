@@ -1,0 +1,131 @@
+"""The agent: one watcher task per target, the discovery loop, the exporter, a clean stop.
+
+Every target runs in its own asyncio task, so a slow, dead or garbage-serving target only ever
+delays itself; profiles are parsed and attributed in one worker thread. SIGTERM and SIGINT stop
+the tasks, close the connections and the HTTP server, and `run` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from mapguard.errors import InputError
+from mapguard.watch.config import Listen, WatchConfig
+from mapguard.watch.discovery import Discovery
+from mapguard.watch.exporter import serve
+from mapguard.watch.fetch import Clients, FetchError
+from mapguard.watch.scrape import Interval, Settings, TargetSnapshot, Watcher
+from mapguard.watch.targets import Target
+
+log = logging.getLogger("mapguard.watch")
+
+
+def settings_of(config: WatchConfig) -> Settings:
+    return Settings(config.interval_seconds, config.timeout_seconds,
+                    config.max_backoff_seconds, config.top_sites, config.limits)
+
+
+class Fleet:
+    """The running watchers, by target name."""
+
+    def __init__(self, settings: Settings, clients: Clients,
+                 executor: ThreadPoolExecutor) -> None:
+        self.settings = settings
+        self.clients = clients
+        self.executor = executor
+        self.watchers: dict[str, tuple[Watcher, asyncio.Task[None]]] = {}
+
+    def snapshots(self) -> list[TargetSnapshot]:
+        # Called from the exporter's thread: copy the dict, read immutable snapshots.
+        return [watcher.snapshot for watcher, _ in list(self.watchers.values())]
+
+    def update(self, targets: dict[str, Target]) -> None:
+        for name in list(self.watchers):
+            watcher, task = self.watchers[name]
+            if targets.get(name) != watcher.target:
+                task.cancel()
+                del self.watchers[name]
+                log.info("%s: no longer watched", name)
+        for name, target in targets.items():
+            if name not in self.watchers:
+                watcher = Watcher(target, self.settings, self.clients, self.executor)
+                task = asyncio.create_task(watcher.run(), name=f"watch {name}")
+                self.watchers[name] = (watcher, task)
+        log.info("watching %d target(s)", len(self.watchers))
+
+    async def stop(self) -> None:
+        tasks = [task for _, task in self.watchers.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def run_agent(config: WatchConfig, *, on_listening: Callable[[str], None]) -> None:
+    """Watch until SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    clients = Clients(config.limits)
+    discovery = Discovery(config, clients)
+    discovery.check_files()
+    with ThreadPoolExecutor(1, thread_name_prefix="mapguard-attribute") as executor:
+        fleet = Fleet(settings_of(config), clients, executor)
+        server = serve(config.listen, fleet.snapshots)
+        bound = Listen(config.listen.host or "0.0.0.0", int(server.server_address[1]))
+        on_listening(f"http://{bound}/metrics")
+        try:
+            await discovery.fetch_http(strict=False)
+            fleet.update(discovery.targets())
+            discovering = asyncio.create_task(discovery.run(fleet.update))
+            await stop.wait()
+            log.info("stopping")
+            discovering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await discovering
+            await fleet.stop()
+        finally:
+            server.shutdown()
+            server.server_close()
+            await clients.aclose()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+
+
+@dataclass(frozen=True, slots=True)
+class OnceResult:
+    target: Target
+    interval: Interval | None
+    error: str | None
+
+
+async def run_once(config: WatchConfig) -> list[OnceResult]:
+    """One interval of every target, side by side."""
+    clients = Clients(config.limits)
+    discovery = Discovery(config, clients)
+    try:
+        discovery.check_files()
+        await discovery.fetch_http(strict=True)
+        targets = discovery.targets()
+        if not targets:
+            raise InputError("--shard", f"no target falls in shard {config.shard}")
+        with ThreadPoolExecutor(1, thread_name_prefix="mapguard-attribute") as executor:
+            settings = settings_of(config)
+            return list(await asyncio.gather(*(
+                _once(Watcher(target, settings, clients, executor))
+                for target in targets.values())))
+    finally:
+        await clients.aclose()
+
+
+async def _once(watcher: Watcher) -> OnceResult:
+    try:
+        return OnceResult(watcher.target, await watcher.once(), None)
+    except FetchError as exc:
+        return OnceResult(watcher.target, None, str(exc))

@@ -1,0 +1,79 @@
+"""The one door from the agent to the profile × source join (`mapguard.evidence.attribution`).
+
+With a source tree, a site is `path/in/tree.go:LINE` and the join decides from the Go source
+what each allocating line does (heap profiles drop the runtime's map frames). Without one, the
+profile must carry the runtime frames itself (a symbolised `debug=1` profile) and a site is the
+Go function that made the map call: lines move between builds, names rarely do, and the agent
+never reads files from the paths of the build machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mapguard.errors import InputError
+from mapguard.evidence.attribution import Attribution, SourceFiles, attribute
+from mapguard.evidence.site import Site
+from mapguard.formats.pprof import Profile
+from mapguard.watch.costs import Costs, SiteKey
+
+BYTES, OBJECTS = "alloc_space", "alloc_objects"
+
+
+class _NoSourceTree(SourceFiles):
+    """Attribution without reading any Go file: map costs come from runtime frames only."""
+
+    def resolve(self, file: str) -> Path | None:
+        return None
+
+    def is_under_root(self, file: str) -> bool:
+        return False
+
+
+_trees: dict[Path | None, SourceFiles] = {}
+
+
+def _sources(root: Path | None) -> SourceFiles:
+    """Parsed Go files are cached per tree for the agent's life: parsing is the costly part."""
+    if root not in _trees:
+        _trees[root] = SourceFiles(root) if root is not None else _NoSourceTree()
+    return _trees[root]
+
+
+def profile_costs(profile: Profile, source_url: str, root: Path | None) -> Costs:
+    """Bytes and objects per (site, op) of an allocation profile, and its totals."""
+    names = [value_type.type for value_type in profile.sample_types]
+    if BYTES not in names or OBJECTS not in names:
+        raise InputError(source_url, "not an allocation profile",
+                         expected="alloc_objects and alloc_space samples")
+    sources = _sources(root)
+    by_bytes = attribute(profile, BYTES, sources)
+    by_objects = attribute(profile, OBJECTS, sources)
+    sites: dict[SiteKey, tuple[int, int]] = {}
+    for key, nbytes in _by_label(by_bytes, sources, root).items():
+        sites[key] = (nbytes, 0)
+    for key, objects in _by_label(by_objects, sources, root).items():
+        nbytes, _ = sites.get(key, (0, 0))
+        sites[key] = (nbytes, objects)
+    return Costs(by_bytes.total, by_objects.total, sites)
+
+
+def _by_label(result: Attribution, sources: SourceFiles, root: Path | None
+              ) -> dict[SiteKey, int]:
+    totals: dict[SiteKey, int] = {}
+    for cost in result.sites:
+        key = (site_label(cost.site, sources, root), cost.op)
+        totals[key] = totals.get(key, 0) + cost.value
+    return totals
+
+
+def site_label(site: Site, sources: SourceFiles, root: Path | None) -> str:
+    """`internal/risk/cache.go:42` under a source tree, else the function."""
+    if root is not None:
+        local = sources.resolve(site.file)
+        if local is not None and site.line > 0:
+            try:
+                return f"{local.relative_to(root).as_posix()}:{site.line}"
+            except ValueError:
+                pass
+    return site.function or f"{Path(site.file).name}:{site.line}"

@@ -1,0 +1,204 @@
+"""HTTP for the agent: capped, timed requests whose every failure is a `FetchError` with a reason.
+
+Bodies are read as they arrive and refused past `max_response_bytes` on the wire; gzip (a
+`Content-Encoding` or a gzip'd pprof payload) is inflated while it streams and refused past
+`max_profile_bytes`, so a gzip bomb costs one small read and an error for that target only.
+Credentials are read from their files for each request (they may rotate) and appear in no
+message: errors name the file, never its content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from mapguard.formats.pprof import GZIP_MAGIC
+from mapguard.watch.config import Limits
+from mapguard.watch.targets import Client, Tls
+
+# scrape_errors_total{reason}: a closed set, so the label stays bounded.
+REASONS = ("timeout", "connect", "http", "too_large", "decode", "credentials", "profile",
+           "symbols", "metrics")
+
+
+class FetchError(Exception):
+    """A request that failed; `reason` is one of REASONS, the message says what happened."""
+
+    def __init__(self, reason: str, message: str, status: int | None = None) -> None:
+        assert reason in REASONS, reason
+        self.reason = reason
+        self.status = status  # the HTTP status, for reason "http"
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    connect: float  # connect, write and pool timeouts
+    total: float  # the whole request, body included (a slow drip cannot stretch it)
+
+
+class _Inflater:
+    """Streaming gunzip of all members, refusing output past `cap` bytes."""
+
+    def __init__(self, cap: int, url: str) -> None:
+        self.cap = cap
+        self.url = url
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.member_started = False
+        self.trailing = False  # bytes after the last member, ignored as gzip(1) does
+
+    def feed(self, data: bytes) -> None:
+        while data and not self.trailing:
+            self.member_started = True
+            try:
+                chunk = self.member.decompress(data, self.cap - self.size + 1)
+            except zlib.error as exc:
+                raise FetchError("decode", f"{self.url}: corrupt gzip data ({exc})") from None
+            self.size += len(chunk)
+            if self.size > self.cap or self.member.unconsumed_tail:
+                raise FetchError("too_large", f"{self.url}: decompresses to more than the "
+                                 f"{self.cap} byte cap (max_profile_bytes)")
+            self.parts.append(chunk)
+            data = b""
+            if self.member.eof:
+                data = self.member.unused_data
+                self.member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self.member_started = False
+                self.trailing = bool(data) and not data.startswith(GZIP_MAGIC[:len(data)])
+
+    def finish(self) -> bytes:
+        if self.member_started:
+            raise FetchError("decode", f"{self.url}: truncated gzip data")
+        return b"".join(self.parts)
+
+
+class Clients:
+    """One connection pool per TLS setting, shared by every target that uses it."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._clients: dict[Tls | None, httpx.AsyncClient] = {}
+
+    def _client(self, tls: Tls | None) -> httpx.AsyncClient:
+        client = self._clients.get(tls)
+        if client is None:
+            client = httpx.AsyncClient(
+                verify=_ssl_context(tls), follow_redirects=True, trust_env=False,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+                headers={"User-Agent": "mapguard-watch"})
+            self._clients[tls] = client
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    async def request(self, url: str, settings: Client, deadline: Deadline, *,
+                      params: Mapping[str, str] | None = None,
+                      accept_gzip: bool = False) -> bytes:
+        """GET `url`; the body, inflated if gzip'd."""
+        headers, auth = _credentials(settings)
+        if accept_gzip:
+            headers["Accept-Encoding"] = "gzip"
+        try:
+            client = self._client(settings.tls)
+        except (OSError, ssl.SSLError) as exc:
+            raise FetchError("credentials", f"TLS files for {url}: {_os_text(exc)}") from None
+        timeout = httpx.Timeout(deadline.connect, read=deadline.total)
+        try:
+            async with asyncio.timeout(deadline.total):
+                return await self._read(client, url, timeout, headers, auth, params)
+        except TimeoutError:
+            raise FetchError("timeout", f"{url}: no complete answer within "
+                             f"{deadline.total:g} s") from None
+        except httpx.TimeoutException:
+            raise FetchError("timeout", f"{url}: timed out") from None
+        except httpx.HTTPError as exc:
+            raise FetchError("connect", f"{url}: {_http_text(exc)}") from None
+
+    async def _read(self, client: httpx.AsyncClient, url: str, timeout: httpx.Timeout,
+                    headers: dict[str, str], auth: httpx.BasicAuth | None,
+                    params: Mapping[str, str] | None) -> bytes:
+        cap = self.limits.max_response_bytes
+        async with client.stream("GET", url, params=params, headers=headers, auth=auth,
+                                 timeout=timeout) as response:
+            if response.status_code != 200:
+                raise FetchError("http", f"{url}: HTTP {response.status_code} "
+                                 f"{response.reason_phrase}".rstrip(), response.status_code)
+            gzip_encoded = response.headers.get("Content-Encoding", "").lower() == "gzip"
+            head: list[bytes] = []  # the first bytes, until they tell gzip from plain
+            inflater: _Inflater | None = None
+            plain: list[bytes] | None = None
+            received = 0
+            async for chunk in response.aiter_raw():
+                received += len(chunk)
+                if received > cap:
+                    raise FetchError("too_large", f"{url}: answer larger than the {cap} byte "
+                                     "cap (max_response_bytes)")
+                if inflater is not None:
+                    inflater.feed(chunk)
+                elif plain is not None:
+                    plain.append(chunk)
+                elif received >= len(GZIP_MAGIC):
+                    start = b"".join([*head, chunk])
+                    if gzip_encoded or start.startswith(GZIP_MAGIC):
+                        inflater = _Inflater(self.limits.max_profile_bytes, url)
+                        inflater.feed(start)
+                    else:
+                        plain = [start]
+                else:
+                    head.append(chunk)
+        if inflater is not None:
+            return inflater.finish()
+        return b"".join(plain if plain is not None else head)
+
+
+def _ssl_context(tls: Tls | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(
+        cafile=str(tls.ca_file) if tls is not None and tls.ca_file else None)
+    if tls is None:
+        return context
+    if tls.cert_file is not None and tls.key_file is not None:
+        context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+    if tls.insecure_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _credentials(settings: Client) -> tuple[dict[str, str], httpx.BasicAuth | None]:
+    if settings.bearer_token_file is not None:
+        token = _secret(settings.bearer_token_file)
+        return {"Authorization": f"Bearer {token}"}, None
+    if settings.basic_auth is not None:
+        password = _secret(settings.basic_auth.password_file)
+        return {}, httpx.BasicAuth(settings.basic_auth.username, password)
+    return {}, None
+
+
+def _secret(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise FetchError("credentials", f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise FetchError("credentials", f"{path}: cannot read: {_os_text(exc)}") from None
+
+
+def _os_text(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or getattr(exc, "reason", None) or type(exc).__name__
+
+
+def _http_text(exc: httpx.HTTPError) -> str:
+    # httpx messages carry the URL and the low-level error, never headers.
+    text = str(exc).strip()
+    return text or type(exc).__name__

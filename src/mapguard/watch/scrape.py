@@ -1,0 +1,313 @@
+"""Watching one target: pull its allocation profile every interval, attribute it, keep counters.
+
+How a profile becomes an interval's costs depends on what is known:
+- with a source tree, Go's server-side delta (`/debug/pprof/allocs?seconds=N`, Go 1.16+): the
+  target itself sends the interval's difference, and the next window opens as soon as the
+  previous answer arrives, so windows are back to back; a target that refuses `seconds` (HTTP
+  400) or ignores it is differenced from cumulative pulls instead;
+- without one, cumulative `debug=1` pulls whose runtime frames the target symbolises itself
+  (see `symbols`), differenced here; sites are then functions.
+Parsing and attribution run in a worker thread, so no profile blocks the other targets' I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import zlib
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mapguard.errors import InputError
+from mapguard.formats.pprof import Profile, parse_profile
+from mapguard.formats.pprofsym import parse_symbols, symbol_query
+from mapguard.formats.promtext import parse_samples
+from mapguard.watch.attribute import profile_costs
+from mapguard.watch.config import Limits
+from mapguard.watch.costs import Costs, CumulativeDiff
+from mapguard.watch.fetch import Clients, Deadline, FetchError
+from mapguard.watch.goruntime import FAMILIES, GoRuntime, read_go_runtime
+from mapguard.watch.series import PauseSeries, PauseSnapshot, SiteCounters, SiteTotal
+from mapguard.watch.symbols import SymbolTable
+from mapguard.watch.targets import Target
+
+log = logging.getLogger("mapguard.watch")
+
+TRACKED_SITES = 5000  # per-site totals kept between cumulative pulls; the rest sum as other
+IDLE_SITE_SECONDS = 3600.0  # an exported site idle this long gives its place up
+
+
+class Mode(StrEnum):
+    SERVER_DELTA = "server-delta"
+    CUMULATIVE = "cumulative"
+    SYMBOLIZED = "symbolized"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    interval: int
+    timeout: float
+    max_backoff: float
+    top_sites: int
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """One interval of one target, as `--once` prints it."""
+
+    costs: Costs
+    seconds: float
+    mode: Mode
+    runtime: GoRuntime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSnapshot:
+    """Everything exported for one target, immutable: the exporter reads it from its thread."""
+
+    target: str
+    up: bool | None = None  # None until the first attempt ends
+    scrape_seconds: float | None = None
+    errors: tuple[tuple[str, int], ...] = ()
+    sites: tuple[SiteTotal, ...] = ()
+    share: float | None = None
+    goroutines: float | None = None
+    pauses: PauseSnapshot | None = None
+
+
+class _ModeChanged(Exception):
+    """The target does not serve server-side deltas: go on with cumulative pulls."""
+
+
+class Watcher:
+    def __init__(self, target: Target, settings: Settings, clients: Clients,
+                 executor: Executor) -> None:
+        self.target = target
+        self.settings = settings
+        self.clients = clients
+        self.executor = executor
+        self.mode = Mode.SERVER_DELTA if target.source is not None else Mode.SYMBOLIZED
+        self.diff = CumulativeDiff(TRACKED_SITES)
+        self.symbols = SymbolTable()
+        self.sites = SiteCounters(settings.top_sites,
+                                  max(2, round(IDLE_SITE_SECONDS / settings.interval)))
+        self.pauses = PauseSeries()
+        self.errors: dict[str, int] = {}
+        self.start_time: float | None = None
+        self.snapshot = TargetSnapshot(target.name)
+
+    # --- scheduling --------------------------------------------------------------------------
+
+    def offset(self) -> float:
+        """Where in the interval this target starts: spread by a hash of its URL, as
+        Prometheus spreads its targets, and the same on every run."""
+        return (zlib.crc32(self.target.base_url.encode()) % 1000) / 1000 * self.settings.interval
+
+    def backoff(self, failures: int) -> float:
+        delay = min(self.settings.max_backoff, self.settings.interval * 2.0 ** (failures - 1))
+        return delay * random.uniform(0.9, 1.1)
+
+    async def run(self) -> None:
+        """Watch until cancelled."""
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(self.offset())
+        failures = 0
+        pending: asyncio.Task[tuple[bytes, float]] | None = None
+        next_tick = loop.time()
+        try:
+            while True:
+                began = loop.time()
+                try:
+                    if self.mode is Mode.SERVER_DELTA:
+                        pending = pending or asyncio.create_task(self._delta_pull())
+                        body, waited = await pending
+                        # The next window opens now, while this one is analysed.
+                        pending = asyncio.create_task(self._delta_pull())
+                        delta = await self._delta_costs(body)
+                        runtime = await self._runtime()
+                        self._record(delta, runtime, loop.time() - began - waited)
+                    else:
+                        since, runtime = await self._cumulative_pull()
+                        self._record(since, runtime, loop.time() - began)
+                    failures = 0
+                except _ModeChanged:
+                    pending = None
+                    continue
+                except FetchError as exc:
+                    if pending is not None:
+                        pending.cancel()
+                        pending = None
+                    failures += 1
+                    delay = self.backoff(failures)
+                    self._failed(exc, delay)
+                    await asyncio.sleep(delay)
+                    next_tick = loop.time()
+                    continue
+                if self.mode is not Mode.SERVER_DELTA:
+                    next_tick += self.settings.interval
+                    now = loop.time()
+                    if next_tick < now:  # overran: skip the ticks that passed
+                        next_tick += (now - next_tick) // self.settings.interval * \
+                            self.settings.interval + self.settings.interval
+                    await asyncio.sleep(next_tick - now)
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    async def once(self) -> Interval:
+        """One interval: a server-side delta, or two cumulative pulls an interval apart."""
+        loop = asyncio.get_running_loop()
+        if self.mode is Mode.SERVER_DELTA:
+            began = loop.time()
+            try:
+                body, _ = await self._delta_pull()
+                costs = await self._delta_costs(body)
+                return Interval(costs, loop.time() - began, self.mode, await self._runtime())
+            except _ModeChanged:
+                pass
+        began = loop.time()
+        first, _ = await self._cumulative_pull()
+        assert first is None
+        await asyncio.sleep(self.settings.interval)
+        since, runtime = await self._cumulative_pull()
+        return Interval(since or Costs(0, 0), loop.time() - began, self.mode, runtime)
+
+    # --- one pull ----------------------------------------------------------------------------
+
+    def _deadline(self, wait: float = 0.0) -> Deadline:
+        return Deadline(self.settings.timeout, wait + self.settings.timeout)
+
+    async def _delta_pull(self) -> tuple[bytes, float]:
+        """(the body, the seconds the target was asked to wait)."""
+        loop = asyncio.get_running_loop()
+        interval = self.settings.interval
+        began = loop.time()
+        try:
+            body = await self.clients.request(self.target.allocs_url, self.target.client,
+                                              self._deadline(interval),
+                                              params={"seconds": str(interval)})
+        except FetchError as exc:
+            if exc.status == 400:
+                self._to_cumulative("it refuses ?seconds= (HTTP 400)")
+            raise
+        if loop.time() - began < interval / 2:
+            self._to_cumulative("it answered ?seconds= at once, ignoring it")
+        return body, float(interval)
+
+    def _to_cumulative(self, why: str) -> None:
+        log.info("%s: no server-side delta (%s); differencing cumulative pulls",
+                 self.target.name, why)
+        self.mode = Mode.CUMULATIVE
+        raise _ModeChanged
+
+    async def _delta_costs(self, body: bytes) -> Costs:
+        return await self._costs(await self._parse(body))
+
+    async def _cumulative_pull(self) -> tuple[Costs | None, GoRuntime | None]:
+        """(the costs since the previous pull, None for the first; the Go metrics)."""
+        params = {"debug": "1"} if self.mode is Mode.SYMBOLIZED else None
+        runtime_task = asyncio.create_task(self._runtime())
+        try:
+            body = await self.clients.request(self.target.allocs_url, self.target.client,
+                                              self._deadline(), params=params)
+            profile = await self._parse(body)
+        finally:
+            runtime = await runtime_task
+        start_time = runtime.start_time if runtime is not None else None
+        if start_time is not None and start_time != self.start_time:
+            self.symbols.clear()  # another process: its addresses mean other functions
+        self.start_time = start_time or self.start_time
+        costs = await self._costs(profile)
+        if self.mode is Mode.SYMBOLIZED and start_time is None and self.diff.restarted(costs,
+                                                                                      None):
+            # Noticed only now, from the totals: symbolise again with this process's names.
+            self.symbols.clear()
+            costs = await self._costs(profile)
+        delta, _ = self.diff.step(costs, start_time)
+        return delta, runtime
+
+    async def _parse(self, body: bytes) -> Profile:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self.executor, _parse, body, self.target.allocs_url,
+                self.settings.limits.max_profile_bytes)
+        except InputError as exc:
+            raise FetchError("profile", str(exc)) from None
+
+    async def _costs(self, profile: Profile) -> Costs:
+        if self.mode is Mode.SYMBOLIZED:
+            profile = await self._symbolized(profile)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.executor, profile_costs, profile,
+                                              self.target.allocs_url, self.target.source)
+        except InputError as exc:
+            raise FetchError("profile", str(exc)) from None
+
+    async def _symbolized(self, profile: Profile) -> Profile:
+        unknown = self.symbols.unknown(profile)
+        if unknown:
+            url = self.target.symbol_url
+            body = await self.clients.request(f"{url}?{symbol_query(unknown)}",
+                                              self.target.client, self._deadline())
+            try:
+                self.symbols.learn(unknown, parse_symbols(body, url))
+            except InputError as exc:
+                raise FetchError("symbols", str(exc)) from None
+        return self.symbols.apply(profile)
+
+    async def _runtime(self) -> GoRuntime | None:
+        """The target's Go metrics; a failure here is counted but does not fail the scrape."""
+        url = self.target.metrics_url
+        if url is None:
+            return None
+        try:
+            body = await self.clients.request(url, self.target.client, self._deadline(),
+                                              accept_gzip=True)
+            return read_go_runtime(parse_samples(body, url, FAMILIES))
+        except FetchError as exc:
+            self._count("metrics", f"{exc}")
+        except InputError as exc:
+            self._count("metrics", f"{exc}")
+        return None
+
+    # --- state -------------------------------------------------------------------------------
+
+    def _record(self, delta: Costs | None, runtime: GoRuntime | None, seconds: float) -> None:
+        if delta is not None:
+            self.sites.add(delta)
+        if runtime is not None:
+            self.pauses.update(runtime)
+        was_up = self.snapshot.up
+        share = self.snapshot.share
+        if delta is not None:
+            share = delta.map_bytes / delta.total_bytes if delta.total_bytes > 0 else None
+        self.snapshot = TargetSnapshot(
+            self.target.name, True, max(0.0, seconds), tuple(sorted(self.errors.items())),
+            self.sites.snapshot(), share,
+            runtime.goroutines if runtime is not None else None, self.pauses.snapshot())
+        if was_up is not True:
+            log.info("%s: up (%s)", self.target.name, self.mode)
+
+    def _count(self, reason: str, message: str) -> None:
+        self.errors[reason] = self.errors.get(reason, 0) + 1
+        if self.errors[reason] == 1:
+            log.warning("%s: %s", self.target.name, message)
+
+    def _failed(self, exc: FetchError, retry_in: float) -> None:
+        was_up = self.snapshot.up
+        self.errors[exc.reason] = self.errors.get(exc.reason, 0) + 1
+        self.snapshot = TargetSnapshot(
+            self.target.name, False, self.snapshot.scrape_seconds,
+            tuple(sorted(self.errors.items())), self.snapshot.sites, self.snapshot.share,
+            None, self.snapshot.pauses)
+        if was_up is not False:
+            log.warning("%s: down: %s (retrying in %.0f s)", self.target.name, exc, retry_in)
+
+
+def _parse(body: bytes, url: str, max_size: int) -> Profile:
+    return parse_profile(body, url, max_size=max_size)
