@@ -15,8 +15,15 @@ from mapguard.watch.fetch import Clients
 from mapguard.watch.scrape import Mode, Settings, TargetSnapshot
 from mapguard.watch.targets import Target, static_target
 
-from .fakes import MAP_BYTES, OTHER_BYTES, Behaviour, delta_profile, fake_targets, gzip_bomb, \
-    write_source
+from .fakes import (
+    MAP_BYTES,
+    OTHER_BYTES,
+    Behaviour,
+    delta_profile,
+    fake_targets,
+    gzip_bomb,
+    write_source,
+)
 
 SETTINGS = Settings(interval=1, timeout=1.0, max_backoff=2.0, top_sites=5,
                     limits=Limits(max_response_bytes=4 << 20, max_profile_bytes=8 << 20))

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.realparts import require_executable
 
 from mapguard.cli import main
 from mapguard.formats.promtext import parse_samples
+from tests.realparts import require_executable
 
 from .fakes import MAP_BYTES, Behaviour, delta_profile, fake_targets, write_source
 
