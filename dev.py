@@ -36,6 +36,7 @@ SYSTEM_PACKAGES = {
     "wrk": "/usr/bin/wrk",
     "chromium": "/usr/bin/chromium",
     "chromium-driver": "/usr/bin/chromedriver",
+    "openssl": "/usr/bin/openssl",
 }
 
 

@@ -81,7 +81,8 @@ def gzip_bomb(size: int) -> bytes:
 @dataclass
 class Behaviour:
     """What a fake target does; `kind` is one of: delta, cumulative (refuses `seconds`),
-    symbolized (debug=1 and the symbol endpoint), slow, garbage, bomb."""
+    symbolized (debug=1 and the symbol endpoint), slow, garbage, bomb, or document (serves
+    `profile` as it is at every path: an http_sd endpoint)."""
 
     kind: str
     profile: bytes = b""
@@ -101,6 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour.requests.append(self.path)
         url = urlsplit(self.path)
         query = parse_qs(url.query)
+        if behaviour.kind == "document":
+            return self._send(behaviour.profile)
         if url.path == "/metrics":
             cycles = 10 * (len(behaviour.requests) + 1)
             return self._send(METRICS.format(pause_sum=cycles * 0.001, cycles=cycles).encode())
