@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -24,11 +25,12 @@ from .fakes import gzip_bomb
 
 LIMITS = Limits(max_response_bytes=1 << 20, max_profile_bytes=4 << 20)
 DEADLINE = Deadline(5.0, 10.0)
+ANONYMOUS = Client()
 
 
 class _Recorder(BaseHTTPRequestHandler):
-    bodies: dict[str, tuple[bytes, dict[str, str]]] = {}
-    seen: list[str | None] = []
+    bodies: ClassVar[dict[str, tuple[bytes, dict[str, str]]]] = {}
+    seen: ClassVar[list[str | None]] = []
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -61,7 +63,7 @@ def server(bodies: dict[str, tuple[bytes, dict[str, str]]],
         httpd.server_close()
 
 
-def fetch(url: str, settings: Client = Client(), **kwargs: bool) -> bytes:
+def fetch(url: str, settings: Client = ANONYMOUS, **kwargs: bool) -> bytes:
     async def go() -> bytes:
         clients = Clients(LIMITS)
         try:
