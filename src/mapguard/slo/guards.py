@@ -7,7 +7,8 @@
   baseline ends 15m ago so that the spike being measured is not averaged into its own baseline
   (against a plain last-hour average a 6× spike stops looking like one after six minutes).
   The three windows (5m rate, 1h baseline, 15m offset) are the guard's `alloc_window`,
-  `baseline_window` and `baseline_offset`; the recording rules keep their names.
+  `baseline_window` and `baseline_offset`; the recording rules keep their names. A series
+  has a baseline only once it covers the whole baseline window.
 - GC pauses from Go's own metrics: ``go_gc_duration_seconds`` is a summary of per-cycle pause
   sums with quantiles 0, 0.25, 0.5, 0.75 and 1 only, over the last GC cycles. It has no 0.99
   quantile, so by default the bound is checked against quantile 1 (the largest recent cycle), an
@@ -74,9 +75,21 @@ def _span(window: Duration) -> str:
     return "hour" if window == Duration(3600) else str(window)
 
 
+def _baseline(guard: MapGuard, offset: Duration) -> str:
+    """The rate over the baseline window, only where the series already existed when that
+    window began: rate() over a window a new series covers only in part reads low, and every
+    new site (a new target, a line moved by a deploy) would look like a spike."""
+    window = guard.baseline_window
+    return (
+        f"{_alloc_rate(guard, str(window), str(offset))}\n  and on (target, site)\n"
+        f"  sum by (target, site) ({ALLOC_METRIC}{_target(guard)} offset "
+        f"{Duration(offset.seconds + window.seconds)})"
+    )
+
+
 def alloc_baseline_expr(guard: MapGuard) -> str:
-    yesterday = _alloc_rate(guard, str(guard.baseline_window), "1d")
-    last_hour = _alloc_rate(guard, str(guard.baseline_window), str(guard.baseline_offset))
+    yesterday = _baseline(guard, Duration(86400))
+    last_hour = _baseline(guard, guard.baseline_offset)
     if guard.baseline == "same_hour_yesterday":
         return yesterday
     if guard.baseline == "last_hour":
