@@ -80,7 +80,8 @@ def gzip_bomb(size: int) -> bytes:
 
 @dataclass
 class Behaviour:
-    """What a fake target does; `kind` is one of: delta, cumulative (refuses `seconds`),
+    """What a fake target does; `kind` is one of: go (cumulative and `seconds` deltas, as
+    net/http/pprof), cumulative (refuses `seconds`),
     symbolized (debug=1 and the symbol endpoint), slow, garbage, bomb, or document (serves
     `profile` as it is at every path: an http_sd endpoint)."""
 

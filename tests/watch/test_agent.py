@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,11 +37,12 @@ def closed_port_url() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-async def watch_for(seconds: float, targets: list[Target]) -> dict[str, TargetSnapshot]:
-    clients = Clients(SETTINGS.limits)
+async def watch_for(seconds: float, targets: list[Target], settings: Settings = SETTINGS
+                    ) -> tuple[dict[str, TargetSnapshot], dict[str, Mode]]:
+    clients = Clients(settings.limits)
     try:
         with ThreadPoolExecutor(1) as executor:
-            fleet = Fleet(SETTINGS, clients, executor)
+            fleet = Fleet(settings, clients, executor)
             fleet.update({target.name: target for target in targets})
             await asyncio.sleep(seconds)
             snapshots = {snapshot.target: snapshot for snapshot in fleet.snapshots()}
@@ -48,8 +50,7 @@ async def watch_for(seconds: float, targets: list[Target]) -> dict[str, TargetSn
             await fleet.stop()
     finally:
         await clients.aclose()
-    assert modes["cumulative"] is Mode.CUMULATIVE  # fell back after HTTP 400
-    return snapshots
+    return snapshots, modes
 
 
 def site_bytes(snapshot: TargetSnapshot) -> dict[tuple[str, str], int]:
@@ -61,8 +62,7 @@ def test_every_mode_works_and_bad_targets_delay_no_one(tmp_path: Path) -> None:
     main_go = write_source(source)
     profile = delta_profile(str(main_go))
     behaviours = {
-        "delta": Behaviour("delta", profile),
-        "cumulative": Behaviour("cumulative", profile),
+        "go": Behaviour("go", profile),
         "symbolized": Behaviour("symbolized"),
         "slow": Behaviour("slow", profile, delay=30),
         "garbage": Behaviour("garbage"),
@@ -72,22 +72,20 @@ def test_every_mode_works_and_bad_targets_delay_no_one(tmp_path: Path) -> None:
         targets = [static_target(fake.url, name=name, source=None if name == "symbolized"
                                  else source) for name, fake in fakes.items()]
         targets.append(static_target(closed_port_url(), name="dead", source=source))
-        snapshots = asyncio.run(watch_for(RUN_SECONDS, targets))
+        snapshots, modes = asyncio.run(watch_for(RUN_SECONDS, targets))
 
-    good = snapshots["delta"]
+    assert (modes["go"], modes["symbolized"]) == (Mode.CUMULATIVE, Mode.SYMBOLIZED)
+    good = snapshots["go"]
     assert good.up is True
-    windows = sum("seconds=1" in path for path in behaviours["delta"].requests)
-    # Back-to-back one-second windows for 7 s minus the start offset: the bad targets did not
-    # hold this one up. (Lenient for a loaded machine; a serialised agent would get ~1.)
-    assert windows >= 3, behaviours["delta"].requests
-    counted = site_bytes(good)[("main.go:5", "grow")]
-    assert counted % MAP_BYTES == 0 and counted >= 2 * MAP_BYTES
+    pulls = behaviours["go"].pulls
+    # A pull every second for 7 s minus the start offset: the bad targets did not hold this
+    # one up. (Lenient for a loaded machine; an agent that waited on them would get ~1.)
+    assert pulls >= 3, behaviours["go"].requests
+    # Each pull adds one interval's MAP_BYTES; the first pull is the baseline.
+    assert site_bytes(good)[("main.go:5", "grow")] in (
+        (pulls - 1) * MAP_BYTES, (pulls - 2) * MAP_BYTES)  # the last may be in flight
     assert good.share == pytest.approx(MAP_BYTES / (MAP_BYTES + OTHER_BYTES))
     assert good.goroutines == 7
-
-    cumulative = snapshots["cumulative"]
-    assert cumulative.up is True
-    assert site_bytes(cumulative)[("main.go:5", "grow")] >= MAP_BYTES
 
     symbolized = snapshots["symbolized"]
     assert symbolized.up is True
@@ -101,16 +99,33 @@ def test_every_mode_works_and_bad_targets_delay_no_one(tmp_path: Path) -> None:
         assert snapshot.sites == ()
 
 
+def test_server_side_deltas_on_request_and_the_fallback(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    profile = delta_profile(str(write_source(source)))
+    behaviours = {"go": Behaviour("go", profile), "old": Behaviour("cumulative", profile)}
+    with fake_targets(behaviours) as fakes:
+        targets = [static_target(fake.url, name=name, source=source)
+                   for name, fake in fakes.items()]
+        snapshots, modes = asyncio.run(watch_for(
+            5.0, targets, dataclasses.replace(SETTINGS, server_delta=True)))
+    assert modes == {"go": Mode.SERVER_DELTA, "old": Mode.CUMULATIVE}  # old refused ?seconds
+    windows = sum("seconds=1" in path for path in behaviours["go"].requests)
+    assert windows >= 2 and behaviours["go"].pulls == 0
+    counted = site_bytes(snapshots["go"])[("main.go:5", "grow")]
+    assert counted % MAP_BYTES == 0 and counted >= MAP_BYTES
+    assert site_bytes(snapshots["old"])[("main.go:5", "grow")] >= MAP_BYTES
+
+
 def test_once_reports_one_interval_and_failures_side_by_side(tmp_path: Path) -> None:
     source = tmp_path / "src"
     profile = delta_profile(str(write_source(source)))
-    with fake_targets({"delta": Behaviour("delta", profile)}) as fakes:
+    with fake_targets({"go": Behaviour("go", profile)}) as fakes:
         config = WatchConfig(interval_seconds=1, timeout_seconds=2.0, targets=(
-            static_target(fakes["delta"].url, name="delta", source=source),
+            static_target(fakes["go"].url, name="go", source=source),
             static_target(closed_port_url(), name="dead", source=source)))
         results = {r.target.name: r for r in asyncio.run(run_once(config))}
-    interval = results["delta"].interval
-    assert interval is not None and interval.mode is Mode.SERVER_DELTA
+    interval = results["go"].interval
+    assert interval is not None and interval.mode is Mode.CUMULATIVE
     assert interval.costs.sites == {("main.go:5", "grow"): (MAP_BYTES, MAP_BYTES // 1000)}
     assert interval.costs.total_bytes == MAP_BYTES + OTHER_BYTES
     assert results["dead"].interval is None

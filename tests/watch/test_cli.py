@@ -83,7 +83,7 @@ def test_once_json_and_a_missing_credentials_file(tmp_path: Path,
     profile = delta_profile(str(write_source(source)))
     secret = tmp_path / "token"
     secret.write_text("s3cr3t-token\n")
-    with fake_targets({"a": Behaviour("delta", profile), "b": Behaviour("delta", profile)}
+    with fake_targets({"a": Behaviour("go", profile), "b": Behaviour("go", profile)}
                       ) as fakes:
         config = tmp_path / "watch.yaml"
         config.write_text(textwrap.dedent(f"""\
@@ -106,7 +106,7 @@ def test_once_json_and_a_missing_credentials_file(tmp_path: Path,
                                           "bytes_per_second": pytest.approx(
                                               MAP_BYTES / targets["svc-a"]["seconds"],
                                               rel=0.01)}]
-    assert targets["svc-a"]["mode"] == "server-delta"
+    assert targets["svc-a"]["mode"] == "cumulative"
     assert "missing-token: cannot read" in targets["svc-b"]["error"]
     assert err.count("mapguard: error:") == 1 and "missing-token" in err
     assert "s3cr3t" not in out + err
@@ -117,7 +117,7 @@ def test_a_non_utf8_go_file_in_the_source_tree_is_no_crash(
     source = tmp_path / "src"
     main_go = write_source(source)
     main_go.write_bytes(main_go.read_bytes().replace(b"package main", b"package main // \xff"))
-    with fake_targets({"a": Behaviour("delta", delta_profile(str(main_go)))}) as fakes:
+    with fake_targets({"a": Behaviour("go", delta_profile(str(main_go)))}) as fakes:
         code, out, err = run(capsys, "--target", fakes["a"].url, "--source", str(source),
                              "--interval", "1s", "--once")
     assert code == 0, err
@@ -146,7 +146,7 @@ def test_serves_metrics_binds_loopback_and_stops_cleanly_on_signals(
         signum: int, tmp_path: Path) -> None:
     source = tmp_path / "src"
     profile = delta_profile(str(write_source(source)))
-    with fake_targets({"a": Behaviour("delta", profile)}) as fakes:
+    with fake_targets({"a": Behaviour("go", profile)}) as fakes:
         process, url = _start(["--target", fakes["a"].url, "--source", str(source),
                                "--interval", "1s", "--listen", "127.0.0.1:0"])
         try:

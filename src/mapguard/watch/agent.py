@@ -28,7 +28,8 @@ log = logging.getLogger("mapguard.watch")
 
 def settings_of(config: WatchConfig) -> Settings:
     return Settings(config.interval_seconds, config.timeout_seconds,
-                    config.max_backoff_seconds, config.top_sites, config.limits)
+                    config.max_backoff_seconds, config.top_sites, config.limits,
+                    config.server_delta)
 
 
 class Fleet:

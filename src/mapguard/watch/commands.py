@@ -68,12 +68,15 @@ def _interval(text: str) -> int:
               help="Where to serve /metrics (default 127.0.0.1:9464).")
 @click.option("--top-sites", type=click.IntRange(1, 1000),
               help="Sites per target exported by name; the rest are `other` (default 20).")
+@click.option("--delta", type=click.Choice(["cumulative", "server"]),
+              help="cumulative: difference two pulls here (default); server: Go's "
+              "?seconds=N delta, which undercounts (see docs/watch.md).")
 @click.option("--once", is_flag=True, help="Measure one interval per target, print, exit.")
 @format_option()
 def watch(config_path: Path | None, targets: tuple[str, ...], source: Path | None,
           file_sd: tuple[Path, ...], http_sd: tuple[str, ...], shard: Shard | None,
           interval: int | None, timeout: float | None, listen: Listen | None,
-          top_sites: int | None, once: bool, output_format: str) -> int:
+          top_sites: int | None, delta: str | None, once: bool, output_format: str) -> int:
     """Turn Go services' pprof endpoints into per-site map allocation metrics.
 
     \b
@@ -86,7 +89,7 @@ def watch(config_path: Path | None, targets: tuple[str, ...], source: Path | Non
     config = apply_overrides(config, Overrides(
         targets=targets, source=source, file_sd=file_sd, http_sd=http_sd, shard=shard,
         interval_seconds=interval, timeout_seconds=timeout, listen=listen,
-        top_sites=top_sites))
+        top_sites=top_sites, server_delta=None if delta is None else delta == "server"))
     if not config.has_targets():
         raise UsageError("no targets: give --target, --file-sd, --http-sd or --config")
     _log_to_stderr()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -131,6 +131,7 @@ class WatchConfig:
     top_sites: int = DEFAULT_TOP_SITES
     shard: Shard = Shard()
     limits: Limits = Limits()
+    server_delta: bool = False  # Go's ?seconds=N deltas instead of cumulative pulls
     targets: tuple[Target, ...] = ()
     file_sd: tuple[FileSD, ...] = ()
     http_sd: tuple[HttpSD, ...] = ()
@@ -234,6 +235,9 @@ class WatchSpec(_Model):
                            description="sites per target exported by name (1-1000)")
     shard: Annotated[Shard, BeforeValidator(_shard)] = Field(
         Shard(), description="I/N, e.g. 2/4")
+    delta: Literal["cumulative", "server"] = Field(
+        "cumulative", description="cumulative (pulls differenced here) or server (Go's "
+        "?seconds=N)")
     source: Path | None = Field(None, description="default Go source tree for all targets")
     max_response_bytes: Size = Field(DEFAULT_MAX_RESPONSE, description="e.g. 16MiB")
     max_profile_bytes: Size = Field(DEFAULT_MAX_PROFILE, description="e.g. 64MiB")
@@ -282,6 +286,7 @@ def load_config(path: Path) -> WatchConfig:
         listen=spec.listen, interval_seconds=spec.interval, timeout_seconds=spec.timeout,
         max_backoff_seconds=spec.max_backoff, top_sites=spec.top_sites, shard=spec.shard,
         limits=Limits(spec.max_response_bytes, spec.max_profile_bytes),
+        server_delta=spec.delta == "server",
         targets=tuple(targets),
         file_sd=tuple(FileSD(tuple(str(base / pattern) for pattern in sd.files),
                              _under(base, sd.source) or source, _client(sd.http, base, client))
@@ -305,6 +310,7 @@ class Overrides:
     timeout_seconds: float | None = None
     listen: Listen | None = None
     top_sites: int | None = None
+    server_delta: bool | None = None
 
 
 def apply_overrides(config: WatchConfig, flags: Overrides) -> WatchConfig:
@@ -325,5 +331,6 @@ def apply_overrides(config: WatchConfig, flags: Overrides) -> WatchConfig:
         name: value for name, value in (
             ("shard", flags.shard), ("interval_seconds", flags.interval_seconds),
             ("timeout_seconds", flags.timeout_seconds), ("listen", flags.listen),
-            ("top_sites", flags.top_sites)) if value is not None}
+            ("top_sites", flags.top_sites), ("server_delta", flags.server_delta))
+        if value is not None}
     return replace(config, targets=targets, file_sd=file_sd, http_sd=http_sd, **updates)

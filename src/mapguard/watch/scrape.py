@@ -1,12 +1,16 @@
 """Watching one target: pull its allocation profile every interval, attribute it, keep counters.
 
-How a profile becomes an interval's costs depends on what is known:
-- with a source tree, Go's server-side delta (`/debug/pprof/allocs?seconds=N`, Go 1.16+): the
-  target itself sends the interval's difference, and the next window opens as soon as the
-  previous answer arrives, so windows are back to back; a target that refuses `seconds` (HTTP
-  400) or ignores it is differenced from cumulative pulls instead;
-- without one, cumulative `debug=1` pulls whose runtime frames the target symbolises itself
-  (see `symbols`), differenced here; sites are then functions.
+An interval's costs are the difference of two cumulative pulls, with a restart of the target
+read as a counter reset. With a source tree the pulls are the proto profile and the join reads
+the Go source; without one they are `debug=1` pulls whose runtime frames the target symbolises
+itself (see `symbols`), and sites are functions.
+
+Go's server-side delta (`/debug/pprof/allocs?seconds=N`) is there on request
+(`server_delta`), not by default: chained windows lose allocations at every boundary, because
+a heap profile shows an allocation only two GC cycles later and the handler's own garbage
+brings cycles on between one window's end and the next one's start (measured: 84 % of the
+cumulative difference at 15 s windows, 66 % at 1 s). A target that refuses `seconds` (HTTP
+400) or ignores it is then watched by cumulative pulls.
 Parsing and attribution run in a worker thread, so no profile blocks the other targets' I/O.
 """
 
@@ -52,6 +56,7 @@ class Settings:
     max_backoff: float
     top_sites: int
     limits: Limits
+    server_delta: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +94,8 @@ class Watcher:
         self.settings = settings
         self.clients = clients
         self.executor = executor
-        self.mode = Mode.SERVER_DELTA if target.source is not None else Mode.SYMBOLIZED
+        self.mode = Mode.SYMBOLIZED if target.source is None else (
+            Mode.SERVER_DELTA if settings.server_delta else Mode.CUMULATIVE)
         self.diff = CumulativeDiff(TRACKED_SITES)
         self.symbols = SymbolTable()
         self.sites = SiteCounters(settings.top_sites,
@@ -112,53 +118,67 @@ class Watcher:
 
     async def run(self) -> None:
         """Watch until cancelled."""
-        loop = asyncio.get_running_loop()
         await asyncio.sleep(self.offset())
+        if self.mode is Mode.SERVER_DELTA:
+            await self._server_deltas()  # returns if the target refuses them
+        await self._cumulative_pulls()
+
+    async def _cumulative_pulls(self) -> None:
+        loop = asyncio.get_running_loop()
+        failures = 0
+        next_tick = loop.time()
+        while True:
+            began = loop.time()
+            try:
+                since, runtime = await self._cumulative_pull()
+                self._record(since, runtime, loop.time() - began)
+                failures = 0
+            except FetchError as exc:
+                failures += 1
+                await self._pause(exc, failures)
+                next_tick = loop.time()
+                continue
+            next_tick += self.settings.interval
+            now = loop.time()
+            if next_tick < now:  # overran: skip the ticks that passed
+                next_tick += ((now - next_tick) // self.settings.interval + 1) * \
+                    self.settings.interval
+            await asyncio.sleep(next_tick - now)
+
+    async def _server_deltas(self) -> None:
+        loop = asyncio.get_running_loop()
         failures = 0
         pending: asyncio.Task[tuple[bytes, float]] | None = None
-        next_tick = loop.time()
         try:
             while True:
-                began = loop.time()
                 try:
-                    if self.mode is Mode.SERVER_DELTA:
-                        pending = pending or asyncio.create_task(self._delta_pull())
-                        body, waited = await pending
-                        # The next window opens now, while this one is analysed.
-                        pending = asyncio.create_task(self._delta_pull())
-                        delta = await self._delta_costs(body)
-                        runtime = await self._runtime()
-                        self._record(delta, runtime, loop.time() - began - waited)
-                    else:
-                        since, runtime = await self._cumulative_pull()
-                        self._record(since, runtime, loop.time() - began)
+                    pending = pending or asyncio.create_task(self._delta_pull())
+                    body, overhead = await pending
+                    arrived = loop.time()
+                    # The next window opens now, while this one is analysed.
+                    pending = asyncio.create_task(self._delta_pull())
+                    delta = await self._delta_costs(body)
+                    self._record(delta, await self._runtime(), overhead + loop.time() - arrived)
                     failures = 0
-                except _ModeChanged:
-                    pending = None
-                    continue
                 except FetchError as exc:
                     if pending is not None:
                         pending.cancel()
                         pending = None
                     failures += 1
-                    delay = self.backoff(failures)
-                    self._failed(exc, delay)
-                    await asyncio.sleep(delay)
-                    next_tick = loop.time()
-                    continue
-                if self.mode is not Mode.SERVER_DELTA:
-                    next_tick += self.settings.interval
-                    now = loop.time()
-                    if next_tick < now:  # overran: skip the ticks that passed
-                        next_tick += (now - next_tick) // self.settings.interval * \
-                            self.settings.interval + self.settings.interval
-                    await asyncio.sleep(next_tick - now)
+                    await self._pause(exc, failures)
+        except _ModeChanged:
+            return
         finally:
             if pending is not None:
                 pending.cancel()
 
+    async def _pause(self, exc: FetchError, failures: int) -> None:
+        delay = self.backoff(failures)
+        self._failed(exc, delay)
+        await asyncio.sleep(delay)
+
     async def once(self) -> Interval:
-        """One interval: a server-side delta, or two cumulative pulls an interval apart."""
+        """One interval: two cumulative pulls an interval apart, or a server-side delta."""
         loop = asyncio.get_running_loop()
         if self.mode is Mode.SERVER_DELTA:
             began = loop.time()
@@ -168,9 +188,9 @@ class Watcher:
                 return Interval(costs, loop.time() - began, self.mode, await self._runtime())
             except _ModeChanged:
                 pass
-        began = loop.time()
         first, _ = await self._cumulative_pull()
         assert first is None
+        began = loop.time()
         await asyncio.sleep(self.settings.interval)
         since, runtime = await self._cumulative_pull()
         return Interval(since or Costs(0, 0), loop.time() - began, self.mode, runtime)
@@ -181,7 +201,7 @@ class Watcher:
         return Deadline(self.settings.timeout, wait + self.settings.timeout)
 
     async def _delta_pull(self) -> tuple[bytes, float]:
-        """(the body, the seconds the target was asked to wait)."""
+        """(the body, the seconds it took beyond the window the target was asked to wait)."""
         loop = asyncio.get_running_loop()
         interval = self.settings.interval
         began = loop.time()
@@ -193,9 +213,10 @@ class Watcher:
             if exc.status == 400:
                 self._to_cumulative("it refuses ?seconds= (HTTP 400)")
             raise
-        if loop.time() - began < interval / 2:
+        took = loop.time() - began
+        if took < interval / 2:
             self._to_cumulative("it answered ?seconds= at once, ignoring it")
-        return body, float(interval)
+        return body, max(0.0, took - interval)
 
     def _to_cumulative(self, why: str) -> None:
         log.info("%s: no server-side delta (%s); differencing cumulative pulls",
