@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from mapguard.watch.config import Limits, WatchConfig
 from mapguard.watch.fetch import Clients
 from mapguard.watch.scrape import Mode, Settings, TargetSnapshot
 from mapguard.watch.targets import Target, static_target
+from mapguard.watch.workers import Workers
 
 from .fakes import (
     MAP_BYTES,
@@ -41,13 +41,14 @@ async def watch_for(seconds: float, targets: list[Target], settings: Settings = 
                     ) -> tuple[dict[str, TargetSnapshot], dict[str, Mode]]:
     clients = Clients(settings.limits)
     try:
-        with ThreadPoolExecutor(1) as executor:
-            fleet = Fleet(settings, clients, executor)
-            fleet.update({target.name: target for target in targets})
-            await asyncio.sleep(seconds)
-            snapshots = {snapshot.target: snapshot for snapshot in fleet.snapshots()}
-            modes = {name: watcher.mode for name, (watcher, _) in fleet.watchers.items()}
-            await fleet.stop()
+        workers = Workers(0)
+        fleet = Fleet(settings, clients, workers)
+        fleet.update({target.name: target for target in targets})
+        await asyncio.sleep(seconds)
+        snapshots = {snapshot.target: snapshot for snapshot in fleet.snapshots()}
+        modes = {name: watcher.mode for name, (watcher, _) in fleet.watchers.items()}
+        await fleet.stop()
+        workers.close()
     finally:
         await clients.aclose()
     return snapshots, modes

@@ -79,6 +79,7 @@ class GoSource:
         self._map_types: set[str] | None = None
         self._scope_index: dict[int, dict[str, list[Node]]] = {}
         self._makers: set[str] | None = None
+        self._line_facts: dict[int, LineFacts] = {}
         for node in walk(self.tree.root_node):
             self._by_line.setdefault(node.start_point[0] + 1, []).append(node)
 
@@ -177,7 +178,14 @@ class GoSource:
     def facts_with_inlining(self, line: int) -> LineFacts:
         """`facts(line)`, plus: a call to a function of this file whose body creates a map.
         When the compiler inlines it, the new map's header (48 bytes on 64-bit, `hmap` and
-        Swiss `Map` alike) can be charged to the calling line."""
+        Swiss `Map` alike) can be charged to the calling line. Memoised: a profile asks about
+        the same lines over and over (the watch agent, at every pull)."""
+        known = self._line_facts.get(line)
+        if known is None:
+            known = self._line_facts[line] = self._facts_with_inlining(line)
+        return known
+
+    def _facts_with_inlining(self, line: int) -> LineFacts:
         facts = self.facts(line)
         if facts.map_ops:
             return facts

@@ -396,18 +396,24 @@ def parse_heap_text(data: bytes, source: str) -> Profile:
                          where=f"line {start + 1}", expected="heap/RATE")
     records: list[_TextRecord] = []
     current: _TextRecord | None = None
+    # Callers repeat across records (and stacks across sizes): read each distinct line once.
+    frame_lines: dict[bytes, tuple[int, Frame] | None] = {}
+    pc_lists: dict[bytes, tuple[int, ...]] = {}
     for number, raw in enumerate(lines[start + 1:], start + 2):
         line = raw.strip()
         if not line:
             continue
         if line.startswith(b"#"):
-            frame = _HEAP_FRAME.match(line)
-            if frame is not None and current is not None:
+            if line not in frame_lines:
+                frame = _HEAP_FRAME.match(line)
+                frame_lines[line] = None if frame is None else (int(frame.group(1), 16), Frame(
+                    frame.group(2).decode(errors="replace"),
+                    frame.group(3).decode(errors="replace"), int(frame.group(4))))
+            known = frame_lines[line]
+            if known is not None and current is not None:
                 # Inlined calls print several `#` lines with the same PC, innermost first.
-                current.frames.setdefault(int(frame.group(1), 16), []).append(
-                    Frame(frame.group(2).decode(errors="replace"),
-                          frame.group(3).decode(errors="replace"), int(frame.group(4))))
-            elif line.startswith(b"# runtime.MemStats"):
+                current.frames.setdefault(known[0], []).append(known[1])
+            elif known is None and line.startswith(b"# runtime.MemStats"):
                 break
             continue
         if b"--- Memory map:" in line or b"MAPPED_LIBRARIES:" in line:
@@ -429,7 +435,10 @@ def parse_heap_text(data: bytes, source: str) -> Profile:
                 if scaled:
                     count, size = scale_heap_sample(count, size, rate)
             values += [count, size]
-        pcs = tuple(int(pc, 16) for pc in match.group(5).split())
+        pc_text = match.group(5)
+        pcs = pc_lists.get(pc_text)
+        if pcs is None:
+            pcs = pc_lists[pc_text] = tuple(int(pc, 16) for pc in pc_text.split())
         current = _TextRecord(tuple(values), object_size, pcs, {})
         records.append(current)
     return _text_profile(records, has_alloc, period)

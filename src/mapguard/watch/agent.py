@@ -1,8 +1,8 @@
 """The agent: one watcher task per target, the discovery loop, the exporter, a clean stop.
 
 Every target runs in its own asyncio task, so a slow, dead or garbage-serving target only ever
-delays itself; profiles are parsed and attributed in one worker thread. SIGTERM and SIGINT stop
-the tasks, close the connections and the HTTP server, and `run` returns.
+delays itself; profiles are parsed and attributed by worker processes. SIGTERM and SIGINT stop
+the tasks, the workers, the connections and the HTTP server, and `run_agent` returns.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from mapguard.errors import InputError
@@ -22,6 +21,7 @@ from mapguard.watch.exporter import serve
 from mapguard.watch.fetch import Clients, FetchError
 from mapguard.watch.scrape import Interval, Settings, TargetSnapshot, Watcher
 from mapguard.watch.targets import Target
+from mapguard.watch.workers import Workers, auto_workers
 
 log = logging.getLogger("mapguard.watch")
 
@@ -35,11 +35,10 @@ def settings_of(config: WatchConfig) -> Settings:
 class Fleet:
     """The running watchers, by target name."""
 
-    def __init__(self, settings: Settings, clients: Clients,
-                 executor: ThreadPoolExecutor) -> None:
+    def __init__(self, settings: Settings, clients: Clients, workers: Workers) -> None:
         self.settings = settings
         self.clients = clients
-        self.executor = executor
+        self.workers = workers
         self.watchers: dict[str, tuple[Watcher, asyncio.Task[None]]] = {}
 
     def snapshots(self) -> list[TargetSnapshot]:
@@ -55,7 +54,7 @@ class Fleet:
                 log.info("%s: no longer watched", name)
         for name, target in targets.items():
             if name not in self.watchers:
-                watcher = Watcher(target, self.settings, self.clients, self.executor)
+                watcher = Watcher(target, self.settings, self.clients, self.workers)
                 task = asyncio.create_task(watcher.run(), name=f"watch {name}")
                 self.watchers[name] = (watcher, task)
         log.info("watching %d target(s)", len(self.watchers))
@@ -76,27 +75,30 @@ async def run_agent(config: WatchConfig, *, on_listening: Callable[[str], None])
     clients = Clients(config.limits)
     discovery = Discovery(config, clients)
     discovery.check_files()
-    with ThreadPoolExecutor(1, thread_name_prefix="mapguard-attribute") as executor:
-        fleet = Fleet(settings_of(config), clients, executor)
+    workers = Workers(auto_workers() if config.workers is None else config.workers)
+    fleet = Fleet(settings_of(config), clients, workers)
+    server = None
+    try:
         server = serve(config.listen, fleet.snapshots)
         bound = Listen(config.listen.host or "0.0.0.0", int(server.server_address[1]))
         on_listening(f"http://{bound}/metrics")
-        try:
-            await discovery.fetch_http(strict=False)
-            fleet.update(discovery.targets())
-            discovering = asyncio.create_task(discovery.run(fleet.update))
-            await stop.wait()
-            log.info("stopping")
-            discovering.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await discovering
-            await fleet.stop()
-        finally:
+        await discovery.fetch_http(strict=False)
+        fleet.update(discovery.targets())
+        discovering = asyncio.create_task(discovery.run(fleet.update))
+        await stop.wait()
+        log.info("stopping")
+        discovering.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await discovering
+        await fleet.stop()
+    finally:
+        if server is not None:
             server.shutdown()
             server.server_close()
-            await clients.aclose()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
+        workers.close()
+        await clients.aclose()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +118,14 @@ async def run_once(config: WatchConfig) -> list[OnceResult]:
         targets = discovery.targets()
         if not targets:
             raise InputError("--shard", f"no target falls in shard {config.shard}")
-        with ThreadPoolExecutor(1, thread_name_prefix="mapguard-attribute") as executor:
+        workers = Workers(0)  # one interval per target: not worth starting processes
+        try:
             settings = settings_of(config)
             return list(await asyncio.gather(*(
-                _once(Watcher(target, settings, clients, executor))
+                _once(Watcher(target, settings, clients, workers))
                 for target in targets.values())))
+        finally:
+            workers.close()
     finally:
         await clients.aclose()
 

@@ -18,6 +18,7 @@ from mapguard.formats.pprof import Profile
 from mapguard.watch.costs import Costs, SiteKey
 
 BYTES, OBJECTS = "alloc_space", "alloc_objects"
+MAX_LABELS = 100_000  # remembered site labels per tree (a whole fleet's functions, without one)
 
 
 class _NoSourceTree(SourceFiles):
@@ -61,10 +62,19 @@ def profile_costs(profile: Profile, source_url: str, root: Path | None) -> Costs
 def _by_label(result: Attribution, sources: SourceFiles, root: Path | None
               ) -> dict[SiteKey, int]:
     totals: dict[SiteKey, int] = {}
+    labels = _labels.setdefault(root, {})
+    if len(labels) > MAX_LABELS:
+        labels.clear()
     for cost in result.sites:
-        key = (site_label(cost.site, sources, root), cost.op)
+        label = labels.get(cost.site)
+        if label is None:
+            label = labels[cost.site] = site_label(cost.site, sources, root)
+        key = (label, cost.op)
         totals[key] = totals.get(key, 0) + cost.value
     return totals
+
+
+_labels: dict[Path | None, dict[Site, str]] = {}  # the same sites come back at every pull
 
 
 def site_label(site: Site, sources: SourceFiles, root: Path | None) -> str:

@@ -132,6 +132,7 @@ class WatchConfig:
     shard: Shard = Shard()
     limits: Limits = Limits()
     server_delta: bool = False  # Go's ?seconds=N deltas instead of cumulative pulls
+    workers: int | None = None  # analysis processes; None: one per CPU (0: a thread)
     targets: tuple[Target, ...] = ()
     file_sd: tuple[FileSD, ...] = ()
     http_sd: tuple[HttpSD, ...] = ()
@@ -156,6 +157,14 @@ def _listen(value: object) -> Listen:
     if isinstance(value, Listen):
         return value
     return Listen.parse(str(value))
+
+
+def _workers(value: object) -> int | None:
+    if value == "auto":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 64:
+        return value
+    raise ValueError(f"expected auto or a number of processes from 0 to 64, got {value!r}")
 
 
 def _whole_seconds(value: object) -> int:
@@ -239,6 +248,8 @@ class WatchSpec(_Model):
         "cumulative", description="cumulative (pulls differenced here) or server (Go's "
         "?seconds=N)")
     source: Path | None = Field(None, description="default Go source tree for all targets")
+    workers: Annotated[int | None, BeforeValidator(_workers)] = Field(
+        None, description="auto, or a number of analysis processes (0: a thread)")
     max_response_bytes: Size = Field(DEFAULT_MAX_RESPONSE, description="e.g. 16MiB")
     max_profile_bytes: Size = Field(DEFAULT_MAX_PROFILE, description="e.g. 64MiB")
     http: ClientSpec | None = None
@@ -286,7 +297,7 @@ def load_config(path: Path) -> WatchConfig:
         listen=spec.listen, interval_seconds=spec.interval, timeout_seconds=spec.timeout,
         max_backoff_seconds=spec.max_backoff, top_sites=spec.top_sites, shard=spec.shard,
         limits=Limits(spec.max_response_bytes, spec.max_profile_bytes),
-        server_delta=spec.delta == "server",
+        server_delta=spec.delta == "server", workers=spec.workers,
         targets=tuple(targets),
         file_sd=tuple(FileSD(tuple(str(base / pattern) for pattern in sd.files),
                              _under(base, sd.source) or source, _client(sd.http, base, client))

@@ -11,36 +11,38 @@ a heap profile shows an allocation only two GC cycles later and the handler's ow
 brings cycles on between one window's end and the next one's start (measured: 84 % of the
 cumulative difference at 15 s windows, 66 % at 1 s). A target that refuses `seconds` (HTTP
 400) or ignores it is then watched by cumulative pulls.
-Parsing and attribution run in a worker thread, so no profile blocks the other targets' I/O.
+Parsing and attribution run in worker processes (see `workers`), so no profile blocks the
+other targets' I/O and the agent uses every core it is given.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import zlib
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import StrEnum
 
 from mapguard.errors import InputError
-from mapguard.formats.pprof import Profile, parse_profile
 from mapguard.formats.pprofsym import parse_symbols, symbol_query
 from mapguard.formats.promtext import parse_samples
-from mapguard.watch.attribute import profile_costs
+from mapguard.watch.analysis import Analysis, Pull, analyse_delta, analyse_pull
 from mapguard.watch.config import Limits
-from mapguard.watch.costs import Costs, CumulativeDiff
+from mapguard.watch.costs import Costs
 from mapguard.watch.fetch import Clients, Deadline, FetchError
 from mapguard.watch.goruntime import FAMILIES, GoRuntime, read_go_runtime
+from mapguard.watch.samples import SampleCounts
 from mapguard.watch.series import PauseSeries, PauseSnapshot, SiteCounters, SiteTotal
 from mapguard.watch.symbols import SymbolTable
 from mapguard.watch.targets import Target
+from mapguard.watch.workers import Workers
 
 log = logging.getLogger("mapguard.watch")
 
-TRACKED_SITES = 5000  # per-site totals kept between cumulative pulls; the rest sum as other
 IDLE_SITE_SECONDS = 3600.0  # an exported site idle this long gives its place up
+MAX_SYMBOL_ROUNDS = 4  # answers learnt per round are capped; a profile needs one or two
 
 
 class Mode(StrEnum):
@@ -89,14 +91,14 @@ class _ModeChanged(Exception):
 
 class Watcher:
     def __init__(self, target: Target, settings: Settings, clients: Clients,
-                 executor: Executor) -> None:
+                 workers: Workers) -> None:
         self.target = target
         self.settings = settings
         self.clients = clients
-        self.executor = executor
+        self.workers = workers
         self.mode = Mode.SYMBOLIZED if target.source is None else (
             Mode.SERVER_DELTA if settings.server_delta else Mode.CUMULATIVE)
-        self.diff = CumulativeDiff(TRACKED_SITES)
+        self.counts: SampleCounts | None = None  # the last pull's, per sample
         self.symbols = SymbolTable()
         self.sites = SiteCounters(settings.top_sites,
                                   max(2, round(IDLE_SITE_SECONDS / settings.interval)))
@@ -225,7 +227,13 @@ class Watcher:
         raise _ModeChanged
 
     async def _delta_costs(self, body: bytes) -> Costs:
-        return await self._costs(await self._parse(body))
+        assert self.target.source is not None
+        analysis = await self.workers.run(analyse_delta, body, self.target.allocs_url,
+                                          self.settings.limits.max_profile_bytes,
+                                          self.target.source)
+        if analysis.error is not None or analysis.costs is None:
+            raise FetchError("profile", analysis.error or "no costs")
+        return analysis.costs
 
     async def _cumulative_pull(self) -> tuple[Costs | None, GoRuntime | None]:
         """(the costs since the previous pull, None for the first; the Go metrics)."""
@@ -234,52 +242,45 @@ class Watcher:
         try:
             body = await self.clients.request(self.target.allocs_url, self.target.client,
                                               self._deadline(), params=params)
-            profile = await self._parse(body)
         finally:
             runtime = await runtime_task
         start_time = runtime.start_time if runtime is not None else None
-        if start_time is not None and start_time != self.start_time:
+        restarted = start_time is not None and self.start_time is not None \
+            and start_time != self.start_time
+        if start_time is not None:  # a failed metrics read does not forget the process
+            self.start_time = start_time
+        if restarted:
             self.symbols.clear()  # another process: its addresses mean other functions
-        self.start_time = start_time or self.start_time
-        costs = await self._costs(profile)
-        if self.mode is Mode.SYMBOLIZED and start_time is None and self.diff.restarted(costs,
-                                                                                      None):
+        analysis = await self._analysed(body, restarted)
+        if analysis.restarted and self.mode is Mode.SYMBOLIZED and not restarted:
             # Noticed only now, from the totals: symbolise again with this process's names.
             self.symbols.clear()
-            costs = await self._costs(profile)
-        delta, _ = self.diff.step(costs, start_time)
-        return delta, runtime
+            analysis = await self._analysed(body, True)
+        self.counts = analysis.counts
+        return analysis.costs, runtime
 
-    async def _parse(self, body: bytes) -> Profile:
-        loop = asyncio.get_running_loop()
+    async def _analysed(self, body: bytes, restarted: bool) -> Analysis:
+        pull = Pull(self.target.allocs_url, self.settings.limits.max_profile_bytes,
+                    self.target.source if self.mode is not Mode.SYMBOLIZED else None,
+                    None if restarted else self.counts, self.counts is None, {})
+        for _ in range(MAX_SYMBOL_ROUNDS):
+            analysis = await self.workers.run(
+                analyse_pull, body, dataclasses.replace(pull, symbols=self.symbols.names))
+            if analysis.error is not None:
+                raise FetchError("profile", analysis.error)
+            if not analysis.unknown:
+                return analysis
+            await self._learn_symbols(list(analysis.unknown))
+        raise FetchError("symbols", f"{self.target.symbol_url}: too many unknown addresses")
+
+    async def _learn_symbols(self, addresses: list[int]) -> None:
+        url = self.target.symbol_url
+        body = await self.clients.request(f"{url}?{symbol_query(addresses)}",
+                                          self.target.client, self._deadline())
         try:
-            return await loop.run_in_executor(
-                self.executor, _parse, body, self.target.allocs_url,
-                self.settings.limits.max_profile_bytes)
+            self.symbols.learn(addresses, parse_symbols(body, url))
         except InputError as exc:
-            raise FetchError("profile", str(exc)) from None
-
-    async def _costs(self, profile: Profile) -> Costs:
-        if self.mode is Mode.SYMBOLIZED:
-            profile = await self._symbolized(profile)
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self.executor, profile_costs, profile,
-                                              self.target.allocs_url, self.target.source)
-        except InputError as exc:
-            raise FetchError("profile", str(exc)) from None
-
-    async def _symbolized(self, profile: Profile) -> Profile:
-        unknown = self.symbols.unknown(profile)
-        if unknown:
-            url = self.target.symbol_url
-            body = await self.clients.request(f"{url}?{symbol_query(unknown)}",
-                                              self.target.client, self._deadline())
-            try:
-                self.symbols.learn(unknown, parse_symbols(body, url))
-            except InputError as exc:
-                raise FetchError("symbols", str(exc)) from None
-        return self.symbols.apply(profile)
+            raise FetchError("symbols", str(exc)) from None
 
     async def _runtime(self) -> GoRuntime | None:
         """The target's Go metrics; a failure here is counted but does not fail the scrape."""
@@ -329,6 +330,3 @@ class Watcher:
         if was_up is not False:
             log.warning("%s: down: %s (retrying in %.0f s)", self.target.name, exc, retry_in)
 
-
-def _parse(body: bytes, url: str, max_size: int) -> Profile:
-    return parse_profile(body, url, max_size=max_size)

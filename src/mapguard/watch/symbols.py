@@ -9,6 +9,7 @@ pprof` asks it to; the answers are kept per process, so a steady target is asked
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -21,8 +22,8 @@ MAX_PER_REQUEST = 4096
 class SymbolTable:
     """Address -> function name (None: the process does not know it), for one process."""
 
-    def __init__(self) -> None:
-        self.names: dict[int, str | None] = {}
+    def __init__(self, names: Mapping[int, str | None] | None = None) -> None:
+        self.names: dict[int, str | None] = dict(names or {})
 
     def clear(self) -> None:
         self.names.clear()

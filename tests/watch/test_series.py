@@ -1,45 +1,16 @@
-"""Interval costs: differences of cumulative pulls, restarts, the bounded state per target."""
+"""The bounded state exported per target: capped site counters and the pause histogram."""
 
 from __future__ import annotations
 
 import math
 
-from mapguard.watch.costs import OTHER, Costs, CumulativeDiff, difference
+from mapguard.watch.costs import OTHER, Costs
 from mapguard.watch.goruntime import GoRuntime, PauseHistogram
 from mapguard.watch.series import SUMMARY_BOUNDS, PauseSeries, SiteCounters
 
 
 def costs(total: int, **sites: int) -> Costs:
     return Costs(total, total // 10, {(site, "grow"): (n, n // 10) for site, n in sites.items()})
-
-
-def test_difference_never_goes_negative() -> None:
-    delta = difference(costs(900, a=500, b=100), costs(1000, a=200, b=300))
-    assert delta.total_bytes == 0
-    assert delta.sites == {("a", "grow"): (300, 30)}
-
-
-def test_cumulative_pulls_become_intervals_and_a_restart_is_a_reset() -> None:
-    diff = CumulativeDiff(max_sites=100)
-    assert diff.step(costs(1000, a=400), 1.0) == (None, False)  # the first pull is a baseline
-    delta, restarted = diff.step(costs(1500, a=700, b=50), 1.0)
-    assert not restarted and delta is not None
-    assert delta.sites == {("a", "grow"): (300, 30), ("b", "grow"): (50, 5)}
-    # A new process (start time moved): all it has is since its start.
-    delta, restarted = diff.step(costs(2000, a=100), 2.0)
-    assert restarted and delta is not None and delta.sites == {("a", "grow"): (100, 10)}
-    # Without a start time, a total that went down is the tell.
-    delta, restarted = diff.step(costs(300, a=30), None)
-    assert restarted and delta is not None and delta.total_bytes == 300
-
-
-def test_tracked_sites_are_bounded_and_keep_their_place() -> None:
-    diff = CumulativeDiff(max_sites=2)
-    diff.step(costs(1000, a=300, b=200), None)
-    delta, _ = diff.step(costs(3000, a=400, b=250, c=900, d=800), None)
-    assert delta is not None
-    assert set(delta.sites) == {("a", "grow"), ("b", "grow"), (OTHER, "grow")}
-    assert delta.sites[("a", "grow")] == (100, 10)
 
 
 def test_site_counters_cap_sites_and_sum_the_rest_as_other() -> None:
