@@ -5,8 +5,9 @@
 1. Real profiles: the script generates Go services of three sizes (stdlib only: a few map and
    slice allocation sites for `small`, hundreds for `medium`, thousands of functions and tens of
    thousands of profile samples for `large`), builds and runs each under load, and captures its
-   allocation profile (proto and debug=1), symbols and /metrics. Later snapshots are the same
-   profile with every count multiplied, as a cumulative profile grows.
+   allocation profile (proto and debug=1), symbols and /metrics. Later snapshots grow as a
+   running service's cumulative profile does: each interval adds new samples (as many as 1, 10
+   and 50 MB/s of allocation give at Go's sampling rate) to the records, hot stacks first.
 2. Fleet: a Go simulator (benchmarks/watch_sim) serves those captures on one loopback port per
    target; `mapguard watch` watches them all at the interval, once with source trees (proto,
    sites as file:line) and once without (debug=1 + symbols, sites as functions). Measured over
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 from mapguard.formats import profile_pb2
 from mapguard.formats.pprof import parse_heap_text
@@ -49,6 +51,10 @@ SERVICE = Path(__file__).parent / "watch_service"
 ANCHOR_MB_PER_TARGET = 271
 SIZES = {"small": 4, "medium": 200, "large": 2500}  # leaf functions per service
 MIX = {"small": 0.6, "medium": 0.3, "large": 0.1}  # of the fleet
+# New profile samples per interval: at Go's 512 KiB sampling rate, a service allocating about
+# 1, 10 and 50 MB/s. Each later snapshot adds these to the records, hot stacks first.
+SAMPLES_PER_INTERVAL = {"small": 30, "medium": 300, "large": 1500}
+GO_SAMPLING_RATE = 512 * 1024
 
 
 def sites_source(leaves: int) -> str:
@@ -145,36 +151,59 @@ def capture(work: Path, name: str, leaves: int, snapshots: int) -> Capture:
     (directory / "metrics.txt").write_bytes(metrics)
     message = profile_pb2.Profile()
     message.ParseFromString(gzip.decompress(proto))
+    rng = np.random.default_rng(1)
+    per_interval = SAMPLES_PER_INTERVAL[name]
+    proto_growth = _growth_plan(rng, [sample.value[1] for sample in message.sample],
+                                per_interval, snapshots)
+    text_records = list(_RECORD.finditer(text))
+    text_growth = _growth_plan(rng, [int(m.group(5)) for m in text_records], per_interval,
+                               snapshots)
     protos, texts = [], []
-    for k in range(1, snapshots + 1):
+    for k in range(snapshots):
         grown = profile_pb2.Profile()
         grown.CopyFrom(message)
-        for sample in grown.sample:
-            sample.value[:] = [v * k for v in sample.value]
-        path = directory / f"allocs-{k}.pb.gz"
+        for sample, new in zip(grown.sample, proto_growth[k].tolist(), strict=True):
+            if new:  # a sample's scaled value: Go's sampling rate worth of bytes
+                size = max(1, sample.value[1] // max(1, sample.value[0]))
+                sample.value[0] += new * max(1, GO_SAMPLING_RATE // size)
+                sample.value[1] += new * GO_SAMPLING_RATE
+        path = directory / f"allocs-{k + 1}.pb.gz"
         path.write_bytes(gzip.compress(grown.SerializeToString(), compresslevel=1))
         protos.append(path)
-        path = directory / f"allocs-{k}.txt"
-        path.write_bytes(_scaled_text(text, k))
+        path = directory / f"allocs-{k + 1}.txt"
+        path.write_bytes(_grown_text(text, text_records, text_growth[k]))
         texts.append(path)
     return Capture(directory, protos, texts, directory / "symbols.txt", directory / "metrics.txt",
                    len(message.sample), len(proto), len(text))
 
 
+def _growth_plan(rng: np.random.Generator, weights: list[int], per_interval: int,
+                 snapshots: int) -> np.ndarray:
+    """New samples per record, cumulated, for each snapshot: `per_interval` samples an
+    interval, drawn in proportion to what each record allocated (hot stacks get most)."""
+    w = np.array(weights, dtype=np.float64) + 1.0
+    draws = rng.multinomial(per_interval, w / w.sum(), size=snapshots)
+    draws[0] = 0  # the first snapshot is the capture itself
+    return np.cumsum(draws, axis=0)
+
+
 _RECORD = re.compile(rb"^(\s*)(\d+): (\d+) \[(\d+): (\d+)\] @", re.MULTILINE)
-_HEADER = re.compile(rb"^heap profile: (\d+): (\d+) \[(\d+): (\d+)\] @")
 
 
-def _scaled_text(text: bytes, k: int) -> bytes:
-    def scale(match: re.Match[bytes]) -> bytes:
-        a, b, c, d = (int(g) * k for g in match.group(2, 3, 4, 5))
-        return match.group(1) + b"%d: %d [%d: %d] @" % (a, b, c, d)
-
-    def header(match: re.Match[bytes]) -> bytes:
-        a, b, c, d = (int(g) * k for g in match.group(1, 2, 3, 4))
-        return b"heap profile: %d: %d [%d: %d] @" % (a, b, c, d)
-
-    return _HEADER.sub(header, _RECORD.sub(scale, text), count=1)
+def _grown_text(text: bytes, records: list[re.Match[bytes]], new: np.ndarray) -> bytes:
+    """The debug=1 text with `new[i]` more samples in record i (raw counts: one object of the
+    record's size per sample; the reader scales them)."""
+    parts, last = [], 0
+    for record, extra in zip(records, new.tolist(), strict=True):
+        if not extra:
+            continue
+        inuse_n, inuse_b, alloc_n, alloc_b = (int(g) for g in record.group(2, 3, 4, 5))
+        size = alloc_b // max(1, alloc_n)
+        parts += [text[last:record.start()], record.group(1), b"%d: %d [%d: %d] @" % (
+            inuse_n, inuse_b, alloc_n + extra, alloc_b + extra * size)]
+        last = record.end()
+    parts.append(text[last:])
+    return b"".join(parts)
 
 
 # --- the fleet ---------------------------------------------------------------------------------
@@ -337,7 +366,7 @@ class Overhead:
 def measure_overhead(capture_: Capture, interval: int, rounds: int, seconds: float,
                      with_source: bool) -> Overhead:
     binary = capture_.source / "svc"
-    load = 20000
+    load = 100_000  # route calls per second: a busy service (a few tenths of a core)
     with running([str(binary), f"-rate={load}"]) as service:
         url = start_url(service)
         time.sleep(5)

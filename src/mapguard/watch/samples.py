@@ -165,13 +165,15 @@ def text_growth(data: bytes, previous: SampleCounts | None, source: str
                        dtype=np.uint64, count=len(records))
     counts, grown_objects, grown_bytes, restarted = _growth(keys, objects, nbytes, previous)
     position = np.searchsorted(counts.keys, keys)
+    grew = (grown_objects > 0) | (grown_bytes > 0)
+    # Duplicates (same stack and size) are summed in the counts: write each key once.
+    _, first = np.unique(position, return_index=True)
+    chosen = np.zeros(len(records), dtype=bool)
+    chosen[first] = True
+    chosen &= grew[position]
     out = [b""]
-    emitted: set[int] = set()
-    for index, record in enumerate(records):
-        at = int(position[index])
-        if (grown_objects[at] <= 0 and grown_bytes[at] <= 0) or at in emitted:
-            continue
-        emitted.add(at)  # duplicates are summed in the counts: write the key once
+    for index in np.flatnonzero(chosen).tolist():
+        record, at = records[index], int(position[index])
         end = records[index + 1].start() if index + 1 < len(records) else len(data)
         out.append(b"0: 0 [%d: %d] @%s%s" % (grown_objects[at], grown_bytes[at],
                                               record.group(5), data[record.end():end]))
