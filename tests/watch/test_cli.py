@@ -186,3 +186,35 @@ def test_default_listen_address_is_loopback() -> None:
 
     assert WatchConfig().listen.host == "127.0.0.1"
     assert WatchConfig().listen.port == 9464
+
+
+def test_once_with_file_sd_and_a_shard(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                       ) -> None:
+    from mapguard.watch.sharding import hashmod
+
+    # 40 ports: the chance that none hashes to shard 2 is (3/4)^40, about 1e-5.
+    behaviours = {f"t{i}": Behaviour("symbolized") for i in range(40)}
+    with fake_targets(behaviours) as fakes:
+        addresses = [fake.url.removeprefix("http://") for fake in fakes.values()]
+        mine = {a for a in addresses if hashmod(a, 4) == 1}
+        assert mine and len(mine) < len(addresses)
+        sd = tmp_path / "targets.json"
+        sd.write_text(json.dumps([{"targets": addresses}]))
+        code, out, err = run(capsys, "--file-sd", str(sd), "--shard", "2/4", "--once",
+                             "--format", "json", "--interval", "1s")
+    assert code == 0, err
+    document = json.loads(out)
+    assert {t["target"] for t in document["targets"]} == mine
+    for target in document["targets"]:
+        assert target["mode"] == "symbolized"
+        assert target["sites"][0]["site"] == "main.fill" and target["sites"][0]["op"] == "grow"
+
+
+def test_once_target_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with fake_targets({"a": Behaviour("symbolized")}) as fakes:
+        code, out, err = run(capsys, "--once", "--target", fakes["a"].url, "--format", "json",
+                             "--interval", "1s")
+    assert code == 0, err
+    (target,) = json.loads(out)["targets"]
+    assert target["goroutines"] == 7 and target["error"] is None
+    assert [(s["site"], s["op"]) for s in target["sites"]] == [("main.fill", "grow")]

@@ -118,13 +118,13 @@ def test_watch_with_real_services_and_prometheus(
           - {{url: "http://127.0.0.1:{ports['svc-a']}", name: svc-a}}
           - {{url: "http://127.0.0.1:{ports['svc-b']}", name: svc-b}}
     """))
-    agent = subprocess.Popen([sys.executable, "-m", "mapguard.cli", "watch", "--config",
-                              str(config)], stderr=subprocess.PIPE)
+    log = tmp_path / "agent.log"
+    with log.open("wb") as stderr:
+        agent = subprocess.Popen([sys.executable, "-m", "mapguard.cli", "watch", "--config",
+                                  str(config)], stderr=stderr)
     processes.append(agent)
-    assert agent.stderr is not None
-    line = agent.stderr.readline().decode()
-    assert "serving http://127.0.0.1:" in line, line
-    metrics_url = line.split("serving ")[1].strip()
+    wait_for("the agent", lambda: "serving http://127.0.0.1:" in log.read_text(), 60)
+    metrics_url = log.read_text().split("serving ")[1].split()[0]
 
     rules = tmp_path / "rules.yml"
     specs = []
