@@ -17,7 +17,8 @@ from typing import ClassVar
 import pytest
 
 from mapguard.watch.config import Limits
-from mapguard.watch.fetch import Clients, Deadline, FetchError
+from mapguard.watch.failures import ScrapeError
+from mapguard.watch.fetch import Clients, Deadline
 from mapguard.watch.targets import BasicAuth, Client, Tls
 from tests.realparts import require_executable
 
@@ -90,14 +91,14 @@ def test_gzip_is_inflated_and_plain_bodies_pass() -> None:
     (b"\x1f\x8b" + b"\0" * 50, "decode", "corrupt gzip"),
 ], ids=["wire", "bomb", "truncated", "corrupt"])
 def test_caps_before_and_after_gzip(body: bytes, reason: str, message: str) -> None:
-    with server({"/p": (body, {})}) as (url, _), pytest.raises(FetchError) as caught:
+    with server({"/p": (body, {})}) as (url, _), pytest.raises(ScrapeError) as caught:
         fetch(f"{url}/p")
     assert caught.value.reason == reason
     assert message in str(caught.value)
 
 
 def test_http_errors_carry_the_status() -> None:
-    with server({}) as (url, _), pytest.raises(FetchError) as caught:
+    with server({}) as (url, _), pytest.raises(ScrapeError) as caught:
         fetch(f"{url}/missing")
     assert (caught.value.reason, caught.value.status) == ("http", 404)
 
@@ -119,7 +120,7 @@ def test_credentials_come_from_files_each_request_and_never_show(tmp_path: Path)
     for settings, problem in ((Client(bearer_token_file=tmp_path / "gone"), "cannot read"),
                               (Client(bearer_token_file=tmp_path), "cannot read"),
                               (Client(bearer_token_file=token), "not UTF-8")):
-        with pytest.raises(FetchError) as caught:
+        with pytest.raises(ScrapeError) as caught:
             fetch("http://127.0.0.1:1/p", settings)
         assert caught.value.reason == "credentials" and problem in str(caught.value)
 
@@ -142,9 +143,9 @@ def test_tls_with_a_ca_file_and_without(tmp_path: Path) -> None:
     with server({"/p": (b"secret data", {})}, context) as (url, _):
         assert fetch(f"{url}/p", Client(tls=Tls(ca_file=cert))) == b"secret data"
         assert fetch(f"{url}/p", Client(tls=Tls(insecure_skip_verify=True))) == b"secret data"
-        with pytest.raises(FetchError) as caught:
+        with pytest.raises(ScrapeError) as caught:
             fetch(f"{url}/p")
         assert caught.value.reason == "connect"
-    with pytest.raises(FetchError) as caught:
+    with pytest.raises(ScrapeError) as caught:
         fetch(f"{url}/p", Client(tls=Tls(ca_file=tmp_path / "missing.pem")))
     assert caught.value.reason == "credentials"

@@ -18,7 +18,8 @@ from mapguard.errors import InputError
 from mapguard.watch.config import Listen, WatchConfig
 from mapguard.watch.discovery import Discovery
 from mapguard.watch.exporter import serve
-from mapguard.watch.fetch import Clients, FetchError
+from mapguard.watch.failures import ScrapeError
+from mapguard.watch.fetch import Clients
 from mapguard.watch.scrape import Interval, Settings, TargetSnapshot, Watcher
 from mapguard.watch.targets import Target
 from mapguard.watch.workers import Workers, auto_workers
@@ -133,5 +134,5 @@ async def run_once(config: WatchConfig) -> list[OnceResult]:
 async def _once(watcher: Watcher) -> OnceResult:
     try:
         return OnceResult(watcher.target, await watcher.once(), None)
-    except FetchError as exc:
+    except ScrapeError as exc:
         return OnceResult(watcher.target, None, str(exc))

@@ -15,6 +15,8 @@ from mapguard.errors import InputError
 from mapguard.formats.pprof import parse_heap_text, parse_profile
 from mapguard.watch.attribute import profile_costs
 from mapguard.watch.costs import Costs
+from mapguard.watch.failures import ScrapeError
+from mapguard.watch.inflate import inflate
 from mapguard.watch.samples import SampleCounts, proto_growth, text_growth
 from mapguard.watch.symbols import SymbolTable
 
@@ -26,6 +28,7 @@ class Analysis:
     restarted: bool = False  # the totals went down: a new process
     unknown: tuple[int, ...] = ()  # addresses to ask the target about, then analyse again
     error: str | None = None
+    reason: str = "profile"  # of the error, for scrape_errors_total
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +44,10 @@ class Pull:
 
 
 def analyse_pull(body: bytes, pull: Pull) -> Analysis:
-    """A cumulative pull: what grew since the previous one, attributed."""
+    """A cumulative pull: what grew since the previous one, attributed. A gzip'd body is
+    inflated here, in the worker, with the same cap as on the wire."""
     try:
+        body = inflate(body, pull.max_size, pull.url)
         if pull.root is not None:
             profile = parse_profile(body, pull.url, max_size=pull.max_size)
             grown, counts, restarted = proto_growth(profile, pull.previous, pull.url)
@@ -63,11 +68,16 @@ def analyse_pull(body: bytes, pull: Pull) -> Analysis:
         return Analysis(profile_costs(grown, pull.url, pull.root), counts, restarted)
     except InputError as exc:
         return Analysis(error=str(exc))
+    except ScrapeError as exc:
+        return Analysis(error=str(exc), reason=exc.reason)
 
 
 def analyse_delta(body: bytes, url: str, max_size: int, root: Path) -> Analysis:
     """A server-side delta (`?seconds=N`): the profile is the interval already."""
     try:
-        return Analysis(profile_costs(parse_profile(body, url, max_size=max_size), url, root))
+        profile = parse_profile(inflate(body, max_size, url), url, max_size=max_size)
+        return Analysis(profile_costs(profile, url, root))
     except InputError as exc:
         return Analysis(error=str(exc))
+    except ScrapeError as exc:
+        return Analysis(error=str(exc), reason=exc.reason)

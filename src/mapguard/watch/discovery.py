@@ -20,7 +20,8 @@ import yaml
 
 from mapguard.errors import InputError
 from mapguard.watch.config import FileSD, HttpSD, Shard, WatchConfig
-from mapguard.watch.fetch import Clients, Deadline, FetchError
+from mapguard.watch.failures import ScrapeError
+from mapguard.watch.fetch import Clients, Deadline
 from mapguard.watch.sharding import in_shard
 from mapguard.watch.targets import Client, Target, discovered_target
 
@@ -160,7 +161,7 @@ class Discovery:
         for sd in self.config.http_sd:
             try:
                 await self._fetch(sd)
-            except (FetchError, InputError) as exc:
+            except (ScrapeError, InputError) as exc:
                 if strict:
                     raise InputError(sd.url, str(exc)) from None
                 self._report(f"http_sd {exc}")
@@ -185,7 +186,7 @@ class Discovery:
                     due[sd.url] = loop.time() + sd.refresh_seconds
                     try:
                         await self._fetch(sd)
-                    except (FetchError, InputError) as exc:
+                    except (ScrapeError, InputError) as exc:
                         self._report(f"http_sd {exc}")
             latest = self.targets()
             if latest != current:

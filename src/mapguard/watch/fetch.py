@@ -1,8 +1,9 @@
-"""HTTP for the agent: capped, timed requests whose every failure is a `FetchError` with a reason.
+"""HTTP for the agent: capped, timed requests whose every failure is a `ScrapeError` with a reason.
 
 Bodies are read as they arrive and refused past `max_response_bytes` on the wire; gzip (a
-`Content-Encoding` or a gzip'd pprof payload) is inflated while it streams and refused past
-`max_profile_bytes`, so a gzip bomb costs one small read and an error for that target only.
+`Content-Encoding`, or a gzip'd payload unless its parser inflates it) is inflated while it
+streams and refused past `max_profile_bytes`, so a gzip bomb costs one small read and an error
+for that target only.
 Credentials are read from their files for each request (they may rotate) and appear in no
 message: errors name the file, never its content.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,64 +20,15 @@ import httpx
 
 from mapguard.formats.pprof import GZIP_MAGIC
 from mapguard.watch.config import Limits
+from mapguard.watch.failures import ScrapeError
+from mapguard.watch.inflate import Inflater
 from mapguard.watch.targets import Client, Tls
-
-# scrape_errors_total{reason}: a closed set, so the label stays bounded.
-REASONS = ("timeout", "connect", "http", "too_large", "decode", "credentials", "profile",
-           "symbols", "metrics")
-
-
-class FetchError(Exception):
-    """A request that failed; `reason` is one of REASONS, the message says what happened."""
-
-    def __init__(self, reason: str, message: str, status: int | None = None) -> None:
-        assert reason in REASONS, reason
-        self.reason = reason
-        self.status = status  # the HTTP status, for reason "http"
-        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)
 class Deadline:
     connect: float  # connect, write and pool timeouts
     total: float  # the whole request, body included (a slow drip cannot stretch it)
-
-
-class _Inflater:
-    """Streaming gunzip of all members, refusing output past `cap` bytes."""
-
-    def __init__(self, cap: int, url: str) -> None:
-        self.cap = cap
-        self.url = url
-        self.parts: list[bytes] = []
-        self.size = 0
-        self.member = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self.member_started = False
-        self.trailing = False  # bytes after the last member, ignored as gzip(1) does
-
-    def feed(self, data: bytes) -> None:
-        while data and not self.trailing:
-            self.member_started = True
-            try:
-                chunk = self.member.decompress(data, self.cap - self.size + 1)
-            except zlib.error as exc:
-                raise FetchError("decode", f"{self.url}: corrupt gzip data ({exc})") from None
-            self.size += len(chunk)
-            if self.size > self.cap or self.member.unconsumed_tail:
-                raise FetchError("too_large", f"{self.url}: decompresses to more than the "
-                                 f"{self.cap} byte cap (max_profile_bytes)")
-            self.parts.append(chunk)
-            data = b""
-            if self.member.eof:
-                data = self.member.unused_data
-                self.member = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                self.member_started = False
-                self.trailing = bool(data) and not data.startswith(GZIP_MAGIC[:len(data)])
-
-    def finish(self) -> bytes:
-        if self.member_started:
-            raise FetchError("decode", f"{self.url}: truncated gzip data")
-        return b"".join(self.parts)
 
 
 class Clients:
@@ -103,46 +54,49 @@ class Clients:
         self._clients.clear()
 
     async def request(self, url: str, settings: Client, deadline: Deadline, *,
-                      params: Mapping[str, str] | None = None,
-                      accept_gzip: bool = False) -> bytes:
-        """GET `url`; the body, inflated if gzip'd."""
+                      params: Mapping[str, str] | None = None, accept_gzip: bool = False,
+                      inflate_payload: bool = True) -> bytes:
+        """GET `url`; the body, inflated if gzip'd. With `inflate_payload` False, a gzip'd body
+        that is the payload itself (a pprof profile, not a Content-Encoding) is left to the
+        caller, who inflates it where it is parsed (a worker process) with the same cap."""
         headers, auth = _credentials(settings)
         if accept_gzip:
             headers["Accept-Encoding"] = "gzip"
         try:
             client = self._client(settings.tls)
         except (OSError, ssl.SSLError) as exc:
-            raise FetchError("credentials", f"TLS files for {url}: {_os_text(exc)}") from None
+            raise ScrapeError("credentials", f"TLS files for {url}: {_os_text(exc)}") from None
         timeout = httpx.Timeout(deadline.connect, read=deadline.total)
         try:
             async with asyncio.timeout(deadline.total):
-                return await self._read(client, url, timeout, headers, auth, params)
+                return await self._read(client, url, timeout, headers, auth, params,
+                                        inflate_payload)
         except TimeoutError:
-            raise FetchError("timeout", f"{url}: no complete answer within "
+            raise ScrapeError("timeout", f"{url}: no complete answer within "
                              f"{deadline.total:g} s") from None
         except httpx.TimeoutException:
-            raise FetchError("timeout", f"{url}: timed out") from None
+            raise ScrapeError("timeout", f"{url}: timed out") from None
         except httpx.HTTPError as exc:
-            raise FetchError("connect", f"{url}: {_http_text(exc)}") from None
+            raise ScrapeError("connect", f"{url}: {_http_text(exc)}") from None
 
     async def _read(self, client: httpx.AsyncClient, url: str, timeout: httpx.Timeout,
                     headers: dict[str, str], auth: httpx.BasicAuth | None,
-                    params: Mapping[str, str] | None) -> bytes:
+                    params: Mapping[str, str] | None, inflate_payload: bool) -> bytes:
         cap = self.limits.max_response_bytes
         async with client.stream("GET", url, params=params, headers=headers, auth=auth,
                                  timeout=timeout) as response:
             if response.status_code != 200:
-                raise FetchError("http", f"{url}: HTTP {response.status_code} "
+                raise ScrapeError("http", f"{url}: HTTP {response.status_code} "
                                  f"{response.reason_phrase}".rstrip(), response.status_code)
             gzip_encoded = response.headers.get("Content-Encoding", "").lower() == "gzip"
             head: list[bytes] = []  # the first bytes, until they tell gzip from plain
-            inflater: _Inflater | None = None
+            inflater: Inflater | None = None
             plain: list[bytes] | None = None
             received = 0
             async for chunk in response.aiter_raw():
                 received += len(chunk)
                 if received > cap:
-                    raise FetchError("too_large", f"{url}: answer larger than the {cap} byte "
+                    raise ScrapeError("too_large", f"{url}: answer larger than the {cap} byte "
                                      "cap (max_response_bytes)")
                 if inflater is not None:
                     inflater.feed(chunk)
@@ -150,8 +104,8 @@ class Clients:
                     plain.append(chunk)
                 elif received >= len(GZIP_MAGIC):
                     start = b"".join([*head, chunk])
-                    if gzip_encoded or start.startswith(GZIP_MAGIC):
-                        inflater = _Inflater(self.limits.max_profile_bytes, url)
+                    if gzip_encoded or (inflate_payload and start.startswith(GZIP_MAGIC)):
+                        inflater = Inflater(self.limits.max_profile_bytes, url)
                         inflater.feed(start)
                     else:
                         plain = [start]
@@ -189,9 +143,9 @@ def _secret(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
     except UnicodeDecodeError:
-        raise FetchError("credentials", f"{path}: not UTF-8 text") from None
+        raise ScrapeError("credentials", f"{path}: not UTF-8 text") from None
     except OSError as exc:
-        raise FetchError("credentials", f"{path}: cannot read: {_os_text(exc)}") from None
+        raise ScrapeError("credentials", f"{path}: cannot read: {_os_text(exc)}") from None
 
 
 def _os_text(exc: BaseException) -> str:

@@ -31,7 +31,8 @@ from mapguard.formats.promtext import parse_samples
 from mapguard.watch.analysis import Analysis, Pull, analyse_delta, analyse_pull
 from mapguard.watch.config import Limits
 from mapguard.watch.costs import Costs
-from mapguard.watch.fetch import Clients, Deadline, FetchError
+from mapguard.watch.failures import ScrapeError
+from mapguard.watch.fetch import Clients, Deadline
 from mapguard.watch.goruntime import FAMILIES, GoRuntime, read_go_runtime
 from mapguard.watch.samples import SampleCounts
 from mapguard.watch.series import PauseSeries, PauseSnapshot, SiteCounters, SiteTotal
@@ -135,7 +136,7 @@ class Watcher:
                 since, runtime = await self._cumulative_pull()
                 self._record(since, runtime, loop.time() - began)
                 failures = 0
-            except FetchError as exc:
+            except ScrapeError as exc:
                 failures += 1
                 await self._pause(exc, failures)
                 next_tick = loop.time()
@@ -162,7 +163,7 @@ class Watcher:
                     delta = await self._delta_costs(body)
                     self._record(delta, await self._runtime(), overhead + loop.time() - arrived)
                     failures = 0
-                except FetchError as exc:
+                except ScrapeError as exc:
                     if pending is not None:
                         pending.cancel()
                         pending = None
@@ -174,7 +175,7 @@ class Watcher:
             if pending is not None:
                 pending.cancel()
 
-    async def _pause(self, exc: FetchError, failures: int) -> None:
+    async def _pause(self, exc: ScrapeError, failures: int) -> None:
         delay = self.backoff(failures)
         self._failed(exc, delay)
         await asyncio.sleep(delay)
@@ -210,8 +211,9 @@ class Watcher:
         try:
             body = await self.clients.request(self.target.allocs_url, self.target.client,
                                               self._deadline(interval),
-                                              params={"seconds": str(interval)})
-        except FetchError as exc:
+                                              params={"seconds": str(interval)},
+                                              inflate_payload=False)
+        except ScrapeError as exc:
             if exc.status == 400:
                 self._to_cumulative("it refuses ?seconds= (HTTP 400)")
             raise
@@ -232,7 +234,7 @@ class Watcher:
                                           self.settings.limits.max_profile_bytes,
                                           self.target.source)
         if analysis.error is not None or analysis.costs is None:
-            raise FetchError("profile", analysis.error or "no costs")
+            raise ScrapeError(analysis.reason, analysis.error or "no costs")
         return analysis.costs
 
     async def _cumulative_pull(self) -> tuple[Costs | None, GoRuntime | None]:
@@ -241,7 +243,8 @@ class Watcher:
         runtime_task = asyncio.create_task(self._runtime())
         try:
             body = await self.clients.request(self.target.allocs_url, self.target.client,
-                                              self._deadline(), params=params)
+                                              self._deadline(), params=params,
+                                              inflate_payload=False)
         finally:
             runtime = await runtime_task
         start_time = runtime.start_time if runtime is not None else None
@@ -267,11 +270,11 @@ class Watcher:
             analysis = await self.workers.run(
                 analyse_pull, body, dataclasses.replace(pull, symbols=self.symbols.names))
             if analysis.error is not None:
-                raise FetchError("profile", analysis.error)
+                raise ScrapeError(analysis.reason, analysis.error)
             if not analysis.unknown:
                 return analysis
             await self._learn_symbols(list(analysis.unknown))
-        raise FetchError("symbols", f"{self.target.symbol_url}: too many unknown addresses")
+        raise ScrapeError("symbols", f"{self.target.symbol_url}: too many unknown addresses")
 
     async def _learn_symbols(self, addresses: list[int]) -> None:
         url = self.target.symbol_url
@@ -280,7 +283,7 @@ class Watcher:
         try:
             self.symbols.learn(addresses, parse_symbols(body, url))
         except InputError as exc:
-            raise FetchError("symbols", str(exc)) from None
+            raise ScrapeError("symbols", str(exc)) from None
 
     async def _runtime(self) -> GoRuntime | None:
         """The target's Go metrics; a failure here is counted but does not fail the scrape."""
@@ -291,7 +294,7 @@ class Watcher:
             body = await self.clients.request(url, self.target.client, self._deadline(),
                                               accept_gzip=True)
             return read_go_runtime(parse_samples(body, url, FAMILIES))
-        except FetchError as exc:
+        except ScrapeError as exc:
             self._count("metrics", f"{exc}")
         except InputError as exc:
             self._count("metrics", f"{exc}")
@@ -320,7 +323,7 @@ class Watcher:
         if self.errors[reason] == 1:
             log.warning("%s: %s", self.target.name, message)
 
-    def _failed(self, exc: FetchError, retry_in: float) -> None:
+    def _failed(self, exc: ScrapeError, retry_in: float) -> None:
         was_up = self.snapshot.up
         self.errors[exc.reason] = self.errors.get(exc.reason, 0) + 1
         self.snapshot = TargetSnapshot(
