@@ -41,6 +41,7 @@ class Fleet:
         self.clients = clients
         self.workers = workers
         self.watchers: dict[str, tuple[Watcher, asyncio.Task[None]]] = {}
+        self._forgetting: set[asyncio.Task[None]] = set()  # closing pools of removed targets
 
     def snapshots(self) -> list[TargetSnapshot]:
         # Called from the exporter's thread: copy the dict, read immutable snapshots.
@@ -52,6 +53,9 @@ class Fleet:
             if targets.get(name) != watcher.target:
                 task.cancel()
                 del self.watchers[name]
+                forgetting = asyncio.create_task(self.clients.forget(watcher.target.base_url))
+                self._forgetting.add(forgetting)
+                forgetting.add_done_callback(self._forgetting.discard)
                 log.info("%s: no longer watched", name)
         for name, target in targets.items():
             if name not in self.watchers:
@@ -64,7 +68,7 @@ class Fleet:
         tasks = [task for _, task in self.watchers.values()]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *self._forgetting, return_exceptions=True)
 
 
 async def run_agent(config: WatchConfig, *, on_listening: Callable[[str], None]) -> None:

@@ -15,6 +15,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -24,6 +25,8 @@ from mapguard.watch.failures import ScrapeError
 from mapguard.watch.inflate import Inflater
 from mapguard.watch.targets import Client, Tls
 
+KEEPALIVE_SECONDS = 120.0  # longer than an interval: a target's connection is reused
+
 
 @dataclass(frozen=True, slots=True)
 class Deadline:
@@ -32,21 +35,36 @@ class Deadline:
 
 
 class Clients:
-    """One connection pool per TLS setting, shared by every target that uses it."""
+    """A small connection pool per origin (scheme, host, port), so that keeping a fleet's
+    connections alive costs nothing per request (httpcore scans a pool's connections on every
+    request: one pool for 500 targets made that the agent's main cost), and one TLS context per
+    TLS setting, shared by the pools that use it."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self._clients: dict[Tls | None, httpx.AsyncClient] = {}
+        self._contexts: dict[Tls | None, ssl.SSLContext] = {}
+        self._clients: dict[tuple[str, Tls | None], httpx.AsyncClient] = {}
 
-    def _client(self, tls: Tls | None) -> httpx.AsyncClient:
-        client = self._clients.get(tls)
+    def _client(self, url: str, tls: Tls | None) -> httpx.AsyncClient:
+        key = (_origin(url), tls)
+        client = self._clients.get(key)
         if client is None:
+            context = self._contexts.get(tls)
+            if context is None:
+                context = self._contexts[tls] = _ssl_context(tls)
             client = httpx.AsyncClient(
-                verify=_ssl_context(tls), follow_redirects=True, trust_env=False,
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+                verify=context, follow_redirects=True, trust_env=False,
+                limits=httpx.Limits(max_connections=8, max_keepalive_connections=4,
+                                    keepalive_expiry=KEEPALIVE_SECONDS),
                 headers={"User-Agent": "mapguard-watch"})
-            self._clients[tls] = client
+            self._clients[key] = client
         return client
+
+    async def forget(self, url: str) -> None:
+        """Close the pools of `url`'s origin (a target that is no longer watched)."""
+        origin = _origin(url)
+        for key in [key for key in self._clients if key[0] == origin]:
+            await self._clients.pop(key).aclose()
 
     async def aclose(self) -> None:
         for client in self._clients.values():
@@ -63,7 +81,7 @@ class Clients:
         if accept_gzip:
             headers["Accept-Encoding"] = "gzip"
         try:
-            client = self._client(settings.tls)
+            client = self._client(url, settings.tls)
         except (OSError, ssl.SSLError) as exc:
             raise ScrapeError("credentials", f"TLS files for {url}: {_os_text(exc)}") from None
         timeout = httpx.Timeout(deadline.connect, read=deadline.total)
@@ -114,6 +132,11 @@ class Clients:
         if inflater is not None:
             return inflater.finish()
         return b"".join(plain if plain is not None else head)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _ssl_context(tls: Tls | None) -> ssl.SSLContext:
