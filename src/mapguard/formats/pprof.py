@@ -249,8 +249,8 @@ def _sample_table(message: profile_pb2.Profile, strings: list[str],
     n = len(message.sample)
     values: list[int] = []
     ids: list[int] = []
-    lengths = np.zeros(n, dtype=np.int64)
-    object_size = np.full(n, -1, dtype=np.int64)
+    lengths: list[int] = []
+    sizes = [-1] * n
     labels: dict[int, tuple[tuple[str, str], ...]] = {}
     num_labels: dict[int, tuple[tuple[str, int], ...]] = {}
     bytes_key = strings.index("bytes") if "bytes" in strings else -1
@@ -258,6 +258,7 @@ def _sample_table(message: profile_pb2.Profile, strings: list[str],
     # where a 50 MB profile spends its time.
     extend_values = values.extend
     extend_ids = ids.extend
+    add_length = lengths.append
     for i, sample in enumerate(message.sample):
         value = sample.value
         if len(value) != width:
@@ -265,26 +266,34 @@ def _sample_table(message: profile_pb2.Profile, strings: list[str],
                              "types")
         extend_values(value)
         stack = sample.location_id
-        lengths[i] = len(stack)
+        add_length(len(stack))
         extend_ids(stack)
-        if sample.label:
-            strs: list[tuple[str, str]] = []
-            nums: list[tuple[str, int]] = []
-            for label in sample.label:
-                if label.key == bytes_key and not label.str:
-                    object_size[i] = label.num
-                elif not 0 <= label.key < len(strings) or not 0 <= label.str < len(strings):
-                    raise InputError(source, f"sample {i} has a label past the string table")
-                elif label.str:
-                    strs.append((strings[label.key], strings[label.str]))
-                else:
-                    nums.append((strings[label.key], label.num))
-            if strs:
-                labels[i] = tuple(strs)
-            if nums:
-                num_labels[i] = tuple(nums)
+        sample_labels = sample.label
+        if not sample_labels:
+            continue
+        if len(sample_labels) == 1:  # heap profiles: the object size alone, the common case
+            only = sample_labels[0]
+            if only.key == bytes_key and not only.str:
+                sizes[i] = only.num
+                continue
+        strs: list[tuple[str, str]] = []
+        nums: list[tuple[str, int]] = []
+        for label in sample_labels:
+            if label.key == bytes_key and not label.str:
+                sizes[i] = label.num
+            elif not 0 <= label.key < len(strings) or not 0 <= label.str < len(strings):
+                raise InputError(source, f"sample {i} has a label past the string table")
+            elif label.str:
+                strs.append((strings[label.key], strings[label.str]))
+            else:
+                nums.append((strings[label.key], label.num))
+        if strs:
+            labels[i] = tuple(strs)
+        if nums:
+            num_labels[i] = tuple(nums)
+    object_size = np.array(sizes, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    np.cumsum(np.array(lengths, dtype=np.int64), out=offsets[1:])
     stacks = _location_indices(np.array(ids, dtype=np.uint64), location_index, source)
     value_array = np.array(values, dtype=np.int64).reshape(n, width)
     return SampleTable(value_array, offsets, stacks, object_size, labels, num_labels)
