@@ -9,12 +9,15 @@
    running service's cumulative profile does: each interval adds new samples (as many as 1, 10
    and 50 MB/s of allocation give at Go's sampling rate) to the records, hot stacks first.
 2. Fleet: a Go simulator (benchmarks/watch_sim) serves those captures on one loopback port per
-   target; `mapguard watch` watches them all at the interval, once with source trees (proto,
-   sites as file:line) and once without (debug=1 + symbols, sites as functions). Measured over
-   several intervals after a warm-up: targets pulled on time every interval (from the
-   simulator's log of pulls), agent CPU (cores), agent resident memory per target.
+   target; `mapguard watch` watches them all at the interval, once with source trees (sites as
+   file:line) and once without (runtime frames learnt from debug=1 pulls, sites as
+   functions). Measured over several intervals after a warm-up: targets pulled on time every
+   interval (from the simulator's log of pulls), agent CPU (cores), agent resident memory per
+   target.
 3. Overhead: the medium service under its own steady load, its CPU time with and without an
-   agent watching it at the interval, alternated; and the CPU one pull costs it.
+   agent watching it at the interval (no source tree, the default), alternated; and, measured
+   directly, the CPU one interval's pull costs it, and a debug=1 pull (which the agent makes
+   only when call sites are new, at most every 10 intervals).
 
 The anchor is the memory Pyroscope users report for its scraper: ~271 MB per target.
 """
@@ -43,9 +46,9 @@ import httpx
 import numpy as np
 
 from mapguard.formats import profile_pb2
-from mapguard.formats.pprof import parse_heap_text
+from mapguard.formats.pprof import Profile, parse_heap_text
 from mapguard.gotool import require_go, run_go
-from mapguard.watch.symbols import leading_bare
+from mapguard.watch.scrape import LEARN_EVERY
 
 SIM = Path(__file__).parent / "watch_sim"
 SERVICE = Path(__file__).parent / "watch_service"
@@ -148,8 +151,7 @@ def capture(work: Path, name: str, leaves: int, snapshots: int) -> Capture:
         proto = httpx.get(f"{url}/debug/pprof/allocs", timeout=60).content
         text = httpx.get(f"{url}/debug/pprof/allocs", params={"debug": "1"}, timeout=60).content
         metrics = httpx.get(f"{url}/metrics", timeout=60).content
-        profile = parse_heap_text(text, name)
-        addresses = sorted({profile.locations[i].address for i in leading_bare(profile)})
+        addresses = sorted(_runtime_pcs(parse_heap_text(text, name)))
         answers = []
         for start in range(0, len(addresses), 2000):
             query = "+".join(f"{a:#x}" for a in addresses[start:start + 2000])
@@ -187,6 +189,19 @@ def capture(work: Path, name: str, leaves: int, snapshots: int) -> Capture:
                                  str(v) if isinstance(v, Path) else v
                                  for k, v in dataclasses.asdict(captured).items()}))
     return captured
+
+
+def _runtime_pcs(text: Profile) -> set[int]:
+    """Addresses of the runtime frames before each stack's first named frame: what the agent
+    asks the target to name."""
+    found: set[int] = set()
+    for i in range(len(text.samples)):
+        for index in text.samples.stacks[text.samples.offsets[i]:text.samples.offsets[i + 1]]:
+            location = text.locations[int(index)]
+            if location.frames:
+                break
+            found.add(location.address)
+    return found
 
 
 def _growth_plan(rng: np.random.Generator, weights: list[int], per_interval: int,
@@ -375,14 +390,16 @@ def _wait_for_url(log: Path, agent: subprocess.Popen[str]) -> str:
 
 @dataclass
 class Overhead:
+    load: float  # the service's own CPU, cores
     unwatched: list[float]  # service CPU seconds per second, per round
     watched: list[float]
-    pull_ms: float  # service CPU per pull (profile + symbols + metrics), ms
-    load: float
+    pull_ms: float  # service CPU per interval's pull (proto profile and /metrics), ms
+    learn_ms: float  # service CPU per debug=1 pull (learning new call sites), ms
 
 
-def measure_overhead(capture_: Capture, interval: int, rounds: int, seconds: float,
-                     with_source: bool) -> Overhead:
+def measure_overhead(capture_: Capture, interval: int, rounds: int, seconds: float
+                     ) -> Overhead:
+    """The medium service under steady load, watched (no source tree: the default) or not."""
     binary = capture_.source / "svc"
     load = 100_000  # route calls per second: a busy service (a few tenths of a core)
     with running([str(binary), f"-rate={load}"]) as service:
@@ -391,25 +408,28 @@ def measure_overhead(capture_: Capture, interval: int, rounds: int, seconds: flo
         unwatched, watched = [], []
         args = [sys.executable, "-m", "mapguard.cli", "watch", "--target", url,
                 "--interval", f"{interval}s", "--listen", "127.0.0.1:0"]
-        if with_source:
-            args += ["--source", str(capture_.source)]
         for _ in range(rounds):
             unwatched.append(_cpu_rate(service.pid, seconds))
             with running(args, stderr=subprocess.DEVNULL):
-                time.sleep(interval)  # its first pull is in the past
+                time.sleep(2 * interval)  # past its first pulls and its learning pull
                 watched.append(_cpu_rate(service.pid, seconds))
-        # The cost of one pull, measured directly: pulls back to back for a while.
         idle = _cpu_rate(service.pid, 10)
-        params = None if with_source else {"debug": "1"}
-        pulls = 0
-        began, cpu0 = time.monotonic(), proc_cpu_seconds(service.pid)
-        while time.monotonic() - began < 10:
-            httpx.get(f"{url}/debug/pprof/allocs", params=params, timeout=60)
-            httpx.get(f"{url}/metrics", timeout=60)
-            pulls += 1
-        busy = (proc_cpu_seconds(service.pid) - cpu0) / (time.monotonic() - began)
-        spent = busy * (time.monotonic() - began) - idle * (time.monotonic() - began)
-    return Overhead(unwatched, watched, 1000 * max(spent, 0.0) / pulls, idle)
+        pull_ms = _pull_cost(service.pid, idle, [f"{url}/debug/pprof/allocs", f"{url}/metrics"])
+        learn_ms = _pull_cost(service.pid, idle, [f"{url}/debug/pprof/allocs?debug=1"])
+    return Overhead(idle, unwatched, watched, pull_ms, learn_ms)
+
+
+def _pull_cost(pid: int, idle: float, urls: list[str]) -> float:
+    """The service's CPU per round of `urls`, ms: rounds back to back for 10 s, minus what the
+    service spends on its own load in that time."""
+    rounds = 0
+    began, cpu0 = time.monotonic(), proc_cpu_seconds(pid)
+    while time.monotonic() - began < 10:
+        for url in urls:
+            httpx.get(url, timeout=60)
+        rounds += 1
+    elapsed = time.monotonic() - began
+    return 1000 * max(proc_cpu_seconds(pid) - cpu0 - idle * elapsed, 0.0) / rounds
 
 
 def _cpu_rate(pid: int, seconds: float) -> float:
@@ -452,10 +472,8 @@ def main() -> int:
     modes = [mode == "source" for mode in args.modes.split(",")]
     results = [run_fleet(work, sim, captures, classes, with_source, args.interval,
                          args.intervals) for with_source in modes]
-    overhead = {} if args.no_overhead else {
-        with_source: measure_overhead(captures["medium"], args.interval, args.rounds,
-                                      4.0 * args.interval, with_source)
-        for with_source in (True, False)}
+    overhead = None if args.no_overhead else measure_overhead(
+        captures["medium"], args.interval, args.rounds, 4.0 * args.interval)
     load = os.getloadavg()
 
     print(f"\nprofiles captured from the generated Go services (work dir {work}):")
@@ -482,15 +500,19 @@ def main() -> int:
               f"{capacity:12.0f} targets")
     print(f"  {'anchor (Pyroscope scraper)':26} {'':61} {ANCHOR_MB_PER_TARGET:9.0f} MB/target; "
           f"ours/anchor {max(r.peak_mb / r.targets for r in results) / ANCHOR_MB_PER_TARGET:.4f}")
-    print(f"\noverhead on the medium service at {args.interval} s (its CPU, cores; "
-          f"{args.rounds} rounds each way, alternated):")
-    for with_source, o in overhead.items():
-        base, seen = statistics.median(o.unwatched), statistics.median(o.watched)
-        direct = o.pull_ms / 1000 / args.interval
-        print(f"  {'proto pulls' if with_source else 'debug=1 pulls + symbols':24} "
-              f"unwatched {base:.3f}  watched {seen:.3f}  "
-              f"difference {100 * (seen - base) / base:+.2f} %   "
-              f"one pull {o.pull_ms:.1f} ms CPU = {100 * direct / base:.2f} % at {args.interval} s")
+    if overhead is not None:
+        base, seen = statistics.median(overhead.unwatched), statistics.median(overhead.watched)
+        steady = overhead.pull_ms / 1000 / args.interval
+        learning = overhead.learn_ms / 1000 / (LEARN_EVERY * args.interval)
+        print(f"\noverhead on the medium service at {args.interval} s ({args.rounds} rounds each "
+              "way, alternated; its CPU in cores):")
+        print(f"  unwatched {base:.3f}  watched {seen:.3f}  difference "
+              f"{100 * (seen - base) / base:+.2f} %")
+        print(f"  one interval's pull (profile + metrics): {overhead.pull_ms:.1f} ms of its CPU = "
+              f"{100 * steady / overhead.load:.2f} % of its CPU at {args.interval} s")
+        print(f"  a debug=1 pull (only for new call sites, at most every {LEARN_EVERY} "
+              f"intervals): {overhead.learn_ms:.1f} ms = at most "
+              f"{100 * learning / overhead.load:.2f} % more")
     print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     bars = all(r.on_time == r.targets and r.peak_mb / r.targets <= 2 for r in results)
     return 0 if bars else 1

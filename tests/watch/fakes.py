@@ -47,6 +47,16 @@ def delta_profile(source_file: str, map_bytes: int = MAP_BYTES,
     ], default="alloc_space")
 
 
+def hidden_profile(pulls: int) -> bytes:
+    """What Go's proto writer makes of text_profile(pulls): the runtime frames dropped, the
+    call site 0x2fff (fill's call into the runtime) as the leaf."""
+    objects = 1000 * pulls
+    return build(HEAP_TYPES, [Stack([("main.fill", "/build/main.go", 5, 0x2FFF),
+                                     ("main.main", "/build/main.go", 20, 0x3FFF)],
+                                    [objects, objects * 1000, 0, 0], size=1000)],
+                 default="alloc_space")
+
+
 def text_profile(pulls: int) -> bytes:
     """A debug=1 allocs profile after `pulls` intervals of MAP_BYTES of map growth (its
     runtime PCs 0x1000 and 0x2000 are named only by the symbol endpoint)."""
@@ -82,7 +92,8 @@ def gzip_bomb(size: int) -> bytes:
 class Behaviour:
     """What a fake target does; `kind` is one of: go (cumulative and `seconds` deltas, as
     net/http/pprof), cumulative (refuses `seconds`),
-    symbolized (debug=1 and the symbol endpoint), slow, garbage, bomb, or document (serves
+    symbolized (proto without runtime frames, debug=1 with them, and the symbol endpoint),
+    slow, garbage, bomb, or document (serves
     `profile` as it is at every path: an http_sd endpoint)."""
 
     kind: str
@@ -126,9 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
         if seconds:
             time.sleep(float(seconds[0]))
             return self._send(behaviour.profile)
+        if behaviour.kind == "symbolized" and query.get("debug") == ["1"]:
+            return self._send(text_profile(max(behaviour.pulls, 1)))
         behaviour.pulls += 1
         if behaviour.kind == "symbolized":
-            return self._send(text_profile(behaviour.pulls))
+            return self._send(hidden_profile(behaviour.pulls))
         # Cumulative: every pull adds one interval's allocation.
         return self._send(cumulative(behaviour.profile, behaviour.pulls))
 

@@ -248,3 +248,22 @@ def _at_window_end(metrics_url: str, port: int, path: Path) -> tuple[dict[str, f
         time.sleep(0.02)
     path.write_bytes(httpx.get(f"http://127.0.0.1:{port}/debug/pprof/allocs", timeout=10).content)
     return now, path
+
+
+def test_without_a_source_tree_sites_are_functions(
+        mapsvc_binary: Path, processes: list[subprocess.Popen[bytes]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The runtime frames Go hides from the proto profile are learnt from a debug=1 pull and
+    # named by the service's own symbol endpoint: a real binary's addresses must line up.
+    port = free_port()
+    start_service(mapsvc_binary, port, processes)
+    time.sleep(2)  # some GC cycles: a heap profile shows allocations two cycles late
+    assert main(["watch", "--once", "--target", f"http://127.0.0.1:{port}", "--interval", "4s",
+                 "--format", "json"]) == 0
+    (target,) = json.loads(capsys.readouterr().out)["targets"]
+    assert target["mode"] == "symbolized"
+    sites = {(s["site"], s["op"]): s["bytes"] for s in target["sites"]}
+    assert sites.get(("main.buildIndex", "grow"), 0) > 100_000, sites
+    assert sites.get(("main.tags", "create"), 0) > 10_000, sites
+    assert not any(site == "main.payload" for site, _ in sites), sites  # a slice, not a map
+    assert 0.2 < target["share"] < 0.95, target

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from mapguard.errors import InputError
-from mapguard.formats.pprof import parse_heap_text, parse_profile
-from mapguard.watch.samples import proto_growth, sample_keys, text_growth
+from mapguard.formats.pprof import parse_profile
+from mapguard.watch.samples import proto_growth, sample_keys
 from tests.pprof_samples import HEAP_TYPES, Stack, build
 
 MAIN = "/src/main.go"
@@ -48,18 +48,29 @@ def test_keys_are_stable_and_tell_stacks_and_sizes_apart() -> None:
 
 
 def test_only_grown_samples_with_only_their_growth() -> None:
-    grown, counts, restarted = proto_growth(parse_profile(profile(10, 5, 1), "p"), None, "p")
-    assert not restarted and values(grown) == {"main.fill": (10, 1440), "main.make": (5, 240),
-                                               "main.other": (1, 4096)}
-    grown, counts, restarted = proto_growth(parse_profile(profile(13, 5, 1, duplicate=2), "p"),
-                                            counts, "p")
-    assert not restarted
-    assert values(grown) == {"main.fill": (5, 720)}  # 3 more plus 2 in a duplicate sample
+    first = proto_growth(parse_profile(profile(10, 5, 1), "p"), None, "p")
+    assert not first.restarted
+    assert values(first.profile) == {"main.fill": (10, 1440), "main.make": (5, 240),
+                                     "main.other": (1, 4096)}
+    later = proto_growth(parse_profile(profile(13, 5, 1, duplicate=2), "p"), first.counts, "p")
+    assert not later.restarted
+    assert values(later.profile) == {"main.fill": (5, 720)}  # 3 more, 2 in a duplicate
+    assert len(later.keys) == 1
     # The unused locations are gone: attribution reads only what the interval touched.
-    assert {f.function for loc in grown.locations for f in loc.frames} == {"main.fill",
-                                                                           "main.main"}
-    grown, _, restarted = proto_growth(parse_profile(profile(1, 0, 0), "p"), counts, "p")
-    assert restarted and values(grown) == {"main.fill": (1, 144)}
+    assert {f.function for loc in later.profile.locations for f in loc.frames} == {
+        "main.fill", "main.main"}
+    again = proto_growth(parse_profile(profile(1, 0, 0), "p"), later.counts, "p")
+    assert again.restarted and values(again.profile) == {"main.fill": (1, 144)}
+
+
+def test_held_back_growth_comes_again() -> None:
+    first = proto_growth(parse_profile(profile(10, 5, 1), "p"), None, "p")
+    later = proto_growth(parse_profile(profile(12, 9, 1), "p"), first.counts, "p")
+    kept = later.counts.holding(later.keys[:1], first.counts)
+    held = int(np.flatnonzero(np.isin(kept.keys, later.keys[:1]))[0])
+    assert (kept.objects[held], kept.bytes[held]) in {(10, 1440), (5, 240)}  # as before
+    again = proto_growth(parse_profile(profile(12, 9, 1), "p"), kept, "p")
+    assert len(again.keys) == 1 and again.keys[0] == later.keys[0]  # pending, not lost
 
 
 def test_a_profile_without_allocations_is_refused() -> None:
@@ -69,48 +80,20 @@ def test_a_profile_without_allocations_is_refused() -> None:
         proto_growth(parse_profile(data, "cpu"), None, "cpu")
 
 
-def text(fill: int, other: int) -> bytes:
-    return (f"heap profile: 0: 0 [{fill + other}: {fill * 144 + other * 4096}] @ heap/1048576\n"
-            f"0: 0 [{fill}: {fill * 144}] @ 0x1000 0x2000 0x3000\n"
-            "#\t0x2fff\tmain.fill+0x10\t/src/main.go:5\n"
-            "\n"
-            f"0: 0 [{other}: {other * 4096}] @ 0x1100 0x4000\n"
-            "#\t0x3fff\tmain.other+0x20\t/src/main.go:12\n"
-            "\n"
-            "# runtime.MemStats\n# Alloc = 1\n").encode()
+def test_hidden_runtime_frames_are_learnt_per_call_site_and_put_back() -> None:
+    from mapguard.formats.pprof import parse_heap_text
+    from mapguard.watch.prefixes import hidden_frames, leaf_addresses, restore
 
+    from .fakes import SYMBOLS, hidden_profile, text_profile
 
-def test_text_records_that_did_not_grow_are_not_read() -> None:
-    data, counts, restarted = text_growth(text(10, 3), None, "t")
-    assert not restarted
-    first = parse_heap_text(data, "t")
-    assert len(first.samples) == 2
-    data, counts, _ = text_growth(text(14, 3), counts, "t")
-    assert data.count(b" @ 0x") == 1 and b"main.other" not in data
-    grown = parse_heap_text(data, "t")
-    (sample,) = [grown.sample(i) for i in range(len(grown.samples))]
-    assert grown.locations[sample.locations[2]].frames[0].function == "main.fill"
-    assert sample.values[:2][1] > 0
-    data, _, _ = text_growth(text(14, 3), counts, "t")
-    assert data.count(b"\n") == 1  # the header alone: nothing grew
-    _, _, restarted = text_growth(text(1, 0), counts, "t")
-    assert restarted
-
-
-def test_text_without_a_header_is_refused() -> None:
-    with pytest.raises(InputError, match="malformed heap profile header"):
-        text_growth(b"garbage\n0: 0 [1: 1] @ 0x1\n", None, "t")
-
-
-def test_keys_do_not_depend_on_the_process_hash_seed() -> None:
-    import subprocess
-    import sys
-
-    code = ("from mapguard.watch.samples import text_growth; import sys; "
-            "sys.stdout.write(str(text_growth(sys.stdin.buffer.read(), None, 't')[1].keys"
-            ".tolist()))")
-    runs = {subprocess.run([sys.executable, "-c", code], input=text(1, 1), capture_output=True,
-                           env={"PYTHONHASHSEED": seed}, check=True).stdout
-            for seed in ("1", "2")}
-    assert len(runs) == 1
-    assert np.asarray(eval(runs.pop())).size == 2
+    proto = parse_profile(hidden_profile(3), "p")
+    (leaf,) = leaf_addresses(proto).tolist()
+    assert leaf == 0x2FFF
+    text = parse_heap_text(text_profile(3), "t")
+    assert hidden_frames(text, {leaf, 0x9999}) == {leaf: (0x1000, 0x1FFF)}
+    restored = restore(proto, {leaf: tuple((pc, SYMBOLS[pc]) for pc in (0x1000, 0x1FFF))})
+    sample = restored.sample(0)
+    names = [restored.locations[i].frames[0].function for i in sample.locations]
+    assert names == ["runtime.mallocgc", "internal/runtime/maps.(*Map).growToTable",
+                     "main.fill", "main.main"]
+    assert sample.values == proto.sample(0).values

@@ -1,24 +1,28 @@
 """One pull of a target, analysed where the agent's workers run: bytes in, costs out.
 
 Pure and stateless, so any worker process can take any target's pull: what the agent keeps of
-the target (its last counts, its symbols) comes in as arguments and goes back in the result,
-and a parse error comes back as text rather than as an exception to carry across processes.
+the target (its last counts, the runtime frames of its call sites) comes in as arguments and
+goes back in the result, and a parse error comes back as text rather than as an exception to
+carry across processes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from mapguard.errors import InputError
-from mapguard.formats.pprof import parse_heap_text, parse_profile
+from mapguard.formats.pprof import Profile, parse_heap_text, parse_profile
 from mapguard.watch.attribute import profile_costs
 from mapguard.watch.costs import Costs
 from mapguard.watch.failures import ScrapeError
 from mapguard.watch.inflate import inflate
-from mapguard.watch.samples import SampleCounts, proto_growth, text_growth
-from mapguard.watch.symbols import SymbolTable
+from mapguard.watch.prefixes import Prefixes, hidden_frames, leaf_addresses, restore
+from mapguard.watch.samples import SampleCounts, proto_growth, subprofile
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +30,7 @@ class Analysis:
     costs: Costs | None = None  # the interval's; None after a first pull (a baseline)
     counts: SampleCounts | None = None  # what to keep for the next pull
     restarted: bool = False  # the totals went down: a new process
-    unknown: tuple[int, ...] = ()  # addresses to ask the target about, then analyse again
+    unknown: tuple[int, ...] = ()  # call sites whose hidden runtime frames are not known yet
     error: str | None = None
     reason: str = "profile"  # of the error, for scrape_errors_total
 
@@ -37,39 +41,60 @@ class Pull:
 
     url: str
     max_size: int
-    root: Path | None  # the target's source tree: a proto pull; None: a debug=1 pull
+    root: Path | None  # the target's source tree; None: restore hidden frames instead
     previous: SampleCounts | None  # None: a first pull, or a restart (all is new)
     first: bool
-    symbols: Mapping[int, str | None]  # names the target gave for its runtime frames
+    prefixes: Prefixes = field(default_factory=dict)
 
 
 def analyse_pull(body: bytes, pull: Pull) -> Analysis:
-    """A cumulative pull: what grew since the previous one, attributed. A gzip'd body is
-    inflated here, in the worker, with the same cap as on the wire."""
+    """A cumulative proto pull: what grew since the previous one, attributed. Without a source
+    tree, the growth of call sites whose hidden frames are unknown is held back (left out of
+    the counts, so it comes again) and the call sites are reported."""
     try:
-        body = inflate(body, pull.max_size, pull.url)
-        if pull.root is not None:
-            profile = parse_profile(body, pull.url, max_size=pull.max_size)
-            grown, counts, restarted = proto_growth(profile, pull.previous, pull.url)
-        else:
-            text, counts, restarted = text_growth(body, pull.previous, pull.url)
-            if pull.first:
-                return Analysis(counts=counts)
-            if text.count(b"\n") <= 1:  # the header alone: nothing grew
-                return Analysis(Costs(0, 0), counts, restarted)
-            table = SymbolTable(pull.symbols)
-            grown = parse_heap_text(text, pull.url)
-            unknown = table.unknown(grown)
-            if unknown:
-                return Analysis(unknown=tuple(unknown))
-            grown = table.apply(grown)
+        profile = parse_profile(inflate(body, pull.max_size, pull.url), pull.url,
+                                max_size=pull.max_size)
+        growth = proto_growth(profile, pull.previous, pull.url)
         if pull.first:
-            return Analysis(counts=counts)
-        return Analysis(profile_costs(grown, pull.url, pull.root), counts, restarted)
+            return Analysis(counts=growth.counts)
+        grown, counts = growth.profile, growth.counts
+        unknown: tuple[int, ...] = ()
+        if pull.root is None:
+            leaves = leaf_addresses(grown)
+            missing = np.array([leaf not in pull.prefixes for leaf in leaves.tolist()],
+                               dtype=bool)
+            if missing.any():
+                unknown = tuple(sorted(set(leaves[missing].tolist())))
+                counts = counts.holding(growth.keys[missing], pull.previous)
+                grown = _without(grown, missing)
+            grown = restore(grown, pull.prefixes)
+        return Analysis(profile_costs(grown, pull.url, pull.root), counts, growth.restarted,
+                        unknown)
     except InputError as exc:
         return Analysis(error=str(exc))
     except ScrapeError as exc:
         return Analysis(error=str(exc), reason=exc.reason)
+
+
+def _without(profile: Profile, missing: npt.NDArray[np.bool_]) -> Profile:
+    keep = np.flatnonzero(~missing)
+    return subprofile(profile, keep, profile.samples.values[keep])
+
+
+@dataclass(frozen=True, slots=True)
+class Learnt:
+    frames: dict[int, tuple[int, ...]] = field(default_factory=dict)  # call site -> PCs
+    error: str | None = None
+
+
+def learn_call_sites(body: bytes, url: str, max_size: int, wanted: Collection[int]) -> Learnt:
+    """From a debug=1 pull, the PCs of the runtime frames hidden behind each wanted call site
+    (those it does not show are left out)."""
+    try:
+        text = parse_heap_text(inflate(body, max_size, url), url)
+        return Learnt(hidden_frames(text, set(wanted)))
+    except (InputError, ScrapeError) as exc:
+        return Learnt(error=str(exc))
 
 
 def analyse_delta(body: bytes, url: str, max_size: int, root: Path) -> Analysis:

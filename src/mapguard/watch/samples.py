@@ -7,16 +7,13 @@ next pull minus them is the interval. Only the samples that grew are attributed:
 service most stacks allocate nothing new in 15 s (at Go's 512 KiB sampling rate a stack needs
 about that much new allocation to show), so the join works on a few per cent of the profile.
 
-For the `debug=1` text the same holds before parsing: a record whose counts did not change is
-skipped without reading its frames, and the changed ones become a small profile of their own.
-Pure: bytes and arrays in, arrays and profiles out; bad input raises `InputError`.
+Pure: profiles and arrays in, arrays and profiles out; bad input raises `InputError`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,10 +25,6 @@ from mapguard.formats.pprof import IntArray, Profile, SampleTable
 KeyArray = npt.NDArray[np.uint64]
 BYTES, OBJECTS = "alloc_space", "alloc_objects"
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it permutes 64-bit keys
-_TEXT_HEADER = re.compile(rb"^\s*heap profile:.*$", re.MULTILINE)
-# "inuse_n: inuse_b [alloc_n: alloc_b] @ 0xPC 0xPC ..." at the start of a line.
-_TEXT_RECORD = re.compile(rb"^\s*(\d+): (\d+) \[\s*(\d+): (\d+)\s*\] @((?:\s+0x[0-9a-fA-F]+)*)"
-                          rb"\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -43,6 +36,21 @@ class SampleCounts:
     @property
     def total_bytes(self) -> int:
         return int(self.bytes.sum())
+
+    def holding(self, keys: KeyArray, previous: SampleCounts | None) -> SampleCounts:
+        """These counts with `keys` put back as `previous` had them (or left out): their
+        growth stays pending and comes again with the next pull."""
+        held = np.isin(self.keys, keys)
+        objects, nbytes = self.objects.copy(), self.bytes.copy()
+        keep = ~held
+        if previous is not None and len(previous.keys):
+            position = np.minimum(np.searchsorted(previous.keys, self.keys),
+                                  len(previous.keys) - 1)
+            known = held & (previous.keys[position] == self.keys)
+            objects[known] = previous.objects[position[known]]
+            nbytes[known] = previous.bytes[position[known]]
+            keep |= known
+        return SampleCounts(self.keys[keep], objects[keep], nbytes[keep])
 
 
 def _growth(keys: KeyArray, objects: IntArray, nbytes: IntArray,
@@ -103,10 +111,16 @@ def sample_keys(profile: Profile) -> KeyArray:
         return (keys * _MIX) ^ table.object_size.astype(np.uint64) ^ lengths.astype(np.uint64)
 
 
-def proto_growth(profile: Profile, previous: SampleCounts | None, source: str
-                 ) -> tuple[Profile, SampleCounts, bool]:
-    """(the samples that grew since `previous`, with only their growth; the counts to keep;
-    whether the target restarted). With no `previous`, every sample is growth."""
+@dataclass(frozen=True, slots=True, eq=False)
+class Growth:
+    profile: Profile  # the samples that grew, with only their growth
+    keys: KeyArray  # of those samples, in order
+    counts: SampleCounts  # to keep for the next pull
+    restarted: bool  # the totals went down: a new process, and all of it is growth
+
+
+def proto_growth(profile: Profile, previous: SampleCounts | None, source: str) -> Growth:
+    """What grew since `previous`; with no `previous`, every sample is growth."""
     names = [value_type.type for value_type in profile.sample_types]
     if BYTES not in names or OBJECTS not in names:
         raise InputError(source, "not an allocation profile",
@@ -123,7 +137,8 @@ def proto_growth(profile: Profile, previous: SampleCounts | None, source: str
     grown = np.zeros((int(changed.sum()), len(names)), dtype=np.int64)
     grown[:, objects_at] = grown_objects[changed]
     grown[:, bytes_at] = grown_bytes[changed]
-    return subprofile(profile, first[changed], grown), counts, restarted
+    return Growth(subprofile(profile, first[changed], grown), counts.keys[changed], counts,
+                  restarted)
 
 
 def subprofile(profile: Profile, indices: IntArray, values: IntArray) -> Profile:
@@ -142,42 +157,3 @@ def subprofile(profile: Profile, indices: IntArray, values: IntArray) -> Profile
     samples = SampleTable(values, offsets, remap[stacks], table.object_size[indices])
     locations = tuple(profile.locations[int(i)] for i in used)
     return dataclasses.replace(profile, samples=samples, locations=locations)
-
-
-# --- debug=1 text ------------------------------------------------------------------------------
-
-
-def text_growth(data: bytes, previous: SampleCounts | None, source: str
-                ) -> tuple[bytes, SampleCounts, bool]:
-    """(a debug=1 text of the records that grew, with only their growth; the counts to keep;
-    whether the target restarted). Unchanged records are never parsed beyond their counts."""
-    header = _TEXT_HEADER.search(data, 0, 4096)
-    if header is None or data[:header.start()].strip():
-        raise InputError(source, "malformed heap profile header", where="line 1",
-                         expected="heap profile: N: N [N: N] @ heap/RATE")
-    records = list(_TEXT_RECORD.finditer(data, header.end()))
-    objects = np.fromiter((int(m.group(3)) for m in records), dtype=np.int64,
-                          count=len(records))
-    nbytes = np.fromiter((int(m.group(4)) for m in records), dtype=np.int64, count=len(records))
-    sizes = np.where(objects > 0, nbytes // np.maximum(objects, 1), 0)
-    keys = np.fromiter((_digest(m.group(5) + b"/%d" % size)
-                        for m, size in zip(records, sizes.tolist(), strict=True)),
-                       dtype=np.uint64, count=len(records))
-    counts, grown_objects, grown_bytes, restarted = _growth(keys, objects, nbytes, previous)
-    position = np.searchsorted(counts.keys, keys)
-    grew = (grown_objects > 0) | (grown_bytes > 0)
-    # Duplicates (same stack and size) are summed in the counts: write each key once.
-    _, first = np.unique(position, return_index=True)
-    chosen = np.zeros(len(records), dtype=bool)
-    chosen[first] = True
-    chosen &= grew[position]
-    out = [b""]
-    for index in np.flatnonzero(chosen).tolist():
-        record, at = records[index], int(position[index])
-        end = records[index + 1].start() if index + 1 < len(records) else len(data)
-        out.append(b"0: 0 [%d: %d] @%s%s" % (grown_objects[at], grown_bytes[at],
-                                              record.group(5), data[record.end():end]))
-    head = header.group(0).split(b"@", 1)
-    out[0] = b"heap profile: 0: 0 [%d: %d] @%s\n" % (
-        int(grown_objects.sum()), int(grown_bytes.sum()), head[1] if len(head) > 1 else b"")
-    return b"".join(out), counts, restarted

@@ -1,9 +1,11 @@
 """Watching one target: pull its allocation profile every interval, attribute it, keep counters.
 
-An interval's costs are the difference of two cumulative pulls, with a restart of the target
-read as a counter reset. With a source tree the pulls are the proto profile and the join reads
-the Go source; without one they are `debug=1` pulls whose runtime frames the target symbolises
-itself (see `symbols`), and sites are functions.
+An interval's costs are the difference of two cumulative proto pulls (see `samples`), with a
+restart of the target read as a counter reset. With a source tree the join reads the Go source
+and sites are lines. Without one, the runtime frames Go hides from heap profiles are put back
+(see `prefixes`): they are learnt per call site from a `debug=1` pull, named by the target's
+symbol endpoint, only when a call site is new (at most every LEARN_EVERY intervals), and sites
+are functions.
 
 Go's server-side delta (`/debug/pprof/allocs?seconds=N`) is there on request
 (`server_delta`), not by default: chained windows lose allocations at every boundary, because
@@ -18,7 +20,6 @@ other targets' I/O and the agent uses every core it is given.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 import zlib
@@ -28,7 +29,13 @@ from enum import StrEnum
 from mapguard.errors import InputError
 from mapguard.formats.pprofsym import parse_symbols, symbol_query
 from mapguard.formats.promtext import parse_samples
-from mapguard.watch.analysis import Analysis, Pull, analyse_delta, analyse_pull
+from mapguard.watch.analysis import (
+    Analysis,
+    Pull,
+    analyse_delta,
+    analyse_pull,
+    learn_call_sites,
+)
 from mapguard.watch.config import Limits
 from mapguard.watch.costs import Costs
 from mapguard.watch.failures import ScrapeError
@@ -43,7 +50,9 @@ from mapguard.watch.workers import Workers
 log = logging.getLogger("mapguard.watch")
 
 IDLE_SITE_SECONDS = 3600.0  # an exported site idle this long gives its place up
-MAX_SYMBOL_ROUNDS = 4  # answers learnt per round are capped; a profile needs one or two
+LEARN_EVERY = 10  # intervals at least between two debug=1 pulls of one target
+MAX_CALL_SITES = 50_000  # call sites remembered per process
+SYMBOL_ROUNDS = 4  # symbol requests per learning pull (each asks up to 2048 addresses)
 
 
 class Mode(StrEnum):
@@ -101,6 +110,8 @@ class Watcher:
             Mode.SERVER_DELTA if settings.server_delta else Mode.CUMULATIVE)
         self.counts: SampleCounts | None = None  # the last pull's, per sample
         self.symbols = SymbolTable()
+        self.prefixes: dict[int, tuple[tuple[int, str], ...]] = {}  # call site -> hidden frames
+        self.learnt_at: float | None = None  # when the last debug=1 pull was
         self.sites = SiteCounters(settings.top_sites,
                                   max(2, round(IDLE_SITE_SECONDS / settings.interval)))
         self.pauses = PauseSeries()
@@ -239,12 +250,10 @@ class Watcher:
 
     async def _cumulative_pull(self) -> tuple[Costs | None, GoRuntime | None]:
         """(the costs since the previous pull, None for the first; the Go metrics)."""
-        params = {"debug": "1"} if self.mode is Mode.SYMBOLIZED else None
         runtime_task = asyncio.create_task(self._runtime())
         try:
             body = await self.clients.request(self.target.allocs_url, self.target.client,
-                                              self._deadline(), params=params,
-                                              inflate_payload=False)
+                                              self._deadline(), inflate_payload=False)
         finally:
             runtime = await runtime_task
         start_time = runtime.start_time if runtime is not None else None
@@ -253,28 +262,61 @@ class Watcher:
         if start_time is not None:  # a failed metrics read does not forget the process
             self.start_time = start_time
         if restarted:
-            self.symbols.clear()  # another process: its addresses mean other functions
+            self._forget_process()
         analysis = await self._analysed(body, restarted)
-        if analysis.restarted and self.mode is Mode.SYMBOLIZED and not restarted:
-            # Noticed only now, from the totals: symbolise again with this process's names.
-            self.symbols.clear()
+        if analysis.restarted and not restarted and self.mode is Mode.SYMBOLIZED:
+            # Noticed only now, from the totals: learn this process's call sites afresh.
+            self._forget_process()
             analysis = await self._analysed(body, True)
+        if analysis.unknown and self._may_learn():
+            await self._learn_call_sites(set(analysis.unknown))
+            analysis = await self._analysed(body, restarted or analysis.restarted)
         self.counts = analysis.counts
         return analysis.costs, runtime
+
+    def _forget_process(self) -> None:
+        """Another process: its addresses may mean other functions."""
+        self.symbols.clear()
+        self.prefixes.clear()
+        self.learnt_at = None
+
+    def _may_learn(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        return self.learnt_at is None or now - self.learnt_at >= \
+            LEARN_EVERY * self.settings.interval
 
     async def _analysed(self, body: bytes, restarted: bool) -> Analysis:
         pull = Pull(self.target.allocs_url, self.settings.limits.max_profile_bytes,
                     self.target.source if self.mode is not Mode.SYMBOLIZED else None,
-                    None if restarted else self.counts, self.counts is None, {})
-        for _ in range(MAX_SYMBOL_ROUNDS):
-            analysis = await self.workers.run(
-                analyse_pull, body, dataclasses.replace(pull, symbols=self.symbols.names))
-            if analysis.error is not None:
-                raise ScrapeError(analysis.reason, analysis.error)
-            if not analysis.unknown:
-                return analysis
-            await self._learn_symbols(list(analysis.unknown))
-        raise ScrapeError("symbols", f"{self.target.symbol_url}: too many unknown addresses")
+                    None if restarted else self.counts, self.counts is None, self.prefixes)
+        analysis = await self.workers.run(analyse_pull, body, pull)
+        if analysis.error is not None:
+            raise ScrapeError(analysis.reason, analysis.error)
+        return analysis
+
+    async def _learn_call_sites(self, wanted: set[int]) -> None:
+        """One debug=1 pull: the runtime frames hidden behind `wanted`, named by the target."""
+        self.learnt_at = asyncio.get_running_loop().time()
+        url = self.target.allocs_url
+        body = await self.clients.request(url, self.target.client, self._deadline(),
+                                          params={"debug": "1"}, inflate_payload=False)
+        learnt = await self.workers.run(learn_call_sites, body, url,
+                                        self.settings.limits.max_profile_bytes, wanted)
+        if learnt.error is not None:
+            raise ScrapeError("profile", learnt.error)
+        pcs = {pc for frames in learnt.frames.values() for pc in frames}
+        for _ in range(SYMBOL_ROUNDS):
+            unknown = self.symbols.unknown(pcs)
+            if not unknown:
+                break
+            await self._learn_symbols(unknown)
+        if len(self.prefixes) + len(wanted) > MAX_CALL_SITES:
+            self.prefixes.clear()
+        for site in wanted:
+            # A call site the text does not show (it appeared between the pulls) hides
+            # nothing known: its samples count as what the frames Go shows say.
+            self.prefixes[site] = tuple((pc, name) for pc in learnt.frames.get(site, ())
+                                        if (name := self.symbols.names.get(pc)))
 
     async def _learn_symbols(self, addresses: list[int]) -> None:
         url = self.target.symbol_url
