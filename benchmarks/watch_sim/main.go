@@ -7,7 +7,7 @@
 // (proto and debug=1 text, each later snapshot holding more allocation), its symbol table and
 // its /metrics text, and one class per target. watch_sim listens on one port per target and
 // one for /stats, prints {"stats": PORT, "targets": [PORT, ...]} on stdout, and serves until
-// killed. /stats answers, per target, the times (Unix seconds) of its profile pulls.
+// killed. /stats answers, per target, the times (Unix seconds) of its proto profile pulls.
 package main
 
 import (
@@ -98,11 +98,11 @@ func (t *target) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(b.String()))
 	case "/debug/pprof/allocs":
 		t.mu.Lock()
-		t.pulls = append(t.pulls, float64(time.Now().UnixNano())/1e9)
 		var data []byte
 		if r.FormValue("debug") == "1" {
 			data = next(t.class.text, &t.text)
-		} else {
+		} else { // the interval's pull: logged
+			t.pulls = append(t.pulls, float64(time.Now().UnixNano())/1e9)
 			data = next(t.class.proto, &t.proto)
 		}
 		t.mu.Unlock()

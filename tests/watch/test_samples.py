@@ -81,7 +81,6 @@ def test_a_profile_without_allocations_is_refused() -> None:
 
 
 def test_hidden_runtime_frames_are_learnt_per_call_site_and_put_back() -> None:
-    from mapguard.formats.pprof import parse_heap_text
     from mapguard.watch.prefixes import hidden_frames, leaf_addresses, restore
 
     from .fakes import SYMBOLS, hidden_profile, text_profile
@@ -89,8 +88,9 @@ def test_hidden_runtime_frames_are_learnt_per_call_site_and_put_back() -> None:
     proto = parse_profile(hidden_profile(3), "p")
     (leaf,) = leaf_addresses(proto).tolist()
     assert leaf == 0x2FFF
-    text = parse_heap_text(text_profile(3), "t")
-    assert hidden_frames(text, {leaf, 0x9999}) == {leaf: (0x1000, 0x1FFF)}
+    assert hidden_frames(text_profile(3), {leaf, 0x9999}, "t") == {leaf: (0x1000, 0x1FFF)}
+    with pytest.raises(InputError, match="malformed heap profile header"):
+        hidden_frames(b"<html>", {leaf}, "t")
     restored = restore(proto, {leaf: tuple((pc, SYMBOLS[pc]) for pc in (0x1000, 0x1FFF))})
     sample = restored.sample(0)
     names = [restored.locations[i].frames[0].function for i in sample.locations]

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mapguard.errors import InputError
-from mapguard.formats.pprof import Profile, parse_heap_text, parse_profile
+from mapguard.formats.pprof import Profile, parse_profile
 from mapguard.watch.attribute import profile_costs
 from mapguard.watch.costs import Costs
 from mapguard.watch.failures import ScrapeError
@@ -91,8 +91,7 @@ def learn_call_sites(body: bytes, url: str, max_size: int, wanted: Collection[in
     """From a debug=1 pull, the PCs of the runtime frames hidden behind each wanted call site
     (those it does not show are left out)."""
     try:
-        text = parse_heap_text(inflate(body, max_size, url), url)
-        return Learnt(hidden_frames(text, set(wanted)))
+        return Learnt(hidden_frames(inflate(body, max_size, url), set(wanted), url))
     except (InputError, ScrapeError) as exc:
         return Learnt(error=str(exc))
 
