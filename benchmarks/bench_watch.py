@@ -351,6 +351,8 @@ def run_fleet(work: Path, sim: Path, captures: dict[str, Capture], classes: list
             rss, peak = proc_memory_mb(agent.pid)
             pulls = [p or [] for p in httpx.get(stats, timeout=60).json()]
             text, render_ms = agent_metrics(url)
+    (work / f"pulls-{'source' if with_source else 'functions'}.json").write_text(json.dumps(
+        {"began": began, "ended": ended, "interval": interval, "pulls": pulls}))
     on_time = 0
     counted = 0
     for times in pulls:
