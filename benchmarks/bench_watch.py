@@ -333,12 +333,12 @@ def run_fleet(work: Path, sim: Path, captures: dict[str, Capture], classes: list
                 stderr=stderr) as agent:
             url = _wait_for_url(log, agent)
             stats = f"http://127.0.0.1:{ports['stats']}"
-            # Warm-up: every target pulled twice (a baseline and a first difference), and one
-            # more interval for the attribution caches.
+            # Warm-up: every target pulled three times (a baseline, a first difference that
+            # learns its call sites, a steady one), and one more interval.
             deadline = time.monotonic() + 10 * interval + 120
-            while min(len(p or []) for p in httpx.get(stats, timeout=60).json()) < 2:
+            while min(len(p or []) for p in httpx.get(stats, timeout=60).json()) < 3:
                 if time.monotonic() > deadline:  # measured anyway: the table will tell
-                    print(f"warm-up did not end (some targets pulled < 2 times); see {log}",
+                    print(f"warm-up did not end (some targets pulled < 3 times); see {log}",
                           file=sys.stderr)
                     break
                 time.sleep(1)
