@@ -63,7 +63,8 @@ def _interval(text: str) -> int:
 @click.option("--interval", callback=_parsed(_interval, "seconds"), metavar="DURATION",
               help="Profile interval, whole seconds (default 15s).")
 @click.option("--timeout", callback=_parsed(parse_seconds, "seconds"), metavar="DURATION",
-              help="Per-request timeout beyond the interval (default 10s).")
+              help="Per-request timeout (default 10s; a server-side delta waits the "
+              "interval on top).")
 @click.option("--listen", callback=_parsed(Listen.parse, "HOST:PORT"), metavar="HOST:PORT",
               help="Where to serve /metrics (default 127.0.0.1:9464).")
 @click.option("--top-sites", type=click.IntRange(1, 1000),
