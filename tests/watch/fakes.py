@@ -47,14 +47,19 @@ def delta_profile(source_file: str, map_bytes: int = MAP_BYTES,
     ], default="alloc_space")
 
 
-def hidden_profile(pulls: int) -> bytes:
+def hidden_profile(pulls: int, *, unseen: bool = False) -> bytes:
     """What Go's proto writer makes of text_profile(pulls): the runtime frames dropped, the
-    call site 0x2fff (fill's call into the runtime) as the leaf."""
+    call site 0x2fff (fill's call into the runtime) as the leaf. `unseen` adds a call site
+    (0x5fff) that the text never shows."""
     objects = 1000 * pulls
-    return build(HEAP_TYPES, [Stack([("main.fill", "/build/main.go", 5, 0x2FFF),
-                                     ("main.main", "/build/main.go", 20, 0x3FFF)],
-                                    [objects, objects * 1000, 0, 0], size=1000)],
-                 default="alloc_space")
+    stacks = [Stack([("main.fill", "/build/main.go", 5, 0x2FFF),
+                     ("main.main", "/build/main.go", 20, 0x3FFF)],
+                    [objects, objects * 1000, 0, 0], size=1000)]
+    if unseen:
+        stacks.append(Stack([("main.late", "/build/main.go", 30, 0x5FFF),
+                             ("main.main", "/build/main.go", 21, 0x3FF0)],
+                            [objects, objects * 64, 0, 0], size=64))
+    return build(HEAP_TYPES, stacks, default="alloc_space")
 
 
 def text_profile(pulls: int) -> bytes:
@@ -98,7 +103,7 @@ class Behaviour:
 
     kind: str
     profile: bytes = b""
-    delay: float = 0.0  # extra seconds before answering (slow)
+    delay: float = 0.0  # slow: extra seconds before answering; symbolized: an unseen site
     requests: list[str] = field(default_factory=list)
     pulls: int = 0
 
@@ -141,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(text_profile(max(behaviour.pulls, 1)))
         behaviour.pulls += 1
         if behaviour.kind == "symbolized":
-            return self._send(hidden_profile(behaviour.pulls))
+            return self._send(hidden_profile(behaviour.pulls, unseen=behaviour.delay > 0))
         # Cumulative: every pull adds one interval's allocation.
         return self._send(cumulative(behaviour.profile, behaviour.pulls))
 

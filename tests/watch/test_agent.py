@@ -131,3 +131,32 @@ def test_once_reports_one_interval_and_failures_side_by_side(tmp_path: Path) -> 
     assert interval.costs.total_bytes == MAP_BYTES + OTHER_BYTES
     assert results["dead"].interval is None
     assert "All connection attempts failed" in (results["dead"].error or "")
+
+
+def test_a_call_site_the_text_does_not_show_is_held_back_then_taken_as_it_is(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mapguard.watch import scrape
+
+    monkeypatch.setattr(scrape, "LEARN_EVERY", 0)  # learn at every pull that needs it
+    behaviour = Behaviour("symbolized", delay=1)  # 0x5fff grows but no text shows it
+    with fake_targets({"late": behaviour}) as fakes:
+        target = static_target(fakes["late"].url, name="late")
+
+        async def watch() -> tuple[dict[int, object], TargetSnapshot, int]:
+            clients = Clients(SETTINGS.limits)
+            workers = Workers(0)
+            try:
+                watcher = scrape.Watcher(target, SETTINGS, clients, workers)
+                for _ in range(4):
+                    since, runtime = await watcher._cumulative_pull()
+                    watcher._record(since, runtime, 0.0)
+                return dict(watcher.prefixes), watcher.snapshot, len(
+                    [p for p in behaviour.requests if "debug=1" in p])
+            finally:
+                workers.close()
+                await clients.aclose()
+
+        prefixes, snapshot, learning_pulls = asyncio.run(watch())
+    assert prefixes[0x2FFF] and prefixes[0x5FFF] == ()
+    assert learning_pulls == 2  # missed once, held back, missed again, taken as it is
+    assert site_bytes(snapshot)[("main.fill", "grow")] == 3 * MAP_BYTES

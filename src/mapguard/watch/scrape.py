@@ -112,6 +112,7 @@ class Watcher:
         self.symbols = SymbolTable()
         self.prefixes: dict[int, tuple[tuple[int, str], ...]] = {}  # call site -> hidden frames
         self.learnt_at: float | None = None  # when the last debug=1 pull was
+        self.misses: dict[int, int] = {}  # call sites a debug=1 pull did not show
         self.sites = SiteCounters(settings.top_sites,
                                   max(2, round(IDLE_SITE_SECONDS / settings.interval)))
         self.pauses = PauseSeries()
@@ -278,6 +279,7 @@ class Watcher:
         """Another process: its addresses may mean other functions."""
         self.symbols.clear()
         self.prefixes.clear()
+        self.misses.clear()
         self.learnt_at = None
 
     def _may_learn(self) -> bool:
@@ -312,11 +314,18 @@ class Watcher:
             await self._learn_symbols(unknown)
         if len(self.prefixes) + len(wanted) > MAX_CALL_SITES:
             self.prefixes.clear()
+            self.misses.clear()
         for site in wanted:
-            # A call site the text does not show (it appeared between the pulls) hides
-            # nothing known: its samples count as what the frames Go shows say.
-            self.prefixes[site] = tuple((pc, name) for pc in learnt.frames.get(site, ())
-                                        if (name := self.symbols.names.get(pc)))
+            if site in learnt.frames:
+                self.prefixes[site] = tuple((pc, name) for pc in learnt.frames[site]
+                                            if (name := self.symbols.names.get(pc)))
+                continue
+            # Not in this text (it appeared between the pulls, or it is no call site of the
+            # program's own): held back for one more learning pull, then taken as it is.
+            self.misses[site] = self.misses.get(site, 0) + 1
+            if self.misses[site] >= 2:
+                self.prefixes[site] = ()
+                del self.misses[site]
 
     async def _learn_symbols(self, addresses: list[int]) -> None:
         url = self.target.symbol_url
