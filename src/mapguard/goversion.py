@@ -35,6 +35,6 @@ GO_1_21 = GoVersion(1, 21)
 GO_1_23 = GoVersion(1, 23)
 GO_1_24 = GoVersion(1, 24)
 
-# The newest Go release whose map facts (GO_MAP_FACTS.md) mapguard was checked against; assumed
+# The newest Go release whose map facts (docs/go-facts.md) mapguard was checked against; assumed
 # when neither go.mod nor an installed toolchain says otherwise.
 NEWEST_KNOWN = GoVersion(1, 27)

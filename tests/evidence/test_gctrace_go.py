@@ -55,7 +55,7 @@ def test_run_mode_passes_stderr_through_untouched(gc_program: Path) -> None:
     assert "stderr: program line\n" in passed
     # Every gctrace line went through as well, and every one was parsed.
     gc_lines = [line for line in passed.splitlines() if line.startswith("gc ")]
-    assert len(gc_lines) == len(run.trace.cycles) >= 3
+    assert len(gc_lines) == run.aggregate.cycles >= 3
 
 
 def test_cli_run_mode_keeps_child_stdout_and_appends_godebug(gc_program: Path,
@@ -72,7 +72,7 @@ def test_cli_run_mode_keeps_child_stdout_and_appends_godebug(gc_program: Path,
     assert "stderr: program line" in proc.stderr
     document = json.loads(report.read_text())
     assert document["child"] == {"command": [str(gc_program)], "exit_status": 0,
-                                 "interrupted": False}
+                                 "interrupted": False, "killed": False}
     assert document["summary"]["cycles"] == len(document["cycles"]) >= 3
 
 
@@ -97,3 +97,72 @@ def test_ctrl_c_keeps_what_was_collected(gc_program: Path, tmp_path: Path) -> No
     assert document["child"]["interrupted"] is True
     assert document["child"]["exit_status"] == 3
     assert document["summary"]["cycles"] >= 3
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(child) for child in text]
+    return found
+
+
+def _gone(pid: int, timeout: float = 30.0) -> bool:
+    """The process ended (a zombie nobody reaps counts as ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _start_mapguard(gc_program: Path, report: Path, *, ignore_sigint: bool = False,
+                    ) -> tuple[subprocess.Popen[str], int]:
+    """mapguard gc running the fixture in -loop mode; returns it and the child's pid once the
+    child has written a gctrace line."""
+
+    def prepare() -> None:
+        os.setsid()
+        if ignore_sigint:  # as a script's background job starts
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    mapguard = subprocess.Popen(
+        [sys.executable, "-m", "mapguard.cli", "gc", "--format", "json", "-o", str(report),
+         "--grace", "1", "--", str(gc_program), "-loop"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=prepare,
+    )
+    assert mapguard.stderr is not None
+    deadline = time.monotonic() + 60
+    while not mapguard.stderr.readline().startswith("gc "):
+        assert time.monotonic() < deadline and mapguard.poll() is None
+    (child,) = _children(mapguard.pid)
+    return mapguard, child
+
+
+@pytest.mark.parametrize("ignore_sigint", [False, True])
+def test_sigterm_and_sigint_end_the_child_and_keep_the_report(
+        gc_program: Path, tmp_path: Path, ignore_sigint: bool) -> None:
+    report = tmp_path / "gc.json"
+    mapguard, child = _start_mapguard(gc_program, report, ignore_sigint=ignore_sigint)
+    # SIGINT to mapguard alone: a child that ignores it (inherited) gets SIGTERM after --grace.
+    mapguard.send_signal(signal.SIGINT if ignore_sigint else signal.SIGTERM)
+    mapguard.communicate(timeout=60)
+    assert mapguard.returncode == 0
+    assert _gone(child)
+    document = json.loads(report.read_text())
+    assert document["child"]["interrupted"] is True
+    assert document["child"]["exit_status"] == -signal.SIGTERM
+    assert document["child"]["killed"] is ignore_sigint
+    assert document["summary"]["cycles"] >= 1
+
+
+def test_the_child_does_not_outlive_a_killed_mapguard(gc_program: Path, tmp_path: Path) -> None:
+    mapguard, child = _start_mapguard(gc_program, tmp_path / "gc.json")
+    mapguard.kill()
+    mapguard.communicate(timeout=60)
+    assert _gone(child)

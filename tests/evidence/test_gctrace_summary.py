@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mapguard.cli import main
 from mapguard.evidence.gcrun import godebug_with_gctrace
-from mapguard.evidence.gcsummary import summarize_gctrace
-from mapguard.evidence.summarystats import Distribution, nearest_rank, slope
+from mapguard.evidence.gcsummary import (
+    KEPT_MALFORMED,
+    SPARK_POINTS,
+    GcAggregate,
+    GcSummary,
+    summarize_gctrace,
+)
+from mapguard.evidence.summarystats import Distribution, Trend, nearest_rank, slope
 from mapguard.formats.gctrace import parse_gctrace
 
 
@@ -97,3 +106,94 @@ def test_gc_command_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     # Three failures, each one line.
     assert [line.split(":")[0] for line in err.splitlines()] == ["mapguard"] * 3
     assert "cannot read" in err and "needs a gctrace file" in err
+
+
+def _log(count: int, *, forced_every: int = 97) -> list[str]:
+    return [_line(n, 0.25 * n, round(0.01 * (n % 13 + 1), 2), round(0.1 * (n % 7), 2),
+                  10 + n % 50, 40 + n % 20, forced=n % forced_every == 0)
+            for n in range(1, count + 1)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=8))
+def test_running_aggregates_equal_the_whole_log(cuts: list[int]) -> None:
+    lines = _log(sum(cuts))
+    whole = parse_gctrace("\n".join(lines))
+    expected = GcSummary(
+        cycles=len(whole.cycles), forced=sum(c.forced for c in whole.cycles),
+        span_s=whole.cycles[-1].at_s - whole.cycles[0].at_s,
+        cycles_per_s=None, gc_cpu_percent=5, gc_cpu_window_percent=None,
+        pauses_ms=Distribution.of([p for c in whole.cycles for p in c.pauses_ms]),
+        cycle_pause_ms=Distribution.of([sum(c.pauses_ms) for c in whole.cycles]),
+        concurrent_mark_ms=Distribution.of(whole.cycles.column("concurrent_mark_ms")),
+        heap_live_mb=Trend.of(whole.cycles.column("at_s"), whole.cycles.column("heap_live_mb")),
+        heap_goal_mb=None, procs=4)
+    aggregate = GcAggregate(rows=6)
+    start = 0
+    for cut in cuts:  # the log in blocks, as a stream reads it
+        aggregate.add(parse_gctrace("\n".join(lines[start:start + cut])))
+        start += cut
+    summary = aggregate.summary()
+    for field in ("cycles", "forced", "pauses_ms", "cycle_pause_ms", "concurrent_mark_ms",
+                  "procs", "gc_cpu_percent"):
+        assert getattr(summary, field) == getattr(expected, field), field
+    assert summary.span_s == pytest.approx(expected.span_s)
+    live, want = summary.heap_live_mb, expected.heap_live_mb
+    assert live is not None and want is not None
+    assert (live.first, live.last, live.min, live.max) == (want.first, want.last, want.min,
+                                                           want.max)
+    assert live.slope_per_s == pytest.approx(want.slope_per_s, abs=1e-9)
+    shown, omitted = aggregate.shown
+    assert [c.number for c in shown] == [c.number for c in whole.cycles][:3] + (
+        [c.number for c in whole.cycles][-3:] if len(whole.cycles) > 6
+        else [c.number for c in whole.cycles][3:])
+    assert omitted == max(0, len(whole.cycles) - 6)
+
+
+def test_memory_kept_does_not_grow_with_the_log() -> None:
+    aggregate = GcAggregate(rows=10)
+    block = parse_gctrace("\n".join(_log(1000) + ["gc 9 @1s 1%: broken"] * 300))
+    for _ in range(50):
+        aggregate.add(block)
+    assert aggregate.cycles == 50_000 and aggregate.malformed_count == 15_000
+    shown, omitted = aggregate.shown
+    assert len(shown) == 10 and omitted == 49_990
+    assert len(aggregate.malformed) == KEPT_MALFORMED
+    assert len(aggregate.live_series.result(0)) <= SPARK_POINTS + 1
+
+
+def test_gzip_logs_and_bombs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plain = tmp_path / "gctrace.log"
+    plain.write_text("\n".join(["starting", *_log(300)]) + "\n")
+    packed = tmp_path / "gctrace.log.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    documents = []
+    for log in (plain, packed):
+        assert main(["gc", str(log), "--format", "json"]) == 0
+        document = json.loads(capsys.readouterr().out)
+        documents.append({k: v for k, v in document.items() if k != "source"})
+    assert documents[0] == documents[1] and documents[0]["summary"]["cycles"] == 300
+    # 64 MiB of zeros in one gzip'd "line": streamed through, skipped, refused.
+    bomb = tmp_path / "bomb.gz"
+    bomb.write_bytes(gzip.compress(b"\0" * (64 << 20), compresslevel=1))
+    assert main(["gc", str(bomb)]) == 2
+    assert "no gctrace lines found" in capsys.readouterr().err
+    broken = tmp_path / "broken.gz"
+    broken.write_bytes(packed.read_bytes()[:40] + b"\xff" * 40)
+    assert main(["gc", str(broken)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_gc_paths_that_cannot_be_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "gctrace.log"
+    log.write_text("\n".join(_log(3)) + "\n")
+    latin1 = tmp_path / "latin1.log"
+    latin1.write_bytes("caf\xe9 \xff".encode("latin-1") + b"\n" + log.read_bytes())
+    assert main(["gc", str(latin1), "--format", "json"]) == 0  # undecodable bytes: other lines
+    assert json.loads(capsys.readouterr().out)["summary"]["cycles"] == 3
+    assert main(["gc", str(tmp_path / "missing" / "gctrace.log")]) == 2
+    assert main(["gc", str(tmp_path)]) == 2  # a directory where the log should be
+    assert main(["gc", str(log), "-o", str(tmp_path)]) == 2  # a directory to write to
+    assert main(["gc", str(log), "-o", str(tmp_path / "missing" / "out.txt")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 4 and all(e.startswith("mapguard: error: ") for e in errors), errors

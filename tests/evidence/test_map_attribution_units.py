@@ -13,7 +13,7 @@ import pytest
 from tests.pprof_samples import HEAP_TYPES, Stack, build
 
 from mapguard.cli import main
-from mapguard.evidence.attribution import SourceFiles, attribute, split_line
+from mapguard.evidence.attribution import attribute_profile, classify_call_sites
 from mapguard.evidence.goframes import FrameKind, frame_kind, is_stdlib, map_op
 from mapguard.evidence.mapsyntax import GoSource, LineAllocation, LineFacts, size_class
 from mapguard.formats.pprof import parse_profile
@@ -125,25 +125,25 @@ MIXED = LineFacts((LineAllocation("other", "make", 10, 100), LineAllocation("gro
 def test_split_mixed_line_by_object_size() -> None:
     # One PC allocates 112-byte slices, the other the doubling group arrays of the map.
     calls = [(0x10, {112: 112_000}), (0x20, {144: 144, 1152: 1152, 2304: 4608, 18432: 36864})]
-    assert sorted(split_line(MIXED, calls), key=str) == [("grow", 42768), ("other", 112_000)]
+    assert classify_call_sites(MIXED, calls) == ["other", "grow"]
 
 
 def test_split_tolerates_runtime_noise_on_a_pc() -> None:
     # A GC started inside mallocgc charged a 256-byte runtime object to the make's PC.
     calls = [(0x10, {112: 112_000, 256: 256}), (0x20, {144: 144, 1152: 1152, 2304: 4608})]
-    assert sorted(split_line(MIXED, calls), key=str) == [("grow", 5904), ("other", 112_256)]
+    assert classify_call_sites(MIXED, calls) == ["other", "grow"]
 
 
 def test_split_leaves_the_undecidable_ambiguous() -> None:
     facts = LineFacts((LineAllocation("other", "append", 10), LineAllocation("grow", "insert", 2)))
     calls = [(0x10, {64: 640}), (0x20, {48: 480})]
-    assert split_line(facts, calls) == [(None, 640), (None, 480)]
+    assert classify_call_sites(facts, calls) == [None, None]
 
 
 def test_split_single_kind_line_takes_everything() -> None:
     facts = LineFacts((LineAllocation("grow", "insert", 2),))
-    assert split_line(facts, [(1, {144: 10}), (2, {48: 5})]) == [("grow", 10), ("grow", 5)]
-    assert split_line(LineFacts(()), [(1, {8: 3})]) == [("other", 3)]
+    assert classify_call_sites(facts, [(1, {144: 10}), (2, {48: 5})]) == ["grow", "grow"]
+    assert classify_call_sites(LineFacts(()), [(1, {8: 3})]) == ["other"]
 
 
 def _profile(tmp_path: Path) -> tuple[bytes, Path]:
@@ -166,7 +166,7 @@ def _profile(tmp_path: Path) -> tuple[bytes, Path]:
 
 def test_attribution_on_a_built_profile(tmp_path: Path) -> None:
     data, root = _profile(tmp_path)
-    result = attribute(parse_profile(data, "p"), None, SourceFiles(root))
+    result = attribute_profile(parse_profile(data, "p"), root)
     assert result.total == 2304 + 48 + 64 + 16 + 112_000 + 3456 + 2304
     assert dict(result.by_op) == {"create": 48, "grow": 2304 + 3456 + 2304, "syncmap": 64}
     assert result.map_total == sum(result.by_op.values())
@@ -174,7 +174,8 @@ def test_attribution_on_a_built_profile(tmp_path: Path) -> None:
                                                           (20, "syncmap"), (9, "create")]
     assert result.sites[0].site.file == "/build/machine/app/main.go"
     # Without the source, user lines are reported as not classified, never guessed.
-    blind = attribute(parse_profile(data, "p"), None, SourceFiles(tmp_path / "elsewhere"))
+    (tmp_path / "elsewhere").mkdir()
+    blind = attribute_profile(parse_profile(data, "p"), tmp_path / "elsewhere")
     assert dict(blind.by_op) == {"create": 0, "grow": 0, "syncmap": 64}
     assert any("not found" in note for note in blind.notes)
 
@@ -233,3 +234,64 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+LONG_FUNCTION = ("example.com/an/unusually/long/module/path/internal/handlers."
+                 "(*RequestDecisionEngineWithManyWords).EvaluateEveryRuleForTheIncomingRequest")
+
+
+def test_text_into_a_pipe_is_never_cut(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    source = tmp_path / "a_source_file_with_a_rather_long_name_for_its_package.go"
+    source.write_text("package handlers\n\nfunc (e *RequestDecisionEngineWithManyWords) "
+                      "EvaluateEveryRuleForTheIncomingRequest(m map[int]int) {\n\tm[1] = 2\n}"
+                      "\n\ntype RequestDecisionEngineWithManyWords struct{}\n")
+    profile = tmp_path / "p.pb.gz"
+    profile.write_bytes(build(HEAP_TYPES, [Stack([(LONG_FUNCTION, f"/b/{source.name}", 4, 0x10)],
+                                                 [1, 4608, 0, 0], 4608)],
+                              default="alloc_space"))
+    assert main(["profile", str(profile), "--source", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert LONG_FUNCTION in out and f"{source.name}:4" in out
+    assert max(len(line) for line in out.splitlines()) > 60
+
+
+@pytest.mark.parametrize("option", [["--binary"], ["diff", "--base-binary"]])
+def test_binary_options_refuse_bad_paths(tmp_path: Path, option: list[str],
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    data, _ = _profile(tmp_path)
+    profile = tmp_path / "p.pb.gz"
+    profile.write_bytes(data)
+    not_a_binary = tmp_path / "latin1.bin"
+    not_a_binary.write_bytes("caf\xe9 \xff\xfe not a program".encode("latin-1"))
+    for bad in (tmp_path / "missing" / "server", tmp_path, not_a_binary):
+        args = ["profile", *option[:-1], str(profile), *([str(profile)] if option[0] == "diff"
+                                                         else []), option[-1], str(bad)]
+        assert main(args) == 2, args
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and all(e.startswith("mapguard: error: ") for e in errors), errors
+    assert "not an executable" in errors[-1]
+
+
+def test_source_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, _ = _profile(tmp_path)
+    profile = tmp_path / "p.pb.gz"
+    profile.write_bytes(data)
+    for bad in (tmp_path / "missing", profile):
+        assert main(["profile", str(profile), "--source", str(bad)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert [e.split(": ")[-1] for e in errors] == [
+        "no such directory (expected the directory of the Go sources (--source))",
+        "not a directory (expected the directory of the Go sources (--source))"]
+
+
+def test_revision_needs_a_checkout_that_has_it(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    data, root = _profile(tmp_path)
+    profile = tmp_path / "p.pb.gz"
+    profile.write_bytes(data)
+    assert main(["profile", str(profile), "--source", str(root), "--revision", "v1"]) == 2
+    assert main(["profile", str(profile), "--revision", "v1"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "not a git checkout" in errors[0] and "--source" in errors[1]

@@ -19,7 +19,7 @@ import pytest
 from tests.realparts import missing_real_part
 
 from mapguard.cli import main
-from mapguard.evidence.attribution import Attribution, SourceFiles, attribute
+from mapguard.evidence.attribution import Attribution, attribute_profile
 from mapguard.evidence.symbolize import symbolize
 from mapguard.formats.pprof import Profile, parse_profile
 from mapguard.gotool import GoToolchain, run_go
@@ -146,7 +146,7 @@ def within(value: int, truth: int, tolerance: float = 0.05) -> bool:
 
 @pytest.mark.parametrize("name", ["allocs.pb.gz", "heap.pb.gz"])
 def test_map_allocations_match_the_truth(run: Run, name: str) -> None:
-    result = attribute(run.profile(name), "alloc_space", SourceFiles(FIXTURE))
+    result = attribute_profile(run.profile(name), FIXTURE, sample_index="alloc_space")
     truth = run.truth
     map_truth = truth["create"] + truth["grow"] + truth["syncmap"]
     assert within(result.map_total, map_truth), (result.by_op, truth)
@@ -166,19 +166,19 @@ def test_symbolised_text_profile_classifies_by_runtime_frames(run: Run) -> None:
     profile = symbolize(plain, run.binary)
     assert any(f.function.startswith("runtime.mapassign") for loc in profile.locations
                for f in loc.frames)
-    result = attribute(profile, "alloc_space", SourceFiles(FIXTURE))
+    result = attribute_profile(profile, FIXTURE, sample_index="alloc_space")
     truth = run.truth
     assert within(result.map_total, truth["create"] + truth["grow"] + truth["syncmap"])
     for op in ("create", "grow", "syncmap"):  # a literal's inserts still count as creation
         assert within(result.by_op[op], truth[op]), (op, result.by_op, truth)
         assert want_lines(op) <= _by_line(result, op).keys()
     # Without the binary, the same text profile is attributed through the source.
-    unsymbolised = attribute(plain, "alloc_space", SourceFiles(FIXTURE))
+    unsymbolised = attribute_profile(plain, FIXTURE, sample_index="alloc_space")
     assert within(unsymbolised.by_op["grow"], truth["grow"])
 
 
 def test_cpu_profile_map_ops(run: Run) -> None:
-    result = attribute(run.profile("cpu.pb.gz"), "cpu")
+    result = attribute_profile(run.profile("cpu.pb.gz"), sample_index="cpu")
     assert result.map_total > 0.5 * result.total
     assert {"insert", "grow", "access"} <= {op for op, v in result.by_op.items() if v}
     assert all(cost.site.function == "main.cpuWork" for cost in result.sites)
@@ -200,7 +200,11 @@ def test_cli_json_contract(new_go: Run, capsys: pytest.CaptureFixture[str]) -> N
     assert sum(document["map"]["by_op"].values()) == document["map"]["total"]
     assert len(document["sites"]) == 3
     top = document["sites"][0]
-    assert set(top) == {"function", "file", "line", "op", "value", "share"}
+    assert set(top) == {"function", "file", "line", "op", "value", "share", "match", "via",
+                        "largest_object"}
+    # The fixture's own build, read from its own directory: every function matches.
+    assert {site["match"] for site in document["sites"]} == {"exact"}
+    assert document["unmatched"] == []
     assert top["share"] == pytest.approx(top["value"] / document["total"], abs=1e-4)
 
 
@@ -210,9 +214,20 @@ def test_cli_text_and_binary(new_go: Run, capsys: pytest.CaptureFixture[str]) ->
                  "alloc_space"]) == 0
     out = capsys.readouterr().out
     assert "map cost by op" in out and "main.fill" in out
-    assert main(["profile", str(new_go.directory / "allocs.pb.gz"), "--binary",
-                 str(new_go.binary)]) == 2
-    assert "debug=1" in capsys.readouterr().err
+    # A protobuf profile with its binary: the build IDs agree, nothing to note.
+    allocs = str(new_go.directory / "allocs.pb.gz")
+    assert main(["profile", allocs, "--binary", str(new_go.binary), "--source", str(FIXTURE),
+                 "--format", "json"]) == 0
+    assert not [n for n in json.loads(capsys.readouterr().out)["notes"] if "build ID" in n]
+
+
+def test_another_binary_than_the_profiled_one_is_noted(
+        new_go: Run, old_go: Run, capsys: pytest.CaptureFixture[str]) -> None:
+    allocs = str(new_go.directory / "allocs.pb.gz")
+    assert main(["profile", allocs, "--binary", str(old_go.binary), "--source", str(FIXTURE),
+                 "--format", "json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any("is not the profiled binary" in note for note in notes), notes
 
 
 def test_diff_old_and_new_go(new_go: Run, old_go: Run, capsys: pytest.CaptureFixture[str]
@@ -221,8 +236,8 @@ def test_diff_old_and_new_go(new_go: Run, old_go: Run, capsys: pytest.CaptureFix
     assert main(["profile", "diff", str(base), str(new), "--source", str(FIXTURE),
                  "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    base_attr = attribute(old_go.profile("allocs.pb.gz"), None, SourceFiles(FIXTURE))
-    new_attr = attribute(new_go.profile("allocs.pb.gz"), None, SourceFiles(FIXTURE))
+    base_attr = attribute_profile(old_go.profile("allocs.pb.gz"), FIXTURE)
+    new_attr = attribute_profile(new_go.profile("allocs.pb.gz"), FIXTURE)
     assert document["map"]["total"] == {"base": base_attr.map_total,
                                         "new": new_attr.map_total,
                                         "delta": new_attr.map_total - base_attr.map_total}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mapguard.evidence.attribution import _go_source
 from mapguard.evidence.mapsyntax import GoSource
+from mapguard.evidence.sourcetree import SourceFiles
 
 TYPES = "package p\n\ntype registry map[string]int\n"
 FILL = "package p\n\nfunc fill(r registry) {\n\tr[\"a\"] = 1\n}\n"
@@ -16,15 +16,14 @@ def test_named_map_type_from_another_file_makes_the_insert_a_map_growth(tmp_path
     (tmp_path / "types.go").write_text(TYPES)
     fill = tmp_path / "fill.go"
     fill.write_text(FILL)
-    typed = _go_source(fill, fill.read_bytes())
+    typed = SourceFiles(tmp_path).get("/build/elsewhere/p/fill.go")
+    assert typed is not None and typed.map_oracle is not None
     assert typed.facts(4).map_ops == frozenset({"grow"})
     # The file alone cannot tell that `registry` is a map.
     assert GoSource(fill.read_bytes()).facts(4).map_ops == frozenset()
 
 
-def test_a_file_that_changed_since_profiling_falls_back_to_its_own_text(tmp_path: Path) -> None:
+def test_package_map_types_without_a_type_model(tmp_path: Path) -> None:
     (tmp_path / "types.go").write_text(TYPES)
-    fill = tmp_path / "fill.go"
-    fill.write_text(FILL)
-    profiled = FILL.replace("r[\"a\"] = 1", "r[\"b\"] = 2").encode()
-    assert _go_source(fill, profiled).map_oracle is None
+    fill = GoSource(FILL.encode(), package_map_types=frozenset({"registry"}))
+    assert fill.facts(4).map_ops == frozenset({"grow"})

@@ -242,3 +242,38 @@ def test_nested_inlining_finds_the_outermost_origin() -> None:
     assert literal.function == "(*Config).buildRecipes"
     assert [(c.position.line, c.position.column) for c in literal.inlined_copies] == [(14, 16)]
     assert report.unrecognized == ()
+
+
+# pair() allocates make(Index) twice and is inlined into outer() and, through outer, into
+# main(): the call sites carry two identical lines each (go1.26.8 -m=2, trimmed).
+TWICE = """\
+# example.com/esc2
+./main.go:9:6: can inline pair with cost 21 as: func() (int, Index) { a := make(Index); b := make(Index); a["x"] = 1; return len(a), b }
+./main.go:16:6: can inline outer with cost 26 as: func() Index { _, b := pair(); return b }
+./main.go:21:6: can inline later with cost 3 as: func() Index { return make(Index) }
+./main.go:25:6: cannot inline main: function too complex: cost 207 exceeds budget 80
+./main.go:17:14: inlining call to pair
+./main.go:26:14: inlining call to pair
+./main.go:27:14: inlining call to outer
+./main.go:27:14: inlining call to pair
+./main.go:10:11: make(Index) does not escape
+./main.go:11:11: make(Index) escapes to heap
+./main.go:17:14: make(Index) does not escape
+./main.go:17:14: make(Index) escapes to heap
+./main.go:22:13: make(Index) escapes to heap
+./main.go:26:14: make(Index) does not escape
+./main.go:26:14: make(Index) does not escape
+./main.go:27:14: make(Index) does not escape
+./main.go:27:14: make(Index) escapes to heap
+"""
+
+
+def test_identical_copies_at_one_call_site_go_to_their_own_origins() -> None:
+    report = parse_escape_text(TWICE)
+    facts = {fact.position.line: fact for fact in report.facts}
+    assert sorted(facts) == [10, 11, 22]
+    first = [(c.position.line, c.verdict) for c in facts[10].inlined_copies]
+    second = [(c.position.line, c.verdict) for c in facts[11].inlined_copies]
+    assert first == [(17, Verdict.STACK), (26, Verdict.STACK), (27, Verdict.STACK)]
+    assert second == [(17, Verdict.HEAP), (26, Verdict.STACK), (27, Verdict.HEAP)]
+    assert facts[22].inlined_copies == ()  # outer's body ends before later() begins

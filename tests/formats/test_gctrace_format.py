@@ -97,10 +97,18 @@ def test_cycles_view_slices_and_columns() -> None:
 
 def _streamed(text: str) -> tuple[list[GcCycle], list[tuple[int, str]], int]:
     parser = GctraceParser()
+    cycles: list[GcCycle] = []
+    malformed: list[tuple[int, str]] = []
+    other = 0
     for line in text.split("\n"):
-        parser.feed(line)
-    result = parser.result()
-    return (list(result.cycles), [(b.line, b.text) for b in result.malformed], result.other_lines)
+        cycle, broken = parser.feed(line)
+        if cycle is not None:
+            cycles.append(cycle)
+        elif broken is not None:
+            malformed.append((broken.line, broken.text))
+        else:
+            other += 1
+    return cycles, malformed, other
 
 
 def test_bulk_and_streaming_agree_on_a_mixed_log() -> None:

@@ -188,3 +188,13 @@ def test_fuzz_mutated_profiles(data: st.DataObject) -> None:
 def test_fuzz_heap_text(lines: list[bytes]) -> None:
     with contextlib.suppress(InputError):
         parse_profile(HEAP_TEXT.splitlines(keepends=True)[0] + b"".join(lines), "fuzz")
+
+
+def test_a_bomb_is_refused_by_its_expansion_before_the_size_cap() -> None:
+    from mapguard.formats.pprof import EXPANSION_FLOOR, MAX_EXPANSION
+
+    member = gzip.compress(b"\0" * (8 << 20), compresslevel=9)
+    bomb = member * (2 * EXPANSION_FLOOR // (8 << 20))  # gzip members, one after the other
+    assert MAX_EXPANSION * len(bomb) < EXPANSION_FLOOR
+    with pytest.raises(InputError, match="gzip bomb, not a profile"):
+        gunzip(bomb, "bomb.gz")

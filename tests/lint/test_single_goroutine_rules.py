@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mapguard.goversion import GoVersion
-from mapguard.lint.registry import rule_for
+from mapguard.lint.registry import rule_for, select_rules
 
 from .conftest import WriteModule, findings_by_rule, lint_dir
 
@@ -155,7 +155,8 @@ def test_mg010_reports_the_index_expression_inside_loops_only(write_module: Writ
 
     import "fmt"
 
-    func f(m map[string]int, raw map[string]int, users []string, b []byte) int {
+    func f(raw map[string]int, users []string, b []byte) int {
+    	m := map[string]int{}
     	n := m["a"+users[0]]
     	for _, u := range users {
     		n += m[u+"/x"]
@@ -166,7 +167,7 @@ def test_mg010_reports_the_index_expression_inside_loops_only(write_module: Writ
     }
     """
     result = lint_dir(write_module({"p.go": source}))
-    assert findings_by_rule(result, "MG010") == [("p.go", 8, 8), ("p.go", 9, 8)]
+    assert findings_by_rule(result, "MG010") == [("p.go", 9, 8), ("p.go", 10, 8)]
     messages = [f.message for f in result.findings]
     assert "32 bytes" in messages[0] and "fmt.Sprintf allocates" in messages[1]
 
@@ -177,3 +178,177 @@ def test_every_rule_explains_itself_in_the_ruff_shape() -> None:
         for heading in ("## What it does", "## Why is this bad?", "## Example",
                         "## Use instead", "## When it is a false alarm"):
             assert heading in doc, (code, heading)
+
+
+def test_mg003_gives_no_fix_where_clear_would_change_behaviour(write_module: WriteModule
+                                                               ) -> None:
+    source = """
+    package p
+
+    import "time"
+
+    func floats(m map[float64]int) {
+    	for k := range m {
+    		delete(m, k)
+    	}
+    }
+
+    func durations(m map[time.Duration]int) {
+    	for k := range m {
+    		delete(m, k)
+    	}
+    }
+
+    func names(m map[string]int) {
+    	for k := range m { // keep this note
+    		delete(m, k)
+    	}
+    }
+    """
+    floats, durations, names = lint_dir(write_module({"q.go": source})).findings
+    assert floats.fix is None and "change of behaviour" in floats.message
+    assert durations.fix is None and "not visible" in durations.message
+    assert names.fix is not None and names.fix.safe
+    assert [e.text for e in names.fix.edits] == ["clear(m) // keep this note"]
+
+
+def test_speed_and_style_advice_is_off_in_test_code_unless_asked(write_module: WriteModule
+                                                                 ) -> None:
+    helper = 'package p\n\nimport "testing"\n\nvar _ = testing.Short\n' + DELETE_LOOP.split(
+        "package p\n", 1)[1]
+    root = write_module({"q_test.go": DELETE_LOOP, "helper.go": helper})
+    assert lint_dir(root).findings == ()
+    asked = lint_dir(root, advice_everywhere=True).findings
+    assert sorted(f.path.name for f in asked) == ["helper.go", "q_test.go"]
+    assert all(f.fix is None for f in asked)  # a test may be about that very loop
+
+
+def test_mg002_hints_are_plain_sizes_and_safe_only_for_distinct_keys(write_module: WriteModule
+                                                                     ) -> None:
+    names = ", ".join(f'"h{i}"' for i in range(12))
+    source = f"""
+    package p
+
+    func f(n int, users []string, src map[string]int) (map[int]int, map[string]bool,
+    	map[string]int, map[string]bool) {{
+    	counted := make(map[int]int)
+    	for i := 0; i < n; i++ {{
+    		counted[i] = i
+    	}}
+    	byUser := make(map[string]bool)
+    	for _, u := range users {{
+    		byUser[u] = len(u) > 3
+    	}}
+    	copied := make(map[string]int)
+    	for k, v := range src {{
+    		copied[k] = v + 1
+    	}}
+    	listed := make(map[string]bool)
+    	for _, h := range []string{{{names}}} {{
+    		listed[h] = len(h) > 2
+    	}}
+    	return counted, byUser, copied, listed
+    }}
+    """
+    findings = lint_dir(write_module({"p.go": source})).findings
+    hints = {f.fix.edits[0].text: f.fix.safe for f in findings if f.fix is not None}
+    assert hints == {
+        "make(map[int]int, n)": True,  # the counter: one distinct key per pass
+        "make(map[string]bool, len(users))": False,  # users may repeat: may over-allocate
+        "make(map[string]int, len(src))": True,  # a map's keys are distinct
+        "make(map[string]bool, 12)": False,  # the literal's count, never the literal
+    }
+
+
+def test_mg002_suggests_maps_clone_only_for_the_same_map_type(write_module: WriteModule
+                                                              ) -> None:
+    source = """
+    package p
+
+    type Params map[string]any
+
+    func widen(in map[string]string) Params {
+    	p := make(Params)
+    	for k, v := range in {
+    		p[k] = v
+    	}
+    	return p
+    }
+
+    func same(in map[string]string) int {
+    	out := make(map[string]string)
+    	for k, v := range in {
+    		out[k] = v
+    	}
+    	return len(out)
+    }
+    """
+    widen, same = lint_dir(write_module({"p.go": source})).findings
+    assert "maps.Clone" not in widen.message and widen.fix is not None
+    assert widen.fix.edits[0].text == "make(Params, len(in))"
+    assert "out := maps.Clone(in)" in same.message
+    assert same.fix is not None and "maps.Clone(in)" in same.fix.description
+
+
+def test_one_finding_per_problem(write_module: WriteModule) -> None:
+    """MG001 and MG002 on one statement are one finding; a fix on a line another rule reports
+    with other advice is withdrawn."""
+    source = """
+    package p
+
+    import "net/http"
+
+    var sessions = map[string]int{}
+
+    func batches(all [][]string) int {
+    	var seen map[string]bool
+    	n := 0
+    	for _, batch := range all {
+    		seen = make(map[string]bool)
+    		for _, id := range batch {
+    			seen[id] = true
+    		}
+    		n += len(seen)
+    	}
+    	return n
+    }
+
+    func logout(w http.ResponseWriter, r *http.Request) {
+    	for k := range sessions {
+    		delete(sessions, k)
+    	}
+    }
+    """
+    root = write_module({"p.go": source})
+    alone = lint_dir(root, rules=select_rules(["MG002"], []))
+    assert [(f.line, f.rule) for f in alone.findings] == [(11, "MG002")]
+    result = lint_dir(root)
+    rules_by_line = sorted((f.line, f.rule) for f in result.findings)
+    assert (11, "MG001") in rules_by_line and (11, "MG002") not in rules_by_line
+    loop = next(f for f in result.findings if f.rule == "MG003")
+    assert any(f.rule == "MG004" and loop.line <= f.line <= loop.end_line
+               for f in result.findings)
+    assert loop.fix is None
+
+
+def test_mg001_says_when_a_branch_re_creates(write_module: WriteModule) -> None:
+    source = """
+    package p
+
+    func windows(ticks []int) int {
+    	best := 0
+    	window := make(map[int]bool)
+    	for _, t := range ticks {
+    		if t < 0 {
+    			best = max(best, len(window))
+    			window = make(map[int]bool)
+    			continue
+    		}
+    		window[t] = true
+    	}
+    	return best
+    }
+    """
+    (finding,) = lint_dir(write_module({"p.go": source})).findings
+    assert finding.rule == "MG001" and "each time this branch runs" in finding.message
+    assert "every pass" not in finding.message

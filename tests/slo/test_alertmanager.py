@@ -12,7 +12,7 @@ import pytest
 from mapguard.slo.alertmanager import render_alertmanager
 from mapguard.slo.spec import load_specs
 
-from .conftest import MAPGUARD_SPEC, free_port, wait_until_ready
+from .conftest import MAPGUARD_SPEC, SLOTH_SPEC, free_port, wait_until_ready
 
 
 @pytest.fixture
@@ -79,3 +79,23 @@ def test_a_firing_page_inhibits_the_ticket_of_the_same_slo(
     assert states["CheckoutAvailabilityTicket"]["state"] == "suppressed"
     assert states["CheckoutAvailabilityPage"]["state"] == "active"
     assert states["CheckoutLatencyTicket"]["state"] == "active"  # another SLO: not inhibited
+
+
+def test_sloth_convention_routes_on_sloth_severity(amtool: str, tmp_path: Path) -> None:
+    path = tmp_path / "am-sloth.yml"
+    path.write_text(render_alertmanager(load_specs([SLOTH_SPEC, MAPGUARD_SPEC])))
+    proc = subprocess.run([amtool, "check-config", str(path)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and "2 inhibit rules" in proc.stdout, proc.stdout + proc.stderr
+    for labels, receiver in (
+        (["alertname=K8sApiserverAvailabilityAlert", "sloth_severity=page"], "mapguard-page"),
+        (["alertname=K8sApiserverAvailabilityAlert", "sloth_severity=ticket"],
+         "mapguard-ticket"),
+        (["mapguard_tier=ticket", "mapguard_guard=gc_pause"], "mapguard-ticket"),
+    ):
+        proc = subprocess.run(
+            [amtool, "config", "routes", "test", f"--config.file={path}", *labels],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert proc.stdout.strip() == receiver, proc.stdout + proc.stderr
+    assert "equal:\n  - sloth_id" in path.read_text()

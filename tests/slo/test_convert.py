@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mapguard.slo.conventions import Convention
 from mapguard.slo.convert import convert
-from mapguard.slo.generate import generate
+from mapguard.slo.generate import generate, with_options
 from mapguard.slo.rules import render
 from mapguard.slo.spec import load_specs
 
@@ -18,7 +19,8 @@ Write = Callable[[str, str], Path]
 
 
 def rules_of(paths: list[Path]) -> str:
-    return render(generate(load_specs(paths)))
+    # Each format has its own default label convention: compare meaning in one of them.
+    return render(generate(with_options(load_specs(paths), convention=Convention.MAPGUARD)))
 
 
 @pytest.mark.parametrize(

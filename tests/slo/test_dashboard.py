@@ -62,3 +62,13 @@ def test_layout_and_identity() -> None:
     assert board["uid"].startswith("mapguard-") and len(board["uid"]) <= 40
     for panel in board["panels"]:
         assert {"x", "y", "w", "h"} <= set(panel["gridPos"])
+
+
+def test_sloth_specs_get_a_dashboard_on_sloth_labels() -> None:
+    specs = load_specs([SLOTH_SPEC])
+    board = json.loads(render_dashboard(specs, generate(specs)))
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["service"]["query"]["query"] == "label_values(sloth_slo_info, sloth_service)"
+    exprs = list(queries(board["panels"]))
+    assert all("mapguard_" not in expr for expr in exprs)
+    assert any('sloth_slo=~"$slo"' in expr for expr in exprs)

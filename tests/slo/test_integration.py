@@ -1,4 +1,5 @@
-"""End to end: a Go service with a known error rate, a real Prometheus, `mapguard slo status`."""
+"""End to end: a Go service with a known error rate, a real Prometheus, `mapguard slo status`
+reading mapguard's rules and the rules Sloth itself generated, side by side."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from mapguard.slo.status import PrometheusAPI, fetch_status
 from .conftest import free_port, wait_until_ready
 
 ERRSVC = Path(__file__).parent / "errsvc"
+# What Sloth generated from its getting-started example: it reads
+# http_request_duration_seconds_count{job="myservice",code=...}, which the scrape job "myservice"
+# below makes of errsvc's http_requests_total{code}.
+SLOTH_RULES = Path(__file__).parent / "testdata" / "sloth" / "examples" / "_gen" / \
+    "getting-started.yml"
 ERROR_RATE = 0.05  # against a 99.9 % objective: burn rate 50
 SLOW_RATE = 0.02  # against a 99 % latency objective: burn rate 2
 
@@ -49,9 +55,10 @@ def ready(url: str, *, since: float) -> bool:
         return False
     return (
         time.monotonic() > since + 20
-        and len(report.slos) == 2
+        and len(report.slos) == 3
         and all(w.error_ratio is not None for s in report.slos for w in s.windows)
         and any(a.name == "ErrsvcAvailabilityPage" for s in report.slos for a in s.alerts)
+        and any(a.name == "MyServiceHighErrorRate" for s in report.slos for a in s.alerts)
     )
 
 
@@ -78,10 +85,17 @@ def test_status_shows_the_burn_the_service_was_configured_with(
     config = tmp_path / "prometheus.yml"
     config.write_text(textwrap.dedent(f"""\
         global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-        rule_files: [{rules}]
+        rule_files: [{rules}, {SLOTH_RULES}]
         scrape_configs:
           - job_name: errsvc
             static_configs: [{{targets: ["{target}"]}}]
+          - job_name: myservice
+            static_configs: [{{targets: ["{target}"]}}]
+            metric_relabel_configs:
+              - {{source_labels: [__name__], regex: "http_request_duration_seconds.*",
+                  action: drop}}
+              - {{source_labels: [__name__], regex: http_requests_total,
+                  target_label: __name__, replacement: http_request_duration_seconds_count}}
     """))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -115,7 +129,19 @@ def test_status_shows_the_burn_the_service_was_configured_with(
              if a["tier"] == "page"}
     assert pages == {"1h/5m", "6h/30m"}
 
+    # Sloth's own rules, read through their sloth_* labels.
+    sloth = slos["requests-availability"]
+    assert (sloth["id"], sloth["service"], sloth["objective_percent"], sloth["period"]) == (
+        "myservice-requests-availability", "myservice", "99.9", "30d")
+    windows = {w["window"]: w for w in sloth["windows"]}
+    assert set(windows) == {"5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"}
+    assert windows["1h"]["error_ratio"] == pytest.approx(ERROR_RATE, rel=0.2)
+    assert {(a["alertname"], a["tier"]) for a in sloth["alerts"]} >= {
+        ("MyServiceHighErrorRate", "page")}
+
     assert main(["slo", "status", "--prometheus", url]) == 1
     text = capsys.readouterr().out
     assert "errsvc availability: objective 99.9 % over 30d" in text
     assert "FIRING ErrsvcAvailabilityPage (page, 1h/5m)" in text
+    assert "myservice requests-availability: objective 99.9 % over 30d" in text
+    assert "FIRING MyServiceHighErrorRate (page)" in text

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from mapguard.slo import tools
-from mapguard.slo.generate import generate
+from mapguard.slo.conventions import Convention
+from mapguard.slo.generate import generate, with_options
 from mapguard.slo.promtool_tests import build_tests, counter_values, render_tests
 from mapguard.slo.rules import render
 from mapguard.slo.spec import load_specs
@@ -21,8 +22,9 @@ from .conftest import MAPGUARD_SPEC, OPENSLO_SPEC, SLOTH_SPEC, SPECS
 Write = Callable[[str, str], Path]
 
 
-def write_suite(specs_paths: list[Path], directory: Path) -> tuple[Path, Path, tuple[str, ...]]:
-    specs = load_specs(specs_paths)
+def write_suite(specs_paths: list[Path], directory: Path,
+                convention: Convention | None = None) -> tuple[Path, Path, tuple[str, ...]]:
+    specs = with_options(load_specs(specs_paths), convention=convention)
     groups = generate(specs)
     rules, tests = directory / "rules.yml", directory / "rules.test.yml"
     rules.write_text(render(groups))
@@ -62,7 +64,7 @@ def test_generated_tests_pass_for_the_sloth_example(promtool: str, tmp_path: Pat
 
 
 def test_hand_written_burn_scenarios_for_the_sloth_example(promtool: str, tmp_path: Path) -> None:
-    write_suite([SLOTH_SPEC], tmp_path)
+    write_suite([SLOTH_SPEC], tmp_path, Convention.MAPGUARD)
     scenarios = tmp_path / "scenarios.yml"
     shutil.copy(SPECS / "sloth_k8s_apiserver.scenarios.yml", scenarios)
     verdict = run(scenarios)
@@ -138,7 +140,7 @@ MUTATIONS = [
 def test_generated_tests_catch_broken_rules(
     promtool: str, tmp_path: Path, before: str, after: str
 ) -> None:
-    rules, tests, _ = write_suite([SLOTH_SPEC], tmp_path)
+    rules, tests, _ = write_suite([SLOTH_SPEC], tmp_path, Convention.MAPGUARD)
     text = rules.read_text()
     assert before in text
     rules.write_text(text.replace(before, after))
@@ -180,4 +182,21 @@ def test_generated_tests_pass_for_a_28_day_latency_slo(
     _, tests, warnings = write_suite([write("month.yaml", MONTH_LATENCY)], tmp_path)
     assert warnings == ()
     verdict = run(tests)
+    assert verdict.ok, verdict.output
+
+
+@pytest.mark.slow
+def test_generated_tests_pass_when_sloth_specs_share_an_alert_name(
+    promtool: str, tmp_path: Path
+) -> None:
+    # Sloth's multifile example: two SLOs on the same queries, one alert name for both. A test
+    # of one SLO sees the other's alerts fire under that name: its checks filter on sloth_id.
+    multifile = SPECS.parent / "testdata" / "sloth" / "examples" / "multifile.yml"
+    _, tests, warnings = write_suite([multifile], tmp_path)
+    assert warnings == ()
+    groups = yaml.safe_load(tests.read_text())["tests"]
+    assert not any("alert_rule_test" in group for group in groups)
+    assert any('sloth_id="myservice2-requests-availability"' in check["expr"]
+               for group in groups for check in group["promql_expr_test"])
+    verdict = tools.run_rule_tests(tests, jobs=2)
     assert verdict.ok, verdict.output

@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from mapguard.slo import guards as g
 from mapguard.slo.alerts import alert_rules
+from mapguard.slo.conventions import Convention
 from mapguard.slo.durations import Duration
 from mapguard.slo.generate import generate
 from mapguard.slo.model import Tier
@@ -33,28 +35,31 @@ def recording(group_rules: tuple[object, ...]) -> dict[str, RecordingRule]:
     return {r.record: r for r in group_rules if isinstance(r, RecordingRule)}
 
 
-def test_sli_step_records_every_window_and_builds_long_ones_from_event_rates() -> None:
+def test_sli_step_reads_alert_windows_raw_and_builds_the_period_from_event_rates() -> None:
     slo = load_spec(SLOTH_SPEC).slos[0]
     rules = recording(sli_rules(slo).rules)
     windows = ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"]
     assert set(rules) == {ERROR_EVENTS, TOTAL_EVENTS} | {
         f"slo:sli_error:ratio_rate{w}" for w in windows
     }
-    for window in windows[1:5]:  # raw queries over the window itself
+    for window in windows[:-1]:  # every alert window: the raw queries over the window itself
         expr = rules[f"slo:sli_error:ratio_rate{window}"].expr
-        assert f"[{window}]" in expr and "apiserver_request_total" in metric_names(expr)
-    for window in windows[5:]:  # ratio of summed 5m event rates: every event weighs the same
-        expr = rules[f"slo:sli_error:ratio_rate{window}"].expr
-        assert metric_names(expr) == {ERROR_EVENTS, TOTAL_EVENTS}
-        assert f"sum_over_time({ERROR_EVENTS}" in expr and f"[{window}])" in expr
+        assert f"[{window}]" in expr and metric_names(expr) == {"apiserver_request_total"}
+        assert rules[f"slo:sli_error:ratio_rate{window}"].labels["sloth_window"] == window
+    # The period: a ratio of summed 5m event rates (every event weighs the same).
+    expr = rules["slo:sli_error:ratio_rate30d"].expr
+    assert metric_names(expr) == {ERROR_EVENTS, TOTAL_EVENTS}
+    assert f"sum_over_time({ERROR_EVENTS}" in expr and "[30d])" in expr
     # No error series while requests flow reads as zero errors, not as missing data.
     assert " or\n0 * (" in rules[ERROR_EVENTS].expr.replace(")\nor", ") or")
     for rule in rules.values():
-        assert rule.labels["mapguard_slo_id"] == slo.id and rule.labels["cluster"] == "valhalla"
+        assert rule.labels["sloth_id"] == slo.id and rule.labels["cluster"] == "valhalla"
         parse(rule.expr)
 
 
-def test_raw_sli_windows_are_all_queried_directly(write: Write) -> None:
+def test_raw_sli_alert_windows_are_queried_and_the_period_averages_5m_ratios(
+    write: Write
+) -> None:
     path = write("raw.yaml", textwrap.dedent("""\
         version: prometheus/v1
         service: s
@@ -66,7 +71,11 @@ def test_raw_sli_windows_are_all_queried_directly(write: Write) -> None:
     """))
     rules = recording(sli_rules(load_spec(path).slos[0]).rules)
     assert ERROR_EVENTS not in rules
-    assert rules["slo:sli_error:ratio_rate30d"].expr == '1 - avg_over_time(up{job="x"}[30d])'
+    assert rules["slo:sli_error:ratio_rate3d"].expr == '(1 - avg_over_time(up{job="x"}[3d]))'
+    ratio = 'slo:sli_error:ratio_rate5m{sloth_id="s-r", sloth_service="s", sloth_slo="r"}'
+    assert rules["slo:sli_error:ratio_rate30d"].expr == (  # as Sloth writes it
+        f"sum_over_time({ratio}[30d])\n/ ignoring (sloth_window)\ncount_over_time({ratio}[30d])"
+    )
 
 
 def test_meta_step_describes_the_slo_exactly() -> None:
@@ -81,7 +90,7 @@ def test_meta_step_describes_the_slo_exactly() -> None:
 
 
 def test_alert_step_is_the_workbook_with_exact_thresholds() -> None:
-    slo = load_spec(SLOTH_SPEC).slos[0]
+    slo = replace(load_spec(SLOTH_SPEC).slos[0], convention=Convention.MAPGUARD)
     alerts = [r for r in alert_rules(slo).rules if isinstance(r, AlertingRule)]
     assert [(a.alert, a.labels["mapguard_window_pair"]) for a in alerts] == [
         ("K8sApiserverAvailabilityAlertPage", "1h/5m"),
@@ -105,6 +114,23 @@ def test_alert_step_is_the_workbook_with_exact_thresholds() -> None:
     assert page.labels["category"] == "availability"
     assert page.annotations["runbook"].startswith("https://github.com/kubernetes-monitoring")
     assert "1.44 %" in page.annotations["description"]
+
+
+def test_sloth_alert_step_is_one_rule_per_tier_as_sloth_writes_it() -> None:
+    slo = load_spec(SLOTH_SPEC).slos[0]
+    page, ticket = alert_rules(slo).rules
+    assert isinstance(page, AlertingRule) and isinstance(ticket, AlertingRule)
+    assert page.alert == ticket.alert == "K8sApiserverAvailabilityAlert"
+    assert page.labels == {"sloth_severity": "page", "category": "availability",
+                           "severity": "critical"}
+    assert ticket.labels["sloth_severity"] == "ticket" and "mapguard_tier" not in ticket.labels
+    assert page.annotations["title"] == (
+        "(page) {{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate "
+        "is too fast."
+    )
+    assert metric_names(page.expr) == {f"slo:sli_error:ratio_rate{w}"
+                                       for w in ("5m", "1h", "30m", "6h")}
+    assert page.expr.count("without (sloth_window)") == 4 and "\nor\n" in page.expr
 
 
 def test_disabled_tier_and_runbook_dashboard_annotations(write: Write) -> None:

@@ -74,35 +74,45 @@ def test_sloth_kubernetes_form_raw_sli_disable_and_intervals(write: Write) -> No
               objective: 99.5
               sli:
                 raw:
-                  error_ratio_query: sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))
+                  errorRatioQuery: sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))
               alerting:
                 name: ApiRatio
-                ticket_alert: {disable: true}
+                ticketAlert: {disable: true}
+                page_alert: {labels: {ignored: "as Sloth ignores it"}}
               interval: {all: 30s, alert: 1m}
     """))
-    slo = load_spec(path).slos[0]
+    specs = load_spec(path)
+    slo = specs.slos[0]
     assert isinstance(slo.sli, RawSLI)
-    assert not slo.alerting.ticket.enabled
+    assert not slo.alerting.ticket.enabled and slo.alerting.page.labels == {}
     assert (str(slo.intervals.sli), str(slo.intervals.alerts)) == ("30s", "1m")
+    assert slo.resource is not None and slo.resource.name == "api"
+    (warning,) = specs.warnings
+    assert ":15: spec.slos[0].alerting.page_alert: unknown field 'page_alert' ignored" in warning
+    assert "spells it pageAlert" in warning
 
 
 def test_sloth_unknown_keys_are_warnings_not_errors(write: Write) -> None:
-    path = write("s.yaml", SLOTH_MINIMAL + "    plugins: {chain: []}\n")
+    path = write("s.yaml", SLOTH_MINIMAL + "      pageAlert: {labels: {a: b}}\n"
+                 + "    bogus: {chain: []}\n")
     specs = load_specs([path])
-    assert len(specs.slos) == 1
-    assert any("slos[0].plugins" in w and "ignored" in w for w in specs.warnings)
+    assert len(specs.slos) == 1 and specs.slos[0].alerting.page.labels == {}
+    camel, bogus = sorted(specs.warnings)
+    assert ":13: slos[0].bogus: unknown field 'bogus' ignored" in bogus
+    assert "alerting.pageAlert: unknown field 'pageAlert' ignored (prometheus/v1 spells it " \
+        "page_alert; Sloth ignores pageAlert too)" in camel
 
 
 @pytest.mark.parametrize(
     ("change", "where", "words"),
     [
-        (("99.9", "100"), ":5: slos[0].objective:", "no error budget"),
+        (("99.9", "100.5"), ":5: slos[0].objective:", "outside (0, 100]"),
         (("99.9", "\"high\""), ":5: slos[0].objective:", "percentage in (0, 100)"),
         (("[{{.window}}]))\n        total", "[5m]))\n        total"),
          ":8: slos[0].sli.events.error_query:", "{{.window}}"),
         (("      name: ApiAvailability\n", "      labels: {a: b}\n"),
          ":11: slos[0].alerting.name: missing", "alert name"),
-        (("events:", "plugin:\n        id: x\n      x:"), "slos[0].sli.plugin", "events or raw"),
+        (("events:", "plugin:\n        id: x\n      x:"), "slos[0].sli.plugin.id", "Go code"),
         (("version: prometheus/v1", "version: prometheus/v2"), ":1: version:", "openslo/v1"),
         (("service: api", "service: api\nlabels: {__x: y}"), ":3: labels.__x", "reserved"),
         (("service: api", "service: api\nlabels: {mapguard_slo: y}"), "labels.mapguard_slo",
@@ -169,7 +179,6 @@ def test_mapguard_custom_windows(write: Write) -> None:
 @pytest.mark.parametrize(
     ("text", "where", "words"),
     [
-        ("period: 2d", "period", "at least 3d"),
         ("period: 1M", "period", "days"),
         ("bogus: 1", "bogus", "unknown field"),
     ],
@@ -241,9 +250,11 @@ def test_openslo_good_total_and_default_alerts(write: Write) -> None:
     """))
     (slo,) = load_spec(path).slos
     assert isinstance(slo.sli, EventsSLI)
+    # An absent good series (a total outage) counts as no good events, never as no errors.
     assert slo.sli.error_query == (
-        "(sum(rate(http_total[{{.window}}]))) - "
-        "(sum(rate(http_total{code=\"200\"}[{{.window}}])))"
+        "(sum(rate(http_total[{{.window}}])))\n-\n"
+        "((sum(rate(http_total{code=\"200\"}[{{.window}}]))) or 0 * "
+        "(sum(rate(http_total[{{.window}}]))))"
     )
     assert len(slo.alerting.windows) == 4 and slo.period == Duration.parse("30d")
 
@@ -255,8 +266,9 @@ def test_openslo_good_total_and_default_alerts(write: Write) -> None:
         ("isRolling: true", "isRolling: false"),
         ("indicatorRef: search-errors", "indicatorRef: nope"),
         ("- conditionRef: search-fast-burn", "- conditionRef: nope"),
-        ("type: Prometheus\n        spec:\n          query: sum(rate(search_requests_total{code",
-         "type: Datadog\n        spec:\n          query: sum(rate(search_requests_total{code"),
+        ("query: sum(rate(search_requests_total{code",
+         "query: sum:trace.http.request.hits{code"),
+        ("duration: 30d", "duration: 1Q"),
         ("apiVersion: openslo/v1\nkind: Service", "apiVersion: openslo/v1\nkind: Gizmo"),
     ],
 )

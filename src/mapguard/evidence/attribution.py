@@ -1,40 +1,50 @@
-"""Attribute a profile's cost to map operations and source sites.
+"""Attribute a profile's cost to map operations and source sites: `attribute_profile`.
 
-Every sample is decided by its *decisive frame*: walking from the leaf, the first frame that is
-not plain runtime machinery (mallocgc, memmove...). A map runtime function names the op itself
-(CPU profiles, symbolised debug=1 heap profiles); sync.Map internals mean `syncmap`; other
-standard library code is not a map cost; user code is looked up in the Go source
-(`mapsyntax`), because heap and allocs profiles drop the runtime frames (GO_MAP_FACTS.md §3).
-The cost goes to the first user frame at or above the decisive one: the site.
+One model for every profile format. Each sample is decided by its *decisive frame*: walking from
+the leaf, the first frame that is not plain runtime machinery (mallocgc, memmove...).
+
+* A map runtime function names the op itself (CPU profiles, symbolised debug=1 heap profiles).
+* sync.Map internals mean `syncmap`.
+* Heap and allocs profiles in protobuf drop the runtime frames (docs/go-facts.md): there the
+  decisive frame is the line that allocated, user or library code, and its Go source says what
+  the line allocates (`mapsyntax`) — read from the user's tree, the GOROOT or the module cache,
+  and only when the function matches that source (`sourcematch`).
+
+The cost is charged to the first frame of the user's own module at or above the decisive one
+(the *site*; the library frame that did the map work, `http.Header` growth in textproto, is
+kept as `via`); cost with no user frame goes to the first frame that is not runtime. A line is
+never labelled from a source that does not match the profiled build: such cost is attributed
+to its function only (`Attribution.unmatched`), and every site says how it matched.
 
 The per-sample work is vectorised over the profile's columns; Python only loops over distinct
-(decisive location, site location, object size) groups, which are few.
+(decisive location, mechanism location, site location, object size) groups, which are few.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tree_sitter import Node
 
+from mapguard.evidence.binary import BinaryInfo, matches_profile, profile_build_ids
 from mapguard.evidence.goframes import FrameKind, frame_kind, map_op
-from mapguard.evidence.mapsyntax import GoSource, LineFacts, size_class
+from mapguard.evidence.mapsyntax import LineFacts, size_class
 from mapguard.evidence.site import Site
-from mapguard.formats.pprof import IntArray, Location, Profile
-from mapguard.source.lookup import typed_file
-from mapguard.source.types import Unknown
+from mapguard.evidence.sourcematch import SourceMatch
+from mapguard.evidence.sourcetree import SourceFiles, SourceVersion
+from mapguard.formats.pprof import Frame, IntArray, Location, Profile
 
 ALLOCATION_KINDS = ("allocs", "heap")
 ALLOCATION_OPS = ("create", "grow", "syncmap")
 DOMINANT_SHARE = 0.95
-_SKIP, _MAP, _SYNC, _STDLIB, _USER = range(5)
-_CODES = {FrameKind.RUNTIME: _SKIP, FrameKind.MAP: _MAP, FrameKind.SYNCMAP: _SYNC,
-          FrameKind.STDLIB: _STDLIB, FrameKind.USER: _USER}
+# Frame codes: runtime machinery is skipped; library = standard library and dependencies.
+_SKIP, _MAP, _SYNC, _LIBRARY, _USER = range(5)
+_PLAIN = (_SYNC, _LIBRARY, _USER)  # not runtime: a site when no user frame is above
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +53,32 @@ class SiteCost:
     op: str
     value: int
     share: float  # of the profile total
+    # How the site's function matched the source it was read against. Only a trusted match
+    # (`match.trusted`) makes `site.line` a line of that source; otherwise it is the line in
+    # the profiled build, and the op came from the runtime's frames, not from reading it.
+    match: SourceMatch = SourceMatch.NO_SOURCE
+    via: Site | None = None  # the library frame that did the map work, when not the site
+    largest_object: int = 0  # bytes of the largest single allocation here (0: unknown)
+
+    def to_json(self) -> dict[str, object]:
+        return {"function": self.site.function, "file": self.site.file, "line": self.site.line,
+                "op": self.op, "value": self.value, "share": round(self.share, 4),
+                "match": str(self.match), "via": _site_json(self.via),
+                "largest_object": self.largest_object}
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCost:
+    """Allocation in a function whose source did not match the profile: by function only."""
+
+    function: str
+    file: str
+    value: int
+    match: SourceMatch
+
+    def to_json(self) -> dict[str, object]:
+        return {"function": self.function, "file": self.file, "value": self.value,
+                "match": str(self.match)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +92,9 @@ class Attribution:
     sites: tuple[SiteCost, ...]
     unattributed: int  # map-related value whose op or site stays ambiguous
     notes: tuple[str, ...] = ()
+    # Value in functions whose source did not match (not classified, not in map_total).
+    unmatched: tuple[FunctionCost, ...] = ()
+    source: SourceVersion | None = None
 
     def to_json(self, top: int | None = None) -> dict[str, object]:
         sites = self.sites if top is None else self.sites[:top]
@@ -63,97 +102,92 @@ class Attribution:
             "kind": self.kind, "sample_type": self.sample_type, "unit": self.unit,
             "total": self.total,
             "map": {"total": self.map_total, "by_op": dict(self.by_op)},
-            "sites": [{"function": s.site.function, "file": s.site.file, "line": s.site.line,
-                       "op": s.op, "value": s.value, "share": round(s.share, 4)}
-                      for s in sites],
+            "sites": [s.to_json() for s in sites],
             "unattributed": self.unattributed,
+            "unmatched": [f.to_json() for f in self.unmatched],
+            "source": self.source.to_json() if self.source else None,
             "notes": list(self.notes),
         }
 
 
-class SourceFiles:
-    """Finds and parses the Go files a profile names: as named, or under `root` by the longest
-    path suffix (profiles carry the paths of the build machine)."""
-
-    def __init__(self, root: Path | None = None,
-                 read: Callable[[Path], bytes] = Path.read_bytes) -> None:
-        self.root = root
-        self._read = read
-        self._parsed: dict[str, GoSource | None] = {}
-        self._resolved: dict[str, Path | None] = {}
-
-    def resolve(self, file: str) -> Path | None:
-        if file not in self._resolved:
-            self._resolved[file] = self._find(file)
-        return self._resolved[file]
-
-    def _find(self, file: str) -> Path | None:
-        path = Path(file)
-        if self.root is not None:
-            parts = path.parts[1:] if path.is_absolute() else path.parts
-            for start in range(len(parts)):
-                candidate = self.root.joinpath(*parts[start:])
-                if candidate.is_file():
-                    return candidate
-            return None
-        return path if path.is_file() else None
-
-    def get(self, file: str) -> GoSource | None:
-        if file not in self._parsed:
-            path = self.resolve(file)
-            try:
-                self._parsed[file] = _go_source(path, self._read(path)) if path else None
-            except OSError:
-                self._parsed[file] = None
-        return self._parsed[file]
-
-    def is_under_root(self, file: str) -> bool:
-        return self.root is not None and self.resolve(file) is not None
+def _site_json(site: Site | None) -> dict[str, object] | None:
+    return None if site is None else {"function": site.function, "file": site.file,
+                                      "line": site.line}
 
 
-def _go_source(path: Path, content: bytes) -> GoSource:
-    """The file with its package's type model when the package loads (and the file on disk
-    is the one profiled), else the file alone."""
-    typed = typed_file(path)
-    if typed is None or typed[0].source != content:
-        return GoSource(content)
-    go_file, info = typed
+def attribute_profile(profile: Profile, source: Path | SourceFiles | None = None, *,
+                      revision: str | None = None, binary: BinaryInfo | None = None,
+                      sample_index: str | None = None) -> Attribution:
+    """Attribute `profile` against the Go source tree `source`: map cost by op and site.
 
-    def oracle(expr: Node) -> bool | None:
-        found = info.type_of(expr, go_file)
-        return None if isinstance(found, Unknown) else info.is_map(found)
+    `source` is the directory of the Go sources (a module, or any directory under which the
+    profile's file paths are found by suffix), or None to read the paths the profile names.
+    When it is a git checkout, the files are read at the profiled build's revision: `revision`
+    if given, else the VCS revision in `binary`'s Go build information (`read_binary`), else
+    the work tree. Every site says whether its function matched that source
+    (`SiteCost.match`); cost in functions that do not match is attributed by function only
+    (`Attribution.unmatched`), never labelled from a line of another version. `binary` is
+    also checked against the profile's build ID (a note says when it is not the profiled one).
 
-    return GoSource(content, go_file.tree, oracle)
+    To attribute many profiles of one build (an agent's intervals), pass a `SourceFiles` built
+    once as `source`: it keeps the parsed files. `sample_index` picks the sample type as
+    `go tool pprof -sample_index` does (default: the profile's default).
+    """
+    if isinstance(source, SourceFiles):
+        if revision is not None or binary is not None:
+            raise ValueError("revision and binary belong to the SourceFiles passed as source")
+        sources = source
+    else:
+        sources = SourceFiles(source, revision=revision, binary=binary)
+    notes: list[str] = list(sources.version.notes)
+    if sources.binary is not None and matches_profile(sources.binary, profile) is False:
+        notes.append(f"{sources.binary.path} is not the profiled binary (build ID "
+                     f"{sources.binary.gnu_build_id or 'none'}, the profile's "
+                     f"{profile_build_ids(profile)[0]}): its revision may not be the profiled one")
+    result = _attribute(profile, sample_index, sources)
+    return dataclasses.replace(result, notes=(*notes, *result.notes))
 
 
 @dataclass
 class _Decisions:
-    """Per-location facts, computed once: the first decisive frame and the first user frame."""
+    """Per-location facts, computed once: the first decisive frame, the first user frame and
+    the first frame that is not runtime (-1: none in that location)."""
 
     kind: IntArray
     frame: list[int]
     op: list[str | None]
     user_frame: IntArray
+    plain_frame: IntArray
 
 
-def _locations(locations: tuple[Location, ...], sources: SourceFiles | None) -> _Decisions:
+def _locations(locations: tuple[Location, ...], sources: SourceFiles) -> _Decisions:
     n = len(locations)
     kind = np.full(n, _SKIP, dtype=np.int64)
     frame_at = [0] * n
     ops: list[str | None] = [None] * n
     user = np.full(n, -1, dtype=np.int64)
+    plain = np.full(n, -1, dtype=np.int64)
+    is_user: dict[tuple[str, str], bool] = {}
     for i, location in enumerate(locations):
         for j, frame in enumerate(location.frames):
-            code = _CODES[frame_kind(frame.function, frame.file)]
-            if code == _STDLIB and sources is not None and sources.is_under_root(frame.file):
-                code = _USER  # a dot-less module path of the user's own
+            found = frame_kind(frame.function, frame.file)
+            if found in (FrameKind.STDLIB, FrameKind.USER):
+                key = (frame.function, frame.file)
+                if key not in is_user:
+                    is_user[key] = sources.is_user(frame.function, frame.file)
+                code = _USER if is_user[key] else _LIBRARY
+            else:
+                code = {FrameKind.RUNTIME: _SKIP, FrameKind.MAP: _MAP,
+                        FrameKind.SYNCMAP: _SYNC}[found]
             if code == _USER and user[i] < 0:
                 user[i] = j
+            if code in _PLAIN and plain[i] < 0:
+                plain[i] = j
             if code != _SKIP and kind[i] == _SKIP:
                 kind[i] = code
                 frame_at[i] = j
                 ops[i] = map_op(frame.function) if code == _MAP else None
-    return _Decisions(kind, frame_at, ops, user)
+    return _Decisions(kind, frame_at, ops, user, plain)
 
 
 def _first_at_or_after(mask: np.ndarray, starts: IntArray, ends: IntArray) -> IntArray:
@@ -170,9 +204,12 @@ def _first_at_or_after(mask: np.ndarray, starts: IntArray, ends: IntArray) -> In
 
 @dataclass
 class _Groups:
-    """Samples summed by (decisive location, site location, object size)."""
+    """Samples summed by (decisive location, mechanism location, site location, object
+    size). The mechanism is the first location with a non-runtime frame at or above the
+    decisive one; the site the first with a user frame (-1 where there is none)."""
 
     decisive: IntArray
+    mechanism: IntArray
     site: IntArray
     size: IntArray
     value: IntArray
@@ -182,149 +219,229 @@ def _group(profile: Profile, index: int, decisions: _Decisions) -> _Groups:
     table = profile.samples
     starts, ends = table.offsets[:-1], table.offsets[1:]
     stacks = table.stacks
-    kinds = decisions.kind[stacks] if len(stacks) else np.zeros(0, dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int64)
+    kinds = decisions.kind[stacks] if len(stacks) else empty
     decisive_pos = _first_at_or_after(kinds != _SKIP, starts, ends)
     has_decisive = decisive_pos < ends
-    users = decisions.user_frame[stacks] >= 0 if len(stacks) else np.zeros(0, dtype=bool)
-    site_pos = _first_at_or_after(users, np.where(has_decisive, decisive_pos, ends), ends)
-    has_site = site_pos < ends
+    from_decisive = np.where(has_decisive, decisive_pos, ends)
+    users = decisions.user_frame[stacks] >= 0 if len(stacks) else empty.astype(bool)
+    plains = decisions.plain_frame[stacks] >= 0 if len(stacks) else empty.astype(bool)
+    site_pos = _first_at_or_after(users, from_decisive, ends)
+    mechanism_pos = _first_at_or_after(plains, from_decisive, ends)
     # A map op inside sync.Map (its dirty map's mapassign) is sync.Map's cost.
-    sync_pos = _first_at_or_after(kinds == _SYNC, np.where(has_decisive, decisive_pos, ends),
-                                  ends)
+    sync_pos = _first_at_or_after(kinds == _SYNC, from_decisive, ends)
     decisive_pos = np.where(sync_pos < site_pos, sync_pos, decisive_pos)
     if len(stacks):
         last = len(stacks) - 1
-        decisive = np.where(has_decisive, stacks[np.minimum(decisive_pos, last)], -1)
-        site = np.where(has_site, stacks[np.minimum(site_pos, last)], -1)
+
+        def at(position: IntArray) -> IntArray:
+            return np.where(position < ends, stacks[np.minimum(position, last)], -1)
+
+        decisive, mechanism, site = at(decisive_pos), at(mechanism_pos), at(site_pos)
     else:
-        decisive = site = np.full(len(table), -1, dtype=np.int64)
+        decisive = mechanism = site = np.full(len(table), -1, dtype=np.int64)
     values = table.values[:, index]
     size = table.object_size
-    order = np.lexsort((size, site, decisive))
-    d, s, z, v = decisive[order], site[order], size[order], values[order]
+    order = np.lexsort((size, site, mechanism, decisive))
+    d, m, s, z, v = (decisive[order], mechanism[order], site[order], size[order],
+                     values[order])
     if not len(order):
-        return _Groups(d, s, z, v)
+        return _Groups(d, m, s, z, v)
     change = np.ones(len(order), dtype=bool)
-    change[1:] = (d[1:] != d[:-1]) | (s[1:] != s[:-1]) | (z[1:] != z[:-1])
+    change[1:] = ((d[1:] != d[:-1]) | (m[1:] != m[:-1]) | (s[1:] != s[:-1])
+                  | (z[1:] != z[:-1]))
     bounds = np.flatnonzero(change)
-    return _Groups(d[bounds], s[bounds], z[bounds], np.add.reduceat(v, bounds))
+    return _Groups(d[bounds], m[bounds], s[bounds], z[bounds], np.add.reduceat(v, bounds))
 
 
-def attribute(profile: Profile, sample_index: str | None = None,
-              sources: SourceFiles | None = None) -> Attribution:
-    """Map cost by op and site for any profile kind."""
+@dataclass(frozen=True, slots=True)
+class _LineCall:
+    """Value allocated on one source line by one PC (decisive location), toward one site."""
+
+    location: int
+    site: Site
+    match: SourceMatch
+    size: int
+    value: int
+
+
+class _Attributor:
+    def __init__(self, profile: Profile, sources: SourceFiles) -> None:
+        self.profile = profile
+        self.sources = sources
+        self.allocation = profile.kind in ALLOCATION_KINDS
+        self.decisions = _locations(profile.locations, sources)
+        self.ledger = _Ledger()
+        # Allocation lines to read in the source: (decisive frame, is a library frame) -> calls
+        self.lines: dict[tuple[str, str, int], list[_LineCall]] = defaultdict(list)
+        self.line_frames: dict[tuple[str, str, int], Frame] = {}
+
+    def frame(self, location: int, index: int) -> Frame:
+        return self.profile.locations[location].frames[index]
+
+    def site(self, site_loc: int, mechanism: int, decisive: int) -> tuple[Site, SourceMatch]:
+        """The site frame: the first user frame, else the first that is not runtime, else
+        the decisive frame itself; with how a user frame matches its source (a library
+        site's line was not read: `NO_SOURCE`, unless its line is classified below)."""
+        decisions = self.decisions
+        if site_loc >= 0:
+            frame = self.frame(site_loc, int(decisions.user_frame[site_loc]))
+            match = self.sources.check(frame)
+        else:
+            if mechanism >= 0:
+                frame = self.frame(mechanism, int(decisions.plain_frame[mechanism]))
+            else:
+                frame = self.frame(decisive, decisions.frame[decisive])
+            match = SourceMatch.NO_SOURCE
+        return Site(frame.file, frame.line, frame.column, frame.function), match
+
+    def via(self, mechanism: int, site_loc: int) -> Site | None:
+        """The library frame that did the map work, when it is not the site itself."""
+        if mechanism < 0 or mechanism == site_loc or site_loc < 0:
+            return None
+        frame = self.frame(mechanism, int(self.decisions.plain_frame[mechanism]))
+        if self.decisions.user_frame[mechanism] == self.decisions.plain_frame[mechanism]:
+            return None
+        return Site(frame.file, frame.line, frame.column, frame.function)
+
+    def add_group(self, decisive: int, mechanism: int, site_loc: int, size: int,
+                  value: int) -> None:
+        code = int(self.decisions.kind[decisive])
+        if code == _MAP:
+            op = self.decisions.op[decisive] or "access"
+            site, match = self.site(site_loc, mechanism, decisive)
+            if self.allocation and op in ("insert", "grow"):
+                op = self.literal_fill(site, match) or "grow"
+            self.ledger.add(site, op, value, match, self.via(mechanism, site_loc), size)
+        elif code == _SYNC:
+            site, match = self.site(site_loc, mechanism, decisive)
+            self.ledger.add(site, "syncmap", value, match, None, size)
+        elif code in (_USER, _LIBRARY) and self.allocation:
+            # The line that allocated tells what it was (see `attribute_lines`).
+            index = self.decisions.frame[decisive]
+            frame = self.frame(decisive, index)
+            site, match = self.site(site_loc, mechanism, decisive)
+            key = ("library" if code == _LIBRARY else "user", frame.file, frame.line)
+            self.line_frames.setdefault(key, frame)
+            self.lines[key].append(_LineCall(decisive, site, match, size, value))
+
+    def literal_fill(self, site: Site, match: SourceMatch) -> str | None:
+        """A map literal is built by inserts: on a line that only creates maps, they are
+        creation. Read only in a source that matches."""
+        if not match.trusted:
+            return None
+        source = self.sources.get(site.file)
+        if source is not None and source.facts(site.line).map_ops == {"create"}:
+            return "create"
+        return None
+
+    def attribute_lines(self) -> None:
+        """Classify the allocating lines by their source. In protobuf heap profiles the
+        runtime frames are dropped, so map creation and growth are found here; with runtime
+        frames only what has no map runtime frame (sync.Map's boxing) is."""
+        for key, calls in self.lines.items():
+            frame = self.line_frames[key]
+            library = key[0] == "library"
+            if library:
+                source, match = self.sources.library(frame)
+            else:
+                source, match = self.sources.get(frame.file), self.sources.check(frame)
+            if source is None or not match.trusted:
+                self.ledger.unclassified(frame, library, sum(c.value for c in calls), match)
+                continue
+            facts = source.facts_with_inlining(frame.line)
+            if self.profile.runtime_frames:
+                # Map memory would show its map runtime frame: what reaches here is the line's
+                # other allocations (sync.Map's boxing of keys and values has no such frame).
+                facts = LineFacts(tuple(a for a in facts.allocations
+                                        if a.op not in ("create", "grow")))
+            ops = self.classify(facts, calls)
+            line_site = Site(frame.file, frame.line, 0, frame.function)
+            for call in calls:
+                op = ops[call.location]
+                if op is None:
+                    self.ledger.ambiguous(line_site, call.value)
+                elif op != "other":
+                    itself = (call.site.file, call.site.line) == (frame.file, frame.line)
+                    via = line_site if library and not itself else None
+                    self.ledger.add(call.site, op, call.value, match if itself else call.match,
+                                    via, call.size)
+
+    def classify(self, facts: LineFacts, calls: list[_LineCall]) -> dict[int, str | None]:
+        """The op of each PC on the line. Each inlined copy of the line (the same line inlined
+        into different callers) has PCs of its own: copies are split one by one."""
+        copies: dict[tuple[tuple[str, int], ...], dict[int, dict[int, int]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(int)))
+        for call in calls:
+            location = self.profile.locations[call.location]
+            inlined_into = tuple((f.function, f.line) for f in location.frames[
+                self.decisions.frame[call.location] + 1:])
+            copies[inlined_into][call.location][call.size] += call.value
+        ops: dict[int, str | None] = {}
+        for by_location in copies.values():
+            locations = sorted(by_location)
+            call_sites = [(self.profile.locations[loc].address, dict(by_location[loc]))
+                          for loc in locations]
+            ops.update(zip(locations, classify_call_sites(facts, call_sites), strict=True))
+        return ops
+
+
+def _attribute(profile: Profile, sample_index: str | None, sources: SourceFiles
+               ) -> Attribution:
     index = profile.sample_index(sample_index)
     value_type = profile.sample_types[index]
-    allocation = profile.kind in ALLOCATION_KINDS
-    sources = sources or SourceFiles()
-    decisions = _locations(profile.locations, sources if allocation and sources.root else None)
-    groups = _group(profile, index, decisions)
-    ledger = _Ledger()
-    line_groups: dict[tuple[str, int], dict[int, dict[int, int]]] = defaultdict(
-        lambda: defaultdict(dict))
-    for decisive, site_loc, size, value in zip(groups.decisive.tolist(), groups.site.tolist(),
-                                               groups.size.tolist(), groups.value.tolist(),
-                                               strict=True):
-        if decisive < 0 or value == 0:
-            continue
-        code = int(decisions.kind[decisive])
-        if code == _MAP:
-            op = decisions.op[decisive] or "access"
-            site = _site(profile, decisions, site_loc, decisive)
-            if allocation and op in ("insert", "grow"):
-                op = _literal_fill(site, sources) or "grow"
-            ledger.add(site, op, value)
-        elif code == _SYNC:
-            ledger.add(_site(profile, decisions, site_loc, decisive), "syncmap", value)
-        elif code == _USER and allocation:
-            frame = profile.locations[decisive].frames[int(decisions.user_frame[decisive])]
-            groups_on_line = line_groups[(frame.file, frame.line)]
-            groups_on_line[decisive][size] = groups_on_line[decisive].get(size, 0) + value
-    if allocation:
-        _attribute_lines(profile, decisions, line_groups, sources, ledger)
-    total = profile.total(index)
-    return ledger.result(profile.kind, value_type.type, value_type.unit, total, allocation)
+    work = _Attributor(profile, sources)
+    groups = _group(profile, index, work.decisions)
+    for decisive, mechanism, site_loc, size, value in zip(
+            groups.decisive.tolist(), groups.mechanism.tolist(), groups.site.tolist(),
+            groups.size.tolist(), groups.value.tolist(), strict=True):
+        if decisive >= 0 and value != 0:
+            work.add_group(decisive, mechanism, site_loc, size, value)
+    if work.allocation:
+        work.attribute_lines()
+    return work.ledger.result(profile.kind, value_type.type, value_type.unit,
+                              profile.total(index), work.allocation, sources.version)
 
 
-def _literal_fill(site: Site, sources: SourceFiles) -> str | None:
-    """A map literal is built by inserts: on a line that only creates maps, they are creation."""
-    source = sources.get(site.file)
-    if source is not None and source.facts(site.line).map_ops == {"create"}:
-        return "create"
-    return None
-
-
-def _site(profile: Profile, decisions: _Decisions, site_loc: int, decisive: int) -> Site:
-    if site_loc >= 0:
-        frame = profile.locations[site_loc].frames[int(decisions.user_frame[site_loc])]
-    else:  # no user frame above: charge the decisive frame itself
-        frame = profile.locations[decisive].frames[decisions.frame[decisive]]
-    return Site(frame.file, frame.line, frame.column, frame.function)
-
-
-def _attribute_lines(profile: Profile, decisions: _Decisions,
-                     line_groups: Mapping[tuple[str, int], Mapping[int, Mapping[int, int]]],
-                     sources: SourceFiles, ledger: _Ledger) -> None:
-    for (file, line), by_location in line_groups.items():
-        any_location = next(iter(by_location))
-        frame = profile.locations[any_location].frames[int(decisions.user_frame[any_location])]
-        site = Site(file, line, 0, frame.function)
-        source = sources.get(file)
-        if source is None:
-            ledger.missing_source(file, sum(sum(s.values()) for s in by_location.values()))
-            continue
-        call_sites = [(profile.locations[loc].address, dict(sizes))
-                      for loc, sizes in by_location.items()]
-        for op, value in split_line(source.facts_with_inlining(line), call_sites):
-            if op is None:
-                ledger.ambiguous(site, value)
-            elif op != "other":
-                ledger.add(site, op, value)
-
-
-def split_line(facts: LineFacts, call_sites: list[tuple[int, dict[int, int]]]
-               ) -> list[tuple[str | None, int]]:
+def classify_call_sites(facts: LineFacts, call_sites: list[tuple[int, dict[int, int]]]
+                        ) -> list[str | None]:
     """Split a line's cost between its allocating expressions. `call_sites` holds, per PC on
-    the line, value by object size. Returns (op, value) with op None where it stays ambiguous.
+    the line, value by object size. Returns each PC's op, in order: create, grow, syncmap,
+    other (not a map), or None where it stays ambiguous.
 
     One PC is one allocating call, so PCs are split, never sizes within a PC. A PC whose one
     object size is what one expression of the line allocates (`make([]byte, 100)` -> 112, an
     inlined map's 48-byte header) is that expression; a PC with several sizes doubling (table
     or bucket arrays) is map growth when inserts are the line's only map op; what then remains
     goes to the one kind of expression left, if only one is left."""
-    ops = facts.map_ops
-    if not ops:
-        return [("other", sum(sizes.values())) for _, sizes in call_sites]
+    if not facts.map_ops:
+        return ["other"] * len(call_sites)
     kinds = {a.op for a in facts.allocations}
     if len(kinds) == 1:
-        (only,) = kinds
-        return [(only, sum(sizes.values())) for _, sizes in call_sites]
+        return [next(iter(kinds))] * len(call_sites)
     predicted: dict[int, set[str]] = defaultdict(set)
     for allocation in facts.allocations:
         if allocation.size:
             predicted[size_class(allocation.size)].add(allocation.op)
-    result: list[tuple[str | None, int]] = []
-    undecided: list[dict[int, int]] = []
-    for _, sizes in sorted(call_sites):
+    ops: list[str | None] = []
+    for _, sizes in call_sites:
         # The runtime's own allocations (a GC starting inside mallocgc) are charged to the
         # same PC: a size that holds nearly all of a PC's value speaks for the PC.
         dominant = max(sizes, key=lambda size: sizes[size])
         share = sizes[dominant] / (sum(sizes.values()) or 1)
         matches = predicted.get(dominant, set()) if share >= DOMINANT_SHARE else set()
         if len(matches) == 1:
-            result.append((next(iter(matches)), sum(sizes.values())))
-        elif ops == {"grow"} and _doubling(sizes):
-            result.append(("grow", sum(sizes.values())))
+            ops.append(next(iter(matches)))
+        elif facts.map_ops == {"grow"} and _doubling(sizes):
+            ops.append("grow")
         else:
-            undecided.append(sizes)
+            ops.append(None)
     left = {a.op for a in facts.allocations if not a.size or len(
-        predicted[size_class(a.size)]) != 1}
-    if len(left - {op for op, _ in result}) == 1 and undecided:
-        remaining = next(iter(left - {op for op, _ in result}))
-        result += [(remaining, sum(s.values())) for s in undecided]
-    else:
-        result += [(None, sum(s.values())) for s in undecided]
-    return result
+        predicted[size_class(a.size)]) != 1} - {op for op in ops if op is not None}
+    if len(left) == 1:
+        remaining = next(iter(left))
+        ops = [remaining if op is None else op for op in ops]
+    return ops
 
 
 def _doubling(sizes: Mapping[int, int]) -> bool:
@@ -335,38 +452,70 @@ def _doubling(sizes: Mapping[int, int]) -> bool:
 
 class _Ledger:
     def __init__(self) -> None:
-        self.sites: dict[tuple[Site, str], int] = defaultdict(int)
+        self.sites: dict[tuple[Site, str, Site | None], int] = defaultdict(int)
+        self.largest: dict[tuple[Site, str, Site | None], int] = defaultdict(int)
+        self.matches: dict[Site, SourceMatch] = {}
         self.by_op: dict[str, int] = defaultdict(int)
         self.unattributed = 0
         self.ambiguous_sites: dict[Site, int] = defaultdict(int)
-        self.missing: dict[str, int] = defaultdict(int)
+        self.unmatched: dict[tuple[str, str], tuple[int, SourceMatch]] = {}
+        self.library_unread: dict[str, int] = defaultdict(int)
 
-    def add(self, site: Site, op: str, value: int) -> None:
-        self.sites[(site, op)] += value
+    def add(self, site: Site, op: str, value: int, match: SourceMatch, via: Site | None,
+            size: int) -> None:
+        self.sites[(site, op, via)] += value
+        self.largest[(site, op, via)] = max(self.largest[(site, op, via)], size)
+        self.matches[site] = match
         self.by_op[op] += value
 
     def ambiguous(self, site: Site, value: int) -> None:
         self.unattributed += value
         self.ambiguous_sites[site] += value
 
-    def missing_source(self, file: str, value: int) -> None:
-        self.missing[file] += value
+    def unclassified(self, frame: Frame, library: bool, value: int, match: SourceMatch
+                     ) -> None:
+        if library:
+            self.library_unread[frame.file] += value
+            return
+        key = (frame.function, frame.file)
+        before, _ = self.unmatched.get(key, (0, match))
+        self.unmatched[key] = (before + value, match)
 
     def result(self, kind: str, sample_type: str, unit: str, total: int,
-               allocation: bool) -> Attribution:
+               allocation: bool, source: SourceVersion) -> Attribution:
         by_op = {op: self.by_op.get(op, 0) for op in ALLOCATION_OPS} if allocation else {}
         by_op.update({op: v for op, v in self.by_op.items() if v})
-        ranked = sorted(self.sites.items(), key=lambda item: (-abs(item[1]), item[0][0].file,
-                                                              item[0][0].line, item[0][1]))
+        ranked = sorted(self.sites.items(), key=lambda item: (
+            -abs(item[1]), item[0][0].file, item[0][0].line, item[0][1],
+            item[0][2].file if item[0][2] else "", item[0][2].line if item[0][2] else 0))
         share = (lambda v: abs(v) / total) if total else (lambda v: 0.0)
-        sites = tuple(SiteCost(site, op, value, share(value)) for (site, op), value in ranked)
+        sites = tuple(SiteCost(site, op, value, share(value), self.matches[site], via,
+                               max(self.largest[(site, op, via)], 0))
+                      for (site, op, via), value in ranked)
         notes = [f"{site.file}:{site.line}: {value} {unit} on a line that mixes map and other "
                  "allocations could not be split" for site, value in sorted(
                      self.ambiguous_sites.items(), key=lambda item: -item[1])]
-        if self.missing:
-            value = sum(self.missing.values())
-            notes.append(f"{value} {unit} in {len(self.missing)} source file(s) not found "
-                         "(give --source DIR): not classified")
+        unmatched = tuple(sorted(
+            (FunctionCost(function, file, value, match)
+             for (function, file), (value, match) in self.unmatched.items()),
+            key=lambda cost: (-cost.value, cost.function)))
+        if unmatched:
+            value = sum(cost.value for cost in unmatched)
+            missing = sum(1 for cost in unmatched if cost.match is SourceMatch.MISSING)
+            notes.append(f"{value} {unit} in {len(unmatched)} function(s) whose source does not "
+                         f"match the profile ({missing} not found{_source_hint(source)}): "
+                         "attributed by function only, not classified")
+        if self.library_unread:
+            value = sum(self.library_unread.values())
+            notes.append(f"{value} {unit} allocated in {len(self.library_unread)} library "
+                         "file(s) whose source is not here or is another version: not classified")
         return Attribution(kind, sample_type, unit, total, sum(self.by_op.values()),
-                           by_op, sites, self.unattributed, tuple(notes))
+                           by_op, sites, self.unattributed, tuple(notes), unmatched, source)
 
+
+def _source_hint(source: SourceVersion) -> str:
+    if source.root is None:
+        return "; give --source DIR"
+    if source.revision is None:
+        return "; give --binary or --revision to read the profiled revision"
+    return ""

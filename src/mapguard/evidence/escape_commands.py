@@ -16,7 +16,7 @@ from mapguard.evidence.escape_run import (
     read_escape_log,
     run_escape_build,
 )
-from mapguard.evidence.render import console, display_path
+from mapguard.evidence.render import console, display_path, unclipped
 from mapguard.formats.escape import (
     EscapeFact,
     EscapeReport,
@@ -110,6 +110,7 @@ def fact_json(fact: EscapeFact) -> dict[str, Any]:
             for copy in fact.inlined_copies
         ],
         "inlined_from": fact.inlined_from,
+        "grows_on_heap": fact.grows_on_heap,
     }
 
 
@@ -122,38 +123,51 @@ def _where(position: Position) -> str:
     return f"{display_path(position.file)}:{position.line}:{position.column}"
 
 
+GROWS_ON_HEAP = ("stack*: only the map's header and first 8 slots are on the stack; inserts "
+                 "past 8 entries (or a size hint above 8) put its tables on the heap")
+
+
+def _copy_verdict(fact: EscapeFact, verdict: Verdict) -> str:
+    return verdict.value + ("*" if fact.grows_on_heap and verdict is Verdict.STACK else "")
+
+
 def _print(facts: tuple[EscapeFact, ...], leaks: tuple[ParamLeak, ...], show_all: bool) -> None:
     out = console()
     counts = {verdict: sum(fact.verdict is verdict for fact in facts) for verdict in Verdict}
+    growing = sum(fact.verdict is Verdict.STACK and fact.grows_on_heap for fact in facts)
     noun = "allocation sites" if show_all else "map allocation sites"
     title = (f"{len(facts)} {noun}: {counts[Verdict.HEAP]} escape to the heap, "
-             f"{counts[Verdict.MOVED]} moved to the heap, {counts[Verdict.STACK]} on the stack")
+             f"{counts[Verdict.MOVED]} moved to the heap, {counts[Verdict.STACK]} on the stack"
+             + (f" ({growing} of them can grow onto the heap)" if growing else ""))
     table = Table(title=title, title_justify="left", show_lines=False)
-    table.add_column("site", no_wrap=True)
+    table.add_column("site")
     table.add_column("function")
     table.add_column("allocation")
-    table.add_column("verdict", no_wrap=True)
+    table.add_column("verdict")
     table.add_column("why")
     for fact in facts:
         verdict = f"[{_VERDICT_STYLE[fact.verdict]}]{fact.verdict.value}[/]"
         why = explain(fact, _where) or ""
+        if fact.grows_on_heap and fact.verdict is Verdict.STACK:
+            verdict += "*"
         if fact.inlined_copies:
-            copies = ", ".join(f"{_where(copy.position)} {copy.verdict.value}"
-                               for copy in fact.inlined_copies[:3])
-            more = len(fact.inlined_copies) - 3
-            why += f"{'; ' if why else ''}inlined at {copies}" + (f" +{more}" if more > 0 else "")
+            copies = ", ".join(f"{_where(copy.position)} {_copy_verdict(fact, copy.verdict)}"
+                               for copy in fact.inlined_copies)
+            why += f"{'; ' if why else ''}inlined at {copies}"
         if fact.inlined_from:
             why += f"{'; ' if why else ''}inlined copy of {fact.inlined_from}"
         expr = markup(fact.expr) + (f" [dim]({fact.kind.value})[/]" if show_all else "")
         table.add_row(markup(_where(fact.position)), markup(fact.function or ""), expr, verdict,
                       markup(why))
-    out.print(table)
+    out.print(unclipped(table))
+    if any(fact.grows_on_heap for fact in facts):
+        out.print(GROWS_ON_HEAP)
     if show_all and leaks:
         leak_table = Table(title=f"{len(leaks)} leaking parameters", title_justify="left")
-        leak_table.add_column("site", no_wrap=True)
+        leak_table.add_column("site")
         leak_table.add_column("parameter")
         leak_table.add_column("leaks")
         for leak in leaks:
             leak_table.add_row(markup(_where(leak.position)), markup(leak.param),
                                markup(leak.detail or ""))
-        out.print(leak_table)
+        out.print(unclipped(leak_table))

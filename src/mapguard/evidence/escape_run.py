@@ -17,17 +17,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from tree_sitter import Node
+
 from mapguard.errors import InputError, ToolError
+from mapguard.evidence.mapsyntax import (
+    FUNCTION_NODES,
+    GoSource,
+    assigned_values,
+    declared_map_types,
+    enclosing,
+)
 from mapguard.evidence.site import Site
 from mapguard.formats.escape import (
     AllocKind,
     EscapeFact,
     EscapeReport,
     Position,
+    Verdict,
     parse_escape_json,
     parse_escape_text,
 )
 from mapguard.gotool import GoToolchain, run_go
+from mapguard.source.typeinfo import walk
 
 BUILD_FLAGS = ("build", "-gcflags=-m=2", "-o", os.devnull)
 _JSON_HEADER = re.compile(r'^\s*\{"version":')
@@ -108,6 +119,10 @@ def resolve_report(report: EscapeReport, base: Path) -> EscapeReport:
             if named and named.group(2) in _map_types(str(Path(file).parent)):
                 kind = AllocKind.MAKE_MAP if named.group(1) else AllocKind.MAP_LITERAL
                 fact = replace(fact, kind=kind)
+        if fact.kind in (AllocKind.MAKE_MAP, AllocKind.MAP_LITERAL) and (
+                fact.verdict is Verdict.STACK or any(
+                    copy.verdict is Verdict.STACK for copy in fact.inlined_copies)):
+            fact = replace(fact, grows_on_heap=_grows_on_heap(fact.position))
         facts.append(fact)
     leaks = tuple(replace(leak, position=_absolute(leak.position, base)) for leak in report.leaks)
     return replace(report, facts=tuple(facts), leaks=leaks)
@@ -133,24 +148,21 @@ def _absolute(position: Position, base: Path) -> Position:
     return replace(position, file=str(path if path.is_absolute() else (base / path).resolve()))
 
 
-_NAMED_ALLOCATION = re.compile(r"^(make\()?(\w+)(?:\)|, .*\)|\{.*\})$")
-_MAP_TYPE = re.compile(r"^\s*(?:type\s+)?(\w+)\s*=?\s*map\[", re.MULTILINE)
+# `make(Index)`, `make(Set[go.shape.int], n)`, `Index{...}`, `Set[string]{...}`.
+_NAMED_ALLOCATION = re.compile(r"^(make\()?(\w+)(?:\[.*\])?(?:\)|, .*\)|\{.*\})$")
 
 
 @functools.lru_cache(maxsize=64)
 def _map_types(directory: str) -> frozenset[str]:
-    """Names declared in a package directory as map types (`type Index map[string]int`).
-
-    A line-oriented look, enough for the usual declarations, including those in a
-    ``type ( ... )`` block; types from other packages stay unknown."""
-    names: set[str] = set()
+    """Names declared in a package directory as map types (`type Index map[string]int`,
+    `type Set[K comparable] map[K]struct{}`); types from other packages stay unknown."""
+    contents: list[bytes] = []
     for file in Path(directory).glob("*.go"):
         try:
-            text = file.read_text(encoding="utf-8", errors="replace")
+            contents.append(file.read_bytes())
         except OSError:
             continue
-        names.update(_MAP_TYPE.findall(text))
-    return frozenset(names)
+    return declared_map_types(contents)
 
 
 @functools.lru_cache(maxsize=256)
@@ -176,6 +188,72 @@ def _declares_map(file: str, fact: EscapeFact) -> bool:
     typed = rf"^{name}(?:\s*,\s*\w+)*\s+map\["
     assigned = rf"^{name}(?:\s*,\s*\w+)*\s*:?=\s*(?:make\(\s*)?map\["
     return re.match(typed, text) is not None or re.match(assigned, text) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(file: str) -> GoSource | None:
+    try:
+        return GoSource(Path(file).read_bytes())
+    except OSError:
+        return None
+
+
+# Calls that read a map without growing it.
+_READING_CALLS = frozenset({"len", "delete", "clear", "print", "println"})
+_STACK_SLOTS = 8  # one group of a Swiss map (a bucket of an old one) fits on the stack
+
+
+def _grows_on_heap(position: Position) -> bool:
+    """Can the map made at `position` outgrow what the stack holds? A size hint or a literal
+    above 8 entries, an insert into the variable it is assigned to, or the variable passed to a
+    function (which may insert) say it can."""
+    source = _parsed(position.file)
+    if source is None:
+        return False
+    point = (position.line - 1, position.column - 1)
+    node = source.tree.root_node.named_descendant_for_point_range(point, point)
+    while node is not None and node.type not in ("call_expression", "composite_literal"):
+        node = node.parent
+    if node is None:
+        return False
+    arguments = node.child_by_field_name("arguments")
+    if arguments is not None and len(arguments.named_children) >= 2:
+        hint = arguments.named_children[1]
+        if hint.type != "int_literal" or _int(source.text(hint)) > _STACK_SLOTS:
+            return True
+    body = node.child_by_field_name("body")
+    if body is not None and len(body.named_children) > _STACK_SLOTS:
+        return True
+    holder = node.parent.parent if node.parent is not None else None
+    names = [name for name, value in assigned_values(source, holder) if value == node] \
+        if holder is not None else []
+    function = enclosing(node, FUNCTION_NODES)
+    if not names or function is None:
+        return False
+    return any(_may_insert(source, use) for use in walk(function)
+               if use.type == "identifier" and source.text(use) == names[0])
+
+
+def _may_insert(source: GoSource, use: Node) -> bool:
+    parent = use.parent
+    if parent is None:
+        return False
+    if parent.type == "index_expression" and parent.child_by_field_name("operand") == use:
+        statement = parent.parent.parent if parent.parent is not None else None
+        return (statement is not None and statement.type in (
+            "assignment_statement", "inc_statement", "dec_statement")) or (
+            parent.parent is not None and parent.parent.type in ("inc_statement", "dec_statement"))
+    if parent.type == "argument_list" and parent.parent is not None:
+        callee = source.text(parent.parent.child_by_field_name("function"))
+        return callee not in _READING_CALLS
+    return False
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text.replace("_", ""), 0)
+    except ValueError:
+        return _STACK_SLOTS + 1
 
 
 def site_of(fact: EscapeFact) -> Site:

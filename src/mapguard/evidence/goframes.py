@@ -1,8 +1,9 @@
 """What a Go stack frame is, by its function name: map runtime (and which op), sync.Map,
 the `maps` package, other runtime, standard library or user code.
 
-The name tables are GO_MAP_FACTS.md §3, for both map implementations (Go <= 1.23 `hmap` and
-Go >= 1.24 Swiss tables); the names they share are listed once.
+The name tables are the runtime's own names (docs/go-facts.md, "Map values"), for both map
+implementations (Go <= 1.23 `hmap` and Go >= 1.24 Swiss tables); the names they share are listed
+once.
 """
 
 from __future__ import annotations

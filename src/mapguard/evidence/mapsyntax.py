@@ -9,13 +9,16 @@ package-wide type model of `mapguard.source` when the file's package could be lo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import bisect
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from tree_sitter import Node, Tree
+from tree_sitter import Node, Query, QueryCursor, Tree
 
-from mapguard.source.parser import parse_go
+from mapguard.source.parser import GO_LANGUAGE, parse_go
 from mapguard.source.typeinfo import walk
+from mapguard.source.types import STDLIB_MAPS
 
 # Go's malloc size classes (bytes); larger objects are rounded up to whole 8 KiB pages.
 SIZE_CLASSES = (
@@ -31,6 +34,23 @@ _BASIC_SIZES = {
 }
 _SYNCMAP_WRITES = {"Store", "LoadOrStore", "Swap", "CompareAndSwap"}
 MAP_HEADER_BYTES = 48
+# `type Index map[…]`, `type Set[K comparable] map[K]struct{}`, `type A = map[…]`.
+_MAP_TYPE_DECLARATIONS = Query(GO_LANGUAGE, """[
+    (type_spec name: (type_identifier) @name type: (map_type))
+    (type_alias name: (type_identifier) @name type: (map_type))]""")
+
+
+# Text form of a map type declaration: `type Index map[…]`, `Set[K comparable] map[K]…` inside a
+# `type ( … )` block, `type A = map[…]`. For whole packages, where parsing every file would cost
+# more than the answer is worth.
+_MAP_TYPE_TEXT = re.compile(
+    rb"^[ \t]*(?:type[ \t]+)?(\w+)(?:\[[^\]\n]*\])?[ \t]*=?[ \t]*map\[", re.M)
+
+
+def declared_map_types(contents: Iterable[bytes]) -> frozenset[str]:
+    """Names the files declare as map types (a package's files: its named map types)."""
+    return frozenset(name.decode() for content in contents if b"map[" in content
+                     for name in _MAP_TYPE_TEXT.findall(content))
 
 
 def size_class(size: int) -> int:
@@ -71,29 +91,86 @@ class GoSource:
     """One parsed Go file, answering `facts(line)`."""
 
     def __init__(self, source: bytes, tree: Tree | None = None,
-                 map_oracle: MapOracle | None = None) -> None:
+                 map_oracle: MapOracle | None = None, *,
+                 package_map_types: frozenset[str] = frozenset()) -> None:
         self.source = source
         self.tree = tree if tree is not None else parse_go(source)
         self.map_oracle = map_oracle
+        # Map types the package declares in its other files (`make(MIMEHeader, n)`).
+        self.package_map_types = package_map_types
         self._by_line: dict[int, list[Node]] = {}
         self._map_types: set[str] | None = None
         self._scope_index: dict[int, dict[str, list[Node]]] = {}
-        self._makers: set[str] | None = None
+        self._makers: dict[str, bool] = {}
+        self._functions: dict[str, Node] | None = None
+        self._fields: dict[str, Node] | None = None
+        self._top: list[Node] = []
+        self._top_rows: list[int] | None = None
         self._line_facts: dict[int, LineFacts] = {}
-        for node in walk(self.tree.root_node):
-            self._by_line.setdefault(node.start_point[0] + 1, []).append(node)
 
     def text(self, node: Node | None) -> str:
         return "" if node is None else self.source[node.start_byte:node.end_byte].decode(
             errors="replace")
 
+    def nodes_on(self, line: int) -> list[Node]:
+        """The named nodes that start on a line, in document order. Found by descending only
+        into nodes that span the line (the top-level one by bisection): a profile asks about
+        a few lines of big files."""
+        if line not in self._by_line:
+            row = line - 1
+            if self._top_rows is None:
+                self._top = self.tree.root_node.children
+                self._top_rows = [node.start_point[0] for node in self._top]
+            found: list[Node] = []
+            last = bisect.bisect_right(self._top_rows, row)
+            # Top-level nodes do not nest: the one starting last at or before the row, and
+            # any that start on it.
+            first = last - 1
+            while first > 0 and self._top_rows[first - 1] == self._top_rows[last - 1]:
+                first -= 1
+            pending = list(reversed(self._top[max(first, 0):last]))
+            while pending:
+                node = pending.pop()
+                if node.start_point[0] > row or node.end_point[0] < row:
+                    continue
+                if node.start_point[0] == row and node.is_named:
+                    found.append(node)
+                pending.extend(reversed(node.children))
+            self._by_line[line] = found
+        return self._by_line[line]
+
     def facts(self, line: int) -> LineFacts:
         found: list[tuple[int, LineAllocation]] = []
-        for node in self._by_line.get(line, ()):
+        for node in self.nodes_on(line):
             for order, allocation in self._allocations(node):
                 found.append((order, allocation))
         found.sort(key=lambda item: item[0])
         return LineFacts(tuple(a for _, a in found))
+
+    def insert_operands(self, line: int) -> list[Node]:
+        """The maps a line inserts into: `m` of `m[k] = v`, `s.index` of `s.index[k]++`."""
+        operands = (target.child_by_field_name("operand") for target in self._insert_targets(line))
+        return [operand for operand in operands if operand is not None]
+
+    def _insert_targets(self, line: int) -> Iterator[Node]:
+        for node in self.nodes_on(line):
+            yield from self._map_index_targets(node)
+
+    def _map_index_targets(self, node: Node) -> Iterator[Node]:
+        """`m[k]` of an assignment, `++`/`--` statement when `m` is a map."""
+        if node.type not in ("assignment_statement", "inc_statement", "dec_statement"):
+            return
+        left = node.child_by_field_name("left")
+        targets = left.named_children if left is not None and \
+            node.type == "assignment_statement" else node.named_children[:1]
+        for target in targets:
+            if target.type == "index_expression" and is_map_expression(
+                    target.child_by_field_name("operand"), self):
+                yield target
+
+    def is_map_type(self, node: Node | None) -> bool:
+        """A map type: `map[K]V`, a named map type of the package, `http.Header`..."""
+        return self._is_map_type(node)
 
     # --- classification of one node ----------------------------------------------------------
 
@@ -101,14 +178,9 @@ class GoSource:
         column = node.start_point[1] + 1
         kind = node.type
         if kind in ("assignment_statement", "inc_statement", "dec_statement"):
-            left = node.child_by_field_name("left")
-            targets = left.named_children if left is not None and kind == "assignment_statement" \
-                else node.named_children[:1]
-            for target in targets:
-                if target.type == "index_expression" and is_map_expression(
-                        target.child_by_field_name("operand"), self):
-                    # mapassign runs after the right-hand side is evaluated.
-                    yield node.end_byte + 1, LineAllocation("grow", "insert",
+            for target in self._map_index_targets(node):
+                # mapassign runs after the right-hand side is evaluated.
+                yield node.end_byte + 1, LineAllocation("grow", "insert",
                                                         target.start_point[1] + 1)
         elif kind == "call_expression":
             yield from self._call(node, column)
@@ -121,7 +193,8 @@ class GoSource:
                     and self.text(node.parent.child_by_field_name("operator")) == "&"):
                 # A struct or array value allocates only when its address is taken (or it is
                 # boxed, which the call site does and the syntax does not show).
-                yield node.end_byte, LineAllocation("other", "composite literal", column)
+                yield node.end_byte, LineAllocation("other", "composite literal", column,
+                                                    self._slice_literal_size(literal_type, node))
         elif kind == "func_literal":
             yield node.end_byte, LineAllocation("other", "closure", column)
 
@@ -153,6 +226,17 @@ class GoSource:
                 # Boxing key and value into `any` is the price of sync.Map's API.
                 yield node.end_byte, LineAllocation("syncmap", f"sync.Map.{method}", column)
 
+    def _slice_literal_size(self, literal_type: Node | None, literal: Node) -> int | None:
+        """`[]string{v}`: the backing array of a slice literal of a basic element type."""
+        if literal_type is None or literal_type.type != "slice_type":
+            return None
+        element = _BASIC_SIZES.get(self.text(literal_type.child_by_field_name("element")))
+        body = literal.child_by_field_name("body")
+        if element is None or body is None:
+            return None
+        elements = sum(1 for child in body.named_children if child.type != "comment")
+        return element * elements or None
+
     def _make_size(self, args: list[Node]) -> int | None:
         if args[0].type != "slice_type" or len(args) < 2:
             return None
@@ -170,10 +254,17 @@ class GoSource:
             return False
         if node.type == "map_type":
             return True
+        if node.type == "qualified_type":  # http.Header, url.Values... (by the usual names)
+            package = self.text(node.child_by_field_name("package"))
+            name = self.text(node.child_by_field_name("name"))
+            return any(path.rsplit("/", 1)[-1] == package and declared == name
+                       for path, declared in STDLIB_MAPS)
         if node.type == "generic_type":
             node = node.child_by_field_name("type")
-        return node is not None and node.type in ("type_identifier", "identifier") and \
-            self.text(node) in self.map_type_names()
+        if node is None or node.type not in ("type_identifier", "identifier"):
+            return False
+        name = self.text(node)
+        return name in self.package_map_types or name in self.map_type_names()
 
     def facts_with_inlining(self, line: int) -> LineFacts:
         """`facts(line)`, plus: a call to a function of this file whose body creates a map.
@@ -189,35 +280,67 @@ class GoSource:
         facts = self.facts(line)
         if facts.map_ops:
             return facts
-        makers = self._map_makers()
         calls = [(node, self.text(node.child_by_field_name("function")))
-                 for node in self._by_line.get(line, ()) if node.type == "call_expression"]
+                 for node in self.nodes_on(line) if node.type == "call_expression"]
         extra = [LineAllocation("create", f"inlined {name}()", node.start_point[1] + 1,
-                                MAP_HEADER_BYTES) for node, name in calls if name in makers]
+                                MAP_HEADER_BYTES) for node, name in calls
+                 if self._makes_a_map(name)]
         return LineFacts(facts.allocations + tuple(extra)) if extra else facts
 
-    def _map_makers(self) -> set[str]:
-        if self._makers is None:
-            self._makers = set()
-            for node in self.tree.root_node.named_children:
-                body = node.child_by_field_name("body")
-                if node.type == "function_declaration" and body is not None and any(
-                        a.op == "create" for inner in walk(body)
-                        for _, a in self._allocations(inner)):
-                    self._makers.add(self.text(node.child_by_field_name("name")))
-        return self._makers
+    def _makes_a_map(self, name: str) -> bool:
+        """Does the function of this file called `name` create a map in its body?"""
+        if name not in self._makers:
+            if self._functions is None:
+                self._functions = {
+                    self.text(node.child_by_field_name("name")): node
+                    for node in self.tree.root_node.named_children
+                    if node.type == "function_declaration"}
+            body = self._functions[name].child_by_field_name("body") \
+                if name in self._functions else None
+            self._makers[name] = body is not None and any(
+                a.op == "create" for inner in walk(body) for _, a in self._allocations(inner))
+        return self._makers[name]
+
+    def field_type(self, name: str) -> Node | None:
+        """The declared type of a struct field of this name, in any struct of the file."""
+        if self._fields is None:
+            self._fields = {}
+            for node in walk(self.tree.root_node):
+                if node.type == "field_declaration":
+                    declared = node.child_by_field_name("type")
+                    for field_name in node.children_by_field_name("name"):
+                        if declared is not None:
+                            self._fields.setdefault(self.text(field_name), declared)
+        return self._fields.get(name)
 
     def map_type_names(self) -> set[str]:
         """Named types this file declares with a map underlying type."""
         if self._map_types is None:
-            names: set[str] = set()
-            for node in walk(self.tree.root_node):
-                if node.type in ("type_spec", "type_alias"):
-                    declared = node.child_by_field_name("type")
-                    if declared is not None and declared.type == "map_type":
-                        names.add(self.text(node.child_by_field_name("name")))
-            self._map_types = names
+            found = QueryCursor(_MAP_TYPE_DECLARATIONS).captures(self.tree.root_node)
+            self._map_types = {self.text(node) for node in found.get("name", ())}
         return self._map_types
+
+
+FUNCTION_NODES = ("function_declaration", "method_declaration", "func_literal")
+
+
+def assigned_values(source: GoSource, node: Node) -> Iterator[tuple[str, Node]]:
+    """(name, value) of `a := v`, `a = v`, `var a = v`."""
+    if node.type in ("short_var_declaration", "assignment_statement", "var_spec"):
+        left = node.child_by_field_name("left") if node.type != "var_spec" else None
+        names = ([source.text(n) for n in left.named_children] if left is not None else
+                 [source.text(n) for n in node.children_by_field_name("name")])
+        right = node.child_by_field_name("right" if node.type != "var_spec" else "value")
+        values = right.named_children if right is not None else []
+        if len(names) == len(values):
+            yield from zip(names, values, strict=True)
+
+
+def enclosing(node: Node, kinds: tuple[str, ...]) -> Node | None:
+    current = node.parent
+    while current is not None and current.type not in kinds:
+        current = current.parent
+    return current
 
 
 def is_map_expression(expr: Node | None, source: GoSource) -> bool:
@@ -261,18 +384,9 @@ def _declared_type(expr: Node | None, source: GoSource) -> Node | None:
             return container.child_by_field_name("element")
         return None
     if kind == "selector_expression":
-        return _field_type(source.text(expr.child_by_field_name("field")), source)
+        return source.field_type(source.text(expr.child_by_field_name("field")))
     if kind == "identifier":
         return _identifier_type(expr, source.text(expr), source)
-    return None
-
-
-def _field_type(name: str, source: GoSource) -> Node | None:
-    for node in walk(source.tree.root_node):
-        if node.type == "field_declaration":
-            names = [source.text(n) for n in node.children_by_field_name("name")]
-            if name in names:
-                return node.child_by_field_name("type")
     return None
 
 

@@ -8,12 +8,19 @@ from typing import Any
 import click
 import httpx
 from rich.console import Console
+from rich.markup import escape as markup
 from rich.table import Table
 
 from mapguard.clikit import emit_json, format_option
 from mapguard.errors import InputError
-from mapguard.evidence.attribution import Attribution, SourceFiles, attribute
+from mapguard.evidence.attribution import ALLOCATION_KINDS, Attribution, attribute_profile
+from mapguard.evidence.binary import read_binary
+from mapguard.evidence.causes import Cause, cause_chain
 from mapguard.evidence.profile_diff import Change, ProfileDiff, diff_profiles
+from mapguard.evidence.render import console, display_path, unclipped
+from mapguard.evidence.site import Site
+from mapguard.evidence.sourcematch import SourceMatch
+from mapguard.evidence.sourcetree import SourceFiles, SourceVersion
 from mapguard.evidence.symbolize import symbolize
 from mapguard.formats.pprof import DEFAULT_MAX_SIZE, Profile, parse_profile
 
@@ -55,14 +62,15 @@ def load(target: str, *, max_size: int = DEFAULT_MAX_SIZE) -> Profile:
 
 
 def analyse(target: str, source: Path | None, sample_index: str | None,
-            binary: Path | None) -> tuple[Profile, Attribution]:
+            binary: Path | None, revision: str | None = None
+            ) -> tuple[Profile, Attribution, SourceFiles]:
+    """Load, symbolise (a debug=1 text profile with its binary) and attribute one profile."""
     profile = load(target)
-    if binary is not None:
-        if not profile.text_format:
-            raise InputError(target, "--binary needs a debug=1 text heap profile (its PC "
-                             "lists keep the runtime frames that the proto format drops)")
+    info = read_binary(binary) if binary is not None else None
+    if binary is not None and profile.text_format:
         profile = symbolize(profile, binary)
-    return profile, attribute(profile, sample_index, SourceFiles(source))
+    sources = SourceFiles(source, revision=revision, binary=info)
+    return profile, attribute_profile(profile, sources, sample_index=sample_index), sources
 
 
 class _ProfileGroup(click.Group):
@@ -84,30 +92,36 @@ def profile() -> None:
     """
 
 
-_source = click.option("--source", type=click.Path(exists=True, file_okay=False,
-                                                    path_type=Path),
-                       help="Directory of the Go sources (default: the paths in the profile).")
+_source = click.option("--source", type=click.Path(path_type=Path),
+                       help="Directory of the Go sources (default: the paths in the profile). "
+                            "A git checkout is read at the profiled revision.")
 _index = click.option("--sample-index", help="Sample type: alloc_space, inuse_objects, cpu...")
 _top = click.option("--top", type=click.IntRange(min=1), default=15, show_default=True,
                     help="How many sites to show.")
+_binary_path = click.Path(path_type=Path)  # checked by read_binary: one line when it fails
 
 
 @profile.command("show")
 @click.argument("target")
 @_source
 @_index
-@click.option("--binary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The program's binary: symbolise a debug=1 heap profile's runtime frames.")
+@click.option("--binary", type=_binary_path,
+              help="The profiled binary: its build information names the source revision; "
+                   "a debug=1 heap profile is symbolised against it.")
+@click.option("--revision", help="The git revision of --source the profiled binary was built "
+                                 "from (default: the binary's, else the work tree).")
 @_top
 @format_option()
 def show(target: str, source: Path | None, sample_index: str | None, binary: Path | None,
-         top: int, output_format: str) -> int:
-    """Top map cost sites with op, value and share, and the map total by op."""
-    _, result = analyse(target, source, sample_index, binary)
+         revision: str | None, top: int, output_format: str) -> int:
+    """Top map cost sites with op, value and share, the map total by op, and for the largest
+    growth sites the creation that sized the map, with advice."""
+    _, result, sources = analyse(target, source, sample_index, binary, revision)
+    causes = cause_chain(result, sources) if result.kind in ALLOCATION_KINDS else ()
     if output_format == "json":
-        emit_json(result.to_json(top))
+        emit_json({**result.to_json(top), "causes": [cause.to_json() for cause in causes]})
     else:
-        render(result, top, target)
+        render(result, top, target, causes)
     return 0
 
 
@@ -116,13 +130,24 @@ def show(target: str, source: Path | None, sample_index: str | None, binary: Pat
 @click.argument("new")
 @_source
 @_index
+@click.option("--base-binary", type=_binary_path, help="The binary BASE was taken from.")
+@click.option("--binary", "new_binary", type=_binary_path,
+              help="The binary NEW was taken from.")
+@click.option("--base-revision", help="The git revision BASE's binary was built from.")
+@click.option("--revision", "new_revision", help="The git revision NEW's binary was built from.")
 @_top
 @format_option()
-def diff(base: str, new: str, source: Path | None, sample_index: str | None, top: int,
-         output_format: str) -> int:
-    """What changed from BASE to NEW: map total and ops, map sites, then functions."""
-    base_profile, base_attr = analyse(base, source, sample_index, None)
-    new_profile, new_attr = analyse(new, source, sample_index, None)
+def diff(base: str, new: str, source: Path | None, sample_index: str | None,
+         base_binary: Path | None, new_binary: Path | None, base_revision: str | None,
+         new_revision: str | None, top: int, output_format: str) -> int:
+    """What changed from BASE to NEW: map total and ops, map sites, then functions.
+
+    Each profile is read against its own revision of --source (from --base-binary/--binary
+    build information or --base-revision/--revision), so a fix that moved lines compares
+    right."""
+    base_profile, base_attr, _ = analyse(base, source, sample_index, base_binary,
+                                         base_revision)
+    new_profile, new_attr, _ = analyse(new, source, sample_index, new_binary, new_revision)
     result = diff_profiles(base_profile, new_profile, base_attr, new_attr, sample_index, new)
     if output_format == "json":
         emit_json(result.to_json(top))
@@ -153,37 +178,98 @@ def _share(value: int, total: int) -> str:
 
 
 def _location(file: str, line: int) -> str:
-    return f"{Path(file).name}:{line}"
+    return f"{Path(file).name}:{line}" if line else Path(file).name
 
 
-def render(result: Attribution, top: int, target: str) -> None:
-    console = Console(highlight=False)
+_MATCH_WORDS = {
+    SourceMatch.EXACT: "", SourceMatch.ENCLOSED: "",
+    SourceMatch.MOVED: "moved since the build", SourceMatch.MISSING: "not in the source",
+    SourceMatch.NO_SOURCE: "",
+}
+
+
+def _via(via: Site | None) -> str:
+    if via is None:
+        return ""
+    return f"{via.function} ({_location(via.file, via.line)})"
+
+
+def _source_line(version: SourceVersion | None) -> str | None:
+    if version is None or version.root is None:
+        return None
+    where = display_path(str(version.root))
+    if version.revision is None:
+        return f"source: {where} (work tree)"
+    origin = {"revision": "--revision", "build info": "the binary's build information"}.get(
+        version.origin, version.origin)
+    return f"source: {where} at revision {version.revision[:12]} (from {origin})"
+
+
+def render(result: Attribution, top: int, target: str, causes: tuple[Cause, ...] = ()
+           ) -> None:
+    out = console()
     unit = result.unit
-    console.print(f"[bold]{target}[/]: {result.kind} profile, {result.sample_type}; total "
-                  f"{human(result.total, unit)}; in maps {human(result.map_total, unit)} "
-                  f"({_share(result.map_total, result.total)})")
+    out.print(f"[bold]{markup(target)}[/]: {result.kind} profile, {result.sample_type}; total "
+              f"{human(result.total, unit)}; in maps {human(result.map_total, unit)} "
+              f"({_share(result.map_total, result.total)})")
+    if (line := _source_line(result.source)) is not None:
+        out.print(markup(line))
     ops = Table(title="map cost by op", title_justify="left")
     ops.add_column("op")
     ops.add_column("value", justify="right")
     ops.add_column("share", justify="right")
     for op, value in result.by_op.items():
         ops.add_row(op, human(value, unit), _share(value, result.total))
-    console.print(ops)
+    out.print(ops)
     if result.sites:
+        shown = result.sites[:top]
         sites = Table(title=f"top map sites (of {len(result.sites)})", title_justify="left")
-        for column, justify in (("value", "right"), ("share", "right"), ("op", "left"),
-                                ("function", "left"), ("where", "left")):
+        columns = [("value", "right"), ("share", "right"), ("op", "left"),
+                   ("function", "left"), ("where", "left")]
+        with_via = any(cost.via for cost in shown)
+        with_match = any(_MATCH_WORDS[cost.match] for cost in shown)
+        columns += [("via", "left")] * with_via + [("source", "left")] * with_match
+        for column, justify in columns:
             sites.add_column(column, justify=justify)  # type: ignore[arg-type]
-        for cost in result.sites[:top]:
-            sites.add_row(human(cost.value, unit), f"{100 * cost.share:.1f}%", cost.op,
-                          cost.site.function or "?", _location(cost.site.file, cost.site.line))
-        console.print(sites)
+        for cost in shown:
+            row = [human(cost.value, unit), f"{100 * cost.share:.1f}%", cost.op,
+                   markup(cost.site.function or "?"),
+                   markup(_location(cost.site.file, cost.site.line))]
+            row += [markup(_via(cost.via))] * with_via + [_MATCH_WORDS[cost.match]] * with_match
+            sites.add_row(*row)
+        out.print(unclipped(sites))
     else:
-        console.print("no map cost found")
+        out.print("no map cost found")
+    if result.unmatched:
+        table = Table(title="by function only: the source does not match the profiled build",
+                      title_justify="left")
+        for column in ("value", "function", "file", "why"):
+            table.add_column(column, justify="right" if column == "value" else "left")
+        for unmatched in result.unmatched[:top]:
+            table.add_row(human(unmatched.value, unit), markup(unmatched.function),
+                          markup(Path(unmatched.file).name), _MATCH_WORDS[unmatched.match])
+        out.print(unclipped(table))
     if result.unattributed:
-        console.print(f"unattributed (ambiguous): {human(result.unattributed, unit)}")
+        out.print(f"unattributed (ambiguous): {human(result.unattributed, unit)}")
+    for cause in causes:
+        _print_cause(out, cause, result)
     for note in result.notes:
-        console.print(f"note: {note}")
+        out.print(f"note: {markup(note)}")
+
+
+def _print_cause(out: Console, cause: Cause, result: Attribution) -> None:
+    growth = cause.growth
+    head = (f"{_location(growth.site.file, growth.site.line)} ({growth.site.function}) grows "
+            f"{_share(growth.value, result.total)} of all {result.sample_type}")
+    creation = cause.creation
+    if creation is not None and creation.site is not None:
+        head += (f"; the map is made at {_location(creation.site.file, creation.site.line)}: "
+                 f"{creation.text} ({creation.how})")
+    elif creation is not None:
+        head += f"; the map is a {creation.text}, made {creation.how}"
+    out.print(f"[bold]cause[/]: {markup(head)}")
+    for advice in cause.advice:
+        out.print(f"  advice: {markup(advice)}")
 
 
 def _delta_row(change: Change, unit: str) -> list[str]:
@@ -192,7 +278,7 @@ def _delta_row(change: Change, unit: str) -> list[str]:
 
 
 def render_diff(result: ProfileDiff, top: int) -> None:
-    console = Console(highlight=False)
+    out = console()
     unit = result.unit
     summary = Table(title=f"{result.kind} profile, {result.sample_type}", title_justify="left")
     for column in ("", "base", "new", "delta"):
@@ -201,17 +287,20 @@ def render_diff(result: ProfileDiff, top: int) -> None:
     for change in result.by_op:
         summary.add_row(f"  {change.name}", *_delta_row(change, unit))
     summary.add_row("profile total", *_delta_row(result.total, unit))
-    console.print(summary)
+    out.print(summary)
+    for label, version in (("base", result.base_source), ("new", result.new_source)):
+        if (line := _source_line(version)) is not None:
+            out.print(markup(f"{label} {line}"))
     tables: list[tuple[str, list[list[Any]]]] = [
         ("map sites that changed", [
-            [s.op, s.site.function or "?", _location(s.site.file, s.site.line),
+            [s.op, markup(s.site.function or "?"), markup(_location(s.site.file, s.site.line)),
              *_delta_row(Change("", s.base, s.new), unit)] for s in result.sites[:top]]),
         ("functions that changed (flat)", [
-            ["", f.name, "", *_delta_row(f, unit)] for f in result.functions[:top]]),
+            ["", markup(f.name), "", *_delta_row(f, unit)] for f in result.functions[:top]]),
     ]
     for title, rows in tables:
         if not rows:
-            console.print(f"{title}: none")
+            out.print(f"{title}: none")
             continue
         table = Table(title=title, title_justify="left")
         for column in ("op", "function", "where", "base", "new", "delta"):
@@ -219,4 +308,6 @@ def render_diff(result: ProfileDiff, top: int) -> None:
                              else "left")
         for row in rows:
             table.add_row(*row)
-        console.print(table)
+        out.print(unclipped(table))
+    for note in result.notes:
+        out.print(f"note: {markup(note)}")

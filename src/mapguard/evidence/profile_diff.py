@@ -9,6 +9,7 @@ import numpy as np
 from mapguard.errors import InputError
 from mapguard.evidence.attribution import Attribution
 from mapguard.evidence.site import Site
+from mapguard.evidence.sourcetree import SourceVersion
 from mapguard.formats.pprof import Profile
 
 
@@ -45,6 +46,9 @@ class ProfileDiff:
     by_op: tuple[Change, ...]
     sites: tuple[SiteChange, ...]  # largest change first
     functions: tuple[Change, ...]  # flat value by leaf function, largest change first
+    base_source: SourceVersion | None = None
+    new_source: SourceVersion | None = None
+    notes: tuple[str, ...] = ()  # each side's notes, "base: ..." and "new: ..."
 
     def to_json(self, top: int | None = None) -> dict[str, object]:
         def change(c: Change | SiteChange) -> dict[str, object]:
@@ -58,6 +62,9 @@ class ProfileDiff:
             "sites": [{"function": s.site.function, "file": s.site.file, "line": s.site.line,
                        "op": s.op, **change(s)} for s in self.sites[:top]],
             "functions": [{"function": f.name, **change(f)} for f in self.functions[:top]],
+            "source": {"base": self.base_source.to_json() if self.base_source else None,
+                       "new": self.new_source.to_json() if self.new_source else None},
+            "notes": list(self.notes),
         }
 
 
@@ -85,8 +92,8 @@ def diff_profiles(base: Profile, new: Profile, base_attr: Attribution, new_attr:
     ops = sorted(set(base_attr.by_op) | set(new_attr.by_op))
     by_op = tuple(Change(op, base_attr.by_op.get(op, 0), new_attr.by_op.get(op, 0))
                   for op in ops)
-    base_sites = {(s.site, s.op): s.value for s in base_attr.sites}
-    new_sites = {(s.site, s.op): s.value for s in new_attr.sites}
+    base_sites = _by_site(base_attr)
+    new_sites = _by_site(new_attr)
     sites = [SiteChange(site, op, base_sites.get((site, op), 0), new_sites.get((site, op), 0))
              for site, op in base_sites.keys() | new_sites.keys()]
     sites.sort(key=lambda c: (-abs(c.delta), c.site.file, c.site.line, c.op))
@@ -102,4 +109,17 @@ def diff_profiles(base: Profile, new: Profile, base_attr: Attribution, new_attr:
         by_op=by_op,
         sites=tuple(c for c in sites if c.delta),
         functions=tuple(c for c in functions if c.delta),
+        base_source=base_attr.source,
+        new_source=new_attr.source,
+        notes=tuple(f"base: {note}" for note in base_attr.notes)
+        + tuple(f"new: {note}" for note in new_attr.notes),
     )
+
+
+def _by_site(attribution: Attribution) -> dict[tuple[Site, str], int]:
+    """Value by (site, op), whatever library frame did the work."""
+    found: dict[tuple[Site, str], int] = {}
+    for cost in attribution.sites:
+        key = (cost.site, cost.op)
+        found[key] = found.get(key, 0) + cost.value
+    return found

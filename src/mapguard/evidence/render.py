@@ -7,15 +7,29 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 _BARS = "▁▂▃▄▅▆▇█"
+# Into a pipe or a file nothing is cut or wrapped: tables take the width their cells need.
+UNLIMITED_WIDTH = 100_000
 
 
 def console(file: object | None = None) -> Console:
-    """A console for reports: the terminal's width, or 120 columns into a pipe or file."""
+    """A console for reports: the terminal's width on a terminal; into a pipe or a file
+    (CI logs, `> report.txt`) lines as long as their content, never cut."""
     stream = file if file is not None else sys.stdout
     is_tty = bool(getattr(stream, "isatty", lambda: False)())
-    return Console(file=stream, width=None if is_tty else 120, highlight=False)  # type: ignore[arg-type]
+    return Console(file=stream, width=None if is_tty else UNLIMITED_WIDTH,  # type: ignore[arg-type]
+                   highlight=False, soft_wrap=not is_tty)
+
+
+def unclipped(table: Table) -> Table:
+    """On a narrow terminal, cells wrap (fold) instead of ending in "…": a path, a function
+    name or a line number is never cut short."""
+    for column in table.columns:
+        column.overflow = "fold"
+        column.no_wrap = False
+    return table
 
 
 def sparkline(values: list[float], width: int = 60) -> str:

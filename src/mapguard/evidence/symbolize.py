@@ -2,7 +2,7 @@
 
 The `#` lines of a debug=1 heap profile name only the user frames; the `@` PC list still holds
 the runtime ones (mapassign, growToTable, makemap...). Symbolising every PC recovers them, so
-attribution can classify by the runtime's own names (GO_MAP_FACTS.md §3).
+attribution can classify by the runtime's own names (docs/go-facts.md).
 """
 
 from __future__ import annotations
@@ -61,4 +61,4 @@ def symbolize(profile: Profile, binary: Path) -> Profile:
         Location(loc.id, loc.address, loc.mapping_id,
                  loc.frames or ((frame,) if frame else ()))
         for loc, frame in zip(profile.locations, frames, strict=True))
-    return dataclasses.replace(profile, locations=locations)
+    return dataclasses.replace(profile, locations=locations, runtime_frames=True)

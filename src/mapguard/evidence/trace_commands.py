@@ -25,7 +25,8 @@ _GC_ROWS = 30
               help="Most points per timeline (each keeps the peak of the interval it covers).")
 @format_option()
 def trace(trace_file: Path, points: int, output_format: str) -> int:
-    """Summarise a runtime/trace file (Go 1.22+) with the Go toolchain's `go tool trace`."""
+    """Summarise a runtime/trace file (Go 1.22+): GC cycles, stop-the-world pauses, heap and
+    goroutines. Formats of Go 1.22-1.27 are read directly; newer ones with `go tool trace`."""
     result = summarize_trace_file(trace_file, points=points)
     if output_format == "json":
         emit_json(_document(result))
@@ -100,8 +101,10 @@ def _print(result: TraceResult) -> None:
     heading.add_column(style="bold")
     heading.add_column()
     state = "" if result.error is None else " [red](incomplete)[/]"
-    heading.add_row("trace", f"{result.path} (go 1.{result.format_minor} trace, read with "
-                             f"{result.toolchain}){state}")
+    reader = (f"read with {result.toolchain}'s go tool trace" if result.toolchain
+              else "read by mapguard")
+    heading.add_row("trace", f"{result.path} (go 1.{result.format_minor} trace, {reader})"
+                             f"{state}")
     heading.add_row("duration", f"{_seconds(summary.duration_ns):,.3f} s, {summary.events:,} "
                                 f"events, GOMAXPROCS {summary.gomaxprocs or '—'}")
     cycles = [c.duration_ns / 1e6 for c in summary.gc_cycles if c.duration_ns is not None]

@@ -1,4 +1,5 @@
-"""Parse the compiler's escape-analysis diagnostics (GO_MAP_FACTS.md §5).
+"""Parse the compiler's escape-analysis diagnostics (docs/go-facts.md, "Compiler and runtime
+output").
 
 Two inputs:
 
@@ -96,6 +97,9 @@ class EscapeFact:
     # Set when this fact is itself an inlined copy whose origin is not in the input (a standard
     # library function, or output without that package): the callee's name, or its position.
     inlined_from: str | None = None
+    # A map on the stack holds its header and first 8 slots there; inserts past 8 entries (or
+    # a size hint above 8) put its tables on the heap. Set from the source, not the compiler.
+    grows_on_heap: bool = False
 
     @property
     def why(self) -> str | None:
@@ -186,7 +190,12 @@ class _Explanation:
 class _Collector:
     """What both input forms reduce to, before facts are assembled."""
 
-    verdicts: dict[tuple[Position, str, Verdict], str | None] = field(default_factory=dict)
+    # (position, expr, verdict, occurrence) -> package. An inlined function that allocates the
+    # same expression twice leaves two identical lines at the call site: the occurrence (how
+    # many lines for that position and expression came before, in one package's output) keeps
+    # them apart; the same line from another compilation of the file is one fact.
+    verdicts: dict[tuple[Position, str, Verdict, int], str | None] = field(default_factory=dict)
+    occurrences: dict[tuple[Position, str, str | None], int] = field(default_factory=dict)
     explanations: dict[tuple[Position, str], _Explanation] = field(default_factory=dict)
     leaks: dict[tuple[Position, str, str], ParamLeak] = field(default_factory=dict)
     # Callees inlined at a call site, outermost first (nested inlining shares the position).
@@ -200,7 +209,9 @@ class _Collector:
     unrecognized: list[str] = field(default_factory=list)
 
     def verdict(self, position: Position, expr: str, verdict: Verdict, package: str | None) -> None:
-        self.verdicts.setdefault((position, expr, verdict), package)
+        occurrence = self.occurrences.get((position, expr, package), 0)
+        self.occurrences[(position, expr, package)] = occurrence + 1
+        self.verdicts.setdefault((position, expr, verdict, occurrence), package)
 
     def unknown(self, line: str) -> None:
         if len(self.unrecognized) < _UNRECOGNIZED_KEPT:
@@ -399,10 +410,13 @@ def _assemble(collector: _Collector) -> EscapeReport:
 
 
 def _fact(
-    collector: _Collector, key: tuple[Position, str, Verdict], package: str | None
+    collector: _Collector, key: tuple[Position, str, Verdict, int], package: str | None
 ) -> EscapeFact:
-    position, expr, verdict = key
+    position, expr, verdict, _ = key
     explanation = collector.explanations.get((position, expr))
+    if verdict is Verdict.STACK and explanation is not None:
+        # The explanation belongs to a heap copy at the same call site.
+        explanation = _Explanation(explanation.function)
     kind = AllocKind.VARIABLE if verdict is Verdict.MOVED else classify(expr)
     return EscapeFact(
         position=position,
@@ -461,32 +475,43 @@ def _mark_map_variables(facts: list[EscapeFact], collector: _Collector) -> list[
 
 
 def _fold_inlined(facts: list[EscapeFact], collector: _Collector) -> list[EscapeFact]:
-    """Attach each inlined copy to the fact of its origin; keep unmatched copies as facts."""
+    """Attach each inlined copy to the fact of its origin; keep unmatched copies as facts.
+
+    JSON output names each copy's origin. Text output only places copies at the call site: the
+    copies of one expression there are matched, in the order the compiler printed them, with
+    that expression's allocations in the inlined callee's body, in source order (a callee that
+    allocates `make(T)` twice leaves two copies)."""
     by_position: dict[tuple[Position, str], int] = {}
     for index, fact in enumerate(facts):
         by_position.setdefault((fact.position, fact.expr), index)
     copies: dict[int, list[InlinedCopy]] = {}
     kept: list[int] = []
-    for index, fact in enumerate(facts):
-        origin = collector.origins.get((fact.position, fact.expr))
-        callees = collector.inline_calls.get(fact.position, []) if origin is None else []
-        if origin is None and not callees:
-            kept.append(index)
-            continue
-        if origin is not None:
-            target = by_position.get((origin, fact.expr))
-        else:
-            found = (_origin_in_callee(facts, fact, callee, collector) for callee in callees)
-            target = next((hit for hit in found if hit is not None), None)
+    at_call: dict[tuple[Position, str], list[int]] = {}
+
+    def attach(index: int, target: int | None, label: str) -> None:
+        fact = facts[index]
         if target is None or target == index:
-            label = str(origin) if origin is not None else callees[0]
             facts[index] = replace(fact, inlined_from=label)
             kept.append(index)
-            continue
-        copy = InlinedCopy(fact.position, fact.verdict, fact.function)
-        copies.setdefault(target, []).append(copy)
+        else:
+            copies.setdefault(target, []).append(
+                InlinedCopy(fact.position, fact.verdict, fact.function))
+
+    for index, fact in enumerate(facts):
+        origin = collector.origins.get((fact.position, fact.expr))
+        if origin is not None:
+            attach(index, by_position.get((origin, fact.expr)), str(origin))
+        elif fact.position in collector.inline_calls:
+            at_call.setdefault((fact.position, fact.expr), []).append(index)
+        else:
+            kept.append(index)
+    for (position, expr), indices in at_call.items():
+        callees = collector.inline_calls[position]
+        origins = _origins_in_callees(facts, expr, callees, facts[indices[0]].package, collector)
+        for place, index in enumerate(indices):
+            attach(index, origins[place] if place < len(origins) else None, callees[0])
     result = []
-    for index in kept:
+    for index in sorted(kept):
         fact = facts[index]
         if index in copies:
             fact = replace(fact, inlined_copies=tuple(sorted(copies[index], key=_copy_key)))
@@ -498,23 +523,27 @@ def _copy_key(copy: InlinedCopy) -> Position:
     return copy.position
 
 
-def _origin_in_callee(
-    facts: list[EscapeFact], copy: EscapeFact, callee: str, collector: _Collector
-) -> int | None:
-    """The callee's own fact for the same expression: the first one after its declaration."""
-    declaration = _declaration(callee, copy.package, collector)
-    if declaration is None:
-        return None
-    best: int | None = None
-    for index, fact in enumerate(facts):
-        if (
-            fact.expr == copy.expr and fact.position.file == declaration.file
-            and fact.position.line >= declaration.line
-            and (best is None or fact.position < facts[best].position)
-            and fact.position not in collector.inline_calls
-        ):
-            best = index
-    return best
+def _origins_in_callees(facts: list[EscapeFact], expr: str, callees: list[str],
+                        package: str | None, collector: _Collector) -> list[int]:
+    """The allocations of `expr` in the bodies of the inlined callees (outermost first; a
+    callee's body ends where the next function of its file is declared), in source order."""
+    starts: dict[str, list[int]] = {}
+    for position in collector.declarations.values():
+        starts.setdefault(position.file, []).append(position.line)
+    found: list[int] = []
+    for callee in callees:
+        declaration = _declaration(callee, package, collector)
+        if declaration is None:
+            continue
+        later = [line for line in starts.get(declaration.file, []) if line > declaration.line]
+        end = min(later, default=1 << 31)
+        found += sorted(
+            (index for index, fact in enumerate(facts)
+             if fact.expr == expr and fact.position.file == declaration.file
+             and declaration.line <= fact.position.line < end
+             and fact.position not in collector.inline_calls),
+            key=lambda index: facts[index].position)
+    return found
 
 
 def _declaration(callee: str, package: str | None, collector: _Collector) -> Position | None:

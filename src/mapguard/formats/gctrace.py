@@ -1,4 +1,4 @@
-"""Parse the runtime's `GODEBUG=gctrace=1` lines (GO_MAP_FACTS.md §6).
+"""Parse the runtime's `GODEBUG=gctrace=1` lines (docs/go-facts.md, "Compiler and runtime output").
 
 One line per GC cycle, e.g. (Go 1.19+; older releases lack the stacks/globals fields)::
 
@@ -224,35 +224,24 @@ class _LineParser:
 
 
 class GctraceParser:
-    """Incremental parser: feed lines as they arrive (a live child's stderr), take the result.
+    """Line by line, for a live child's stderr: `feed` each line as it arrives and get the cycle
+    it describes, or the malformed line it is (both None for other output). Keeps nothing but
+    the line count: the caller decides what to keep.
 
     Pure: no I/O. One parser per input; it numbers the lines it is fed from 1.
     """
 
-    __slots__ = ("_lineno", "_lines", "_malformed", "_other", "_rows")
+    __slots__ = ("_lineno", "_lines")
 
     def __init__(self) -> None:
         self._lines = _LineParser()
-        self._rows: list[tuple[Any, ...]] = []
-        self._malformed: list[MalformedLine] = []
-        self._other = 0
         self._lineno = 0
 
-    def feed(self, line: str) -> GcCycle | None:
-        """Take one line (with or without its newline); return the cycle it describes, if any."""
+    def feed(self, line: str) -> tuple[GcCycle | None, MalformedLine | None]:
+        """Take one line (with or without its newline)."""
         self._lineno += 1
         row, broken = self._lines.classify(line, self._lineno)
-        if row is not None:
-            self._rows.append(row)
-            return GcCycle._make(row)
-        if broken is not None:
-            self._malformed.append(broken)
-        else:
-            self._other += 1
-        return None
-
-    def result(self) -> GcTrace:
-        return GcTrace(Cycles.from_rows(self._rows), tuple(self._malformed), self._other)
+        return (GcCycle._make(row) if row is not None else None), broken
 
 
 # The bulk path. A saved log can hold a million cycles; one Python-level pass per line costs
@@ -345,8 +334,8 @@ class _Columns:
         return [[column[i] for i in order] for column in self.columns]
 
 
-def _parse_text(text: str) -> GcTrace:
-    data = text.encode("utf-8", "replace")
+def _parse_block(data: bytes, first_line: int = 1) -> GcTrace:
+    """Parse whole lines; the first is line `first_line` of the input."""
     lines = data.split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
@@ -381,7 +370,7 @@ def _parse_text(text: str) -> GcTrace:
                     else b"\n".join([lines[index] for index in chunk])
                 )  # fmt: skip
                 notes = [shapes[skeletons[index]][1] or () for index in chunk]
-                linenos = [index + 1 for index in chunk]
+                linenos = [index + first_line for index in chunk]
                 columns = _bulk_columns(block, linenos, notes, shape, floats, ints)
                 if columns is not None:
                     gathered.extend(columns)
@@ -389,7 +378,7 @@ def _parse_text(text: str) -> GcTrace:
             rows = []
             for index in chunk:
                 text_line = lines[index].decode("utf-8", "replace")
-                row, broken = line_parser.classify(text_line, index + 1)
+                row, broken = line_parser.classify(text_line, index + first_line)
                 if row is not None:
                     rows.append(row)
                 elif broken is not None:
@@ -436,12 +425,61 @@ def _tail(text: str) -> tuple[int, int | None, int | None, int, tuple[str, ...]]
     return (_integer(goal[0]), extras.get("stacks"), extras.get("globals"), _integer(procs), notes)
 
 
+class GctraceStream:
+    """A saved log read in chunks of any size: `feed` each, then `finish`; each returns the
+    parsed block of whole lines it completed (or None). Memory holds one block at a time, so
+    a log of any length goes through; a "line" longer than `MAX_LINE` bytes (no gctrace line
+    is: binary data, a gzip bomb's zeros) is skipped and counted as another line.
+
+    Pure: no I/O. Lines are numbered from 1 across blocks."""
+
+    BLOCK = 1 << 20
+    MAX_LINE = 1 << 16
+
+    __slots__ = ("_line", "_overlong", "_pending")
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+        self._line = 1  # number of the first line in `_pending`
+        self._overlong = False  # `_pending` continues a line too long to keep
+
+    def feed(self, data: bytes) -> GcTrace | None:
+        self._pending += data
+        cut = self._pending.rfind(b"\n")
+        if cut < 0:
+            if len(self._pending) > self.MAX_LINE:
+                self._overlong = True
+                self._pending.clear()
+            return None
+        if cut + 1 < self.BLOCK:
+            return None
+        block = bytes(self._pending[: cut + 1])
+        del self._pending[: cut + 1]
+        return self._parse(block)
+
+    def finish(self) -> GcTrace | None:
+        block = bytes(self._pending)
+        self._pending.clear()
+        return self._parse(block) if block or self._overlong else None
+
+    def _parse(self, block: bytes) -> GcTrace:
+        skipped = 0
+        if self._overlong:  # the block starts with the end of an overlong line
+            end = block.find(b"\n")
+            block = block[end + 1 :] if end >= 0 else b""
+            self._overlong, skipped = False, 1
+            self._line += 1
+        trace = _parse_block(block, self._line) if block else GcTrace(Cycles.from_rows([]), (), 0)
+        self._line += block.count(b"\n")
+        return GcTrace(trace.cycles, trace.malformed, trace.other_lines + skipped)
+
+
 def parse_gctrace(text: str, source: str = "<gctrace>") -> GcTrace:
     """Parse a saved gctrace log (usually a program's whole stderr).
 
     Raises `InputError` when the text holds no gctrace line at all: it is not a gctrace.
     """
-    trace = _parse_text(text)
+    trace = _parse_block(text.encode("utf-8", "replace"))
     if not trace.cycles:
         if trace.malformed:
             first = trace.malformed[0]

@@ -22,6 +22,11 @@ from mapguard.formats import profile_pb2
 
 # A profile larger than this once decompressed is refused: a gzip bomb must not exhaust memory.
 DEFAULT_MAX_SIZE = 1 << 30
+# Go writes profiles compressed 2-4x (gzip -9 of one: about 6x); a bomb of zeros, 1000x. Past
+# the floor, output over this many times the input is refused as it inflates.
+MAX_EXPANSION = 32
+EXPANSION_FLOOR = 64 << 20
+_INFLATE_CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 HEAP_TEXT_PREFIX = b"heap profile:"
 
@@ -42,6 +47,9 @@ class Frame:
     file: str
     line: int
     column: int = 0
+    # The line of the function's declaration (`func` keyword) in the profiled build, 0 when the
+    # profile does not say (debug=1 text, Go < 1.20). What source is checked against.
+    start_line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +121,9 @@ class Profile:
     locations: tuple[Location, ...]
     samples: SampleTable
     text_format: bool = False  # parsed from the debug=1 text format (locations are bare PCs)
+    # Allocation stacks keep their runtime frames (a debug=1 profile symbolised against its
+    # binary): map work then always shows as a map runtime frame.
+    runtime_frames: bool = False
 
     def sample_index(self, name: str | None = None) -> int:
         """Index of the sample type `name`, or of the default one as `go tool pprof` picks it."""
@@ -159,27 +170,43 @@ def parse_profile(data: bytes, source: str, *, max_size: int = DEFAULT_MAX_SIZE)
 
 
 def gunzip(data: bytes, source: str, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
-    """Decompress all gzip members, refusing output over `max_size` bytes."""
+    """Decompress all gzip members, refusing output over `max_size` bytes, or over
+    `MAX_EXPANSION` times the input once past `EXPANSION_FLOOR` (no profile compresses that
+    well; a gzip bomb does). The caps are checked chunk by chunk as the data inflates, so a
+    bomb is refused holding little more than the cap, never its full size."""
+    limit = min(max_size, max(EXPANSION_FLOOR, MAX_EXPANSION * len(data)))
     out: list[bytes] = []
     produced = 0
     rest = data
     while rest:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            chunk = inflater.decompress(rest, max_size - produced + 1)
-        except zlib.error as exc:
-            raise InputError(source, f"corrupt gzip data ({exc})") from None
-        produced += len(chunk)
-        if produced > max_size or inflater.unconsumed_tail:
-            raise InputError(source, f"decompresses to more than the {max_size} byte cap "
-                             "(a gzip bomb or a profile too large)")
+        pending = rest
+        while not inflater.eof:
+            try:
+                chunk = inflater.decompress(pending, _INFLATE_CHUNK)
+            except zlib.error as exc:
+                raise InputError(source, f"corrupt gzip data ({exc})") from None
+            produced += len(chunk)
+            if produced > limit:
+                raise InputError(source, _too_big(limit, max_size))
+            out.append(chunk)
+            pending = inflater.unconsumed_tail
+            if not chunk and not pending:
+                break  # the input ended before the stream did
         if not inflater.eof:
             raise InputError(source, "truncated gzip data", where=f"offset {len(data)}")
-        out.append(chunk)
         rest = inflater.unused_data
         if rest and not rest.startswith(GZIP_MAGIC):
             break  # trailing garbage after the last member, as gzip(1) tolerates
     return b"".join(out)
+
+
+def _too_big(limit: int, max_size: int) -> str:
+    if limit == max_size:
+        return f"decompresses to more than the {max_size} byte cap (a gzip bomb or a " \
+            "profile too large)"
+    return (f"decompresses to more than {limit} bytes, over {MAX_EXPANSION} times its "
+            "compressed size: a gzip bomb, not a profile")
 
 
 # --- protobuf ------------------------------------------------------------------------------
@@ -205,8 +232,8 @@ def _parse_proto(data: bytes, source: str) -> Profile:
 
     sample_types = tuple(ValueType(text(v.type, "sample type"), text(v.unit, "sample unit"))
                          for v in message.sample_type)
-    functions = {f.id: (text(f.name, "function name"), text(f.filename, "function file"))
-                 for f in message.function}
+    functions = {f.id: (text(f.name, "function name"), text(f.filename, "function file"),
+                        f.start_line) for f in message.function}
     locations: list[Location] = []
     location_index: dict[int, int] = {}
     for loc in message.location:
@@ -215,8 +242,8 @@ def _parse_proto(data: bytes, source: str) -> Profile:
             if line.function_id not in functions:
                 raise InputError(source, f"location {loc.id} refers to missing function "
                                  f"{line.function_id}")
-            name, filename = functions[line.function_id]
-            frames.append(Frame(name, filename, line.line, line.column))
+            name, filename, start_line = functions[line.function_id]
+            frames.append(Frame(name, filename, line.line, line.column, start_line))
         location_index[loc.id] = len(locations)
         locations.append(Location(loc.id, loc.address, loc.mapping_id, tuple(frames)))
     mappings = tuple(Mapping(m.id, m.memory_start, m.memory_limit, m.file_offset,

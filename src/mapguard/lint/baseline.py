@@ -39,8 +39,11 @@ def write_baseline(path: Path, findings: Iterable[Finding]) -> int:
          "fingerprint": fingerprint(f, base, lines), "message": f.message}
         for f in findings
     ]
-    path.write_text(json.dumps({"version": BASELINE_VERSION, "findings": entries}, indent=2)
-                    + "\n", encoding="utf-8")
+    try:
+        path.write_text(json.dumps({"version": BASELINE_VERSION, "findings": entries},
+                                   indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(path, f"cannot write baseline: {exc.strerror}") from None
     return len(entries)
 
 
@@ -63,9 +66,11 @@ def filter_new(path: Path, findings: Iterable[Finding]) -> tuple[list[Finding], 
 
 def _read_fingerprints(path: Path) -> list[str]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except OSError as exc:
         raise InputError(path, f"cannot read baseline: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not a baseline: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not a baseline: invalid JSON ({exc.msg})",
                          where=f"line {exc.lineno}") from None

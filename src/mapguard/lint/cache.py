@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mapguard import __version__
-from mapguard.lint.results import DirResult, VersionNote
+from mapguard.lint.results import DirResult, FileNote, VersionNote
 from mapguard.lint.rule import Finding
 from mapguard.source.discover import PackageDir
 from mapguard.source.gomod import find_module
@@ -96,7 +96,9 @@ def _encode(result: DirResult) -> str:
         "findings": [f.to_json() for f in result.findings],
         "errors": [[str(e.path), e.message] for e in result.errors],
         "files": result.files,
-        "versions": [[v.where, v.version, v.source] for v in result.versions],
+        "versions": [[v.where, v.version, v.source, list(v.silenced)] for v in result.versions],
+        "notes": [[str(n.path), n.message, n.line] for n in result.notes],
+        "digests": [[str(path), digest] for path, digest in result.digests],
     })
 
 
@@ -106,5 +108,8 @@ def _decode(text: str) -> DirResult:
         tuple(Finding.from_json(f) for f in data["findings"]),
         tuple(FileError(Path(p), m) for p, m in data["errors"]),
         data["files"],
-        tuple(VersionNote(*v) for v in data["versions"]),
+        tuple(VersionNote(where, version, source, tuple(silenced))
+              for where, version, source, silenced in data["versions"]),
+        tuple(FileNote(Path(p), m, line) for p, m, line in data["notes"]),
+        tuple((Path(p), digest) for p, digest in data["digests"]),
     )

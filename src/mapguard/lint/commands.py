@@ -4,35 +4,34 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from mapguard.clikit import counted, emit_json, format_option
+from mapguard.clikit import counted, emit_json, format_option, progress_bar
 from mapguard.errors import MapguardError, UsageError
-from mapguard.goversion import GoVersion
 from mapguard.lint import baseline as baselines
-from mapguard.lint.cache import default_cache_dir
 from mapguard.lint.config import find_config, load_config
-from mapguard.lint.engine import LintOptions, lint
-from mapguard.lint.fixes import plan_fixes, unified_diff
+from mapguard.lint.engine import LintOptions, content_digest, lint_expansion
+from mapguard.lint.fixes import plan_fixes, refusal, unified_diff, write_atomically
+from mapguard.lint.modules import CommandLine, ModuleOptions, options_from
 from mapguard.lint.output import (
     display_path,
     dumps,
     render_errors,
     render_github,
     render_json,
+    render_notes,
     render_sarif,
     render_text,
 )
-from mapguard.lint.registry import ALL_RULES, rule_for, select_rules
+from mapguard.lint.registry import ALL_RULES, rule_for
 from mapguard.lint.results import LintResult
 from mapguard.lint.rule import Finding
-from mapguard.source.discover import Selection
+from mapguard.source.discover import DirTarget, Expansion, expand
 
 if TYPE_CHECKING:
     from mapguard.lint.escape_join import Annotations
@@ -46,30 +45,36 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.argument("targets", nargs=-1)
 @format_option(("text", "json", "sarif", "github"))
 @click.option("--fix", is_flag=True, help="Apply the safe fixes to the files.")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="With --fix or --diff, also the fixes marked unsafe.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a diff instead.")
 @click.option("--select", multiple=True, help="Only these rules (codes or names, comma-separated).")
 @click.option("--ignore", multiple=True, help="Skip these rules.")
 @click.option("--go-version", help="Give advice as if go.mod said this version (e.g. 1.21).")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="Configuration file (default: nearest .mapguard.toml or pyproject.toml).")
-@click.option("--baseline", "baseline_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--baseline", "baseline_path", type=click.Path(path_type=Path),
               help="Report only findings not recorded in this baseline.")
-@click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--write-baseline", type=click.Path(path_type=Path),
               help="Record the current findings as the baseline and exit 0.")
 @click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
 @click.option("--include-generated", is_flag=True, default=None,
               help="Also lint generated files.")
+@click.option("--advice-everywhere", is_flag=True, default=None,
+              help="Also give the speed and style advice (MG001-MG003, MG010) in test and "
+                   "tool code.")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), help="Worker processes (0: all cores).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
-@click.option("--output", "-o", "output_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--output", "-o", "output_path", type=click.Path(path_type=Path),
               help="Write the report to this file instead of stdout.")
 @click.option("--escape", "with_escape", is_flag=True,
               help="Build the packages with -gcflags=-m=2 and show each finding's map verdict.")
 def lint_command(
-    targets: tuple[str, ...], output_format: str, fix: bool, show_diff: bool,
-    select: tuple[str, ...], ignore: tuple[str, ...], go_version: str | None,
+    targets: tuple[str, ...], output_format: str, fix: bool, unsafe_fixes: bool,
+    show_diff: bool, select: tuple[str, ...], ignore: tuple[str, ...], go_version: str | None,
     config_path: Path | None, baseline_path: Path | None, write_baseline: Path | None,
-    exclude: tuple[str, ...], include_generated: bool | None, jobs: int | None,
+    exclude: tuple[str, ...], include_generated: bool | None,
+    advice_everywhere: bool | None, jobs: int | None,
     no_cache: bool, output_path: Path | None, with_escape: bool,
 ) -> int:
     """Find risky map updates in Go packages (default ./...).
@@ -79,55 +84,61 @@ def lint_command(
     (files that do not parse are listed and the rest is analysed).
     """
     cwd = Path.cwd()
-    loaded = load_config(config_path or find_config(cwd))
-    config = loaded.config
-    # A rule named on the command line is wanted, whatever the configuration ignores.
-    chosen = _split(select)
-    rules = select_rules(chosen or config.select,
-                         _split(ignore) or ([] if chosen else config.ignore))
-    version_text = go_version or config.go_version
-    try:
-        forced = GoVersion.parse(version_text) if version_text else None
-    except ValueError as exc:
-        raise UsageError(f"--go-version: {exc}") from None
-    options = LintOptions(
-        rules=rules,
-        selection=Selection(
-            exclude=(*config.exclude, *exclude), base=loaded.base,
-            include_generated=config.include_generated if include_generated is None
-            else include_generated,
-            include_tests=config.include_tests,
-        ),
-        go_version=forced,
-        detect_toolchain=forced is None,
-        jobs=jobs if jobs is not None else config.jobs,
-        cache_dir=None if no_cache or not config.cache else default_cache_dir(),
-    )
-    patterns = list(targets) or ["./..."]
-    with _progress(output_format) as report_progress:
-        result = lint(patterns, options, cwd=cwd, progress=report_progress)
+    for option, path in (("--output", output_path), ("--write-baseline", write_baseline)):
+        if path is not None:
+            check_writable(path, option)
+    run_config = load_config(config_path or find_config(cwd))
+    flags = CommandLine(tuple(_split(select)), tuple(_split(ignore)), go_version, exclude,
+                        include_generated, jobs, no_cache, advice_everywhere)
+    options = options_from(run_config, flags)
+    modules = ModuleOptions(run_config, options, flags, explicit=config_path is not None)
+    expansion = expand(list(targets) or ["./..."], cwd, options.selection)
+    for why in expansion.unmatched:
+        click.echo(f"warning: {why}", err=True)
+    expansion, per_dir = modules.apply(expansion)
+    if not expansion.targets:
+        raise UsageError("no Go files to lint: their modules' configurations exclude them all")
+
+    def options_for(target: DirTarget) -> LintOptions:
+        return per_dir[target.directory]
+
+    with progress_bar("linting", "packages") as report_progress:
+        result = lint_expansion(expansion, options, progress=report_progress,
+                                options_for=options_for)
     if write_baseline is not None:
         count = baselines.write_baseline(write_baseline, result.findings)
         click.echo(f"wrote {count} findings to {write_baseline}", err=True)
         return 2 if result.errors else 0
-    baseline_file = baseline_path or (loaded.base / config.baseline if config.baseline else None)
+    baseline_file = baseline_path or (run_config.base / run_config.config.baseline
+                                      if run_config.config.baseline else None)
     if baseline_file is not None:
         new, matched = baselines.filter_new(baseline_file, result.findings)
         result = replace(result, findings=tuple(new))
         if matched:
             click.echo(f"{matched} findings matched the baseline {baseline_file}", err=True)
+    diff = ""
     if fix or show_diff:
-        result = _apply_fixes(result, cwd, write=fix and not show_diff)
+        result, diff, written = _apply_fixes(result, expansion, cwd,
+                                             write=fix and not show_diff,
+                                             unsafe=unsafe_fixes)
+        if written:
+            # The report shows the files as they are now: positions in the fixed text.
+            result = _relint_fixed(result, expansion, {p.parent for p in written}, options,
+                                   options_for)
     escape: Annotations | None = None
     escape_error: MapguardError | None = None
     if with_escape:
         from mapguard.lint.escape_join import escape_annotations
 
         try:
-            escape = escape_annotations(result.findings, [str(cwd / p) for p in patterns])
+            escape = escape_annotations(result.findings,
+                                        [str(cwd / p) for p in (targets or ("./...",))])
         except MapguardError as exc:
             escape_error = exc  # the findings are still reported, without verdicts
-    _emit(result, output_format, cwd, output_path, escape)
+    if diff and output_format != "json":
+        # The report's format owns stdout; text has room for the diff before it.
+        click.echo(diff, nl=False, err=output_format != "text")
+    _emit(result, output_format, cwd, output_path, escape, diff if diff else None)
     if escape_error is not None:
         raise escape_error
     if result.errors:
@@ -135,60 +146,103 @@ def lint_command(
     return 1 if result.findings else 0
 
 
-@contextmanager
-def _progress(output_format: str) -> Iterator[Callable[[int, int], None] | None]:
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    console = Console(stderr=True)
-    with Progress(TextColumn("linting"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("packages"), TimeElapsedColumn(), console=console,
-                  transient=True) as progress:
-        task = progress.add_task("lint", total=None)
-
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield update
+def check_writable(path: Path, option: str) -> None:
+    """Fail before the work when a report could not be written there."""
+    try:
+        if path.is_dir():
+            raise UsageError(f"{option} {path}: is a directory")
+        path.stat()  # a symbolic link loop raises here; a missing file is fine
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: {exc.strerror}") from None
+    parent = path.parent if str(path.parent) else Path()
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: no such directory {parent}")
 
 
-def _apply_fixes(result: LintResult, cwd: Path, *, write: bool) -> LintResult:
+def _apply_fixes(result: LintResult, expansion: Expansion, cwd: Path, *, write: bool,
+                 unsafe: bool) -> tuple[LintResult, str, set[Path]]:
+    """Write the fixes (or, without `write`, return them as one diff); also the files
+    written. Only files inside the trees the command line named are written, each atomically
+    and only if it still holds the text that was linted. Unsafe fixes only with `unsafe`."""
     by_file: dict[Path, list[Finding]] = defaultdict(list)
     for finding in result.findings:
         if finding.fix is not None:
             by_file[finding.path].append(finding)
     fixed: set[Finding] = set()
+    diffs: list[str] = []
+    written: set[Path] = set()  # real paths: two names of one file are fixed once
     for path, findings in sorted(by_file.items()):
-        plan = plan_fixes(path, path.read_bytes(), findings)
-        if plan.parse_error is not None:
-            click.echo(f"{display_path(path, cwd)}: {plan.parse_error}", err=True)
+        shown = display_path(path, cwd)
+        why_not = refusal(path, expansion.roots)
+        real = path.resolve() if why_not is None else path
+        if why_not is None and real in written:
             continue
-        if write:
-            path.write_bytes(plan.fixed)
-            fixed.update(plan.applied)
-        else:
-            sys.stdout.write(unified_diff(plan, display_path(path, cwd)))
+        try:
+            original = path.read_bytes()
+        except OSError as exc:
+            click.echo(f"{shown}: cannot read: {exc.strerror}; not fixed", err=True)
+            continue
+        if result.digests.get(path) not in {None, content_digest(original)}:
+            why_not = "changed on disk since it was linted: left alone (run mapguard again)"
+        if why_not is not None:
+            click.echo(f"{shown}: {why_not}", err=True)
+            continue
+        plan = plan_fixes(path, original, findings, unsafe=unsafe)
+        if plan.parse_error is not None:
+            click.echo(f"{shown}: {plan.parse_error}", err=True)
+            continue
+        if not write:
+            diffs.append(unified_diff(plan, shown))
+            continue
+        failure = write_atomically(path, original, plan.fixed)
+        if failure is not None:
+            click.echo(f"{shown}: {failure}", err=True)
+            continue
+        written.add(real)
+        fixed.update(plan.applied)
     if write:
         files = len({f.path for f in fixed})
         click.echo(f"fixed {counted(len(fixed), 'finding')} in {counted(files, 'file')}",
                    err=True)
-        return replace(result, findings=tuple(f for f in result.findings if f not in fixed))
-    return result
+        left = tuple(f for f in result.findings if f not in fixed)
+        # Every name of a written file changed: the links to it too.
+        changed = {p for p in by_file if p in {f.path for f in fixed} or (
+            refusal(p, expansion.roots) is None and p.resolve() in written)}
+        return replace(result, findings=left), "", changed
+    return result, "".join(diffs), set()
+
+
+def _relint_fixed(result: LintResult, expansion: Expansion, changed: set[Path],
+                  options: LintOptions, options_for: Callable[[DirTarget], LintOptions]
+                  ) -> LintResult:
+    """The result with the `changed` directories linted again."""
+    again = lint_expansion(
+        replace(expansion, targets=tuple(t for t in expansion.targets if t.directory in changed)),
+        options, options_for=options_for)
+
+    def kept(path: Path) -> bool:
+        return path.parent not in changed
+
+    return replace(
+        result,
+        findings=tuple(sorted([*(f for f in result.findings if kept(f.path)), *again.findings],
+                              key=lambda f: f.sort_key)),
+        errors=tuple(sorted([*(e for e in result.errors if kept(e.path)), *again.errors],
+                            key=lambda e: str(e.path))),
+        notes=tuple(sorted([*(n for n in result.notes if kept(n.path)), *again.notes],
+                           key=lambda n: (str(n.path), n.line))),
+    )
 
 
 def _emit(result: LintResult, output_format: str, cwd: Path, output_path: Path | None,
-          escape: Annotations | None = None) -> None:
+          escape: Annotations | None = None, diff: str | None = None) -> None:
     if output_format == "json":
-        text = dumps(render_json(result, cwd, escape))
+        document = render_json(result, cwd, escape)
+        if diff is not None:
+            document["diff"] = diff
+        text = dumps(document)
     elif output_format == "sarif":
         text = dumps(render_sarif(result, ALL_RULES, cwd))
     elif output_format == "github":
@@ -198,8 +252,13 @@ def _emit(result: LintResult, output_format: str, cwd: Path, output_path: Path |
                            escape=escape)
         if result.errors:
             click.echo("files not analysed:\n" + render_errors(result, cwd), err=True)
+        if result.notes:
+            click.echo(render_notes(result, cwd), err=True)
     if output_path is not None:
-        output_path.write_text(text + "\n", encoding="utf-8")
+        try:
+            output_path.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--output {output_path}: {exc.strerror}") from None
     elif text:
         click.echo(text)
 

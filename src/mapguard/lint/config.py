@@ -6,6 +6,7 @@ ignore = ["MG002"]               # rules to skip
 exclude = ["internal/gen/**"]    # globs, relative to the config file's directory
 include-generated = false        # lint files marked `// Code generated ... DO NOT EDIT.`
 include-tests = true             # lint *_test.go files
+advice-everywhere = false        # MG001-MG003, MG010 also in test and tool code
 go-version = "1.22"              # advice as if the module said `go 1.22`
 baseline = "mapguard-baseline.json"
 jobs = 0                         # worker processes; 0 = one per core
@@ -35,6 +36,7 @@ class LintConfig:
     exclude: list[str] = field(default_factory=list)
     include_generated: bool = False
     include_tests: bool = True
+    advice_everywhere: bool = False
     go_version: str | None = None
     baseline: str | None = None
     jobs: int = 0
@@ -53,6 +55,7 @@ def _schema() -> Any:
         exclude: list[str] = Field(default_factory=list)
         include_generated: bool = Field(False, alias="include-generated")
         include_tests: bool = Field(True, alias="include-tests")
+        advice_everywhere: bool = Field(False, alias="advice-everywhere")
         go_version: str | None = Field(None, alias="go-version")
         baseline: str | None = None
         jobs: int = Field(0, ge=0)
@@ -81,22 +84,45 @@ class LoadedConfig:
 def find_config(start: Path) -> Path | None:
     """The nearest .mapguard.toml, or pyproject.toml with [tool.mapguard], from `start` up."""
     for directory in (start, *start.parents):
-        candidate = directory / ".mapguard.toml"
-        if candidate.is_file():
-            return candidate
-        pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and b"[tool.mapguard]" in pyproject.read_bytes():
-            return pyproject
+        found = config_in(directory)
+        if found is not None:
+            return found
     return None
+
+
+def config_in(directory: Path) -> Path | None:
+    """The configuration file of this directory itself, if it has one."""
+    candidate = directory / ".mapguard.toml"
+    if _exists(candidate):
+        return candidate
+    pyproject = directory / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            return pyproject if b"[tool.mapguard]" in pyproject.read_bytes() else None
+        except OSError as exc:
+            raise InputError(pyproject, f"cannot read: {exc.strerror}") from None
+    return None
+
+
+def _exists(path: Path) -> bool:
+    """Present in any form (a directory or a broken link where a file should be is then an
+    error when it is read, not a file silently passed over)."""
+    try:
+        path.lstat()
+    except OSError:
+        return False
+    return True
 
 
 def load_config(path: Path | None) -> LoadedConfig:
     if path is None:
         return LoadedConfig(LintConfig(), None)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML: {exc}") from None
     prefix = ""

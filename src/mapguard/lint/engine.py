@@ -9,6 +9,7 @@ whose anchor text occurs in the package, and drops suppressed findings
 from __future__ import annotations
 
 import functools
+import hashlib
 import multiprocessing
 import os
 import re
@@ -18,18 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from mapguard.errors import ToolError
-from mapguard.gotool import find_go
+from mapguard.gotool import find_go, gofmt_accepts
 from mapguard.goversion import NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_key
+from mapguard.lint.overlaps import one_finding_per_problem
 from mapguard.lint.registry import ALL_RULES
-from mapguard.lint.results import DirResult, LintResult, VersionNote
-from mapguard.lint.rule import Finding, Pass, Rule, TextPattern
+from mapguard.lint.results import DirResult, FileNote, LintResult, VersionNote
+from mapguard.lint.rule import Finding, Pass, Rule, TextPattern, is_support_code
 from mapguard.source.discover import (
     DirTarget,
     Expansion,
     PackageDir,
     Selection,
+    SourceFile,
     expand,
+    file_size,
     read_target,
 )
 from mapguard.source.gomod import GoModule, find_module
@@ -39,8 +43,14 @@ from mapguard.source.typeinfo import TypeInfo
 
 # Below this much source, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD_BYTES = 4_000_000
+# A package is split across workers only if each part keeps this much source and this many
+# files: every part parses the declarations of the whole package again.
+SHARD_MIN_BYTES = 400_000
+SHARD_MIN_FILES = 8
 
-_IGNORE = re.compile(r"//\s*mapguard:ignore\s+([A-Za-z0-9_,\s-]+?)(?:\s+[^A-Za-z0-9,].*|\s*$)")
+_IGNORE = re.compile(r"//\s*mapguard:ignore\b(.*)$")
+_CODE_LIKE = re.compile(r"[A-Za-z]{2,3}\d{2,4}")
+_KNOWN = {rule.code: rule.code for rule in ALL_RULES} | {rule.name: rule.code for rule in ALL_RULES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,11 @@ class LintOptions:
     detect_toolchain: bool = False  # ask the installed Go for its version, when code needs it
     jobs: int = 0  # 0: one per core
     cache_dir: Path | None = None  # None: no cache
+    # Split a package across workers above this much source (None: the run's fair share per
+    # worker); the results are the same either way, only the speed differs.
+    shard_bytes: int | None = None
+    # Also report the rules with `in_support_code=False` in test and tool code.
+    advice_everywhere: bool = False
 
 
 ProgressCallback = Callable[[int, int], None]  # (packages done, packages in all)
@@ -69,68 +84,145 @@ def lint(
 
 
 @dataclass(frozen=True, slots=True)
+class Work:
+    """One unit for a worker: a directory, the options that apply to it (its module's
+    configuration), and, for a large package split across workers, the files whose
+    candidates this unit checks (None: all)."""
+
+    target: DirTarget
+    options: LintOptions
+    shard: frozenset[Path] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Outcome:
     result: DirResult
-    new_key: str | None  # a fresh result to store in the cache under this key
+    key: str | None  # the cache key of the directory's result
     cached: bool
 
 
 def lint_expansion(
-    expansion: Expansion, options: LintOptions, *, progress: ProgressCallback | None = None
+    expansion: Expansion, options: LintOptions, *, progress: ProgressCallback | None = None,
+    options_for: Callable[[DirTarget], LintOptions] | None = None,
 ) -> LintResult:
-    outcomes = _run_all(list(expansion.targets), options, progress)
+    """Lint every directory of `expansion`; `options_for` gives a directory's own options
+    (its module's configuration), else `options` apply everywhere. `options.jobs` and
+    `options.cache_dir` are the run's."""
+    targets = list(expansion.targets)
+    per_dir = [options_for(t) if options_for is not None else options for t in targets]
+    work = split_work(targets, per_dir, options.jobs or os.cpu_count() or 1,
+                      options.shard_bytes)
+    outcomes = _run_all(work, options.jobs, progress)
+    merged = _merge_shards(work, outcomes)
     if options.cache_dir is not None:
         cache = LintCache(options.cache_dir)
-        cache.put_many((o.new_key, o.result) for o in outcomes if o.new_key is not None)
+        cache.put_many((key, result) for key, result, cached in merged
+                       if key is not None and not cached)
         cache.close()
-    results = [o.result for o in outcomes]
+    results = [result for _, result, _ in merged]
     return LintResult(
         findings=tuple(sorted((f for r in results for f in r.findings), key=lambda f: f.sort_key)),
         files=sum(r.files for r in results),
         errors=tuple(sorted((e for r in results for e in r.errors), key=lambda e: str(e.path))),
         versions=tuple(sorted({v for r in results for v in r.versions},
                               key=lambda v: (v.where, v.version))),
-        cached_packages=sum(1 for o in outcomes if o.cached),
+        cached_packages=sum(1 for _, _, cached in merged if cached),
+        notes=tuple(sorted((n for r in results for n in r.notes),
+                           key=lambda n: (str(n.path), n.line))),
+        digests={path: digest for r in results for path, digest in r.digests},
     )
+
+
+def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
+               shard_bytes: int | None = None) -> list[Work]:
+    """One unit per directory, except that a package bigger than its workers' fair share
+    (`shard_bytes`, by default the total over the workers) is split into shards of about
+    that size, up to one per worker: one large package would otherwise keep one core busy
+    while the others idle."""
+    total = sum(t.size for t in targets)
+    share = shard_bytes if shard_bytes is not None else max(SHARD_MIN_BYTES, total // jobs)
+    work: list[Work] = []
+    for target, target_options in zip(targets, options, strict=True):
+        count = min(jobs, len(target.files) // SHARD_MIN_FILES, -(-target.size // share))
+        if jobs == 1 or count < 2:
+            work.append(Work(target, target_options))
+            continue
+        work.extend(Work(target, target_options, shard) for shard in _shards(target, count))
+    return work
+
+
+def _shards(target: DirTarget, count: int) -> list[frozenset[Path]]:
+    """The files of a directory in `count` groups of about equal size (largest first, each
+    to the lightest group)."""
+    groups: list[tuple[int, list[Path]]] = [(0, []) for _ in range(count)]
+    for size, path in sorted(((file_size(p), p) for p, _ in target.files), reverse=True):
+        lightest = min(range(count), key=lambda i: groups[i][0])
+        groups[lightest] = (groups[lightest][0] + size, [*groups[lightest][1], path])
+    return [frozenset(paths) for _, paths in groups if paths]
+
+
+def _merge_shards(work: list[Work], outcomes: list[_Outcome]
+                  ) -> list[tuple[str | None, DirResult, bool]]:
+    """(cache key, result, from the cache) per directory: the shards of a split package
+    joined into the result the whole package gives (each shard checked its own candidates;
+    what every shard sees, such as a syntax error, counts once)."""
+    by_dir: dict[Path, list[_Outcome]] = {}
+    for unit, outcome in zip(work, outcomes, strict=True):
+        by_dir.setdefault(unit.target.directory, []).append(outcome)
+    merged: list[tuple[str | None, DirResult, bool]] = []
+    for parts in by_dir.values():
+        if len(parts) == 1 or any(part.cached for part in parts):
+            first = next((part for part in parts if part.cached), parts[0])
+            merged.append((first.key, first.result, first.cached))
+            continue
+        results = [part.result for part in parts]
+        merged.append((parts[0].key, DirResult(
+            tuple(dict.fromkeys(f for r in results for f in r.findings)),
+            tuple(dict.fromkeys(e for r in results for e in r.errors)),
+            sum(r.files for r in results),
+            tuple(dict.fromkeys(v for r in results for v in r.versions)),
+            tuple(dict.fromkeys(n for r in results for n in r.notes)),
+            tuple(dict.fromkeys(d for r in results for d in r.digests)),
+        ), False))
+    return merged
 
 
 def _options_fingerprint(options: LintOptions) -> str:
     return "|".join([
         ",".join(rule.code for rule in options.rules),
         str(options.go_version), str(options.toolchain_version), str(options.detect_toolchain),
-        str(options.selection.include_generated),
+        str(options.selection.include_generated), str(options.advice_everywhere),
     ])
 
 
-def _run_all(targets: list[DirTarget], options: LintOptions,
-             progress: ProgressCallback | None) -> list[_Outcome]:
-    """Read, look up and analyse every directory: in this process for small jobs, else in
-    worker processes (reading and hashing the files is part of the parallel work)."""
-    total = len(targets)
+def _run_all(work: list[Work], jobs: int, progress: ProgressCallback | None) -> list[_Outcome]:
+    """Read, look up and analyse every unit: in this process for small jobs, else in worker
+    processes (reading and hashing the files is part of the parallel work)."""
+    total = len(work)
     if progress is not None:
         progress(0, total)
-    jobs = options.jobs or os.cpu_count() or 1
-    size = sum(t.size for t in targets)
+    jobs = jobs or os.cpu_count() or 1
+    size = sum(unit.target.size for unit in work)
     if jobs == 1 or total < 2 or size < PARALLEL_THRESHOLD_BYTES:
         outcomes = []
-        for done, target in enumerate(targets, start=1):
-            outcomes.append(_job(target, options))
+        for done, unit in enumerate(work, start=1):
+            outcomes.append(_job(unit))
             if progress is not None:
                 progress(done, total)
         return outcomes
-    # Biggest directories first, so that no worker is left alone with a giant at the end.
-    order = sorted(range(total), key=lambda i: targets[i].size, reverse=True)
+    # Biggest units first, so that no worker is left alone with a giant at the end.
+    order = sorted(range(total), key=lambda i: _unit_size(work[i]), reverse=True)
     by_index: dict[int, _Outcome] = {}
     fork = "fork" in multiprocessing.get_all_start_methods()
     global _SHARED_WORK
     # Forked workers inherit the job list: only indexes cross the pipe.
-    _SHARED_WORK = (targets, options)
+    _SHARED_WORK = work
     context = multiprocessing.get_context("fork" if fork else "spawn")
     try:
         with context.Pool(processes=min(jobs, total)) as pool:
-            work: list[Any] = order if fork else [(targets[i], options, i) for i in order]
+            tasks: list[Any] = order if fork else [(work[i], i) for i in order]
             for done, (index, outcome) in enumerate(
-                pool.imap_unordered(_indexed_job, work, chunksize=1), start=1
+                pool.imap_unordered(_indexed_job, tasks, chunksize=1), start=1
             ):
                 by_index[index] = outcome
                 if progress is not None:
@@ -140,21 +232,27 @@ def _run_all(targets: list[DirTarget], options: LintOptions,
     return [by_index[i] for i in range(total)]
 
 
-_SHARED_WORK: tuple[list[DirTarget], LintOptions] | None = None
+def _unit_size(unit: Work) -> int:
+    if unit.shard is None:
+        return unit.target.size
+    return unit.target.size * len(unit.shard) // max(1, len(unit.target.files))
+
+
+_SHARED_WORK: list[Work] | None = None
 _WORKER_CACHES: dict[Path, LintCache] = {}
 
 
-def _indexed_job(job: int | tuple[DirTarget, LintOptions, int]) -> tuple[int, _Outcome]:
-    if isinstance(job, int):
+def _indexed_job(task: int | tuple[Work, int]) -> tuple[int, _Outcome]:
+    if isinstance(task, int):
         assert _SHARED_WORK is not None
-        targets, options = _SHARED_WORK
-        return job, _job(targets[job], options)
-    target, options, index = job
-    return index, _job(target, options)
+        return task, _job(_SHARED_WORK[task])
+    unit, index = task
+    return index, _job(unit)
 
 
-def _job(target: DirTarget, options: LintOptions) -> _Outcome:
-    package_dir, unreadable = read_target(target, options.selection)
+def _job(unit: Work) -> _Outcome:
+    options = unit.options
+    package_dir, unreadable = read_target(unit.target, options.selection)
     errors = tuple(FileError(path, f"cannot read: {reason}") for path, reason in unreadable)
     if package_dir is None:
         return _Outcome(DirResult((), errors, 0, ()), None, cached=False)
@@ -169,8 +267,8 @@ def _job(target: DirTarget, options: LintOptions) -> _Outcome:
         key = cache_key(package_dir, f"{_options_fingerprint(options)}|{version.version}")
         hit = cache.get(key)
         if hit is not None:
-            return _Outcome(_with_errors(hit, errors), None, cached=True)
-    result = analyse_dir(package_dir, options)
+            return _Outcome(_with_errors(hit, errors), key, cached=True)
+    result = analyse_dir(package_dir, options, unit.shard)
     return _Outcome(_with_errors(result, errors), key, cached=False)
 
 
@@ -178,24 +276,48 @@ def _with_errors(result: DirResult, errors: tuple[FileError, ...]) -> DirResult:
     return replace(result, errors=result.errors + errors) if errors else result
 
 
-def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:
-    """Analyse every package of one directory (normally one, plus its external test package)."""
-    notes: set[VersionNote] = set()
+def analyse_dir(package_dir: PackageDir, options: LintOptions,
+                shard: frozenset[Path] | None = None) -> DirResult:
+    """Analyse every package of one directory (normally one, plus its external test package);
+    with `shard`, only the candidates in those files (the rest of the package is read for its
+    declarations, and for what the rules look up)."""
+    versions: set[VersionNote] = set()
+    notes: list[FileNote] = []
 
     def choose(module: GoModule | None) -> VersionChoice:
         choice = choose_version(module, options)
         where = module.path if module is not None else str(package_dir.directory)
-        notes.add(VersionNote(where, str(choice.version), choice.source))
+        silenced = tuple(rule.code for rule in options.rules
+                         if rule.needs is not None and choice.version < rule.needs)
+        versions.add(VersionNote(where, str(choice.version), choice.source, silenced))
         return choice
+
+    def judge(path: Path, content: bytes, error: str) -> bool:
+        if not gofmt_accepts(content):
+            return False
+        notes.append(FileNote(path, f"analysed in part: {error} is syntax mapguard's Go grammar "
+                                    "does not know, but gofmt accepts the file"))
+        return True
 
     # One joined text: each marker is then a single substring search per package.
     text = b"\0".join(f.content for f in package_dir.files if not f.context_only)
     rules = tuple(rule for rule in options.rules if rule.applies_to(text))
-    packages, errors = load_packages(package_dir, choose, _body_triggers(rules))
+    packages, errors = load_packages(package_dir, choose, _body_triggers(rules), judge, shard)
     findings: list[Finding] = []
     for package in packages:
-        findings.extend(run_rules(package, rules))
-    return DirResult(tuple(findings), tuple(errors), package_dir.linted, tuple(notes))
+        findings.extend(run_rules(package, rules, shard,
+                                  advice_everywhere=options.advice_everywhere))
+    mine = [f for f in package_dir.files
+            if not f.context_only and (shard is None or f.path in shard)]
+    for source_file in mine:
+        if b"mapguard:ignore" in source_file.content:
+            notes.extend(ignore_warnings(source_file))
+    # What --fix needs to tell whether a file changed on disk since it was read.
+    fixable = {f.path for f in findings if f.fix is not None}
+    digests = tuple((f.path, content_digest(f.content)) for f in package_dir.files
+                    if f.path in fixable)
+    return DirResult(tuple(findings), tuple(errors), len(mine), tuple(versions),
+                     tuple(notes), digests)
 
 
 def _body_triggers(rules: Sequence[Rule]) -> tuple[TextPattern, ...] | None:
@@ -230,15 +352,27 @@ def _installed_go_version() -> GoVersion | None:
     return toolchain.version if toolchain is not None else None
 
 
-def run_rules(package: Package, rules: Sequence[Rule]) -> list[Finding]:
-    """Run the rules (already narrowed to those whose markers the package holds)."""
+def content_digest(content: bytes) -> str:
+    return hashlib.blake2b(content, digest_size=16).hexdigest()
+
+
+def run_rules(package: Package, rules: Sequence[Rule],
+              shard: frozenset[Path] | None = None, *, advice_everywhere: bool = False
+              ) -> list[Finding]:
+    """Run the rules (already narrowed to those whose markers the package holds), keep one
+    finding per problem, and drop the suppressed ones."""
     info = TypeInfo(package)
+    support = {go_file.path for go_file in package.files if is_support_code(go_file, package)}
+    only_support = len(support) == len(package.files)
     findings: list[Finding] = []
     for rule in rules:
-        pass_ = Pass(rule, package, info)
+        skip_support = not rule.in_support_code and not advice_everywhere
+        if skip_support and only_support:
+            continue
+        pass_ = Pass(rule, package, info, shard=shard)
         rule.run(pass_)
-        findings.extend(pass_.findings)
-    return list(_unsuppressed(package, findings))
+        findings.extend(f for f in pass_.findings if not (skip_support and f.path in support))
+    return list(_unsuppressed(package, one_finding_per_problem(findings, rules)))
 
 
 def _unsuppressed(package: Package, findings: list[Finding]) -> Iterator[Finding]:
@@ -254,6 +388,56 @@ def _unsuppressed(package: Package, findings: list[Finding]) -> Iterator[Finding
             yield finding
 
 
+@dataclass(frozen=True, slots=True)
+class IgnoreComment:
+    """`//mapguard:ignore MG001,MG003 reason`: the rules it names, and the words it names
+    in rule position that are no rule (misspelt codes: reported, never silently ignored)."""
+
+    codes: frozenset[str]
+    unknown: tuple[str, ...]
+
+
+def parse_ignore(text: str) -> IgnoreComment | None:
+    """The ignore comment of a source line, or None. The rules come first — codes (`MG001`,
+    any case) or names (`rebuild-instead-of-clear`), separated by commas or spaces — then the
+    reason."""
+    match = _IGNORE.search(text)
+    if match is None:
+        return None
+    codes: set[str] = set()
+    unknown: list[str] = []
+    for word in re.split(r"[\s,]+", match.group(1).strip()):
+        rule = _KNOWN.get(word.upper()) or _KNOWN.get(word.lower())
+        if rule is not None:
+            codes.add(rule)
+        elif _CODE_LIKE.fullmatch(word):
+            unknown.append(word)
+        else:
+            break  # the reason starts
+    return IgnoreComment(frozenset(codes), tuple(unknown))
+
+
+def ignore_warnings(source_file: SourceFile) -> Iterator[FileNote]:
+    """Ignore comments that name no rule, or a rule that does not exist."""
+    content = source_file.content
+    position = 0
+    while (at := content.find(b"mapguard:ignore", position)) >= 0:
+        position = at + 1
+        start = content.rfind(b"\n", 0, at) + 1
+        end = content.find(b"\n", at)
+        line = content[start:end if end >= 0 else len(content)].decode("utf-8", "replace")
+        parsed = parse_ignore(line)
+        if parsed is None:
+            continue
+        number = content.count(b"\n", 0, at) + 1
+        if parsed.unknown:
+            yield FileNote(source_file.path, f"ignore comment names unknown rule "
+                           f"{', '.join(parsed.unknown)}: it suppresses nothing", number)
+        elif not parsed.codes:
+            yield FileNote(source_file.path, "ignore comment names no rule: it suppresses "
+                           "nothing (write //mapguard:ignore MG001 reason)", number)
+
+
 def _suppressed(finding: Finding, lines: list[bytes]) -> bool:
     for number in (finding.line, finding.line - 1):
         if not 0 < number <= len(lines):
@@ -261,7 +445,7 @@ def _suppressed(finding: Finding, lines: list[bytes]) -> bool:
         text = lines[number - 1].decode("utf-8", "replace")
         if number == finding.line - 1 and not text.lstrip().startswith("//"):
             continue
-        match = _IGNORE.search(text)
-        if match and finding.rule in re.split(r"[\s,]+", match.group(1).upper()):
+        parsed = parse_ignore(text)
+        if parsed is not None and finding.rule in parsed.codes:
             return True
     return False

@@ -1,8 +1,13 @@
-"""Applying suggested fixes: non-overlapping edits, a re-parse check, and unified diffs."""
+"""Applying suggested fixes: non-overlapping edits, a re-parse check, unified diffs, and
+writing them safely (only inside the linted tree, atomically, never over a newer text)."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
+import stat
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +15,7 @@ from typing import Literal
 
 from tree_sitter import Node
 
+from mapguard.gotool import gofmt_accepts
 from mapguard.lint.rule import Edit, Finding, edit
 from mapguard.source.package import GoFile
 from mapguard.source.parser import first_syntax_error, parse_go
@@ -70,13 +76,15 @@ class FileFix:
     parse_error: str | None  # the fixed text did not parse: nothing is written
 
 
-def plan_fixes(path: Path, original: bytes, findings: Iterable[Finding]) -> FileFix:
-    """Apply the fixes of `findings` to one file's text, refusing overlapping edits."""
+def plan_fixes(path: Path, original: bytes, findings: Iterable[Finding], *,
+               unsafe: bool = False) -> FileFix:
+    """Apply the fixes of `findings` to one file's text, refusing overlapping edits; fixes
+    marked unsafe only when asked."""
     chosen: list[Finding] = []
     skipped: list[Finding] = []
     taken: list[tuple[int, int]] = []
     for finding in sorted(findings, key=lambda f: f.sort_key):
-        if finding.fix is None:
+        if finding.fix is None or not (finding.fix.safe or unsafe):
             continue
         spans = [(e.start, e.end) for e in finding.fix.edits]
         if any(_overlaps(span, other) for span in spans for other in taken):
@@ -91,7 +99,8 @@ def plan_fixes(path: Path, original: bytes, findings: Iterable[Finding]) -> File
         text = text[: change.start] + change.text.encode() + text[change.end :]
     error = first_syntax_error(parse_go(text)) if edits else None
     message = None
-    if error is not None:
+    # Syntax the grammar cannot read even rewritten (mapguard.source.newsyntax): Go decides.
+    if error is not None and not gofmt_accepts(text):
         message = f"the fixed text does not parse at {error.start_point.row + 1}:" \
                   f"{error.start_point.column + 1}; file left unchanged"
     return FileFix(path, original, text, tuple(chosen), tuple(skipped), message)
@@ -107,3 +116,47 @@ def unified_diff(fix: FileFix, display_path: str) -> str:
     before = fix.original.decode("utf-8", "replace").splitlines(keepends=True)
     after = fix.fixed.decode("utf-8", "replace").splitlines(keepends=True)
     return "".join(difflib.unified_diff(before, after, f"a/{display_path}", f"b/{display_path}"))
+
+
+def refusal(path: Path, roots: Iterable[Path]) -> str | None:
+    """Why --fix must not write `path`, or None: a file whose real location (symbolic links
+    followed) is outside every tree the command line named is linted, never written."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a link loop (Python 3.11)
+        return f"cannot resolve: {exc}"
+    if not any(real.is_relative_to(root) for root in roots):
+        return f"links outside the linted tree (to {real}): linted read-only, not fixed"
+    return None
+
+
+def write_atomically(path: Path, original: bytes, fixed: bytes) -> str | None:
+    """Replace the file's text by `fixed` if it still holds `original`: a temporary file in
+    the same directory, its mode copied, renamed over the real file (so a reader sees the old
+    text or the new one, never a mix). Returns why nothing was written, or None."""
+    real = path.resolve()
+    try:
+        if real.read_bytes() != original:
+            return "changed on disk since it was linted: left alone (run mapguard again)"
+        mode = stat.S_IMODE(real.stat().st_mode)
+        handle, name = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.",
+                                        suffix=".mapguard")
+    except OSError as exc:
+        return f"cannot write: {exc.strerror}"
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(fixed)
+            out.flush()
+            os.fsync(out.fileno())
+        temporary.chmod(mode)
+        # Last look before the rename: an editor may have saved the file meanwhile.
+        if real.read_bytes() != original:
+            return "changed on disk since it was linted: left alone (run mapguard again)"
+        temporary.replace(real)
+    except OSError as exc:
+        return f"cannot write: {exc.strerror}"
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return None

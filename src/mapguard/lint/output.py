@@ -1,4 +1,5 @@
-"""Lint reports: text with code frames, JSON (RULES.md's contract), SARIF 2.1.0, GitHub commands."""
+"""Lint reports: text with code frames, JSON (docs/lint.md, "Output"), SARIF 2.1.0, GitHub
+commands."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import click
 
 from mapguard import __version__
 from mapguard.clikit import counted
-from mapguard.lint.results import LintResult
+from mapguard.lint.results import FileNote, LintResult, VersionNote
 from mapguard.lint.rule import Finding, Rule, Severity
 
 if TYPE_CHECKING:  # the escape join pulls in the compiler-output parser: only with --escape
@@ -22,6 +23,9 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 INFORMATION_URI = "https://github.com/mapguard/mapguard"
+# Code frames show at most this many characters of a line, this many before the caret.
+FRAME_WIDTH = 160
+FRAME_CONTEXT = 40
 
 
 def display_path(path: Path, cwd: Path) -> str:
@@ -67,7 +71,9 @@ def render_text(result: LintResult, cwd: Path, *, color: bool = False,
 
             out.append(f"    escape: {describe(escape[finding])}")
         if finding.fix is not None:
-            out.append(f"    fix available: {finding.fix.description} (mapguard lint --fix)")
+            how = "mapguard lint --fix" if finding.fix.safe else \
+                "unsafe: mapguard lint --fix --unsafe-fixes"
+            out.append(f"    fix available: {finding.fix.description} ({how})")
         out.append("")
     out.append(summary_line(result))
     return "\n".join(out)
@@ -86,8 +92,21 @@ def _code_frame(finding: Finding, lines_of: SourceLines) -> list[str]:
         width = max(1, len(end_prefix.replace("\t", "    ")) - start)
     else:
         width = max(1, len(expanded.rstrip()) - start)
+    shown, start, width = _window(expanded, start, width)
     gutter = f"{finding.line:>5} | "
-    return [f"{gutter}{expanded}", f"{' ' * (len(gutter) - 2)}| {' ' * start}{'^' * width}"]
+    return [f"{gutter}{shown}", f"{' ' * (len(gutter) - 2)}| {' ' * start}{'^' * width}"]
+
+
+def _window(line: str, start: int, width: int) -> tuple[str, int, int]:
+    """A line cut to FRAME_WIDTH characters around the caret (generated code and minified
+    tables have lines of megabytes), with `…` where it was cut; the caret moved to match."""
+    if len(line) <= FRAME_WIDTH:
+        return line, start, width
+    first = max(0, min(start - FRAME_CONTEXT, len(line) - FRAME_WIDTH))
+    last = first + FRAME_WIDTH
+    shown = ("…" if first else "") + line[first:last] + ("…" if last < len(line) else "")
+    caret = start - first + (1 if first else 0)
+    return shown, caret, max(1, min(width, last - start))
 
 
 def summary_line(result: LintResult) -> str:
@@ -99,11 +118,15 @@ def summary_line(result: LintResult) -> str:
     text = f"{found}{f' ({detail})' if detail else ''} in {counted(result.files, 'file')}"
     if result.errors:
         text += f"; {counted(len(result.errors), 'file')} not analysed"
-    assumed = "; ".join(
-        f"Go {note.version} assumed for {note.where} ({_version_source(note.source)})"
-        for note in result.versions
-    )
+    assumed = "; ".join(_version_text(note) for note in result.versions)
     return f"{text}. {assumed}" if assumed else text
+
+
+def _version_text(note: VersionNote) -> str:
+    text = f"Go {note.version} assumed for {note.where} ({_version_source(note.source)})"
+    if note.silenced:
+        text += f", which silences {', '.join(note.silenced)} (their advice needs a newer Go)"
+    return text
 
 
 def _version_source(source: str) -> str:
@@ -117,6 +140,15 @@ def _version_source(source: str) -> str:
 
 def render_errors(result: LintResult, cwd: Path) -> str:
     return "\n".join(f"{display_path(e.path, cwd)}: {e.message}" for e in result.errors)
+
+
+def render_notes(result: LintResult, cwd: Path) -> str:
+    return "\n".join(f"{note_location(n, cwd)}: warning: {n.message}" for n in result.notes)
+
+
+def note_location(note: FileNote, cwd: Path) -> str:
+    where = display_path(note.path, cwd)
+    return f"{where}:{note.line}" if note.line else where
 
 
 def render_json(result: LintResult, cwd: Path, escape: Annotations | None = None
@@ -137,8 +169,11 @@ def render_json(result: LintResult, cwd: Path, escape: Annotations | None = None
         "files": result.files,
         "errors": [{"path": display_path(e.path, cwd), "message": e.message}
                    for e in result.errors],
-        "go_versions": [{"module": v.where, "version": v.version, "source": v.source}
+        "go_versions": [{"module": v.where, "version": v.version, "source": v.source,
+                         "silenced": list(v.silenced)}
                         for v in result.versions],
+        "warnings": [{"path": display_path(n.path, cwd), "line": n.line or None,
+                      "message": n.message} for n in result.notes],
     }
 
 
@@ -174,11 +209,12 @@ def render_sarif(result: LintResult, rules: Sequence[Rule], cwd: Path) -> dict[s
             }]
         results.append(entry)
     notifications = [{
-        "level": "error",
-        "message": {"text": e.message},
+        "level": level,
+        "message": {"text": message},
         "locations": [{"physicalLocation": {
-            "artifactLocation": _artifact(display_path(e.path, cwd), e.path, cwd)}}],
-    } for e in result.errors]
+            "artifactLocation": _artifact(display_path(path, cwd), path, cwd)}}],
+    } for level, path, message in [*(("error", e.path, e.message) for e in result.errors),
+                                   *(("warning", n.path, n.message) for n in result.notes)]]
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -191,7 +227,8 @@ def render_sarif(result: LintResult, rules: Sequence[Rule], cwd: Path) -> dict[s
             }},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": cwd.as_uri() + "/"}},
             "invocations": [{
-                "executionSuccessful": True,
+                # A run that left files unanalysed did not succeed (SARIF 2.1.0 §3.20.14).
+                "executionSuccessful": not result.errors,
                 "toolExecutionNotifications": notifications,
             }],
             "results": results,
@@ -251,6 +288,10 @@ def render_github(result: LintResult, cwd: Path) -> str:
     for error in result.errors:
         out.append(f"::error file={_escape_property(display_path(error.path, cwd))}::"
                    f"{_escape_data(error.message)}")
+    for note in result.notes:
+        line = f",line={note.line}" if note.line else ""
+        out.append(f"::warning file={_escape_property(display_path(note.path, cwd))}{line}::"
+                   f"{_escape_data(note.message)}")
     return "\n".join(out)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from mapguard.lint.rule import Finding
 from mapguard.source.loader import FileError
@@ -15,6 +16,16 @@ class VersionNote:
     where: str  # module path, or the directory when there is no go.mod
     version: str
     source: str  # "flag", "go.mod", "toolchain" or "default"
+    silenced: tuple[str, ...] = ()  # selected rules that need a newer Go: they report nothing
+
+
+@dataclass(frozen=True, slots=True)
+class FileNote:
+    """Something the user should know about a file that is not an error (exit status 0/1)."""
+
+    path: Path
+    message: str
+    line: int = 0  # 0: the whole file
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +34,8 @@ class DirResult:
     errors: tuple[FileError, ...]
     files: int
     versions: tuple[VersionNote, ...]
+    notes: tuple[FileNote, ...] = ()
+    digests: tuple[tuple[Path, str], ...] = ()  # content digests of the files with fixes
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +45,5 @@ class LintResult:
     errors: tuple[FileError, ...]
     versions: tuple[VersionNote, ...]
     cached_packages: int = 0
+    notes: tuple[FileNote, ...] = ()
+    digests: dict[Path, str] = field(default_factory=dict)  # files with fixes, as linted

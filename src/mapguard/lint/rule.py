@@ -56,15 +56,21 @@ class Edit:
 
 @dataclass(frozen=True, slots=True)
 class Fix:
+    """Edits that carry out a finding's advice. Like ruff's, a fix is *safe* when it keeps the
+    program's meaning in every case; `--fix` applies only safe fixes unless asked for more."""
+
     description: str
     edits: tuple[Edit, ...]
+    safe: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        return {"description": self.description, "edits": [e.to_json() for e in self.edits]}
+        return {"description": self.description, "safety": "safe" if self.safe else "unsafe",
+                "edits": [e.to_json() for e in self.edits]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fix:
-        return cls(data["description"], tuple(Edit.from_json(e) for e in data["edits"]))
+        return cls(data["description"], tuple(Edit.from_json(e) for e in data["edits"]),
+                   data.get("safety", "safe") == "safe")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +134,22 @@ class Rule:
     summary: str  # one line, for `mapguard rules`
     doc: str  # the explain text: what / why / example / instead / false alarms (markdown)
     run: Callable[[Pass], None]
+    reports_at: str = ""  # the node a finding's position names (docs/rules.md)
     markers: tuple[bytes, ...] = ()  # one must occur in the package, else skip; (): always run
     anchors: tuple[TextPattern, ...] = ()  # where candidates() looks; literal-first
     # The function bodies worth parsing for this rule: those where one of these matches.
     # None: every body. Only a matter of speed: a body left out is parsed when asked about.
     bodies: tuple[TextPattern, ...] | None = None
-    needs: GoVersion | None = None  # the Go version its advice needs, if any
+    # The Go version below which the rule reports nothing (its advice needs it); the report
+    # names the rules a module's Go version silences. A rule that still reports on older code,
+    # with other advice, leaves this None and asks `Pass.allows` per piece of advice.
+    needs: GoVersion | None = None
+    # False: advice about speed or style, which test and tool code do not need; the engine
+    # drops the rule's findings there (`is_support_code`) unless the user asks for them.
+    in_support_code: bool = True
+    # Codes of rules whose finding inside this rule's reported node is the same problem: the
+    # engine keeps only this rule's (MG001's `clear` makes MG002's size hint moot).
+    supersedes: tuple[str, ...] = ()
 
     def applies_to(self, text: bytes) -> bool:
         """Whether the text of a package (all its files joined) holds one of the markers."""
@@ -158,6 +174,13 @@ class Pass:
     package: Package
     info: TypeInfo
     findings: list[Finding] = field(default_factory=list)
+    # When a large package is split across workers: the files whose candidates this pass
+    # checks (the rest are there to be looked up). None: every file.
+    shard: frozenset[Path] | None = None
+
+    def owns(self, go_file: GoFile) -> bool:
+        """Whether candidates in `go_file` are this pass's to check."""
+        return self.shard is None or go_file.path in self.shard
 
     @property
     def go_version(self) -> GoVersion:
@@ -195,7 +218,7 @@ class Pass:
         """The nodes at the rule's anchor hits, in the files that hold one of its markers."""
         markers = self.rule.markers
         files = [f for f in self.package.files
-                 if not markers or any(m in f.source for m in markers)]
+                 if self.owns(f) and (not markers or any(m in f.source for m in markers))]
         for anchor in self.rule.anchors:
             yield from self.find(anchor, files)
 
@@ -210,6 +233,37 @@ class Pass:
                 node = go_file.node_at(start, end)
                 if node is not None:
                     yield Match(go_file, node, start, end)
+
+
+def is_support_code(go_file: GoFile, package: Package | None = None) -> bool:
+    """Test or tool code, where advice about speed is noise: a _test.go file, a helper that
+    imports "testing", or a file of a support package (`is_support_package`)."""
+    if go_file.path.name.endswith("_test.go") or "testing" in go_file.imports.values():
+        return True
+    return package is not None and is_support_package(package)
+
+
+# Directories of test support (`tests`, `testutil`, `mocks`...; also any name ending in `test`
+# as `httptest` and `fstest` do) and of tooling (`tools`, `hack`, `scripts`, `examples`...).
+_SUPPORT_DIRS = frozenset({"test", "tests", "testutil", "testutils", "testhelper",
+                           "testhelpers", "testing", "mock", "mocks", "fake", "fakes", "tools",
+                           "tool", "hack", "scripts", "examples", "example", "docs"})
+_NOT_TEST_WORDS = frozenset({"latest", "greatest", "fastest", "shortest", "attest", "contest",
+                             "protest"})
+
+
+def is_support_package(package: Package) -> bool:
+    """Judged on the package's path inside its module (never on where the checkout lives)."""
+    module = package.module
+    try:
+        inside = package.directory.relative_to(module.root) if module is not None else None
+    except ValueError:
+        inside = None
+    parts = (*module.path.split("/"), *inside.parts) if module is not None and inside else (
+        (package.directory.name,))
+    return any(part in _SUPPORT_DIRS or (
+        len(part) > 4 and part.endswith("test") and part not in _NOT_TEST_WORDS)
+        for part in parts)
 
 
 def edit(go_file: GoFile, start: Node | int, end: Node | int, text: str) -> Edit:

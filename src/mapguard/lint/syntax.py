@@ -233,7 +233,8 @@ _STDLIB_MAP_LITERAL = re.compile(rb"(?:Header|Values|MIMEHeader|FuncMap)\{")
 
 
 def map_creation_sites(pass_: Pass) -> Iterator[tuple[GoFile, Node]]:
-    """Every `make(...)` call and map-typed composite literal of the package, once each.
+    """Every `make(...)` call and map-typed composite literal of the package (of the pass's
+    shard of it), once each.
 
     Found from the text (`make(`, `map[`, `T{` for the package's named map types) rather than by
     visiting every node; each candidate is then confirmed on the tree."""
@@ -255,8 +256,9 @@ def _find_map_creations(pass_: Pass) -> Iterator[tuple[GoFile, Node]]:
         alternatives = b"|".join(re.escape(name.encode()) for name in sorted(named))
         patterns.append(re.compile(rb"(?:" + alternatives + rb")\{"))
     seen: set[tuple[int, int]] = set()
+    files = [f for f in package.files if pass_.owns(f)]
     for pattern in patterns:
-        for match in pass_.find(pattern):
+        for match in pass_.find(pattern, files):
             creation = _creation_at(match.node)
             if creation is None:
                 continue

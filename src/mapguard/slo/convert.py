@@ -9,12 +9,14 @@ multiwindow pair, the budget share a burn factor comes from, the alert name, URL
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from mapguard.slo.alerts import readable
 from mapguard.slo.model import (
+    ALL_STEPS,
     SLO,
     BurnWindow,
     EventsSLI,
@@ -50,6 +52,30 @@ def _decimal(value: Fraction | Decimal) -> Decimal:
     if not terminates(fraction):
         fraction = round_significant(fraction, 6)
     return Decimal(fraction.numerator) / Decimal(fraction.denominator)
+
+
+_OPS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
+
+
+def losses(slo: SLO, target: str) -> list[str]:
+    """What of `slo` the target format cannot say (beyond each converter's own checks)."""
+    where = f"{slo.source}: {slo.path}"
+    found = []
+    if slo.calendar_start is not None and target != "openslo":
+        found.append(f"{where}: the calendar-aligned period has no {target} form; written as "
+                     "a rolling period")
+    if slo.alerting.no_data:
+        found.append(f"{where}: the no-data alert (alertWhenNoData) is not converted")
+    if target != "openslo" and any(w.op != ">" for w in slo.alerting.windows):
+        found.append(f"{where}: burn alerts comparing with lt, lte or gte have no {target} "
+                     "form; written as gt")
+    if slo.steps != ALL_STEPS or not slo.optimized_period:
+        found.append(f"{where}: the effect of Sloth's SLO plugins (left-out steps, "
+                     "disableOptimized) is not converted")
+    if slo.slo_id is not None and slo.slo_id != f"{slo.service}-{slo.name}":
+        found.append(f"{where}: the SLO id {slo.slo_id!r} becomes "
+                     f"{slo.service + '-' + slo.name!r}")
+    return found
 
 
 def _services(specs: SpecSet) -> dict[str, list[SLO]]:
@@ -149,6 +175,7 @@ def to_sloth(specs: SpecSet) -> tuple[list[dict[str, Any]], list[str]]:
                                 "will use the SRE workbook's four")
             if isinstance(slo.sli, LatencySLI):
                 warnings.append(f"{where}: the latency SLI is written as events queries")
+            warnings += losses(slo, "sloth")
             entries.append({**_slo_common(slo), "sli": _events(slo),
                             "alerting": _alerting(slo, native=False)})
         documents.append({"version": SLOTH_VERSION, "service": service, "slos": entries})
@@ -178,9 +205,11 @@ def _guard(guard: MapGuard) -> dict[str, Any]:
 
 def to_mapguard(specs: SpecSet) -> tuple[list[dict[str, Any]], list[str]]:
     documents = []
+    warnings: list[str] = []
     for service, slos in _services(specs).items():
         entries = []
         for slo in slos:
+            warnings += losses(slo, "mapguard")
             sli: dict[str, Any]
             if isinstance(slo.sli, LatencySLI):
                 sli = {"latency": {"histogram": slo.sli.histogram, "le": slo.sli.le}}
@@ -198,7 +227,7 @@ def to_mapguard(specs: SpecSet) -> tuple[list[dict[str, Any]], list[str]]:
         else:
             documents.append({"version": MAPGUARD_VERSION, "service": "map-guards",
                               "map_guards": guards})
-    return documents, []
+    return documents, warnings
 
 
 def _policy(slo: SLO, name: str, window: BurnWindow) -> dict[str, Any]:
@@ -207,7 +236,7 @@ def _policy(slo: SLO, name: str, window: BurnWindow) -> dict[str, Any]:
     if window.budget_share is not None:
         annotations[BUDGET_PERCENT] = format(_decimal(window.budget_share * 100), "f")
     condition: dict[str, Any] = {
-        "kind": "burnrate", "op": "gt", "threshold": _decimal(window.factor),
+        "kind": "burnrate", "op": _OPS[window.op], "threshold": _decimal(window.factor),
         "lookbackWindow": str(window.long),
         "alertAfter": str(window.for_) if window.for_ is not None else "0m",
     }
@@ -249,6 +278,14 @@ def _indicator(slo: SLO, name: str) -> dict[str, Any]:
     return {"metadata": {"name": f"{name}-sli"}, "spec": {"ratioMetric": ratio}}
 
 
+def _time_window(slo: SLO) -> dict[str, Any]:
+    if slo.calendar_start is None:
+        return {"duration": str(slo.period), "isRolling": True}
+    start = datetime.fromtimestamp(slo.calendar_start, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return {"duration": str(slo.period), "isRolling": False,
+            "calendar": {"startTime": start, "timeZone": "UTC"}}
+
+
 def to_openslo(specs: SpecSet) -> tuple[list[dict[str, Any]], list[str]]:
     warnings = [f"{g.source}: {g.path}: map guards have no OpenSLO form; dropped"
                 for g in specs.guards]
@@ -259,6 +296,7 @@ def to_openslo(specs: SpecSet) -> tuple[list[dict[str, Any]], list[str]]:
         if slo.info_labels or _interval(slo):
             warnings.append(f"{slo.source}: {slo.path}: infoLabels and rule intervals have no "
                             "OpenSLO form; dropped")
+        warnings += losses(slo, "openslo")
         annotations = {ALERT_NAME: slo.alerting.name}
         if slo.alerting.runbook_url:
             annotations[RUNBOOK_URL] = slo.alerting.runbook_url
@@ -271,7 +309,7 @@ def to_openslo(specs: SpecSet) -> tuple[list[dict[str, Any]], list[str]]:
         spec: dict[str, Any] = {
             "service": slo.service,
             "indicator": _indicator(slo, name),
-            "timeWindow": [{"duration": str(slo.period), "isRolling": True}],
+            "timeWindow": [_time_window(slo)],
             "budgetingMethod": "Occurrences",
             "objectives": [{"displayName": slo.name, "targetPercent": slo.objective}],
             "alertPolicies": [{"alertPolicyRef": p["metadata"]["name"]} for p in policies],

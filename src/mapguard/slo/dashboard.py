@@ -12,11 +12,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from mapguard.slo import conventions as c
 from mapguard.slo import guards as g
 from mapguard.slo import rules as r
 from mapguard.slo.model import STANDARD_WINDOWS, SpecSet
 
-SLO_FILTER = '{mapguard_service=~"$service",mapguard_slo=~"$slo"}'
 TARGET_FILTER = '{target=~"$target"}'
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
@@ -59,34 +59,39 @@ def _variable(name: str, label: str, query: str) -> dict[str, Any]:
     }
 
 
-def _slo_panels(y: int) -> list[dict[str, Any]]:
+def _filter(naming: c.Naming) -> str:
+    return f'{{{naming.service_label}=~"$service",{naming.slo_label}=~"$slo"}}'
+
+
+def _slo_panels(y: int, naming: c.Naming) -> list[dict[str, Any]]:
+    slo_filter = _filter(naming)
     stat = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
             "colorMode": "value", "graphMode": "area", "textMode": "value_and_name"}
-    legend = "{{mapguard_service}} {{mapguard_slo}}"
+    legend = f"{{{{{naming.service_label}}}}} {{{{{naming.slo_label}}}}}"
     windows = [str(w) for w in STANDARD_WINDOWS]
     return [
         _row(1, "SLOs", y),
         _panel(2, "SLI over the SLO period", "stat",
-               [(f"{r.PERIOD_SLI}{SLO_FILTER}", legend)], "percentunit", (0, y + 1, 8, 5),
+               [(f"{c.PERIOD_SLI}{slo_filter}", legend)], "percentunit", (0, y + 1, 8, 5),
                "Share of good events over the whole period", **stat,
                defaults={"decimals": 3}),
         _panel(3, "Error budget left", "gauge",
-               [(f"{r.BUDGET_REMAINING}{SLO_FILTER}", legend)], "percentunit",
+               [(f"{c.BUDGET_REMAINING}{slo_filter}", legend)], "percentunit",
                (8, y + 1, 8, 5), "1 - period burn rate", defaults={"min": 0, "max": 1}),
         _panel(4, "Burn rate now (5m)", "stat",
-               [(f"{r.CURRENT_BURN}{SLO_FILTER}", legend)], "x", (16, y + 1, 8, 5),
+               [(f"{c.CURRENT_BURN}{slo_filter}", legend)], "x", (16, y + 1, 8, 5),
                "1 spends exactly the budget over the period", **stat),
         _panel(5, "SLI per window", "timeseries",
-               [(f"1 - {r.error_ratio_name(w)}{SLO_FILTER}", f"{legend} {w}") for w in windows],
+               [(f"1 - {c.error_ratio_name(w)}{slo_filter}", f"{legend} {w}") for w in windows],
                "percentunit", (0, y + 6, 12, 9), "1 - error ratio over each window"),
         _panel(6, "Burn rate per window", "timeseries",
-               [(f"{r.error_ratio_name(w)}{SLO_FILTER}\n/ on (mapguard_slo_id) group_left ()\n"
-                 f"{r.ERROR_BUDGET}{SLO_FILTER}", f"{legend} {w}") for w in windows],
+               [(f"{c.error_ratio_name(w)}{slo_filter}\n/ on ({naming.id_label}) group_left ()\n"
+                 f"{c.ERROR_BUDGET}{slo_filter}", f"{legend} {w}") for w in windows],
                "x", (12, y + 6, 12, 9),
                "Error ratio over the error budget; page thresholds are 14.4 (1h) and 6 (6h) "
                "for a 30d period"),
         _panel(7, "Error budget left over time", "timeseries",
-               [(f"{r.BUDGET_REMAINING}{SLO_FILTER}", legend)], "percentunit",
+               [(f"{c.BUDGET_REMAINING}{slo_filter}", legend)], "percentunit",
                (0, y + 15, 24, 7)),
     ]
 
@@ -121,16 +126,19 @@ def dashboard(specs: SpecSet, groups: Sequence[r.RuleGroup]) -> dict[str, Any]:
     services = sorted({slo.service for slo in specs.slos})
     targets = sorted({guard.target for guard in specs.guards})
     key = json.dumps([services, targets]).encode()
-    panels = _slo_panels(0) if specs.slos else []
+    # One label convention per dashboard: the first SLO's (mixed specs are rare; see docs).
+    naming = c.naming(specs.slos[0].convention) if specs.slos else c.MAPGUARD
+    panels = _slo_panels(0, naming) if specs.slos else []
     if specs.guards:
         panels += _guard_panels(23 if panels else 0, recorded)
     variables = [{"name": "datasource", "label": "Prometheus", "type": "datasource",
                   "query": "prometheus", "refresh": 1}]
     if specs.slos:
         variables += [
-            _variable("service", "Service", f"label_values({r.INFO}, mapguard_service)"),
-            _variable("slo", "SLO",
-                      f'label_values({r.INFO}{{mapguard_service=~"$service"}}, mapguard_slo)'),
+            _variable("service", "Service",
+                      f"label_values({naming.info_metric}, {naming.service_label})"),
+            _variable("slo", "SLO", f"label_values({naming.info_metric}"
+                      f'{{{naming.service_label}=~"$service"}}, {naming.slo_label})'),
         ]
     if specs.guards and g.ALLOC_RATE in recorded:
         variables.append(_variable("target", "Target", f"label_values({g.ALLOC_RATE}, target)"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -40,10 +41,16 @@ class Duration:
         return self.seconds // 60
 
     def __str__(self) -> str:
-        for unit, size in _RENDER_UNITS:
-            if self.seconds % size == 0:
-                return f"{self.seconds // size}{unit}"
-        raise AssertionError("unreachable: seconds divide by 1")  # pragma: no cover
+        return _render(self.seconds)
+
+
+@functools.cache
+def _render(seconds: int) -> str:
+    # Cached: rule files write the same few windows thousands of times.
+    for unit, size in _RENDER_UNITS:
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    raise AssertionError("unreachable: seconds divide by 1")  # pragma: no cover
 
 
 def parse_duration(value: object, *, allow_zero: bool = False) -> Duration:

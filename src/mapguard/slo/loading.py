@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
@@ -33,10 +33,17 @@ class Document:
     data: Any
     node: yaml.Node | None
     prefix: tuple[int, ...] = ()  # (n,) for the n-th document of a multi-document file
+    # Field names as the file spells them, for models that read another spelling (Sloth's
+    # Kubernetes form writes errorQuery where the model says error_query).
+    spelling: Mapping[str, str] = field(default_factory=dict)
+
+    def spelled(self, loc: Loc) -> Loc:
+        return tuple(self.spelling.get(part, part) if isinstance(part, str) else part
+                     for part in loc)
 
     def line_of(self, loc: Loc) -> int | None:
         node, line = self.node, None
-        for part in loc:
+        for part in self.spelled(loc):
             if node is None:
                 break
             line = node.start_mark.line + 1
@@ -50,8 +57,14 @@ class Document:
     ) -> InputError:
         line = self.line_of(loc)
         source = f"{self.source}:{line}" if line is not None else self.source
-        where = field_path((*self.prefix, *loc))
+        where = field_path((*self.prefix, *self.spelled(loc)))
         return InputError(source, problem, where=where, expected=expected)
+
+    def where(self, loc: Loc) -> str:
+        """``FILE:LINE: FIELD.PATH`` for warnings."""
+        line = self.line_of(loc)
+        source = f"{self.source}:{line}" if line is not None else self.source
+        return f"{source}: {field_path((*self.prefix, *self.spelled(loc)))}"
 
 
 def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
@@ -105,19 +118,35 @@ def read_documents(path: Path | str, text: str | None = None) -> list[Document]:
     ]
 
 
+class SpecProblems(InputError):
+    """Several problems in one spec, each a complete InputError (the first is the message)."""
+
+    def __init__(self, problems: Sequence[InputError]) -> None:
+        first = problems[0]
+        super().__init__(first.source, first.problem, where=first.where, expected=first.expected)
+        self.problems = tuple(problems)
+
+
+def problems_of(error: InputError) -> tuple[InputError, ...]:
+    return error.problems if isinstance(error, SpecProblems) else (error,)
+
+
 def validate(model: type[M], document: Document, data: Any = None, loc: Loc = ()) -> M:
-    """Validate `data` (default: the whole document) against `model`, as an InputError."""
+    """Validate `data` (default: the whole document) against `model`; every problem found is
+    reported (SpecProblems), each as one InputError line."""
     try:
         return model.model_validate(document.data if data is None else data)
     except pydantic.ValidationError as exc:
-        raise translate(exc, model, document, loc) from None
+        found: dict[str, InputError] = {}
+        for error in exc.errors(include_url=False):
+            problem = translate_one(error, model, document, loc)
+            found.setdefault(problem.where or "", problem)  # one line per field (unions)
+        raise SpecProblems(list(found.values())) from None
 
 
-def translate(
-    exc: pydantic.ValidationError, model: type[pydantic.BaseModel], document: Document,
-    loc: Loc = (),
+def translate_one(
+    error: Any, model: type[pydantic.BaseModel], document: Document, loc: Loc = (),
 ) -> InputError:
-    error = exc.errors(include_url=False)[0]
     error_loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
     kind = error["type"]
     if kind == "missing":

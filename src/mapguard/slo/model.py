@@ -5,6 +5,7 @@ Records are frozen; numbers are exact (`Decimal` objectives, `Fraction` budgets 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,9 +13,10 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from mapguard.slo.conventions import Convention, naming
 from mapguard.slo.durations import Duration
 
-WINDOW_TEMPLATE = re.compile(r"\{\{\s*\.window\s*\}\}")
+WINDOW_TEMPLATE = re.compile(r"\{\{-?\s*\.window\s*-?\}\}")
 
 # The SLI error ratio is recorded for these windows and for the SLO period (SRE workbook).
 STANDARD_WINDOWS: tuple[Duration, ...] = tuple(
@@ -38,6 +40,9 @@ class BurnWindow:
     # Share of the period's budget spent over `long` at that burn (workbook style), if known.
     budget_share: Fraction | None = None
     for_: Duration | None = None
+    # How the burn rate compares with the threshold: ">" (a burn alert) unless an OpenSLO
+    # AlertCondition says otherwise (op: gte, lt, lte).
+    op: str = ">"
 
     @property
     def pair(self) -> str:
@@ -58,6 +63,7 @@ def burn_factor(share: Fraction, period: Duration, long: Duration) -> Fraction:
     return share * Fraction(period.seconds, long.seconds)
 
 
+@functools.cache
 def workbook_windows(period: Duration) -> tuple[BurnWindow, ...]:
     return tuple(
         BurnWindow(tier, long, short, burn_factor(share, period, long), share)
@@ -117,6 +123,15 @@ class TierAlert:
 
 
 @dataclass(frozen=True, slots=True)
+class NoDataAlert:
+    """Fire while the SLI has no value over `window` (OpenSLO's alertWhenNoData)."""
+
+    tier: Tier
+    window: Duration
+    for_: Duration | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Alerting:
     name: str
     windows: tuple[BurnWindow, ...]
@@ -126,13 +141,19 @@ class Alerting:
     ticket: TierAlert = TierAlert()
     runbook_url: str | None = None
     dashboard_url: str | None = None
+    no_data: tuple[NoDataAlert, ...] = ()
 
     def tier(self, tier: Tier) -> TierAlert:
         return self.page if tier is Tier.PAGE else self.ticket
 
     def alert_name(self, tier: Tier) -> str:
-        """Page and ticket have distinct names, so routing and silences can tell them apart."""
+        """mapguard's convention: page and ticket have distinct names, so routing and
+        silences can tell them apart (Sloth's convention uses `name` for both)."""
         return f"{self.name}{tier.value.capitalize()}"
+
+    @property
+    def enabled_windows(self) -> tuple[BurnWindow, ...]:
+        return tuple(w for w in self.windows if self.tier(w.tier).enabled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +163,27 @@ class GroupIntervals:
     sli: Duration | None = None
     meta: Duration | None = None
     alerts: Duration | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """The Kubernetes object an SLO was read from (Sloth's PrometheusServiceLevel)."""
+
+    name: str
+    namespace: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+class Step(StrEnum):
+    """The generation steps (Sloth's default SLO plugin chain)."""
+
+    SLI = "sli"
+    META = "meta"
+    ALERTS = "alerts"
+
+
+ALL_STEPS = frozenset(Step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +200,25 @@ class SLO:
     intervals: GroupIntervals = GroupIntervals()
     source: str = ""  # file the SLO came from
     path: str = ""  # its field path there, e.g. "slos[0]"
+    convention: Convention = Convention.MAPGUARD
+    spec_version: str = ""  # e.g. "prometheus/v1", written on Sloth's sloth_slo_info
+    slo_id: str | None = None  # when the format names it (Sloth's OpenSLO: service-name-index)
+    steps: frozenset[Step] = ALL_STEPS
+    # The period's ratio is built from the recorded 5m rates (cheap); False reads it directly.
+    optimized_period: bool = True
+    # Calendar-aligned periods: the Unix time one period starts (the others follow every
+    # `period`); None for a rolling period.
+    calendar_start: int | None = None
+    resource: Resource | None = None
 
     @property
     def id(self) -> str:
-        return f"{self.service}-{self.name}"
+        return self.slo_id or f"{self.service}-{self.name}"
+
+    def alert_name(self, tier: Tier) -> str:
+        if self.convention is Convention.SLOTH:
+            return self.alerting.name
+        return self.alerting.alert_name(tier)
 
     @property
     def target(self) -> Fraction:
@@ -180,12 +237,15 @@ class SLO:
         return tuple(sorted(wanted))
 
     @property
+    def alert_windows(self) -> tuple[Duration, ...]:
+        """Every window an enabled alert reads, shortest first."""
+        wanted = {d for w in self.alerting.enabled_windows for d in (w.long, w.short)}
+        wanted.update(alert.window for alert in self.alerting.no_data)
+        return tuple(sorted(wanted))
+
+    @property
     def identity_labels(self) -> dict[str, str]:
-        return {
-            "mapguard_service": self.service,
-            "mapguard_slo": self.name,
-            "mapguard_slo_id": self.id,
-        }
+        return naming(self.convention).identity(self.service, self.name, self.id)
 
 
 _TEN_MINUTES = Duration(600)

@@ -1,10 +1,15 @@
-"""Just enough PromQL to reason about SLI queries: a lexer, a parser, and linear analysis.
+"""PromQL for SLI queries: parsed by `promql-parser`, then read for what mapguard needs.
 
-mapguard does not evaluate PromQL (Prometheus and promtool do). It reads queries to (1) list the
-metric names an expression reads, (2) check label matchers, and (3) see an SLI query as a linear
-combination of counter rates — `sum(rate(a[w])) - sum(rate(b[w]))` — so that promtool tests can
-feed it synthetic counters with a known error ratio. Anything outside that subset raises
-`Unsupported`, and the caller says so instead of guessing.
+`promql-parser` (a binding of a maintained Rust parser that follows Prometheus' grammar) decides
+what is PromQL: any query Prometheus accepts is accepted here, with Prometheus' own error
+messages otherwise. Its tree is turned into the small immutable nodes below, from which mapguard
+(1) lists the metric names an expression reads, (2) checks label matchers, and (3) sees an SLI
+query as a linear combination of counter rates — `sum(rate(a[w])) - sum(rate(b[w]))` — so that
+promtool tests can feed it synthetic counters with a known error ratio. Anything outside that
+subset raises `Unsupported`, and the caller says so instead of guessing.
+
+SLI queries are Go templates as in Sloth: ``{{.window}}`` (any spacing, ``{{- .window -}}`` too)
+is the only variable; any other template action is an error.
 """
 
 from __future__ import annotations
@@ -13,79 +18,27 @@ import importlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from fractions import Fraction
 from typing import Any
+
+import promql_parser as pp
 
 from mapguard.slo.model import WINDOW_TEMPLATE
 
 
 class PromQLSyntaxError(ValueError):
-    """The text is not PromQL this module can read."""
+    """The text is not PromQL."""
 
 
 class Unsupported(ValueError):
     """Valid PromQL, but outside the linear subset mapguard can simulate."""
 
 
-AGGREGATIONS = frozenset({
-    "sum", "min", "max", "avg", "count", "stddev", "stdvar", "group",
-    "topk", "bottomk", "quantile", "count_values",
-})
+_TEMPLATE_ACTION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 _RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
-_PRECEDENCE = {
-    "or": 1, "and": 2, "unless": 2,
-    "==": 3, "!=": 3, "<=": 3, "<": 3, ">=": 3, ">": 3,
-    "+": 4, "-": 4, "*": 5, "/": 5, "%": 5, "atan2": 5, "^": 6,
-}
-_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+|\#[^\n]*)
-    | (?P<duration>(?:\d+(?:ms|[smhdwy]))+)(?![\w.])
-    | (?P<number>0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
-    | (?P<ident>[a-zA-Z_:][a-zA-Z0-9_:]*)
-    | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
-    | (?P<op>==|!=|=~|!~|>=|<=|[-+*/%^<>=@])
-    | (?P<punct>[(){}\[\],:])
-    """,
-    re.VERBOSE,
-)
-_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "r": "\r"}
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    kind: str
-    text: str
-    offset: int
-
-
-def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    position = 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise PromQLSyntaxError(f"unexpected {text[position]!r} at offset {position}")
-        kind = match.lastgroup or ""
-        if kind != "space":
-            tokens.append(Token(kind, match.group(), position))
-        position = match.end()
-    return tokens
-
-
-def unquote(literal: str) -> str:
-    if literal.startswith("`"):
-        return literal[1:-1]
-    body, out, index = literal[1:-1], [], 0
-    while index < len(body):
-        char = body[index]
-        if char == "\\" and index + 1 < len(body):
-            out.append(_ESCAPES.get(body[index + 1], body[index + 1]))
-            index += 2
-        else:
-            out.append(char)
-            index += 1
-    return "".join(out)
+# promql-parser's enums compare but do not hash: look them up by name.
+_MATCH_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +81,7 @@ class Selector:
 
 @dataclass(frozen=True, slots=True)
 class Num:
-    value: Fraction
+    value: Fraction | None  # None: Inf or NaN
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +94,7 @@ class VectorSel:
     selector: Selector
     range: str | None = None  # "5m" for a range selector
     offset: str | None = None
+    at: str | None = None  # the @ modifier, e.g. "end()" or "1700000000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,201 +132,69 @@ class Subquery:
     range: str
     step: str | None
     offset: str | None = None
+    at: str | None = None
 
 
 Node = Num | Str | VectorSel | Call | Aggregate | Binary | Unary | Subquery
 
 
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.tokens = tokenize(text)
-        self.index = 0
-
-    def peek(self, ahead: int = 0) -> Token | None:
-        position = self.index + ahead
-        return self.tokens[position] if position < len(self.tokens) else None
-
-    def take(self, text: str | None = None, kind: str | None = None) -> Token:
-        token = self.peek()
-        if token is None:
-            raise PromQLSyntaxError(f"unexpected end of query, wanted {text or kind}")
-        if (text is not None and token.text != text) or (kind is not None and token.kind != kind):
-            raise PromQLSyntaxError(
-                f"unexpected {token.text!r} at offset {token.offset}, wanted {text or kind}"
-            )
-        self.index += 1
-        return token
-
-    def at(self, text: str) -> bool:
-        token = self.peek()
-        return token is not None and token.text == text
-
-    def parse(self) -> Node:
-        node = self.expression(0)
-        if self.peek() is not None:
-            token = self.tokens[self.index]
-            raise PromQLSyntaxError(f"unexpected {token.text!r} at offset {token.offset}")
-        return node
-
-    def expression(self, min_precedence: int) -> Node:
-        left = self.unary()
-        while True:
-            token = self.peek()
-            if token is None or token.text not in _PRECEDENCE:
-                return left
-            precedence = _PRECEDENCE[token.text]
-            if precedence < min_precedence:
-                return left
-            self.index += 1
-            modifiers = self.binary_modifiers()
-            right_min = precedence if token.text == "^" else precedence + 1
-            left = Binary(token.text, left, self.expression(right_min), modifiers)
-
-    def binary_modifiers(self) -> tuple[str, ...]:
-        modifiers: list[str] = []
-        while (token := self.peek()) is not None and token.text in {
-            "bool", "on", "ignoring", "group_left", "group_right",
-        }:
-            self.index += 1
-            if token.text == "bool":
-                modifiers.append("bool")
-                continue
-            labels = self.label_list() if self.at("(") else ()
-            modifiers.append(f"{token.text}({','.join(labels)})")
-        return tuple(modifiers)
-
-    def label_list(self) -> tuple[str, ...]:
-        self.take("(")
-        labels: list[str] = []
-        while not self.at(")"):
-            labels.append(self.take(kind="ident").text)
-            if not self.at(")"):
-                self.take(",")
-        self.take(")")
-        return tuple(labels)
-
-    def unary(self) -> Node:
-        token = self.peek()
-        if token is not None and token.text in {"-", "+"}:
-            self.index += 1
-            # Unary minus binds looser than ^ but tighter than * (as in Prometheus).
-            return Unary(token.text, self.expression(_PRECEDENCE["^"]))
-        return self.postfix(self.primary())
-
-    def postfix(self, node: Node) -> Node:
-        while True:
-            if self.at("["):
-                self.take("[")
-                window = self.take(kind="duration").text
-                if self.at(":"):
-                    self.take(":")
-                    step = self.take(kind="duration").text if not self.at("]") else None
-                    self.take("]")
-                    node = Subquery(node, window, step)
-                    continue
-                self.take("]")
-                if not isinstance(node, VectorSel) or node.range is not None:
-                    raise PromQLSyntaxError("a range [..] must follow a vector selector")
-                node = VectorSel(node.selector, window, node.offset)
-            elif self.at("offset"):
-                self.take("offset")
-                sign = "-" if self.at("-") else ""
-                if sign:
-                    self.take("-")
-                amount = sign + self.take(kind="duration").text
-                if isinstance(node, VectorSel):
-                    node = VectorSel(node.selector, node.range, amount)
-                elif isinstance(node, Subquery):
-                    node = Subquery(node.expr, node.range, node.step, amount)
-                else:
-                    raise PromQLSyntaxError("offset must follow a selector or subquery")
-            elif self.at("@"):
-                raise PromQLSyntaxError("the @ modifier is not supported here")
-            else:
-                return node
-
-    def primary(self) -> Node:
-        token = self.take()
-        if token.kind == "number":
-            text = token.text
-            value = Fraction(int(text, 16)) if text.lower().startswith("0x") else Fraction(text)
-            return Num(value)
-        if token.kind == "duration" and token.text.isdigit():  # pragma: no cover - lexer order
-            return Num(Fraction(token.text))
-        if token.kind == "string":
-            return Str(unquote(token.text))
-        if token.text == "(":
-            inner = self.expression(0)
-            self.take(")")
-            return inner
-        if token.text == "{":
-            self.index -= 1
-            return VectorSel(Selector(None, self.matchers()))
-        if token.kind != "ident":
-            raise PromQLSyntaxError(f"unexpected {token.text!r} at offset {token.offset}")
-        if token.text in {"Inf", "NaN", "inf", "nan"}:
-            raise Unsupported(f"{token.text} literal")
-        if token.text in AGGREGATIONS and (self.at("(") or self.at("by") or self.at("without")):
-            return self.aggregation(token.text)
-        if self.at("("):
-            return Call(token.text, self.arguments())
-        matchers = self.matchers() if self.at("{") else ()
-        return VectorSel(Selector(token.text, matchers))
-
-    def arguments(self) -> tuple[Node, ...]:
-        self.take("(")
-        args: list[Node] = []
-        while not self.at(")"):
-            args.append(self.expression(0))
-            if not self.at(")"):
-                self.take(",")
-        self.take(")")
-        return tuple(args)
-
-    def aggregation(self, op: str) -> Aggregate:
-        grouping: tuple[str, ...] = ()
-        without = False
-        if self.at("by") or self.at("without"):
-            without = self.take().text == "without"
-            grouping = self.label_list()
-        args = self.arguments()
-        if self.at("by") or self.at("without"):
-            without = self.take().text == "without"
-            grouping = self.label_list()
-        if not args:
-            raise PromQLSyntaxError(f"{op}() needs an argument")
-        param, expr = (args[0], args[1]) if len(args) == 2 else (None, args[0])
-        return Aggregate(op, expr, param, grouping, without)
-
-    def matchers(self) -> tuple[Matcher, ...]:
-        self.take("{")
-        found: list[Matcher] = []
-        while not self.at("}"):
-            name = self.take(kind="ident").text
-            op = self.take(kind="op").text
-            if op not in {"=", "!=", "=~", "!~"}:
-                raise PromQLSyntaxError(f"{op!r} is not a label matcher operator")
-            value = unquote(self.take(kind="string").text)
-            if op in {"=~", "!~"}:
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    raise PromQLSyntaxError(f"bad regular expression {value!r}: {exc}") from None
-            found.append(Matcher(name, op, value))
-            if not self.at("}"):
-                self.take(",")
-        self.take("}")
-        return tuple(found)
-
-
 def fill_window(query: str, window: str = "5m") -> str:
-    """Replace Sloth's ``{{.window}}`` template variable."""
-    return WINDOW_TEMPLATE.sub(window, query)
+    """Render Sloth's query template: ``{{.window}}`` becomes `window`.
+
+    Raises PromQLSyntaxError for any other template action (Sloth would fail on it too).
+    """
+    def render(match: re.Match[str]) -> str:
+        if WINDOW_TEMPLATE.fullmatch(match.group()):
+            return window
+        raise PromQLSyntaxError(
+            f"template action {match.group()!r} is not supported; the only template variable "
+            "is {{.window}}"
+        )
+
+    return _TEMPLATE_ACTION.sub(render, query)
+
+
+def without_comments(query: str) -> str:
+    """The query with its ``#`` comments removed (they run to the end of the line).
+
+    Generated rules embed user queries inside larger expressions, where a comment would
+    swallow the closing parenthesis that follows it.
+    """
+    if "#" not in query:
+        return query
+    out: list[str] = []
+    quote: str | None = None
+    index = 0
+    while index < len(query):
+        char = query[index]
+        if quote is not None:
+            out.append(char)
+            if char == "\\" and quote != "`" and index + 1 < len(query):
+                out.append(query[index + 1])
+                index += 1
+            elif char == quote:
+                quote = None
+        elif char in "\"'`":
+            quote = char
+            out.append(char)
+        elif char == "#":
+            while index < len(query) and query[index] != "\n":
+                index += 1
+            continue
+        else:
+            out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def parse(query: str) -> Node:
     """Parse a PromQL expression (``{{.window}}`` is read as 5m)."""
-    return _Parser(fill_window(query)).parse()
+    text = fill_window(query)
+    try:
+        tree = pp.parse(text)
+    except ValueError as exc:
+        raise PromQLSyntaxError(str(exc)) from None
+    return _node(tree)
 
 
 def parse_matchers(text: str) -> tuple[Matcher, ...]:
@@ -382,11 +204,106 @@ def parse_matchers(text: str) -> tuple[Matcher, ...]:
         return ()
     if not body.startswith("{"):
         body = "{" + body + "}"
-    parser = _Parser(body)
-    found = parser.matchers()
-    if parser.peek() is not None:
-        raise PromQLSyntaxError("unexpected text after the label matchers")
-    return found
+    try:
+        tree = pp.parse(body)
+    except ValueError as exc:
+        raise PromQLSyntaxError(str(exc)) from None
+    if not isinstance(tree, pp.VectorSelector) or tree.name:
+        raise PromQLSyntaxError("not a list of label matchers")
+    return _matchers(tree)
+
+
+def _duration(delta: timedelta | None) -> str | None:
+    if delta is None:
+        return None
+    if delta < timedelta(0):
+        return "-" + pp.display_duration(-delta)
+    return pp.display_duration(delta)
+
+
+def _at(modifier: pp.AtModifier | None) -> str | None:
+    if modifier is None:
+        return None
+    if modifier.type == pp.AtModifierType.Start:
+        return "start()"
+    if modifier.type == pp.AtModifierType.End:
+        return "end()"
+    return str(modifier.at.timestamp()) if modifier.at is not None else None
+
+
+def _matchers(selector: pp.VectorSelector) -> tuple[Matcher, ...]:
+    found = []
+    for matcher in selector.matchers.matchers:
+        if matcher.name == "__name__" and matcher.op == pp.MatchOp.Equal and selector.name:
+            continue  # the metric name, already in `name`
+        op = _MATCH_OPS[str(matcher.op).rpartition(".")[2]]
+        if op in {"=~", "!~"}:
+            try:
+                re.compile(matcher.value)
+            except re.error as exc:
+                raise Unsupported(f"the regular expression {matcher.value!r}: {exc}") from None
+        found.append(Matcher(matcher.name, op, matcher.value))
+    return tuple(found)
+
+
+def _selector(selector: pp.VectorSelector, window: str | None = None) -> VectorSel:
+    if selector.matchers.or_matchers:
+        raise Unsupported("`or` inside label matchers")
+    return VectorSel(
+        Selector(selector.name or None, _matchers(selector)), window,
+        _duration(selector.offset), _at(selector.at),
+    )
+
+
+def _binary_modifiers(modifier: pp.BinModifier | None) -> tuple[str, ...]:
+    if modifier is None:
+        return ()
+    found: list[str] = ["bool"] if modifier.return_bool else []
+    if modifier.matching is not None:
+        keyword = "on" if modifier.matching.type == pp.LabelModifierType.Include else "ignoring"
+        found.append(f"{keyword}({','.join(modifier.matching.labels)})")
+    group = (
+        "group_left" if modifier.card == pp.VectorMatchCardinality.ManyToOne
+        else "group_right" if modifier.card == pp.VectorMatchCardinality.OneToMany else None
+    )
+    if group is not None:
+        found.append(f"{group}({','.join(modifier.group_labels or [])})")
+    return tuple(found)
+
+
+def _node(tree: Any) -> Node:
+    """Turn a promql-parser tree into mapguard's nodes."""
+    if isinstance(tree, pp.ParenExpr):
+        return _node(tree.expr)
+    if isinstance(tree, pp.NumberLiteral):
+        value = tree.val
+        finite = value == value and value not in (float("inf"), float("-inf"))
+        return Num(Fraction(repr(value)) if finite else None)
+    if isinstance(tree, pp.StringLiteral):
+        return Str(tree.val)
+    if isinstance(tree, pp.VectorSelector):
+        return _selector(tree)
+    if isinstance(tree, pp.MatrixSelector):
+        return _selector(tree.vector_selector, _duration(tree.range))
+    if isinstance(tree, pp.Call):
+        return Call(tree.func.name, tuple(_node(arg) for arg in tree.args))
+    if isinstance(tree, pp.AggregateExpr):
+        modifier = tree.modifier
+        return Aggregate(
+            str(tree.op), _node(tree.expr),
+            _node(tree.param) if tree.param is not None else None,
+            tuple(modifier.labels) if modifier is not None else (),
+            modifier is not None and modifier.type == pp.AggModifierType.Without,
+        )
+    if isinstance(tree, pp.BinaryExpr):
+        return Binary(str(tree.op), _node(tree.lhs), _node(tree.rhs),
+                      _binary_modifiers(tree.modifier))
+    if isinstance(tree, pp.UnaryExpr):
+        return Unary("-", _node(tree.expr))
+    if isinstance(tree, pp.SubqueryExpr):
+        return Subquery(_node(tree.expr), _duration(tree.range) or "",
+                        _duration(tree.step), _duration(tree.offset), _at(tree.at))
+    raise Unsupported(f"the expression {tree}")  # pragma: no cover - every node kind is above
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -472,7 +389,7 @@ def linear(node: Node) -> Linear:
     """Read an events query as a linear combination of counter rates, or raise Unsupported."""
     if isinstance(node, Call) and node.function in _RATE_FUNCTIONS:
         (arg,) = node.args if len(node.args) == 1 else (None,)
-        if not isinstance(arg, VectorSel) or arg.range is None or arg.offset is not None:
+        if not isinstance(arg, VectorSel) or arg.range is None or arg.offset or arg.at:
             raise Unsupported(f"{node.function}() of something other than a plain range selector")
         return Linear({arg.selector: Fraction(1)}, frozenset({node.function}))
     if isinstance(node, Aggregate):

@@ -25,10 +25,12 @@ from typing import Any
 
 from mapguard.slo import guards as g
 from mapguard.slo.alerts import alert_annotations, alert_labels
+from mapguard.slo.conventions import Convention
+from mapguard.slo.durations import Duration
 from mapguard.slo.model import SLO, BurnWindow, MapGuard, PauseSource, SpecSet, Tier
 from mapguard.slo.numbers import decimal_text, round_significant, terminates
 from mapguard.slo.promql import Matcher, Unsupported, parse_matchers
-from mapguard.slo.rules import RuleGroup, error_ratio, record_labels
+from mapguard.slo.rules import RuleGroup, error_ratio, record_labels, slo_naming, window_labels
 from mapguard.slo.simulate import (
     Phase,
     SLISimulation,
@@ -122,10 +124,14 @@ class _Case:
     def document(self) -> dict[str, Any]:
         group: dict[str, Any] = {"name": self.name, "interval": "1m",
                                  "input_series": self.series}
-        if self.alerts:
-            group["alert_rule_test"] = self.alerts
-        if self.exprs:
-            group["promql_expr_test"] = self.exprs
+        # Alert checks written as queries (an alert name shared with other SLOs) join the
+        # query checks.
+        alerts = [check for check in self.alerts if "alertname" in check]
+        exprs = [check for check in self.alerts if "alertname" not in check] + self.exprs
+        if alerts:
+            group["alert_rule_test"] = alerts
+        if exprs:
+            group["promql_expr_test"] = exprs
         return group
 
 
@@ -133,11 +139,14 @@ class _Case:
 
 
 class SLOScenarios:
-    def __init__(self, slo: SLO) -> None:
+    def __init__(self, slo: SLO, shared_names: frozenset[str] = frozenset()) -> None:
+        """`shared_names`: alert names other SLOs use too (Sloth's convention allows it), whose
+        alerts are checked through ALERTS filtered on this SLO rather than by name alone."""
         self.slo = slo
+        self.shared_names = shared_names
         self.traffic = derive_traffic(slo)
         self.per_minute = _scale(self.traffic)
-        windows = [w for w in slo.alerting.windows if slo.alerting.tier(w.tier).enabled]
+        windows = list(slo.alerting.enabled_windows)
         self.pages = [w for w in windows if w.tier is Tier.PAGE]
         self.tickets = [w for w in windows if w.tier is Tier.TICKET]
         self.windows = windows
@@ -150,6 +159,9 @@ class SLOScenarios:
             self._expected_alert(window)
 
     # -- building blocks
+
+    def _window_labels(self, window: Duration) -> dict[str, str]:
+        return {**window_labels(self.slo, window), **self.traffic.result_labels}
 
     def _expected_alert(self, window: BurnWindow) -> dict[str, Any]:
         labels = {**self.ratio_labels, **alert_labels(self.slo, window)}
@@ -188,25 +200,52 @@ class SLOScenarios:
         ]
 
     def _alert_check(self, t: int, tier: Tier, firing: Iterable[BurnWindow]) -> dict[str, Any]:
-        expected = [self._expected_alert(w) for w in self.windows if w in set(firing)
-                    and w.tier is tier]
+        """What fires under `tier`'s alert name at minute t. In Sloth's convention both tiers
+        share that name, so the other tier's alert is expected too."""
+        sloth = self.slo.convention is Convention.SLOTH
+        expected = []
+        for each in (Tier if sloth else (tier,)):
+            burning = [w for w in self.windows if w in set(firing) and w.tier is each]
+            if sloth:
+                burning = burning[:1]  # one rule per tier: its windows joined by `or`
+            expected += [self._expected_alert(w) for w in burning]
+        name = self.slo.alert_name(tier)
+        if name in self.shared_names:
+            selector = "{" + ",".join(str(m) for m in (
+                Matcher("alertname", "=", name), Matcher("alertstate", "=", "firing"),
+                self._id_matcher(),
+            )) + "}"
+            return {
+                "expr": f"ALERTS{selector}",
+                "eval_time": minutes(t),
+                "exp_samples": [
+                    {"labels": "ALERTS" + _labels_text({
+                        **alert["exp_labels"], "alertname": name, "alertstate": "firing"}),
+                     "value": 1}
+                    for alert in expected
+                ],
+            }
         return {
             "eval_time": minutes(t),
-            "alertname": self.slo.alerting.alert_name(tier),
+            "alertname": name,
             "exp_alerts": expected,
         }
 
     def _never(self, tier: Tier, length: int) -> dict[str, Any]:
         selector = "{" + ",".join(str(m) for m in (
-            Matcher("alertname", "=", self.slo.alerting.alert_name(tier)),
+            Matcher("alertname", "=", self.slo.alert_name(tier)),
             Matcher("alertstate", "=", "firing"),
-            Matcher("mapguard_slo_id", "=", self.slo.id),
+            Matcher(slo_naming(self.slo).id_label, "=", self.slo.id),
+            Matcher(slo_naming(self.slo).tier_label, "=", tier.value),
         )) + "}"
         return {
             "expr": f"count_over_time(ALERTS{selector}[{length + 1}m])",
             "eval_time": minutes(length),
             "exp_samples": [],
         }
+
+    def _id_matcher(self) -> Matcher:
+        return Matcher(slo_naming(self.slo).id_label, "=", self.slo.id)
 
     def _simulate(self, phases: Sequence[Phase]) -> tuple[Timeline, list[tuple[BurnWindow, ...]]]:
         timeline = Timeline(phases, self.per_minute)
@@ -288,8 +327,8 @@ class SLOScenarios:
             title = f"slow burn ({_percent(burn)} errors) never pages"
         phases = [Phase(WARM_UP, self.healthy), Phase(length - WARM_UP, burn)]
         exprs = [self._never(Tier.PAGE, length)] if self.pages else []
-        alerts += [self._alert_check(t, Tier.PAGE, ()) for t in range(WARM_UP, length, 60)
-                   if self.pages]
+        alerts += [self._alert_check(t, Tier.PAGE, states[t])
+                   for t in range(WARM_UP, length, 60) if self.pages and stable(states, t)]
         return _Case(self._name(title), self._series(phases), alerts, exprs, length)
 
     def healthy_traffic(self) -> _Case:
@@ -301,18 +340,20 @@ class SLOScenarios:
         alerts = [
             self._alert_check(t, tier, ())
             for t in range(30, length + 1, 50)
-            for tier in Tier
-            if any(w.tier is tier for w in self.windows)
+            for tier in dict.fromkeys(w.tier for w in self.windows)
+            if tier is Tier.PAGE or self.slo.convention is Convention.MAPGUARD
+            or not self.pages
         ]
         exprs = [self._never(tier, length) for tier in Tier
                  if any(w.tier is tier for w in self.windows)]
         # Every recorded window reports the configured error ratio (relative error < 1e-6).
         exprs += [
             {
-                "expr": f"abs({error_ratio(window)}{{{Matcher('mapguard_slo_id', '=', self.slo.id)}"
-                        f"}} / {decimal_text(self.healthy)} - 1) < bool 0.000001",
+                "expr": f"abs({error_ratio(window)}{{{self._id_matcher()}}} "
+                        f"/ {decimal_text(self.healthy)} - 1) < bool 0.000001",
                 "eval_time": minutes(length),
-                "exp_samples": [{"labels": _labels_text(self.ratio_labels), "value": 1}],
+                "exp_samples": [{"labels": _labels_text(self._window_labels(window)),
+                                 "value": 1}],
             }
             for window in self.slo.windows
         ]
@@ -548,9 +589,11 @@ def build_tests(
     """The promtool test document, and a warning for each SLO or guard it could not test."""
     cases: list[_Case] = []
     warnings: list[str] = []
+    names = [name for slo in specs.slos for name in {slo.alert_name(tier) for tier in Tier}]
+    shared = frozenset(name for name in names if names.count(name) > 1 and name)
     for slo in specs.slos:
         try:
-            found, skipped = SLOScenarios(slo).cases()
+            found, skipped = SLOScenarios(slo, shared).cases()
         except Unsupported as exc:
             warnings.append(f"{slo.source}: {slo.path}: no promtool tests for SLO {slo.id!r}: "
                             f"mapguard cannot simulate {exc}")

@@ -2,14 +2,15 @@
 
 This models Prometheus 2.x evaluation at a one-minute interval on samples one minute apart
 (`rate()` over a closed range [t-w, t], its extrapolation over the first minutes of data,
-`sum_over_time` of the recorded 5m event rates, `for` durations). The promtool tests are built
-from it: it picks *when* to assert so that every assertion sits minutes away from a transition,
-and promtool then checks the real rules against those expectations. Floats are enough here:
-assertions never sit near a threshold crossing.
+the SLO period built from recorded 5m rates or ratios, `for` durations). The promtool tests
+are built from it: it picks *when* to assert so that every assertion sits minutes away from a
+transition, and promtool then checks the real rules against those expectations. Floats are
+enough here: assertions never sit near a threshold crossing.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,10 +18,13 @@ from typing import TypeVar
 
 from mapguard.slo.durations import Duration
 from mapguard.slo.model import SLO, BurnWindow, RawSLI
-from mapguard.slo.rules import FROM_EVENTS_AT
+from mapguard.slo.rules import from_recorded_rates
 
 S = TypeVar("S")
-SHORTEST = 5  # minutes of the recorded event rates long windows are built from
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+}
+SHORTEST = 5  # minutes of the recorded rates the SLO period is built from
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,22 +68,26 @@ class SLISimulation:
         self.timeline = timeline
         self.budget = float(slo.error_budget)
         errors, totals = timeline.errors, timeline.totals
-        # Prefix sums of the recorded 5m event rates (scaled by a common 1/300).
+        # Prefix sums of the recorded 5m event rates (scaled by a common 1/300) and ratios.
         self._error5 = [0.0]
         self._total5 = [0.0]
+        self._ratio5 = [0.0]
         for u in range(1, timeline.length + 1):
             start = max(0, u - SHORTEST)
             factor = _extrapolation(u)
-            self._error5.append(self._error5[-1] + factor * (errors[u] - errors[start]))
-            self._total5.append(self._total5[-1] + factor * (totals[u] - totals[start]))
+            error, total = errors[u] - errors[start], totals[u] - totals[start]
+            self._error5.append(self._error5[-1] + factor * error)
+            self._total5.append(self._total5[-1] + factor * total)
+            self._ratio5.append(self._ratio5[-1] + (error / total if total else 0.0))
 
     def ratio(self, window: Duration, t: int) -> float | None:
         minutes = window.minutes
         if t < 1:
             return None
-        built = window >= FROM_EVENTS_AT and not isinstance(self.slo.sli, RawSLI)
-        if built and window.minutes != SHORTEST:
+        if from_recorded_rates(self.slo, window):
             first = max(1, t - minutes)
+            if isinstance(self.slo.sli, RawSLI):
+                return (self._ratio5[t] - self._ratio5[first - 1]) / (t - first + 1)
             total = self._total5[t] - self._total5[first - 1]
             error = self._error5[t] - self._error5[first - 1]
         else:
@@ -96,8 +104,10 @@ class SLISimulation:
         held = []
         for window in windows:
             threshold = float(window.factor) * self.budget
+            beyond = _COMPARISONS[window.op]
             conditions = [
-                long is not None and short is not None and long > threshold and short > threshold
+                long is not None and short is not None
+                and beyond(long, threshold) and beyond(short, threshold)
                 for long, short in zip(ratios[window.long], ratios[window.short], strict=True)
             ]
             held.append(for_held(conditions, window.for_.minutes if window.for_ else 0))

@@ -39,7 +39,9 @@ def _scalar_text(value: Any) -> Any:
 
 
 def _label_name(name: str) -> str:
-    if not LABEL_NAME.fullmatch(name):
+    # Any UTF-8 text is a label name since Prometheus 3 (and Sloth accepts it); classic names
+    # are checked where rules are written (a warning: promtool 2 rejects the others).
+    if not name or "\n" in name:
         raise ValueError(f"{name!r} is not a Prometheus label name")
     if name.startswith("__"):
         raise ValueError(f"{name!r}: names starting with __ are reserved by Prometheus")
@@ -64,6 +66,14 @@ def _objective(value: Any) -> Decimal:
     return number
 
 
+def _sloth_objective(value: Any) -> Decimal:
+    # Sloth accepts 100 (every error then burns a zero budget): so do we, with a warning.
+    number = to_decimal(value)
+    if not Decimal(0) < number <= Decimal(100):
+        raise ValueError(f"{number} is outside (0, 100]")
+    return number
+
+
 def _positive(value: Any) -> Decimal:
     number = to_decimal(value)
     if number <= 0:
@@ -81,13 +91,18 @@ def _non_negative(value: Any) -> Decimal:
 def _windowed_query(query: str) -> str:
     if not WINDOW_TEMPLATE.search(query):
         raise ValueError("the query has no {{.window}} template variable")
+    check_promql(query)
+    return query.strip()
+
+
+def check_promql(query: str) -> None:
+    """Raise ValueError unless `query` (with ``{{.window}}`` filled in) is PromQL."""
     try:
         parse(query)
     except PromQLSyntaxError as exc:
         raise ValueError(f"not PromQL: {exc}") from None
     except Unsupported:
         pass  # valid PromQL that mapguard cannot simulate: fine for rules
-    return query.strip()
 
 
 def _matchers(text: str) -> str:
@@ -109,6 +124,7 @@ Name = Annotated[str, BeforeValidator(_scalar_text), AfterValidator(_one_line)]
 LabelName = Annotated[str, AfterValidator(_label_name)]
 Labels = dict[LabelName, Text]
 Objective = Annotated[Decimal, BeforeValidator(_objective)]
+SlothObjective = Annotated[Decimal, BeforeValidator(_sloth_objective)]
 Positive = Annotated[Decimal, BeforeValidator(_positive)]
 NonNegative = Annotated[Decimal, BeforeValidator(_non_negative)]
 DurationField = Annotated[Duration, BeforeValidator(parse_duration)]

@@ -29,12 +29,14 @@ from mapguard.slo.model import (
 )
 from mapguard.slo.spec_fields import (
     LABELS_EXPECTED,
+    OBJECTIVE_EXPECTED,
     DurationField,
     Labels,
     Matchers,
     MetricName,
     Name,
     NonNegative,
+    Objective,
     Positive,
     SpecModel,
     Text,
@@ -87,7 +89,7 @@ class BurnWindowSpec(SpecModel):
 
 
 class MapguardAlertingSpec(AlertingSpec):
-    name: Name | None = Field(  # type: ignore[assignment]
+    name: Name | None = Field(
         default=None, description="the alert name (default: from service and SLO)"
     )
     runbook_url: Text | None = None
@@ -129,6 +131,7 @@ class MapguardSLISpec(SLISpec):
 
 
 class MapguardSloSpec(SloSpec):
+    objective: Objective = Field(description=OBJECTIVE_EXPECTED)
     period: DurationField | None = duration_field()
     sli: MapguardSLISpec = Field(description="an SLI with one of events, raw, latency")
     alerting: MapguardAlertingSpec = MapguardAlertingSpec()
@@ -185,6 +188,14 @@ def read_mapguard(document: Document) -> SpecSet:
     spec = validate(MapguardSpec, document)
     for where, key in extras(spec):
         raise document.error(where, f"unknown field {key!r}")
+    plugins = [(("slo_plugins",), spec.slo_plugins)] + [
+        (("slos", i, "plugins"), slo.plugins) for i, slo in enumerate(spec.slos)
+    ]
+    for where, chain in plugins:
+        if chain is not None:
+            raise document.error(where, "Sloth SLO plugins are not read in mapguard/v1",
+                                 expected="the spec without plugins (or a Sloth prometheus/v1 "
+                                 "spec, which reads the built-in ones)")
     slos = tuple(
         _slo(spec, slo, document, ("slos", index)) for index, slo in enumerate(spec.slos)
     )

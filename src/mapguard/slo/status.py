@@ -1,9 +1,11 @@
 """SLO status from a live Prometheus: SLI and burn rate per window, budget left, firing alerts.
 
-Everything is read from the generated recording rules over the HTTP API (`/api/v1/query`):
+Everything is read from the generated recording rules over the HTTP API (`/api/v1/query`), in
+either label convention — so rules that Sloth itself generated are read too: `sloth_slo_info` or
 `mapguard_slo_info` lists the SLOs, `slo:sli_error:ratio_rate<window>` gives each window's error
-ratio (the worst series when an SLI is split by labels), `slo:error_budget:ratio` and
-`slo:period_error_budget_remaining:ratio` the budget, and `ALERTS` what fires.
+ratio (the worst series when an SLI is split by labels), `slo:error_budget:ratio`,
+`slo:time_period:days` and `slo:period_error_budget_remaining:ratio` the budget, and `ALERTS`
+what fires (`sloth_severity` or `mapguard_tier` tells page from ticket).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import httpx
 
 from mapguard.errors import ToolError
-from mapguard.slo import rules as r
+from mapguard.slo import conventions as c
 from mapguard.slo.durations import Duration
 
 _RATIO_PREFIX = "slo:sli_error:ratio_rate"
@@ -112,10 +114,22 @@ class StatusReport:
         return bool(self.guard_alerts) or any(s.alerts for s in self.slos)
 
 
+_NAMINGS = (c.SLOTH, c.MAPGUARD)
+
+
+def slo_id_of(labels: Mapping[str, str]) -> str | None:
+    """The SLO a series belongs to, in either convention."""
+    return next((labels[n.id_label] for n in _NAMINGS if n.id_label in labels), None)
+
+
+def _tier(labels: Mapping[str, str]) -> str | None:
+    return next((labels[n.tier_label] for n in _NAMINGS if n.tier_label in labels), None)
+
+
 def _by_id(samples: Iterable[Sample], worst: Any = max) -> dict[str, float | None]:
     found: dict[str, list[float]] = {}
     for sample in samples:
-        slo_id = sample.labels.get("mapguard_slo_id")
+        slo_id = slo_id_of(sample.labels)
         if slo_id is None:
             continue
         values = found.setdefault(slo_id, [])
@@ -124,27 +138,57 @@ def _by_id(samples: Iterable[Sample], worst: Any = max) -> dict[str, float | Non
     return {slo_id: (worst(values) if values else None) for slo_id, values in found.items()}
 
 
+def _infos(api: PrometheusAPI) -> dict[str, dict[str, str]]:
+    """id -> service, slo, objective and period (when the info series says), both conventions."""
+    found: dict[str, dict[str, str]] = {}
+    for naming, objective, period in ((c.SLOTH, "sloth_objective", None),
+                                      (c.MAPGUARD, "mapguard_objective", "mapguard_period")):
+        for sample in api.query(naming.info_metric):
+            labels = sample.labels
+            if naming.id_label not in labels:
+                continue
+            found[labels[naming.id_label]] = {
+                "service": labels.get(naming.service_label, ""),
+                "slo": labels.get(naming.slo_label, ""),
+                "objective": labels.get(objective, ""),
+                "period": labels.get(period, "") if period else "",
+            }
+    return found
+
+
+def _days(value: float | None) -> str:
+    if value is None:
+        return ""
+    seconds = round(value * 86400)
+    return str(Duration(seconds)) if seconds > 0 else ""
+
+
 def fetch_status(api: PrometheusAPI, *, only: Iterable[str] = ()) -> StatusReport:
     """Query Prometheus; `only` restricts to SLO ids or names."""
     wanted = set(only)
-    infos = {s.labels["mapguard_slo_id"]: s.labels for s in api.query(r.INFO)
-             if "mapguard_slo_id" in s.labels}
+    infos = _infos(api)
     if wanted:
-        infos = {k: v for k, v in infos.items() if k in wanted or v.get("mapguard_slo") in wanted}
+        infos = {k: v for k, v in infos.items() if k in wanted or v["slo"] in wanted}
     ratios: dict[tuple[str, str], list[float | None]] = {}
-    for sample in api.query(f'{{__name__=~"{_RATIO_PREFIX}.+",mapguard_slo_id!=""}}'):
+    for sample in api.query(f'{{__name__=~"{_RATIO_PREFIX}.+"}}'):
+        slo_id = slo_id_of(sample.labels)
+        if slo_id is None:
+            continue
         window = sample.labels.get("__name__", "").removeprefix(_RATIO_PREFIX)
-        ratios.setdefault((sample.labels["mapguard_slo_id"], window), []).append(sample.value)
-    budgets = _by_id(api.query(r.ERROR_BUDGET))
-    remaining = _by_id(api.query(r.BUDGET_REMAINING), worst=min)
+        ratios.setdefault((slo_id, window), []).append(sample.value)
+    budgets = _by_id(api.query(c.ERROR_BUDGET))
+    remaining = _by_id(api.query(c.BUDGET_REMAINING), worst=min)
+    periods = _by_id(api.query(c.PERIOD_DAYS))
     alerts = [
-        FiringAlert(s.labels.get("alertname", "?"), s.labels.get("mapguard_tier", "?"), s.labels)
-        for s in api.query('ALERTS{alertstate="firing",mapguard_tier!=""}')
+        FiringAlert(s.labels.get("alertname", "?"), _tier(s.labels) or "?", s.labels)
+        for s in api.query('ALERTS{alertstate="firing"}')
+        if _tier(s.labels) is not None
     ]
     if not infos and not alerts and not wanted:
         raise ToolError(
-            f"no mapguard SLO rules are loaded in Prometheus at {api.url} "
-            f"({r.INFO} is empty): load the output of `mapguard slo generate`"
+            f"no SLO rules are loaded in Prometheus at {api.url} ({c.SLOTH.info_metric} and "
+            f"{c.MAPGUARD.info_metric} are empty): load the output of `mapguard slo generate` "
+            "(or of Sloth)"
         )
     slos = []
     for slo_id, info in sorted(infos.items()):
@@ -153,18 +197,18 @@ def fetch_status(api: PrometheusAPI, *, only: Iterable[str] = ()) -> StatusRepor
         )
         slos.append(SLOStatus(
             slo_id=slo_id,
-            service=info.get("mapguard_service", ""),
-            name=info.get("mapguard_slo", ""),
-            objective=info.get("mapguard_objective", ""),
-            period=info.get("mapguard_period", ""),
+            service=info["service"],
+            name=info["slo"],
+            objective=info["objective"],
+            period=info["period"] or _days(periods.get(slo_id)),
             error_budget=budgets.get(slo_id),
             budget_remaining=remaining.get(slo_id),
             windows=tuple(
                 WindowStatus(w, _worst(ratios[(slo_id, w)])) for w in windows
             ),
-            alerts=tuple(a for a in alerts if a.labels.get("mapguard_slo_id") == slo_id),
+            alerts=tuple(a for a in alerts if slo_id_of(a.labels) == slo_id),
         ))
-    guard_alerts = tuple(a for a in alerts if "mapguard_slo_id" not in a.labels)
+    guard_alerts = tuple(a for a in alerts if slo_id_of(a.labels) is None)
     return StatusReport(api.url, tuple(slos), guard_alerts)
 
 

@@ -67,7 +67,9 @@ def _refers_to(info: TypeInfo, go_file: GoFile, expression: Node, callee: FuncDe
         return False
     owner = deref(info.type_of(operand, go_file))
     # An unknown receiver could be this type: count it, so that no protection is assumed.
-    return isinstance(owner, Unknown) or owner == Named("", callee.receiver_type or "")
+    # A generic receiver type matches whatever it is instantiated with (`w *Work[T]`).
+    return isinstance(owner, Unknown) or (
+        isinstance(owner, Named) and owner.pkg == "" and owner.name == callee.receiver_type)
 
 
 def _caller(package: Package, go_file: GoFile, call: Node) -> FuncDecl | None:
@@ -111,11 +113,31 @@ def runs_under_once(package: Package, info: TypeInfo, function: FuncDecl, depth:
         for site in sites or ())
 
 
+# What precedes a function handed to a Once: `once.Do(`, `sync.OnceFunc(`, `sync.OnceValue[T](`,
+# then an optional receiver chain (`x.`, `s.cfg.`), right before the function's name.
+_ONCE_CALL_BEFORE = re.compile(
+    rb"(?:\.Do|\bOnceFunc|\bOnceValues?(?:\[[^\]\n]*\])?)\(\s*(?:[\w.]+\.)?$")
+_CLOSING = re.compile(rb"\s*\)")
+
+
 def run_by_once(package: Package, function_name: str) -> bool:
-    """Whether a named function or method is handed to `once.Do(f)` / `once.Do(x.f)`."""
+    """Whether a named function or method is handed to `once.Do(f)` / `once.Do(x.f)`, or
+    wrapped by `sync.OnceFunc(x.f)` / `sync.OnceValue(s)(x.f)`."""
     key = ("run-by-once", function_name)
+    if key not in package.memo and not _calls_do(package):
+        package.memo[key] = False  # no `.Do(` anywhere: nothing runs under a sync.Once
     if key not in package.memo:
-        pattern = re.compile(rb"\.Do\(\s*(?:[\w.]+\.)?" + re.escape(function_name.encode())
-                             + rb"\s*\)")
-        package.memo[key] = any(pattern.search(f.source) for f in package.files)
+        # Find the name first (a plain substring search), then look at what surrounds it.
+        package.memo[key] = any(
+            _ONCE_CALL_BEFORE.search(f.source, max(0, start - 120), start) is not None
+            and _CLOSING.match(f.source, end) is not None
+            for f in package.files if function_name.encode() in f.source
+            for start, end in word_hits(f.source, function_name))
+    return bool(package.memo[key])
+
+
+def _calls_do(package: Package) -> bool:
+    key = ("calls-do",)
+    if key not in package.memo:
+        package.memo[key] = any(b".Do(" in f.source for f in package.files)
     return bool(package.memo[key])

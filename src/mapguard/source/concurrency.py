@@ -1,18 +1,22 @@
 """Which code of a package runs concurrently, and which maps other goroutines can reach.
 
-Concurrency contexts (RULES.md MG004):
+Concurrency contexts (docs/rules.md, MG004):
 - HTTP handlers: functions, methods and func literals with the `(http.ResponseWriter,
-  *http.Request)` signature — net/http runs each request on its own goroutine;
+  *http.Request)` signature — net/http runs each request on its own goroutine (not in test
+  files, where handlers are fakes serving the test's requests);
 - the body of a func literal started with `go`, or with `sync.WaitGroup.Go` (Go 1.25) or
   errgroup's `Group.Go`, which start one too;
 - same-package functions and methods started with `go f(...)` / `go x.m(...)`.
 Code in a closure that is not itself started with `go` runs in the context it is written in.
 
-A map reached from a context is *shared* when another goroutine can touch it at the same time:
-package-level maps, fields reached through the receiver or a captured variable, and captured
-locals — for a context that runs once (a single `go` statement), only if something else uses the
-map concurrently: the starter after its `go` statement without waiting, or other functions of
-the package. The model is computed once per package and answers questions from several rules.
+A context is *repeatable* when several instances can run at once: its `go` sits in a loop whose
+passes do not first wait for it, or in a repeatable context. A map reached from a context is
+*shared* when another goroutine can touch it at the same time: package-level maps, fields
+reached through the receiver or a captured variable, and captured locals — for a context that
+runs once, only if something else uses the map concurrently: the starter after its `go`
+statement without waiting, or, when the starter does not wait for the goroutine at all, other
+functions of the package. The model is computed once per package and answers questions from
+several rules.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Literal
 
 from tree_sitter import Node
 
-from mapguard.source.package import GoFile, Package, VarDecl
+from mapguard.source.calls import call_sites
+from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
     LocalDecl,
     Symbol,
@@ -56,12 +61,18 @@ class Context:
     repeatable: bool  # several instances can run at the same time
     go_statement: Node | None = None  # for goroutines: the `go` that starts it
     starter: Node | None = None  # the function holding that `go` statement
+    starter_file: GoFile | None = None  # the file of that function, when it is another one
+
+    @property
+    def starting_file(self) -> GoFile:
+        """The file that holds the `go` statement (and the starter)."""
+        return self.starter_file if self.starter_file is not None else self.file
 
     def describe(self) -> str:
         if self.kind == "handler":
             return "an HTTP handler (net/http runs each request on its own goroutine)"
         line = self.go_statement.start_point.row + 1 if self.go_statement is not None else 0
-        where = f"the goroutine started at line {line}"
+        where = f"the goroutine started at {self.starting_file.path.name}:{line}"
         if self.repeatable:
             return f"{where}, which runs several times at once"
         return where
@@ -81,6 +92,7 @@ class Concurrency:
         self.package = package
         self.info = info
         self._by_function: dict[tuple[int, int], list[Context]] = {}
+        self._wait_cache: dict[tuple[int, int, int], list[Node]] = {}
         self._find_handlers()
         self._find_go_statements()
 
@@ -98,13 +110,15 @@ class Concurrency:
         return [c for found in self._by_function.values() for c in found]
 
     def context_of(self, node: Node, go_file: GoFile) -> Context | None:
-        """The context `node` runs in; closures not started with `go` belong to their writer."""
+        """The context `node` runs in; closures not started with `go` belong to their writer,
+        except those handed to a task queue (`q.Queue(func() {...})`), which run wherever the
+        queue runs them."""
         function = enclosing_function(node)
         while function is not None:
             found = self._by_function.get((id(go_file), function.start_byte))
             if found:
                 return _strongest(found)
-            if function.type != "func_literal":
+            if function.type != "func_literal" or _queued(function, go_file):
                 return None
             function = enclosing_function(function)
         return None
@@ -115,7 +129,9 @@ class Concurrency:
 
     def _find_handlers(self) -> None:
         for go_file in self.package.files:
-            if b"ResponseWriter" not in go_file.source:
+            # Handlers in test files are fakes behind httptest servers: they serve the requests
+            # the test sends, normally one at a time, and the test's own -race run judges them.
+            if go_file.is_test or b"ResponseWriter" not in go_file.source:
                 continue
             for start, end in word_hits(go_file.source, "ResponseWriter"):
                 node = go_file.node_at(start, end)
@@ -135,7 +151,8 @@ class Concurrency:
         for go_file in self.package.files:
             for start, _end in word_hits(go_file.source, "go"):
                 line_start = go_file.source.rfind(b"\n", 0, start) + 1
-                if go_file.source[line_start:start].strip(b" \t{;"):
+                before = go_file.source[line_start:start].rstrip(b" \t")
+                if before and not before.endswith((b"{", b";")):
                     continue  # not at the start of a statement (a comment, a word in a string)
                 node = go_file.node_at(start, start + 2, named=False)
                 statement = node.parent if node is not None else None
@@ -188,26 +205,39 @@ class Concurrency:
             if arguments is None or not arguments.named_child_count:
                 return None
             literal = unparen(arguments.named_children[0])
-            starter = enclosing_function(statement)
-            repeatable = _in_loop(statement, starter) or (
-                (ctx := self.context_of(statement, go_file)) is not None and ctx.repeatable)
-            return Context(literal, go_file, "goroutine", repeatable, statement, starter)
+            return self._repeatable(
+                Context(literal, go_file, "goroutine", False, statement,
+                        enclosing_function(statement)), go_file)
         call = statement.named_children[0] if statement.named_child_count else None
         if call is None or call.type != "call_expression":
             return None
         starter = enclosing_function(statement)
-        repeatable = _in_loop(statement, starter) or (
-            starter is not None and (ctx := self.context_of(statement, go_file)) is not None
-            and ctx.repeatable
-        )
         callee = unparen(call.child_by_field_name("function") or call)
         if callee.type == "func_literal":
-            return Context(callee, go_file, "goroutine", repeatable, statement, starter)
+            return self._repeatable(
+                Context(callee, go_file, "goroutine", False, statement, starter), go_file)
         declaration = self.info.called_function(callee, go_file)
         if declaration is None:
             return None
-        return Context(declaration.node, declaration.file, "go-func", repeatable, statement,
-                       starter)
+        return self._repeatable(
+            Context(declaration.node, declaration.file, "go-func", False, statement, starter,
+                    go_file if go_file is not declaration.file else None),
+            go_file)
+
+    def _repeatable(self, context: Context, go_file: GoFile) -> Context:
+        """The context, marked repeatable when several instances can run at once: its `go` is
+        in a loop whose every pass does not first wait for it (`for range ch` over a channel it
+        closes, `wg.Wait()`), or in a context that is itself repeatable."""
+        statement = context.go_statement
+        assert statement is not None
+        loop = _loop_of(statement, context.starter)
+        repeatable = loop is not None and not _waited_before(
+            statement, loop, self._waits(context)) and not _leaves_after(statement, loop)
+        if not repeatable and context.starter is not None:
+            outer = self.context_of(statement, go_file)
+            repeatable = outer is not None and outer.repeatable
+        return Context(context.function, context.file, context.kind, repeatable, statement,
+                       context.starter, context.starter_file)
 
     # ---- shared maps ------------------------------------------------------------------------
 
@@ -236,7 +266,7 @@ class Concurrency:
             if symbol.constant:
                 return None
             if not context.repeatable and not self._used_elsewhere_var(symbol, context, go_file):
-                return None  # one goroutine owns it
+                return None  # one goroutine owns it, or its starter waits for it
             return Sharing(f"`{text}` is a package-level map")
         if not isinstance(symbol, LocalDecl):
             return None
@@ -258,7 +288,7 @@ class Concurrency:
         # Declared outside the context: captured by the closure.
         if context.repeatable:
             return Sharing(f"`{text}` is captured from the function that starts it")
-        if self._starter_uses_after(symbol, context, go_file):
+        if self._starter_uses_after(symbol, map_expr, context, go_file):
             return Sharing(f"`{text}` is captured by the goroutine and still used by the "
                            f"function that started it, without waiting for the goroutine")
         if map_expr.type == "selector_expression" and self._field_used_elsewhere(
@@ -299,6 +329,7 @@ class Concurrency:
         """`go func(m map[K]V) {...}(shared)`: the parameter aliases the argument."""
         if context.go_statement is None:
             return None
+        go_file = context.starting_file  # where the arguments are written
         call = context.go_statement.named_children[0]
         parameters = context.function.child_by_field_name("parameters")
         names = [n for d in (parameters.named_children if parameters else [])
@@ -317,6 +348,7 @@ class Concurrency:
             if isinstance(symbol, VarDecl) or (
                 isinstance(symbol, LocalDecl) and not _is_inside(symbol.ident, _loop_body_of(
                     context.go_statement))
+                and not _handed_over(unparen(argument), context.go_statement, go_file)
             ):
                 return Sharing(f"`{go_file.text(argument)}` is handed to {context.describe()}")
         if outer is not None:
@@ -338,13 +370,17 @@ class Concurrency:
             return None
         return Sharing(f"`{go_file.text(map_expr)}` is bound to a shared map: {found.reason}")
 
-    def _starter_uses_after(self, symbol: LocalDecl, context: Context, go_file: GoFile) -> bool:
-        """The starting function uses the captured variable after `go` with no wait between."""
+    def _starter_uses_after(self, symbol: LocalDecl, map_expr: Node, context: Context,
+                            go_file: GoFile) -> bool:
+        """The starting function uses the captured map after `go` with no wait between. For a
+        field (`l.accounts`), a use of another field of the same value (`l.storages`) does
+        not count; the value itself, or a method called on it, does."""
         statement, starter = context.go_statement, context.starter
         if statement is None or starter is None:
             return False
         name = symbol.name
-        waits = _waits_for(context, go_file, self.info)
+        field = _first_field(map_expr)
+        waits = self._waits(context)
         for start, end in word_hits(go_file.source, name, statement.end_byte, starter.end_byte):
             node = go_file.node_at(start, end, named=False)
             if node is None or node.type != "identifier":
@@ -352,6 +388,8 @@ class Concurrency:
             if self.info.resolve(node, go_file) is not symbol and not _same_decl(
                 self.info.resolve(node, go_file), symbol
             ):
+                continue
+            if field is not None and _other_field(node, field, go_file):
                 continue
             if not any(w.end_byte <= node.start_byte for w in waits):
                 return True
@@ -368,7 +406,7 @@ class Concurrency:
                     continue
                 if not _same_decl(self.info.resolve(node, other_file), symbol):
                     continue
-                if self._ordered_before_start(node, other_file, context):
+                if not self._concurrent_use(node, other_file, context):
                     continue
                 return True
         return False
@@ -396,10 +434,66 @@ class Concurrency:
                     other_operand is not None) else None
                 if not _same_owner(owner, other_owner):
                     continue
-                if self._ordered_before_start(node, other_file, context):
+                if not self._concurrent_use(node, other_file, context):
                     continue
                 return True
         return False
+
+    def _concurrent_use(self, node: Node, go_file: GoFile, context: Context) -> bool:
+        """Whether a use elsewhere can run while the run-once goroutine does. When its
+        starter waits for it (`wg.Wait()`, draining a channel it closes) before going on, the
+        goroutine lives inside that one call: only the starter's code between the `go` and the
+        wait overlaps it; other functions run before or after (a starter that itself runs
+        concurrently makes the goroutine repeatable, which is judged without this)."""
+        if self._ordered_before_start(node, go_file, context):
+            return False
+        if go_file.is_test and not context.file.is_test:
+            return False  # a test inspecting state: `go test -race` judges the test
+        if self._runs_only_in(node, go_file, context):
+            return False
+        statement, starter = context.go_statement, context.starter
+        if statement is None or starter is None:
+            return True
+        waits = self._waits(context)
+        if not _waited_before(statement, starter, waits):
+            return True
+        if go_file is not context.starting_file or not _is_inside(node, starter):
+            return False
+        return not any(w.end_byte <= node.start_byte for w in waits)
+
+    def _runs_only_in(self, node: Node, go_file: GoFile, context: Context, depth: int = 0
+                      ) -> bool:
+        """`node` is in a function that only the goroutine itself calls (directly or through
+        such functions): the event-loop shape, `go f.loop()` with helpers that loop calls."""
+        function = enclosing_declaration(node)
+        if function is None or depth > 3:
+            return False
+        declaration = self._declaration(function, go_file)
+        sites = call_sites(self.package, self.info, declaration) if declaration else None
+        if not sites:
+            return False
+        return all(
+            (site.file is context.file and _is_inside(site.call, context.function))
+            or self._runs_only_in(site.call, site.file, context, depth + 1)
+            for site in sites)
+
+    def _declaration(self, function: Node, go_file: GoFile) -> FuncDecl | None:
+        name = function.child_by_field_name("name")
+        if name is None:
+            return None
+        if function.type == "function_declaration":
+            found = self.package.funcs.get(go_file.text(name))
+        else:
+            receiver = receiver_type_name(function, go_file)
+            found = self.package.method(receiver, go_file.text(name)) if receiver else None
+        return found if found is not None and same_node(found.node, function) else None
+
+    def _waits(self, context: Context) -> list[Node]:
+        key = (id(context.file), context.function.start_byte,
+               context.go_statement.start_byte if context.go_statement is not None else -1)
+        if key not in self._wait_cache:
+            self._wait_cache[key] = _waits_for(context, context.starting_file, self.info)
+        return self._wait_cache[key]
 
     def _ordered_before_start(self, node: Node, go_file: GoFile, context: Context) -> bool:
         """Uses that happen before the goroutine starts: in `init`, or in the starter before
@@ -413,8 +507,69 @@ class Concurrency:
         ):
             return True
         return (context.starter is not None and context.go_statement is not None
-                and _is_inside(node, context.starter)
+                and go_file is context.starting_file and _is_inside(node, context.starter)
                 and node.end_byte <= context.go_statement.start_byte)
+
+
+def _handed_over(argument: Node, statement: Node, go_file: GoFile) -> bool:
+    """`go run(m); m = make(map...)`: the starter gives the map to the goroutine and takes a
+    fresh one before it uses the variable again, so each goroutine has a map of its own."""
+    if argument.type != "identifier":
+        return False
+    name = go_file.text(argument)
+    following = statement.next_named_sibling
+    while following is not None:
+        if following.type == "assignment_statement":
+            left = following.child_by_field_name("left")
+            right = following.child_by_field_name("right")
+            targets = [go_file.text(t) for t in (left.named_children if left else [])]
+            values = right.named_children if right is not None else []
+            if name in targets:
+                index = targets.index(name)
+                value = unparen(values[index]) if index < len(values) else None
+                return value is not None and _is_fresh_map(value, go_file) and not any(
+                    go_file.text(n) == name for v in values for n in walk(v)
+                    if n.type == "identifier")
+        if any(n.type == "identifier" and go_file.text(n) == name for n in walk(following)):
+            return False
+        following = following.next_named_sibling
+    return False
+
+
+def _is_fresh_map(value: Node, go_file: GoFile) -> bool:
+    if value.type == "composite_literal":
+        return True
+    function = value.child_by_field_name("function") if value.type == "call_expression" else None
+    return function is not None and go_file.text(function) == "make"
+
+
+def _first_field(map_expr: Node) -> str | None:
+    """`accounts` for `l.accounts` (and `l.accounts.byHash`); None for a plain variable."""
+    current = map_expr
+    field: Node | None = None
+    while current.type == "selector_expression":
+        field = current.child_by_field_name("field")
+        operand = current.child_by_field_name("operand")
+        if operand is None:
+            return None
+        current = unparen(operand)
+    return field.text.decode() if field is not None and field.text is not None else None
+
+
+def _other_field(identifier: Node, field: str, go_file: GoFile) -> bool:
+    """`identifier` is the operand of a selector naming another field than `field`, and not a
+    method call (a method can reach any field)."""
+    selector = identifier.parent
+    if selector is None or selector.type != "selector_expression" or (
+        selector.child_by_field_name("operand") != identifier
+    ):
+        return False
+    name = selector.child_by_field_name("field")
+    if name is None or go_file.text(name) == field:
+        return False
+    call = selector.parent
+    return not (call is not None and call.type == "call_expression"
+                and call.child_by_field_name("function") == selector)
 
 
 def _same_owner(a: GoType | None, b: GoType | None) -> bool:
@@ -468,24 +623,57 @@ def _waits_for(context: Context, go_file: GoFile, info: TypeInfo) -> list[Node]:
 
 
 def _channels_signalled(context: Context, go_file: GoFile) -> set[str]:
+    """The channels the goroutine sends on or closes, as the starter writes them: a parameter
+    of a function started with `go f(ch)` stands for its argument."""
+    body_file = context.file
     channels: set[str] = set()
-    for node in walk(context.file.complete(context.function)):
+    for node in walk(body_file.complete(context.function)):
         if node.type == "send_statement":
             channel = node.child_by_field_name("channel")
             if channel is not None:
-                channels.add("".join(go_file.text(channel).split()))
+                channels.add("".join(body_file.text(channel).split()))
         elif node.type == "call_expression":
             function = node.child_by_field_name("function")
             arguments = node.child_by_field_name("arguments")
-            if function is not None and go_file.text(function) == "close" and arguments and (
+            if function is not None and body_file.text(function) == "close" and arguments and (
                 arguments.named_child_count == 1
             ):
-                channels.add("".join(go_file.text(arguments.named_children[0]).split()))
+                channels.add("".join(body_file.text(arguments.named_children[0]).split()))
+    statement = context.go_statement
+    call = statement.named_children[0] if statement is not None and (
+        statement.type == "go_statement" and statement.named_child_count) else None
+    parameters = context.function.child_by_field_name("parameters")
+    if call is not None and call.type == "call_expression" and parameters is not None:
+        names = [body_file.text(n) for d in parameters.named_children
+                 for n in d.children_by_field_name("name")]
+        argument_list = call.child_by_field_name("arguments")
+        values = [a for a in (argument_list.named_children if argument_list else [])
+                  if a.type != "comment"]
+        channels.update("".join(go_file.text(value).split())
+                        for name, value in zip(names, values, strict=False)
+                        if name in channels)
     return channels
 
 
 def _operator(node: Node) -> str:
     return next((c.type for c in node.children if not c.is_named), "")
+
+
+# Methods that take a function to run later, on another goroutine or event loop: an event
+# loop's task queue, a worker pool. The function does not run where it is written.
+_QUEUE_METHODS = frozenset({"Queue", "Enqueue", "Post", "Submit", "Schedule", "Dispatch",
+                            "RunOnLoop", "RunOnEventLoop"})
+
+
+def _queued(literal: Node, go_file: GoFile) -> bool:
+    holder = literal.parent
+    while holder is not None and holder.type == "parenthesized_expression":
+        holder = holder.parent
+    call = holder.parent if holder is not None and holder.type == "argument_list" else None
+    function = call.child_by_field_name("function") if call is not None else None
+    field = function.child_by_field_name("field") if function is not None and (
+        function.type == "selector_expression") else None
+    return field is not None and go_file.text(field) in _QUEUE_METHODS
 
 
 def _strongest(contexts: list[Context]) -> Context:
@@ -509,13 +697,63 @@ def _function_of_parameter(node: Node | None) -> Node | None:
     return None
 
 
-def _in_loop(node: Node, function: Node | None) -> bool:
+def _loop_of(node: Node, function: Node | None) -> Node | None:
+    """The innermost loop around `node` inside `function`."""
     current = node.parent
     while current is not None and current != function:
         if current.type in _LOOPS:
-            return True
+            return current
         current = current.parent
+    return None
+
+
+def _waited_before(statement: Node, limit: Node, waits: list[Node]) -> bool:
+    """Whether one of `waits` always runs after `statement` and before control leaves `limit`
+    (a loop body's pass, or the function): it is a later statement of a block that holds
+    `statement`, within `limit`, and not nested in a branch or a closure."""
+    child, block = statement, statement.parent
+    while block is not None and block != limit:
+        if block.type == "statement_list":
+            if any(_top_statement(w, block) is not None and w.start_byte >= child.end_byte
+                   for w in waits):
+                return True
+        elif block.type in FUNCTIONS:
+            return False
+        child, block = block, block.parent
     return False
+
+
+def _leaves_after(statement: Node, loop: Node) -> bool:
+    """A `return` (or a `break` of this loop) always follows `statement` in the pass: the loop
+    starts the goroutine once (`for _, p := range providers { go watch(p); return nil }`)."""
+    child, block = statement, statement.parent
+    while block is not None and block != loop:
+        if block.type == "statement_list":
+            for later in block.named_children:
+                if later.start_byte < child.end_byte:
+                    continue
+                if later.type == "return_statement" or (
+                    later.type == "break_statement" and not later.named_child_count
+                    and block.parent is not None and block.parent.parent == loop
+                ):
+                    return True
+        elif block.type in FUNCTIONS or block.type in {"expression_switch_statement",
+                                                        "type_switch_statement",
+                                                        "select_statement"}:
+            return False
+        child, block = block, block.parent
+    return False
+
+
+def _top_statement(node: Node, block: Node) -> Node | None:
+    """The statement of `block` that holds `node` directly (its expression, or the node
+    itself), None when `node` is nested in a deeper block, a branch or a closure."""
+    current = node
+    while current.parent is not None and current.parent != block:
+        if current.type in {"block", "func_literal", "statement_list"} and current != node:
+            return None
+        current = current.parent
+    return current if current.parent == block else None
 
 
 def _loop_body_of(node: Node) -> Node:

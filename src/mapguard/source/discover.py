@@ -65,20 +65,63 @@ class DirTarget:
 @dataclass(frozen=True, slots=True)
 class Expansion:
     targets: tuple[DirTarget, ...]
+    # The trees the command line names (a directory, or the directory of a named file),
+    # resolved: fixes are written inside them only.
+    roots: tuple[Path, ...] = ()
+    # `dir/...` patterns that matched no Go file, and why (others did: a warning).
+    unmatched: tuple[str, ...] = ()
 
 
 def expand(targets: Iterable[str], cwd: Path, selection: Selection) -> Expansion:
-    """The directories and files a command line means; nothing is read yet."""
+    """The directories and files a command line means; nothing is read yet.
+
+    As for `go vet`, a directory without Go files is an error, and so is a command line that
+    matches no Go file at all; a `dir/...` pattern that matches none while others do is only
+    listed in `unmatched`."""
     by_dir: dict[Path, dict[Path, bool]] = {}  # directory -> file -> named explicitly
+    roots: list[Path] = []
+    unmatched: list[str] = []
+    targets = list(targets)
     for target in targets:
-        for path, explicit in _paths_for(target, cwd, selection):
+        paths = list(_paths_for(target, cwd, selection))
+        if not paths:
+            why = f"{target}: {_why_empty(target, cwd, selection)}"
+            if not target.endswith("...") or len(targets) == 1:
+                raise UsageError(why)
+            unmatched.append(why)
+            continue
+        roots.append(_root(target, cwd))
+        for path, explicit in paths:
             by_dir.setdefault(path.parent, {})
             by_dir[path.parent][path] = by_dir[path.parent].get(path, False) or explicit
     found: list[DirTarget] = []
     for directory in sorted(by_dir):
         files = tuple(sorted(by_dir[directory].items()))
-        found.append(DirTarget(directory, files, sum(_size(path) for path, _ in files)))
-    return Expansion(tuple(found))
+        found.append(DirTarget(directory, files, sum(file_size(path) for path, _ in files)))
+    if not found:
+        raise UsageError("no Go files to lint: " + "; ".join(unmatched))
+    return Expansion(tuple(found), tuple(dict.fromkeys(roots)), tuple(unmatched))
+
+
+def _why_empty(target: str, cwd: Path, selection: Selection) -> str:
+    everything = Selection(base=selection.base, include_generated=True)
+    if selection != everything and any(True for _ in _paths_for(target, cwd, everything)):
+        return "every Go file it matches is excluded (--exclude, include-tests or the config)"
+    return "matched no Go files"
+
+
+def _root(target: str, cwd: Path) -> Path:
+    recursive = target == "..." or target.endswith("/...")
+    root_text = target[: -len("...")].rstrip("/") if recursive else target
+    given = cwd / (root_text or ".")
+    return _resolve(given if given.is_dir() else given.parent, target)
+
+
+def _resolve(path: Path, target: str) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop (Python 3.11)
+        raise UsageError(f"{target}: cannot resolve: {exc}") from None
 
 
 def read_target(target: DirTarget, selection: Selection
@@ -100,7 +143,7 @@ def read_target(target: DirTarget, selection: Selection
     return PackageDir(target.directory, tuple(files)), unreadable
 
 
-def _size(path: Path) -> int:
+def file_size(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError:
@@ -110,7 +153,7 @@ def _size(path: Path) -> int:
 def _paths_for(target: str, cwd: Path, selection: Selection) -> Iterable[tuple[Path, bool]]:
     recursive = target == "..." or target.endswith("/...")
     root_text = target[: -len("...")].rstrip("/") if recursive else target
-    root = (cwd / (root_text or ".")).resolve()
+    root = _resolve(cwd / (root_text or "."), target)
     if recursive:
         if not root.is_dir():
             raise UsageError(f"{target}: no such directory")
@@ -118,9 +161,11 @@ def _paths_for(target: str, cwd: Path, selection: Selection) -> Iterable[tuple[P
     elif root.is_dir():
         yield from ((p, False) for p in _go_files(root, selection, explicit_dir=True))
     elif root.is_file():
-        if root.suffix != ".go":
+        # The file as named (a symbolic link stays one: fixes must not follow it out).
+        named = _resolve((cwd / root_text).parent, target) / (cwd / root_text).name
+        if named.suffix != ".go":
             raise UsageError(f"{target}: not a .go file")
-        yield root, True
+        yield named, True
     else:
         raise UsageError(f"{target}: no such file or directory")
 
@@ -131,7 +176,7 @@ def _walk(root: Path, selection: Selection) -> Iterable[Path]:
         subdirs[:] = sorted(
             name for name in subdirs
             if name not in SKIPPED_DIRS and not name.startswith((".", "_"))
-            and not _excluded(here / name, selection, is_dir=True)
+            and not is_excluded(here / name, selection, is_dir=True)
         )
         yield from _go_files(here, selection, explicit_dir=here == root)
 
@@ -150,11 +195,21 @@ def _go_files(directory: Path, selection: Selection, *, explicit_dir: bool) -> I
         if not selection.include_tests and name.endswith("_test.go"):
             continue
         path = Path(entry.path)
-        if entry.is_file() and not _excluded(path, selection, is_dir=False):
+        if entry.is_file() and not is_excluded(path, selection, is_dir=False):
             yield path
 
 
-def _excluded(path: Path, selection: Selection, *, is_dir: bool) -> bool:
+def selects_file(path: Path, selection: Selection) -> bool:
+    """Whether a Go file found under a directory passes the selection's tests and excludes."""
+    if not selection.include_tests and path.name.endswith("_test.go"):
+        return False
+    return not is_excluded(path, selection, is_dir=False) and not any(
+        is_excluded(parent, selection, is_dir=True)
+        for parent in path.parents if parent != selection.base and parent.is_relative_to(
+            selection.base))
+
+
+def is_excluded(path: Path, selection: Selection, *, is_dir: bool) -> bool:
     if not selection.exclude:
         return False
     try:

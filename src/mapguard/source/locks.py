@@ -1,11 +1,12 @@
-"""Which locks are held at a statement (RULES.md "Locks").
+"""Which locks are held at a statement (docs/lint.md, "Locks").
 
 A lock is held when `x.Lock()` (for writes; `x.RLock()` is enough only for reads) was called
 earlier in the same block or an enclosing block of the same function with no `x.Unlock()` in
 between, or `defer x.Unlock()` follows `x.Lock()`. A function named `...Locked`/`..._locked`, or
-whose doc comment says the caller must hold a lock, runs as if a write lock were held; so does
-an unexported function whose every call in the package is made with a write lock held. Code in
-a closure that is not started with `go` runs under the locks of the point where it is written.
+whose doc comment says the caller must hold a lock ("Lock should be held", "Read lock held on
+entry", ...), runs as if that lock were held; so does an unexported function whose every call
+in the package's non-test code is made with a write lock held. Code in a closure that is not
+started with `go` runs under the locks of the point where it is written.
 """
 
 from __future__ import annotations
@@ -19,16 +20,22 @@ from mapguard.source.calls import call_sites
 from mapguard.source.package import GoFile, receiver_type_name
 from mapguard.source.typeinfo import TypeInfo, enclosing_function, same_node
 
-_CALLER_HOLDS = re.compile(
-    r"(?i)\b(?:the\s+)?callers?\s+(?:must|should|is\s+expected\s+to)\s+"
-    r"(?:hold|have\s+locked|lock|own)\b"
-    r"|\b(?:must\s+be\s+)?called\s+with\s+[\w.]+(?:\s+\w+)?\s+(?:held|locked)\b"
-    r"|\b[\w.]+\s+must\s+be\s+(?:held|locked)\b"
-    r"|\brequires?\s+(?:that\s+)?[\w.]+(?:\s+\w+)?\s+(?:is\s+|be\s+|to\s+be\s+)?"
-    r"(?:held|locked)\b"
-    r"|\bassumes?\s+[\w.]+(?:\s+\w+)?\s+is\s+(?:held|locked)\b"
-    r"|\b(?:is|are)\s+(?:held|locked)\s+by\s+the\s+caller\b"
-)
+# How doc comments say that a function runs with a lock held. Real wordings vary a lot ("Lock
+# should be held.", "Lock held on entry", "Write lock should be held", "callers must hold mu",
+# "must be called with s.mu held", "Assumes lock is held", "REQUIRES s.mu is held", "This
+# assumes that the mutex has been locked already"), so a clause counts when it names a lock
+# and says it is held or locked — and does not negate it ("Lock should not be held", "No lock
+# held on entry") or make it conditional ("No-op if the lock is not held").
+_CLAUSE_END = re.compile(r"(?<=[.;:!?,])\s+")
+# "lock", "mutex", "mu", and names ending in them: `s.mu`, `clMu`, `loggerMu`, `RLock`.
+_LOCK_NOUN = re.compile(r"(?i)\b\w*(?:lock|locks|mutex|mutexes|mu)\b")
+_HELD = re.compile(
+    r"(?i)\b(?:held|locked)\b|\bcallers?\s+(?:must|should|is\s+expected\s+to|are\s+expected\s+to)"
+    r"\s+(?:hold|own|lock)\b|\bmust\s+hold\b")
+_NEGATED = re.compile(r"(?i)\b(?:not|never|no|without|nor)\b|n't\b")
+_CONDITIONAL = re.compile(r"(?i)\b(?:if|unless|whether|when\s+not)\b")
+_READ_ONLY = re.compile(r"(?i)\bread\s*(?:-\s*)?lock|\brlock\b|\bshared\s+lock")
+_WRITE = re.compile(r"(?i)\bwrite\s*(?:-\s*)?lock|\bexclusive\b")
 
 
 class Mode(enum.IntEnum):
@@ -77,20 +84,24 @@ def _all_callers_hold_lock(function: Node, go_file: GoFile, info: TypeInfo, dept
     if key in package.memo:
         return bool(package.memo[key])
     package.memo[key] = False  # recursion guard
-    sites = call_sites(package, info, declaration)
+    # A test that calls the helper directly runs it on the test's one goroutine: only the
+    # calls of non-test code say how the helper is meant to be used.
+    found = call_sites(package, info, declaration)
+    sites = [site for site in found or () if go_file.is_test or not site.file.is_test]
     holds = bool(sites) and all(
-        lock_mode_at(site.call, site.file, info, depth + 1) is Mode.WRITE for site in sites or ())
+        lock_mode_at(site.call, site.file, info, depth + 1) is Mode.WRITE for site in sites)
     package.memo[key] = holds
     return holds
 
 
 def _held_in_function(node: Node, function: Node | None, go_file: GoFile) -> Mode:
-    if function is not None and function.type != "func_literal" and caller_holds_lock(
-        function, go_file
-    ):
+    documented = (documented_lock(function, go_file)
+                  if function is not None and function.type != "func_literal" else Mode.NONE)
+    if documented is Mode.WRITE:
         return Mode.WRITE
     states: dict[str, Mode] = {}
     deferred_unlock: set[str] = set()
+    flags = _bool_parameters(function, go_file) if function is not None else frozenset()
     # Walk the enclosing blocks from the outside in; in each, the statements before ours.
     chain: list[tuple[Node, Node]] = []
     child = node
@@ -104,12 +115,38 @@ def _held_in_function(node: Node, function: Node | None, go_file: GoFile) -> Mod
         for statement in block.named_children:
             if statement.start_byte >= ours.start_byte:
                 break
-            _apply(statement, go_file, states, deferred_unlock)
-    return max(states.values(), default=Mode.NONE)
+            _apply(statement, go_file, states, deferred_unlock, flags)
+    return max([documented, *states.values()])
 
 
-def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str]) -> None:
+def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str],
+           flags: frozenset[str] = frozenset()) -> None:
+    while statement.type == "labeled_statement" and statement.named_child_count > 1:
+        statement = statement.named_children[-1]  # `done: mu.Lock()`
     kind = statement.type
+    if kind == "if_statement":
+        # `if locking { mu.Lock(); defer mu.Unlock() }` on a parameter of the function: it
+        # takes the lock itself when asked to, and callers that pass false hold it (why the
+        # flag exists). A condition on anything else (request data) leaves the lock optional.
+        condition = statement.child_by_field_name("condition")
+        if condition is None or go_file.text(condition) not in flags:
+            return
+        consequence = statement.child_by_field_name("consequence")
+        body = [c for c in (consequence.named_children if consequence else [])
+                if c.type != "comment"]
+        if body and body[0].type == "statement_list":
+            body = [c for c in body[0].named_children if c.type != "comment"]
+        if len(body) == 2 and statement.child_by_field_name("alternative") is None and (
+            body[0].type == "expression_statement" and body[1].type == "defer_statement"
+        ):
+            taken = _lock_call(body[0].named_children[0], go_file)
+            released = _lock_call(body[1].named_children[0], go_file)
+            if taken[0] is not None and taken[0] == released[0] and (
+                (taken[1], released[1]) in {("Lock", "Unlock"), ("RLock", "RUnlock")}
+            ):
+                for inner in body:
+                    _apply(inner, go_file, states, deferred)
+        return
     if kind == "defer_statement":
         call = statement.named_children[0] if statement.named_child_count else None
         lock, method = _lock_call(call, go_file)
@@ -129,6 +166,16 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
         states.pop(lock, None)
 
 
+def _bool_parameters(function: Node, go_file: GoFile) -> frozenset[str]:
+    parameters = function.child_by_field_name("parameters")
+    return frozenset(
+        go_file.text(name)
+        for declaration in (parameters.named_children if parameters is not None else [])
+        if (kind := declaration.child_by_field_name("type")) is not None
+        and go_file.text(kind) == "bool"
+        for name in declaration.children_by_field_name("name"))
+
+
 def _lock_call(call: Node | None, go_file: GoFile) -> tuple[str | None, str]:
     """("s.mu", "Lock") for `s.mu.Lock()`; ("s", "Lock") for an embedded mutex's `s.Lock()`."""
     if call is None or call.type != "call_expression":
@@ -146,13 +193,27 @@ def _lock_call(call: Node | None, go_file: GoFile) -> tuple[str | None, str]:
     return "".join(go_file.text(operand).split()), method
 
 
-def caller_holds_lock(function: Node, go_file: GoFile) -> bool:
-    """`fooLocked`, `foo_locked`, or a doc comment saying the caller holds the lock."""
+def documented_lock(function: Node, go_file: GoFile) -> Mode:
+    """The lock the function's name or doc comment says its caller holds: WRITE for
+    `fooLocked` and "Lock should be held", READ for "Read lock should be held"."""
     name_node = function.child_by_field_name("name")
     name = go_file.text(name_node) if name_node is not None else ""
     if name.endswith(("Locked", "_locked")):
-        return True
-    return _CALLER_HOLDS.search(doc_comment(function, go_file)) is not None
+        return Mode.WRITE
+    return lock_held_by_doc(doc_comment(function, go_file))
+
+
+def lock_held_by_doc(doc: str) -> Mode:
+    """What a doc comment says about the lock its function's caller holds."""
+    held = Mode.NONE
+    for clause in _CLAUSE_END.split(doc):
+        if not (_LOCK_NOUN.search(clause) and _HELD.search(clause)):
+            continue
+        if _NEGATED.search(clause) or _CONDITIONAL.search(clause):
+            continue
+        read_only = _READ_ONLY.search(clause) and not _WRITE.search(clause)
+        held = max(held, Mode.READ if read_only else Mode.WRITE)
+    return held
 
 
 def doc_comment(declaration: Node, go_file: GoFile) -> str:

@@ -43,6 +43,10 @@ class GoFile:
     def root(self) -> Node:
         return self.tree.root_node
 
+    @property
+    def is_test(self) -> bool:
+        return self.path.name.endswith("_test.go")
+
     def node_at(self, start: int, end: int, *, named: bool = True) -> Node | None:
         """The smallest (named) node covering [start, end), parsing a left-out body if the
         place is inside one. Every search from source text to syntax goes through here."""

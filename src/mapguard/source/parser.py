@@ -4,6 +4,10 @@ Parsing is most of what linting costs, so a file can be parsed with the bodies o
 top-level functions left out (`parse_go_skipping`): tree-sitter then sees `func f(...) {}` for
 them, and a body is parsed on its own, with its real byte offsets, only if something asks
 about a place inside it (`parse_go_range`).
+
+Go syntax newer than the grammar (`new(expr)`, generic methods) is rewritten in place before a
+second parse (`mapguard.source.newsyntax`): a tree may therefore come from a same-length
+rewrite of the source, so read names from the source, not from `Node.text`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 
 import tree_sitter_go
 from tree_sitter import Language, Node, Parser, Point, Range, Tree
+
+from mapguard.source.newsyntax import reparse_newer_syntax
 
 GO_LANGUAGE = Language(tree_sitter_go.language())
 
@@ -39,7 +45,13 @@ def _parser() -> Parser:
 
 
 def parse_go(source: bytes) -> Tree:
-    """Parse Go source; syntax errors become ERROR/MISSING nodes, never exceptions."""
+    """Parse Go source, newer syntax included; syntax errors become ERROR/MISSING nodes,
+    never exceptions."""
+    tree = _parse_whole(source)
+    return reparse_newer_syntax(source, tree, _parse_whole) if tree.root_node.has_error else tree
+
+
+def _parse_whole(source: bytes) -> Tree:
     parser = _parser()
     parser.included_ranges = _WHOLE
     return parser.parse(source)
@@ -104,12 +116,17 @@ def parse_go_skipping(source: bytes, skipped: Sequence[FunctionSpan]) -> Tree:
 
 def parse_go_range(source: bytes, start: int, end: int) -> Tree:
     """Parse only source[start:end] (one function), keeping the file's byte offsets."""
-    parser = _parser()
-    parser.included_ranges = [_range(source, start, end)]
-    try:
-        return parser.parse(source)
-    finally:
-        parser.included_ranges = _WHOLE
+
+    def parse(text: bytes) -> Tree:
+        parser = _parser()
+        parser.included_ranges = [_range(text, start, end)]
+        try:
+            return parser.parse(text)
+        finally:
+            parser.included_ranges = _WHOLE
+
+    tree = parse(source)
+    return reparse_newer_syntax(source, tree, parse) if tree.root_node.has_error else tree
 
 
 def _points(source: bytes, offsets: list[int]) -> list[Point]:

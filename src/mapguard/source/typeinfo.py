@@ -449,6 +449,9 @@ class TypeInfo:
             return self.signature(symbol)
         if symbol.kind == "range":
             return self._range_var_type(symbol)
+        declaration = symbol.ident.parent
+        if declaration is not None and declaration.type == "variadic_parameter_declaration":
+            return SliceOf(self.type_node(declaration.child_by_field_name("type"), symbol.file))
         key = ("local", id(symbol.file), symbol.ident.start_byte)
         if key in self._in_progress:
             return UNKNOWN
@@ -574,7 +577,11 @@ class TypeInfo:
         if name == "make" and args:
             return self.type_node(args[0], go_file)
         if name == "new" and args:
-            return PointerTo(self.type_node(args[0], go_file))
+            operand = args[0]
+            # new(T), or new(expr) since Go 1.26 (see mapguard.source.newsyntax).
+            is_type = operand.type.endswith("_type") or operand.type == "type_identifier"
+            return PointerTo(self.type_node(operand, go_file) if is_type
+                             else self.type_of(operand, go_file))
         if name == "append" and args:
             return self.type_of(args[0], go_file)
         if name == "string":
@@ -708,7 +715,7 @@ def _function_decls(function: Node, go_file: GoFile) -> Iterator[tuple[int, Loca
 
 def _param_type_node(declaration: Node, type_node: Node | None) -> Node | None:
     if declaration.type == "variadic_parameter_declaration":
-        return None  # `...T` is a []T; the rules never need it, so leave it unknown
+        return None  # `...T` is a []T: TypeInfo reads it from the declaration
     return type_node
 
 

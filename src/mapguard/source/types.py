@@ -107,7 +107,7 @@ BUILTIN_TYPES = frozenset({
 
 _STRINGS = SliceOf(Named("builtin", "string"))
 _STRING = Named("builtin", "string")
-# Standard-library named types whose underlying type is a map (RULES.md "Types").
+# Standard-library named types whose underlying type is a map (docs/lint.md, "Map types").
 STDLIB_MAPS: dict[tuple[str, str], MapOf] = {
     ("net/http", "Header"): MapOf(_STRING, _STRINGS),
     ("net/url", "Values"): MapOf(_STRING, _STRINGS),

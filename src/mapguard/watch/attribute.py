@@ -1,10 +1,16 @@
 """The one door from the agent to the profile × source join (`mapguard.evidence.attribution`).
 
-With a source tree, a site is `path/in/tree.go:LINE` and the join decides from the Go source
-what each allocating line does (heap profiles drop the runtime's map frames). Without one, the
-profile must carry the runtime frames itself (a symbolised `debug=1` profile) and a site is the
-Go function that made the map call: lines move between builds, names rarely do, and the agent
-never reads files from the paths of the build machine.
+The agent attributes exactly as `mapguard profile` does (`attribute_profile`): map work done
+inside the standard library or a dependency (an `http.Header` growing in textproto) is charged
+to the first caller of the user's own code, and a function whose source does not match the
+profiled build (the tree moved on since the service was built) is never labelled from a line
+of that source: its allocation is left out of the map sites and reported as unmatched.
+
+With a source tree, a site is `path/in/tree.go:LINE`. Without one, the profile must carry the
+runtime frames itself (see `prefixes`) and a site is the Go function that made the map call:
+lines move between builds, names rarely do. No user file is then read, not even at the paths
+the profile names (they are the build machine's); the standard library and dependencies are
+still read from this machine's Go installation, under the same match check.
 """
 
 from __future__ import annotations
@@ -12,30 +18,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from mapguard.errors import InputError
-from mapguard.evidence.attribution import Attribution, SourceFiles, attribute
+from mapguard.evidence.attribution import Attribution, attribute_profile
 from mapguard.evidence.site import Site
+from mapguard.evidence.sourcetree import SourceFiles
 from mapguard.formats.pprof import Profile
-from mapguard.watch.costs import Costs, SiteKey
+from mapguard.watch.costs import Costs, SiteKey, Unmatched
 
 BYTES, OBJECTS = "alloc_space", "alloc_objects"
 MAX_LABELS = 100_000  # remembered site labels per tree (a whole fleet's functions, without one)
 
 
 class _NoSourceTree(SourceFiles):
-    """Attribution without reading any Go file: map costs come from runtime frames only."""
+    """No user file is read: map costs come from the runtime frames only."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
 
     def resolve(self, file: str) -> Path | None:
         return None
-
-    def is_under_root(self, file: str) -> bool:
-        return False
 
 
 _trees: dict[Path | None, SourceFiles] = {}
 
 
 def _sources(root: Path | None) -> SourceFiles:
-    """Parsed Go files are cached per tree for the agent's life: parsing is the costly part."""
+    """Parsed Go files are kept per tree for the worker's life: parsing is the costly part,
+    and `attribute_profile` takes one `SourceFiles` for many profiles of one build."""
     if root not in _trees:
         _trees[root] = SourceFiles(root) if root is not None else _NoSourceTree()
     return _trees[root]
@@ -48,15 +56,17 @@ def profile_costs(profile: Profile, source_url: str, root: Path | None) -> Costs
         raise InputError(source_url, "not an allocation profile",
                          expected="alloc_objects and alloc_space samples")
     sources = _sources(root)
-    by_bytes = attribute(profile, BYTES, sources)
-    by_objects = attribute(profile, OBJECTS, sources)
+    by_bytes = attribute_profile(profile, sources, sample_index=BYTES)
+    by_objects = attribute_profile(profile, sources, sample_index=OBJECTS)
     sites: dict[SiteKey, tuple[int, int]] = {}
     for key, nbytes in _by_label(by_bytes, sources, root).items():
         sites[key] = (nbytes, 0)
     for key, objects in _by_label(by_objects, sources, root).items():
         nbytes, _ = sites.get(key, (0, 0))
         sites[key] = (nbytes, objects)
-    return Costs(by_bytes.total, by_objects.total, sites)
+    unmatched = tuple(Unmatched(cost.function, str(cost.match), cost.value)
+                      for cost in by_bytes.unmatched)
+    return Costs(by_bytes.total, by_objects.total, sites, unmatched)
 
 
 def _by_label(result: Attribution, sources: SourceFiles, root: Path | None
@@ -83,7 +93,7 @@ def site_label(site: Site, sources: SourceFiles, root: Path | None) -> str:
         local = sources.resolve(site.file)
         if local is not None and site.line > 0:
             try:
-                return f"{local.relative_to(root).as_posix()}:{site.line}"
+                return f"{local.relative_to(sources.root or root).as_posix()}:{site.line}"
             except ValueError:
                 pass
     return site.function or f"{Path(site.file).name}:{site.line}"

@@ -156,6 +156,10 @@ def _once_json(result: OnceResult, top: int) -> dict[str, object]:
                    "bytes_per_second": round(nbytes / interval.seconds, 1)}
                   for (site, op), (nbytes, objects) in _top(result, top)],
     })
+    if result.target.source is not None:
+        # Functions whose source is not the running build's: in no site (see docs/watch.md).
+        document["unmatched"] = [{"function": cost.function, "match": cost.match,
+                                  "bytes": cost.bytes} for cost in costs.unmatched]
     return document
 
 

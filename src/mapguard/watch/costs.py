@@ -11,10 +11,21 @@ OTHER = "other"
 
 
 @dataclass(frozen=True, slots=True)
+class Unmatched:
+    """Bytes allocated in a function whose source does not match the profiled build."""
+
+    function: str
+    match: str  # "moved" or "missing" (`SourceMatch`)
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class Costs:
     total_bytes: int
     total_objects: int
     sites: Mapping[SiteKey, tuple[int, int]] = field(default_factory=dict)  # (bytes, objects)
+    # Not classified, so in no site: the source tree is not the running build's.
+    unmatched: tuple[Unmatched, ...] = ()
 
     @property
     def map_bytes(self) -> int:

@@ -89,4 +89,5 @@ def restore(profile: Profile, prefixes: Prefixes) -> Profile:
     np.cumsum(np.array(lengths, dtype=np.int64), out=offsets[1:])
     samples = SampleTable(table.values, offsets, np.array(stacks, dtype=np.int64),
                           table.object_size, table.labels, table.num_labels)
-    return dataclasses.replace(profile, samples=samples, locations=tuple(locations))
+    return dataclasses.replace(profile, samples=samples, locations=tuple(locations),
+                               runtime_frames=True)

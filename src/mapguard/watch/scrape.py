@@ -118,6 +118,7 @@ class Watcher:
         self.pauses = PauseSeries()
         self.errors: dict[str, int] = {}
         self.start_time: float | None = None
+        self.stale_warned = False  # said that the source tree is not the running build's
         self.snapshot = TargetSnapshot(target.name)
 
     # --- scheduling --------------------------------------------------------------------------
@@ -281,6 +282,7 @@ class Watcher:
         self.prefixes.clear()
         self.misses.clear()
         self.learnt_at = None
+        self.stale_warned = False
 
     def _may_learn(self) -> bool:
         now = asyncio.get_running_loop().time()
@@ -356,6 +358,7 @@ class Watcher:
     def _record(self, delta: Costs | None, runtime: GoRuntime | None, seconds: float) -> None:
         if delta is not None:
             self.sites.add(delta)
+            self._warn_stale(delta)
         if runtime is not None:
             self.pauses.update(runtime)
         was_up = self.snapshot.up
@@ -368,6 +371,17 @@ class Watcher:
             runtime.goroutines if runtime is not None else None, self.pauses.snapshot())
         if was_up is not True:
             log.info("%s: up (%s)", self.target.name, self.mode)
+
+    def _warn_stale(self, delta: Costs) -> None:
+        """Once per process of the target: its source tree is not the build it runs."""
+        if self.mode is Mode.SYMBOLIZED or self.stale_warned or not delta.unmatched:
+            return
+        self.stale_warned = True
+        names = ", ".join(f"{cost.function} ({cost.match})" for cost in delta.unmatched[:3])
+        more = f" and {len(delta.unmatched) - 3} more" if len(delta.unmatched) > 3 else ""
+        log.warning("%s: %s does not match the running build for %s%s: their allocation is in "
+                    "no site; watch it with the tree at the revision it was built from",
+                    self.target.name, self.target.source, names, more)
 
     def _count(self, reason: str, message: str) -> None:
         self.errors[reason] = self.errors.get(reason, 0) + 1

@@ -1,8 +1,16 @@
 """## What it does
 Finds a map created without a size (`make(map[K]V)` or an empty literal) and then filled by a
-loop that inserts exactly one entry per element of a slice, array, map or string whose length is
-known before the loop — and suggests `make(map[K]V, len(x))`. When the loop only copies another
-map (`dst[k] = v` over `range src`), it suggests `maps.Clone(src)` (Go 1.21).
+loop that inserts once per pass, where the number of passes is known before the loop: the
+length of a slice, array, map or string named by a plain expression (`x`, `s.items`,
+`rows[0]`), a counted loop up to a plain value `n` (`for i := 0; i < n; i++`, `for i := range
+n`), or the element count of a literal the loop ranges over. It suggests `make(map[K]V,
+len(x))` (or `n`, or the count). When the loop only copies another map of exactly the same type
+(`dst[k] = v` over `range src`), it suggests `maps.Clone(src)` (Go 1.21).
+
+The automatic fix is *safe* (applied by `--fix`) only when the keys are distinct by
+construction: the keys of a map ranged over, a slice index, the counter. When the keys are the
+elements or come from them, elements may share a key and the hint may over-allocate: the fix is
+marked unsafe (`--fix --unsafe-fixes`).
 
 ## Why is this bad?
 A map created without a hint starts with room for 8 entries. As the loop inserts, the map grows
@@ -34,11 +42,22 @@ for _, u := range users {
 ## When it is a false alarm
 When many elements share a key, the hint over-allocates: a map sized for `len(users)` when only a
 handful of distinct keys exist. The rule only reports loops that insert on every pass, not
-`m[k]++` counters or conditional inserts, to keep that case rare.
+`m[k]++` counters, grouping (`m[k] = append(m[k], v)`) or conditional inserts, and never a set
+of some property of the elements (`set[r.Status] = struct{}{}`), which is built to collapse.
+
+When the map stays small or is built once, the hint is right but worth little. The rule leaves
+alone what the review of real trees found to be that noise: a loop over a literal of 8 elements
+or fewer (directly, through a variable, or a variadic parameter every caller passes a few
+arguments: the map's first group holds 8 entries anyway), code that runs once (`init`, `main`,
+a `sync.Once` body, a helper only the package's initialisation calls), configuration code (a
+method of a `Config`/`Options`/`Settings` type, a function named after one), and test and tool
+code unless asked (`--advice-everywhere`). It never pastes a call or a literal into `len(...)`.
 """
 
 from __future__ import annotations
 
+import enum
+import re
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -59,22 +78,57 @@ from mapguard.lint.syntax import (
     occurrences,
     statements,
 )
+from mapguard.source.calls import call_sites, run_by_once
 from mapguard.source.mapwrites import write_statement
-from mapguard.source.package import GoFile, VarDecl
-from mapguard.source.typeinfo import STRING, LocalDecl, TypeInfo, walk
-from mapguard.source.types import ArrayOf, ChanOf, MapOf, PointerTo, SliceOf
+from mapguard.source.package import GoFile, VarDecl, receiver_type_name
+from mapguard.source.typeinfo import (
+    BOOL,
+    STRING,
+    LocalDecl,
+    TypeInfo,
+    enclosing_declaration,
+    enclosing_function,
+    unparen,
+    walk,
+)
+from mapguard.source.types import (
+    ArrayOf,
+    ChanOf,
+    GoType,
+    MapOf,
+    Named,
+    PointerTo,
+    SliceOf,
+    StructOf,
+    Unknown,
+)
 
 # A return before the insert does not matter: the map is abandoned on that path. What makes
 # the insert conditional is skipping to the next pass (or out of the loop).
 _BRANCHES = frozenset({"continue_statement", "break_statement", "goto_statement"})
 
 
+class Keys(enum.Enum):
+    """What the loop's keys are, which decides how many entries the fill makes."""
+
+    DISTINCT = "distinct"  # the keys of a ranged map, a slice index, the counter: one each
+    ELEMENT = "element"  # the ranged element itself: fewer entries only if elements repeat
+    DERIVED = "derived"  # built from the element (a field, a call): elements may share one
+
+
 @dataclass(frozen=True, slots=True)
 class Filling:
     loop: Node
-    length_of: Node  # the x of len(x)
+    length_of: Node  # the x of len(x), the n of a counted loop, or a literal ranged over
+    hint: str  # the size to write: "len(x)", "n", or a literal's element count
     insert: Node  # the `m[k] = v` statement
+    keys: Keys
     copy_source: Node | None  # src when the loop is exactly `for k, v := range src { m[k] = v }`
+
+
+# A map made without a hint holds 8 entries in its first group (Go 1.24+): a hint of 8 or less
+# allocates the same, so a literal of that many elements has nothing to gain.
+_SMALL = 8
 
 
 def run(pass_: Pass) -> None:
@@ -94,21 +148,27 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
         if builtin_call_name(create, go_file, info) != "make" or len(arguments) != 1:
             return
         map_type_node = arguments[0]
-    if map_type_node is None or not info.is_map(info.type_node(map_type_node, go_file)):
+    map_type = info.map_type(info.type_node(map_type_node, go_file))
+    if map_type_node is None or map_type is None:
         return
     statement, target = _creating_statement(create, go_file)
     if statement is None or target is None:
         return
     filling = _filling_loop(info, go_file, statement, target)
-    if filling is None or not _available_at(info, go_file, filling.length_of, create):
+    if filling is None or (filling.length_of.type != "composite_literal" and not _available_at(
+            info, go_file, filling.length_of, create)):
         return  # the length is not known where the map is made (a call, a later variable)
     if next(occurrences(filling.length_of, go_file, normalized(go_file, target)), None):
         return  # ranging over the map being built
+    if filling.keys is Keys.DERIVED and _is_set(info, go_file, map_type.value, filling.insert):
+        return  # a set of some property of the elements: they may share it, and often do
+    if _small_literal(pass_, go_file, filling.length_of) or _runs_once(pass_, go_file, create):
+        return  # nothing to gain: a few entries, or code that runs once per configuration
     name = normalized(go_file, target)
     type_text = go_file.text(map_type_node)
-    length_text = go_file.text(filling.length_of)
-    if filling.copy_source is not None and pass_.allows(GO_1_21):
-        source = go_file.text(filling.copy_source)
+    clone = _clone_source(info, go_file, create, filling) if pass_.allows(GO_1_21) else None
+    if clone is not None:
+        source = go_file.text(clone)
         assign = {"short_var_declaration": ":=", "var_declaration": "="}.get(
             statement.type, "=")
         spelled = f"var {name} = " if statement.type == "var_declaration" else f"{name} {assign} "
@@ -118,16 +178,141 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
             f"`{source}`'s capacity too, and returns nil when `{source}` is nil)"
         )
         fix = _clone_fix(info, go_file, statement, create, target, filling) or _hint_fix(
-            info, go_file, create, type_text, filling)
+            go_file, create, type_text, filling)
+        if fix is not None and not fix.description.startswith("copy"):
+            message += f"; or size it: make({type_text}, {filling.hint})"
     else:
+        each = "exactly one entry per element" if filling.keys is Keys.DISTINCT else (
+            "up to one entry per element (fewer where elements share a key)")
+        if filling.length_of.type == "composite_literal":
+            what = f"{each} of the literal it ranges over"
+        elif filling.hint.startswith("len("):
+            what = f"{each} of `{go_file.text(filling.length_of)}`"
+        else:
+            what = f"one entry on each of its `{filling.hint}` passes"  # a counted loop
         message = (
-            f"`{name}` grows one insert at a time while the loop below adds exactly one entry "
-            f"per element of `{length_text}`: size it up front with "
-            f"make({type_text}, len({length_text})) so the table is allocated once instead of "
-            f"growing and rehashing as it fills"
+            f"`{name}` grows one insert at a time while the loop below adds {what}: size "
+            f"it up front with make({type_text}, {filling.hint}) so the table is allocated "
+            f"once instead of growing and rehashing as it fills"
         )
-        fix = _hint_fix(info, go_file, create, type_text, filling)
+        fix = _hint_fix(go_file, create, type_text, filling)
     pass_.report(go_file, create, message, fix=fix)
+
+
+def _small_literal(pass_: Pass, go_file: GoFile, length_of: Node) -> bool:
+    """A variable that holds a literal of a few elements (`dts := []T{a, b}`), never assigned
+    again in the function, or a variadic parameter that every call passes a few arguments:
+    the map fits its first group of 8 slots."""
+    info = pass_.info
+    if length_of.type != "identifier":
+        return False
+    symbol = info.resolve(length_of, go_file)
+    if isinstance(symbol, LocalDecl) and symbol.kind == "param" and symbol.ident.parent is not \
+            None and symbol.ident.parent.type == "variadic_parameter_declaration":
+        return _few_variadic_arguments(pass_, go_file, symbol)
+    if not isinstance(symbol, LocalDecl | VarDecl) or symbol.value is None:
+        return False
+    value = unparen(symbol.value)
+    count = _literal_count(value) if value.type == "composite_literal" else None
+    if count is None or count > _SMALL:
+        return False
+    if isinstance(symbol, LocalDecl):
+        function = enclosing_function(length_of)
+        return function is not None and not any(
+            classify_use(use, go_file, info) is Use.ASSIGNED and use != symbol.ident
+            for use in occurrences(function, go_file, symbol.name))
+    return True
+
+
+def _few_variadic_arguments(pass_: Pass, go_file: GoFile, parameter: LocalDecl) -> bool:
+    """Every call of the function in the package lists at most 8 variadic arguments (none
+    spreads a slice with `xs...`); an exported function is judged only with callers here."""
+    declaration = enclosing_declaration(parameter.ident)
+    name_node = declaration.child_by_field_name("name") if declaration is not None else None
+    if declaration is None or name_node is None:
+        return False
+    name = go_file.text(name_node)
+    receiver = receiver_type_name(declaration, go_file) if (
+        declaration.type == "method_declaration") else None
+    function = pass_.package.method(receiver, name) if receiver is not None else (
+        pass_.package.funcs.get(name))
+    sites = call_sites(pass_.package, pass_.info, function) if function is not None else None
+    if not sites:
+        return False
+    fixed = len(pass_.info.signature(function).params) - 1 if function is not None else 0
+    for site in sites:
+        arguments = site.call.child_by_field_name("arguments")
+        if arguments is None or any(child.type == "..." for child in arguments.children):
+            return False
+        values = [a for a in arguments.named_children if a.type != "comment"]
+        if len(values) - fixed > _SMALL:
+            return False
+    return True
+
+
+# Names of configuration types and of the functions that read them: code that runs once per
+# configuration load, where a size hint saves a few microseconds once (the noise of the
+# review of real trees: config maps of a few entries).
+_CONFIGURATION = re.compile(r"Config|Configuration|Options|Opts|Settings")
+
+
+def _runs_once(pass_: Pass, go_file: GoFile, node: Node) -> bool:
+    """Code that runs once per process or per configuration: `init` and `main`, a body run
+    by `sync.Once` (a literal or a function handed to `Do`), a function named after a
+    configuration or a method of a configuration type (`func (c *Config) Validate()`,
+    `DecodeConfig`), or a helper only the package's initialisation calls."""
+    literal = node.parent
+    while literal is not None and literal.type not in {"function_declaration",
+                                                       "method_declaration"}:
+        if literal.type == "func_literal" and _handed_to_once(go_file, literal):
+            return True
+        literal = literal.parent
+    declaration = enclosing_declaration(node)
+    name_node = declaration.child_by_field_name("name") if declaration is not None else None
+    if declaration is None or name_node is None:
+        return False
+    name = go_file.text(name_node)
+    if declaration.type == "function_declaration" and name in {"init", "main"}:
+        return True
+    receiver = receiver_type_name(declaration, go_file) if (
+        declaration.type == "method_declaration") else None
+    if _CONFIGURATION.search(name) or (receiver is not None and _CONFIGURATION.search(receiver)):
+        return True
+    function = pass_.package.funcs.get(name) if declaration.type == "function_declaration" \
+        else pass_.package.method(receiver or "", name)
+    if function is None:
+        return False
+    if run_by_once(pass_.package, name):
+        return True  # `once.Do(f)`
+    # An unexported function called only while the package initialises (such a helper is
+    # named in a place or two: a name the package uses more often is not worth the search).
+    if not name[:1].islower() or sum(
+            f.source.count(name.encode()) for f in pass_.package.files) > 4:
+        return False
+    sites = call_sites(pass_.package, pass_.info, function)
+    return bool(sites) and all(
+        site.caller is None or (site.caller.name in {"init", "main"}
+                                and not site.caller.is_method)
+        for site in sites or ())
+
+
+def _handed_to_once(go_file: GoFile, literal: Node) -> bool:
+    """`once.Do(func() {...})`, `sync.OnceFunc(func() {...})`, `sync.OnceValue(...)`."""
+    arguments = literal.parent
+    call = arguments.parent if arguments is not None else None
+    if call is None or call.type != "call_expression":
+        return False
+    called = go_file.text(call.child_by_field_name("function") or call)
+    return called.endswith((".Do", "OnceFunc", "OnceValue", "OnceValues"))
+
+
+def _is_set(info: TypeInfo, go_file: GoFile, value: GoType, insert: Node) -> bool:
+    """`map[K]struct{}`, or `map[K]bool` filled with `true`: only the keys matter."""
+    value = info.underlying(value)
+    if isinstance(value, StructOf) and not value.fields:
+        return True
+    inserted = next(iter(assignment_pairs(insert)))[1]
+    return value == BOOL and inserted is not None and go_file.text(inserted) == "true"
 
 
 def _creating_statement(create: Node, go_file: GoFile) -> tuple[Node | None, Node | None]:
@@ -176,10 +361,11 @@ def _filling_loop(info: TypeInfo, go_file: GoFile, statement: Node, target: Node
 
 
 def _loop_fills(info: TypeInfo, go_file: GoFile, loop: Node, name: str) -> Filling | None:
-    length_of = _known_length_source(info, go_file, loop)
+    length = _known_length(info, go_file, loop)
     body = loop.child_by_field_name("body")
-    if length_of is None or body is None:
+    if length is None or body is None:
         return None
+    length_of, hint = length
     inserts = [use for use in occurrences(body, go_file, name) if _is_insert(use, go_file, info)]
     if len(inserts) != 1:
         return None
@@ -197,8 +383,63 @@ def _loop_fills(info: TypeInfo, go_file: GoFile, loop: Node, name: str) -> Filli
         body, insert_statement, go_file, name
     ):
         return None  # `m[k] = append(m[k], v)`: grouping, one entry per distinct key
+    keys = _key_kind(info, go_file, loop, insert_statement)
     copy_source = _pure_copy_source(go_file, loop, direct, insert_statement)
-    return Filling(loop, length_of, insert_statement, copy_source)
+    return Filling(loop, length_of, hint, insert_statement, keys, copy_source)
+
+
+def _key_kind(info: TypeInfo, go_file: GoFile, loop: Node, insert: Node) -> Keys:
+    """Whether the inserted keys are distinct by construction (the ranged map's keys, a slice
+    index, the counter), the elements themselves, or derived from them."""
+    target, _value = next(iter(assignment_pairs(insert)))
+    key = target.child_by_field_name("index") if target.type == "index_expression" else None
+    if key is None:
+        return Keys.DERIVED
+    key = unparen(key)
+    clause = next((c for c in loop.named_children
+                   if c.type in {"range_clause", "for_clause"}), None)
+    if clause is None:
+        return Keys.DERIVED
+    if clause.type == "for_clause":
+        initializer = clause.child_by_field_name("initializer")
+        left = initializer.child_by_field_name("left") if initializer is not None else None
+        counter = go_file.text(left) if left is not None else None
+        if key.type == "identifier" and go_file.text(key) == counter:
+            return Keys.DISTINCT
+        return Keys.ELEMENT if _indexes_with(go_file, key, counter) else Keys.DERIVED
+    left = clause.child_by_field_name("left")
+    names = [go_file.text(n) for n in left.named_children if n.type != "comment"] if left else []
+    ranged = clause.child_by_field_name("right")
+    ranged_type = info.underlying(info.type_of(ranged, go_file)) if ranged is not None else None
+    if key.type == "identifier" and names and go_file.text(key) == names[0] != "_":
+        # The first range variable: a map's keys, a slice's indexes, or the count of
+        # `range n` are distinct; a channel's or an iterator's values are elements.
+        if isinstance(ranged_type, MapOf | SliceOf | ArrayOf) or ranged_type == STRING or (
+            ranged is not None and ranged.type in {"call_expression", "int_literal"}
+        ) or _is_integer(ranged_type):
+            return Keys.DISTINCT
+        return Keys.ELEMENT
+    if key.type == "identifier" and len(names) > 1 and go_file.text(key) == names[1] != "_":
+        return Keys.ELEMENT
+    if names and names[0] != "_" and _indexes_with(go_file, key, names[0]):
+        return Keys.ELEMENT  # `for i := range xs { m[xs[i]] = ... }`
+    return Keys.DERIVED
+
+
+def _indexes_with(go_file: GoFile, key: Node, index_name: str | None) -> bool:
+    """`x[i]` with i the loop's index."""
+    if key.type != "index_expression" or index_name is None:
+        return False
+    index = key.child_by_field_name("index")
+    return index is not None and go_file.text(index) == index_name
+
+
+def _is_integer(go_type: GoType | None) -> bool:
+    return isinstance(go_type, Named) and go_type.pkg == "builtin" and go_type.name in _INTEGERS
+
+
+_INTEGERS = frozenset({"int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16",
+                       "uint32", "uint64", "uintptr", "byte", "rune"})
 
 
 def _read_modify_write(body: Node, insert: Node, go_file: GoFile, name: str) -> bool:
@@ -247,23 +488,91 @@ def _is_insert(use: Node, go_file: GoFile, info: TypeInfo) -> bool:
             and write_statement(use.parent) is not None)
 
 
-def _known_length_source(info: TypeInfo, go_file: GoFile, loop: Node) -> Node | None:
-    """x when the loop runs exactly len(x) times over a slice, array, map or string x."""
+def _known_length(info: TypeInfo, go_file: GoFile, loop: Node) -> tuple[Node, str] | None:
+    """(x, "len(x)") when the loop runs exactly len(x) times over a slice, array, map or
+    string x named by a plain expression; (n, "n") when it counts from 0 up to a plain value
+    n; a literal ranged over gives its element count."""
     for clause in loop.named_children:
         if clause.type == "range_clause":
             ranged = clause.child_by_field_name("right")
-            if ranged is not None and _has_length(info, go_file, ranged):
-                return ranged
-            if ranged is not None and ranged.type == "call_expression" and (
+            if ranged is None:
+                return None
+            ranged = unparen(ranged)
+            if ranged.type == "composite_literal" and _has_length(info, go_file, ranged):
+                count = _literal_count(ranged)
+                return (ranged, str(count)) if count is not None and count > _SMALL else None
+            if _has_length(info, go_file, ranged):
+                return (ranged, f"len({go_file.text(ranged)})") if _plain(ranged) else None
+            if ranged.type == "call_expression" and (
                 builtin_call_name(ranged, go_file, info) == "len"
             ):  # `for i := range len(x)` (Go 1.22) counts up to len(x)
                 arguments = call_arguments(ranged)
-                if len(arguments) == 1 and _has_length(info, go_file, arguments[0]):
-                    return arguments[0]
+                if len(arguments) == 1 and _has_length(info, go_file, arguments[0]) and (
+                    _plain(arguments[0])
+                ):
+                    return arguments[0], f"len({go_file.text(arguments[0])})"
+                return None
+            if _is_integer(info.underlying(info.type_of(ranged, go_file))) and _plain(ranged) \
+                    and not info.is_constant(ranged, go_file) and _unchanged_in(
+                        go_file, loop, ranged):
+                return ranged, go_file.text(ranged)  # `for i := range n` (Go 1.22)
             return None
         if clause.type == "for_clause":
-            return _counted_length(info, go_file, clause)
+            return _counted_length(info, go_file, clause, loop)
     return None
+
+
+def _plain(expr: Node) -> bool:
+    """A name, a field, an element (`x`, `s.items`, `rows[0]`): what can be pasted into a hint
+    and read the same twice. Never a call, an operation or a literal."""
+    expr = unparen(expr)
+    if expr.type == "identifier":
+        return True
+    if expr.type == "selector_expression":
+        operand = expr.child_by_field_name("operand")
+        return operand is not None and _plain(operand)
+    if expr.type == "index_expression":
+        operand = expr.child_by_field_name("operand")
+        index = expr.child_by_field_name("index")
+        return operand is not None and index is not None and _plain(operand) and (
+            index.type in {"int_literal", "interpreted_string_literal"} or _plain(index))
+    return False
+
+
+def _literal_count(literal: Node) -> int | None:
+    """The number of elements of a slice, array or map literal (None with `[...]` spread)."""
+    body = literal.child_by_field_name("body")
+    if body is None:
+        return 0
+    elements = [e for e in body.named_children if e.type != "comment"]
+    if any(e.type == "keyed_element" for e in elements):
+        literal_type = literal.child_by_field_name("type")
+        if literal_type is None or literal_type.type != "map_type":
+            return None  # `[]T{5: x}` has more elements than it lists
+    return len(elements)
+
+
+def _unchanged_in(go_file: GoFile, loop: Node, bound: Node) -> bool:
+    """Whether the loop body never assigns the names the bound is made of."""
+    body = loop.child_by_field_name("body")
+    if body is None:
+        return False
+    for node in walk(bound):
+        if node.type != "identifier":
+            continue
+        for use in occurrences(body, go_file, go_file.text(node)):
+            parent = use.parent
+            if parent is not None and parent.type in {"inc_statement", "dec_statement"}:
+                return False
+            holder = parent
+            statement = holder.parent if holder is not None else None
+            if holder is not None and holder.type == "expression_list" and statement is not None \
+                    and statement.child_by_field_name("left") == holder:
+                return False
+            if parent is not None and parent.type == "unary_expression" and \
+                    go_file.text(parent).startswith("&"):
+                return False
+    return True
 
 
 def _has_length(info: TypeInfo, go_file: GoFile, expr: Node) -> bool:
@@ -276,8 +585,10 @@ def _has_length(info: TypeInfo, go_file: GoFile, expr: Node) -> bool:
     return isinstance(go_type, SliceOf | ArrayOf | MapOf) or go_type == STRING
 
 
-def _counted_length(info: TypeInfo, go_file: GoFile, clause: Node) -> Node | None:
-    """`for i := 0; i < len(x); i++` gives x."""
+def _counted_length(info: TypeInfo, go_file: GoFile, clause: Node, loop: Node
+                    ) -> tuple[Node, str] | None:
+    """`for i := 0; i < len(x); i++` gives (x, "len(x)"); `for i := 0; i < n; i++` with n a
+    plain value the loop does not change gives (n, "n")."""
     initializer = clause.child_by_field_name("initializer")
     condition = clause.child_by_field_name("condition")
     update = clause.child_by_field_name("update")
@@ -296,11 +607,17 @@ def _counted_length(info: TypeInfo, go_file: GoFile, clause: Node) -> Node | Non
     operator = next((c.type for c in condition.children if not c.is_named), "")
     if left is None or right is None or operator != "<" or go_file.text(left) != counter:
         return None
-    if right.type != "call_expression" or builtin_call_name(right, go_file, info) != "len":
+    if right.type == "call_expression" and builtin_call_name(right, go_file, info) == "len":
+        arguments = call_arguments(right)
+        if len(arguments) == 1 and _has_length(info, go_file, arguments[0]) and _plain(
+            arguments[0]
+        ):
+            return arguments[0], f"len({go_file.text(arguments[0])})"
         return None
-    arguments = call_arguments(right)
-    if len(arguments) == 1 and _has_length(info, go_file, arguments[0]):
-        return arguments[0]
+    if _plain(right) and not info.is_constant(right, go_file) and _unchanged_in(
+        go_file, loop, right
+    ) and _is_integer(info.underlying(info.type_of(right, go_file))):
+        return right, go_file.text(right)
     return None
 
 
@@ -363,13 +680,25 @@ def _pure_copy_source(go_file: GoFile, loop: Node, direct: list[Node], insert: N
     return clause.child_by_field_name("right")
 
 
-def _hint_fix(info: TypeInfo, go_file: GoFile, create: Node, type_text: str, filling: Filling
-              ) -> Fix | None:
-    if not _available_at(info, go_file, filling.length_of, create):
+def _hint_fix(go_file: GoFile, create: Node, type_text: str, filling: Filling) -> Fix:
+    """The size hint; safe (applied by `--fix`) only when the keys are distinct by
+    construction, so that the hint is the exact size and never over-allocates."""
+    replacement = f"make({type_text}, {filling.hint})"
+    return Fix(f"size the map: {replacement}", (edit(go_file, create, create, replacement),),
+               safe=filling.keys is Keys.DISTINCT)
+
+
+def _clone_source(info: TypeInfo, go_file: GoFile, create: Node, filling: Filling
+                  ) -> Node | None:
+    """The copied map when `maps.Clone` of it gives exactly the map's type: the same type
+    (not one with another value type, not a named type where the map is unnamed)."""
+    source = filling.copy_source
+    if source is None:
         return None
-    length = f"len({go_file.text(filling.length_of)})"
-    replacement = f"make({type_text}, {length})"
-    return Fix(f"size the map: {replacement}", (edit(go_file, create, create, replacement),))
+    source_type = info.type_of(source, go_file)
+    if isinstance(source_type, Unknown) or source_type != info.type_of(create, go_file):
+        return None
+    return source
 
 
 def _available_at(info: TypeInfo, go_file: GoFile, expr: Node, point: Node) -> bool:
@@ -397,8 +726,6 @@ def _clone_fix(info: TypeInfo, go_file: GoFile, statement: Node, create: Node, t
     source = filling.copy_source
     if source is None or target.type != "identifier" or statement.type != "short_var_declaration":
         return None
-    if info.type_of(source, go_file) != info.type_of(create, go_file):
-        return None
     if not _available_at(info, go_file, source, create):
         return None
     block = statement.parent
@@ -411,6 +738,8 @@ def _clone_fix(info: TypeInfo, go_file: GoFile, statement: Node, create: Node, t
             continue
         if classify_use(use, go_file, info) is not Use.ACCESS or _is_insert(use, go_file, info):
             return None
+        if use.parent is not None and use.parent.type == "binary_expression":
+            return None  # `m == nil` would tell maps.Clone(nil) from the loop's empty map
     import_edit = add_import_edit(go_file, "maps")
     if import_edit is False:
         return None
@@ -442,8 +771,10 @@ RULE = Rule(
     name="missing-size-hint",
     severity=Severity.INFO,
     summary="a map filled by a loop of known length but created without a size hint",
+    reports_at="the `make(...)` call or the map literal",
     doc=__doc__ or "",
     run=run,
     markers=(b"make(", b"{}"),  # map_creation_sites() finds the candidates
     bodies=MAP_CREATION_BODIES,
+    in_support_code=False,
 )

@@ -1,44 +1,70 @@
 """## What it does
 Finds lazy initialisation — `if x == nil { x = ... }` — of a package-level variable or of a field
-of a shared value, where goroutines can run the check at the same time: in an HTTP handler or a
-goroutine (error), in a method of a struct type that carries a `sync.Mutex`/`sync.RWMutex`
-(the type says its values are shared; warning), or of a package-level variable in an exported
-function of a library package (library code is callable from any goroutine; warning).
+of a shared value, where goroutines can run the check at the same time:
+- in an HTTP handler or a goroutine, on a variable or field other goroutines reach (error);
+- elsewhere, when the function itself shows that the value is shared: it checks a package-level
+  variable, or a field of a struct type that carries a `sync.Mutex`/`sync.RWMutex`, without the
+  lock, and then uses the same value with a lock held (check-then-lock; warning).
 
 ## Why is this bad?
 The check and the assignment are two steps. Two goroutines can both see `nil`, both build a
 value and both assign it: one of them keeps using a value the other has replaced — for a map,
-entries written to the lost map vanish — and the unsynchronised read and write are a data race
-(`go test -race` reports `WARNING: DATA RACE`; a map written concurrently can kill the process
-with `fatal error: concurrent map writes`).
+entries written to the lost map vanish — and the unsynchronised read and write race with the
+writes made under the lock (`go test -race` reports `WARNING: DATA RACE`; a map written
+concurrently can kill the process with `fatal error: concurrent map writes`).
 
 ## Example
 ```go
-var countries map[string]string
+type Registry struct {
+    mu       sync.Mutex
+    counters map[string]*Counter
+}
 
-func Country(code string) string {
-    if countries == nil {
-        countries = loadCountries()
+func (r *Registry) Counter(name string) *Counter {
+    if r.counters == nil {
+        r.counters = make(map[string]*Counter)
     }
-    return countries[code]
+    r.mu.Lock()
+    defer r.mu.Unlock()
+    c := r.counters[name]
+    if c == nil {
+        c = &Counter{}
+        r.counters[name] = c
+    }
+    return c
 }
 ```
 
 ## Use instead
+Take the lock before the check (or create the map in the constructor):
 ```go
-var countries = sync.OnceValue(loadCountries) // Go 1.21
-
-func Country(code string) string {
-    return countries()[code]
+func (r *Registry) Counter(name string) *Counter {
+    r.mu.Lock()
+    defer r.mu.Unlock()
+    if r.counters == nil {
+        r.counters = make(map[string]*Counter)
+    }
+    ...
 }
 ```
-Or `sync.Once`, initialising eagerly (in `init` or at the declaration), or taking the lock
-before the check.
+For a package-level value built once, `sync.OnceValue` (Go 1.21) or `sync.Once`, or initialising
+it eagerly at the declaration.
 
 ## When it is a false alarm
-When every caller is known to run on one goroutine (a type documented as not safe for concurrent
-use that happens to embed a mutex for another purpose), or when initialisation is ordered before
-any concurrency by code the rule does not see. Suppress with `//mapguard:ignore MG005 <reason>`.
+A function runs under its caller's lock when its name ends in `Locked`, when its doc comment
+says so ("Lock should be held.", "Lock held on entry", "callers must hold mu", "must be called
+with the lock held", ...), when every call of it in the package's non-test code holds the lock,
+or when it takes the lock itself under a flag (`if locking { mu.Lock(); defer mu.Unlock() }`);
+the function given to `once.Do` (also as a method value, `once.Do(x.init)`) or `sync.OnceFunc`,
+and what only it calls, runs once. All of these are recognised. Outside concurrent code the rule
+reports only check-then-lock inside one function, so it leaves alone: fields the mutex does not
+guard (state one goroutine owns, settings filled in before the goroutines start), package-level
+values set up once, values that only other functions lock (their callers may be ordered in ways
+the rule cannot see), `x = a; if x == nil { x = b }` defaults, unexported functions nothing
+calls, and code in `_test.go` files (`go test -race` judges tests). When something the rule
+cannot see still keeps two goroutines apart (a lock taken through a helper such as
+`lockSession`, data partitioned between goroutines), suppress with
+`//mapguard:ignore MG005 <reason>`.
 """
 
 from __future__ import annotations
@@ -47,18 +73,21 @@ import re
 
 from tree_sitter import Node
 
-from mapguard.goversion import GO_1_21
+from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity, Trigger
-from mapguard.source.calls import runs_under_once
+from mapguard.source.calls import call_sites, runs_under_once
 from mapguard.source.concurrency import Concurrency
 from mapguard.source.locks import Mode, lock_mode_at
+from mapguard.source.mapwrites import write_statement
 from mapguard.source.package import FuncDecl, GoFile, TypeDecl, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
     LocalDecl,
     TypeInfo,
     enclosing_declaration,
+    enclosing_function,
     unparen,
     walk,
+    word_hits,
 )
 from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref, type_from_node
 
@@ -114,7 +143,8 @@ def run(pass_: Pass) -> None:
         verdict = _judge(pass_, match.file, statement, checked)
         if verdict is not None:
             severity, where = verdict
-            pass_.report(match.file, statement, _message(pass_, match.file, checked, where),
+            pass_.report(match.file, statement,
+                         _message(pass_, match.file, checked, where, severity),
                          severity=severity)
 
 
@@ -178,17 +208,34 @@ _BUILT = frozenset({"call_expression", "composite_literal", "unary_expression", 
 
 def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
            ) -> tuple[Severity, str] | None:
+    if _set_just_before(statement, go_file, checked):
+        return None  # `x = a; if x == nil { x = b }` gives a default, it does not initialise
     verdict = _context_verdict(pass_, go_file, statement, checked)
     # The protections that cost a search of the package come last, for verdicts only.
     if verdict is None or lock_mode_at(statement, go_file, pass_.info) is not Mode.NONE:
         return None
     if _inside_once(statement, go_file) or _function_run_by_once(pass_, statement, go_file):
         return None
-    return verdict
+    severity, where = verdict
+    if severity is Severity.ERROR:
+        return verdict
+    if _never_called(pass_, statement, go_file):
+        return None  # an unexported function nothing in the package calls cannot race
+    # Outside a concurrency context, the function itself must say the value is shared: it takes
+    # a lock to write it, but not to check it (check-then-lock). Fields the mutex does not guard
+    # (state one goroutine owns, settings written before any goroutine starts), package values
+    # set up once, and values locked only by other functions (which may well be ordered by
+    # what the rule cannot see) are left alone.
+    evidence = _locked_write(pass_, go_file, checked)
+    if evidence is None:
+        return None
+    return severity, f"{where}, and {evidence}"
 
 
 def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
                      ) -> tuple[Severity, str] | None:
+    if go_file.is_test:
+        return None  # tests run under `go test -race`, which judges them better
     info = pass_.info
     root = checked
     while root.type == "selector_expression":
@@ -206,17 +253,115 @@ def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Nod
     context = model.context_of(statement, go_file)
     if context is not None and model.sharing(checked, go_file, context) is not None:
         return Severity.ERROR, context.describe()
-    function = enclosing_declaration(statement)
-    if function is None:
-        return None
     if (isinstance(symbol, LocalDecl) and symbol.kind == "receiver"
             and checked.type == "selector_expression" and _type_has_mutex(pass_, symbol, go_file)):
-        return Severity.WARNING, "a method of a type that holds a mutex (its values are shared)"
-    name_node = function.child_by_field_name("name")
-    exported = name_node is not None and go_file.text(name_node)[:1].isupper()
-    if is_package_var and exported:
-        return Severity.WARNING, "an exported function, which callers may run on any goroutine"
+        return Severity.WARNING, "a method of a type that holds a mutex"
+    if is_package_var and checked.type == "identifier":
+        return Severity.WARNING, "a function of the package"
     return None
+
+
+def _set_just_before(statement: Node, go_file: GoFile, checked: Node) -> bool:
+    """An earlier statement of the same block assigns the checked expression."""
+    name = "".join(go_file.text(checked).split())
+    previous = statement.prev_named_sibling
+    while previous is not None:
+        if previous.type in {"assignment_statement", "short_var_declaration"}:
+            left = previous.child_by_field_name("left")
+            targets = left.named_children if left is not None else []
+            if any("".join(go_file.text(t).split()) == name for t in targets):
+                return True
+        previous = previous.prev_named_sibling
+    return False
+
+
+def _locked_write(pass_: Pass, go_file: GoFile, checked: Node) -> str | None:
+    """"it writes `x` with a lock held at line N" when the function that holds the nil check
+    also reads or writes the checked field (of a value of the same type) or package variable
+    under a lock: the check belongs inside that critical section."""
+    info = pass_.info
+    function = enclosing_declaration(checked)
+    if function is None:
+        return None
+    if checked.type == "selector_expression":
+        operand = checked.child_by_field_name("operand")
+        field = checked.child_by_field_name("field")
+        if operand is None or field is None:
+            return None
+        owner = deref(info.type_of(operand, go_file))
+        if not isinstance(owner, Named):
+            return None
+        name = go_file.text(field)
+    else:
+        owner, name = None, go_file.text(checked)
+    symbol = info.resolve(checked, go_file) if owner is None else None
+    text = "".join(go_file.text(checked).split())
+    for start, end in word_hits(go_file.source, name, function.start_byte, function.end_byte):
+        node = go_file.node_at(start, end, named=False)
+        if node is None or not _same_target(info, go_file, node, owner, symbol):
+            continue
+        if _in_own_callback(node, checked) or checked.start_byte <= node.start_byte < (
+            checked.end_byte
+        ):
+            continue
+        if lock_mode_at(node, go_file, info) is not Mode.NONE:
+            target = node.parent if owner is not None and node.parent is not None else node
+            uses = "writes" if _written_by(target, go_file, info) is not None else "reads"
+            return (f"it {uses} `{text}` with a lock held at line {node.start_point.row + 1}:"
+                    f" the check belongs under that lock")
+    return None
+
+
+def _in_own_callback(node: Node, checked: Node) -> bool:
+    """The use is in a func literal of the function that holds the nil check: a callback it
+    hands out, whose lock guards the callbacks' own calls, not the check made before them."""
+    function = enclosing_function(node)
+    declaration = enclosing_declaration(checked)
+    return (function is not None and declaration is not None
+            and function.type == "func_literal"
+            and declaration.start_byte <= function.start_byte < declaration.end_byte)
+
+
+def _written_by(target: Node, go_file: GoFile, info: TypeInfo) -> Node | None:
+    """The statement that assigns `target` (`x = v`, `x, err = f()`, `x++`) or writes into the
+    map or slice it holds (`x[k] = v`, `delete(x, k)`, `clear(x)`); None for a read."""
+    parent = target.parent
+    if parent is None:
+        return None
+    if parent.type in {"inc_statement", "dec_statement"}:
+        return parent
+    if parent.type == "expression_list" and parent.parent is not None and (
+        parent.parent.type == "assignment_statement"
+        and parent.parent.child_by_field_name("left") == parent
+    ):
+        return parent.parent
+    if parent.type == "index_expression" and parent.child_by_field_name("operand") == target:
+        return write_statement(parent)
+    call = parent.parent
+    if parent.type == "argument_list" and call is not None and (
+        parent.named_children[:1] == [target]
+        and info.builtin_name(call, go_file) in {"delete", "clear"}
+    ):
+        return call
+    return None
+
+
+def _same_target(info: TypeInfo, go_file: GoFile, node: Node, owner: Named | None,
+                 symbol: object) -> bool:
+    """`node` names the same field of a value of `owner`'s type, or the same package
+    variable."""
+    parent = node.parent
+    if owner is None:
+        found = info.resolve(node, go_file) if node.type == "identifier" else None
+        return isinstance(found, VarDecl) and isinstance(symbol, VarDecl) and (
+            found.node == symbol.node)
+    if node.type != "field_identifier" or parent is None or (
+        parent.type != "selector_expression"
+    ):
+        return False
+    operand = parent.child_by_field_name("operand")
+    other = deref(info.type_of(operand, go_file)) if operand is not None else None
+    return isinstance(other, Named) and (other.pkg, other.name) == (owner.pkg, owner.name)
 
 
 def _type_has_mutex(pass_: Pass, receiver: LocalDecl, go_file: GoFile) -> bool:
@@ -251,6 +396,14 @@ def _inside_once(statement: Node, go_file: GoFile) -> bool:
     return False
 
 
+def _never_called(pass_: Pass, statement: Node, go_file: GoFile) -> bool:
+    function = enclosing_declaration(statement)
+    declaration = _declaration_of(pass_, function, go_file) if function is not None else None
+    if declaration is None or declaration.name[:1].isupper():
+        return False
+    return call_sites(pass_.package, pass_.info, declaration) == []
+
+
 def _function_run_by_once(pass_: Pass, statement: Node, go_file: GoFile) -> bool:
     """The enclosing named function is handed to `once.Do(f)` / `once.Do(x.f)` somewhere."""
     function = enclosing_declaration(statement)
@@ -269,16 +422,20 @@ def _declaration_of(pass_: Pass, function: Node, go_file: GoFile) -> FuncDecl | 
     return pass_.package.method(receiver, name) if receiver is not None else None
 
 
-def _message(pass_: Pass, go_file: GoFile, checked: Node, where: str) -> str:
+def _message(pass_: Pass, go_file: GoFile, checked: Node, where: str, severity: Severity
+             ) -> str:
     name = "".join(go_file.text(checked).split())
-    once = "sync.OnceValue or sync.Once" if pass_.allows(GO_1_21) else "sync.Once"
+    once = ("sync.OnceValue or sync.Once" if pass_.allows(API_SINCE["sync.OnceValue"])
+            else "sync.Once")
     lost = ("writes to the lost map vanish; " if pass_.info.is_map_expr(checked, go_file)
             else "")
+    advice = (f"Use {once}, initialise it eagerly, or take the lock before the check"
+              if severity is Severity.ERROR else
+              f"Take the lock before the check, initialise it eagerly, or use {once}")
     return (
         f"lazy initialisation of `{name}` without a lock in {where}: two goroutines can both "
         f"see nil and both assign, and one keeps using the value the other replaced ({lost}go "
-        f"test -race reports a DATA RACE). Use {once}, initialise it eagerly, or take the "
-        f"lock before the check"
+        f"test -race reports a DATA RACE). {advice}"
     )
 
 
@@ -287,6 +444,7 @@ RULE = Rule(
     name="lazy-init-race",
     severity=Severity.ERROR,
     summary="`if x == nil { x = ... }` on shared state without a lock or sync.Once",
+    reports_at="the `if` statement that holds the nil check",
     doc=__doc__ or "",
     run=run,
     markers=(b"nil",),

@@ -32,12 +32,16 @@ func wordCounts(words []string) int {
     clear(counts)
     countPool.Put(counts)
 ```
+Before Go 1.21 (no `clear`), empty it with `for w := range counts { delete(counts, w) }`: the
+compiler turns exactly that loop into one `runtime.mapclear` call, which keeps the capacity.
 
 ## When it is a false alarm
-When every user overwrites exactly the same keys, or clears the map right after its own `Get`
-in another function. The rule only looks at maps obtained in the function that puts them back;
-a `Put` of a map that arrived as a parameter is judged where the map was obtained. Needs Go 1.21
-(`clear`): silent for older modules.
+When the pool is a cache whose entries stay valid for every user (an intern table, a memo keyed
+by content): the rule recognises a function that looks a key up with `v, ok := m[key]` and returns
+the entry it finds, and stays silent. Also when every user overwrites exactly the same keys, or
+clears the map right after its own `Get` in another function. The rule only looks at maps
+obtained in the function that puts them back; a `Put` of a map that arrived as a parameter is
+judged where the map was obtained.
 """
 
 from __future__ import annotations
@@ -46,20 +50,28 @@ import re
 
 from tree_sitter import Node
 
-from mapguard.goversion import GO_1_21
+from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import builtin_call_name, call_arguments, delete_all_loop, normalized
 from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import FUNCTION_NODES, LocalDecl, TypeInfo, unparen, walk
-from mapguard.source.types import SYNC_POOL, PointerTo, deref
+from mapguard.source.types import (
+    SYNC_POOL,
+    ArrayOf,
+    ChanOf,
+    GoType,
+    InterfaceOf,
+    Named,
+    PointerTo,
+    StructOf,
+    deref,
+)
 
 _PUT = re.compile(rb"\.Put\(")
 
 
 
 def run(pass_: Pass) -> None:
-    if not pass_.allows(GO_1_21):
-        return
     info = pass_.info
     for match in pass_.candidates():
         go_file, call = match.file, match.node
@@ -69,14 +81,20 @@ def run(pass_: Pass) -> None:
         function = _outermost_function(call)
         if function is None or _cleared(function, call, pooled, go_file, info):
             continue
+        if _serves_hits(function, pooled, go_file):
+            continue  # a cache: the entries left in the map are what the next Get is for
         name = go_file.text(pooled.ident)
-        cleared = f"clear(*{name})" if _is_pointer(pooled, go_file, info) else f"clear({name})"
+        the_map = f"*{name}" if _is_pointer(pooled, go_file, info) else name
+        if pass_.allows(API_SINCE["clear"]):
+            advice = (f"Call clear({the_map}) before Put; it keeps the capacity, which is what "
+                      f"pooling the map is for")
+        else:
+            advice = _delete_loop_advice(the_map, _key_reflexive(pooled, go_file, info))
         pass_.report(
             go_file, call,
             f"`{name}` came from a sync.Pool and goes back uncleared: the next Get returns it "
             f"with this user's entries still in it (data leaks into the next request, and the "
-            f"map only grows). Call {cleared} before Put; it keeps the capacity, which is what "
-            f"pooling the map is for",
+            f"map only grows). {advice}",
         )
 
 
@@ -102,6 +120,60 @@ def _pooled_map(call: Node, go_file: GoFile, info: TypeInfo) -> LocalDecl | None
         return None
     asserted = info.type_node(value.child_by_field_name("type"), go_file)
     return symbol if info.is_map(deref(asserted)) else None
+
+
+def _delete_loop_advice(the_map: str, reflexive: bool | None) -> str:
+    """Advice for modules older than Go 1.21, which have no `clear` (gofacts.API_SINCE); the
+    loop compiles to runtime.mapclear for keys that equal themselves (test_gofacts.py)."""
+    loop = f"`for k := range {the_map} {{ delete({the_map}, k) }}`"
+    if reflexive:
+        how = ("the compiler turns exactly this loop into one runtime.mapclear call, except "
+               "in -race builds")
+    elif reflexive is None:
+        how = "a map never shrinks, so the loop keeps the capacity"
+    else:
+        how = ("a map never shrinks, so the loop keeps the capacity; a NaN key cannot be "
+               "deleted, so a map that may hold one is better dropped than pooled")
+    return f"Empty it before Put with {loop} (clear needs Go {API_SINCE['clear']}; {how})"
+
+
+def _key_reflexive(pooled: LocalDecl, go_file: GoFile, info: TypeInfo) -> bool | None:
+    """Whether every key of the pooled map equals itself (no float or interface part, which
+    may hold a NaN); None when the key type is not known."""
+    value = unparen(pooled.value) if pooled.value is not None else None
+    asserted = info.type_node(value.child_by_field_name("type"), go_file) if (
+        value is not None) else None
+    map_type = info.map_type(deref(asserted)) if asserted is not None else None
+    return _reflexive(map_type.key, info, 0) if map_type is not None else None
+
+
+_REFLEXIVE_BUILTINS = frozenset({
+    "bool", "string", "byte", "rune", "int", "int8", "int16", "int32", "int64", "uint", "uint8",
+    "uint16", "uint32", "uint64", "uintptr",
+})
+
+
+def _reflexive(go_type: GoType, info: TypeInfo, depth: int) -> bool | None:
+    go_type = info.underlying(go_type)
+    if isinstance(go_type, Named) and go_type.pkg == "builtin":
+        if go_type.name in _REFLEXIVE_BUILTINS:
+            return True
+        return False if go_type.name.startswith(("float", "complex")) or (
+            go_type.name in {"any", "error"}) else None
+    if isinstance(go_type, PointerTo | ChanOf):
+        return True
+    if isinstance(go_type, InterfaceOf):
+        return False
+    if depth > 8:
+        return None
+    parts: list[GoType] = ([f.type for f in go_type.fields] if isinstance(go_type, StructOf)
+                           else [go_type.elem] if isinstance(go_type, ArrayOf) else [])
+    if not parts and not isinstance(go_type, StructOf):
+        return None
+    verdicts = [_reflexive(part, info, depth + 1) for part in parts]
+    if False in verdicts:
+        return False
+    return None if None in verdicts else True
 
 
 def _is_pool_get(assertion: Node, go_file: GoFile, info: TypeInfo) -> bool:
@@ -152,6 +224,30 @@ def _cleared(function: Node, put: Node, pooled: LocalDecl, go_file: GoFile,
     return False
 
 
+def _serves_hits(function: Node, pooled: LocalDecl, go_file: GoFile) -> bool:
+    """`v, ok := m[key]` whose `v` the function returns: the pooled map is a cache (an intern
+    table, a per-P memo) whose leftover entries are meant to be found again."""
+    name = go_file.text(pooled.ident)
+    returned = {go_file.text(value) for node in walk(function) if node.type == "return_statement"
+                for value in node.named_children[0].named_children
+                if node.named_child_count and value.type == "identifier"}
+    for node in walk(function):
+        if node.type not in {"short_var_declaration", "assignment_statement"}:
+            continue
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        targets = left.named_children if left is not None else []
+        values = right.named_children if right is not None else []
+        if len(targets) != 2 or len(values) != 1 or values[0].type != "index_expression":
+            continue
+        operand = values[0].child_by_field_name("operand")
+        if operand is not None and normalized(go_file, operand) == name and (
+            go_file.text(targets[0]) in returned
+        ):
+            return True
+    return False
+
+
 def _is_deferred(put: Node, function: Node) -> bool:
     current = put.parent
     while current is not None and current != function:
@@ -178,10 +274,10 @@ RULE = Rule(
     name="pooled-map-not-cleared",
     severity=Severity.WARNING,
     summary="a map taken from a sync.Pool is put back without being cleared",
+    reports_at="the `Put` call",
     doc=__doc__ or "",
     run=run,
     markers=(b"sync.Pool",),  # a pool of this package (another package's pool is not typed)
     anchors=(_PUT,),
     bodies=(_PUT,),
-    needs=GO_1_21,
 )

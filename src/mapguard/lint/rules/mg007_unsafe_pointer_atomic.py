@@ -1,9 +1,10 @@
 """## What it does
 Finds `atomic.LoadPointer`, `StorePointer`, `SwapPointer` and `CompareAndSwapPointer` used on an
-`unsafe.Pointer` (a variable, a field, a `*unsafe.Pointer` parameter, or a typed pointer field
-reinterpreted in place) when every conversion of what goes in and comes out, anywhere in the
+`unsafe.Pointer` (a variable, a field, a `*unsafe.Pointer` parameter, or a typed pointer field or
+variable reinterpreted in place, `(*unsafe.Pointer)(unsafe.Pointer(&x.f))`, also through a local
+that holds that cast) when every conversion of what goes in and comes out, anywhere in the
 package, is to or from one pointer type `*T` — for maps, the hand-rolled "lock-free map switch"
-of a `*map[K]V`.
+of a `*map[K]V`. For a typed `*T` field, its declared type says what it holds.
 
 ## Why is this bad?
 Since Go 1.19, `atomic.Pointer[T]` does the same thing with the same cost, type-checked: no
@@ -35,8 +36,10 @@ func install(m map[string]Route) { routes.Store(&m) }
 
 ## When it is a false alarm
 When several types share the pointer, when it takes part in pointer arithmetic (`unsafe.Add`,
-`uintptr`), or when no conversion shows its type, `atomic.Pointer[T]` cannot express it and the
-rule stays silent. Needs Go 1.19 (`atomic.Pointer`): silent for older modules.
+`uintptr`, or a helper that is handed the raw value), when a field reinterpreted in place is not
+a pointer (`uintptr` addresses), or when no conversion and no declared type show what it holds,
+`atomic.Pointer[T]` cannot express it and the rule stays silent. Needs Go 1.19
+(`atomic.Pointer`): silent for older modules.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from mapguard.goversion import GO_1_19
+from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import call_arguments, qualified_call
 from mapguard.source.package import GoFile, VarDecl
@@ -58,7 +61,16 @@ from mapguard.source.typeinfo import (
     walk,
     word_hits,
 )
-from mapguard.source.types import UNSAFE_POINTER, GoType, Named, PointerTo, Unknown, deref
+from mapguard.source.types import (
+    UNSAFE_POINTER,
+    GoType,
+    MapOf,
+    Named,
+    PointerTo,
+    SliceOf,
+    Unknown,
+    deref,
+)
 
 _ATOMIC_POINTERS = tuple(re.compile(re.escape(f"{op}Pointer(".encode()))
                          for op in ("Load", "Store", "Swap", "CompareAndSwap"))
@@ -68,6 +80,7 @@ _STORED = {"StorePointer": (1,), "SwapPointer": (1,), "CompareAndSwapPointer": (
 _RETURNS_POINTER = frozenset({"LoadPointer", "SwapPointer"})
 
 Identity = tuple[object, ...]
+ATOMIC_POINTER_SINCE = API_SINCE["sync/atomic.Pointer"]
 
 
 @dataclass(slots=True)
@@ -78,18 +91,22 @@ class Slot:
     types: set[GoType] = field(default_factory=set)
     disqualified: bool = False
     typed_field: bool = False  # a `*T` field reinterpreted in place as an unsafe.Pointer
+    unseen_store: bool = False  # a value stored whose type the package does not show
 
 
 def run(pass_: Pass) -> None:
-    if not pass_.allows(GO_1_19):
+    if not pass_.allows(ATOMIC_POINTER_SINCE):
         return
     info = pass_.info
     slots: dict[Identity, Slot] = {}
+    seen: set[tuple[int, int]] = set()
     for match in pass_.candidates():
         go_file, call = match.file, match.node
         operation = _operation(call, go_file)
-        if operation is None:
+        # "SwapPointer(" also matches inside "CompareAndSwapPointer(": one call, one visit.
+        if operation is None or (id(go_file), call.start_byte) in seen:
             continue
+        seen.add((id(go_file), call.start_byte))
         arguments = call_arguments(call)
         identity, typed_field = _identity(arguments[0], go_file, info) if arguments else (None,
                                                                                            None)
@@ -106,15 +123,25 @@ def run(pass_: Pass) -> None:
         if operation in _RETURNS_POINTER:
             _record_result(slot, call, go_file, info)
     for identity, slot in slots.items():
-        if slot.disqualified or len(slot.types) != 1:
+        # A typed field can only hold its own type (storing another one through unsafe would be
+        # a bug of its own); an untyped unsafe.Pointer must show every type that goes in.
+        if slot.disqualified or len(slot.types) != 1 or (
+            slot.unseen_store and not slot.typed_field
+        ):
             continue
         if identity[0] == "field" and _read_plainly_into_helpers(pass_, identity, slot):
             continue
         (pointer,) = slot.types
-        if not isinstance(pointer, PointerTo) or isinstance(pointer.elem, Unknown):
+        if not isinstance(pointer, PointerTo):
             continue
+        element = _type_text(pointer.elem)
+        if element is None:
+            continue
+        message = _message(element, info.is_map(pointer.elem), typed=slot.typed_field,
+                           kind=str(identity[0]))
         for go_file, call in slot.calls:
-            pass_.report(go_file, call, _message(pointer, info, typed_field=slot.typed_field))
+            if not go_file.is_test:  # benchmarks and tests of the primitive itself
+                pass_.report(go_file, call, message)
 
 
 def _read_plainly_into_helpers(pass_: Pass, identity: Identity, slot: Slot) -> bool:
@@ -187,6 +214,12 @@ def _identity(address: Node, go_file: GoFile, info: TypeInfo
             address, go_file
         ) == PointerTo(UNSAFE_POINTER):
             return ("param", id(go_file), symbol.ident.start_byte), None
+        # `p := (*unsafe.Pointer)(unsafe.Pointer(&h.c)); atomic.StorePointer(p, ...)`
+        if isinstance(symbol, LocalDecl) and symbol.kind == "var" and (
+            symbol.value is not None and symbol.value_count <= 1
+            and unparen(symbol.value).type == "call_expression"
+        ):
+            return _identity(symbol.value, go_file, info)
     return None, None
 
 
@@ -240,7 +273,7 @@ def _record_conversion(slot: Slot, value: Node, go_file: GoFile, info: TypeInfo)
             return
         stored = info.type_of(arguments[0], go_file)
         if isinstance(stored, Unknown):
-            slot.disqualified = True  # a conversion whose type we cannot see: stay silent
+            slot.unseen_store = True  # silent unless the location's own type shows it
         elif stored != UNSAFE_POINTER:
             slot.types.add(stored)
 
@@ -367,35 +400,38 @@ def _operator(node: Node) -> str:
     return next((c.type for c in node.children if not c.is_named), "")
 
 
-def _message(pointer: PointerTo, info: TypeInfo, *, typed_field: bool) -> str:
-    element = _type_text(pointer.elem)
-    is_map = info.is_map(pointer.elem)
-    subject = (f"this *{element} field, reinterpreted as an unsafe.Pointer for the atomic, only "
-               f"ever holds a *{element}" if typed_field else
+def _message(element: str, is_map: bool, *, typed: bool, kind: str) -> str:
+    what = "variable" if kind == "var" else "field"
+    subject = (f"this *{element} {what}, reinterpreted as an unsafe.Pointer for the atomic, "
+               f"only ever holds a *{element}" if typed else
                f"this unsafe.Pointer only ever holds a *{element}")
-    text = (f"{subject}: use atomic.Pointer[{element}] (Go 1.19+) — the same atomic "
-            f"operations, type-checked, without unsafe")
+    text = (f"{subject}: use atomic.Pointer[{element}] (Go {ATOMIC_POINTER_SINCE}+) — the same "
+            f"atomic operations, type-checked, without unsafe")
     if is_map:
         text += (f"; the map is already a pointer to its table, so "
                  f"atomic.Pointer[{element}] stores &m just as unsafe.Pointer(&m) did")
     return text
 
 
-def _type_text(go_type: GoType) -> str:
-    from mapguard.source.types import ArrayOf, MapOf, Named, SliceOf
-
+def _type_text(go_type: GoType) -> str | None:
+    """Go syntax for a type, None when part of it is unknown."""
     if isinstance(go_type, Named):
         prefix = f"{go_type.pkg.rsplit('/', 1)[-1]}." if go_type.pkg not in {"", "builtin"} else ""
-        return prefix + go_type.name
+        args = [_type_text(arg) for arg in go_type.args]
+        if None in args:
+            return None
+        return prefix + go_type.name + (f"[{', '.join(a for a in args if a)}]" if args else "")
+    parts: list[GoType]
     if isinstance(go_type, MapOf):
-        return f"map[{_type_text(go_type.key)}]{_type_text(go_type.value)}"
-    if isinstance(go_type, PointerTo):
-        return "*" + _type_text(go_type.elem)
-    if isinstance(go_type, SliceOf):
-        return "[]" + _type_text(go_type.elem)
-    if isinstance(go_type, ArrayOf):
-        return "[...]" + _type_text(go_type.elem)
-    return "T"
+        parts, template = [go_type.key, go_type.value], "map[{}]{}"
+    elif isinstance(go_type, PointerTo):
+        parts, template = [go_type.elem], "*{}"
+    elif isinstance(go_type, SliceOf):
+        parts, template = [go_type.elem], "[]{}"
+    else:
+        return None  # arrays (their length is not kept), structs, funcs, unknowns
+    texts = [_type_text(part) for part in parts]
+    return None if None in texts else template.format(*texts)
 
 
 RULE = Rule(
@@ -403,10 +439,11 @@ RULE = Rule(
     name="unsafe-pointer-atomic",
     severity=Severity.WARNING,
     summary="unsafe.Pointer atomics holding one pointer type: atomic.Pointer[T] says it safely",
+    reports_at="each `atomic.*Pointer` call on that pointer",
     doc=__doc__ or "",
     run=run,
     markers=(b"LoadPointer(", b"StorePointer(", b"SwapPointer(", b"CompareAndSwapPointer("),
     anchors=_ATOMIC_POINTERS,
     bodies=_ATOMIC_POINTERS,
-    needs=GO_1_19,
+    needs=ATOMIC_POINTER_SINCE,
 )

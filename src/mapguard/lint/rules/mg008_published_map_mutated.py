@@ -43,7 +43,7 @@ import re
 
 from tree_sitter import Node
 
-from mapguard.goversion import GO_1_21
+from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.source.mapwrites import MapWrite, map_writes
 from mapguard.source.package import GoFile
@@ -74,11 +74,13 @@ def run(pass_: Pass) -> None:
     if not regions:
         return  # no map goes through an atomic or a sync.Map in this package
     for write in map_writes(pass_.package, info, regions):
+        if write.file.is_test:
+            continue  # tests run under `go test -race`, which judges them better
         how = _published(write.target, write, info, depth=0)
         if how is None:
             continue
         target = "".join(write.file.text(write.target).split())
-        copy = "maps.Clone" if pass_.allows(GO_1_21) else "a copy loop"
+        copy = "maps.Clone" if pass_.allows(API_SINCE["maps.Clone"]) else "a copy loop"
         pass_.report(
             write.file, write.statement,
             f"`{target}` {how} and is written here in place: readers use it without locks, so "
@@ -121,7 +123,7 @@ def _published(expr: Node, write: MapWrite, info: TypeInfo, depth: int) -> str |
                  if value.type == "type_assertion_expression" and symbol.value_index == 0
                  else _published(value, write, info, depth + 1) if symbol.value_count <= 1
                  else None)
-        if found is not None:
+        if found is not None and not _rebound_before(symbol, write.statement, go_file):
             return found
     return _stored_before(symbol, write, info)
 
@@ -223,11 +225,47 @@ def _stored_before(symbol: LocalDecl, write: MapWrite, info: TypeInfo) -> str | 
         if stored.type == "identifier" and go_file.text(stored) == name and (
             info.resolve(stored, go_file) is symbol
             or _same_local(info.resolve(stored, go_file), symbol)
-        ):
+        ) and not _returns_before(node, write.statement, go_file):
             kind = ("an atomic.Pointer" if is_atomic_pointer(receiver) else
                     "an atomic.Value" if receiver == ATOMIC_VALUE else "a sync.Map")
             published = f"was published through {kind} on line {node.start_point.row + 1}"
     return published
+
+
+def _rebound_before(symbol: LocalDecl, write: Node, go_file: GoFile) -> bool:
+    """The variable is assigned again on every path to the write (`v = make(...)` in a block
+    that holds the write): what is written is no longer the loaded map."""
+    child, block = write, write.parent
+    while block is not None and block.type not in {"function_declaration", "method_declaration",
+                                                     "func_literal"}:
+        if block.type == "statement_list":
+            for earlier in block.named_children:
+                if earlier.start_byte >= child.start_byte:
+                    break
+                if earlier.start_byte > symbol.ident.start_byte and (
+                    earlier.type == "assignment_statement"
+                    and _rebinds(earlier, go_file, symbol.name)
+                ):
+                    return True
+        child, block = block, block.parent
+    return False
+
+
+def _returns_before(store: Node, write: Node, go_file: GoFile) -> bool:
+    """The Store sits in a branch that ends in `return` (or `panic`) without reaching the
+    write: `if same { m.Store(k, v); return }` does not publish the map written below."""
+    block = store.parent
+    while block is not None and not (block.start_byte <= write.start_byte < block.end_byte):
+        if block.type == "block":
+            statements = [c for c in block.named_children if c.type != "comment"]
+            if statements and statements[-1].type == "statement_list":
+                statements = [c for c in statements[-1].named_children if c.type != "comment"]
+            last = statements[-1] if statements else None
+            if last is not None and (last.type == "return_statement" or (
+                last.type == "expression_statement" and go_file.text(last).startswith("panic("))):
+                return True
+        block = block.parent
+    return False
 
 
 def _rebinds(assignment: Node, go_file: GoFile, name: str) -> bool:
@@ -252,6 +290,7 @@ RULE = Rule(
     name="published-map-mutated",
     severity=Severity.ERROR,
     summary="a map published through an atomic or sync.Map, written in place afterwards",
+    reports_at="the write to the published map",
     doc=__doc__ or "",
     run=run,
     # The publishing types must be declared in the package for their Loads to be typed.

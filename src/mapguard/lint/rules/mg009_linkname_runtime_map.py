@@ -7,12 +7,15 @@ insert, access, delete, growth, clear and iteration functions of `runtime.` or
 
 ## Why is this bad?
 Since Go 1.23 the linker refuses a pull linkname to a runtime symbol unless the runtime marks the
-symbol as allowed; only a few map entry points stay allowed, because widely used packages pull
-them (the "hall of shame", go.dev/issue/67401). Any other map internal does not link at all
-(unless the whole check is turned off with `-ldflags=-checklinkname=0`). And since Go 1.24 maps
-are Swiss tables: the map functions take an `*abi.MapType` and a `*maps.Map`, so code that passes
-a hand-written `hmap`/`maptype` layout still links but is silently wrong. Hash functions change
-signature and seed handling between releases too.
+symbol as open to it; a few map entry points stay open only because widely used packages pull
+them (the "hall of shame", go.dev/issue/67401). Which ones is a moving target: built one pull at a
+time, Go 1.23 still links `runtime.mapaccess1`, `mapdelete_faststr` and `mapclear`, Go 1.24
+refuses them, and Go 1.27 also refuses `runtime.memhash32`/`memhash64`; the growth functions of
+the old maps (`hashGrow`, `evacuate`, ...) are gone since Go 1.24. A refused pull builds only with
+`-ldflags=-checklinkname=0`. And since Go 1.24 maps are Swiss tables: the map functions take an
+`*abi.SwissMapType` (Go 1.24-1.25) or `*abi.MapType` (Go 1.26+) and a `*maps.Map`, so code that
+passes a hand-written `hmap`/`maptype` layout still links where the name is open, and is silently
+wrong. Each message says what the checked releases (Go 1.19, 1.22-1.27) do with that name.
 
 ## Example
 ```go
@@ -35,6 +38,15 @@ from __future__ import annotations
 
 import re
 
+from mapguard.lint.gofacts import (
+    API_SINCE,
+    MAP_FUNCTION_TYPES,
+    NEWEST_CHECKED,
+    SWISS_TABLES_SINCE,
+    LinkStatus,
+    link_history,
+    link_status,
+)
 from mapguard.lint.rule import Pass, Rule, Severity
 
 _DIRECTIVE = re.compile(rb"//go:linkname[ \t]+(\S+)[ \t]+(\S+)[ \t]*$", re.M)
@@ -49,17 +61,7 @@ _RUNTIME_MAP = re.compile(
     r"|^reflect\.(?:makemap|map\w+)$"
 )
 
-# Pulls that Go 1.23-1.27 still allow because the runtime marks them (checked against the
-# runtime and internal/runtime/maps sources of Go 1.27). Everything else fails to link.
-STILL_LINKABLE = frozenset({
-    "makemap", "makemap_small", "mapaccess1", "mapaccess1_fast32", "mapaccess1_fast64",
-    "mapaccess1_faststr", "mapaccess2", "mapaccess2_fast32", "mapaccess2_fast64",
-    "mapaccess2_faststr", "mapassign", "mapassign_fast32", "mapassign_fast32ptr",
-    "mapassign_fast64", "mapassign_fast64ptr", "mapassign_faststr", "mapdelete",
-    "mapdelete_fast32", "mapdelete_fast64", "mapdelete_faststr", "mapiterinit", "mapiternext",
-    "memhash", "strhash", "nilinterhash", "typehash",
-})
-_HASHES = re.compile(r"hash")
+_HASHES = re.compile(r"(?:mem|str|type|nilinter|inter|aes|f32|f64|c64|c128)hash|memHash")
 
 
 def run(pass_: Pass) -> None:
@@ -92,21 +94,57 @@ def _is_push(pass_: Pass, local: str) -> bool:
 
 
 def _message(target: str) -> str:
-    package, _, name = target.rpartition(".")
-    if package == "runtime" and name in STILL_LINKABLE:
-        status = (f"Go 1.23+ still lets it link only because popular packages pull {name} "
-                  f"(go.dev/issue/67401), and may stop")
-    else:
-        status = ("the Go 1.23+ linker refuses this pull (it builds only with "
-                  "-ldflags=-checklinkname=0)")
-    replacement = ("hash/maphash (maphash.String, maphash.Bytes; maphash.Comparable in Go 1.24)"
-                   if _HASHES.search(name) else
+    _package, _, name = target.rpartition(".")
+    hashing = _HASHES.search(name) is not None
+    status = _link_status(target)
+    links = link_history(target) is None or link_status(target, NEWEST_CHECKED) is (
+        LinkStatus.LINKS)
+    layout = "" if hashing or not links else (
+        f"; and since Go {SWISS_TABLES_SINCE} maps are Swiss tables: the map functions take "
+        f"{_map_types()}, so a pull written for the hmap layout of older releases is silently "
+        f"wrong wherever it still links")
+    comparable = API_SINCE["hash/maphash.Comparable"]
+    replacement = (f"hash/maphash (maphash.String, maphash.Bytes; maphash.Comparable since Go "
+                   f"{comparable})" if hashing else
                    "reflect (MapIndex, SetMapIndex, MapRange) or the maps package")
-    return (
-        f"//go:linkname pulls the runtime map internal {target}: {status}; since Go 1.24 maps "
-        f"are Swiss tables whose functions take *abi.MapType and *maps.Map, so hand-written "
-        f"hmap/maptype layouts are silently wrong. Use {replacement} instead"
-    )
+    return (f"//go:linkname pulls the runtime map internal {target}: {status}{layout}. Use "
+            f"{replacement} instead")
+
+
+def _link_status(target: str) -> str:
+    """What the checked Go releases do with this pull (gofacts.LINKNAME_PULLS)."""
+    history = link_history(target)
+    newest = f"Go {NEWEST_CHECKED}"
+    if history is None:
+        return (f"mapguard has not checked whether {newest} links it (since Go 1.23 the linker "
+                f"refuses pulls of runtime internals that the runtime does not mark)")
+    status, since, before, before_status = history
+    earlier = "" if before is None else {
+        LinkStatus.LINKS: f"; Go {before} still linked it",
+        LinkStatus.REFUSED: f"; Go {before} refused it",
+        LinkStatus.UNDEFINED: f"; Go {before} had no such symbol",
+    }[before_status or LinkStatus.UNDEFINED]
+    also = "" if since == NEWEST_CHECKED else f", as does every release checked from Go {since} on"
+    if status is LinkStatus.LINKS:
+        return (f"{newest}'s linker still accepts this pull only because widely used packages "
+                f"pull it (go.dev/issue/67401), and a later release may refuse it{earlier}")
+    if status is LinkStatus.REFUSED:
+        return (f"{newest}'s linker refuses this pull (\"invalid reference to {target}\"; it "
+                f"builds only with -ldflags=-checklinkname=0){also}{earlier}")
+    return (f"{newest} has no such symbol, so the build fails (\"relocation target {target} not "
+            f"defined\"){also}{earlier}")
+
+
+def _map_types() -> str:
+    """"*abi.MapType and *maps.Map (Go 1.26+; ...)" from gofacts.MAP_FUNCTION_TYPES."""
+    releases = sorted(MAP_FUNCTION_TYPES)
+    newest = releases[-1]
+    current = " and ".join(MAP_FUNCTION_TYPES[newest])
+    swiss = [r for r in releases[:-1] if r >= SWISS_TABLES_SINCE]
+    earlier = "".join(
+        f"; {' and '.join(MAP_FUNCTION_TYPES[r])} in Go {r}"
+        f"-1.{releases[releases.index(r) + 1].minor - 1}" for r in swiss)
+    return f"{current} (Go {newest}+{earlier})"
 
 
 RULE = Rule(
@@ -114,6 +152,7 @@ RULE = Rule(
     name="linkname-runtime-map",
     severity=Severity.ERROR,
     summary="a //go:linkname pull of a runtime map internal or map hash function",
+    reports_at="the `//go:linkname` directive",
     doc=__doc__ or "",
     run=run,
     markers=(b"go:linkname",),

@@ -12,6 +12,7 @@ cannot collide the way `"a/b"+"c"` and `"a"+"/b/c"` do.
 
 ## Example
 ```go
+counts := make(map[string]int)
 for _, e := range events {
     counts[e.Tenant+"/"+e.Kind]++
 }
@@ -28,23 +29,47 @@ for _, e := range events {
 ```
 
 ## When it is a false alarm
-When the map's keys must be those strings (they are printed, serialised or come from elsewhere in
-that form), or the loop is not hot. Not reported: `m[string(b)]` with `b []byte` (the compiler
-looks it up without copying), a lone `strconv` or `string(...)` conversion, and indexing outside
-loops.
+When the strings are the data: the map is returned or handed on, its keys are ranged over,
+printed or compared, or it is also indexed with whole strings (a name, input text). The rule
+only reports maps whose key format is the package's own: a local variable that starts empty
+or comes from an unexported helper of the package, or an unexported field of a type of the
+package, only indexed with keys built the same way, passed to `len`/`clear`, ranged over for
+its values, or given a fresh empty map. Maps in exported fields, package variables, parameters
+and results of exported or other packages' functions are left alone: other code fills or reads
+their keys.
+Not reported either: `m[string(b)]` with `b []byte` (the compiler looks it up without copying),
+a lone `strconv` or `string(...)` conversion, indexing outside loops, and test and tool code
+unless asked (`--advice-everywhere`). A loop that is not hot makes the finding cheap to ignore.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from tree_sitter import Node
 
 from mapguard.lint.rule import Pass, Rule, Severity, Trigger
-from mapguard.lint.syntax import enclosing_loops, occurrences, qualified_call
+from mapguard.lint.syntax import (
+    Use,
+    assignment_pairs,
+    classify_use,
+    enclosing_loops,
+    is_map_creation,
+    occurrences,
+    qualified_call,
+)
 from mapguard.source.mapwrites import write_statement
-from mapguard.source.package import GoFile, VarDecl
-from mapguard.source.typeinfo import STRING, LocalDecl, TypeInfo, unparen
+from mapguard.source.package import GoFile
+from mapguard.source.typeinfo import (
+    STRING,
+    LocalDecl,
+    TypeInfo,
+    same_symbol,
+    unparen,
+    word_hits,
+)
+from mapguard.source.types import UNKNOWN, GoType, Named, Unknown, deref
 
 
 def _not_a_number(source: bytes, hit: re.Match[bytes]) -> bool:
@@ -74,8 +99,8 @@ def run(pass_: Pass) -> None:
         how = _allocating_key(info, go_file, index, key)
         if how is None or not enclosing_loops(index):
             continue
-        if _takes_whole_string_keys(pass_, go_file, index):
-            continue  # the same map is also indexed by whole strings: a struct key cannot serve
+        if not _keys_only_hashed(pass_, go_file, index):
+            continue  # the strings are the data: a struct key could not serve every use
         shown = " ".join(go_file.text(key).split())
         pass_.report(
             go_file, index,
@@ -85,50 +110,143 @@ def run(pass_: Pass) -> None:
         )
 
 
-def _takes_whole_string_keys(pass_: Pass, go_file: GoFile, index: Node) -> bool:
-    """Whether the map is also indexed with keys that are not built from parts (a literal
-    name, input text), or starts out with string keys in its literal: then the strings are the
-    data, and no struct key could serve every access."""
+def _keys_only_hashed(pass_: Pass, go_file: GoFile, index: Node) -> bool:
+    """Whether the built strings exist only to be hashed: the map starts empty, every access
+    to it uses a key built the same way, and neither the map nor its keys are ever read out as
+    strings (not returned, passed, stored or ranged over for its keys). The map must be a
+    local variable, or an unexported field of a type of this package, so that every use is in
+    view. Anything else means the strings are the data: another function, another package or
+    the output sees those keys, and no struct key could serve them."""
     info = pass_.info
     operand = unparen(index.child_by_field_name("operand") or index)
-    if operand.type == "identifier":
-        symbol = info.resolve(operand, go_file)
-        if isinstance(symbol, LocalDecl):
-            regions = [(go_file, _function_of(symbol))]
-            initial = symbol.value
-        elif isinstance(symbol, VarDecl):
-            regions = [(f, f.root) for f in pass_.package.files]
-            initial = symbol.value
-        else:
-            return True
-    elif operand.type == "selector_expression":
-        regions = [(f, f.root) for f in pass_.package.files]
-        initial = None
-    else:
+    if operand.type == "selector_expression":
+        return _field_only_hashed(pass_, go_file, operand)
+    if operand.type != "identifier":
+        return False
+    symbol = info.resolve(operand, go_file)
+    if not isinstance(symbol, LocalDecl) or symbol.kind != "var":
+        return False  # a parameter, a package variable: filled or read elsewhere
+    if symbol.value is not None and not _empty_creation(info, go_file, symbol.value) and (
+        not _from_package_helper(info, go_file, symbol.value)
+    ):
+        return False
+    function = _function_of(symbol)
+    if function is None:
+        return False
+    for use in occurrences(function, go_file, symbol.name):
+        if not same_symbol(info.resolve(use, go_file), symbol) or use == symbol.ident:
+            continue
+        if not _hashing_use(info, go_file, use):
+            return False
+    return True
+
+
+def _field_only_hashed(pass_: Pass, go_file: GoFile, selector: Node) -> bool:
+    """The same for `x.f`: every use of field f of x's type, in every file of the package."""
+    info = pass_.info
+    operand = selector.child_by_field_name("operand")
+    field = selector.child_by_field_name("field")
+    if operand is None or field is None:
+        return False
+    name = go_file.text(field)
+    owner = deref(info.type_of(operand, go_file))
+    if name[:1].isupper() or not isinstance(owner, Named) or owner.pkg != "":
+        return False  # exported, or a field of another package's type: used elsewhere
+    key = ("mg010-field", owner, name)
+    memo = pass_.package.memo
+    if key not in memo:
+        memo[key] = all(_field_use_hashes(pass_, use_file, use, owner)
+                        for use_file, use in _field_uses(pass_, name))
+    return bool(memo[key])
+
+
+def _field_uses(pass_: Pass, name: str) -> Iterator[tuple[GoFile, Node]]:
+    for go_file in pass_.package.files:
+        for start, end in word_hits(go_file.source, name):
+            node = go_file.node_at(start, end, named=False)
+            if node is not None and node.type in {"field_identifier", "identifier"}:
+                yield go_file, node
+
+
+def _field_use_hashes(pass_: Pass, go_file: GoFile, node: Node, owner: GoType) -> bool:
+    """For one occurrence of the field's name: not this field, a hashing use, or a fresh empty
+    map given to it (`T{f: make(...)}`, `x.f = map[K]V{}`)."""
+    info = pass_.info
+    parent = node.parent
+    if parent is None:
         return True
-    if initial is not None and _literal_with_entries(unparen(initial)):
+    if parent.type == "selector_expression" and parent.child_by_field_name("field") == node:
+        operand = parent.child_by_field_name("operand")
+        operand_type = deref(info.type_of(operand, go_file)) if operand else UNKNOWN
+        if operand_type != owner and not isinstance(operand_type, Unknown):
+            return True  # a field of another type
+        return _hashing_use(info, go_file, parent)
+    if parent.type == "literal_element" and parent.parent is not None and (
+        parent.parent.type == "keyed_element"
+    ):
+        element = parent.parent
+        if element.named_children[0] != parent:
+            return True  # the name is a value here, not the key
+        literal = element.parent.parent if element.parent is not None else None
+        if literal is None or literal.type != "composite_literal" or deref(
+            info.type_node(literal.child_by_field_name("type"), go_file)) != owner:
+            return True  # a field of another type's literal
+        value = element.named_children[-1]
+        inner = value.named_children[0] if value.named_child_count else value
+        return _empty_creation(info, go_file, inner)
+    return True
+
+
+def _from_package_helper(info: TypeInfo, go_file: GoFile, value: Node) -> bool:
+    """`m := c.table()` with table an unexported function or method of this package: the
+    map's key format is the package's own, which a struct key can replace everywhere (an
+    exported one, or another package's, hands out keys that callers see)."""
+    value = unparen(value)
+    if value.type != "call_expression":
+        return False
+    function = value.child_by_field_name("function")
+    declaration = info.called_function(function, go_file) if function is not None else None
+    return declaration is not None and declaration.name[:1].islower()
+
+
+def _hashing_use(info: TypeInfo, go_file: GoFile, use: Node) -> bool:
+    """An access that hashes a built key, `len`, `clear`, a range over the values only, or a
+    fresh empty map assigned."""
+    parent = use.parent
+    if parent is None:
+        return False
+    if parent.type == "index_expression" and parent.child_by_field_name("operand") == use:
+        key = parent.child_by_field_name("index")
+        return key is not None and _allocating_key(info, go_file, parent, key) is not None
+    if parent.type == "range_clause" and parent.child_by_field_name("right") == use:
+        left = parent.child_by_field_name("left")
+        names = [n for n in left.named_children if n.type != "comment"] if left else []
+        return not names or go_file.text(names[0]) == "_"
+    kind = classify_use(use, go_file, info)
+    if kind is Use.ACCESS:  # len(m), clear(m), m == nil; delete is checked for its key
+        call = parent.parent if parent.type == "argument_list" else None
+        if call is not None and info.builtin_name(call, go_file) == "delete":
+            arguments = [a for a in parent.named_children if a.type != "comment"]
+            return len(arguments) == 2 and _allocating_key(
+                info, go_file, arguments[1], arguments[1]) is not None
         return True
-    name = "".join(go_file.text(operand).split())
-    for region_file, region in regions:
-        if region is None:
-            return True
-        for use in occurrences(region, region_file, name):
-            other = use.parent
-            if other is None or other.type != "index_expression" or (
-                other.child_by_field_name("operand") != use
-            ):
-                continue
-            other_key = other.child_by_field_name("index")
-            if other_key is None or _allocating_key(info, region_file, other, other_key) is None:
-                return True
+    if kind is Use.ASSIGNED:
+        statement = parent.parent
+        pairs = dict(assignment_pairs(statement)) if statement is not None and (
+            statement.type == "assignment_statement") else {}
+        value = pairs.get(use)
+        return value is not None and _empty_creation(info, go_file, value)
     return False
 
 
-def _literal_with_entries(value: Node) -> bool:
-    if value.type != "composite_literal":
+def _empty_creation(info: TypeInfo, go_file: GoFile, value: Node) -> bool:
+    value = unparen(value)
+    if not is_map_creation(value, go_file, info):
         return False
-    body = value.child_by_field_name("body")
-    return body is not None and any(c.type != "comment" for c in body.named_children)
+    if value.type == "composite_literal":
+        body = value.child_by_field_name("body")
+        return body is None or all(c.type == "comment" for c in body.named_children)
+    return True
 
 
 def _function_of(symbol: LocalDecl) -> Node | None:
@@ -205,9 +323,11 @@ RULE = Rule(
     name="allocating-map-key-in-loop",
     severity=Severity.WARNING,
     summary="a map key built by concatenation or fmt.Sprint* on every loop pass",
+    reports_at="the index expression that builds the key",
     doc=__doc__ or "",
     run=run,
     markers=(b"+", b"[fmt.Sprint"),
     anchors=_ANCHORS,
     bodies=_ANCHORS,
+    in_support_code=False,
 )

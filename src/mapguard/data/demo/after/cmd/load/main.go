@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -53,6 +54,22 @@ func newRequest(rng *rand.Rand, tenants, subjects int) request {
 	}
 }
 
+// writeBodies prints n request bodies with the mix the workers send: about one in four repeats
+// the previous one (a client retry, a cache hit).
+func writeBodies(w io.Writer, n int, seed int64, tenants, subjects int) {
+	rng := rand.New(rand.NewSource(seed))
+	out := bufio.NewWriter(w)
+	defer out.Flush()
+	var body []byte
+	for i := 0; i < n; i++ {
+		if body == nil || rng.Intn(4) > 0 {
+			body, _ = json.Marshal(newRequest(rng, tenants, subjects))
+		}
+		out.Write(body)
+		out.WriteByte('\n')
+	}
+}
+
 func loopback(target string) error {
 	u, err := url.Parse(target)
 	if err != nil {
@@ -77,7 +94,12 @@ func main() {
 	subjects := flag.Int("subjects", 500, "number of distinct subjects (smaller: more cache hits)")
 	feedbackEvery := flag.Int("feedback-every", 0, "also POST /feedback after every N-th decision (0: never)")
 	seed := flag.Int64("seed", 1, "random seed")
+	printBodies := flag.Int("print-bodies", 0, "print this many request bodies (JSON lines) and exit, for an open-loop generator")
 	flag.Parse()
+	if *printBodies > 0 {
+		writeBodies(os.Stdout, *printBodies, *seed, *tenants, *subjects)
+		return
+	}
 	if err := loopback(*target); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

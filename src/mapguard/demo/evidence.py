@@ -19,46 +19,40 @@ Mann-Whitney U test, and a difference with p >= 0.05 is reported as "~", as benc
 from __future__ import annotations
 
 import math
-import os
 import re
-import signal
 import subprocess
 import tempfile
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+from mapguard.demo.comparison import Comparison, mann_whitney_p
+from mapguard.demo.service import VERSIONS, build, read_text, running_service
 from mapguard.errors import MapguardError, ToolError
-from mapguard.evidence.attribution import ALLOCATION_OPS, Attribution, SourceFiles, attribute
+from mapguard.evidence.attribution import ALLOCATION_OPS, Attribution, attribute_profile
 from mapguard.evidence.escape_run import run_escape_build
-from mapguard.evidence.gcrun import godebug_with_gctrace
 from mapguard.evidence.gcsummary import GcSummary, summarize_gctrace
 from mapguard.evidence.profile_commands import fetch
+from mapguard.evidence.sourcetree import SourceFiles
 from mapguard.formats.escape import Verdict
 from mapguard.formats.gctrace import Cycles, GcCycle, GcTrace, parse_gctrace
 from mapguard.formats.pprof import parse_profile
-from mapguard.gotool import GoToolchain, run_go
+from mapguard.gotool import GoToolchain
 
-VERSIONS = ("before", "after")
 SERVICE_PACKAGES = (".", "./internal/...")  # riskd itself; cmd/load is the load generator
 BATCHES = 5
 WARMUP_REQUESTS = 200
 WORKERS = 4
 SEED_STRIDE = 100  # the load generator seeds worker w with seed + w
-ALPHA = 0.05
-BUILD_TIMEOUT_S = 300.0
-START_TIMEOUT_S = 15.0
-STOP_TIMEOUT_S = 10.0
 BATCH_TIMEOUT_S = 120.0
 TOP_SITES = 3
+DEFAULT_CACHE_ENTRIES = 10_000  # riskd's default -cache-size
+CACHE_MARGIN = 1_000
 # Every allocation is recorded: the bytes of a batch are counted, not estimated from samples.
 GODEBUG_EXTRA = "memprofilerate=1"
 
-_LISTENING = re.compile(r"riskd listening on (\S+)")
 _LOAD_LINE = re.compile(r"requests=(\d+) failed=(\d+) elapsed=(\S+)")
 _GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?)(h|ms|us|µs|ns|m|s)")
 _SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -141,51 +135,6 @@ class VersionEvidence:
 
 
 @dataclass(frozen=True, slots=True)
-class Comparison:
-    """One metric before and after; `p_value` None when no test applies (an exact figure, or
-    a single number per version)."""
-
-    metric: str
-    unit: str
-    before: float | None
-    after: float | None
-    p_value: float | None
-    samples: tuple[int, int]  # how many values each side's test used
-    exact: bool = False  # deterministic (compiler output): any difference is real
-    sample_kind: str = "batches"  # what one sample is
-
-    @property
-    def significant(self) -> bool:
-        if self.before is None or self.after is None or self.before == self.after:
-            return False
-        return self.exact or (self.p_value is not None and self.p_value < ALPHA)
-
-    @property
-    def tested(self) -> bool:
-        return self.exact or self.p_value is not None
-
-    @property
-    def verdict(self) -> str:
-        """lower / higher when the difference is real, ~ when it is within noise."""
-        if self.before is None or self.after is None:
-            return "not measured"
-        if self.before == self.after and self.tested:
-            return "same"
-        if not self.tested:
-            return "not tested"
-        if not self.significant:
-            return "~"
-        return "lower" if self.after < self.before else "higher"
-
-    @property
-    def change(self) -> float | None:
-        """Relative change from before to after, or None when before is zero or missing."""
-        if self.before is None or self.after is None or not self.before:
-            return None
-        return (self.after - self.before) / self.before
-
-
-@dataclass(frozen=True, slots=True)
 class EvidenceStage:
     before: VersionEvidence
     after: VersionEvidence
@@ -232,7 +181,8 @@ def measure_version(module: Path, workdir: Path, toolchain: GoToolchain, per_bat
     sources = SourceFiles(module)
     snapshots: list[Attribution] = []
     loads: list[LoadResult] = []
-    with running_service(server, workdir) as service:
+    cache = ("-cache-size", str(cache_entries(WARMUP_REQUESTS + BATCHES * per_batch)))
+    with running_service(server, workdir, godebug_extra=GODEBUG_EXTRA, args=cache) as service:
         drive(load, service.url, WARMUP_REQUESTS, seed=1)
         snapshots.append(snapshot(service.url, sources))
         for index in range(BATCHES):
@@ -252,6 +202,15 @@ def measure_version(module: Path, workdir: Path, toolchain: GoToolchain, per_bat
         unattributed_bytes=snapshots[-1].unattributed - snapshots[0].unattributed,
         exit_status=service.exit_status,
     )
+
+
+def cache_entries(requests: int) -> int:
+    """A decision cache larger than every request of the run. A full cache evicts a quarter of
+    its entries at once and the map regrows: the batch in which that happens allocates more
+    map bytes in both versions. With 20,000 requests it was the fifth of five batches, and the
+    jump took the before/after difference below significance; a cache that never fills keeps
+    the batches alike."""
+    return max(DEFAULT_CACHE_ENTRIES, requests + CACHE_MARGIN)
 
 
 def _batch(load: LoadResult, start: Attribution, end: Attribution, gc_cycles: int) -> Batch:
@@ -274,89 +233,6 @@ def escape_counts(module: Path, toolchain: GoToolchain) -> EscapeCounts:
         if fact.inlined_from is None and Path(fact.position.file).is_relative_to(module)
     )
     return EscapeCounts(verdicts[Verdict.HEAP], verdicts[Verdict.MOVED], verdicts[Verdict.STACK])
-
-
-def build(module: Path, workdir: Path, toolchain: GoToolchain) -> tuple[Path, Path]:
-    """riskd and its load generator, built into `workdir` (the module directory is only read)."""
-    binaries = workdir / "bin"
-    binaries.mkdir()
-    proc = run_go(["build", "-o", str(binaries) + os.sep, ".", "./cmd/load"], cwd=module,
-                  env={"GOTOOLCHAIN": "local"}, timeout=BUILD_TIMEOUT_S, toolchain=toolchain)
-    if proc.returncode != 0:
-        detail = "; ".join(proc.stderr.strip().splitlines()[:3])
-        raise ToolError(f"go build in {module} failed: {detail}")
-    return binaries / "riskd", binaries / "load"
-
-
-class Service:
-    """A running riskd: its base URL, and how it ended once stopped."""
-
-    def __init__(self, process: subprocess.Popen[bytes], url: str, stderr: Path) -> None:
-        self.process = process
-        self.url = url
-        self.stderr = stderr  # the GC trace, and a crash's last words
-        self.exit_status = 0
-
-    def check_alive(self) -> None:
-        status = self.process.poll()
-        if status is not None:
-            raise ToolError(f"riskd exited with status {status}: {self.last_words()}")
-
-    def last_words(self) -> str:
-        """The first line of a crash (`fatal error: …`, `panic: …`), else the last line."""
-        lines = [line for line in _read_text(self.stderr).splitlines()
-                 if line and not line.startswith("gc ")]
-        fatal = [line for line in lines if line.startswith(("fatal error", "panic"))]
-        return (fatal or lines or ["no output"])[0 if fatal else -1]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT_S)
-        self.exit_status = self.process.returncode
-
-
-@contextmanager
-def running_service(binary: Path, workdir: Path) -> Iterator[Service]:
-    """riskd on a free loopback port, stderr (the GC trace) to `workdir/riskd.stderr`; stopped
-    with SIGTERM on the way out, whatever happened."""
-    env = dict(os.environ)
-    env["GODEBUG"] = godebug_with_gctrace(env.get("GODEBUG")) + "," + GODEBUG_EXTRA
-    stdout_path, stderr_path = workdir / "riskd.stdout", workdir / "riskd.stderr"
-    with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
-        try:
-            process = subprocess.Popen([str(binary), "-addr", "127.0.0.1:0"], stdout=stdout,
-                                       stderr=stderr, stdin=subprocess.DEVNULL, env=env)
-        except OSError as exc:
-            raise ToolError(f"cannot run {binary}: {exc.strerror or exc}") from exc
-    service = Service(process, "", stderr_path)
-    try:
-        service.url = "http://" + _wait_listening(service, stdout_path)
-        yield service
-    finally:
-        service.stop()
-
-
-def _wait_listening(service: Service, stdout: Path) -> str:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        found = _LISTENING.search(_read_text(stdout))
-        if found:
-            return found.group(1)
-        service.check_alive()
-        time.sleep(0.02)
-    raise ToolError(f"riskd did not print its address within {START_TIMEOUT_S:.0f} s")
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,12 +271,13 @@ def snapshot(url: str, sources: SourceFiles) -> Attribution:
     """Allocation since start, current: `gc=1` runs a GC first (the allocation counts of a
     profile are those of the last completed cycle)."""
     source = f"{url}/debug/pprof/heap?gc=1"
-    return attribute(parse_profile(fetch(source), source), "alloc_space", sources)
+    return attribute_profile(parse_profile(fetch(source), source), sources,
+                             sample_index="alloc_space")
 
 
 def _read_cycles(path: Path) -> Cycles:
     try:
-        return parse_gctrace(_read_text(path), str(path)).cycles
+        return parse_gctrace(read_text(path), str(path)).cycles
     except MapguardError as exc:
         raise ToolError(f"riskd's GC trace: {exc}") from None
 
@@ -430,21 +307,6 @@ def site_deltas(first: Attribution, last: Attribution, module: Path) -> tuple[Si
 
 
 # --- comparison ----------------------------------------------------------------------------
-
-
-def mann_whitney_p(before: Sequence[float], after: Sequence[float]) -> float | None:
-    """Two-sided Mann-Whitney U p-value; exact (every arrangement, ties included) for small
-    samples. None with fewer than two values on a side."""
-    if len(before) < 2 or len(after) < 2:
-        return None
-    if len(set(before) | set(after)) == 1:
-        return 1.0
-    from scipy import stats  # a second to import: only when the evidence stage runs
-
-    exact = math.comb(len(before) + len(after), len(before)) <= 10_000
-    method = stats.PermutationMethod(n_resamples=10_000) if exact else "asymptotic"
-    result = stats.mannwhitneyu(before, after, alternative="two-sided", method=method)
-    return float(result.pvalue)
 
 
 def _sample_comparison(metric: str, unit: str, before: VersionEvidence, after: VersionEvidence,

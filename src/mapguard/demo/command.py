@@ -5,8 +5,10 @@ catalogue, `after/` is its fixed twin. The demo runs mapguard's stages on both:
 
 1. code — `mapguard lint`: every rule fires on before/, none on after/;
 2. test — the Go toolchain's evidence: escape verdicts of the map sites, and the map bytes, GC
-   cycles and pauses of the running service under the same load (`demo_evidence`);
-3. production — the SLO spec shipped next to the service (`riskd.slo.yaml`) turned into
+   cycles and pauses of the running service under the same load (`evidence`);
+3. test — request latency under the same open-loop load while a CPU quota steps down, p99 and
+   SLO compliance per step side by side (`latency`);
+4. production — the SLO spec shipped next to the service (`riskd.slo.yaml`) turned into
    Prometheus rules and alerts, checked by promtool when it is installed, and the burn
    scenarios mapguard derives from the spec run against them with `promtool test rules`.
 
@@ -35,14 +37,19 @@ from mapguard.lint.engine import LintOptions, lint
 from mapguard.lint.output import render_json, render_text, summary_line
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import LintResult
+from mapguard.load.engine import termination_as_interrupt
 
 if TYPE_CHECKING:  # only: the evidence and SLO stages import numpy, scipy, pydantic when they run
-    from mapguard.demo_evidence import Comparison, EvidenceStage, VersionEvidence
+    from mapguard.demo.comparison import Comparison
+    from mapguard.demo.evidence import EvidenceStage, VersionEvidence
+    from mapguard.demo.latency import LatencyStage, Side
+    from mapguard.load.slo_verdict import StepVerdict
     from mapguard.slo.tools import Verdict
 
-STAGES = ("lint", "evidence", "slo")
+STAGES = ("lint", "evidence", "latency", "slo")
 DEFAULT_REQUESTS = 10_000
 MIN_REQUESTS = 100
+MAX_REQUESTS = 100_000  # riskd caches every decision of the run (see evidence.cache_entries)
 SPEC_FILE = "riskd.slo.yaml"
 T = TypeVar("T")
 
@@ -186,12 +193,13 @@ class DemoReport:
     go: str | None  # the toolchain's version, e.g. go1.27.3
     lint: StageRun[LintStage]
     evidence: StageRun[EvidenceStage]
+    latency: StageRun[LatencyStage]
     slo: StageRun[SloStage]
     seconds: float
 
     @property
     def stages(self) -> tuple[StageRun[Any], ...]:
-        return (self.lint, self.evidence, self.slo)
+        return (self.lint, self.evidence, self.latency, self.slo)
 
     def expectations(self) -> list[Expectation]:
         found = [Expectation(run.name, "the stage runs", False, run.reason or "")
@@ -202,6 +210,8 @@ class DemoReport:
                                      stage.as_expected, stage.problems()))
         if self.evidence.result is not None:
             found += _evidence_expectations(self.evidence.result)
+        if self.latency.result is not None:
+            found += _latency_expectations(self.latency.result)
         if self.slo.result is not None:
             checks = (
                 ("promtool accepts the generated rules", self.slo.result.promtool),
@@ -236,6 +246,21 @@ def _evidence_expectations(stage: EvidenceStage) -> list[Expectation]:
     ]
 
 
+def _latency_expectations(stage: LatencyStage) -> list[Expectation]:
+    """Only what the demo controls: the quota undone and riskd alive. The latencies, whichever
+    way they come out, are measurements, not claims."""
+    found = [Expectation("latency", "riskd served every latency run and stopped cleanly",
+                         not any(stage.exit_statuses),
+                         "; ".join(f"{v}/ exited {s}" for v, s in zip(("before", "after"),
+                                                                     stage.exit_statuses,
+                                                                     strict=True) if s))]
+    if stage.cgroup is not None:
+        found.append(Expectation("latency", "every CPU quota was undone (riskd back in its "
+                                 "cgroup, the chaos cgroups removed)", stage.restored,
+                                 "; ".join(stage.restore_problems)))
+    return found
+
+
 def find_toolchain() -> tuple[gotool.GoToolchain | None, str | None]:
     """The Go toolchain, or why there is none (a broken `$MAPGUARD_GO` included)."""
     try:
@@ -245,6 +270,19 @@ def find_toolchain() -> tuple[gotool.GoToolchain | None, str | None]:
     if found is None:
         return None, f"no Go toolchain found: {gotool.INSTALL_HINT}"
     return found, None
+
+
+def _go_stage(name: str, selected: Sequence[str], toolchain: gotool.GoToolchain | None,
+              missing: str | None, run: Callable[[gotool.GoToolchain], T]) -> StageRun[T]:
+    """A stage that needs Go: skipped with the reason when there is none."""
+    if toolchain is None and name in selected:
+        return StageRun(name, "skipped", reason=missing)
+
+    def with_go() -> T:
+        assert toolchain is not None  # _timed runs it only when selected
+        return run(toolchain)
+
+    return _timed(name, selected, with_go)
 
 
 def run_demo(selected: Sequence[str], requests: int, *,
@@ -259,22 +297,24 @@ def run_demo(selected: Sequence[str], requests: int, *,
     lint_run = _timed("lint", selected,
                       lambda: run_lint_stage(root, toolchain.version if toolchain else None))
     done(lint_run)
-    evidence_run: StageRun[EvidenceStage]
-    if "evidence" in selected and toolchain is None:
-        evidence_run = StageRun("evidence", "skipped", reason=missing)
-    else:
-        def evidence() -> EvidenceStage:
-            from mapguard.demo_evidence import run_evidence_stage
+    def evidence(go: gotool.GoToolchain) -> EvidenceStage:
+        from mapguard.demo.evidence import run_evidence_stage
 
-            assert toolchain is not None
-            return run_evidence_stage(root, toolchain, requests=requests, progress=progress)
+        return run_evidence_stage(root, go, requests=requests, progress=progress)
 
-        evidence_run = _timed("evidence", selected, evidence)
+    def latency(go: gotool.GoToolchain) -> LatencyStage:
+        from mapguard.demo.latency import run_latency_stage
+
+        return run_latency_stage(root, go, root / SPEC_FILE, progress=progress)
+
+    evidence_run = _go_stage("evidence", selected, toolchain, missing, evidence)
     done(evidence_run)
+    latency_run = _go_stage("latency", selected, toolchain, missing, latency)
+    done(latency_run)
     slo_run = _timed("slo", selected, lambda: run_slo_stage(root / SPEC_FILE))
     done(slo_run)
     return DemoReport(root, toolchain.full_version if toolchain else None, lint_run,
-                      evidence_run, slo_run, time.perf_counter() - started)
+                      evidence_run, latency_run, slo_run, time.perf_counter() - started)
 
 
 # --- JSON ---------------------------------------------------------------------------------
@@ -287,6 +327,7 @@ def report_json(report: DemoReport) -> dict[str, Any]:
         "go": report.go,
         "lint": {**report.lint.to_json(), **_lint_json(report.lint.result, report.root)},
         "evidence": {**report.evidence.to_json(), **_evidence_json(report.evidence.result)},
+        "latency": {**report.latency.to_json(), **_latency_json(report.latency.result)},
         "slo": {**report.slo.to_json(), **_slo_json(report.slo.result)},
         "expectations": [{"stage": e.stage, "claim": e.claim, "ok": e.ok, "detail": e.detail}
                          for e in expectations],
@@ -309,7 +350,7 @@ def _lint_json(stage: LintStage | None, root: Path) -> dict[str, Any]:
 def _evidence_json(stage: EvidenceStage | None) -> dict[str, Any]:
     if stage is None:
         return {}
-    from mapguard.demo_evidence import BATCHES, GODEBUG_EXTRA, WORKERS
+    from mapguard.demo.evidence import BATCHES, GODEBUG_EXTRA, WORKERS
 
     return {
         "load": {"batches": BATCHES, "requests_per_batch": stage.requests_per_batch,
@@ -358,6 +399,43 @@ def _comparison_json(c: Comparison) -> dict[str, Any]:
             "sample_kind": c.sample_kind, "exact": c.exact, "verdict": c.verdict}
 
 
+def _latency_json(stage: LatencyStage | None) -> dict[str, Any]:
+    if stage is None:
+        return {}
+    from mapguard.demo import latency
+
+    return {
+        "load": {"rate": latency.RATE, "seconds_per_run": latency.RUN_S,
+                 "rounds": latency.ROUNDS, "warmup_seconds": latency.WARMUP_S,
+                 "order": "alternating (before, after), (after, before)",
+                 "latency_from": "intended send time", "godebug": "gctrace=1",
+                 "timeout_seconds": latency.TIMEOUT_S},
+        "quota": {"cgroup": stage.cgroup, "not_used_because": stage.no_quota_reason,
+                  "unit": "share of one CPU per period"},
+        "regime": {"go": stage.regime.go_version, "reason": stage.regime.reason},
+        "steps": [{"quota_cpus": step.quota_cpus,
+                   "before": _side_json(step.before), "after": _side_json(step.after),
+                   "p99": _comparison_json(step.p99)} for step in stage.steps],
+        "restored": stage.restored, "restore_problems": list(stage.restore_problems),
+        "load_average": [round(v, 2) for v in stage.load_average],
+    }
+
+
+def _side_json(side: Side) -> dict[str, Any]:
+    from mapguard.load.commands import step_json, verdict_json
+
+    throttle = side.throttle
+    return {
+        **step_json(side.merged),
+        "runs": len(side.runs),
+        "throttle": None if throttle is None else {
+            "periods": throttle.periods, "throttled": throttle.throttled,
+            "throttled_ms": round(throttle.throttled_us / 1000, 3)},
+        "gomaxprocs": list(side.gomaxprocs), "gc_cycles": side.gc_cycles,
+        "slo": [verdict_json(v) for v in side.slo],
+    }
+
+
 def _slo_json(stage: SloStage | None) -> dict[str, Any]:
     if stage is None:
         return {}
@@ -386,7 +464,8 @@ def print_stage(run: StageRun[Any], root: Path) -> None:
         return
     title = {"lint": "Stage 1, code: mapguard lint",
              "evidence": "Stage 2, test: evidence from the Go toolchain",
-             "slo": "Stage 3, production: SLOs as Prometheus rules"}[run.name]
+             "latency": "Stage 3, test: latency under load and CPU quota steps",
+             "slo": "Stage 4, production: SLOs as Prometheus rules"}[run.name]
     click.echo(f"\n== {title} ==\n")
     if run.result is None:
         click.echo(f"{run.status}: {run.reason}")
@@ -394,6 +473,8 @@ def print_stage(run: StageRun[Any], root: Path) -> None:
         _print_lint(run.result, root)
     elif isinstance(run.result, SloStage):
         _print_slo(run.result)
+    elif run.name == "latency":
+        _print_latency(run.result)
     else:
         _print_evidence(run.result)
 
@@ -445,7 +526,7 @@ _ROWS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
 
 
 def _print_evidence(stage: EvidenceStage) -> None:
-    from mapguard.demo_evidence import BATCHES, GODEBUG_EXTRA, WORKERS
+    from mapguard.demo.evidence import BATCHES, GODEBUG_EXTRA, WORKERS
 
     before, after = stage.before, stage.after
     click.echo(f"load: {before.requests:,} POST /decide per version in {BATCHES} batches of "
@@ -468,6 +549,69 @@ def _print_evidence(stage: EvidenceStage) -> None:
             where = f"{site.file}:{site.line}"
             click.echo(f"  {head:8} {site.bytes / side.requests:>7,.0f}  {site.op:7} "
                        f"{where:28} {function}")
+
+
+def _print_latency(stage: LatencyStage) -> None:
+    from mapguard.demo import latency
+
+    click.echo(f"load: {latency.RATE} POST /decide per second, open loop (latency from the "
+               f"intended send time), the same bodies for both;\n{latency.ROUNDS} runs of "
+               f"{latency.RUN_S:g} s per version and step after {latency.WARMUP_S:g} s of warm-up "
+               "each, in alternating order; riskd with GODEBUG=gctrace=1 (no profiling)")
+    if stage.cgroup is not None:
+        click.echo(f"quota: {stage.cgroup}, a share of one CPU per 100 ms period; "
+                   f"GOMAXPROCS: {stage.regime.reason}")
+    else:
+        click.echo(f"no CPU quota steps: {stage.no_quota_reason}")
+    objectives = [v.objective for v in stage.steps[0].before.slo] if stage.steps else []
+    heads = " ".join(f"{o.slo.name + ' SLO':>19}" for o in objectives)
+    click.echo(f"\n{'quota':>6} {'':6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+               f"{'throttled':>10} {'P':>3} {heads}  p99 change")
+    for step in stage.steps:
+        quota = "none" if step.quota_cpus is None else f"{100 * step.quota_cpus:g}%"
+        for index, side in enumerate((step.before, step.after)):
+            merged = side.merged
+            lat = merged.latency
+            throttle = side.throttle
+            throttled = (f"{100 * throttle.throttled / throttle.periods:.0f}%"
+                         if throttle and throttle.periods else "-")
+            procs = "/".join(str(p) for p in side.gomaxprocs) or "?"
+            slo = " ".join(f"{_slo_cell(v):>19}" for v in side.slo)
+            tail = f"  {_p99_change(step.p99)}" if index == 1 else ""
+            click.echo(f"{quota if index == 0 else '':>6} {side.version + '/':6} "
+                       f"{_ms(lat.at(50.0) if lat else None):>8} "
+                       f"{_ms(lat.at(99.0) if lat else None):>8} "
+                       f"{_ms(lat.max_ms if lat else None):>8} {throttled:>10} {procs:>3} "
+                       f"{slo}{tail}")
+    late = [side for step in stage.steps for side in (step.before, step.after)
+            if side.merged.generator_late]
+    click.echo("\nSLO cells: share of requests good (held or BROKEN) and the burn rate that "
+               "step would cause.\n~ means the p99 difference is within noise (Mann-Whitney "
+               "over the runs' p99s, p >= 0.05).")
+    if late:
+        click.echo("note: the load generator's own timers were late in some runs (a busy "
+                   "machine); their latencies include that delay")
+    click.echo("machine load average at the end: "
+               + " ".join(f"{v:.2f}" for v in stage.load_average))
+
+
+def _p99_change(c: Comparison) -> str:
+    if c.verdict == "not measured":
+        return "not compared: the generator could not hold the rate on one side"
+    return f"{_change_text(c) or c.verdict} ({_p_text(c)})"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def _slo_cell(verdict: StepVerdict) -> str:
+    if verdict.good_ratio is None or verdict.burn_rate is None:
+        return "not measured"
+    state = "held" if verdict.held else "BROKEN"
+    return f"{100 * verdict.good_ratio:.2f}% {state} {verdict.burn_rate:.1f}x"
 
 
 def _print_slo(stage: SloStage) -> None:
@@ -518,27 +662,30 @@ def _progress(message: str) -> None:
 @click.command("demo")
 @click.option("--stage", type=click.Choice([*STAGES, "all"]), default="all", show_default=True,
               help="Run one stage only.")
-@click.option("--requests", type=click.IntRange(min=MIN_REQUESTS), default=DEFAULT_REQUESTS,
-              show_default=True,
+@click.option("--requests", type=click.IntRange(MIN_REQUESTS, MAX_REQUESTS),
+              default=DEFAULT_REQUESTS, show_default=True,
               help="POST /decide requests per version in the evidence stage.")
 @format_option()
 def demo_command(stage: str, requests: int, output_format: str) -> int:
     """Run mapguard on riskd, the Go service shipped inside mapguard, before and after its fixes.
 
     Stage 1 lints both versions, stage 2 measures them with the Go toolchain (escape analysis,
-    allocation profiles and GC traces under load), stage 3 turns riskd's SLO spec into
-    Prometheus rules. Exit status 1 when a stage did not come out as expected.
+    allocation profiles and GC traces under load), stage 3 measures their latency under
+    open-loop load and CPU quota steps, stage 4 turns riskd's SLO spec into Prometheus rules.
+    Exit status 1 when a stage did not come out as expected.
     """
     selected = STAGES if stage == "all" else (stage,)
     text = output_format == "text"
     root = demo_root()
     if text:
         click.echo(f"mapguard demo: riskd, a risk-decision HTTP service in Go ({root})")
-    report = run_demo(
-        selected, requests,
-        progress=_progress if text and sys.stderr.isatty() else None,
-        on_stage=(lambda run: print_stage(run, root)) if text else None,
-    )
+    # SIGTERM ends the demo like Ctrl-C: services stopped, CPU quotas undone on the way out.
+    with termination_as_interrupt():
+        report = run_demo(
+            selected, requests,
+            progress=_progress if text and sys.stderr.isatty() else None,
+            on_stage=(lambda run: print_stage(run, root)) if text else None,
+        )
     if text:
         print_summary(report)
     else:

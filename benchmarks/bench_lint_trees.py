@@ -1,0 +1,79 @@
+"""Lint whole Go trees cold, side by side with `gofmt -l` on the same files, one tree after
+the other, and print a table: tree, files, gofmt s, lint s, ratio, peak MiB.
+
+    .venv/bin/python benchmarks/bench_lint_trees.py [TREE ...] [--repeat N]
+
+Without TREE arguments: the real trees under /work/trees (if present) and GOROOT/src of the
+newest Go found. The files are those `mapguard lint TREE/...` expands to (vendor, testdata
+and directories starting with `.` or `_` left out), generated ones included for gofmt
+(mapguard reads them as context). Per tree the runs alternate (gofmt, lint, gofmt, ...) so
+that machine noise hits both alike; medians are shown. Peak memory is that of the whole lint
+process tree (workers included), sampled every 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+from bench_lint_stdlib import MAPGUARD, timed
+from mapguard.gotool import find_newest_go
+from mapguard.source.discover import Selection, expand
+
+DEFAULT_TREES = ("prometheus", "nats-server", "etcd", "hugo", "traefik", "loki")
+TREES_HOME = Path("/work/trees")
+
+
+def lint_files(tree: Path) -> list[str]:
+    expansion = expand([f"{tree}/..."], tree, Selection(include_generated=True))
+    return [str(path) for target in expansion.targets for path, _ in target.files]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("trees", nargs="*", type=Path)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    toolchain = find_newest_go()
+    if toolchain is None:
+        print("no Go toolchain: run `python3 dev.py test` first")
+        return 1
+    trees: list[Path] = args.trees or [
+        *(TREES_HOME / name for name in DEFAULT_TREES if (TREES_HOME / name).is_dir()),
+        toolchain.goroot / "src"]
+    gofmt = str(toolchain.goroot / "bin" / "gofmt")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    print(f"gofmt of Go {toolchain.full_version}; load before: {os.getloadavg()}")
+    print(f"{'tree':<28} {'files':>6} {'gofmt -l s':>10} {'lint s':>8} {'ratio':>6} "
+          f"{'peak MiB':>8}")
+    worst = 0.0
+    for tree in trees:
+        files = lint_files(tree)
+        gofmt_times: list[float] = []
+        lint_times: list[float] = []
+        peaks: list[int] = []
+        for _ in range(args.repeat):
+            gofmt_times.append(timed([gofmt, "-l", *files])[0])
+            seconds, peak, status = timed([*MAPGUARD, "lint", f"{tree}/...", "--no-cache",
+                                           "--format", "json", "-o", os.devnull])
+            if status not in {0, 1, 2}:
+                print(f"{tree}: mapguard lint failed with exit status {status}")
+                return 1
+            lint_times.append(seconds)
+            peaks.append(peak)
+        g, c = statistics.median(gofmt_times), statistics.median(lint_times)
+        worst = max(worst, c / g)
+        name = tree.name if tree.name != "src" else f"GOROOT/src ({toolchain.full_version})"
+        print(f"{name:<28} {len(files):>6} {g:>10.2f} {c:>8.2f} {c / g:>6.2f} {max(peaks):>8}",
+              flush=True)
+    print(f"worst ratio {worst:.2f} (bar: <= 1.00; memory bar: < 1024 MiB); "
+          f"load after: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

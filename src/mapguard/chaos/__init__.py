@@ -1,0 +1,1 @@
+"""`mapguard chaos`: CPU quota steps (cgroup v1/v2), stress-ng, Chaos Mesh manifests."""

@@ -1,0 +1,3 @@
+module mapguard.dev/loadengine
+
+go 1.22

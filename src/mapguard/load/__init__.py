@@ -1,0 +1,1 @@
+"""`mapguard load`: an open-loop HTTP load generator (engine in Go), latency per step."""

