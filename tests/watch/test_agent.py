@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import socket
 from pathlib import Path
 
@@ -160,3 +161,26 @@ def test_a_call_site_the_text_does_not_show_is_held_back_then_taken_as_it_is(
     assert prefixes[0x2FFF] and prefixes[0x5FFF] == ()
     assert learning_pulls == 2  # missed once, held back, missed again, taken as it is
     assert site_bytes(snapshot)[("main.fill", "grow")] == 3 * MAP_BYTES
+
+
+def test_a_stale_source_tree_is_said_once(tmp_path: Path, caplog: pytest.LogCaptureFixture
+                                           ) -> None:
+    built = write_source(tmp_path / "built")
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "main.go").write_text("package main\n\n\n\n\n\n" + built.read_text()[13:])
+    with fake_targets({"go": Behaviour("cumulative", delta_profile(str(built)))}) as fakes:
+        target = static_target(fakes["go"].url, name="go", source=moved)
+        logger = logging.getLogger("mapguard.watch")
+        own = not logger.propagate  # the CLI's logger (set up by an earlier test) does not
+        if own:
+            logger.addHandler(caplog.handler)
+        try:
+            with caplog.at_level("WARNING", logger="mapguard.watch"):
+                snapshots, _ = asyncio.run(watch_for(4.0, [target]))
+        finally:
+            if own:
+                logger.removeHandler(caplog.handler)
+    assert snapshots["go"].up and snapshots["go"].sites == ()
+    stale = [r.getMessage() for r in caplog.records if "does not match" in r.getMessage()]
+    assert len(stale) == 1 and "main.fill (" in stale[0], caplog.text

@@ -107,6 +107,7 @@ def test_once_json_and_a_missing_credentials_file(tmp_path: Path,
                                               MAP_BYTES / targets["svc-a"]["seconds"],
                                               rel=0.01)}]
     assert targets["svc-a"]["mode"] == "cumulative"
+    assert targets["svc-a"]["unmatched"] == []  # the tree is the profiled build's
     assert "missing-token: cannot read" in targets["svc-b"]["error"]
     assert err.count("mapguard: error:") == 1 and "missing-token" in err
     assert "s3cr3t" not in out + err
