@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from mapguard.watch.costs import OTHER, Costs
+from mapguard.sitecap import OTHER
+from mapguard.watch.costs import Costs
 from mapguard.watch.goruntime import GoRuntime, PauseHistogram
 from mapguard.watch.series import SUMMARY_BOUNDS, PauseSeries, SiteCounters
 

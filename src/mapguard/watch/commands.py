@@ -14,6 +14,7 @@ from rich.table import Table
 from mapguard.clikit import emit_json, format_option
 from mapguard.errors import UsageError
 from mapguard.evidence.profile_commands import human
+from mapguard.sitecap import OTHER
 from mapguard.watch.agent import OnceResult, run_agent, run_once
 from mapguard.watch.config import (
     Listen,
@@ -24,7 +25,7 @@ from mapguard.watch.config import (
     load_config,
     parse_seconds,
 )
-from mapguard.watch.costs import OTHER, SiteKey
+from mapguard.watch.costs import SiteKey
 
 
 def _parsed(parse: object, what: str) -> object:

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 SiteKey = tuple[str, str]  # (site label, op)
-OTHER = "other"
 
 
 @dataclass(frozen=True, slots=True)

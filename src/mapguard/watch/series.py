@@ -1,9 +1,7 @@
 """The bounded state the agent keeps per target: counters, a pause histogram, gauges.
 
-No profile is kept. Sites are capped: the first `top` sites (largest first in the interval that
-brought them) are exported by name and keep their counters; a site idle for `idle_intervals`
-gives its place up; everything else is summed as `site="other"`. Counters only grow, so
-Prometheus' rate() over them is always right, whichever sites come and go.
+No profile is kept. Sites are capped as every exporter of mapguard caps them (`SiteCap`): the
+largest keep their names, the rest are summed as `site="other"`.
 """
 
 from __future__ import annotations
@@ -12,7 +10,8 @@ import bisect
 import math
 from dataclasses import dataclass
 
-from mapguard.watch.costs import OTHER, Costs
+from mapguard.sitecap import SiteCap
+from mapguard.watch.costs import Costs
 from mapguard.watch.goruntime import GoRuntime, PauseHistogram
 
 # Upper bounds (seconds) for pauses when the target only has the go_gc_duration_seconds summary.
@@ -31,38 +30,21 @@ class SiteTotal:
 
 class SiteCounters:
     def __init__(self, top: int, idle_intervals: int) -> None:
-        self.top = top
-        self.idle_intervals = idle_intervals
         self.totals: dict[tuple[str, str], list[int]] = {}
-        self.last_growth: dict[str, int] = {}  # site -> interval number it last grew
-        self.interval = 0
+        self.cap = SiteCap(top, idle_intervals, self._forget)
 
     def add(self, delta: Costs) -> None:
-        self.interval += 1
+        self.cap.next_interval()
         for (site, op), (nbytes, objects) in delta.ranked():
             if nbytes <= 0 and objects <= 0:
                 continue
-            name = site if site != OTHER and self._place_for(site) else OTHER
-            total = self.totals.setdefault((name, op), [0, 0])
+            total = self.totals.setdefault((self.cap.admit(site), op), [0, 0])
             total[0] += nbytes
             total[1] += objects
-            if name != OTHER:
-                self.last_growth[site] = self.interval
 
-    def _place_for(self, site: str) -> bool:
-        if site in self.last_growth:
-            return True
-        if len(self.last_growth) >= self.top:
-            idle = [s for s, last in self.last_growth.items()
-                    if self.interval - last >= self.idle_intervals]
-            for gone in idle:
-                del self.last_growth[gone]
-                for key in [key for key in self.totals if key[0] == gone]:
-                    del self.totals[key]
-        if len(self.last_growth) >= self.top:
-            return False
-        self.last_growth[site] = self.interval
-        return True
+    def _forget(self, site: str) -> None:
+        for key in [key for key in self.totals if key[0] == site]:
+            del self.totals[key]
 
     def snapshot(self) -> tuple[SiteTotal, ...]:
         return tuple(SiteTotal(site, op, total[0], total[1])
