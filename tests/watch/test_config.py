@@ -89,3 +89,19 @@ def test_sizes_and_urls() -> None:
                          ("http://u@x:1", "credentials"), ("x:1", "not an http")):
         with pytest.raises(ValueError, match=problem):
             static_target(url)
+
+
+def test_the_documented_configuration_loads(tmp_path: Path) -> None:
+    """docs/watch.md's example is a configuration the agent takes as it is."""
+    docs = (Path(__file__).parents[2] / "docs" / "watch.md").read_text()
+    example = docs.split("## Configuration", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "watch.yaml"
+    path.write_text(example)
+    config = load_config(path)
+    assert str(config.listen) == "127.0.0.1:9464" and config.interval_seconds == 15
+    assert config.top_sites == 20 and config.shard == Shard(1, 1)
+    (riskd,) = config.targets
+    assert riskd.name == "riskd" and riskd.source == tmp_path / "../riskd"
+    assert riskd.metrics_url == "http://10.0.0.5:9100/metrics"
+    assert config.file_sd[0].patterns == (str(tmp_path / "targets/*.json"),)
+    assert config.http_sd[0].refresh_seconds == 60
