@@ -302,10 +302,12 @@ class Watcher:
         """One debug=1 pull: the runtime frames hidden behind `wanted`, named by the target."""
         self.learnt_at = asyncio.get_running_loop().time()
         url = self.target.allocs_url
-        body = await self.clients.request(url, self.target.client, self._deadline(),
-                                          params={"debug": "1"}, inflate_payload=False)
-        learnt = await self.workers.run(learn_call_sites, body, url,
-                                        self.settings.limits.max_profile_bytes, wanted)
+        async with self.workers.learning:  # from the request until the text is read
+            body = await self.clients.request(url, self.target.client, self._deadline(),
+                                              params={"debug": "1"}, inflate_payload=False)
+            learnt = await self.workers.run(learn_call_sites, body, url,
+                                            self.settings.limits.max_profile_bytes, wanted)
+            del body
         if learnt.error is not None:
             raise ScrapeError("profile", learnt.error)
         pcs = {pc for frames in learnt.frames.values() for pc in frames}

@@ -21,6 +21,10 @@ log = logging.getLogger("mapguard.watch")
 
 T = TypeVar("T")
 MAX_AUTO_WORKERS = 4
+# debug=1 texts held by the agent at once, fleet-wide. They are its largest bodies (14 MB for a
+# 45,000-sample profile, 25 times the proto one), and a fleet learns its call sites at about
+# the same time: unbounded, they set the agent's peak memory.
+LEARNING_PULLS = 4
 
 
 def auto_workers() -> int:
@@ -37,6 +41,7 @@ class Workers:
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self.executor = self._start()
+        self.learning = asyncio.Semaphore(LEARNING_PULLS)
 
     def _start(self) -> Executor:
         if self.processes == 0:
