@@ -184,3 +184,37 @@ def test_a_stale_source_tree_is_said_once(tmp_path: Path, caplog: pytest.LogCapt
     assert snapshots["go"].up and snapshots["go"].sites == ()
     stale = [r.getMessage() for r in caplog.records if "does not match" in r.getMessage()]
     assert len(stale) == 1 and "main.fill (" in stale[0], caplog.text
+
+
+def test_with_every_learning_slot_taken_a_target_learns_later() -> None:
+    from mapguard.watch import scrape
+    from mapguard.watch.workers import LEARNING_PULLS
+
+    behaviour = Behaviour("symbolized")
+    with fake_targets({"svc": behaviour}) as fakes:
+        target = static_target(fakes["svc"].url, name="svc")
+
+        async def watch() -> tuple[list[int], TargetSnapshot]:
+            clients = Clients(SETTINGS.limits)
+            workers = Workers(0)
+            try:
+                watcher = scrape.Watcher(target, SETTINGS, clients, workers)
+                for _ in range(LEARNING_PULLS):  # other targets are learning
+                    await workers.learning.acquire()
+                learning = []
+                for pull in range(4):
+                    if pull == 2:
+                        for _ in range(LEARNING_PULLS):
+                            workers.learning.release()
+                    since, runtime = await watcher._cumulative_pull()
+                    watcher._record(since, runtime, 0.0)
+                    learning.append(sum("debug=1" in p for p in behaviour.requests))
+                return learning, watcher.snapshot
+            finally:
+                workers.close()
+                await clients.aclose()
+
+        learning, snapshot = asyncio.run(watch())
+    assert learning == [0, 0, 1, 1]  # no wait for a slot: it learnt once one was free
+    assert snapshot.up  # every pull went through meanwhile
+    assert site_bytes(snapshot)[("main.fill", "grow")] == 3 * MAP_BYTES  # nothing lost

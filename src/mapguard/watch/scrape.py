@@ -270,7 +270,8 @@ class Watcher:
             # Noticed only now, from the totals: learn this process's call sites afresh.
             self._forget_process()
             analysis = await self._analysed(body, True)
-        if analysis.unknown and self._may_learn():
+        # With every learning slot taken, a later interval learns: this pull stays on time.
+        if analysis.unknown and self._may_learn() and not self.workers.learning.locked():
             await self._learn_call_sites(set(analysis.unknown))
             analysis = await self._analysed(body, restarted or analysis.restarted)
         self.counts = analysis.counts

@@ -23,7 +23,8 @@ T = TypeVar("T")
 MAX_AUTO_WORKERS = 4
 # debug=1 texts held by the agent at once, fleet-wide. They are its largest bodies (14 MB for a
 # 45,000-sample profile, 25 times the proto one), and a fleet learns its call sites at about
-# the same time: unbounded, they set the agent's peak memory.
+# the same time: unbounded, they set the agent's peak memory. A target that finds no free slot
+# learns at a later interval rather than wait (its pulls stay on time).
 LEARNING_PULLS = 4
 
 
