@@ -208,7 +208,7 @@ class Watcher:
         assert first is None
         began = loop.time()
         await asyncio.sleep(self.settings.interval)
-        since, runtime = await self._cumulative_pull()
+        since, runtime = await self._cumulative_pull(wait_to_learn=True)
         return Interval(since or Costs(0, 0), loop.time() - began, self.mode, runtime)
 
     # --- one pull ----------------------------------------------------------------------------
@@ -250,8 +250,11 @@ class Watcher:
             raise ScrapeError(analysis.reason, analysis.error or "no costs")
         return analysis.costs
 
-    async def _cumulative_pull(self) -> tuple[Costs | None, GoRuntime | None]:
-        """(the costs since the previous pull, None for the first; the Go metrics)."""
+    async def _cumulative_pull(self, *, wait_to_learn: bool = False
+                               ) -> tuple[Costs | None, GoRuntime | None]:
+        """(the costs since the previous pull, None for the first; the Go metrics). The agent
+        learns new call sites when a learning slot is free, else at a later interval; `--once`
+        has no later interval, so it waits for one (`wait_to_learn`)."""
         runtime_task = asyncio.create_task(self._runtime())
         try:
             body = await self.clients.request(self.target.allocs_url, self.target.client,
@@ -270,8 +273,8 @@ class Watcher:
             # Noticed only now, from the totals: learn this process's call sites afresh.
             self._forget_process()
             analysis = await self._analysed(body, True)
-        # With every learning slot taken, a later interval learns: this pull stays on time.
-        if analysis.unknown and self._may_learn() and not self.workers.learning.locked():
+        if analysis.unknown and self._may_learn() and (
+                wait_to_learn or not self.workers.learning.locked()):
             await self._learn_call_sites(set(analysis.unknown))
             analysis = await self._analysed(body, restarted or analysis.restarted)
         self.counts = analysis.counts
