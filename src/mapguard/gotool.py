@@ -156,6 +156,7 @@ def run_go(
     env: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     toolchain: GoToolchain | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``go ARGS...`` and return the completed process (the caller judges the exit status)."""
     chosen = toolchain or require_go()
@@ -164,6 +165,7 @@ def run_go(
         return subprocess.run(
             command,
             cwd=cwd,
+            input=input,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -16,12 +16,11 @@ names and prints one instruction a line. Two places matter:
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from mapguard.errors import InputError, ToolError
-from mapguard.gotool import GoToolchain, go_environment
+from mapguard.gotool import GoToolchain, run_go
 
 OBJDUMP_TIMEOUT_S = 120.0
 _TEXT = re.compile(r"^TEXT (?P<name>.+)\(SB\)")
@@ -155,15 +154,8 @@ def disassemble(binary: Path, names: list[str], toolchain: GoToolchain
                 ) -> dict[str, Placement]:
     """Placements of `names` in `binary`, with one `go tool objdump` run."""
     pattern = "^(" + "|".join(re.escape(name) for name in names) + ")$"
-    command = [str(toolchain.go), "tool", "objdump", "-s", pattern, str(binary)]
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True,
-                              timeout=OBJDUMP_TIMEOUT_S, env=go_environment(toolchain))
-    except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"go tool objdump did not finish within {OBJDUMP_TIMEOUT_S:.0f} s"
-                        ) from exc
-    except OSError as exc:
-        raise ToolError(f"cannot run {toolchain.go}: {exc.strerror}") from exc
+    proc = run_go(["tool", "objdump", "-s", pattern, str(binary)], timeout=OBJDUMP_TIMEOUT_S,
+                  toolchain=toolchain)
     if proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["failed"])[-1]
         raise ToolError(f"go tool objdump {binary}: {detail}")

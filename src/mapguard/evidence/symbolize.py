@@ -8,12 +8,11 @@ attribution can classify by the runtime's own names (docs/go-facts.md).
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from pathlib import Path
 
 from mapguard.errors import InputError, ToolError
 from mapguard.formats.pprof import Frame, Location, Profile
-from mapguard.gotool import require_go
+from mapguard.gotool import require_go, run_go
 
 ADDR2LINE_TIMEOUT_S = 300.0
 
@@ -43,15 +42,8 @@ def symbolize(profile: Profile, binary: Path) -> Profile:
     if not addresses:
         return profile
     toolchain = require_go()
-    command = [str(toolchain.go), "tool", "addr2line", str(binary)]
-    try:
-        proc = subprocess.run(command, input="".join(f"0x{a:x}\n" for a in addresses),
-                              capture_output=True, text=True, timeout=ADDR2LINE_TIMEOUT_S)
-    except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"go tool addr2line did not finish within {ADDR2LINE_TIMEOUT_S:.0f} s"
-                        ) from exc
-    except OSError as exc:
-        raise ToolError(f"cannot run {toolchain.go}: {exc.strerror}") from exc
+    proc = run_go(["tool", "addr2line", str(binary)], timeout=ADDR2LINE_TIMEOUT_S,
+                  toolchain=toolchain, input="".join(f"0x{a:x}\n" for a in addresses))
     if proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["failed"])[-1]
         raise ToolError(f"go tool addr2line {binary}: {detail}")

@@ -43,7 +43,11 @@ for _, u := range users {
 When many elements share a key, the hint over-allocates: a map sized for `len(users)` when only a
 handful of distinct keys exist. The rule only reports loops that insert on every pass, not
 `m[k]++` counters, grouping (`m[k] = append(m[k], v)`) or conditional inserts, and never a set
-of some property of the elements (`set[r.Status] = struct{}{}`), which is built to collapse.
+of some property of the elements (`set[r.Status] = struct{}{}`, or every insert storing one
+value: `true`, `nil`, a package's placeholder), which is built to collapse. A loop that only
+seeds a map that later loops or branches keep filling is left alone (its length is not the
+map's size); a fixed few keys added right after the loop are counted in the hint
+(`len(src)+2`).
 
 When the map stays small or is built once, the hint is right but worth little. The rule leaves
 alone what the review of real trees found to be that noise: a loop over a literal of 8 elements
@@ -58,7 +62,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tree_sitter import Node
 
@@ -82,7 +86,6 @@ from mapguard.source.calls import call_sites, run_by_once
 from mapguard.source.mapwrites import write_statement
 from mapguard.source.package import GoFile, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
-    BOOL,
     STRING,
     LocalDecl,
     TypeInfo,
@@ -160,6 +163,14 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
         return  # the length is not known where the map is made (a call, a later variable)
     if next(occurrences(filling.length_of, go_file, normalized(go_file, target)), None):
         return  # ranging over the map being built
+    extra = _keys_added_after(info, go_file, statement, filling.loop,
+                              normalized(go_file, target))
+    if extra is None:
+        return  # the loop only seeds it: a hint of its length would not be the map's size
+    if extra:
+        hint = (str(int(filling.hint) + extra) if filling.hint.isdigit()
+                else f"{filling.hint}+{extra}")
+        filling = replace(filling, hint=hint)
     if filling.keys is Keys.DERIVED and _is_set(info, go_file, map_type.value, filling.insert):
         return  # a set of some property of the elements: they may share it, and often do
     if _small_literal(pass_, go_file, filling.length_of) or _runs_once(pass_, go_file, create):
@@ -306,13 +317,30 @@ def _handed_to_once(go_file: GoFile, literal: Node) -> bool:
     return called.endswith((".Do", "OnceFunc", "OnceValue", "OnceValues"))
 
 
+_SAME_VALUE_LITERALS = frozenset({"nil", "true", "false", "int_literal", "float_literal",
+                                  "interpreted_string_literal", "raw_string_literal"})
+
+
 def _is_set(info: TypeInfo, go_file: GoFile, value: GoType, insert: Node) -> bool:
-    """`map[K]struct{}`, or `map[K]bool` filled with `true`: only the keys matter."""
-    value = info.underlying(value)
-    if isinstance(value, StructOf) and not value.fields:
+    """Only the keys matter: `map[K]struct{}`, or every insert stores the same value — `true`,
+    `nil` (`owners[r.OwnerID] = nil`), an empty literal, or a package-level placeholder such
+    as `lang.Placeholder` whose type lives in a package we do not load."""
+    underlying = info.underlying(value)
+    if isinstance(underlying, StructOf) and not underlying.fields:
         return True
     inserted = next(iter(assignment_pairs(insert)))[1]
-    return value == BOOL and inserted is not None and go_file.text(inserted) == "true"
+    if inserted is None:
+        return False
+    if inserted.type in _SAME_VALUE_LITERALS:
+        return True
+    if inserted.type == "composite_literal":
+        body = inserted.child_by_field_name("body")
+        return body is not None and not any(c.type != "comment" for c in body.named_children)
+    if inserted.type == "selector_expression":
+        operand = inserted.child_by_field_name("operand")
+        return operand is not None and operand.type == "identifier" and (
+            go_file.text(operand) in go_file.imports)
+    return False
 
 
 def _creating_statement(create: Node, go_file: GoFile) -> tuple[Node | None, Node | None]:
@@ -358,6 +386,27 @@ def _filling_loop(info: TypeInfo, go_file: GoFile, statement: Node, target: Node
         if next(occurrences(later, go_file, name), None) is not None:
             return None  # used (filled, passed, replaced) before the loop: the hint would lie
     return None
+
+
+def _keys_added_after(info: TypeInfo, go_file: GoFile, statement: Node, loop: Node,
+                      name: str) -> int | None:
+    """How many inserts follow the filling loop in the creating block, each a statement of its
+    own (`m["total"] = 0`: the hint counts them); None when one sits in a loop, a branch or a
+    closure, where the map's final size is not the loop's length plus a known number."""
+    block = statement.parent
+    if block is None:
+        return 0
+    added = 0
+    for later in block.named_children:
+        if later.start_byte < loop.end_byte:
+            continue
+        for use in occurrences(later, go_file, name):
+            if not _is_insert(use, go_file, info):
+                continue
+            if _statement_of(use) != later:
+                return None
+            added += 1
+    return added
 
 
 def _loop_fills(info: TypeInfo, go_file: GoFile, loop: Node, name: str) -> Filling | None:
