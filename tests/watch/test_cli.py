@@ -219,3 +219,21 @@ def test_once_target_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     (target,) = json.loads(out)["targets"]
     assert target["goroutines"] == 7 and target["error"] is None
     assert [(s["site"], s["op"]) for s in target["sites"]] == [("main.fill", "grow")]
+
+
+def test_once_json_is_the_watch_evidence_bundles_read(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from mapguard.bundle.evidence import load_costs
+    from mapguard.bundle.reader import open_bundle
+
+    with fake_targets({"a": Behaviour("symbolized")}) as fakes:
+        code, out, err = run(capsys, "--once", "--target", fakes["a"].url, "--format", "json",
+                             "--interval", "1s")
+    assert code == 0, err
+    (tmp_path / "watch").mkdir()
+    (tmp_path / "watch" / "svc.json").write_text(out)
+    (entry,) = open_bundle(tmp_path).of("watch")
+    costs = load_costs(entry, None)
+    assert (costs.kind, costs.map_total) == ("watch", MAP_BYTES)
+    assert [(s.site.function, s.op, s.value) for s in costs.sites] == [
+        ("main.fill", "grow", MAP_BYTES)]
