@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lab": ("mapguard.lab.commands:lab",
             "Measure map-update strategies on this Go and machine; check common claims."),
     "slo": ("mapguard.slo.commands:slo", "SLOs as code: Prometheus rules, alerts, tests."),
+    "watch": ("mapguard.watch.commands:watch",
+              "Export per-site map allocation metrics from Go services' pprof endpoints."),
     "respond": ("mapguard.respond.commands:respond",
                 "Run audited mitigations when a guard or SLO alert fires."),
     "ebpf": ("mapguard.ebpf.commands:ebpf",

@@ -12,7 +12,7 @@ DIR/bench/LABEL.json            mapguard bench compare --format json (LABEL.txt:
 DIR/load/LABEL.json             mapguard load --format json
 DIR/chaos/LABEL.json            mapguard chaos cpu --format json
 DIR/ebpf/LABEL.json             mapguard ebpf --format json
-DIR/watch/LABEL.json            map bytes by site of one interval (mapguard watch --once, to come)
+DIR/watch/LABEL.json            map bytes by site of one interval (mapguard watch --once)
 DIR/slo/LABEL.json              mapguard slo status --format json
 DIR/prometheus/LABEL.json       Prometheus range queries (see `bundle.prometheus`)
 DIR/demo/LABEL.json             mapguard demo --format json

@@ -54,7 +54,7 @@ def parse_duration_s(text: str, option: str) -> float:
               help="Diagnose only this label of the bundle (repeatable; default: all).")
 @click.option("--prometheus", "prometheus_url",
               help="A Prometheus holding mapguard_map_alloc_bytes_total by site (the metric "
-                   "mapguard watch is to export): diagnose a live target.")
+                   "mapguard watch exports): diagnose a live target.")
 @click.option("--target", help="With --prometheus: the target label of the series.")
 @click.option("--since", default="1h", show_default=True,
               help="With --prometheus: how far back to look.")

@@ -2,8 +2,8 @@
 span, and the time series correlation needs (each site's allocation rate, GC pause time,
 latency).
 
-Metric names are those `mapguard watch` is to export (not in this release; the SLO map guards
-alert on the same names): `mapguard_map_alloc_bytes_total{target,site,op}`,
+Metric names are those `mapguard watch` exports (the SLO map guards alert on the same
+names): `mapguard_map_alloc_bytes_total{target,site,op}`,
 `mapguard_map_alloc_share{target}`, `mapguard_gc_pause_seconds{target}`. The rate window of the
 series is four steps, so a rate never reads a window without two samples.
 """
