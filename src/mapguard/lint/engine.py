@@ -25,7 +25,15 @@ from mapguard.lint.cache import LintCache, cache_key
 from mapguard.lint.overlaps import one_finding_per_problem
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, FileNote, LintResult, VersionNote
-from mapguard.lint.rule import Finding, Pass, Rule, TextPattern, is_support_code
+from mapguard.lint.rule import (
+    Finding,
+    Pass,
+    Rule,
+    TextPattern,
+    is_support_code,
+    is_support_directory,
+    looks_like_support_file,
+)
 from mapguard.source.discover import (
     DirTarget,
     Expansion,
@@ -302,7 +310,8 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions,
     # One joined text: each marker is then a single substring search per package.
     text = b"\0".join(f.content for f in package_dir.files if not f.context_only)
     rules = tuple(rule for rule in options.rules if rule.applies_to(text))
-    packages, errors = load_packages(package_dir, choose, _body_triggers(rules), judge, shard)
+    packages, errors = load_packages(package_dir, choose, None, judge, shard,
+                                     _triggers_by_file(package_dir, rules, options))
     findings: list[Finding] = []
     for package in packages:
         findings.extend(run_rules(package, rules, shard,
@@ -318,6 +327,20 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions,
                     if f.path in fixable)
     return DirResult(tuple(findings), tuple(errors), len(mine), tuple(versions),
                      tuple(notes), digests)
+
+
+def _triggers_by_file(package_dir: PackageDir, rules: Sequence[Rule], options: LintOptions
+                      ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
+    """The body triggers of a file: in test and tool code only those of the rules that report
+    there (run_rules does not look at the others' candidates in such files)."""
+    everywhere = _body_triggers(rules)
+    if options.advice_everywhere or all(rule.in_support_code for rule in rules):
+        return lambda _path, _source: everywhere
+    in_support = _body_triggers([rule for rule in rules if rule.in_support_code])
+    if is_support_directory(package_dir.directory, find_module(package_dir.directory)):
+        return lambda _path, _source: in_support
+    return lambda path, source: in_support if looks_like_support_file(path, source) \
+        else everywhere
 
 
 def _body_triggers(rules: Sequence[Rule]) -> tuple[TextPattern, ...] | None:
@@ -364,12 +387,18 @@ def run_rules(package: Package, rules: Sequence[Rule],
     info = TypeInfo(package)
     support = {go_file.path for go_file in package.files if is_support_code(go_file, package)}
     only_support = len(support) == len(package.files)
+    # The files whose candidates a rule that stays out of test and tool code checks: its
+    # findings there would be dropped, so they are not looked for.
+    outside_support = frozenset(
+        go_file.path for go_file in package.files
+        if go_file.path not in support and (shard is None or go_file.path in shard)
+    ) if support else shard
     findings: list[Finding] = []
     for rule in rules:
         skip_support = not rule.in_support_code and not advice_everywhere
         if skip_support and only_support:
             continue
-        pass_ = Pass(rule, package, info, shard=shard)
+        pass_ = Pass(rule, package, info, shard=outside_support if skip_support else shard)
         rule.run(pass_)
         findings.extend(f for f in pass_.findings if not (skip_support and f.path in support))
     return list(_unsuppressed(package, one_finding_per_problem(findings, rules)))

@@ -48,13 +48,15 @@ def load_packages(
     body_triggers: Sequence[BodyTrigger] | None = None,
     judge: SyntaxJudge | None = None,
     shard: frozenset[Path] | None = None,
+    triggers_for: Callable[[Path, bytes], Sequence[BodyTrigger] | None] | None = None,
 ) -> tuple[list[Package], list[FileError]]:
     """Parse every file; group the good ones by package clause (`p` and `p_test` apart).
 
     With `body_triggers`, a top-level function body matching none of them is left out of the
-    parse (and parsed later only if something asks about a place inside it); so is every body
-    of a file outside `shard`, when given (another worker checks that file). A file with a
-    syntax error is reported, unless `judge` says Go accepts it."""
+    parse (and parsed later only if something asks about a place inside it); `triggers_for`,
+    when given, chooses them per file instead (path, text). Every body of a file outside
+    `shard`, when given, is left out (another worker checks that file). A file with a syntax
+    error is reported, unless `judge` says Go accepts it."""
     errors: list[FileError] = []
     by_name: dict[str, list[GoFile]] = {}
     context = [f for f in package_dir.files if f.context_only]
@@ -62,7 +64,9 @@ def load_packages(
         if source_file.context_only:
             continue
         mine = shard is None or source_file.path in shard
-        tree, skipped = _parse(source_file.content, body_triggers if mine else ())
+        triggers = body_triggers if triggers_for is None else triggers_for(
+            source_file.path, source_file.content)
+        tree, skipped = _parse(source_file.content, triggers if mine else ())
         error = first_syntax_error(tree)
         if error is not None:
             message = _describe_syntax_error(error, source_file.content)
