@@ -12,6 +12,7 @@ rewrite of the source, so read names from the source, not from `Node.text`.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,7 +97,8 @@ def _body_open(source: bytes, start: int, limit: int) -> int | None:
 
 
 def parse_go_skipping(source: bytes, skipped: Sequence[FunctionSpan]) -> Tree:
-    """Parse with the bodies of `skipped` functions left out."""
+    """Parse with the bodies of `skipped` functions left out (newer syntax included: only the
+    parts parsed are rewritten)."""
     if not skipped:
         return parse_go(source)
     bounds = [0]
@@ -106,20 +108,28 @@ def parse_go_skipping(source: bytes, skipped: Sequence[FunctionSpan]) -> Tree:
     points = _points(source, bounds)
     ranges = [Range(points[i], points[i + 1], bounds[i], bounds[i + 1])
               for i in range(0, len(bounds), 2)]
-    parser = _parser()
-    parser.included_ranges = ranges
-    try:
-        return parser.parse(source)
-    finally:
-        parser.included_ranges = _WHOLE
-
-
-def parse_go_range(source: bytes, start: int, end: int) -> Tree:
-    """Parse only source[start:end] (one function), keeping the file's byte offsets."""
 
     def parse(text: bytes) -> Tree:
         parser = _parser()
-        parser.included_ranges = [_range(text, start, end)]
+        parser.included_ranges = ranges
+        try:
+            return parser.parse(text)
+        finally:
+            parser.included_ranges = _WHOLE
+
+    tree = parse(source)
+    return reparse_newer_syntax(source, tree, parse) if tree.root_node.has_error else tree
+
+
+def parse_go_range(source: bytes, start: int, end: int,
+                   points: tuple[Point, Point] | None = None) -> Tree:
+    """Parse only source[start:end] (one function), keeping the file's byte offsets.
+    `points`: the row/column points of `start` and `end`, when the caller knows them."""
+    where = Range(*points, start, end) if points is not None else _range(source, start, end)
+
+    def parse(text: bytes) -> Tree:
+        parser = _parser()
+        parser.included_ranges = [where]
         try:
             return parser.parse(text)
         finally:
@@ -148,6 +158,22 @@ def _range(source: bytes, start: int, end: int) -> Range:
 def _point(source: bytes, offset: int) -> Point:
     line_start = source.rfind(b"\n", 0, offset) + 1
     return Point(source.count(b"\n", 0, offset), offset - line_start)
+
+
+def line_starts(source: bytes) -> list[int]:
+    """The offset of every line's first byte (for `point_at`)."""
+    starts = [0]
+    position = source.find(b"\n")
+    while position >= 0:
+        starts.append(position + 1)
+        position = source.find(b"\n", position + 1)
+    return starts
+
+
+def point_at(starts: list[int], offset: int) -> Point:
+    """The row/column point of a byte offset, given the file's `line_starts`."""
+    row = bisect.bisect_right(starts, offset) - 1
+    return Point(row, offset - starts[row])
 
 
 def first_syntax_error(tree: Tree) -> Node | None:
