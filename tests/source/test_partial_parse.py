@@ -47,6 +47,43 @@ def test_spans_follow_gofmt_layout_and_leave_other_declarations_alone() -> None:
         assert b"type T" not in TRICKY[span.body_start:span.body_end]
 
 
+RAW_STRINGS = b"""package p
+
+func fixture() string {
+\treturn `
+-- a.json --
+{
+  "k": 1
+}
+`
+}
+
+func after() {}
+
+func commented() {
+\treturn
+} // a comment after the brace: not the `}` line a body ends with
+func hidden() int {
+\treturn 1
+}
+
+const tmpl = `
+func inString() {
+}
+`
+"""
+
+
+def test_a_raw_string_does_not_end_a_body_and_no_span_hides_a_declaration() -> None:
+    spans = function_spans(RAW_STRINGS)
+    headers = [RAW_STRINGS[s.start:s.body_start].split(b"(")[0] for s in spans]
+    assert headers == [b"func fixture", b"func hidden"]
+    full, partial = parse_go(RAW_STRINGS), parse_go_skipping(RAW_STRINGS, spans)
+    assert not partial.root_node.has_error
+    assert [n.type for n in partial.root_node.named_children] == [
+        n.type for n in full.root_node.named_children]
+
+
 def _declarations(go_file: GoFile) -> list[tuple[str, str]]:
     return [(node.type, go_file.text(node).split("{")[0])
             for node in go_file.root.named_children if node.type != "comment"]

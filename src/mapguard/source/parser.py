@@ -13,6 +13,7 @@ rewrite of the source, so read names from the source, not from `Node.text`.
 from __future__ import annotations
 
 import bisect
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,23 +63,50 @@ def function_spans(source: bytes) -> list[FunctionSpan]:
     """The top-level functions of gofmt-formatted source (others are simply not listed).
 
     Plain substring searches (`\\nfunc `, `\\n}\\n`): regular expressions anchored at line
-    starts would cost more than they save."""
+    starts would cost more than they save. Raw strings (test fixtures, templates) can hold
+    such lines: a `func` line after an odd number of backquotes starts no function, and a `}`
+    line does not end a body whose backquotes do not pair up."""
     spans: list[FunctionSpan] = []
     position = 0
+    counted, backquotes = 0, 0  # backquotes in source[:counted]
     while (found := source.find(b"\nfunc ", position)) >= 0:
         start = found + 1
+        backquotes += source.count(b"`", counted, start)
+        counted = start
+        if backquotes % 2:
+            position = start  # inside a raw string
+            continue
         closing = source.find(b"\n}\n", start)
         if closing < 0:
             break
+        closing = _past_raw_strings(source, start, closing)
         # The body opens at the first `{` ending a line once the signature's parentheses
         # are all closed (signatures can span lines; a `{` inside them cannot end the body).
         body_start = _body_open(source, start, closing)
-        if body_start is not None:
+        # A body holding a top-level declaration is not one: `} // comment` ended the real
+        # body, or `func` started a line of a raw string. Left out, it would hide that
+        # declaration (a function not listed is simply parsed).
+        if body_start is not None and _TOP_LEVEL.search(source, body_start, closing) is None:
             spans.append(FunctionSpan(start, body_start, closing + 1, closing + 2))
             position = closing + 2
         else:
             position = start
     return spans
+
+
+# A top-level declaration at the start of a line.
+_TOP_LEVEL = re.compile(rb"\n(?:func|type|var|const|import)[ (]")
+
+
+def _past_raw_strings(source: bytes, start: int, closing: int) -> int:
+    """`closing`, or, when a raw string is open there (an odd number of backquotes since the
+    function's start), the first `}` line after the backquotes pair up."""
+    candidate = closing
+    while source.count(b"`", start, candidate) % 2:
+        candidate = source.find(b"\n}\n", candidate + 2)
+        if candidate < 0:
+            return closing
+    return candidate
 
 
 def _body_open(source: bytes, start: int, limit: int) -> int | None:
