@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "slo": ("mapguard.slo.commands:slo", "SLOs as code: Prometheus rules, alerts, tests."),
     "respond": ("mapguard.respond.commands:respond",
                 "Run audited mitigations when a guard or SLO alert fires."),
+    "ebpf": ("mapguard.ebpf.commands:ebpf",
+             "Map growth in a running Go program, timed per site (uprobes)."),
     "doctor": ("mapguard.doctor:doctor_command",
                "Is a Go toolchain there, which version, and which optional tools?"),
     "load": ("mapguard.load.commands:load_command",

@@ -28,7 +28,7 @@ OPTIONAL_TOOLS: tuple[tuple[str, str, str], ...] = (
     ("promtool", "promtool", "slo generate --tests, rule checks"),
     ("prometheus", "prometheus", "slo integration tests"),
     ("amtool", "amtool", "slo generate --alertmanager checks"),
-    ("bpftrace", "bpftrace", "ebpf"),
+    ("bpftrace", "bpftrace", "ebpf tests (the reference counts)"),
     ("chromium", "chromium", "report tests"),
 )
 

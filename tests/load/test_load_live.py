@@ -23,11 +23,22 @@ pytestmark = pytest.mark.slow
 MAPGUARD = [sys.executable, "-m", "mapguard.cli"]
 
 
+# A run whose generator could not send at the planned rate measured the machine (a loaded CI
+# runner), not the code under test; mapguard says so in `generator_bound` and exits 1. Such a
+# run is repeated, a bounded number of times, rather than judged.
+GENERATOR_BOUND_RETRIES = 2
+
+
 def _load(*args: str, env: dict[str, str] | None = None, timeout: float = 120
           ) -> tuple[int, dict[str, Any], str]:
-    proc = subprocess.run([*MAPGUARD, "load", *args, "--format", "json"], capture_output=True,
-                          text=True, timeout=timeout, env=env)
-    document = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    for attempt in range(GENERATOR_BOUND_RETRIES + 1):
+        proc = subprocess.run([*MAPGUARD, "load", *args, "--format", "json"],
+                              capture_output=True, text=True, timeout=timeout, env=env)
+        document = json.loads(proc.stdout) if proc.stdout.strip() else {}
+        if not document.get("generator_bound") or attempt == GENERATOR_BOUND_RETRIES:
+            break
+        print(f"the load generator fell behind (machine busy); run {attempt + 2} of "
+              f"{GENERATOR_BOUND_RETRIES + 1}")
     return proc.returncode, document, proc.stderr
 
 

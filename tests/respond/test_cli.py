@@ -14,8 +14,6 @@ from mapguard.respond.audit import AuditLog, Entry
 
 from .conftest import TOKEN
 
-NOW = time.time()
-
 
 def _config(tmp_path: Path, recorder: Path, extra: str = "") -> Path:
     path = tmp_path / "respond.yaml"
@@ -26,23 +24,25 @@ def _config(tmp_path: Path, recorder: Path, extra: str = "") -> Path:
 
 @pytest.fixture
 def audited(tmp_path: Path, recorder: Path) -> Path:
-    """A configuration whose audit log holds a day and a half of decisions."""
+    """A configuration whose audit log holds a day and a half of decisions, ending now (taken
+    here, not at import: under xdist a test may run minutes after its module was imported)."""
+    now = time.time()
     config = _config(tmp_path, recorder)
     log = AuditLog.open(tmp_path / "audit.sqlite")
     common = {"action": "shed", "alertname": "X", "firing": "0123456789abcdef@2030-01-01",
               "alert_status": "firing", "labels": {"alertname": "X", "site": "a\nb"}}
-    log.record(Entry(NOW - 30 * 3600, "act", "ran", "started", step="fire", **common,
+    log.record(Entry(now - 30 * 3600, "act", "ran", "started", step="fire", **common,
                      request={"argv": [str(recorder), "--site=old"]}, outcome="ok"))
-    ran = log.record(Entry(NOW - 600, "act", "ran", "started", step="fire", **common,
+    ran = log.record(Entry(now - 600, "act", "ran", "started", step="fire", **common,
                            request={"argv": [str(recorder), "two words", "--x=$(id)"]},
                            outcome="queued"))
     log.set_outcome(ran, "ok", exit_status=0, output="done", truncated=False,
-                    finished_at=NOW - 599.5)
-    log.record(Entry(NOW - 300, "act", "duplicate", "this firing was handled already",
+                    finished_at=now - 599.5)
+    log.record(Entry(now - 300, "act", "duplicate", "this firing was handled already",
                      step="fire", **common))
-    log.record(Entry(NOW - 200, "dry-run", "dry-run", "dry run: would run", step="resolve",
+    log.record(Entry(now - 200, "dry-run", "dry-run", "dry run: would run", step="resolve",
                      **common, request={"method": "POST", "url": "http://x/hook"}))
-    log.record(Entry(NOW - 100, "act", "rejected", "401: missing or wrong bearer token",
+    log.record(Entry(now - 100, "act", "rejected", "401: missing or wrong bearer token",
                      remote="10.0.0.9"))
     log.close()
     return config

@@ -30,6 +30,12 @@ class BuildInfo:
     path: str  # the main package's import path
     main_module: str | None  # the main module's path (`mod` line), None for `go run` files
     settings: tuple[tuple[str, str], ...]  # `build` lines, in order
+    dependencies: tuple[str, ...] = ()  # the module paths of the `dep` lines
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """The main module's path (when there is one), then every dependency's."""
+        return ((self.main_module,) if self.main_module else ()) + self.dependencies
 
     def setting(self, key: str) -> str | None:
         return next((value for name, value in self.settings if name == key), None)
@@ -85,6 +91,7 @@ def parse_modinfo(text: str, go_version: str, source: str) -> BuildInfo:
     path = ""
     main_module: str | None = None
     settings: list[tuple[str, str]] = []
+    dependencies: list[str] = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip("\r")
         if not line.strip():
@@ -102,11 +109,14 @@ def parse_modinfo(text: str, go_version: str, source: str) -> BuildInfo:
                 raise InputError(source, f"malformed build setting {rest!r}",
                                  where=f"line {number}", expected="build\tKEY=VALUE")
             settings.append((key, value))
-        elif kind not in ("dep", "=>"):
+        elif kind == "dep":
+            if module := rest.split("\t", 1)[0]:
+                dependencies.append(module)
+        elif kind != "=>":
             raise InputError(source, f"unknown build information line {line[:80]!r}",
                              where=f"line {number}",
                              expected="go, path, mod, dep, => or build lines")
-    return BuildInfo(go_version, path, main_module, tuple(settings))
+    return BuildInfo(go_version, path, main_module, tuple(settings), tuple(dependencies))
 
 
 def _unquote_key_value(text: str) -> tuple[str, str, str]:
