@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from mapguard.source.package import GoFile, package_clause_name, read_imports
-from mapguard.source.parser import function_spans, parse_go, parse_go_skipping
+from mapguard.source.parser import (
+    function_spans,
+    line_starts,
+    parse_go,
+    parse_go_skipping,
+    point_at,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO = Path(__file__).resolve().parent.parent.parent / "src" / "mapguard" / "data" / "demo"
@@ -82,6 +88,16 @@ def test_a_raw_string_does_not_end_a_body_and_no_span_hides_a_declaration() -> N
     assert not partial.root_node.has_error
     assert [n.type for n in partial.root_node.named_children] == [
         n.type for n in full.root_node.named_children]
+
+
+@pytest.mark.parametrize("source", [b"", b"x", b"\n", b"\n\n", b"a\nbc", b"a\nbc\n", TRICKY])
+def test_points_from_the_line_index_are_those_tree_sitter_gives(source: bytes) -> None:
+    starts = line_starts(source)
+    assert starts == [0, *(i + 1 for i, byte in enumerate(source) if byte == ord("\n"))]
+    tree = parse_go(source)
+    for node in (tree.root_node, *tree.root_node.named_children):
+        assert point_at(starts, node.start_byte) == node.start_point
+        assert point_at(starts, node.end_byte) == node.end_point
 
 
 def _declarations(go_file: GoFile) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ rewrite of the source, so read names from the source, not from `Node.text`.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 import threading
 from collections.abc import Sequence
@@ -189,13 +190,10 @@ def _point(source: bytes, offset: int) -> Point:
 
 
 def line_starts(source: bytes) -> list[int]:
-    """The offset of every line's first byte (for `point_at`)."""
-    starts = [0]
-    position = source.find(b"\n")
-    while position >= 0:
-        starts.append(position + 1)
-        position = source.find(b"\n", position + 1)
-    return starts
+    """The offset of every line's first byte (for `point_at`): summed line lengths, which
+    C-level splitting gives faster than a search loop."""
+    return list(itertools.accumulate((len(line) + 1 for line in source.split(b"\n")[:-1]),
+                                     initial=0))
 
 
 def point_at(starts: list[int], offset: int) -> Point:
