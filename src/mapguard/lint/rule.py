@@ -151,6 +151,10 @@ class Rule:
     # Codes of rules whose finding inside this rule's reported node is the same problem: the
     # engine keeps only this rule's (MG001's `clear` makes MG002's size hint moot).
     supersedes: tuple[str, ...] = ()
+    # True: the rule analyses the package as one (a model of all its goroutines) rather than
+    # candidate by candidate, so a split package runs it once, in one shard, for every file,
+    # instead of building the same model in each shard.
+    whole_package: bool = False
 
     def applies_to(self, text: bytes) -> bool:
         """Whether the text of a package (all its files joined) holds one of the markers."""
