@@ -56,10 +56,10 @@ PARALLEL_THRESHOLD_BYTES = 4_000_000
 SHARD_MIN_BYTES = 400_000
 SHARD_MIN_FILES = 8
 # Shards are balanced by expected cost: a byte of a _test.go file costs about this much of
-# one of other code, and the lead shard's whole-package rules about this share of the rest
-# (measured on large packages; only the balance, never a result, depends on them).
+# one of other code, and each of the lead shard's whole-package rules about this share of the
+# rest (measured on large packages; only the balance, never a result, depends on them).
 TEST_FILE_WEIGHT = 0.25
-WHOLE_PACKAGE_SHARE = 0.25
+WHOLE_PACKAGE_SHARE = 0.15
 
 _IGNORE = re.compile(r"//\s*mapguard:ignore\b(.*)$")
 _CODE_LIKE = re.compile(r"[A-Za-z]{2,3}\d{2,4}")
@@ -167,8 +167,8 @@ def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
         if jobs == 1 or count < 2:
             work.append(Work(target, target_options))
             continue
-        head_start = WHOLE_PACKAGE_SHARE if any(
-            rule.whole_package for rule in target_options.rules) else 0.0
+        head_start = WHOLE_PACKAGE_SHARE * sum(
+            1 for rule in target_options.rules if rule.whole_package)
         work.extend(Work(target, target_options, shard, lead=index == 0)
                     for index, shard in enumerate(_shards(target, count, head_start)))
     return work
