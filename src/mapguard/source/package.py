@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -437,6 +438,7 @@ def read_imports(root: Node, source: bytes) -> dict[str, str]:
     return imports
 
 
+@functools.lru_cache(maxsize=4096)  # the same paths are imported file after file
 def default_import_name(path: str) -> str:
     """The package name Go assumes for an import path without an explicit name."""
     last = path.rsplit("/", 1)[-1]
