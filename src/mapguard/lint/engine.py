@@ -360,7 +360,8 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
     text = b"\0".join(f.content for f in package_dir.files if not f.context_only)
     rules = tuple(rule for rule in options.rules if rule.applies_to(text))
     packages, errors = load_packages(package_dir, choose, None, judge, shard,
-                                     _triggers_by_file(package_dir, rules, options))
+                                     _triggers_by_file(package_dir, rules, options, shard,
+                                                       lead=lead))
     findings: list[Finding] = []
     raw: list[tuple[Finding, bool]] = []
     for package in packages:
@@ -385,10 +386,25 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
                      tuple(notes), digests), tuple(raw)
 
 
-def _triggers_by_file(package_dir: PackageDir, rules: Sequence[Rule], options: LintOptions
+def _triggers_by_file(package_dir: PackageDir, rules: Sequence[Rule], options: LintOptions,
+                      shard: frozenset[Path] | None, *, lead: bool
                       ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
-    """The body triggers of a file: in test and tool code only those of the rules that report
-    there (rule_findings does not look at the others' candidates in such files)."""
+    """The body triggers of a file: those of the rules that look at candidates in it. In a
+    split package, in the shard's own files the rules the shard runs, in the other files only
+    the lead's whole-package rules; in test and tool code only the rules that report there
+    (rule_findings does not look at the others' candidates in such files)."""
+    if shard is None:
+        return _triggers_outside_support(package_dir, rules, options)
+    own = _triggers_outside_support(
+        package_dir, [rule for rule in rules if lead or not rule.whole_package], options)
+    others = _triggers_outside_support(
+        package_dir, [rule for rule in rules if lead and rule.whole_package], options)
+    return lambda path, source: own(path, source) if path in shard else others(path, source)
+
+
+def _triggers_outside_support(package_dir: PackageDir, rules: Sequence[Rule],
+                              options: LintOptions
+                              ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
     everywhere = _body_triggers(rules)
     if options.advice_everywhere or all(rule.in_support_code for rule in rules):
         return lambda _path, _source: everywhere
