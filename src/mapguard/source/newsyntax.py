@@ -203,7 +203,7 @@ def reparse_newer_syntax(source: bytes, tree: Tree, parse: Callable[[bytes], Tre
 
 
 def calls_around(calls: list[tuple[bytes, int, int]], starts: list[int], offset: int,
-             outer: list[int] | None = None) -> list[int]:
+                 outer: list[int] | None = None) -> list[int]:
     """The calls around an error offset, innermost first. A call holds the offsets in
     (start, end]: error recovery can put the ERROR node just past the closing parenthesis.
 
