@@ -36,7 +36,7 @@ SYSTEM_PACKAGES = {
     "wrk": "/usr/bin/wrk",
     "chromium": "/usr/bin/chromium",
     "chromium-driver": "/usr/bin/chromedriver",
-    "openssl": "/usr/bin/openssl",  # certificates for `mapguard respond`'s HTTPS test
+    "openssl": "/usr/bin/openssl",  # certificates for the HTTPS tests of respond and watch
 }
 
 

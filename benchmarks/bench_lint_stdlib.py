@@ -57,6 +57,14 @@ def tree_rss_kib(pid: int) -> int:
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
     """(seconds, peak tree RSS in MiB, exit status) of one run."""
+    seconds, _cpu, peak, status = timed_cpu(command, env)
+    return seconds, peak, status
+
+
+def timed_cpu(command: list[str], env: dict[str, str] | None = None
+              ) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds of the process and the children it waited for, peak tree
+    RSS in MiB, exit status) of one run."""
     peak = 0
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -70,11 +78,13 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    status = proc.wait()
+    # wait4 rather than wait: its resource usage counts the workers the command waited for.
+    _, wait_status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(wait_status)
     done.set()
     sampler.join()
-    return elapsed, peak // 1024, status
+    return elapsed, usage.ru_utime + usage.ru_stime, peak // 1024, proc.returncode
 
 
 def main() -> int:

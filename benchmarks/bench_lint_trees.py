@@ -1,5 +1,5 @@
 """Lint whole Go trees cold, side by side with `gofmt -l` on the same files, one tree after
-the other, and print a table: tree, files, gofmt s, lint s, ratio, peak MiB.
+the other, and print a table: tree, files, gofmt s, lint s, ratio, CPU ratio, peak MiB.
 
     .venv/bin/python benchmarks/bench_lint_trees.py [TREE ...] [--repeat N]
 
@@ -7,8 +7,10 @@ Without TREE arguments: the real trees under /work/trees (if present) and GOROOT
 newest Go found. The files are those `mapguard lint TREE/...` expands to (vendor, testdata
 and directories starting with `.` or `_` left out), generated ones included for gofmt
 (mapguard reads them as context). Per tree the runs alternate (gofmt, lint, gofmt, ...) so
-that machine noise hits both alike; medians are shown. Peak memory is that of the whole lint
-process tree (workers included), sampled every 50 ms.
+that machine noise hits both alike; medians are shown. The CPU ratio compares the CPU seconds
+(user + system, workers included) of the two, which a loaded machine disturbs less than wall
+time. Peak memory is that of the whole lint process tree (workers included), sampled every
+50 ms.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from bench_lint_stdlib import MAPGUARD, timed
+from bench_lint_stdlib import MAPGUARD, timed_cpu
 from mapguard.gotool import find_newest_go
 from mapguard.source.discover import Selection, expand
 
@@ -49,27 +51,32 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
     print(f"gofmt of Go {toolchain.full_version}; load before: {os.getloadavg()}")
     print(f"{'tree':<28} {'files':>6} {'gofmt -l s':>10} {'lint s':>8} {'ratio':>6} "
-          f"{'peak MiB':>8}")
+          f"{'gofmt cpu':>9} {'lint cpu':>8} {'cpu ratio':>9} {'peak MiB':>8}")
     worst = 0.0
     for tree in trees:
         files = lint_files(tree)
-        gofmt_times: list[float] = []
-        lint_times: list[float] = []
+        gofmt_runs: list[tuple[float, float]] = []
+        lint_runs: list[tuple[float, float]] = []
         peaks: list[int] = []
         for _ in range(args.repeat):
-            gofmt_times.append(timed([gofmt, "-l", *files])[0])
-            seconds, peak, status = timed([*MAPGUARD, "lint", f"{tree}/...", "--no-cache",
-                                           "--format", "json", "-o", os.devnull])
+            seconds, cpu, _, _ = timed_cpu([gofmt, "-l", *files])
+            gofmt_runs.append((seconds, cpu))
+            seconds, cpu, peak, status = timed_cpu([*MAPGUARD, "lint", f"{tree}/...",
+                                                    "--no-cache", "--format", "json",
+                                                    "-o", os.devnull])
             if status not in {0, 1, 2}:
                 print(f"{tree}: mapguard lint failed with exit status {status}")
                 return 1
-            lint_times.append(seconds)
+            lint_runs.append((seconds, cpu))
             peaks.append(peak)
-        g, c = statistics.median(gofmt_times), statistics.median(lint_times)
+        g = statistics.median(t for t, _ in gofmt_runs)
+        c = statistics.median(t for t, _ in lint_runs)
+        g_cpu = statistics.median(u for _, u in gofmt_runs)
+        c_cpu = statistics.median(u for _, u in lint_runs)
         worst = max(worst, c / g)
         name = tree.name if tree.name != "src" else f"GOROOT/src ({toolchain.full_version})"
-        print(f"{name:<28} {len(files):>6} {g:>10.2f} {c:>8.2f} {c / g:>6.2f} {max(peaks):>8}",
-              flush=True)
+        print(f"{name:<28} {len(files):>6} {g:>10.2f} {c:>8.2f} {c / g:>6.2f} "
+              f"{g_cpu:>9.2f} {c_cpu:>8.2f} {c_cpu / g_cpu:>9.2f} {max(peaks):>8}", flush=True)
     print(f"worst ratio {worst:.2f} (bar: <= 1.00; memory bar: < 1024 MiB); "
           f"load after: {os.getloadavg()}")
     return 0

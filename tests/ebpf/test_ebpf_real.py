@@ -427,3 +427,33 @@ def test_errors_for_pids_and_binaries(tmp_path: Path, stripped_127: Path,
 def _drop_privileges() -> None:
     os.setgid(65534)
     os.setuid(65534)
+
+
+def test_growth_stalls_saved_in_a_bundle_are_diagnosed(growth_127: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    """`--bundle` keeps the stalls by site; `mapguard diagnose` follows them to the `make`."""
+    from mapguard.cli import main
+
+    bundle = tmp_path / "bundle"
+    with children() as started:
+        target = program(growth_127, "-maps", "100000000", "-n", "896", "-pause", "1ms")
+        started.append(target)
+        go_ahead(target)
+        traced = mapguard("--pid", str(target.proc.pid), "--format", "json", "--duration",
+                          "4s", "--budget", "1000", "--bundle", str(bundle), "--label", "growth")
+        started.append(traced)
+        traced.finish(timeout=120)
+    assert traced.proc.returncode == 0, "".join(traced.err_lines)
+    assert (bundle / "ebpf" / "growth.json").is_file()
+    assert main(["diagnose", "--bundle", str(bundle), "--source", str(FIXTURE), "--format",
+                 "json", "--threshold", "0.1%"]) == 1
+    (diagnosis,) = json.loads(capsys.readouterr().out)["diagnoses"]
+    first = diagnosis["causes"][0]
+    make_line = next(number for number, line in enumerate(
+        (FIXTURE / "main.go").read_text().splitlines(), 1)
+        if line.strip() == "m = make(map[int64]int)")
+    assert first["cause"] == "map-growth-stalls"
+    assert first["site"]["line"] == make_line  # where a size hint would go
+    assert first["cost"]["resource"] == "growth stall time" and first["cost"]["value"] > 0
+    assert any(e["kind"] == "ebpf" for e in first["evidence"])

@@ -12,7 +12,6 @@ from mapguard.ebpf.disasm import parse_objdump, placement
 from mapguard.ebpf.perf import Sample
 from mapguard.ebpf.plan import GROWTH, OP, ProbeSpec, plan_for
 from mapguard.ebpf.stats import (
-    OTHER,
     CappedSeries,
     Durations,
     overloaded,
@@ -22,6 +21,7 @@ from mapguard.ebpf.timing import Call, Decoder, Hit, Pairer, ProbePoint, Reorder
 from mapguard.ebpf.tracefs import Field, parse_format
 from mapguard.errors import InputError
 from mapguard.goversion import GoVersion
+from mapguard.sitecap import OTHER
 
 # --- build info ---------------------------------------------------------------------------
 

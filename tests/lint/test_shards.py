@@ -43,3 +43,47 @@ def test_split_packages_give_the_whole_package_result(go_toolchain: GoToolchain,
     cached = lint(targets, replace(split_options, jobs=1, shard_bytes=None))
     assert cached.cached_packages == len(expansion.targets)
     assert summary(cached) == summary(whole)
+
+
+
+HANDLER = """package p
+
+import "net/http"
+
+var strikes = map[string]int{}
+
+func Handle(w http.ResponseWriter, r *http.Request) {
+	forget(strikes)
+}
+"""
+
+FORGET = """package p
+
+// {padding}
+func forget(m map[string]int) {{
+	for k := range m {{
+		delete(m, k)
+	}}
+}}
+"""
+
+
+def test_overlaps_across_shards_are_settled_as_in_the_whole_package(tmp_path: Path) -> None:
+    # MG004 runs in the lead shard only; its finding on the delete shares a line with MG003's
+    # on the loop, in a file of the other shard: as in a whole run, MG003 loses its fix (the
+    # two rules advise differently there).
+    (tmp_path / "go.mod").write_text("module example.com/p\n\ngo 1.24\n")
+    (tmp_path / "handler.go").write_text(HANDLER)
+    (tmp_path / "forget.go").write_text(FORGET.format(padding="x" * 4000))
+    for index in range(2 * SHARD_MIN_FILES):
+        (tmp_path / f"f{index}.go").write_text(f"package p\n\nfunc F{index}() {{}}\n")
+    targets = [str(tmp_path)]
+    whole = lint(targets, LintOptions(jobs=1))
+    assert [(f.rule, f.line, f.fix) for f in whole.findings] == [("MG003", 5, None),
+                                                                 ("MG004", 6, None)]
+    split_options = LintOptions(jobs=2, shard_bytes=1)
+    expansion = expand(targets, tmp_path, Selection())
+    work = split_work(list(expansion.targets), [split_options], 2, 1)
+    assert [unit.lead for unit in work] == [True, False]
+    assert tmp_path / "forget.go" in (work[1].shard or ())
+    assert summary(lint(targets, split_options)) == summary(whole)

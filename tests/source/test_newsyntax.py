@@ -11,7 +11,12 @@ import pytest
 
 from mapguard.cli import main
 from mapguard.gotool import GoToolchain, gofmt_accepts
-from mapguard.source.newsyntax import builtin_calls, method_type_parameters
+from mapguard.source.newsyntax import (
+    builtin_calls,
+    calls_around,
+    enclosing_calls,
+    method_type_parameters,
+)
 from mapguard.source.parser import first_syntax_error, parse_go, parse_go_range
 from tests.realparts import missing_real_part
 
@@ -110,6 +115,25 @@ def test_a_make_of_the_programs_own_parses() -> None:
     """)
     assert first_syntax_error(parse_go(source)) is None
     assert [name for name, _, _ in builtin_calls(source)] == [b"make"]
+
+
+def test_the_calls_around_an_offset_are_found_along_the_nesting_as_by_a_full_scan() -> None:
+    source = NEW_EXPR + go("""
+        func g() {
+        	a := new(make(map[int]int), new(new(1)), make([]int, new(2)))
+        	b := make(chan int) + new(3)
+        }
+    """)
+    calls = builtin_calls(source)
+    starts = [start for _, start, _ in calls]
+    outer = enclosing_calls(calls)
+    assert outer is not None and any(index >= 0 for index in outer)  # nested calls are there
+    for offset in range(len(source) + 1):
+        assert calls_around(calls, starts, offset, outer) == calls_around(calls, starts, offset)
+
+
+def test_calls_that_overlap_without_nesting_fall_back_to_the_full_scan() -> None:
+    assert enclosing_calls([(b"new", 0, 10), (b"new", 5, 12)]) is None
 
 
 @pytest.mark.parametrize("broken", [

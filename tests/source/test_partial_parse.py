@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from mapguard.source.package import GoFile, package_clause_name, read_imports
-from mapguard.source.parser import function_spans, parse_go, parse_go_skipping
+from mapguard.source.parser import (
+    function_spans,
+    line_starts,
+    parse_go,
+    parse_go_skipping,
+    point_at,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO = Path(__file__).resolve().parent.parent.parent / "src" / "mapguard" / "data" / "demo"
@@ -45,6 +51,53 @@ def test_spans_follow_gofmt_layout_and_leave_other_declarations_alone() -> None:
         assert TRICKY[span.body_start - 1:span.body_start] == b"{"
         assert TRICKY[span.body_end:span.end] == b"}"
         assert b"type T" not in TRICKY[span.body_start:span.body_end]
+
+
+RAW_STRINGS = b"""package p
+
+func fixture() string {
+\treturn `
+-- a.json --
+{
+  "k": 1
+}
+`
+}
+
+func after() {}
+
+func commented() {
+\treturn
+} // a comment after the brace: not the `}` line a body ends with
+func hidden() int {
+\treturn 1
+}
+
+const tmpl = `
+func inString() {
+}
+`
+"""
+
+
+def test_a_raw_string_does_not_end_a_body_and_no_span_hides_a_declaration() -> None:
+    spans = function_spans(RAW_STRINGS)
+    headers = [RAW_STRINGS[s.start:s.body_start].split(b"(")[0] for s in spans]
+    assert headers == [b"func fixture", b"func hidden"]
+    full, partial = parse_go(RAW_STRINGS), parse_go_skipping(RAW_STRINGS, spans)
+    assert not partial.root_node.has_error
+    assert [n.type for n in partial.root_node.named_children] == [
+        n.type for n in full.root_node.named_children]
+
+
+@pytest.mark.parametrize("source", [b"", b"x", b"\n", b"\n\n", b"a\nbc", b"a\nbc\n", TRICKY])
+def test_points_from_the_line_index_are_those_tree_sitter_gives(source: bytes) -> None:
+    starts = line_starts(source)
+    assert starts == [0, *(i + 1 for i, byte in enumerate(source) if byte == ord("\n"))]
+    tree = parse_go(source)
+    for node in (tree.root_node, *tree.root_node.named_children):
+        assert point_at(starts, node.start_byte) == node.start_point
+        assert point_at(starts, node.end_byte) == node.end_point
 
 
 def _declarations(go_file: GoFile) -> list[tuple[str, str]]:

@@ -34,6 +34,8 @@ from mapguard.bench.runner import (
 from mapguard.bench.statistics import ALPHA
 from mapguard.bench.tables import LabelledFile, build_tables
 from mapguard.bench.verdicts import decide
+from mapguard.bundle.options import bundle_options, open_bundle_writer
+from mapguard.bundle.writer import BundleWriter
 from mapguard.clikit import AFTER_DASHES, CommandAfterDashes, emit_json, progress_bar
 from mapguard.errors import ToolError, UsageError
 from mapguard.formats.benchfmt import parse_benchfmt
@@ -143,11 +145,13 @@ def _rounds_options(function: Callable[..., int]) -> Callable[..., int]:
 @_rounds_options
 @click.option("--format", "output_format", default="text", show_default=True,
               type=click.Choice(["text", "json", "markdown"]), help="Output format.")
+@bundle_options
 def compare(inputs: tuple[str, ...], revisions: tuple[str, ...], fail_on: tuple[str, ...],
             confirm: bool, noise_file: Path | None, alpha: float, row: str | None,
             col: str | None, ignore: str | None, filter_text: str | None,
             save_dir: Path | None, bench_regex: str, count: int, benchtime: str | None,
-            cpu: str | None, output_format: str) -> int:
+            cpu: str | None, output_format: str, bundle_dir: Path | None,
+            bundle_label: str) -> int:
     """Compare benchmark results: medians, 95% CIs, p-values, "~" (benchstat's table), then
     verdicts corrected for multiple comparisons, and a CI gate.
 
@@ -158,6 +162,7 @@ def compare(inputs: tuple[str, ...], revisions: tuple[str, ...], fail_on: tuple[
     Exit status: 1 when a --fail-on rule is broken, 2 on bad input, else 0.
     """
     rules = [FailRule.parse(text) for text in fail_on]
+    bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard bench compare")
     projection = _projection(row, col, ignore)
     result_filter = Filter.parse(filter_text) if filter_text else Filter()
     floors = read_floors(noise_file) if noise_file is not None else None
@@ -171,7 +176,8 @@ def compare(inputs: tuple[str, ...], revisions: tuple[str, ...], fail_on: tuple[
         return _compare_revisions(
             Path(inputs[0]), revisions, plan, save_dir,
             lambda files, rerun: _compare_files(files, rules, projection, result_filter, floors,
-                                                alpha, output_format, rerun if confirm else None),
+                                                alpha, output_format, rerun if confirm else None,
+                                                bundle, bundle_label),
         )
     if confirm:
         raise UsageError("--confirm reruns benchmarks, so it needs --rev (files cannot be rerun)")
@@ -181,13 +187,14 @@ def compare(inputs: tuple[str, ...], revisions: tuple[str, ...], fail_on: tuple[
         raise UsageError("give benchmark files to compare (or --rev A --rev B ./pkg)")
     files = [read_bench_file(argument) for argument in inputs]
     return _compare_files(files, rules, projection, result_filter, floors, alpha, output_format,
-                          None)
+                          None, bundle, bundle_label)
 
 
 def _compare_files(files: Sequence[LabelledFile], rules: Sequence[FailRule],
                    projection: Projection, result_filter: Filter, floors: NoiseFloors | None,
                    alpha: float, output_format: str,
-                   rerun: Rerun | None) -> int:
+                   rerun: Rerun | None, bundle: BundleWriter | None = None,
+                   label: str = "") -> int:
     for file in files:
         require_results(file.parsed)
     if projection.col == (FILE,) and len({file.label for file in files}) != len(files):
@@ -220,6 +227,8 @@ def _compare_files(files: Sequence[LabelledFile], rules: Sequence[FailRule],
         sys.stdout.write(render_text(report))
     for problem in problems:
         click.echo(f"mapguard: {problem}", err=True)
+    if bundle is not None:
+        bundle.add_json("bench", label, {"version": 1, **report_json(report)})
     if problems:
         return 2
     return 1 if report.failing else 0

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from mapguard.bundle.options import bundle_options, open_bundle_writer
 from mapguard.chaos import manifest as manifests
 from mapguard.chaos.run import ChaosOptions, ChaosRun, StepRecord, run_chaos
 from mapguard.chaos.steps import build_steps, parse_quotas, parse_stress, quota_text
@@ -38,10 +39,11 @@ def chaos() -> None:
 @click.option("--slo", "slo_specs", multiple=True, type=click.Path(path_type=Path),
               help="SLO spec: a verdict per step from the load's figures (repeatable).")
 @format_option()
+@bundle_options
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def cpu(target: int, quota: str | None, stress: str | None, step: str, gctrace: Path | None,
         metrics_url: str | None, slo_specs: Sequence[Path], output_format: str,
-        command: Sequence[str]) -> int:
+        bundle_dir: Path | None, bundle_label: str, command: Sequence[str]) -> int:
     """Step the CPU quota of process PID's tree (or run stress-ng beside it) while COMMAND runs.
 
     Put the load command after `--`, e.g. `-- mapguard load URL --rate 1000 --duration 90s`:
@@ -54,6 +56,7 @@ def cpu(target: int, quota: str | None, stress: str | None, step: str, gctrace: 
                         parse_stress(stress) if stress else (), parse_seconds(step, "--step"))
     if gctrace is not None and not gctrace.is_file():
         raise UsageError(f"--gctrace {gctrace}: not a file")
+    bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard chaos cpu")
     found: tuple[Objective, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     if slo_specs:
@@ -70,6 +73,9 @@ def cpu(target: int, quota: str | None, stress: str | None, step: str, gctrace: 
         print_run(run, loads, verdicts, skipped)
     else:
         emit_json(run_json(run, loads, verdicts, skipped))
+    if bundle is not None:  # an interrupted run too: what was measured is kept
+        bundle.add_json("chaos", bundle_label,
+                        {"version": 1, **run_json(run, loads, verdicts, skipped)})
     if run.interrupted:
         return 130
     failed = (not run.completed or not run.restored or any(v.held is False for v in verdicts)

@@ -10,7 +10,9 @@ catalogue, `after/` is its fixed twin. The demo runs mapguard's stages on both:
    SLO compliance per step side by side (`latency`);
 4. production — the SLO spec shipped next to the service (`riskd.slo.yaml`) turned into
    Prometheus rules and alerts, checked by promtool when it is installed, and the burn
-   scenarios mapguard derives from the spec run against them with `promtool test rules`.
+   scenarios mapguard derives from the spec run against them with `promtool test rules`;
+5. evolution — every stage's evidence goes into an evidence bundle as the stage ends; the
+   diagnosis of both versions and the report of both (one HTML file) are made from it.
 
 Each stage is timed; a stage that cannot run (no Go toolchain) is skipped with its reason. The
 exit status says whether every stage that ran came out as the demo claims.
@@ -19,10 +21,11 @@ exit status says whether every stage that ran came out as the demo claims.
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -43,10 +46,11 @@ if TYPE_CHECKING:  # only: the evidence and SLO stages import numpy, scipy, pyda
     from mapguard.demo.comparison import Comparison
     from mapguard.demo.evidence import EvidenceStage, VersionEvidence
     from mapguard.demo.latency import LatencyStage, Side
+    from mapguard.demo.report_stage import ReportStage
     from mapguard.load.slo_verdict import StepVerdict
     from mapguard.slo.tools import Verdict
 
-STAGES = ("lint", "evidence", "latency", "slo")
+STAGES = ("lint", "evidence", "latency", "slo", "report")
 DEFAULT_REQUESTS = 10_000
 MIN_REQUESTS = 100
 MAX_REQUESTS = 100_000  # riskd caches every decision of the run (see evidence.cache_entries)
@@ -198,10 +202,11 @@ class DemoReport:
     latency: StageRun[LatencyStage]
     slo: StageRun[SloStage]
     seconds: float
+    report: StageRun[ReportStage] = StageRun("report", "not selected")
 
     @property
     def stages(self) -> tuple[StageRun[Any], ...]:
-        return (self.lint, self.evidence, self.latency, self.slo)
+        return (self.lint, self.evidence, self.latency, self.slo, self.report)
 
     def expectations(self) -> list[Expectation]:
         found = [Expectation(run.name, "the stage runs", False, run.reason or "")
@@ -224,6 +229,11 @@ class DemoReport:
                 if verdict is not None:
                     last = (verdict.output.splitlines() or ["no output"])[-1]
                     found.append(Expectation("slo", claim, verdict.ok, "" if verdict.ok else last))
+        if self.report.result is not None:
+            from mapguard.demo.report_stage import expectations
+
+            found += [Expectation("report", claim, ok, detail)
+                      for claim, ok, detail in expectations(self.report.result)]
         return found
 
     @property
@@ -287,14 +297,32 @@ def _go_stage(name: str, selected: Sequence[str], toolchain: gotool.GoToolchain 
     return _timed(name, selected, with_go)
 
 
-def run_demo(selected: Sequence[str], requests: int, *,
+def run_demo(selected: Sequence[str], requests: int, *, bundle: Path | None = None,
              progress: Callable[[str], None] | None = None,
              on_stage: Callable[[StageRun[Any]], None] | None = None) -> DemoReport:
-    """Run the selected stages in order; `on_stage` sees each as soon as it is done."""
+    """Run the selected stages in order; `on_stage` sees each as soon as it is done. With a
+    `bundle` directory, each stage's evidence is written into it as the stage ends, and the
+    report stage reads it back."""
     started = time.perf_counter()
     root = demo_root()
     toolchain, missing = find_toolchain()
-    done = on_stage or (lambda _run: None)
+    writer = None
+    if bundle is not None:
+        from mapguard.demo.bundle import open_writer
+
+        writer = open_writer(bundle, root)
+
+    def done(run: StageRun[Any]) -> None:
+        if writer is not None and run.result is not None:
+            from mapguard.demo import bundle as saved
+
+            save = {"lint": lambda: saved.write_lint(writer, run.result, root),
+                    "evidence": lambda: saved.write_evidence(writer, run.result),
+                    "latency": lambda: saved.write_latency(writer, run.result)}.get(run.name)
+            if save is not None:
+                save()
+        if on_stage is not None:
+            on_stage(run)
 
     lint_run = _timed("lint", selected,
                       lambda: run_lint_stage(root, toolchain.version if toolchain else None))
@@ -315,8 +343,21 @@ def run_demo(selected: Sequence[str], requests: int, *,
     done(latency_run)
     slo_run = _timed("slo", selected, lambda: run_slo_stage(root / SPEC_FILE))
     done(slo_run)
-    return DemoReport(root, toolchain.full_version if toolchain else None, lint_run,
-                      evidence_run, latency_run, slo_run, time.perf_counter() - started)
+    report = DemoReport(root, toolchain.full_version if toolchain else None, lint_run,
+                        evidence_run, latency_run, slo_run, time.perf_counter() - started)
+    if writer is None or bundle is None or "report" not in selected:
+        return replace(report, report=StageRun("report", "not selected" if "report" not in
+                                               selected else "skipped",
+                                               reason="no --bundle directory"))
+    from mapguard.demo.bundle import write_demo
+    from mapguard.demo.report_stage import run_report_stage
+
+    write_demo(writer, report_json(report))  # the report compares with the demo's own tests
+    report_run = _timed("report", selected, lambda: run_report_stage(bundle))
+    report = replace(report, report=report_run, seconds=time.perf_counter() - started)
+    write_demo(writer, report_json(report))
+    done(report_run)
+    return report
 
 
 # --- JSON ---------------------------------------------------------------------------------
@@ -331,6 +372,7 @@ def report_json(report: DemoReport) -> dict[str, Any]:
         "evidence": {**report.evidence.to_json(), **_evidence_json(report.evidence.result)},
         "latency": {**report.latency.to_json(), **_latency_json(report.latency.result)},
         "slo": {**report.slo.to_json(), **_slo_json(report.slo.result)},
+        "report": {**report.report.to_json(), **_report_json(report.report.result)},
         "expectations": [{"stage": e.stage, "claim": e.claim, "ok": e.ok, "detail": e.detail}
                          for e in expectations],
         "ok": all(e.ok for e in expectations),
@@ -438,6 +480,14 @@ def _side_json(side: Side) -> dict[str, Any]:
     }
 
 
+def _report_json(stage: ReportStage | None) -> dict[str, Any]:
+    if stage is None:
+        return {}
+    from mapguard.demo.report_stage import stage_json
+
+    return stage_json(stage)
+
+
 def _slo_json(stage: SloStage | None) -> dict[str, Any]:
     if stage is None:
         return {}
@@ -467,7 +517,8 @@ def print_stage(run: StageRun[Any], root: Path) -> None:
     title = {"lint": "Stage 1, code: mapguard lint",
              "evidence": "Stage 2, test: evidence from the Go toolchain",
              "latency": "Stage 3, test: latency under load and CPU quota steps",
-             "slo": "Stage 4, production: SLOs as Prometheus rules"}[run.name]
+             "slo": "Stage 4, production: SLOs as Prometheus rules",
+             "report": "Stage 5, evolution: diagnosis and report"}[run.name]
     click.echo(f"\n== {title} ==\n")
     if run.result is None:
         click.echo(f"{run.status}: {run.reason}")
@@ -475,6 +526,10 @@ def print_stage(run: StageRun[Any], root: Path) -> None:
         _print_lint(run.result, root)
     elif isinstance(run.result, SloStage):
         _print_slo(run.result)
+    elif run.name == "report":
+        from mapguard.demo.report_stage import stage_text
+
+        click.echo("\n".join(stage_text(run.result)))
     elif run.name == "latency":
         _print_latency(run.result)
     else:
@@ -667,24 +722,30 @@ def _progress(message: str) -> None:
 @click.option("--requests", type=click.IntRange(MIN_REQUESTS, MAX_REQUESTS),
               default=DEFAULT_REQUESTS, show_default=True,
               help="POST /decide requests per version in the evidence stage.")
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write the evidence bundle and the report here (default: a new directory "
+                   "under the system's temporary directory, kept and named at the end).")
 @format_option()
-def demo_command(stage: str, requests: int, output_format: str) -> int:
+def demo_command(stage: str, requests: int, bundle_dir: Path | None, output_format: str) -> int:
     """Run mapguard on riskd, the Go service shipped inside mapguard, before and after its fixes.
 
     Stage 1 lints both versions, stage 2 measures them with the Go toolchain (escape analysis,
     allocation profiles and GC traces under load), stage 3 measures their latency under
-    open-loop load and CPU quota steps, stage 4 turns riskd's SLO spec into Prometheus rules.
+    open-loop load and CPU quota steps, stage 4 turns riskd's SLO spec into Prometheus rules,
+    stage 5 diagnoses both versions from the evidence bundle and writes the report.
     Exit status 1 when a stage did not come out as expected.
     """
     selected = STAGES if stage == "all" else (stage,)
     text = output_format == "text"
     root = demo_root()
+    if bundle_dir is None and "report" in selected:
+        bundle_dir = Path(tempfile.mkdtemp(prefix="mapguard-demo-"))
     if text:
         click.echo(f"mapguard demo: riskd, a risk-decision HTTP service in Go ({root})")
     # SIGTERM ends the demo like Ctrl-C: services stopped, CPU quotas undone on the way out.
     with termination_as_interrupt():
         report = run_demo(
-            selected, requests,
+            selected, requests, bundle=bundle_dir,
             progress=_progress if text and sys.stderr.isatty() else None,
             on_stage=(lambda run: print_stage(run, root)) if text else None,
         )

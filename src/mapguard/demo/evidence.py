@@ -36,7 +36,7 @@ from mapguard.evidence.escape_run import run_escape_build
 from mapguard.evidence.gcsummary import GcSummary, summarize_gctrace
 from mapguard.evidence.profile_commands import fetch
 from mapguard.evidence.sourcetree import SourceFiles
-from mapguard.formats.escape import Verdict
+from mapguard.formats.escape import EscapeFact, Verdict
 from mapguard.formats.gctrace import Cycles, GcCycle, GcTrace, parse_gctrace
 from mapguard.formats.pprof import parse_profile
 from mapguard.gotool import GoToolchain
@@ -109,6 +109,12 @@ class VersionEvidence:
     top_sites: tuple[SiteDelta, ...]
     unattributed_bytes: int  # map-related bytes the attribution could not split
     exit_status: int  # of riskd after SIGTERM
+    # Kept for the evidence bundle: the heap profiles before the first batch and after the
+    # last (their difference is the batches' allocation), the measured GC cycles, and the
+    # compiler's verdicts for riskd's own map sites.
+    profiles: tuple[bytes, ...] = ()
+    cycles: tuple[GcCycle, ...] = ()
+    escape_facts: tuple[EscapeFact, ...] = ()
 
     @property
     def requests(self) -> int:
@@ -175,21 +181,23 @@ def measure_version(module: Path, workdir: Path, toolchain: GoToolchain, per_bat
     version = module.name
     workdir.mkdir(parents=True)
     say(f"{version}/: escape analysis")
-    escape = escape_counts(module, toolchain)
+    facts = own_map_sites(module, toolchain)
+    escape = escape_counts(facts)
     say(f"{version}/: go build")
     server, load = build(module, workdir, toolchain)
     sources = SourceFiles(module)
     snapshots: list[Attribution] = []
+    raw: list[bytes] = []
     loads: list[LoadResult] = []
     cache = ("-cache-size", str(cache_entries(WARMUP_REQUESTS + BATCHES * per_batch)))
     with running_service(server, workdir, godebug_extra=GODEBUG_EXTRA, args=cache) as service:
         drive(load, service.url, WARMUP_REQUESTS, seed=1)
-        snapshots.append(snapshot(service.url, sources))
+        snapshots.append(snapshot(service.url, sources, raw))
         for index in range(BATCHES):
             say(f"{version}/: batch {index + 1}/{BATCHES}, {per_batch} requests")
             loads.append(drive(load, service.url, per_batch, seed=(index + 1) * SEED_STRIDE + 1))
             service.check_alive()  # a crash says more than the failed profile request would
-            snapshots.append(snapshot(service.url, sources))
+            snapshots.append(snapshot(service.url, sources, raw))
     windows = batch_cycles(_read_cycles(service.stderr), BATCHES)
     measured = [cycle for window in windows for cycle in window]
     return VersionEvidence(
@@ -201,6 +209,7 @@ def measure_version(module: Path, workdir: Path, toolchain: GoToolchain, per_bat
         top_sites=site_deltas(snapshots[0], snapshots[-1], module),
         unattributed_bytes=snapshots[-1].unattributed - snapshots[0].unattributed,
         exit_status=service.exit_status,
+        profiles=(raw[0], raw[-1]), cycles=tuple(measured), escape_facts=facts,
     )
 
 
@@ -224,14 +233,16 @@ def _batch(load: LoadResult, start: Attribution, end: Attribution, gc_cycles: in
     )
 
 
-def escape_counts(module: Path, toolchain: GoToolchain) -> EscapeCounts:
-    """Verdicts for riskd's own map sites (inlined copies, the standard library and the load
-    generator left out)."""
+def own_map_sites(module: Path, toolchain: GoToolchain) -> tuple[EscapeFact, ...]:
+    """The compiler's verdicts for riskd's own map sites (inlined copies, the standard library
+    and the load generator left out)."""
     report = run_escape_build(SERVICE_PACKAGES, module, toolchain=toolchain)
-    verdicts = Counter(
-        fact.verdict for fact in report.map_sites()
-        if fact.inlined_from is None and Path(fact.position.file).is_relative_to(module)
-    )
+    return tuple(fact for fact in report.map_sites()
+                 if fact.inlined_from is None and Path(fact.position.file).is_relative_to(module))
+
+
+def escape_counts(facts: Sequence[EscapeFact]) -> EscapeCounts:
+    verdicts = Counter(fact.verdict for fact in facts)
     return EscapeCounts(verdicts[Verdict.HEAP], verdicts[Verdict.MOVED], verdicts[Verdict.STACK])
 
 
@@ -267,11 +278,12 @@ def go_duration_s(text: str) -> float:
     return math.fsum(float(number) * _SECONDS[unit] for number, unit in parts)
 
 
-def snapshot(url: str, sources: SourceFiles) -> Attribution:
+def snapshot(url: str, sources: SourceFiles, raw: list[bytes]) -> Attribution:
     """Allocation since start, current: `gc=1` runs a GC first (the allocation counts of a
-    profile are those of the last completed cycle)."""
+    profile are those of the last completed cycle). The profile itself is appended to `raw`."""
     source = f"{url}/debug/pprof/heap?gc=1"
-    return attribute_profile(parse_profile(fetch(source), source), sources,
+    raw.append(fetch(source))
+    return attribute_profile(parse_profile(raw[-1], source), sources,
                              sample_index="alloc_space")
 
 

@@ -19,6 +19,8 @@ import click
 from rich.console import Console
 from rich.live import Live
 
+from mapguard.bundle.options import bundle_options, open_bundle_writer
+from mapguard.bundle.writer import BundleWriter
 from mapguard.clikit import emit_json, format_option
 from mapguard.ebpf.binary import GoBinary, read_open_binary
 from mapguard.ebpf.cost import Budget
@@ -144,8 +146,10 @@ def _seconds(text: str | None, option: str) -> float | None:
               "(above 100: more than one core).")
 @click.option("--top-sites", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="Sites shown and exported by name; the rest are `other`.")
+@bundle_options
 def ebpf(pid: int | None, binary_path: Path | None, duration: str | None, output_format: str,
-         export: str | None, ops: bool, budget: float, top_sites: int) -> int:
+         export: str | None, ops: bool, budget: float, top_sites: int, bundle_dir: Path | None,
+         bundle_label: str) -> int:
     """Map growth in a running Go program, timed per call site, with uprobes.
 
     Probes the Go runtime's map-growth functions (at entry and at every RET instruction,
@@ -162,6 +166,7 @@ def ebpf(pid: int | None, binary_path: Path | None, duration: str | None, output
         raise UsageError("give exactly one of --pid PID or --binary PATH")
     limit = _seconds(duration, "--duration")
     listen = _parse_listen(export) if export else None
+    bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard ebpf")
     _check_privileges()
     target = _open_target(pid, binary_path)
     try:
@@ -175,7 +180,7 @@ def ebpf(pid: int | None, binary_path: Path | None, duration: str | None, output
         settings = Settings(ops=ops, budget=Budget(budget / 100), top_sites=top_sites)
         return _trace(target, Session(target.binary, target.stream, target.probe_path, plan,
                                       placements, pid, settings, _say),
-                      limit, listen, output_format)
+                      limit, listen, output_format, bundle, bundle_label)
     finally:
         target.stream.close()
 
@@ -185,7 +190,8 @@ def _say(message: str) -> None:
 
 
 def _trace(target: Target, session: Session, limit: float | None,
-           listen: tuple[str, int] | None, output_format: str) -> int:
+           listen: tuple[str, int] | None, output_format: str,
+           bundle: BundleWriter | None = None, label: str = "") -> int:
     lock = threading.Lock()
     server = None
     live = output_format == "text" and sys.stdout.isatty()
@@ -217,6 +223,10 @@ def _trace(target: Target, session: Session, limit: float | None,
     if ended_by == "target exited":
         _say(f"process {target.pid} exited; probes detached")
     _report(session, seconds, ended_by, output_format)
+    if bundle is not None:  # growth stalls by site, for mapguard diagnose
+        from mapguard.ebpf.render import document
+
+        bundle.add_json("ebpf", label, {"version": 1, **document(session, seconds, ended_by)})
     return 0
 
 

@@ -25,7 +25,7 @@ from mapguard.ebpf.cost import Budget, HitCost, measure_hit_cost
 from mapguard.ebpf.disasm import Placement, ProbeSite
 from mapguard.ebpf.perf import PerfSession
 from mapguard.ebpf.plan import GROWTH, ProbePlan, ProbeSpec
-from mapguard.ebpf.stats import OTHER, CappedSeries, Totals, site_label
+from mapguard.ebpf.stats import CappedSeries, Totals, site_label
 from mapguard.ebpf.symbols import Symbolizer
 from mapguard.ebpf.timing import (
     EXIT_FETCH,
@@ -39,6 +39,7 @@ from mapguard.ebpf.timing import (
     entry_fetch,
 )
 from mapguard.ebpf.tracefs import UprobeEvents, remove_stale
+from mapguard.sitecap import OTHER
 
 OPS_PERIOD = 64  # op probes sample one hit in 64 for its call site; every hit is counted
 # A sample is taken in the probe handler a few microseconds before it reaches its buffer:

@@ -18,13 +18,13 @@ import numpy as np
 from mapguard.ebpf.plan import GROWTH
 from mapguard.ebpf.timing import Call
 from mapguard.evidence.site import Site
+from mapguard.sitecap import SiteCap
 
 # Prometheus buckets of `mapguard_map_growth_seconds` (upper bounds; +Inf is implied).
 EXPORT_BOUNDS_S = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
                    5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0)
 _EXPORT_BOUNDS_NS = np.array([b * 1e9 for b in EXPORT_BOUNDS_S])
 _FINE_BOUNDS_NS = np.geomspace(10.0, 100e9, num=int(math.log(1e10) / math.log(1.02)))
-OTHER = "other"
 HOT_MAPS_KEPT = 10_000
 SWISS_GROUP_SLOTS = 8
 SWISS_MAX_TABLE = 1024
@@ -188,40 +188,19 @@ class Series:
 
 
 class CappedSeries:
-    """The exported series of one metric family, capped like `mapguard watch` caps sites: the
-    first `top` sites (largest first in the interval that brought them) are exported by name
-    and keep their series; a site idle for `idle_intervals` gives its place up; everything
-    else adds to `site="other"`. Counters only grow, so rate() stays right."""
+    """The exported series of one metric family, capped as `mapguard watch` caps its sites
+    (`SiteCap`)."""
 
     def __init__(self, top: int, idle_intervals: int) -> None:
-        self.top = top
-        self.idle_intervals = idle_intervals
         self.series: dict[str, Series] = {}
-        self.last_seen: dict[str, int] = {}  # named site -> interval it last had calls
-        self.interval = 0
+        self.cap = SiteCap(top, idle_intervals, lambda gone: self.series.pop(gone, None))
 
     def add(self, batch: dict[str, list[int]]) -> None:
         """One interval's durations by site label (largest sites placed first)."""
-        self.interval += 1
+        self.cap.next_interval()
         for label, values in sorted(batch.items(), key=lambda item: -len(item[1])):
             if not values:
                 continue
-            name = label if label != OTHER and self._place_for(label) else OTHER
-            series = self.series.setdefault(name, Series())
+            series = self.series.setdefault(self.cap.admit(label), Series())
             series.count += len(values)
             series.durations.add(values)
-            if name != OTHER:
-                self.last_seen[name] = self.interval
-
-    def _place_for(self, label: str) -> bool:
-        if label in self.last_seen:
-            return True
-        if len(self.last_seen) >= self.top:
-            for gone in [s for s, last in self.last_seen.items()
-                         if self.interval - last >= self.idle_intervals]:
-                del self.last_seen[gone]
-                self.series.pop(gone, None)
-        if len(self.last_seen) >= self.top:
-            return False
-        self.last_seen[label] = self.interval
-        return True

@@ -81,7 +81,7 @@ def cause_chain(attribution: Attribution, sources: SourceFiles, *, top: int = 5
         if source is None or path is None:
             continue
         operands = source.insert_operands(cost.site.line)
-        creation = _creation(source, path, operands[0], sources) if operands else None
+        creation = creation_of(source, path, operands[0], sources) if operands else None
         rule = None
         if creation is not None and creation.site is not None:
             rule = _rule_at(creation.site, sources, findings)
@@ -92,8 +92,10 @@ def cause_chain(attribution: Attribution, sources: SourceFiles, *, top: int = 5
 # --- finding the creation -------------------------------------------------------------------
 
 
-def _creation(source: GoSource, path: Path, operand: Node, sources: SourceFiles
-              ) -> Creation | None:
+def creation_of(source: GoSource, path: Path, operand: Node, sources: SourceFiles
+                ) -> Creation | None:
+    """Where the map `operand` (an insert's map, `source.insert_operands`) was made, or None
+    when the package does not show it."""
     function = enclosing(operand, FUNCTION_NODES)
     if operand.type == "identifier" and function is not None:
         name = source.text(operand)

@@ -9,6 +9,8 @@ import click
 from rich.markup import escape as markup
 from rich.table import Table
 
+from mapguard.bundle.options import bundle_options, open_bundle_writer
+from mapguard.bundle.writer import BundleWriter
 from mapguard.clikit import emit_json, format_option
 from mapguard.evidence.escape_run import (
     EscapeBuildError,
@@ -38,36 +40,43 @@ _VERDICT_STYLE = {Verdict.STACK: "green", Verdict.HEAP: "red", Verdict.MOVED: "y
               help="Every allocation the compiler judged and every leaking parameter, not only "
                    "map sites.")
 @format_option()
+@bundle_options
 def escape(targets: tuple[str, ...], from_log: Path | None, show_all: bool,
-           output_format: str) -> int:
+           output_format: str, bundle_dir: Path | None, bundle_label: str) -> int:
     """Escape-analysis verdicts for map allocation sites (runs go build -gcflags=-m=2).
 
     TARGETS are package patterns (default ./...) or one module directory. With --from, an
     optional directory says where relative paths in the log start (default: here).
     """
+    bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard escape")
     try:
         report = _report(targets, from_log)
     except EscapeBuildError as failure:
         if failure.partial is None:
             raise
-        # Show what the packages that did compile said, then fail.
-        _emit(failure.partial, show_all, output_format)
+        # Show (and keep) what the packages that did compile said, then fail.
+        _emit(failure.partial, show_all, output_format, bundle, bundle_label)
         raise
-    _emit(report, show_all, output_format)
+    _emit(report, show_all, output_format, bundle, bundle_label)
     return 0
 
 
-def _emit(report: EscapeReport, show_all: bool, output_format: str) -> None:
+def _emit(report: EscapeReport, show_all: bool, output_format: str,
+          bundle: BundleWriter | None = None, label: str = "") -> None:
     facts = report.facts if show_all else report.map_sites()
     leaks = report.leaks if show_all else ()
+    document = {
+        "packages": list(report.packages),
+        "sites": [fact_json(fact) for fact in facts],
+        **({"leaks": [_leak_json(leak) for leak in leaks]} if show_all else {}),
+    }
     if output_format == "json":
-        emit_json({
-            "packages": list(report.packages),
-            "sites": [fact_json(fact) for fact in facts],
-            **({"leaks": [_leak_json(leak) for leak in leaks]} if show_all else {}),
-        })
+        emit_json(document)
     else:
         _print(facts, leaks, show_all)
+    if bundle is not None:
+        bundle.add_json("escape", label, {"version": 1, **document},
+                        meta={"base": str(Path.cwd())})
 
 
 def _report(targets: tuple[str, ...], from_log: Path | None) -> EscapeReport:

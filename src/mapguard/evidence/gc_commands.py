@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import zlib
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import click
 from rich.markup import escape as markup
 from rich.table import Table
 
+from mapguard.bundle.options import bundle_options, open_bundle_writer
 from mapguard.clikit import AFTER_DASHES, CommandAfterDashes, emit_json, format_option
 from mapguard.errors import InputError, UsageError
 from mapguard.evidence.gcrun import GRACE_S, GcRun, run_with_gctrace
@@ -38,9 +40,10 @@ _READ_SIZE = 1 << 20
 @click.option("--grace", default=GRACE_S, show_default=True, type=click.FloatRange(min=0),
               help="Seconds a signalled child gets to exit before SIGTERM, then SIGKILL.")
 @format_option()
+@bundle_options
 @click.pass_context
 def gc(ctx: click.Context, log: Path | None, output: Path | None, rows: int, grace: float,
-       output_format: str) -> int:
+       output_format: str, bundle_dir: Path | None, bundle_label: str) -> int:
     """GC pauses, CPU share, cycle rate and heap trend from GODEBUG=gctrace=1 output.
 
     \b
@@ -48,6 +51,7 @@ def gc(ctx: click.Context, log: Path | None, output: Path | None, rows: int, gra
     mapguard gc -- ./server ARGS     run it with gctrace=1 and summarise at its exit
     """
     command: list[str] | None = ctx.meta.get(AFTER_DASHES)
+    bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard gc")
     run: GcRun | None = None
     if command is not None:
         if log is not None:
@@ -78,6 +82,11 @@ def gc(ctx: click.Context, log: Path | None, output: Path | None, rows: int, gra
                              "to standard output)") from exc
     else:
         sys.stdout.write(text)
+    if bundle is not None:
+        gogc = os.environ.get("GOGC", "")  # what a child run here inherits
+        bundle.add_json("gc", bundle_label,
+                        {"version": 1, **_document(source, aggregate, summary, run)},
+                        meta={"gogc": int(gogc)} if gogc.isdigit() else {})
     return 0
 
 

@@ -106,6 +106,7 @@ class GoSource:
         self._fields: dict[str, Node] | None = None
         self._top: list[Node] = []
         self._top_rows: list[int] | None = None
+        self._line_facts: dict[int, LineFacts] = {}
 
     def text(self, node: Node | None) -> str:
         return "" if node is None else self.source[node.start_byte:node.end_byte].decode(
@@ -272,7 +273,14 @@ class GoSource:
     def facts_with_inlining(self, line: int) -> LineFacts:
         """`facts(line)`, plus: a call to a function of this file whose body creates a map.
         When the compiler inlines it, the new map's header (48 bytes on 64-bit, `hmap` and
-        Swiss `Map` alike) can be charged to the calling line."""
+        Swiss `Map` alike) can be charged to the calling line. Memoised: a profile asks about
+        the same lines over and over (the watch agent, at every pull)."""
+        known = self._line_facts.get(line)
+        if known is None:
+            known = self._line_facts[line] = self._facts_with_inlining(line)
+        return known
+
+    def _facts_with_inlining(self, line: int) -> LineFacts:
         facts = self.facts(line)
         if facts.map_ops:
             return facts

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape as markup
 from rich.table import Table
 
+from mapguard.bundle.options import bundle_options, open_bundle_writer
+from mapguard.bundle.writer import BundleWriter
 from mapguard.clikit import emit_json, format_option
 from mapguard.errors import InputError
 from mapguard.evidence.attribution import ALLOCATION_KINDS, Attribution, attribute_profile
@@ -50,22 +52,26 @@ def fetch(url: str, *, max_bytes: int = MAX_DOWNLOAD) -> bytes:
     return b"".join(chunks)
 
 
-def load(target: str, *, max_size: int = DEFAULT_MAX_SIZE) -> Profile:
+def load(target: str, *, max_size: int = DEFAULT_MAX_SIZE,
+         raw: list[bytes] | None = None) -> Profile:
+    """A profile from a file or a URL; its bytes are appended to `raw` when given."""
     if target.startswith(("http://", "https://")):
-        return parse_profile(fetch(target), target, max_size=max_size)
-    path = Path(target)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(target, f"cannot read: {exc.strerror}") from None
+        data = fetch(target)
+    else:
+        try:
+            data = Path(target).read_bytes()
+        except OSError as exc:
+            raise InputError(target, f"cannot read: {exc.strerror}") from None
+    if raw is not None:
+        raw.append(data)
     return parse_profile(data, target, max_size=max_size)
 
 
 def analyse(target: str, source: Path | None, sample_index: str | None,
-            binary: Path | None, revision: str | None = None
+            binary: Path | None, revision: str | None = None, raw: list[bytes] | None = None
             ) -> tuple[Profile, Attribution, SourceFiles]:
     """Load, symbolise (a debug=1 text profile with its binary) and attribute one profile."""
-    profile = load(target)
+    profile = load(target, raw=raw)
     info = read_binary(binary) if binary is not None else None
     if binary is not None and profile.text_format:
         profile = symbolize(profile, binary)
@@ -112,17 +118,38 @@ _binary_path = click.Path(path_type=Path)  # checked by read_binary: one line wh
                                  "from (default: the binary's, else the work tree).")
 @_top
 @format_option()
+@bundle_options
 def show(target: str, source: Path | None, sample_index: str | None, binary: Path | None,
-         revision: str | None, top: int, output_format: str) -> int:
+         revision: str | None, top: int, output_format: str, bundle_dir: Path | None,
+         bundle_label: str) -> int:
     """Top map cost sites with op, value and share, the map total by op, and for the largest
     growth sites the creation that sized the map, with advice."""
-    _, result, sources = analyse(target, source, sample_index, binary, revision)
+    bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard profile")
+    raw: list[bytes] = []
+    profile, result, sources = analyse(target, source, sample_index, binary, revision, raw)
     causes = cause_chain(result, sources) if result.kind in ALLOCATION_KINDS else ()
     if output_format == "json":
         emit_json({**result.to_json(top), "causes": [cause.to_json() for cause in causes]})
     else:
         render(result, top, target, causes)
+    if bundle is not None:
+        _save(bundle, bundle_label, profile, result, causes, raw[0], source, target)
     return 0
+
+
+def _save(bundle: BundleWriter, label: str, profile: Profile, result: Attribution,
+          causes: tuple[Cause, ...], data: bytes, source: Path | None, target: str) -> None:
+    """The profile as read (attributed again when the bundle is read, with every line's
+    bytes); a symbolised text profile as the attribution shown, which needed the binary."""
+    meta = {"from": target}
+    if profile.text_format:
+        bundle.add_json("profile", label, {"version": 1, **result.to_json(),
+                                           "causes": [c.to_json() for c in causes]}, meta=meta)
+    else:
+        kind = profile.kind if profile.kind in ("allocs", "heap", "cpu") else "profile"
+        bundle.add_bytes("profile", label, data, f".{kind}.pb.gz", meta=meta)
+    if source is not None:
+        bundle.set_source(label, source)
 
 
 @profile.command("diff")

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from mapguard.bundle.options import bundle_options, open_bundle_writer
 from mapguard.clikit import emit_json, format_option
 from mapguard.errors import InputError
 from mapguard.evidence.render import console, megabytes, milliseconds, sparkline
@@ -24,14 +25,20 @@ _GC_ROWS = 30
 @click.option("--points", default=200, show_default=True, type=click.IntRange(min=2),
               help="Most points per timeline (each keeps the peak of the interval it covers).")
 @format_option()
-def trace(trace_file: Path, points: int, output_format: str) -> int:
+@bundle_options
+def trace(trace_file: Path, points: int, output_format: str, bundle_dir: Path | None,
+          bundle_label: str) -> int:
     """Summarise a runtime/trace file (Go 1.22+): GC cycles, stop-the-world pauses, heap and
     goroutines. Formats of Go 1.22-1.27 are read directly; newer ones with `go tool trace`."""
+    bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard trace")
     result = summarize_trace_file(trace_file, points=points)
     if output_format == "json":
         emit_json(_document(result))
     else:
         _print(result)
+    if bundle is not None:  # a truncated trace too: what was read is kept
+        bundle.add_json("trace", bundle_label, {"version": 1, **_document(result)},
+                        meta={"from": str(trace_file)})
     if result.error is not None:
         # What was read is printed above; the error still says the trace is incomplete.
         raise InputError(trace_file, f"trace ends early, summary covers what was read: "

@@ -276,8 +276,8 @@ def _sample_table(message: profile_pb2.Profile, strings: list[str],
     n = len(message.sample)
     values: list[int] = []
     ids: list[int] = []
-    lengths = np.zeros(n, dtype=np.int64)
-    object_size = np.full(n, -1, dtype=np.int64)
+    lengths: list[int] = []
+    sizes = [-1] * n
     labels: dict[int, tuple[tuple[str, str], ...]] = {}
     num_labels: dict[int, tuple[tuple[str, int], ...]] = {}
     bytes_key = strings.index("bytes") if "bytes" in strings else -1
@@ -285,6 +285,7 @@ def _sample_table(message: profile_pb2.Profile, strings: list[str],
     # where a 50 MB profile spends its time.
     extend_values = values.extend
     extend_ids = ids.extend
+    add_length = lengths.append
     for i, sample in enumerate(message.sample):
         value = sample.value
         if len(value) != width:
@@ -292,26 +293,34 @@ def _sample_table(message: profile_pb2.Profile, strings: list[str],
                              "types")
         extend_values(value)
         stack = sample.location_id
-        lengths[i] = len(stack)
+        add_length(len(stack))
         extend_ids(stack)
-        if sample.label:
-            strs: list[tuple[str, str]] = []
-            nums: list[tuple[str, int]] = []
-            for label in sample.label:
-                if label.key == bytes_key and not label.str:
-                    object_size[i] = label.num
-                elif not 0 <= label.key < len(strings) or not 0 <= label.str < len(strings):
-                    raise InputError(source, f"sample {i} has a label past the string table")
-                elif label.str:
-                    strs.append((strings[label.key], strings[label.str]))
-                else:
-                    nums.append((strings[label.key], label.num))
-            if strs:
-                labels[i] = tuple(strs)
-            if nums:
-                num_labels[i] = tuple(nums)
+        sample_labels = sample.label
+        if not sample_labels:
+            continue
+        if len(sample_labels) == 1:  # heap profiles: the object size alone, the common case
+            only = sample_labels[0]
+            if only.key == bytes_key and not only.str:
+                sizes[i] = only.num
+                continue
+        strs: list[tuple[str, str]] = []
+        nums: list[tuple[str, int]] = []
+        for label in sample_labels:
+            if label.key == bytes_key and not label.str:
+                sizes[i] = label.num
+            elif not 0 <= label.key < len(strings) or not 0 <= label.str < len(strings):
+                raise InputError(source, f"sample {i} has a label past the string table")
+            elif label.str:
+                strs.append((strings[label.key], strings[label.str]))
+            else:
+                nums.append((strings[label.key], label.num))
+        if strs:
+            labels[i] = tuple(strs)
+        if nums:
+            num_labels[i] = tuple(nums)
+    object_size = np.array(sizes, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    np.cumsum(np.array(lengths, dtype=np.int64), out=offsets[1:])
     stacks = _location_indices(np.array(ids, dtype=np.uint64), location_index, source)
     value_array = np.array(values, dtype=np.int64).reshape(n, width)
     return SampleTable(value_array, offsets, stacks, object_size, labels, num_labels)
@@ -423,18 +432,24 @@ def parse_heap_text(data: bytes, source: str) -> Profile:
                          where=f"line {start + 1}", expected="heap/RATE")
     records: list[_TextRecord] = []
     current: _TextRecord | None = None
+    # Callers repeat across records (and stacks across sizes): read each distinct line once.
+    frame_lines: dict[bytes, tuple[int, Frame] | None] = {}
+    pc_lists: dict[bytes, tuple[int, ...]] = {}
     for number, raw in enumerate(lines[start + 1:], start + 2):
         line = raw.strip()
         if not line:
             continue
         if line.startswith(b"#"):
-            frame = _HEAP_FRAME.match(line)
-            if frame is not None and current is not None:
+            if line not in frame_lines:
+                frame = _HEAP_FRAME.match(line)
+                frame_lines[line] = None if frame is None else (int(frame.group(1), 16), Frame(
+                    frame.group(2).decode(errors="replace"),
+                    frame.group(3).decode(errors="replace"), int(frame.group(4))))
+            known = frame_lines[line]
+            if known is not None and current is not None:
                 # Inlined calls print several `#` lines with the same PC, innermost first.
-                current.frames.setdefault(int(frame.group(1), 16), []).append(
-                    Frame(frame.group(2).decode(errors="replace"),
-                          frame.group(3).decode(errors="replace"), int(frame.group(4))))
-            elif line.startswith(b"# runtime.MemStats"):
+                current.frames.setdefault(known[0], []).append(known[1])
+            elif known is None and line.startswith(b"# runtime.MemStats"):
                 break
             continue
         if b"--- Memory map:" in line or b"MAPPED_LIBRARIES:" in line:
@@ -456,7 +471,10 @@ def parse_heap_text(data: bytes, source: str) -> Profile:
                 if scaled:
                     count, size = scale_heap_sample(count, size, rate)
             values += [count, size]
-        pcs = tuple(int(pc, 16) for pc in match.group(5).split())
+        pc_text = match.group(5)
+        pcs = pc_lists.get(pc_text)
+        if pcs is None:
+            pcs = pc_lists[pc_text] = tuple(int(pc, 16) for pc in pc_text.split())
         current = _TextRecord(tuple(values), object_size, pcs, {})
         records.append(current)
     return _text_profile(records, has_alloc, period)

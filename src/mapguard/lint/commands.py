@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mapguard.bundle.options import bundle_options, open_bundle_writer
 from mapguard.clikit import counted, emit_json, format_option, progress_bar
 from mapguard.errors import MapguardError, UsageError
 from mapguard.lint import baseline as baselines
@@ -78,6 +79,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
               metavar="PERCENT",
               help="With --profile: the share of the profile's total that makes a site hot "
                    "(default 1).")
+@bundle_options
 def lint_command(
     targets: tuple[str, ...], output_format: str, fix: bool, unsafe_fixes: bool,
     show_diff: bool, select: tuple[str, ...], ignore: tuple[str, ...], go_version: str | None,
@@ -85,7 +87,8 @@ def lint_command(
     exclude: tuple[str, ...], include_generated: bool | None,
     advice_everywhere: bool | None, jobs: int | None,
     no_cache: bool, output_path: Path | None, with_escape: bool,
-    profile_target: str | None, hot_share: float | None,
+    profile_target: str | None, hot_share: float | None, bundle_dir: Path | None,
+    bundle_label: str,
 ) -> int:
     """Find risky map updates in Go packages (default ./...).
 
@@ -95,6 +98,7 @@ def lint_command(
     advice the profile demotes does not count towards status 1.
     """
     cwd = Path.cwd()
+    bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard lint")
     for option, path in (("--output", output_path), ("--write-baseline", write_baseline)):
         if path is not None:
             check_writable(path, option)
@@ -164,6 +168,9 @@ def lint_command(
         # The report's format owns stdout; text has room for the diff before it.
         click.echo(diff, nl=False, err=output_format != "text")
     _emit(result, output_format, cwd, output_path, escape, diff if diff else None)
+    if bundle is not None:
+        bundle.add_json("lint", bundle_label, render_json(result, cwd, escape),
+                        meta={"base": str(cwd)})
     if escape_error is not None:
         raise escape_error
     if result.errors:

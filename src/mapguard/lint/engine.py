@@ -34,7 +34,15 @@ from mapguard.lint.overlaps import one_finding_per_problem
 from mapguard.lint.reach import CallOut
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, FileNote, LintResult, VersionNote
-from mapguard.lint.rule import Finding, Pass, Rule, TextPattern, is_support_code
+from mapguard.lint.rule import (
+    Finding,
+    Pass,
+    Rule,
+    TextPattern,
+    is_support_code,
+    is_support_directory,
+    looks_like_support_file,
+)
 from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
 from mapguard.source.discover import (
     DirTarget,
@@ -60,6 +68,11 @@ PARALLEL_THRESHOLD_BYTES = 4_000_000
 # files: every part parses the declarations of the whole package again.
 SHARD_MIN_BYTES = 400_000
 SHARD_MIN_FILES = 8
+# Shards are balanced by expected cost: a byte of a _test.go file costs about this much of
+# one of other code, and each of the lead shard's whole-package rules about this share of the
+# rest (measured on large packages; only the balance, never a result, depends on them).
+TEST_FILE_WEIGHT = 0.25
+WHOLE_PACKAGE_SHARE = 0.15
 
 _IGNORE = re.compile(r"//\s*mapguard:ignore\b(.*)$")
 _CODE_LIKE = re.compile(r"[A-Za-z]{2,3}\d{2,4}")
@@ -107,6 +120,9 @@ class Work:
     target: DirTarget
     options: LintOptions
     shard: frozenset[Path] | None = None
+    # The one shard of a split package that runs the rules analysing the package as a whole
+    # (`Rule.whole_package`), for all its files.
+    lead: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +130,10 @@ class _Outcome:
     result: DirResult
     key: str | None  # the cache key of the directory's result
     cached: bool
+    # A shard's findings before one_finding_per_problem, each with whether an ignore comment
+    # suppresses it: the merge of the shards settles overlaps across them as the whole package
+    # would (its `result` then holds no findings).
+    raw: tuple[tuple[Finding, bool], ...] = ()
 
 
 def lint_expansion(
@@ -195,42 +215,63 @@ def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
         if jobs == 1 or count < 2:
             work.append(Work(target, target_options))
             continue
-        work.extend(Work(target, target_options, shard) for shard in _shards(target, count))
+        head_start = WHOLE_PACKAGE_SHARE * sum(
+            1 for rule in target_options.rules if rule.whole_package)
+        work.extend(Work(target, target_options, shard, lead=index == 0)
+                    for index, shard in enumerate(_shards(target, count, head_start)))
     return work
 
 
-def _shards(target: DirTarget, count: int) -> list[frozenset[Path]]:
-    """The files of a directory in `count` groups of about equal size (largest first, each
-    to the lightest group)."""
-    groups: list[tuple[int, list[Path]]] = [(0, []) for _ in range(count)]
-    for size, path in sorted(((file_size(p), p) for p, _ in target.files), reverse=True):
+def _shards(target: DirTarget, count: int, head_start: float = 0.0) -> list[frozenset[Path]]:
+    """The files of a directory in `count` groups of about equal cost (largest first, each
+    to the cheapest group). The first group starts with `head_start` (a share of the whole
+    cost): it is the lead, which also runs the whole-package rules."""
+    weighed = sorted(((_file_weight(p), p) for p, _ in target.files), reverse=True)
+    total = sum(weight for weight, _ in weighed)
+    groups: list[tuple[float, list[Path]]] = [(0.0, []) for _ in range(count)]
+    groups[0] = (head_start * total, [])
+    for weight, path in weighed:
         lightest = min(range(count), key=lambda i: groups[i][0])
-        groups[lightest] = (groups[lightest][0] + size, [*groups[lightest][1], path])
+        groups[lightest] = (groups[lightest][0] + weight, [*groups[lightest][1], path])
     return [frozenset(paths) for _, paths in groups if paths]
+
+
+def _file_weight(path: Path) -> float:
+    """The expected cost of checking a file's candidates: its size, less for a test file
+    (the rules about speed do not look at its candidates or parse its bodies)."""
+    return file_size(path) * (TEST_FILE_WEIGHT if path.name.endswith("_test.go") else 1.0)
 
 
 def _merge_shards(work: list[Work], outcomes: list[_Outcome]
                   ) -> list[tuple[str | None, DirResult, bool]]:
     """(cache key, result, from the cache) per directory: the shards of a split package
     joined into the result the whole package gives (each shard checked its own candidates;
-    what every shard sees, such as a syntax error, counts once)."""
+    what every shard sees, such as a syntax error, counts once; overlapping findings of
+    different shards are settled here, before ignore comments apply, as in a whole run)."""
     by_dir: dict[Path, list[_Outcome]] = {}
     for unit, outcome in zip(work, outcomes, strict=True):
         by_dir.setdefault(unit.target.directory, []).append(outcome)
     merged: list[tuple[str | None, DirResult, bool]] = []
-    for parts in by_dir.values():
+    for directory, parts in by_dir.items():
         if len(parts) == 1 or any(part.cached for part in parts):
             first = next((part for part in parts if part.cached), parts[0])
             merged.append((first.key, first.result, first.cached))
             continue
         results = [part.result for part in parts]
+        raw = dict.fromkeys(f for part in parts for f, _ in part.raw)
+        # An ignore comment names a rule on a line: what it suppresses is known by those.
+        suppressed = {(f.path, f.line, f.rule) for part in parts for f, hit in part.raw if hit}
+        rules = next(u.options.rules for u in work if u.target.directory == directory)
+        findings = tuple(f for f in one_finding_per_problem(list(raw), rules)
+                         if (f.path, f.line, f.rule) not in suppressed)
+        fixable = {f.path for f in findings if f.fix is not None}
         merged.append((parts[0].key, DirResult(
-            tuple(dict.fromkeys(f for r in results for f in r.findings)),
+            findings,
             tuple(dict.fromkeys(e for r in results for e in r.errors)),
             sum(r.files for r in results),
             tuple(dict.fromkeys(v for r in results for v in r.versions)),
             tuple(dict.fromkeys(n for r in results for n in r.notes)),
-            tuple(dict.fromkeys(d for r in results for d in r.digests)),
+            tuple(dict.fromkeys(d for r in results for d in r.digests if d[0] in fixable)),
             tuple(dict.fromkeys(c for r in results for c in r.calls)),
         ), False))
     return merged
@@ -327,19 +368,35 @@ def _job(unit: Work) -> _Outcome:
         hit = cache.get(key)
         if hit is not None:
             return _Outcome(_with_errors(hit, errors), key, cached=True)
-    result = analyse_dir(package_dir, options, unit.shard)
-    return _Outcome(_with_errors(result, errors), key, cached=False)
+    if unit.shard is None:
+        result = analyse_dir(package_dir, options)
+        return _Outcome(_with_errors(result, errors), key, cached=False)
+    result, raw = analyse_shard(package_dir, options, unit.shard, lead=unit.lead)
+    return _Outcome(_with_errors(result, errors), key, cached=False, raw=raw)
 
 
 def _with_errors(result: DirResult, errors: tuple[FileError, ...]) -> DirResult:
     return replace(result, errors=result.errors + errors) if errors else result
 
 
-def analyse_dir(package_dir: PackageDir, options: LintOptions,
-                shard: frozenset[Path] | None = None) -> DirResult:
-    """Analyse every package of one directory (normally one, plus its external test package);
-    with `shard`, only the candidates in those files (the rest of the package is read for its
-    declarations, and for what the rules look up)."""
+def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:
+    """Analyse every package of one directory (normally one, plus its external test
+    package)."""
+    return _analyse(package_dir, options, None, lead=True)[0]
+
+
+def analyse_shard(package_dir: PackageDir, options: LintOptions, shard: frozenset[Path], *,
+                  lead: bool) -> tuple[DirResult, tuple[tuple[Finding, bool], ...]]:
+    """Check the candidates in the files of `shard` (the rest of the package is read for its
+    declarations, and for what the rules look up); the `lead` shard also runs the rules that
+    analyse the package as a whole, for all its files. The findings come back raw, each with
+    whether an ignore comment suppresses it, for the merge of the shards (the DirResult holds
+    none)."""
+    return _analyse(package_dir, options, shard, lead=lead)
+
+
+def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Path] | None, *,
+             lead: bool) -> tuple[DirResult, tuple[tuple[Finding, bool], ...]]:
     versions: set[VersionNote] = set()
     notes: list[FileNote] = []
 
@@ -363,31 +420,84 @@ def analyse_dir(package_dir: PackageDir, options: LintOptions,
     with_evidence = bool(_evidence_digest(options, package_dir.directory))
     rules = tuple(rule for rule in options.rules if rule.applies_to(text)
                   and (with_evidence or not rule.evidence_only))
-    following = following_here((rule.code for rule in options.rules), text)
-    packages, errors = load_packages(package_dir, choose, _body_triggers(rules, following),
-                                     judge, shard)
+    # Following calls across packages (`modulewide`) spans the package, like MG004: a split
+    # package does it once, in its lead shard.
+    following = following_here((rule.code for rule in options.rules), text) if lead else (
+        frozenset())
+    triggers = _triggers_by_file(package_dir, rules, options, shard, lead=lead)
+    if following & {"MG004", "MG005"}:
+        triggers = _with_context_bodies(triggers)
+    packages, errors = load_packages(package_dir, choose, None, judge, shard, triggers)
     findings: list[Finding] = []
+    raw: list[tuple[Finding, bool]] = []
     calls: list[CallOut] = []
     for package in packages:
-        found = run_rules(package, rules, shard, advice_everywhere=options.advice_everywhere,
-                          evidence=options.evidence)
+        found = rule_findings(package, rules, shard, lead=lead,
+                              advice_everywhere=options.advice_everywhere,
+                              evidence=options.evidence)
+        reached: list[Finding] = []
         if following:
-            reached, leaving = follow_in_package(
-                package, following, lambda path: shard is None or path in shard)
-            found.extend(_new_findings(found, _unsuppressed(package, reached)))
+            reached, leaving = follow_in_package(package, following, lambda _path: True)
             calls.extend(leaving)
-        findings.extend(found)
+        if shard is None:
+            kept = list(_unsuppressed(package, one_finding_per_problem(found, rules)))
+            findings.extend(kept)
+            findings.extend(_new_findings(kept, _unsuppressed(package, reached)))
+        else:
+            suppressed = _suppression(package)
+            raw.extend((finding, suppressed(finding)) for finding in found)
+            raw.extend((finding, suppressed(finding)) for finding in _new_findings(found,
+                                                                                    reached))
     mine = [f for f in package_dir.files
             if not f.context_only and (shard is None or f.path in shard)]
     for source_file in mine:
         if b"mapguard:ignore" in source_file.content:
             notes.extend(ignore_warnings(source_file))
     # What --fix needs to tell whether a file changed on disk since it was read.
-    fixable = {f.path for f in findings if f.fix is not None}
+    fixable = {f.path for f in findings if f.fix is not None} | {
+        f.path for f, _ in raw if f.fix is not None}
     digests = tuple((f.path, content_digest(f.content)) for f in package_dir.files
                     if f.path in fixable)
     return DirResult(tuple(findings), tuple(errors), len(mine), tuple(versions),
-                     tuple(notes), digests, tuple(dict.fromkeys(calls)))
+                     tuple(notes), digests, tuple(dict.fromkeys(calls))), tuple(raw)
+
+
+def _with_context_bodies(triggers: Callable[[Path, bytes], tuple[TextPattern, ...] | None]
+                         ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
+    """The triggers, and the bodies where following calls starts (goroutines, handlers)."""
+    def with_contexts(path: Path, source: bytes) -> tuple[TextPattern, ...] | None:
+        own = triggers(path, source)
+        return None if own is None else (*own, *CONTEXT_BODIES)
+    return with_contexts
+
+
+def _triggers_by_file(package_dir: PackageDir, rules: Sequence[Rule], options: LintOptions,
+                      shard: frozenset[Path] | None, *, lead: bool
+                      ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
+    """The body triggers of a file: those of the rules that look at candidates in it. In a
+    split package, in the shard's own files the rules the shard runs, in the other files only
+    the lead's whole-package rules; in test and tool code only the rules that report there
+    (rule_findings does not look at the others' candidates in such files)."""
+    if shard is None:
+        return _triggers_outside_support(package_dir, rules, options)
+    own = _triggers_outside_support(
+        package_dir, [rule for rule in rules if lead or not rule.whole_package], options)
+    others = _triggers_outside_support(
+        package_dir, [rule for rule in rules if lead and rule.whole_package], options)
+    return lambda path, source: own(path, source) if path in shard else others(path, source)
+
+
+def _triggers_outside_support(package_dir: PackageDir, rules: Sequence[Rule],
+                              options: LintOptions
+                              ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
+    everywhere = _body_triggers(rules)
+    if options.advice_everywhere or all(rule.in_support_code for rule in rules):
+        return lambda _path, _source: everywhere
+    in_support = _body_triggers([rule for rule in rules if rule.in_support_code])
+    if is_support_directory(package_dir.directory, find_module(package_dir.directory)):
+        return lambda _path, _source: in_support
+    return lambda path, source: in_support if looks_like_support_file(path, source) \
+        else everywhere
 
 
 def _new_findings(known: Iterable[Finding], found: Iterable[Finding]) -> list[Finding]:
@@ -401,17 +511,13 @@ def _new_findings(known: Iterable[Finding], found: Iterable[Finding]) -> list[Fi
     return fresh
 
 
-def _body_triggers(rules: Sequence[Rule], following: frozenset[str]
-                   ) -> tuple[TextPattern, ...] | None:
-    """What makes a function body worth parsing for these rules and for following calls
-    (`modulewide`); None: every body."""
+def _body_triggers(rules: Sequence[Rule]) -> tuple[TextPattern, ...] | None:
+    """What makes a function body worth parsing for these rules; None: every body."""
     triggers: list[TextPattern] = []
     for rule in rules:
         if rule.bodies is None:
             return None
         triggers.extend(rule.bodies)
-    if following & {"MG004", "MG005"}:
-        triggers.extend(CONTEXT_BODIES)  # where following calls starts
     return tuple(triggers)
 
 
@@ -441,36 +547,56 @@ def content_digest(content: bytes) -> str:
     return hashlib.blake2b(content, digest_size=16).hexdigest()
 
 
-def run_rules(package: Package, rules: Sequence[Rule],
-              shard: frozenset[Path] | None = None, *, advice_everywhere: bool = False,
-              evidence: ProfileEvidence | None = None) -> list[Finding]:
-    """Run the rules (already narrowed to those whose markers the package holds), keep one
-    finding per problem, and drop the suppressed ones."""
+def rule_findings(package: Package, rules: Sequence[Rule],
+                  shard: frozenset[Path] | None = None, *, lead: bool = True,
+                  advice_everywhere: bool = False,
+                  evidence: ProfileEvidence | None = None) -> list[Finding]:
+    """What the rules report, before overlaps and ignore comments are settled: with `shard`,
+    in its files only, except that the `lead` shard runs the whole-package rules for every
+    file (and the other shards do not run them)."""
     info = TypeInfo(package)
     support = {go_file.path for go_file in package.files if is_support_code(go_file, package)}
     only_support = len(support) == len(package.files)
     findings: list[Finding] = []
     for rule in rules:
+        owned = shard
+        if rule.whole_package and shard is not None:
+            if not lead:
+                continue
+            owned = None
         skip_support = not rule.in_support_code and not advice_everywhere
         if skip_support and only_support:
             continue
-        pass_ = Pass(rule, package, info, shard=shard, evidence=evidence)
+        # A rule that stays out of test and tool code does not look at candidates there: its
+        # findings there would be dropped.
+        if skip_support and support:
+            owned = frozenset(go_file.path for go_file in package.files
+                              if go_file.path not in support
+                              and (owned is None or go_file.path in owned))
+        pass_ = Pass(rule, package, info, shard=owned, evidence=evidence)
         rule.run(pass_)
         findings.extend(f for f in pass_.findings if not (skip_support and f.path in support))
-    return list(_unsuppressed(package, one_finding_per_problem(findings, rules)))
+    return findings
 
 
 def _unsuppressed(package: Package, findings: list[Finding]) -> Iterator[Finding]:
+    suppressed = _suppression(package)
+    return (finding for finding in findings if not suppressed(finding))
+
+
+def _suppression(package: Package) -> Callable[[Finding], bool]:
+    """Whether an ignore comment suppresses a finding in one of the package's files."""
     lines_by_path: dict[Path, list[bytes]] = {}
     files = {go_file.path: go_file for go_file in package.files}
-    for finding in findings:
+
+    def suppressed(finding: Finding) -> bool:
         go_file: GoFile | None = files.get(finding.path)
         if go_file is None:
-            yield finding
-            continue
+            return False
         lines = lines_by_path.setdefault(finding.path, go_file.source.split(b"\n"))
-        if not _suppressed(finding, lines):
-            yield finding
+        return _suppressed(finding, lines)
+
+    return suppressed
 
 
 @dataclass(frozen=True, slots=True)

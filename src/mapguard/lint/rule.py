@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tree_sitter import Node
 
 from mapguard.goversion import GoVersion
+from mapguard.source.gomod import GoModule
 from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
 
@@ -183,6 +184,10 @@ class Rule:
     # Fires only on a profile's evidence (`lint --profile`): without one the engine skips it,
     # and where another rule reports the same line, that finding carries the evidence.
     evidence_only: bool = False
+    # True: the rule analyses the package as one (a model of all its goroutines) rather than
+    # candidate by candidate, so a split package runs it once, in one shard, for every file,
+    # instead of building the same model in each shard.
+    whole_package: bool = False
 
     def applies_to(self, text: bytes) -> bool:
         """Whether the text of a package (all its files joined) holds one of the markers."""
@@ -278,6 +283,23 @@ def is_support_code(go_file: GoFile, package: Package | None = None) -> bool:
     return package is not None and is_support_package(package)
 
 
+# `import "testing"` (or `import t "testing"`) in the import block before the first function.
+# (`_` and `.` imports do not count: `GoFile.imports` leaves them out.)
+_IMPORTS_TESTING = re.compile(
+    rb'^(?:import[ \t]+|[ \t]+)(?:(?:[A-Za-z]\w*|_\w+)[ \t]+)?"testing"', re.M)
+
+
+def looks_like_support_file(path: Path, source: bytes) -> bool:
+    """`is_support_code` judged on the text before parsing (the file's own part of it): a
+    _test.go file, or one whose imports name "testing". Used only to choose which function
+    bodies to parse up front, so a rare miss costs time, never a finding."""
+    if path.name.endswith("_test.go"):
+        return True
+    header_end = source.find(b"\nfunc ")
+    return _IMPORTS_TESTING.search(source, 0, header_end if header_end >= 0 else len(source)) \
+        is not None
+
+
 # Directories of test support (`tests`, `testutil`, `mocks`...; also any name ending in `test`
 # as `httptest` and `fstest` do) and of tooling (`tools`, `hack`, `scripts`, `examples`...).
 _SUPPORT_DIRS = frozenset({"test", "tests", "testutil", "testutils", "testhelper",
@@ -289,13 +311,17 @@ _NOT_TEST_WORDS = frozenset({"latest", "greatest", "fastest", "shortest", "attes
 
 def is_support_package(package: Package) -> bool:
     """Judged on the package's path inside its module (never on where the checkout lives)."""
-    module = package.module
+    return is_support_directory(package.directory, package.module)
+
+
+def is_support_directory(directory: Path, module: GoModule | None) -> bool:
+    """`is_support_package` for a directory, before its files are parsed."""
     try:
-        inside = package.directory.relative_to(module.root) if module is not None else None
+        inside = directory.relative_to(module.root) if module is not None else None
     except ValueError:
         inside = None
     parts = (*module.path.split("/"), *inside.parts) if module is not None and inside else (
-        (package.directory.name,))
+        (directory.name,))
     return any(part in _SUPPORT_DIRS or (
         len(part) > 4 and part.endswith("test") and part not in _NOT_TEST_WORDS)
         for part in parts)

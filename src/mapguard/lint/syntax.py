@@ -239,7 +239,7 @@ def map_creation_sites(pass_: Pass) -> Iterator[tuple[GoFile, Node]]:
     Found from the text (`make(`, `map[`, `T{` for the package's named map types) rather than by
     visiting every node; each candidate is then confirmed on the tree."""
     package = pass_.package
-    memo_key = "map_creation_sites"
+    memo_key = ("map_creation_sites", pass_.shard)  # rules that own the same files share it
     if memo_key not in package.memo:
         package.memo[memo_key] = list(_find_map_creations(pass_))
     sites: list[tuple[GoFile, Node]] = package.memo[memo_key]  # type: ignore[assignment]

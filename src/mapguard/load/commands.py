@@ -12,6 +12,7 @@ from typing import IO, Any
 
 import click
 
+from mapguard.bundle.options import bundle_options, open_bundle_writer
 from mapguard.clikit import emit_json, format_option
 from mapguard.errors import UsageError
 from mapguard.load import plan as plans
@@ -45,10 +46,12 @@ def _seconds_option(value: str | None, option: str) -> float | None:
 @click.option("--slo", "slo_specs", multiple=True, type=click.Path(path_type=Path),
               help="SLO spec (mapguard/v1, Sloth, OpenSLO): a verdict per step (repeatable).")
 @format_option()
+@bundle_options
 def load_command(url: str, rate: str, duration: str | None, step: str | None, warmup: str,
                  method: str | None, body: str | None, bodies: Path | None,
                  headers: Sequence[str], connections: int, timeout: str,
-                 slo_specs: Sequence[Path], output_format: str) -> int:
+                 slo_specs: Sequence[Path], output_format: str, bundle_dir: Path | None,
+                 bundle_label: str) -> int:
     """Send requests to URL at an intended rate, whatever the answers' speed (open loop).
 
     Latency is measured from each request's intended send time, so stalls are not hidden
@@ -58,6 +61,7 @@ def load_command(url: str, rate: str, duration: str | None, step: str | None, wa
     """
     load_plan = _plan(url, rate, duration, step, warmup, method, body, bodies, headers,
                       connections, timeout)
+    bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard load")
     found: tuple[Objective, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     if slo_specs:
@@ -79,6 +83,9 @@ def load_command(url: str, rate: str, duration: str | None, step: str | None, wa
         print_verdicts(verdicts, skipped)
     else:
         emit_json(result_json(result, verdicts, skipped))
+    if bundle is not None:  # an interrupted run too: what was measured is kept
+        bundle.add_json("load", bundle_label,
+                        {"version": 1, **result_json(result, verdicts, skipped)})
     if result.interrupted:
         return 130
     broken = any(v.held is False for v in verdicts)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from mapguard.bundle.options import bundle_options, open_bundle_writer
 from mapguard.clikit import counted, emit_json, format_option
 from mapguard.errors import InputError, UsageError
 from mapguard.respond.config import is_loopback, read_token
@@ -490,14 +491,19 @@ def _check_rules(path: Path, specs: SpecSet, kind: str) -> tools.Verdict:
 @click.option("--slo", "only", multiple=True, help="Only this SLO (id or name); repeatable.")
 @click.option("--timeout", default=10.0, show_default=True, help="HTTP timeout in seconds.")
 @format_option()
-def status(url: str, only: tuple[str, ...], timeout: float, output_format: str) -> int:
+@bundle_options
+def status(url: str, only: tuple[str, ...], timeout: float, output_format: str,
+           bundle_dir: Path | None, bundle_label: str) -> int:
     """SLI, burn rate per window, budget left and firing alerts; exit 1 while alerts fire."""
+    bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard slo status")
     api = PrometheusAPI(url, timeout=timeout)
     report = fetch_status(api, only=only)
     if output_format == "json":
         emit_json(report_json(report))
     else:
         click.echo(render_text(report))
+    if bundle is not None:
+        bundle.add_json("slo", bundle_label, {"version": 1, **report_json(report)})
     return 1 if report.firing else 0
 
 

@@ -1,11 +1,14 @@
 """Map guards: alerts on the causes that burn an SLO's budget, before the SLO notices.
 
-- Map allocation rate (``mapguard_map_alloc_bytes_total{target,site,op}``, to be exported by
-  `mapguard watch`, not in this release) up more than N % (default 300 %) per site, against the
+- Map allocation rate (``mapguard_map_alloc_bytes_total{target,site,op}``, exported by
+  `mapguard watch`) up more than N % (default 300 %) per site, against the
   same hour yesterday or, where yesterday has no data (a new deployment), the hour before the
   last 15 minutes. The
   baseline ends 15m ago so that the spike being measured is not averaged into its own baseline
   (against a plain last-hour average a 6× spike stops looking like one after six minutes).
+  The three windows (5m rate, 1h baseline, 15m offset) are the guard's `alloc_window`,
+  `baseline_window` and `baseline_offset`; the recording rules keep their names. A series
+  has a baseline only once it covers the whole baseline window.
 - GC pauses from Go's own metrics: ``go_gc_duration_seconds`` is a summary of per-cycle pause
   sums with quantiles 0, 0.25, 0.5, 0.75 and 1 only, over the last GC cycles. It has no 0.99
   quantile, so by default the bound is checked against quantile 1 (the largest recent cycle), an
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from mapguard.slo.durations import Duration
 from mapguard.slo.model import MapGuard, PauseSource
 from mapguard.slo.numbers import decimal_text, exact_text
 from mapguard.slo.promql import Matcher
@@ -29,7 +33,6 @@ ALLOC_BASELINE = "mapguard:map_alloc_bytes:baseline_rate1h"
 GC_PAUSE_MAX = "mapguard:go_gc_pause_seconds:max"
 GC_PAUSE_P99 = "mapguard:go_gc_pause_seconds:p99"
 GOROUTINE_TREND = "mapguard:go_goroutines:deriv1h"
-LAST_HOUR_OFFSET = "15m"
 
 ALLOC_ALERT = "MapguardMapAllocSpike"
 GC_ALERT = "MapguardGCPauseHigh"
@@ -68,9 +71,25 @@ def _alloc_rate(guard: MapGuard, window: str, offset: str | None = None) -> str:
     )
 
 
+def _span(window: Duration) -> str:
+    return "hour" if window == Duration(3600) else str(window)
+
+
+def _baseline(guard: MapGuard, offset: Duration) -> str:
+    """The rate over the baseline window, only where the series already existed when that
+    window began: rate() over a window a new series covers only in part reads low, and every
+    new site (a new target, a line moved by a deploy) would look like a spike."""
+    window = guard.baseline_window
+    return (
+        f"{_alloc_rate(guard, str(window), str(offset))}\n  and on (target, site)\n"
+        f"  sum by (target, site) ({ALLOC_METRIC}{_target(guard)} offset "
+        f"{Duration(offset.seconds + window.seconds)})"
+    )
+
+
 def alloc_baseline_expr(guard: MapGuard) -> str:
-    yesterday = _alloc_rate(guard, "1h", "1d")
-    last_hour = _alloc_rate(guard, "1h", LAST_HOUR_OFFSET)
+    yesterday = _baseline(guard, Duration(86400))
+    last_hour = _baseline(guard, guard.baseline_offset)
     if guard.baseline == "same_hour_yesterday":
         return yesterday
     if guard.baseline == "last_hour":
@@ -85,7 +104,8 @@ def alloc_rules(guard: MapGuard) -> tuple[Rule, ...]:
     percent = decimal_text(guard.alloc_increase_percent)
     return (
         # `target` is in the result already; as a rule label it keeps guards' rules distinct.
-        RecordingRule(ALLOC_RATE, _alloc_rate(guard, "5m"), {"target": guard.target}),
+        RecordingRule(ALLOC_RATE, _alloc_rate(guard, str(guard.alloc_window)),
+                      {"target": guard.target}),
         RecordingRule(ALLOC_BASELINE, alloc_baseline_expr(guard), {"target": guard.target}),
         AlertingRule(
             ALLOC_ALERT,
@@ -98,7 +118,8 @@ def alloc_rules(guard: MapGuard) -> tuple[Rule, ...]:
                 f"{percent} %",
                 f"Map allocation bytes per second at {{{{ $labels.site }}}} in {guard.target} "
                 f"have been more than {percent} % above their baseline (same hour yesterday, "
-                f"else the hour before the last {LAST_HOUR_OFFSET}) for {guard.alloc_for}, "
+                f"else the {_span(guard.baseline_window)} before the last "
+                f"{guard.baseline_offset}) for {guard.alloc_for}, "
                 f"and above {floor} B/s. More garbage means more GC work and longer pauses.",
             ),
             guard.alloc_for,

@@ -251,6 +251,8 @@ class SLO:
 _TEN_MINUTES = Duration(600)
 _FIFTEEN_MINUTES = Duration(900)
 _THREE_HOURS = Duration(3 * 3600)
+_FIVE_MINUTES = Duration(300)
+_ONE_HOUR = Duration(3600)
 
 
 class AllocBaseline(StrEnum):
@@ -274,6 +276,11 @@ class MapGuard:
     baseline: AllocBaseline = AllocBaseline.AUTO
     min_alloc_bytes_per_second: Decimal = Decimal(1048576)
     alloc_for: Duration = _TEN_MINUTES
+    # The spike is the rate over `alloc_window`; the last-hour baseline is the rate over
+    # `baseline_window`, ending `baseline_offset` ago (the same hour yesterday ends 1d ago).
+    alloc_window: Duration = _FIVE_MINUTES
+    baseline_window: Duration = _ONE_HOUR
+    baseline_offset: Duration = _FIFTEEN_MINUTES
     gc_pause_max_seconds: Decimal | None = None
     gc_pause_source: PauseSource = PauseSource.SUMMARY
     gc_for: Duration = _FIFTEEN_MINUTES

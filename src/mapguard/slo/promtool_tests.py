@@ -438,17 +438,24 @@ class GuardScenarios:
         rate = max(2 * floor, Fraction(1048576))  # bytes per second
         factor = 1 + Fraction(guard.alloc_increase_percent) / 100
         spike = math.ceil(factor * 3 / 2 + 1)
-        warm_up = 1440 + 120 if guard.baseline == "same_hour_yesterday" else 120
+        windows = (guard.alloc_window, guard.baseline_window, guard.baseline_offset)
+        if any(w.seconds % 60 for w in windows) or guard.alloc_window.minutes < 2:
+            raise ScenarioError("the tests run at one-minute resolution: the windows must be "
+                                "whole minutes, alloc_window at least 2m")
+        window, base_window, offset = (w.minutes for w in windows)
+        yesterday = guard.baseline == "same_hour_yesterday"
+        warm_up = (1440 if yesterday else 0) + max(
+            120, (0 if yesterday else offset) + base_window + 45)
         per_minute = [rate * 60] * warm_up + [rate * 60 * spike] * 60
         counter = [COUNTER_START]
         for increment in per_minute:
             counter.append(counter[-1] + increment)
         conditions = []
         for t in range(len(counter)):
-            current = (counter[t] - counter[t - 5]) / 300 if t >= 5 else None
-            base_end = t - 1440 if guard.baseline == "same_hour_yesterday" else t - 15
-            baseline = (counter[base_end] - counter[base_end - 60]) / 3600 \
-                if base_end - 60 >= 0 else None
+            current = (counter[t] - counter[t - window]) / (60 * window) if t >= window else None
+            base_end = t - 1440 if yesterday else t - offset
+            baseline = (counter[base_end] - counter[base_end - base_window]) / (
+                60 * base_window) if base_end - base_window >= 0 else None
             conditions.append(
                 current is not None and baseline is not None
                 and current > factor * baseline and current > floor

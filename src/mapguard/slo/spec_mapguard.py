@@ -153,6 +153,9 @@ class MapGuardSpec(SpecModel):
         description="bytes per second below which no spike is reported",
     )
     alloc_for: DurationField = duration_field(Duration.parse("10m"))
+    alloc_window: DurationField = duration_field(Duration.parse("5m"))
+    baseline_window: DurationField = duration_field(Duration.parse("1h"))
+    baseline_offset: DurationField = duration_field(Duration.parse("15m"))
     gc_pause_max_seconds: Positive | None = Field(default=None, description="seconds, e.g. 0.05")
     gc_pause_source: PauseSource = Field(
         default=PauseSource.SUMMARY, description="summary or histogram"
@@ -236,6 +239,9 @@ def _guard(spec: MapGuardSpec, document: Document, loc: Loc) -> MapGuard:
         baseline=spec.baseline,
         min_alloc_bytes_per_second=spec.min_alloc_bytes_per_second,
         alloc_for=spec.alloc_for,
+        alloc_window=spec.alloc_window,
+        baseline_window=spec.baseline_window,
+        baseline_offset=spec.baseline_offset,
         gc_pause_max_seconds=spec.gc_pause_max_seconds,
         gc_pause_source=spec.gc_pause_source,
         gc_for=spec.gc_for,

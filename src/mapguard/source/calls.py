@@ -118,6 +118,9 @@ def runs_under_once(package: Package, info: TypeInfo, function: FuncDecl, depth:
 _ONCE_CALL_BEFORE = re.compile(
     rb"(?:\.Do|\bOnceFunc|\bOnceValues?(?:\[[^\]\n]*\])?)\(\s*(?:[\w.]+\.)?$")
 _CLOSING = re.compile(rb"\s*\)")
+# The byte right before the name when _ONCE_CALL_BEFORE can match: its last character, or a
+# newline (`$` also matches before one). A cheap look that spares most hits the search.
+_ONCE_CALL_LAST = frozenset({b"(", b".", b" ", b"\t", b"\n", b"\r", b"\f", b"\v"})
 
 
 def run_by_once(package: Package, function_name: str) -> bool:
@@ -129,7 +132,8 @@ def run_by_once(package: Package, function_name: str) -> bool:
     if key not in package.memo:
         # Find the name first (a plain substring search), then look at what surrounds it.
         package.memo[key] = any(
-            _ONCE_CALL_BEFORE.search(f.source, max(0, start - 120), start) is not None
+            f.source[start - 1:start] in _ONCE_CALL_LAST
+            and _ONCE_CALL_BEFORE.search(f.source, max(0, start - 120), start) is not None
             and _CLOSING.match(f.source, end) is not None
             for f in package.files if function_name.encode() in f.source
             for start, end in word_hits(f.source, function_name))

@@ -48,21 +48,26 @@ def load_packages(
     body_triggers: Sequence[BodyTrigger] | None = None,
     judge: SyntaxJudge | None = None,
     shard: frozenset[Path] | None = None,
+    triggers_for: Callable[[Path, bytes], Sequence[BodyTrigger] | None] | None = None,
 ) -> tuple[list[Package], list[FileError]]:
     """Parse every file; group the good ones by package clause (`p` and `p_test` apart).
 
     With `body_triggers`, a top-level function body matching none of them is left out of the
-    parse (and parsed later only if something asks about a place inside it); so is every body
-    of a file outside `shard`, when given (another worker checks that file). A file with a
-    syntax error is reported, unless `judge` says Go accepts it."""
+    parse (and parsed later only if something asks about a place inside it); every body of a
+    file outside `shard`, when given, is left out (another worker checks that file).
+    `triggers_for`, when given, chooses them per file instead (path, text), shard or not. A
+    file with a syntax error is reported, unless `judge` says Go accepts it."""
     errors: list[FileError] = []
     by_name: dict[str, list[GoFile]] = {}
     context = [f for f in package_dir.files if f.context_only]
     for source_file in package_dir.files:
         if source_file.context_only:
             continue
-        mine = shard is None or source_file.path in shard
-        tree, skipped = _parse(source_file.content, body_triggers if mine else ())
+        if triggers_for is not None:
+            triggers = triggers_for(source_file.path, source_file.content)
+        else:
+            triggers = body_triggers if shard is None or source_file.path in shard else ()
+        tree, skipped = _parse(source_file.content, triggers)
         error = first_syntax_error(tree)
         if error is not None:
             message = _describe_syntax_error(error, source_file.content)

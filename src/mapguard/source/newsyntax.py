@@ -176,6 +176,7 @@ def reparse_newer_syntax(source: bytes, tree: Tree, parse: Callable[[bytes], Tre
         tree = parse(bytes(blanked))
     calls = builtin_calls(source, tokens)
     starts = [start for _, start, _ in calls]
+    outer = enclosing_calls(calls)
     replaced: set[int] = set()  # indexes into calls
     refused: set[int] = set()
     for _ in range(_ROUNDS):
@@ -183,7 +184,7 @@ def reparse_newer_syntax(source: bytes, tree: Tree, parse: Callable[[bytes], Tre
             break
         wanted = set(replaced)
         for offset in error_offsets(tree):
-            holders = _holders(calls, starts, offset)
+            holders = calls_around(calls, starts, offset, outer)
             fresh = [index for index in holders if index not in replaced | refused]
             if fresh:
                 wanted.add(fresh[0])
@@ -201,8 +202,38 @@ def reparse_newer_syntax(source: bytes, tree: Tree, parse: Callable[[bytes], Tre
     return tree
 
 
-def _holders(calls: list[tuple[bytes, int, int]], starts: list[int], offset: int) -> list[int]:
+def calls_around(calls: list[tuple[bytes, int, int]], starts: list[int], offset: int,
+                 outer: list[int] | None = None) -> list[int]:
     """The calls around an error offset, innermost first. A call holds the offsets in
-    (start, end]: error recovery can put the ERROR node just past the closing parenthesis."""
-    return [index for index in range(bisect.bisect_left(starts, offset) - 1, -1, -1)
-            if calls[index][1] < offset <= calls[index][2]]
+    (start, end]: error recovery can put the ERROR node just past the closing parenthesis.
+
+    With `outer` (`enclosing_calls`), only the chain of calls around the last call that
+    starts before the offset is looked at: every holder is on it. (A file can hold thousands
+    of calls and its errors thousands of offsets.)"""
+    last = bisect.bisect_left(starts, offset) - 1
+    if outer is None:
+        return [index for index in range(last, -1, -1)
+                if calls[index][1] < offset <= calls[index][2]]
+    holders: list[int] = []
+    index = last
+    while index >= 0:
+        if offset <= calls[index][2]:
+            holders.append(index)
+        index = outer[index]
+    return holders
+
+
+def enclosing_calls(calls: list[tuple[bytes, int, int]]) -> list[int] | None:
+    """For each call (sorted by start), the innermost call that contains it, -1 for none; None
+    when two calls overlap without one containing the other (brackets that do not match up),
+    where only a scan of every earlier call finds the holders."""
+    outer: list[int] = []
+    open_calls: list[int] = []
+    for index, (_name, start, end) in enumerate(calls):
+        while open_calls and calls[open_calls[-1]][2] <= start:
+            open_calls.pop()
+        if open_calls and end > calls[open_calls[-1]][2]:
+            return None
+        outer.append(open_calls[-1] if open_calls else -1)
+        open_calls.append(index)
+    return outer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from tree_sitter import Node, Tree
 
 from mapguard.goversion import GoVersion
 from mapguard.source.gomod import GoModule
-from mapguard.source.parser import FunctionSpan, parse_go_range
+from mapguard.source.parser import FunctionSpan, line_starts, parse_go_range, point_at
 from mapguard.source.types import FuncOf
 from mapguard.source.types import parameter_types as read_parameter_types
 from mapguard.source.types import result_types as read_result_types
@@ -38,6 +39,7 @@ class GoFile:
     skipped: tuple[FunctionSpan, ...] = ()
     _bodies: dict[int, Tree] = field(default_factory=dict)
     _skipped_starts: list[int] | None = None
+    _line_starts: list[int] | None = None
 
     @property
     def root(self) -> Node:
@@ -91,7 +93,12 @@ class GoFile:
     def _body_tree(self, span: FunctionSpan) -> Tree:
         tree = self._bodies.get(span.start)
         if tree is None:
-            tree = self._bodies[span.start] = parse_go_range(self.source, span.start, span.end)
+            if self._line_starts is None:
+                self._line_starts = line_starts(self.source)
+            points = (point_at(self._line_starts, span.start),
+                      point_at(self._line_starts, span.end))
+            tree = self._bodies[span.start] = parse_go_range(self.source, span.start, span.end,
+                                                             points)
         return tree
 
     def text(self, node: Node) -> str:
@@ -431,6 +438,7 @@ def read_imports(root: Node, source: bytes) -> dict[str, str]:
     return imports
 
 
+@functools.lru_cache(maxsize=4096)  # the same paths are imported file after file
 def default_import_name(path: str) -> str:
     """The package name Go assumes for an import path without an explicit name."""
     last = path.rsplit("/", 1)[-1]

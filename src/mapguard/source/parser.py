@@ -12,6 +12,9 @@ rewrite of the source, so read names from the source, not from `Node.text`.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,23 +64,50 @@ def function_spans(source: bytes) -> list[FunctionSpan]:
     """The top-level functions of gofmt-formatted source (others are simply not listed).
 
     Plain substring searches (`\\nfunc `, `\\n}\\n`): regular expressions anchored at line
-    starts would cost more than they save."""
+    starts would cost more than they save. Raw strings (test fixtures, templates) can hold
+    such lines: a `func` line after an odd number of backquotes starts no function, and a `}`
+    line does not end a body whose backquotes do not pair up."""
     spans: list[FunctionSpan] = []
     position = 0
+    counted, backquotes = 0, 0  # backquotes in source[:counted]
     while (found := source.find(b"\nfunc ", position)) >= 0:
         start = found + 1
+        backquotes += source.count(b"`", counted, start)
+        counted = start
+        if backquotes % 2:
+            position = start  # inside a raw string
+            continue
         closing = source.find(b"\n}\n", start)
         if closing < 0:
             break
+        closing = _past_raw_strings(source, start, closing)
         # The body opens at the first `{` ending a line once the signature's parentheses
         # are all closed (signatures can span lines; a `{` inside them cannot end the body).
         body_start = _body_open(source, start, closing)
-        if body_start is not None:
+        # A body holding a top-level declaration is not one: `} // comment` ended the real
+        # body, or `func` started a line of a raw string. Left out, it would hide that
+        # declaration (a function not listed is simply parsed).
+        if body_start is not None and _TOP_LEVEL.search(source, body_start, closing) is None:
             spans.append(FunctionSpan(start, body_start, closing + 1, closing + 2))
             position = closing + 2
         else:
             position = start
     return spans
+
+
+# A top-level declaration at the start of a line.
+_TOP_LEVEL = re.compile(rb"\n(?:func|type|var|const|import)[ (]")
+
+
+def _past_raw_strings(source: bytes, start: int, closing: int) -> int:
+    """`closing`, or, when a raw string is open there (an odd number of backquotes since the
+    function's start), the first `}` line after the backquotes pair up."""
+    candidate = closing
+    while source.count(b"`", start, candidate) % 2:
+        candidate = source.find(b"\n}\n", candidate + 2)
+        if candidate < 0:
+            return closing
+    return candidate
 
 
 def _body_open(source: bytes, start: int, limit: int) -> int | None:
@@ -96,7 +126,8 @@ def _body_open(source: bytes, start: int, limit: int) -> int | None:
 
 
 def parse_go_skipping(source: bytes, skipped: Sequence[FunctionSpan]) -> Tree:
-    """Parse with the bodies of `skipped` functions left out."""
+    """Parse with the bodies of `skipped` functions left out (newer syntax included: only the
+    parts parsed are rewritten)."""
     if not skipped:
         return parse_go(source)
     bounds = [0]
@@ -106,20 +137,28 @@ def parse_go_skipping(source: bytes, skipped: Sequence[FunctionSpan]) -> Tree:
     points = _points(source, bounds)
     ranges = [Range(points[i], points[i + 1], bounds[i], bounds[i + 1])
               for i in range(0, len(bounds), 2)]
-    parser = _parser()
-    parser.included_ranges = ranges
-    try:
-        return parser.parse(source)
-    finally:
-        parser.included_ranges = _WHOLE
-
-
-def parse_go_range(source: bytes, start: int, end: int) -> Tree:
-    """Parse only source[start:end] (one function), keeping the file's byte offsets."""
 
     def parse(text: bytes) -> Tree:
         parser = _parser()
-        parser.included_ranges = [_range(text, start, end)]
+        parser.included_ranges = ranges
+        try:
+            return parser.parse(text)
+        finally:
+            parser.included_ranges = _WHOLE
+
+    tree = parse(source)
+    return reparse_newer_syntax(source, tree, parse) if tree.root_node.has_error else tree
+
+
+def parse_go_range(source: bytes, start: int, end: int,
+                   points: tuple[Point, Point] | None = None) -> Tree:
+    """Parse only source[start:end] (one function), keeping the file's byte offsets.
+    `points`: the row/column points of `start` and `end`, when the caller knows them."""
+    where = Range(*points, start, end) if points is not None else _range(source, start, end)
+
+    def parse(text: bytes) -> Tree:
+        parser = _parser()
+        parser.included_ranges = [where]
         try:
             return parser.parse(text)
         finally:
@@ -148,6 +187,19 @@ def _range(source: bytes, start: int, end: int) -> Range:
 def _point(source: bytes, offset: int) -> Point:
     line_start = source.rfind(b"\n", 0, offset) + 1
     return Point(source.count(b"\n", 0, offset), offset - line_start)
+
+
+def line_starts(source: bytes) -> list[int]:
+    """The offset of every line's first byte (for `point_at`): summed line lengths, which
+    C-level splitting gives faster than a search loop."""
+    return list(itertools.accumulate((len(line) + 1 for line in source.split(b"\n")[:-1]),
+                                     initial=0))
+
+
+def point_at(starts: list[int], offset: int) -> Point:
+    """The row/column point of a byte offset, given the file's `line_starts`."""
+    row = bisect.bisect_right(starts, offset) - 1
+    return Point(row, offset - starts[row])
 
 
 def first_syntax_error(tree: Tree) -> Node | None:

@@ -45,9 +45,9 @@ handful of distinct keys exist. The rule only reports loops that insert on every
 `m[k]++` counters, grouping (`m[k] = append(m[k], v)`) or conditional inserts, and never a set
 of some property of the elements (`set[r.Status] = struct{}{}`, or every insert storing one
 value: `true`, `nil`, a package's placeholder), which is built to collapse. A loop that only
-seeds a map that later loops or closures keep filling is left alone (its length is not the
-map's size); a fixed few keys added after the loop, also under a branch, are counted in the
-hint (`len(src)+2`).
+seeds a map that a later loop or closure keeps filling is left alone (its length is not the
+map's size); the few keys that later statements may add, in a branch or not, are counted in
+the hint (`len(src)+2`).
 
 When the map stays small or is built once, the hint is right but worth little. The rule leaves
 alone what the review of real trees found to be that noise: a loop over a literal of 8 elements
@@ -390,10 +390,10 @@ def _filling_loop(info: TypeInfo, go_file: GoFile, statement: Node, target: Node
 
 def _keys_added_after(info: TypeInfo, go_file: GoFile, statement: Node, loop: Node,
                       name: str) -> int | None:
-    """How many inserts follow the filling loop in the creating block, each a statement of its
-    own or under a branch (`m["total"] = 0`, `if ok { m["risk"] = r }`: the hint counts them,
-    at most one each); None when one sits in a loop or a closure, where the map's final size is
-    not the loop's length plus a known number."""
+    """How many keys at most the creating block adds after the filling loop: one per insert
+    statement, in a branch or not (`m["total"] = 0`, `if ok { m["risk"] = r }`: the hint counts
+    them). None when an insert sits in a later loop or a closure: then the filling loop only
+    seeds the map, and its length plus a known number is not the map's size."""
     block = statement.parent
     if block is None:
         return 0
@@ -404,21 +404,13 @@ def _keys_added_after(info: TypeInfo, go_file: GoFile, statement: Node, loop: No
         for use in occurrences(later, go_file, name):
             if not _is_insert(use, go_file, info):
                 continue
-            if _inside_repeated(use, later):
-                return None
+            ancestor = use.parent
+            while ancestor is not None and ancestor != block:
+                if ancestor.type in {"for_statement", "func_literal"}:
+                    return None
+                ancestor = ancestor.parent
             added += 1
     return added
-
-
-def _inside_repeated(node: Node, statement: Node) -> bool:
-    """`node` sits in a loop or a func literal within `statement` (it may run any number of
-    times)."""
-    current = node.parent
-    while current is not None and current != statement:
-        if current.type in {"for_statement", "func_literal"}:
-            return True
-        current = current.parent
-    return statement.type == "for_statement"
 
 
 def _loop_fills(info: TypeInfo, go_file: GoFile, loop: Node, name: str) -> Filling | None:

@@ -238,4 +238,6 @@ RULE = Rule(
     # Concurrency needs a `go` statement (gofmt indents it) or an HTTP handler somewhere.
     markers=(b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter"),
     bodies=CONTEXT_BODIES,
+    # The concurrency model and the shared-map handoffs span the package.
+    whole_package=True,
 )

@@ -1,0 +1,3 @@
+module example.com/watchsim
+
+go 1.22
