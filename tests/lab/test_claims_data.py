@@ -18,8 +18,12 @@ def _words(text: str) -> str:
 def test_every_rule_has_claims_and_every_claim_a_check() -> None:
     claims = load_claims()
     sources = {claim.source for claim in claims}
-    assert {rule.code for rule in ALL_RULES} <= sources
-    assert sources - {rule.code for rule in ALL_RULES} == {"common"}
+    # The lab has no claims yet for the rules that fire only on a profile's evidence (MG011,
+    # MG012): what they report is checked against measured profiles in
+    # tests/lint/test_profile_lint.py.
+    advising = {rule.code for rule in ALL_RULES if not rule.evidence_only}
+    assert advising <= sources
+    assert sources - advising == {"common"}
     assert len({claim.id for claim in claims}) == len(claims)
     for claim in claims:
         assert claim.check in CHECKS

@@ -450,6 +450,47 @@ def test_helper_whose_every_caller_holds_the_lock_counts_as_locked(
     assert _mode_at(peeked, "cache.go", "c.m[k] = c.m[k]") is Mode.NONE
 
 
+def test_a_lock_wrapper_that_returns_its_guard_counts_as_held(
+    write_module: WriteModule,
+) -> None:
+    source = """
+    package sched
+
+    type Guard struct{ release func() }
+
+    func (g Guard) Unlock() { g.release() }
+
+    type NamedMutex struct{ ch chan struct{} }
+
+    func (m *NamedMutex) Lock(why string) Guard {
+    	m.ch <- struct{}{}
+    	return Guard{func() { <-m.ch }}
+    }
+
+    type Scheduler struct {
+    	mu      NamedMutex
+    	workers map[string]int
+    }
+
+    func (s *Scheduler) remove(w string) {
+    	guard := s.mu.Lock("remove")
+    	defer guard.Unlock()
+    	delete(s.workers, w)
+    }
+
+    func (s *Scheduler) add(w string) {
+    	guard := s.mu.Lock("add")
+    	s.workers[w]++
+    	guard.Unlock()
+    	s.workers[w]--
+    }
+    """
+    package = _load(write_module({"sched.go": source}, name="guard"))
+    assert _mode_at(package, "sched.go", "delete(s.workers, w)") is Mode.WRITE
+    assert _mode_at(package, "sched.go", "s.workers[w]++") is Mode.WRITE
+    assert _mode_at(package, "sched.go", "s.workers[w]--") is Mode.NONE
+
+
 def test_lock_held_doc_comments_in_their_real_wordings() -> None:
     held = ["Lock should be held.", "Lock held on entry", "Write lock should be held.",
             "Server lock is held on entry.", "must be called with the lock held",

@@ -33,5 +33,6 @@ def test_rule_matches_corpus_annotations(corpus: tuple[Path, LintResult], rule: 
 
 def test_corpus_is_not_trivially_small() -> None:
     wanted = expectations(CORPORA[0])
-    for rule in ALL_RULES:
+    # The evidence-only rules need a profile: tests/lint/test_profile_lint.py measures them.
+    for rule in (r for r in ALL_RULES if not r.evidence_only):
         assert sum(1 for e in wanted if e[2] == rule.code) >= 20, rule.code

@@ -132,6 +132,13 @@ class Verdict(enum.Enum):
 class RaceTarget:
     package: Path  # the fixture package directory (never modified)
     driver: Path  # the Go test file that exercises it
+    # The directory whose source lines count in reports (default: the package). A fixture of
+    # several packages (a server calling a store of the same module) names its whole tree.
+    fixture: Path | None = None
+
+    @property
+    def reported_tree(self) -> Path:
+        return (self.fixture or self.package).resolve()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +188,8 @@ def classify(output: str, returncode: int | None) -> Verdict:
 
 
 def reported_locations(output: str, package: Path) -> frozenset[tuple[Path, int]]:
-    """Fixture lines in race reports and in the goroutine traces after a fatal map error."""
+    """Fixture lines in race reports and in the goroutine traces after a fatal map error: the
+    lines of files in `package` or below it."""
     found: set[tuple[Path, int]] = set()
     inside = False
     for line in output.splitlines():
@@ -191,7 +199,9 @@ def reported_locations(output: str, package: Path) -> frozenset[tuple[Path, int]
             inside = False
         elif inside and (frame := _FRAME_LINE.match(line)):
             path = Path(frame.group(1))
-            if path.parent == package and path.name not in (DRIVER_NAME, SUPPORT_NAME):
+            if path.parent.is_relative_to(package) and path.name not in (
+                DRIVER_NAME, SUPPORT_NAME
+            ):
                 found.add((path, int(frame.group(2))))
     return frozenset(found)
 
@@ -279,7 +289,7 @@ def _list_tests(binary: Path) -> list[str]:
     return [line for line in proc.stdout.splitlines() if line.startswith("Test")]
 
 
-def _run_one(package: Path, binary: Path, test: str) -> RaceRun:
+def _run_one(package: Path, binary: Path, test: str, tree: Path) -> RaceRun:
     # Goroutines must really overlap: run one after another, they hand pooled objects to each
     # other, and those hand-overs order their accesses.
     procs = max(4, os.cpu_count() or 1)
@@ -300,7 +310,7 @@ def _run_one(package: Path, binary: Path, test: str) -> RaceRun:
         return RaceRun(package, test, Verdict.FAILED, f"timed out\n{partial}", frozenset())
     output = proc.stdout + proc.stderr
     verdict = classify(output, proc.returncode)
-    return RaceRun(package, test, verdict, output, reported_locations(output, package))
+    return RaceRun(package, test, verdict, output, reported_locations(output, tree))
 
 
 def run_race(
@@ -317,6 +327,7 @@ def run_race(
     chosen = toolchain or require_go()
     targets = list(targets)
     results: dict[Path, list[RaceRun]] = {t.package.resolve(): [] for t in targets}
+    trees = {t.package.resolve(): t.reported_tree for t in targets}
     with tempfile.TemporaryDirectory(prefix="mapguard-race-") as tmp:
         jobs_to_run: list[tuple[Path, Path, str]] = []
         for index, batch in enumerate(_batches(targets)):
@@ -328,7 +339,7 @@ def run_race(
             for package, binary in binaries.items():
                 jobs_to_run.extend((package, binary, test) for test in _list_tests(binary))
         with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as pool:
-            for run in pool.map(lambda job: _run_one(*job), jobs_to_run):
+            for run in pool.map(lambda job: _run_one(*job, trees[job[0]]), jobs_to_run):
                 results[run.package].append(run)
     return results
 

@@ -43,6 +43,7 @@ HIDDEN_BEHIND = {
 
 WANT_TRAILING = re.compile(r"//\s*want((?:\s+MG\d{3})+)\s*$")
 WANT_NEXT = re.compile(r"^\s*//\s*want-next((?:\s+MG\d{3})+)\s*$")
+RACE_PACKAGE = re.compile(r"^// race-package: (\S+)$", re.MULTILINE)
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,7 @@ pytestmark = pytest.mark.slow
 def race_annotations(package: Path) -> dict[Path, list[tuple[int, str]]]:
     """{file: [(line, code)]} of the MG004/MG005/MG008 annotations of one package."""
     found: dict[Path, list[tuple[int, str]]] = defaultdict(list)
-    for path in sorted(package.glob("*.go")):
+    for path in sorted(package.rglob("*.go")):  # a module-wide fixture has packages below
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if match := WANT_NEXT.match(line):
                 number += 1
@@ -86,8 +87,19 @@ def _driver(package: str) -> Path:
     return DRIVERS / f"{package}_test.go"
 
 
+def _target(package: str) -> RaceTarget:
+    """The fixture and its driver. A fixture of several packages (module-wide findings: a
+    server calling a store) names the package its driver joins: `// race-package: cmd/server`;
+    the race detector's reports count anywhere in the fixture."""
+    driver = _driver(package)
+    joined = RACE_PACKAGE.search(driver.read_text(encoding="utf-8"))
+    if joined is None:
+        return RaceTarget(CORPUS / package, driver)
+    return RaceTarget(CORPUS / package / joined.group(1), driver, fixture=CORPUS / package)
+
+
 def _run(package: str, toolchain: GoToolchain) -> list[RaceRun]:
-    target = RaceTarget(CORPUS / package, _driver(package))
+    target = _target(package)
     return run_race([target], toolchain=toolchain)[target.package.resolve()]
 
 

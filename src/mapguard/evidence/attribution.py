@@ -59,6 +59,9 @@ class SiteCost:
     match: SourceMatch = SourceMatch.NO_SOURCE
     via: Site | None = None  # the library frame that did the map work, when not the site
     largest_object: int = 0  # bytes of the largest single allocation here (0: unknown)
+    # Value by object size, largest first (allocation profiles): map growth allocates one
+    # table per doubling, so the sizes tell how large the map's tables got.
+    sizes: tuple[tuple[int, int], ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {"function": self.site.function, "file": self.site.file, "line": self.site.line,
@@ -453,7 +456,8 @@ def _doubling(sizes: Mapping[int, int]) -> bool:
 class _Ledger:
     def __init__(self) -> None:
         self.sites: dict[tuple[Site, str, Site | None], int] = defaultdict(int)
-        self.largest: dict[tuple[Site, str, Site | None], int] = defaultdict(int)
+        self.sizes: dict[tuple[Site, str, Site | None], dict[int, int]] = defaultdict(
+            lambda: defaultdict(int))
         self.matches: dict[Site, SourceMatch] = {}
         self.by_op: dict[str, int] = defaultdict(int)
         self.unattributed = 0
@@ -464,7 +468,7 @@ class _Ledger:
     def add(self, site: Site, op: str, value: int, match: SourceMatch, via: Site | None,
             size: int) -> None:
         self.sites[(site, op, via)] += value
-        self.largest[(site, op, via)] = max(self.largest[(site, op, via)], size)
+        self.sizes[(site, op, via)][size] += value
         self.matches[site] = match
         self.by_op[op] += value
 
@@ -490,8 +494,8 @@ class _Ledger:
             item[0][2].file if item[0][2] else "", item[0][2].line if item[0][2] else 0))
         share = (lambda v: abs(v) / total) if total else (lambda v: 0.0)
         sites = tuple(SiteCost(site, op, value, share(value), self.matches[site], via,
-                               max(self.largest[(site, op, via)], 0))
-                      for (site, op, via), value in ranked)
+                               max(max(self.sizes[key]), 0), _by_size(self.sizes[key]))
+                      for key, value in ranked for site, op, via in (key,))
         notes = [f"{site.file}:{site.line}: {value} {unit} on a line that mixes map and other "
                  "allocations could not be split" for site, value in sorted(
                      self.ambiguous_sites.items(), key=lambda item: -item[1])]
@@ -513,9 +517,48 @@ class _Ledger:
                            by_op, sites, self.unattributed, tuple(notes), unmatched, source)
 
 
+def _by_size(values: Mapping[int, int]) -> tuple[tuple[int, int], ...]:
+    return tuple(sorted(((size, value) for size, value in values.items() if size > 0 and value),
+                        reverse=True))
+
+
 def _source_hint(source: SourceVersion) -> str:
     if source.root is None:
         return "; give --source DIR"
     if source.revision is None:
         return "; give --binary or --revision to read the profiled revision"
     return ""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteTotal:
+    """All of a profile's value at one site, map work or not: the cumulative value of the
+    line of the first frame of the user's module (a string concatenation, a `strconv` call
+    and a map insert on that line alike)."""
+
+    site: Site
+    value: int
+    match: SourceMatch
+
+
+def site_totals(profile: Profile, source: SourceFiles, *, sample_index: str | None = None
+                ) -> tuple[SiteTotal, ...]:
+    """The profile's value charged to its sites (see `SiteCost`), whatever the work was, by
+    line; largest first. Value with no user frame is left out."""
+    index = profile.sample_index(sample_index)
+    decisions = _locations(profile.locations, source)
+    groups = _group(profile, index, decisions)
+    by_location: dict[int, int] = defaultdict(int)
+    for site_loc, value in zip(groups.site.tolist(), groups.value.tolist(), strict=True):
+        if site_loc >= 0 and value:
+            by_location[site_loc] += value
+    totals: dict[Site, int] = defaultdict(int)
+    matches: dict[Site, SourceMatch] = {}
+    for location, value in by_location.items():
+        frame = profile.locations[location].frames[int(decisions.user_frame[location])]
+        site = Site(frame.file, frame.line, 0, frame.function)
+        totals[site] += value
+        if site not in matches:
+            matches[site] = source.check(frame)
+    return tuple(SiteTotal(site, value, matches[site]) for site, value in sorted(
+        totals.items(), key=lambda item: (-item[1], item[0].file, item[0].line)))

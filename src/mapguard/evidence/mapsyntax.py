@@ -197,6 +197,10 @@ class GoSource:
                                                     self._slice_literal_size(literal_type, node))
         elif kind == "func_literal":
             yield node.end_byte, LineAllocation("other", "closure", column)
+        elif kind == "binary_expression" and _is_concatenation(node, self):
+            # runtime.concatstrings is dropped from heap profiles like the map functions: its
+            # bytes land on this line (`m[a+":"+b]++` allocates the key, not a table).
+            yield node.end_byte, LineAllocation("other", "string concatenation", column)
 
     def _call(self, node: Node, column: int) -> Iterator[tuple[int, LineAllocation]]:
         function = node.child_by_field_name("function")
@@ -487,3 +491,29 @@ def _value_type(value: Node, source: GoSource) -> Node | None:
             # `&sync.Map{}`: report the pointee; callers deref pointers anyway.
             return operand.child_by_field_name("type")
     return None
+
+
+_STRING_LITERALS = ("interpreted_string_literal", "raw_string_literal")
+
+
+def _is_concatenation(node: Node, source: GoSource) -> bool:
+    """The outermost `+` of a chain that joins a string literal to something that is not
+    constant: a string built at run time (`a + ":" + b`)."""
+    parent = node.parent
+    if parent is not None and parent.type == "binary_expression" and _plus(parent, source):
+        return False  # the outer `+` of the chain speaks for it
+    operands: list[Node] = []
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if current.type == "binary_expression" and _plus(current, source):
+            pending.extend(c for c in (current.child_by_field_name("left"),
+                                       current.child_by_field_name("right")) if c is not None)
+        else:
+            operands.append(current)
+    return any(o.type in _STRING_LITERALS for o in operands) and not all(
+        o.type in _STRING_LITERALS for o in operands)
+
+
+def _plus(node: Node, source: GoSource) -> bool:
+    return source.text(node.child_by_field_name("operator")) == "+"

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mapguard import __version__
+from mapguard.lint.reach import CallOut
 from mapguard.lint.results import DirResult, FileNote, VersionNote
 from mapguard.lint.rule import Finding
 from mapguard.source.discover import PackageDir
@@ -99,6 +100,7 @@ def _encode(result: DirResult) -> str:
         "versions": [[v.where, v.version, v.source, list(v.silenced)] for v in result.versions],
         "notes": [[str(n.path), n.message, n.line] for n in result.notes],
         "digests": [[str(path), digest] for path, digest in result.digests],
+        "calls": [call.to_json() for call in result.calls],
     })
 
 
@@ -112,4 +114,5 @@ def _decode(text: str) -> DirResult:
               for where, version, source, silenced in data["versions"]),
         tuple(FileNote(Path(p), m, line) for p, m, line in data["notes"]),
         tuple((Path(p), digest) for p, digest in data["digests"]),
+        tuple(CallOut.from_json(call) for call in data.get("calls", ())),
     )

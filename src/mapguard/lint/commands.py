@@ -36,6 +36,7 @@ from mapguard.source.discover import DirTarget, Expansion, expand
 
 if TYPE_CHECKING:
     from mapguard.lint.escape_join import Annotations
+    from mapguard.lint.measured import ProfileEvidence
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -70,6 +71,14 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="Write the report to this file instead of stdout.")
 @click.option("--escape", "with_escape", is_flag=True,
               help="Build the packages with -gcflags=-m=2 and show each finding's map verdict.")
+@click.option("--profile", "profile_target", metavar="FILE|URL",
+              help="A pprof profile (allocs, heap or CPU; a file or a /debug/pprof URL): "
+                   "findings ranked by their sites' measured cost, speed advice at cold "
+                   "sites demoted, and the evidence-only rules MG011 and MG012.")
+@click.option("--hot-share", type=click.FloatRange(min=0, max=100, min_open=True),
+              metavar="PERCENT",
+              help="With --profile: the share of the profile's total that makes a site hot "
+                   "(default 1).")
 @bundle_options
 def lint_command(
     targets: tuple[str, ...], output_format: str, fix: bool, unsafe_fixes: bool,
@@ -77,14 +86,16 @@ def lint_command(
     config_path: Path | None, baseline_path: Path | None, write_baseline: Path | None,
     exclude: tuple[str, ...], include_generated: bool | None,
     advice_everywhere: bool | None, jobs: int | None,
-    no_cache: bool, output_path: Path | None, with_escape: bool, bundle_dir: Path | None,
+    no_cache: bool, output_path: Path | None, with_escape: bool,
+    profile_target: str | None, hot_share: float | None, bundle_dir: Path | None,
     bundle_label: str,
 ) -> int:
     """Find risky map updates in Go packages (default ./...).
 
     TARGETS are Go package patterns as for `go vet`: `./...`, `dir/...`, a directory (its
     package) or .go files. Exit status: 0 nothing found, 1 findings, 2 usage or input errors
-    (files that do not parse are listed and the rest is analysed).
+    (files that do not parse are listed and the rest is analysed). With --profile, speed
+    advice the profile demotes does not count towards status 1.
     """
     cwd = Path.cwd()
     bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard lint")
@@ -102,6 +113,16 @@ def lint_command(
     expansion, per_dir = modules.apply(expansion)
     if not expansion.targets:
         raise UsageError("no Go files to lint: their modules' configurations exclude them all")
+    evidence: ProfileEvidence | None = None
+    if profile_target is not None:
+        from mapguard.lint.profiled import load_evidence, tree_root
+
+        share = hot_share if hot_share is not None else run_config.config.hot_share
+        evidence = load_evidence(profile_target, tree_root(expansion.roots, cwd), share / 100)
+        options = replace(options, evidence=evidence)
+        per_dir = {directory: replace(o, evidence=evidence) for directory, o in per_dir.items()}
+    elif hot_share is not None:
+        raise UsageError("--hot-share needs --profile")
 
     def options_for(target: DirTarget) -> LintOptions:
         return per_dir[target.directory]
@@ -139,6 +160,10 @@ def lint_command(
                                         [str(cwd / p) for p in (targets or ("./...",))])
         except MapguardError as exc:
             escape_error = exc  # the findings are still reported, without verdicts
+    if evidence is not None:
+        from mapguard.lint.measured import apply_evidence
+
+        result = apply_evidence(result, evidence)
     if diff and output_format != "json":
         # The report's format owns stdout; text has room for the diff before it.
         click.echo(diff, nl=False, err=output_format != "text")
@@ -150,7 +175,7 @@ def lint_command(
         raise escape_error
     if result.errors:
         return 2
-    return 1 if result.findings else 0
+    return 1 if result.failing else 0
 
 
 def check_writable(path: Path, option: str) -> None:

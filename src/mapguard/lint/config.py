@@ -11,6 +11,7 @@ go-version = "1.22"              # advice as if the module said `go 1.22`
 baseline = "mapguard-baseline.json"
 jobs = 0                         # worker processes; 0 = one per core
 cache = true                     # reuse results for unchanged files
+hot-share = 1.0                  # with --profile: percent of the profile that makes a site hot
 ```
 """
 
@@ -41,6 +42,7 @@ class LintConfig:
     baseline: str | None = None
     jobs: int = 0
     cache: bool = True
+    hot_share: float = 1.0
 
 
 def _schema() -> Any:
@@ -60,6 +62,7 @@ def _schema() -> Any:
         baseline: str | None = None
         jobs: int = Field(0, ge=0)
         cache: bool = True
+        hot_share: float = Field(1.0, gt=0, le=100, alias="hot-share")
 
         @field_validator("go_version")
         @classmethod

@@ -13,16 +13,25 @@ import hashlib
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mapguard.errors import ToolError
 from mapguard.gotool import find_go, gofmt_accepts
 from mapguard.goversion import NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_key
+from mapguard.lint.modulewide import (
+    FOLLOWING_RULES,
+    Unit,
+    follow_in_package,
+    follow_module,
+    following_here,
+    visit_unit,
+)
 from mapguard.lint.overlaps import one_finding_per_problem
+from mapguard.lint.reach import CallOut
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, FileNote, LintResult, VersionNote
 from mapguard.lint.rule import (
@@ -34,6 +43,7 @@ from mapguard.lint.rule import (
     is_support_directory,
     looks_like_support_file,
 )
+from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
 from mapguard.source.discover import (
     DirTarget,
     Expansion,
@@ -48,6 +58,9 @@ from mapguard.source.gomod import GoModule, find_module
 from mapguard.source.loader import FileError, VersionChoice, load_packages
 from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
+
+if TYPE_CHECKING:
+    from mapguard.lint.measured import ProfileEvidence
 
 # Below this much source, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD_BYTES = 4_000_000
@@ -80,6 +93,8 @@ class LintOptions:
     shard_bytes: int | None = None
     # Also report the rules with `in_support_code=False` in test and tool code.
     advice_everywhere: bool = False
+    # What a profile measured (`lint --profile`): the evidence-only rules run on it.
+    evidence: ProfileEvidence | None = None
 
 
 ProgressCallback = Callable[[int, int], None]  # (packages done, packages in all)
@@ -134,12 +149,14 @@ def lint_expansion(
                       options.shard_bytes)
     outcomes = _run_all(work, options.jobs, progress)
     merged = _merge_shards(work, outcomes)
-    if options.cache_dir is not None:
-        cache = LintCache(options.cache_dir)
+    cache = LintCache(options.cache_dir) if options.cache_dir is not None else None
+    if cache is not None:
         cache.put_many((key, result) for key, result, cached in merged
                        if key is not None and not cached)
-        cache.close()
     results = [result for _, result, _ in merged]
+    results = _followed_across_packages(targets, per_dir, results, cache)
+    if cache is not None:
+        cache.close()
     return LintResult(
         findings=tuple(sorted((f for r in results for f in r.findings), key=lambda f: f.sort_key)),
         files=sum(r.files for r in results),
@@ -151,6 +168,37 @@ def lint_expansion(
                            key=lambda n: (str(n.path), n.line))),
         digests={path: digest for r in results for path, digest in r.digests},
     )
+
+
+def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOptions],
+                              results: list[DirResult], cache: LintCache | None
+                              ) -> list[DirResult]:
+    """The results with what following calls across the module's packages found (MG004,
+    MG005, MG008; `mapguard.lint.modulewide`)."""
+    by_dir = {target.directory: result for target, result in zip(targets, results, strict=True)}
+    if not any(result.calls for result in results):
+        return results
+    options_of = {target.directory: options for target, options in zip(targets, per_dir,
+                                                                      strict=True)}
+
+    def visit(unit: Unit) -> DirResult:
+        options = options_of[unit.target.directory]
+        codes = frozenset(rule.code for rule in options.rules) & FOLLOWING_RULES
+        if not codes:
+            return DirResult((), (), 0, ())
+        return visit_unit(
+            unit, codes, options.selection,
+            lambda directory: choose_version(find_module(directory), options),
+            _options_fingerprint(options, unit.target.directory), cache, _suppressed_in)
+
+    found = follow_module(by_dir, targets, visit)
+    return [replace(result, findings=(*result.findings, *_new_findings(
+        result.findings, found.get(target.directory, ())))) if target.directory in found
+        else result for target, result in zip(targets, results, strict=True)]
+
+
+def _suppressed_in(package: Package, findings: list[Finding]) -> list[Finding]:
+    return list(_unsuppressed(package, findings))
 
 
 def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
@@ -224,16 +272,26 @@ def _merge_shards(work: list[Work], outcomes: list[_Outcome]
             tuple(dict.fromkeys(v for r in results for v in r.versions)),
             tuple(dict.fromkeys(n for r in results for n in r.notes)),
             tuple(dict.fromkeys(d for r in results for d in r.digests if d[0] in fixable)),
+            tuple(dict.fromkeys(c for r in results for c in r.calls)),
         ), False))
     return merged
 
 
-def _options_fingerprint(options: LintOptions) -> str:
+def _options_fingerprint(options: LintOptions, directory: Path) -> str:
     return "|".join([
         ",".join(rule.code for rule in options.rules),
         str(options.go_version), str(options.toolchain_version), str(options.detect_toolchain),
         str(options.selection.include_generated), str(options.advice_everywhere),
+        _evidence_digest(options, directory),
     ])
+
+
+def _evidence_digest(options: LintOptions, directory: Path) -> str:
+    """What the evidence-only rules can see of a directory ("" when they see nothing: the
+    result is then the one without a profile)."""
+    if options.evidence is None or not any(rule.evidence_only for rule in options.rules):
+        return ""
+    return options.evidence.digest(directory.resolve())
 
 
 def _run_all(work: list[Work], jobs: int, progress: ProgressCallback | None) -> list[_Outcome]:
@@ -305,7 +363,8 @@ def _job(unit: Work) -> _Outcome:
         # The installed Go decides for code without a go directive: part of the key there.
         module = find_module(package_dir.directory)
         version = choose_version(module, options)
-        key = cache_key(package_dir, f"{_options_fingerprint(options)}|{version.version}")
+        fingerprint = _options_fingerprint(options, package_dir.directory)
+        key = cache_key(package_dir, f"{fingerprint}|{version.version}")
         hit = cache.get(key)
         if hit is not None:
             return _Outcome(_with_errors(hit, errors), key, cached=True)
@@ -358,20 +417,37 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
 
     # One joined text: each marker is then a single substring search per package.
     text = b"\0".join(f.content for f in package_dir.files if not f.context_only)
-    rules = tuple(rule for rule in options.rules if rule.applies_to(text))
-    packages, errors = load_packages(package_dir, choose, None, judge, shard,
-                                     _triggers_by_file(package_dir, rules, options, shard,
-                                                       lead=lead))
+    with_evidence = bool(_evidence_digest(options, package_dir.directory))
+    rules = tuple(rule for rule in options.rules if rule.applies_to(text)
+                  and (with_evidence or not rule.evidence_only))
+    # Following calls across packages (`modulewide`) spans the package, like MG004: a split
+    # package does it once, in its lead shard.
+    following = following_here((rule.code for rule in options.rules), text) if lead else (
+        frozenset())
+    triggers = _triggers_by_file(package_dir, rules, options, shard, lead=lead)
+    if following & {"MG004", "MG005"}:
+        triggers = _with_context_bodies(triggers)
+    packages, errors = load_packages(package_dir, choose, None, judge, shard, triggers)
     findings: list[Finding] = []
     raw: list[tuple[Finding, bool]] = []
+    calls: list[CallOut] = []
     for package in packages:
         found = rule_findings(package, rules, shard, lead=lead,
-                              advice_everywhere=options.advice_everywhere)
+                              advice_everywhere=options.advice_everywhere,
+                              evidence=options.evidence)
+        reached: list[Finding] = []
+        if following:
+            reached, leaving = follow_in_package(package, following, lambda _path: True)
+            calls.extend(leaving)
         if shard is None:
-            findings.extend(_unsuppressed(package, one_finding_per_problem(found, rules)))
+            kept = list(_unsuppressed(package, one_finding_per_problem(found, rules)))
+            findings.extend(kept)
+            findings.extend(_new_findings(kept, _unsuppressed(package, reached)))
         else:
             suppressed = _suppression(package)
             raw.extend((finding, suppressed(finding)) for finding in found)
+            raw.extend((finding, suppressed(finding)) for finding in _new_findings(found,
+                                                                                    reached))
     mine = [f for f in package_dir.files
             if not f.context_only and (shard is None or f.path in shard)]
     for source_file in mine:
@@ -383,7 +459,16 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
     digests = tuple((f.path, content_digest(f.content)) for f in package_dir.files
                     if f.path in fixable)
     return DirResult(tuple(findings), tuple(errors), len(mine), tuple(versions),
-                     tuple(notes), digests), tuple(raw)
+                     tuple(notes), digests, tuple(dict.fromkeys(calls))), tuple(raw)
+
+
+def _with_context_bodies(triggers: Callable[[Path, bytes], tuple[TextPattern, ...] | None]
+                         ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
+    """The triggers, and the bodies where following calls starts (goroutines, handlers)."""
+    def with_contexts(path: Path, source: bytes) -> tuple[TextPattern, ...] | None:
+        own = triggers(path, source)
+        return None if own is None else (*own, *CONTEXT_BODIES)
+    return with_contexts
 
 
 def _triggers_by_file(package_dir: PackageDir, rules: Sequence[Rule], options: LintOptions,
@@ -413,6 +498,17 @@ def _triggers_outside_support(package_dir: PackageDir, rules: Sequence[Rule],
         return lambda _path, _source: in_support
     return lambda path, source: in_support if looks_like_support_file(path, source) \
         else everywhere
+
+
+def _new_findings(known: Iterable[Finding], found: Iterable[Finding]) -> list[Finding]:
+    """The findings of `found` at places no finding of the same rule in `known` holds."""
+    seen = {(f.rule, f.path, f.line) for f in known}
+    fresh: list[Finding] = []
+    for finding in found:
+        if (finding.rule, finding.path, finding.line) not in seen:
+            seen.add((finding.rule, finding.path, finding.line))
+            fresh.append(finding)
+    return fresh
 
 
 def _body_triggers(rules: Sequence[Rule]) -> tuple[TextPattern, ...] | None:
@@ -453,7 +549,8 @@ def content_digest(content: bytes) -> str:
 
 def rule_findings(package: Package, rules: Sequence[Rule],
                   shard: frozenset[Path] | None = None, *, lead: bool = True,
-                  advice_everywhere: bool = False) -> list[Finding]:
+                  advice_everywhere: bool = False,
+                  evidence: ProfileEvidence | None = None) -> list[Finding]:
     """What the rules report, before overlaps and ignore comments are settled: with `shard`,
     in its files only, except that the `lead` shard runs the whole-package rules for every
     file (and the other shards do not run them)."""
@@ -476,7 +573,7 @@ def rule_findings(package: Package, rules: Sequence[Rule],
             owned = frozenset(go_file.path for go_file in package.files
                               if go_file.path not in support
                               and (owned is None or go_file.path in owned))
-        pass_ = Pass(rule, package, info, shard=owned)
+        pass_ = Pass(rule, package, info, shard=owned, evidence=evidence)
         rule.run(pass_)
         findings.extend(f for f in pass_.findings if not (skip_support and f.path in support))
     return findings

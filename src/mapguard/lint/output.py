@@ -56,7 +56,16 @@ def render_text(result: LintResult, cwd: Path, *, color: bool = False,
                 escape: Annotations | None = None) -> str:
     lines_of = SourceLines()
     out: list[str] = []
+    if result.evidence is not None:
+        out.extend(_profile_head(result))
+    cold_header = False
     for finding in result.findings:
+        if finding.measured is not None and finding.measured.demoted and not cold_header:
+            cold_header = True
+            assert result.evidence is not None
+            out.append(f"cold in the profile (below {result.evidence.threshold_text}): speed "
+                       "advice demoted, not counted in the exit status")
+            out.append("")
         location = f"{display_path(finding.path, cwd)}:{finding.line}:{finding.column}"
         head = f"{location}: {finding.rule} [{finding.severity}] {finding.message}"
         if color:
@@ -66,6 +75,8 @@ def render_text(result: LintResult, cwd: Path, *, color: bool = False,
                     + f" {finding.message}")
         out.append(head)
         out.extend(_code_frame(finding, lines_of))
+        if finding.measured is not None:
+            out.append(f"    measured: {finding.measured.detail}")
         if escape is not None and finding in escape:
             from mapguard.lint.escape_join import describe
 
@@ -109,6 +120,19 @@ def _window(line: str, start: int, width: int) -> tuple[str, int, int]:
     return shown, caret, max(1, min(width, last - start))
 
 
+def _profile_head(result: LintResult) -> list[str]:
+    evidence = result.evidence
+    assert evidence is not None
+    from mapguard.lint.measured import human
+
+    lines = [f"profile {evidence.source}: {evidence.kind}, {evidence.sample_type}, total "
+             f"{human(evidence.total, evidence.unit)}; findings ranked by their sites' "
+             f"cost; hot from {evidence.threshold_text}"]
+    lines.extend(f"profile note: {note}" for note in evidence.notes)
+    lines.append("")
+    return lines
+
+
 def summary_line(result: LintResult) -> str:
     counts = Counter(str(f.severity) for f in result.findings)
     detail = ", ".join(counted(counts[s], s) for s in ("error", "warning") if counts[s])
@@ -118,6 +142,9 @@ def summary_line(result: LintResult) -> str:
     text = f"{found}{f' ({detail})' if detail else ''} in {counted(result.files, 'file')}"
     if result.errors:
         text += f"; {counted(len(result.errors), 'file')} not analysed"
+    cold = len(result.findings) - len(result.failing)
+    if result.evidence is not None:
+        text += f"; {cold} demoted as cold in the profile"
     assumed = "; ".join(_version_text(note) for note in result.versions)
     return f"{text}. {assumed}" if assumed else text
 
@@ -174,6 +201,21 @@ def render_json(result: LintResult, cwd: Path, escape: Annotations | None = None
                         for v in result.versions],
         "warnings": [{"path": display_path(n.path, cwd), "line": n.line or None,
                       "message": n.message} for n in result.notes],
+        **({"profile": _profile_json(result)} if result.evidence is not None else {}),
+    }
+
+
+def _profile_json(result: LintResult) -> dict[str, Any]:
+    evidence = result.evidence
+    assert evidence is not None
+    return {
+        "source": evidence.source, "kind": evidence.kind, "sample_type": evidence.sample_type,
+        "unit": evidence.unit, "total": evidence.total, "duration_ns": evidence.duration_ns,
+        "hot_share": evidence.hot_share,
+        "changed_functions": [{"function": c.function, "value": c.value, "why": c.why,
+                               "path": str(c.path) if c.path else None}
+                              for c in evidence.changed],
+        "notes": list(evidence.notes),
     }
 
 
@@ -183,9 +225,10 @@ def render_sarif(result: LintResult, rules: Sequence[Rule], cwd: Path) -> dict[s
     results = []
     for finding in result.findings:
         uri = display_path(finding.path, cwd)
+        demoted = finding.measured is not None and finding.measured.demoted
         entry: dict[str, Any] = {
             "ruleId": finding.rule,
-            "level": SARIF_LEVEL[finding.severity],
+            "level": "note" if demoted else SARIF_LEVEL[finding.severity],
             "message": {"text": finding.message},
             "locations": [{"physicalLocation": {
                 "artifactLocation": _artifact(uri, finding.path, cwd),
@@ -195,6 +238,8 @@ def render_sarif(result: LintResult, rules: Sequence[Rule], cwd: Path) -> dict[s
         }
         if finding.rule in index:
             entry["ruleIndex"] = index[finding.rule]
+        if finding.measured is not None:
+            entry["properties"] = {"measured": finding.measured.to_json()}
         if finding.fix is not None:
             entry["fixes"] = [{
                 "description": {"text": finding.fix.description},
@@ -283,8 +328,10 @@ def render_github(result: LintResult, cwd: Path) -> str:
             f"endLine={finding.end_line}", f"endColumn={finding.end_column}",
             f"title={_escape_property(f'{finding.rule} {finding.name}')}",
         ])
-        out.append(f"::{GITHUB_LEVEL[finding.severity]} {properties}::"
-                   f"{_escape_data(finding.message)}")
+        demoted = finding.measured is not None and finding.measured.demoted
+        level = "notice" if demoted else GITHUB_LEVEL[finding.severity]
+        measured = f" (measured: {finding.measured.detail})" if finding.measured else ""
+        out.append(f"::{level} {properties}::{_escape_data(finding.message + measured)}")
     for error in result.errors:
         out.append(f"::error file={_escape_property(display_path(error.path, cwd))}::"
                    f"{_escape_data(error.message)}")

@@ -5,7 +5,9 @@ rule that lies inside this rule's reported node is the same problem seen from a 
 and only the stronger finding is kept (MG001's "reuse the map with clear" makes MG002's "size
 the new map" moot on the same statement). Findings of different rules that share a line and
 still both stand give different advice about that code: neither keeps its automatic fix, so
-that `--fix` never settles between them.
+that `--fix` never settles between them. A rule that fires only on a profile's evidence
+(`Rule.evidence_only`) yields to any other rule's finding on its line: that finding carries
+the evidence.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from mapguard.lint.rule import Finding, Rule
 
 def one_finding_per_problem(findings: Sequence[Finding], rules: Iterable[Rule]
                             ) -> list[Finding]:
+    rules = list(rules)
     superseded_by = {rule.code: set(rule.supersedes) for rule in rules if rule.supersedes}
+    evidence_only = {rule.code for rule in rules if rule.evidence_only}
     by_file: dict[Path, list[Finding]] = defaultdict(list)
     for finding in findings:
         by_file[finding.path].append(finding)
@@ -29,7 +33,8 @@ def one_finding_per_problem(findings: Sequence[Finding], rules: Iterable[Rule]
         if len(same_file) == 1:
             kept.extend(same_file)
             continue
-        standing = [f for f in same_file if not _superseded(f, same_file, superseded_by)]
+        standing = [f for f in same_file if not _superseded(f, same_file, superseded_by)
+                    and not _yields(f, same_file, evidence_only)]
         kept.extend(_without_conflicting_fixes(standing))
     return kept
 
@@ -38,6 +43,12 @@ def _superseded(finding: Finding, others: list[Finding],
                 superseded_by: dict[str, set[str]]) -> bool:
     return any(finding.rule in superseded_by.get(other.rule, ()) and _inside(finding, other)
                for other in others if other is not finding)
+
+
+def _yields(finding: Finding, others: list[Finding], evidence_only: set[str]) -> bool:
+    return finding.rule in evidence_only and any(
+        other.rule not in evidence_only and other.line <= finding.line <= other.end_line
+        for other in others)
 
 
 def _inside(inner: Finding, outer: Finding) -> bool:

@@ -15,6 +15,8 @@ from mapguard.lint.rules import (
     mg008_published_map_mutated,
     mg009_linkname_runtime_map,
     mg010_allocating_map_key_in_loop,
+    mg011_hot_map_creation,
+    mg012_hot_map_growth,
 )
 
 ALL_RULES: tuple[Rule, ...] = tuple(sorted(
@@ -29,6 +31,8 @@ ALL_RULES: tuple[Rule, ...] = tuple(sorted(
         mg008_published_map_mutated.RULE,
         mg009_linkname_runtime_map.RULE,
         mg010_allocating_map_key_in_loop.RULE,
+        mg011_hot_map_creation.RULE,
+        mg012_hot_map_growth.RULE,
     ),
     key=lambda rule: rule.code,
 ))

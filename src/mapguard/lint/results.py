@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mapguard.lint.reach import CallOut
 from mapguard.lint.rule import Finding
 from mapguard.source.loader import FileError
+
+if TYPE_CHECKING:
+    from mapguard.lint.measured import ProfileEvidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,9 @@ class DirResult:
     versions: tuple[VersionNote, ...]
     notes: tuple[FileNote, ...] = ()
     digests: tuple[tuple[Path, str], ...] = ()  # content digests of the files with fixes
+    # Calls from this package's concurrent code into other packages of the module, with what
+    # they hand over (`mapguard.lint.modulewide` follows them).
+    calls: tuple[CallOut, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +55,9 @@ class LintResult:
     cached_packages: int = 0
     notes: tuple[FileNote, ...] = ()
     digests: dict[Path, str] = field(default_factory=dict)  # files with fixes, as linted
+    evidence: ProfileEvidence | None = None  # the profile the findings were measured with
+
+    @property
+    def failing(self) -> tuple[Finding, ...]:
+        """The findings that make the run fail: all but speed advice the profile demoted."""
+        return tuple(f for f in self.findings if f.measured is None or not f.measured.demoted)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tree_sitter import Node
 
@@ -24,6 +24,9 @@ from mapguard.goversion import GoVersion
 from mapguard.source.gomod import GoModule
 from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
+
+if TYPE_CHECKING:  # profile evidence is read only with `lint --profile`
+    from mapguard.lint.measured import ProfileEvidence
 
 
 class Severity(enum.StrEnum):
@@ -75,6 +78,29 @@ class Fix:
 
 
 @dataclass(frozen=True, slots=True)
+class Measured:
+    """What a profile (`lint --profile`) measured at a finding's site."""
+
+    status: str  # "measured"; "not-profiled": no samples in the package; "changed": the
+    # profiled build of the function differs from the source, so its lines are not joined
+    value: int = 0
+    unit: str = ""
+    sample_type: str = ""
+    share: float = 0.0  # of the profile's total
+    per_second: float | None = None  # when the profile covers a known duration
+    lines: tuple[int, ...] = ()  # the lines whose cost is the finding's
+    demoted: bool = False  # speed advice at a site the profile shows cold
+    detail: str = ""  # what the status means for this finding, in words
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "value": self.value, "unit": self.unit,
+                "sample_type": self.sample_type, "share": round(self.share, 6),
+                "per_second": (round(self.per_second, 3) if self.per_second is not None
+                               else None),
+                "lines": list(self.lines), "demoted": self.demoted, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     rule: str
     name: str
@@ -86,12 +112,16 @@ class Finding:
     end_column: int
     message: str
     fix: Fix | None = None
+    measured: Measured | None = None  # with `lint --profile` only; never cached
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "name": self.name, "severity": str(self.severity),
+        data = {"rule": self.rule, "name": self.name, "severity": str(self.severity),
                 "path": str(self.path), "line": self.line, "column": self.column,
                 "end_line": self.end_line, "end_column": self.end_column,
                 "message": self.message, "fix": self.fix.to_json() if self.fix else None}
+        if self.measured is not None:
+            data["measured"] = self.measured.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Finding:
@@ -151,6 +181,9 @@ class Rule:
     # Codes of rules whose finding inside this rule's reported node is the same problem: the
     # engine keeps only this rule's (MG001's `clear` makes MG002's size hint moot).
     supersedes: tuple[str, ...] = ()
+    # Fires only on a profile's evidence (`lint --profile`): without one the engine skips it,
+    # and where another rule reports the same line, that finding carries the evidence.
+    evidence_only: bool = False
     # True: the rule analyses the package as one (a model of all its goroutines) rather than
     # candidate by candidate, so a split package runs it once, in one shard, for every file,
     # instead of building the same model in each shard.
@@ -182,6 +215,8 @@ class Pass:
     # When a large package is split across workers: the files whose candidates this pass
     # checks (the rest are there to be looked up). None: every file.
     shard: frozenset[Path] | None = None
+    # What a profile measured (`lint --profile`), for the rules that fire on evidence.
+    evidence: ProfileEvidence | None = None
 
     def owns(self, go_file: GoFile) -> bool:
         """Whether candidates in `go_file` are this pass's to check."""

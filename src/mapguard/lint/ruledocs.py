@@ -35,6 +35,8 @@ def render(rules: Sequence[Rule] = ALL_RULES) -> str:
            "|---|---|---|---|---|---|"]
     for rule in rules:
         needs = f"Go ≥ {rule.needs}" if rule.needs else "—"
+        if rule.evidence_only:
+            needs = "`--profile`" if not rule.needs else f"{needs}, `--profile`"
         out.append(f"| [{rule.code}](#{rule.code.lower()}-{rule.name}) | {rule.name} | "
                    f"{rule.severity} | {needs} | {rule.reports_at or '—'} | {rule.summary} |")
     for rule in rules:
@@ -42,6 +44,8 @@ def render(rules: Sequence[Rule] = ALL_RULES) -> str:
         out.append(f"## {rule.code} {rule.name}")
         out.append("")
         needs = f"; needs Go {rule.needs} (silent for older modules)" if rule.needs else ""
+        if rule.evidence_only:
+            needs += "; fires only with `mapguard lint --profile`"
         out.append(f"Severity {rule.severity}{needs}. Reports at {rule.reports_at or '—'}.")
         out.append("")
         # The explain text's own headings sit one level below the rule's.

@@ -276,7 +276,7 @@ class Concurrency:
                 return None  # the receiver itself is not a map field
             # `c := newConn(); go c.serve()`: every goroutine gets a receiver of its own, and
             # the other methods that touch it are, as far as the code shows, its own calls.
-            if self._fresh_receiver(context):
+            if self.fresh_receiver(context):
                 return None
             if context.repeatable or self._field_used_elsewhere(map_expr, go_file, context):
                 return Sharing(f"`{text}` is a field reached through the receiver")
@@ -297,7 +297,7 @@ class Concurrency:
             return Sharing(f"`{text}` is a field of a captured value, also used elsewhere")
         return None
 
-    def _fresh_receiver(self, context: Context) -> bool:
+    def fresh_receiver(self, context: Context) -> bool:
         """`go x.m()` where x is a variable made fresh for this goroutine: declared inside the
         loop that starts it (or, outside loops, inside the starting function)."""
         statement = context.go_statement
@@ -317,6 +317,20 @@ class Concurrency:
         if scope == statement:
             scope = context.starter
         return _is_inside(symbol.ident, scope)
+
+    def fresh_capture(self, symbol: LocalDecl, context: Context) -> bool:
+        """A variable a goroutine's func literal captures that is made fresh for each
+        goroutine: declared inside the body of the loop that starts it (or, outside loops,
+        inside the starting function). `c := &conn{...}; go func() { c.serve() }()`."""
+        statement = context.go_statement
+        if context.kind != "goroutine" or statement is None or context.starter is None or (
+            symbol.kind != "var" or _is_inside(symbol.ident, context.function)
+        ):
+            return False
+        loop = _loop_body_of(statement)
+        body = loop.child_by_field_name("body") if loop != statement else context.starter
+        return body is not None and _is_inside(symbol.ident, body) and _is_inside(
+            statement, body)
 
     def _file_of(self, node: Node) -> GoFile | None:
         root = node

@@ -2,7 +2,8 @@
 
 A lock is held when `x.Lock()` (for writes; `x.RLock()` is enough only for reads) was called
 earlier in the same block or an enclosing block of the same function with no `x.Unlock()` in
-between, or `defer x.Unlock()` follows `x.Lock()`. A function named `...Locked`/`..._locked`, or
+between, or `defer x.Unlock()` follows `x.Lock()`; a wrapper's `g := x.Lock(...)` holds it until
+`g.Unlock()` (or to the end with `defer g.Unlock()`). A function named `...Locked`/`..._locked`, or
 whose doc comment says the caller must hold a lock ("Lock should be held", "Read lock held on
 entry", ...), runs as if that lock were held; so does an unexported function whose every call
 in the package's non-test code is made with a write lock held. Code in a closure that is not
@@ -152,6 +153,17 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
         lock, method = _lock_call(call, go_file)
         if lock is not None and method in {"Unlock", "RUnlock"}:
             deferred.add(lock)  # released at return: held for the rest of the function
+        return
+    if kind == "short_var_declaration":
+        # `guard := s.mu.Lock("why")`: a lock wrapper hands back what releases it
+        # (`defer guard.Unlock()`): the guard's name stands for the lock from here on.
+        left, right = (statement.child_by_field_name(f) for f in ("left", "right"))
+        names = left.named_children if left is not None else []
+        values = right.named_children if right is not None else []
+        if len(names) == 1 and len(values) == 1 and names[0].type == "identifier":
+            lock, method = _lock_call(values[0], go_file)
+            if lock is not None and method in {"Lock", "RLock"}:
+                states[go_file.text(names[0])] = Mode.WRITE if method == "Lock" else Mode.READ
         return
     if kind != "expression_statement" or not statement.named_child_count:
         return

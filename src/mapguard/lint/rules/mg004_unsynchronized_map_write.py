@@ -1,8 +1,13 @@
 """## What it does
 Finds a map written (`m[k] = v`, `m[k]++`, `m[k] op= v`, `delete`, `clear`) by code that runs
 concurrently — an HTTP handler, a goroutine, a function started with `go` — while other
-goroutines can reach the same map, and no lock is held at the write. It also follows a shared map
-handed from such code to a same-package function that writes its map parameter.
+goroutines can reach the same map, and no lock is held at the write. It also follows calls from
+HTTP handlers and from goroutines that run several times at once, up to two calls deep and across
+the packages of the module (a handler in `cmd/server` calling a store method in `internal/store`):
+a write there to what the call hands on (the handler's receiver or a field of it, a shared
+argument) or to a package-level map is reported at the write, naming the handler and the call
+that leads to it. Lint the module from its root (`./...`) for calls between its packages to be
+seen.
 
 ## Why is this bad?
 Go maps are not safe for concurrent use. net/http serves every request on its own goroutine, so
@@ -49,7 +54,10 @@ the starter hands over and replaces right after `go`, or another field of the sa
 function handed to a task queue (`q.Queue(func() {...})`) runs where the queue runs it, not in
 the goroutine that queues it. Code in `_test.go` files is left to `go test -race`. When
 the goroutines are ordered by something the rule does not see (a channel handshake through
-another function), suppress the finding with `//mapguard:ignore MG004 <reason>`.
+another function), suppress the finding with `//mapguard:ignore MG004 <reason>`. Calls are not
+followed when a write lock is held at the call (it covers the callee), from a goroutine that runs
+once, into a value made fresh for each goroutine (`c := newConn(); go c.serve()`), through
+interfaces or function values, or into func literals (`once.Do(func() {...})`).
 """
 
 from __future__ import annotations
@@ -67,7 +75,8 @@ from mapguard.source.typeinfo import LocalDecl, unparen, walk
 
 # Bodies that start goroutines or handle requests. The other functions the rule looks into
 # (ones started with `go f()`, helpers handed a shared map) are parsed when it asks about them.
-_BODIES = (
+# Module-wide following (`mapguard.lint.modulewide`) starts from the same bodies.
+CONTEXT_BODIES = (
     re.compile(rb"\tgo "), re.compile(rb"\{ go "), re.compile(rb"\.Go\("),
     re.compile(rb"ResponseWriter"),
 )
@@ -228,7 +237,7 @@ RULE = Rule(
     run=run,
     # Concurrency needs a `go` statement (gofmt indents it) or an HTTP handler somewhere.
     markers=(b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter"),
-    bodies=_BODIES,
+    bodies=CONTEXT_BODIES,
     # The concurrency model and the shared-map handoffs span the package.
     whole_package=True,
 )

@@ -4,7 +4,10 @@ of a shared value, where goroutines can run the check at the same time:
 - in an HTTP handler or a goroutine, on a variable or field other goroutines reach (error);
 - elsewhere, when the function itself shows that the value is shared: it checks a package-level
   variable, or a field of a struct type that carries a `sync.Mutex`/`sync.RWMutex`, without the
-  lock, and then uses the same value with a lock held (check-then-lock; warning).
+  lock, and then uses the same value with a lock held (check-then-lock; warning);
+- in a function an HTTP handler or a goroutine that runs several times at once calls, up to two
+  calls deep and across the packages of the module, on the receiver it was handed or on
+  package-level state (error; not in `main` packages, which set up once at start).
 
 ## Why is this bad?
 The check and the assignment are two steps. Two goroutines can both see `nil`, both build a
@@ -132,7 +135,7 @@ def run(pass_: Pass) -> None:
         return
     seen: set[tuple[int, int]] = set()
     for match in pass_.candidates():
-        found = _lazy_init(match.node, match.file)
+        found = lazy_init(match.node, match.file)
         if found is None:
             continue
         statement, checked = found
@@ -148,7 +151,7 @@ def run(pass_: Pass) -> None:
                          severity=severity)
 
 
-def _lazy_init(node: Node, go_file: GoFile) -> tuple[Node, Node] | None:
+def lazy_init(node: Node, go_file: GoFile) -> tuple[Node, Node] | None:
     """(if statement, checked expression) for `if x == nil { x = ... }`."""
     comparison = node
     if comparison.type != "binary_expression":
@@ -208,7 +211,7 @@ _BUILT = frozenset({"call_expression", "composite_literal", "unary_expression", 
 
 def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
            ) -> tuple[Severity, str] | None:
-    if _set_just_before(statement, go_file, checked):
+    if set_just_before(statement, go_file, checked):
         return None  # `x = a; if x == nil { x = b }` gives a default, it does not initialise
     verdict = _context_verdict(pass_, go_file, statement, checked)
     # The protections that cost a search of the package come last, for verdicts only.
@@ -261,7 +264,7 @@ def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Nod
     return None
 
 
-def _set_just_before(statement: Node, go_file: GoFile, checked: Node) -> bool:
+def set_just_before(statement: Node, go_file: GoFile, checked: Node) -> bool:
     """An earlier statement of the same block assigns the checked expression."""
     name = "".join(go_file.text(checked).split())
     previous = statement.prev_named_sibling

@@ -2,7 +2,8 @@
 Finds writes to a map after it was published to other goroutines: a map obtained from
 `atomic.Pointer[...].Load()`, `atomic.Value.Load().(map…)` or a `sync.Map` `Load`, or a map the
 same function already handed to `Store(&m)` / `Store(m)`, then written in place (`m[k] = v`,
-`delete`, `clear`, ...). Each write is reported.
+`delete`, `clear`, ...). Each write is reported, also in a function of the module (another
+package included) that the published map is handed to and that writes its parameter in place.
 
 ## Why is this bad?
 Publishing through an atomic or a `sync.Map` is how readers get the map *without locks*. A write
@@ -283,6 +284,11 @@ def _same_local(a: object, b: LocalDecl) -> bool:
 
 def _operator(node: Node) -> str:
     return next((c.type for c in node.children if not c.is_named), "")
+
+
+def published(expr: Node, go_file: GoFile, at: Node, info: TypeInfo) -> str | None:
+    """How the map `expr`, used at `at` (a call handing it on), was published, or None."""
+    return _published(expr, MapWrite(go_file, at, expr, "assign"), info, depth=0)
 
 
 RULE = Rule(

@@ -1,0 +1,160 @@
+"""The module-wide part of MG004, MG005 and MG008: calls followed across the packages of a
+module, built on the per-package results and cached like them.
+
+Each package's analysis (`engine.analyse_dir`) follows the calls its concurrent code and its
+publishers make inside the package (`mapguard.lint.reach`) and reports what it finds there;
+the calls that leave for another package of the same module are kept in its result
+(`DirResult.calls`), cached with it. Then, round after round, the calls into each package
+are grouped and that package is visited with them: its findings join the run's, and the
+calls it makes in turn go to the next round. A package's visit is cached under its files and
+the calls it was asked about, so an unchanged module costs a cache look-up per package.
+
+Only packages the command line selected are visited (`./...` from the module root is all of
+them): a finding always lands in a linted file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mapguard.lint.cache import LintCache, cache_key
+from mapguard.lint.reach import PUBLISHING, CallOut, Effect, Follower
+from mapguard.lint.registry import rule_for
+from mapguard.lint.results import DirResult
+from mapguard.lint.rule import Finding
+from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
+from mapguard.source.concurrency import Concurrency
+from mapguard.source.discover import DirTarget, Selection, read_target
+from mapguard.source.gomod import find_module
+from mapguard.source.loader import VersionChoice, load_packages
+from mapguard.source.package import Package
+from mapguard.source.typeinfo import TypeInfo
+
+FOLLOWING_RULES = frozenset({"MG004", "MG005", "MG008"})
+MAX_ROUNDS = 8
+
+
+def following_here(codes: Iterable[str], text: bytes) -> frozenset[str]:
+    """The rules among `codes` worth following calls for in a package whose files, joined,
+    are `text`: MG004 and MG005 where concurrency starts, MG008 where a map is published.
+    (Their own markers say nothing here: a handler that only calls a store holds none.)"""
+    starts = any(pattern.search(text) for pattern in CONTEXT_BODIES)
+    publishes = any(marker in text for marker in PUBLISHING)
+    return frozenset(code for code in FOLLOWING_RULES & set(codes)
+                     if (publishes if code == "MG008" else starts))
+
+
+def follow_in_package(package: Package, codes: frozenset[str],
+                      owns: Callable[[Path], bool]) -> tuple[list[Finding], tuple[CallOut, ...]]:
+    """The findings in `package` reached by following calls from its own concurrent code
+    and publishers, and the calls that leave for other packages of the module."""
+    model = package.memo.get("concurrency")
+    info = model.info if isinstance(model, Concurrency) else TypeInfo(package)
+    follower = Follower(package, info)
+    if codes & {"MG004", "MG005"}:
+        follower.from_contexts(model if isinstance(model, Concurrency)
+                               else Concurrency.of(package, info), owns)
+    if "MG008" in codes:
+        follower.from_publishers(owns)
+    findings = [_finding(e) for e in follower.reach.effects if e.rule in codes]
+    return findings, tuple(dict.fromkeys(follower.reach.calls))
+
+
+def _finding(effect: Effect) -> Finding:
+    rule = rule_for(effect.rule)
+    node = effect.node
+    return Finding(rule.code, rule.name, rule.severity, effect.file.path,
+                   node.start_point.row + 1, node.start_point.column + 1,
+                   node.end_point.row + 1, node.end_point.column + 1, effect.message)
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One package to visit in a round: its directory, options and the calls into it."""
+
+    target: DirTarget
+    calls: tuple[CallOut, ...]
+
+
+Visit = Callable[[Unit], DirResult]
+
+
+def follow_module(results: dict[Path, DirResult], targets: Sequence[DirTarget],
+                  visit: Visit) -> dict[Path, list[Finding]]:
+    """Rounds of visits until no call leads anywhere new: the findings per directory."""
+    by_path = _import_paths(targets)
+    asked: dict[Path, set[tuple[str, tuple[object, ...]]]] = defaultdict(set)
+    found: dict[Path, list[Finding]] = defaultdict(list)
+    pending = [call for result in results.values() for call in result.calls]
+    for _round in range(MAX_ROUNDS):
+        grouped: dict[str, list[CallOut]] = defaultdict(list)
+        for call in pending:
+            target = by_path.get(call.package)
+            if target is None:
+                continue  # outside the module, or a package not linted
+            key = (call.function, call.shared.pattern)
+            if key in asked[target.directory]:
+                continue
+            asked[target.directory].add(key)
+            grouped[call.package].append(call)
+        if not grouped:
+            break
+        pending = []
+        for package in sorted(grouped):
+            calls = tuple(sorted(grouped[package], key=lambda c: json.dumps(c.to_json())))
+            target = by_path[package]
+            result = visit(Unit(target, calls))
+            found[target.directory].extend(result.findings)
+            pending.extend(result.calls)
+    return found
+
+
+def _import_paths(targets: Sequence[DirTarget]) -> dict[str, DirTarget]:
+    found: dict[str, DirTarget] = {}
+    for target in targets:
+        module = find_module(target.directory)
+        if module is None:
+            continue
+        try:
+            relative = target.directory.relative_to(module.root).as_posix()
+        except ValueError:
+            continue
+        found[module.path if relative == "." else f"{module.path}/{relative}"] = target
+    return found
+
+
+def visit_unit(unit: Unit, codes: frozenset[str], selection: Selection,
+               choose: Callable[[Path], VersionChoice], fingerprint: str,
+               cache: LintCache | None,
+               suppress: Callable[[Package, list[Finding]], list[Finding]]) -> DirResult:
+    """Visit one package with the calls into it; cached under its files and the calls."""
+    package_dir, _unreadable = read_target(unit.target, selection)
+    if package_dir is None:
+        return DirResult((), (), 0, ())
+    request = json.dumps([c.to_json() for c in unit.calls], sort_keys=True)
+    digest = hashlib.blake2b(request.encode(), digest_size=16).hexdigest()
+    key = cache_key(package_dir, f"{fingerprint}|reach|{digest}")
+    if cache is not None and (hit := cache.get(key)) is not None:
+        return hit
+    packages, _errors = load_packages(package_dir, lambda module: choose(package_dir.directory),
+                                      ())
+    findings: list[Finding] = []
+    calls: list[CallOut] = []
+    for package in packages:
+        if package.name.endswith("_test"):
+            continue
+        follower = Follower(package, TypeInfo(package))
+        follower.from_requests(list(unit.calls))
+        findings.extend(suppress(package, [_finding(e) for e in follower.reach.effects
+                                           if e.rule in codes]))
+        calls.extend(follower.reach.calls)
+    result = DirResult(tuple(dict.fromkeys(findings)), (), 0, (),
+                       calls=tuple(dict.fromkeys(calls)))
+    if cache is not None:
+        cache.put_many([(key, result)])
+    return result

@@ -1,0 +1,525 @@
+"""Following calls from concurrent code: what a called function does to the maps it is handed.
+
+MG004, MG005 and MG008 judge a write where it happens; the concurrency that makes it a race
+can be a call or two away, in another package of the module (a handler in `cmd/server`
+calling a writer in `internal/store`). This module follows calls outwards, at most
+`MAX_DEPTH` calls deep, from:
+
+- every concurrency context of a package that runs several times at once (HTTP handlers,
+  goroutines started in a loop or per request; `Concurrency`), with what the call hands on:
+  a receiver or an argument that other goroutines reach (the context's own sharing rules say
+  which, except for a value made fresh for each goroutine), and the package-level maps of
+  every package it reaches;
+- every function that loads or stores a published map (MG008), with the published map as
+  an argument.
+
+A called function is *visited* with what it was handed (`Shared`): its unlocked writes to a
+shared map are MG004 findings (MG008 for a published one), its unlocked lazy
+initialisation of shared state an MG005 finding, and its own calls hand on what they pass.
+A call made with a write lock held hands on nothing (the lock covers the callee). Calls into
+the same package are visited at once; calls into another package of the module become
+`CallOut` records, which the engine (`mapguard.lint.modulewide`) groups by package and visits
+there, round after round, with every package's results cached. Interface calls, function
+values and func literals (`once.Do(func() {...})`) are not followed:
+who runs them, and how often, is not visible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tree_sitter import Node
+
+from mapguard.lint.rules import mg005_lazy_init_race as mg005
+from mapguard.lint.rules import mg008_published_map_mutated as mg008
+from mapguard.source.calls import runs_under_once
+from mapguard.source.concurrency import Concurrency, Context
+from mapguard.source.locks import Mode, lock_mode_at
+from mapguard.source.mapwrites import map_writes
+from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
+from mapguard.source.typeinfo import ImportRef, LocalDecl, TypeInfo, same_node, unparen, walk
+from mapguard.source.types import Named, deref
+
+MAX_DEPTH = 2  # calls followed from one context (a handler, its helper, the store it calls)
+_NIL_CHECK = re.compile(rb"== ?nil|nil ==")
+PUBLISHING = (b"atomic.Pointer[", b"atomic.Value", b"sync.Map")
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What a called function is handed that other goroutines reach, and why (None: not
+    shared): its receiver, each parameter, the package-level maps of its package; the
+    published maps among its parameters (MG008); the context it all comes from."""
+
+    receiver: str | None = None
+    params: tuple[str | None, ...] = ()
+    globals: str | None = None
+    published: tuple[str | None, ...] = ()
+    origin: str = ""
+    depth: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.receiver or self.globals or any(self.params) or any(self.published))
+
+    @property
+    def pattern(self) -> tuple[object, ...]:
+        """Which inputs are shared, whatever the reasons: a function is visited once per
+        pattern (the first caller's reasons name it in the messages)."""
+        return (bool(self.receiver), tuple(map(bool, self.params)), bool(self.globals),
+                tuple(map(bool, self.published)))
+
+    def param(self, index: int) -> str | None:
+        return self.params[index] if index < len(self.params) else None
+
+    def published_param(self, index: int) -> str | None:
+        return self.published[index] if index < len(self.published) else None
+
+    def to_json(self) -> list[Any]:
+        return [self.receiver, list(self.params), self.globals, list(self.published),
+                self.origin, self.depth]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Shared:
+        receiver, params, globals_, published, origin, depth = data
+        return cls(receiver, tuple(params), globals_, tuple(published), origin, depth)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOut:
+    """A call into another package of the module, with what it hands over."""
+
+    package: str  # import path
+    function: str  # `F`, or `T.M` for a method of T (either receiver form)
+    shared: Shared
+    where: str  # the call, `file.go:12`, for the message
+
+    def to_json(self) -> list[Any]:
+        return [self.package, self.function, self.shared.to_json(), self.where]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> CallOut:
+        package, function, shared, where = data
+        return cls(package, function, Shared.from_json(shared), where)
+
+
+# Where a call goes: a function of the package being visited, or (import path, name) of one in
+# another package of the module.
+Target = FuncDecl | tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """A finding to report: `rule` at `node` of `file`."""
+
+    rule: str
+    file: GoFile
+    node: Node
+    message: str
+
+
+@dataclass(slots=True)
+class Reach:
+    effects: list[Effect] = field(default_factory=list)
+    calls: list[CallOut] = field(default_factory=list)
+
+
+class Follower:
+    """Visits the functions of one package with what their callers hand them."""
+
+    def __init__(self, package: Package, info: TypeInfo) -> None:
+        self.package = package
+        self.info = info
+        module = package.module
+        self.module_path = module.path if module is not None else None
+        self.reach = Reach()
+        self._visited: set[tuple[int, int, tuple[object, ...]]] = set()
+
+    # ---- where following starts -------------------------------------------------------
+
+    def from_contexts(self, model: Concurrency, owns: Callable[[Path], bool]) -> None:
+        """The calls made by each concurrency context (its own writes are MG004's), of the
+        contexts in the files this analysis owns (`Pass.owns`)."""
+        for context in model.contexts:
+            # A goroutine that runs once shares only with code it is ordered against in ways
+            # a call chain does not show (channels, waits, flags): followed, it would guess.
+            if context.file.is_test or not owns(context.file.path) or not context.repeatable:
+                continue
+            origin = _origin(context, self.package)
+            globals_ = "which runs several times at once"
+            body = context.file.complete(context.function)
+            for call in _calls(body):
+                # Where a call goes is cheaper to learn than what it hands on, and most calls
+                # leave the module (the standard library, dependencies): those come first.
+                target = self._target(call, context.file)
+                if target is None:
+                    continue
+                shared = self._handed_from_context(model, context, call, origin, globals_)
+                if shared:
+                    self._call(context.file, call, shared, target)
+
+    def from_publishers(self, owns: Callable[[Path], bool]) -> None:
+        """The calls that hand a published map on (MG008), in the files this analysis owns."""
+        for go_file in self.package.files:
+            if go_file.is_test or not owns(go_file.path) or not any(
+                marker in go_file.source for marker in PUBLISHING
+            ):
+                continue
+            for call in _calls(go_file.root):
+                arguments = _arguments(call)
+                maps = [self.info.is_map_expr(a, go_file) for a in arguments]
+                target = self._target(call, go_file) if any(maps) else None
+                if target is None:
+                    continue  # judging what a call hands on costs more than these look-ups
+                published = tuple(mg008.published(a, go_file, call, self.info) if is_map
+                                  else None for a, is_map in zip(arguments, maps, strict=True))
+                if any(published):
+                    where = f"{go_file.path.name}:{call.start_point.row + 1}"
+                    self._call(go_file, call, Shared(published=published, origin=where), target)
+
+    def from_requests(self, calls: list[CallOut]) -> None:
+        """Visit the functions of this package other packages call (`CallOut.function`)."""
+        for call in calls:
+            declaration = self._declaration(call.function)
+            if declaration is not None:
+                self.visit(declaration, call.shared, call.where)
+
+    # ---- visiting -------------------------------------------------------------------------
+
+    def visit(self, declaration: FuncDecl, shared: Shared, where: str) -> None:
+        go_file = declaration.file
+        key = (id(go_file), declaration.node.start_byte, shared.pattern)
+        if key in self._visited or shared.depth > MAX_DEPTH or go_file.is_test:
+            return
+        self._visited.add(key)
+        function = go_file.complete(declaration.node)
+        name = _display_name(declaration)
+        self._writes(go_file, function, shared, name, where)
+        if any(marker in go_file.source[function.start_byte:function.end_byte]
+               for marker in (b"nil",)):
+            self._lazy_inits(declaration, go_file, function, shared, name, where)
+        if shared.depth >= MAX_DEPTH:
+            return  # its calls would go one call too deep
+        for call in _calls(function):
+            target = self._target(call, go_file)
+            if target is None:
+                continue
+            handed = Shared(self._reason(call_receiver(call), go_file, function, shared),
+                            tuple(self._reason(a, go_file, function, shared)
+                                  for a in _arguments(call)),
+                            shared.globals,
+                            tuple(self._published(a, go_file, function, shared)
+                                  for a in _arguments(call)),
+                            shared.origin, shared.depth + 1)
+            # A lock held at the call covers what the callee does. The visited function's
+            # own callers are not asked (locks.py does, with the package's TypeInfo): the call
+            # that led here held no lock, so "every caller holds one" cannot be true.
+            if handed and lock_mode_at(call, go_file) is not Mode.WRITE:
+                self._call(go_file, call, handed, target)
+
+    def _call(self, go_file: GoFile, call: Node, shared: Shared, target: Target) -> None:
+        where = f"{_relative(go_file.path, self.package)}:{call.start_point.row + 1}"
+        if isinstance(target, FuncDecl):
+            self.visit(target, shared, where)
+        else:
+            package, name = target
+            self.reach.calls.append(CallOut(package, name, shared, where))
+
+    def _target(self, call: Node, go_file: GoFile) -> Target | None:
+        """Where a call goes: a function of this package, or (import path, `F` or `T.M`) in
+        another package of the module; None elsewhere, or when that is not visible."""
+        function = call.child_by_field_name("function")
+        if function is None:
+            return None
+        declaration = self.info.called_function(function, go_file)
+        return declaration if declaration is not None else self._callee_package(call, go_file)
+
+    def _callee_package(self, call: Node, go_file: GoFile) -> tuple[str, str] | None:
+        """(import path, `F` or `T.M`) of a call into another package of this module."""
+        if self.module_path is None:
+            return None
+        function = unparen(call.child_by_field_name("function") or call)
+        if function.type != "selector_expression":
+            return None
+        operand = function.child_by_field_name("operand")
+        field_node = function.child_by_field_name("field")
+        if operand is None or field_node is None:
+            return None
+        name = go_file.text(field_node)
+        if operand.type == "identifier":
+            symbol = self.info.resolve(operand, go_file)
+            if isinstance(symbol, ImportRef):
+                return (symbol.path, name) if self._in_module(symbol.path) else None
+        owner = deref(self.info.type_of(operand, go_file))
+        if isinstance(owner, Named) and owner.pkg and self._in_module(owner.pkg):
+            return owner.pkg, f"{owner.name}.{name}"
+        return None
+
+    def _in_module(self, path: str) -> bool:
+        module = self.module_path
+        return module is not None and (path == module or path.startswith(module + "/"))
+
+    def _declaration(self, function: str) -> FuncDecl | None:
+        if "." in function:
+            receiver, name = function.split(".", 1)
+            return self.info.method(Named("", receiver), name)
+        found = self.package.funcs.get(function)
+        return found if found is not None and not found.is_method else None
+
+    # ---- what the visited function does -----------------------------------------------
+
+    def _writes(self, go_file: GoFile, function: Node, shared: Shared, name: str,
+                where: str) -> None:
+        for write in map_writes(self.package, self.info, [(go_file, function)]):
+            if _in_goroutine(write.statement, function) or _in_closure(write.statement,
+                                                                        function):
+                continue  # another goroutine, or a func value (once.Do's): who runs it?
+            published = self._published(write.target, go_file, function, shared)
+            reason = None if published else self._reason(write.target, go_file, function,
+                                                         shared)
+            if published is None and reason is None:
+                continue
+            mode = lock_mode_at(write.statement, go_file)  # locks taken here (see `visit`)
+            if mode is Mode.WRITE:
+                continue
+            target = "".join(go_file.text(write.target).split())
+            if published is not None:
+                message = (
+                    f"`{target}` is written in place in {name}, which is handed a published "
+                    f"map at {where} (it {published}). Readers use it without locks, so this "
+                    "write races with them (the runtime can die with `fatal error: concurrent "
+                    "map read and map write`; go test -race reports a DATA RACE). Copy-on-write "
+                    "instead: copy it, change the copy, then Store the copy")
+                self.reach.effects.append(Effect("MG008", go_file, write.statement, message))
+                continue
+            lock_note = (" (an RLock is held, but RLock only allows reads)"
+                         if mode is Mode.READ else "")
+            message = (
+                f"`{target}` is written without a lock{lock_note} in {name}, which "
+                f"{shared.origin} reaches through the call at {where}: {reason}: two "
+                "goroutines can write it at once, and the runtime then kills the process "
+                "with `fatal error: concurrent map writes` (go test -race reports a DATA "
+                "RACE). Hold a sync.Mutex around every access to it, or give the map to a "
+                "single goroutine")
+            self.reach.effects.append(Effect("MG004", go_file, write.statement, message))
+
+    def _lazy_inits(self, declaration: FuncDecl, go_file: GoFile, function: Node,
+                    shared: Shared, name: str, where: str) -> None:
+        if not (shared.receiver or shared.globals) or self.package.is_main:
+            return  # MG005 leaves main packages alone (their lazy set-up runs at start-up)
+        under_once: bool | None = None  # a search of the package: only when something is found
+        seen: set[int] = set()
+        for hit in _NIL_CHECK.finditer(go_file.source, function.start_byte, function.end_byte):
+            node = go_file.node_at(hit.start(), hit.end())
+            while node is not None and node.type != "binary_expression":
+                node = node.parent if node.type in {"nil", "identifier"} else None
+            found = mg005.lazy_init(node, go_file) if node is not None else None
+            if found is None or found[0].start_byte in seen:
+                continue
+            statement, checked = found
+            seen.add(statement.start_byte)
+            if _in_goroutine(statement, function) or _in_closure(statement, function):
+                continue
+            if mg005.set_just_before(statement, go_file, checked):
+                continue
+            if checked.type == "identifier" and not isinstance(
+                self.info.resolve(checked, go_file), VarDecl
+            ):
+                continue  # assigning a parameter or a local rebinds it: nothing shared changes
+            reason = self._reason(checked, go_file, function, shared)
+            if reason is None or lock_mode_at(statement, go_file) is not Mode.NONE:
+                continue
+            if under_once is None:
+                under_once = runs_under_once(self.package, self.info, declaration)
+            if under_once:
+                return
+            text = "".join(go_file.text(checked).split())
+            message = (
+                f"lazy initialisation of `{text}` without a lock in {name}, which "
+                f"{shared.origin} reaches through the call at {where}: {reason}: two "
+                "goroutines can both see nil and both assign, and one keeps using the value "
+                "the other replaced (go test -race reports a DATA RACE). Use sync.Once, "
+                "initialise it eagerly, or take the lock before the check")
+            self.reach.effects.append(Effect("MG005", go_file, statement, message))
+
+    # ---- why an expression is shared -----------------------------------------------------
+
+    def _handed_from_context(self, model: Concurrency, context: Context, call: Node,
+                             origin: str, globals_: str | None) -> Shared:
+        go_file = context.file
+
+        def why(expr: Node | None) -> str | None:
+            if expr is None:
+                return None
+            expr = unparen(expr)
+            if expr.type == "unary_expression" and expr.child_by_field_name("operand"):
+                expr = unparen(expr.child_by_field_name("operand") or expr)
+            if expr.type == "identifier":
+                symbol = self.info.resolve(expr, go_file)
+                if isinstance(symbol, LocalDecl) and symbol.kind == "receiver" and same_node(
+                    symbol.scope, context.function
+                ):
+                    # `c := newConn(); go c.serve()`: each goroutine has a receiver of its own.
+                    return None if model.fresh_receiver(context) else (
+                        f"`{go_file.text(expr)}` is the receiver of {origin}")
+            if expr.type not in {"identifier", "selector_expression"}:
+                return None
+            root = _root(expr)
+            symbol = self.info.resolve(root, go_file) if root is not None else None
+            if isinstance(symbol, LocalDecl) and model.fresh_capture(symbol, context):
+                return None  # each goroutine has a value of its own
+            sharing = model.sharing(expr, go_file, context)
+            return sharing.reason if sharing is not None else None
+
+        shared = Shared(why(call_receiver(call)), tuple(why(a) for a in _arguments(call)),
+                        globals_, (), origin, 1)
+        # A lock held at the call covers what the callee does.
+        if shared and lock_mode_at(call, go_file, self.info) is Mode.WRITE:
+            return Shared()
+        return shared
+
+    def _reason(self, expr: Node | None, go_file: GoFile, function: Node, shared: Shared,
+                depth: int = 0) -> str | None:
+        """Why `expr`, in a visited function, is shared: it is (a field of) the shared
+        receiver, a shared parameter, a package-level map reached concurrently, or a local
+        bound to one of these."""
+        root = _root(expr)
+        if root is None or depth > 3:
+            return None
+        symbol = self.info.resolve(root, go_file)
+        if isinstance(symbol, VarDecl):
+            if symbol.constant or shared.globals is None or not self._is_map_holder(expr,
+                                                                                   go_file):
+                return None
+            return (f"`{_text(expr, go_file)}` is a package-level map, and {shared.origin} "
+                    f"runs several times at once")
+        if not isinstance(symbol, LocalDecl):
+            return None
+        if symbol.kind in {"receiver", "param"} and not same_node(symbol.scope, function):
+            return None  # a closure's own parameter
+        if symbol.kind == "receiver":
+            return shared.receiver
+        if symbol.kind == "param":
+            index = _parameter_index(function, symbol.ident)
+            return shared.param(index) if index is not None else None
+        if symbol.kind == "var" and symbol.value is not None and symbol.value_count == 1:
+            value = unparen(symbol.value)
+            if value.type in {"identifier", "selector_expression"} and root is expr:
+                return self._reason(value, go_file, function, shared, depth + 1)
+        return None
+
+    def _published(self, expr: Node | None, go_file: GoFile, function: Node,
+                   shared: Shared) -> str | None:
+        expr = unparen(expr) if expr is not None else None
+        if expr is None or expr.type != "identifier" or not any(shared.published):
+            return None
+        symbol = self.info.resolve(expr, go_file)
+        if not isinstance(symbol, LocalDecl) or symbol.kind != "param" or not same_node(
+            symbol.scope, function
+        ):
+            return None
+        index = _parameter_index(function, symbol.ident)
+        return shared.published_param(index) if index is not None else None
+
+    def _is_map_holder(self, expr: Node | None, go_file: GoFile) -> bool:
+        """A package-level value worth following: a map, or a value with map fields (a
+        selector chain reaches one)."""
+        if expr is None:
+            return False
+        return expr.type == "selector_expression" or self.info.is_map_expr(expr, go_file) or (
+            self.info.struct_of(self.info.type_of(expr, go_file)) is not None)
+
+
+def call_receiver(call: Node) -> Node | None:
+    function = unparen(call.child_by_field_name("function") or call)
+    return function.child_by_field_name("operand") if function.type == (
+        "selector_expression") else None
+
+
+def _calls(node: Node) -> Iterator[Node]:
+    """The calls in `node`, not those inside goroutines it starts or func values it makes
+    (`once.Do(func() {...})`: when and how often those run is not visible)."""
+    for candidate in walk(node):
+        if candidate.type == "call_expression" and not _in_goroutine(
+            candidate, node
+        ) and not _in_closure(candidate, node):
+            yield candidate
+
+
+def _in_goroutine(node: Node, function: Node) -> bool:
+    current = node.parent
+    while current is not None and current != function:
+        if current.type == "go_statement":
+            return True
+        current = current.parent
+    return False
+
+
+def _in_closure(node: Node, function: Node) -> bool:
+    current = node.parent
+    while current is not None and current != function:
+        if current.type == "func_literal":
+            return True
+        current = current.parent
+    return False
+
+
+def _arguments(call: Node) -> list[Node]:
+    arguments = call.child_by_field_name("arguments")
+    return [a for a in (arguments.named_children if arguments else []) if a.type != "comment"]
+
+
+def _root(expr: Node | None) -> Node | None:
+    current = unparen(expr) if expr is not None else None
+    if current is not None and current.type == "unary_expression":
+        current = unparen(current.child_by_field_name("operand") or current)
+    while current is not None and current.type == "selector_expression":
+        current = unparen(current.child_by_field_name("operand") or current)
+    return current if current is not None and current.type == "identifier" else None
+
+
+def _parameter_index(function: Node, ident: Node) -> int | None:
+    parameters = function.child_by_field_name("parameters")
+    names = [n for d in (parameters.named_children if parameters else [])
+             for n in d.children_by_field_name("name")]
+    return next((i for i, name in enumerate(names) if same_node(name, ident)), None)
+
+
+def _text(node: Node | None, go_file: GoFile) -> str:
+    return "".join(go_file.text(node).split()) if node is not None else ""
+
+
+def _display_name(declaration: FuncDecl) -> str:
+    if declaration.receiver_type is None:
+        return declaration.name
+    receiver = declaration.node.child_by_field_name("receiver")
+    pointer = receiver is not None and "*" in declaration.file.text(receiver)
+    return (f"(*{declaration.receiver_type}).{declaration.name}" if pointer
+            else f"{declaration.receiver_type}.{declaration.name}")
+
+
+def _origin(context: Context, package: Package) -> str:
+    function = context.function
+    name = function.child_by_field_name("name")
+    where = f"{_relative(context.file.path, package)}:{function.start_point.row + 1}"
+    if context.kind == "handler":
+        if name is not None and function.type == "method_declaration":
+            receiver = receiver_type_name(function, context.file)
+            return f"the HTTP handler {receiver}.{context.file.text(name)} ({where})"
+        if name is not None:
+            return f"the HTTP handler {context.file.text(name)} ({where})"
+        return f"the HTTP handler at {where}"
+    line = context.go_statement.start_point.row + 1 if context.go_statement else 0
+    started = f"the goroutine started at {_relative(context.starting_file.path, package)}:{line}"
+    return f"{started}, which runs several times at once" if context.repeatable else started
+
+
+def _relative(path: Path, package: Package) -> str:
+    module = package.module
+    try:
+        return path.relative_to(module.root).as_posix() if module is not None else path.name
+    except ValueError:
+        return path.name

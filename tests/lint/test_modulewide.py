@@ -1,0 +1,121 @@
+"""Module-wide concurrency: MG004/MG005 follow a handler's calls into other packages of its
+module (tests/fixtures/corpus/mg004_module_wide: a server in cmd/server, a store in
+internal/store, a helper package between them), cached like the per-package results."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mapguard.lint import modulewide
+from mapguard.lint.engine import SHARD_MIN_FILES, LintOptions, lint, split_work
+from mapguard.lint.registry import rule_for
+from mapguard.lint.results import LintResult
+from mapguard.source.discover import Selection, expand
+
+from .corpus import FIXTURES
+
+FIXTURE = FIXTURES / "corpus" / "mg004_module_wide"
+STORE = Path("internal/store/store.go")
+WANTED = {("MG004", 17), ("MG004", 33), ("MG005", 46), ("MG004", 49)}
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    """A copy of the fixture in a module of its own (same import paths as in the corpus)."""
+    (tmp_path / "go.mod").write_text("module example.com/corpus\n\ngo 1.22\n")
+    shutil.copytree(FIXTURE, tmp_path / FIXTURE.name)
+    return tmp_path / FIXTURE.name
+
+
+def _store_findings(result: LintResult, root: Path) -> set[tuple[str, int]]:
+    assert not result.errors, result.errors
+    return {(f.rule, f.line) for f in result.findings if f.path == root / STORE}
+
+
+def test_handler_in_cmd_server_reaches_writes_in_internal_store(shop: Path) -> None:
+    result = lint([f"{shop}/..."], LintOptions(jobs=1))
+    assert _store_findings(result, shop) == WANTED
+    assert {f.path for f in result.findings} == {shop / STORE}
+    by_line = {f.line: f.message for f in result.findings}
+    # The message names the handler and the call that leads to the write.
+    assert "the HTTP handler server.ServeHTTP (mg004_module_wide/cmd/server/main.go:32)" in (
+        by_line[17])
+    assert "through the call at mg004_module_wide/internal/tally/tally.go:8" in by_line[17]
+
+
+def test_findings_land_only_in_linted_packages(shop: Path) -> None:
+    # The store alone: nothing concurrent calls it. The server alone: the writes are elsewhere.
+    assert not lint([f"{shop}/internal/..."], LintOptions(jobs=1)).findings
+    assert not lint([f"{shop}/cmd/..."], LintOptions(jobs=1)).findings
+
+
+def test_rules_left_out_are_not_followed(shop: Path) -> None:
+    result = lint([f"{shop}/..."], LintOptions(jobs=1, rules=(rule_for("MG005"),)))
+    assert _store_findings(result, shop) == {("MG005", 46)}
+
+
+def test_a_second_run_takes_the_visits_from_the_cache(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    first = lint([f"{shop}/..."], options)
+
+    def no_loading(*_args: object, **_kwargs: object) -> object:
+        raise AssertionError("a cached visit loaded its package again")
+
+    monkeypatch.setattr(modulewide, "load_packages", no_loading)
+    second = lint([f"{shop}/..."], options)
+    assert second.findings == first.findings
+    assert _store_findings(second, shop) == WANTED
+
+
+def test_the_cache_sees_a_fix_in_the_store(shop: Path, tmp_path: Path) -> None:
+    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    assert ("MG004", 17) in _store_findings(lint([f"{shop}/..."], options), shop)
+    store = shop / STORE
+    fixed = store.read_text().replace(
+        "func (h *Hits) Add(path string) {\n",
+        "func (h *Hits) Add(path string) {\n\tmu.Lock()\n\tdefer mu.Unlock()\n",
+    ).replace('import "sync"', 'import "sync"\n\nvar mu sync.Mutex')
+    store.write_text(fixed)
+    assert ("MG004", 17 + 4) not in _store_findings(lint([f"{shop}/..."], options), shop)
+    assert ("MG004", 33 + 4) in _store_findings(lint([f"{shop}/..."], options), shop)
+
+
+def test_a_lock_at_the_call_covers_the_callee(shop: Path, tmp_path: Path) -> None:
+    server = shop / "cmd" / "server" / "main.go"
+    server.write_text(server.read_text().replace(
+        "\ttally.Record(s.hits, r.URL.Path)\n",
+        "\ts.mu.Lock()\n\ttally.Record(s.hits, r.URL.Path)\n\ts.mu.Unlock()\n",
+    ))
+    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    assert ("MG004", 17) not in _store_findings(lint([f"{shop}/..."], options), shop)
+
+
+def test_an_ignore_comment_silences_a_module_wide_finding(shop: Path) -> None:
+    store = shop / STORE
+    store.write_text(store.read_text().replace(
+        "\th.perPath[path]++ // want MG004",
+        "\th.perPath[path]++ //mapguard:ignore MG004 callers serialise",
+    ))
+    result = lint([f"{shop}/..."], LintOptions(jobs=1))
+    assert ("MG004", 17) not in _store_findings(result, shop)
+    assert ("MG004", 33) in _store_findings(result, shop)
+
+
+def test_a_split_package_hands_on_the_calls_of_every_part(shop: Path) -> None:
+    server = shop / "cmd" / "server"
+    for number in range(2 * SHARD_MIN_FILES):  # enough files for the package to be split
+        (server / f"health{number}.go").write_text(
+            f'package main\n\nimport "net/http"\n\nfunc health{number}(w http.ResponseWriter, '
+            "r *http.Request) { w.WriteHeader(http.StatusOK) }\n"
+        )
+    targets = [t for t in expand([f"{shop}/..."], shop, Selection()).targets
+               if t.directory == server]
+    assert len(split_work(targets, [LintOptions()], jobs=2, shard_bytes=1)) == 2
+    whole = lint([f"{shop}/..."], LintOptions(jobs=1))
+    split = lint([f"{shop}/..."], LintOptions(jobs=2, shard_bytes=1))
+    assert _store_findings(split, shop) == _store_findings(whole, shop) == WANTED
