@@ -101,15 +101,29 @@ def test_reading_the_wire_format_agrees_with_go_tool_trace(
         trace_file: Path, go_toolchain: GoToolchain) -> None:
     ours = summarize_trace_file(trace_file, points=50).summary
     go = _via_go(trace_file, go_toolchain)
-    assert [(c.index, c.duration_ns, c.mark_ns, c.began_before_trace) for c in ours.gc_cycles] \
-        == [(c.index, c.duration_ns, c.mark_ns, c.began_before_trace) for c in go.gc_cycles]
+    # Events of different Ps can carry one timestamp. go tool trace puts them in an order of its
+    # own and moves each tie 1 ns later; our reader may take the same events in the other order.
+    # Durations can then differ by a nanosecond or two, and a timeline point can show the other
+    # of two simultaneous values (a heap size one P reported, or a one-goroutine transient).
+    assert [(c.index, c.began_before_trace) for c in ours.gc_cycles] \
+        == [(c.index, c.began_before_trace) for c in go.gc_cycles]
+    for mine_cycle, their_cycle in zip(ours.gc_cycles, go.gc_cycles, strict=True):
+        for field in ("duration_ns", "mark_ns"):
+            mine_ns, their_ns = getattr(mine_cycle, field), getattr(their_cycle, field)
+            assert (mine_ns is None) == (their_ns is None)
+            assert mine_ns is None or abs(mine_ns - their_ns) <= 2
     assert [(p.reason, p.gc_cycle) for p in ours.stw] == [(p.reason, p.gc_cycle) for p in go.stw]
-    # go tool trace moves an event that ties with the one before it 1 ns later: pauses can
-    # differ by that much.
     for mine, theirs in zip(ours.stw, go.stw, strict=True):
         assert abs(mine.duration_ns - theirs.duration_ns) <= 2
-    for name in ("heap", "heap_goal", "goroutines", "runnable"):
-        assert [v for _, v in getattr(ours, name)] == [v for _, v in getattr(go, name)], name
+    # (series, largest difference allowed at a point: share of the value, or goroutines)
+    for name, share, goroutines in (("heap", 0.01, 0), ("heap_goal", 0.0, 0),
+                                    ("goroutines", 0.0, 1), ("runnable", 0.0, 1)):
+        mine_values = [v for _, v in getattr(ours, name)]
+        their_values = [v for _, v in getattr(go, name)]
+        assert len(mine_values) == len(their_values), name
+        differ = [(m, t) for m, t in zip(mine_values, their_values, strict=True) if m != t]
+        assert len(differ) <= len(mine_values) // 5, (name, differ)
+        assert all(abs(m - t) <= max(share * t, goroutines) for m, t in differ), (name, differ)
     assert ours.gomaxprocs == go.gomaxprocs
     assert abs(ours.duration_ns - go.duration_ns) < 1_000_000
 
