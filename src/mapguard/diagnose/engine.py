@@ -38,7 +38,7 @@ from mapguard.diagnose.knowledge import CauseEntry
 from mapguard.diagnose.model import Cost, Diagnosed, Diagnosis, Evidence, Unexplained
 from mapguard.diagnose.sites import SiteFiles
 from mapguard.evidence.causes import Creation, creation_of
-from mapguard.evidence.profile_commands import human
+from mapguard.evidence.quantities import human
 from mapguard.evidence.site import Site
 from mapguard.evidence.sourcetree import SourceFiles
 

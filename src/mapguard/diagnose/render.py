@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mapguard.diagnose.model import Cost, Diagnosed, Diagnosis, Evidence, Unexplained
-from mapguard.evidence.profile_commands import human
+from mapguard.evidence.quantities import human
 
 
 def cost_json(cost: Cost | None) -> dict[str, Any] | None:

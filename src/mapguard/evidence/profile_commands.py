@@ -19,6 +19,7 @@ from mapguard.evidence.attribution import ALLOCATION_KINDS, Attribution, attribu
 from mapguard.evidence.binary import read_binary
 from mapguard.evidence.causes import Cause, cause_chain
 from mapguard.evidence.profile_diff import Change, ProfileDiff, diff_profiles
+from mapguard.evidence.quantities import human
 from mapguard.evidence.render import console, display_path, unclipped
 from mapguard.evidence.site import Site
 from mapguard.evidence.sourcematch import SourceMatch
@@ -184,20 +185,6 @@ def diff(base: str, new: str, source: Path | None, sample_index: str | None,
 
 
 # --- text output ---------------------------------------------------------------------------
-
-
-def human(value: int, unit: str) -> str:
-    if unit == "bytes":
-        for factor, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-            if abs(value) >= factor:
-                return f"{value / factor:.2f} {suffix}"
-        return f"{value} B"
-    if unit == "nanoseconds":
-        for factor, suffix in ((10**9, "s"), (10**6, "ms"), (10**3, "µs")):
-            if abs(value) >= factor:
-                return f"{value / factor:.2f} {suffix}"
-        return f"{value} ns"
-    return f"{value:,}"
 
 
 def _share(value: int, total: int) -> str:

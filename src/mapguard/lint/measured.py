@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tree_sitter import Node, Tree
 
+from mapguard.evidence.quantities import human as quantity
 from mapguard.evidence.sourcematch import declaration_key
 from mapguard.lint.results import LintResult
 from mapguard.lint.rule import Finding, Measured
@@ -116,17 +117,8 @@ class ProfileEvidence:
 
 
 def human(value: int, unit: str) -> str:
-    if unit == "bytes":
-        for factor, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-            if abs(value) >= factor:
-                return f"{value / factor:.1f} {suffix}"
-        return f"{value} B"
-    if unit == "nanoseconds":
-        for factor, suffix in ((10**9, "s"), (10**6, "ms"), (10**3, "µs")):
-            if abs(value) >= factor:
-                return f"{value / factor:.2f} {suffix}"
-        return f"{value} ns"
-    return f"{value:,} {unit}".rstrip()
+    """Lint's figures: one decimal, and the unit named for counts."""
+    return quantity(value, unit, digits=1, name_other_units=True)
 
 
 # --- the join ----------------------------------------------------------------------------

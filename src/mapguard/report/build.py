@@ -19,7 +19,7 @@ from mapguard.diagnose.knowledge import CauseEntry
 from mapguard.diagnose.model import Diagnosis
 from mapguard.diagnose.sites import SiteFiles
 from mapguard.errors import MapguardError
-from mapguard.evidence.profile_commands import human
+from mapguard.evidence.quantities import human
 from mapguard.report import plots
 
 FRAME_CONTEXT = 2

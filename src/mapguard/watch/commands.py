@@ -13,7 +13,7 @@ from rich.table import Table
 
 from mapguard.clikit import emit_json, format_option
 from mapguard.errors import UsageError
-from mapguard.evidence.profile_commands import human
+from mapguard.evidence.quantities import human
 from mapguard.sitecap import OTHER
 from mapguard.watch.agent import OnceResult, run_agent, run_once
 from mapguard.watch.config import (
