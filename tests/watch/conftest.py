@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import socket
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,19 +33,3 @@ def mapsvc_binary(go_toolchain: GoToolchain, tmp_path_factory: pytest.TempPathFa
                            toolchain=go_toolchain, timeout=300)
             assert build.returncode == 0, build.stderr
     return binary
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Processes a test starts; all are stopped (terminate, then kill) when it ends."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-    for process in started:
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
