@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -88,30 +88,25 @@ def _open_target(pid: int | None, binary: Path | None) -> Target:
     return Target(go_binary, stream, f"/proc/{os.getpid()}/fd/{stream.fileno()}", pid)
 
 
-@contextlib.contextmanager
-def _signals_stop() -> Iterator[None]:
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        raise Stopped(signum)
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    previous = {sig: signal.signal(sig, stop)
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+
+def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
+    raise Stopped(signum)
 
 
 @contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """While the probes are detached, a second Ctrl-C must not cut the cleanup short."""
-    previous = {sig: signal.signal(sig, signal.SIG_IGN)
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+def _signals_handled(handler: Callable[[int, FrameType | None], None] | signal.Handlers
+                     ) -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP go to `handler` inside the block: `_raise_stopped` while
+    probing; SIG_IGN while the probes are detached, so a second Ctrl-C cannot cut the cleanup
+    short."""
+    previous = {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, earlier in previous.items():
+            signal.signal(sig, earlier)
 
 
 def _parse_listen(text: str) -> tuple[str, int]:
@@ -199,7 +194,7 @@ def _trace(target: Target, session: Session, limit: float | None,
     ended_by = "duration"
     pidfd = _pidfd(target.pid)
     try:
-        with _signals_stop():
+        with _signals_handled(_raise_stopped):
             session.start()
             _announce(session)
             if listen is not None:
@@ -211,7 +206,7 @@ def _trace(target: Target, session: Session, limit: float | None,
     except Stopped as stop:
         ended_by = signal.Signals(stop.signum).name
     finally:
-        with _signals_ignored():
+        with _signals_handled(signal.SIG_IGN):
             with lock:
                 session.stop()
             if server is not None:
