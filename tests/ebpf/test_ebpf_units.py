@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -246,11 +247,32 @@ def test_lost_halves_are_counted_not_paired_wrongly() -> None:
 
 
 def test_reorder_hands_out_in_time_order_up_to_the_watermark() -> None:
-    reorder = Reorder()
-    for time_ns in (30, 10, 50, 20):
-        reorder.add(_hit(ENTRY, time_ns, g=time_ns))
-    assert [h.sample.time_ns for h in reorder.ready(35)] == [10, 20, 30]
-    assert [h.sample.time_ns for h in reorder.ready(None)] == [50]
+    reorder = Reorder(slack_ns=5, clock=lambda: 40)
+    hits = [_hit(ENTRY, time_ns, g=time_ns) for time_ns in (30, 10, 50, 20)]
+    assert [h.sample.time_ns for h in reorder.take(hits)] == [10, 20, 30]
+    assert [h.sample.time_ns for h in reorder.take([], final=True)] == [50]
+
+
+def test_a_long_read_never_hands_an_exit_out_before_its_entry() -> None:
+    """A goroutine enters on CPU 0 and leaves on CPU 1 while the buffers are being read: the
+    entry lands in CPU 0's buffer just after it was read, the exit in CPU 1's before it is. The
+    reading takes longer than the slack (a burst on a busy machine); the exit must wait for
+    the entry, which the next reading brings."""
+    now = [1_000]
+
+    def reading(*hits: Hit) -> Iterator[Hit]:
+        for hit in hits:
+            now[0] += 100  # parsing samples in Python takes time
+            yield hit
+
+    reorder, pairer = Reorder(slack_ns=20, clock=lambda: now[0]), _pairer()
+    first = reorder.take(reading(_hit(ENTRY, 900, g=1), _hit(EXIT, 1_050, g=2)))
+    assert [h.sample.time_ns for h in first] == [900]  # the exit is newer than 1000 - 20
+    second = reorder.take(reading(_hit(ENTRY, 1_040, g=2), _hit(EXIT, 1_300, g=1)))
+    last = reorder.take([], final=True)
+    calls = list(pairer.feed([*first, *second, *last]))
+    assert [(c.start_ns, c.duration_ns) for c in calls] == [(1_040, 10), (900, 400)]
+    assert pairer.unmatched == 0 and not pairer.pending
 
 
 # --- statistics and the export cap -------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -43,7 +43,8 @@ from mapguard.sitecap import OTHER
 
 OPS_PERIOD = 64  # op probes sample one hit in 64 for its call site; every hit is counted
 # A sample is taken in the probe handler a few microseconds before it reaches its buffer:
-# hits newer than this are held back one interval, so that entries and exits pair in order.
+# hits newer than this (before the buffers are read) are held back until the next reading, so
+# that entries and exits pair in order.
 REORDER_SLACK_NS = 20_000_000
 MAX_SAMPLING_PERIOD = 100  # growth probes attached at least one interval in 100
 IDLE_INTERVALS = 3600  # a site without growth this many intervals gives its export slot up
@@ -119,7 +120,7 @@ class Session:
         self.timed: dict[str, Point] = {}
         self.ops: dict[str, Point] = {}
         self.decoders: dict[str, Decoder] = {}
-        self.reorder = Reorder()
+        self.reorder = Reorder(REORDER_SLACK_NS)
         self.pairer = Pairer(self.decoders)
         self._growth_attached = False
         self._attached_since = 0.0
@@ -213,19 +214,21 @@ class Session:
 
     def _drain(self, final: bool) -> None:
         ops_batch: list[tuple[ProbeSpec, tuple[int, ...]]] = []
-        for name, sample in self.perf.samples():
-            if self.pid is not None and sample.pid != self.pid:
-                self.health.other_processes += 1
-                continue
-            point = self.timed.get(name)
-            if point is not None:
-                self.reorder.add(Hit(point.probe, sample))
-                continue
-            op = self.ops[name]
-            ra = self.decoders[name].value(sample.raw, "ra")
-            ops_batch.append((op.probe.spec, caller_stack(sample.stack, ra)))
-        watermark = None if final else time.monotonic_ns() - REORDER_SLACK_NS
-        calls = list(self.pairer.feed(self.reorder.ready(watermark)))
+
+        def timed_hits() -> Iterator[Hit]:
+            for name, sample in self.perf.samples():
+                if self.pid is not None and sample.pid != self.pid:
+                    self.health.other_processes += 1
+                    continue
+                point = self.timed.get(name)
+                if point is not None:
+                    yield Hit(point.probe, sample)
+                    continue
+                op = self.ops[name]
+                ra = self.decoders[name].value(sample.raw, "ra")
+                ops_batch.append((op.probe.spec, caller_stack(sample.stack, ra)))
+
+        calls = list(self.pairer.feed(self.reorder.take(timed_hits(), final)))
         self._record(calls)
         for spec, stack in ops_batch:
             self.totals.ops[(self.symbolizer.site(stack), spec.kind)] += OPS_PERIOD

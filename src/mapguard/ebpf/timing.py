@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import heapq
 import struct
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from mapguard.ebpf.perf import Sample
@@ -131,17 +132,32 @@ class Pairer:
 
 
 class Reorder:
-    """Hands out hits in time order once every CPU's buffer has been read past them."""
+    """Hands out hits in time order once every CPU's buffer has been read past them.
 
-    def __init__(self) -> None:
+    A probe timestamps its sample a moment before the sample reaches its CPU's buffer
+    (`slack_ns` is more than that moment). So whatever was timestamped before the reading
+    began, less the slack, is in the buffers and is read: those hits are handed out. The clock
+    is read before the buffers, never after: reading a burst takes long (200 ms on a busy
+    machine), and meanwhile an entry can reach a buffer already read while its exit, on
+    another CPU, reaches one still to be read; a watermark taken after the reading would hand
+    that exit out before its entry.
+    """
+
+    def __init__(self, slack_ns: int, clock: Callable[[], int] = time.monotonic_ns) -> None:
+        self.slack_ns = slack_ns
+        self._clock = clock
         self._heap: list[tuple[int, int, Hit]] = []
         self._sequence = 0
 
-    def add(self, hit: Hit) -> None:
-        self._sequence += 1
-        heapq.heappush(self._heap, (hit.sample.time_ns, self._sequence, hit))
-
-    def ready(self, before_ns: int | None) -> Iterator[Hit]:
-        """Hits older than `before_ns` (all of them when None), oldest first."""
-        while self._heap and (before_ns is None or self._heap[0][0] < before_ns):
-            yield heapq.heappop(self._heap)[2]
+    def take(self, read: Iterable[Hit], final: bool = False) -> list[Hit]:
+        """Read `read` (everything the buffers hold now) and hand out, oldest first, the hits
+        that no hit still unread can precede; all of them when `final` (the probes are
+        detached: nothing more will come)."""
+        watermark = self._clock() - self.slack_ns
+        for hit in read:
+            self._sequence += 1
+            heapq.heappush(self._heap, (hit.sample.time_ns, self._sequence, hit))
+        ready = []
+        while self._heap and (final or self._heap[0][0] < watermark):
+            ready.append(heapq.heappop(self._heap)[2])
+        return ready
