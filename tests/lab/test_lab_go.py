@@ -52,11 +52,15 @@ def _delete_loop_is_clear_in_code_and_in_time(claims: dict[str, ClaimResult]) ->
     compiled = claims["delete-loop-compiles-to-mapclear"]
     assert compiled.outcome.verdict is Verdict.HOLDS, compiled.outcome.evidence
     assert "runtime.mapclear" in compiled.outcome.numbers["loop"]
-    timed = claims["delete-loop-within-noise-of-clear"]
+    timed = claims["delete-loop-costs-what-clear-costs"]
     assert timed.outcome.verdict is Verdict.HOLDS, timed.outcome.evidence
     comparisons = timed.outcome.numbers["comparisons"]
     assert [c["at"] for c in comparisons] == ["8", "1024"]
-    assert not any(c["differs"] for c in comparisons)
+    # Identical code may differ steadily by a few percent (placement, order); a loop deleting
+    # key by key would cost 2x to 4x a clear.
+    margin = timed.outcome.numbers["margin"]
+    assert f"within {margin:.0%} " in timed.claim.claim
+    assert all(not c["differs"] or abs(c["ratio"] - 1) <= margin for c in comparisons)
     # The same statistics do see a real difference: clear against re-creating.
     faster = claims["clear-cheaper-than-recreate"]
     assert any(c["differs"] for c in faster.outcome.numbers["comparisons"]), \

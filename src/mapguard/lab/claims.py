@@ -343,17 +343,28 @@ def _calls(calls: Sequence[str]) -> str:
     return ", ".join(shown) if shown else "nothing"
 
 
-def delete_loop_within_noise(ev: Evidence) -> Outcome:
+# The exact delete loop and clear compile to the same instructions at two addresses. Identical
+# code can still differ steadily by a few percent, from where it lies and in which order the
+# benchmarks run (0.7 % at 8 entries over 400 rounds here, 3 % seen in one loaded run), a
+# difference no noise floor absorbs once the rounds are enough. Deleting key by key, which is
+# what "slow" would mean, costs 2x (8 entries) to 4x (1024) a clear.
+SAME_CODE_MARGIN = 0.10
+
+
+def delete_loop_costs_what_clear_costs(ev: Evidence) -> Outcome:
     comparisons = _pair(ev, "Refill", "size", "clear", "deleteloop", CPU_TIME)
     if not comparisons:
         return _not_measured("Refill")
-    apart = [c for c in comparisons if c.differs]
+    apart = [c for c in comparisons if c.differs and (c.ratio is None or
+                                                       abs(c.ratio - 1) > SAME_CODE_MARGIN)]
     verdict = Verdict.HOLDS if not apart else Verdict.FAILS
     evidence = (f"CPU time per refill, clear vs the delete loop: {_ratio_text(comparisons)}; "
-                + ("no size differs beyond noise (Holm–Bonferroni across sizes, noise floor "
-                   "from the rounds)" if not apart else
-                   f"{len(apart)} size(s) differ: {', '.join(c.at for c in apart)}"))
-    return Outcome(verdict, evidence, {"comparisons": _numbers(comparisons)})
+                + (f"no size apart beyond noise by more than {SAME_CODE_MARGIN:.0%}"
+                   if not apart else f"{len(apart)} size(s) apart by more than "
+                   f"{SAME_CODE_MARGIN:.0%}: {', '.join(c.at for c in apart)}"))
+    numbers = [{**number, "ratio": c.ratio} for number, c in
+               zip(_numbers(comparisons), comparisons, strict=True)]
+    return Outcome(verdict, evidence, {"comparisons": numbers, "margin": SAME_CODE_MARGIN})
 
 
 def race_and_n_keep_the_loop(ev: Evidence) -> Outcome:
@@ -705,8 +716,9 @@ CHECKS: dict[str, Callable[[Evidence], Outcome]] = {
         clear_refill_allocates_nothing, recreate_allocates, clear_faster_than_make,
         maps_never_shrink, clear_cost_grows_with_capacity, hint_fewer_allocations,
         room_for_eight, clone_copies_capacity, hint_faster, delete_loop_compiles_to_mapclear,
-        delete_loop_within_noise, race_and_n_keep_the_loop, nan_keys, concurrent_writes_fatal,
-        race_detector_map_write, http_concurrent, syncmap_not_general, syncmap_faster,
+        delete_loop_costs_what_clear_costs, race_and_n_keep_the_loop, nan_keys,
+        concurrent_writes_fatal, race_detector_map_write, http_concurrent, syncmap_not_general,
+        syncmap_faster,
         lazy_init, pool_leaks, pool_cleared_allocates_nothing, pool_drops_at_gc,
         atomic_pointer_same_cost, map_value_is_pointer, map_is_header, need_pointer_to_modify,
         pointer_make_costs_more, published_write_fatal, race_detector_published_write,
