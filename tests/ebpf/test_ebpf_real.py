@@ -185,7 +185,7 @@ def interrupt(checker: Child, timeout: float = 120) -> str:
     The signal is repeated until bpftrace exits: bpftrace 0.17 acts on an exit signal only when
     it interrupts its epoll_wait, and one that arrives between two waits (bpftrace runnable but
     not running, on a busy machine) is noted and never looked at again: it then polls on for
-    ever (seen 2 times in 20 runs under load)."""
+    ever (4 times in about 50 runs under load)."""
     deadline = time.monotonic() + timeout
     while checker.proc.poll() is None and time.monotonic() < deadline:
         checker.proc.send_signal(signal.SIGINT)
