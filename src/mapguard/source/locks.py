@@ -3,7 +3,8 @@
 A lock is held when `x.Lock()` (for writes; `x.RLock()` is enough only for reads) was called
 earlier in the same block or an enclosing block of the same function with no `x.Unlock()` in
 between, or `defer x.Unlock()` follows `x.Lock()`; a wrapper's `g := x.Lock(...)` holds it until
-`g.Unlock()` (or to the end with `defer g.Unlock()`). A function named `...Locked`/`..._locked`, or
+`g.Unlock()` (or to the end with `defer g.Unlock()`); unexported wrappers `x.lock()`/`x.unlock()`
+(and `rlock`/`runlock`) pair like `Lock`/`Unlock`. A function named `...Locked`/`..._locked`, or
 whose doc comment says the caller must hold a lock ("Lock should be held", "Read lock held on
 entry", ...), runs as if that lock were held; so does an unexported function whose every call
 in the package's non-test code is made with a write lock held. Code in a closure that is not
@@ -188,8 +189,16 @@ def _bool_parameters(function: Node, go_file: GoFile) -> frozenset[str]:
         for name in declaration.children_by_field_name("name"))
 
 
+# A store or cache that hides its mutex behind an interface takes it through unexported
+# wrappers (`s.store.lock()` ... `defer s.store.unlock()`, every implementation wrapping a
+# sync.RWMutex): the same pairing, in lower case.
+_LOCK_METHODS = {"Lock": "Lock", "RLock": "RLock", "Unlock": "Unlock", "RUnlock": "RUnlock",
+                 "lock": "Lock", "rlock": "RLock", "unlock": "Unlock", "runlock": "RUnlock"}
+
+
 def _lock_call(call: Node | None, go_file: GoFile) -> tuple[str | None, str]:
-    """("s.mu", "Lock") for `s.mu.Lock()`; ("s", "Lock") for an embedded mutex's `s.Lock()`."""
+    """("s.mu", "Lock") for `s.mu.Lock()`; ("s", "Lock") for an embedded mutex's `s.Lock()`;
+    ("s.store", "Lock") for a wrapper's `s.store.lock()`."""
     if call is None or call.type != "call_expression":
         return None, ""
     function = call.child_by_field_name("function")
@@ -199,8 +208,8 @@ def _lock_call(call: Node | None, go_file: GoFile) -> tuple[str | None, str]:
     operand = function.child_by_field_name("operand")
     if field is None or operand is None:
         return None, ""
-    method = go_file.text(field)
-    if method not in {"Lock", "RLock", "Unlock", "RUnlock"}:
+    method = _LOCK_METHODS.get(go_file.text(field))
+    if method is None:
         return None, ""
     return "".join(go_file.text(operand).split()), method
 
