@@ -56,10 +56,11 @@ map the starter hands over and replaces (or sets to nil) right after `go`, a map
 makes for itself when each of its runs starts the goroutine once at a time (also when it
 restarts it with `wg.Wait(); goto retry`), one goroutine per element (`for _, c := range
 clients { go c.Run() }` over pointers: each has its own receiver), or another field of the
-same value. A function handed to a task queue (`q.Queue(func() {...})`) runs where the queue runs it, not in
-the goroutine that queues it. Code in `_test.go` files is left to `go test -race`. When
-the goroutines are ordered by something the rule does not see (a channel handshake through
-another function), suppress the finding with `//mapguard:ignore MG004 <reason>`. Calls are not
+same value. A function handed to a task queue (`q.Queue(func() {...})`) runs where the queue
+runs it, not in the goroutine that queues it. Code in `_test.go` files is left to `go test
+-race`. When the goroutines are ordered by something the rule does not see (a channel
+handshake through another function), suppress the finding with
+`//mapguard:ignore MG004 <reason>`. Calls are not
 followed when a write lock is held at the call (it covers the callee), from a goroutine that runs
 once, into a value made fresh for each goroutine (`c := newConn(); go c.serve()`), through
 interfaces or function values, or into func literals (`once.Do(func() {...})`).
