@@ -445,9 +445,32 @@ class Concurrency:
                 continue
             if field is not None and _other_field(node, field, go_file):
                 continue
+            if field is not None and self._method_leaves_field(node, field, go_file):
+                continue
             if not any(w.end_byte <= node.start_byte for w in waits):
                 return True
         return False
+
+    def _method_leaves_field(self, identifier: Node, field: str, go_file: GoFile) -> bool:
+        """`l.check(...)` where the method `check` of this package uses its receiver only to
+        reach other fields than `field` (`l.lock`, `l.got`): the call does not touch the map."""
+        selector = identifier.parent
+        call = selector.parent if selector is not None else None
+        if selector is None or selector.type != "selector_expression" or call is None or (
+            call.type != "call_expression" or call.child_by_field_name("function") != selector
+        ):
+            return False
+        owner = deref(self.info.type_of(identifier, go_file))
+        name = selector.child_by_field_name("field")
+        if not isinstance(owner, Named) or owner.pkg != "" or name is None:
+            return False
+        method = self.package.method(owner.name, go_file.text(name))
+        receiver = method.receiver_name() if method is not None else None
+        if method is None or method.body is None or not receiver or receiver == "_":
+            return False
+        uses = [n for n in walk(method.body)
+                if n.type == "identifier" and method.file.text(n) == receiver]
+        return all(_other_field(use, field, method.file) for use in uses)
 
     def _used_elsewhere_var(self, symbol: VarDecl, context: Context, go_file: GoFile) -> bool:
         """A package variable used by code that can run alongside a run-once goroutine."""
@@ -760,6 +783,10 @@ def _operator(node: Node) -> str:
 # loop's task queue, a worker pool. The function does not run where it is written.
 _QUEUE_METHODS = frozenset({"Queue", "Enqueue", "Post", "Submit", "Schedule", "Dispatch",
                             "RunOnLoop", "RunOnEventLoop"})
+# Actors of github.com/Arceliar/phony: `actor.Act(from, f)` and `phony.Block(actor, f)` run f
+# in the actor's inbox, one message at a time: the actor's state belongs to it.
+_ACTOR_METHODS = frozenset({"Act", "Block"})
+_ACTOR_PACKAGE = "github.com/Arceliar/phony"
 
 
 def _queued(literal: Node, go_file: GoFile) -> bool:
@@ -770,7 +797,11 @@ def _queued(literal: Node, go_file: GoFile) -> bool:
     function = call.child_by_field_name("function") if call is not None else None
     field = function.child_by_field_name("field") if function is not None and (
         function.type == "selector_expression") else None
-    return field is not None and go_file.text(field) in _QUEUE_METHODS
+    if field is None:
+        return False
+    name = go_file.text(field)
+    return name in _QUEUE_METHODS or (
+        name in _ACTOR_METHODS and _ACTOR_PACKAGE in go_file.imports.values())
 
 
 def _strongest(contexts: list[Context]) -> Context:

@@ -56,8 +56,10 @@ map the starter hands over and replaces (or sets to nil) right after `go`, a map
 makes for itself when each of its runs starts the goroutine once at a time (also when it
 restarts it with `wg.Wait(); goto retry`), one goroutine per element (`for _, c := range
 clients { go c.Run() }` over pointers: each has its own receiver), or another field of the
-same value. A function handed to a task queue (`q.Queue(func() {...})`) runs where the queue
-runs it, not in the goroutine that queues it. Code in `_test.go` files is left to `go test
+same value, also when the starter reaches the value through a method that uses only other
+fields. A function handed to a task queue (`q.Queue(func() {...})`) or to a phony actor
+(`actor.Act(from, f)`, `phony.Block(actor, f)`) runs where the queue or the actor's inbox runs
+it, not in the goroutine that hands it over. Code in `_test.go` files is left to `go test
 -race`. When the goroutines are ordered by something the rule does not see (a channel
 handshake through another function), suppress the finding with
 `//mapguard:ignore MG004 <reason>`. Calls are not
