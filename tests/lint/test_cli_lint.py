@@ -40,6 +40,10 @@ def module(write_module: WriteModule, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+# MG002 is off by default; these tests use its finding as a second one with an unsafe fix.
+WITH_MG002 = ["--extend-select", "MG002"]
+
+
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     status = main(["lint", "--no-cache", *args])
     captured = capsys.readouterr()
@@ -60,7 +64,7 @@ def test_json_follows_the_contract(module: Path, capsys: pytest.CaptureFixture[s
 def test_sarif_is_valid_against_the_official_schema(
     module: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = run(["--format", "sarif"], capsys)
+    status, out, _ = run(["--format", "sarif", *WITH_MG002], capsys)
     document = json.loads(out)
     jsonschema.validate(document, json.loads(SCHEMA.read_text()))
     run_ = document["runs"][0]
@@ -98,7 +102,7 @@ def test_unparsable_file_exits_two_with_the_rest_analysed(
     module: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (module / "bad.go").write_text("package p\nfunc {\n")
-    status, out, _ = run(["--format", "json"], capsys)
+    status, out, _ = run(["--format", "json", *WITH_MG002], capsys)
     document = json.loads(out)
     assert status == 2 and len(document["findings"]) == 2
     assert document["errors"][0]["path"] == "bad.go"
@@ -124,6 +128,35 @@ def test_config_selects_rules_and_flags_override(
     assert [f["rule"] for f in json.loads(out)["findings"]] == ["MG002"]
 
 
+def test_speed_advice_that_needs_evidence_is_off_by_default(
+    module: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def rules(args: list[str]) -> list[str]:
+        _, out, _ = run(["--format", "json", *args], capsys)
+        return [f["rule"] for f in json.loads(out)["findings"]]
+
+    status, out, _ = run([], capsys)
+    # The text report ends with one line naming what was left off and how to turn it on.
+    assert status == 1 and ": MG003 [" in out and ": MG002 [" not in out
+    assert out.strip().splitlines()[-1].startswith(
+        "Off by default: MG001, MG002 (speed advice that pays only where code runs often): "
+        "--extend-select MG001,MG002 turns them on")
+    assert rules([]) == ["MG003"]
+    assert rules(["--extend-select", "missing-size-hint"]) == ["MG003", "MG002"]
+    _, out, _ = run([*WITH_MG002], capsys)
+    assert out.strip().splitlines()[-1].startswith("Off by default: MG001 (")
+    assert rules(["--select", "MG002"]) == ["MG002"]
+    (module / ".mapguard.toml").write_text('extend-select = ["MG002"]\n')
+    assert rules([]) == ["MG003", "MG002"]
+    # A --select on the command line replaces the file's choice, its extensions too.
+    assert rules(["--select", "MG003"]) == ["MG003"]
+    # A rule named on the command line wins over the file's ignore.
+    (module / ".mapguard.toml").write_text('ignore = ["MG002"]\n')
+    assert rules(["--extend-select", "MG002"]) == ["MG003", "MG002"]
+    status, _, err = run(["--extend-select", "MG999"], capsys)
+    assert status == 2 and "unknown rule 'MG999'" in err
+
+
 def test_pyproject_tool_section_is_read(module: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (module / "pyproject.toml").write_text('[tool.mapguard]\nselect = ["delete-all-loop"]\n')
     _, out, _ = run(["--format", "json"], capsys)
@@ -138,13 +171,13 @@ def test_unknown_rule_is_a_usage_error(module: Path, capsys: pytest.CaptureFixtu
 def test_baseline_hides_old_findings_and_shows_new_ones(
     module: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(["--write-baseline", "base.json"], capsys)[0] == 0
-    assert run(["--baseline", "base.json"], capsys)[0] == 0
+    assert run(["--write-baseline", "base.json", *WITH_MG002], capsys)[0] == 0
+    assert run(["--baseline", "base.json", *WITH_MG002], capsys)[0] == 0
     # Moving code down does not make old findings new; a second copy is new.
     source = (module / "p.go").read_text()
     (module / "p.go").write_text(source.replace("package p\n", "package p\n\n// moved\n")
                                  + SOURCE.replace("package p", "").replace("reset", "reset2"))
-    status, out, _ = run(["--baseline", "base.json", "--format", "json"], capsys)
+    status, out, _ = run(["--baseline", "base.json", "--format", "json", *WITH_MG002], capsys)
     assert status == 1
     lines = (module / "p.go").read_text().splitlines()
     reset2 = next(i for i, text in enumerate(lines, start=1) if "func reset2" in text)
@@ -162,26 +195,26 @@ def test_corrupt_baseline_is_an_input_error(module: Path, capsys: pytest.Capture
 def test_diff_shows_fixes_without_writing(module: Path, capsys: pytest.CaptureFixture[str]
                                           ) -> None:
     before = (module / "p.go").read_text()
-    _, out, _ = run(["--diff"], capsys)
+    _, out, _ = run(["--diff", *WITH_MG002], capsys)
     # The size hint may over-allocate when users repeat: an unsafe fix, shown only when asked.
     assert "+\tclear(m)" in out and "+\tbyName := make(map[string]bool, len(users))" not in out
-    _, out, _ = run(["--diff", "--unsafe-fixes"], capsys)
+    _, out, _ = run(["--diff", "--unsafe-fixes", *WITH_MG002], capsys)
     assert "+\tclear(m)" in out and "+\tbyName := make(map[string]bool, len(users))" in out
     assert (module / "p.go").read_text() == before
 
 
 def test_fix_rewrites_and_the_result_parses(module: Path, capsys: pytest.CaptureFixture[str]
                                             ) -> None:
-    status, _, err = run(["--fix"], capsys)
+    status, _, err = run(["--fix", *WITH_MG002], capsys)
     fixed = (module / "p.go").read_bytes()
     assert "fixed 1 finding in 1 file" in err and status == 1  # the unsafe hint is left
     assert b"clear(m)" in fixed and b"len(users))" not in fixed
-    status, _, err = run(["--fix", "--unsafe-fixes"], capsys)
+    status, _, err = run(["--fix", "--unsafe-fixes", *WITH_MG002], capsys)
     fixed = (module / "p.go").read_bytes()
     assert "fixed 1 finding in 1 file" in err and status == 0
     assert first_syntax_error(parse_go(fixed)) is None
     assert b"clear(m)" in fixed and b"len(users))" in fixed
-    assert run([], capsys)[0] == 0
+    assert run([*WITH_MG002], capsys)[0] == 0
 
 
 def test_explain_and_rules(capsys: pytest.CaptureFixture[str]) -> None:
@@ -242,7 +275,7 @@ def test_escape_annotates_findings_with_the_compilers_verdict(
     }
     """
     monkeypatch.chdir(write_module({"p.go": source}, name="esc"))
-    status = main(["lint", "--no-cache", "--escape", "--format", "json", "./..."])
+    status = main(["lint", "--no-cache", "--escape", "--format", "json", *WITH_MG002, "./..."])
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert status == 1
     verdicts = {f["line"]: f["escape"]["verdict"] for f in findings}
@@ -256,9 +289,10 @@ def test_advice_everywhere_reports_in_test_code(write_module: WriteModule,
     monkeypatch.chdir(root)
     status, out, _ = run(["--format", "json", "./..."], capsys)
     assert status == 0 and json.loads(out)["findings"] == []
-    status, out, _ = run(["--format", "json", "--advice-everywhere", "./..."], capsys)
+    status, out, _ = run(["--format", "json", "--advice-everywhere", *WITH_MG002, "./..."],
+                         capsys)
     found = json.loads(out)["findings"]
     assert status == 1 and {f["rule"] for f in found} == {"MG002", "MG003"}
     assert all(f["fix"] is None or f["fix"]["safety"] in {"safe", "unsafe"} for f in found)
-    (root / ".mapguard.toml").write_text("advice-everywhere = true\n")
+    (root / ".mapguard.toml").write_text('advice-everywhere = true\nextend-select = ["MG002"]\n')
     assert run(["./..."], capsys)[0] == 1

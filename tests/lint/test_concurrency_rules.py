@@ -510,3 +510,48 @@ def test_lock_held_doc_comments_in_their_real_wordings() -> None:
     assert [w for w in held if lock_held_by_doc(w) is not Mode.WRITE] == []
     assert [w for w in read if lock_held_by_doc(w) is not Mode.READ] == []
     assert [w for w in not_held if lock_held_by_doc(w) is not Mode.NONE] == []
+
+
+ACTOR = """
+package links
+
+import "github.com/Arceliar/phony"
+
+type links struct {
+	phony.Inbox
+	_links map[string]int // only the links actor touches it
+}
+
+func (l *links) start(addrs []string) {
+	for _, addr := range addrs {
+		go func(addr string) {
+			phony.Block(l, func() {
+				l._links[addr]++
+			})
+			defer l.Act(nil, func() {
+				delete(l._links, addr)
+			})
+		}(addr)
+	}
+}
+
+func (l *links) racy(addrs []string) {
+	for _, addr := range addrs {
+		go func(addr string) {
+			l._links[addr] = 0
+		}(addr)
+	}
+}
+"""
+
+
+def test_mg004_leaves_an_actors_state_to_its_inbox(write_module: WriteModule) -> None:
+    """yggdrasil's links actor (github.com/Arceliar/phony): functions handed to `phony.Block`
+    or `Act` run in the actor's inbox one at a time; a write outside the inbox still races."""
+    root = write_module({"links.go": ACTOR})
+    racy = ACTOR.lstrip().splitlines().index("\t\t\tl._links[addr] = 0") + 1
+    assert findings_by_rule(lint_dir(root), "MG004") == [("links.go", racy, 4)]
+    # Without the actor package, Block and Act are ordinary calls: the writes race.
+    plain = write_module({"links.go": ACTOR.replace('"github.com/Arceliar/phony"',
+                                                    'phony "example.com/actors"')}, name="plain")
+    assert len(findings_by_rule(lint_dir(plain), "MG004")) == 3

@@ -60,6 +60,9 @@ def compiled_files(toolchain: GoToolchain, packages: list[str], overlay: Path,
     return files
 
 
+ALL_ADVICE = ["--extend-select", "MG001,MG002"]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_fixed_standard_library_builds_and_vets(
@@ -71,7 +74,9 @@ def test_fixed_standard_library_builds_and_vets(
                     ignore=shutil.ignore_patterns("testdata", "*.a", "*.syso"))
     # A cache of its own: the first run records the fixes, the --fix run reuses its analysis.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    main(["lint", "--format", "json", f"{copy}/..."])
+    # MG001 and MG002 are off by default; their fixes are the ones most likely to break a
+    # build, so they are checked too.
+    main(["lint", "--format", "json", *ALL_ADVICE, f"{copy}/..."])
     fixes: dict[str, list[str]] = defaultdict(list)
     for finding in json.loads(capsys.readouterr().out)["findings"]:
         if finding["fix"] is not None:
@@ -79,7 +84,8 @@ def test_fixed_standard_library_builds_and_vets(
             fixes[relative].append(f"{finding['rule']} line {finding['line']}: "
                                    f"{finding['fix']['description']}")
     report = tmp_path / "report.json"
-    status = main(["lint", "--fix", "--format", "json", "-o", str(report), f"{copy}/..."])
+    status = main(["lint", "--fix", "--format", "json", "-o", str(report), *ALL_ADVICE,
+                   f"{copy}/..."])
     capsys.readouterr()
     assert status in {0, 1} and json.loads(report.read_text())["errors"] == []
 

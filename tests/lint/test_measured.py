@@ -195,7 +195,14 @@ def test_text_report_says_the_threshold_and_the_cold(module: Path,
     assert "hot from 1% of alloc_space" in out
     assert "cold in the profile (below 1% of alloc_space)" in out
     assert "measured: 8.6 MiB (100.0% of alloc_space)" in out
-    assert "1 demoted as cold in the profile" in out
+    # MG002 is off by default and runs here on the profile's evidence: other.go, which the
+    # profile cannot judge, does not count either. Asked for by name, it counts there.
+    assert "2 demoted as cold in the profile" in out
+    assert "off by default, counted only where hot" in out
+    status, out, _ = _run(["--profile", str(profile), "--extend-select", "MG002", "./..."],
+                          capsys)
+    assert status == 1 and "1 demoted as cold in the profile" in out
+    assert "off by default, counted only where hot" not in out
     # Speed advice the profile demotes does not fail the run: here every site is cold.
     elsewhere = _allocs(module, [
         Stack([_frame(module, "byPath", 10, 0x300), main_frame], [1, 9_000_000, 0, 0], 64),

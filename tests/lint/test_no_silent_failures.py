@@ -285,7 +285,7 @@ def test_the_text_report_names_the_rules_a_go_version_silences(
     root = write_module({"p.go": DELETE_LOOP}, go="1.20")
     monkeypatch.chdir(root)
     _, out, _ = run(["./..."], capsys)
-    summary = out.strip().splitlines()[-1]
+    summary = next(line for line in out.splitlines() if " assumed for " in line)
     assert "Go 1.20 assumed for example.com/mod (its go.mod), which silences" in summary
     assert "MG003" in summary.split("silences", 1)[1]
     _, out, _ = run(["--format", "json", "./..."], capsys)

@@ -15,7 +15,7 @@ from mapguard.bundle.options import bundle_options, open_bundle_writer
 from mapguard.clikit import counted, emit_json, format_option, progress_bar
 from mapguard.errors import MapguardError, UsageError
 from mapguard.lint import baseline as baselines
-from mapguard.lint.config import find_config, load_config
+from mapguard.lint.config import LoadedConfig, find_config, load_config
 from mapguard.lint.engine import LintOptions, content_digest, lint_expansion
 from mapguard.lint.fixes import plan_fixes, refusal, unified_diff, write_atomically
 from mapguard.lint.modules import CommandLine, ModuleOptions, options_from
@@ -29,7 +29,7 @@ from mapguard.lint.output import (
     render_sarif,
     render_text,
 )
-from mapguard.lint.registry import ALL_RULES, rule_for
+from mapguard.lint.registry import ALL_RULES, OFF_BY_DEFAULT, rule_for
 from mapguard.lint.results import LintResult
 from mapguard.lint.rule import Finding
 from mapguard.source.discover import DirTarget, Expansion, expand
@@ -51,6 +51,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="With --fix or --diff, also the fixes marked unsafe.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a diff instead.")
 @click.option("--select", multiple=True, help="Only these rules (codes or names, comma-separated).")
+@click.option("--extend-select", multiple=True,
+              help="Also these rules (MG001 and MG002 are off by default).")
 @click.option("--ignore", multiple=True, help="Skip these rules.")
 @click.option("--go-version", help="Give advice as if go.mod said this version (e.g. 1.21).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
@@ -82,7 +84,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @bundle_options
 def lint_command(
     targets: tuple[str, ...], output_format: str, fix: bool, unsafe_fixes: bool,
-    show_diff: bool, select: tuple[str, ...], ignore: tuple[str, ...], go_version: str | None,
+    show_diff: bool, select: tuple[str, ...], extend_select: tuple[str, ...],
+    ignore: tuple[str, ...], go_version: str | None,
     config_path: Path | None, baseline_path: Path | None, write_baseline: Path | None,
     exclude: tuple[str, ...], include_generated: bool | None,
     advice_everywhere: bool | None, jobs: int | None,
@@ -104,7 +107,9 @@ def lint_command(
             check_writable(path, option)
     run_config = load_config(config_path or find_config(cwd))
     flags = CommandLine(tuple(_split(select)), tuple(_split(ignore)), go_version, exclude,
-                        include_generated, jobs, no_cache, advice_everywhere)
+                        include_generated, jobs, no_cache, advice_everywhere,
+                        extend_select=tuple(_split(extend_select)),
+                        profile=profile_target is not None)
     options = options_from(run_config, flags)
     modules = ModuleOptions(run_config, options, flags, explicit=config_path is not None)
     expansion = expand(list(targets) or ["./..."], cwd, options.selection)
@@ -163,7 +168,9 @@ def lint_command(
     if evidence is not None:
         from mapguard.lint.measured import apply_evidence
 
-        result = apply_evidence(result, evidence)
+        result = apply_evidence(result, evidence, gated=_on_by_evidence(run_config, flags))
+    result = replace(result, off_by_default=tuple(
+        rule.code for rule in OFF_BY_DEFAULT if rule not in options.rules))
     if diff and output_format != "json":
         # The report's format owns stdout; text has room for the diff before it.
         click.echo(diff, nl=False, err=output_format != "text")
@@ -176,6 +183,17 @@ def lint_command(
     if result.errors:
         return 2
     return 1 if result.failing else 0
+
+
+def _on_by_evidence(run_config: LoadedConfig, flags: CommandLine) -> frozenset[str]:
+    """The rules that are off by default and run only because a profile was given: their
+    findings count only where the profile shows the code hot."""
+    config = run_config.config
+    named = [*flags.select, *flags.extend_select]
+    if not flags.select:
+        named += [*(config.select or ()), *config.extend_select]
+    asked = {rule_for(key).code for key in named}
+    return frozenset(rule.code for rule in OFF_BY_DEFAULT if rule.code not in asked)
 
 
 def check_writable(path: Path, option: str) -> None:
@@ -301,6 +319,8 @@ def explain(rule: str) -> int:
     """What a rule finds, why it costs, an example, what to write instead, false alarms."""
     found = rule_for(rule)
     needs = f", needs Go {found.needs}" if found.needs else ""
+    if not found.on_by_default:
+        needs += ", off by default"
     click.echo(f"# {found.code} {found.name} ({found.severity}{needs})\n")
     click.echo(found.doc.strip())
     return 0
@@ -313,12 +333,14 @@ def rules(output_format: str) -> int:
     if output_format == "json":
         emit_json({"rules": [
             {"code": r.code, "name": r.name, "severity": str(r.severity),
-             "needs": str(r.needs) if r.needs else None, "summary": r.summary}
+             "needs": str(r.needs) if r.needs else None, "summary": r.summary,
+             "on_by_default": r.on_by_default and not r.evidence_only}
             for r in ALL_RULES
         ]})
         return 0
     for r in ALL_RULES:
         needs = f"go>={r.needs}" if r.needs else ""
-        click.echo(f"{r.code}  {r.name:28} {r.severity!s:8} {needs:9} {r.summary}")
+        off = " (off by default)" if not r.on_by_default else ""
+        click.echo(f"{r.code}  {r.name:28} {r.severity!s:8} {needs:9} {r.summary}{off}")
     return 0
 

@@ -1,7 +1,8 @@
 """`.mapguard.toml` (or `[tool.mapguard]` in pyproject.toml): settings the CLI flags override.
 
 ```toml
-select = ["MG001", "MG004"]     # rules to run (default: all)
+select = ["MG001", "MG004"]     # rules to run (default: all but those off by default)
+extend-select = ["MG002"]        # also run these (MG001 and MG002 are off by default)
 ignore = ["MG002"]               # rules to skip
 exclude = ["internal/gen/**"]    # globs, relative to the config file's directory
 include-generated = false        # lint files marked `// Code generated ... DO NOT EDIT.`
@@ -33,6 +34,7 @@ class LintConfig:
     """The settings; validated by `_schema()` when they come from a file."""
 
     select: list[str] | None = None
+    extend_select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     include_generated: bool = False
@@ -53,6 +55,7 @@ def _schema() -> Any:
         model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
         select: list[str] | None = None
+        extend_select: list[str] = Field(default_factory=list, alias="extend-select")
         ignore: list[str] = Field(default_factory=list)
         exclude: list[str] = Field(default_factory=list)
         include_generated: bool = Field(False, alias="include-generated")

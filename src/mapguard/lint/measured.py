@@ -124,20 +124,33 @@ def human(value: int, unit: str) -> str:
 # --- the join ----------------------------------------------------------------------------
 
 
-def apply_evidence(result: LintResult, evidence: ProfileEvidence) -> LintResult:
+def apply_evidence(result: LintResult, evidence: ProfileEvidence,
+                   gated: frozenset[str] = frozenset()) -> LintResult:
     """Every finding with what the profile measured at its site, ranked: the measured ones
-    by value (largest first), then those the profile cannot judge, then the demoted ones."""
+    by value (largest first), then those the profile cannot judge, then the demoted ones.
+    The `gated` rules (off by default, run because of the profile) count only where the
+    profile shows their site hot: where it cannot judge, they are demoted too."""
     files = _FileCache()
-    measured = [replace(f, measured=measure(f, evidence, files)) for f in result.findings]
+    measured = [replace(f, measured=_gate(measure(f, evidence, files), f.rule in gated))
+                for f in result.findings]
     return replace(result, findings=tuple(sorted(measured, key=rank_key)), evidence=evidence)
+
+
+def _gate(measured: Measured, gated: bool) -> Measured:
+    if not gated or measured.status == "measured":
+        return measured
+    return replace(measured, demoted=True,
+                   detail=f"{measured.detail}; off by default, counted only where hot")
 
 
 def rank_key(finding: Finding) -> tuple[int, int, str, int, int, str]:
     measured = finding.measured
-    if measured is None or measured.status != "measured":
+    if measured is not None and measured.demoted:
+        group, value = 2, measured.value
+    elif measured is None or measured.status != "measured":
         group, value = 1, 0
     else:
-        group, value = (2 if measured.demoted else 0), measured.value
+        group, value = 0, measured.value
     return (group, -value, *finding.sort_key)
 
 

@@ -17,7 +17,7 @@ from mapguard.goversion import GoVersion
 from mapguard.lint.cache import default_cache_dir
 from mapguard.lint.config import LoadedConfig, config_in, load_config
 from mapguard.lint.engine import LintOptions
-from mapguard.lint.registry import select_rules
+from mapguard.lint.registry import rule_for, select_rules
 from mapguard.source.discover import DirTarget, Expansion, Selection, selects_file
 
 
@@ -33,13 +33,21 @@ class CommandLine:
     jobs: int | None = None
     no_cache: bool = False
     advice_everywhere: bool | None = None
+    extend_select: tuple[str, ...] = ()
+    profile: bool = False  # --profile: the rules that are off by default run on its evidence
 
 
 def options_from(loaded: LoadedConfig, flags: CommandLine) -> LintOptions:
     config = loaded.config
-    # A rule named on the command line is wanted, whatever the configuration ignores.
+    # A rule named on the command line is wanted, whatever the configuration ignores; a
+    # --select on the command line replaces the configuration's choice, extensions included.
+    wanted = {rule_for(key).code for key in flags.extend_select}
     rules = select_rules(list(flags.select) or config.select,
-                         list(flags.ignore) or ([] if flags.select else config.ignore))
+                         list(flags.ignore) or ([] if flags.select else [
+                             key for key in config.ignore if rule_for(key).code not in wanted]),
+                         extend=[*([] if flags.select else config.extend_select),
+                                 *flags.extend_select],
+                         profile=flags.profile)
     version_text = flags.go_version or config.go_version
     try:
         forced = GoVersion.parse(version_text) if version_text else None

@@ -87,6 +87,11 @@ def render_text(result: LintResult, cwd: Path, *, color: bool = False,
             out.append(f"    fix available: {finding.fix.description} ({how})")
         out.append("")
     out.append(summary_line(result))
+    if result.off_by_default:
+        codes = ",".join(result.off_by_default)
+        out.append(f"Off by default: {', '.join(result.off_by_default)} (speed advice that "
+                   f"pays only where code runs often): --extend-select {codes} turns them on, "
+                   "--profile FILE turns them on where a profile shows the code hot.")
     return "\n".join(out)
 
 

@@ -49,7 +49,19 @@ def rule_for(key: str) -> Rule:
     return rule
 
 
-def select_rules(select: list[str] | None, ignore: list[str]) -> tuple[Rule, ...]:
-    chosen = [rule_for(key) for key in select] if select else list(ALL_RULES)
+def select_rules(select: list[str] | None, ignore: list[str], *,
+                 extend: list[str] | None = None, profile: bool = False) -> tuple[Rule, ...]:
+    """The rules a run uses: those named by `select`, else those on by default (with a
+    profile, also the ones that are off by default: the profile ranks them), plus `extend`,
+    less `ignore`."""
+    if select:
+        chosen = [rule_for(key) for key in select]
+    else:
+        chosen = [rule for rule in ALL_RULES if rule.on_by_default or profile]
+    chosen += [rule_for(key) for key in extend or ()]
     ignored = {rule_for(key).code for key in ignore}
-    return tuple(rule for rule in chosen if rule.code not in ignored)
+    unique = {rule.code: rule for rule in chosen if rule.code not in ignored}
+    return tuple(sorted(unique.values(), key=lambda rule: rule.code))
+
+
+OFF_BY_DEFAULT: tuple[Rule, ...] = tuple(rule for rule in ALL_RULES if not rule.on_by_default)

@@ -56,6 +56,7 @@ class LintResult:
     notes: tuple[FileNote, ...] = ()
     digests: dict[Path, str] = field(default_factory=dict)  # files with fixes, as linted
     evidence: ProfileEvidence | None = None  # the profile the findings were measured with
+    off_by_default: tuple[str, ...] = ()  # rules off by default that this run did not use
 
     @property
     def failing(self) -> tuple[Finding, ...]:

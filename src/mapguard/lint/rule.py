@@ -184,6 +184,12 @@ class Rule:
     # Fires only on a profile's evidence (`lint --profile`): without one the engine skips it,
     # and where another rule reports the same line, that finding carries the evidence.
     evidence_only: bool = False
+    # False: `mapguard lint` runs the rule only when asked (`--select`, `--extend-select`,
+    # `select`/`extend-select` in the configuration) or on a profile's evidence (`--profile`:
+    # then only what the profile shows hot counts). For advice whose worth depends on how
+    # often the code runs and how large its maps get, which the source does not say: on real
+    # trees most such findings were true but not worth telling (docs/review/).
+    on_by_default: bool = True
     # True: the rule analyses the package as one (a model of all its goroutines) rather than
     # candidate by candidate, so a split package runs it once, in one shard, for every file,
     # instead of building the same model in each shard.

@@ -37,6 +37,8 @@ def render(rules: Sequence[Rule] = ALL_RULES) -> str:
         needs = f"Go ≥ {rule.needs}" if rule.needs else "—"
         if rule.evidence_only:
             needs = "`--profile`" if not rule.needs else f"{needs}, `--profile`"
+        elif not rule.on_by_default:
+            needs = ("" if needs == "—" else f"{needs}, ") + "off by default"
         out.append(f"| [{rule.code}](#{rule.code.lower()}-{rule.name}) | {rule.name} | "
                    f"{rule.severity} | {needs} | {rule.reports_at or '—'} | {rule.summary} |")
     for rule in rules:
@@ -46,6 +48,9 @@ def render(rules: Sequence[Rule] = ALL_RULES) -> str:
         needs = f"; needs Go {rule.needs} (silent for older modules)" if rule.needs else ""
         if rule.evidence_only:
             needs += "; fires only with `mapguard lint --profile`"
+        elif not rule.on_by_default:
+            needs += (f"; off by default (`--extend-select {rule.code}` turns it on, "
+                      "`--profile` where the profile shows the code hot)")
         out.append(f"Severity {rule.severity}{needs}. Reports at {rule.reports_at or '—'}.")
         out.append("")
         # The explain text's own headings sit one level below the rule's.

@@ -230,14 +230,38 @@ class Concurrency:
         closes, `wg.Wait()`), or in a context that is itself repeatable."""
         statement = context.go_statement
         assert statement is not None
-        loop = _loop_of(statement, context.starter)
-        repeatable = loop is not None and not _waited_before(
-            statement, loop, self._waits(context)) and not _leaves_after(statement, loop)
+        repeatable = self._repeats_in_starter(context)
         if not repeatable and context.starter is not None:
             outer = self.context_of(statement, go_file)
             repeatable = outer is not None and outer.repeatable
         return Context(context.function, context.file, context.kind, repeatable, statement,
                        context.starter, context.starter_file)
+
+    def _repeats_in_starter(self, context: Context) -> bool:
+        """One run of the starter can start the goroutine again while it runs: its `go` is in
+        a loop whose passes do not first wait for it, or a backward `goto` re-runs it without
+        a wait between (`wg.Wait(); goto retry` restarts it one at a time)."""
+        statement = context.go_statement
+        if statement is None:
+            return False
+        waits = self._waits(context)
+        loop = _loop_of(statement, context.starter)
+        if loop is not None:
+            return not _waited_before(statement, loop, waits) and not _leaves_after(
+                statement, loop)
+        if context.starter is None:
+            return False
+        source = context.starting_file
+        labels = {source.text(label.named_children[0]) for label in walk(context.starter)
+                  if label.type == "labeled_statement" and label.named_child_count
+                  and label.start_byte <= statement.start_byte}
+        return any(
+            jump.type == "goto_statement" and jump.named_child_count
+            and source.text(jump.named_children[0]) in labels
+            and jump.start_byte >= statement.end_byte
+            and not any(statement.end_byte <= w.start_byte and w.end_byte <= jump.start_byte
+                        for w in waits)
+            for jump in walk(context.starter))
 
     # ---- shared maps ------------------------------------------------------------------------
 
@@ -285,8 +309,10 @@ class Concurrency:
             if symbol.kind == "param" and context.go_statement is not None:
                 return self._argument_sharing(symbol, context, go_file)
             return self._rebound_sharing(symbol, map_expr, go_file, context)
-        # Declared outside the context: captured by the closure.
-        if context.repeatable:
+        # Declared outside the context: captured by the closure. A map the starter makes
+        # for itself is one per run of the starter: its goroutines share it only when one run
+        # starts several of them.
+        if context.repeatable and not self._starter_owns(symbol, context):
             return Sharing(f"`{text}` is captured from the function that starts it")
         if self._starter_uses_after(symbol, map_expr, context, go_file):
             return Sharing(f"`{text}` is captured by the goroutine and still used by the "
@@ -296,6 +322,15 @@ class Concurrency:
         ):
             return Sharing(f"`{text}` is a field of a captured value, also used elsewhere")
         return None
+
+    def _starter_owns(self, symbol: LocalDecl, context: Context) -> bool:
+        """`m := make(...)` in the starter, whose one run starts the goroutine at most once at
+        a time: goroutines started by other runs of the starter have maps of their own."""
+        starter = context.starter
+        return (starter is not None and symbol.kind == "var" and symbol.value is not None
+                and symbol.value_count == 1 and _is_inside(symbol.ident, starter)
+                and _is_fresh_map(unparen(symbol.value), context.starting_file)
+                and not self._repeats_in_starter(context))
 
     def fresh_receiver(self, context: Context) -> bool:
         """`go x.m()` where x is a variable made fresh for this goroutine: declared inside the
@@ -311,6 +346,11 @@ class Concurrency:
             return False
         go_file = self._file_of(statement)
         symbol = self.info.resolve(operand, go_file) if go_file is not None else None
+        if isinstance(symbol, LocalDecl) and symbol.kind == "range" and go_file is not None:
+            # `for _, c := range clients { go c.Run() }`: each goroutine gets the pointer of
+            # another element (a value element would be the loop variable's address).
+            return same_node(symbol.scope, _loop_body_of(statement)) and isinstance(
+                self.info.type_of(operand, go_file), PointerTo)
         if not isinstance(symbol, LocalDecl) or symbol.kind not in {"var"}:
             return False
         scope = _loop_body_of(statement)
@@ -405,9 +445,32 @@ class Concurrency:
                 continue
             if field is not None and _other_field(node, field, go_file):
                 continue
+            if field is not None and self._method_leaves_field(node, field, go_file):
+                continue
             if not any(w.end_byte <= node.start_byte for w in waits):
                 return True
         return False
+
+    def _method_leaves_field(self, identifier: Node, field: str, go_file: GoFile) -> bool:
+        """`l.check(...)` where the method `check` of this package uses its receiver only to
+        reach other fields than `field` (`l.lock`, `l.got`): the call does not touch the map."""
+        selector = identifier.parent
+        call = selector.parent if selector is not None else None
+        if selector is None or selector.type != "selector_expression" or call is None or (
+            call.type != "call_expression" or call.child_by_field_name("function") != selector
+        ):
+            return False
+        owner = deref(self.info.type_of(identifier, go_file))
+        name = selector.child_by_field_name("field")
+        if not isinstance(owner, Named) or owner.pkg != "" or name is None:
+            return False
+        method = self.package.method(owner.name, go_file.text(name))
+        receiver = method.receiver_name() if method is not None else None
+        if method is None or method.body is None or not receiver or receiver == "_":
+            return False
+        uses = [n for n in walk(method.body)
+                if n.type == "identifier" and method.file.text(n) == receiver]
+        return all(_other_field(use, field, method.file) for use in uses)
 
     def _used_elsewhere_var(self, symbol: VarDecl, context: Context, go_file: GoFile) -> bool:
         """A package variable used by code that can run alongside a run-once goroutine."""
@@ -465,6 +528,8 @@ class Concurrency:
             return False  # a test inspecting state: `go test -race` judges the test
         if self._runs_only_in(node, go_file, context):
             return False
+        if _after_join(node, go_file, context):
+            return False
         statement, starter = context.go_statement, context.starter
         if statement is None or starter is None:
             return True
@@ -488,6 +553,7 @@ class Concurrency:
             return False
         return all(
             (site.file is context.file and _is_inside(site.call, context.function))
+            or self._ordered_before_start(site.call, site.file, context)
             or self._runs_only_in(site.call, site.file, context, depth + 1)
             for site in sites)
 
@@ -541,13 +607,53 @@ def _handed_over(argument: Node, statement: Node, go_file: GoFile) -> bool:
             if name in targets:
                 index = targets.index(name)
                 value = unparen(values[index]) if index < len(values) else None
-                return value is not None and _is_fresh_map(value, go_file) and not any(
+                # A fresh map, or none (`m = nil`: the next one comes from elsewhere).
+                return value is not None and (
+                    _is_fresh_map(value, go_file) or go_file.text(value) == "nil") and not any(
                     go_file.text(n) == name for v in values for n in walk(v)
                     if n.type == "identifier")
         if any(n.type == "identifier" and go_file.text(n) == name for n in walk(following)):
             return False
         following = following.next_named_sibling
     return False
+
+
+def _after_join(node: Node, go_file: GoFile, context: Context) -> bool:
+    """`close(quit); x.wg.Wait()` and then a use, in the same function body: the goroutine
+    signals `x.wg.Done()` (the event loop's `defer n.wg.Done()`), so once the wait returns it
+    has ended and the use cannot overlap it (`Stop` tearing down what the loop owned)."""
+    groups = {_last_field(call, context.file) for call in walk(context.function)
+              if call.type == "call_expression" and _method_name(call, context.file) == "Done"}
+    groups.discard(None)
+    if not groups:
+        return False
+    function = enclosing_function(node)
+    if function is None or same_node(function, context.function):
+        return False
+    return any(
+        call.type == "call_expression" and call.end_byte <= node.start_byte
+        and _method_name(call, go_file) == "Wait" and _last_field(call, go_file) in groups
+        and same_node(enclosing_function(call), function)
+        for call in walk(function))
+
+
+def _method_name(call: Node, go_file: GoFile) -> str | None:
+    callee = call.child_by_field_name("function")
+    field = callee.child_by_field_name("field") if callee is not None and (
+        callee.type == "selector_expression") else None
+    return go_file.text(field) if field is not None else None
+
+
+def _last_field(call: Node, go_file: GoFile) -> str | None:
+    """`n.wg` of `n.wg.Done()`: the field holding the WaitGroup (a local WaitGroup, `wg.Done()`,
+    cannot be waited for by another function)."""
+    callee = call.child_by_field_name("function")
+    operand = callee.child_by_field_name("operand") if callee is not None and (
+        callee.type == "selector_expression") else None
+    if operand is None or operand.type != "selector_expression":
+        return None
+    field = operand.child_by_field_name("field")
+    return go_file.text(field) if field is not None else None
 
 
 def _is_fresh_map(value: Node, go_file: GoFile) -> bool:
@@ -677,6 +783,10 @@ def _operator(node: Node) -> str:
 # loop's task queue, a worker pool. The function does not run where it is written.
 _QUEUE_METHODS = frozenset({"Queue", "Enqueue", "Post", "Submit", "Schedule", "Dispatch",
                             "RunOnLoop", "RunOnEventLoop"})
+# Actors of github.com/Arceliar/phony: `actor.Act(from, f)` and `phony.Block(actor, f)` run f
+# in the actor's inbox, one message at a time: the actor's state belongs to it.
+_ACTOR_METHODS = frozenset({"Act", "Block"})
+_ACTOR_PACKAGE = "github.com/Arceliar/phony"
 
 
 def _queued(literal: Node, go_file: GoFile) -> bool:
@@ -687,7 +797,11 @@ def _queued(literal: Node, go_file: GoFile) -> bool:
     function = call.child_by_field_name("function") if call is not None else None
     field = function.child_by_field_name("field") if function is not None and (
         function.type == "selector_expression") else None
-    return field is not None and go_file.text(field) in _QUEUE_METHODS
+    if field is None:
+        return False
+    name = go_file.text(field)
+    return name in _QUEUE_METHODS or (
+        name in _ACTOR_METHODS and _ACTOR_PACKAGE in go_file.imports.values())
 
 
 def _strongest(contexts: list[Context]) -> Context:

@@ -56,6 +56,18 @@ arguments: the map's first group holds 8 entries anyway), code that runs once (`
 a `sync.Once` body, a helper only the package's initialisation calls), configuration code (a
 method of a `Config`/`Options`/`Settings` type, a function named after one), and test and tool
 code unless asked (`--advice-everywhere`). It never pastes a call or a literal into `len(...)`.
+
+## Off by default
+Whether a hint pays depends on how large the map gets and how often the code runs, and the
+source says neither. On real trees no earlier round had read, 8 of 51 findings were worth
+telling: most were maps of a few entries (the checks of one table, the columns of one index)
+or code that runs once per start-up, clone or GC (docs/review/fresh-sample-round2.md). So the
+rule runs only when asked: `--extend-select MG002` (or `extend-select = ["MG002"]`,
+`--select`), or with a profile, `--profile allocs.pb.gz`, where its findings count only at
+sites the profile shows hot (the growth on the map's insert lines included) and the rest is
+demoted. MG012 is its evidence twin: with a profile it reports the maps that grow hot where
+no loop shows the size (a traversal, a recursion); where MG002 reports the same `make`, MG002's
+finding carries the measured bytes.
 """
 
 from __future__ import annotations
@@ -830,4 +842,5 @@ RULE = Rule(
     markers=(b"make(", b"{}"),  # map_creation_sites() finds the candidates
     bodies=MAP_CREATION_BODIES,
     in_support_code=False,
+    on_by_default=False,  # worth it only where the code runs often: docs/review/
 )

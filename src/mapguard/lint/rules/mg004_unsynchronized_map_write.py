@@ -49,12 +49,20 @@ comment that the caller holds the lock ("Lock should be held.", "Lock held on en
 must hold mu", ...), or call it only with the lock held, and mapguard takes it as held. A
 goroutine whose starter waits for it (`wg.Wait()`, draining a channel it closes) before going on
 — also once per pass of a loop — is not taken as running alongside the rest of the package; nor
-are the uses in helpers that only the goroutine itself calls (an event loop's own state), a map
-the starter hands over and replaces right after `go`, or another field of the same value. A
-function handed to a task queue (`q.Queue(func() {...})`) runs where the queue runs it, not in
-the goroutine that queues it. Code in `_test.go` files is left to `go test -race`. When
-the goroutines are ordered by something the rule does not see (a channel handshake through
-another function), suppress the finding with `//mapguard:ignore MG004 <reason>`. Calls are not
+are the uses in helpers that only the goroutine itself calls (an event loop's own state), uses
+before the `go` in the function that starts it, uses after a `Wait()` on the WaitGroup the
+goroutine's `Done()` signals (a `Stop` that joins the loop, then tears down what it owned), a
+map the starter hands over and replaces (or sets to nil) right after `go`, a map a starter
+makes for itself when each of its runs starts the goroutine once at a time (also when it
+restarts it with `wg.Wait(); goto retry`), one goroutine per element (`for _, c := range
+clients { go c.Run() }` over pointers: each has its own receiver), or another field of the
+same value, also when the starter reaches the value through a method that uses only other
+fields. A function handed to a task queue (`q.Queue(func() {...})`) or to a phony actor
+(`actor.Act(from, f)`, `phony.Block(actor, f)`) runs where the queue or the actor's inbox runs
+it, not in the goroutine that hands it over. Code in `_test.go` files is left to `go test
+-race`. When the goroutines are ordered by something the rule does not see (a channel
+handshake through another function), suppress the finding with
+`//mapguard:ignore MG004 <reason>`. Calls are not
 followed when a write lock is held at the call (it covers the callee), from a goroutine that runs
 once, into a value made fresh for each goroutine (`c := newConn(); go c.serve()`), through
 interfaces or function values, or into func literals (`once.Do(func() {...})`).
