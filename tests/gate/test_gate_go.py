@@ -181,6 +181,11 @@ func main() {
 """
 
 
+LINT_CONFIG = """\
+extend-select = ["MG001", "MG002"]
+"""
+
+
 def _git(repo: Path, *args: str) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
@@ -203,6 +208,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "svc_test.go").write_text(BENCH_TEST)
     (root / "cmd" / "prof" / "main.go").write_text(PROFILER)
     (root / "cmd" / "cpu" / "main.go").write_text(CPU_PROFILER)
+    # MG001 is off by default; this project turns it on, as lint reads it, and so must the gate.
+    (root / ".mapguard.toml").write_text(LINT_CONFIG)
     _git(root, "init", "-q", "-b", "main")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "fixed")
@@ -282,6 +289,21 @@ def test_a_new_lint_finding_fails(repo: Path, tmp_path: Path) -> None:
     assert run["results"][0]["ruleId"] == "MG001"
     assert run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == \
         violation["line"]
+
+
+def test_the_gate_uses_the_rules_lint_uses(repo: Path) -> None:
+    """Without the project's configuration MG001 is off, in lint and in the gate alike."""
+    _git(repo, "checkout", "-q", "-b", "rebuilt-unconfigured")
+    (repo / "svc.go").write_text(REBUILT_PER_PASS)
+    (repo / ".mapguard.toml").unlink()
+    _git(repo, "commit", "-q", "-am", "rebuilt, MG001 left off")
+    try:
+        assert main(["lint", str(repo) + "/...", "--no-cache", "--format", "json",
+                     "-o", os.devnull]) == 0
+        status, document = _gate(repo, "--base", "main", "--lint")
+    finally:
+        _git(repo, "checkout", "-q", "main")
+    assert status == 0 and _statuses(document) == {"lint": "pass"}, document
 
 
 def test_lint_against_a_baseline_file(repo: Path, tmp_path: Path) -> None:

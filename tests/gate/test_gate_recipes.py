@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.gate.test_gate_go import BENCH_TEST, FIXED, GO_MOD, REBUILT_PER_PASS, _git
+from tests.gate.test_gate_go import (
+    BENCH_TEST,
+    FIXED,
+    GO_MOD,
+    LINT_CONFIG,
+    REBUILT_PER_PASS,
+    _git,
+)
 from tests.realparts import require_executable
 
 pytestmark = pytest.mark.slow
@@ -42,6 +49,7 @@ def _clone(tmp_path: Path, change: str) -> Path:
     (upstream / "go.mod").write_text(GO_MOD)
     (upstream / "svc.go").write_text(FIXED)
     (upstream / "svc_test.go").write_text(BENCH_TEST)
+    (upstream / ".mapguard.toml").write_text(LINT_CONFIG)  # MG001 on, for lint and the gate
     _git(upstream, "init", "-q", "-b", "main")
     _git(upstream, "add", "-A")
     _git(upstream, "commit", "-q", "-m", "fixed")

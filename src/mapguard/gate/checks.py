@@ -60,11 +60,17 @@ def _relative(path: Path | str, root: Path) -> str:
 def lint_check(root: Path, base_tree: Path | None, baseline: Path | None,
                base_name: str | None) -> CheckResult:
     from mapguard.lint import baseline as baselines
-    from mapguard.lint.engine import LintOptions, lint
+    from mapguard.lint.config import find_config, load_config
+    from mapguard.lint.engine import lint
+    from mapguard.lint.modules import CommandLine, options_from
     from mapguard.lint.output import SourceLines
 
     try:
-        options = LintOptions(jobs=1, detect_toolchain=True)
+        # The rules and files `mapguard lint` would use here (the project's configuration,
+        # the rules on by default): a gate that fails on findings lint does not show is
+        # switched off.
+        options = options_from(load_config(find_config(root)),
+                               CommandLine(jobs=1, no_cache=True))
         current = lint([str(root) + "/..."], options, cwd=root)
         if baseline is not None:
             new, matched = baselines.filter_new(baseline, current.findings)
