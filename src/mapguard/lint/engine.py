@@ -70,9 +70,12 @@ SHARD_MIN_BYTES = 400_000
 SHARD_MIN_FILES = 8
 # Shards are balanced by expected cost: a byte of a _test.go file costs about this much of
 # one of other code, and each of the lead shard's whole-package rules about this share of the
-# rest (measured on large packages; only the balance, never a result, depends on them).
+# rest (measured on large packages; only the balance, never a result, depends on them). With
+# two workers the lead then checks no file's candidates: it runs the whole-package rules (and
+# the following of calls) for every file, the other shard every other rule; split by file,
+# both would scan the package for the same fields and callers.
 TEST_FILE_WEIGHT = 0.25
-WHOLE_PACKAGE_SHARE = 0.15
+WHOLE_PACKAGE_SHARE = 0.5
 
 _IGNORE = re.compile(r"//\s*mapguard:ignore\b(.*)$")
 _CODE_LIKE = re.compile(r"[A-Za-z]{2,3}\d{2,4}")
@@ -215,17 +218,22 @@ def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
         if jobs == 1 or count < 2:
             work.append(Work(target, target_options))
             continue
-        head_start = WHOLE_PACKAGE_SHARE * sum(
-            1 for rule in target_options.rules if rule.whole_package)
+        head_start = _head_start(target_options)
         work.extend(Work(target, target_options, shard, lead=index == 0)
                     for index, shard in enumerate(_shards(target, count, head_start)))
     return work
 
 
+def _head_start(options: LintOptions) -> float:
+    """The lead shard's expected cost besides its own files, as a share of the package's."""
+    return WHOLE_PACKAGE_SHARE * sum(1 for rule in options.rules if rule.whole_package)
+
+
 def _shards(target: DirTarget, count: int, head_start: float = 0.0) -> list[frozenset[Path]]:
     """The files of a directory in `count` groups of about equal cost (largest first, each
     to the cheapest group). The first group starts with `head_start` (a share of the whole
-    cost): it is the lead, which also runs the whole-package rules."""
+    cost): it is the lead, which also runs the whole-package rules (and, with head start
+    enough, may be left no file of its own)."""
     weighed = sorted(((_file_weight(p), p) for p, _ in target.files), reverse=True)
     total = sum(weight for weight, _ in weighed)
     groups: list[tuple[float, list[Path]]] = [(0.0, []) for _ in range(count)]
@@ -233,7 +241,8 @@ def _shards(target: DirTarget, count: int, head_start: float = 0.0) -> list[froz
     for weight, path in weighed:
         lightest = min(range(count), key=lambda i: groups[i][0])
         groups[lightest] = (groups[lightest][0] + weight, [*groups[lightest][1], path])
-    return [frozenset(paths) for _, paths in groups if paths]
+    return [frozenset(paths) for index, (_, paths) in enumerate(groups)
+            if paths or (index == 0 and head_start > 0)]
 
 
 def _file_weight(path: Path) -> float:
@@ -331,10 +340,12 @@ def _run_all(work: list[Work], jobs: int, progress: ProgressCallback | None) -> 
     return [by_index[i] for i in range(total)]
 
 
-def _unit_size(unit: Work) -> int:
+def _unit_size(unit: Work) -> float:
+    """The expected cost of a unit, for scheduling the costly ones first."""
     if unit.shard is None:
         return unit.target.size
-    return unit.target.size * len(unit.shard) // max(1, len(unit.target.files))
+    share = len(unit.shard) / max(1, len(unit.target.files))
+    return unit.target.size * (share + (_head_start(unit.options) if unit.lead else 0.0))
 
 
 _SHARED_WORK: list[Work] | None = None
