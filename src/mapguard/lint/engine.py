@@ -8,6 +8,7 @@ whose anchor text occurs in the package, and drops suppressed findings
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import multiprocessing
@@ -15,6 +16,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ from mapguard.lint.modulewide import (
     follow_in_package,
     follow_module,
     following_here,
+    visit_key,
     visit_unit,
 )
 from mapguard.lint.overlaps import one_finding_per_problem
@@ -150,16 +153,18 @@ def lint_expansion(
     per_dir = [options_for(t) if options_for is not None else options for t in targets]
     work = split_work(targets, per_dir, options.jobs or os.cpu_count() or 1,
                       options.shard_bytes)
-    outcomes = _run_all(work, options.jobs, progress)
-    merged = _merge_shards(work, outcomes)
-    cache = LintCache(options.cache_dir) if options.cache_dir is not None else None
-    if cache is not None:
-        cache.put_many((key, result) for key, result, cached in merged
-                       if key is not None and not cached)
-    results = [result for _, result, _ in merged]
-    results = _followed_across_packages(targets, per_dir, results, cache)
-    if cache is not None:
-        cache.close()
+    # The same workers then follow calls across packages, round by round.
+    with _worker_pool(work, options.jobs) as pool:
+        outcomes = _run_all(work, pool, progress)
+        merged = _merge_shards(work, outcomes)
+        cache = LintCache(options.cache_dir) if options.cache_dir is not None else None
+        if cache is not None:
+            cache.put_many((key, result) for key, result, cached in merged
+                           if key is not None and not cached)
+        results = [result for _, result, _ in merged]
+        results = _followed_across_packages(targets, per_dir, results, cache, pool)
+        if cache is not None:
+            cache.close()
     return LintResult(
         findings=tuple(sorted((f for r in results for f in r.findings), key=lambda f: f.sort_key)),
         files=sum(r.files for r in results),
@@ -174,30 +179,66 @@ def lint_expansion(
 
 
 def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOptions],
-                              results: list[DirResult], cache: LintCache | None
-                              ) -> list[DirResult]:
+                              results: list[DirResult], cache: LintCache | None,
+                              pool: Pool | None = None) -> list[DirResult]:
     """The results with what following calls across the module's packages found (MG004,
-    MG005, MG008; `mapguard.lint.modulewide`)."""
+    MG005, MG008; `mapguard.lint.modulewide`). The visits of a round are independent: with
+    `pool`, its workers make them (the cache is read and written here, as for packages)."""
     by_dir = {target.directory: result for target, result in zip(targets, results, strict=True)}
     if not any(result.calls for result in results):
         return results
     options_of = {target.directory: options for target, options in zip(targets, per_dir,
                                                                       strict=True)}
 
-    def visit(unit: Unit) -> DirResult:
-        options = options_of[unit.target.directory]
-        codes = frozenset(rule.code for rule in options.rules) & FOLLOWING_RULES
-        if not codes:
-            return DirResult((), (), 0, ())
-        return visit_unit(
-            unit, codes, options.selection,
-            lambda directory: choose_version(find_module(directory), options),
-            _options_fingerprint(options, unit.target.directory), cache, _suppressed_in)
+    def visit(units: list[Unit]) -> list[DirResult]:
+        if pool is None or len(units) < 2:
+            return [_visit(unit, options_of[unit.target.directory], cache) for unit in units]
+        found: list[DirResult | None] = [None] * len(units)
+        keys: list[str | None] = [None] * len(units)
+        for index, unit in enumerate(units):
+            options = options_of[unit.target.directory]
+            if not _following_codes(options):
+                found[index] = DirResult((), (), 0, ())
+            elif cache is not None:
+                keys[index] = key = visit_key(unit, options.selection, _options_fingerprint(
+                    options, unit.target.directory))
+                found[index] = cache.get(key) if key is not None else None
+        missing = [index for index, result in enumerate(found) if result is None]
+        # Evidence (lint --profile) plays no part in following calls: it stays here.
+        tasks = [(units[index], replace(options_of[units[index].target.directory],
+                                        evidence=None)) for index in missing]
+        for index, result in zip(missing, pool.map(_visit_job, tasks, chunksize=1),
+                                 strict=True):
+            found[index] = result
+            key = keys[index]
+            if cache is not None and key is not None:
+                cache.put_many([(key, result)])
+        return [result if result is not None else DirResult((), (), 0, ()) for result in found]
 
     found = follow_module(by_dir, targets, visit)
     return [replace(result, findings=(*result.findings, *_new_findings(
         result.findings, found.get(target.directory, ())))) if target.directory in found
         else result for target, result in zip(targets, results, strict=True)]
+
+
+def _following_codes(options: LintOptions) -> frozenset[str]:
+    return frozenset(rule.code for rule in options.rules) & FOLLOWING_RULES
+
+
+def _visit(unit: Unit, options: LintOptions, cache: LintCache | None) -> DirResult:
+    codes = _following_codes(options)
+    if not codes:
+        return DirResult((), (), 0, ())
+    return visit_unit(
+        unit, codes, options.selection,
+        lambda directory: choose_version(find_module(directory), options),
+        _options_fingerprint(options, unit.target.directory), cache, _suppressed_in)
+
+
+def _visit_job(task: tuple[Unit, LintOptions]) -> DirResult:
+    """A visit in a worker process (the parent reads and writes the cache)."""
+    unit, options = task
+    return _visit(unit, options, None)
 
 
 def _suppressed_in(package: Package, findings: list[Finding]) -> list[Finding]:
@@ -303,15 +344,33 @@ def _evidence_digest(options: LintOptions, directory: Path) -> str:
     return options.evidence.digest(directory.resolve())
 
 
-def _run_all(work: list[Work], jobs: int, progress: ProgressCallback | None) -> list[_Outcome]:
-    """Read, look up and analyse every unit: in this process for small jobs, else in worker
-    processes (reading and hashing the files is part of the parallel work)."""
+@contextlib.contextmanager
+def _worker_pool(work: list[Work], jobs: int) -> Iterator[Pool | None]:
+    """Worker processes for the run, or None for small jobs (analysed in this process)."""
+    jobs = jobs or os.cpu_count() or 1
+    size = sum(unit.target.size for unit in work)
+    if jobs == 1 or len(work) < 2 or size < PARALLEL_THRESHOLD_BYTES:
+        yield None
+        return
+    global _SHARED_WORK
+    # Forked workers inherit the job list: only indexes cross the pipe.
+    _SHARED_WORK = work
+    context = multiprocessing.get_context("fork" if _FORK else "spawn")
+    try:
+        with context.Pool(processes=min(jobs, len(work))) as pool:
+            yield pool
+    finally:
+        _SHARED_WORK = None
+
+
+def _run_all(work: list[Work], pool: Pool | None, progress: ProgressCallback | None
+             ) -> list[_Outcome]:
+    """Read, look up and analyse every unit: in this process without `pool`, else in its
+    worker processes (reading and hashing the files is part of the parallel work)."""
     total = len(work)
     if progress is not None:
         progress(0, total)
-    jobs = jobs or os.cpu_count() or 1
-    size = sum(unit.target.size for unit in work)
-    if jobs == 1 or total < 2 or size < PARALLEL_THRESHOLD_BYTES:
+    if pool is None:
         outcomes = []
         for done, unit in enumerate(work, start=1):
             outcomes.append(_job(unit))
@@ -321,22 +380,13 @@ def _run_all(work: list[Work], jobs: int, progress: ProgressCallback | None) -> 
     # Biggest units first, so that no worker is left alone with a giant at the end.
     order = sorted(range(total), key=lambda i: _unit_size(work[i]), reverse=True)
     by_index: dict[int, _Outcome] = {}
-    fork = "fork" in multiprocessing.get_all_start_methods()
-    global _SHARED_WORK
-    # Forked workers inherit the job list: only indexes cross the pipe.
-    _SHARED_WORK = work
-    context = multiprocessing.get_context("fork" if fork else "spawn")
-    try:
-        with context.Pool(processes=min(jobs, total)) as pool:
-            tasks: list[Any] = order if fork else [(work[i], i) for i in order]
-            for done, (index, outcome) in enumerate(
-                pool.imap_unordered(_indexed_job, tasks, chunksize=1), start=1
-            ):
-                by_index[index] = outcome
-                if progress is not None:
-                    progress(done, total)
-    finally:
-        _SHARED_WORK = None
+    tasks: list[Any] = order if _FORK else [(work[i], i) for i in order]
+    for done, (index, outcome) in enumerate(
+        pool.imap_unordered(_indexed_job, tasks, chunksize=1), start=1
+    ):
+        by_index[index] = outcome
+        if progress is not None:
+            progress(done, total)
     return [by_index[i] for i in range(total)]
 
 
@@ -348,6 +398,7 @@ def _unit_size(unit: Work) -> float:
     return unit.target.size * (share + (_head_start(unit.options) if unit.lead else 0.0))
 
 
+_FORK = "fork" in multiprocessing.get_all_start_methods()
 _SHARED_WORK: list[Work] | None = None
 _WORKER_CACHES: dict[Path, LintCache] = {}
 
