@@ -16,7 +16,6 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +62,8 @@ from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
 
 if TYPE_CHECKING:
+    from multiprocessing.pool import Pool  # imported by multiprocessing when a run needs one
+
     from mapguard.lint.measured import ProfileEvidence
 
 # Below this much source, starting worker processes costs more than it saves.
