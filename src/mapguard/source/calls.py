@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -26,10 +27,16 @@ def call_sites(package: Package, info: TypeInfo, callee: FuncDecl) -> list[CallS
     None when it is also used as a value (`go f`, `once.Do(x.f)`, `h := f`), so that who
     runs it is not visible."""
     key = ("call-sites", id(callee))
-    if key in package.memo:
-        return package.memo[key]  # type: ignore[return-value]
-    sites: list[CallSite] = []
-    as_value = False
+    if key not in package.memo:
+        found = list(_scan_call_sites(package, info, callee))
+        package.memo[key] = None if found and found[-1] is None else found
+    return package.memo[key]  # type: ignore[return-value]
+
+
+def _scan_call_sites(package: Package, info: TypeInfo, callee: FuncDecl
+                     ) -> Iterator[CallSite | None]:
+    """The call sites of `call_sites`, one by one as the files are searched, ending with None
+    at the first use as a value (a caller that has seen enough can stop early)."""
     for go_file in package.files:
         for start, end in word_hits(go_file.source, callee.name):
             node = go_file.node_at(start, end)
@@ -48,15 +55,10 @@ def call_sites(package: Package, info: TypeInfo, callee: FuncDecl) -> list[CallS
             if call is None or call.type != "call_expression" or (
                 call.child_by_field_name("function") != expression
             ):
-                as_value = True  # used as a value
-                break
-            sites.append(CallSite(go_file, call, _caller(package, go_file, call),
-                                  _inside_once_literal(go_file, call)))
-        if as_value:
-            break
-    result = None if as_value else sites
-    package.memo[key] = result
-    return result
+                yield None  # used as a value
+                return
+            yield CallSite(go_file, call, _caller(package, go_file, call),
+                           _inside_once_literal(go_file, call))
 
 
 def _refers_to(info: TypeInfo, go_file: GoFile, expression: Node, callee: FuncDecl) -> bool:
@@ -106,11 +108,27 @@ def runs_under_once(package: Package, info: TypeInfo, function: FuncDecl, depth:
         return True
     if depth >= 3:
         return False
-    sites = call_sites(package, info, function)
-    return bool(sites) and all(
-        site.under_once or (site.caller is not None
-                            and runs_under_once(package, info, site.caller, depth + 1))
-        for site in sites or ())
+    key = ("call-sites", id(function))
+    known = key in package.memo
+    # Without the call sites known yet, they are judged as the search finds them: the first
+    # that does not run under a Once settles it (a use as a value would too), and the rest of
+    # the package (often its tests' bodies) is then never parsed for them.
+    sites: Iterable[CallSite | None]
+    if known:
+        found = call_sites(package, info, function)
+        sites = [None] if found is None else found  # None: used as a value
+    else:
+        sites = _scan_call_sites(package, info, function)
+    seen: list[CallSite] = []
+    for site in sites:
+        if site is None or not (site.under_once or (
+                site.caller is not None
+                and runs_under_once(package, info, site.caller, depth + 1))):
+            return False
+        seen.append(site)
+    if not known:
+        package.memo[key] = seen  # the search went through: every call site is known
+    return bool(seen)
 
 
 # What precedes a function handed to a Once: `once.Do(`, `sync.OnceFunc(`, `sync.OnceValue[T](`,
