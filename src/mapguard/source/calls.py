@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -108,22 +108,27 @@ def runs_under_once(package: Package, info: TypeInfo, function: FuncDecl, depth:
         return True
     if depth >= 3:
         return False
-    key = ("call-sites", id(function))
+    return every_call_site(package, info, function, lambda site: site.under_once or (
+        site.caller is not None and runs_under_once(package, info, site.caller, depth + 1)))
+
+
+def every_call_site(package: Package, info: TypeInfo, callee: FuncDecl,
+                    judge: Callable[[CallSite], bool]) -> bool:
+    """Whether `callee` has call sites (`call_sites`: a list, not None) and `judge` holds for
+    each. Without the call sites known yet, they are judged as the search finds them: the
+    first that fails settles it (a use as a value would too), and the rest of the package
+    (often its tests' bodies) is then never parsed for them."""
+    key = ("call-sites", id(callee))
     known = key in package.memo
-    # Without the call sites known yet, they are judged as the search finds them: the first
-    # that does not run under a Once settles it (a use as a value would too), and the rest of
-    # the package (often its tests' bodies) is then never parsed for them.
     sites: Iterable[CallSite | None]
     if known:
-        found = call_sites(package, info, function)
+        found = call_sites(package, info, callee)
         sites = [None] if found is None else found  # None: used as a value
     else:
-        sites = _scan_call_sites(package, info, function)
+        sites = _scan_call_sites(package, info, callee)
     seen: list[CallSite] = []
     for site in sites:
-        if site is None or not (site.under_once or (
-                site.caller is not None
-                and runs_under_once(package, info, site.caller, depth + 1))):
+        if site is None or not judge(site):
             return False
         seen.append(site)
     if not known:

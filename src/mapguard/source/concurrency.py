@@ -26,7 +26,7 @@ from typing import Literal
 
 from tree_sitter import Node
 
-from mapguard.source.calls import call_sites
+from mapguard.source.calls import every_call_site
 from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
     LocalDecl,
@@ -483,13 +483,10 @@ class Concurrency:
         if function is None or depth > 3:
             return False
         declaration = self._declaration(function, go_file)
-        sites = call_sites(self.package, self.info, declaration) if declaration else None
-        if not sites:
-            return False
-        return all(
-            (site.file is context.file and _is_inside(site.call, context.function))
-            or self._runs_only_in(site.call, site.file, context, depth + 1)
-            for site in sites)
+        return declaration is not None and every_call_site(
+            self.package, self.info, declaration,
+            lambda site: (site.file is context.file and _is_inside(site.call, context.function))
+            or self._runs_only_in(site.call, site.file, context, depth + 1))
 
     def _declaration(self, function: Node, go_file: GoFile) -> FuncDecl | None:
         name = function.child_by_field_name("name")
