@@ -34,6 +34,7 @@ from mapguard.source.typeinfo import (
     TypeInfo,
     enclosing_declaration,
     enclosing_function,
+    field_hits,
     same_node,
     unparen,
     walk,
@@ -434,7 +435,7 @@ class Concurrency:
         owner = deref(self.info.type_of(operand, go_file))
         field = go_file.text(field_node)
         for other_file in self.package.files:
-            for start, end in word_hits(other_file.source, field):
+            for start, end in field_hits(other_file.source, field):
                 node = other_file.node_at(start, end, named=False)
                 parent = node.parent if node is not None else None
                 if node is None or parent is None or node.type != "field_identifier" or (
