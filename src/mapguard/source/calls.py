@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from mapguard.source.package import FuncDecl, GoFile, Package, receiver_type_name
-from mapguard.source.typeinfo import TypeInfo, enclosing_declaration, word_hits
+from mapguard.source.typeinfo import TypeInfo, after_a_dot, enclosing_declaration, word_hits
 from mapguard.source.types import Named, Unknown, deref
 
 
@@ -37,8 +37,13 @@ def _scan_call_sites(package: Package, info: TypeInfo, callee: FuncDecl
                      ) -> Iterator[CallSite | None]:
     """The call sites of `call_sites`, one by one as the files are searched, ending with None
     at the first use as a value (a caller that has seen enough can stop early)."""
+    method = callee.is_method
     for go_file in package.files:
         for start, end in word_hits(go_file.source, callee.name):
+            # A method is named after a dot (`x.m`), a function never: the other hits need
+            # no parse (when a comment may stand before the name, it is looked at).
+            if after_a_dot(go_file.source, start) is (not method):
+                continue
             node = go_file.node_at(start, end)
             if node is None or node.type not in {"identifier", "field_identifier"}:
                 continue

@@ -163,6 +163,22 @@ def field_hits(source: bytes, name: str) -> Iterator[tuple[int, int]]:
             yield begin, finish
 
 
+def after_a_dot(source: bytes, begin: int) -> bool | None:
+    """Whether the name starting at `begin` follows a `.` (a selector's field or method),
+    blanks and line breaks aside; None when a comment may stand between (unknown)."""
+    before = begin - 1
+    while before >= 0 and source[before] in b" \t\r\n":
+        before -= 1
+    if before < 0:
+        return False
+    if b"\n" in source[before:begin] and (
+            b"//" in source[source.rfind(b"\n", 0, before) + 1:before + 1]):
+        return None  # the line before may end with a comment
+    if source[before] == ord("/"):
+        return None  # a block comment ends there
+    return source[before] == ord(".")
+
+
 def same_node(a: Node | None, b: Node | None) -> bool:
     """The same place of the source: nodes of a file's tree and of a body parsed on its own
     (GoFile.node_at) are different objects for one function."""
