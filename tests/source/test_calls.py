@@ -1,4 +1,5 @@
-"""The cheap look before the search for a function handed to a sync.Once changes no answer."""
+"""The cheap look before the search for a function handed to a sync.Once changes no answer,
+and neither does judging call sites as they are found (runs_under_once)."""
 
 from __future__ import annotations
 
