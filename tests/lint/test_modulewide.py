@@ -4,15 +4,19 @@ internal/store, a helper package between them), cached like the per-package resu
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from mapguard.lint import modulewide
+from mapguard.lint import engine, modulewide
 from mapguard.lint.engine import SHARD_MIN_FILES, LintOptions, lint, split_work
 from mapguard.lint.registry import rule_for
-from mapguard.lint.results import LintResult
+from mapguard.lint.results import DirResult, LintResult
 from mapguard.source.discover import Selection, expand
 
 from .corpus import FIXTURES
@@ -119,3 +123,41 @@ def test_a_split_package_hands_on_the_calls_of_every_part(shop: Path) -> None:
     whole = lint([f"{shop}/..."], LintOptions(jobs=1))
     split = lint([f"{shop}/..."], LintOptions(jobs=2, shard_bytes=1))
     assert _store_findings(split, shop) == _store_findings(whole, shop) == WANTED
+
+
+# Where _recording_visit_job notes the visits (process id and package): forked workers
+# inherit it, and the function is found by name in them.
+VISITS: list[Path] = []
+
+
+def _recording_visit_job(task: tuple[modulewide.Unit, LintOptions]) -> DirResult:
+    (VISITS[0] / f"{os.getpid()}-{task[0].target.directory.name}").touch()
+    return REAL_VISIT_JOB(task)
+
+
+REAL_VISIT_JOB = engine._visit_job
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="the recording visit reaches workers by fork")
+def test_workers_make_the_visits_of_a_round_with_the_same_result(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = lint([f"{shop}/..."], LintOptions(jobs=1))
+    monkeypatch.setattr(engine, "PARALLEL_THRESHOLD_BYTES", 0)  # workers even for this
+    monkeypatch.setattr(engine, "_visit_job", _recording_visit_job)
+    monkeypatch.setattr(sys.modules[__name__], "VISITS", [tmp_path / "visits"])
+    (tmp_path / "visits").mkdir()
+    options = LintOptions(jobs=2, cache_dir=tmp_path / "cache")
+    assert lint([f"{shop}/..."], replace(options, cache_dir=None)).findings == whole.findings
+    # The first round visits the store and the tally helper, in the workers.
+    visited = [path.name.split("-", 1) for path in (tmp_path / "visits").iterdir()]
+    assert {name for _, name in visited} == {"store", "tally"}
+    assert all(int(pid) != os.getpid() for pid, _ in visited)
+    # With a cache: filled by the parent from the workers' visits, then read back.
+    assert lint([f"{shop}/..."], options).findings == whole.findings
+    shutil.rmtree(tmp_path / "visits")
+    (tmp_path / "visits").mkdir()
+    again = lint([f"{shop}/..."], options)
+    assert again.findings == whole.findings
+    assert not list((tmp_path / "visits").iterdir())

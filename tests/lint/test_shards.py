@@ -10,6 +10,7 @@ import pytest
 
 from mapguard.gotool import GoToolchain
 from mapguard.lint.engine import SHARD_MIN_FILES, LintOptions, lint, split_work
+from mapguard.lint.registry import rule_for
 from mapguard.lint.results import LintResult
 from mapguard.source.discover import Selection, expand
 
@@ -87,3 +88,27 @@ def test_overlaps_across_shards_are_settled_as_in_the_whole_package(tmp_path: Pa
     assert [unit.lead for unit in work] == [True, False]
     assert tmp_path / "forget.go" in (work[1].shard or ())
     assert summary(lint(targets, split_options)) == summary(whole)
+
+
+def test_a_lead_shard_with_files_of_its_own_gives_the_whole_package_result(tmp_path: Path
+                                                                           ) -> None:
+    # With every rule, the lead of two shards runs only the whole-package rules (its head
+    # start outweighs the files); with one whole-package rule selected it also checks files
+    # of its own, and the result is still the whole package's.
+    (tmp_path / "go.mod").write_text("module example.com/p\n\ngo 1.24\n")
+    (tmp_path / "handler.go").write_text(HANDLER)
+    (tmp_path / "forget.go").write_text(FORGET.format(padding="x" * 4000))
+    for index in range(2 * SHARD_MIN_FILES):
+        (tmp_path / f"f{index}.go").write_text(f"package p\n\nfunc F{index}() {{}}\n")
+    targets = [str(tmp_path)]
+    expansion = expand(targets, tmp_path, Selection())
+    every_rule = LintOptions(jobs=2, shard_bytes=1)
+    work = split_work(list(expansion.targets), [every_rule], 2, 1)
+    assert [(unit.lead, len(unit.shard or ())) for unit in work] == [(True, 0), (False, 18)]
+    two_rules = replace(every_rule, rules=tuple(rule_for(code) for code in ("MG003", "MG004")))
+    work = split_work(list(expansion.targets), [two_rules], 2, 1)
+    assert [unit.lead for unit in work] == [True, False]
+    assert all(unit.shard for unit in work)
+    whole = lint(targets, replace(two_rules, jobs=1, shard_bytes=None))
+    assert [f.rule for f in whole.findings] == ["MG003", "MG004"]
+    assert summary(lint(targets, two_rules)) == summary(whole)

@@ -1,11 +1,21 @@
-"""The cheap look before the search for a function handed to a sync.Once changes no answer."""
+"""The cheap look before the search for a function handed to a sync.Once changes no answer,
+and neither does judging call sites as they are found (runs_under_once)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mapguard.source.calls import _ONCE_CALL_BEFORE, _ONCE_CALL_LAST
+from mapguard.gotool import GoToolchain
+from mapguard.goversion import GO_1_21
+from mapguard.source.calls import _ONCE_CALL_BEFORE, _ONCE_CALL_LAST, call_sites, runs_under_once
+from mapguard.source.discover import Selection, expand, read_target
+from mapguard.source.loader import VersionChoice, load_packages
+from mapguard.source.package import Package
+from mapguard.source.typeinfo import TypeInfo
 
 PIECES = st.sampled_from(["once.Do(", "sync.OnceFunc(", "sync.OnceValue[int](", "OnceValues(",
                           "x.", "s.cfg.", "(", ".", " ", "\t", "\n", "\r", "\v", "\f", "a",
@@ -19,3 +29,106 @@ def test_the_byte_before_the_name_rules_out_only_what_the_search_would(pieces: l
     before = "".join(pieces).encode()
     if before[-1:] not in _ONCE_CALL_LAST:
         assert _ONCE_CALL_BEFORE.search(before, max(0, len(before) - 120), len(before)) is None
+
+
+ONCE_PACKAGE = {
+    "once.go": """package p
+
+import "sync"
+
+type T struct {
+	once sync.Once
+	m    map[string]int
+}
+
+func (t *T) init() { t.m = map[string]int{} }
+
+func (t *T) setup() { t.init() }
+
+func (t *T) Get() int {
+	t.once.Do(func() { t.setup() })
+	return len(t.m)
+}
+
+func helper() {}
+
+func viaHelper() { helper() }
+
+func Run() {
+	var once sync.Once
+	once.Do(viaHelper)
+	once.Do(func() { helper() })
+}
+
+func shared() {}
+
+func Twice() {
+	var once sync.Once
+	once.Do(func() { shared() })
+	shared()
+}
+
+func valued() {}
+
+func Hand() func() {
+	var once sync.Once
+	once.Do(func() { valued() })
+	return valued
+}
+
+func cycleA() { cycleB() }
+
+func cycleB() { cycleA() }
+""",
+    "once_test.go": """package p
+
+import "testing"
+
+func TestInit(t *testing.T) {
+	var v T
+	v.init()
+	helper()
+}
+""",
+}
+
+
+def _package(directory: Path) -> Package:
+    found = read_target(expand([str(directory)], directory, Selection()).targets[0],
+                        Selection())[0]
+    assert found is not None
+    packages, errors = load_packages(found, lambda _module: VersionChoice(GO_1_21, "flag"))
+    assert not errors
+    return next(p for p in packages if not p.name.endswith("_test"))
+
+
+def _verdicts(package: Package, *, sites_first: bool) -> dict[str, bool]:
+    info = TypeInfo(package)
+    functions = sorted(package.all_functions(), key=lambda f: (f.receiver_type or "", f.name))
+    if sites_first:  # every call site known before: runs_under_once only reads them
+        for function in functions:
+            call_sites(package, info, function)
+    return {f"{function.receiver_type or ''}.{function.name}":
+            runs_under_once(package, info, function)
+            for function in functions}
+
+
+@pytest.mark.parametrize("where", ["fixture", "mime", "crypto/x509", "time"])
+def test_once_verdicts_found_while_searching_equal_those_from_all_call_sites(
+    where: str, tmp_path: Path, go_toolchain: GoToolchain
+) -> None:
+    # runs_under_once judges call sites as the search finds them and stops at the first
+    # that settles it; the verdicts are those of judging the full list of call sites.
+    if where == "fixture":
+        for name, text in ONCE_PACKAGE.items():
+            (tmp_path / name).write_text(text)
+        directory = tmp_path
+    else:
+        directory = go_toolchain.goroot / "src" / where
+    searching = _verdicts(_package(directory), sites_first=False)
+    listed = _verdicts(_package(directory), sites_first=True)
+    assert searching == listed
+    if where == "fixture":
+        # T.init and helper are also called by a test, valued is used as a value.
+        assert {name for name, under in searching.items() if under} == {
+            "T.setup", ".viaHelper"}

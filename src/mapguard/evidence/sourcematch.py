@@ -18,12 +18,17 @@ import bisect
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
 from mapguard.evidence.goframes import package_of, strip_type_args
-from mapguard.formats.pprof import Frame
 from mapguard.source.parser import GO_LANGUAGE
+
+if TYPE_CHECKING:
+    # Only a type here: the profile reader (numpy, protobuf) is not imported by lint runs
+    # without a profile.
+    from mapguard.formats.pprof import Frame
 
 
 class SourceMatch(StrEnum):

@@ -8,6 +8,7 @@ whose anchor text occurs in the package, and drops suppressed findings
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import multiprocessing
@@ -28,6 +29,7 @@ from mapguard.lint.modulewide import (
     follow_in_package,
     follow_module,
     following_here,
+    visit_key,
     visit_unit,
 )
 from mapguard.lint.overlaps import one_finding_per_problem
@@ -60,6 +62,8 @@ from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
 
 if TYPE_CHECKING:
+    from multiprocessing.pool import Pool  # imported by multiprocessing when a run needs one
+
     from mapguard.lint.measured import ProfileEvidence
 
 # Below this much source, starting worker processes costs more than it saves.
@@ -70,9 +74,12 @@ SHARD_MIN_BYTES = 400_000
 SHARD_MIN_FILES = 8
 # Shards are balanced by expected cost: a byte of a _test.go file costs about this much of
 # one of other code, and each of the lead shard's whole-package rules about this share of the
-# rest (measured on large packages; only the balance, never a result, depends on them).
+# rest (measured on large packages; only the balance, never a result, depends on them). With
+# two workers the lead then checks no file's candidates: it runs the whole-package rules (and
+# the following of calls) for every file, the other shard every other rule; split by file,
+# both would scan the package for the same fields and callers.
 TEST_FILE_WEIGHT = 0.25
-WHOLE_PACKAGE_SHARE = 0.15
+WHOLE_PACKAGE_SHARE = 0.5
 
 _IGNORE = re.compile(r"//\s*mapguard:ignore\b(.*)$")
 _CODE_LIKE = re.compile(r"[A-Za-z]{2,3}\d{2,4}")
@@ -147,16 +154,18 @@ def lint_expansion(
     per_dir = [options_for(t) if options_for is not None else options for t in targets]
     work = split_work(targets, per_dir, options.jobs or os.cpu_count() or 1,
                       options.shard_bytes)
-    outcomes = _run_all(work, options.jobs, progress)
-    merged = _merge_shards(work, outcomes)
-    cache = LintCache(options.cache_dir) if options.cache_dir is not None else None
-    if cache is not None:
-        cache.put_many((key, result) for key, result, cached in merged
-                       if key is not None and not cached)
-    results = [result for _, result, _ in merged]
-    results = _followed_across_packages(targets, per_dir, results, cache)
-    if cache is not None:
-        cache.close()
+    # The same workers then follow calls across packages, round by round.
+    with _worker_pool(work, options.jobs) as pool:
+        outcomes = _run_all(work, pool, progress)
+        merged = _merge_shards(work, outcomes)
+        cache = LintCache(options.cache_dir) if options.cache_dir is not None else None
+        if cache is not None:
+            cache.put_many((key, result) for key, result, cached in merged
+                           if key is not None and not cached)
+        results = [result for _, result, _ in merged]
+        results = _followed_across_packages(targets, per_dir, results, cache, pool)
+        if cache is not None:
+            cache.close()
     return LintResult(
         findings=tuple(sorted((f for r in results for f in r.findings), key=lambda f: f.sort_key)),
         files=sum(r.files for r in results),
@@ -171,30 +180,66 @@ def lint_expansion(
 
 
 def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOptions],
-                              results: list[DirResult], cache: LintCache | None
-                              ) -> list[DirResult]:
+                              results: list[DirResult], cache: LintCache | None,
+                              pool: Pool | None = None) -> list[DirResult]:
     """The results with what following calls across the module's packages found (MG004,
-    MG005, MG008; `mapguard.lint.modulewide`)."""
+    MG005, MG008; `mapguard.lint.modulewide`). The visits of a round are independent: with
+    `pool`, its workers make them (the cache is read and written here, as for packages)."""
     by_dir = {target.directory: result for target, result in zip(targets, results, strict=True)}
     if not any(result.calls for result in results):
         return results
     options_of = {target.directory: options for target, options in zip(targets, per_dir,
                                                                       strict=True)}
 
-    def visit(unit: Unit) -> DirResult:
-        options = options_of[unit.target.directory]
-        codes = frozenset(rule.code for rule in options.rules) & FOLLOWING_RULES
-        if not codes:
-            return DirResult((), (), 0, ())
-        return visit_unit(
-            unit, codes, options.selection,
-            lambda directory: choose_version(find_module(directory), options),
-            _options_fingerprint(options, unit.target.directory), cache, _suppressed_in)
+    def visit(units: list[Unit]) -> list[DirResult]:
+        if pool is None or len(units) < 2:
+            return [_visit(unit, options_of[unit.target.directory], cache) for unit in units]
+        found: list[DirResult | None] = [None] * len(units)
+        keys: list[str | None] = [None] * len(units)
+        for index, unit in enumerate(units):
+            options = options_of[unit.target.directory]
+            if not _following_codes(options):
+                found[index] = DirResult((), (), 0, ())
+            elif cache is not None:
+                keys[index] = key = visit_key(unit, options.selection, _options_fingerprint(
+                    options, unit.target.directory))
+                found[index] = cache.get(key) if key is not None else None
+        missing = [index for index, result in enumerate(found) if result is None]
+        # Evidence (lint --profile) plays no part in following calls: it stays here.
+        tasks = [(units[index], replace(options_of[units[index].target.directory],
+                                        evidence=None)) for index in missing]
+        for index, result in zip(missing, pool.map(_visit_job, tasks, chunksize=1),
+                                 strict=True):
+            found[index] = result
+            key = keys[index]
+            if cache is not None and key is not None:
+                cache.put_many([(key, result)])
+        return [result if result is not None else DirResult((), (), 0, ()) for result in found]
 
     found = follow_module(by_dir, targets, visit)
     return [replace(result, findings=(*result.findings, *_new_findings(
         result.findings, found.get(target.directory, ())))) if target.directory in found
         else result for target, result in zip(targets, results, strict=True)]
+
+
+def _following_codes(options: LintOptions) -> frozenset[str]:
+    return frozenset(rule.code for rule in options.rules) & FOLLOWING_RULES
+
+
+def _visit(unit: Unit, options: LintOptions, cache: LintCache | None) -> DirResult:
+    codes = _following_codes(options)
+    if not codes:
+        return DirResult((), (), 0, ())
+    return visit_unit(
+        unit, codes, options.selection,
+        lambda directory: choose_version(find_module(directory), options),
+        _options_fingerprint(options, unit.target.directory), cache, _suppressed_in)
+
+
+def _visit_job(task: tuple[Unit, LintOptions]) -> DirResult:
+    """A visit in a worker process (the parent reads and writes the cache)."""
+    unit, options = task
+    return _visit(unit, options, None)
 
 
 def _suppressed_in(package: Package, findings: list[Finding]) -> list[Finding]:
@@ -215,17 +260,22 @@ def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
         if jobs == 1 or count < 2:
             work.append(Work(target, target_options))
             continue
-        head_start = WHOLE_PACKAGE_SHARE * sum(
-            1 for rule in target_options.rules if rule.whole_package)
+        head_start = _head_start(target_options)
         work.extend(Work(target, target_options, shard, lead=index == 0)
                     for index, shard in enumerate(_shards(target, count, head_start)))
     return work
 
 
+def _head_start(options: LintOptions) -> float:
+    """The lead shard's expected cost besides its own files, as a share of the package's."""
+    return WHOLE_PACKAGE_SHARE * sum(1 for rule in options.rules if rule.whole_package)
+
+
 def _shards(target: DirTarget, count: int, head_start: float = 0.0) -> list[frozenset[Path]]:
     """The files of a directory in `count` groups of about equal cost (largest first, each
     to the cheapest group). The first group starts with `head_start` (a share of the whole
-    cost): it is the lead, which also runs the whole-package rules."""
+    cost): it is the lead, which also runs the whole-package rules (and, with head start
+    enough, may be left no file of its own)."""
     weighed = sorted(((_file_weight(p), p) for p, _ in target.files), reverse=True)
     total = sum(weight for weight, _ in weighed)
     groups: list[tuple[float, list[Path]]] = [(0.0, []) for _ in range(count)]
@@ -233,7 +283,8 @@ def _shards(target: DirTarget, count: int, head_start: float = 0.0) -> list[froz
     for weight, path in weighed:
         lightest = min(range(count), key=lambda i: groups[i][0])
         groups[lightest] = (groups[lightest][0] + weight, [*groups[lightest][1], path])
-    return [frozenset(paths) for _, paths in groups if paths]
+    return [frozenset(paths) for index, (_, paths) in enumerate(groups)
+            if paths or (index == 0 and head_start > 0)]
 
 
 def _file_weight(path: Path) -> float:
@@ -294,15 +345,33 @@ def _evidence_digest(options: LintOptions, directory: Path) -> str:
     return options.evidence.digest(directory.resolve())
 
 
-def _run_all(work: list[Work], jobs: int, progress: ProgressCallback | None) -> list[_Outcome]:
-    """Read, look up and analyse every unit: in this process for small jobs, else in worker
-    processes (reading and hashing the files is part of the parallel work)."""
+@contextlib.contextmanager
+def _worker_pool(work: list[Work], jobs: int) -> Iterator[Pool | None]:
+    """Worker processes for the run, or None for small jobs (analysed in this process)."""
+    jobs = jobs or os.cpu_count() or 1
+    size = sum(unit.target.size for unit in work)
+    if jobs == 1 or len(work) < 2 or size < PARALLEL_THRESHOLD_BYTES:
+        yield None
+        return
+    global _SHARED_WORK
+    # Forked workers inherit the job list: only indexes cross the pipe.
+    _SHARED_WORK = work
+    context = multiprocessing.get_context("fork" if _FORK else "spawn")
+    try:
+        with context.Pool(processes=min(jobs, len(work))) as pool:
+            yield pool
+    finally:
+        _SHARED_WORK = None
+
+
+def _run_all(work: list[Work], pool: Pool | None, progress: ProgressCallback | None
+             ) -> list[_Outcome]:
+    """Read, look up and analyse every unit: in this process without `pool`, else in its
+    worker processes (reading and hashing the files is part of the parallel work)."""
     total = len(work)
     if progress is not None:
         progress(0, total)
-    jobs = jobs or os.cpu_count() or 1
-    size = sum(unit.target.size for unit in work)
-    if jobs == 1 or total < 2 or size < PARALLEL_THRESHOLD_BYTES:
+    if pool is None:
         outcomes = []
         for done, unit in enumerate(work, start=1):
             outcomes.append(_job(unit))
@@ -312,31 +381,25 @@ def _run_all(work: list[Work], jobs: int, progress: ProgressCallback | None) -> 
     # Biggest units first, so that no worker is left alone with a giant at the end.
     order = sorted(range(total), key=lambda i: _unit_size(work[i]), reverse=True)
     by_index: dict[int, _Outcome] = {}
-    fork = "fork" in multiprocessing.get_all_start_methods()
-    global _SHARED_WORK
-    # Forked workers inherit the job list: only indexes cross the pipe.
-    _SHARED_WORK = work
-    context = multiprocessing.get_context("fork" if fork else "spawn")
-    try:
-        with context.Pool(processes=min(jobs, total)) as pool:
-            tasks: list[Any] = order if fork else [(work[i], i) for i in order]
-            for done, (index, outcome) in enumerate(
-                pool.imap_unordered(_indexed_job, tasks, chunksize=1), start=1
-            ):
-                by_index[index] = outcome
-                if progress is not None:
-                    progress(done, total)
-    finally:
-        _SHARED_WORK = None
+    tasks: list[Any] = order if _FORK else [(work[i], i) for i in order]
+    for done, (index, outcome) in enumerate(
+        pool.imap_unordered(_indexed_job, tasks, chunksize=1), start=1
+    ):
+        by_index[index] = outcome
+        if progress is not None:
+            progress(done, total)
     return [by_index[i] for i in range(total)]
 
 
-def _unit_size(unit: Work) -> int:
+def _unit_size(unit: Work) -> float:
+    """The expected cost of a unit, for scheduling the costly ones first."""
     if unit.shard is None:
         return unit.target.size
-    return unit.target.size * len(unit.shard) // max(1, len(unit.target.files))
+    share = len(unit.shard) / max(1, len(unit.target.files))
+    return unit.target.size * (share + (_head_start(unit.options) if unit.lead else 0.0))
 
 
+_FORK = "fork" in multiprocessing.get_all_start_methods()
 _SHARED_WORK: list[Work] | None = None
 _WORKER_CACHES: dict[Path, LintCache] = {}
 

@@ -29,7 +29,7 @@ from mapguard.lint.results import DirResult
 from mapguard.lint.rule import Finding
 from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
 from mapguard.source.concurrency import Concurrency
-from mapguard.source.discover import DirTarget, Selection, read_target
+from mapguard.source.discover import DirTarget, PackageDir, Selection, read_target
 from mapguard.source.gomod import find_module
 from mapguard.source.loader import VersionChoice, load_packages
 from mapguard.source.package import Package
@@ -81,7 +81,8 @@ class Unit:
     calls: tuple[CallOut, ...]
 
 
-Visit = Callable[[Unit], DirResult]
+# Visits the units of one round (they are independent of each other): their results, in order.
+Visit = Callable[[list[Unit]], list[DirResult]]
 
 
 def follow_module(results: dict[Path, DirResult], targets: Sequence[DirTarget],
@@ -105,11 +106,11 @@ def follow_module(results: dict[Path, DirResult], targets: Sequence[DirTarget],
         if not grouped:
             break
         pending = []
-        for package in sorted(grouped):
-            calls = tuple(sorted(grouped[package], key=lambda c: json.dumps(c.to_json())))
-            target = by_path[package]
-            result = visit(Unit(target, calls))
-            found[target.directory].extend(result.findings)
+        units = [Unit(by_path[package], tuple(sorted(grouped[package],
+                                                     key=lambda c: json.dumps(c.to_json()))))
+                 for package in sorted(grouped)]
+        for unit, result in zip(units, visit(units), strict=True):
+            found[unit.target.directory].extend(result.findings)
             pending.extend(result.calls)
     return found
 
@@ -136,9 +137,7 @@ def visit_unit(unit: Unit, codes: frozenset[str], selection: Selection,
     package_dir, _unreadable = read_target(unit.target, selection)
     if package_dir is None:
         return DirResult((), (), 0, ())
-    request = json.dumps([c.to_json() for c in unit.calls], sort_keys=True)
-    digest = hashlib.blake2b(request.encode(), digest_size=16).hexdigest()
-    key = cache_key(package_dir, f"{fingerprint}|reach|{digest}")
+    key = _visit_key(unit, package_dir, fingerprint) if cache is not None else ""
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit
     packages, _errors = load_packages(package_dir, lambda module: choose(package_dir.directory),
@@ -158,3 +157,15 @@ def visit_unit(unit: Unit, codes: frozenset[str], selection: Selection,
     if cache is not None:
         cache.put_many([(key, result)])
     return result
+
+
+def visit_key(unit: Unit, selection: Selection, fingerprint: str) -> str | None:
+    """The cache key of a visit (None: the directory cannot be read, nothing to visit)."""
+    package_dir, _unreadable = read_target(unit.target, selection)
+    return _visit_key(unit, package_dir, fingerprint) if package_dir is not None else None
+
+
+def _visit_key(unit: Unit, package_dir: PackageDir, fingerprint: str) -> str:
+    request = json.dumps([c.to_json() for c in unit.calls], sort_keys=True)
+    digest = hashlib.blake2b(request.encode(), digest_size=16).hexdigest()
+    return cache_key(package_dir, f"{fingerprint}|reach|{digest}")

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from mapguard.source.package import FuncDecl, GoFile, Package, receiver_type_name
-from mapguard.source.typeinfo import TypeInfo, enclosing_declaration, word_hits
+from mapguard.source.typeinfo import TypeInfo, after_a_dot, enclosing_declaration, word_hits
 from mapguard.source.types import Named, Unknown, deref
 
 
@@ -26,12 +27,23 @@ def call_sites(package: Package, info: TypeInfo, callee: FuncDecl) -> list[CallS
     None when it is also used as a value (`go f`, `once.Do(x.f)`, `h := f`), so that who
     runs it is not visible."""
     key = ("call-sites", id(callee))
-    if key in package.memo:
-        return package.memo[key]  # type: ignore[return-value]
-    sites: list[CallSite] = []
-    as_value = False
+    if key not in package.memo:
+        found = list(_scan_call_sites(package, info, callee))
+        package.memo[key] = None if found and found[-1] is None else found
+    return package.memo[key]  # type: ignore[return-value]
+
+
+def _scan_call_sites(package: Package, info: TypeInfo, callee: FuncDecl
+                     ) -> Iterator[CallSite | None]:
+    """The call sites of `call_sites`, one by one as the files are searched, ending with None
+    at the first use as a value (a caller that has seen enough can stop early)."""
+    method = callee.is_method
     for go_file in package.files:
         for start, end in word_hits(go_file.source, callee.name):
+            # A method is named after a dot (`x.m`), a function never: the other hits need
+            # no parse (when a comment may stand before the name, it is looked at).
+            if after_a_dot(go_file.source, start) is (not method):
+                continue
             node = go_file.node_at(start, end)
             if node is None or node.type not in {"identifier", "field_identifier"}:
                 continue
@@ -48,15 +60,10 @@ def call_sites(package: Package, info: TypeInfo, callee: FuncDecl) -> list[CallS
             if call is None or call.type != "call_expression" or (
                 call.child_by_field_name("function") != expression
             ):
-                as_value = True  # used as a value
-                break
-            sites.append(CallSite(go_file, call, _caller(package, go_file, call),
-                                  _inside_once_literal(go_file, call)))
-        if as_value:
-            break
-    result = None if as_value else sites
-    package.memo[key] = result
-    return result
+                yield None  # used as a value
+                return
+            yield CallSite(go_file, call, _caller(package, go_file, call),
+                           _inside_once_literal(go_file, call))
 
 
 def _refers_to(info: TypeInfo, go_file: GoFile, expression: Node, callee: FuncDecl) -> bool:
@@ -106,11 +113,32 @@ def runs_under_once(package: Package, info: TypeInfo, function: FuncDecl, depth:
         return True
     if depth >= 3:
         return False
-    sites = call_sites(package, info, function)
-    return bool(sites) and all(
-        site.under_once or (site.caller is not None
-                            and runs_under_once(package, info, site.caller, depth + 1))
-        for site in sites or ())
+    return every_call_site(package, info, function, lambda site: site.under_once or (
+        site.caller is not None and runs_under_once(package, info, site.caller, depth + 1)))
+
+
+def every_call_site(package: Package, info: TypeInfo, callee: FuncDecl,
+                    judge: Callable[[CallSite], bool]) -> bool:
+    """Whether `callee` has call sites (`call_sites`: a list, not None) and `judge` holds for
+    each. Without the call sites known yet, they are judged as the search finds them: the
+    first that fails settles it (a use as a value would too), and the rest of the package
+    (often its tests' bodies) is then never parsed for them."""
+    key = ("call-sites", id(callee))
+    known = key in package.memo
+    sites: Iterable[CallSite | None]
+    if known:
+        found = call_sites(package, info, callee)
+        sites = [None] if found is None else found  # None: used as a value
+    else:
+        sites = _scan_call_sites(package, info, callee)
+    seen: list[CallSite] = []
+    for site in sites:
+        if site is None or not judge(site):
+            return False
+        seen.append(site)
+    if not known:
+        package.memo[key] = seen  # the search went through: every call site is known
+    return bool(seen)
 
 
 # What precedes a function handed to a Once: `once.Do(`, `sync.OnceFunc(`, `sync.OnceValue[T](`,

@@ -26,7 +26,7 @@ from typing import Literal
 
 from tree_sitter import Node
 
-from mapguard.source.calls import call_sites
+from mapguard.source.calls import every_call_site
 from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
     LocalDecl,
@@ -34,6 +34,7 @@ from mapguard.source.typeinfo import (
     TypeInfo,
     enclosing_declaration,
     enclosing_function,
+    field_hits,
     same_node,
     unparen,
     walk,
@@ -497,7 +498,7 @@ class Concurrency:
         owner = deref(self.info.type_of(operand, go_file))
         field = go_file.text(field_node)
         for other_file in self.package.files:
-            for start, end in word_hits(other_file.source, field):
+            for start, end in field_hits(other_file.source, field):
                 node = other_file.node_at(start, end, named=False)
                 parent = node.parent if node is not None else None
                 if node is None or parent is None or node.type != "field_identifier" or (
@@ -548,14 +549,11 @@ class Concurrency:
         if function is None or depth > 3:
             return False
         declaration = self._declaration(function, go_file)
-        sites = call_sites(self.package, self.info, declaration) if declaration else None
-        if not sites:
-            return False
-        return all(
-            (site.file is context.file and _is_inside(site.call, context.function))
+        return declaration is not None and every_call_site(
+            self.package, self.info, declaration,
+            lambda site: (site.file is context.file and _is_inside(site.call, context.function))
             or self._ordered_before_start(site.call, site.file, context)
-            or self._runs_only_in(site.call, site.file, context, depth + 1)
-            for site in sites)
+            or self._runs_only_in(site.call, site.file, context, depth + 1))
 
     def _declaration(self, function: Node, go_file: GoFile) -> FuncDecl | None:
         name = function.child_by_field_name("name")

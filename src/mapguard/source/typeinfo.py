@@ -130,6 +130,55 @@ def word_hits(source: bytes, name: str, start: int = 0, end: int | None = None, 
         yield begin, finish
 
 
+# What can stand next to a field's name, blanks and comments aside: `.` before a selector's
+# field (maybe at the end of the line before: `x.` then `f` on the next); `:` after a
+# composite literal's key, or before the value of one (`{f: f}`); `/` ends or starts a
+# comment. (A key at the end of a line is none: Go ends the statement there.)
+_BEFORE_FIELD = frozenset(b"./:")
+_AFTER_FIELD = frozenset(b":/")
+
+
+def field_hits(source: bytes, name: str) -> Iterator[tuple[int, int]]:
+    """The `word_hits` of `name` that can be a field: a selector's (`x.name`) or a composite
+    literal's key (`T{name: v}`) or value. Others (a local variable of that name, a call of
+    a function of that name) are left out by looking at the bytes around them, so the body
+    they are in is not parsed for them."""
+    size = len(source)
+    for begin, finish in word_hits(source, name):
+        before = begin - 1
+        while before >= 0 and source[before] in b" \t\r\n":
+            before -= 1
+        if before < 0 or source[before] in _BEFORE_FIELD or (
+            # A line comment between: `x. // why` then the name on the next line.
+            b"\n" in source[before:begin]
+            and b"//" in source[source.rfind(b"\n", 0, before) + 1:before + 1]
+        ):
+            yield begin, finish
+            continue
+        after = finish
+        while after < size and source[after] in b" \t":
+            after += 1
+        if after < size and source[after] in _AFTER_FIELD and (
+                source[after:after + 2] != b":="):  # a short variable declaration
+            yield begin, finish
+
+
+def after_a_dot(source: bytes, begin: int) -> bool | None:
+    """Whether the name starting at `begin` follows a `.` (a selector's field or method),
+    blanks and line breaks aside; None when a comment may stand between (unknown)."""
+    before = begin - 1
+    while before >= 0 and source[before] in b" \t\r\n":
+        before -= 1
+    if before < 0:
+        return False
+    if b"\n" in source[before:begin] and (
+            b"//" in source[source.rfind(b"\n", 0, before) + 1:before + 1]):
+        return None  # the line before may end with a comment
+    if source[before] == ord("/"):
+        return None  # a block comment ends there
+    return source[before] == ord(".")
+
+
 def same_node(a: Node | None, b: Node | None) -> bool:
     """The same place of the source: nodes of a file's tree and of a body parsed on its own
     (GoFile.node_at) are different objects for one function."""

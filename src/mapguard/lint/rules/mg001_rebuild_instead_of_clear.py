@@ -108,7 +108,7 @@ from mapguard.lint.syntax import (
 from mapguard.source.calls import call_sites, runs_under_once
 from mapguard.source.mapwrites import write_statement
 from mapguard.source.package import FuncDecl, GoFile, VarDecl, receiver_type_name
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, walk, word_hits
+from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, field_hits, walk
 from mapguard.source.types import UNKNOWN, GoType, Named, StructOf, Unknown, deref
 
 # Methods that set a value up or tear it down run once per value: re-creating a map there is
@@ -644,7 +644,7 @@ def _scan_field_uses(pass_: Pass, owner: GoType, field: str) -> FieldUses:
     initialisers: list[tuple[GoFile, Node]] = []
     reset_to_nil = False
     for go_file in pass_.package.files:
-        for start, end in word_hits(go_file.source, field):
+        for start, end in field_hits(go_file.source, field):
             node = go_file.node_at(start, end, named=False)
             parent = node.parent if node is not None else None
             if node is None or parent is None:
