@@ -3,7 +3,8 @@
 riskd (`data/demo/`) comes twice: `before/` holds one instance of each pattern of the rule
 catalogue, `after/` is its fixed twin. The demo runs mapguard's stages on both:
 
-1. code — `mapguard lint`: every rule fires on before/, none on after/;
+1. code — `mapguard lint` with every rule (those off by default too): every rule fires on
+   before/, none on after/;
 2. test — the Go toolchain's evidence: escape verdicts of the map sites, and the map bytes, GC
    cycles and pauses of the running service under the same load (`evidence`);
 3. test — request latency under the same open-loop load while a CPU quota steps down, p99 and
@@ -514,7 +515,7 @@ def _slo_json(stage: SloStage | None) -> dict[str, Any]:
 def print_stage(run: StageRun[Any], root: Path) -> None:
     if run.status == "not selected":
         return
-    title = {"lint": "Stage 1, code: mapguard lint",
+    title = {"lint": "Stage 1, code: mapguard lint (every rule, those off by default too)",
              "evidence": "Stage 2, test: evidence from the Go toolchain",
              "latency": "Stage 3, test: latency under load and CPU quota steps",
              "slo": "Stage 4, production: SLOs as Prometheus rules",
