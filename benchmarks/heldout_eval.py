@@ -14,25 +14,34 @@ the baseline of the bar, the last the one measured.
 The set file (kept outside the project, see docs/review/heldout-before-after.md) is JSON:
 
     {"fixes": [{"id": ..., "repo": "owner+name", "fix": SHA, "parent": SHA, "kind": "a"|"b"|"c",
-                "description": ..., "files": [paths the fix touched],
+                "cross_package": whether a kind b writer and its goroutine are in different
+                packages, "description": ..., "files": [paths the fix touched],
                 "bug_lines": [{"file": path, "lines": [line numbers in the parent]}]}]}
 
 For each fix and each side (the parent: `before`; the fix: `after`) the repository's module that
 holds the bug is extracted from the git history under --mirror (`git archive`, only *.go,
 go.mod and go.sum, without vendor/: the whole module, so that the module-wide rules see the
-other packages), and `mapguard lint <the packages the fix touched> --no-cache --format json`
-runs in it. A fix counts as *caught* by a version when a finding of a rule that fits its kind
-(kinds a and b: any rule but the speed advice; kind c: the speed advice) lies on a bug line
-(within --window lines) or in the same function in the before code, none of those findings is
-left in the after code (same rule, file and function) and the after code has no finding the
-before code did not have. Kind c fixes missed without a profile are counted as "needs a
-profile". The bar: of the kind a and b fixes the baseline has no finding for, the share the
-measured version catches (issue 15 asks for at least a third).
+other packages), and `mapguard lint <packages> --no-cache --format json` runs in it, on the
+packages the fix touched and those of the bug lines (where the fix touched only a caller), or
+with --whole-module on all of them (`./...`: slower, but calls are then followed from handlers
+and goroutines in packages the fix did not touch).
+
+A fix counts as *caught* by a version when
+- a finding of a rule that fits the fix's kind (kinds a and b: any rule but the speed advice;
+  kind c: the speed advice) lies on a bug line (within --window lines) or in the same function
+  in the before code,
+- such a finding is gone from the after code (fewer findings of that rule, file, function and
+  map name), and
+- the after code has no finding the before code did not have.
+Kind c fixes missed without a profile are counted as "needs a profile". The bar: of the kind a
+and b fixes the baseline has no finding for, the share the measured version catches (issue 15
+asks for at least a third).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shlex
@@ -71,6 +80,7 @@ class Fix:
     fix: str
     parent: str
     kind: str
+    cross_package: bool
     description: str
     files: tuple[str, ...]
     bug_lines: dict[str, tuple[int, ...]]
@@ -95,7 +105,8 @@ def load_set(path: Path) -> list[Fix]:
         raise BadInput(f"{path}: not JSON ({error.msg}, line {error.lineno})") from None
     try:
         return [Fix(id=item["id"], repo=item["repo"], fix=item["fix"], parent=item["parent"],
-                    kind=item["kind"], description=item["description"],
+                    kind=item["kind"], cross_package=bool(item.get("cross_package")),
+                    description=item["description"],
                     files=tuple(item["files"]),
                     bug_lines={entry["file"]: tuple(entry["lines"])
                                for entry in item["bug_lines"]})
@@ -149,13 +160,25 @@ def extract_module(git_dir: Path, revision: str, root: str, into: Path) -> None:
     if into.is_dir():
         return
     prefix = f"{root}/" if root else ""
-    listing = git(git_dir, "ls-tree", "-r", "--name-only", revision, "--", root or ".").stdout
-    names = {path.rsplit(b"/", 1)[-1] for path in listing.splitlines()}
+    blobs = {}  # path -> object id, of the files taken
+    for entry in git(git_dir, "ls-tree", "-r", revision, "--", root or ".").stdout.splitlines():
+        meta, _, path = entry.decode(errors="replace").partition("\t")
+        name = path.rsplit("/", 1)[-1]
+        if ((name.endswith(".go") or name in {"go.mod", "go.sum"})
+                and "/vendor/" not in f"/{path}"):
+            blobs[path] = meta.split()[2]
+    checked = subprocess.run(["git", f"--git-dir={git_dir}", "cat-file", "--batch-check"],
+                             input="\n".join(blobs.values()) + "\n", capture_output=True,
+                             text=True).stdout.splitlines()
+    # a snapshot may lack its largest blobs (generated assets): leave those files out
+    absent = [path for path, line in zip(blobs, checked, strict=True) if line.endswith("missing")]
+    names = {path.rsplit("/", 1)[-1] for path in blobs}
     # git archive fails on a pathspec that matches nothing: GOPATH-era trees have no go.mod
     specs = [f":(glob){prefix}**/{name}" for name in ("*.go", "go.mod", "go.sum")
-             if name.startswith("*") or name.encode() in names]
+             if name.startswith("*") or name in names]
     archive = git(git_dir, "archive", "--format=tar", revision, "--", *specs,
-                  f":(exclude,glob){prefix}**/vendor/**")
+                  f":(exclude,glob){prefix}**/vendor/**",
+                  *(f":(exclude,literal){path}" for path in absent))
     if archive.returncode != 0:
         raise BadInput(f"{git_dir}: git archive {revision} failed: "
                        f"{archive.stderr.decode(errors='replace').strip()}")
@@ -202,17 +225,22 @@ def function_at(spans: list[tuple[int, int, str]], line: int) -> str | None:
     return next((name for first, last, name in spans if first <= line <= last), None)
 
 
-def finding_keys(findings: list[dict[str, Any]], module: Path,
-                 root: str) -> list[tuple[str, str, str]]:
-    """(rule, repository path, function) of each finding: what survives line shifts."""
+Key = tuple[str, str, str, str]
+
+
+def finding_keys(findings: list[dict[str, Any]], module: Path, root: str) -> list[Key]:
+    """(rule, repository path, function, subject) of each finding: what survives line shifts.
+    The subject is the first `quoted` name of the message (the map the finding is about)."""
     spans: dict[str, list[tuple[int, int, str]]] = {}
-    keys: list[tuple[str, str, str]] = []
+    keys: list[Key] = []
     for finding in findings:
         path = finding["path"]
         if path not in spans:
             spans[path] = function_spans(module / path) if (module / path).is_file() else []
+        subject = re.search(r"`([^`]*)`", finding["message"])
         keys.append((finding["rule"], repo_path(root, path),
-                     function_at(spans[path], finding["line"]) or f"line {finding['line']}"))
+                     function_at(spans[path], finding["line"]) or f"line {finding['line']}",
+                     subject.group(1) if subject else ""))
     return keys
 
 
@@ -224,8 +252,8 @@ def fits_kind(rule: str, kind: str) -> bool:
     return (rule in SPEED_RULES) == (kind == "c")
 
 
-def evaluate(fix: Fix, version: Version, mirror: Path, work: Path,
-             window: int) -> dict[str, Any]:
+def evaluate(fix: Fix, version: Version, mirror: Path, work: Path, window: int,
+             whole_module: bool) -> dict[str, Any]:
     git_dir = mirror / fix.repo / "repo"
     if not git_dir.is_dir():
         raise BadInput(f"{git_dir}: no such git directory (is --mirror right?)")
@@ -235,12 +263,14 @@ def evaluate(fix: Fix, version: Version, mirror: Path, work: Path,
         module = work / "trees" / f"{fix.id}-{side}"
         extract_module(git_dir, revision, root, module)
         module_dir = module / root if root else module
+        wanted = [path for path in fix.files if path.endswith(".go")
+                  and not path.endswith("_test.go") and "/vendor/" not in f"/{path}"]
         packages = sorted({str(Path(path[len(root) + 1:] if root else path).parent)
-                           for path in fix.files
-                           if path.endswith(".go") and not path.endswith("_test.go")
-                           and "/vendor/" not in f"/{path}"
-                           and (module / path).is_file()})
-        cache = (work / "results" / f"{version.cache_tag}-{fix.id}-{side}.json"
+                           for path in [*wanted, *fix.bug_lines] if (module / path).is_file()})
+        if whole_module:
+            packages = ["..."]
+        targets = hashlib.sha256("\0".join(packages).encode()).hexdigest()[:12]
+        cache = (work / "results" / f"{version.cache_tag}-{fix.id}-{side}-{targets}.json"
                  if version.cache_tag else None)
         if cache is not None and cache.is_file():
             cached = json.loads(cache.read_text(encoding="utf-8"))
@@ -271,16 +301,19 @@ def evaluate(fix: Fix, version: Version, mirror: Path, work: Path,
         near = any(abs(finding["line"] - line) <= window for line in lines)
         if fits_kind(finding["rule"], fix.kind) and (near or key[2] in bug_functions.get(path, ())):
             at_bug.append({"rule": finding["rule"], "path": path, "line": finding["line"],
-                           "function": key[2], "message": finding["message"][:200]})
-    left = Counter(after_keys)
-    persisting = [hit for hit in at_bug if left[(hit["rule"], hit["path"], hit["function"])] > 0]
+                           "function": key[2], "subject": key[3],
+                           "message": finding["message"][:200]})
+    # a finding is gone when the after code has fewer findings of its key than the before code
+    shrunk = Counter(before_keys) - Counter(after_keys)
+    gone = [hit for hit in at_bug
+            if shrunk[(hit["rule"], hit["path"], hit["function"], hit["subject"])] > 0]
     new_after = Counter(after_keys) - Counter(before_keys)
     failed = [e for e in before.errors + after.errors if e.startswith("exit ")]
     if failed:
         verdict = "error"
     elif not at_bug:
         verdict = "needs a profile" if fix.kind == "c" else "missed"
-    elif persisting:
+    elif not gone:
         verdict = "reported, still reported after the fix"
     elif new_after:
         verdict = "reported, but the fix gains a finding"
@@ -288,7 +321,7 @@ def evaluate(fix: Fix, version: Version, mirror: Path, work: Path,
         verdict = "caught"
     return {"id": fix.id, "repo": fix.repo, "fix": fix.fix, "kind": fix.kind,
             "version": version.label, "verdict": verdict, "at_bug": at_bug,
-            "persisting": persisting,
+            "gone_after": gone,
             "new_after": [list(key) for key in new_after.elements()],
             "before_findings": len(before.findings), "after_findings": len(after.findings),
             "before_rules": dict(Counter(f["rule"] for f in before.findings)),
@@ -333,6 +366,9 @@ def summarise(results: dict[str, list[dict[str, Any]]], fixes: list[Fix],
     out.append(f"bar: of the {len(unseen)} kind a/b fixes {base} has no finding for, {measured} "
                f"catches {len(caught)} ({len(caught) / len(unseen):.0%}; needed: a third)"
                if unseen else f"bar: {base} has a finding for every kind a/b fix")
+    cross = [fix for fix in fixes if fix.cross_package]
+    out.append(f"kind b fixes across packages: {len(cross)}, {measured} catches "
+               f"{sum(by_id[measured][fix.id]['verdict'] == 'caught' for fix in cross)}")
     out.append(f"kind c fixes {measured} cannot see without a profile: {len(profile)} of "
                f"{sum(fix.kind == 'c' for fix in fixes)}")
     return out
@@ -353,6 +389,9 @@ def main() -> int:
                         help="extracted trees and cached results of fixed revisions")
     parser.add_argument("--window", type=int, default=3,
                         help="lines around a bug line that count as on it")
+    parser.add_argument("--whole-module", action="store_true",
+                        help="lint the module's every package (./...), so that calls are followed "
+                             "from goroutines and handlers in packages the fix did not touch")
     parser.add_argument("--only", action="append", default=[], help="only this fix id")
     parser.add_argument("--output", type=Path, help="write all results here as JSON")
     parser.add_argument("--markdown", action="store_true", help="the verdicts as a table")
@@ -367,7 +406,8 @@ def main() -> int:
             results: dict[str, list[dict[str, Any]]] = {v.label: [] for v in versions}
             for number, fix in enumerate(fixes, 1):
                 for version in versions:
-                    row = evaluate(fix, version, args.mirror, args.work, args.window)
+                    row = evaluate(fix, version, args.mirror, args.work, args.window,
+                                   args.whole_module)
                     results[version.label].append(row)
                     print(f"[{number}/{len(fixes)}] {fix.id} {version.label}: {row['verdict']}",
                           file=sys.stderr, flush=True)
