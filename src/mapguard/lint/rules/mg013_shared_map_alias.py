@@ -1,0 +1,573 @@
+"""## What it does
+Finds a map that belongs to a long-lived owner — a package variable, or a field of the method's
+receiver — handed out by reference and then written where its owner does not expect it. Two
+shapes, both narrow on purpose:
+
+1. **Stored into another value, then written through it.** `req.Header = defaultHeaders` (or
+   `&Request{Header: defaultHeaders}`, `opts.Labels = c.labels`), followed in the same function
+   by a write through the new holder: `req.Header["X-Id"] = id`, `req.Header.Set(...)`,
+   `delete(opts.Labels, k)`. Reported at the write.
+2. **Returned past its lock.** A method (or function) returns the owner's map itself while the
+   owner writes that map in place with its mutex held (`s.mu.Lock(); s.labels[k] = v`), and the
+   getter either takes that lock itself or is exported (callers outside the package cannot take
+   an unexported mutex). Reported at the returned map.
+
+## Why is this bad?
+Assigning a map copies a reference, never the entries. In the first shape every request writes
+into the one shared map: the defaults collect every request's headers, and two requests at once
+write the same map concurrently (`fatal error: concurrent map writes`; `go test -race` reports a
+DATA RACE). In the second, the lock covers the getter's `return`, not what the caller then does:
+the caller reads (or writes) the map while the owner writes it under the lock it never took.
+
+## Example
+```go
+var defaultHeaders = map[string]string{"User-Agent": "ingest/1.0"}
+
+func newRequest(id string) *Request {
+    req := &Request{Header: defaultHeaders}
+    req.Header["X-Request-Id"] = id // writes defaultHeaders, for every request
+    return req
+}
+
+func (s *Series) Labels() map[string]string {
+    s.mu.RLock()
+    defer s.mu.RUnlock()
+    return s.labels // the caller reads it after RUnlock, while Set writes it under Lock
+}
+```
+
+## Use instead
+Give the new holder its own copy, and return copies from getters of guarded maps:
+```go
+req := &Request{Header: maps.Clone(defaultHeaders)} // Go 1.21; or a copy loop
+...
+return maps.Clone(s.labels)
+```
+Or let the owner publish copy-on-write (replace the whole map under the lock, never write it in
+place), so a handed-out map is never written again. There is no automatic fix: a copy changes
+what every other holder of the map sees, which is the point, but whether some code relied on
+the shared writes is not visible.
+
+## What is not reported
+- A map built per call (`req.Header = newHeaders()`, a literal, `maps.Clone`, a copy loop); a
+  holder assigned something else between the hand-out and the write.
+- A write made with a lock held: the rule cannot tell which lock, and one that covers both
+  holders is the correct design.
+- A hand-out in a branch that does not hold the write (`if ... { req.Header = defaults }`), a
+  map aliased into a plain local variable (`m := registry; m[k] = v` writes the registry on
+  purpose), and a receiver's field copied into another field of the same receiver.
+- A getter whose owner never writes the map in place with a lock held (written only in a
+  constructor, replaced wholesale, or written without locks — MG004's subject); a getter that
+  says its caller holds the lock (`...Locked`, "callers must hold s.mu"), an unexported getter
+  that does not lock, and a getter of a type whose mutex callers can take (embedded or exported).
+  A doc comment saying the returned map "must not be modified" does not silence the second
+  shape: the owner's own writes race with the caller's reads.
+- Test files and files that import "testing".
+
+## When it is a false alarm
+When the owner's writes happen only while no caller can hold a handed-out map (a setup phase
+before any getter call), or when the shared write is intended (a registry reached through a
+struct field). Suppress with `//mapguard:ignore MG013 <reason>`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from mapguard.lint.gofacts import API_SINCE
+from mapguard.lint.rule import Pass, Rule, Severity, is_support_code
+from mapguard.source.locks import Mode, documented_lock, lock_mode_at
+from mapguard.source.mapwrites import map_writes, write_statement
+from mapguard.source.package import FuncDecl, GoFile, VarDecl, receiver_type_name
+from mapguard.source.typeinfo import (
+    LocalDecl,
+    TypeInfo,
+    enclosing_declaration,
+    enclosing_function,
+    same_node,
+    same_symbol,
+    unparen,
+    walk,
+)
+from mapguard.source.types import MUTEX_TYPES, STDLIB_MAPS, Named, deref
+
+_HOLDER = rb"(?P<at>\b[A-Za-z_]\w*\.[A-Za-z_]\w*)"
+# A write through `x.f`: `x.f[k] = v` (op=, ++, --), `x.f.Set(`/`Add(`/`Del(` on the standard
+# library's map types (http.Header, url.Values...), `delete(x.f, k)`, `clear(x.f)`.
+_INDEX_WRITE = re.compile(
+    _HOLDER + rb"\[[^\n]*?\][ \t]*(?:=(?!=)|[-+*/%&|^]=|<<=|>>=|&\^=|\+\+|--)")
+_METHOD_WRITE = re.compile(_HOLDER + rb"\.(?:Set|Add|Del)\(")
+_BUILTIN_WRITE = re.compile(rb"(?:delete|clear)\(" + _HOLDER + rb"[,)]")
+# `return x.f` / `return v` with nothing else returned.
+_RETURN = re.compile(rb"\breturn[ \t]+(?P<at>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)[ \t]*(?:\n|//|;|})")
+_WRITE_PATTERNS = (_INDEX_WRITE, _METHOD_WRITE, _BUILTIN_WRITE)
+_LOCK_CALL = re.compile(rb"\.R?Lock\(\)")
+_STDLIB_MAP_TYPES = frozenset(Named(pkg, name) for pkg, name in STDLIB_MAPS)
+
+
+def run(pass_: Pass) -> None:
+    package = pass_.package
+    files = [f for f in package.files if pass_.owns(f) and not is_support_code(f, package)]
+    for pattern in _WRITE_PATTERNS:
+        for match in pass_.find(pattern, files):
+            _check_write(pass_, match.file, match.node)
+    for match in pass_.find(_RETURN, files):
+        _check_return(pass_, match.file, match.node)
+
+
+# ---- shape 1: stored into another value, then written through it -----------------------------
+
+
+def _check_write(pass_: Pass, go_file: GoFile, holder: Node) -> None:
+    info = pass_.info
+    if holder.type != "selector_expression":
+        return
+    statement = _write_of(holder, go_file, info)
+    if statement is None or not info.is_map_expr(holder, go_file):
+        return
+    function = enclosing_function(statement)
+    operand = holder.child_by_field_name("operand")
+    if function is None or operand is None or operand.type != "identifier":
+        return
+    base = info.resolve(operand, go_file)
+    if not isinstance(base, LocalDecl) or base.kind not in {"var", "param", "receiver"}:
+        return
+    field = go_file.text(holder.child_by_field_name("field") or holder)
+    handed = _last_hand_out(field, base, statement, function, go_file, info)
+    if handed is None:
+        return
+    owner = _owner(handed.value, base, handed.file, info)
+    if owner is None or lock_mode_at(statement, go_file, info) is not Mode.NONE:
+        return
+    written = "".join(go_file.text(holder).split())
+    shared = "".join(handed.file.text(handed.value).split())
+    line = handed.statement.start_point.row + 1
+    where = (f"line {line}" if handed.callee is None else
+             f"set by `{handed.callee}`, {handed.file.path.name}:{line}")
+    copy = "maps.Clone" if pass_.allows(API_SINCE["maps.Clone"]) else "a copy loop"
+    pass_.report(
+        go_file, statement,
+        f"`{written}` holds {owner} `{shared}` by reference ({where}), so this write changes "
+        f"the shared map: every other holder sees it, and two calls at once write the same map "
+        f"(fatal error: concurrent map writes). Hand out a copy ({copy}({shared})) or build the "
+        f"map per call",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _HandOut:
+    statement: Node  # where the holder's field was set
+    value: Node  # the map it was set to
+    file: GoFile  # the file of both (another one when a called function set it)
+    callee: str | None = None  # the function whose result came with the field set
+
+
+def _write_of(holder: Node, go_file: GoFile, info: TypeInfo) -> Node | None:
+    """The statement writing the map `holder` names, or None when `holder` is only read."""
+    parent = holder.parent
+    if parent is None:
+        return None
+    if parent.type == "index_expression" and same_node(parent.child_by_field_name("operand"),
+                                                       holder):
+        return write_statement(parent)
+    if parent.type == "selector_expression" and parent.parent is not None and (
+        parent.parent.type == "call_expression"
+    ):
+        method = go_file.text(parent.child_by_field_name("field") or parent)
+        if method in {"Set", "Add", "Del"} and deref(info.type_of(holder, go_file)) in (
+            _STDLIB_MAP_TYPES
+        ):
+            return parent.parent
+        return None
+    if parent.type == "argument_list" and parent.parent is not None:
+        call = parent.parent
+        arguments = [a for a in parent.named_children if a.type != "comment"]
+        if arguments and same_node(arguments[0], holder) and info.builtin_name(
+            call, go_file
+        ) in {"delete", "clear"}:
+            return call
+    return None
+
+
+def _last_hand_out(field: str, base: LocalDecl, write: Node, function: Node,
+                   go_file: GoFile, info: TypeInfo, *, follow: bool = True) -> _HandOut | None:
+    """Where `x.f` was last set before `write`, and to what, when that runs on the way to
+    it; None when nothing sets it, or the last setting is something else or may not run.
+    With `follow`, `x := g()` looks at what g (a function of the package) returns."""
+    last: _HandOut | None = None
+    if base.kind == "var" and base.value is not None:
+        value = _keyed_value(base.value, field)
+        if value is not None:
+            last = _HandOut(_statement_of(base.ident), value, go_file)
+        elif follow and unparen(base.value).type == "call_expression":
+            last = _returned_hand_out(unparen(base.value), base.value_index, field, go_file,
+                                      info)
+    replaced = False  # the last setting was not a hand-out
+    for node in walk(function):
+        if node.start_byte >= write.start_byte:
+            break
+        if node.type != "assignment_statement":
+            continue
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        targets = [t for t in (left.named_children if left else []) if t.type != "comment"]
+        values = [v for v in (right.named_children if right else []) if v.type != "comment"]
+        for index, target in enumerate(targets):
+            target = unparen(target)
+            if target.type == "identifier" and same_symbol(info.resolve(target, go_file), base):
+                last, replaced = None, True  # the holder itself is replaced
+            elif _names_field(target, field, base, go_file, info):
+                value = values[index] if len(values) == len(targets) else None
+                inside = enclosing_function(node)
+                if value is None or inside is None or not same_node(inside, function):
+                    last, replaced = None, True  # set in a closure: when it runs is unknown
+                else:
+                    last, replaced = _HandOut(node, value, go_file), False
+    if last is None or replaced:
+        return None
+    if last.callee is None and last.file is go_file and not _reaches(last.statement, write):
+        return None
+    return last
+
+
+def _returned_hand_out(call: Node, index: int, field: str, go_file: GoFile, info: TypeInfo
+                       ) -> _HandOut | None:
+    """`x := c.newRequest()` where the called function of the package returns a value built
+    with `f: <map>` (directly or through one local variable it does not change afterwards)."""
+    called = call.child_by_field_name("function")
+    callee = info.called_function(called, go_file) if called is not None else None
+    if callee is None or callee.file.is_test:
+        return None
+    node = callee.file.complete(callee.node)
+    body = node.child_by_field_name("body")
+    if body is None:
+        return None
+    returns = [n for n in walk(body) if n.type == "return_statement"]
+    if len(returns) != 1 or not same_node(enclosing_function(returns[0]), node):
+        return None
+    results = [r for r in returns[0].named_children[0].named_children
+               if r.type != "comment"] if returns[0].named_child_count else []
+    if index >= len(results):
+        return None
+    result = unparen(results[index])
+    value = _keyed_value(result, field)
+    if value is not None:
+        return _HandOut(returns[0], value, callee.file, callee.name)
+    local = info.resolve(result, callee.file) if result.type == "identifier" else None
+    if not isinstance(local, LocalDecl) or local.kind != "var":
+        return None
+    handed = _last_hand_out(field, local, returns[0], node, callee.file, info, follow=False)
+    if handed is None:
+        return None
+    return _HandOut(handed.statement, handed.value, callee.file, callee.name)
+
+
+def _names_field(target: Node, field: str, base: LocalDecl, go_file: GoFile,
+                 info: TypeInfo) -> bool:
+    if target.type != "selector_expression":
+        return False
+    operand = target.child_by_field_name("operand")
+    name = target.child_by_field_name("field")
+    return (operand is not None and name is not None and operand.type == "identifier"
+            and go_file.text(name) == field
+            and same_symbol(info.resolve(operand, go_file), base))
+
+
+def _keyed_value(value: Node, field: str) -> Node | None:
+    """`f: v` in `T{...}` or `&T{...}`."""
+    value = unparen(value)
+    if value.type == "unary_expression":
+        operand = value.child_by_field_name("operand")
+        value = unparen(operand) if operand is not None else value
+    if value.type != "composite_literal":
+        return None
+    body = value.child_by_field_name("body")
+    for element in body.named_children if body is not None else []:
+        if element.type != "keyed_element":
+            continue
+        parts = [c for c in element.named_children if c.type != "comment"]
+        if len(parts) != 2:
+            continue
+        key = parts[0].named_children[0] if parts[0].named_child_count else parts[0]
+        if key.type in {"identifier", "field_identifier"} and key.text == field.encode():
+            return parts[1].named_children[0] if parts[1].named_child_count else parts[1]
+    return None
+
+
+def _statement_of(node: Node) -> Node:
+    while node.parent is not None and node.parent.type != "statement_list":
+        node = node.parent
+    return node
+
+
+_ENDS_BRANCH = frozenset({"return_statement", "break_statement", "continue_statement",
+                          "goto_statement"})
+
+
+def _reaches(statement: Node, write: Node) -> bool:
+    """The hand-out runs on the way to the write: it sits in a block that holds the write, or
+    in an `if` branch (not ending in return, break, continue or goto) of such a block."""
+    block = statement.parent
+    while block is not None and not (block.start_byte <= write.start_byte < block.end_byte):
+        if block.type == "statement_list":
+            block = block.parent
+            continue
+        if block.type != "block" or block.parent is None or block.parent.type != "if_statement":
+            return False
+        statements = [c for c in (block.named_children[0].named_children
+                                  if block.named_child_count and
+                                  block.named_children[0].type == "statement_list"
+                                  else block.named_children) if c.type != "comment"]
+        if statements and statements[-1].type in _ENDS_BRANCH:
+            return False
+        block = block.parent.parent  # the statement list around the `if`
+    return block is not None
+
+
+def _owner(source: Node, base: LocalDecl, go_file: GoFile, info: TypeInfo) -> str | None:
+    """What long-lived owner the handed-out map belongs to, in words, or None."""
+    source = unparen(source)
+    if not info.is_map_expr(source, go_file):
+        return None
+    if source.type == "identifier":
+        symbol = info.resolve(source, go_file)
+        if isinstance(symbol, VarDecl) and not symbol.constant and not symbol.file.is_test:
+            return "the package variable"
+        return None
+    root = _chain_root(source)
+    if root is None or base.kind == "receiver":
+        return None  # a receiver's field copied into another of its own fields
+    symbol = info.resolve(root, go_file)
+    if not isinstance(symbol, LocalDecl) or symbol.kind != "receiver":
+        return None
+    method = enclosing_declaration(source)
+    receiver = receiver_type_name(method, go_file) if method is not None else None
+    if receiver is None or _is_builder(receiver, info):
+        return None
+    return "the receiver's map"
+
+
+def _is_builder(type_name: str, info: TypeInfo) -> bool:
+    """A type with a method that returns its own receiver (`func (b *B) With(...) *B`): a
+    builder, made for one construction rather than shared."""
+    package = info.package
+    key = ("mg013-builder", type_name)
+    cached = package.memo.get(key)
+    if isinstance(cached, bool):
+        return cached
+    found = False
+    for method in package.methods.get(type_name, {}).values():
+        name = method.receiver_name()
+        if name and re.search(rb"\breturn[ \t]+" + re.escape(name.encode()) + rb"[ \t]*(?:\n|//|})",
+                              _text_of(method)):
+            found = True
+            break
+    package.memo[key] = found
+    return found
+
+
+def _chain_root(expr: Node) -> Node | None:
+    """`r` of `r.a.b`; None for anything but a chain of field selections on a name."""
+    while expr.type == "selector_expression":
+        operand = expr.child_by_field_name("operand")
+        if operand is None:
+            return None
+        expr = unparen(operand)
+    return expr if expr.type == "identifier" else None
+
+
+# ---- shape 2: returned past its lock ---------------------------------------------------------
+
+
+def _check_return(pass_: Pass, go_file: GoFile, returned: Node) -> None:
+    info = pass_.info
+    statement = returned.parent.parent if returned.parent is not None else None
+    if statement is None or statement.type != "return_statement" or (
+        returned.parent is None or returned.parent.named_child_count != 1
+    ):
+        return
+    function = enclosing_function(statement)
+    if function is None or function.type == "func_literal":
+        return
+    if documented_lock(function, go_file) is not Mode.NONE:
+        return  # the caller holds the lock: it covers what the caller does with the map
+    if not info.is_map_expr(returned, go_file):
+        return
+    owner = _guarded_owner(returned, function, go_file, info)
+    if owner is None:
+        return
+    locked_here = _locks_before(function, statement, go_file) and lock_mode_at(
+        statement, go_file) is not Mode.NONE
+    if not locked_here and not _exported_getter(function, owner, go_file, info):
+        return
+    if _records_hand_out(function, statement, owner, go_file, info):
+        return
+    writes = _locked_in_place_writes(pass_, owner)
+    if not writes:
+        return
+    write_file, write = writes[0]
+    line = write.start_point.row + 1
+    where = f"line {line}" if write_file is go_file else f"{write_file.path.name}:{line}"
+    name = "".join(go_file.text(returned).split())
+    copy = "maps.Clone" if pass_.allows(API_SINCE["maps.Clone"]) else "a copy loop"
+    lock = "the lock it takes here" if locked_here else "its lock"
+    pass_.report(
+        go_file, returned,
+        f"returns `{name}` itself, which is written in place with a lock held "
+        f"({where}): {lock} does not cover what callers do with the map, so their reads "
+        f"race with that write (fatal error: concurrent map read and map write). Return "
+        f"a copy ({copy}) or replace the map on change instead of writing it in place",
+    )
+
+
+# An owner: ("field", receiver type, field name) or ("var", name, "").
+_Owner = tuple[str, str, str]
+
+
+def _guarded_owner(returned: Node, function: Node, go_file: GoFile, info: TypeInfo
+                   ) -> _Owner | None:
+    if returned.type == "identifier":
+        symbol = info.resolve(returned, go_file)
+        if isinstance(symbol, VarDecl) and not symbol.constant:
+            return ("var", symbol.name, "")
+        return None
+    operand = returned.child_by_field_name("operand")
+    field = returned.child_by_field_name("field")
+    if operand is None or field is None or operand.type != "identifier":
+        return None
+    symbol = info.resolve(operand, go_file)
+    if not isinstance(symbol, LocalDecl) or symbol.kind != "receiver":
+        return None
+    receiver = receiver_type_name(function, go_file)
+    return ("field", receiver, go_file.text(field)) if receiver else None
+
+
+def _locks_before(function: Node, statement: Node, go_file: GoFile) -> bool:
+    """The getter itself calls Lock or RLock before returning."""
+    body = function.child_by_field_name("body")
+    return body is not None and _LOCK_CALL.search(
+        go_file.source, body.start_byte, statement.start_byte) is not None
+
+
+def _records_hand_out(function: Node, statement: Node, owner: _Owner, go_file: GoFile,
+                      info: TypeInfo) -> bool:
+    """The getter sets another field of the receiver before returning (`b.writing = true`):
+    a check-out the owner's writers can wait on, which this rule cannot follow."""
+    if owner[0] != "field":
+        return False
+    for assignment in _assignments(function, statement.start_byte):
+        left = assignment.child_by_field_name("left")
+        for target in left.named_children if left is not None else []:
+            target = unparen(target)
+            operand = target.child_by_field_name("operand") if (
+                target.type == "selector_expression") else None
+            if operand is None or operand.type != "identifier":
+                continue
+            symbol = info.resolve(operand, go_file)
+            if isinstance(symbol, LocalDecl) and symbol.kind == "receiver":
+                return True
+    return False
+
+
+def _exported_getter(function: Node, owner: _Owner, go_file: GoFile, info: TypeInfo) -> bool:
+    """Callers outside the package can reach the map and cannot take the owner's lock."""
+    name = function.child_by_field_name("name")
+    if name is None or not go_file.text(name)[:1].isupper():
+        return False
+    if owner[0] != "field":
+        return False  # a package lock's name is not known here: only a locking getter counts
+    if not owner[1][:1].isupper():
+        return False
+    struct = info.struct_of(Named("", owner[1]))
+    if struct is None:
+        return False
+    return not any(
+        deref(f.type) in MUTEX_TYPES and (f.embedded or f.name[:1].isupper())
+        for f in struct.fields)
+
+
+def _locked_in_place_writes(pass_: Pass, owner: _Owner) -> list[tuple[GoFile, Node]]:
+    """The owner's in-place writes of the map made with a write lock held (not in tests, not
+    right after the function gave the owner a new map), memoized per package."""
+    package = pass_.package
+    key = ("mg013-locked-writes", owner)
+    cached = package.memo.get(key)
+    if isinstance(cached, list):
+        return cached
+    info = pass_.info
+    kind, name, _field = owner
+    functions: list[FuncDecl]
+    if kind == "field":
+        functions = list(package.methods.get(name, {}).values())
+    else:
+        functions = [f for f in package.all_functions()
+                     if f.name != "init" and name.encode() in _text_of(f)]
+    regions = [(f.file, f.file.complete(f.node)) for f in functions if not f.file.is_test]
+    found: list[tuple[GoFile, Node]] = []
+    for write in map_writes(package, info, regions):
+        target = unparen(write.target)
+        if not _is_owner(target, owner, write.file, info):
+            continue
+        function = enclosing_function(write.statement)
+        if function is None or _renewed_before(function, write.statement, target, write.file):
+            continue
+        if lock_mode_at(write.statement, write.file) is Mode.WRITE:
+            found.append((write.file, write.statement))
+    found.sort(key=lambda item: (str(item[0].path), item[1].start_byte))
+    package.memo[key] = found
+    return found
+
+
+def _text_of(function: FuncDecl) -> bytes:
+    return function.file.source[function.node.start_byte:function.node.end_byte]
+
+
+def _is_owner(target: Node, owner: _Owner, go_file: GoFile, info: TypeInfo) -> bool:
+    kind, name, field = owner
+    if kind == "var":
+        symbol = info.resolve(target, go_file) if target.type == "identifier" else None
+        return isinstance(symbol, VarDecl) and symbol.name == name
+    if target.type != "selector_expression":
+        return False
+    operand = target.child_by_field_name("operand")
+    selected = target.child_by_field_name("field")
+    if operand is None or selected is None or go_file.text(selected) != field:
+        return False
+    symbol = info.resolve(operand, go_file) if operand.type == "identifier" else None
+    return isinstance(symbol, LocalDecl) and symbol.kind == "receiver"
+
+
+def _renewed_before(function: Node, write: Node, target: Node, go_file: GoFile) -> bool:
+    """`s.f = ...` earlier in the same function: the write fills a map nobody was handed."""
+    wanted = "".join(go_file.text(target).split())
+    for node in _assignments(function, write.start_byte):
+        left = node.child_by_field_name("left")
+        if left is not None and any("".join(go_file.text(t).split()) == wanted
+                                    for t in left.named_children):
+            return True
+    return False
+
+
+def _assignments(function: Node, before: int) -> Iterator[Node]:
+    for node in walk(function):
+        if node.start_byte >= before:
+            return
+        if node.type == "assignment_statement":
+            yield node
+
+
+RULE = Rule(
+    code="MG013",
+    name="shared-map-alias",
+    severity=Severity.WARNING,
+    summary="a package's or receiver's map handed out by reference, then written on one side",
+    reports_at="the write through the new holder, or the returned map expression",
+    doc=__doc__ or "",
+    run=run,
+    anchors=(_INDEX_WRITE, _METHOD_WRITE, _BUILTIN_WRITE, _RETURN),
+    bodies=(_INDEX_WRITE, _METHOD_WRITE, _BUILTIN_WRITE, _RETURN),
+)
