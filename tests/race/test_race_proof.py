@@ -46,10 +46,12 @@ HIDDEN_BEHIND = {
 # that map and the owner's write under the lock, which the detector names. Such a line counts as
 # named when the owner's write it hands the map out to, listed here, is named.
 HANDED_OUT = {
-    ("mg013_locked_getter", "series.go", 38): 24,  # Labels() / SetLabel
-    ("mg013_locked_getter", "series.go", 49): 30,  # Points() / Add
-    ("mg013_locked_getter", "series.go", 77): 64,  # Terms() / Observe
-    ("mg013_locked_getter", "series.go", 96): 89,  # Handlers() / Register
+    ("mg013_locked_getter", "series.go", 41): 27,  # Labels() / SetLabel
+    ("mg013_locked_getter", "series.go", 52): 33,  # Points() / Add
+    ("mg013_locked_getter", "series.go", 80): 67,  # Terms() / Observe
+    ("mg013_locked_getter", "series.go", 99): 92,  # Handlers() / Register
+    ("mg013_locked_getter", "series.go", 115): 27,  # Stats().Labels / SetLabel
+    ("mg013_locked_getter", "series.go", 123): 33,  # Lookup() / Add
 }
 
 WANT_TRAILING = re.compile(r"//\s*want((?:\s+MG\d{3})+)\s*$")
@@ -145,7 +147,9 @@ def test_handed_out_lines_are_mg013_returns_and_owner_writes() -> None:
         annotated = dict(race_annotations(CORPUS / package).get(path.resolve(), []))
         lines = path.read_text(encoding="utf-8").splitlines()
         assert annotated.get(line) == "MG013", f"{package}/{file}:{line} is not an MG013 line"
-        assert lines[line - 1].strip().startswith("return "), f"{package}/{file}:{line}"
+        handed_out = lines[line - 1].strip()
+        assert handed_out.startswith("return ") or handed_out.endswith(
+            "// want MG013"), f"{package}/{file}:{line}"
         assert write not in annotated, f"{package}/{file}:{write} is the owner's write"
 
 

@@ -53,3 +53,29 @@ func TestRaceHandlers(t *testing.T) {
 		readWhileWriting(func(i int) { Register("a", "b") }, func() int { return sum(Handlers()) })
 	}
 }
+
+func TestRaceStats(t *testing.T) {
+	for round := 0; round < 8; round++ {
+		s := NewSeries()
+		readWhileWriting(func(i int) { s.SetLabel("k", "v") },
+			func() int { return sum(s.Stats().Labels) })
+	}
+}
+
+func TestRaceLookup(t *testing.T) {
+	for round := 0; round < 8; round++ {
+		s := NewSeries()
+		readWhileWriting(func(i int) { s.Add(1, 1) }, func() int {
+			points, _ := s.Lookup()
+			return sum(points)
+		})
+	}
+}
+
+func TestCleanCopied(t *testing.T) {
+	s := NewSeries()
+	readWhileWriting(func(i int) { s.SetLabel("k", "v"); s.Add(1, 1) }, func() int {
+		c := s.Copied()
+		return sum(c.Labels) + sum(c.Points)
+	})
+}

@@ -93,7 +93,7 @@ from mapguard.source.typeinfo import (
     unparen,
     walk,
 )
-from mapguard.source.types import MUTEX_TYPES, STDLIB_MAPS, Named, deref
+from mapguard.source.types import MUTEX_TYPES, STDLIB_MAPS, Named, PointerTo, deref
 
 _HOLDER = rb"(?P<at>\b[A-Za-z_]\w*\.[A-Za-z_]\w*)"
 # A write through `x.f`: `x.f[k] = v` (op=, ++, --), `x.f.Set(`/`Add(`/`Del(` on the standard
@@ -103,7 +103,10 @@ _INDEX_WRITE = re.compile(
 _METHOD_WRITE = re.compile(_HOLDER + rb"\.(?:Set|Add|Del)\(")
 _BUILTIN_WRITE = re.compile(rb"(?:delete|clear)\(" + _HOLDER + rb"[,)]")
 # `return x.f` / `return v` with nothing else returned.
-_RETURN = re.compile(rb"\breturn[ \t]+(?P<at>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)[ \t]*(?:\n|//|;|})")
+_RETURN = re.compile(
+    rb"\breturn[ \t]+(?P<at>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)[ \t]*(?:\n|//|;|}|,)")
+# `return T{...}` / `return &T{...}`: a struct built around the owner's maps.
+_RETURN_STRUCT = re.compile(rb"\breturn[ \t]+&?(?P<at>[A-Za-z_][\w.]*)\{")
 _WRITE_PATTERNS = (_INDEX_WRITE, _METHOD_WRITE, _BUILTIN_WRITE)
 _LOCK_CALL = re.compile(rb"\.R?Lock\(\)")
 _STDLIB_MAP_TYPES = frozenset(Named(pkg, name) for pkg, name in STDLIB_MAPS)
@@ -117,6 +120,11 @@ def run(pass_: Pass) -> None:
             _check_write(pass_, match.file, match.node)
     for match in pass_.find(_RETURN, files):
         _check_return(pass_, match.file, match.node)
+    for match in pass_.find(_RETURN_STRUCT, files):
+        literal = match.node.parent
+        if literal is not None and literal.type == "composite_literal":
+            for value in _struct_values(literal):
+                _check_return(pass_, match.file, value)
 
 
 # ---- shape 1: stored into another value, then written through it -----------------------------
@@ -140,7 +148,8 @@ def _check_write(pass_: Pass, go_file: GoFile, holder: Node) -> None:
     handed = _last_hand_out(field, base, statement, function, go_file, info)
     if handed is None:
         return
-    owner = _owner(handed.value, base, handed.file, info)
+    owner = (_copied_owner(handed.value, base, handed.file, info) if handed.shallow
+             else _owner(handed.value, base, handed.file, info))
     if owner is None or lock_mode_at(statement, go_file, info) is not Mode.NONE:
         return
     written = "".join(go_file.text(holder).split())
@@ -149,13 +158,20 @@ def _check_write(pass_: Pass, go_file: GoFile, holder: Node) -> None:
     where = (f"line {line}" if handed.callee is None else
              f"set by `{handed.callee}`, {handed.file.path.name}:{line}")
     copy = "maps.Clone" if pass_.allows(API_SINCE["maps.Clone"]) else "a copy loop"
-    pass_.report(
-        go_file, statement,
-        f"`{written}` holds {owner} `{shared}` by reference ({where}), so this write changes "
-        f"the shared map: every other holder sees it, and two calls at once write the same map "
-        f"(fatal error: concurrent map writes). Hand out a copy ({copy}({shared})) or build the "
-        f"map per call",
-    )
+    if handed.shallow:
+        message = (
+            f"`{written}` is the map of {owner} `{shared}`: `{base.name}` is a copy of it "
+            f"({where}), and copying a struct copies its maps by reference, so this write "
+            f"changes the original's map — every other holder sees it, and two calls at once "
+            f"write the same map (fatal error: concurrent map writes). Give the copy its own "
+            f"map ({copy}) before writing it")
+    else:
+        message = (
+            f"`{written}` holds {owner} `{shared}` by reference ({where}), so this write "
+            f"changes the shared map: every other holder sees it, and two calls at once write "
+            f"the same map (fatal error: concurrent map writes). Hand out a copy "
+            f"({copy}({shared})) or build the map per call")
+    pass_.report(go_file, statement, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +180,7 @@ class _HandOut:
     value: Node  # the map it was set to
     file: GoFile  # the file of both (another one when a called function set it)
     callee: str | None = None  # the function whose result came with the field set
+    shallow: bool = False  # `value` is a struct the holder is a copy of (`x := *c.opts`)
 
 
 def _write_of(holder: Node, go_file: GoFile, info: TypeInfo) -> Node | None:
@@ -203,6 +220,8 @@ def _last_hand_out(field: str, base: LocalDecl, write: Node, function: Node,
         value = _keyed_value(base.value, field)
         if value is not None:
             last = _HandOut(_statement_of(base.ident), value, go_file)
+        elif _shallow_copy_of(base.value) is not None and base.value_count <= 1:
+            last = _HandOut(_statement_of(base.ident), base.value, go_file, shallow=True)
         elif follow and unparen(base.value).type == "call_expression":
             last = _returned_hand_out(unparen(base.value), base.value_index, field, go_file,
                                       info)
@@ -370,6 +389,43 @@ def _is_builder(type_name: str, info: TypeInfo) -> bool:
     return found
 
 
+def _shallow_copy_of(value: Node) -> Node | None:
+    """`*p`, `*r.opts`, or a plain name or field chain: what a struct copy may copy."""
+    value = unparen(value)
+    if value.type == "unary_expression" and _operator(value) == "*":
+        operand = value.child_by_field_name("operand")
+        value = unparen(operand) if operand is not None else value
+    return value if value.type in {"identifier", "selector_expression"} and _chain_root(
+        value) is not None else None
+
+
+def _copied_owner(source: Node, base: LocalDecl, go_file: GoFile, info: TypeInfo
+                  ) -> str | None:
+    """The long-lived struct `x := <source>` copies (a package variable or the receiver's,
+    by value or through a pointer), in words; None for anything else."""
+    copied = _shallow_copy_of(source)
+    if copied is None or base.kind != "var":
+        return None
+    if info.struct_of(info.type_of(unparen(source), go_file)) is None or isinstance(
+        info.type_of(unparen(source), go_file), PointerTo
+    ):
+        return None  # a pointer copy is the same value, not a copy of it
+    root = _chain_root(copied)
+    symbol = info.resolve(root, go_file) if root is not None else None
+    if isinstance(symbol, VarDecl) and not symbol.constant and not symbol.file.is_test:
+        return "the package variable"
+    if isinstance(symbol, LocalDecl) and symbol.kind == "receiver":
+        method = enclosing_declaration(source)
+        receiver = receiver_type_name(method, go_file) if method is not None else None
+        if receiver is not None and not _is_builder(receiver, info):
+            return "the receiver's value"
+    return None
+
+
+def _operator(node: Node) -> str:
+    return next((c.type for c in node.children if not c.is_named), "")
+
+
 def _chain_root(expr: Node) -> Node | None:
     """`r` of `r.a.b`; None for anything but a chain of field selections on a name."""
     while expr.type == "selector_expression":
@@ -383,12 +439,44 @@ def _chain_root(expr: Node) -> Node | None:
 # ---- shape 2: returned past its lock ---------------------------------------------------------
 
 
+def _struct_values(literal: Node) -> Iterator[Node]:
+    """The values of `T{f: v, ...}` that are plain names or field selections."""
+    body = literal.child_by_field_name("body")
+    for element in body.named_children if body is not None else []:
+        parts = [c for c in element.named_children if c.type != "comment"]
+        if element.type == "keyed_element" and len(parts) == 2:
+            value = parts[1].named_children[0] if parts[1].named_child_count else parts[1]
+            if value.type in {"identifier", "selector_expression"}:
+                yield value
+
+
+def _return_of(returned: Node) -> Node | None:
+    """The return statement that hands out `returned`: as one of its results, or as a field
+    of the struct literal (or its address) it returns."""
+    node: Node | None = returned
+    if returned.parent is not None and returned.parent.type == "literal_element":
+        element = returned.parent.parent  # keyed_element
+        values = element.parent if element is not None else None  # literal_value
+        node = values.parent if values is not None else None  # the composite literal
+        if node is None or node.type != "composite_literal":
+            return None
+        if node.parent is not None and node.parent.type == "unary_expression":
+            node = node.parent
+    results = node.parent if node is not None else None
+    if results is None or results.type != "expression_list":
+        return None
+    statement = results.parent
+    return statement if statement is not None and statement.type == "return_statement" else None
+
+
+def _in_struct(returned: Node) -> bool:
+    return returned.parent is not None and returned.parent.type == "literal_element"
+
+
 def _check_return(pass_: Pass, go_file: GoFile, returned: Node) -> None:
     info = pass_.info
-    statement = returned.parent.parent if returned.parent is not None else None
-    if statement is None or statement.type != "return_statement" or (
-        returned.parent is None or returned.parent.named_child_count != 1
-    ):
+    statement = _return_of(returned)
+    if statement is None:
         return
     function = enclosing_function(statement)
     if function is None or function.type == "func_literal":
@@ -415,9 +503,11 @@ def _check_return(pass_: Pass, go_file: GoFile, returned: Node) -> None:
     name = "".join(go_file.text(returned).split())
     copy = "maps.Clone" if pass_.allows(API_SINCE["maps.Clone"]) else "a copy loop"
     lock = "the lock it takes here" if locked_here else "its lock"
+    how, inside = ("hands out", " in the struct it returns") if _in_struct(returned) else (
+        "returns", "")
     pass_.report(
         go_file, returned,
-        f"returns `{name}` itself, which is written in place with a lock held "
+        f"{how} `{name}` itself{inside}, which is written in place with a lock held "
         f"({where}): {lock} does not cover what callers do with the map, so their reads "
         f"race with that write (fatal error: concurrent map read and map write). Return "
         f"a copy ({copy}) or replace the map on change instead of writing it in place",
@@ -568,6 +658,6 @@ RULE = Rule(
     reports_at="the write through the new holder, or the returned map expression",
     doc=__doc__ or "",
     run=run,
-    anchors=(_INDEX_WRITE, _METHOD_WRITE, _BUILTIN_WRITE, _RETURN),
-    bodies=(_INDEX_WRITE, _METHOD_WRITE, _BUILTIN_WRITE, _RETURN),
+    anchors=(_INDEX_WRITE, _METHOD_WRITE, _BUILTIN_WRITE, _RETURN, _RETURN_STRUCT),
+    bodies=(_INDEX_WRITE, _METHOD_WRITE, _BUILTIN_WRITE, _RETURN, _RETURN_STRUCT),
 )
