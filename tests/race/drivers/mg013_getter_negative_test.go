@@ -56,3 +56,13 @@ func TestCleanCheckOut(t *testing.T) {
 	}
 	<-done
 }
+
+func TestCleanSharedLock(t *testing.T) {
+	d := NewDedupe()
+	raceHammer(4, func(g int) {
+		own := d.Named("worker")
+		for i := 0; i < 20; i++ {
+			own.Observe("line")
+		}
+	})
+}

@@ -469,6 +469,23 @@ def _return_of(returned: Node) -> Node | None:
     return statement if statement is not None and statement.type == "return_statement" else None
 
 
+def _shares_lock(returned: Node, go_file: GoFile, info: TypeInfo) -> bool:
+    """The struct literal holding `returned` also hands out a mutex (`mu: d.mu`)."""
+    values = returned.parent.parent.parent if (
+        returned.parent is not None and returned.parent.parent is not None) else None
+    literal = values.parent if values is not None else None
+    if literal is None or literal.type != "composite_literal":
+        return False
+    for element in values.named_children if values is not None else []:
+        parts = [c for c in element.named_children if c.type != "comment"]
+        if element.type != "keyed_element" or len(parts) != 2:
+            continue
+        value = parts[1].named_children[0] if parts[1].named_child_count else parts[1]
+        if deref(info.type_of(value, go_file)) in MUTEX_TYPES:
+            return True
+    return False
+
+
 def _in_struct(returned: Node) -> bool:
     return returned.parent is not None and returned.parent.type == "literal_element"
 
@@ -478,6 +495,8 @@ def _check_return(pass_: Pass, go_file: GoFile, returned: Node) -> None:
     statement = _return_of(returned)
     if statement is None:
         return
+    if _in_struct(returned) and _shares_lock(returned, go_file, info):
+        return  # the new value takes the owner's mutex along: that lock covers both
     function = enclosing_function(statement)
     if function is None or function.type == "func_literal":
         return
