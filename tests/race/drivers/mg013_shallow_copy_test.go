@@ -29,3 +29,10 @@ func TestCleanCopies(t *testing.T) {
 		}
 	})
 }
+
+func TestRaceConnect(t *testing.T) { concurrently(func(d *Dialer) { d.Connect("ann") }) }
+
+func TestCleanConnectDeep(t *testing.T) {
+	d := NewDialer()
+	raceHammer(4, func(g int) { d.ConnectDeep("ann") })
+}

@@ -159,11 +159,13 @@ def _check_write(pass_: Pass, go_file: GoFile, holder: Node) -> None:
              f"set by `{handed.callee}`, {handed.file.path.name}:{line}")
     copy = "maps.Clone" if pass_.allows(API_SINCE["maps.Clone"]) else "a copy loop"
     if handed.shallow:
+        copied = (f"`{base.name}` is a copy of it (line {line})" if handed.callee is None else
+                  f"`{handed.callee}` copied it ({handed.file.path.name}:{line})")
         message = (
-            f"`{written}` is the map of {owner} `{shared}`: `{base.name}` is a copy of it "
-            f"({where}), and copying a struct copies its maps by reference, so this write "
-            f"changes the original's map — every other holder sees it, and two calls at once "
-            f"write the same map (fatal error: concurrent map writes). Give the copy its own "
+            f"`{written}` is the map of {owner} `{shared}`: {copied}, and copying a struct "
+            f"copies its maps by reference, so this write changes the original's map — every "
+            f"other holder sees it, and two calls at once write the same map (fatal error: "
+            f"concurrent map writes). Give the copy its own "
             f"map ({copy}) before writing it")
     else:
         message = (
@@ -276,13 +278,16 @@ def _returned_hand_out(call: Node, index: int, field: str, go_file: GoFile, info
     value = _keyed_value(result, field)
     if value is not None:
         return _HandOut(returns[0], value, callee.file, callee.name)
+    if result.type == "unary_expression" and _operator(result) == "&":
+        operand = result.child_by_field_name("operand")
+        result = unparen(operand) if operand is not None else result  # `return &cp`
     local = info.resolve(result, callee.file) if result.type == "identifier" else None
     if not isinstance(local, LocalDecl) or local.kind != "var":
         return None
     handed = _last_hand_out(field, local, returns[0], node, callee.file, info, follow=False)
     if handed is None:
         return None
-    return _HandOut(handed.statement, handed.value, callee.file, callee.name)
+    return _HandOut(handed.statement, handed.value, callee.file, callee.name, handed.shallow)
 
 
 def _names_field(target: Node, field: str, base: LocalDecl, go_file: GoFile,
