@@ -1,22 +1,29 @@
 """## What it does
 Finds a map that belongs to a long-lived owner — a package variable, or a field of the method's
-receiver — handed out by reference and then written where its owner does not expect it. Two
-shapes, both narrow on purpose:
+receiver — handed out by reference and then written where its owner does not expect it. Three
+shapes, each narrow on purpose:
 
 1. **Stored into another value, then written through it.** `req.Header = defaultHeaders` (or
    `&Request{Header: defaultHeaders}`, `opts.Labels = c.labels`), followed in the same function
    by a write through the new holder: `req.Header["X-Id"] = id`, `req.Header.Set(...)`,
-   `delete(opts.Labels, k)`. Reported at the write.
-2. **Returned past its lock.** A method (or function) returns the owner's map itself while the
-   owner writes that map in place with its mutex held (`s.mu.Lock(); s.labels[k] = v`), and the
-   getter either takes that lock itself or is exported (callers outside the package cannot take
-   an unexported mutex). Reported at the returned map.
+   `delete(opts.Labels, k)`, `clear(...)`. The value may also come from a function of the
+   package that builds it that way (`call := c.newCall(); call.Header.Set(...)`). Reported at
+   the write.
+2. **A struct copied, then its map written.** `o := DefaultOptions`, `o := *c.opts`,
+   `cp := *c`, or a `Clone` that does only `cp := *o; return &cp`, then `o.Params[k] = v`:
+   copying a struct copies its maps by reference, so the write lands in the original. Reported
+   at the write.
+3. **Returned past its lock.** A method (or function) returns the owner's map itself — as its
+   result, one of its results, or a field of the struct it returns — while the owner writes that
+   map in place with its mutex held (`s.mu.Lock(); s.labels[k] = v`), and the getter either
+   takes that lock itself or is an exported method of an exported type whose mutex callers
+   cannot take. Reported at the returned map.
 
 ## Why is this bad?
-Assigning a map copies a reference, never the entries. In the first shape every request writes
-into the one shared map: the defaults collect every request's headers, and two requests at once
+Assigning a map copies a reference, never the entries. In the first two shapes every call writes
+into the one shared map: the defaults collect every request's entries, and two requests at once
 write the same map concurrently (`fatal error: concurrent map writes`; `go test -race` reports a
-DATA RACE). In the second, the lock covers the getter's `return`, not what the caller then does:
+DATA RACE). In the third, the lock covers the getter's `return`, not what the caller then does:
 the caller reads (or writes) the map while the owner writes it under the lock it never took.
 
 ## Example
@@ -32,7 +39,7 @@ func newRequest(id string) *Request {
 func (s *Series) Labels() map[string]string {
     s.mu.RLock()
     defer s.mu.RUnlock()
-    return s.labels // the caller reads it after RUnlock, while Set writes it under Lock
+    return s.labels // the caller reads it after RUnlock, while SetLabel writes it under Lock
 }
 ```
 
@@ -45,24 +52,31 @@ return maps.Clone(s.labels)
 ```
 Or let the owner publish copy-on-write (replace the whole map under the lock, never write it in
 place), so a handed-out map is never written again. There is no automatic fix: a copy changes
-what every other holder of the map sees, which is the point, but whether some code relied on
-the shared writes is not visible.
+what every other holder of the map sees — which is the point, but whether some code relied on
+the shared writes is not visible from the hand-out.
 
 ## What is not reported
-- A map built per call (`req.Header = newHeaders()`, a literal, `maps.Clone`, a copy loop); a
-  holder assigned something else between the hand-out and the write.
+- A map built per call (`req.Header = newHeaders()`, a literal, `maps.Clone`, `Header.Clone`, a
+  copy loop); a holder given another map between the hand-out and the write; a `Clone` that
+  gives the copy its own maps.
 - A write made with a lock held: the rule cannot tell which lock, and one that covers both
   holders is the correct design.
-- A hand-out in a branch that does not hold the write (`if ... { req.Header = defaults }`), a
-  map aliased into a plain local variable (`m := registry; m[k] = v` writes the registry on
-  purpose), and a receiver's field copied into another field of the same receiver.
-- A getter whose owner never writes the map in place with a lock held (written only in a
+- A hand-out that may not reach the write: in a branch ending in `return`, `break`, `continue`
+  or `goto`, in a loop or `switch` case apart from the write, or inside a closure.
+- A map aliased into a plain local variable (`m := registry; m[k] = v` writes the registry on
+  purpose), a receiver's field copied into another field of the same receiver, a pointer copied
+  rather than the struct (`o := &c.opts` is the owner itself), and a struct the call made.
+- The maps of a builder: a type with a method returning its own receiver
+  (`func (b *B) With(...) *B`) is made for one construction, not shared.
+- A getter whose owner never writes the map in place with a lock held (filled only by a
   constructor, replaced wholesale, or written without locks — MG004's subject); a getter that
-  says its caller holds the lock (`...Locked`, "callers must hold s.mu"), an unexported getter
-  that does not lock, and a getter of a type whose mutex callers can take (embedded or exported).
-  A doc comment saying the returned map "must not be modified" does not silence the second
-  shape: the owner's own writes race with the caller's reads.
-- Test files and files that import "testing".
+  says its caller holds the lock (`...Locked`, "callers must hold s.mu"); an unexported getter
+  that does not lock; a getter of a type whose mutex callers can take (embedded or exported); a
+  getter that records the check-out in the owner (`b.flushing = true`, which its writers wait
+  for); a returned struct that takes the owner's mutex along with the map (`seen: d.seen, mu:
+  d.mu`). A doc comment saying the returned map "must not be modified" does not silence the
+  third shape: the owner's own writes race with the caller's reads.
+- Test files, files that import "testing", and test-support packages (`testutil`, `mocks`...).
 
 ## When it is a false alarm
 When the owner's writes happen only while no caller can hold a handed-out map (a setup phase
