@@ -132,13 +132,43 @@ def run(pass_: Pass) -> None:
     for pattern in _WRITE_PATTERNS:
         for match in pass_.find(pattern, files):
             _check_write(pass_, match.file, match.node)
-    for match in pass_.find(_RETURN, files):
-        _check_return(pass_, match.file, match.node)
-    for match in pass_.find(_RETURN_STRUCT, files):
-        literal = match.node.parent
-        if literal is not None and literal.type == "composite_literal":
-            for value in _struct_values(literal):
-                _check_return(pass_, match.file, value)
+    # A getter matters only when the owner writes the map in place with a lock held: without
+    # a Lock call in the package, or for a name never written in place, no return is parsed.
+    if not any(_LOCK_CALL.search(f.source) for f in package.files):
+        return
+    written = _written_in_place(pass_)
+    for go_file in files:
+        for hit in _RETURN.finditer(go_file.source):
+            name = hit.group("at").rsplit(b".", 1)[-1]
+            node = go_file.node_at(*hit.span("at")) if name in written else None
+            if node is not None:
+                _check_return(pass_, go_file, node)
+        for hit in _RETURN_STRUCT.finditer(go_file.source):
+            ahead = go_file.source[hit.end():hit.end() + _STRUCT_TEXT]
+            if not any(re.search(rb"\." + re.escape(n) + rb"\b", ahead) for n in written):
+                continue
+            node = go_file.node_at(*hit.span("at"))
+            literal = node.parent if node is not None else None
+            if literal is not None and literal.type == "composite_literal":
+                for value in _struct_values(literal):
+                    _check_return(pass_, go_file, value)
+
+
+_STRUCT_TEXT = 2000  # how far a returned struct literal's fields are looked for, in bytes
+_WRITTEN_NAME = re.compile(
+    rb"\b(\w+)\[[^\n]*?\][ \t]*(?:=(?!=)|[-+*/%&|^]=|<<=|>>=|&\^=|\+\+|--)"
+    rb"|(?:delete|clear)\((?:\w+\.)*(\w+)[,)]")
+
+
+def _written_in_place(pass_: Pass) -> frozenset[bytes]:
+    """The names (variables or fields) the package's text writes in place: `x.f[k] = v`,
+    `m[k]++`, `delete(x.f, k)`... A cheap filter before any function is parsed."""
+    names: set[bytes] = set()
+    for go_file in pass_.package.files:
+        if not go_file.is_test:
+            for hit in _WRITTEN_NAME.finditer(go_file.source):
+                names.add(hit.group(1) or hit.group(2))
+    return frozenset(names)
 
 
 # ---- shape 1: stored into another value, then written through it -----------------------------
@@ -696,6 +726,6 @@ RULE = Rule(
     reports_at="the write through the new holder, or the returned map expression",
     doc=__doc__ or "",
     run=run,
-    anchors=(_INDEX_WRITE, _METHOD_WRITE, _BUILTIN_WRITE, _RETURN, _RETURN_STRUCT),
-    bodies=(_INDEX_WRITE, _METHOD_WRITE, _BUILTIN_WRITE, _RETURN, _RETURN_STRUCT),
+    # Getters are few: their bodies are parsed when a return passes the text filters.
+    bodies=_WRITE_PATTERNS,
 )
