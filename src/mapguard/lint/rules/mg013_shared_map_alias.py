@@ -109,19 +109,72 @@ from mapguard.source.typeinfo import (
 )
 from mapguard.source.types import MUTEX_TYPES, STDLIB_MAPS, Named, PointerTo, deref
 
-_HOLDER = rb"(?P<at>\b[A-Za-z_]\w*\.[A-Za-z_]\w*)"
-# A write through `x.f`: `x.f[k] = v` (op=, ++, --), `x.f.Set(`/`Add(`/`Del(` on the standard
-# library's map types (http.Header, url.Values...), `delete(x.f, k)`, `clear(x.f)`.
-_INDEX_WRITE = re.compile(
-    _HOLDER + rb"\[[^\n]*?\][ \t]*(?:=(?!=)|[-+*/%&|^]=|<<=|>>=|&\^=|\+\+|--)")
-_METHOD_WRITE = re.compile(_HOLDER + rb"\.(?:Set|Add|Del)\(")
-_BUILTIN_WRITE = re.compile(rb"(?:delete|clear)\(" + _HOLDER + rb"[,)]")
+# Writes are found literal first — the `]` of an index write and its operator, `.Set(`,
+# `delete(` — and the holder `x.f` is then read from the text next to it: a pattern that starts
+# with a name would be tried at every byte of every file.
+_INDEX_CLOSE = re.compile(rb"\][ \t]*(?:=(?!=)|[-+*/%&|^]=|<<=|>>=|&\^=|\+\+|--)")
+_METHOD_WRITE = re.compile(rb"\.(?:Set|Add|Del)\(")
+_BUILTIN_WRITE = re.compile(rb"\b(?:delete|clear)\(")
+_HOLDER_BEFORE = re.compile(rb"\b[A-Za-z_]\w*\.[A-Za-z_]\w*\Z")
+_HOLDER_AT = re.compile(rb"[A-Za-z_]\w*\.[A-Za-z_]\w*(?=[,)])")
+_NAME_BEFORE = re.compile(rb"\w+\Z")
+_NAME_AT = re.compile(rb"(?:\w+\.)*(\w+)(?=[,)])")
+_LOOK_BACK = 160  # bytes: how far before a `[` or `.Set(` its holder is looked for
+
+
+def _opening_bracket(source: bytes, close: int) -> int:
+    """The `[` matching the `]` at `close`, on the same line; -1 when there is none."""
+    depth = 0
+    line_start = source.rfind(b"\n", 0, close) + 1
+    for position in range(close, line_start - 1, -1):
+        byte = source[position]
+        if byte == 0x5D:  # ]
+            depth += 1
+        elif byte == 0x5B:  # [
+            depth -= 1
+            if depth == 0:
+                return position
+    return -1
+
+
+def _write_holders(source: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each `x.f` the text writes through: `x.f[k] = v` (op=, ++, --),
+    `x.f.Set(`/`Add(`/`Del(` (the standard library's map types), `delete(x.f, k)`, `clear(x.f)`."""
+    for hit in _INDEX_CLOSE.finditer(source):
+        bracket = _opening_bracket(source, hit.start())
+        if bracket > 0:
+            found = _HOLDER_BEFORE.search(source, max(0, bracket - _LOOK_BACK), bracket)
+            if found is not None:
+                yield found.span()
+    for hit in _METHOD_WRITE.finditer(source):
+        found = _HOLDER_BEFORE.search(source, max(0, hit.start() - _LOOK_BACK), hit.start())
+        if found is not None:
+            yield found.span()
+    for hit in _BUILTIN_WRITE.finditer(source):
+        found = _HOLDER_AT.match(source, hit.end())
+        if found is not None:
+            yield found.span()
+
+
+def _written_names(source: bytes) -> Iterator[bytes]:
+    """The last name of each map the text writes in place (`labels` of `s.labels[k] = v`)."""
+    for hit in _INDEX_CLOSE.finditer(source):
+        bracket = _opening_bracket(source, hit.start())
+        if bracket > 0:
+            found = _NAME_BEFORE.search(source, max(0, bracket - _LOOK_BACK), bracket)
+            if found is not None:
+                yield found.group()
+    for hit in _BUILTIN_WRITE.finditer(source):
+        found = _NAME_AT.match(source, hit.end())
+        if found is not None:
+            yield found.group(1)
+
+
 # `return x.f` / `return v` with nothing else returned.
 _RETURN = re.compile(
-    rb"\breturn[ \t]+(?P<at>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)[ \t]*(?:\n|//|;|}|,)")
+    rb"return[ \t]+(?P<at>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)[ \t]*(?:\n|//|;|}|,)")
 # `return T{...}` / `return &T{...}`: a struct built around the owner's maps.
-_RETURN_STRUCT = re.compile(rb"\breturn[ \t]+&?(?P<at>[A-Za-z_][\w.]*)\{")
-_WRITE_PATTERNS = (_INDEX_WRITE, _METHOD_WRITE, _BUILTIN_WRITE)
+_RETURN_STRUCT = re.compile(rb"return[ \t]+&?(?P<at>[A-Za-z_][\w.]*)\{")
 _LOCK_CALL = re.compile(rb"\.R?Lock\(\)")
 _STDLIB_MAP_TYPES = frozenset(Named(pkg, name) for pkg, name in STDLIB_MAPS)
 
@@ -129,9 +182,12 @@ _STDLIB_MAP_TYPES = frozenset(Named(pkg, name) for pkg, name in STDLIB_MAPS)
 def run(pass_: Pass) -> None:
     package = pass_.package
     files = [f for f in package.files if pass_.owns(f) and not is_support_code(f, package)]
-    for pattern in _WRITE_PATTERNS:
-        for match in pass_.find(pattern, files):
-            _check_write(pass_, match.file, match.node)
+    for go_file in files:
+        for start, end in _write_holders(go_file.source):
+            if _may_be_handed(go_file.source, start, end):
+                node = go_file.node_at(start, end)
+                if node is not None:
+                    _check_write(pass_, go_file, node)
     # A getter matters only when the owner writes the map in place with a lock held: without
     # a Lock call in the package, or for a name never written in place, no return is parsed.
     if not any(_LOCK_CALL.search(f.source) for f in package.files):
@@ -145,7 +201,7 @@ def run(pass_: Pass) -> None:
                 _check_return(pass_, go_file, node)
         for hit in _RETURN_STRUCT.finditer(go_file.source):
             ahead = go_file.source[hit.end():hit.end() + _STRUCT_TEXT]
-            if not any(re.search(rb"\." + re.escape(n) + rb"\b", ahead) for n in written):
+            if written.isdisjoint(_SELECTED.findall(ahead)):
                 continue
             node = go_file.node_at(*hit.span("at"))
             literal = node.parent if node is not None else None
@@ -154,21 +210,25 @@ def run(pass_: Pass) -> None:
                     _check_return(pass_, go_file, value)
 
 
+def _may_be_handed(source: bytes, start: int, end: int) -> bool:
+    """Whether the text of the function before a write through `x.f` can hold a hand-out:
+    `x.f = ...`, a keyed `f:`, or `x` declared there (`x :=`, `x, y :=`, `var x`), as gofmt
+    writes them. Most writes go through a receiver or a parameter that never is: they are
+    dropped before anything is parsed."""
+    holder, field = source[start:end].split(b".", 1)
+    before = source[max(source.rfind(b"\nfunc ", 0, start), 0):start]
+    return any(text in before for text in (
+        holder + b"." + field + b" =", field + b":", holder + b" :=", holder + b", ",
+        b"var " + holder + b" "))
+
+
+_SELECTED = re.compile(rb"\.(\w+)")
 _STRUCT_TEXT = 2000  # how far a returned struct literal's fields are looked for, in bytes
-_WRITTEN_NAME = re.compile(
-    rb"\b(\w+)\[[^\n]*?\][ \t]*(?:=(?!=)|[-+*/%&|^]=|<<=|>>=|&\^=|\+\+|--)"
-    rb"|(?:delete|clear)\((?:\w+\.)*(\w+)[,)]")
-
-
 def _written_in_place(pass_: Pass) -> frozenset[bytes]:
     """The names (variables or fields) the package's text writes in place: `x.f[k] = v`,
     `m[k]++`, `delete(x.f, k)`... A cheap filter before any function is parsed."""
-    names: set[bytes] = set()
-    for go_file in pass_.package.files:
-        if not go_file.is_test:
-            for hit in _WRITTEN_NAME.finditer(go_file.source):
-                names.add(hit.group(1) or hit.group(2))
-    return frozenset(names)
+    return frozenset(name for go_file in pass_.package.files if not go_file.is_test
+                     for name in _written_names(go_file.source))
 
 
 # ---- shape 1: stored into another value, then written through it -----------------------------
@@ -726,6 +786,7 @@ RULE = Rule(
     reports_at="the write through the new holder, or the returned map expression",
     doc=__doc__ or "",
     run=run,
-    # Getters are few: their bodies are parsed when a return passes the text filters.
-    bodies=_WRITE_PATTERNS,
+    # Bodies are parsed on demand, once a write or a return has passed the text filters (few
+    # do): parsing every body that writes a field's map up front would cost more than the rule.
+    bodies=(),
 )
