@@ -36,3 +36,8 @@ func TestCleanConnectDeep(t *testing.T) {
 	d := NewDialer()
 	raceHammer(4, func(g int) { d.ConnectDeep("ann") })
 }
+
+func TestCleanScrapeOwn(t *testing.T) {
+	p := NewPool()
+	raceHammer(4, func(g int) { p.ScrapeOwn("host:9100") })
+}
