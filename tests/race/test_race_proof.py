@@ -1,14 +1,13 @@
 """Proof by the race detector for the concurrency rules MG004, MG005, MG008 and MG013.
 
 Every corpus package that carries an MG004, MG005, MG008 or MG013 annotation is a *positive*
-package:
-it must have a driver in tests/race/drivers/, its `TestRace*` functions must be reported racy by
-`go test -race` (or die with `fatal error: concurrent map ...`), and every annotated line must be
-named by the race detector — the write itself for MG004/MG008/MG013, a line of the `if`
-statement for MG005, the owner's write for an MG013 getter (HANDED_OUT). Drivers of packages without those annotations are the matching *negatives*: their
-`TestClean*` functions exercise the same shapes done right (locks, waits, Once, copy-on-write)
-and must run clean. The list of positives comes from the annotations, so a new positive fixture
-cannot escape the proof.
+package: it must have a driver in tests/race/drivers/, its `TestRace*` functions must be reported
+racy by `go test -race` (or die with `fatal error: concurrent map ...`), and every annotated line
+must be named by the race detector — the write itself for MG004/MG008/MG013, a line of the `if`
+statement for MG005, the owner's write for an MG013 getter (HANDED_OUT). Drivers of packages
+without those annotations are the matching *negatives*: their `TestClean*` functions exercise the
+same shapes done right (locks, waits, Once, copy-on-write) and must run clean. The list of
+positives comes from the annotations, so a new positive fixture cannot escape the proof.
 """
 
 from __future__ import annotations
