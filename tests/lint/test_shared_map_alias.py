@@ -77,3 +77,43 @@ def test_a_getter_is_judged_by_the_owners_writes_in_other_files(
 def test_test_files_are_not_reported(write_module: WriteModule) -> None:
     result = lint_dir(write_module({"p_test.go": DEFAULTS}))
     assert findings_by_rule(result, "MG013") == []
+
+
+CALLER = """
+package p
+
+import "sync"
+
+type Tags struct {
+	mu   sync.RWMutex
+	tags map[string]string
+}
+
+func (t *Tags) Get() map[string]string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.tags
+}
+
+func label(t *Tags, host string) {
+	labels := t.Get()
+	labels["host"] = host
+}
+
+func labelLocked(t *Tags, host string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	labels := t.Get()
+	labels["host"] = host
+}
+"""
+
+
+def test_a_callers_write_to_a_locking_getters_map_names_the_getter(
+    write_module: WriteModule,
+) -> None:
+    result = lint_dir(write_module({"p.go": CALLER}))
+    # The write holding t.mu is not reported (it would deadlock, but that is not this rule's).
+    assert findings_by_rule(result, "MG013") == [("p.go", 18, 2)]
+    message = next(f.message for f in result.findings if f.rule == "MG013")
+    assert "the map `Get` returns" in message and "p.go:13" in message

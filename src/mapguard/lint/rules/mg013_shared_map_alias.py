@@ -1,6 +1,6 @@
 """## What it does
 Finds a map that belongs to a long-lived owner — a package variable, or a field of the method's
-receiver — handed out by reference and then written where its owner does not expect it. Three
+receiver — handed out by reference and then written where its owner does not expect it. Four
 shapes, each narrow on purpose:
 
 1. **Stored into another value, then written through it.** `req.Header = defaultHeaders` (or
@@ -18,13 +18,18 @@ shapes, each narrow on purpose:
    map in place with its mutex held (`s.mu.Lock(); s.labels[k] = v`), and the getter either
    takes that lock itself or is an exported method of an exported type whose mutex callers
    cannot take. Reported at the returned map.
+4. **A locking getter's result written by its caller.** A function of the package takes a lock
+   and returns the owner's map itself (`t.mu.RLock(); defer t.mu.RUnlock(); return t.tags`):
+   the owner guards that map. A caller in the package that writes what it got — `l := t.Get();
+   l[k] = v`, `delete(t.Get(), k)`, `t.Get()[k] = v` — without a lock held writes the guarded
+   map unguarded. Reported at the write.
 
 ## Why is this bad?
 Assigning a map copies a reference, never the entries. In the first two shapes every call writes
 into the one shared map: the defaults collect every request's entries, and two requests at once
 write the same map concurrently (`fatal error: concurrent map writes`; `go test -race` reports a
-DATA RACE). In the third, the lock covers the getter's `return`, not what the caller then does:
-the caller reads (or writes) the map while the owner writes it under the lock it never took.
+DATA RACE). In the last two, the lock covers the getter's `return`, not what the caller then
+does: the caller reads or writes the map while the owner (or another caller) uses it.
 
 ## Example
 ```go
@@ -76,6 +81,10 @@ the shared writes is not visible from the hand-out.
   for); a returned struct that takes the owner's mutex along with the map (`seen: d.seen, mu:
   d.mu`). A doc comment saying the returned map "must not be modified" does not silence the
   third shape: the owner's own writes race with the caller's reads.
+- A caller's write to a getter's result when the getter takes no lock (`ResponseWriter.Header()`
+  hands its map out to be written), when the getter has more than one `return`, when the
+  variable was given another map first, or when the write holds a lock; callers in other
+  packages (not followed).
 - Test files, files that import "testing", and test-support packages (`testutil`, `mocks`...).
 
 ## When it is a false alarm
@@ -188,10 +197,14 @@ def run(pass_: Pass) -> None:
                 node = go_file.node_at(start, end)
                 if node is not None:
                     _check_write(pass_, go_file, node)
-    # A getter matters only when the owner writes the map in place with a lock held: without
-    # a Lock call in the package, or for a name never written in place, no return is parsed.
+    # A getter matters only when the owner guards the map with a lock: without a Lock call in
+    # the package, or for a name never written in place, no return is parsed.
     if not any(_LOCK_CALL.search(f.source) for f in package.files):
         return
+    getters = _locking_getters(pass_)
+    if getters:
+        for go_file in files:
+            _check_caller_writes(pass_, go_file, getters)
     written = _written_in_place(pass_)
     for go_file in files:
         for hit in _RETURN.finditer(go_file.source):
@@ -208,6 +221,131 @@ def run(pass_: Pass) -> None:
             if literal is not None and literal.type == "composite_literal":
                 for value in _struct_values(literal):
                     _check_return(pass_, go_file, value)
+
+
+# ---- shape 4: a locking getter's result written by its caller --------------------------------
+
+
+def _locking_getters(pass_: Pass) -> dict[str, FuncDecl]:
+    """The package's functions that take a lock and return, as their one result, a map owned
+    by the receiver or the package (`s.mu.RLock(); defer s.mu.RUnlock(); return s.labels`):
+    the owner guards that map with the lock, so a caller must not write what it got."""
+    package = pass_.package
+    key = ("mg013-locking-getters",)
+    cached = package.memo.get(key)
+    if isinstance(cached, dict):
+        return cached
+    info = pass_.info
+    found: dict[str, FuncDecl] = {}
+    for function in package.all_functions():
+        if function.file.is_test or not _LOCK_CALL.search(_text_of(function)):
+            continue
+        results = info.signature(function).results
+        if len(results) != 1 or not info.is_map(results[0]):
+            continue
+        node = function.file.complete(function.node)
+        body = node.child_by_field_name("body")
+        returns = [n for n in walk(body) if n.type == "return_statement"] if body else []
+        if len(returns) != 1 or not same_node(enclosing_function(returns[0]), node):
+            continue
+        values = returns[0].named_children[0].named_children if returns[0].named_child_count \
+            else []
+        if len(values) != 1 or documented_lock(node, function.file) is not Mode.NONE:
+            continue
+        returned = unparen(values[0])
+        if returned.type not in {"identifier", "selector_expression"} or _guarded_owner(
+            returned, node, function.file, info
+        ) is None:
+            continue
+        if _locks_before(node, returns[0], function.file) and lock_mode_at(
+            returns[0], function.file) is not Mode.NONE:
+            found[function.name] = function
+    package.memo[key] = found
+    return found
+
+
+def _check_caller_writes(pass_: Pass, go_file: GoFile, getters: dict[str, FuncDecl]) -> None:
+    """`l := s.Labels(); l[k] = v` and `s.Labels()[k] = v` outside any lock."""
+    source = go_file.source
+    calls = tuple(name.encode() + b"(" for name in getters)
+    for hit in _INDEX_CLOSE.finditer(source):
+        bracket = _opening_bracket(source, hit.start())
+        if bracket <= 0:
+            continue
+        start = max(source.rfind(b"\nfunc ", 0, bracket), 0)
+        if not any(call in source[start:bracket] for call in calls):
+            continue  # no getter is called in this function before the write
+        operand = go_file.node_at(bracket - 1, bracket)
+        while operand is not None and operand.parent is not None and (
+            operand.parent.end_byte == bracket
+            and operand.parent.type in {"call_expression", "selector_expression"}
+        ):
+            operand = operand.parent
+        index = operand.parent if operand is not None else None
+        if operand is None or index is None or index.type != "index_expression":
+            continue
+        statement = write_statement(index)
+        if statement is not None:
+            _check_caller_write(pass_, go_file, operand, statement, getters)
+    for hit in _BUILTIN_WRITE.finditer(source):
+        start = max(source.rfind(b"\nfunc ", 0, hit.start()), 0)
+        line_end = source.find(b"\n", hit.end())
+        if not any(call in source[start:line_end] for call in calls):
+            continue
+        call = go_file.node_at(hit.start(), hit.end())
+        arguments = call.child_by_field_name("arguments") if call is not None else None
+        first = next((a for a in arguments.named_children if a.type != "comment"), None) if (
+            arguments is not None) else None
+        if call is not None and first is not None and _deletes_or_clears(pass_, call, go_file):
+            _check_caller_write(pass_, go_file, first, call, getters)
+
+
+def _deletes_or_clears(pass_: Pass, call: Node, go_file: GoFile) -> bool:
+    return call.type == "call_expression" and pass_.info.builtin_name(call, go_file) in {
+        "delete", "clear"}
+
+
+def _check_caller_write(pass_: Pass, go_file: GoFile, target: Node, statement: Node,
+                        getters: dict[str, FuncDecl]) -> None:
+    info = pass_.info
+    target = unparen(target)
+    call = target
+    if target.type == "identifier":
+        local = info.resolve(target, go_file)
+        if not isinstance(local, LocalDecl) or local.kind != "var" or local.value is None or (
+            local.value_count != 1
+        ):
+            return
+        call = unparen(local.value)
+        function = enclosing_function(statement)
+        if function is None or any(
+            go_file.text(t) == local.name
+            for a in _assignments(function, statement.start_byte)
+            for t in (a.child_by_field_name("left") or a).named_children
+        ):
+            return  # given another map before the write
+    if call.type != "call_expression":
+        return
+    called = call.child_by_field_name("function")
+    getter = info.called_function(called, go_file) if called is not None else None
+    if getter is None or getters.get(getter.name) is not getter:
+        return
+    if lock_mode_at(statement, go_file, info) is not Mode.NONE:
+        return
+    getter_node = getter.file.complete(getter.node)
+    body = getter_node.child_by_field_name("body")
+    returned = next((n for n in walk(body) if n.type == "return_statement"), None) if body else None
+    where = (f"{getter.file.path.name}:{returned.start_point.row + 1}" if returned is not None
+             else getter.file.path.name)
+    written = "".join(go_file.text(target).split())
+    copy = "maps.Clone" if pass_.allows(API_SINCE["maps.Clone"]) else "a copy loop"
+    pass_.report(
+        go_file, statement,
+        f"`{written}` is the map `{getter.name}` returns, the owner's own map, which it guards "
+        f"with the lock it takes ({where}); this write holds no lock, so it races with the "
+        f"owner and with every other caller (fatal error: concurrent map writes). Write "
+        f"through a method that takes the lock, or copy the map first ({copy})",
+    )
 
 
 def _may_be_handed(source: bytes, start: int, end: int) -> bool:
