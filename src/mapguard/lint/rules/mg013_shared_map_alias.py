@@ -133,8 +133,11 @@ _LOOK_BACK = 160  # bytes: how far before a `[` or `.Set(` its holder is looked 
 
 def _opening_bracket(source: bytes, close: int) -> int:
     """The `[` matching the `]` at `close`, on the same line; -1 when there is none."""
-    depth = 0
     line_start = source.rfind(b"\n", 0, close) + 1
+    opening = source.rfind(b"[", line_start, close)
+    if opening >= 0 and source.find(b"]", opening, close) < 0:
+        return opening  # the usual case: no brackets nested in the index
+    depth = 0
     for position in range(close, line_start - 1, -1):
         byte = source[position]
         if byte == 0x5D:  # ]
@@ -742,8 +745,6 @@ def _check_return(pass_: Pass, go_file: GoFile, returned: Node) -> None:
     statement = _return_of(returned)
     if statement is None:
         return
-    if _in_struct(returned) and _shares_lock(returned, go_file, info):
-        return  # the new value takes the owner's mutex along: that lock covers both
     function = enclosing_function(statement)
     if function is None or function.type == "func_literal":
         return
@@ -763,6 +764,8 @@ def _check_return(pass_: Pass, go_file: GoFile, returned: Node) -> None:
     writes = _locked_in_place_writes(pass_, owner)
     if not writes:
         return
+    if _in_struct(returned) and _shares_lock(returned, go_file, info):
+        return  # the new value takes the owner's mutex along: that lock covers both
     write_file, write = writes[0]
     line = write.start_point.row + 1
     where = f"line {line}" if write_file is go_file else f"{write_file.path.name}:{line}"
