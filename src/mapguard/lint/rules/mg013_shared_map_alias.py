@@ -211,8 +211,12 @@ def run(pass_: Pass) -> None:
     written = _written_in_place(pass_)
     for go_file in files:
         for hit in _RETURN.finditer(go_file.source):
-            name = hit.group("at").rsplit(b".", 1)[-1]
-            node = go_file.node_at(*hit.span("at")) if name in written else None
+            returned = hit.group("at")
+            name = returned.rsplit(b".", 1)[-1]
+            if name not in written or (b"." not in returned and (
+                    name.decode() not in package.vars)):
+                continue  # not written in place, or a plain name that is no package variable
+            node = go_file.node_at(*hit.span("at"))
             if node is not None:
                 _check_return(pass_, go_file, node)
         for hit in _RETURN_STRUCT.finditer(go_file.source):
@@ -358,9 +362,17 @@ def _may_be_handed(source: bytes, start: int, end: int) -> bool:
     dropped before anything is parsed."""
     holder, field = source[start:end].split(b".", 1)
     before = source[max(source.rfind(b"\nfunc ", 0, start), 0):start]
-    return any(text in before for text in (
-        holder + b"." + field + b" =", field + b":", holder + b" :=", holder + b", ",
-        b"var " + holder + b" "))
+    if any(text in before for text in (
+            holder + b"." + field + b" =", field + b": ", holder + b" :=",
+            b"var " + holder + b" ")):
+        return True
+    position = before.find(b"\t" + holder + b", ")  # `x, err := ...` on a line of its own
+    while position >= 0:
+        line_end = before.find(b"\n", position)
+        if b":=" in before[position:line_end if line_end >= 0 else len(before)]:
+            return True
+        position = before.find(b"\t" + holder + b", ", position + 1)
+    return False
 
 
 _SELECTED = re.compile(rb"\.(\w+)")
