@@ -128,7 +128,8 @@ _HOLDER_BEFORE = re.compile(rb"\b[A-Za-z_]\w*\.[A-Za-z_]\w*\Z")
 _HOLDER_AT = re.compile(rb"[A-Za-z_]\w*\.[A-Za-z_]\w*(?=[,)])")
 _NAME_BEFORE = re.compile(rb"\w+\Z")
 _NAME_AT = re.compile(rb"(?:\w+\.)*(\w+)(?=[,)])")
-_LOOK_BACK = 160  # bytes: how far before a `[` or `.Set(` its holder is looked for
+_LOOK_BACK = 80  # bytes: how far before a `[` or `.Set(` its holder is looked for
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def _opening_bracket(source: bytes, close: int) -> int:
@@ -154,7 +155,9 @@ def _write_holders(source: bytes) -> Iterator[tuple[int, int]]:
     `x.f.Set(`/`Add(`/`Del(` (the standard library's map types), `delete(x.f, k)`, `clear(x.f)`."""
     for hit in _INDEX_CLOSE.finditer(source):
         bracket = _opening_bracket(source, hit.start())
-        if bracket > 0:
+        # `x.f[`: a name right before the bracket and a dot not far before it.
+        if bracket > 0 and source[bracket - 1] in _WORD and source.rfind(
+                b".", max(0, bracket - _LOOK_BACK), bracket) >= 0:
             found = _HOLDER_BEFORE.search(source, max(0, bracket - _LOOK_BACK), bracket)
             if found is not None:
                 yield found.span()
@@ -355,6 +358,9 @@ def _check_caller_write(pass_: Pass, go_file: GoFile, target: Node, statement: N
     )
 
 
+_COPY_OR_CALL = re.compile(rb"\*?[A-Za-z_][\w.]*(?:\(|[ \t]*(?://[^\n]*)?$)", re.M)
+
+
 def _may_be_handed(source: bytes, start: int, end: int) -> bool:
     """Whether the text of the function before a write through `x.f` can hold a hand-out:
     `x.f = ...`, a keyed `f:`, or `x` declared there (`x :=`, `x, y :=`, `var x`), as gofmt
@@ -363,9 +369,13 @@ def _may_be_handed(source: bytes, start: int, end: int) -> bool:
     holder, field = source[start:end].split(b".", 1)
     before = source[max(source.rfind(b"\nfunc ", 0, start), 0):start]
     if any(text in before for text in (
-            holder + b"." + field + b" =", field + b": ", holder + b" :=",
-            b"var " + holder + b" ")):
+            holder + b"." + field + b" =", field + b": ", b"var " + holder + b" ")):
         return True
+    declared = before.find(holder + b" := ")
+    while declared >= 0:  # `x := name`, `x := *a.b` (a struct copy) or `x := f(...)`
+        if _COPY_OR_CALL.match(before, declared + len(holder) + 4):
+            return True
+        declared = before.find(holder + b" := ", declared + 1)
     position = before.find(b"\t" + holder + b", ")  # `x, err := ...` on a line of its own
     while position >= 0:
         line_end = before.find(b"\n", position)
