@@ -269,15 +269,19 @@ def _locking_getters(pass_: Pass) -> dict[str, FuncDecl]:
             continue
         if _locks_before(node, returns[0], function.file) and lock_mode_at(
             returns[0], function.file) is not Mode.NONE:
-            found[function.name] = function
+            found[_getter_key(function)] = function
     package.memo[key] = found
     return found
+
+
+def _getter_key(function: FuncDecl) -> str:
+    return f"{function.receiver_type or ''}.{function.name}"
 
 
 def _check_caller_writes(pass_: Pass, go_file: GoFile, getters: dict[str, FuncDecl]) -> None:
     """`l := s.Labels(); l[k] = v` and `s.Labels()[k] = v` outside any lock."""
     source = go_file.source
-    calls = tuple(name.encode() + b"(" for name in getters)
+    calls = tuple({getter.name.encode() + b"(" for getter in getters.values()})
     for hit in _INDEX_CLOSE.finditer(source):
         bracket = _opening_bracket(source, hit.start())
         if bracket <= 0:
@@ -338,7 +342,7 @@ def _check_caller_write(pass_: Pass, go_file: GoFile, target: Node, statement: N
         return
     called = call.child_by_field_name("function")
     getter = info.called_function(called, go_file) if called is not None else None
-    if getter is None or getters.get(getter.name) is not getter:
+    if getter is None or getters.get(_getter_key(getter)) is not getter:
         return
     if lock_mode_at(statement, go_file, info) is not Mode.NONE:
         return
