@@ -1,13 +1,13 @@
-"""Proof by the race detector for the concurrency rules MG004, MG005 and MG008.
+"""Proof by the race detector for the concurrency rules MG004, MG005, MG008 and MG013.
 
-Every corpus package that carries an MG004, MG005 or MG008 annotation is a *positive* package:
-it must have a driver in tests/race/drivers/, its `TestRace*` functions must be reported racy by
-`go test -race` (or die with `fatal error: concurrent map ...`), and every annotated line must be
-named by the race detector — the write itself for MG004/MG008, a line of the `if` statement for
-MG005. Drivers of packages without those annotations are the matching *negatives*: their
-`TestClean*` functions exercise the same shapes done right (locks, waits, Once, copy-on-write)
-and must run clean. The list of positives comes from the annotations, so a new positive fixture
-cannot escape the proof.
+Every corpus package that carries an MG004, MG005, MG008 or MG013 annotation is a *positive*
+package: it must have a driver in tests/race/drivers/, its `TestRace*` functions must be reported
+racy by `go test -race` (or die with `fatal error: concurrent map ...`), and every annotated line
+must be named by the race detector — the write itself for MG004/MG008/MG013, a line of the `if`
+statement for MG005, the owner's write for an MG013 getter (HANDED_OUT). Drivers of packages
+without those annotations are the matching *negatives*: their `TestClean*` functions exercise the
+same shapes done right (locks, waits, Once, copy-on-write) and must run clean. The list of
+positives comes from the annotations, so a new positive fixture cannot escape the proof.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .harness import RaceRun, RaceTarget, Verdict, run_race
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
 DRIVERS = Path(__file__).parent / "drivers"
-RACE_RULES = ("MG004", "MG005", "MG008")
+RACE_RULES = ("MG004", "MG005", "MG008", "MG013")
 # The race detector never reports a race that is not there, but it can miss one: it names one
 # race per memory location and then stops watching it, and a run that dies on the runtime's fatal
 # map error stops early. So a package is run again (at most this often) while some TestRace*
@@ -39,6 +39,18 @@ RERUNS = 3
 HIDDEN_BEHIND = {
     # Rename: `delete(*p, from)` right after `(*p)[to] = (*p)[from]`.
     ("mg008_atomic_pointer", "router.go", 58): 57,
+}
+
+# MG013 reports a getter's `return` of a guarded map; the race is between the caller's use of
+# that map and the owner's write under the lock, which the detector names. Such a line counts as
+# named when the owner's write it hands the map out to, listed here, is named.
+HANDED_OUT = {
+    ("mg013_locked_getter", "series.go", 41): 27,  # Labels() / SetLabel
+    ("mg013_locked_getter", "series.go", 52): 33,  # Points() / Add
+    ("mg013_locked_getter", "series.go", 80): 67,  # Terms() / Observe
+    ("mg013_locked_getter", "series.go", 99): 92,  # Handlers() / Register
+    ("mg013_locked_getter", "series.go", 115): 27,  # Stats().Labels / SetLabel
+    ("mg013_locked_getter", "series.go", 123): 33,  # Lookup() / Add
 }
 
 WANT_TRAILING = re.compile(r"//\s*want((?:\s+MG\d{3})+)\s*$")
@@ -111,7 +123,8 @@ def _uncovered(package: Path, runs: list[RaceRun]) -> list[str]:
         for line, code in wanted:
             # MG005 reports the `if`; the racing access is its nil check or the assignment.
             span = statement_span(lines, line) if code == "MG005" else range(line, line + 1)
-            hidden_behind = HIDDEN_BEHIND.get((package.name, path.name, line))
+            hidden_behind = HIDDEN_BEHIND.get((package.name, path.name, line),
+                                              HANDED_OUT.get((package.name, path.name, line)))
             if hidden_behind is not None:
                 span = range(hidden_behind, hidden_behind + 1)
             if not any((path, n) in named for n in span):
@@ -125,6 +138,18 @@ def test_hidden_lines_are_annotated_writes_behind_annotated_writes() -> None:
         lines = {number for number, _ in annotated}
         assert {line, earlier} <= lines, f"{package}/{file}: {line} or {earlier} not annotated"
         assert earlier < line, f"{package}/{file}:{line} must come after {earlier}"
+
+
+def test_handed_out_lines_are_mg013_returns_and_owner_writes() -> None:
+    for (package, file, line), write in HANDED_OUT.items():
+        path = CORPUS / package / file
+        annotated = dict(race_annotations(CORPUS / package).get(path.resolve(), []))
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert annotated.get(line) == "MG013", f"{package}/{file}:{line} is not an MG013 line"
+        handed_out = lines[line - 1].strip()
+        assert handed_out.startswith("return ") or handed_out.endswith(
+            "// want MG013"), f"{package}/{file}:{line}"
+        assert write not in annotated, f"{package}/{file}:{write} is the owner's write"
 
 
 def test_every_positive_package_has_a_driver() -> None:

@@ -17,6 +17,7 @@ from mapguard.lint.rules import (
     mg010_allocating_map_key_in_loop,
     mg011_hot_map_creation,
     mg012_hot_map_growth,
+    mg013_shared_map_alias,
 )
 
 ALL_RULES: tuple[Rule, ...] = tuple(sorted(
@@ -33,6 +34,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(sorted(
         mg010_allocating_map_key_in_loop.RULE,
         mg011_hot_map_creation.RULE,
         mg012_hot_map_growth.RULE,
+        mg013_shared_map_alias.RULE,
     ),
     key=lambda rule: rule.code,
 ))

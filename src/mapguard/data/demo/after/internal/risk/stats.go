@@ -49,3 +49,10 @@ func (st *Stats) snapshot(now time.Time) StatsSnapshot {
 		Tenants:       maps.Clone(st.byTenant),
 	}
 }
+
+// Outcomes returns a copy of the outcome counters for a report; Record keeps writing them.
+func (st *Stats) Outcomes() map[string]uint64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return maps.Clone(st.byOutcome)
+}
