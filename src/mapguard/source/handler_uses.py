@@ -11,8 +11,10 @@ on) and no non-test file takes it as a value (`mux.HandleFunc("/", s.Name)`,
 handler, registered by its users — stays a handler.
 
 The scan is textual (a selector `.Name` followed by a call of two identifiers, or by anything
-but a call; not after `//` on its line) over the module's Go files outside tests, vendor and testdata, once per module
-and method name in a process.
+but a call; not after `//` on its line) over the module's Go files outside tests, vendor and
+testdata, once per module and method name in a process. The per-package cache does not see
+the rest of the module: a registration added elsewhere shows after `--no-cache` or a change
+to the method's package.
 """
 
 from __future__ import annotations
