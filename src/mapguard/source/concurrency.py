@@ -3,7 +3,9 @@
 Concurrency contexts (docs/rules.md, MG004):
 - HTTP handlers: functions, methods and func literals with the `(http.ResponseWriter,
   *http.Request)` signature — net/http runs each request on its own goroutine (not in test
-  files, where handlers are fakes serving the test's requests);
+  files, where handlers are fakes serving the test's requests). A method the module only
+  calls with two arguments and never hands on as a value is no handler
+  (`mapguard.source.handler_uses`);
 - the body of a func literal started with `go`, or with `sync.WaitGroup.Go` (Go 1.25) or
   errgroup's `Group.Go`, which start one too;
 - same-package functions and methods started with `go f(...)` / `go x.m(...)`.
@@ -27,6 +29,7 @@ from typing import Literal
 from tree_sitter import Node
 
 from mapguard.source.calls import every_call_site
+from mapguard.source.handler_uses import used_as_handler
 from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
     LocalDecl,
@@ -145,7 +148,16 @@ class Concurrency:
     def _is_handler(self, function: Node, go_file: GoFile) -> bool:
         parameters = function.child_by_field_name("parameters")
         types = parameter_types(parameters, go_file.imports)
-        return tuple(types) == _HANDLER_PARAMS
+        if tuple(types) != _HANDLER_PARAMS:
+            return False
+        # A method is a handler when something makes it one, not for its parameters alone:
+        # a pooled per-request value's `Reset(w, r)`, called by the router, is none.
+        name = function.child_by_field_name("name")
+        if function.type != "method_declaration" or name is None:
+            return True
+        module = self.package.module
+        root = module.root if module is not None else self.package.directory
+        return used_as_handler(root, go_file.text(name))
 
     def _find_go_statements(self) -> None:
         statements: list[tuple[GoFile, Node]] = []

@@ -170,6 +170,11 @@ def _paths_for(target: str, cwd: Path, selection: Selection) -> Iterable[tuple[P
         raise UsageError(f"{target}: no such file or directory")
 
 
+def go_files_under(root: Path, selection: Selection) -> Iterable[Path]:
+    """The Go files under `root` the go command would see, filtered by `selection`."""
+    return _walk(root, selection)
+
+
 def _walk(root: Path, selection: Selection) -> Iterable[Path]:
     for directory, subdirs, _files in os.walk(root):
         here = Path(directory)

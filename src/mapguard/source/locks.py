@@ -8,7 +8,8 @@ between, or `defer x.Unlock()` follows `x.Lock()`; a wrapper's `g := x.Lock(...)
 whose doc comment says the caller must hold a lock ("Lock should be held", "Read lock held on
 entry", ...), runs as if that lock were held; so does an unexported function whose every call
 in the package's non-test code is made with a write lock held. Code in a closure that is not
-started with `go` runs under the locks of the point where it is written.
+started with `go` runs under the locks of the point where it is written; a goroutine holds a
+lock its starter took before the `go` and the goroutine itself unlocks, until that `Unlock`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tree_sitter import Node
 
 from mapguard.source.calls import call_sites
 from mapguard.source.package import GoFile, receiver_type_name
-from mapguard.source.typeinfo import TypeInfo, enclosing_function, same_node
+from mapguard.source.typeinfo import TypeInfo, enclosing_function, same_node, walk
 
 # How doc comments say that a function runs with a lock held. Real wordings vary a lot ("Lock
 # should be held.", "Lock held on entry", "Write lock should be held", "callers must hold mu",
@@ -62,9 +63,46 @@ def lock_mode_at(node: Node, go_file: GoFile, info: TypeInfo | None = None,
         best = max(best, held)
         if best is Mode.WRITE or function is None:
             return best
-        if function.type != "func_literal" or _started_with_go(function):
+        if function.type == "func_literal" and _started_with_go(function):
+            return max(best, _handed_to_goroutine(current, function, go_file))
+        if function.type != "func_literal":
             return best
         current = function  # a synchronous closure runs under its writer's locks
+
+
+def _handed_to_goroutine(node: Node, literal: Node, go_file: GoFile) -> Mode:
+    """A lock the starter holds at `go func() {...}()` and the goroutine releases itself
+    (`mu.Lock(); go func() { ...; m[k] = v; mu.Unlock() }()`): a sync.Mutex belongs to no
+    goroutine, so the goroutine holds it until its own `Unlock` (to its end when deferred)."""
+    body = literal.child_by_field_name("body")
+    statement = literal.parent
+    while statement is not None and statement.type != "go_statement":
+        statement = statement.parent
+    if body is None or statement is None:
+        return Mode.NONE
+    taken: set[str] = set()
+    released: dict[str, int] = {}  # lock -> where the goroutine unlocks it (-1: deferred)
+    for inner in walk(body):
+        if inner.type != "call_expression":
+            continue
+        lock, method = _lock_call(inner, go_file)
+        if lock is None:
+            continue
+        if method in {"Lock", "RLock"}:
+            taken.add(lock)
+        elif method == "Unlock" and lock not in released:
+            deferred = inner.parent is not None and inner.parent.type == "defer_statement"
+            released[lock] = -1 if deferred else inner.start_byte
+    if not released:
+        return Mode.NONE
+    starter = enclosing_function(statement)
+    held = _held_states(statement, starter, go_file)
+    for lock, until in released.items():
+        if lock not in taken and held.get(lock) is Mode.WRITE and (
+            until < 0 or node.start_byte < until
+        ):
+            return Mode.WRITE
+    return Mode.NONE
 
 
 def _all_callers_hold_lock(function: Node, go_file: GoFile, info: TypeInfo, depth: int
@@ -101,6 +139,11 @@ def _held_in_function(node: Node, function: Node | None, go_file: GoFile) -> Mod
                   if function is not None and function.type != "func_literal" else Mode.NONE)
     if documented is Mode.WRITE:
         return Mode.WRITE
+    return max([documented, *_held_states(node, function, go_file).values()])
+
+
+def _held_states(node: Node, function: Node | None, go_file: GoFile) -> dict[str, Mode]:
+    """The locks `function`'s own statements hold where `node` runs, by lock."""
     states: dict[str, Mode] = {}
     deferred_unlock: set[str] = set()
     flags = _bool_parameters(function, go_file) if function is not None else frozenset()
@@ -118,7 +161,7 @@ def _held_in_function(node: Node, function: Node | None, go_file: GoFile) -> Mod
             if statement.start_byte >= ours.start_byte:
                 break
             _apply(statement, go_file, states, deferred_unlock, flags)
-    return max([documented, *states.values()])
+    return states
 
 
 def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str],

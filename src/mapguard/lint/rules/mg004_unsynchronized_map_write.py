@@ -46,7 +46,13 @@ once and read many times (it is not a general replacement for a mutex-guarded ma
 ## When it is a false alarm
 When a lock held by the caller protects the write: name the function `...Locked`, say in its doc
 comment that the caller holds the lock ("Lock should be held.", "Lock held on entry", "callers
-must hold mu", ...), or call it only with the lock held, and mapguard takes it as held. A
+must hold mu", ...), or call it only with the lock held, and mapguard takes it as held; so is a
+lock the starter takes before `go func() {...}()` and the goroutine itself unlocks (`mu.Lock();
+go func() { m[k] = v; mu.Unlock() }()`), up to that `Unlock`. A method with a handler's
+parameters that the module only calls (`ctx.Reset(rw, r)` on a pooled per-request value) and
+never hands on as a value is not a handler by itself: a method is one when it is `ServeHTTP`,
+when some code of the module takes it as a value (`mux.HandleFunc("/", s.m)`), or when nothing
+in the module calls it (a library's handler its users register). A
 goroutine whose starter waits for it (`wg.Wait()`, draining a channel it closes) before going on
 — also once per pass of a loop — is not taken as running alongside the rest of the package; nor
 are the uses in helpers that only the goroutine itself calls (an event loop's own state), uses

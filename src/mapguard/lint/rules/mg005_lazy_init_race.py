@@ -59,7 +59,10 @@ says so ("Lock should be held.", "Lock held on entry", "callers must hold mu", "
 with the lock held", ...), when every call of it in the package's non-test code holds the lock,
 or when it takes the lock itself under a flag (`if locking { mu.Lock(); defer mu.Unlock() }`);
 the function given to `once.Do` (also as a method value, `once.Do(x.init)`) or `sync.OnceFunc`,
-and what only it calls, runs once. All of these are recognised. Outside concurrent code the rule
+and what only it calls, runs once. All of these are recognised. A method with a handler's
+parameters is a handler only when it is `ServeHTTP`, handed on as a value somewhere in the
+module, or not called there at all (a pooled per-request value's `Reset(rw, r)`, which its
+router calls, is not). Outside concurrent code the rule
 reports only check-then-lock inside one function, so it leaves alone: fields the mutex does not
 guard (state one goroutine owns, settings filled in before the goroutines start), package-level
 values set up once, values that only other functions lock (their callers may be ordered in ways

@@ -1,0 +1,68 @@
+"""Whether a method with a handler's parameters is used as a handler, judged by the module.
+
+`func (c *Context) Reset(w http.ResponseWriter, r *http.Request)` has the parameters of an
+HTTP handler, but a router that takes each request's `Context` from a pool and calls
+`ctx.Reset(rw, r)` on it makes it a per-request setter, not a handler: nothing hands it to a
+mux. A method is taken as a handler unless the module's own code shows it is not one: some
+non-test file calls it with two plain arguments (`x.Name(w, r)`: a caller passes its request
+on) and no non-test file takes it as a value (`mux.HandleFunc("/", s.Name)`,
+`http.HandlerFunc(s.Name)`, a route table). `ServeHTTP` always is one (it makes its type an
+`http.Handler`). A method neither called nor taken in the module — a library's exported
+handler, registered by its users — stays a handler.
+
+The scan is textual (a selector `.Name` followed by a call of two identifiers, or by anything
+but a call; not after `//` on its line) over the module's Go files outside tests, vendor and
+testdata, once per module and method name in a process. The per-package cache does not see
+the rest of the module: a registration added elsewhere shows after `--no-cache` or a change
+to the method's package.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from mapguard.source.discover import Selection, go_files_under
+
+_ALWAYS_HANDLERS = frozenset({"ServeHTTP"})
+# (module root, method name) -> (forwarded a request in a call, taken as a value)
+_USES: dict[tuple[Path, str], tuple[bool, bool]] = {}
+
+
+def used_as_handler(root: Path, name: str) -> bool:
+    """Whether the method `name`, declared in the module rooted at `root`, is a handler."""
+    if name in _ALWAYS_HANDLERS:
+        return True
+    called, taken = uses(root, [name])[name]
+    return taken or not called
+
+
+def uses(root: Path, names: Iterable[str]) -> dict[str, tuple[bool, bool]]:
+    """(called with two plain arguments, taken as a value) per method name, in one pass over
+    the module's files for the names not yet known."""
+    wanted = sorted(set(names))
+    missing = [name for name in wanted if (root, name) not in _USES]
+    if missing:
+        found = {name: [False, False] for name in missing}
+        pattern = re.compile(
+            rb"\.(" + b"|".join(re.escape(n.encode()) for n in missing)
+            + rb")\b(\s*\(\s*[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s*\)|\s*\()?")
+        for path in go_files_under(root, Selection(include_tests=False)):
+            try:
+                source = path.read_bytes()
+            except OSError:
+                continue  # unreadable here: the lint of that file reports it
+            for match in pattern.finditer(source):
+                line_start = source.rfind(b"\n", 0, match.start()) + 1
+                if b"//" in source[line_start:match.start()]:
+                    continue  # a comment naming the method uses it neither way
+                seen = found[match.group(1).decode()]
+                call = match.group(2)
+                if call is None:
+                    seen[1] = True
+                elif call.rstrip().endswith(b")"):
+                    seen[0] = True
+        for name, (called, taken) in found.items():
+            _USES[root, name] = (called, taken)
+    return {name: _USES[root, name] for name in wanted}
