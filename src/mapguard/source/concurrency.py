@@ -29,7 +29,7 @@ from typing import Literal
 from tree_sitter import Node
 
 from mapguard.source.calls import every_call_site
-from mapguard.source.handler_uses import used_as_handler
+from mapguard.source.handler_uses import used_as_handler, uses
 from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
     LocalDecl,
@@ -132,6 +132,7 @@ class Concurrency:
         self._by_function.setdefault(key, []).append(context)
 
     def _find_handlers(self) -> None:
+        shaped: list[tuple[GoFile, Node]] = []
         for go_file in self.package.files:
             # Handlers in test files are fakes behind httptest servers: they serve the requests
             # the test sends, normally one at a time, and the test's own -race run judges them.
@@ -140,24 +141,27 @@ class Concurrency:
             for start, end in word_hits(go_file.source, "ResponseWriter"):
                 node = go_file.node_at(start, end)
                 function = _function_of_parameter(node)
-                if function is not None and self._is_handler(function, go_file):
-                    key = (id(go_file), function.start_byte)
-                    if key not in self._by_function:
-                        self._add(Context(function, go_file, "handler", True))
-
-    def _is_handler(self, function: Node, go_file: GoFile) -> bool:
-        parameters = function.child_by_field_name("parameters")
-        types = parameter_types(parameters, go_file.imports)
-        if tuple(types) != _HANDLER_PARAMS:
-            return False
+                if function is not None and _has_handler_parameters(function, go_file):
+                    shaped.append((go_file, function))
         # A method is a handler when something makes it one, not for its parameters alone:
-        # a pooled per-request value's `Reset(w, r)`, called by the router, is none.
-        name = function.child_by_field_name("name")
-        if function.type != "method_declaration" or name is None:
-            return True
+        # a pooled per-request value's `Reset(w, r)`, called by the router, is none. The
+        # module is searched once for all of the package's handler-shaped methods.
         module = self.package.module
         root = module.root if module is not None else self.package.directory
-        return used_as_handler(root, go_file.text(name))
+        method_names = {go_file.text(name) for go_file, function in shaped
+                        if function.type == "method_declaration"
+                        and (name := function.child_by_field_name("name")) is not None}
+        if method_names:
+            uses(root, method_names)
+        for go_file, function in shaped:
+            name = function.child_by_field_name("name")
+            if function.type == "method_declaration" and name is not None and (
+                not used_as_handler(root, go_file.text(name))
+            ):
+                continue
+            key = (id(go_file), function.start_byte)
+            if key not in self._by_function:
+                self._add(Context(function, go_file, "handler", True))
 
     def _find_go_statements(self) -> None:
         statements: list[tuple[GoFile, Node]] = []
@@ -816,6 +820,12 @@ def _queued(literal: Node, go_file: GoFile) -> bool:
 
 def _strongest(contexts: list[Context]) -> Context:
     return max(contexts, key=lambda c: (c.repeatable, c.kind == "handler"))
+
+
+def _has_handler_parameters(function: Node, go_file: GoFile) -> bool:
+    """(http.ResponseWriter, *http.Request), with the file's import names."""
+    parameters = function.child_by_field_name("parameters")
+    return tuple(parameter_types(parameters, go_file.imports)) == _HANDLER_PARAMS
 
 
 def _function_of_parameter(node: Node | None) -> Node | None:

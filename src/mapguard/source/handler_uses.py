@@ -12,7 +12,8 @@ handler, registered by its users — stays a handler.
 
 The scan is textual (a selector `.Name` followed by a call of two identifiers, or by anything
 but a call; not after `//` on its line) over the module's Go files outside tests, vendor and
-testdata, once per module and method name in a process. The per-package cache does not see
+testdata, read once per module in a process and searched once per package for the names of
+its handler-shaped methods. The per-package cache does not see
 the rest of the module: a registration added elsewhere shows after `--no-cache` or a change
 to the method's package.
 """
@@ -28,6 +29,23 @@ from mapguard.source.discover import Selection, go_files_under
 _ALWAYS_HANDLERS = frozenset({"ServeHTTP"})
 # (module root, method name) -> (forwarded a request in a call, taken as a value)
 _USES: dict[tuple[Path, str], tuple[bool, bool]] = {}
+
+
+# module root -> its non-test Go sources, read once per process: a module with many packages
+# that declare handler-shaped methods would otherwise be listed and read once per package.
+_SOURCES: dict[Path, tuple[bytes, ...]] = {}
+
+
+def _module_sources(root: Path) -> tuple[bytes, ...]:
+    if root not in _SOURCES:
+        sources = []
+        for path in go_files_under(root, Selection(include_tests=False)):
+            try:
+                sources.append(path.read_bytes())
+            except OSError:
+                continue  # unreadable here: the lint of that file reports it
+        _SOURCES[root] = tuple(sources)
+    return _SOURCES[root]
 
 
 def used_as_handler(root: Path, name: str) -> bool:
@@ -48,11 +66,7 @@ def uses(root: Path, names: Iterable[str]) -> dict[str, tuple[bool, bool]]:
         pattern = re.compile(
             rb"\.(" + b"|".join(re.escape(n.encode()) for n in missing)
             + rb")\b(\s*\(\s*[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s*\)|\s*\()?")
-        for path in go_files_under(root, Selection(include_tests=False)):
-            try:
-                source = path.read_bytes()
-            except OSError:
-                continue  # unreadable here: the lint of that file reports it
+        for source in _module_sources(root):
             for match in pattern.finditer(source):
                 line_start = source.rfind(b"\n", 0, match.start()) + 1
                 if b"//" in source[line_start:match.start()]:
