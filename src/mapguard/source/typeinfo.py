@@ -44,6 +44,7 @@ from mapguard.source.types import (
     result_types,
     type_from_node,
 )
+from mapguard.source.xpkg import function_signature
 
 DeclKind = Literal["var", "param", "receiver", "result", "range", "const", "typeswitch", "type"]
 
@@ -564,7 +565,12 @@ class TypeInfo:
         if operand.type == "identifier":
             symbol = self.resolve(operand, go_file)
             if isinstance(symbol, ImportRef):
-                return UNKNOWN  # a package-qualified value of another package: not visible here
+                # Another package of this module declares its functions where we can read
+                # their signatures; anything else of another package is not visible here.
+                module = self.package.module
+                found = (function_signature(module, symbol.path, name)
+                         if module is not None else None)
+                return found if found is not None else UNKNOWN
         base = self.type_of(operand, go_file)
         found = self.field(base, name)
         if found is not None:

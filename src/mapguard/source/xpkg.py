@@ -1,0 +1,164 @@
+"""Signatures of the functions other packages of the same module declare.
+
+The per-package type model (`mapguard.source.typeinfo`) sees one package's files; a call
+into another package of the module (`store.New()`) had no type, so a value it returns
+(`var hits = store.New(); hits.Add(k)`) could not be followed. This reads just enough of
+the other package to answer: the files that declare the function, with every top-level
+function body cut out before parsing (`declarations_only`), and the declared result types
+qualified with that package's import path (`Store` -> `example.com/app/internal/store.Store`).
+
+Read once per directory per process and kept while its files' sizes and modification times
+stay the same. Generic functions are not answered (their results name type parameters whose
+arguments the call site would have to infer).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from mapguard.goversion import NEWEST_KNOWN
+from mapguard.source.gomod import GoModule, find_module
+from mapguard.source.package import (
+    FuncDecl,
+    GoFile,
+    Package,
+    declarations_only,
+    package_clause_name,
+    read_imports,
+)
+from mapguard.source.parser import first_syntax_error, parse_go
+from mapguard.source.types import (
+    ArrayOf,
+    ChanOf,
+    Field,
+    FuncOf,
+    GoType,
+    MapOf,
+    Named,
+    PointerTo,
+    SliceOf,
+    StructOf,
+    Tuple,
+)
+
+
+def function_signature(module: GoModule, import_path: str, name: str) -> FuncOf | None:
+    """The signature of the exported, non-generic function `name` of the module's package
+    `import_path`, its types qualified; None when it is not declared there (or not visible)."""
+    if not name[:1].isupper() or not _inside(module, import_path):
+        return None
+    directory = module.root / import_path[len(module.path):].lstrip("/")
+    declarations = _declarations(directory, module)
+    return declarations.signature(name, import_path) if declarations is not None else None
+
+
+def _inside(module: GoModule, import_path: str) -> bool:
+    return import_path == module.path or import_path.startswith(module.path + "/")
+
+
+class _Declarations:
+    """One directory's function declarations, parsed per file as names are asked for."""
+
+    def __init__(self, directory: Path, files: list[tuple[Path, bytes]]) -> None:
+        self.directory = directory
+        self._files = files
+        self._package: Package | None = None
+        self._answers: dict[str, FuncOf | None] = {}
+
+    def signature(self, name: str, import_path: str) -> FuncOf | None:
+        if name in self._answers:
+            return self._answers[name]
+        declaration = self._function(name)
+        answer: FuncOf | None = None
+        if declaration is not None and declaration.node.child_by_field_name(
+                "type_parameters") is None:
+            signature = declaration.signature()
+            answer = FuncOf(tuple(qualify(t, import_path) for t in signature.params),
+                            tuple(qualify(t, import_path) for t in signature.results),
+                            signature.variadic)
+        self._answers[name] = answer
+        return answer
+
+    def _function(self, name: str) -> FuncDecl | None:
+        header = re.compile(rb"^func[ \t]+" + re.escape(name.encode()) + rb"[ \t]*[\[(]", re.M)
+        for path, source in self._files:
+            if header.search(source) is None:
+                continue
+            go_file = _parse_declarations(path, source)
+            if go_file is None:
+                continue
+            if self._package is None:
+                self._package = Package(self.directory, go_file.package_name, [], None,
+                                        NEWEST_KNOWN, "default")
+            if go_file.package_name != self._package.name:
+                continue
+            self._package.index_file(go_file)
+            found = self._package.funcs.get(name)
+            if found is not None:
+                return found
+        return None
+
+
+def _parse_declarations(path: Path, source: bytes) -> GoFile | None:
+    content = declarations_only(source)
+    tree = parse_go(content)
+    if first_syntax_error(tree) is not None:
+        return None  # laid out otherwise than gofmt does: not worth a whole parse here
+    name = package_clause_name(tree.root_node, content)
+    if name is None or name.endswith("_test"):
+        return None
+    return GoFile(path, content, tree, name, read_imports(tree.root_node, content))
+
+
+# Directory -> (its files' stat signature, what was read from them).
+_READ: dict[Path, tuple[tuple[tuple[str, int, int], ...], _Declarations]] = {}
+
+
+def _declarations(directory: Path, module: GoModule) -> _Declarations | None:
+    if find_module(directory) != module:
+        return None  # a nested module, or no such directory
+    try:
+        entries = sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+                         for entry in os.scandir(directory)
+                         if entry.name.endswith(".go") and not entry.name.endswith("_test.go")
+                         and entry.is_file())
+    except OSError:
+        return None
+    signature = tuple(entries)
+    cached = _READ.get(directory)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    files: list[tuple[Path, bytes]] = []
+    for name, _size, _mtime in entries:
+        try:
+            files.append((directory / name, (directory / name).read_bytes()))
+        except OSError:
+            continue
+    declarations = _Declarations(directory, files)
+    _READ[directory] = (signature, declarations)
+    return declarations
+
+
+def qualify(go_type: GoType, import_path: str) -> GoType:
+    """`go_type` as read in package `import_path`, seen from another package: its own named
+    types (`pkg == ""`) carry the import path."""
+    if isinstance(go_type, Named):
+        args = tuple(qualify(a, import_path) for a in go_type.args)
+        return Named(import_path if go_type.pkg == "" else go_type.pkg, go_type.name, args)
+    if isinstance(go_type, MapOf):
+        return MapOf(qualify(go_type.key, import_path), qualify(go_type.value, import_path))
+    if isinstance(go_type, PointerTo | SliceOf | ArrayOf | ChanOf):
+        return replace(go_type, elem=qualify(go_type.elem, import_path))
+    if isinstance(go_type, FuncOf):
+        return FuncOf(tuple(qualify(t, import_path) for t in go_type.params),
+                      tuple(qualify(t, import_path) for t in go_type.results),
+                      go_type.variadic)
+    if isinstance(go_type, StructOf):
+        return StructOf(tuple(Field(f.name, qualify(f.type, import_path), f.embedded)
+                              for f in go_type.fields))
+    if isinstance(go_type, Tuple):
+        return Tuple(tuple(qualify(t, import_path) for t in go_type.items))
+    return go_type
