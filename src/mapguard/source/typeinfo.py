@@ -568,9 +568,9 @@ class TypeInfo:
                 # Another package of this module declares its functions where we can read
                 # their signatures; anything else of another package is not visible here.
                 module = self.package.module
-                found = (function_signature(module, symbol.path, name)
-                         if module is not None else None)
-                return found if found is not None else UNKNOWN
+                signature = (function_signature(module, symbol.path, name)
+                             if module is not None else None)
+                return signature if signature is not None else UNKNOWN
         base = self.type_of(operand, go_file)
         found = self.field(base, name)
         if found is not None:

@@ -14,8 +14,10 @@ arguments the call site would have to infer).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,6 +57,22 @@ def function_signature(module: GoModule, import_path: str, name: str) -> FuncOf 
     return declarations.signature(name, import_path) if declarations is not None else None
 
 
+def signatures_digest(module: GoModule, sources: Iterable[bytes]) -> str:
+    """A digest of the declarations of the module's packages that `sources` (one package's
+    files) import: part of that package's cache key, since what its calls return is read
+    there. Function bodies are left out, so editing one invalidates nobody else."""
+    digest = hashlib.blake2b(digest_size=16)
+    quoted = re.compile(rb'"(' + re.escape(module.path.encode()) + rb'(?:/[^"\s]*)?)"')
+    imported = sorted({match.group(1).decode("utf-8", "replace")
+                       for source in sources for match in quoted.finditer(source)})
+    for import_path in imported:
+        directory = module.root / import_path[len(module.path):].lstrip("/")
+        declarations = _declarations(directory, module)
+        if declarations is not None:
+            digest.update(import_path.encode() + b"\0" + declarations.digest())
+    return digest.hexdigest()
+
+
 def _inside(module: GoModule, import_path: str) -> bool:
     return import_path == module.path or import_path.startswith(module.path + "/")
 
@@ -67,6 +85,15 @@ class _Declarations:
         self._files = files
         self._package: Package | None = None
         self._answers: dict[str, FuncOf | None] = {}
+        self._digest: bytes | None = None
+
+    def digest(self) -> bytes:
+        if self._digest is None:
+            digest = hashlib.blake2b(digest_size=16)
+            for path, source in self._files:
+                digest.update(path.name.encode() + b"\0" + declarations_only(source))
+            self._digest = digest.digest()
+        return self._digest
 
     def signature(self, name: str, import_path: str) -> FuncOf | None:
         if name in self._answers:
