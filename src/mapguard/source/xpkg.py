@@ -77,6 +77,12 @@ def _inside(module: GoModule, import_path: str) -> bool:
     return import_path == module.path or import_path.startswith(module.path + "/")
 
 
+# An exported function's header, up to the `{` that opens its body (`{}` of `interface{}`
+# and `struct{}` passes; a signature spanning lines too); the imports; the package clause.
+_ANSWERED_FROM = re.compile(
+    rb"^(?:func [A-Z][^{]*(?:\{\}[^{]*)*|import (?:\([^)]*\)|[^\n]*)|package \w+)", re.M)
+
+
 class _Declarations:
     """One directory's function declarations, parsed per file as names are asked for."""
 
@@ -88,10 +94,14 @@ class _Declarations:
         self._digest: bytes | None = None
 
     def digest(self) -> bytes:
+        """What answers depend on: the exported functions' headers and the import lines
+        (which name the packages their types come from), not bodies or anything else."""
         if self._digest is None:
             digest = hashlib.blake2b(digest_size=16)
             for path, source in self._files:
-                digest.update(path.name.encode() + b"\0" + declarations_only(source))
+                digest.update(path.name.encode() + b"\0")
+                for match in _ANSWERED_FROM.finditer(source):
+                    digest.update(match.group() + b"\0")
             self._digest = digest.digest()
         return self._digest
 
