@@ -177,10 +177,13 @@ def tallies(tmp_path: Path) -> Path:
 
 def test_a_receiver_typed_by_another_packages_result_is_followed(tallies: Path) -> None:
     result = lint([f"{tallies}/..."], LintOptions(jobs=1))
-    assert _store_findings(result, tallies) == {("MG004", 21), ("MG004", 39), ("MG004", 40)}
+    assert _store_findings(result, tallies) == {
+        ("MG004", 21), ("MG004", 39), ("MG004", 40), ("MG004", 129)}
     by_line = {f.line: f.message for f in result.findings}
     assert "the HTTP handler serveHits" in by_line[21]
-    assert "through the call at mg004_result_typed/cmd/server/main.go:21" in by_line[21]
+    assert "through the call at mg004_result_typed/cmd/server/main.go:24" in by_line[21]
+    # `methods = registry.Methods()`: typed by a method of the other package's type.
+    assert "through the call at mg004_result_typed/cmd/server/main.go:30" in by_line[129]
 
 
 def test_the_cache_sees_a_changed_result_type_in_the_other_package(

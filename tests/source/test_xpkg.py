@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mapguard.source.gomod import find_module
 from mapguard.source.types import FuncOf, MapOf, Named, PointerTo, SliceOf
-from mapguard.source.xpkg import function_signature
+from mapguard.source.xpkg import function_signature, method_signature
 
 STORE = """
 package store
@@ -93,3 +93,19 @@ def test_an_edited_package_is_read_again(tmp_path: Path) -> None:
     second = _signature(root, "example.com/mod/lib", "Names")
     assert second is not None
     assert second.results == (MapOf(Named("builtin", "string"), Named("builtin", "int")),)
+
+
+def test_methods_of_the_other_packages_types(tmp_path: Path) -> None:
+    root = _module(tmp_path, {"internal/store/store.go": STORE + """
+func (s *Store) Child(name string) *Store { return s }
+
+func (s *Set[K]) Items() map[K]struct{} { return s.items }
+"""})
+    module = find_module(root)
+    assert module is not None
+    store = "example.com/mod/internal/store"
+    child = method_signature(module, store, "Store", "Child")
+    assert child is not None and child.results == (PointerTo(Named(store, "Store")),)
+    assert method_signature(module, store, "Set", "Items") is None  # a generic type's
+    assert method_signature(module, store, "Store", "Missing") is None
+    assert method_signature(module, store, "Other", "Child") is None

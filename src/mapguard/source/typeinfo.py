@@ -44,7 +44,7 @@ from mapguard.source.types import (
     result_types,
     type_from_node,
 )
-from mapguard.source.xpkg import function_signature
+from mapguard.source.xpkg import function_signature, method_signature
 
 DeclKind = Literal["var", "param", "receiver", "result", "range", "const", "typeswitch", "type"]
 
@@ -576,7 +576,15 @@ class TypeInfo:
         if found is not None:
             return found.type
         method = self.method(base, name)
-        return self.signature(method) if method is not None else UNKNOWN
+        if method is not None:
+            return self.signature(method)
+        owner = deref(base)
+        module = self.package.module
+        if isinstance(owner, Named) and owner.pkg not in {"", "builtin"} and module is not None:
+            # A method of another package's type of this module: its declared signature.
+            signature = method_signature(module, owner.pkg, owner.name, name)
+            return signature if signature is not None else UNKNOWN
+        return UNKNOWN
 
     def method(self, go_type: GoType, name: str) -> FuncDecl | None:
         """A method of a package type, promoted methods of embedded fields included."""

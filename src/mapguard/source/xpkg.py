@@ -54,7 +54,20 @@ def function_signature(module: GoModule, import_path: str, name: str) -> FuncOf 
         return None
     directory = module.root / import_path[len(module.path):].lstrip("/")
     declarations = _declarations(directory, module)
-    return declarations.signature(name, import_path) if declarations is not None else None
+    return (declarations.signature(name, None, import_path) if declarations is not None
+            else None)
+
+
+def method_signature(module: GoModule, import_path: str, receiver: str, name: str
+                     ) -> FuncOf | None:
+    """The signature of the exported method `name` of type `receiver` declared in the
+    module's package `import_path` (not of a generic type, not promoted), types qualified."""
+    if not name[:1].isupper() or not _inside(module, import_path):
+        return None
+    directory = module.root / import_path[len(module.path):].lstrip("/")
+    declarations = _declarations(directory, module)
+    return (declarations.signature(name, receiver, import_path) if declarations is not None
+            else None)
 
 
 def signatures_digest(module: GoModule, sources: Iterable[bytes]) -> str:
@@ -77,10 +90,12 @@ def _inside(module: GoModule, import_path: str) -> bool:
     return import_path == module.path or import_path.startswith(module.path + "/")
 
 
-# An exported function's header, up to the `{` that opens its body (`{}` of `interface{}`
-# and `struct{}` passes; a signature spanning lines too); the imports; the package clause.
+# An exported function's or method's header, up to the `{` that opens its body (`{}` of
+# `interface{}` and `struct{}` passes; a signature spanning lines too); the imports; the
+# package clause.
 _ANSWERED_FROM = re.compile(
-    rb"^(?:func [A-Z][^{]*(?:\{\}[^{]*)*|import (?:\([^)]*\)|[^\n]*)|package \w+)", re.M)
+    rb"^(?:func (?:\([^)]*\) ?)?[A-Z][^{]*(?:\{\}[^{]*)*"
+    rb"|import (?:\([^)]*\)|[^\n]*)|package \w+)", re.M)
 
 
 class _Declarations:
@@ -90,7 +105,8 @@ class _Declarations:
         self.directory = directory
         self._files = files
         self._package: Package | None = None
-        self._answers: dict[str, FuncOf | None] = {}
+        self._answers: dict[tuple[str, str], FuncOf | None] = {}
+        self._parsed: set[Path] = set()
         self._digest: bytes | None = None
 
     def digest(self) -> bytes:
@@ -105,25 +121,31 @@ class _Declarations:
             self._digest = digest.digest()
         return self._digest
 
-    def signature(self, name: str, import_path: str) -> FuncOf | None:
-        if name in self._answers:
-            return self._answers[name]
-        declaration = self._function(name)
+    def signature(self, name: str, receiver: str | None, import_path: str) -> FuncOf | None:
+        key = (receiver or "", name)
+        if key in self._answers:
+            return self._answers[key]
+        declaration = self._function(name, receiver)
         answer: FuncOf | None = None
-        if declaration is not None and declaration.node.child_by_field_name(
-                "type_parameters") is None:
+        if declaration is not None and not _is_generic(declaration):
             signature = declaration.signature()
             answer = FuncOf(tuple(qualify(t, import_path) for t in signature.params),
                             tuple(qualify(t, import_path) for t in signature.results),
                             signature.variadic)
-        self._answers[name] = answer
+        self._answers[key] = answer
         return answer
 
-    def _function(self, name: str) -> FuncDecl | None:
-        header = re.compile(rb"^func[ \t]+" + re.escape(name.encode()) + rb"[ \t]*[\[(]", re.M)
+    def _function(self, name: str, receiver: str | None) -> FuncDecl | None:
+        word = re.escape(name.encode())
+        if receiver is None:
+            header = re.compile(rb"^func[ \t]+" + word + rb"[ \t]*[\[(]", re.M)
+        else:
+            header = re.compile(rb"^func[ \t]*\([^)]*\b" + re.escape(receiver.encode())
+                                + rb"\b[^)]*\)[ \t]*" + word + rb"[ \t]*\(", re.M)
         for path, source in self._files:
-            if header.search(source) is None:
+            if path in self._parsed or header.search(source) is None:
                 continue
+            self._parsed.add(path)
             go_file = _parse_declarations(path, source)
             if go_file is None:
                 continue
@@ -133,10 +155,26 @@ class _Declarations:
             if go_file.package_name != self._package.name:
                 continue
             self._package.index_file(go_file)
-            found = self._package.funcs.get(name)
+            found = self._find(name, receiver)
             if found is not None:
                 return found
-        return None
+        return self._find(name, receiver)
+
+    def _find(self, name: str, receiver: str | None) -> FuncDecl | None:
+        if self._package is None:
+            return None
+        if receiver is None:
+            return self._package.funcs.get(name)
+        return self._package.method(receiver, name)
+
+
+def _is_generic(declaration: FuncDecl) -> bool:
+    """A generic function, or a method of a generic type (`func (s *Set[K]) Put(k K)`)."""
+    if declaration.node.child_by_field_name("type_parameters") is not None:
+        return True
+    receiver = declaration.node.child_by_field_name("receiver")
+    return receiver is not None and b"[" in declaration.file.source[
+        receiver.start_byte:receiver.end_byte]
 
 
 def _parse_declarations(path: Path, source: bytes) -> GoFile | None:

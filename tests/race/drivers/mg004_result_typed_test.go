@@ -15,6 +15,8 @@ func hammerHandler(handler http.HandlerFunc, target func(g, round int) string) {
 	for round := 0; round < 8; round++ {
 		hits = store.New()
 		tags, _ = store.Open("tags")
+		registry = store.NewRegistry()
+		methods = registry.Methods()
 		raceHammer(4, func(g int) {
 			handler(httptest.NewRecorder(), raceRequest(http.MethodGet, target(g, round), nil))
 		})
