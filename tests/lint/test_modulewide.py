@@ -161,3 +161,40 @@ def test_workers_make_the_visits_of_a_round_with_the_same_result(
     again = lint([f"{shop}/..."], options)
     assert again.findings == whole.findings
     assert not list((tmp_path / "visits").iterdir())
+
+
+RESULT_TYPED = FIXTURES / "corpus" / "mg004_result_typed"
+
+
+@pytest.fixture
+def tallies(tmp_path: Path) -> Path:
+    """mg004_result_typed in a module of its own: receivers typed by another package's
+    constructors (`var hits = store.New()`)."""
+    (tmp_path / "go.mod").write_text("module example.com/corpus\n\ngo 1.22\n")
+    shutil.copytree(RESULT_TYPED, tmp_path / RESULT_TYPED.name)
+    return tmp_path / RESULT_TYPED.name
+
+
+def test_a_receiver_typed_by_another_packages_result_is_followed(tallies: Path) -> None:
+    result = lint([f"{tallies}/..."], LintOptions(jobs=1))
+    assert _store_findings(result, tallies) == {
+        ("MG004", 21), ("MG004", 39), ("MG004", 40), ("MG004", 129)}
+    by_line = {f.line: f.message for f in result.findings}
+    assert "the HTTP handler serveHits" in by_line[21]
+    assert "through the call at mg004_result_typed/cmd/server/main.go:24" in by_line[21]
+    # `methods = registry.Methods()`: typed by a method of the other package's type.
+    assert "through the call at mg004_result_typed/cmd/server/main.go:30" in by_line[129]
+
+
+def test_the_cache_sees_a_changed_result_type_in_the_other_package(
+        tallies: Path, tmp_path: Path) -> None:
+    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    assert ("MG004", 21) in _store_findings(lint([f"{tallies}/..."], options), tallies)
+    # The constructor now hands out the locking counters: cmd/server's files are unchanged,
+    # but what its calls return is not, so its cached result must not be used.
+    store = tallies / STORE
+    text = store.read_text()
+    store.write_text(text.replace(
+        "func New() *Hits { return &Hits{perPath: map[string]int{}} }",
+        "func New() *Guarded { return NewGuarded() }"))
+    assert ("MG004", 21) not in _store_findings(lint([f"{tallies}/..."], options), tallies)

@@ -60,6 +60,7 @@ from mapguard.source.gomod import GoModule, find_module
 from mapguard.source.loader import FileError, VersionChoice, load_packages
 from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
+from mapguard.source.xpkg import signatures_digest
 
 if TYPE_CHECKING:
     from multiprocessing.pool import Pool  # imported by multiprocessing when a run needs one
@@ -427,7 +428,11 @@ def _job(unit: Work) -> _Outcome:
         module = find_module(package_dir.directory)
         version = choose_version(module, options)
         fingerprint = _options_fingerprint(options, package_dir.directory)
-        key = cache_key(package_dir, f"{fingerprint}|{version.version}")
+        # What calls into other packages of the module return is read from their
+        # declarations: those of the packages imported here are part of the key.
+        imported = (signatures_digest(module, (f.content for f in package_dir.files))
+                    if module is not None else "")
+        key = cache_key(package_dir, f"{fingerprint}|{version.version}|{imported}")
         hit = cache.get(key)
         if hit is not None:
             return _Outcome(_with_errors(hit, errors), key, cached=True)

@@ -34,6 +34,7 @@ from mapguard.source.gomod import find_module
 from mapguard.source.loader import VersionChoice, load_packages
 from mapguard.source.package import Package
 from mapguard.source.typeinfo import TypeInfo
+from mapguard.source.xpkg import signatures_digest
 
 FOLLOWING_RULES = frozenset({"MG004", "MG005", "MG008"})
 MAX_ROUNDS = 8
@@ -168,4 +169,7 @@ def visit_key(unit: Unit, selection: Selection, fingerprint: str) -> str | None:
 def _visit_key(unit: Unit, package_dir: PackageDir, fingerprint: str) -> str:
     request = json.dumps([c.to_json() for c in unit.calls], sort_keys=True)
     digest = hashlib.blake2b(request.encode(), digest_size=16).hexdigest()
-    return cache_key(package_dir, f"{fingerprint}|reach|{digest}")
+    module = find_module(package_dir.directory)
+    imported = (signatures_digest(module, (f.content for f in package_dir.files))
+                if module is not None else "")
+    return cache_key(package_dir, f"{fingerprint}|reach|{digest}|{imported}")

@@ -44,6 +44,7 @@ from mapguard.source.types import (
     result_types,
     type_from_node,
 )
+from mapguard.source.xpkg import function_signature, method_signature
 
 DeclKind = Literal["var", "param", "receiver", "result", "range", "const", "typeswitch", "type"]
 
@@ -564,13 +565,26 @@ class TypeInfo:
         if operand.type == "identifier":
             symbol = self.resolve(operand, go_file)
             if isinstance(symbol, ImportRef):
-                return UNKNOWN  # a package-qualified value of another package: not visible here
+                # Another package of this module declares its functions where we can read
+                # their signatures; anything else of another package is not visible here.
+                module = self.package.module
+                signature = (function_signature(module, symbol.path, name)
+                             if module is not None else None)
+                return signature if signature is not None else UNKNOWN
         base = self.type_of(operand, go_file)
         found = self.field(base, name)
         if found is not None:
             return found.type
         method = self.method(base, name)
-        return self.signature(method) if method is not None else UNKNOWN
+        if method is not None:
+            return self.signature(method)
+        owner = deref(base)
+        module = self.package.module
+        if isinstance(owner, Named) and owner.pkg not in {"", "builtin"} and module is not None:
+            # A method of another package's type of this module: its declared signature.
+            signature = method_signature(module, owner.pkg, owner.name, name)
+            return signature if signature is not None else UNKNOWN
+        return UNKNOWN
 
     def method(self, go_type: GoType, name: str) -> FuncDecl | None:
         """A method of a package type, promoted methods of embedded fields included."""

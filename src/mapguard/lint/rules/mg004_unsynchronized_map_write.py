@@ -71,7 +71,8 @@ handshake through another function), suppress the finding with
 `//mapguard:ignore MG004 <reason>`. Calls are not
 followed when a write lock is held at the call (it covers the callee), from a goroutine that runs
 once, into a value made fresh for each goroutine (`c := newConn(); go c.serve()`), through
-interfaces or function values, or into func literals (`once.Do(func() {...})`).
+interfaces or function values, into func literals (`once.Do(func() {...})`), or on a value a
+generic function of another package returns.
 """
 
 from __future__ import annotations

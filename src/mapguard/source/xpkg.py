@@ -1,0 +1,239 @@
+"""Signatures of the functions other packages of the same module declare.
+
+The per-package type model (`mapguard.source.typeinfo`) sees one package's files; a call
+into another package of the module (`store.New()`) had no type, so a value it returns
+(`var hits = store.New(); hits.Add(k)`) could not be followed. This reads just enough of
+the other package to answer: the files that declare the function, with every top-level
+function body cut out before parsing (`declarations_only`), and the declared result types
+qualified with that package's import path (`Store` -> `example.com/app/internal/store.Store`).
+
+Read once per directory per process and kept while its files' sizes and modification times
+stay the same. Generic functions are not answered (their results name type parameters whose
+arguments the call site would have to infer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from mapguard.goversion import NEWEST_KNOWN
+from mapguard.source.gomod import GoModule, find_module
+from mapguard.source.package import (
+    FuncDecl,
+    GoFile,
+    Package,
+    declarations_only,
+    package_clause_name,
+    read_imports,
+)
+from mapguard.source.parser import first_syntax_error, parse_go
+from mapguard.source.types import (
+    ArrayOf,
+    ChanOf,
+    Field,
+    FuncOf,
+    GoType,
+    MapOf,
+    Named,
+    PointerTo,
+    SliceOf,
+    StructOf,
+    Tuple,
+)
+
+
+def function_signature(module: GoModule, import_path: str, name: str) -> FuncOf | None:
+    """The signature of the exported, non-generic function `name` of the module's package
+    `import_path`, its types qualified; None when it is not declared there (or not visible)."""
+    if not name[:1].isupper() or not _inside(module, import_path):
+        return None
+    directory = module.root / import_path[len(module.path):].lstrip("/")
+    declarations = _declarations(directory, module)
+    return (declarations.signature(name, None, import_path) if declarations is not None
+            else None)
+
+
+def method_signature(module: GoModule, import_path: str, receiver: str, name: str
+                     ) -> FuncOf | None:
+    """The signature of the exported method `name` of type `receiver` declared in the
+    module's package `import_path` (not of a generic type, not promoted), types qualified."""
+    if not name[:1].isupper() or not _inside(module, import_path):
+        return None
+    directory = module.root / import_path[len(module.path):].lstrip("/")
+    declarations = _declarations(directory, module)
+    return (declarations.signature(name, receiver, import_path) if declarations is not None
+            else None)
+
+
+def signatures_digest(module: GoModule, sources: Iterable[bytes]) -> str:
+    """A digest of the declarations of the module's packages that `sources` (one package's
+    files) import: part of that package's cache key, since what its calls return is read
+    there. Function bodies are left out, so editing one invalidates nobody else."""
+    digest = hashlib.blake2b(digest_size=16)
+    quoted = re.compile(rb'"(' + re.escape(module.path.encode()) + rb'(?:/[^"\s]*)?)"')
+    imported = sorted({match.group(1).decode("utf-8", "replace")
+                       for source in sources for match in quoted.finditer(source)})
+    for import_path in imported:
+        directory = module.root / import_path[len(module.path):].lstrip("/")
+        declarations = _declarations(directory, module)
+        if declarations is not None:
+            digest.update(import_path.encode() + b"\0" + declarations.digest())
+    return digest.hexdigest()
+
+
+def _inside(module: GoModule, import_path: str) -> bool:
+    return import_path == module.path or import_path.startswith(module.path + "/")
+
+
+# An exported function's or method's header, up to the `{` that opens its body (`{}` of
+# `interface{}` and `struct{}` passes; a signature spanning lines too); the imports; the
+# package clause.
+_ANSWERED_FROM = re.compile(
+    rb"^(?:func (?:\([^)]*\) ?)?[A-Z][^{]*(?:\{\}[^{]*)*"
+    rb"|import (?:\([^)]*\)|[^\n]*)|package \w+)", re.M)
+
+
+class _Declarations:
+    """One directory's function declarations, parsed per file as names are asked for."""
+
+    def __init__(self, directory: Path, files: list[tuple[Path, bytes]]) -> None:
+        self.directory = directory
+        self._files = files
+        self._package: Package | None = None
+        self._answers: dict[tuple[str, str], FuncOf | None] = {}
+        self._parsed: set[Path] = set()
+        self._digest: bytes | None = None
+
+    def digest(self) -> bytes:
+        """What answers depend on: the exported functions' headers and the import lines
+        (which name the packages their types come from), not bodies or anything else."""
+        if self._digest is None:
+            digest = hashlib.blake2b(digest_size=16)
+            for path, source in self._files:
+                digest.update(path.name.encode() + b"\0")
+                for match in _ANSWERED_FROM.finditer(source):
+                    digest.update(match.group() + b"\0")
+            self._digest = digest.digest()
+        return self._digest
+
+    def signature(self, name: str, receiver: str | None, import_path: str) -> FuncOf | None:
+        key = (receiver or "", name)
+        if key in self._answers:
+            return self._answers[key]
+        declaration = self._function(name, receiver)
+        answer: FuncOf | None = None
+        if declaration is not None and not _is_generic(declaration):
+            signature = declaration.signature()
+            answer = FuncOf(tuple(qualify(t, import_path) for t in signature.params),
+                            tuple(qualify(t, import_path) for t in signature.results),
+                            signature.variadic)
+        self._answers[key] = answer
+        return answer
+
+    def _function(self, name: str, receiver: str | None) -> FuncDecl | None:
+        word = re.escape(name.encode())
+        if receiver is None:
+            header = re.compile(rb"^func[ \t]+" + word + rb"[ \t]*[\[(]", re.M)
+        else:
+            header = re.compile(rb"^func[ \t]*\([^)]*\b" + re.escape(receiver.encode())
+                                + rb"\b[^)]*\)[ \t]*" + word + rb"[ \t]*\(", re.M)
+        for path, source in self._files:
+            if path in self._parsed or header.search(source) is None:
+                continue
+            self._parsed.add(path)
+            go_file = _parse_declarations(path, source)
+            if go_file is None:
+                continue
+            if self._package is None:
+                self._package = Package(self.directory, go_file.package_name, [], None,
+                                        NEWEST_KNOWN, "default")
+            if go_file.package_name != self._package.name:
+                continue
+            self._package.index_file(go_file)
+            found = self._find(name, receiver)
+            if found is not None:
+                return found
+        return self._find(name, receiver)
+
+    def _find(self, name: str, receiver: str | None) -> FuncDecl | None:
+        if self._package is None:
+            return None
+        if receiver is None:
+            return self._package.funcs.get(name)
+        return self._package.method(receiver, name)
+
+
+def _is_generic(declaration: FuncDecl) -> bool:
+    """A generic function, or a method of a generic type (`func (s *Set[K]) Put(k K)`)."""
+    if declaration.node.child_by_field_name("type_parameters") is not None:
+        return True
+    receiver = declaration.node.child_by_field_name("receiver")
+    return receiver is not None and b"[" in declaration.file.source[
+        receiver.start_byte:receiver.end_byte]
+
+
+def _parse_declarations(path: Path, source: bytes) -> GoFile | None:
+    content = declarations_only(source)
+    tree = parse_go(content)
+    if first_syntax_error(tree) is not None:
+        return None  # laid out otherwise than gofmt does: not worth a whole parse here
+    name = package_clause_name(tree.root_node, content)
+    if name is None or name.endswith("_test"):
+        return None
+    return GoFile(path, content, tree, name, read_imports(tree.root_node, content))
+
+
+# Directory -> (its files' stat signature, what was read from them).
+_READ: dict[Path, tuple[tuple[tuple[str, int, int], ...], _Declarations]] = {}
+
+
+def _declarations(directory: Path, module: GoModule) -> _Declarations | None:
+    if find_module(directory) != module:
+        return None  # a nested module, or no such directory
+    try:
+        entries = sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+                         for entry in os.scandir(directory)
+                         if entry.name.endswith(".go") and not entry.name.endswith("_test.go")
+                         and entry.is_file())
+    except OSError:
+        return None
+    signature = tuple(entries)
+    cached = _READ.get(directory)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    files: list[tuple[Path, bytes]] = []
+    for name, _size, _mtime in entries:
+        try:
+            files.append((directory / name, (directory / name).read_bytes()))
+        except OSError:
+            continue
+    declarations = _Declarations(directory, files)
+    _READ[directory] = (signature, declarations)
+    return declarations
+
+
+def qualify(go_type: GoType, import_path: str) -> GoType:
+    """`go_type` as read in package `import_path`, seen from another package: its own named
+    types (`pkg == ""`) carry the import path."""
+    if isinstance(go_type, Named):
+        args = tuple(qualify(a, import_path) for a in go_type.args)
+        return Named(import_path if go_type.pkg == "" else go_type.pkg, go_type.name, args)
+    if isinstance(go_type, MapOf):
+        return MapOf(qualify(go_type.key, import_path), qualify(go_type.value, import_path))
+    if isinstance(go_type, PointerTo | SliceOf | ArrayOf | ChanOf):
+        return replace(go_type, elem=qualify(go_type.elem, import_path))
+    if isinstance(go_type, FuncOf):
+        return FuncOf(tuple(qualify(t, import_path) for t in go_type.params),
+                      tuple(qualify(t, import_path) for t in go_type.results),
+                      go_type.variadic)
+    if isinstance(go_type, StructOf):
+        return StructOf(tuple(Field(f.name, qualify(f.type, import_path), f.embedded)
+                              for f in go_type.fields))
+    if isinstance(go_type, Tuple):
+        return Tuple(tuple(qualify(t, import_path) for t in go_type.items))
+    return go_type
