@@ -16,6 +16,8 @@ os.environ.setdefault("GOTOOLCHAIN", "local")
 os.environ.setdefault("GOPROXY", "off")
 os.environ.setdefault("GOFLAGS", "-mod=mod")
 os.environ.setdefault("GOTELEMETRY", "off")
+# A bug of mapguard in a test shows its traceback instead of the one-line report users get.
+os.environ.setdefault("MAPGUARD_DEBUG", "1")
 
 
 @pytest.fixture(scope="session")

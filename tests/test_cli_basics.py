@@ -21,3 +21,22 @@ def test_doctor_json_names_the_go_toolchain(
 def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["doctor", "--format", "yaml"]) == 2
     assert "Invalid value for '--format'" in capsys.readouterr().err
+
+
+def test_an_internal_error_is_one_line_and_exit_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mapguard.lint.commands as lint_commands
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise KeyError("planted")
+
+    monkeypatch.setattr(lint_commands, "lint_expansion", broken)
+    monkeypatch.delenv("MAPGUARD_DEBUG", raising=False)
+    assert main(["lint", "--no-cache", "tests/fixtures/corpus/mg003_delete_all"]) == 3
+    err = capsys.readouterr().err
+    assert err == ("mapguard: internal error: KeyError: 'planted' (a bug in mapguard; "
+                   "MAPGUARD_DEBUG=1 shows where)\n")
+    monkeypatch.setenv("MAPGUARD_DEBUG", "1")
+    with pytest.raises(KeyError):
+        main(["lint", "--no-cache", "tests/fixtures/corpus/mg003_delete_all"])

@@ -9,6 +9,7 @@ Exit status everywhere: 0 nothing found, 1 findings or a failed gate, 2 usage or
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -100,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         # `mapguard lint | head` closed our stdout: not an error of ours.
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        # A bug of ours: one line saying so, not a traceback in a user's CI log; the
+        # traceback is one variable away for whoever reports or fixes it.
+        if os.environ.get("MAPGUARD_DEBUG"):
+            raise
+        click.echo(f"mapguard: internal error: {type(exc).__name__}: {exc} (a bug in mapguard; "
+                   "MAPGUARD_DEBUG=1 shows where)", err=True)
+        return 3
     return result if isinstance(result, int) else 0
 
 
