@@ -555,3 +555,52 @@ def test_mg004_leaves_an_actors_state_to_its_inbox(write_module: WriteModule) ->
     plain = write_module({"links.go": ACTOR.replace('"github.com/Arceliar/phony"',
                                                     'phony "example.com/actors"')}, name="plain")
     assert len(findings_by_rule(lint_dir(plain), "MG004")) == 3
+
+
+def test_a_lock_taken_in_every_branch_is_held_after_the_if(write_module: WriteModule) -> None:
+    source = """
+    package store
+
+    import "sync"
+
+    type Store struct {
+    	mu sync.RWMutex
+    	m  map[string]int
+    }
+
+    func (s *Store) Both(k string, fast bool) {
+    	if fast {
+    		s.mu.Lock()
+    		defer s.mu.Unlock()
+    	} else if k == "" {
+    		return
+    	} else {
+    		s.mu.Lock()
+    		defer s.mu.Unlock()
+    	}
+    	s.m["both"] = 1
+    }
+
+    func (s *Store) ReadInOne(k string, fast bool) {
+    	if fast {
+    		s.mu.Lock()
+    		defer s.mu.Unlock()
+    	} else {
+    		s.mu.RLock()
+    		defer s.mu.RUnlock()
+    	}
+    	s.m["read-in-one"] = 1
+    }
+
+    func (s *Store) NoElse(k string) {
+    	if k != "" {
+    		s.mu.Lock()
+    		defer s.mu.Unlock()
+    	}
+    	s.m["no-else"] = 1
+    }
+    """
+    package = _load(write_module({"store.go": source}, name="branches"))
+    assert _mode_at(package, "store.go", 's.m["both"] = 1') is Mode.WRITE
+    assert _mode_at(package, "store.go", 's.m["read-in-one"] = 1') is Mode.READ
+    assert _mode_at(package, "store.go", 's.m["no-else"] = 1') is Mode.NONE

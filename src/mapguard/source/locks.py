@@ -3,13 +3,15 @@
 A lock is held when `x.Lock()` (for writes; `x.RLock()` is enough only for reads) was called
 earlier in the same block or an enclosing block of the same function with no `x.Unlock()` in
 between, or `defer x.Unlock()` follows `x.Lock()`; a wrapper's `g := x.Lock(...)` holds it until
-`g.Unlock()` (or to the end with `defer g.Unlock()`); unexported wrappers `x.lock()`/`x.unlock()`
-(and `rlock`/`runlock`) pair like `Lock`/`Unlock`. A function named `...Locked`/`..._locked`, or
-whose doc comment says the caller must hold a lock ("Lock should be held", "Read lock held on
-entry", ...), runs as if that lock were held; so does an unexported function whose every call
-in the package's non-test code is made with a write lock held. Code in a closure that is not
-started with `go` runs under the locks of the point where it is written; a goroutine holds a
-lock its starter took before the `go` and the goroutine itself unlocks, until that `Unlock`.
+`g.Unlock()` (or to the end with `defer g.Unlock()`); unexported wrappers
+`x.lock()`/`x.unlock()` (and `rlock`/`runlock`) pair like `Lock`/`Unlock`. A lock that every
+branch of an if/else chain takes (a branch that returns does not count) is held after the chain.
+A function named `...Locked`/`..._locked`, or whose doc comment says the caller must hold a lock
+("Lock should be held", "Read lock held on entry", ...), runs as if that lock were held; so does
+an unexported function whose every call in the package's non-test code is made with a write lock
+held. Code in a closure that is not started with `go` runs under the locks of the point where it
+is written; a goroutine holds a lock its starter took before the `go` and the goroutine itself
+unlocks, until that `Unlock`.
 """
 
 from __future__ import annotations
@@ -175,6 +177,7 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
         # flag exists). A condition on anything else (request data) leaves the lock optional.
         condition = statement.child_by_field_name("condition")
         if condition is None or go_file.text(condition) not in flags:
+            _apply_branches(statement, go_file, states, deferred, flags)
             return
         consequence = statement.child_by_field_name("consequence")
         body = [c for c in (consequence.named_children if consequence else [])
@@ -191,6 +194,8 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
             ):
                 for inner in body:
                     _apply(inner, go_file, states, deferred)
+                return
+        _apply_branches(statement, go_file, states, deferred, flags)
         return
     if kind == "defer_statement":
         call = statement.named_children[0] if statement.named_child_count else None
@@ -220,6 +225,40 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
         states[lock] = max(states.get(lock, Mode.NONE), Mode.READ)
     elif method in {"Unlock", "RUnlock"} and lock not in deferred:
         states.pop(lock, None)
+
+
+def _apply_branches(statement: Node, go_file: GoFile, states: dict[str, Mode],
+                    deferred: set[str], flags: frozenset[str]) -> None:
+    """A lock that every branch of an if/else chain takes (`if x { mu.Lock(); defer
+    mu.Unlock(); ... } else { mu.Lock(); defer mu.Unlock() }`) is held after it. Branches that
+    return do not reach the code after the chain; without a final else, one path takes none."""
+    blocks: list[Node] = []
+    current: Node | None = statement
+    while current is not None and current.type == "if_statement":
+        consequence = current.child_by_field_name("consequence")
+        if consequence is None:
+            return
+        blocks.append(consequence)
+        current = current.child_by_field_name("alternative")
+    if current is None:
+        return
+    blocks.append(current)
+    outcomes: list[dict[str, Mode]] = []
+    for block in blocks:
+        body = [c for c in block.named_children if c.type != "comment"]
+        if body and body[0].type == "statement_list":
+            body = [c for c in body[0].named_children if c.type != "comment"]
+        if body and body[-1].type in {"return_statement", "goto_statement"}:
+            continue
+        branch_states = dict(states)
+        for inner in body:
+            _apply(inner, go_file, branch_states, deferred, flags)
+        outcomes.append(branch_states)
+    if not outcomes:
+        return
+    # Only ever adds: what a branch releases is left as the code before the chain had it.
+    for lock in set.intersection(*(set(outcome) for outcome in outcomes)):
+        states[lock] = max(states.get(lock, Mode.NONE), min(outcome[lock] for outcome in outcomes))
 
 
 def _bool_parameters(function: Node, go_file: GoFile) -> frozenset[str]:
