@@ -219,7 +219,10 @@ def test_watch_with_real_services_and_prometheus(
     def spike_fires() -> bool:
         firing = prometheus.query('ALERTS{alertname="MapguardMapAllocSpike",'
                                   'alertstate="firing"}')
+        # Both of svc-b's sites jump; each alert starts at the evaluation that first sees its
+        # own rise, so wait for the growth site's.
         return any(alert["metric"].get("target") == "svc-b"  # type: ignore[union-attr]
+                   and alert["metric"].get("site") == GROW_SITE  # type: ignore[union-attr]
                    for alert in firing)
     wait_for("the map guard to fire", spike_fires, 90)
     firing = prometheus.query('ALERTS{alertname="MapguardMapAllocSpike",alertstate="firing"}')

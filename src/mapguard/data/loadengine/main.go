@@ -190,8 +190,11 @@ type tally struct {
 	queued   int64 // tickets already overdue when a connection took them (all were busy)
 	sent     int64 // tickets of this interval sent before their step ended (the rate held)
 	done     int64 // tickets of this interval that are finished (answered, failed or not sent)
-	maxConns int64
-	emitted  bool
+	// tickets due before an interrupt's stop whose send would have come after it: the
+	// interrupt, not the generator or the service, kept them unsent, so they leave the run
+	withdrawn int64
+	maxConns  int64
+	emitted   bool
 }
 
 func newTally() *tally {
@@ -199,22 +202,23 @@ func newTally() *tally {
 }
 
 type engine struct {
-	plan      plan
-	sched     *schedule
-	requests  [][]byte
-	address   string
-	tlsConfig *tls.Config
-	timeout   time.Duration
-	tallies   []*tally
-	next      atomic.Int64 // next ticket to take
-	workers   atomic.Int64
-	inFlight  atomic.Int64
-	stopAt    atomic.Int64 // offset (ns) after which nothing more is sent
-	firstCut  atomic.Int64 // first ticket left out by an interrupt (total: none)
-	wg        sync.WaitGroup
-	out       *json.Encoder
-	outMu     sync.Mutex
-	emitNext  int
+	plan        plan
+	sched       *schedule
+	requests    [][]byte
+	address     string
+	tlsConfig   *tls.Config
+	timeout     time.Duration
+	tallies     []*tally
+	next        atomic.Int64 // next ticket to take
+	workers     atomic.Int64
+	inFlight    atomic.Int64
+	stopAt      atomic.Int64 // offset (ns) after which nothing more is sent
+	firstCut    atomic.Int64 // first ticket left out by an interrupt (total: none)
+	interrupted atomic.Bool
+	wg          sync.WaitGroup
+	out         *json.Encoder
+	outMu       sync.Mutex
+	emitNext    int
 }
 
 func main() {
@@ -319,13 +323,12 @@ func (e *engine) run(parentGone chan struct{}) {
 	})
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	interrupted := atomic.Bool{}
 	go func() {
 		select {
 		case <-signals:
 		case <-parentGone:
 		}
-		interrupted.Store(true)
+		e.interrupted.Store(true)
 		e.stopAt.Store(int64(time.Since(e.sched.start)))
 	}()
 
@@ -347,7 +350,7 @@ func (e *engine) run(parentGone chan struct{}) {
 	close(emitted)
 	e.flush(true)
 	e.emit(map[string]any{
-		"type": "end", "unix_ns": time.Now().UnixNano(), "interrupted": interrupted.Load(),
+		"type": "end", "unix_ns": time.Now().UnixNano(), "interrupted": e.interrupted.Load(),
 		"stop_offset_ns": e.stopAt.Load(), "max_connections_used": e.workers.Load(),
 	})
 }
@@ -421,7 +424,11 @@ func (e *engine) work() {
 		}
 		if sendOffset >= stop {
 			t.mu.Lock()
-			t.errors["not sent"]++
+			if e.interrupted.Load() {
+				t.withdrawn++
+			} else {
+				t.errors["not sent"]++ // the run's end came first: the generator fell behind
+			}
 			t.done++
 			t.mu.Unlock()
 			continue
@@ -569,7 +576,7 @@ func (e *engine) flush(all bool) {
 			"warmup":    e.plan.Steps[span.step].Warmup,
 			"start_ns":  e.sched.start.Add(span.start).UnixNano(),
 			"end_ns":    e.sched.start.Add(span.end).UnixNano(),
-			"scheduled": span.scheduled, "sent": t.sent, "answered": t.answered,
+			"scheduled": span.scheduled - t.withdrawn, "sent": t.sent, "answered": t.answered,
 			"queued": t.queued, "errors": t.errors, "max_in_flight": t.maxConns,
 			"latency_us": t.latency.sparse(), "service_us": t.service.sparse(),
 			"lag_us": t.lag.sparse(),
