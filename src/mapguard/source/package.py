@@ -93,10 +93,8 @@ class GoFile:
     def _body_tree(self, span: FunctionSpan) -> Tree:
         tree = self._bodies.get(span.start)
         if tree is None:
-            if self._line_starts is None:
-                self._line_starts = line_starts(self.source)
-            points = (point_at(self._line_starts, span.start),
-                      point_at(self._line_starts, span.end))
+            starts = self._line_index()
+            points = (point_at(starts, span.start), point_at(starts, span.end))
             tree = self._bodies[span.start] = parse_go_range(self.source, span.start, span.end,
                                                              points)
         return tree
@@ -104,10 +102,24 @@ class GoFile:
     def text(self, node: Node) -> str:
         return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
+    def _line_index(self) -> list[int]:
+        if self._line_starts is None:
+            self._line_starts = line_starts(self.source)
+        return self._line_starts
+
+    def line_span(self, line: int) -> tuple[int, int] | None:
+        """The byte offsets of the 1-based line's start and end (before its newline); None for
+        a line past the end of the file."""
+        starts = self._line_index()
+        if not 0 < line <= len(starts):
+            return None
+        end = self.source.find(b"\n", starts[line - 1])
+        return starts[line - 1], len(self.source) if end < 0 else end
+
     def line_text(self, line: int) -> str:
         """The 1-based source line, without its newline."""
-        lines = self.source.split(b"\n")
-        return lines[line - 1].decode("utf-8", "replace") if 0 < line <= len(lines) else ""
+        span = self.line_span(line)
+        return self.source[span[0]:span[1]].decode("utf-8", "replace") if span else ""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

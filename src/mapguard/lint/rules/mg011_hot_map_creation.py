@@ -111,14 +111,10 @@ def _profile_name(source: str) -> str:
 
 def _creations_on(pass_: Pass, go_file: GoFile, line: int) -> list[Node]:
     """The map creations (`make(map...)`, map literals) that start on a line."""
-    source = go_file.source
-    start = 0
-    for _ in range(line - 1):
-        start = source.find(b"\n", start) + 1
-        if start == 0:
-            return []
-    end = source.find(b"\n", start)
-    end = len(source) if end < 0 else end
+    span = go_file.line_span(line)
+    if span is None:
+        return []
+    source, (start, end) = go_file.source, span
     found: list[Node] = []
     for needle in (b"make(", b"{"):
         position = start

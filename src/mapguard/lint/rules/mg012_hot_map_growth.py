@@ -101,20 +101,12 @@ def run(pass_: Pass) -> None:
 
 
 def _inserts_on(pass_: Pass, go_file: GoFile, line: int) -> list[MapWrite]:
-    start, end = _line_span(go_file.source, line)
-    node = go_file.node_at(start, end)
+    span = go_file.line_span(line)
+    node = go_file.node_at(*span) if span is not None else None
     if node is None:
         return []
     return [w for w in map_writes(pass_.package, pass_.info, [(go_file, node)])
             if w.kind in ("assign", "update") and w.statement.start_point.row == line - 1]
-
-
-def _line_span(source: bytes, line: int) -> tuple[int, int]:
-    start = 0
-    for _ in range(line - 1):
-        start = source.find(b"\n", start) + 1
-    end = source.find(b"\n", start)
-    return start, len(source) if end < 0 else end
 
 
 def _creation_of(pass_: Pass, write: MapWrite) -> tuple[Node, LocalDecl] | None:
