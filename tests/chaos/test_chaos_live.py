@@ -212,6 +212,10 @@ def test_stress_ng_steps_leave_nothing_running(target: tuple[Any, str]) -> None:
     assert status in (0, 1), document
     assert document["cgroup"] is None and document["completed"] is True
     assert [s["stress_workers"] for s in document["steps"]] == [0, 1]
+    # One timeline: starting stress-ng between the steps does not push the last step past the
+    # load sized to the steps' total (it did, and the run ended 'the load command exited').
+    first, last = document["steps"][0], document["steps"][-1]
+    assert (last["end_unix_ns"] - first["start_unix_ns"]) / 1e9 <= 4.0 + 0.2, document["steps"]
     # stress-ng ran in its own session; nothing of that session is left.
     assert [pid for pid in _all_pids() if _session_of(pid) == stress[0]] == []
 

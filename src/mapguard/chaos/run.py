@@ -134,15 +134,20 @@ def _run(options: ChaosOptions, run: ChaosRun, record: Path, say: Callable[[str]
             cgroup = QuotaCgroup.create(run.hierarchy, options.target)
             run.cgroup = str(cgroup.path)
             say(f"moved {len(cgroup.origins)} process(es) into {cgroup.path}")
+        # Step deadlines are fixed on one timeline from the load's first measured moment (or
+        # now), so time spent between steps (stress-ng starting, a scrape, a late look at the
+        # load's record) never pushes the last step past a load sized to the steps' total.
+        timeline = time.monotonic()
         if options.command:
             load = _start_load(options.command, record)
-            _await_measurement(load, record, say)
+            timeline = _await_measurement(load, record, say) or time.monotonic()
         for step in options.steps:
+            timeline += step.seconds
             if cgroup is not None:
                 cgroup.set_quota(step.quota_cpus)
             stress = _start_stress(step) if step.stress_workers else None
             say(f"step {step.number}: {step.describe()} for {step.seconds:g}s")
-            ended = _step(options, run, step, cgroup, load)
+            ended = _step(options, run, step, cgroup, load, deadline=timeline)
             _stop_stress(stress)
             stress = None
             if ended is not None:
@@ -173,14 +178,14 @@ def _signals_deferred() -> Iterator[None]:
 
 
 def _step(options: ChaosOptions, run: ChaosRun, step: ChaosStep, cgroup: QuotaCgroup | None,
-          load: subprocess.Popen[bytes] | None) -> str | None:
-    """Wait out one step; the reason when something ended the run during it."""
+          load: subprocess.Popen[bytes] | None, *, deadline: float) -> str | None:
+    """Wait out one step until `deadline` (monotonic); the reason when something ended the
+    run during it."""
     gctrace = GctraceWindow(options.gctrace) if options.gctrace else None
     metrics_start = scrape(options.metrics_url) if options.metrics_url else None
     before = cgroup.stats() if cgroup else None
     quota_file = cgroup.quota_text() if cgroup else ""
     start = time.time_ns()
-    deadline = time.monotonic() + step.seconds
     ended: str | None = "interrupted"  # unless the loop below finishes
     try:
         ended = _wait_step(options, step, cgroup, load, deadline)
@@ -236,13 +241,14 @@ def _start_load(command: Sequence[str], record: Path) -> subprocess.Popen[bytes]
 
 
 def _await_measurement(load: subprocess.Popen[bytes], record: Path,
-                       say: Callable[[str], None]) -> None:
+                       say: Callable[[str], None]) -> float | None:
     """When the command is `mapguard load` (it opens the record file at once), the steps start
-    when its measurement does: after its engine is built and its warm-up is over."""
+    when its measurement does: after its engine is built and its warm-up is over. Returns that
+    moment on the monotonic clock (in the past when the record was read late), or None."""
     appear_by = time.monotonic() + RECORD_APPEARS_S
     while not record.exists():
         if time.monotonic() > appear_by or load.poll() is not None:
-            return  # not mapguard load: its figures will not be split by step
+            return None  # not mapguard load: its figures will not be split by step
         time.sleep(POLL_S)
     start_by = time.monotonic() + LOAD_START_TIMEOUT_S
     while load.poll() is None and time.monotonic() < start_by:
@@ -251,10 +257,13 @@ def _await_measurement(load: subprocess.Popen[bytes], record: Path,
             started = parse_line(first)
             if isinstance(started, Start):
                 wait_s = (started.measure_from_ns - time.time_ns()) / 1e9
+                measure_from = time.monotonic() + wait_s
                 say(f"the load measures from {max(0.0, wait_s):.1f}s from now; steps start then")
                 time.sleep(max(0.0, wait_s))
-            return
+                return measure_from
+            return None
         time.sleep(POLL_S)
+    return None
 
 
 def _finish_load(load: subprocess.Popen[bytes], *, early: bool) -> int:
