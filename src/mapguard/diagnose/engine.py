@@ -506,9 +506,9 @@ def _next_steps(evidence: LabelEvidence, causes: Sequence[Diagnosed],
         steps.append("collect the GC trace of the same run (GODEBUG=gctrace=1; mapguard gc -- "
                      "./server --bundle DIR) to turn allocated bytes into GC CPU")
     if not evidence.lint:
-        steps.append("lint the code (mapguard lint --extend-select MG001,MG002 ./... --bundle "
-                     "DIR: the speed advice is off by default) to name the patterns behind the "
-                     "measured sites")
+        steps.append("lint the code (mapguard lint --extend-select MG001,MG002,MG010 ./... "
+                     "--bundle DIR: the speed advice is off by default) to name the patterns "
+                     "behind the measured sites")
     if unmeasured:
         names = ", ".join(sorted({d.cause.rule or d.cause.id for d in unmeasured}))
         steps.append(f"measure what lint found ({names}): an allocation profile "
