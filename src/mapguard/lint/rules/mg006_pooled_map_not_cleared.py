@@ -41,7 +41,9 @@ by content): the rule recognises a function that looks a key up with `v, ok := m
 the entry it finds, and stays silent. Also when every user overwrites exactly the same keys, or
 clears the map right after its own `Get` in another function. The rule only looks at maps
 obtained in the function that puts them back; a `Put` of a map that arrived as a parameter is
-judged where the map was obtained.
+judged where the map was obtained. A call before the `Put` to a function of the package that
+empties the map it is handed (`clearSet(set)`, or `set.Reset()` on a map type whose method
+clears its receiver) counts as clearing it.
 """
 
 from __future__ import annotations
@@ -220,6 +222,62 @@ def _cleared(function: Node, put: Node, pooled: LocalDecl, go_file: GoFile,
         if builtin == "delete":
             loop = delete_all_loop(node, go_file, info)
             if loop is not None and normalized(go_file, loop[1]) in targets:
+                return True
+        if builtin is None and _cleared_by_call(node, targets, go_file, info):
+            return True
+    return False
+
+
+def _cleared_by_call(call: Node, targets: set[str], go_file: GoFile, info: TypeInfo) -> bool:
+    """A call of a function of the package that empties the pooled map it is handed:
+    `clearSet(set)` whose body clears that parameter, or `set.Reset()` whose method clears
+    its receiver — unconditionally, before any return (spire's `clearStringSet(set)` right
+    before `stringSetPool.Put(set)`)."""
+    function = call.child_by_field_name("function")
+    callee = info.called_function(function, go_file) if function is not None else None
+    if function is None or callee is None:
+        return False
+    declaration = callee.file.complete(callee.node)
+    if function.type == "selector_expression":
+        operand = function.child_by_field_name("operand")
+        if operand is None or normalized(go_file, operand) not in targets:
+            return False
+        emptied = callee.receiver_name()
+    else:
+        arguments = call_arguments(call)
+        index = next((i for i, argument in enumerate(arguments)
+                      if normalized(go_file, argument) in targets), None)
+        parameters = declaration.child_by_field_name("parameters")
+        names = [callee.file.text(name) for group in (
+            parameters.named_children if parameters is not None else [])
+            for name in group.children_by_field_name("name")]
+        emptied = names[index] if index is not None and index < len(names) else None
+    return emptied is not None and _empties(declaration, emptied, callee.file, info)
+
+
+def _empties(declaration: Node, name: str, go_file: GoFile, info: TypeInfo) -> bool:
+    """The function's own statement list clears `name` (`clear(name)` or the delete-all
+    loop) with no return before it."""
+    body = declaration.child_by_field_name("body")
+    statements = next((c for c in body.named_children if c.type == "statement_list"), None) if (
+        body is not None) else None
+    targets = {name, f"*{name}", f"(*{name})"}
+    for statement in statements.named_children if statements is not None else []:
+        if any(node.type == "return_statement" for node in walk(statement)):
+            return False
+        if statement.type == "expression_statement":
+            call = statement.named_children[0] if statement.named_children else None
+            arguments = call_arguments(call) if call is not None and (
+                call.type == "call_expression") else []
+            if (call is not None and builtin_call_name(call, go_file, info) == "clear"
+                    and arguments and normalized(go_file, arguments[0]) in targets):
+                return True
+        if statement.type == "for_statement":
+            deletes = [node for node in walk(statement) if node.type == "call_expression"
+                       and builtin_call_name(node, go_file, info) == "delete"]
+            loop = delete_all_loop(deletes[0], go_file, info) if len(deletes) == 1 else None
+            if loop is not None and loop[0] == statement and (
+                    normalized(go_file, loop[1]) in targets):
                 return True
     return False
 
