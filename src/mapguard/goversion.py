@@ -32,6 +32,7 @@ class GoVersion:
 
 GO_1_19 = GoVersion(1, 19)
 GO_1_21 = GoVersion(1, 21)
+GO_1_22 = GoVersion(1, 22)  # loop variables are per iteration (a closure captures its pass's)
 GO_1_23 = GoVersion(1, 23)
 GO_1_24 = GoVersion(1, 24)
 

@@ -16,9 +16,11 @@ passes do not first wait for it, or in a repeatable context. A map reached from 
 *shared* when another goroutine can touch it at the same time: package-level maps, fields
 reached through the receiver or a captured variable, and captured locals — for a context that
 runs once, only if something else uses the map concurrently: the starter after its `go`
-statement without waiting, or, when the starter does not wait for the goroutine at all, other
-functions of the package. The model is computed once per package and answers questions from
-several rules.
+statement without waiting, a goroutine started beside it or a function called while it runs,
+or, when the goroutine is joined neither by its starter nor by the callers that hand the
+starter their `sync.WaitGroup`, other functions of the package. A range variable captured by a
+goroutine started once per pass is each goroutine's own from Go 1.22 on. The model is computed
+once per package and answers questions from several rules.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from typing import Literal
 
 from tree_sitter import Node
 
-from mapguard.source.calls import every_call_site
+from mapguard.goversion import GO_1_22
+from mapguard.source.calls import CallSite, call_sites, every_call_site
 from mapguard.source.handler_uses import used_as_handler, uses
 from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
@@ -83,6 +86,19 @@ class Context:
 
 
 @dataclass(frozen=True, slots=True)
+class Window:
+    """A span of a function's code, by byte offsets in `file`."""
+
+    file: GoFile
+    start: int
+    end: int
+
+    def holds(self, node: Node, go_file: GoFile) -> bool:
+        return go_file is self.file and self.start <= node.start_byte and (
+            node.end_byte <= self.end)
+
+
+@dataclass(frozen=True, slots=True)
 class Sharing:
     """Why a map is reachable from other goroutines, for the message."""
 
@@ -97,6 +113,7 @@ class Concurrency:
         self.info = info
         self._by_function: dict[tuple[int, int], list[Context]] = {}
         self._wait_cache: dict[tuple[int, int, int], list[Node]] = {}
+        self._join_cache: dict[tuple[str, int, int, int], list[Window] | None] = {}
         self._find_handlers()
         self._find_go_statements()
 
@@ -329,7 +346,9 @@ class Concurrency:
         # Declared outside the context: captured by the closure. A map the starter makes
         # for itself is one per run of the starter: its goroutines share it only when one run
         # starts several of them.
-        if context.repeatable and not self._starter_owns(symbol, context):
+        if context.repeatable and not self._starter_owns(symbol, context) and not (
+            self.per_pass_capture(symbol, context)
+        ):
             return Sharing(f"`{text}` is captured from the function that starts it")
         if self._starter_uses_after(symbol, map_expr, context, go_file):
             return Sharing(f"`{text}` is captured by the goroutine and still used by the "
@@ -364,10 +383,9 @@ class Concurrency:
         go_file = self._file_of(statement)
         symbol = self.info.resolve(operand, go_file) if go_file is not None else None
         if isinstance(symbol, LocalDecl) and symbol.kind == "range" and go_file is not None:
-            # `for _, c := range clients { go c.Run() }`: each goroutine gets the pointer of
-            # another element (a value element would be the loop variable's address).
-            return same_node(symbol.scope, _loop_body_of(statement)) and isinstance(
-                self.info.type_of(operand, go_file), PointerTo)
+            # `for _, c := range clients { go c.Run() }`: the receiver is evaluated at the
+            # `go`, so whatever the Go version each goroutine gets its pass's element.
+            return self._element_of_starting_loop(symbol, statement)
         if not isinstance(symbol, LocalDecl) or symbol.kind not in {"var"}:
             return False
         scope = _loop_body_of(statement)
@@ -378,16 +396,50 @@ class Concurrency:
     def fresh_capture(self, symbol: LocalDecl, context: Context) -> bool:
         """A variable a goroutine's func literal captures that is made fresh for each
         goroutine: declared inside the body of the loop that starts it (or, outside loops,
-        inside the starting function). `c := &conn{...}; go func() { c.serve() }()`."""
+        inside the starting function), `c := &conn{...}; go func() { c.serve() }()`; or,
+        from Go 1.22 on, the range variable of that loop (`per_pass_capture`)."""
         statement = context.go_statement
         if context.kind != "goroutine" or statement is None or context.starter is None or (
-            symbol.kind != "var" or _is_inside(symbol.ident, context.function)
+            _is_inside(symbol.ident, context.function)
         ):
+            return False
+        if symbol.kind == "range":
+            return self.per_pass_capture(symbol, context)
+        if symbol.kind != "var":
             return False
         loop = _loop_body_of(statement)
         body = loop.child_by_field_name("body") if loop != statement else context.starter
         return body is not None and _is_inside(symbol.ident, body) and _is_inside(
             statement, body)
+
+    def per_pass_capture(self, symbol: LocalDecl, context: Context) -> bool:
+        """`for _, c := range calls { g.Go(func() error { return run(c) }) }` in a module of
+        Go 1.22 or later: every pass has its own `c`, so each goroutine captures a different
+        element, as `go c.Run()` gets one (`fresh_receiver`). Before Go 1.22 the closures
+        share one variable, which the loop overwrites while they run."""
+        statement = context.go_statement
+        if statement is None or context.kind != "goroutine" or symbol.kind != "range" or (
+            self.package.go_version < GO_1_22
+        ):
+            return False
+        return self._element_of_starting_loop(symbol, statement)
+
+    def _element_of_starting_loop(self, symbol: LocalDecl, statement: Node) -> bool:
+        """`symbol` is the pointer-typed range variable of the innermost loop around the `go`
+        (each pass's element is another value; a value element would be a copy, or the loop
+        variable's address), and that loop is not itself run again while its goroutines run:
+        a loop around it, or a starter that runs several times at once, would hand the same
+        elements to goroutines of another pass (a watcher's `for ev := range events { for _,
+        c := range calls { go ... } }`)."""
+        loop = _loop_body_of(statement)
+        if loop == statement or not same_node(symbol.scope, loop):
+            return False
+        if not isinstance(self.info.symbol_type(symbol), PointerTo):
+            return False
+        if _loop_of(loop, enclosing_function(loop)) is not None:
+            return False
+        outer = self.context_of(loop, symbol.file)
+        return outer is None or not outer.repeatable
 
     def _file_of(self, node: Node) -> GoFile | None:
         root = node
@@ -552,10 +604,219 @@ class Concurrency:
             return True
         waits = self._waits(context)
         if not _waited_before(statement, starter, waits):
-            return True
-        if go_file is not context.starting_file or not _is_inside(node, starter):
+            windows = self._joined_by_callers(context)
+            return windows is None or self._overlaps_join(node, go_file, context, windows)
+        if go_file is context.starting_file and _is_inside(node, starter):
+            return not any(w.end_byte <= node.start_byte for w in waits)
+        # Elsewhere: in a goroutine started beside it, or in a function called while it runs.
+        end = min((w.start_byte for w in waits if w.start_byte >= statement.end_byte),
+                  default=starter.end_byte)
+        return self._overlaps_join(node, go_file, context,
+                                   [Window(context.starting_file, statement.end_byte, end)])
+
+    # ---- a goroutine joined by the caller of its starter --------------------------------
+
+    def _joined_by_callers(self, context: Context) -> list[Window] | None:
+        """`loadBinaryInfo` declares `var wg sync.WaitGroup; defer wg.Wait()` and passes `&wg`
+        to `loadBinaryInfoElf`, which does `wg.Add(1); go loader(..., wg)`: the goroutine is
+        started once per call of its starter and has ended before the caller returns. The
+        spans of code that run while it can (the starter after the `go`, each caller between
+        its call and its wait, up to three callers up when the WaitGroup is handed on), or
+        None when that is not proven: the starter is called other than from such a caller (as
+        a value, with another WaitGroup, in a loop whose passes do not wait, from code that
+        runs several times at once), or another `go` in those spans starts the same function."""
+        key = ("joined", id(context.file), context.function.start_byte,
+               context.go_statement.start_byte if context.go_statement is not None else -1)
+        if key not in self._join_cache:
+            self._join_cache[key] = self._find_join(context)
+        return self._join_cache[key]
+
+    def _find_join(self, context: Context) -> list[Window] | None:
+        statement, starter = context.go_statement, context.starter
+        if statement is None or starter is None or context.repeatable:
+            return None
+        source = context.starting_file
+        declaration = self._declaration(starter, source)
+        index = self._joining_parameter(context)
+        if declaration is None or index is None:
+            return None
+        windows = [Window(source, statement.end_byte, starter.end_byte)]
+        if not self._callers_wait(declaration, index, windows, 0):
+            return None
+        starts_again = any(
+            other.go_statement is not None and not same_node(other.go_statement, statement)
+            and same_node(other.function, context.function)
+            and any(w.holds(other.go_statement, other.starting_file) for w in windows)
+            for other in self._by_function.get((id(context.file),
+                                               context.function.start_byte), []))
+        return None if starts_again else windows
+
+    def _joining_parameter(self, context: Context) -> int | None:
+        """The index of the starter's `*sync.WaitGroup` parameter that the goroutine signals
+        when it ends (a deferred `Done`, or `Done` as its last statement; `wg.Go(f)` on it),
+        when the starter counts it up (`wg.Add`) before the `go`."""
+        statement, starter = context.go_statement, context.starter
+        assert statement is not None and starter is not None
+        source = context.starting_file
+        if statement.type == "call_expression":  # wg.Go(func() {...})
+            callee = statement.child_by_field_name("function")
+            operand = callee.child_by_field_name("operand") if callee is not None else None
+            return self._wait_group_parameter(operand, starter, source, _GROUP_TYPES)
+        signal = _final_done(context.file.complete(context.function), context.file)
+        if signal is None:
+            return None
+        group: Node | None = signal
+        symbol = self.info.resolve(signal, context.file)
+        if isinstance(symbol, LocalDecl) and symbol.kind == "param" and same_node(
+            symbol.scope, context.function
+        ):  # go f(..., wg): the goroutine's own parameter stands for the argument
+            call = statement.named_children[0] if statement.named_child_count else None
+            names = _parameter_names(context.function)
+            position = next((i for i, n in enumerate(names) if same_node(n, symbol.ident)),
+                            None)
+            arguments = _call_arguments(call) if call is not None else []
+            group = unparen(arguments[position]) if position is not None and (
+                position < len(arguments)) else None
+        index = self._wait_group_parameter(group, starter, source,
+                                           frozenset({Named("sync", "WaitGroup")}))
+        if index is None:
+            return None
+        name = source.text(_parameter_names(starter)[index])
+        counted = any(
+            node.type == "call_expression" and node.end_byte <= statement.start_byte
+            and _method_name(node, source) == "Add"
+            and source.text(_receiver_of(node) or node) == name
+            for node in walk(source.complete(starter)))
+        return index if counted else None
+
+    def _wait_group_parameter(self, operand: Node | None, function: Node, go_file: GoFile,
+                              types: frozenset[GoType]) -> int | None:
+        """The index of `function`'s parameter `operand` names, when it is a pointer to one
+        of `types`."""
+        if operand is None or operand.type != "identifier":
+            return None
+        symbol = self.info.resolve(operand, go_file)
+        if not isinstance(symbol, LocalDecl) or symbol.kind != "param" or not same_node(
+            symbol.scope, function
+        ):
+            return None
+        kind = self.info.symbol_type(symbol)
+        if not isinstance(kind, PointerTo) or kind.elem not in types:
+            return None
+        names = _parameter_names(function)
+        return next((i for i, n in enumerate(names) if same_node(n, symbol.ident)), None)
+
+    def _callers_wait(self, declaration: FuncDecl, index: int, windows: list[Window],
+                      depth: int) -> bool:
+        """Every call of `declaration` passes, as argument `index`, a WaitGroup its caller
+        waits on before that call's effects can repeat: `&wg` of a local `sync.WaitGroup`
+        that the caller waits for after the call (or defers the wait of, outside loops), or
+        the caller's own such parameter, whose callers wait in turn. Adds each caller's span
+        that overlaps the goroutine to `windows`."""
+        if depth > 2:
             return False
-        return not any(w.end_byte <= node.start_byte for w in waits)
+
+        def waits_here(site: CallSite) -> bool:
+            arguments = _call_arguments(site.call)
+            if index >= len(arguments) or _in_go_statement(site.call):
+                return False
+            caller = enclosing_function(site.call)
+            outer = self.context_of(site.call, site.file)
+            if caller is None or (outer is not None and outer.repeatable):
+                return False
+            caller = site.file.complete(caller)
+            argument = unparen(arguments[index])
+            if argument.type == "identifier":  # handed on: the caller's callers must wait
+                forwarded = self._wait_group_parameter(
+                    argument, caller, site.file, frozenset({Named("sync", "WaitGroup")}))
+                upper = self._declaration(caller, site.file) if forwarded is not None else None
+                windows.append(Window(site.file, site.call.end_byte, caller.end_byte))
+                return upper is not None and forwarded is not None and (
+                    _loop_of(site.call, caller) is None) and self._callers_wait(
+                    upper, forwarded, windows, depth + 1)
+            if argument.type != "unary_expression" or _operator(argument) != "&":
+                return False
+            group = argument.child_by_field_name("operand")
+            symbol = self.info.resolve(group, site.file) if group is not None and (
+                group.type == "identifier") else None
+            if not isinstance(symbol, LocalDecl) or symbol.kind != "var" or (
+                self.info.symbol_type(symbol) != Named("sync", "WaitGroup")
+            ) or not _is_inside(symbol.ident, caller):
+                return False
+            end = _wait_after(site.call, caller, symbol.name, site.file)
+            if end is None:
+                return False
+            windows.append(Window(site.file, site.call.end_byte, end))
+            return True
+
+        return every_call_site(self.package, self.info, declaration, waits_here)
+
+    def _overlaps_join(self, node: Node, go_file: GoFile, context: Context,
+                       windows: list[Window], depth: int = 0) -> bool:
+        """A use that can run while a joined goroutine does: in one of its `windows`, in a
+        function called from there, or in another goroutine started there (a sibling started
+        beside it: `go bi.parseDebugFrame(...)` next to `go bi.loadSymbolName(...)`)."""
+        if any(w.holds(node, go_file) for w in windows):
+            return True
+        function = enclosing_function(node)
+        while function is not None:
+            for other in self._by_function.get((id(go_file), function.start_byte), []):
+                if other.go_statement is None:
+                    return True  # a handler: it runs whenever a request comes
+                if not (context.go_statement is not None
+                        and same_node(other.go_statement, context.go_statement)) and (
+                    any(w.holds(other.go_statement, other.starting_file) for w in windows)
+                    or self._still_running_at_start(other, context)
+                    or self._unjoined(other)
+                ):
+                    return True
+            if function.type != "func_literal":
+                break
+            function = enclosing_function(function)
+        declaration = self._declaration(function, go_file) if function is not None else None
+        if declaration is None or depth >= 2:
+            return False
+        sites = call_sites(self.package, self.info, declaration)
+        if sites is None:
+            # Used as a value (`fmt.symLookup = bi.symLookup`): it runs where it is called,
+            # which is not visible; it can overlap only if the value is taken where the
+            # goroutine runs beside other code (every mention of the name is looked at).
+            return any(
+                self._overlaps_join(mention, other_file, context, windows, depth + 1)
+                for other_file in self.package.files
+                for start, end in word_hits(other_file.source, declaration.name)
+                if (mention := other_file.node_at(start, end)) is not None
+                and not same_node(mention, declaration.node.child_by_field_name("name")
+                                  or declaration.node))
+        return any(self._overlaps_join(site.call, site.file, context, windows, depth + 1)
+                   for site in sites
+                   if not (site.file is context.file and _is_inside(site.call,
+                                                                   context.function)))
+
+    def _unjoined(self, other: Context) -> bool:
+        """A goroutine nobody is shown to wait for (a background loop started by `New`): it
+        can run beside anything that happens after it starts."""
+        if other.go_statement is None or other.starter is None:
+            return True
+        outer = self.context_of(other.go_statement, other.starting_file)
+        if outer is not None and outer.repeatable:
+            return True  # started from code that itself runs at any time
+        return not _waited_before(other.go_statement, other.starter, self._waits(other)) and (
+            self._joined_by_callers(other) is None)
+
+    def _still_running_at_start(self, other: Context, context: Context) -> bool:
+        """`other` is started by the same starter before `context`, and the starter does not
+        wait for it before starting `context`: the two run side by side."""
+        statement, other_statement = context.go_statement, other.go_statement
+        starter = context.starter
+        if statement is None or other_statement is None or starter is None or (
+            other.starting_file is not context.starting_file
+            or not _is_inside(other_statement, starter)
+            or other_statement.end_byte > statement.start_byte
+        ):
+            return False
+        return not any(other_statement.end_byte <= w.start_byte
+                       and w.end_byte <= statement.start_byte for w in self._waits(other))
 
     def _runs_only_in(self, node: Node, go_file: GoFile, context: Context, depth: int = 0
                       ) -> bool:
@@ -602,7 +863,104 @@ class Concurrency:
             return True
         return (context.starter is not None and context.go_statement is not None
                 and go_file is context.starting_file and _is_inside(node, context.starter)
-                and node.end_byte <= context.go_statement.start_byte)
+                and node.end_byte <= context.go_statement.start_byte
+                and not self._started_before(node, context))
+
+    def _started_before(self, node: Node, context: Context) -> bool:
+        """`node` is in a `go` statement of the starter before `context`'s (`go x.loadNames()`
+        before `go x.loadAliases()`) that no wait orders before it: it runs beside it."""
+        current: Node | None = node
+        while current is not None and context.starter is not None and _is_inside(
+            current, context.starter
+        ):
+            if current.type == "go_statement":
+                call = current.named_children[0] if current.named_child_count else None
+                callee = unparen(call.child_by_field_name("function") or call) if (
+                    call is not None and call.type == "call_expression") else None
+                # The arguments are evaluated by the starter; the call and a literal's body
+                # run on the new goroutine.
+                if call is None or not (same_node(node, call) or (
+                    callee is not None and callee.type == "func_literal"
+                    and _is_inside(node, callee)
+                )):
+                    return False
+                other = next((c for c in self.contexts if c.go_statement is not None
+                              and same_node(c.go_statement, current)), None)
+                statement = context.go_statement
+                if other is None or statement is None:
+                    return True
+                return not any(current.end_byte <= w.start_byte
+                               and w.end_byte <= statement.start_byte for w in self._waits(other))
+            current = current.parent
+        return False
+
+
+def _final_done(function: Node, go_file: GoFile) -> Node | None:
+    """The identifier `wg` of a `wg.Done()` the goroutine runs when it ends: deferred (also
+    under an `if wg != nil`), or its body's last statement."""
+    body = function.child_by_field_name("body")
+    if body is None:
+        return None
+    statements = [c for c in body.named_children if c.type == "statement_list"]
+    last = statements[0].named_children[-1] if statements and (
+        statements[0].named_child_count) else None
+    for node in walk(body):
+        if node.type != "call_expression" or _method_name(node, go_file) != "Done":
+            continue
+        receiver = _receiver_of(node)
+        if receiver is None or receiver.type != "identifier":
+            continue
+        holder = node.parent
+        deferred = holder is not None and holder.type == "defer_statement" and same_node(
+            enclosing_function(node), function)
+        if deferred or (last is not None and holder is not None and same_node(holder, last)):
+            return receiver
+    return None
+
+
+def _wait_after(call: Node, caller: Node, group: str, go_file: GoFile) -> int | None:
+    """Where the caller's wait on its local WaitGroup `group` ends the span the goroutine
+    runs in: a `group.Wait()` that always runs after `call` and before the next pass of a
+    loop around it (its start), or a `defer group.Wait()` of the caller's own body registered
+    before the call, outside loops (the caller's end); None without one."""
+    waits = [node for node in walk(caller) if node.type == "call_expression"
+             and _method_name(node, go_file) == "Wait"
+             and go_file.text(_receiver_of(node) or node) == group
+             and same_node(enclosing_function(node), caller)]
+    loop = _loop_of(call, caller)
+    later = [w for w in waits if w.start_byte >= call.end_byte]
+    if _waited_before(call, loop if loop is not None else caller, later):
+        return min(w.start_byte for w in later)
+    body = caller.child_by_field_name("body")
+    statements = next((c for c in body.named_children if c.type == "statement_list"), None) \
+        if body is not None else None
+    deferred = statements is not None and loop is None and any(
+        w.parent is not None and w.parent.type == "defer_statement"
+        and w.parent.parent is not None and same_node(w.parent.parent, statements)
+        and w.end_byte <= call.start_byte for w in waits)
+    return caller.end_byte if deferred else None
+
+
+def _receiver_of(call: Node) -> Node | None:
+    callee = call.child_by_field_name("function")
+    return callee.child_by_field_name("operand") if callee is not None and (
+        callee.type == "selector_expression") else None
+
+
+def _parameter_names(function: Node) -> list[Node]:
+    parameters = function.child_by_field_name("parameters")
+    return [n for d in (parameters.named_children if parameters else [])
+            for n in d.children_by_field_name("name")]
+
+
+def _call_arguments(call: Node) -> list[Node]:
+    arguments = call.child_by_field_name("arguments")
+    return [a for a in (arguments.named_children if arguments else []) if a.type != "comment"]
+
+
+def _in_go_statement(call: Node) -> bool:
+    holder = call.parent
+    return holder is not None and holder.type in {"go_statement", "defer_statement"}
 
 
 def _handed_over(argument: Node, statement: Node, go_file: GoFile) -> bool:

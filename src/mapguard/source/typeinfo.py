@@ -363,6 +363,10 @@ class TypeInfo:
             return self.type_of(expr.child_by_field_name("operand") or expr, go_file)
         return UNKNOWN
 
+    def symbol_type(self, symbol: Symbol) -> GoType:
+        """The type of a declared name (its declaring identifier does not resolve to it)."""
+        return self._symbol_type(symbol)
+
     def is_constant(self, expr: Node, go_file: GoFile) -> bool:
         """A constant expression: literals, named constants, and operators over them."""
         kind = expr.type

@@ -73,6 +73,19 @@ followed when a write lock is held at the call (it covers the callee), from a go
 once, into a value made fresh for each goroutine (`c := newConn(); go c.serve()`), through
 interfaces or function values, into func literals (`once.Do(func() {...})`), or on a value a
 generic function of another package returns.
+
+A goroutine is also joined when the wait is one to three calls up: the caller declares `var wg
+sync.WaitGroup`, waits after the call (or defers `wg.Wait()` outside loops) and passes `&wg` to
+the function that does `wg.Add(1); go load(..., wg)`, and `load` signals `wg.Done()` when it
+ends (deferred, or as its last statement). Every call of that function must be such a call:
+one in a loop that waits only after the loop, one that never waits, or the function used as a
+value keeps the finding. A wait orders its goroutines against the rest of the program, not
+against each other: goroutines started beside each other that touch the same map are still
+reported, also when their starter waits for them. From Go 1.22 (the module's `go` line) a
+closure started once per pass of a range loop over pointers captures that pass's element
+(`for _, c := range calls { go func() { run(c) }() }`): each goroutine has its own, as for `go
+c.Run()`, unless a loop around that loop hands the same elements to the goroutines of every
+round. Before Go 1.22 the closures share one variable, and the finding stays.
 """
 
 from __future__ import annotations

@@ -72,6 +72,12 @@ after the `go`, and code in `_test.go` files (`go test -race` judges tests). Whe
 cannot see still keeps two goroutines apart (a lock taken through a helper such as
 `lockSession`, data partitioned between goroutines), suppress with
 `//mapguard:ignore MG005 <reason>`.
+
+In concurrent code, the lazy set-up of a goroutine that has ended before its starter's caller
+returns (the caller's `sync.WaitGroup` handed down to the function that starts it, as MG004
+describes) and that of a closure started once per pass of a range loop over pointers in a Go
+1.22 module (each goroutine captures its own element) are not reported; a goroutine started
+beside it that touches the same value, or a loop around that loop, keeps the finding.
 """
 
 from __future__ import annotations
