@@ -87,6 +87,7 @@ from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import MapWrite, map_writes
 from mapguard.source.package import FuncDecl, GoFile
 from mapguard.source.typeinfo import LocalDecl, unparen, walk
+from mapguard.source.valueflow import rebound_to_copy
 
 # Bodies that start goroutines or handle requests. The other functions the rule looks into
 # (ones started with `go f()`, helpers handed a shared map) are parsed when it asks about them.
@@ -118,7 +119,7 @@ def run(pass_: Pass) -> None:
 
 def _in_context(pass_: Pass, model: Concurrency, write: MapWrite) -> str | None:
     context = model.context_of(write.statement, write.file)
-    if context is None:
+    if context is None or rebound_to_copy(write.target, write.file, pass_.info):
         return None
     sharing = model.sharing(write.target, write.file, context)
     if sharing is None:
@@ -137,6 +138,8 @@ def _handed_over(pass_: Pass, handoffs: Handoffs, write: MapWrite) -> str | None
     reason = handoffs.get((id(write.file), function.start_byte), {}).get(index)
     if reason is None or lock_mode_at(write.statement, write.file, pass_.info) is Mode.WRITE:
         return None
+    if rebound_to_copy(write.target, write.file, pass_.info):
+        return None  # `m = maps.Clone(m)` ran before: the write changes the function's copy
     return _message(write, reason, "a function that concurrent code calls with it",
                     lock_mode_at(write.statement, write.file, pass_.info))
 
@@ -213,6 +216,8 @@ def _shared_parameters(pass_: Pass, model: Concurrency) -> tuple[Handoffs, list[
 
 def _argument_reason(pass_: Pass, model: Concurrency, shared: Handoffs, call: Node,
                      go_file: GoFile, argument: Node) -> str | None:
+    if rebound_to_copy(argument, go_file, pass_.info):
+        return None  # it hands on its own copy
     context = model.context_of(call, go_file)
     if context is not None:
         sharing: Sharing | None = model.sharing(argument, go_file, context)

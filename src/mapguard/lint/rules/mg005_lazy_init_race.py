@@ -97,6 +97,7 @@ from mapguard.source.typeinfo import (
     word_hits,
 )
 from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref, type_from_node
+from mapguard.source.valueflow import built_with_field, never_set_nil, set_before_start
 
 _BEFORE = re.compile(rb"([\w.]+)\s*$")
 _AFTER = re.compile(rb"^\s*([\w.]+)")
@@ -225,7 +226,9 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
         return None
     severity, where = verdict
     if severity is Severity.ERROR:
-        return verdict
+        # A field every path sets before the goroutines start: the nil branch is dead. (The
+        # check-then-lock form below stays: the function itself treats the field as shared.)
+        return None if _set_before_goroutines(pass_, go_file, statement, checked) else verdict
     if _never_called(pass_, statement, go_file):
         return None  # an unexported function nothing in the package calls cannot race
     # Outside a concurrency context, the function itself must say the value is shared: it takes
@@ -266,6 +269,26 @@ def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Nod
     if is_package_var and checked.type == "identifier":
         return Severity.WARNING, "a function of the package"
     return None
+
+
+def _set_before_goroutines(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
+                           ) -> bool:
+    """`x.f` is set before the goroutine that runs the check starts (by its starter, or by
+    every call of it), or by every constructor of x's type; and nothing sets it back to nil
+    (`mapguard.source.valueflow`)."""
+    if checked.type != "selector_expression":
+        return False
+    operand = checked.child_by_field_name("operand")
+    field = checked.child_by_field_name("field")
+    if operand is None or field is None:
+        return False
+    name = go_file.text(field)
+    operand = unparen(operand)
+    context = Concurrency.of(pass_.package, pass_.info).context_of(statement, go_file)
+    if context is not None and name in set_before_start(pass_.package, pass_.info, context,
+                                                        operand):
+        return never_set_nil(pass_.package, name, exported=name[:1].isupper())
+    return built_with_field(pass_.package, pass_.info, operand, go_file, name)
 
 
 def set_just_before(statement: Node, go_file: GoFile, checked: Node) -> bool:
