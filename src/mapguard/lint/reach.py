@@ -357,7 +357,9 @@ class Follower:
             reason = self._reason(checked, go_file, function, shared)
             if reason is None or lock_mode_at(statement, go_file) is not Mode.NONE:
                 continue
-            if self._initialised_before(checked, go_file, function, shared):
+            if self._initialised_before(checked, go_file, function, shared) and (
+                mg005.locked_use(self.info, go_file, checked) is None
+            ):
                 continue  # the nil branch is dead: nobody sees nil
             if under_once is None:
                 under_once = runs_under_once(self.package, self.info, declaration)

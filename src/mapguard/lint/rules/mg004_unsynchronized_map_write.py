@@ -63,9 +63,14 @@ makes for itself when each of its runs starts the goroutine once at a time (also
 restarts it with `wg.Wait(); goto retry`), one goroutine per element (`for _, c := range
 clients { go c.Run() }` over pointers: each has its own receiver), or another field of the
 same value, also when the starter reaches the value through a method that uses only other
-fields. A function handed to a task queue (`q.Queue(func() {...})`) or to a phony actor
-(`actor.Act(from, f)`, `phony.Block(actor, f)`) runs where the queue or the actor's inbox runs
-it, not in the goroutine that hands it over. Code in `_test.go` files is left to `go test
+fields. A map parameter (or local) that the function rebinds to a fresh map before the write —
+`m = maps.Clone(m)`, `m = make(...)`, a map literal — by a statement that runs on every path to
+it (earlier in the write's block, or in a block around it) is the function's own copy; a
+rebinding inside an `if` that does not hold the write, or after the write, does not count, nor
+does one whose variable is assigned again or has its address taken before the write, or in a
+function with a `goto`. A function handed to a task queue (`q.Queue(func() {...})`) or to a
+phony actor (`actor.Act(from, f)`, `phony.Block(actor, f)`) runs where the queue or the actor's
+inbox runs it, not in the goroutine that hands it over. Code in `_test.go` files is left to `go test
 -race`. When the goroutines are ordered by something the rule does not see (a channel
 handshake through another function), suppress the finding with
 `//mapguard:ignore MG004 <reason>`. Calls are not

@@ -62,7 +62,20 @@ the function given to `once.Do` (also as a method value, `once.Do(x.init)`) or `
 and what only it calls, runs once. All of these are recognised. A method with a handler's
 parameters is a handler only when it is `ServeHTTP`, handed on as a value somewhere in the
 module, or not called there at all (a pooled per-request value's `Reset(rw, r)`, which its
-router calls, is not). Outside concurrent code the rule
+router calls, is not). In concurrent code, a field that every path sets before the goroutines
+start is not reported: set (to a call, a literal or an address, or by a setter method given a
+non-nil argument) before the `go` on every path of the function that starts them, or, for an
+unexported starter method, before every call of it (`start()` sets `s.limits`, then calls
+`run()`, which starts the goroutines); or set by every way the module builds the type — each
+composite literal of it names the field, or the function that builds it sets it (directly or
+through a setter such as `SetLogger`) before it returns the value or starts a goroutine, or
+every caller of that function does so right after the call — when the type's values are made
+nowhere else (no `new(T)`, `var v T`, `T` by value or embedded, no use of the type other than
+`*pkg.T` in other packages), its doc does not say its zero value is ready to use, and no code
+of the module sets the field to nil. Values built outside the module (a library's users) are
+not seen. The check-then-lock form (the function itself uses the field under a lock) stays
+reported either way: there the function treats the field as shared state. Outside concurrent
+code the rule
 reports only check-then-lock inside one function, so it leaves alone: fields the mutex does not
 guard (state one goroutine owns, settings filled in before the goroutines start), package-level
 values set up once, values that only other functions lock (their callers may be ordered in ways
@@ -228,7 +241,11 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
     if severity is Severity.ERROR:
         # A field every path sets before the goroutines start: the nil branch is dead. (The
         # check-then-lock form below stays: the function itself treats the field as shared.)
-        return None if _set_before_goroutines(pass_, go_file, statement, checked) else verdict
+        if _set_before_goroutines(pass_, go_file, statement, checked) and (
+            locked_use(pass_.info, go_file, checked) is None
+        ):
+            return None
+        return verdict
     if _never_called(pass_, statement, go_file):
         return None  # an unexported function nothing in the package calls cannot race
     # Outside a concurrency context, the function itself must say the value is shared: it takes
@@ -236,7 +253,7 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
     # (state one goroutine owns, settings written before any goroutine starts), package values
     # set up once, and values locked only by other functions (which may well be ordered by
     # what the rule cannot see) are left alone.
-    evidence = _locked_write(pass_, go_file, checked)
+    evidence = locked_use(pass_.info, go_file, checked)
     if evidence is None:
         return None
     return severity, f"{where}, and {evidence}"
@@ -305,11 +322,10 @@ def set_just_before(statement: Node, go_file: GoFile, checked: Node) -> bool:
     return False
 
 
-def _locked_write(pass_: Pass, go_file: GoFile, checked: Node) -> str | None:
+def locked_use(info: TypeInfo, go_file: GoFile, checked: Node) -> str | None:
     """"it writes `x` with a lock held at line N" when the function that holds the nil check
     also reads or writes the checked field (of a value of the same type) or package variable
     under a lock: the check belongs inside that critical section."""
-    info = pass_.info
     function = enclosing_declaration(checked)
     if function is None:
         return None
