@@ -403,12 +403,17 @@ class Follower:
             sharing = model.sharing(expr, go_file, context)
             return sharing.reason if sharing is not None else None
 
-        shared = Shared(why(call_receiver(call)), tuple(why(a) for a in _arguments(call)),
-                        globals_, (), origin, 1,
-                        set_before_start(self.package, self.info, context,
-                                         call_receiver(call)),
-                        _presets([set_before_start(self.package, self.info, context, a)
-                                  for a in _arguments(call)]))
+        receiver, arguments = call_receiver(call), _arguments(call)
+        receiver_reason, reasons = why(receiver), tuple(why(a) for a in arguments)
+
+        def preset(expr: Node | None, reason: str | None) -> tuple[str, ...]:
+            # Fields set before the start matter only for what is handed on as shared.
+            return set_before_start(self.package, self.info, context, expr) if reason else ()
+
+        shared = Shared(receiver_reason, reasons, globals_, (), origin, 1,
+                        preset(receiver, receiver_reason),
+                        _presets([preset(a, r) for a, r in zip(arguments, reasons,
+                                                               strict=True)]))
         # A lock held at the call covers what the callee does.
         if shared and lock_mode_at(call, go_file, self.info) is Mode.WRITE:
             return Shared()
