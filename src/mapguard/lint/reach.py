@@ -41,8 +41,21 @@ from mapguard.source.concurrency import Concurrency, Context
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import map_writes
 from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
-from mapguard.source.typeinfo import ImportRef, LocalDecl, TypeInfo, same_node, unparen, walk
+from mapguard.source.typeinfo import (
+    ImportRef,
+    LocalDecl,
+    TypeInfo,
+    same_node,
+    unparen,
+    walk,
+)
 from mapguard.source.types import Named, deref
+from mapguard.source.valueflow import (
+    built_with_field,
+    never_set_nil,
+    rebound_to_copy,
+    set_before_start,
+)
 
 MAX_DEPTH = 2  # calls followed from one context (a handler, its helper, the store it calls)
 _NIL_CHECK = re.compile(rb"== ?nil|nil ==")
@@ -61,6 +74,10 @@ class Shared:
     published: tuple[str | None, ...] = ()
     origin: str = ""
     depth: int = 0
+    # Fields of the receiver, and of each parameter, that the code starting the goroutines
+    # set before the `go` (`mapguard.source.valueflow`): lazy initialisation of them is dead.
+    receiver_set: tuple[str, ...] = ()
+    params_set: tuple[tuple[str, ...], ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.receiver or self.globals or any(self.params) or any(self.published))
@@ -70,7 +87,7 @@ class Shared:
         """Which inputs are shared, whatever the reasons: a function is visited once per
         pattern (the first caller's reasons name it in the messages)."""
         return (bool(self.receiver), tuple(map(bool, self.params)), bool(self.globals),
-                tuple(map(bool, self.published)))
+                tuple(map(bool, self.published)), self.receiver_set, self.params_set)
 
     def param(self, index: int) -> str | None:
         return self.params[index] if index < len(self.params) else None
@@ -78,14 +95,19 @@ class Shared:
     def published_param(self, index: int) -> str | None:
         return self.published[index] if index < len(self.published) else None
 
+    def param_set(self, index: int) -> tuple[str, ...]:
+        return self.params_set[index] if index < len(self.params_set) else ()
+
     def to_json(self) -> list[Any]:
         return [self.receiver, list(self.params), self.globals, list(self.published),
-                self.origin, self.depth]
+                self.origin, self.depth, list(self.receiver_set),
+                [list(fields) for fields in self.params_set]]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> Shared:
-        receiver, params, globals_, published, origin, depth = data
-        return cls(receiver, tuple(params), globals_, tuple(published), origin, depth)
+        receiver, params, globals_, published, origin, depth, receiver_set, params_set = data
+        return cls(receiver, tuple(params), globals_, tuple(published), origin, depth,
+                   tuple(receiver_set), tuple(tuple(fields) for fields in params_set))
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +235,10 @@ class Follower:
                             shared.globals,
                             tuple(self._published(a, go_file, function, shared)
                                   for a in _arguments(call)),
-                            shared.origin, shared.depth + 1)
+                            shared.origin, shared.depth + 1,
+                            self._preset(call_receiver(call), go_file, function, shared),
+                            _presets([self._preset(a, go_file, function, shared)
+                                      for a in _arguments(call)]))
             # A lock held at the call covers what the callee does. The visited function's
             # own callers are not asked (locks.py does, with the package's TypeInfo): the call
             # that led here held no lock, so "every caller holds one" cannot be true.
@@ -332,6 +357,10 @@ class Follower:
             reason = self._reason(checked, go_file, function, shared)
             if reason is None or lock_mode_at(statement, go_file) is not Mode.NONE:
                 continue
+            if self._initialised_before(checked, go_file, function, shared) and (
+                mg005.locked_use(self.info, go_file, checked) is None
+            ):
+                continue  # the nil branch is dead: nobody sees nil
             if under_once is None:
                 under_once = runs_under_once(self.package, self.info, declaration)
             if under_once:
@@ -374,12 +403,54 @@ class Follower:
             sharing = model.sharing(expr, go_file, context)
             return sharing.reason if sharing is not None else None
 
-        shared = Shared(why(call_receiver(call)), tuple(why(a) for a in _arguments(call)),
-                        globals_, (), origin, 1)
+        receiver, arguments = call_receiver(call), _arguments(call)
+        receiver_reason, reasons = why(receiver), tuple(why(a) for a in arguments)
+
+        def preset(expr: Node | None, reason: str | None) -> tuple[str, ...]:
+            # Fields set before the start matter only for what is handed on as shared.
+            return set_before_start(self.package, self.info, context, expr) if reason else ()
+
+        shared = Shared(receiver_reason, reasons, globals_, (), origin, 1,
+                        preset(receiver, receiver_reason),
+                        _presets([preset(a, r) for a, r in zip(arguments, reasons,
+                                                               strict=True)]))
         # A lock held at the call covers what the callee does.
         if shared and lock_mode_at(call, go_file, self.info) is Mode.WRITE:
             return Shared()
         return shared
+
+    def _preset(self, expr: Node | None, go_file: GoFile, function: Node, shared: Shared
+                ) -> tuple[str, ...]:
+        """What the visited function hands on of the fields set before the start: its own
+        receiver or parameter, passed as it is."""
+        expr = unparen(expr) if expr is not None else None
+        if expr is None or expr.type != "identifier":
+            return ()
+        symbol = self.info.resolve(expr, go_file)
+        if not isinstance(symbol, LocalDecl) or not same_node(symbol.scope, function):
+            return ()
+        if symbol.kind == "receiver":
+            return shared.receiver_set
+        index = _parameter_index(function, symbol.ident) if symbol.kind == "param" else None
+        return shared.param_set(index) if index is not None else ()
+
+    def _initialised_before(self, checked: Node, go_file: GoFile, function: Node,
+                            shared: Shared) -> bool:
+        """`x.f` of a lazy initialisation is set on every path before the goroutines that
+        reach it start: by their starter (`Shared.receiver_set`), or by every constructor of
+        x's type in the module; and no code sets it back to nil."""
+        if checked.type != "selector_expression":
+            return False
+        operand = checked.child_by_field_name("operand")
+        field_node = checked.child_by_field_name("field")
+        if operand is None or field_node is None:
+            return False
+        field_name = go_file.text(field_node)
+        operand = unparen(operand)
+        if operand.type == "identifier" and field_name in self._preset(operand, go_file,
+                                                                       function, shared):
+            return never_set_nil(self.package, field_name, exported=field_name[:1].isupper())
+        return built_with_field(self.package, self.info, operand, go_file, field_name)
 
     def _reason(self, expr: Node | None, go_file: GoFile, function: Node, shared: Shared,
                 depth: int = 0) -> str | None:
@@ -404,7 +475,9 @@ class Follower:
             return shared.receiver
         if symbol.kind == "param":
             index = _parameter_index(function, symbol.ident)
-            return shared.param(index) if index is not None else None
+            if index is None or (root is expr and rebound_to_copy(root, go_file, self.info)):
+                return None  # `m = maps.Clone(m)` before: the function's own copy
+            return shared.param(index)
         if symbol.kind == "var" and symbol.value is not None and symbol.value_count == 1:
             value = unparen(symbol.value)
             if value.type in {"identifier", "selector_expression"} and root is expr:
@@ -431,6 +504,11 @@ class Follower:
             return False
         return expr.type == "selector_expression" or self.info.is_map_expr(expr, go_file) or (
             self.info.struct_of(self.info.type_of(expr, go_file)) is not None)
+
+
+def _presets(fields: list[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+    """Per-parameter fields set before the start; () when there are none at all."""
+    return tuple(fields) if any(fields) else ()
 
 
 def call_receiver(call: Node) -> Node | None:

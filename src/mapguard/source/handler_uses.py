@@ -36,7 +36,7 @@ _USES: dict[tuple[Path, str], tuple[bool, bool]] = {}
 _SOURCES: dict[Path, tuple[bytes, ...]] = {}
 
 
-def _module_sources(root: Path) -> tuple[bytes, ...]:
+def module_sources(root: Path) -> tuple[bytes, ...]:
     if root not in _SOURCES:
         sources = []
         for path in go_files_under(root, Selection(include_tests=False)):
@@ -66,7 +66,7 @@ def uses(root: Path, names: Iterable[str]) -> dict[str, tuple[bool, bool]]:
         pattern = re.compile(
             rb"\.(" + b"|".join(re.escape(n.encode()) for n in missing)
             + rb")\b(\s*\(\s*[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s*\)|\s*\()?")
-        for source in _module_sources(root):
+        for source in module_sources(root):
             for match in pattern.finditer(source):
                 line_start = source.rfind(b"\n", 0, match.start()) + 1
                 if b"//" in source[line_start:match.start()]:

@@ -63,9 +63,14 @@ makes for itself when each of its runs starts the goroutine once at a time (also
 restarts it with `wg.Wait(); goto retry`), one goroutine per element (`for _, c := range
 clients { go c.Run() }` over pointers: each has its own receiver), or another field of the
 same value, also when the starter reaches the value through a method that uses only other
-fields. A function handed to a task queue (`q.Queue(func() {...})`) or to a phony actor
-(`actor.Act(from, f)`, `phony.Block(actor, f)`) runs where the queue or the actor's inbox runs
-it, not in the goroutine that hands it over. Code in `_test.go` files is left to `go test
+fields. A map parameter (or local) that the function rebinds to a fresh map before the write —
+`m = maps.Clone(m)`, `m = make(...)`, a map literal — by a statement that runs on every path to
+it (earlier in the write's block, or in a block around it) is the function's own copy; a
+rebinding inside an `if` that does not hold the write, or after the write, does not count, nor
+does one whose variable is assigned again or has its address taken before the write, or in a
+function with a `goto`. A function handed to a task queue (`q.Queue(func() {...})`) or to a
+phony actor (`actor.Act(from, f)`, `phony.Block(actor, f)`) runs where the queue or the actor's
+inbox runs it, not in the goroutine that hands it over. Code in `_test.go` files is left to `go test
 -race`. When the goroutines are ordered by something the rule does not see (a channel
 handshake through another function), suppress the finding with
 `//mapguard:ignore MG004 <reason>`. Calls are not
@@ -100,6 +105,7 @@ from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import MapWrite, map_writes
 from mapguard.source.package import FuncDecl, GoFile
 from mapguard.source.typeinfo import LocalDecl, unparen, walk
+from mapguard.source.valueflow import rebound_to_copy
 
 # Bodies that start goroutines or handle requests. The other functions the rule looks into
 # (ones started with `go f()`, helpers handed a shared map) are parsed when it asks about them.
@@ -131,7 +137,7 @@ def run(pass_: Pass) -> None:
 
 def _in_context(pass_: Pass, model: Concurrency, write: MapWrite) -> str | None:
     context = model.context_of(write.statement, write.file)
-    if context is None:
+    if context is None or rebound_to_copy(write.target, write.file, pass_.info):
         return None
     sharing = model.sharing(write.target, write.file, context)
     if sharing is None:
@@ -150,6 +156,8 @@ def _handed_over(pass_: Pass, handoffs: Handoffs, write: MapWrite) -> str | None
     reason = handoffs.get((id(write.file), function.start_byte), {}).get(index)
     if reason is None or lock_mode_at(write.statement, write.file, pass_.info) is Mode.WRITE:
         return None
+    if rebound_to_copy(write.target, write.file, pass_.info):
+        return None  # `m = maps.Clone(m)` ran before: the write changes the function's copy
     return _message(write, reason, "a function that concurrent code calls with it",
                     lock_mode_at(write.statement, write.file, pass_.info))
 
@@ -226,6 +234,8 @@ def _shared_parameters(pass_: Pass, model: Concurrency) -> tuple[Handoffs, list[
 
 def _argument_reason(pass_: Pass, model: Concurrency, shared: Handoffs, call: Node,
                      go_file: GoFile, argument: Node) -> str | None:
+    if rebound_to_copy(argument, go_file, pass_.info):
+        return None  # it hands on its own copy
     context = model.context_of(call, go_file)
     if context is not None:
         sharing: Sharing | None = model.sharing(argument, go_file, context)

@@ -62,7 +62,20 @@ the function given to `once.Do` (also as a method value, `once.Do(x.init)`) or `
 and what only it calls, runs once. All of these are recognised. A method with a handler's
 parameters is a handler only when it is `ServeHTTP`, handed on as a value somewhere in the
 module, or not called there at all (a pooled per-request value's `Reset(rw, r)`, which its
-router calls, is not). Outside concurrent code the rule
+router calls, is not). In concurrent code, a field that every path sets before the goroutines
+start is not reported: set (to a call, a literal or an address, or by a setter method given a
+non-nil argument) before the `go` on every path of the function that starts them, or, for an
+unexported starter method, before every call of it (`start()` sets `s.limits`, then calls
+`run()`, which starts the goroutines); or set by every way the module builds the type — each
+composite literal of it names the field, or the function that builds it sets it (directly or
+through a setter such as `SetLogger`) before it returns the value or starts a goroutine, or
+every caller of that function does so right after the call — when the type's values are made
+nowhere else (no `new(T)`, `var v T`, `T` by value or embedded, no use of the type other than
+`*pkg.T` in other packages), its doc does not say its zero value is ready to use, and no code
+of the module sets the field to nil. Values built outside the module (a library's users) are
+not seen. The check-then-lock form (the function itself uses the field under a lock) stays
+reported either way: there the function treats the field as shared state. Outside concurrent
+code the rule
 reports only check-then-lock inside one function, so it leaves alone: fields the mutex does not
 guard (state one goroutine owns, settings filled in before the goroutines start), package-level
 values set up once, values that only other functions lock (their callers may be ordered in ways
@@ -103,6 +116,7 @@ from mapguard.source.typeinfo import (
     word_hits,
 )
 from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref, type_from_node
+from mapguard.source.valueflow import built_with_field, never_set_nil, set_before_start
 
 _BEFORE = re.compile(rb"([\w.]+)\s*$")
 _AFTER = re.compile(rb"^\s*([\w.]+)")
@@ -231,6 +245,12 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
         return None
     severity, where = verdict
     if severity is Severity.ERROR:
+        # A field every path sets before the goroutines start: the nil branch is dead. (The
+        # check-then-lock form below stays: the function itself treats the field as shared.)
+        if _set_before_goroutines(pass_, go_file, statement, checked) and (
+            locked_use(pass_.info, go_file, checked) is None
+        ):
+            return None
         return verdict
     if _never_called(pass_, statement, go_file):
         return None  # an unexported function nothing in the package calls cannot race
@@ -239,7 +259,7 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
     # (state one goroutine owns, settings written before any goroutine starts), package values
     # set up once, and values locked only by other functions (which may well be ordered by
     # what the rule cannot see) are left alone.
-    evidence = _locked_write(pass_, go_file, checked)
+    evidence = locked_use(pass_.info, go_file, checked)
     if evidence is None:
         return None
     return severity, f"{where}, and {evidence}"
@@ -274,6 +294,26 @@ def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Nod
     return None
 
 
+def _set_before_goroutines(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
+                           ) -> bool:
+    """`x.f` is set before the goroutine that runs the check starts (by its starter, or by
+    every call of it), or by every constructor of x's type; and nothing sets it back to nil
+    (`mapguard.source.valueflow`)."""
+    if checked.type != "selector_expression":
+        return False
+    operand = checked.child_by_field_name("operand")
+    field = checked.child_by_field_name("field")
+    if operand is None or field is None:
+        return False
+    name = go_file.text(field)
+    operand = unparen(operand)
+    context = Concurrency.of(pass_.package, pass_.info).context_of(statement, go_file)
+    if context is not None and name in set_before_start(pass_.package, pass_.info, context,
+                                                        operand):
+        return never_set_nil(pass_.package, name, exported=name[:1].isupper())
+    return built_with_field(pass_.package, pass_.info, operand, go_file, name)
+
+
 def set_just_before(statement: Node, go_file: GoFile, checked: Node) -> bool:
     """An earlier statement of the same block assigns the checked expression."""
     name = "".join(go_file.text(checked).split())
@@ -288,11 +328,10 @@ def set_just_before(statement: Node, go_file: GoFile, checked: Node) -> bool:
     return False
 
 
-def _locked_write(pass_: Pass, go_file: GoFile, checked: Node) -> str | None:
+def locked_use(info: TypeInfo, go_file: GoFile, checked: Node) -> str | None:
     """"it writes `x` with a lock held at line N" when the function that holds the nil check
     also reads or writes the checked field (of a value of the same type) or package variable
     under a lock: the check belongs inside that critical section."""
-    info = pass_.info
     function = enclosing_declaration(checked)
     if function is None:
         return None
