@@ -250,8 +250,11 @@ def _location(operand: Node, go_file: GoFile, info: TypeInfo) -> Identity | None
     return None
 
 
-def _record_conversion(slot: Slot, value: Node, go_file: GoFile, info: TypeInfo) -> None:
-    """A value stored into the slot: `unsafe.Pointer(x)` shows x's type."""
+def _record_conversion(slot: Slot, value: Node, go_file: GoFile, info: TypeInfo,
+                       depth: int = 0) -> None:
+    """A value stored into the slot: `unsafe.Pointer(x)` shows x's type; so does a function
+    of the package that returns such conversions (`tombstone()` returning
+    `unsafe.Pointer(&tombstoneObj)`, a sentinel of another type)."""
     value = unparen(value)
     if value.type == "nil":
         return
@@ -262,20 +265,41 @@ def _record_conversion(slot: Slot, value: Node, go_file: GoFile, info: TypeInfo)
             value = unparen(initial)  # `var deleted = unsafe.Pointer(new(int))`
         else:
             return
-    if value.type == "call_expression" and go_file.text(
-        value.child_by_field_name("function") or value
-    ) == "unsafe.Pointer":
-        arguments = call_arguments(value)
-        if len(arguments) != 1:
-            return
-        if _is_arithmetic(arguments[0], go_file):
-            slot.disqualified = True
-            return
-        stored = info.type_of(arguments[0], go_file)
-        if isinstance(stored, Unknown):
-            slot.unseen_store = True  # silent unless the location's own type shows it
-        elif stored != UNSAFE_POINTER:
-            slot.types.add(stored)
+    if value.type != "call_expression":
+        return
+    function = value.child_by_field_name("function") or value
+    if "".join(go_file.text(function).split()).strip("()") != "unsafe.Pointer":
+        _record_returned(slot, function, go_file, info, depth)
+        return
+    arguments = call_arguments(value)
+    if len(arguments) != 1:
+        return
+    if _is_arithmetic(arguments[0], go_file):
+        slot.disqualified = True
+        return
+    stored = info.type_of(arguments[0], go_file)
+    if isinstance(stored, Unknown):
+        slot.unseen_store = True  # silent unless the location's own type shows it
+    elif stored != UNSAFE_POINTER:
+        slot.types.add(stored)
+
+
+def _record_returned(slot: Slot, function: Node, go_file: GoFile, info: TypeInfo,
+                     depth: int) -> None:
+    """What a call of a function of the package stored into the slot can return: the
+    conversions it returns. Other calls (an atomic load of the same slot, another package's
+    function) tell nothing, as before."""
+    callee = info.called_function(function, go_file)
+    if callee is None:
+        return
+    if depth >= 2:
+        slot.unseen_store = True
+        return
+    declaration = callee.file.complete(callee.node)
+    for node in walk(declaration):
+        if node.type == "return_statement" and node.named_child_count:
+            for returned in node.named_children[0].named_children:
+                _record_conversion(slot, returned, callee.file, info, depth + 1)
 
 
 def _record_result(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) -> None:
