@@ -35,7 +35,9 @@ func install(m map[string]Route) { routes.Store(&m) }
 ```
 
 ## When it is a false alarm
-When several types share the pointer, when it takes part in pointer arithmetic (`unsafe.Add`,
+When several types share the pointer (also a marker of another type that a function of the
+package returns, `atomic.SwapPointer(&s.val, tombstone())` with `tombstone()` returning
+`unsafe.Pointer(&tombstoneObj)`), when it takes part in pointer arithmetic (`unsafe.Add`,
 `uintptr`, or a helper that is handed the raw value), when a field reinterpreted in place is not
 a pointer (`uintptr` addresses), or when no conversion and no declared type show what it holds,
 `atomic.Pointer[T]` cannot express it and the rule stays silent. Needs Go 1.19
