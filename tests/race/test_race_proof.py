@@ -51,6 +51,8 @@ HANDED_OUT = {
     ("mg013_locked_getter", "series.go", 99): 92,  # Handlers() / Register
     ("mg013_locked_getter", "series.go", 115): 27,  # Stats().Labels / SetLabel
     ("mg013_locked_getter", "series.go", 123): 33,  # Lookup() / Add
+    ("mg013_init_registry", "registry.go", 63): 49,  # Plugins() / Enable
+    ("mg013_init_registry", "registry.go", 86): 79,  # Hooks() / AddHook
 }
 
 WANT_TRAILING = re.compile(r"//\s*want((?:\s+MG\d{3})+)\s*$")

@@ -74,7 +74,9 @@ the shared writes is not visible from the hand-out.
 - The maps of a builder: a type with a method returning its own receiver
   (`func (b *B) With(...) *B`) is made for one construction, not shared.
 - A getter whose owner never writes the map in place with a lock held (filled only by a
-  constructor, replaced wholesale, or written without locks — MG004's subject); a getter that
+  constructor or at package initialisation — in `init`, or in a function only `init` calls that
+  no other package of the module names, `func init() { Register("mirror", m) }` — replaced
+  wholesale, or written without locks — MG004's subject); a getter that
   says its caller holds the lock (`...Locked`, "callers must hold s.mu"); an unexported getter
   that does not lock; a getter of a type whose mutex callers can take (embedded or exported); a
   getter that records the check-out in the owner (`b.flushing = true`, which its writers wait
@@ -103,6 +105,8 @@ from tree_sitter import Node
 
 from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity, is_support_code
+from mapguard.source.calls import every_call_site
+from mapguard.source.handler_uses import module_sources
 from mapguard.source.locks import Mode, documented_lock, lock_mode_at
 from mapguard.source.mapwrites import map_writes, write_statement
 from mapguard.source.package import FuncDecl, GoFile, VarDecl, receiver_type_name
@@ -890,7 +894,8 @@ def _locked_in_place_writes(pass_: Pass, owner: _Owner) -> list[tuple[GoFile, No
         functions = list(package.methods.get(name, {}).values())
     else:
         functions = [f for f in package.all_functions()
-                     if f.name != "init" and name.encode() in _text_of(f)]
+                     if f.name != "init" and name.encode() in _text_of(f)
+                     and not _runs_only_at_init(pass_, f)]
     regions = [(f.file, f.file.complete(f.node)) for f in functions if not f.file.is_test]
     found: list[tuple[GoFile, Node]] = []
     for write in map_writes(package, info, regions):
@@ -905,6 +910,38 @@ def _locked_in_place_writes(pass_: Pass, owner: _Owner) -> list[tuple[GoFile, No
     found.sort(key=lambda item: (str(item[0].path), item[1].start_byte))
     package.memo[key] = found
     return found
+
+
+def _runs_only_at_init(pass_: Pass, function: FuncDecl, depth: int = 0) -> bool:
+    """A function called only from the package's `init` functions (or from functions that
+    are), never used as a value, and — when exported — named by no other package of the
+    module: it runs before `main`, so no getter can have handed the map out yet
+    (`func init() { Register("mirror", m) }`)."""
+    if function.is_method or depth > 2:
+        return False
+    if function.name[:1].isupper() and _named_elsewhere(pass_, function.name):
+        return False
+    return every_call_site(pass_.package, pass_.info, function, lambda site: (
+        site.caller is not None and not site.caller.file.is_test and (
+            site.caller.name == "init" or _runs_only_at_init(pass_, site.caller, depth + 1))))
+
+
+def _named_elsewhere(pass_: Pass, name: str) -> bool:
+    """Whether a file of the module that imports this package names `x.name` (a call or a
+    use as a value); without a go.mod the package's import path is unknown: assume so."""
+    package = pass_.package
+    module = package.module
+    if module is None:
+        return True
+    relative = package.directory.relative_to(module.root).as_posix() if (
+        package.directory.is_relative_to(module.root)) else None
+    if relative is None:
+        return True
+    path = module.path if relative == "." else f"{module.path}/{relative}"
+    imported = b'"' + path.encode() + b'"'
+    qualified = re.compile(rb"\." + re.escape(name.encode()) + rb"\b")
+    return any(imported in source and qualified.search(source)
+               for source in module_sources(module.root))
 
 
 def _text_of(function: FuncDecl) -> bytes:
