@@ -59,7 +59,9 @@ says so ("Lock should be held.", "Lock held on entry", "callers must hold mu", "
 with the lock held", ...), when every call of it in the package's non-test code holds the lock,
 or when it takes the lock itself under a flag (`if locking { mu.Lock(); defer mu.Unlock() }`);
 the function given to `once.Do` (also as a method value, `once.Do(x.init)`) or `sync.OnceFunc`,
-and what only it calls, runs once. All of these are recognised. A method with a handler's
+and what only it calls, runs once; so does the assignment of double-checked locking (`if x ==
+nil { mu.Lock(); if x == nil { x = ... }; mu.Unlock() }`), whose unlocked first read `go test
+-race` judges. All of these are recognised. A method with a handler's
 parameters is a handler only when it is `ServeHTTP`, handed on as a value somewhere in the
 module, or not called there at all (a pooled per-request value's `Reset(rw, r)`, which its
 router calls, is not). In concurrent code, a field that every path sets before the goroutines
@@ -241,6 +243,8 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
     # The protections that cost a search of the package come last, for verdicts only.
     if verdict is None or lock_mode_at(statement, go_file, pass_.info) is not Mode.NONE:
         return None
+    if _rechecked_under_lock(pass_, go_file, statement):
+        return None
     if _inside_once(statement, go_file) or _function_run_by_once(pass_, statement, go_file):
         return None
     severity, where = verdict
@@ -263,6 +267,23 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
     if evidence is None:
         return None
     return severity, f"{where}, and {evidence}"
+
+
+def _rechecked_under_lock(pass_: Pass, go_file: GoFile, statement: Node) -> bool:
+    """Double-checked locking: the body takes a lock and checks again before assigning
+    (`if x == nil { mu.Lock(); if x == nil { x = ... }; mu.Unlock() }`). Only one goroutine
+    assigns; what is left is the unlocked first read, not the lost value this rule reports."""
+    condition = statement.child_by_field_name("condition")
+    body = statement.child_by_field_name("consequence")
+    if condition is None or body is None:
+        return False
+    wanted = "".join(go_file.text(condition).split())
+    return any(
+        inner.type == "if_statement"
+        and (inner_condition := inner.child_by_field_name("condition")) is not None
+        and "".join(go_file.text(inner_condition).split()) == wanted
+        and lock_mode_at(inner, go_file, pass_.info) is not Mode.NONE
+        for inner in walk(body))
 
 
 def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
