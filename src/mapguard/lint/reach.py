@@ -52,6 +52,7 @@ from mapguard.source.typeinfo import (
 from mapguard.source.types import Named, deref
 from mapguard.source.valueflow import (
     built_with_field,
+    checked_field,
     never_set_nil,
     rebound_to_copy,
     set_before_start,
@@ -439,14 +440,10 @@ class Follower:
         """`x.f` of a lazy initialisation is set on every path before the goroutines that
         reach it start: by their starter (`Shared.receiver_set`), or by every constructor of
         x's type in the module; and no code sets it back to nil."""
-        if checked.type != "selector_expression":
+        parts = checked_field(checked, go_file)
+        if parts is None:
             return False
-        operand = checked.child_by_field_name("operand")
-        field_node = checked.child_by_field_name("field")
-        if operand is None or field_node is None:
-            return False
-        field_name = go_file.text(field_node)
-        operand = unparen(operand)
+        operand, field_name = parts
         if operand.type == "identifier" and field_name in self._preset(operand, go_file,
                                                                        function, shared):
             return never_set_nil(self.package, field_name, exported=field_name[:1].isupper())

@@ -237,6 +237,17 @@ def _method_declaration(package: Package, function: Node, go_file: GoFile) -> Fu
     return found if found is not None and same_node(found.node, function) else None
 
 
+def checked_field(checked: Node, go_file: GoFile) -> tuple[Node, str] | None:
+    """(operand, field name) of a lazily initialised `x.f`; None for anything else."""
+    if checked.type != "selector_expression":
+        return None
+    operand = checked.child_by_field_name("operand")
+    field = checked.child_by_field_name("field")
+    if operand is None or field is None:
+        return None
+    return unparen(operand), go_file.text(field)
+
+
 def built_with_field(package: Package, info: TypeInfo, operand: Node, go_file: GoFile,
                      field: str) -> bool:
     """`operand` is a value of a struct type of this package whose every constructor in the

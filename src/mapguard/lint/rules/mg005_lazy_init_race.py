@@ -118,7 +118,12 @@ from mapguard.source.typeinfo import (
     word_hits,
 )
 from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref, type_from_node
-from mapguard.source.valueflow import built_with_field, never_set_nil, set_before_start
+from mapguard.source.valueflow import (
+    built_with_field,
+    checked_field,
+    never_set_nil,
+    set_before_start,
+)
 
 _BEFORE = re.compile(rb"([\w.]+)\s*$")
 _AFTER = re.compile(rb"^\s*([\w.]+)")
@@ -320,14 +325,10 @@ def _set_before_goroutines(pass_: Pass, go_file: GoFile, statement: Node, checke
     """`x.f` is set before the goroutine that runs the check starts (by its starter, or by
     every call of it), or by every constructor of x's type; and nothing sets it back to nil
     (`mapguard.source.valueflow`)."""
-    if checked.type != "selector_expression":
+    parts = checked_field(checked, go_file)
+    if parts is None:
         return False
-    operand = checked.child_by_field_name("operand")
-    field = checked.child_by_field_name("field")
-    if operand is None or field is None:
-        return False
-    name = go_file.text(field)
-    operand = unparen(operand)
+    operand, name = parts
     context = Concurrency.of(pass_.package, pass_.info).context_of(statement, go_file)
     if context is not None and name in set_before_start(pass_.package, pass_.info, context,
                                                         operand):
