@@ -136,6 +136,36 @@ def test_calls_that_overlap_without_nesting_fall_back_to_the_full_scan() -> None
     assert enclosing_calls([(b"new", 0, 10), (b"new", 5, 12)]) is None
 
 
+LEADING_EMPTY_STATEMENTS = go("""
+    package p
+
+    import "sync"
+
+    func f(wg *sync.WaitGroup, cleanup func(), m map[string]int) {
+    	wg.Go(func() { ; cleanup() })
+    	for { ; ; break }
+    	s := "{ ; }"
+    	for k := range m { ;
+    		delete(m, k)
+    	}
+    	_ = s
+    }
+""")
+
+
+@pytest.mark.usefixtures("newest_gofmt")
+def test_an_empty_statement_opening_a_block_parses_in_place() -> None:
+    """gofmt accepts `{ ; f() }` (dd-trace-go has one); the grammar reads it once the `;` is
+    blanked, and nothing else moves (the string's `{ ; }` is text, left alone)."""
+    assert gofmt_accepts(LEADING_EMPTY_STATEMENTS) is True
+    tree = parse_go(LEADING_EMPTY_STATEMENTS)
+    assert first_syntax_error(tree) is None
+    assert tree.root_node.end_byte == len(LEADING_EMPTY_STATEMENTS)
+    text = LEADING_EMPTY_STATEMENTS.decode()
+    loop = text.index("for k := range m")
+    assert tree.root_node.descendant_for_byte_range(loop, loop + 3).type in {"for", "for_statement"}
+
+
 @pytest.mark.parametrize("broken", [
     "package p\n\nfunc f() { x := new(42 }\n",
     "package p\n\nfunc (r *R) N[T any(n T) {}\n",

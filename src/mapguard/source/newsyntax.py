@@ -8,6 +8,9 @@ tree-sitter-go 0.25 predates two changes to Go's syntax, and no newer release of
 - Go 1.27: generic methods — a method may declare type parameters of its own
   (`func (r *Rand) N[Int intType](n Int) Int`).
 
+It also never accepted an empty statement at the start of a block (`func() { ; f() }`), which
+gofmt does (dd-trace-go has one); that `;` is blanked to a space.
+
 Every rewrite here keeps each byte at its offset and each line break where it was, so positions
 in the rewritten text are positions in the file: findings, fixes and code frames need no
 mapping. A `new` whose operand the grammar cannot read becomes a same-length identifier, so
@@ -159,6 +162,22 @@ def error_offsets(tree: Tree) -> list[int]:
     return offsets
 
 
+_AFTER_OPENING = re.compile(rb"(?:[ \t\r\n]*;)+")
+
+
+def leading_empty_statements(source: bytes, tokens: Tokens | None = None) -> list[int]:
+    """Offsets of the `;` of empty statements that open a block (`func() { ; f() }`): gofmt
+    accepts them, the grammar does not. Blanked, they leave the same block."""
+    found: list[int] = []
+    for text, _start, end in tokens if tokens is not None else _tokens(source):
+        if text != b"{":
+            continue
+        run = _AFTER_OPENING.match(source, end)
+        if run is not None:
+            found.extend(end + i for i, byte in enumerate(run.group()) if byte == ord(";"))
+    return found
+
+
 def reparse_newer_syntax(source: bytes, tree: Tree, parse: Callable[[bytes], Tree]) -> Tree:
     """The tree of the best rewrite of `source`, given its failed parse `tree` (`tree` itself
     when nothing here applies).
@@ -172,6 +191,8 @@ def reparse_newer_syntax(source: bytes, tree: Tree, parse: Callable[[bytes], Tre
     blanked = bytearray(source)
     for start, end in method_type_parameters(source, tokens):
         _blank(blanked, start, end)
+    for offset in leading_empty_statements(source, tokens):
+        blanked[offset] = ord(" ")
     if blanked != source:
         tree = parse(bytes(blanked))
     calls = builtin_calls(source, tokens)
