@@ -18,6 +18,7 @@ from mapguard.lint.rules import (
     mg011_hot_map_creation,
     mg012_hot_map_growth,
     mg013_shared_map_alias,
+    mg014_unproven_shared_map_race,
 )
 
 ALL_RULES: tuple[Rule, ...] = tuple(sorted(
@@ -35,6 +36,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(sorted(
         mg011_hot_map_creation.RULE,
         mg012_hot_map_growth.RULE,
         mg013_shared_map_alias.RULE,
+        mg014_unproven_shared_map_race.RULE,
     ),
     key=lambda rule: rule.code,
 ))
