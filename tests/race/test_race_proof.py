@@ -5,8 +5,9 @@ have a driver in tests/race/drivers/, its `TestRace*` functions must be reported
 -race` (or die with `fatal error: concurrent map ...`), and every annotated line must be named by
 the race detector — the write itself for MG004/MG008/MG013, a line of the `if` statement for MG005
 (MG014: as MG004 or MG005, whose finding it holds), the owner's write for an MG013 getter
-(HANDED_OUT). Drivers of packages without those annotations are the matching *negatives*: their `TestClean*` functions exercise the
-same shapes done right (locks, waits, Once, copy-on-write) and must run clean. The list of
+(HANDED_OUT). Drivers of packages without those annotations are the matching *negatives*: their
+`TestClean*` functions exercise the same shapes done right (locks, waits, Once, copy-on-write)
+and must run clean. The list of
 positives comes from the annotations, so a new positive fixture cannot escape the proof.
 """
 
