@@ -21,11 +21,12 @@ held (file:line)").
 When it is true, it is what MG004 and MG005 say: two goroutines write one map at once, and the
 runtime kills the process with `fatal error: concurrent map writes`; or two goroutines both see
 nil and one keeps using the value the other replaced. It is off by default because on real code
-reachability alone is not enough to tell: in the hand reviews of fresh trees (docs/review/,
-fresh-sample-round2.md, -round6.md, -round7.md and the MG014 section of fresh-sample-round2.md)
-these findings were false 36–75 % of the time — an event loop that owns its state, a goroutine
-its starter waits for through a channel, a value made for one goroutine, an order set by code
-the rule does not see — while the findings MG004 and MG005 keep were never false. A check that
+reachability alone is not enough to tell: in the hand reviews of fresh trees (docs/review/:
+fresh-sample-round2.md, -round6.md, -round7.md, -round8.md, and the MG014 decision in
+fresh-sample-round2.md) these findings were false 36–75 % of the time — an event loop that
+owns its state, a goroutine its starter waits for through a channel, a value made for one
+goroutine, an order set by code the rule does not see — while the proofs MG004 and MG005 keep
+were not (one false finding in round 8, a lock taken under a flag, is the lock's miss). A check that
 cannot be made precise is not on by default.
 
 ## Example
