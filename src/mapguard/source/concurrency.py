@@ -1021,7 +1021,9 @@ def _after_join(node: Node, go_file: GoFile, context: Context) -> bool:
     """`close(quit); x.wg.Wait()` and then a use, in the same function body: the goroutine
     signals `x.wg.Done()` (the event loop's `defer n.wg.Done()`), so once the wait returns it
     has ended and the use cannot overlap it (`Stop` tearing down what the loop owned)."""
-    groups = {_last_field(call, context.file) for call in walk(context.function)
+    # The goroutine's body may have been left out of the first parse (no rule's trigger in it).
+    body = context.file.complete(context.function)
+    groups = {_last_field(call, context.file) for call in walk(body)
               if call.type == "call_expression" and _method_name(call, context.file) == "Done"}
     groups.discard(None)
     if not groups:
