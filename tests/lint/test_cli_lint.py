@@ -136,15 +136,19 @@ def test_speed_advice_that_needs_evidence_is_off_by_default(
         return [f["rule"] for f in json.loads(out)["findings"]]
 
     status, out, _ = run([], capsys)
-    # The text report ends with one line naming what was left off and how to turn it on.
+    # The text report ends with a line per reason naming what was left off and how to turn
+    # it on: speed advice (a profile ranks it), and races proven only by reachability.
     assert status == 1 and ": MG003 [" in out and ": MG002 [" not in out
-    assert out.strip().splitlines()[-1].startswith(
+    speed_line, unproven_line = out.strip().splitlines()[-2:]
+    assert speed_line.startswith(
         "Off by default: MG001, MG002, MG010 (speed advice that pays only where code runs "
         "often): --extend-select MG001,MG002,MG010 turns them on")
+    assert unproven_line.startswith("Off by default: MG014 (races whose only proof is") and (
+        unproven_line.endswith("--extend-select MG014 turns it on."))
     assert rules([]) == ["MG003"]
     assert rules(["--extend-select", "missing-size-hint"]) == ["MG003", "MG002"]
     _, out, _ = run([*WITH_MG002], capsys)
-    assert out.strip().splitlines()[-1].startswith("Off by default: MG001, MG010 (")
+    assert out.strip().splitlines()[-2].startswith("Off by default: MG001, MG010 (")
     assert rules(["--select", "MG002"]) == ["MG002"]
     (module / ".mapguard.toml").write_text('extend-select = ["MG002"]\n')
     assert rules([]) == ["MG003", "MG002"]

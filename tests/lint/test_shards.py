@@ -70,9 +70,9 @@ func forget(m map[string]int) {{
 
 
 def test_overlaps_across_shards_are_settled_as_in_the_whole_package(tmp_path: Path) -> None:
-    # MG004 runs in the lead shard only; its finding on the delete shares a line with MG003's
-    # on the loop, in a file of the other shard: as in a whole run, MG003 loses its fix (the
-    # two rules advise differently there).
+    # MG014 (MG004's analysis: a map handed to a helper) runs in the lead shard only; its
+    # finding on the delete shares a line with MG003's on the loop, in a file of the other
+    # shard: as in a whole run, MG003 loses its fix (the two rules advise differently there).
     (tmp_path / "go.mod").write_text("module example.com/p\n\ngo 1.24\n")
     (tmp_path / "handler.go").write_text(HANDLER)
     (tmp_path / "forget.go").write_text(FORGET.format(padding="x" * 4000))
@@ -81,7 +81,7 @@ def test_overlaps_across_shards_are_settled_as_in_the_whole_package(tmp_path: Pa
     targets = [str(tmp_path)]
     whole = lint(targets, LintOptions(jobs=1))
     assert [(f.rule, f.line, f.fix) for f in whole.findings] == [("MG003", 5, None),
-                                                                 ("MG004", 6, None)]
+                                                                 ("MG014", 6, None)]
     split_options = LintOptions(jobs=2, shard_bytes=1)
     expansion = expand(targets, tmp_path, Selection())
     work = split_work(list(expansion.targets), [split_options], 2, 1)
@@ -105,10 +105,10 @@ def test_a_lead_shard_with_files_of_its_own_gives_the_whole_package_result(tmp_p
     every_rule = LintOptions(jobs=2, shard_bytes=1)
     work = split_work(list(expansion.targets), [every_rule], 2, 1)
     assert [(unit.lead, len(unit.shard or ())) for unit in work] == [(True, 0), (False, 18)]
-    two_rules = replace(every_rule, rules=tuple(rule_for(code) for code in ("MG003", "MG004")))
+    two_rules = replace(every_rule, rules=tuple(rule_for(code) for code in ("MG003", "MG014")))
     work = split_work(list(expansion.targets), [two_rules], 2, 1)
     assert [unit.lead for unit in work] == [True, False]
     assert all(unit.shard for unit in work)
     whole = lint(targets, replace(two_rules, jobs=1, shard_bytes=None))
-    assert [f.rule for f in whole.findings] == ["MG003", "MG004"]
+    assert [f.rule for f in whole.findings] == ["MG003", "MG014"]
     assert summary(lint(targets, two_rules)) == summary(whole)

@@ -1,12 +1,13 @@
-"""Proof by the race detector for the concurrency rules MG004, MG005, MG008 and MG013.
+"""Proof by the race detector for the concurrency rules MG004, MG005, MG008, MG013 and MG014.
 
-Every corpus package that carries an MG004, MG005, MG008 or MG013 annotation is a *positive*
-package: it must have a driver in tests/race/drivers/, its `TestRace*` functions must be reported
-racy by `go test -race` (or die with `fatal error: concurrent map ...`), and every annotated line
-must be named by the race detector — the write itself for MG004/MG008/MG013, a line of the `if`
-statement for MG005, the owner's write for an MG013 getter (HANDED_OUT). Drivers of packages
-without those annotations are the matching *negatives*: their `TestClean*` functions exercise the
-same shapes done right (locks, waits, Once, copy-on-write) and must run clean. The list of
+Every corpus package that carries an annotation of one of them is a *positive* package: it must
+have a driver in tests/race/drivers/, its `TestRace*` functions must be reported racy by `go test
+-race` (or die with `fatal error: concurrent map ...`), and every annotated line must be named by
+the race detector — the write itself for MG004/MG008/MG013, a line of the `if` statement for MG005
+(MG014: as MG004 or MG005, whose finding it holds), the owner's write for an MG013 getter
+(HANDED_OUT). Drivers of packages without those annotations are the matching *negatives*: their
+`TestClean*` functions exercise the same shapes done right (locks, waits, Once, copy-on-write)
+and must run clean. The list of
 positives comes from the annotations, so a new positive fixture cannot escape the proof.
 """
 
@@ -24,7 +25,7 @@ from .harness import RaceRun, RaceTarget, Verdict, run_race
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
 DRIVERS = Path(__file__).parent / "drivers"
-RACE_RULES = ("MG004", "MG005", "MG008", "MG013")
+RACE_RULES = ("MG004", "MG005", "MG008", "MG013", "MG014")
 # The race detector never reports a race that is not there, but it can miss one: it names one
 # race per memory location and then stops watching it, and a run that dies on the runtime's fatal
 # map error stops early. So a package is run again (at most this often) while some TestRace*
@@ -63,7 +64,7 @@ pytestmark = pytest.mark.slow
 
 
 def race_annotations(package: Path) -> dict[Path, list[tuple[int, str]]]:
-    """{file: [(line, code)]} of the MG004/MG005/MG008 annotations of one package."""
+    """{file: [(line, code)]} of the annotations of `RACE_RULES` in one package."""
     found: dict[Path, list[tuple[int, str]]] = defaultdict(list)
     for path in sorted(package.rglob("*.go")):  # a module-wide fixture has packages below
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -124,7 +125,10 @@ def _uncovered(package: Path, runs: list[RaceRun]) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
         for line, code in wanted:
             # MG005 reports the `if`; the racing access is its nil check or the assignment.
-            span = statement_span(lines, line) if code == "MG005" else range(line, line + 1)
+            # (MG014 reports MG005's `if` or MG004's write.)
+            lazy = code == "MG005" or (code == "MG014" and lines[line - 1].lstrip().startswith(
+                "if "))
+            span = statement_span(lines, line) if lazy else range(line, line + 1)
             hidden_behind = HIDDEN_BEHIND.get((package.name, path.name, line),
                                               HANDED_OUT.get((package.name, path.name, line)))
             if hidden_behind is not None:
@@ -164,11 +168,18 @@ def test_every_driver_exercises_a_corpus_package() -> None:
     assert not orphans, f"drivers without a corpus package: {orphans}"
 
 
+# MG014 holds what MG004 and MG005 report without proof: its positives sit in their packages
+# (found by its annotations), and their negative drivers are its negatives too.
+FAMILY = {"MG014": ("mg004_", "mg005_", "mg014_")}
+
+
 def test_each_race_rule_has_positives_and_clean_negatives() -> None:
     for rule in RACE_RULES:
-        prefix = rule.lower() + "_"
-        assert any(p.startswith(prefix) for p in POSITIVES), f"no {rule} positive package"
-        assert any(n.startswith(prefix) for n in NEGATIVES), f"no {rule} negative driver"
+        prefixes = FAMILY.get(rule, (rule.lower() + "_",))
+        assert any(p.startswith(prefixes) and any(
+            code == rule for found in race_annotations(CORPUS / p).values() for _, code in found)
+            for p in POSITIVES), f"no {rule} positive package"
+        assert any(n.startswith(prefixes) for n in NEGATIVES), f"no {rule} negative driver"
 
 
 def _never_racy(runs: list[RaceRun]) -> list[str]:

@@ -493,7 +493,7 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
     following = following_here((rule.code for rule in options.rules), text) if lead else (
         frozenset())
     triggers = _triggers_by_file(package_dir, rules, options, shard, lead=lead)
-    if following & {"MG004", "MG005"}:
+    if following & {"MG004", "MG005", "MG014"}:
         triggers = _with_context_bodies(triggers)
     packages, errors = load_packages(package_dir, choose, None, judge, shard, triggers)
     findings: list[Finding] = []
@@ -569,14 +569,22 @@ def _triggers_outside_support(package_dir: PackageDir, rules: Sequence[Rule],
 
 
 def _new_findings(known: Iterable[Finding], found: Iterable[Finding]) -> list[Finding]:
-    """The findings of `found` at places no finding of the same rule in `known` holds."""
+    """The findings of `found` at places no finding of the same rule in `known` holds. MG014
+    holds the findings MG004 and MG005 leave for want of proof: the package's own analysis and
+    the calls followed into it can weigh the proof of one write differently, and it is still
+    one finding."""
     seen = {(f.rule, f.path, f.line) for f in known}
     fresh: list[Finding] = []
     for finding in found:
-        if (finding.rule, finding.path, finding.line) not in seen:
+        if not any((rule, finding.path, finding.line) in seen
+                   for rule in _SAME_PROBLEM.get(finding.rule, (finding.rule,))):
             seen.add((finding.rule, finding.path, finding.line))
             fresh.append(finding)
     return fresh
+
+
+_SAME_PROBLEM = {"MG004": ("MG004", "MG014"), "MG005": ("MG005", "MG014"),
+                 "MG014": ("MG004", "MG005", "MG014")}
 
 
 def _body_triggers(rules: Sequence[Rule]) -> tuple[TextPattern, ...] | None:
@@ -725,6 +733,8 @@ def _suppressed(finding: Finding, lines: list[bytes]) -> bool:
         if number == finding.line - 1 and not text.lstrip().startswith("//"):
             continue
         parsed = parse_ignore(text)
-        if parsed is not None and finding.rule in parsed.codes:
-            return True
+        if parsed is not None and (finding.rule in parsed.codes or (
+            finding.rule == "MG014" and parsed.codes & {"MG004", "MG005"}
+        )):
+            return True  # MG014 reports what MG004 and MG005 did: their comments still hold
     return False

@@ -34,7 +34,7 @@ class CommandLine:
     no_cache: bool = False
     advice_everywhere: bool | None = None
     extend_select: tuple[str, ...] = ()
-    profile: bool = False  # --profile: the rules that are off by default run on its evidence
+    profile: bool = False  # --profile: the speed advice that is off by default runs on its evidence
 
 
 def options_from(loaded: LoadedConfig, flags: CommandLine) -> LintOptions:

@@ -1,4 +1,4 @@
-"""The module-wide part of MG004, MG005 and MG008: calls followed across the packages of a
+"""The module-wide part of MG004, MG005, MG014 and MG008: calls followed across the packages of a
 module, built on the per-package results and cached like them.
 
 Each package's analysis (`engine.analyse_dir`) follows the calls its concurrent code and its
@@ -36,13 +36,14 @@ from mapguard.source.package import Package
 from mapguard.source.typeinfo import TypeInfo
 from mapguard.source.xpkg import signatures_digest
 
-FOLLOWING_RULES = frozenset({"MG004", "MG005", "MG008"})
+FOLLOWING_RULES = frozenset({"MG004", "MG005", "MG008", "MG014"})
 MAX_ROUNDS = 8
 
 
 def following_here(codes: Iterable[str], text: bytes) -> frozenset[str]:
     """The rules among `codes` worth following calls for in a package whose files, joined,
-    are `text`: MG004 and MG005 where concurrency starts, MG008 where a map is published.
+    are `text`: MG004, MG005 and MG014 where concurrency starts, MG008 where a map is
+    published.
     (Their own markers say nothing here: a handler that only calls a store holds none.)"""
     starts = any(pattern.search(text) for pattern in CONTEXT_BODIES)
     publishes = any(marker in text for marker in PUBLISHING)
@@ -57,7 +58,7 @@ def follow_in_package(package: Package, codes: frozenset[str],
     model = package.memo.get("concurrency")
     info = model.info if isinstance(model, Concurrency) else TypeInfo(package)
     follower = Follower(package, info)
-    if codes & {"MG004", "MG005"}:
+    if codes & {"MG004", "MG005", "MG014"}:
         follower.from_contexts(model if isinstance(model, Concurrency)
                                else Concurrency.of(package, info), owns)
     if "MG008" in codes:

@@ -13,6 +13,7 @@ import click
 
 from mapguard import __version__
 from mapguard.clikit import counted
+from mapguard.lint.registry import PROFILE_RANKED
 from mapguard.lint.results import FileNote, LintResult, VersionNote
 from mapguard.lint.rule import Finding, Rule, Severity
 
@@ -87,11 +88,17 @@ def render_text(result: LintResult, cwd: Path, *, color: bool = False,
             out.append(f"    fix available: {finding.fix.description} ({how})")
         out.append("")
     out.append(summary_line(result))
-    if result.off_by_default:
-        codes = ",".join(result.off_by_default)
-        out.append(f"Off by default: {', '.join(result.off_by_default)} (speed advice that "
-                   f"pays only where code runs often): --extend-select {codes} turns them on, "
+    speed = [code for code in result.off_by_default if code in PROFILE_RANKED]
+    unproven = [code for code in result.off_by_default if code not in PROFILE_RANKED]
+    if speed:
+        out.append(f"Off by default: {', '.join(speed)} (speed advice that pays only where "
+                   f"code runs often): --extend-select {','.join(speed)} turns them on, "
                    "--profile FILE turns them on where a profile shows the code hot.")
+    if unproven:
+        out.append(f"Off by default: {', '.join(unproven)} (races whose only proof is that "
+                   "other goroutines can reach the map, too often false on real code): "
+                   f"--extend-select {','.join(unproven)} turns "
+                   f"{'it' if len(unproven) == 1 else 'them'} on.")
     return "\n".join(out)
 
 

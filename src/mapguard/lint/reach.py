@@ -38,6 +38,7 @@ from mapguard.lint.rules import mg005_lazy_init_race as mg005
 from mapguard.lint.rules import mg008_published_map_mutated as mg008
 from mapguard.source.calls import runs_under_once
 from mapguard.source.concurrency import Concurrency, Context
+from mapguard.source.lockevidence import locked_elsewhere
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import map_writes
 from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
@@ -323,6 +324,17 @@ class Follower:
                 continue
             lock_note = (" (an RLock is held, but RLock only allows reads)"
                          if mode is Mode.READ else "")
+            # Following starts only from handlers and goroutines that run several times at
+            # once: a package-level map is proof enough (MG004); a receiver or an argument
+            # handed on is reachability, MG014's, unless the package locks the map elsewhere.
+            rule, evidence = "MG004", ""
+            if not self._package_level(write.target, go_file):
+                elsewhere = locked_elsewhere(self.package, self.info, go_file, write.target,
+                                             write.statement) if mode is Mode.NONE else None
+                rule, evidence = ("MG004", elsewhere) if elsewhere is not None else (
+                    "MG014", "")
+            if evidence:
+                reason = f"{reason}, and elsewhere it is accessed with a lock held ({evidence})"
             message = (
                 f"`{target}` is written without a lock{lock_note} in {name}, which "
                 f"{shared.origin} reaches through the call at {where}: {reason}: two "
@@ -330,7 +342,7 @@ class Follower:
                 "with `fatal error: concurrent map writes` (go test -race reports a DATA "
                 "RACE). Hold a sync.Mutex around every access to it, or give the map to a "
                 "single goroutine")
-            self.reach.effects.append(Effect("MG004", go_file, write.statement, message))
+            self.reach.effects.append(Effect(rule, go_file, write.statement, message))
 
     def _lazy_inits(self, declaration: FuncDecl, go_file: GoFile, function: Node,
                     shared: Shared, name: str, where: str) -> None:
@@ -373,7 +385,12 @@ class Follower:
                 "goroutines can both see nil and both assign, and one keeps using the value "
                 "the other replaced (go test -race reports a DATA RACE). Use sync.Once, "
                 "initialise it eagerly, or take the lock before the check")
-            self.reach.effects.append(Effect("MG005", go_file, statement, message))
+            # As for writes: a package-level variable, or the function's own use of the value
+            # under a lock (check-then-lock), proves it; the rest is MG014's.
+            proven = self._package_level(checked, go_file) or mg005.locked_use(
+                self.info, go_file, checked) is not None
+            self.reach.effects.append(Effect("MG005" if proven else "MG014", go_file,
+                                             statement, message))
 
     # ---- why an expression is shared -----------------------------------------------------
 
@@ -480,6 +497,22 @@ class Follower:
             if value.type in {"identifier", "selector_expression"} and root is expr:
                 return self._reason(value, go_file, function, shared, depth + 1)
         return None
+
+    def _package_level(self, expr: Node | None, go_file: GoFile, depth: int = 0) -> bool:
+        """`expr` is (a field of) a package-level variable, or a local bound to one."""
+        root = _root(expr)
+        if root is None or depth > 3:
+            return False
+        symbol = self.info.resolve(root, go_file)
+        if isinstance(symbol, VarDecl):
+            return not symbol.constant
+        if isinstance(symbol, LocalDecl) and symbol.kind == "var" and root is expr and (
+            symbol.value is not None and symbol.value_count == 1
+        ):
+            value = unparen(symbol.value)
+            return value.type in {"identifier", "selector_expression"} and (
+                self._package_level(value, go_file, depth + 1))
+        return False
 
     def _published(self, expr: Node | None, go_file: GoFile, function: Node,
                    shared: Shared) -> str | None:

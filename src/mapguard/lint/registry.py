@@ -18,6 +18,7 @@ from mapguard.lint.rules import (
     mg011_hot_map_creation,
     mg012_hot_map_growth,
     mg013_shared_map_alias,
+    mg014_unproven_shared_map_race,
 )
 
 ALL_RULES: tuple[Rule, ...] = tuple(sorted(
@@ -35,6 +36,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(sorted(
         mg011_hot_map_creation.RULE,
         mg012_hot_map_growth.RULE,
         mg013_shared_map_alias.RULE,
+        mg014_unproven_shared_map_race.RULE,
     ),
     key=lambda rule: rule.code,
 ))
@@ -54,12 +56,13 @@ def rule_for(key: str) -> Rule:
 def select_rules(select: list[str] | None, ignore: list[str], *,
                  extend: list[str] | None = None, profile: bool = False) -> tuple[Rule, ...]:
     """The rules a run uses: those named by `select`, else those on by default (with a
-    profile, also the ones that are off by default: the profile ranks them), plus `extend`,
-    less `ignore`."""
+    profile, also the speed advice that is off by default: the profile ranks it), plus
+    `extend`, less `ignore`."""
     if select:
         chosen = [rule_for(key) for key in select]
     else:
-        chosen = [rule for rule in ALL_RULES if rule.on_by_default or profile]
+        chosen = [rule for rule in ALL_RULES
+                  if rule.on_by_default or (profile and rule.code in PROFILE_RANKED)]
     chosen += [rule_for(key) for key in extend or ()]
     ignored = {rule_for(key).code for key in ignore}
     unique = {rule.code: rule for rule in chosen if rule.code not in ignored}
@@ -67,3 +70,10 @@ def select_rules(select: list[str] | None, ignore: list[str], *,
 
 
 OFF_BY_DEFAULT: tuple[Rule, ...] = tuple(rule for rule in ALL_RULES if not rule.on_by_default)
+
+# Off by default because their worth depends on how often the code runs (speed and style
+# advice, left out of support code): a profile turns them on where it shows the code hot. The
+# other rules off by default (MG014: a race proven only by reachability) are off because they
+# are too often false, which no profile changes.
+PROFILE_RANKED: frozenset[str] = frozenset(
+    rule.code for rule in OFF_BY_DEFAULT if not rule.in_support_code)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mapguard.lint.registry import ALL_RULES
+from mapguard.lint.registry import ALL_RULES, PROFILE_RANKED
 from mapguard.lint.rule import Rule
 
 HEADER = """\
@@ -49,8 +49,9 @@ def render(rules: Sequence[Rule] = ALL_RULES) -> str:
         if rule.evidence_only:
             needs += "; fires only with `mapguard lint --profile`"
         elif not rule.on_by_default:
-            needs += (f"; off by default (`--extend-select {rule.code}` turns it on, "
-                      "`--profile` where the profile shows the code hot)")
+            profile = (", `--profile` where the profile shows the code hot"
+                       if rule.code in PROFILE_RANKED else "")
+            needs += f"; off by default (`--extend-select {rule.code}` turns it on{profile})"
         out.append(f"Severity {rule.severity}{needs}. Reports at {rule.reports_at or '—'}.")
         out.append("")
         # The explain text's own headings sit one level below the rule's.

@@ -98,11 +98,33 @@ class Window:
             node.end_byte <= self.end)
 
 
+# How a map is reachable from other goroutines: a package-level variable (one map per
+# process), a field reached through the receiver or a captured value, a captured local, a
+# parameter a `go` statement hands a map in, or a local bound to one of these (`m := shared`).
+SharingKind = Literal["package", "field", "captured", "handed", "bound"]
+
+
+# Which findings a concurrency rule's run reports: those whose proof of sharing was never found
+# false on real trees — a package-level variable in a handler or a goroutine that runs several
+# times at once, or the package's own lock discipline — (MG004, MG005: "proven"), or those
+# whose only proof is reachability (MG014: "unproven").
+Tier = Literal["proven", "unproven"]
+
+
 @dataclass(frozen=True, slots=True)
 class Sharing:
-    """Why a map is reachable from other goroutines, for the message."""
+    """Why a map is reachable from other goroutines: `reason` for the message, `kind` for the
+    rules that weigh the proof (MG004 and MG005 keep a package-level map; the rest is MG014's);
+    for a local bound to a shared map, the kind of that map."""
 
     reason: str
+    kind: SharingKind
+    bound_to: SharingKind | None = None
+
+    @property
+    def package_level(self) -> bool:
+        """The map is a package-level variable, directly or through a local bound to it."""
+        return self.kind == "package" or self.bound_to == "package"
 
 
 class Concurrency:
@@ -325,7 +347,7 @@ class Concurrency:
                 return None
             if not context.repeatable and not self._used_elsewhere_var(symbol, context, go_file):
                 return None  # one goroutine owns it, or its starter waits for it
-            return Sharing(f"`{text}` is a package-level map")
+            return Sharing(f"`{text}` is a package-level map", "package")
         if not isinstance(symbol, LocalDecl):
             return None
         inside = _is_inside(symbol.ident, context.function)
@@ -337,7 +359,7 @@ class Concurrency:
             if self.fresh_receiver(context):
                 return None
             if context.repeatable or self._field_used_elsewhere(map_expr, go_file, context):
-                return Sharing(f"`{text}` is a field reached through the receiver")
+                return Sharing(f"`{text}` is a field reached through the receiver", "field")
             return None
         if inside:
             if symbol.kind == "param" and context.go_statement is not None:
@@ -349,14 +371,17 @@ class Concurrency:
         if context.repeatable and not self._starter_owns(symbol, context) and not (
             self.per_pass_capture(symbol, context)
         ):
-            return Sharing(f"`{text}` is captured from the function that starts it")
+            return Sharing(f"`{text}` is captured from the function that starts it",
+                           "captured")
         if self._starter_uses_after(symbol, map_expr, context, go_file):
             return Sharing(f"`{text}` is captured by the goroutine and still used by the "
-                           f"function that started it, without waiting for the goroutine")
+                           f"function that started it, without waiting for the goroutine",
+                           "captured")
         if map_expr.type == "selector_expression" and self._field_used_elsewhere(
             map_expr, go_file, context
         ):
-            return Sharing(f"`{text}` is a field of a captured value, also used elsewhere")
+            return Sharing(f"`{text}` is a field of a captured value, also used elsewhere",
+                           "field")
         return None
 
     def _starter_owns(self, symbol: LocalDecl, context: Context) -> bool:
@@ -473,10 +498,11 @@ class Concurrency:
                     context.go_statement))
                 and not _handed_over(unparen(argument), context.go_statement, go_file)
             ):
-                return Sharing(f"`{go_file.text(argument)}` is handed to {context.describe()}")
-        if outer is not None:
-            return self.sharing(argument, go_file, outer)
-        return None
+                return Sharing(f"`{go_file.text(argument)}` is handed to {context.describe()}",
+                               "handed")
+        found = self.sharing(argument, go_file, outer) if outer is not None else None
+        # The goroutine writes its parameter: what was handed over, whatever it was outside.
+        return Sharing(found.reason, "handed") if found is not None else None
 
     def _rebound_sharing(self, symbol: LocalDecl, map_expr: Node, go_file: GoFile,
                          context: Context) -> Sharing | None:
@@ -491,7 +517,8 @@ class Concurrency:
         found = self.sharing(value, go_file, context)
         if found is None:
             return None
-        return Sharing(f"`{go_file.text(map_expr)}` is bound to a shared map: {found.reason}")
+        return Sharing(f"`{go_file.text(map_expr)}` is bound to a shared map: {found.reason}",
+                       "bound", found.bound_to or found.kind)
 
     def _starter_uses_after(self, symbol: LocalDecl, map_expr: Node, context: Context,
                             go_file: GoFile) -> bool:
@@ -994,7 +1021,9 @@ def _after_join(node: Node, go_file: GoFile, context: Context) -> bool:
     """`close(quit); x.wg.Wait()` and then a use, in the same function body: the goroutine
     signals `x.wg.Done()` (the event loop's `defer n.wg.Done()`), so once the wait returns it
     has ended and the use cannot overlap it (`Stop` tearing down what the loop owned)."""
-    groups = {_last_field(call, context.file) for call in walk(context.function)
+    # The goroutine's body may have been left out of the first parse (no rule's trigger in it).
+    body = context.file.complete(context.function)
+    groups = {_last_field(call, context.file) for call in walk(body)
               if call.type == "call_expression" and _method_name(call, context.file) == "Done"}
     groups.discard(None)
     if not groups:

@@ -9,6 +9,13 @@ of a shared value, where goroutines can run the check at the same time:
   calls deep and across the packages of the module, on the receiver it was handed or on
   package-level state (error; not in `main` packages, which set up once at start).
 
+It keeps the findings with one of two proofs that the value is shared: a package-level variable
+checked in an HTTP handler or in a goroutine that runs several times at once (directly, or in a
+function such code calls), or the function's own use of the value with a lock held
+(check-then-lock). The others — a field reached through the receiver of a handler or goroutine,
+a captured value, a goroutine started once, a receiver handed on by a call — are MG014's (off by
+default, same message): on fresh trees those were false 36–75 % of the time, these never.
+
 ## Why is this bad?
 The check and the assignment are two steps. Two goroutines can both see `nil`, both build a
 value and both assign it: one of them keeps using a value the other has replaced — for a map,
@@ -98,13 +105,15 @@ beside it that touches the same value, or a loop around that loop, keeps the fin
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity, Trigger
 from mapguard.source.calls import call_sites, runs_under_once
-from mapguard.source.concurrency import Concurrency
+from mapguard.source.concurrency import Concurrency, Tier
+from mapguard.source.lockevidence import same_target
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import write_statement
 from mapguard.source.package import FuncDecl, GoFile, TypeDecl, VarDecl, receiver_type_name
@@ -162,6 +171,14 @@ _NIL_CHECKS = (
 
 
 def run(pass_: Pass) -> None:
+    analyse(pass_, "proven")
+
+
+def analyse(pass_: Pass, tier: Tier) -> None:
+    """Report the lazy initialisations whose proof of sharing is of `tier`: "proven" (a
+    package-level variable in a handler or a goroutine that runs several times at once, or
+    the function's own use of the value under a lock: MG005) or "unproven" (reachability
+    alone: MG014, with MG005's message)."""
     if pass_.package.is_main:
         return
     seen: set[tuple[int, int]] = set()
@@ -175,11 +192,11 @@ def run(pass_: Pass) -> None:
             continue
         seen.add(key)
         verdict = _judge(pass_, match.file, statement, checked)
-        if verdict is not None:
-            severity, where = verdict
-            pass_.report(match.file, statement,
-                         _message(pass_, match.file, checked, where, severity),
-                         severity=severity)
+        if verdict is None or (verdict.proven != (tier == "proven")):
+            continue
+        pass_.report(match.file, statement,
+                     _message(pass_, match.file, checked, verdict.where, verdict.severity),
+                     severity=verdict.severity if tier == "proven" else None)
 
 
 def lazy_init(node: Node, go_file: GoFile) -> tuple[Node, Node] | None:
@@ -240,8 +257,17 @@ _BUILT = frozenset({"call_expression", "composite_literal", "unary_expression", 
                     "type_conversion_expression"})
 
 
-def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
-           ) -> tuple[Severity, str] | None:
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    severity: Severity
+    where: str  # the context, or why the value is shared, for the message
+    # The proof is one of the two kinds never found false on real trees (docs/rules.md,
+    # MG014): a package-level variable in a handler or a goroutine that runs several times at
+    # once, or the function's own use of the value with a lock held (check-then-lock).
+    proven: bool
+
+
+def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verdict | None:
     if set_just_before(statement, go_file, checked):
         return None  # `x = a; if x == nil { x = b }` gives a default, it does not initialise
     verdict = _context_verdict(pass_, go_file, statement, checked)
@@ -252,15 +278,14 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
         return None
     if _inside_once(statement, go_file) or _function_run_by_once(pass_, statement, go_file):
         return None
-    severity, where = verdict
+    severity, where, package_level = verdict
     if severity is Severity.ERROR:
         # A field every path sets before the goroutines start: the nil branch is dead. (The
         # check-then-lock form below stays: the function itself treats the field as shared.)
-        if _set_before_goroutines(pass_, go_file, statement, checked) and (
-            locked_use(pass_.info, go_file, checked) is None
-        ):
+        evidence = locked_use(pass_.info, go_file, checked)
+        if evidence is None and _set_before_goroutines(pass_, go_file, statement, checked):
             return None
-        return verdict
+        return Verdict(severity, where, package_level or evidence is not None)
     if _never_called(pass_, statement, go_file):
         return None  # an unexported function nothing in the package calls cannot race
     # Outside a concurrency context, the function itself must say the value is shared: it takes
@@ -271,7 +296,7 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
     evidence = locked_use(pass_.info, go_file, checked)
     if evidence is None:
         return None
-    return severity, f"{where}, and {evidence}"
+    return Verdict(severity, f"{where}, and {evidence}", True)
 
 
 def _rechecked_under_lock(pass_: Pass, go_file: GoFile, statement: Node) -> bool:
@@ -292,7 +317,9 @@ def _rechecked_under_lock(pass_: Pass, go_file: GoFile, statement: Node) -> bool
 
 
 def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
-                     ) -> tuple[Severity, str] | None:
+                     ) -> tuple[Severity, str, bool] | None:
+    """(severity, where, whether the value is a package-level variable checked in a handler
+    or in a goroutine that runs several times at once)."""
     if go_file.is_test:
         return None  # tests run under `go test -race`, which judges them better
     info = pass_.info
@@ -310,13 +337,15 @@ def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Nod
     is_package_var = isinstance(symbol, VarDecl) and not symbol.constant
     model = Concurrency.of(pass_.package, info)
     context = model.context_of(statement, go_file)
-    if context is not None and model.sharing(checked, go_file, context) is not None:
-        return Severity.ERROR, context.describe()
+    sharing = model.sharing(checked, go_file, context) if context is not None else None
+    if context is not None and sharing is not None:
+        return Severity.ERROR, context.describe(), sharing.package_level and (
+            context.kind == "handler" or context.repeatable)
     if (isinstance(symbol, LocalDecl) and symbol.kind == "receiver"
             and checked.type == "selector_expression" and _type_has_mutex(pass_, symbol, go_file)):
-        return Severity.WARNING, "a method of a type that holds a mutex"
+        return Severity.WARNING, "a method of a type that holds a mutex", False
     if is_package_var and checked.type == "identifier":
-        return Severity.WARNING, "a function of the package"
+        return Severity.WARNING, "a function of the package", False
     return None
 
 
@@ -372,7 +401,7 @@ def locked_use(info: TypeInfo, go_file: GoFile, checked: Node) -> str | None:
     text = "".join(go_file.text(checked).split())
     for start, end in word_hits(go_file.source, name, function.start_byte, function.end_byte):
         node = go_file.node_at(start, end, named=False)
-        if node is None or not _same_target(info, go_file, node, owner, symbol):
+        if node is None or not same_target(info, go_file, node, owner, symbol):
             continue
         if _in_own_callback(node, checked) or checked.start_byte <= node.start_byte < (
             checked.end_byte
@@ -418,24 +447,6 @@ def _written_by(target: Node, go_file: GoFile, info: TypeInfo) -> Node | None:
     ):
         return call
     return None
-
-
-def _same_target(info: TypeInfo, go_file: GoFile, node: Node, owner: Named | None,
-                 symbol: object) -> bool:
-    """`node` names the same field of a value of `owner`'s type, or the same package
-    variable."""
-    parent = node.parent
-    if owner is None:
-        found = info.resolve(node, go_file) if node.type == "identifier" else None
-        return isinstance(found, VarDecl) and isinstance(symbol, VarDecl) and (
-            found.node == symbol.node)
-    if node.type != "field_identifier" or parent is None or (
-        parent.type != "selector_expression"
-    ):
-        return False
-    operand = parent.child_by_field_name("operand")
-    other = deref(info.type_of(operand, go_file)) if operand is not None else None
-    return isinstance(other, Named) and (other.pkg, other.name) == (owner.pkg, owner.name)
 
 
 def _type_has_mutex(pass_: Pass, receiver: LocalDecl, go_file: GoFile) -> bool:

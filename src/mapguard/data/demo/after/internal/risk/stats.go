@@ -37,6 +37,7 @@ type StatsSnapshot struct {
 	CacheSize     int               `json:"cache_size"`
 	RulesVersion  int               `json:"rules_version"`
 	Feedback      int               `json:"feedback"`
+	Units         map[string]string `json:"units"`
 }
 
 // snapshot copies the counters.

@@ -146,8 +146,15 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "rules": s.engine.Registry().Len()})
 }
 
+// statsUnits names the unit of each /stats field; built on the first request.
+var statsUnits map[string]string
+
 func (s *Server) handleStats(w http.ResponseWriter, _ *http.Request) {
+	if statsUnits == nil {
+		statsUnits = map[string]string{"uptime_seconds": "seconds", "cache_size": "entries", "feedback": "labels"}
+	}
 	snap := s.stats.snapshot(time.Now())
+	snap.Units = statsUnits
 	snap.CacheHits, snap.CacheMisses, snap.CacheSize = s.cache.Counts()
 	snap.RulesVersion = s.engine.Registry().Version
 	s.mu.Lock()

@@ -1,0 +1,141 @@
+"""MG004/MG005 keep the races proven by a package-level map in a handler or a goroutine that runs
+several times at once, or by the package's own locking of the map; MG014 (off by default)
+reports the rest, with the same message."""
+
+from __future__ import annotations
+
+from mapguard.lint.registry import OFF_BY_DEFAULT, rule_for, select_rules
+
+from .conftest import WriteModule, findings_by_rule, lint_dir
+
+COUNTER = """
+package web
+
+import (
+	"net/http"
+	"sync"
+)
+
+type Server struct {
+	mu   sync.Mutex
+	hits map[string]int
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.hits[r.URL.Path]++
+}
+"""
+
+LOCKED_READ = """
+func (s *Server) Count(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[path]
+}
+"""
+
+
+def test_a_receiver_field_is_mg014_until_the_package_locks_it_elsewhere(
+    write_module: WriteModule,
+) -> None:
+    alone = lint_dir(write_module({"web.go": COUNTER}, name="alone"))
+    assert findings_by_rule(alone, "MG004") == []
+    assert findings_by_rule(alone, "MG014") == [("web.go", 14, 2)]
+    moved = next(f for f in alone.findings if f.rule == "MG014")
+    assert "is a field reached through the receiver: two goroutines" in moved.message
+    assert moved.severity == "warning"
+
+    guarded = lint_dir(write_module({"web.go": COUNTER + LOCKED_READ}, name="guarded"))
+    assert findings_by_rule(guarded, "MG014") == []
+    assert findings_by_rule(guarded, "MG004") == [("web.go", 14, 2)]
+    proven = next(f for f in guarded.findings if f.rule == "MG004")
+    assert "and elsewhere it is accessed with a lock held (web.go:20)" in proven.message
+
+
+def test_a_lock_in_a_test_file_proves_nothing(write_module: WriteModule) -> None:
+    test_file = 'package web\n\nimport "testing"\n\nfunc TestCount(t *testing.T) {\n' \
+        '\ts := &Server{hits: map[string]int{}}\n\ts.mu.Lock()\n\t_ = s.hits["/"]\n' \
+        '\ts.mu.Unlock()\n}\n'
+    result = lint_dir(write_module({"web.go": COUNTER, "web_test.go": test_file}))
+    assert findings_by_rule(result, "MG004") == []
+    assert findings_by_rule(result, "MG014") == [("web.go", 14, 2)]
+
+
+GLOBAL = """
+package jobs
+
+import "net/http"
+
+var seen = map[string]bool{}
+
+func handle(w http.ResponseWriter, r *http.Request) {
+	seen[r.URL.Path] = true
+}
+
+func Start(done chan struct{}) {
+	go func() {
+		seen["start"] = true
+		close(done)
+	}()
+	seen["started"] = false
+}
+"""
+
+
+def test_a_package_map_proves_sharing_in_a_handler_not_in_a_goroutine_started_once(
+    write_module: WriteModule,
+) -> None:
+    result = lint_dir(write_module({"jobs.go": GLOBAL}))
+    # The handler's write: one map per process, every request on its own goroutine.
+    assert findings_by_rule(result, "MG004") == [("jobs.go", 8, 2)]
+    # The goroutine runs once; only the starter's later use makes it shared: reachability.
+    assert findings_by_rule(result, "MG014") == [("jobs.go", 13, 3)]
+
+
+LAZY = """
+package cfg
+
+import "sync"
+
+type Store struct {
+	mu     sync.Mutex
+	byName map[string]int
+}
+
+func (s *Store) Run(names []string) {
+	for _, n := range names {
+		go func(n string) {
+			if s.byName == nil {
+				s.byName = map[string]int{}
+			}
+			_ = n
+		}(n)
+	}
+}
+
+func (s *Store) Get(n string) int {
+	if s.byName == nil {
+		s.byName = map[string]int{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byName[n]
+}
+"""
+
+
+def test_mg005_keeps_check_then_lock_and_leaves_a_captured_receiver_to_mg014(
+    write_module: WriteModule,
+) -> None:
+    result = lint_dir(write_module({"cfg.go": LAZY}))
+    assert findings_by_rule(result, "MG005") == [("cfg.go", 22, 2)]
+    assert findings_by_rule(result, "MG014") == [("cfg.go", 13, 4)]
+
+
+def test_mg014_is_off_by_default_and_a_profile_does_not_turn_it_on() -> None:
+    mg014 = rule_for("unproven-shared-map-race")
+    assert mg014 in OFF_BY_DEFAULT
+    assert mg014 not in select_rules(None, [])
+    assert mg014 not in select_rules(None, [], profile=True)
+    assert rule_for("MG001") in select_rules(None, [], profile=True)
+    assert mg014 in select_rules(None, [], extend=["MG014"])
