@@ -43,7 +43,8 @@ clears the map right after its own `Get` in another function. The rule only look
 obtained in the function that puts them back; a `Put` of a map that arrived as a parameter is
 judged where the map was obtained. A call before the `Put` to a function of the package that
 empties the map it is handed (`clearSet(set)`, or `set.Reset()` on a map type whose method
-clears its receiver) counts as clearing it.
+clears its receiver) counts as clearing it. A `Put` that nothing on the way from the `Get` wrote
+(a `default:` case that gives the map back untouched) is left to the pool's other `Put`s.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def run(pass_: Pass) -> None:
         function = _outermost_function(call)
         if function is None or _cleared(function, call, pooled, go_file, info):
             continue
+        if _untouched_before(call, pooled, go_file):
+            continue  # goes back as it came: every other Put of the pool decides
         if _serves_hits(function, pooled, go_file):
             continue  # a cache: the entries left in the map are what the next Get is for
         name = go_file.text(pooled.ident)
@@ -282,13 +285,62 @@ def _empties(declaration: Node, name: str, go_file: GoFile, info: TypeInfo) -> b
     return False
 
 
+_STATEMENT_LISTS = frozenset({"block", "statement_list", "expression_case",
+                              "default_case", "type_case", "communication_case"})
+
+
+def _untouched_before(put: Node, pooled: LocalDecl, go_file: GoFile) -> bool:
+    """No statement on the way from the `Get` to this `Put` names the map: the statements
+    before the Put in its block and in each enclosing block up to the Get's, skipping the other
+    cases of a switch and the other branch of an if (dd-trace-go puts a tag map back untouched
+    in a `default:` case). Not inside a loop, where a later pass reaches the Put again, nor
+    in a deferred call, which runs after the rest of the function."""
+    name = go_file.text(pooled.ident)
+    declared = _statement_of(pooled.ident)
+    current = put
+    while current.parent is not None:
+        holder = current.parent
+        if holder.type in {"for_statement", "func_literal", "defer_statement"}:
+            return False  # run again by a later pass, or after the rest of the function
+        if holder.type in _STATEMENT_LISTS:
+            earlier = [c for c in holder.named_children if c.start_byte < current.start_byte]
+            for sibling in reversed(earlier):  # back from the Put towards the Get
+                if declared is not None and sibling == declared:
+                    return True  # reached the Get itself: nothing between names the map
+                if sibling.type not in {"expression_case", "default_case", "type_case",
+                                        "communication_case"} and _names(sibling, name, go_file):
+                    return False
+        elif holder.type in {"if_statement", "expression_switch_statement",
+                             "type_switch_statement", "select_statement"}:
+            header = [c for c in holder.named_children if c.type not in _STATEMENT_LISTS
+                      and c.type != "if_statement" and c.start_byte < current.start_byte]
+            if any(_names(part, name, go_file) for part in header):
+                return False
+        current = holder
+    return False
+
+
+def _statement_of(node: Node) -> Node | None:
+    current: Node | None = node
+    while current is not None and current.parent is not None and (
+            current.parent.type not in _STATEMENT_LISTS):
+        current = current.parent
+    return current
+
+
+def _names(node: Node, name: str, go_file: GoFile) -> bool:
+    return any(n.type == "identifier" and go_file.text(n) == name for n in walk(node))
+
+
 def _serves_hits(function: Node, pooled: LocalDecl, go_file: GoFile) -> bool:
     """`v, ok := m[key]` whose `v` the function returns: the pooled map is a cache (an intern
     table, a per-P memo) whose leftover entries are meant to be found again."""
     name = go_file.text(pooled.ident)
-    returned = {go_file.text(value) for node in walk(function) if node.type == "return_statement"
+    # A bare `return` has no expression list.
+    returned = {go_file.text(value) for node in walk(function)
+                if node.type == "return_statement" and node.named_child_count
                 for value in node.named_children[0].named_children
-                if node.named_child_count and value.type == "identifier"}
+                if value.type == "identifier"}
     for node in walk(function):
         if node.type not in {"short_var_declaration", "assignment_statement"}:
             continue
