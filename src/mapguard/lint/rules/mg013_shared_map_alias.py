@@ -200,23 +200,42 @@ _STDLIB_MAP_TYPES = frozenset(Named(pkg, name) for pkg, name in STDLIB_MAPS)
 
 def run(pass_: Pass) -> None:
     package = pass_.package
-    files = [f for f in package.files if pass_.owns(f) and not is_support_code(f, package)]
+    files = _own_files(pass_)
     for go_file in files:
         for start, end in _write_holders(go_file.source):
             if _may_be_handed(go_file.source, start, end):
                 node = go_file.node_at(start, end)
                 if node is not None:
                     _check_write(pass_, go_file, node)
-    # A getter matters only when the owner guards the map with a lock: without a Lock call in
-    # the package, or for a name never written in place, no return is parsed.
+    # A locking getter matters only when the package takes a lock somewhere.
     if not any(_LOCK_CALL.search(f.source) for f in package.files):
         return
     getters = _locking_getters(pass_)
     if getters:
         for go_file in files:
             _check_caller_writes(pass_, go_file, getters)
+
+
+def _own_files(pass_: Pass) -> list[GoFile]:
+    package = pass_.package
+    return [f for f in package.files if pass_.owns(f) and not is_support_code(f, package)]
+
+
+# ---- the getter shape: MG014's (a map returned past its lock) ---------------------------------
+
+
+def check_getters(pass_: Pass) -> None:
+    """A getter that returns the owner's map itself — as a result or a field of the struct it
+    returns — while the owner writes that map in place with a lock held. Reported under the
+    calling rule's code: MG014 runs it (its only proof is that callers *might* read while the
+    owner writes, which the getter's text cannot show)."""
+    package = pass_.package
+    # A getter matters only when the owner guards the map with a lock: without a Lock call in
+    # the package, or for a name never written in place, no return is parsed.
+    if not any(_LOCK_CALL.search(f.source) for f in package.files):
+        return
     written = _written_in_place(pass_)
-    for go_file in files:
+    for go_file in _own_files(pass_):
         for hit in _RETURN.finditer(go_file.source):
             returned = hit.group("at")
             name = returned.rsplit(b".", 1)[-1]
@@ -716,7 +735,7 @@ def _chain_root(expr: Node) -> Node | None:
     return expr if expr.type == "identifier" else None
 
 
-# ---- shape 2: returned past its lock ---------------------------------------------------------
+# ---- the getter shape, continued: returned past its lock (MG014's) ----------------------------
 
 
 def _struct_values(literal: Node) -> Iterator[Node]:

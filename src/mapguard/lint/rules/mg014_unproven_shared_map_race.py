@@ -70,12 +70,16 @@ from __future__ import annotations
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.rules import mg004_unsynchronized_map_write as mg004
 from mapguard.lint.rules import mg005_lazy_init_race as mg005
+from mapguard.lint.rules import mg013_shared_map_alias as mg013
 
 
 def run(pass_: Pass) -> None:
     # One analysis, two codes: MG004's and MG005's own, reporting what they leave.
     mg004.analyse(pass_, "unproven")
     mg005.analyse(pass_, "unproven")
+    # And MG013's getter shape: a map returned past its lock, whose callers might read it
+    # while the owner writes it — the same kind of proof.
+    mg013.check_getters(pass_)
 
 
 RULE = Rule(
@@ -86,7 +90,8 @@ RULE = Rule(
     reports_at="the write (MG004's) or the `if` statement that holds the nil check (MG005's)",
     doc=__doc__ or "",
     run=run,
-    markers=(*mg004.RULE.markers, *mg005.RULE.markers),
+    # The getter shape needs a Lock or RLock call in the package.
+    markers=(*mg004.RULE.markers, *mg005.RULE.markers, b".Lock()", b".RLock()"),
     anchors=mg005.RULE.anchors,
     bodies=(*mg004.CONTEXT_BODIES, *(mg005.RULE.bodies or ())),
     # It builds the package's concurrency model, as MG004 and MG005 do.
