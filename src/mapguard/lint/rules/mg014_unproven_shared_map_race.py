@@ -36,10 +36,11 @@ fresh-sample-round2.md) these findings were false 36–75 % of the time — an e
 owns its state, a goroutine its starter waits for through a channel, a value made for one
 goroutine, an order set by code the rule does not see — while the proofs MG004 and MG005 keep
 were not (one false finding in round 8, a lock taken under a flag, is the lock's miss). The
-getter shape is no better (docs/review/fresh-sample-round9.md; round 9: 12 of 19 false): in
-each false one the program finishes every write before the only caller reads the map (a
-WaitGroup join, a "synced" flag, the same goroutine); round 8 had 3 real, 5 noise, 1 false. A
-check that cannot be made precise is not on by default.
+getter shape is no better (docs/review/fresh-sample-round9.md; round 9: 12 of MG013's 19
+findings false, 18 of the 19 getters, 11 of those false): in each false getter the program
+finishes every write before the only caller reads the map (a WaitGroup join, a "synced" flag,
+the same goroutine); round 8 had 3 real, 5 noise, 1 false of that shape. A check that cannot
+be made precise is not on by default.
 
 ## Example
 ```go
