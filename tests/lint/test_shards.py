@@ -10,7 +10,7 @@ import pytest
 
 from mapguard.gotool import GoToolchain
 from mapguard.lint.engine import SHARD_MIN_FILES, LintOptions, lint, split_work
-from mapguard.lint.registry import rule_for
+from mapguard.lint.registry import ALL_RULES, rule_for
 from mapguard.lint.results import LintResult
 from mapguard.source.discover import Selection, expand
 
@@ -112,3 +112,49 @@ def test_a_lead_shard_with_files_of_its_own_gives_the_whole_package_result(tmp_p
     whole = lint(targets, replace(two_rules, jobs=1, shard_bytes=None))
     assert [f.rule for f in whole.findings] == ["MG003", "MG014"]
     assert summary(lint(targets, two_rules)) == summary(whole)
+
+
+GETTER = """package p
+
+import "sync"
+
+type Series struct {{
+	mu     sync.RWMutex
+	labels map[string]string
+}}
+
+// {padding}
+func (s *Series) Labels() map[string]string {{
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.labels
+}}
+"""
+
+SETTER = """package p
+
+func (s *Series) Set(k, v string) {
+	s.mu.Lock()
+	s.labels[k] = v
+	s.mu.Unlock()
+}
+"""
+
+
+def test_a_getter_in_another_shard_is_reported_once_as_in_the_whole_package(tmp_path: Path
+                                                                            ) -> None:
+    # MG014 (whole-package) reports the getter MG013 used to report from whichever shard held
+    # it: one finding, the whole package's, however the package is split.
+    (tmp_path / "go.mod").write_text("module example.com/p\n\ngo 1.24\n")
+    (tmp_path / "series.go").write_text(GETTER.format(padding="x" * 4000))
+    (tmp_path / "setter.go").write_text(SETTER)
+    for index in range(2 * SHARD_MIN_FILES):
+        (tmp_path / f"f{index}.go").write_text(f"package p\n\nfunc F{index}() {{}}\n")
+    targets = [str(tmp_path)]
+    for codes in (("MG013", "MG014"), tuple(rule.code for rule in ALL_RULES)):
+        options = LintOptions(jobs=2, shard_bytes=1,
+                              rules=tuple(rule_for(code) for code in codes))
+        whole = lint(targets, replace(options, jobs=1, shard_bytes=None))
+        assert [(f.rule, f.path.name, f.line) for f in whole.findings] == [
+            ("MG014", "series.go", 14)]
+        assert summary(lint(targets, options)) == summary(whole)

@@ -139,3 +139,46 @@ def test_mg014_is_off_by_default_and_a_profile_does_not_turn_it_on() -> None:
     assert mg014 not in select_rules(None, [], profile=True)
     assert rule_for("MG001") in select_rules(None, [], profile=True)
     assert mg014 in select_rules(None, [], extend=["MG014"])
+
+
+# No `go`, no handler, no `nil`: only the getter's Lock lets MG014 run here.
+GETTER = """
+package labels
+
+import "sync"
+
+type Series struct {
+	mu     sync.RWMutex
+	labels map[string]string
+}
+
+func (s *Series) Set(k, v string) {
+	s.mu.Lock()
+	s.labels[k] = v
+	s.mu.Unlock()
+}
+
+func (s *Series) Labels() map[string]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.labels%s
+}
+"""
+
+
+def test_a_map_returned_past_its_lock_is_mg014_not_mg013(write_module: WriteModule) -> None:
+    result = lint_dir(write_module({"series.go": GETTER % ""}, name="getter"))
+    assert findings_by_rule(result, "MG013") == []
+    assert findings_by_rule(result, "MG014") == [("series.go", 19, 9)]
+    moved = next(f for f in result.findings if f.rule == "MG014")
+    assert moved.message.startswith("returns `s.labels` itself, which is written in place")
+    alone = lint_dir(write_module({"series.go": GETTER % ""}, name="alone"),
+                     rules=(rule_for("MG013"),))
+    assert not alone.findings
+
+
+def test_an_mg013_ignore_comment_still_silences_the_getter(write_module: WriteModule) -> None:
+    ignored = GETTER % " //mapguard:ignore MG013 filled before any caller reads"
+    result = lint_dir(write_module({"series.go": ignored}))
+    assert findings_by_rule(result, "MG014") == []
+    assert findings_by_rule(result, "MG013") == []

@@ -4,7 +4,7 @@ Every corpus package that carries an annotation of one of them is a *positive* p
 have a driver in tests/race/drivers/, its `TestRace*` functions must be reported racy by `go test
 -race` (or die with `fatal error: concurrent map ...`), and every annotated line must be named by
 the race detector — the write itself for MG004/MG008/MG013, a line of the `if` statement for MG005
-(MG014: as MG004 or MG005, whose finding it holds), the owner's write for an MG013 getter
+(MG014: as MG004 or MG005, whose finding it holds), the owner's write for a getter MG014 reports
 (HANDED_OUT). Drivers of packages without those annotations are the matching *negatives*: their
 `TestClean*` functions exercise the same shapes done right (locks, waits, Once, copy-on-write)
 and must run clean. The list of
@@ -42,9 +42,10 @@ HIDDEN_BEHIND = {
     ("mg008_atomic_pointer", "router.go", 58): 57,
 }
 
-# MG013 reports a getter's `return` of a guarded map; the race is between the caller's use of
-# that map and the owner's write under the lock, which the detector names. Such a line counts as
-# named when the owner's write it hands the map out to, listed here, is named.
+# MG014 reports a getter's `return` of a guarded map (MG013's getter shape before round 9); the
+# race is between the caller's use of that map and the owner's write under the lock, which the
+# detector names. Such a line counts as named when the owner's write it hands the map out to,
+# listed here, is named.
 HANDED_OUT = {
     ("mg013_locked_getter", "series.go", 41): 27,  # Labels() / SetLabel
     ("mg013_locked_getter", "series.go", 52): 33,  # Points() / Add
@@ -146,15 +147,15 @@ def test_hidden_lines_are_annotated_writes_behind_annotated_writes() -> None:
         assert earlier < line, f"{package}/{file}:{line} must come after {earlier}"
 
 
-def test_handed_out_lines_are_mg013_returns_and_owner_writes() -> None:
+def test_handed_out_lines_are_mg014_returns_and_owner_writes() -> None:
     for (package, file, line), write in HANDED_OUT.items():
         path = CORPUS / package / file
         annotated = dict(race_annotations(CORPUS / package).get(path.resolve(), []))
         lines = path.read_text(encoding="utf-8").splitlines()
-        assert annotated.get(line) == "MG013", f"{package}/{file}:{line} is not an MG013 line"
+        assert annotated.get(line) == "MG014", f"{package}/{file}:{line} is not an MG014 line"
         handed_out = lines[line - 1].strip()
         assert handed_out.startswith("return ") or handed_out.endswith(
-            "// want MG013"), f"{package}/{file}:{line}"
+            "// want MG014"), f"{package}/{file}:{line}"
         assert write not in annotated, f"{package}/{file}:{write} is the owner's write"
 
 
@@ -168,9 +169,9 @@ def test_every_driver_exercises_a_corpus_package() -> None:
     assert not orphans, f"drivers without a corpus package: {orphans}"
 
 
-# MG014 holds what MG004 and MG005 report without proof: its positives sit in their packages
-# (found by its annotations), and their negative drivers are its negatives too.
-FAMILY = {"MG014": ("mg004_", "mg005_", "mg014_")}
+# MG014 holds what MG004 and MG005 report without proof, and MG013's getter shape: its positives
+# sit in their packages (found by its annotations), and their negative drivers are its negatives.
+FAMILY = {"MG014": ("mg004_", "mg005_", "mg013_", "mg014_")}
 
 
 def test_each_race_rule_has_positives_and_clean_negatives() -> None:

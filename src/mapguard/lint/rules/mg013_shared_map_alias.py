@@ -1,6 +1,6 @@
 """## What it does
 Finds a map that belongs to a long-lived owner — a package variable, or a field of the method's
-receiver — handed out by reference and then written where its owner does not expect it. Four
+receiver — handed out by reference and then written where its owner does not expect it. Three
 shapes, each narrow on purpose:
 
 1. **Stored into another value, then written through it.** `req.Header = defaultHeaders` (or
@@ -13,23 +13,23 @@ shapes, each narrow on purpose:
    `cp := *c`, or a `Clone` that does only `cp := *o; return &cp`, then `o.Params[k] = v`:
    copying a struct copies its maps by reference, so the write lands in the original. Reported
    at the write.
-3. **Returned past its lock.** A method (or function) returns the owner's map itself — as its
-   result, one of its results, or a field of the struct it returns — while the owner writes that
-   map in place with its mutex held (`s.mu.Lock(); s.labels[k] = v`), and the getter either
-   takes that lock itself or is an exported method of an exported type whose mutex callers
-   cannot take. Reported at the returned map.
-4. **A locking getter's result written by its caller.** A function of the package takes a lock
+3. **A locking getter's result written by its caller.** A function of the package takes a lock
    and returns the owner's map itself (`t.mu.RLock(); defer t.mu.RUnlock(); return t.tags`):
    the owner guards that map. A caller in the package that writes what it got — `l := t.Get();
    l[k] = v`, `delete(t.Get(), k)`, `t.Get()[k] = v` — without a lock held writes the guarded
    map unguarded. Reported at the write.
 
+A getter that only *returns* the owner's guarded map (`return s.labels` under `s.mu.RLock()`,
+while the owner writes it in place with the lock held) is not MG013's: it is MG014's (off by
+default), whose proof is of the same kind — a caller *might* read the map while the owner
+writes it, which the getter's text cannot show.
+
 ## Why is this bad?
 Assigning a map copies a reference, never the entries. In the first two shapes every call writes
 into the one shared map: the defaults collect every request's entries, and two requests at once
 write the same map concurrently (`fatal error: concurrent map writes`; `go test -race` reports a
-DATA RACE). In the last two, the lock covers the getter's `return`, not what the caller then
-does: the caller reads or writes the map while the owner (or another caller) uses it.
+DATA RACE). In the third, the lock covers the getter's `return`, not what the caller then
+does: the caller writes the map unguarded while the owner (or another caller) uses it.
 
 ## Example
 ```go
@@ -44,16 +44,20 @@ func newRequest(id string) *Request {
 func (s *Series) Labels() map[string]string {
     s.mu.RLock()
     defer s.mu.RUnlock()
-    return s.labels // the caller reads it after RUnlock, while SetLabel writes it under Lock
+    return s.labels
+}
+
+func tag(s *Series, host string) {
+    s.Labels()["host"] = host // writes the guarded map without s.mu
 }
 ```
 
 ## Use instead
-Give the new holder its own copy, and return copies from getters of guarded maps:
+Give the new holder its own copy, and let the owner write its guarded maps:
 ```go
 req := &Request{Header: maps.Clone(defaultHeaders)} // Go 1.21; or a copy loop
 ...
-return maps.Clone(s.labels)
+s.SetLabel("host", host) // takes s.mu
 ```
 Or let the owner publish copy-on-write (replace the whole map under the lock, never write it in
 place), so a handed-out map is never written again. There is no automatic fix: a copy changes
@@ -73,16 +77,8 @@ the shared writes is not visible from the hand-out.
   rather than the struct (`o := &c.opts` is the owner itself), and a struct the call made.
 - The maps of a builder: a type with a method returning its own receiver
   (`func (b *B) With(...) *B`) is made for one construction, not shared.
-- A getter whose owner never writes the map in place with a lock held (filled only by a
-  constructor or at package initialisation — in `init`, or in a function only `init` calls that
-  no other package of the module names, `func init() { Register("mirror", m) }` — replaced
-  wholesale, or written without locks — MG004's subject); a getter that
-  says its caller holds the lock (`...Locked`, "callers must hold s.mu"); an unexported getter
-  that does not lock; a getter of a type whose mutex callers can take (embedded or exported); a
-  getter that records the check-out in the owner (`b.flushing = true`, which its writers wait
-  for); a returned struct that takes the owner's mutex along with the map (`seen: d.seen, mu:
-  d.mu`). A doc comment saying the returned map "must not be modified" does not silence the
-  third shape: the owner's own writes race with the caller's reads.
+- A getter that returns the owner's guarded map itself, with nothing written through it: that
+  is MG014's (off by default; `mapguard explain MG014`).
 - A caller's write to a getter's result when the getter takes no lock (`ResponseWriter.Header()`
   hands its map out to be written), when the getter has more than one `return`, when the
   variable was given another map first, or when the write holds a lock; callers in other
@@ -90,9 +86,11 @@ the shared writes is not visible from the hand-out.
 - Test files, files that import "testing", and test-support packages (`testutil`, `mocks`...).
 
 ## When it is a false alarm
-When the owner's writes happen only while no caller can hold a handed-out map (a setup phase
-before any getter call), or when the shared write is intended (a registry reached through a
-struct field). Suppress with `//mapguard:ignore MG013 <reason>`.
+When the shared write is intended (a registry reached through a struct field, filled on
+purpose through every holder), or when the write happens while no other goroutine can use the
+map (a setup phase before the program starts its goroutines, before any other caller of the
+getter). Suppress with `//mapguard:ignore MG013 <reason>`. An ignore comment naming MG013 at a
+getter's `return` (MG013's before MG014 took that shape) still silences MG014's finding there.
 """
 
 from __future__ import annotations
@@ -200,23 +198,42 @@ _STDLIB_MAP_TYPES = frozenset(Named(pkg, name) for pkg, name in STDLIB_MAPS)
 
 def run(pass_: Pass) -> None:
     package = pass_.package
-    files = [f for f in package.files if pass_.owns(f) and not is_support_code(f, package)]
+    files = _own_files(pass_)
     for go_file in files:
         for start, end in _write_holders(go_file.source):
             if _may_be_handed(go_file.source, start, end):
                 node = go_file.node_at(start, end)
                 if node is not None:
                     _check_write(pass_, go_file, node)
-    # A getter matters only when the owner guards the map with a lock: without a Lock call in
-    # the package, or for a name never written in place, no return is parsed.
+    # A locking getter matters only when the package takes a lock somewhere.
     if not any(_LOCK_CALL.search(f.source) for f in package.files):
         return
     getters = _locking_getters(pass_)
     if getters:
         for go_file in files:
             _check_caller_writes(pass_, go_file, getters)
+
+
+def _own_files(pass_: Pass) -> list[GoFile]:
+    package = pass_.package
+    return [f for f in package.files if pass_.owns(f) and not is_support_code(f, package)]
+
+
+# ---- the getter shape: MG014's (a map returned past its lock) ---------------------------------
+
+
+def check_getters(pass_: Pass) -> None:
+    """A getter that returns the owner's map itself — as a result or a field of the struct it
+    returns — while the owner writes that map in place with a lock held. Reported under the
+    calling rule's code: MG014 runs it (its only proof is that callers *might* read while the
+    owner writes, which the getter's text cannot show)."""
+    package = pass_.package
+    # A getter matters only when the owner guards the map with a lock: without a Lock call in
+    # the package, or for a name never written in place, no return is parsed.
+    if not any(_LOCK_CALL.search(f.source) for f in package.files):
+        return
     written = _written_in_place(pass_)
-    for go_file in files:
+    for go_file in _own_files(pass_):
         for hit in _RETURN.finditer(go_file.source):
             returned = hit.group("at")
             name = returned.rsplit(b".", 1)[-1]
@@ -716,7 +733,7 @@ def _chain_root(expr: Node) -> Node | None:
     return expr if expr.type == "identifier" else None
 
 
-# ---- shape 2: returned past its lock ---------------------------------------------------------
+# ---- the getter shape, continued: returned past its lock (MG014's) ----------------------------
 
 
 def _struct_values(literal: Node) -> Iterator[Node]:

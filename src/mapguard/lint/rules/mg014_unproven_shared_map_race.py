@@ -7,6 +7,15 @@ written by a goroutine that runs once. Same place, same message as MG004 or MG00
 this code. **Off by default**: turn it on with `--extend-select MG014` (or `extend-select =
 ["MG014"]` in the configuration).
 
+It also reports MG013's former getter shape, a map **returned past its lock**: a method (or
+function) returns the owner's map itself — as its result, one of its results, or a field of
+the struct it returns — while the owner writes that map in place with its mutex held
+(`s.mu.Lock(); s.labels[k] = v`), and the getter either takes that lock itself or is an
+exported method of an exported type whose mutex callers cannot take. Reported at the returned
+map, with the message MG013 gave ("returns `s.labels` itself, which is written in place with a
+lock held (line 27): ..."). Its proof is of the same kind: a caller *might* read the map while
+the owner writes it; whether one does is decided by code the getter's text does not show.
+
 MG004 and MG005 keep the findings with one of the two kinds of proof never found false on trees
 no rule was tuned on: a package-level variable (one map per process) written or lazily set up
 in an HTTP handler or in a goroutine that runs several times at once (directly, or in a
@@ -26,8 +35,12 @@ fresh-sample-round2.md, -round6.md, -round7.md, -round8.md, and the MG014 decisi
 fresh-sample-round2.md) these findings were false 36–75 % of the time — an event loop that
 owns its state, a goroutine its starter waits for through a channel, a value made for one
 goroutine, an order set by code the rule does not see — while the proofs MG004 and MG005 keep
-were not (one false finding in round 8, a lock taken under a flag, is the lock's miss). A check that
-cannot be made precise is not on by default.
+were not (one false finding in round 8, a lock taken under a flag, is the lock's miss). The
+getter shape is no better (docs/review/fresh-sample-round9.md; round 9: 12 of MG013's 19
+findings false, 18 of the 19 getters, 11 of those false): in each false getter the program
+finishes every write before the only caller reads the map (a WaitGroup join, a "synced" flag,
+the same goroutine); round 8 had 3 real, 5 noise, 1 false of that shape. A check that cannot
+be made precise is not on by default.
 
 ## Example
 ```go
@@ -37,6 +50,12 @@ type Tracker struct {
 
 func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
     t.seen[r.URL.Path]++ // every request's goroutine reaches t.seen
+}
+
+func (s *Series) Labels() map[string]string {
+    s.mu.RLock()
+    defer s.mu.RUnlock()
+    return s.labels // the caller reads it after RUnlock, while SetLabel writes it under Lock
 }
 ```
 
@@ -52,17 +71,43 @@ func (t *Tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
     t.seen[r.URL.Path]++
     t.mu.Unlock()
 }
+
+func (s *Series) Labels() map[string]string {
+    s.mu.RLock()
+    defer s.mu.RUnlock()
+    return maps.Clone(s.labels) // Go 1.21; or a copy loop
+}
 ```
-Or give the map to one goroutine and send it the updates over a channel.
+Or give the map to one goroutine and send it the updates over a channel; or let the owner of a
+handed-out map publish copy-on-write (replace the whole map under the lock, never write it in
+place), so a map once returned is never written again.
 
 ## When it is a false alarm
 Often: that is why it is off. Whatever keeps the goroutines apart where the code does not show
 it — one goroutine owning the map (an event loop whose registrations arrive over channels), a
 value each goroutine gets its own copy of, a starter that waits through another function, a
 lock the callers hold that no name or doc comment mentions — makes the finding false. Everything
-MG004's and MG005's "When it is a false alarm" lists is left out here too. Suppress one finding
-with `//mapguard:ignore MG014 <reason>`; an ignore comment that names MG004 or MG005 at the
-place suppresses it too, so comments written before this rule existed keep working.
+MG004's and MG005's "When it is a false alarm" lists is left out here too. A getter's finding is
+false when every write happens before the only caller reads the map: writers joined by a
+`WaitGroup` (or `errgroup`) before the getter is called, writes accepted only until a "synced"
+flag is set and the map returned only after it, a build phase on the caller's own goroutine, a
+fresh map swapped in before the next write.
+
+Not reported for a getter: an owner that never writes the map in place with a lock held (filled
+only by a constructor or at package initialisation — in `init`, or in a function only `init`
+calls that no other package of the module names — replaced wholesale, or written without locks,
+which is MG004's subject); a getter that says its caller holds the lock (`...Locked`, "callers
+must hold s.mu"); an unexported getter that does not lock; a getter of a type whose mutex
+callers can take (embedded or exported); a getter that records the check-out in the owner
+(`b.flushing = true`, which its writers wait for); a returned struct that takes the owner's
+mutex along with the map (`seen: d.seen, mu: d.mu`); test files and test-support packages. A
+doc comment saying the returned map "must not be modified" does not silence it: the owner's own
+writes race with the caller's reads. A caller that *writes* what a locking getter returned is
+MG013's, on by default.
+
+Suppress one finding with `//mapguard:ignore MG014 <reason>`; an ignore comment that names
+MG004, MG005 or MG013 at the place suppresses it too, so comments written before this rule took
+their findings keep working.
 """
 
 from __future__ import annotations
@@ -70,23 +115,30 @@ from __future__ import annotations
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.rules import mg004_unsynchronized_map_write as mg004
 from mapguard.lint.rules import mg005_lazy_init_race as mg005
+from mapguard.lint.rules import mg013_shared_map_alias as mg013
 
 
 def run(pass_: Pass) -> None:
     # One analysis, two codes: MG004's and MG005's own, reporting what they leave.
     mg004.analyse(pass_, "unproven")
     mg005.analyse(pass_, "unproven")
+    # And MG013's getter shape: a map returned past its lock, whose callers might read it
+    # while the owner writes it — the same kind of proof.
+    mg013.check_getters(pass_)
 
 
 RULE = Rule(
     code="MG014",
     name="unproven-shared-map-race",
     severity=Severity.WARNING,
-    summary="MG004/MG005 on a map shared only by reachability (receiver, capture, hand-over)",
-    reports_at="the write (MG004's) or the `if` statement that holds the nil check (MG005's)",
+    summary="MG004/MG005 on a map shared only by reachability (receiver, capture, hand-over), "
+            "and a map returned past its lock",
+    reports_at="the write (MG004's), the `if` statement that holds the nil check (MG005's), or "
+               "the returned map (a getter's)",
     doc=__doc__ or "",
     run=run,
-    markers=(*mg004.RULE.markers, *mg005.RULE.markers),
+    # The getter shape needs a Lock or RLock call in the package.
+    markers=(*mg004.RULE.markers, *mg005.RULE.markers, b".Lock()", b".RLock()"),
     anchors=mg005.RULE.anchors,
     bodies=(*mg004.CONTEXT_BODIES, *(mg005.RULE.bodies or ())),
     # It builds the package's concurrency model, as MG004 and MG005 do.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log"
+	"maps"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -151,7 +152,8 @@ var statsUnits = map[string]string{"uptime_seconds": "seconds", "cache_size": "e
 
 func (s *Server) handleStats(w http.ResponseWriter, _ *http.Request) {
 	snap := s.stats.snapshot(time.Now())
-	snap.Units = statsUnits
+	snap.Units = maps.Clone(statsUnits) // this response's own copy: the table stays as built
+	snap.Units["cache_size"] = fmt.Sprintf("entries (at most %d)", s.cache.max)
 	snap.CacheHits, snap.CacheMisses, snap.CacheSize = s.cache.Counts()
 	snap.RulesVersion = s.engine.Registry().Version
 	s.mu.Lock()

@@ -155,6 +155,7 @@ func (s *Server) handleStats(w http.ResponseWriter, _ *http.Request) {
 	}
 	snap := s.stats.snapshot(time.Now())
 	snap.Units = statsUnits
+	snap.Units["cache_size"] = fmt.Sprintf("entries (at most %d)", s.cache.max)
 	snap.CacheHits, snap.CacheMisses, snap.CacheSize = s.cache.Counts()
 	snap.RulesVersion = s.engine.Registry().Version
 	s.mu.Lock()
