@@ -1,13 +1,17 @@
 package jobs
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
-// A reload enables plugins while callers walk the map Plugins handed out.
+// Reloads enable new plugins while callers walk the map Plugins handed out. Many passes with
+// new keys each: the reader's walk and the writer's insert overlap even on a loaded machine.
 func TestRacePlugins(t *testing.T) {
-	raceHammer(2, func(g int) {
-		for i := 0; i < 50; i++ {
-			if g == 0 {
-				Reload([]string{"a", "b", "c"})
+	raceHammer(4, func(g int) {
+		for i := 0; i < 500; i++ {
+			if g%2 == 0 {
+				Reload([]string{strconv.Itoa(g*1000 + i)})
 				continue
 			}
 			for range Plugins() {
@@ -18,10 +22,10 @@ func TestRacePlugins(t *testing.T) {
 
 // Another package's AddHook at run time writes the map Hooks handed out.
 func TestRaceHooks(t *testing.T) {
-	raceHammer(2, func(g int) {
-		for i := 0; i < 50; i++ {
-			if g == 0 {
-				AddHook("request")
+	raceHammer(4, func(g int) {
+		for i := 0; i < 500; i++ {
+			if g%2 == 0 {
+				AddHook(strconv.Itoa(g*1000 + i))
 				continue
 			}
 			for range Hooks() {

@@ -303,4 +303,8 @@ RULE = Rule(
     markers=(b"atomic.Pointer[", b"atomic.Value", b"sync.Map"),
     anchors=_ANCHORS,
     bodies=_ANCHORS,
+    # Off by default: 2 of 16 findings worth telling and 7 false on trees no rule was tuned on,
+    # the writes ordered before any reader by what the code does not show (a fill at start-up,
+    # a value not yet returned): docs/review/fresh-sample-round2.md, "MG008".
+    on_by_default=False,
 )
