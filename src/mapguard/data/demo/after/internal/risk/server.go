@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -195,10 +196,21 @@ func (s *Server) handleOverride(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) handleReload(w http.ResponseWriter, _ *http.Request) {
+var (
+	reloadsMu sync.Mutex // guards reloads
+	// reloads counts the reloads each client host has asked for, for the log.
+	reloads = map[string]int{}
+)
+
+func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 	reg := s.engine.Reload(BuiltinRules())
 	s.cache.Invalidate()
-	s.logger.Printf("rules reloaded: version %d, %d rules", reg.Version, reg.Len())
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	reloadsMu.Lock()
+	reloads[host]++
+	n := reloads[host]
+	reloadsMu.Unlock()
+	s.logger.Printf("rules reloaded by %s (%d so far): version %d, %d rules", host, n, reg.Version, reg.Len())
 	writeJSON(w, http.StatusOK, map[string]int{"rules_version": reg.Version})
 }
 

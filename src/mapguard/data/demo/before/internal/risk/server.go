@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -197,10 +198,15 @@ func (s *Server) handleOverride(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) handleReload(w http.ResponseWriter, _ *http.Request) {
+// reloads counts the reloads each client host has asked for, for the log.
+var reloads = map[string]int{}
+
+func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 	reg := s.engine.Reload(BuiltinRules())
 	s.cache.Invalidate()
-	s.logger.Printf("rules reloaded: version %d, %d rules", reg.Version, reg.Len())
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	reloads[host]++
+	s.logger.Printf("rules reloaded by %s (%d so far): version %d, %d rules", host, reloads[host], reg.Version, reg.Len())
 	writeJSON(w, http.StatusOK, map[string]int{"rules_version": reg.Version})
 }
 
