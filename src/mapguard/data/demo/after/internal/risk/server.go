@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -198,19 +197,19 @@ func (s *Server) handleOverride(w http.ResponseWriter, r *http.Request) {
 
 var (
 	reloadsMu sync.Mutex // guards reloads
-	// reloads counts the reloads each client host has asked for, for the log.
+	// reloads counts the reloads each client (by User-Agent) has asked for, for the log.
 	reloads = map[string]int{}
 )
 
 func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 	reg := s.engine.Reload(BuiltinRules())
 	s.cache.Invalidate()
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	client := r.UserAgent()
 	reloadsMu.Lock()
-	reloads[host]++
-	n := reloads[host]
+	reloads[client]++
+	n := reloads[client]
 	reloadsMu.Unlock()
-	s.logger.Printf("rules reloaded by %s (%d so far): version %d, %d rules", host, n, reg.Version, reg.Len())
+	s.logger.Printf("rules reloaded by %q (%d so far): version %d, %d rules", client, n, reg.Version, reg.Len())
 	writeJSON(w, http.StatusOK, map[string]int{"rules_version": reg.Version})
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -198,15 +197,15 @@ func (s *Server) handleOverride(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// reloads counts the reloads each client host has asked for, for the log.
+// reloads counts the reloads each client (by User-Agent) has asked for, for the log.
 var reloads = map[string]int{}
 
 func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 	reg := s.engine.Reload(BuiltinRules())
 	s.cache.Invalidate()
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	reloads[host]++
-	s.logger.Printf("rules reloaded by %s (%d so far): version %d, %d rules", host, reloads[host], reg.Version, reg.Len())
+	client := r.UserAgent()
+	reloads[client]++
+	s.logger.Printf("rules reloaded by %q (%d so far): version %d, %d rules", client, reloads[client], reg.Version, reg.Len())
 	writeJSON(w, http.StatusOK, map[string]int{"rules_version": reg.Version})
 }
 
