@@ -104,6 +104,20 @@ def test_a_lock_at_the_call_covers_the_callee(shop: Path, tmp_path: Path) -> Non
     assert ("MG014", 17) not in _store_findings(lint([f"{shop}/..."], options), shop)
 
 
+def test_a_locked_use_elsewhere_is_named_but_leaves_the_finding_to_mg014(shop: Path) -> None:
+    store = shop / STORE
+    store.write_text(store.read_text() + (
+        "\nvar countMu sync.Mutex\n\n"
+        "// LockedCount reads the counter under a lock.\n"
+        "func LockedCount(h *Hits, path string) int {\n"
+        "\tcountMu.Lock()\n\tdefer countMu.Unlock()\n\treturn h.perPath[path]\n}\n"))
+    locked_line = store.read_text().splitlines().index("\treturn h.perPath[path]") + 1
+    result = lint([f"{shop}/..."], LintOptions(jobs=1))
+    assert _store_findings(result, shop) == WANTED
+    message = next(f.message for f in result.findings if f.line == 17)
+    assert f"elsewhere it is accessed with a lock held (store.go:{locked_line})" in message
+
+
 def test_an_ignore_comment_silences_a_module_wide_finding(shop: Path) -> None:
     store = shop / STORE
     store.write_text(store.read_text().replace(

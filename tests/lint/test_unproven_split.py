@@ -1,6 +1,7 @@
 """MG004/MG005 keep the races proven by a package-level map in a handler or a goroutine that runs
-several times at once, or by the package's own locking of the map; MG014 (off by default)
-reports the rest, with the same message."""
+several times at once (and MG005 its check-then-lock); MG014 (off by default) reports the rest,
+with the same message — also a write to a map the package locks elsewhere, which the message
+names."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ func (s *Server) Count(path string) int {
 """
 
 
-def test_a_receiver_field_is_mg014_until_the_package_locks_it_elsewhere(
+def test_a_receiver_field_is_mg014_also_when_the_package_locks_it_elsewhere(
     write_module: WriteModule,
 ) -> None:
     alone = lint_dir(write_module({"web.go": COUNTER}, name="alone"))
@@ -45,20 +46,23 @@ def test_a_receiver_field_is_mg014_until_the_package_locks_it_elsewhere(
     assert "is a field reached through the receiver: two goroutines" in moved.message
     assert moved.severity == "warning"
 
+    # A locked use elsewhere is named, but is no proof: on real trees the write was mostly
+    # under a lock the rule does not see (a registering wrapper's, one taken under a flag).
     guarded = lint_dir(write_module({"web.go": COUNTER + LOCKED_READ}, name="guarded"))
-    assert findings_by_rule(guarded, "MG014") == []
-    assert findings_by_rule(guarded, "MG004") == [("web.go", 14, 2)]
-    proven = next(f for f in guarded.findings if f.rule == "MG004")
-    assert "and elsewhere it is accessed with a lock held (web.go:20)" in proven.message
+    assert findings_by_rule(guarded, "MG004") == []
+    assert findings_by_rule(guarded, "MG014") == [("web.go", 14, 2)]
+    named = next(f for f in guarded.findings if f.rule == "MG014")
+    assert "and elsewhere it is accessed with a lock held (web.go:20)" in named.message
 
 
-def test_a_lock_in_a_test_file_proves_nothing(write_module: WriteModule) -> None:
+def test_a_lock_in_a_test_file_is_not_named(write_module: WriteModule) -> None:
     test_file = 'package web\n\nimport "testing"\n\nfunc TestCount(t *testing.T) {\n' \
         '\ts := &Server{hits: map[string]int{}}\n\ts.mu.Lock()\n\t_ = s.hits["/"]\n' \
         '\ts.mu.Unlock()\n}\n'
     result = lint_dir(write_module({"web.go": COUNTER, "web_test.go": test_file}))
     assert findings_by_rule(result, "MG004") == []
     assert findings_by_rule(result, "MG014") == [("web.go", 14, 2)]
+    assert "elsewhere" not in next(f for f in result.findings if f.rule == "MG014").message
 
 
 GLOBAL = """

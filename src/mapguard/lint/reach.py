@@ -14,7 +14,8 @@ calling a writer in `internal/store`). This module follows calls outwards, at mo
   an argument.
 
 A called function is *visited* with what it was handed (`Shared`): its unlocked writes to a
-shared map are MG004 findings (MG008 for a published one), its unlocked lazy
+shared map are MG004 findings when the map is a package-level variable, MG014 ones
+otherwise (MG008 for a published one), its unlocked lazy
 initialisation of shared state an MG005 finding, and its own calls hand on what they pass.
 A call made with a write lock held hands on nothing (the lock covers the callee). Calls into
 the same package are visited at once; calls into another package of the module become
@@ -326,13 +327,15 @@ class Follower:
                          if mode is Mode.READ else "")
             # Following starts only from handlers and goroutines that run several times at
             # once: a package-level map is proof enough (MG004); a receiver or an argument
-            # handed on is reachability, MG014's, unless the package locks the map elsewhere.
+            # handed on is reachability, MG014's. A locked use of the map elsewhere in the
+            # package is named in the message but proves nothing: the write was often under
+            # a lock the model does not see (a caller's, one taken under a flag).
             rule, evidence = "MG004", ""
             if not self._package_level(write.target, go_file):
+                rule = "MG014"
                 elsewhere = locked_elsewhere(self.package, self.info, go_file, write.target,
                                              write.statement) if mode is Mode.NONE else None
-                rule, evidence = ("MG004", elsewhere) if elsewhere is not None else (
-                    "MG014", "")
+                evidence = elsewhere or ""
             if evidence:
                 reason = f"{reason}, and elsewhere it is accessed with a lock held ({evidence})"
             message = (

@@ -104,10 +104,9 @@ class Window:
 SharingKind = Literal["package", "field", "captured", "handed", "bound"]
 
 
-# Which findings a concurrency rule's run reports: those whose proof of sharing was never found
-# false on real trees — a package-level variable in a handler or a goroutine that runs several
-# times at once, or the package's own lock discipline — (MG004, MG005: "proven"), or those
-# whose only proof is reachability (MG014: "unproven").
+# Which findings a concurrency rule's run reports: those whose proof of sharing held on real
+# trees — a package-level variable in a handler or a goroutine that runs several times at once,
+# or MG005's check-then-lock — (MG004, MG005: "proven"), or the rest (MG014: "unproven").
 Tier = Literal["proven", "unproven"]
 
 

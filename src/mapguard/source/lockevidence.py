@@ -1,11 +1,12 @@
 """Lock discipline a package shows for a map: where its non-test code uses the same map with a
 lock held.
 
-The concurrency rules weigh their proof (docs/rules.md, MG004 and MG014): that a write's map is
-reachable from other goroutines is often true and harmless on real code (an owner the rule
-cannot see, an order it cannot see), while a write without a lock to a map the package itself
-guards elsewhere — the same package-level variable, or the same field of a value of the same
-type, read or written under a lock — contradicts the package's own rule for it.
+A write without a lock to a map the package itself guards elsewhere — the same package-level
+variable, or the same field of a value of the same type, read or written under a lock — seems to
+contradict the package's own rule for it; MG014's message names that locked use. It is not
+proof enough for MG004 (docs/rules.md, MG004 and MG014): on real trees the write was mostly
+under a lock the rule does not see, a caller's or one taken under a flag. MG005's
+check-then-lock uses `same_target`.
 """
 
 from __future__ import annotations

@@ -9,16 +9,17 @@ argument) or to a package-level map is reported at the write, naming the handler
 that leads to it. Lint the module from its root (`./...`) for calls between its packages to be
 seen.
 
-It reports a write only with one of two proofs that the map is shared: the map is a
-package-level variable (one map per process) written in an HTTP handler or in a goroutine that
-runs several times at once (directly, or in a function such code calls, where the map is that
-function's package-level variable); or the package itself guards the map: the same
-package-level variable, or the same field of a value of the same type, is read or written
-elsewhere in its non-test code with a lock held, while this write holds none ("... and
-elsewhere it is accessed with a lock held (file:line)"). A write whose only proof is that other
-goroutines can reach the map — a field reached through the receiver, a captured variable, a map
-handed over, a goroutine started once — is MG014's (off by default): on fresh trees those were
-false 36–75 % of the time, these two never.
+It reports a write only with proof that the map is shared: the map is a package-level
+variable (one map per process) written in an HTTP handler or in a goroutine that runs several
+times at once (directly, or in a function such code calls, where the map is that function's
+package-level variable). A write whose only proof is that other goroutines can reach the map —
+a field reached through the receiver, a captured variable, a map handed over, a goroutine
+started once — is MG014's (off by default): on fresh trees those were false 36–75 % of the
+time, this proof never. So is a write to a map the package reads or writes elsewhere with a
+lock held (MG014's message then says "... and elsewhere it is accessed with a lock held
+(file:line)"): in the review's round 10, 7 of 9 such findings were false, the write being
+under a lock the rule does not see (a wrapper that locks around every handler it registers, a
+lock taken under a flag).
 
 ## Why is this bad?
 Go maps are not safe for concurrent use. net/http serves every request on its own goroutine, so
@@ -137,9 +138,9 @@ def run(pass_: Pass) -> None:
 
 def analyse(pass_: Pass, tier: Tier) -> None:
     """Report the writes whose proof of sharing is of `tier`: "proven" (a package-level map
-    in a handler or a goroutine that runs several times at once, or a map the package uses
-    elsewhere with a lock held: MG004) or "unproven" (reachability alone: MG014, with MG004's
-    message)."""
+    in a handler or a goroutine that runs several times at once: MG004) or "unproven"
+    (reachability alone: MG014, with MG004's message, which names a locked use of the same
+    map elsewhere in the package when there is one)."""
     model = Concurrency.of(pass_.package, pass_.info)
     if not model.contexts:
         return  # nothing in this package runs concurrently
@@ -154,15 +155,17 @@ def analyse(pass_: Pass, tier: Tier) -> None:
         if found is None:
             continue
         reason, where, mode, proven = found
+        if proven != (tier == "proven"):
+            continue
         evidence = ""
         if not proven and mode is Mode.NONE:
-            elsewhere = locked_elsewhere(pass_.package, pass_.info, write.file, write.target,
-                                         write.statement)
-            if elsewhere is not None:
-                evidence, proven = elsewhere, True
-        if proven == (tier == "proven"):
-            pass_.report(write.file, write.statement,
-                         _message(write, reason, where, mode, evidence))
+            # Named in MG014's message, but no proof: the write was often under a lock the
+            # model does not see (every handler called by a wrapper that locks, a lock taken
+            # under a flag).
+            evidence = locked_elsewhere(pass_.package, pass_.info, write.file, write.target,
+                                        write.statement) or ""
+        pass_.report(write.file, write.statement,
+                     _message(write, reason, where, mode, evidence))
 
 
 # Why the written map is shared, where the write runs, the lock held there, and whether a
@@ -308,8 +311,7 @@ RULE = Rule(
     code="MG004",
     name="unsynchronized-map-write",
     severity=Severity.ERROR,
-    summary="a package-level map (in a handler or repeated goroutine) or a map locked elsewhere, "
-            "written without a lock",
+    summary="a package-level map written without a lock in a handler or repeated goroutine",
     reports_at="the write (`m[k] = v`, `m[k]++`, `m[k] op= v`, `delete`, `clear`)",
     doc=__doc__ or "",
     run=run,

@@ -195,10 +195,21 @@ func (s *Server) handleOverride(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) handleReload(w http.ResponseWriter, _ *http.Request) {
+var (
+	reloadsMu sync.Mutex // guards reloads
+	// reloads counts the reloads each client (by User-Agent) has asked for, for the log.
+	reloads = map[string]int{}
+)
+
+func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 	reg := s.engine.Reload(BuiltinRules())
 	s.cache.Invalidate()
-	s.logger.Printf("rules reloaded: version %d, %d rules", reg.Version, reg.Len())
+	client := r.UserAgent()
+	reloadsMu.Lock()
+	reloads[client]++
+	n := reloads[client]
+	reloadsMu.Unlock()
+	s.logger.Printf("rules reloaded by %q (%d so far): version %d, %d rules", client, n, reg.Version, reg.Len())
 	writeJSON(w, http.StatusOK, map[string]int{"rules_version": reg.Version})
 }
 
