@@ -282,6 +282,41 @@ def test_mg006_and_mg007_respect_the_go_version(write_module: WriteModule) -> No
     assert "for k := range *p { delete(*p, k) }" in pooled_old.message
 
 
+def test_mg007_names_an_imported_type_as_the_code_names_its_package(
+        write_module: WriteModule) -> None:
+    """A versioned import path (`example.com/mod/apm/v2`, package apm) is named as the code
+    names it, not by the path's last element (`atomic.Pointer[v2.Span]` does not compile)."""
+    root = write_module({
+        "apm/v2/span.go": """
+        package apm
+
+        // Span is one traced operation.
+        type Span struct{ Name string }
+        """,
+        "trace/trace.go": """
+        package trace
+
+        import (
+        	"sync/atomic"
+        	"unsafe"
+
+        	"example.com/mod/apm/v2"
+        )
+
+        var current unsafe.Pointer
+
+        // Current returns the span in progress.
+        func Current() *apm.Span { return (*apm.Span)(atomic.LoadPointer(&current)) }
+
+        // Start records s as the span in progress.
+        func Start(s *apm.Span) { atomic.StorePointer(&current, unsafe.Pointer(s)) }
+        """,
+    })
+    messages = [f.message for f in lint_dir(root).findings if f.rule == "MG007"]
+    assert len(messages) == 2
+    assert all("atomic.Pointer[apm.Span]" in m and "v2." not in m for m in messages)
+
+
 def test_mg009_tells_linkable_pulls_from_refused_ones(write_module: WriteModule) -> None:
     source = """
     package fast

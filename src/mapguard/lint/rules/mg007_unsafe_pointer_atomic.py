@@ -54,7 +54,7 @@ from tree_sitter import Node
 from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import call_arguments, qualified_call
-from mapguard.source.package import GoFile, VarDecl
+from mapguard.source.package import GoFile, VarDecl, default_import_name
 from mapguard.source.typeinfo import (
     LocalDecl,
     TypeInfo,
@@ -136,7 +136,11 @@ def run(pass_: Pass) -> None:
         (pointer,) = slot.types
         if not isinstance(pointer, PointerTo):
             continue
-        element = _type_text(pointer.elem)
+        # Named as the file that uses it names the package (`apm` for go.elastic.co/apm/v2).
+        first_file = slot.calls[0][0]
+        qualifiers = {path: alias for alias, path in first_file.imports.items()
+                      if alias not in {"_", "."}}
+        element = _type_text(pointer.elem, qualifiers)
         if element is None:
             continue
         message = _message(element, info.is_map(pointer.elem), typed=slot.typed_field,
@@ -439,11 +443,13 @@ def _message(element: str, is_map: bool, *, typed: bool, kind: str) -> str:
     return text
 
 
-def _type_text(go_type: GoType) -> str | None:
-    """Go syntax for a type, None when part of it is unknown."""
+def _type_text(go_type: GoType, qualifiers: dict[str, str]) -> str | None:
+    """Go syntax for a type, None when part of it is unknown; `qualifiers` names imported
+    packages by path (the package name Go assumes otherwise)."""
     if isinstance(go_type, Named):
-        prefix = f"{go_type.pkg.rsplit('/', 1)[-1]}." if go_type.pkg not in {"", "builtin"} else ""
-        args = [_type_text(arg) for arg in go_type.args]
+        prefix = "" if go_type.pkg in {"", "builtin"} else (
+            f"{qualifiers.get(go_type.pkg) or default_import_name(go_type.pkg)}.")
+        args = [_type_text(arg, qualifiers) for arg in go_type.args]
         if None in args:
             return None
         return prefix + go_type.name + (f"[{', '.join(a for a in args if a)}]" if args else "")
@@ -456,7 +462,7 @@ def _type_text(go_type: GoType) -> str | None:
         parts, template = [go_type.elem], "[]{}"
     else:
         return None  # arrays (their length is not kept), structs, funcs, unknowns
-    texts = [_type_text(part) for part in parts]
+    texts = [_type_text(part, qualifiers) for part in parts]
     return None if None in texts else template.format(*texts)
 
 
