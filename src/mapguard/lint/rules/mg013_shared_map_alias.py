@@ -70,8 +70,10 @@ the shared writes is not visible from the hand-out.
   gives the copy its own maps.
 - A write made with a lock held: the rule cannot tell which lock, and one that covers both
   holders is the correct design.
-- A hand-out that may not reach the write: in a branch ending in `return`, `break`, `continue`
-  or `goto`, in a loop or `switch` case apart from the write, or inside a closure.
+- A hand-out that may not reach the write: in another branch of the same if/else chain (an
+  empty field given the shared default, a set one merged into), in a branch ending in `return`,
+  `break`, `continue` or `goto`, in a loop or `switch` case apart from the write, or inside a
+  closure.
 - A map aliased into a plain local variable (`m := registry; m[k] = v` writes the registry on
   purpose), a receiver's field copied into another field of the same receiver, a pointer copied
   rather than the struct (`o := &c.opts` is the owner itself), and a struct the call made.
@@ -626,7 +628,8 @@ _ENDS_BRANCH = frozenset({"return_statement", "break_statement", "continue_state
 
 def _reaches(statement: Node, write: Node) -> bool:
     """The hand-out runs on the way to the write: it sits in a block that holds the write, or
-    in an `if` branch (not ending in return, break, continue or goto) of such a block."""
+    in an `if` branch (not ending in return, break, continue or goto) of such a block — not in
+    a branch of an if/else chain whose other branch holds the write."""
     block = statement.parent
     while block is not None and not (block.start_byte <= write.start_byte < block.end_byte):
         if block.type == "statement_list":
@@ -640,7 +643,14 @@ def _reaches(statement: Node, write: Node) -> bool:
                                   else block.named_children) if c.type != "comment"]
         if statements and statements[-1].type in _ENDS_BRANCH:
             return False
-        block = block.parent.parent  # the statement list around the `if`
+        branch_of = block.parent
+        while True:
+            if branch_of.start_byte <= write.start_byte < branch_of.end_byte:
+                return False  # the write is in another branch of the same if/else chain
+            if branch_of.parent is None or branch_of.parent.type != "if_statement":
+                break
+            branch_of = branch_of.parent  # `else if`: the chain goes on outwards
+        block = branch_of.parent  # the statement list around the `if`
     return block is not None
 
 
