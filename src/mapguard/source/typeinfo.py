@@ -534,7 +534,7 @@ class TypeInfo:
             result = self.type_of(value, go_file)
             return result.items[0] if isinstance(result, Tuple) and result.items else result
         if value.type in {"index_expression", "type_assertion_expression"} or (
-            value.type == "unary_expression" and _operator(value) == "<-"
+            value.type == "unary_expression" and operator_of(value) == "<-"
         ):
             return self.type_of(value, go_file) if index == 0 else BOOL  # comma-ok forms
         result = self.type_of(value, go_file)
@@ -687,7 +687,7 @@ class TypeInfo:
         operand = expr.child_by_field_name("operand")
         if operand is None:
             return UNKNOWN
-        operator = _operator(expr)
+        operator = operator_of(expr)
         inner = self.type_of(operand, go_file)
         if operator == "&":
             return PointerTo(inner) if inner is not UNKNOWN else UNKNOWN
@@ -715,14 +715,15 @@ class TypeInfo:
         return UNKNOWN
 
     def _binary_type(self, expr: Node, go_file: GoFile) -> GoType:
-        operator = _operator(expr)
+        operator = operator_of(expr)
         if operator in {"==", "!=", "<", "<=", ">", ">=", "&&", "||"}:
             return BOOL
         left = expr.child_by_field_name("left")
         return self.type_of(left, go_file) if left is not None else UNKNOWN
 
 
-def _operator(expr: Node) -> str:
+def operator_of(expr: Node) -> str:
+    """The operator token of an expression or assignment (`=`, `+=`, `&`, `<-` ...)."""
     for child in expr.children:
         if not child.is_named:
             return child.type

@@ -37,6 +37,7 @@ from mapguard.source.typeinfo import (
     LocalDecl,
     TypeInfo,
     enclosing_function,
+    operator_of,
     same_node,
     unparen,
     walk,
@@ -107,7 +108,7 @@ def _assignment(statement: Node, symbol: LocalDecl, go_file: GoFile, info: TypeI
     and the value it gives it (None when the values do not pair up with the names)."""
     if statement.type not in {"assignment_statement", "short_var_declaration"}:
         return False, None
-    if statement.type == "assignment_statement" and _operator(statement) != "=":
+    if statement.type == "assignment_statement" and operator_of(statement) != "=":
         return False, None  # `m += ...` is no map
     left = statement.child_by_field_name("left")
     right = statement.child_by_field_name("right")
@@ -132,7 +133,7 @@ def _touched_between(function: Node, symbol: LocalDecl, start: int, end: int,
             continue
         if _assignment(node, symbol, go_file, info)[0]:
             return True
-        if node.type == "unary_expression" and _operator(node) == "&":
+        if node.type == "unary_expression" and operator_of(node) == "&":
             operand = node.child_by_field_name("operand")
             if operand is not None and unparen(operand).type == "identifier" and _same_local(
                 info.resolve(unparen(operand), go_file), symbol
@@ -165,10 +166,6 @@ def _is_fresh_map(value: Node, go_file: GoFile, info: TypeInfo) -> bool:
 
 def _same_local(found: object, symbol: LocalDecl) -> bool:
     return isinstance(found, LocalDecl) and same_node(found.ident, symbol.ident)
-
-
-def _operator(node: Node) -> str:
-    return next((c.type for c in node.children if not c.is_named), "")
 
 
 # ---- set before the goroutines start (MG005) -----------------------------------------------
@@ -287,7 +284,7 @@ def _fields_assigned(statement: Node, variable: LocalDecl, go_file: GoFile, info
                      ) -> set[str]:
     """Fields of `variable` that `statement` sets, directly or through a setter method."""
     found: set[str] = set()
-    if statement.type == "assignment_statement" and _operator(statement) == "=":
+    if statement.type == "assignment_statement" and operator_of(statement) == "=":
         left = statement.child_by_field_name("left")
         right = statement.child_by_field_name("right")
         targets = [t for t in (left.named_children if left else []) if t.type != "comment"]
@@ -352,7 +349,7 @@ def _set_by_setter(call: Node, variable: LocalDecl | None, go_file: GoFile, info
                  if a.type != "comment"]
     found: set[str] = set()
     for statement in statements.named_children:
-        if statement.type != "assignment_statement" or _operator(statement) != "=":
+        if statement.type != "assignment_statement" or operator_of(statement) != "=":
             continue
         left = statement.child_by_field_name("left")
         right = statement.child_by_field_name("right")
