@@ -1,5 +1,5 @@
 """MG004/MG005 keep the races proven by a package-level map in a handler or a goroutine that runs
-several times at once (and MG005 its check-then-lock); MG014 (off by default) reports the rest,
+several times at once (and MG005, in that code, its check-then-lock); MG014 (off by default) reports the rest,
 with the same message — also a write to a map the package locks elsewhere, which the message
 names."""
 
@@ -99,11 +99,15 @@ def test_a_package_map_proves_sharing_in_a_handler_not_in_a_goroutine_started_on
 LAZY = """
 package cfg
 
-import "sync"
+import (
+	"net/http"
+	"sync"
+)
 
 type Store struct {
 	mu     sync.Mutex
 	byName map[string]int
+	hits   map[string]int
 }
 
 func (s *Store) Run(names []string) {
@@ -125,15 +129,27 @@ func (s *Store) Get(n string) int {
 	defer s.mu.Unlock()
 	return s.byName[n]
 }
+
+func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.hits == nil {
+		s.hits = map[string]int{}
+	}
+	s.mu.Lock()
+	s.hits[r.URL.Path]++
+	s.mu.Unlock()
+}
 """
 
 
-def test_mg005_keeps_check_then_lock_and_leaves_a_captured_receiver_to_mg014(
+def test_mg005_keeps_check_then_lock_in_a_handler_and_leaves_the_rest_to_mg014(
     write_module: WriteModule,
 ) -> None:
     result = lint_dir(write_module({"cfg.go": LAZY}))
-    assert findings_by_rule(result, "MG005") == [("cfg.go", 22, 2)]
-    assert findings_by_rule(result, "MG014") == [("cfg.go", 13, 4)]
+    # Every request runs ServeHTTP on its own goroutine, and it writes s.hits under s.mu.
+    assert findings_by_rule(result, "MG005") == [("cfg.go", 35, 2)]
+    # A captured receiver (reachability), and check-then-lock where nothing shows two
+    # goroutines run the check (Get may well be called by one).
+    assert findings_by_rule(result, "MG014") == [("cfg.go", 17, 4), ("cfg.go", 26, 2)]
 
 
 def test_mg014_is_off_by_default_and_a_profile_does_not_turn_it_on() -> None:

@@ -218,9 +218,14 @@ def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOption
         return [result if result is not None else DirResult((), (), 0, ()) for result in found]
 
     found = follow_module(by_dir, targets, visit)
-    return [replace(result, findings=(*result.findings, *_new_findings(
-        result.findings, found.get(target.directory, ())))) if target.directory in found
+    return [replace(result, findings=tuple(_merged(
+        result.findings, found.get(target.directory, ()), _codes(options_of[target.directory]))))
+        if target.directory in found
         else result for target, result in zip(targets, results, strict=True)]
+
+
+def _codes(options: LintOptions) -> frozenset[str]:
+    return frozenset(rule.code for rule in options.rules)
 
 
 def _following_codes(options: LintOptions) -> frozenset[str]:
@@ -509,13 +514,11 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
             calls.extend(leaving)
         if shard is None:
             kept = list(_unsuppressed(package, one_finding_per_problem(found, rules)))
-            findings.extend(kept)
-            findings.extend(_new_findings(kept, _unsuppressed(package, reached)))
+            findings.extend(_merged(kept, _unsuppressed(package, reached), _codes(options)))
         else:
             suppressed = _suppression(package)
-            raw.extend((finding, suppressed(finding)) for finding in found)
-            raw.extend((finding, suppressed(finding)) for finding in _new_findings(found,
-                                                                                    reached))
+            raw.extend((finding, suppressed(finding))
+                       for finding in _merged(found, reached, _codes(options)))
     mine = [f for f in package_dir.files
             if not f.context_only and (shard is None or f.path in shard)]
     for source_file in mine:
@@ -568,19 +571,26 @@ def _triggers_outside_support(package_dir: PackageDir, rules: Sequence[Rule],
         else everywhere
 
 
-def _new_findings(known: Iterable[Finding], found: Iterable[Finding]) -> list[Finding]:
-    """The findings of `found` at places no finding of the same rule in `known` holds. MG014
-    holds the findings MG004 and MG005 leave for want of proof: the package's own analysis and
-    the calls followed into it can weigh the proof of one write differently, and it is still
-    one finding."""
-    seen = {(f.rule, f.path, f.line) for f in known}
-    fresh: list[Finding] = []
+def _merged(known: Iterable[Finding], found: Iterable[Finding], selected: frozenset[str]
+            ) -> list[Finding]:
+    """`known`, with the findings of `found` (of the `selected` rules) at places no finding of
+    the same problem holds.
+    MG014 holds the findings MG004 and MG005 leave for want of proof: the package's own
+    analysis and the calls followed into it can weigh the proof of one write differently, and
+    it is still one finding — the proven one (a helper that a handler calls, checked on its own
+    as "a function of the package", is MG005's once the handler's call is followed)."""
+    merged = list(known)
     for finding in found:
-        if not any((rule, finding.path, finding.line) in seen
-                   for rule in _SAME_PROBLEM.get(finding.rule, (finding.rule,))):
-            seen.add((finding.rule, finding.path, finding.line))
-            fresh.append(finding)
-    return fresh
+        rules = _SAME_PROBLEM.get(finding.rule, (finding.rule,))
+        same = [index for index, held in enumerate(merged) if held.line == finding.line
+                and held.rule in rules and held.path == finding.path]
+        if same and (finding.rule == "MG014" or any(merged[i].rule != "MG014" for i in same)):
+            continue
+        for index in reversed(same):
+            del merged[index]  # an MG014 finding the followed proof makes MG004's or MG005's
+        if finding.rule in selected:
+            merged.append(finding)
+    return merged
 
 
 _SAME_PROBLEM = {"MG004": ("MG004", "MG014"), "MG005": ("MG005", "MG014"),

@@ -51,6 +51,13 @@ def following_here(codes: Iterable[str], text: bytes) -> frozenset[str]:
                      if (publishes if code == "MG008" else starts))
 
 
+def effect_codes(codes: frozenset[str]) -> frozenset[str]:
+    """The effects worth keeping for the selected `codes`: with MG014, MG004's and MG005's too,
+    since a proof found by following decides that a write is not MG014's even when the rule
+    that owns it is not selected (`engine._merged` drops what is not selected)."""
+    return codes | ({"MG004", "MG005"} if "MG014" in codes else frozenset())
+
+
 def follow_in_package(package: Package, codes: frozenset[str],
                       owns: Callable[[Path], bool]) -> tuple[list[Finding], tuple[CallOut, ...]]:
     """The findings in `package` reached by following calls from its own concurrent code
@@ -63,7 +70,8 @@ def follow_in_package(package: Package, codes: frozenset[str],
                                else Concurrency.of(package, info), owns)
     if "MG008" in codes:
         follower.from_publishers(owns)
-    findings = [_finding(e) for e in follower.reach.effects if e.rule in codes]
+    kept = effect_codes(codes)
+    findings = [_finding(e) for e in follower.reach.effects if e.rule in kept]
     return findings, tuple(dict.fromkeys(follower.reach.calls))
 
 
@@ -152,7 +160,7 @@ def visit_unit(unit: Unit, codes: frozenset[str], selection: Selection,
         follower = Follower(package, TypeInfo(package))
         follower.from_requests(list(unit.calls))
         findings.extend(suppress(package, [_finding(e) for e in follower.reach.effects
-                                           if e.rule in codes]))
+                                           if e.rule in effect_codes(codes)]))
         calls.extend(follower.reach.calls)
     result = DirResult(tuple(dict.fromkeys(findings)), (), 0, (),
                        calls=tuple(dict.fromkeys(calls)))

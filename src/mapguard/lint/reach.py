@@ -64,6 +64,8 @@ MAX_DEPTH = 2  # calls followed from one context (a handler, its helper, the sto
 _NIL_CHECK = re.compile(rb"== ?nil|nil ==")
 PUBLISHING = (b"atomic.Pointer[", b"atomic.Value", b"sync.Map")
 
+_REPEATS = "runs several times at once"
+
 
 @dataclass(frozen=True, slots=True)
 class Shared:
@@ -174,7 +176,7 @@ class Follower:
             if context.file.is_test or not owns(context.file.path) or not context.repeatable:
                 continue
             origin = _origin(context, self.package)
-            globals_ = "which runs several times at once"
+            globals_ = f"which {_REPEATS}"
             body = context.file.complete(context.function)
             for call in _calls(body):
                 # Where a call goes is cheaper to learn than what it hands on, and most calls
@@ -482,8 +484,9 @@ class Follower:
             if symbol.constant or shared.globals is None or not self._is_map_holder(expr,
                                                                                    go_file):
                 return None
-            return (f"`{_text(expr, go_file)}` is a package-level map, and {shared.origin} "
-                    f"runs several times at once")
+            # A goroutine's origin already says it ("..., which runs several times at once").
+            repeats = "" if shared.origin.endswith(_REPEATS) else f" {_REPEATS}"
+            return f"`{_text(expr, go_file)}` is a package-level map, and {shared.origin}{repeats}"
         if not isinstance(symbol, LocalDecl):
             return None
         if symbol.kind in {"receiver", "param"} and not same_node(symbol.scope, function):
@@ -625,7 +628,7 @@ def _origin(context: Context, package: Package) -> str:
         return f"the HTTP handler at {where}"
     line = context.go_statement.start_point.row + 1 if context.go_statement else 0
     started = f"the goroutine started at {_relative(context.starting_file.path, package)}:{line}"
-    return f"{started}, which runs several times at once" if context.repeatable else started
+    return f"{started}, which {_REPEATS}" if context.repeatable else started
 
 
 def _relative(path: Path, package: Package) -> str:

@@ -5,7 +5,9 @@ earlier in the same block or an enclosing block of the same function with no `x.
 between, or `defer x.Unlock()` follows `x.Lock()`; a wrapper's `g := x.Lock(...)` holds it until
 `g.Unlock()` (or to the end with `defer g.Unlock()`); unexported wrappers
 `x.lock()`/`x.unlock()` (and `rlock`/`runlock`) pair like `Lock`/`Unlock`. A lock that every
-branch of an if/else chain takes (a branch that returns does not count) is held after the chain.
+branch of an if/else chain takes (a branch that returns does not count) is held after the chain;
+one taken under a flag (`if s.useMutex { s.mu.Lock() }`: a bool name or field, not a computed
+condition) is held as if taken, and released by the matching `if s.useMutex { s.mu.Unlock() }`.
 A function named `...Locked`/`..._locked`, or whose doc comment says the caller must hold a lock
 ("Lock should be held", "Read lock held on entry", ...), runs as if that lock were held; so does
 an unexported function whose every call in the package's non-test code is made with a write lock
@@ -172,29 +174,23 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
         statement = statement.named_children[-1]  # `done: mu.Lock()`
     kind = statement.type
     if kind == "if_statement":
-        # `if locking { mu.Lock(); defer mu.Unlock() }` on a parameter of the function: it
-        # takes the lock itself when asked to, and callers that pass false hold it (why the
-        # flag exists). A condition on anything else (request data) leaves the lock optional.
+        # `if s.useMutex { s.Lock(); defer s.Unlock() }`, or `if lock { b.Lock() }` ... `if lock
+        # { b.Unlock() }`: locking switched by a flag (a bool parameter, variable or field) is
+        # the code saying when it needs the lock — callers that pass false hold it already, a
+        # value built without it is not shared. A condition on anything else (request data, a
+        # call, a comparison) goes through the branches, where an optional lock is not held.
         condition = statement.child_by_field_name("condition")
-        if condition is None or go_file.text(condition) not in flags:
-            _apply_branches(statement, go_file, states, deferred, flags)
-            return
         consequence = statement.child_by_field_name("consequence")
         body = [c for c in (consequence.named_children if consequence else [])
                 if c.type != "comment"]
         if body and body[0].type == "statement_list":
             body = [c for c in body[0].named_children if c.type != "comment"]
-        if len(body) == 2 and statement.child_by_field_name("alternative") is None and (
-            body[0].type == "expression_statement" and body[1].type == "defer_statement"
-        ):
-            taken = _lock_call(body[0].named_children[0], go_file)
-            released = _lock_call(body[1].named_children[0], go_file)
-            if taken[0] is not None and taken[0] == released[0] and (
-                (taken[1], released[1]) in {("Lock", "Unlock"), ("RLock", "RUnlock")}
-            ):
-                for inner in body:
-                    _apply(inner, go_file, states, deferred)
-                return
+        if condition is not None and _is_flag(condition, go_file, flags) and body and (
+            statement.child_by_field_name("alternative") is None
+        ) and all(_is_lock_statement(inner, go_file) for inner in body):
+            for inner in body:
+                _apply(inner, go_file, states, deferred)
+            return
         _apply_branches(statement, go_file, states, deferred, flags)
         return
     if kind == "defer_statement":
@@ -259,6 +255,33 @@ def _apply_branches(statement: Node, go_file: GoFile, states: dict[str, Mode],
     # Only ever adds: what a branch releases is left as the code before the chain had it.
     for lock in set.intersection(*(set(outcome) for outcome in outcomes)):
         states[lock] = max(states.get(lock, Mode.NONE), min(outcome[lock] for outcome in outcomes))
+
+
+def _is_flag(condition: Node, go_file: GoFile, flags: frozenset[str]) -> bool:
+    """A bool parameter, or a plain name or field chain (`useMutex`, `s.cfg.locking`), maybe
+    negated: a switch, not a computation."""
+    while condition.type == "parenthesized_expression" and condition.named_child_count == 1:
+        condition = condition.named_children[0]
+    if condition.type == "unary_expression" and go_file.text(condition).startswith("!"):
+        operand = condition.child_by_field_name("operand")
+        return operand is not None and _is_flag(operand, go_file, flags)
+    if go_file.text(condition) in flags:
+        return True
+    while condition.type == "selector_expression":
+        operand = condition.child_by_field_name("operand")
+        if operand is None:
+            return False
+        condition = operand
+    return condition.type == "identifier"
+
+
+def _is_lock_statement(statement: Node, go_file: GoFile) -> bool:
+    """`mu.Lock()`, `mu.Unlock()`, `defer mu.Unlock()` and their read and wrapper forms."""
+    if statement.type not in {"expression_statement", "defer_statement"} or (
+        not statement.named_child_count
+    ):
+        return False
+    return _lock_call(statement.named_children[0], go_file)[0] is not None
 
 
 def _bool_parameters(function: Node, go_file: GoFile) -> frozenset[str]:

@@ -9,12 +9,15 @@ of a shared value, where goroutines can run the check at the same time:
   calls deep and across the packages of the module, on the receiver it was handed or on
   package-level state (error; not in `main` packages, which set up once at start).
 
-It keeps the findings with one of two proofs that the value is shared: a package-level variable
-checked in an HTTP handler or in a goroutine that runs several times at once (directly, or in a
-function such code calls), or the function's own use of the value with a lock held
-(check-then-lock). The others — a field reached through the receiver of a handler or goroutine,
-a captured value, a goroutine started once, a receiver handed on by a call — are MG014's (off by
-default, same message): on fresh trees those were false 36–75 % of the time, these never.
+It keeps the findings with one of two proofs that the value is shared, both in an HTTP handler
+or in a goroutine that runs several times at once (directly, or in a function such code calls):
+a package-level variable, or a value the function itself also uses with a lock held
+(check-then-lock). The others — a field reached through the receiver of a handler or goroutine
+with no such use, a captured value, a goroutine started once, a receiver handed on by a call,
+and check-then-lock outside concurrent code (a method of a type that holds a mutex, a function
+of the package) — are MG014's (off by default, same message): on fresh trees those were false
+36–75 % of the time (check-then-lock outside concurrent code: 5 false, 1 noise in 6 in rounds 10
+and 11; the function was run by one goroutine, or on a value not yet shared).
 
 ## Why is this bad?
 The check and the assignment are two steps. Two goroutines can both see `nil`, both build a
@@ -61,38 +64,37 @@ For a package-level value built once, `sync.OnceValue` (Go 1.21) or `sync.Once`,
 it eagerly at the declaration.
 
 ## When it is a false alarm
-A function runs under its caller's lock when its name ends in `Locked`, when its doc comment
-says so ("Lock should be held.", "Lock held on entry", "callers must hold mu", "must be called
-with the lock held", ...), when every call of it in the package's non-test code holds the lock,
-or when it takes the lock itself under a flag (`if locking { mu.Lock(); defer mu.Unlock() }`);
-the function given to `once.Do` (also as a method value, `once.Do(x.init)`) or `sync.OnceFunc`,
-and what only it calls, runs once; so does the assignment of double-checked locking (`if x ==
-nil { mu.Lock(); if x == nil { x = ... }; mu.Unlock() }`), whose unlocked first read `go test
--race` judges. All of these are recognised. A method with a handler's
-parameters is a handler only when it is `ServeHTTP`, handed on as a value somewhere in the
-module, or not called there at all (a pooled per-request value's `Reset(rw, r)`, which its
-router calls, is not). In concurrent code, a field that every path sets before the goroutines
-start is not reported: set (to a call, a literal or an address, or by a setter method given a
-non-nil argument) before the `go` on every path of the function that starts them, or, for an
-unexported starter method, before every call of it (`start()` sets `s.limits`, then calls
+A function runs under its caller's lock when its name ends in `Locked`, when its doc comment says so
+("Lock should be held.", "Lock held on entry", "callers must hold mu", "must be called with the lock
+held", ...), when every call of it in the package's non-test code holds the lock, or when it takes
+the lock itself under a flag (`if locking { mu.Lock(); defer mu.Unlock() }`); the function given to
+`once.Do` (also as a method value, `once.Do(x.init)`) or `sync.OnceFunc`, and what only it calls,
+runs once; so does the assignment of double-checked locking (`if x == nil { mu.Lock(); if x == nil {
+x = ... }; mu.Unlock() }`), whose unlocked first read `go test -race` judges. All of these are
+recognised. A method with a handler's parameters is a handler only when it is `ServeHTTP`, handed on
+as a value somewhere in the module, or not called there at all (a pooled per-request value's
+`Reset(rw, r)`, which its router calls, is not). In concurrent code, a field that every path sets
+before the goroutines start is not reported: set (to a call, a literal or an address, or by a setter
+method given a non-nil argument) before the `go` on every path of the function that starts them, or,
+for an unexported starter method, before every call of it (`start()` sets `s.limits`, then calls
 `run()`, which starts the goroutines); or set by every way the module builds the type — each
-composite literal of it names the field, or the function that builds it sets it (directly or
-through a setter such as `SetLogger`) before it returns the value or starts a goroutine, or
-every caller of that function does so right after the call — when the type's values are made
-nowhere else (no `new(T)`, `var v T`, `T` by value or embedded, no use of the type other than
-`*pkg.T` in other packages), its doc does not say its zero value is ready to use, and no code
-of the module sets the field to nil. Values built outside the module (a library's users) are
-not seen. The check-then-lock form (the function itself uses the field under a lock) stays
-reported either way: there the function treats the field as shared state. Outside concurrent
-code the rule
-reports only check-then-lock inside one function, so it leaves alone: fields the mutex does not
-guard (state one goroutine owns, settings filled in before the goroutines start), package-level
-values set up once, values that only other functions lock (their callers may be ordered in ways
-the rule cannot see), `x = a; if x == nil { x = b }` defaults, unexported functions nothing
-calls, a value a goroutine was handed and that its starter replaced (or set to nil) right
-after the `go`, and code in `_test.go` files (`go test -race` judges tests). When something the rule
-cannot see still keeps two goroutines apart (a lock taken through a helper such as
-`lockSession`, data partitioned between goroutines), suppress with
+composite literal of it names the field, or the function that builds it sets it (directly or through
+a setter such as `SetLogger`) before it returns the value or starts a goroutine, or every caller of
+that function does so right after the call — when the type's values are made nowhere else (no
+`new(T)`, `var v T`, `T` by value or embedded, no use of the type other than `*pkg.T` in other
+packages), its doc does not say its zero value is ready to use, and no code of the module sets the
+field to nil. Values built outside the module (a library's users) are not seen. The check-then-lock
+form (the function itself uses the field under a lock) stays reported either way: there the function
+treats the field as shared state. A mutex made lazily and then locked (`if v.mu == nil { v.mu =
+&sync.Mutex{} }; v.mu.Lock()`) is not check-then-lock: its own `Lock` is no lock held over it.
+Outside concurrent code MG005 reports nothing, and MG014 (off by default) only check-then-lock
+inside one function, so both leave alone: fields the mutex does not guard (state one goroutine owns,
+settings filled in before the goroutines start), package-level values set up once, values that only
+other functions lock (their callers may be ordered in ways the rule cannot see), `x = a; if x == nil
+{ x = b }` defaults, unexported functions nothing calls, a value a goroutine was handed and that its
+starter replaced (or set to nil) right after the `go`, and code in `_test.go` files (`go test -race`
+judges tests). When something the rule cannot see still keeps two goroutines apart (a lock taken
+through a helper such as `lockSession`, data partitioned between goroutines), suppress with
 `//mapguard:ignore MG005 <reason>`.
 
 In concurrent code, the lazy set-up of a goroutine that has ended before its starter's caller
@@ -122,6 +124,7 @@ from mapguard.source.typeinfo import (
     TypeInfo,
     enclosing_declaration,
     enclosing_function,
+    same_node,
     unparen,
     walk,
     word_hits,
@@ -262,8 +265,8 @@ class Verdict:
     severity: Severity
     where: str  # the context, or why the value is shared, for the message
     # The proof is one of the two kinds never found false on real trees (docs/rules.md,
-    # MG014): a package-level variable in a handler or a goroutine that runs several times at
-    # once, or the function's own use of the value with a lock held (check-then-lock).
+    # MG014), both in a handler or a goroutine that runs several times at once: a package-level
+    # variable, or the function's own use of the value with a lock held (check-then-lock).
     proven: bool
 
 
@@ -278,25 +281,26 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verd
         return None
     if _inside_once(statement, go_file) or _function_run_by_once(pass_, statement, go_file):
         return None
-    severity, where, package_level = verdict
+    severity, where, package_level, repeatable = verdict
     if severity is Severity.ERROR:
         # A field every path sets before the goroutines start: the nil branch is dead. (The
         # check-then-lock form below stays: the function itself treats the field as shared.)
         evidence = locked_use(pass_.info, go_file, checked)
         if evidence is None and _set_before_goroutines(pass_, go_file, statement, checked):
             return None
-        return Verdict(severity, where, package_level or evidence is not None)
+        return Verdict(severity, where, package_level or (evidence is not None and repeatable))
     if _never_called(pass_, statement, go_file):
         return None  # an unexported function nothing in the package calls cannot race
     # Outside a concurrency context, the function itself must say the value is shared: it takes
     # a lock to write it, but not to check it (check-then-lock). Fields the mutex does not guard
     # (state one goroutine owns, settings written before any goroutine starts), package values
     # set up once, and values locked only by other functions (which may well be ordered by
-    # what the rule cannot see) are left alone.
+    # what the rule cannot see) are left alone. Even so the lock shows only that the author
+    # expected sharing somewhere, not that this function runs on two goroutines: MG014's.
     evidence = locked_use(pass_.info, go_file, checked)
     if evidence is None:
         return None
-    return Verdict(severity, f"{where}, and {evidence}", True)
+    return Verdict(severity, f"{where}, and {evidence}", False)
 
 
 def _rechecked_under_lock(pass_: Pass, go_file: GoFile, statement: Node) -> bool:
@@ -317,9 +321,9 @@ def _rechecked_under_lock(pass_: Pass, go_file: GoFile, statement: Node) -> bool
 
 
 def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Node
-                     ) -> tuple[Severity, str, bool] | None:
+                     ) -> tuple[Severity, str, bool, bool] | None:
     """(severity, where, whether the value is a package-level variable checked in a handler
-    or in a goroutine that runs several times at once)."""
+    or in a goroutine that runs several times at once, whether the check runs in such code)."""
     if go_file.is_test:
         return None  # tests run under `go test -race`, which judges them better
     info = pass_.info
@@ -339,13 +343,13 @@ def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Nod
     context = model.context_of(statement, go_file)
     sharing = model.sharing(checked, go_file, context) if context is not None else None
     if context is not None and sharing is not None:
-        return Severity.ERROR, context.describe(), sharing.package_level and (
-            context.kind == "handler" or context.repeatable)
+        repeatable = context.kind == "handler" or context.repeatable
+        return Severity.ERROR, context.describe(), sharing.package_level and repeatable, repeatable
     if (isinstance(symbol, LocalDecl) and symbol.kind == "receiver"
             and checked.type == "selector_expression" and _type_has_mutex(pass_, symbol, go_file)):
-        return Severity.WARNING, "a method of a type that holds a mutex", False
+        return Severity.WARNING, "a method of a type that holds a mutex", False, False
     if is_package_var and checked.type == "identifier":
-        return Severity.WARNING, "a function of the package", False
+        return Severity.WARNING, "a function of the package", False, False
     return None
 
 
@@ -405,7 +409,7 @@ def locked_use(info: TypeInfo, go_file: GoFile, checked: Node) -> str | None:
             continue
         if _in_own_callback(node, checked) or checked.start_byte <= node.start_byte < (
             checked.end_byte
-        ):
+        ) or _locks_it(node):
             continue
         if lock_mode_at(node, go_file, info) is not Mode.NONE:
             target = node.parent if owner is not None and node.parent is not None else node
@@ -413,6 +417,24 @@ def locked_use(info: TypeInfo, go_file: GoFile, checked: Node) -> str | None:
             return (f"it {uses} `{text}` with a lock held at line {node.start_point.row + 1}:"
                     f" the check belongs under that lock")
     return None
+
+
+def _locks_it(node: Node) -> bool:
+    """`v.mu.Lock()`, `defer v.mu.Unlock()`: a lazily made mutex used as the lock itself. No
+    lock can guard its own creation, so that use says nothing about a lock held over it."""
+    target = node
+    if node.parent is not None and node.parent.type == "selector_expression" and same_node(
+        node.parent.child_by_field_name("field"), node
+    ):
+        target = node.parent  # the field `v.mu`, not just its name
+    method = target.parent
+    if method is None or method.type != "selector_expression" or method.parent is None or (
+        method.parent.type != "call_expression"
+    ) or not same_node(method.child_by_field_name("operand"), target):
+        return False
+    field = method.child_by_field_name("field")
+    return field is not None and field.text in {b"Lock", b"Unlock", b"RLock", b"RUnlock",
+                                                b"TryLock", b"TryRLock"}
 
 
 def _in_own_callback(node: Node, checked: Node) -> bool:

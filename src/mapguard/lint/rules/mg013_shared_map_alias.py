@@ -76,7 +76,9 @@ the shared writes is not visible from the hand-out.
   closure.
 - A map aliased into a plain local variable (`m := registry; m[k] = v` writes the registry on
   purpose), a receiver's field copied into another field of the same receiver, a pointer copied
-  rather than the struct (`o := &c.opts` is the owner itself), and a struct the call made.
+  rather than the struct (`o := &c.opts` is the owner itself), and a struct the call made
+  (also one it stored in the receiver's field before copying it: `p.root = newNode(); cur :=
+  p.root; cur.children[k] = child` builds the new tree through the copy on purpose).
 - The maps of a builder: a type with a method returning its own receiver
   (`func (b *B) With(...) *B`) is made for one construction, not shared.
 - A getter that returns the owner's guarded map itself, with nothing written through it: that
@@ -446,8 +448,15 @@ def _check_write(pass_: Pass, go_file: GoFile, holder: Node) -> None:
              else _owner(handed.value, base, handed.file, info))
     if owner is None or lock_mode_at(statement, go_file, info) is not Mode.NONE:
         return
+    copy_source = _shallow_copy_of(handed.value) if handed.shallow else None
+    if copy_source is not None and handed.callee is None and _renewed_before(
+        function, handed.statement, copy_source, go_file
+    ):
+        return  # `p.root = newNode(); cur := p.root; cur.children[k] = ...`: the call's own
     written = "".join(go_file.text(holder).split())
     shared = "".join(handed.file.text(handed.value).split())
+    hand_out = (f"maps.Clone({shared})" if pass_.allows(API_SINCE["maps.Clone"])
+                else f"a copy of `{shared}` made by a loop")
     line = handed.statement.start_point.row + 1
     where = (f"line {line}" if handed.callee is None else
              f"set by `{handed.callee}`, {handed.file.path.name}:{line}")
@@ -466,7 +475,7 @@ def _check_write(pass_: Pass, go_file: GoFile, holder: Node) -> None:
             f"`{written}` holds {owner} `{shared}` by reference ({where}), so this write "
             f"changes the shared map: every other holder sees it, and two calls at once write "
             f"the same map (fatal error: concurrent map writes). Hand out a copy "
-            f"({copy}({shared})) or build the map per call")
+            f"({hand_out}) or build the map per call")
     pass_.report(go_file, statement, message)
 
 

@@ -17,16 +17,19 @@ lock held (line 27): ..."). Its proof is of the same kind: a caller *might* read
 the owner writes it; whether one does is decided by code the getter's text does not show.
 
 MG004 and MG005 keep the findings with a proof that held on trees no rule was tuned on: a
-package-level variable (one map per process) written or lazily set up in an HTTP handler or in
-a goroutine that runs several times at once (directly, or in a function such code calls, where
-the map is that function's package-level variable); or, for MG005, check-then-lock: the
-function takes a lock to use the value but not to check it. A write that MG004 reported because
-the same map — the same package-level variable, or the same field of a value of the same type —
-is read or written elsewhere in the package's non-test code with a lock held, while this write
-holds none, is MG014's too; its message still says so ("... and elsewhere it is accessed with a
-lock held (file:line)"). In the review's round 10, 7 of those 9 findings were false: the write
-was under a lock the rule does not see (a wrapper that takes the lock around every handler it
-registers, `if lock { b.Lock() }`).
+package-level variable (one map per process) written or lazily set up in an HTTP handler or in a
+goroutine that runs several times at once (directly, or in a function such code calls, where the map
+is that function's package-level variable); or, for MG005 in that same code, check-then-lock: the
+function takes a lock to use the value but not to check it. Check-then-lock outside concurrent code
+(a method of a type that holds a mutex, a function of the package) is MG014's: in rounds 10 and 11,
+5 of those 6 findings were false (the function ran on one goroutine, or on a value not yet shared: a
+per-call value, a spec being decoded). A write that MG004 reported because the same map — the same
+package-level variable, or the same field of a value of the same type — is read or written elsewhere
+in the package's non-test code with a lock held, while this write holds none, is MG014's too; its
+message still says so ("... and elsewhere it is accessed with a lock held (file:line)"). In the
+review's round 10, 7 of those 9 findings were false: the write was under a lock the rule does not
+see (a wrapper that takes the lock around every handler it registers; `if lock { b.Lock() }`, seen
+since).
 
 ## Why is this bad?
 When it is true, it is what MG004 and MG005 say: two goroutines write one map at once, and the
@@ -37,7 +40,8 @@ fresh-sample-round2.md, -round6.md, -round7.md, -round8.md, and the MG014 decisi
 fresh-sample-round2.md) these findings were false 36–75 % of the time — an event loop that
 owns its state, a goroutine its starter waits for through a channel, a value made for one
 goroutine, an order set by code the rule does not see — while the proofs MG004 and MG005 keep
-were not (one false finding in round 8, a lock taken under a flag, is the lock's miss). The
+were not (one false finding in round 8, a lock taken under a flag, was the lock's miss,
+since fixed). The
 getter shape is no better (docs/review/fresh-sample-round9.md; round 9: 12 of MG013's 19
 findings false, 18 of the 19 getters, 11 of those false): in each false getter the program
 finishes every write before the only caller reads the map (a WaitGroup join, a "synced" flag,
