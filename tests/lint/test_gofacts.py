@@ -198,13 +198,13 @@ def test_api_is_refused_before_its_release(bundled: GoToolchain, api: str,
     assert at[0] == 0, at[1]
 
 
-def _assembly(toolchain: GoToolchain, key: str, *flags: str) -> str:
+def _assembly(toolchain: GoToolchain, key: str, *flags: str, ranged: str = "k") -> str:
     with tempfile.TemporaryDirectory(prefix="mapguard-clear-") as scratch:
         directory = Path(scratch)
         (directory / "go.mod").write_text("module example.com/clear\n\ngo 1.19\n")
         (directory / "clear.go").write_text(
             f"package clear\n\nfunc Empty(m map[{key}]int) {{\n"
-            f"\tfor k := range m {{\n\t\tdelete(m, k)\n\t}}\n}}\n")
+            f"\tfor {ranged} := range m {{\n\t\tdelete(m, k)\n\t}}\n}}\n")
         proc = run_go(["build", *flags, "-gcflags=-S", "."], cwd=directory,
                       toolchain=toolchain, timeout=600)
         assert proc.returncode == 0, proc.stderr
@@ -217,3 +217,5 @@ def test_delete_loop_compiles_to_mapclear(bundled: GoToolchain, which: str) -> N
     assert "runtime.mapclear" in _assembly(toolchain, "string")
     assert "runtime.mapclear" not in _assembly(toolchain, "float64")  # NaN != NaN
     assert "runtime.mapclear" not in _assembly(toolchain, "string", "-race")
+    # With a value variable, even the blank one, the loop runs key by key (MG003 says so).
+    assert "runtime.mapclear" not in _assembly(toolchain, "string", ranged="k, _")

@@ -1,7 +1,7 @@
 """MG004/MG005 keep the races proven by a package-level map in a handler or a goroutine that runs
-several times at once (and MG005, in that code, its check-then-lock); MG014 (off by default) reports the rest,
-with the same message — also a write to a map the package locks elsewhere, which the message
-names."""
+several times at once (and MG005, in that code, its check-then-lock); MG014 (off by default) reports
+the rest, with the same message — also a write to a map the package locks elsewhere, which the
+message names."""
 
 from __future__ import annotations
 
