@@ -154,3 +154,35 @@ def test_a_copy_of_the_struct_the_call_just_stored_fills_its_own_map(
     result = lint_dir(write_module({"t.go": TREE}))
     assert findings_by_rule(result, "MG013") == [("t.go", 11, 2)]
 
+
+
+EMBEDDED = """
+package jet
+
+type scope struct{ variables map[string]int }
+
+type Runtime struct {
+	*scope
+}
+
+type Snapshot struct {
+	scope
+}
+
+func (st *Runtime) set(name string, v int) {
+	sc := st.scope
+	sc.variables[name] = v
+}
+
+func (s *Snapshot) set(name string, v int) {
+	sc := s.scope
+	sc.variables[name] = v
+}
+"""
+
+
+def test_an_embedded_pointer_is_copied_as_a_pointer(write_module: WriteModule) -> None:
+    """jet's Runtime embeds *scope: `sc := st.scope` is the scope itself (round 12, S1). A
+    scope embedded by value is copied, and its map with it."""
+    result = lint_dir(write_module({"jet.go": EMBEDDED}))
+    assert findings_by_rule(result, "MG013") == [("jet.go", 20, 2)]

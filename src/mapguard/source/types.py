@@ -193,6 +193,10 @@ def struct_fields(struct_node: Node, imports: dict[str, str]) -> list[Field]:
         if names:
             fields.extend(Field(_text(name), field_type, False) for name in names)
         else:
+            # tree-sitter-go keeps an embedded field's `*` outside its `type` (`*scope` is the
+            # token `*` and the type `scope`): without it, a promoted pointer reads as a value.
+            if any(child.type == "*" for child in declaration.children):
+                field_type = PointerTo(field_type)
             embedded = deref(field_type)
             name = embedded.name if isinstance(embedded, Named) else ""
             fields.append(Field(name, field_type, True))
