@@ -143,8 +143,9 @@ def test_speed_advice_that_needs_evidence_is_off_by_default(
     assert speed_line.startswith(
         "Off by default: MG001, MG002, MG010 (speed advice that pays only where code runs "
         "often): --extend-select MG001,MG002,MG010 turns them on")
-    assert unproven_line.startswith("Off by default: MG008, MG014 (races whose only proof is") and (
-        unproven_line.endswith("--extend-select MG008,MG014 turns them on."))
+    assert unproven_line.startswith(
+        "Off by default: MG008, MG013, MG014 (races whose proof that a map is shared is") and (
+        unproven_line.endswith("--extend-select MG008,MG013,MG014 turns them on."))
     assert rules([]) == ["MG003"]
     assert rules(["--extend-select", "missing-size-hint"]) == ["MG003", "MG002"]
     _, out, _ = run([*WITH_MG002], capsys)

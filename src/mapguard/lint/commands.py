@@ -52,7 +52,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a diff instead.")
 @click.option("--select", multiple=True, help="Only these rules (codes or names, comma-separated).")
 @click.option("--extend-select", multiple=True,
-              help="Also these rules (MG001, MG002, MG008, MG010 and MG014 are off by "
+              help="Also these rules (MG001, MG002, MG008, MG010, MG013 and MG014 are off by "
                    "default).")
 @click.option("--ignore", multiple=True, help="Skip these rules.")
 @click.option("--go-version", help="Give advice as if go.mod said this version (e.g. 1.21).")

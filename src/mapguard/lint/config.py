@@ -2,7 +2,7 @@
 
 ```toml
 select = ["MG001", "MG004"]     # rules to run (default: all but those off by default)
-extend-select = ["MG002"]        # also these (MG001, MG002, MG008, MG010, MG014 are off)
+extend-select = ["MG002"]        # also these (MG001, MG002, MG008, MG010, MG013, MG014 are off)
 ignore = ["MG002"]               # rules to skip
 exclude = ["internal/gen/**"]    # globs, relative to the config file's directory
 include-generated = false        # lint files marked `// Code generated ... DO NOT EDIT.`

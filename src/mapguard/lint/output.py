@@ -95,8 +95,8 @@ def render_text(result: LintResult, cwd: Path, *, color: bool = False,
                    f"code runs often): --extend-select {','.join(speed)} turns them on, "
                    "--profile FILE turns them on where a profile shows the code hot.")
     if unproven:
-        out.append(f"Off by default: {', '.join(unproven)} (races whose only proof is that "
-                   "other goroutines can reach the map, too often false on real code): "
+        out.append(f"Off by default: {', '.join(unproven)} (races whose proof that a map is "
+                   "shared is that other code can reach it, too often false on real code): "
                    f"--extend-select {','.join(unproven)} turns "
                    f"{'it' if len(unproven) == 1 else 'them'} on.")
     return "\n".join(out)
