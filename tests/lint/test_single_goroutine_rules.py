@@ -352,3 +352,28 @@ def test_mg001_says_when_a_branch_re_creates(write_module: WriteModule) -> None:
     (finding,) = lint_dir(write_module({"p.go": source})).findings
     assert finding.rule == "MG001" and "each time this branch runs" in finding.message
     assert "every pass" not in finding.message
+
+
+def test_mg006_leaves_tests_alone_unless_asked(write_module: WriteModule) -> None:
+    """A test that puts a pooled map back leaks only into other tests (round 12: a smoke test
+    that checked the pooled map was empty)."""
+    source = """
+    package p
+
+    import (
+    	"sync"
+    	"testing"
+    )
+
+    var pool = sync.Pool{New: func() any { return map[string]int{} }}
+
+    func TestPooled(t *testing.T) {
+    	m := pool.Get().(map[string]int)
+    	m["seen"] = 1
+    	pool.Put(m)
+    }
+    """
+    root = write_module({"p_test.go": source})
+    assert [f for f in lint_dir(root).findings if f.rule == "MG006"] == []
+    asked = lint_dir(root, advice_everywhere=True).findings
+    assert [(f.rule, f.line) for f in asked if f.rule == "MG006"] == [("MG006", 13)]

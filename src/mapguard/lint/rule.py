@@ -175,8 +175,9 @@ class Rule:
     # names the rules a module's Go version silences. A rule that still reports on older code,
     # with other advice, leaves this None and asks `Pass.allows` per piece of advice.
     needs: GoVersion | None = None
-    # False: advice about speed or style, which test and tool code do not need; the engine
-    # drops the rule's findings there (`is_support_code`) unless the user asks for them.
+    # False: advice about speed or style, which test and tool code do not need, or a leak that
+    # there reaches only other tests (MG006); the engine drops the rule's findings there
+    # (`is_support_code`) unless the user asks for them.
     in_support_code: bool = True
     # Codes of rules whose finding inside this rule's reported node is the same problem: the
     # engine keeps only this rule's (MG001's `clear` makes MG002's size hint moot).

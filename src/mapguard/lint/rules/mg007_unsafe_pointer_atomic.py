@@ -65,6 +65,8 @@ from mapguard.source.typeinfo import (
 )
 from mapguard.source.types import (
     UNSAFE_POINTER,
+    ArrayOf,
+    ChanOf,
     GoType,
     MapOf,
     Named,
@@ -136,6 +138,12 @@ def run(pass_: Pass) -> None:
         (pointer,) = slot.types
         if not isinstance(pointer, PointerTo):
             continue
+        if identity[0] == "field" and _declared_elsewhere(identity[1]) and _names_own_type(
+            pointer.elem
+        ):
+            # The field's package would have to name a type of this package, which imports
+            # it: `atomic.Pointer[T]` there is an import cycle — why it is an unsafe.Pointer.
+            continue
         # Named as the file that uses it names the package (`apm` for go.elastic.co/apm/v2).
         first_file = slot.calls[0][0]
         qualifiers = {path: alias for alias, path in first_file.imports.items()
@@ -189,6 +197,25 @@ def _operation(call: Node, go_file: GoFile) -> str | None:
     if called is None or called[0] != "sync/atomic" or called[1] not in _OPERATIONS:
         return None
     return called[1]
+
+
+def _declared_elsewhere(owner: object) -> bool:
+    """A field of a type of another package (`bridgev2.User`, not this package's `User`)."""
+    return isinstance(owner, Named) and owner.pkg not in {"", "builtin"}
+
+
+def _names_own_type(go_type: GoType, depth: int = 0) -> bool:
+    """`T`, `map[string]*T`, ... with T declared in this package."""
+    if depth > 6:
+        return False
+    if isinstance(go_type, Named):
+        return go_type.pkg == "" or any(_names_own_type(a, depth + 1) for a in go_type.args)
+    if isinstance(go_type, MapOf):
+        return _names_own_type(go_type.key, depth + 1) or _names_own_type(go_type.value,
+                                                                           depth + 1)
+    if isinstance(go_type, PointerTo | SliceOf | ArrayOf | ChanOf):
+        return _names_own_type(go_type.elem, depth + 1)
+    return False
 
 
 def _identity(address: Node, go_file: GoFile, info: TypeInfo
