@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mapguard.goversion import GoVersion
+from mapguard.lint.engine import LintOptions, lint
 from mapguard.lint.registry import rule_for, select_rules
 
 from .conftest import WriteModule, findings_by_rule, lint_dir
@@ -377,3 +380,80 @@ def test_mg006_leaves_tests_alone_unless_asked(write_module: WriteModule) -> Non
     assert [f for f in lint_dir(root).findings if f.rule == "MG006"] == []
     asked = lint_dir(root, advice_everywhere=True).findings
     assert [(f.rule, f.line) for f in asked if f.rule == "MG006"] == [("MG006", 13)]
+
+
+def test_mg003_reads_key_types_declared_in_another_package_of_the_module(
+    write_module: WriteModule,
+) -> None:
+    """go-pdfium keys its maps by `references.FPDF_DOCUMENT`, a string type of another package
+    of the module: the fix is exact there; a float type of that package keeps the NaN advice,
+    and a type the package does not declare stays "not visible"."""
+    keys = """
+    package keys
+
+    type (
+    	Name  string
+    	Score float64
+    )
+
+    type Pair struct{ A, B Name }
+    """
+    source = """
+    package p
+
+    import "example.com/mod/keys"
+
+    func byName(m map[keys.Name]int) {
+    	for k := range m {
+    		delete(m, k)
+    	}
+    }
+
+    func byScore(m map[keys.Score]int) {
+    	for k := range m {
+    		delete(m, k)
+    	}
+    }
+
+    func byPair(m map[keys.Pair]int) {
+    	for k := range m {
+    		delete(m, k)
+    	}
+    }
+
+    func byOther(m map[keys.Missing]int) {
+    	for k := range m {
+    		delete(m, k)
+    	}
+    }
+    """
+    root = write_module({"keys/keys.go": keys, "p/p.go": source})
+    found = {f.line: f for f in lint_dir(root).findings if f.rule == "MG003"}
+    assert sorted(found) == [6, 12, 18, 24]
+    assert found[6].fix is not None and found[18].fix is not None
+    assert found[12].fix is None and "NaN" in found[12].message
+    assert found[24].fix is None and "not visible" in found[24].message
+
+
+def test_mg003_cache_sees_a_key_type_changed_in_the_other_package(
+    write_module: WriteModule, tmp_path: Path,
+) -> None:
+    source = """
+    package p
+
+    import "example.com/mod/keys"
+
+    func reset(m map[keys.Name]int) {
+    	for k := range m {
+    		delete(m, k)
+    	}
+    }
+    """
+    root = write_module({"keys/keys.go": "package keys\n\ntype Name string\n", "p/p.go": source})
+    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    (first,) = lint([f"{root}/..."], options).findings
+    assert first.fix is not None
+    # p's files are unchanged, but its key type now holds NaN: the cached fix must not stay.
+    (root / "keys" / "keys.go").write_text("package keys\n\ntype Name float64\n")
+    (second,) = lint([f"{root}/..."], options).findings
+    assert second.fix is None and "NaN" in second.message

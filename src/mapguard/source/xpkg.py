@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from mapguard.source.package import (
     FuncDecl,
     GoFile,
     Package,
+    TypeDecl,
     declarations_only,
     package_clause_name,
     read_imports,
@@ -44,6 +45,7 @@ from mapguard.source.types import (
     SliceOf,
     StructOf,
     Tuple,
+    type_from_node,
 )
 
 
@@ -70,6 +72,18 @@ def method_signature(module: GoModule, import_path: str, receiver: str, name: st
             else None)
 
 
+def declared_type(module: GoModule, import_path: str, name: str) -> GoType | None:
+    """What the exported, non-generic `type name T` of the module's package `import_path`
+    declares (T, its types qualified: `type Key string` gives `string`); None when it is not
+    declared there (or not visible)."""
+    if not name[:1].isupper() or not _inside(module, import_path):
+        return None
+    directory = module.root / import_path[len(module.path):].lstrip("/")
+    declarations = _declarations(directory, module)
+    return (declarations.declared_type(name, import_path) if declarations is not None
+            else None)
+
+
 def signatures_digest(module: GoModule, sources: Iterable[bytes]) -> str:
     """A digest of the declarations of the module's packages that `sources` (one package's
     files) import: part of that package's cache key, since what its calls return is read
@@ -91,10 +105,11 @@ def _inside(module: GoModule, import_path: str) -> bool:
 
 
 # An exported function's or method's header, up to the `{` that opens its body (`{}` of
-# `interface{}` and `struct{}` passes; a signature spanning lines too); the imports; the
-# package clause.
+# `interface{}` and `struct{}` passes; a signature spanning lines too); a type declaration's
+# first line, or a whole `type (...)` group; the imports; the package clause.
 _ANSWERED_FROM = re.compile(
     rb"^(?:func (?:\([^)]*\) ?)?[A-Z][^{]*(?:\{\}[^{]*)*"
+    rb"|type \(\n(?:[^\n]*\n)*?\)|type [^\n]*"
     rb"|import (?:\([^)]*\)|[^\n]*)|package \w+)", re.M)
 
 
@@ -106,6 +121,7 @@ class _Declarations:
         self._files = files
         self._package: Package | None = None
         self._answers: dict[tuple[str, str], FuncOf | None] = {}
+        self._types: dict[str, GoType | None] = {}
         self._parsed: set[Path] = set()
         self._digest: bytes | None = None
 
@@ -135,6 +151,21 @@ class _Declarations:
         self._answers[key] = answer
         return answer
 
+    def declared_type(self, name: str, import_path: str) -> GoType | None:
+        if name in self._types:
+            return self._types[name]
+        spec = re.compile(rb"^(?:type[ \t]+|\t)" + re.escape(name.encode()) + rb"[ \t]", re.M)
+        self._parse_until(spec, lambda: self._type(name))
+        found = self._type(name)
+        answer: GoType | None = None
+        if found is not None and found.node.child_by_field_name("type_parameters") is None:
+            answer = qualify(type_from_node(found.type_node, found.file.imports), import_path)
+        self._types[name] = answer
+        return answer
+
+    def _type(self, name: str) -> TypeDecl | None:
+        return self._package.types.get(name) if self._package is not None else None
+
     def _function(self, name: str, receiver: str | None) -> FuncDecl | None:
         word = re.escape(name.encode())
         if receiver is None:
@@ -142,8 +173,14 @@ class _Declarations:
         else:
             header = re.compile(rb"^func[ \t]*\([^)]*\b" + re.escape(receiver.encode())
                                 + rb"\b[^)]*\)[ \t]*" + word + rb"[ \t]*\(", re.M)
+        self._parse_until(header, lambda: self._find(name, receiver))
+        return self._find(name, receiver)
+
+    def _parse_until(self, pattern: re.Pattern[bytes], found: Callable[[], object]) -> None:
+        """Parse, once each, the files whose text matches `pattern` into the package, until
+        `found()` answers."""
         for path, source in self._files:
-            if path in self._parsed or header.search(source) is None:
+            if path in self._parsed or pattern.search(source) is None:
                 continue
             self._parsed.add(path)
             go_file = _parse_declarations(path, source)
@@ -155,10 +192,8 @@ class _Declarations:
             if go_file.package_name != self._package.name:
                 continue
             self._package.index_file(go_file)
-            found = self._find(name, receiver)
-            if found is not None:
-                return found
-        return self._find(name, receiver)
+            if found() is not None:
+                return
 
     def _find(self, name: str, receiver: str | None) -> FuncDecl | None:
         if self._package is None:

@@ -48,6 +48,7 @@ from mapguard.lint.syntax import delete_all_loop, normalized
 from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import TypeInfo, walk
 from mapguard.source.types import ArrayOf, ChanOf, GoType, InterfaceOf, Named, PointerTo, StructOf
+from mapguard.source.xpkg import declared_type
 
 _DELETE = re.compile(rb"delete\(")
 
@@ -142,8 +143,13 @@ def _reflexive(info: TypeInfo, key: GoType, depth: int) -> _Keys:
     if isinstance(key, InterfaceOf):
         return _Keys.MAY_BE_NAN
     if isinstance(key, Named):
+        module = info.package.module
+        if key.pkg not in {"", "builtin"} and module is not None and (
+            declared := declared_type(module, key.pkg, key.name)
+        ) is not None:
+            return _reflexive(info, declared, depth + 1)  # `type Key string` in the module
         if key.pkg != "builtin":
-            return _Keys.UNKNOWN  # another package's type (or a type parameter)
+            return _Keys.UNKNOWN  # another module's type (or a type parameter)
         return _Keys.MAY_BE_NAN if key.name in _NOT_REFLEXIVE else _Keys.REFLEXIVE
     if isinstance(key, PointerTo | ChanOf):
         return _Keys.REFLEXIVE
