@@ -457,3 +457,10 @@ def test_mg003_cache_sees_a_key_type_changed_in_the_other_package(
     (root / "keys" / "keys.go").write_text("package keys\n\ntype Name float64\n")
     (second,) = lint([f"{root}/..."], options).findings
     assert second.fix is None and "NaN" in second.message
+    # The same through a struct's field, on its own line of the declaration.
+    (root / "keys" / "keys.go").write_text("package keys\n\ntype Name struct {\n\tID string\n}\n")
+    (third,) = lint([f"{root}/..."], options).findings
+    assert third.fix is not None
+    (root / "keys" / "keys.go").write_text("package keys\n\ntype Name struct {\n\tID any\n}\n")
+    (fourth,) = lint([f"{root}/..."], options).findings
+    assert fourth.fix is None and "NaN" in fourth.message

@@ -229,7 +229,7 @@ def _codes(options: LintOptions) -> frozenset[str]:
 
 
 def _following_codes(options: LintOptions) -> frozenset[str]:
-    return frozenset(rule.code for rule in options.rules) & FOLLOWING_RULES
+    return _codes(options) & FOLLOWING_RULES
 
 
 def _visit(unit: Unit, options: LintOptions, cache: LintCache | None) -> DirResult:

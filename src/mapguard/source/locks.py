@@ -150,7 +150,6 @@ def _held_states(node: Node, function: Node | None, go_file: GoFile) -> dict[str
     """The locks `function`'s own statements hold where `node` runs, by lock."""
     states: dict[str, Mode] = {}
     deferred_unlock: set[str] = set()
-    flags = _bool_parameters(function, go_file) if function is not None else frozenset()
     # Walk the enclosing blocks from the outside in; in each, the statements before ours.
     chain: list[tuple[Node, Node]] = []
     child = node
@@ -164,12 +163,12 @@ def _held_states(node: Node, function: Node | None, go_file: GoFile) -> dict[str
         for statement in block.named_children:
             if statement.start_byte >= ours.start_byte:
                 break
-            _apply(statement, go_file, states, deferred_unlock, flags)
+            _apply(statement, go_file, states, deferred_unlock)
     return states
 
 
-def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str],
-           flags: frozenset[str] = frozenset()) -> None:
+def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str]
+           ) -> None:
     while statement.type == "labeled_statement" and statement.named_child_count > 1:
         statement = statement.named_children[-1]  # `done: mu.Lock()`
     kind = statement.type
@@ -185,13 +184,13 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
                 if c.type != "comment"]
         if body and body[0].type == "statement_list":
             body = [c for c in body[0].named_children if c.type != "comment"]
-        if condition is not None and _is_flag(condition, go_file, flags) and body and (
+        if condition is not None and _is_flag(condition, go_file) and body and (
             statement.child_by_field_name("alternative") is None
         ) and all(_is_lock_statement(inner, go_file) for inner in body):
             for inner in body:
                 _apply(inner, go_file, states, deferred)
             return
-        _apply_branches(statement, go_file, states, deferred, flags)
+        _apply_branches(statement, go_file, states, deferred)
         return
     if kind == "defer_statement":
         call = statement.named_children[0] if statement.named_child_count else None
@@ -224,7 +223,7 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
 
 
 def _apply_branches(statement: Node, go_file: GoFile, states: dict[str, Mode],
-                    deferred: set[str], flags: frozenset[str]) -> None:
+                    deferred: set[str]) -> None:
     """A lock that every branch of an if/else chain takes (`if x { mu.Lock(); defer
     mu.Unlock(); ... } else { mu.Lock(); defer mu.Unlock() }`) is held after it. Branches that
     return do not reach the code after the chain; without a final else, one path takes none."""
@@ -248,7 +247,7 @@ def _apply_branches(statement: Node, go_file: GoFile, states: dict[str, Mode],
             continue
         branch_states = dict(states)
         for inner in body:
-            _apply(inner, go_file, branch_states, deferred, flags)
+            _apply(inner, go_file, branch_states, deferred)
         outcomes.append(branch_states)
     if not outcomes:
         return
@@ -257,16 +256,14 @@ def _apply_branches(statement: Node, go_file: GoFile, states: dict[str, Mode],
         states[lock] = max(states.get(lock, Mode.NONE), min(outcome[lock] for outcome in outcomes))
 
 
-def _is_flag(condition: Node, go_file: GoFile, flags: frozenset[str]) -> bool:
-    """A bool parameter, or a plain name or field chain (`useMutex`, `s.cfg.locking`), maybe
-    negated: a switch, not a computation."""
+def _is_flag(condition: Node, go_file: GoFile) -> bool:
+    """A plain name or field chain (`locking`, `s.cfg.useMutex`), maybe negated: a switch (a
+    bool parameter, variable or field), not a computation."""
     while condition.type == "parenthesized_expression" and condition.named_child_count == 1:
         condition = condition.named_children[0]
     if condition.type == "unary_expression" and go_file.text(condition).startswith("!"):
         operand = condition.child_by_field_name("operand")
-        return operand is not None and _is_flag(operand, go_file, flags)
-    if go_file.text(condition) in flags:
-        return True
+        return operand is not None and _is_flag(operand, go_file)
     while condition.type == "selector_expression":
         operand = condition.child_by_field_name("operand")
         if operand is None:
@@ -282,16 +279,6 @@ def _is_lock_statement(statement: Node, go_file: GoFile) -> bool:
     ):
         return False
     return _lock_call(statement.named_children[0], go_file)[0] is not None
-
-
-def _bool_parameters(function: Node, go_file: GoFile) -> frozenset[str]:
-    parameters = function.child_by_field_name("parameters")
-    return frozenset(
-        go_file.text(name)
-        for declaration in (parameters.named_children if parameters is not None else [])
-        if (kind := declaration.child_by_field_name("type")) is not None
-        and go_file.text(kind) == "bool"
-        for name in declaration.children_by_field_name("name"))
 
 
 # A store or cache that hides its mutex behind an interface takes it through unexported

@@ -105,11 +105,11 @@ def _inside(module: GoModule, import_path: str) -> bool:
 
 
 # An exported function's or method's header, up to the `{` that opens its body (`{}` of
-# `interface{}` and `struct{}` passes; a signature spanning lines too); a type declaration's
-# first line, or a whole `type (...)` group; the imports; the package clause.
+# `interface{}` and `struct{}` passes; a signature spanning lines too); a whole type
+# declaration (a struct's fields too) or `type (...)` group; the imports; the package clause.
 _ANSWERED_FROM = re.compile(
     rb"^(?:func (?:\([^)]*\) ?)?[A-Z][^{]*(?:\{\}[^{]*)*"
-    rb"|type \(\n(?:[^\n]*\n)*?\)|type [^\n]*"
+    rb"|type \(\n(?:[^\n]*\n)*?\)|type [^\n]*\{\n(?:[^\n]*\n)*?\}|type [^\n]*"
     rb"|import (?:\([^)]*\)|[^\n]*)|package \w+)", re.M)
 
 
