@@ -44,6 +44,7 @@ from mapguard.source.typeinfo import (
     same_node,
     unparen,
     walk,
+    walk_after,
     word_hits,
 )
 from mapguard.source.types import GoType, Named, PointerTo, Unknown, deref, parameter_types
@@ -307,6 +308,8 @@ class Concurrency:
         if context.starter is None:
             return False
         source = context.starting_file
+        if b"goto" not in source.source[context.starter.start_byte:context.starter.end_byte]:
+            return False  # no jump can re-run it (a text test spares two walks of the starter)
         labels = {source.text(label.named_children[0]) for label in walk(context.starter)
                   if label.type == "labeled_statement" and label.named_child_count
                   and label.start_byte <= statement.start_byte}
@@ -1121,7 +1124,7 @@ def _waits_for(context: Context, go_file: GoFile, info: TypeInfo) -> list[Node]:
     body = go_file.complete(starter).child_by_field_name("body")
     if body is None:
         return waits
-    for node in walk(body):
+    for node in walk_after(body, statement.end_byte):  # what runs after the `go`
         if node.start_byte < statement.end_byte:
             continue
         if node.type == "call_expression":
