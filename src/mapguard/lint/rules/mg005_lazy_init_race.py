@@ -4,7 +4,8 @@ of a shared value, where goroutines can run the check at the same time:
 - in an HTTP handler or a goroutine, on a variable or field other goroutines reach (error);
 - elsewhere, when the function itself shows that the value is shared: it checks a package-level
   variable, or a field of a struct type that carries a `sync.Mutex`/`sync.RWMutex`, without the
-  lock, and then uses the same value with a lock held (check-then-lock; warning);
+  lock, and then uses the same value with a lock held (check-then-lock; warning; reported by
+  MG014, see below);
 - in a function an HTTP handler or a goroutine that runs several times at once calls, up to two
   calls deep and across the packages of the module, on the receiver it was handed or on
   package-level state (error; not in `main` packages, which set up once at start).
