@@ -154,13 +154,14 @@ def visit_unit(unit: Unit, codes: frozenset[str], selection: Selection,
                                       ())
     findings: list[Finding] = []
     calls: list[CallOut] = []
+    kept = effect_codes(codes)
     for package in packages:
         if package.name.endswith("_test"):
             continue
         follower = Follower(package, TypeInfo(package))
         follower.from_requests(list(unit.calls))
         findings.extend(suppress(package, [_finding(e) for e in follower.reach.effects
-                                           if e.rule in effect_codes(codes)]))
+                                           if e.rule in kept]))
         calls.extend(follower.reach.calls)
     result = DirResult(tuple(dict.fromkeys(findings)), (), 0, (),
                        calls=tuple(dict.fromkeys(calls)))

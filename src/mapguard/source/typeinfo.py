@@ -229,7 +229,9 @@ def walk(node: Node) -> Iterator[Node]:
 
 def walk_after(node: Node, offset: int) -> Iterator[Node]:
     """The named descendants of `node` (itself first) that end after byte `offset`, in
-    document order: a subtree that ends before it is skipped whole, unvisited."""
+    document order: a subtree that ends before it is skipped whole, unvisited. (`walk` stays a
+    loop of its own: it is the hottest loop of the linter, and the offset test there cost
+    nats-server's lint 8 % of its CPU.)"""
     cursor = node.walk()
     while True:
         current = cursor.node

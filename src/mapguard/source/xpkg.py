@@ -52,10 +52,7 @@ from mapguard.source.types import (
 def function_signature(module: GoModule, import_path: str, name: str) -> FuncOf | None:
     """The signature of the exported, non-generic function `name` of the module's package
     `import_path`, its types qualified; None when it is not declared there (or not visible)."""
-    if not name[:1].isupper() or not _inside(module, import_path):
-        return None
-    directory = module.root / import_path[len(module.path):].lstrip("/")
-    declarations = _declarations(directory, module)
+    declarations = _exported_from(module, import_path, name)
     return (declarations.signature(name, None, import_path) if declarations is not None
             else None)
 
@@ -64,10 +61,7 @@ def method_signature(module: GoModule, import_path: str, receiver: str, name: st
                      ) -> FuncOf | None:
     """The signature of the exported method `name` of type `receiver` declared in the
     module's package `import_path` (not of a generic type, not promoted), types qualified."""
-    if not name[:1].isupper() or not _inside(module, import_path):
-        return None
-    directory = module.root / import_path[len(module.path):].lstrip("/")
-    declarations = _declarations(directory, module)
+    declarations = _exported_from(module, import_path, name)
     return (declarations.signature(name, receiver, import_path) if declarations is not None
             else None)
 
@@ -76,10 +70,7 @@ def declared_type(module: GoModule, import_path: str, name: str) -> GoType | Non
     """What the exported, non-generic `type name T` of the module's package `import_path`
     declares (T, its types qualified: `type Key string` gives `string`); None when it is not
     declared there (or not visible)."""
-    if not name[:1].isupper() or not _inside(module, import_path):
-        return None
-    directory = module.root / import_path[len(module.path):].lstrip("/")
-    declarations = _declarations(directory, module)
+    declarations = _exported_from(module, import_path, name)
     return (declarations.declared_type(name, import_path) if declarations is not None
             else None)
 
@@ -98,6 +89,14 @@ def signatures_digest(module: GoModule, sources: Iterable[bytes]) -> str:
         if declarations is not None:
             digest.update(import_path.encode() + b"\0" + declarations.digest())
     return digest.hexdigest()
+
+
+def _exported_from(module: GoModule, import_path: str, name: str) -> _Declarations | None:
+    """The declarations of the module's package `import_path`, when `name` is exported and
+    the package is the module's own; None otherwise."""
+    if not name[:1].isupper() or not _inside(module, import_path):
+        return None
+    return _declarations(module.root / import_path[len(module.path):].lstrip("/"), module)
 
 
 def _inside(module: GoModule, import_path: str) -> bool:
