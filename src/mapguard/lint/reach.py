@@ -620,12 +620,13 @@ def _origin(context: Context, package: Package) -> str:
     name = function.child_by_field_name("name")
     where = f"{_relative(context.file.path, package)}:{function.start_point.row + 1}"
     if context.kind == "handler":
+        served = "gRPC method" if context.protocol == "grpc" else "HTTP handler"
         if name is not None and function.type == "method_declaration":
             receiver = receiver_type_name(function, context.file)
-            return f"the HTTP handler {receiver}.{context.file.text(name)} ({where})"
+            return f"the {served} {receiver}.{context.file.text(name)} ({where})"
         if name is not None:
-            return f"the HTTP handler {context.file.text(name)} ({where})"
-        return f"the HTTP handler at {where}"
+            return f"the {served} {context.file.text(name)} ({where})"
+        return f"the {served} at {where}"
     line = context.go_statement.start_point.row + 1 if context.go_statement else 0
     started = f"the goroutine started at {_relative(context.starting_file.path, package)}:{line}"
     return f"{started}, which {_REPEATS}" if context.repeatable else started

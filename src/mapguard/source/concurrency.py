@@ -6,6 +6,8 @@ Concurrency contexts (docs/rules.md, MG004):
   files, where handlers are fakes serving the test's requests). A method the module only
   calls with two arguments and never hands on as a value is no handler
   (`mapguard.source.handler_uses`);
+- gRPC service methods, which are handlers too: grpc-go runs each call on its own goroutine
+  (`mapguard.source.grpc_services`);
 - the body of a func literal started with `go`, or with `sync.WaitGroup.Go` (Go 1.25) or
   errgroup's `Group.Go`, which start one too;
 - same-package functions and methods started with `go f(...)` / `go x.m(...)`.
@@ -32,6 +34,7 @@ from tree_sitter import Node
 
 from mapguard.goversion import GO_1_22
 from mapguard.source.calls import CallSite, call_sites, every_call_site
+from mapguard.source.grpc_services import service_methods
 from mapguard.source.handler_uses import used_as_handler, uses
 from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
@@ -57,6 +60,7 @@ _GROUP_TYPES = frozenset({Named("sync", "WaitGroup"),
 _WAIT_METHODS = frozenset({"Wait"})
 
 ContextKind = Literal["handler", "goroutine", "go-func"]
+Protocol = Literal["http", "grpc"]  # what serves a handler
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -70,6 +74,7 @@ class Context:
     go_statement: Node | None = None  # for goroutines: the `go` that starts it
     starter: Node | None = None  # the function holding that `go` statement
     starter_file: GoFile | None = None  # the file of that function, when it is another one
+    protocol: Protocol = "http"  # for handlers: net/http's or a gRPC service's
 
     @property
     def starting_file(self) -> GoFile:
@@ -77,6 +82,8 @@ class Context:
         return self.starter_file if self.starter_file is not None else self.file
 
     def describe(self) -> str:
+        if self.kind == "handler" and self.protocol == "grpc":
+            return "a gRPC method (grpc-go runs each call on its own goroutine)"
         if self.kind == "handler":
             return "an HTTP handler (net/http runs each request on its own goroutine)"
         line = self.go_statement.start_point.row + 1 if self.go_statement is not None else 0
@@ -201,6 +208,9 @@ class Concurrency:
             key = (id(go_file), function.start_byte)
             if key not in self._by_function:
                 self._add(Context(function, go_file, "handler", True))
+        for method in service_methods(self.package):
+            if (id(method.file), method.node.start_byte) not in self._by_function:
+                self._add(Context(method.node, method.file, "handler", True, protocol="grpc"))
 
     def _find_go_statements(self) -> None:
         statements: list[tuple[GoFile, Node]] = []

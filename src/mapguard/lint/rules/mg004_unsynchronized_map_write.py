@@ -1,7 +1,10 @@
 """## What it does
 Finds a map written (`m[k] = v`, `m[k]++`, `m[k] op= v`, `delete`, `clear`) by code that runs
-concurrently — an HTTP handler, a goroutine, a function started with `go` — while other
-goroutines can reach the same map, and no lock is held at the write. It also follows calls from
+concurrently — an HTTP handler, a gRPC service method, a goroutine, a function started with
+`go` — while other goroutines can reach the same map, and no lock is held at the write. A gRPC
+service method is an exported method with an RPC's signature (`(context.Context, *Req) (*Resp,
+error)`, or a stream's) of a type that embeds the generated `Unimplemented...Server`; when the
+module holds the generated code, only the RPCs it declares count. It also follows calls from
 HTTP handlers and from goroutines that run several times at once, up to two calls deep and across
 the packages of the module (a handler in `cmd/server` calling a store method in `internal/store`):
 a write there to what the call hands on (the handler's receiver or a field of it, a shared
@@ -22,8 +25,9 @@ under a lock the rule does not see (a wrapper that locks around every handler it
 lock taken under a flag).
 
 ## Why is this bad?
-Go maps are not safe for concurrent use. net/http serves every request on its own goroutine, so
-a handler that writes a package-level or shared map is a data race by construction. The runtime
+Go maps are not safe for concurrent use. net/http serves every request on its own goroutine,
+and grpc-go every call, so a handler that writes a package-level or shared map is a data race by
+construction. The runtime
 detects concurrent writes on a best-effort basis and kills the process with
 `fatal error: concurrent map writes` (or `concurrent map read and map write`); that error cannot
 be recovered. `go test -race` reports `WARNING: DATA RACE` with both stacks — when a test happens
@@ -64,7 +68,9 @@ go func() { m[k] = v; mu.Unlock() }()`), up to that `Unlock`. A method with a ha
 parameters that the module only calls (`ctx.Reset(rw, r)` on a pooled per-request value) and
 never hands on as a value is not a handler by itself: a method is one when it is `ServeHTTP`,
 when some code of the module takes it as a value (`mux.HandleFunc("/", s.m)`), or when nothing
-in the module calls it (a library's handler its users register). A
+in the module calls it (a library's handler its users register). A type that has a service's
+methods but embeds no `Unimplemented...Server` is not taken as a gRPC service, nor is one
+declared in a test file (a fake the test calls). A
 goroutine whose starter waits for it (`wg.Wait()`, draining a channel it closes) before going on
 — also once per pass of a loop — is not taken as running alongside the rest of the package; nor
 are the uses in helpers that only the goroutine itself calls (an event loop's own state), uses
@@ -121,11 +127,13 @@ from mapguard.source.typeinfo import LocalDecl, unparen, walk
 from mapguard.source.valueflow import rebound_to_copy
 
 # Bodies that start goroutines or handle requests. The other functions the rule looks into
-# (ones started with `go f()`, helpers handed a shared map) are parsed when it asks about them.
-# Module-wide following (`mapguard.lint.modulewide`) starts from the same bodies.
+# (ones started with `go f()`, helpers handed a shared map, a gRPC service's methods) are
+# parsed when it asks about them. Module-wide following (`mapguard.lint.modulewide`) starts in
+# packages whose text holds one of these, and a gRPC service's struct names its generated
+# `Unimplemented...Server`.
 CONTEXT_BODIES = (
     re.compile(rb"\tgo "), re.compile(rb"\{ go "), re.compile(rb"\.Go\("),
-    re.compile(rb"ResponseWriter"),
+    re.compile(rb"ResponseWriter"), re.compile(rb"Unimplemented\w+Server"),
 )
 
 # Parameters known to receive a shared map: (file id, function start) -> index -> why.
@@ -315,8 +323,9 @@ RULE = Rule(
     reports_at="the write (`m[k] = v`, `m[k]++`, `m[k] op= v`, `delete`, `clear`)",
     doc=__doc__ or "",
     run=run,
-    # Concurrency needs a `go` statement (gofmt indents it) or an HTTP handler somewhere.
-    markers=(b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter"),
+    # Concurrency needs a `go` statement (gofmt indents it), an HTTP handler or a gRPC
+    # service somewhere.
+    markers=(b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter", b"Unimplemented"),
     bodies=CONTEXT_BODIES,
     # The concurrency model and the shared-map handoffs span the package.
     whole_package=True,

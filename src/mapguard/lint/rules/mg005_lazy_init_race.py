@@ -1,7 +1,8 @@
 """## What it does
 Finds lazy initialisation — `if x == nil { x = ... }` — of a package-level variable or of a field
 of a shared value, where goroutines can run the check at the same time:
-- in an HTTP handler or a goroutine, on a variable or field other goroutines reach (error);
+- in an HTTP handler, a gRPC service method (as MG004 defines them) or a goroutine, on a
+  variable or field other goroutines reach (error);
 - elsewhere, when the function itself shows that the value is shared: it checks a package-level
   variable, or a field of a struct type that carries a `sync.Mutex`/`sync.RWMutex`, without the
   lock, and then uses the same value with a lock held (check-then-lock; warning; reported by
