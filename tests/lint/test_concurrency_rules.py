@@ -668,3 +668,40 @@ def test_a_followed_goroutine_is_not_said_to_run_several_times_at_once_twice(
     assert ("is a package-level map, and the goroutine started at w.go:9, which runs several "
             "times at once: two goroutines") in message
     assert "at once runs several times" not in message
+
+
+def test_a_package_level_value_that_is_no_map_is_called_a_variable(
+        write_module: WriteModule) -> None:
+    # Round 14 read "`linkService` is a package-level map" for a lazily built *Service.
+    root = write_module({"web.go": """
+        package web
+
+        import "net/http"
+
+        type Cache struct{ hits map[string]int }
+
+        var (
+        	shared = &Cache{hits: map[string]int{}}
+        	svc    *Cache
+        	counts = map[string]int{}
+        )
+
+        func (c *Cache) touch(k string) { c.hits[k]++ }
+
+        func service() *Cache {
+        	if svc == nil {
+        		svc = &Cache{}
+        	}
+        	return svc
+        }
+
+        func handle(w http.ResponseWriter, r *http.Request) {
+        	shared.touch(r.URL.Path)
+        	service()
+        	counts[r.URL.Path]++
+        }
+        """})
+    messages = {f.rule: f.message for f in lint_dir(root).findings}
+    assert "`shared` is a package-level variable:" in messages["MG014"]
+    assert "`svc` is a package-level variable, and" in messages["MG005"]
+    assert "`counts` is a package-level map" in messages["MG004"]

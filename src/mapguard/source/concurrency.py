@@ -359,7 +359,9 @@ class Concurrency:
                 return None
             if not context.repeatable and not self._used_elsewhere_var(symbol, context, go_file):
                 return None  # one goroutine owns it, or its starter waits for it
-            return Sharing(f"`{text}` is a package-level map", "package")
+            # What a call hands on (`c.touch()` on a package-level `*Cache`) is no map itself.
+            what = "map" if self.info.is_map_expr(map_expr, go_file) else "variable"
+            return Sharing(f"`{text}` is a package-level {what}", "package")
         if not isinstance(symbol, LocalDecl):
             return None
         inside = _is_inside(symbol.ident, context.function)

@@ -78,8 +78,8 @@ def run(pass_: Pass) -> None:
             if go_file.source[line_start:start].strip():
                 continue  # not at the start of a line: not a directive
             node = go_file.node_at(start, start + 2)
-            if node is None or node.type != "comment":
-                continue
+            if node is None or node.type != "comment" or node.start_byte != start:
+                continue  # a line inside a /* */ comment is no directive: Go ignores it
             pass_.report(go_file, node, _message(target))
 
 
