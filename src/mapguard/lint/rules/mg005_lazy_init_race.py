@@ -237,13 +237,14 @@ def lazy_init(node: Node, go_file: GoFile) -> tuple[Node, Node] | None:
 def _assigns(block: Node | None, go_file: GoFile, checked: Node) -> bool:
     """The block assigns the checked variable a value it builds (a call, a literal, `&x`):
     assigning an existing value (`if e.err == nil { e.err = err }`) records, it does not
-    initialise."""
+    initialise, and an assignment in the function `once.Do` runs happens once, whatever the
+    check in front of it saw (its unlocked read is double-checked locking's, left to -race)."""
     if block is None:
         return False
     name = "".join(go_file.text(checked).split())
     for node in walk(block):
-        if node.type != "assignment_statement":
-            continue
+        if node.type != "assignment_statement" or _inside_once(node, go_file):
+            continue  # `if x == nil { once.Do(func() { x = ... }) }` assigns once
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
         targets = left.named_children if left is not None else []
