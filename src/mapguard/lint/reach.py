@@ -487,7 +487,8 @@ class Follower:
             # A goroutine's origin already says it ("..., which runs several times at once").
             repeats = "" if shared.origin.endswith(_REPEATS) else f" {_REPEATS}"
             # A lazily set-up pointer or a struct holding maps is no map itself.
-            what = "map" if self.info.is_map_expr(expr, go_file) else "variable"
+            what = "map" if expr is not None and self.info.is_map_expr(expr, go_file) else (
+                "variable")
             return (f"`{_text(expr, go_file)}` is a package-level {what}, and "
                     f"{shared.origin}{repeats}")
         if not isinstance(symbol, LocalDecl):
