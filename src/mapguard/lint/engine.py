@@ -46,6 +46,7 @@ from mapguard.lint.rule import (
     looks_like_support_file,
 )
 from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
+from mapguard.source.buildtags import left_out_everywhere
 from mapguard.source.discover import (
     DirTarget,
     Expansion,
@@ -57,7 +58,7 @@ from mapguard.source.discover import (
     read_target,
 )
 from mapguard.source.gomod import GoModule, find_module
-from mapguard.source.loader import FileError, VersionChoice, load_packages
+from mapguard.source.loader import FileError, SyntaxVerdict, VersionChoice, load_packages
 from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
 from mapguard.source.xpkg import signatures_digest
@@ -481,12 +482,18 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
         versions.add(VersionNote(where, str(choice.version), choice.source, silenced))
         return choice
 
-    def judge(path: Path, content: bytes, error: str) -> bool:
+    def judge(path: Path, content: bytes, error: str) -> SyntaxVerdict:
+        version = choose_version(find_module(package_dir.directory), options).version
+        if (constraint := left_out_everywhere(content, version)) is not None:
+            notes.append(FileNote(path, f"not analysed: {error}, and its build constraint "
+                                        f"({constraint.splitlines()[0]}) leaves it out of every "
+                                        f"build with Go {version}, as the go command does"))
+            return "skip"
         if not gofmt_accepts(content):
-            return False
+            return "error"
         notes.append(FileNote(path, f"analysed in part: {error} is syntax mapguard's Go grammar "
                                     "does not know, but gofmt accepts the file"))
-        return True
+        return "analyse"
 
     # One joined text: each marker is then a single substring search per package.
     text = b"\0".join(f.content for f in package_dir.files if not f.context_only)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from tree_sitter import Node, Tree
 
@@ -38,9 +38,11 @@ class VersionChoice:
 
 VersionPolicy = Callable[[GoModule | None], VersionChoice]
 # Asked about a file the grammar could not parse even with newer syntax rewritten (its path,
-# text and the first error): True when Go's own parser accepts it, so that it is analysed as
-# far as its tree goes instead of being reported as a syntax error.
-SyntaxJudge = Callable[[Path, bytes, str], bool]
+# text and the first error): "analyse" when Go's own parser accepts it, so that it is analysed
+# as far as its tree goes instead of being reported as a syntax error; "skip" when the go
+# command never reads it (a build constraint leaves it out of every build); else "error".
+SyntaxVerdict = Literal["error", "analyse", "skip"]
+SyntaxJudge = Callable[[Path, bytes, str], SyntaxVerdict]
 
 
 def load_packages(
@@ -56,7 +58,7 @@ def load_packages(
     parse (and parsed later only if something asks about a place inside it); every body of a
     file outside `shard`, when given, is left out (another worker checks that file).
     `triggers_for`, when given, chooses them per file instead (path, text), shard or not. A
-    file with a syntax error is reported, unless `judge` says Go accepts it."""
+    file with a syntax error is reported, unless `judge` says Go accepts it or never reads it."""
     errors: list[FileError] = []
     by_name: dict[str, list[GoFile]] = {}
     context = [f for f in package_dir.files if f.context_only]
@@ -71,8 +73,11 @@ def load_packages(
         error = first_syntax_error(tree)
         if error is not None:
             message = _describe_syntax_error(error, source_file.content)
-            if judge is None or not judge(source_file.path, source_file.content, message):
+            verdict = "error" if judge is None else judge(source_file.path,
+                                                          source_file.content, message)
+            if verdict == "error":
                 errors.append(FileError(source_file.path, message))
+            if verdict != "analyse":
                 continue
         name = package_clause_name(tree.root_node, source_file.content)
         if name is None:

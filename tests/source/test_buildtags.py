@@ -1,0 +1,89 @@
+"""Build constraints that leave a file out of every default build (`mapguard.source.buildtags`),
+checked against the go command's own verdict, and lint's handling of such files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mapguard.gotool import GoToolchain, go_environment
+from mapguard.goversion import GoVersion
+from mapguard.lint.engine import LintOptions, lint
+from mapguard.source.buildtags import KNOWN_ARCH, KNOWN_OS, left_out_everywhere
+
+GO_1_24 = GoVersion(1, 24)
+NOT_GO = "\npackage gaia\n\nThis file is not Go: it stops an old toolchain with a readable error.\n"
+
+
+@pytest.mark.parametrize(("header", "left_out"), [
+    ("//go:build !go1.17\n", True),
+    ("// +build !go1.17\n", True),
+    ("//+build !go1.17\n", True),
+    ("//go:build ignore\n", True),
+    ("//go:build integration\n", True),  # a tag nobody sets without -tags
+    ("//go:build linux && !linux\n", True),
+    ("//go:build go1.30\n", False),  # a newer toolchain sets it
+    ("//go:build linux\n", False),
+    ("//go:build !windows && (amd64 || arm64)\n", False),
+    ("//go:build cgo || ignore\n", False),
+    ("//go:build goexperiment.swissmap\n", False),
+    ("// +build linux,ignore darwin\n", False),  # darwin builds it
+    ("// +build linux,ignore\n", True),
+    ("// +build linux\n// +build ignore\n", True),  # lines are ANDed
+    ("//go:build linux\n// +build ignore\n", False),  # //go:build wins
+    ("// Package gaia is a comment, not a constraint.\n", False),
+    ("", False),
+])
+def test_constraints_judged_for_every_default_build(header: str, left_out: bool) -> None:
+    source = (header + NOT_GO).encode()
+    assert (left_out_everywhere(source, GO_1_24) is not None) is left_out
+
+
+def test_a_constraint_after_the_package_clause_is_no_constraint() -> None:
+    assert left_out_everywhere(b"package gaia\n\n//go:build ignore\n", GO_1_24) is None
+
+
+def test_known_platforms_cover_the_toolchains(go_toolchain: GoToolchain) -> None:
+    listed = subprocess.run([str(go_toolchain.go), "tool", "dist", "list"], check=True,
+                            capture_output=True, text=True,
+                            env=go_environment(go_toolchain)).stdout.split()
+    assert {p.split("/")[0] for p in listed} <= KNOWN_OS
+    assert {p.split("/")[1] for p in listed} <= KNOWN_ARCH
+
+
+@pytest.mark.parametrize("header", ["//go:build !go1.17\n", "// +build !go1.17\n",
+                                    "//go:build ignore\n", "//go:build linux\n", ""])
+def test_the_go_command_agrees(go_toolchain: GoToolchain, tmp_path: Path, header: str) -> None:
+    """`go list` ignores the file exactly when mapguard says no build reads it (the module
+    says go 1.24; the toolchain is newer, which only adds release tags)."""
+    (tmp_path / "go.mod").write_text("module example.com/gaia\n\ngo 1.24\n")
+    (tmp_path / "ok.go").write_text("package gaia\n")
+    (tmp_path / "version_check.go").write_text(header + NOT_GO)
+    listed = subprocess.run([str(go_toolchain.go), "list", "-e", "-json", "."], cwd=tmp_path,
+                            capture_output=True, text=True,
+                            env=go_environment(go_toolchain, {"GOOS": "linux"}))
+    ignored = "version_check.go" in json.loads(listed.stdout).get("IgnoredGoFiles", [])
+    said = left_out_everywhere((header + NOT_GO).encode(), GO_1_24) is not None
+    if said:
+        assert ignored  # never a file the go command reads
+    if header in {"//go:build linux\n", ""}:
+        assert not said and not ignored
+
+
+def test_lint_skips_such_a_file_with_a_note_and_reports_a_broken_built_one(
+        tmp_path: Path) -> None:
+    (tmp_path / "go.mod").write_text("module example.com/gaia\n\ngo 1.24\n")
+    (tmp_path / "ok.go").write_text("package gaia\n\nfunc F() {}\n")
+    (tmp_path / "version_check.go").write_text("//go:build !go1.17\n" + NOT_GO)
+    result = lint([f"{tmp_path}/..."], LintOptions(jobs=1))
+    assert result.errors == ()
+    notes = [n.message for n in result.notes if n.path.name == "version_check.go"]
+    assert len(notes) == 1 and notes[0].startswith("not analysed: syntax error")
+    assert "(//go:build !go1.17) leaves it out of every build with Go 1.24" in notes[0]
+
+    (tmp_path / "version_check.go").write_text("//go:build linux\n" + NOT_GO)
+    broken = lint([f"{tmp_path}/..."], LintOptions(jobs=1))
+    assert [e.path.name for e in broken.errors] == ["version_check.go"]
