@@ -342,7 +342,7 @@ class Follower:
                 reason = f"{reason}, and elsewhere it is accessed with a lock held ({evidence})"
             message = (
                 f"`{target}` is written without a lock{lock_note} in {name}, which "
-                f"{shared.origin} reaches through the call at {where}: {reason}: two "
+                f"{_subject(shared.origin)} reaches through the call at {where}: {reason}: two "
                 "goroutines can write it at once, and the runtime then kills the process "
                 "with `fatal error: concurrent map writes` (go test -race reports a DATA "
                 "RACE). Hold a sync.Mutex around every access to it, or give the map to a "
@@ -386,7 +386,7 @@ class Follower:
             text = "".join(go_file.text(checked).split())
             message = (
                 f"lazy initialisation of `{text}` without a lock in {name}, which "
-                f"{shared.origin} reaches through the call at {where}: {reason}: two "
+                f"{_subject(shared.origin)} reaches through the call at {where}: {reason}: two "
                 "goroutines can both see nil and both assign, and one keeps using the value "
                 "the other replaced (go test -race reports a DATA RACE). Use sync.Once, "
                 "initialise it eagerly, or take the lock before the check")
@@ -484,13 +484,11 @@ class Follower:
             if symbol.constant or shared.globals is None or not self._is_map_holder(expr,
                                                                                    go_file):
                 return None
-            # A goroutine's origin already says it ("..., which runs several times at once").
-            repeats = "" if shared.origin.endswith(_REPEATS) else f" {_REPEATS}"
             # A lazily set-up pointer or a struct holding maps is no map itself.
             what = "map" if expr is not None and self.info.is_map_expr(expr, go_file) else (
                 "variable")
             return (f"`{_text(expr, go_file)}` is a package-level {what}, and "
-                    f"{shared.origin}{repeats}")
+                    f"{_runs_several(shared.origin)}")
         if not isinstance(symbol, LocalDecl):
             return None
         if symbol.kind in {"receiver", "param"} and not same_node(symbol.scope, function):
@@ -634,6 +632,18 @@ def _origin(context: Context, package: Package) -> str:
     line = context.go_statement.start_point.row + 1 if context.go_statement else 0
     started = f"the goroutine started at {_relative(context.starting_file.path, package)}:{line}"
     return f"{started}, which {_REPEATS}" if context.repeatable else started
+
+
+def _subject(origin: str) -> str:
+    """`origin` as the subject of a verb: a trailing "which" clause is closed by a comma
+    ("the goroutine started at a.go:3, which runs several times at once, reaches ...")."""
+    return f"{origin}," if origin.endswith(_REPEATS) else origin
+
+
+def _runs_several(origin: str) -> str:
+    """A clause saying that `origin` runs several times at once ("the goroutine started at
+    a.go:3 runs several times at once"), whether or not `origin` already says it."""
+    return f"{origin.removesuffix(f', which {_REPEATS}')} {_REPEATS}"
 
 
 def _relative(path: Path, package: Package) -> str:

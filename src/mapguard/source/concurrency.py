@@ -81,13 +81,19 @@ class Context:
         """The file that holds the `go` statement (and the starter)."""
         return self.starter_file if self.starter_file is not None else self.file
 
-    def describe(self) -> str:
+    def describe(self, package: Package | None = None) -> str:
+        """The context in words; a goroutine's `go` is placed by its path in the module of
+        `package` when given (as the finding's own path is), else by its file name."""
         if self.kind == "handler" and self.protocol == "grpc":
             return "a gRPC method (grpc-go runs each call on its own goroutine)"
         if self.kind == "handler":
             return "an HTTP handler (net/http runs each request on its own goroutine)"
         line = self.go_statement.start_point.row + 1 if self.go_statement is not None else 0
-        where = f"the goroutine started at {self.starting_file.path.name}:{line}"
+        path = self.starting_file.path
+        module = package.module if package is not None else None
+        shown = (path.relative_to(module.root).as_posix()
+                 if module is not None and path.is_relative_to(module.root) else path.name)
+        where = f"the goroutine started at {shown}:{line}"
         if self.repeatable:
             return f"{where}, which runs several times at once"
         return where
@@ -512,8 +518,8 @@ class Concurrency:
                     context.go_statement))
                 and not _handed_over(unparen(argument), context.go_statement, go_file)
             ):
-                return Sharing(f"`{go_file.text(argument)}` is handed to {context.describe()}",
-                               "handed")
+                origin = context.describe(self.package)
+                return Sharing(f"`{go_file.text(argument)}` is handed to {origin}", "handed")
         found = self.sharing(argument, go_file, outer) if outer is not None else None
         # The goroutine writes its parameter: what was handed over, whatever it was outside.
         return Sharing(found.reason, "handed") if found is not None else None

@@ -89,9 +89,9 @@ def run(pass_: Pass) -> None:
         else:
             message = (
                 f"this loop deletes every key of `{name}`: clear({name}) says it in one call. "
-                f"The key type is not visible here: if it can hold NaN (floats, interfaces), "
-                f"clear also removes the NaN keys the loop leaves behind, so there is no "
-                f"automatic fix")
+                f"{_unseen_key(go_file, info, map_expr)}: if it can hold NaN (floats, "
+                f"interfaces), clear also removes the NaN keys the loop leaves behind, so "
+                f"there is no automatic fix")
         fix = None
         # A test may hold the loop because the loop is what it tests (the runtime's tests of
         # the mapclear lowering): findings there, when asked for, come without a fix.
@@ -134,6 +134,22 @@ def _key_kind(go_file: GoFile, info: TypeInfo, map_expr: Node) -> _Keys:
     if map_type is None:
         return _Keys.UNKNOWN
     return _reflexive(info, map_type.key, depth=0)
+
+
+def _unseen_key(go_file: GoFile, info: TypeInfo, map_expr: Node) -> str:
+    """Why the key type's kind is unknown, in words: a type parameter (its type set may
+    admit floats), a type of another module, or a type not seen at all."""
+    map_type = info.map_type(info.type_of(map_expr, go_file))
+    key = map_type.key if map_type is not None else None
+    if isinstance(key, Named) and key.pkg == "" and key.name not in info.package.types:
+        return f"The key type is the type parameter `{key.name}`"
+    module = info.package.module
+    if isinstance(key, Named) and key.pkg not in {"", "builtin"} and module is not None and not (
+        key.pkg == module.path or key.pkg.startswith(module.path + "/")
+    ):
+        return (f"The key type `{key.pkg.rsplit('/', 1)[-1]}.{key.name}` is declared outside "
+                f"this module")
+    return "The key type is not visible here"
 
 
 def _reflexive(info: TypeInfo, key: GoType, depth: int) -> _Keys:

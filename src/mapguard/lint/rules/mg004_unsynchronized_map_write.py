@@ -191,7 +191,7 @@ def _in_context(pass_: Pass, model: Concurrency, write: MapWrite) -> Judged | No
     mode = lock_mode_at(write.statement, write.file, pass_.info)
     if mode is Mode.WRITE:
         return None
-    return (sharing.reason, context.describe(), mode,
+    return (sharing.reason, context.describe(pass_.package), mode,
             sharing.package_level and (context.kind == "handler" or context.repeatable))
 
 
@@ -290,7 +290,8 @@ def _argument_reason(pass_: Pass, model: Concurrency, shared: Handoffs, call: No
     if context is not None:
         sharing: Sharing | None = model.sharing(argument, go_file, context)
         if sharing is not None:
-            return f"it receives a shared map from {context.describe()}: {sharing.reason}"
+            origin = context.describe(pass_.package)
+            return f"it receives a shared map from {origin}: {sharing.reason}"
     # Passed on from a parameter that is itself known to hold a shared map.
     argument = unparen(argument)
     if argument.type != "identifier":
