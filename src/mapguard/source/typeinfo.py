@@ -647,6 +647,12 @@ class TypeInfo:
                              "qualified_type", "parenthesized_type", "generic_type",
                              "type_identifier", "channel_type", "function_type"}:
             return self.type_node(function, go_file)
+        if function.type == "unary_expression" and go_file.text(function).startswith("*"):
+            # `(*Node)(p)`, `(*pkg.T)(p)`: the grammar reads the parenthesised type as an
+            # expression; a conversion to a pointer, as a lock-free list's loads are written.
+            pointee = self._type_named_by(function.child_by_field_name("operand"), go_file)
+            if pointee is not None:
+                return PointerTo(pointee)
         if function.type == "selector_expression":
             known = self._stdlib_method_type(function, go_file)
             if known is not None:
@@ -657,6 +663,25 @@ class TypeInfo:
                 return callee.results[0]
             return Tuple(callee.results) if callee.results else UNKNOWN
         return UNKNOWN
+
+    def _type_named_by(self, expr: Node | None, go_file: GoFile) -> GoType | None:
+        """The type an expression names: a type of the package (`Node`), or of an imported
+        package (`pkg.T`, `pkg` not shadowed by a local); None for anything else."""
+        if expr is None:
+            return None
+        if expr.type == "identifier":
+            return Named("", go_file.text(expr)) if isinstance(
+                self.resolve(expr, go_file), TypeDecl) else None
+        if expr.type == "selector_expression":
+            operand = expr.child_by_field_name("operand")
+            field_node = expr.child_by_field_name("field")
+            if operand is None or field_node is None or operand.type != "identifier":
+                return None
+            path = go_file.imports.get(go_file.text(operand))
+            if path is None or self.resolve(operand, go_file) is not None:
+                return None
+            return Named(path, go_file.text(field_node))
+        return None
 
     def _builtin_call_type(self, name: str, args: list[Node], go_file: GoFile) -> GoType:
         if name == "make" and args:

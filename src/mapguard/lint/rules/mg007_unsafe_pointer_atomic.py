@@ -2,9 +2,11 @@
 Finds `atomic.LoadPointer`, `StorePointer`, `SwapPointer` and `CompareAndSwapPointer` used on an
 `unsafe.Pointer` (a variable, a field, a `*unsafe.Pointer` parameter, or a typed pointer field or
 variable reinterpreted in place, `(*unsafe.Pointer)(unsafe.Pointer(&x.f))`, also through a local
-that holds that cast) when every conversion of what goes in and comes out, anywhere in the
-package, is to or from one pointer type `*T` — for maps, the hand-rolled "lock-free map switch"
-of a `*map[K]V`. For a typed `*T` field, its declared type says what it holds.
+that holds that cast; a field reached through a local made by a conversion counts too, `next :=
+(*node)(atomic.LoadPointer(&tail.next))` then `&next.next`) when every conversion of what goes
+in and comes out, anywhere in the package, is to or from one pointer type `*T` — for maps, the
+hand-rolled "lock-free map switch" of a `*map[K]V`. For a typed `*T` field, its declared type
+says what it holds.
 
 ## Why is this bad?
 Since Go 1.19, `atomic.Pointer[T]` does the same thing with the same cost, type-checked: no
