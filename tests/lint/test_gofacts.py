@@ -12,6 +12,8 @@
 - API_SINCE: the release each API appeared in, from the bundled toolchain's own API manifest
   (vet's stdversion data), and enforced by a real build where the toolchain enforces it.
 - The exact delete loop compiles to runtime.mapclear (what MG006 says before Go 1.21).
+- ITERATOR_SHIMS: a program that pulls runtime.mapiterinit/mapiternext with the iterator struct
+  of Go 1.23 and before still iterates a map, on every Swiss-table toolchain at hand.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mapguard.gotool import GoToolchain, bundled_go, run_go, toolchain_at
 from mapguard.goversion import GoVersion
 from mapguard.lint.gofacts import (
     API_SINCE,
+    ITERATOR_SHIMS,
     LINKNAME_PULLS,
     LINKNAME_RELEASES,
     MAP_FUNCTION_TYPES,
@@ -219,3 +222,19 @@ def test_delete_loop_compiles_to_mapclear(bundled: GoToolchain, which: str) -> N
     assert "runtime.mapclear" not in _assembly(toolchain, "string", "-race")
     # With a value variable, even the blank one, the loop runs key by key (MG003 says so).
     assert "runtime.mapclear" not in _assembly(toolchain, "string", ranged="k, _")
+
+
+OLD_ITERATOR = Path(__file__).parent / "gofacts_programs" / "old_iterator.go.txt"
+
+
+@pytest.mark.parametrize("path", [None, *_other_toolchains()], ids=str)
+def test_old_iterator_struct_still_iterates(bundled: GoToolchain, path: Path | None,
+                                            tmp_path: Path) -> None:
+    """What MG009 says of ITERATOR_SHIMS: code written for the pre-1.24 `hiter` iterates with
+    the bundled toolchain's shims, as it did natively before (go1.19)."""
+    assert {"runtime.mapiterinit", "runtime.mapiternext"} <= ITERATOR_SHIMS
+    toolchain = bundled if path is None else _toolchain(path)
+    (tmp_path / "go.mod").write_text("module example.com/olditer\n\ngo 1.22\n")
+    (tmp_path / "main.go").write_text(OLD_ITERATOR.read_text())
+    result = run_go(["run", "."], cwd=tmp_path, toolchain=toolchain, timeout=300)
+    assert result.stdout.strip() == "[a=1 b=2 c=3] true", result.stderr

@@ -162,3 +162,12 @@ MAP_FUNCTION_TYPES = MappingProxyType({
     GoVersion(1, 26): ("*abi.MapType", "*maps.Map"),
 })
 SWISS_TABLES_SINCE = GoVersion(1, 24)
+
+# The iterator entry points the runtime keeps for old pulls since the Swiss tables: they take
+# the iterator struct of Go 1.23 and before (runtime.hiter) and keep its key, elem and type
+# fields current (the runtime's linkname_shim.go), so code that iterates through them with the
+# old struct still works. Checked by tests/lint/test_gofacts.py with a program that does.
+ITERATOR_SHIMS = frozenset({
+    "runtime.mapiterinit", "runtime.mapiternext", "reflect.mapiterinit", "reflect.mapiternext",
+    "reflect.mapiterkey", "reflect.mapiterelem",
+})

@@ -40,6 +40,7 @@ import re
 
 from mapguard.lint.gofacts import (
     API_SINCE,
+    ITERATOR_SHIMS,
     MAP_FUNCTION_TYPES,
     NEWEST_CHECKED,
     SWISS_TABLES_SINCE,
@@ -100,6 +101,10 @@ def _message(target: str) -> str:
     links = link_history(target) is None or link_status(target, NEWEST_CHECKED) is (
         LinkStatus.LINKS)
     layout = "" if hashing or not links else (
+        f"; since Go {SWISS_TABLES_SINCE} maps are Swiss tables, and this iterator entry point "
+        f"is kept as a shim for old pulls: it takes the old iterator struct (hiter) and keeps "
+        f"only its key, elem and type fields current, so code that reads its other fields is "
+        f"wrong") if target in ITERATOR_SHIMS else (
         f"; and since Go {SWISS_TABLES_SINCE} maps are Swiss tables: the map functions take "
         f"{_map_types()}, so a pull written for the hmap layout of older releases is silently "
         f"wrong wherever it still links")
