@@ -205,8 +205,9 @@ def _assembly(toolchain: GoToolchain, key: str, *flags: str, ranged: str = "k") 
     with tempfile.TemporaryDirectory(prefix="mapguard-clear-") as scratch:
         directory = Path(scratch)
         (directory / "go.mod").write_text("module example.com/clear\n\ngo 1.19\n")
+        imports = 'import "unsafe"\n\n' if key.startswith("unsafe.") else ""
         (directory / "clear.go").write_text(
-            f"package clear\n\nfunc Empty(m map[{key}]int) {{\n"
+            f"package clear\n\n{imports}func Empty(m map[{key}]int) {{\n"
             f"\tfor {ranged} := range m {{\n\t\tdelete(m, k)\n\t}}\n}}\n")
         proc = run_go(["build", *flags, "-gcflags=-S", "."], cwd=directory,
                       toolchain=toolchain, timeout=600)
@@ -218,6 +219,7 @@ def _assembly(toolchain: GoToolchain, key: str, *flags: str, ranged: str = "k") 
 def test_delete_loop_compiles_to_mapclear(bundled: GoToolchain, which: str) -> None:
     toolchain = bundled if which == "bundled" else _toolchain(DEBIAN_GO119)
     assert "runtime.mapclear" in _assembly(toolchain, "string")
+    assert "runtime.mapclear" in _assembly(toolchain, "unsafe.Pointer")  # MG003: reflexive
     assert "runtime.mapclear" not in _assembly(toolchain, "float64")  # NaN != NaN
     assert "runtime.mapclear" not in _assembly(toolchain, "string", "-race")
     # With a value variable, even the blank one, the loop runs key by key (MG003 says so).

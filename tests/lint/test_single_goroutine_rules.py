@@ -461,3 +461,39 @@ def test_mg003_names_a_type_parameter_key(write_module: WriteModule) -> None:
     (found,) = lint_dir(write_module({"s.go": source})).findings
     assert found.fix is None
     assert "The key type is the type parameter `K`: if it can hold NaN" in found.message
+
+
+def test_mg003_unsafe_pointer_keys_are_exact_and_struct_keys_say_which_field(
+        write_module: WriteModule) -> None:
+    """Round 15: imagor's `map[unsafe.Pointer]...` got no fix (a pointer equals itself), and a
+    struct key with a field of another module's type was "not visible here"."""
+    source = """
+    package p
+
+    import (
+    	"net/url"
+    	"unsafe"
+    )
+
+    type key struct {
+    	u  url.URL
+    	id int
+    }
+
+    func byKey(m map[key]int) {
+    	for k := range m {
+    		delete(m, k)
+    	}
+    }
+
+    func byPointer(m map[unsafe.Pointer]int) {
+    	for k := range m {
+    		delete(m, k)
+    	}
+    }
+    """
+    structs, pointers = lint_dir(write_module({"p.go": source})).findings
+    assert structs.fix is None
+    assert "The key type `key` has a field of a type declared outside this module" in (
+        structs.message)
+    assert pointers.fix is not None and pointers.fix.safe

@@ -149,6 +149,8 @@ def _unseen_key(go_file: GoFile, info: TypeInfo, map_expr: Node) -> str:
     ):
         return (f"The key type `{key.pkg.rsplit('/', 1)[-1]}.{key.name}` is declared outside "
                 f"this module")
+    if isinstance(key, Named) and isinstance(info.underlying(key), StructOf):
+        return f"The key type `{key.name}` has a field of a type declared outside this module"
     return "The key type is not visible here"
 
 
@@ -164,6 +166,8 @@ def _reflexive(info: TypeInfo, key: GoType, depth: int) -> _Keys:
             declared := declared_type(module, key.pkg, key.name)
         ) is not None:
             return _reflexive(info, declared, depth + 1)  # `type Key string` in the module
+        if (key.pkg, key.name) == ("unsafe", "Pointer"):
+            return _Keys.REFLEXIVE  # a pointer: equal to itself
         if key.pkg != "builtin":
             return _Keys.UNKNOWN  # another module's type (or a type parameter)
         return _Keys.MAY_BE_NAN if key.name in _NOT_REFLEXIVE else _Keys.REFLEXIVE
