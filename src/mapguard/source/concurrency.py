@@ -1119,10 +1119,18 @@ def _waits_for(context: Context, go_file: GoFile, info: TypeInfo) -> list[Node]:
     statement, starter = context.go_statement, context.starter
     if statement is None or starter is None:
         return []
-    channels = _channels_signalled(context, go_file)
     waits: list[Node] = []
     body = go_file.complete(starter).child_by_field_name("body")
     if body is None:
+        return waits
+    # A starter with many `go` statements would be walked to its end once per statement: the
+    # text after the `go` tells first whether it can hold a wait at all (a wait method's
+    # name; a receive or a range for a channel, which only the goroutine's signals make one).
+    after = go_file.source[statement.end_byte:body.end_byte]
+    calls_wait = any(method.encode() in after for method in _WAIT_METHODS)
+    channels = (_channels_signalled(context, go_file) if b"<-" in after or b"range" in after
+                else set())
+    if not calls_wait and not channels:
         return waits
     for node in walk_after(body, statement.end_byte):  # what runs after the `go`
         if node.start_byte < statement.end_byte:
