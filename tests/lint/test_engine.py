@@ -123,3 +123,21 @@ def test_parallel_and_serial_runs_agree(write_module: WriteModule) -> None:
     finally:
         engine.PARALLEL_THRESHOLD_BYTES = original
     assert parallel.findings == serial.findings and len(serial.findings) == 6
+
+
+@pytest.mark.parametrize("sizes", [[5.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.1, 0.1, 0.1],
+                                   [1.0] * 200, [100.0, 1.0, 1.0], [3.0]])
+def test_batches_hand_out_every_unit_once_in_order_and_shrink(sizes: list[float]) -> None:
+    from mapguard.lint.engine import _batches
+
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i], reverse=True)
+    batches = _batches(order, sizes, 8)
+    assert [i for batch in batches for i in batch] == order
+    total, handed = sum(sizes), 0.0
+    for batch in batches:
+        cost = sum(sizes[i] for i in batch)
+        # Past its first unit, a batch holds no more than its share of what is left.
+        assert len(batch) == 1 or cost <= max(total - handed, total / 8) / 8 + 1e-9
+        handed += cost
+    if len(sizes) == 200:  # many small units: far fewer messages than units
+        assert len(batches) < 100
