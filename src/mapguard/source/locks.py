@@ -174,6 +174,8 @@ def _held_states(node: Node, function: Node | None, go_file: GoFile) -> dict[str
 
 def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str]
            ) -> None:
+    if go_file.source.find(b"ock", statement.start_byte, statement.end_byte) < 0:
+        return  # no lock method named in it (see _held_states): nothing to walk into
     while statement.type == "labeled_statement" and statement.named_child_count > 1:
         statement = statement.named_children[-1]  # `done: mu.Lock()`
     kind = statement.type
