@@ -130,7 +130,7 @@ from mapguard.source.typeinfo import (
     walk,
     word_hits,
 )
-from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref, type_from_node
+from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref
 from mapguard.source.valueflow import (
     built_with_field,
     checked_field,
@@ -484,7 +484,9 @@ def _type_has_mutex(pass_: Pass, receiver: LocalDecl, go_file: GoFile) -> bool:
 
 
 def _declares_mutex(info: TypeInfo, decl: TypeDecl) -> bool:
-    struct = type_from_node(decl.type_node, decl.file.imports)
+    # Read through the TypeInfo's cache: a server's struct (hundreds of fields) is asked about
+    # for every lazy initialisation in its methods.
+    struct = info.type_node(decl.type_node, decl.file)
     struct = info.underlying(struct) if not isinstance(struct, StructOf) else struct
     return isinstance(struct, StructOf) and any(
         deref(f.type) in MUTEX_TYPES for f in struct.fields)
