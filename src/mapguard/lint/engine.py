@@ -590,6 +590,19 @@ def _triggers_by_file(package_dir: PackageDir, rules: Sequence[Rule], options: L
 def _triggers_outside_support(package_dir: PackageDir, rules: Sequence[Rule],
                               options: LintOptions
                               ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
+    chosen = _triggers_by_support(package_dir, rules, options)
+    if all(rule.in_tests for rule in rules):
+        return chosen
+    # A _test.go file is support code: of the rules that report there, those that look into
+    # tests at all.
+    in_tests = _body_triggers([rule for rule in rules if rule.in_tests and (
+        rule.in_support_code or options.advice_everywhere)])
+    return lambda path, source: in_tests if path.name.endswith("_test.go") \
+        else chosen(path, source)
+
+
+def _triggers_by_support(package_dir: PackageDir, rules: Sequence[Rule], options: LintOptions
+                         ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
     everywhere = _body_triggers(rules)
     if options.advice_everywhere or all(rule.in_support_code for rule in rules):
         return lambda _path, _source: everywhere

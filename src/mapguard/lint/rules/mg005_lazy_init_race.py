@@ -560,6 +560,7 @@ RULE = Rule(
     markers=(b"nil",),
     anchors=_NIL_CHECKS,
     bodies=_NIL_CHECKS,
+    in_tests=False,  # `_context_verdict`: tests run under `go test -race`
     # Its verdicts ask the package's concurrency model, which MG004 builds too: in a split
     # package the lead shard builds it once for both.
     whole_package=True,
