@@ -1,7 +1,7 @@
 """Lint whole Go trees cold, side by side with `gofmt -l` on the same files, one tree after
 the other, and print a table: tree, files, gofmt s, lint s, ratio, CPU ratio, peak MiB.
 
-    .venv/bin/python benchmarks/bench_lint_trees.py [TREE ...] [--repeat N]
+    .venv/bin/python benchmarks/bench_lint_trees.py [TREE ...] [--repeat N] [--against SRC]
 
 Without TREE arguments: the real trees under /work/trees (if present) and GOROOT/src of the
 newest Go found. The files are those `mapguard lint TREE/...` expands to (vendor, testdata
@@ -12,6 +12,10 @@ that machine noise hits both alike; medians are shown. The CPU ratio compares th
 time. Peak memory is that of the whole lint process tree (workers included), sampled every
 50 ms. mapguard's modules are byte-compiled first, as an installed wheel's are: a checkout
 run with PYTHONDONTWRITEBYTECODE would otherwise compile its changed modules on every run.
+
+`--against SRC` (the `src` directory of another version of mapguard, e.g. from `git archive
+main src`) runs that version's lint too, alternating with this one's in the same minutes, and
+adds its CPU seconds and this version's CPU over it: a change's effect, measured side by side.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("trees", nargs="*", type=Path)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--against", type=Path,
+                        help="the src directory of another mapguard, linted alternately")
     args = parser.parse_args()
     toolchain = find_newest_go()
     if toolchain is None:
@@ -52,27 +58,42 @@ def main() -> int:
         toolchain.goroot / "src"]
     gofmt = str(toolchain.goroot / "bin" / "gofmt")
     compileall.compile_dir(Path(mapguard.__file__).parent, quiet=1)
+    against_env: dict[str, str] | None = None
+    if args.against is not None:
+        if not (args.against / "mapguard" / "cli.py").is_file():
+            print(f"{args.against}: not a mapguard src directory (no mapguard/cli.py)")
+            return 2
+        compileall.compile_dir(args.against / "mapguard", quiet=1)
+        against_env = {**os.environ, "PYTHONPATH": str(args.against.resolve())}
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
     print(f"gofmt of Go {toolchain.full_version}; load before: {os.getloadavg()}")
     print(f"{'tree':<28} {'files':>6} {'gofmt -l s':>10} {'lint s':>8} {'ratio':>6} "
-          f"{'gofmt cpu':>9} {'lint cpu':>8} {'cpu ratio':>9} {'peak MiB':>8}")
+          f"{'gofmt cpu':>9} {'lint cpu':>8} {'cpu ratio':>9} {'peak MiB':>8}"
+          + (f" {'other cpu':>9} {'this/other':>10}" if against_env is not None else ""))
     worst = 0.0
     for tree in trees:
         files = lint_files(tree)
         gofmt_runs: list[tuple[float, float]] = []
         lint_runs: list[tuple[float, float]] = []
+        other_cpu: list[float] = []
         peaks: list[int] = []
+        lint = [*MAPGUARD, "lint", f"{tree}/...", "--no-cache", "--format", "json",
+                "-o", os.devnull]
         for _ in range(args.repeat):
             seconds, cpu, _, _ = timed_cpu([gofmt, "-l", *files])
             gofmt_runs.append((seconds, cpu))
-            seconds, cpu, peak, status = timed_cpu([*MAPGUARD, "lint", f"{tree}/...",
-                                                    "--no-cache", "--format", "json",
-                                                    "-o", os.devnull])
+            seconds, cpu, peak, status = timed_cpu(lint)
             if status not in {0, 1, 2}:
                 print(f"{tree}: mapguard lint failed with exit status {status}")
                 return 1
             lint_runs.append((seconds, cpu))
             peaks.append(peak)
+            if against_env is not None:
+                _, cpu, _, status = timed_cpu(lint, against_env)
+                if status not in {0, 1, 2}:
+                    print(f"{tree}: the other mapguard's lint failed with exit status {status}")
+                    return 1
+                other_cpu.append(cpu)
         g = statistics.median(t for t, _ in gofmt_runs)
         c = statistics.median(t for t, _ in lint_runs)
         g_cpu = statistics.median(u for _, u in gofmt_runs)
@@ -80,7 +101,10 @@ def main() -> int:
         worst = max(worst, c / g)
         name = tree.name if tree.name != "src" else f"GOROOT/src ({toolchain.full_version})"
         print(f"{name:<28} {len(files):>6} {g:>10.2f} {c:>8.2f} {c / g:>6.2f} "
-              f"{g_cpu:>9.2f} {c_cpu:>8.2f} {c_cpu / g_cpu:>9.2f} {max(peaks):>8}", flush=True)
+              f"{g_cpu:>9.2f} {c_cpu:>8.2f} {c_cpu / g_cpu:>9.2f} {max(peaks):>8}"
+              + (f" {statistics.median(other_cpu):>9.2f} "
+                 f"{c_cpu / statistics.median(other_cpu):>10.2f}" if other_cpu else ""),
+              flush=True)
     print(f"worst ratio {worst:.2f} (bar: <= 1.00; memory bar: < 1024 MiB); "
           f"load after: {os.getloadavg()}")
     return 0

@@ -123,3 +123,38 @@ def test_parallel_and_serial_runs_agree(write_module: WriteModule) -> None:
     finally:
         engine.PARALLEL_THRESHOLD_BYTES = original
     assert parallel.findings == serial.findings and len(serial.findings) == 6
+
+
+@pytest.mark.parametrize("sizes", [[5.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.1, 0.1, 0.1],
+                                   [1.0] * 200, [100.0, 1.0, 1.0], [3.0]])
+def test_batches_hand_out_every_unit_once_in_order_and_shrink(sizes: list[float]) -> None:
+    from mapguard.lint.engine import _batches
+
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i], reverse=True)
+    batches = _batches(order, sizes, 8)
+    assert [i for batch in batches for i in batch] == order
+    total, handed = sum(sizes), 0.0
+    for batch in batches:
+        cost = sum(sizes[i] for i in batch)
+        # Past its first unit, a batch holds no more than its share of what is left.
+        assert len(batch) == 1 or cost <= max(total - handed, total / 8) / 8 + 1e-9
+        handed += cost
+    if len(sizes) == 200:  # many small units: far fewer messages than units
+        assert len(batches) < 100
+
+
+def test_a_rule_that_reports_nothing_in_tests_has_no_bodies_parsed_there(tmp_path: Path) -> None:
+    from mapguard.lint.engine import _triggers_outside_support
+    from mapguard.lint.registry import rule_for
+    from mapguard.source.discover import PackageDir
+
+    mg004, mg005 = rule_for("MG004"), rule_for("MG005")
+    assert not mg005.in_tests and mg004.in_tests
+    triggers = _triggers_outside_support(PackageDir(tmp_path, ()), [mg004, mg005],
+                                         LintOptions())
+    body = b"package p\n\nfunc f() {\n\tif m == nil {\n\t\tm = map[int]int{}\n\t}\n}\n"
+    in_code = triggers(tmp_path / "p.go", body) or ()
+    in_test = triggers(tmp_path / "p_test.go", body) or ()
+    assert all(t in in_code for t in mg005.bodies or ())
+    assert not any(t in in_test for t in mg005.bodies or ())
+    assert all(t in in_test for t in mg004.bodies or ())

@@ -179,6 +179,10 @@ class Rule:
     # there reaches only other tests (MG006); the engine drops the rule's findings there
     # (`is_support_code`) unless the user asks for them.
     in_support_code: bool = True
+    # False: the rule reports nothing in _test.go files (tests run under `go test -race`, which
+    # judges races there better), so it neither looks at candidates there nor has their bodies
+    # parsed up front.
+    in_tests: bool = True
     # Codes of rules whose finding inside this rule's reported node is the same problem: the
     # engine keeps only this rule's (MG001's `clear` makes MG002's size hint moot).
     supersedes: tuple[str, ...] = ()
@@ -265,7 +269,8 @@ class Pass:
         """The nodes at the rule's anchor hits, in the files that hold one of its markers."""
         markers = self.rule.markers
         files = [f for f in self.package.files
-                 if self.owns(f) and (not markers or any(m in f.source for m in markers))]
+                 if self.owns(f) and (self.rule.in_tests or not f.is_test)
+                 and (not markers or any(m in f.source for m in markers))]
         for anchor in self.rule.anchors:
             yield from self.find(anchor, files)
 

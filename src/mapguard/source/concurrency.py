@@ -148,6 +148,7 @@ class Concurrency:
         self.info = info
         self._by_function: dict[tuple[int, int], list[Context]] = {}
         self._wait_cache: dict[tuple[int, int, int], list[Node]] = {}
+        self._jump_cache: dict[Node, tuple[list[tuple[str, int]], list[tuple[str, int]]]] = {}
         self._join_cache: dict[tuple[str, int, int, int], list[Window] | None] = {}
         self._find_handlers()
         self._find_go_statements()
@@ -326,16 +327,29 @@ class Concurrency:
         source = context.starting_file
         if b"goto" not in source.source[context.starter.start_byte:context.starter.end_byte]:
             return False  # no jump can re-run it (a text test spares two walks of the starter)
-        labels = {source.text(label.named_children[0]) for label in walk(context.starter)
-                  if label.type == "labeled_statement" and label.named_child_count
-                  and label.start_byte <= statement.start_byte}
+        labelled, jumps = self._labels_and_gotos(context.starter, source)
+        labels = {name for name, start in labelled if start <= statement.start_byte}
         return any(
-            jump.type == "goto_statement" and jump.named_child_count
-            and source.text(jump.named_children[0]) in labels
-            and jump.start_byte >= statement.end_byte
-            and not any(statement.end_byte <= w.start_byte and w.end_byte <= jump.start_byte
+            name in labels and start >= statement.end_byte
+            and not any(statement.end_byte <= w.start_byte and w.end_byte <= start
                         for w in waits)
-            for jump in walk(context.starter))
+            for name, start in jumps)
+
+    def _labels_and_gotos(self, starter: Node, source: GoFile
+                          ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """(label, where) of the starter's labelled statements and (target, where) of its
+        `goto`s: one walk per starter, not two per `go` statement in it."""
+        found = self._jump_cache.get(starter)
+        if found is None:
+            labels: list[tuple[str, int]] = []
+            jumps: list[tuple[str, int]] = []
+            for node in walk(starter):
+                if node.type == "labeled_statement" and node.named_child_count:
+                    labels.append((source.text(node.named_children[0]), node.start_byte))
+                elif node.type == "goto_statement" and node.named_child_count:
+                    jumps.append((source.text(node.named_children[0]), node.start_byte))
+            found = self._jump_cache[starter] = (labels, jumps)
+        return found
 
     # ---- shared maps ------------------------------------------------------------------------
 
@@ -1137,10 +1151,18 @@ def _waits_for(context: Context, go_file: GoFile, info: TypeInfo) -> list[Node]:
     statement, starter = context.go_statement, context.starter
     if statement is None or starter is None:
         return []
-    channels = _channels_signalled(context, go_file)
     waits: list[Node] = []
     body = go_file.complete(starter).child_by_field_name("body")
     if body is None:
+        return waits
+    # A starter with many `go` statements would be walked to its end once per statement: the
+    # text after the `go` tells first whether it can hold a wait at all (a wait method's
+    # name; a receive or a range for a channel, which only the goroutine's signals make one).
+    after = go_file.source[statement.end_byte:body.end_byte]
+    calls_wait = any(method.encode() in after for method in _WAIT_METHODS)
+    channels = (_channels_signalled(context, go_file) if b"<-" in after or b"range" in after
+                else set())
+    if not calls_wait and not channels:
         return waits
     for node in walk_after(body, statement.end_byte):  # what runs after the `go`
         if node.start_byte < statement.end_byte:

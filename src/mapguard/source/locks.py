@@ -150,6 +150,11 @@ def _held_states(node: Node, function: Node | None, go_file: GoFile) -> dict[str
     """The locks `function`'s own statements hold where `node` runs, by lock."""
     states: dict[str, Mode] = {}
     deferred_unlock: set[str] = set()
+    # Every lock call names a method with "ock" in it (`Lock`, `RUnlock`, `lock`): without one
+    # in the text from the function's start to `node`, no statement before it takes a lock.
+    if function is not None and go_file.source.find(b"ock", function.start_byte,
+                                                    node.start_byte) < 0:
+        return states
     # Walk the enclosing blocks from the outside in; in each, the statements before ours.
     chain: list[tuple[Node, Node]] = []
     child = node
@@ -169,6 +174,8 @@ def _held_states(node: Node, function: Node | None, go_file: GoFile) -> dict[str
 
 def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str]
            ) -> None:
+    if go_file.source.find(b"ock", statement.start_byte, statement.end_byte) < 0:
+        return  # no lock method named in it (see _held_states): nothing to walk into
     while statement.type == "labeled_statement" and statement.named_child_count > 1:
         statement = statement.named_children[-1]  # `done: mu.Lock()`
     kind = statement.type

@@ -233,6 +233,11 @@ class Package:
     memo: dict[object, object] = field(default_factory=dict)
     # Generated files of the directory: parsed only when a name is not found elsewhere.
     deferred: list[tuple[Path, bytes]] = field(default_factory=list)
+    # The functions and methods indexed so far by name (see `functions_named`).
+    _by_name: dict[str, list[FuncDecl]] = field(default_factory=dict)
+    # Whether a name is mentioned by a deferred file; a True may go stale as files are loaded
+    # (it then only costs a look-up), a False cannot: the deferred files only get fewer.
+    _deferred_mentions: dict[str, bool] = field(default_factory=dict)
 
     def load_deferred(self, name: str) -> bool:
         """Parse the generated files that mention `name` and add their declarations; False
@@ -306,19 +311,41 @@ class Package:
     def method(self, receiver_type: str, name: str) -> FuncDecl | None:
         return self.methods.get(receiver_type, {}).get(name)
 
+    def functions_named(self, name: str) -> list[FuncDecl] | None:
+        """The functions and methods called `name` (any receiver); None when a generated file
+        not loaded yet may declare more. A look-up by name, before the costly resolution of
+        a callee (the type of a method's operand) that most calls, going to other packages,
+        do not need."""
+        self._index()
+        if self.deferred:
+            mentioned = self._deferred_mentions.get(name)
+            if mentioned is None:
+                needle = name.encode()
+                mentioned = self._deferred_mentions[name] = any(
+                    _mentions_word(content, needle) for _, content in self.deferred)
+            if mentioned:
+                return None
+        return self._by_name.get(name, [])
+
+    def _add_function(self, table: dict[str, FuncDecl], decl: FuncDecl) -> None:
+        """Add a declaration unless one of its name is there (the first one wins)."""
+        if decl.name not in table:
+            table[decl.name] = decl
+            self._by_name.setdefault(decl.name, []).append(decl)
+
     def index_file(self, go_file: GoFile) -> None:
         """Add a file's top-level declarations to the package symbol table."""
         for node in go_file.root.named_children:
             kind = node.type
             if kind == "function_declaration":
                 name = go_file.text(node.child_by_field_name("name") or node)
-                self._funcs.setdefault(name, FuncDecl(name, node, None, go_file))
+                self._add_function(self._funcs, FuncDecl(name, node, None, go_file))
             elif kind == "method_declaration":
                 receiver = receiver_type_name(node, go_file)
                 name = go_file.text(node.child_by_field_name("name") or node)
                 if receiver is not None:
-                    by_name = self._methods.setdefault(receiver, {})
-                    by_name.setdefault(name, FuncDecl(name, node, receiver, go_file))
+                    self._add_function(self._methods.setdefault(receiver, {}),
+                                       FuncDecl(name, node, receiver, go_file))
             elif kind == "type_declaration":
                 for spec in node.named_children:
                     if spec.type in {"type_spec", "type_alias"}:

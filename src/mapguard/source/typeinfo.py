@@ -413,6 +413,17 @@ class TypeInfo:
                 return self.method(self.type_of(operand, go_file), go_file.text(field))
         return None
 
+    def called_name(self, function: Node, go_file: GoFile) -> str | None:
+        """The name `called_function` looks up for a call's function expression (a function's
+        or a method's), or None when it finds nothing whatever the name: a look-up by name
+        (`Package.functions_named`) can then rule a callee out before its operand's type is
+        inferred."""
+        function = unparen(function)
+        if function.type == "selector_expression":
+            field = function.child_by_field_name("field")
+            return go_file.text(field) if field is not None else None
+        return go_file.text(function) if function.type == "identifier" else None
+
     def builtin_name(self, call: Node, go_file: GoFile) -> str | None:
         """`make`, `len`, `delete`... when `call` calls that builtin (not a redeclaration)."""
         function = call.child_by_field_name("function")

@@ -153,12 +153,12 @@ def analyse(pass_: Pass, tier: Tier) -> None:
     if not model.contexts:
         return  # nothing in this package runs concurrently
     handoffs, receivers = _shared_parameters(pass_, model)
-    # Only writes inside concurrent code, or inside functions handed a shared map, can matter.
-    regions = [(c.file, c.function) for c in model.contexts]
-    regions.extend((d.file, d.node) for d in receivers)
+    # Only writes inside concurrent code, or inside functions handed a shared map, can matter;
+    # not those in tests, which run under `go test -race` (it judges them better): their
+    # regions are not even searched (typing each index write is the costly part).
+    regions = [(c.file, c.function) for c in model.contexts if not c.file.is_test]
+    regions.extend((d.file, d.node) for d in receivers if not d.file.is_test)
     for write in map_writes(pass_.package, pass_.info, regions):
-        if write.file.is_test:
-            continue  # tests run under `go test -race`, which judges them better
         found = _in_context(pass_, model, write) or _handed_over(pass_, handoffs, write)
         if found is None:
             continue
@@ -256,6 +256,20 @@ def _shared_parameters(pass_: Pass, model: Concurrency) -> tuple[Handoffs, list[
     receivers: dict[tuple[int, int], FuncDecl] = {}
     queue: list[tuple[GoFile, Node]] = [(c.file, c.function) for c in model.contexts]
     scanned: set[tuple[int, int]] = set()
+    by_name: dict[str, bool] = {}
+
+    def may_take_a_map(name: str | None) -> bool:
+        if name is None:
+            return False
+        known = by_name.get(name)
+        if known is None:
+            named = pass_.package.functions_named(name)
+            # None: a generated file not loaded yet may declare it; resolving will tell.
+            known = named is None or any(_takes_a_map(pass_, decl) for decl in named)
+            if named is not None:
+                by_name[name] = known  # a file that does not mention the name cannot add one
+        return known
+
     while queue:
         go_file, function = queue.pop()
         if (id(go_file), function.start_byte) in scanned:
@@ -264,12 +278,18 @@ def _shared_parameters(pass_: Pass, model: Concurrency) -> tuple[Handoffs, list[
         for call in walk(go_file.complete(function)):
             if call.type != "call_expression":
                 continue
+            arguments = _arguments(call)
             called = call.child_by_field_name("function")
-            callee = pass_.info.called_function(called, go_file) if called else None
+            # Resolving a callee can mean inferring its operand's type: not for a call that
+            # hands nothing over, nor for one whose name no package function taking a map has.
+            if not arguments or called is None or not may_take_a_map(
+                    pass_.info.called_name(called, go_file)):
+                continue
+            callee = pass_.info.called_function(called, go_file)
             if callee is None:
                 continue
             key = (id(callee.file), callee.node.start_byte)
-            for index, argument in enumerate(_arguments(call)):
+            for index, argument in enumerate(arguments):
                 if index in shared.get(key, {}) or not _is_map_parameter(pass_, callee, index):
                     continue
                 reason = _argument_reason(pass_, model, shared, call, go_file, argument)
@@ -309,6 +329,10 @@ def _argument_reason(pass_: Pass, model: Concurrency, shared: Handoffs, call: No
 def _arguments(call: Node) -> list[Node]:
     arguments = call.child_by_field_name("arguments")
     return [a for a in (arguments.named_children if arguments else []) if a.type != "comment"]
+
+
+def _takes_a_map(pass_: Pass, declaration: FuncDecl) -> bool:
+    return any(pass_.info.is_map(param) for param in pass_.info.signature(declaration).params)
 
 
 def _is_map_parameter(pass_: Pass, declaration: FuncDecl, index: int) -> bool:

@@ -131,7 +131,7 @@ from mapguard.source.typeinfo import (
     walk,
     word_hits,
 )
-from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref, type_from_node
+from mapguard.source.types import MUTEX_TYPES, Named, StructOf, deref
 from mapguard.source.valueflow import (
     built_with_field,
     checked_field,
@@ -487,7 +487,9 @@ def _type_has_mutex(pass_: Pass, receiver: LocalDecl, go_file: GoFile) -> bool:
 
 
 def _declares_mutex(info: TypeInfo, decl: TypeDecl) -> bool:
-    struct = type_from_node(decl.type_node, decl.file.imports)
+    # Read through the TypeInfo's cache: a server's struct (hundreds of fields) is asked about
+    # for every lazy initialisation in its methods.
+    struct = info.type_node(decl.type_node, decl.file)
     struct = info.underlying(struct) if not isinstance(struct, StructOf) else struct
     return isinstance(struct, StructOf) and any(
         deref(f.type) in MUTEX_TYPES for f in struct.fields)
@@ -561,6 +563,7 @@ RULE = Rule(
     markers=(b"nil",),
     anchors=_NIL_CHECKS,
     bodies=_NIL_CHECKS,
+    in_tests=False,  # `_context_verdict`: tests run under `go test -race`
     # Its verdicts ask the package's concurrency model, which MG004 builds too: in a split
     # package the lead shard builds it once for both.
     whole_package=True,

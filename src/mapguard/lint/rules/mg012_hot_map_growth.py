@@ -55,11 +55,10 @@ the measured bytes).
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from mapguard.evidence.tablesize import Layout, Reached, reached
-from mapguard.lint.measured import LineEvidence, ProfileEvidence, human
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import (
     Use,
@@ -73,6 +72,12 @@ from mapguard.source.mapwrites import MapWrite, map_writes
 from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import LocalDecl, enclosing_declaration, unparen
 from mapguard.source.typesize import has_pointers, size_of
+
+if TYPE_CHECKING:
+    # Only a run with a profile reports here: a plain lint does not import the evidence
+    # joiner (a tenth of mapguard's own start-up), see `_report`.
+    from mapguard.evidence.tablesize import Reached
+    from mapguard.lint.measured import LineEvidence, ProfileEvidence
 
 
 def run(pass_: Pass) -> None:
@@ -166,6 +171,9 @@ def _insert_lines(pass_: Pass, go_file: GoFile, variable: LocalDecl) -> list[int
 
 def _report(pass_: Pass, go_file: GoFile, creation: Node, insert_lines: list[int],
             lines: dict[int, LineEvidence], grown: int, evidence: ProfileEvidence) -> None:
+    from mapguard.evidence.tablesize import Layout, reached
+    from mapguard.lint.measured import human
+
     sizes: dict[int, int] = defaultdict(int)
     for line in insert_lines:
         if line in lines:
