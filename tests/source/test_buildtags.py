@@ -26,6 +26,7 @@ NOT_GO = "\npackage gaia\n\nThis file is not Go: it stops an old toolchain with 
     ("//go:build integration\n", True),  # a tag nobody sets without -tags
     ("//go:build linux && !linux\n", True),
     ("//go:build go1.30\n", False),  # a newer toolchain sets it
+    ("//go:build go1.999 && !go1.998\n", True),  # no toolchain sets one without the other
     ("//go:build linux\n", False),
     ("//go:build !windows && (amd64 || arm64)\n", False),
     ("//go:build cgo || ignore\n", False),

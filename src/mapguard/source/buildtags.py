@@ -88,15 +88,17 @@ def _builds(expression: Expr, version: GoVersion) -> list[frozenset[str]]:
     named = _tags_of(expression)
     others = sorted(KNOWN_OS - named)
     systems = [*sorted(named & KNOWN_OS),
-               next(o for o in others if o in UNIX_OS and o not in _ALSO),
-               next(o for o in others if o not in UNIX_OS)]
-    arches = [*sorted(named & KNOWN_ARCH), sorted(KNOWN_ARCH - named)[0]]
+               *[o for o in others if o in UNIX_OS and o not in _ALSO][:1],
+               *[o for o in others if o not in UNIX_OS][:1]]
+    arches = [*sorted(named & KNOWN_ARCH), *sorted(KNOWN_ARCH - named)[:1]]
     experiments = sorted(t for t in named if t.startswith("goexperiment."))
-    releases = [int(m.group(1)) for t in named if (m := _RELEASE.fullmatch(t))]
-    newest = max([version.minor, *releases])
+    # Toolchains differ only where a named go1.N starts to hold: the one in use, and each newer
+    # release the constraint names.
+    minors = sorted({version.minor, *(n for t in named if (m := _RELEASE.fullmatch(t))
+                                      and (n := int(m.group(1))) > version.minor)})
     builds: list[frozenset[str]] = []
     for system, arch, cgo, compiler, minor, on in itertools.product(
-            systems, arches, (True, False), ("gc", "gccgo"), range(version.minor, newest + 1),
+            systems, arches, (True, False), ("gc", "gccgo"), minors,
             itertools.product((True, False), repeat=len(experiments))):
         tags = {system, arch, compiler, *(f"go1.{n}" for n in range(1, minor + 1))}
         tags |= {_ALSO[system]} if system in _ALSO else set()
