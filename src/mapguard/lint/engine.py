@@ -512,7 +512,7 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
         return choice
 
     def judge(path: Path, content: bytes, error: str) -> SyntaxVerdict:
-        version = choose_version(find_module(package_dir.directory), options).version
+        version = choose(find_module(package_dir.directory)).version
         if (constraint := left_out_everywhere(content, version)) is not None:
             notes.append(FileNote(path, f"not analysed: {error}, and its build constraint "
                                         f"({constraint.splitlines()[0]}) leaves it out of every "

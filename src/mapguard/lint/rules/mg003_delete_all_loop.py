@@ -67,7 +67,9 @@ def run(pass_: Pass) -> None:
             continue
         loop, map_expr = found
         name = normalized(go_file, map_expr)
-        keys = _key_kind(go_file, info, map_expr)
+        map_type = info.map_type(info.type_of(map_expr, go_file))
+        key = map_type.key if map_type is not None else None
+        keys = _Keys.UNKNOWN if key is None else _reflexive(info, key, depth=0)
         if keys is _Keys.REFLEXIVE and _ranges_a_value(loop):
             message = (
                 f"this loop deletes every key of `{name}` one by one: write clear({name}), "
@@ -89,7 +91,7 @@ def run(pass_: Pass) -> None:
         else:
             message = (
                 f"this loop deletes every key of `{name}`: clear({name}) says it in one call. "
-                f"{_unseen_key(go_file, info, map_expr)}: if it can hold NaN (floats, "
+                f"{_unseen_key(info, key)}: if it can hold NaN (floats, "
                 f"interfaces), clear also removes the NaN keys the loop leaves behind, so "
                 f"there is no automatic fix")
         fix = None
@@ -127,20 +129,9 @@ class _Keys(enum.Enum):
     UNKNOWN = "unknown"  # a type from another package, a type parameter: cannot tell
 
 
-def _key_kind(go_file: GoFile, info: TypeInfo, map_expr: Node) -> _Keys:
-    """Whether the key type is reflexive (k == k for every key): the compiler turns the loop
-    into runtime.mapclear only then, and only then does clear(m) do exactly what it does."""
-    map_type = info.map_type(info.type_of(map_expr, go_file))
-    if map_type is None:
-        return _Keys.UNKNOWN
-    return _reflexive(info, map_type.key, depth=0)
-
-
-def _unseen_key(go_file: GoFile, info: TypeInfo, map_expr: Node) -> str:
+def _unseen_key(info: TypeInfo, key: GoType | None) -> str:
     """Why the key type's kind is unknown, in words: a type parameter (its type set may
     admit floats), a type of another module, or a type not seen at all."""
-    map_type = info.map_type(info.type_of(map_expr, go_file))
-    key = map_type.key if map_type is not None else None
     if isinstance(key, Named) and key.pkg == "" and key.name not in info.package.types:
         return f"The key type is the type parameter `{key.name}`"
     module = info.package.module
@@ -155,6 +146,8 @@ def _unseen_key(go_file: GoFile, info: TypeInfo, map_expr: Node) -> str:
 
 
 def _reflexive(info: TypeInfo, key: GoType, depth: int) -> _Keys:
+    """Whether the key type is reflexive (k == k for every key): the compiler turns the loop
+    into runtime.mapclear only then, and only then does clear(m) do exactly what it does."""
     key = info.underlying(key)
     if depth > 6:
         return _Keys.UNKNOWN
