@@ -726,3 +726,38 @@ def test_a_goroutine_is_placed_by_its_path_in_the_module(write_module: WriteModu
     result = lint_dir(write_module({"tests/e2e/w.go": source}))
     message = next(f.message for f in result.findings if f.rule == "MG004")
     assert "in the goroutine started at tests/e2e/w.go:7, which runs several times at" in message
+
+
+def test_mg004_names_the_goroutine_of_the_linux_amd64_build(write_module: WriteModule) -> None:
+    # The same pipeline started from two build variants of one file (murex's interpreter_js.go
+    # and interpreter_pc.go): the message names the one `go build` on linux/amd64 reads,
+    # whichever sorts first: for a write in the goroutine and for one in what it calls.
+    starter = """{constraint}package pipe
+
+func Run(steps []string) {{
+	for _, step := range steps {{
+		go execute(step)
+	}}
+}}
+"""
+    module = write_module({
+        "run_js.go": starter.format(constraint=""),
+        "run_other.go": starter.format(constraint="//go:build !js\n\n"),
+        "exec.go": """package pipe
+
+var modes = map[string]int{}
+
+func execute(step string) {
+	modes[step]++
+	compile(step)
+}
+
+func compile(step string) {
+	modes[step+"!"] = 1
+}
+""",
+    })
+    messages = [f.message for f in lint_dir(module).findings if f.rule == "MG004"]
+    assert len(messages) == 2  # in the goroutine, and in the function it calls
+    for message in messages:
+        assert "started at run_other.go:7" in message, message

@@ -12,7 +12,12 @@ import pytest
 from mapguard.gotool import GoToolchain, go_environment
 from mapguard.goversion import GoVersion
 from mapguard.lint.engine import LintOptions, lint
-from mapguard.source.buildtags import KNOWN_ARCH, KNOWN_OS, left_out_everywhere
+from mapguard.source.buildtags import (
+    KNOWN_ARCH,
+    KNOWN_OS,
+    in_linux_amd64_build,
+    left_out_everywhere,
+)
 
 GO_1_24 = GoVersion(1, 24)
 NOT_GO = "\npackage gaia\n\nThis file is not Go: it stops an old toolchain with a readable error.\n"
@@ -88,3 +93,47 @@ def test_lint_skips_such_a_file_with_a_note_and_reports_a_broken_built_one(
     (tmp_path / "version_check.go").write_text("//go:build linux\n" + NOT_GO)
     broken = lint([f"{tmp_path}/..."], LintOptions(jobs=1))
     assert [e.path.name for e in broken.errors] == ["version_check.go"]
+
+
+LINUX_AMD64_CASES = {
+    # file name: the constraint line before its package clause
+    "plain.go": "",
+    "linux.go": "",  # a name that is only a GOOS is no suffix
+    "x_linux.go": "",
+    "x_windows.go": "",
+    "x_js.go": "",
+    "x_amd64.go": "",
+    "x_arm64.go": "",
+    "x_linux_amd64.go": "",
+    "x_linux_arm64.go": "",
+    "x_windows_amd64.go": "",
+    "x_386_amd64.go": "",  # only the last element is an architecture
+    "x_linux_test.go": "",
+    "x_darwin_test.go": "",
+    "tagged_notjs.go": "//go:build !js\n",
+    "tagged_unix.go": "//go:build unix && cgo\n",
+    "tagged_bsd.go": "//go:build freebsd || openbsd\n",
+    "tagged_old.go": "// +build !go1.17\n",
+    "tagged_gccgo.go": "//go:build gccgo\n",
+    "tagged_plus.go": "// +build linux,amd64 darwin\n",
+}
+
+
+def test_linux_amd64_build_agrees_with_go_list(go_toolchain: GoToolchain, tmp_path: Path) -> None:
+    """`in_linux_amd64_build` names exactly the files `go list` puts in the linux/amd64 build
+    (cgo on)."""
+    (tmp_path / "go.mod").write_text("module example.com/gaia\n\ngo 1.24\n")
+    for name, constraint in LINUX_AMD64_CASES.items():
+        (tmp_path / name).write_text(constraint + "\npackage gaia\n")
+    listed = subprocess.run(
+        [str(go_toolchain.go), "list", "-e", "-json", "."], cwd=tmp_path, capture_output=True,
+        text=True, check=True,
+        env=go_environment(go_toolchain, {"GOOS": "linux", "GOARCH": "amd64",
+                                          "CGO_ENABLED": "1"}))
+    package = json.loads(listed.stdout)
+    built = {*package.get("GoFiles", []), *package.get("CgoFiles", []),
+             *package.get("TestGoFiles", [])}
+    said = {name for name, constraint in LINUX_AMD64_CASES.items()
+            if in_linux_amd64_build(name, (constraint + "\npackage gaia\n").encode(), GO_1_24)}
+    assert said == built
+    assert {"plain.go", "x_linux_amd64.go", "tagged_notjs.go"} <= said  # not a vacuous match

@@ -170,7 +170,10 @@ class Follower:
     def from_contexts(self, model: Concurrency, owns: Callable[[Path], bool]) -> None:
         """The calls made by each concurrency context (its own writes are MG004's), of the
         contexts in the files this analysis owns (`Pass.owns`)."""
-        for context in model.contexts:
+        # The first context to reach a write is the one its message names: those in the
+        # linux/amd64 build go first, as MG004 prefers them among equal contexts.
+        for context in sorted(model.contexts,
+                              key=lambda c: not c.in_linux_amd64_build(self.package)):
             # A goroutine that runs once shares only with code it is ordered against in ways
             # a call chain does not show (channels, waits, flags): followed, it would guess.
             if context.file.is_test or not owns(context.file.path) or not context.repeatable:

@@ -1,4 +1,5 @@
-"""Whether a file's build constraint leaves it out of every build the go command makes by default.
+"""Whether a file's build constraint leaves it out of every build the go command makes by default,
+and whether the linux/amd64 build reads it.
 
 mapguard reads every file of a package, whatever its `//go:build` line says, so that code for
 every platform is linted. A file that does not parse is the exception worth a second look: some
@@ -48,6 +49,32 @@ Expr = str | tuple["str | Expr", ...]
 def left_out_everywhere(source: bytes, version: GoVersion) -> str | None:
     """The file's constraint line when no default build with `version` (or newer) reads the
     file; None when some build may, or the file has no constraint it can read."""
+    constraint = _constraint(source)
+    if constraint is None:
+        return None
+    line, expression = constraint
+    return None if any(_holds(expression, tags) for tags in _builds(expression, version)) else line
+
+
+def in_linux_amd64_build(file_name: str, source: bytes, version: GoVersion) -> bool:
+    """Whether `go build` for linux/amd64 (cgo on, no `-tags`) with `version` reads the file:
+    its name's `_GOOS`/`_GOARCH` suffixes and its constraint both allow it. Where a message
+    must name one of several equal places, the one in the build most servers are made for is
+    the one a reader expects (`interpreter_pc.go` rather than its `interpreter_js.go` twin)."""
+    tags = frozenset({"linux", "amd64", "unix", "cgo", "gc",
+                      *(f"go1.{n}" for n in range(1, version.minor + 1))})
+    stem = file_name.removesuffix(".go").removesuffix("_test")
+    parts = stem.split("_")[1:]  # go/build ignores the first element: `linux.go` is no suffix
+    architecture = parts.pop() if parts and parts[-1] in KNOWN_ARCH else None
+    system = parts[-1] if parts and parts[-1] in KNOWN_OS else None
+    if any(suffix is not None and suffix not in tags for suffix in (architecture, system)):
+        return False
+    constraint = _constraint(source)
+    return constraint is None or _holds(constraint[1], tags)
+
+
+def _constraint(source: bytes) -> tuple[str, Expr] | None:
+    """The file's constraint line(s) and their expression; None without one it can read."""
     header = _header(source)
     line: str
     expression: Expr | None
@@ -61,9 +88,7 @@ def left_out_everywhere(source: bytes, version: GoVersion) -> str | None:
         line = "\n".join(f"// +build {text}" for text in plus)
         # Lines are ANDed; in a line, spaces OR options, commas AND terms.
         expression = ("and", *(_plus_line(text) for text in plus))
-    if expression is None:
-        return None
-    return None if any(_holds(expression, tags) for tags in _builds(expression, version)) else line
+    return None if expression is None else (line, expression)
 
 
 def _plus_line(text: str) -> Expr:

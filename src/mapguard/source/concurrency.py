@@ -33,6 +33,7 @@ from typing import Literal
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_22
+from mapguard.source.buildtags import in_linux_amd64_build
 from mapguard.source.calls import CallSite, call_sites, every_call_site
 from mapguard.source.grpc_services import service_methods
 from mapguard.source.handler_uses import used_as_handler, uses
@@ -80,6 +81,11 @@ class Context:
     def starting_file(self) -> GoFile:
         """The file that holds the `go` statement (and the starter)."""
         return self.starter_file if self.starter_file is not None else self.file
+
+    def in_linux_amd64_build(self, package: Package) -> bool:
+        """Whether the linux/amd64 build has the file that starts this context."""
+        go_file = self.starting_file
+        return in_linux_amd64_build(go_file.path.name, go_file.source, package.go_version)
 
     def describe(self, package: Package | None = None) -> str:
         """The context in words; a goroutine's `go` is placed by its path in the module of
@@ -174,7 +180,7 @@ class Concurrency:
         while function is not None:
             found = self._by_function.get((id(go_file), function.start_byte))
             if found:
-                return _strongest(found)
+                return _strongest(found, self.package)
             if function.type != "func_literal" or _queued(function, go_file):
                 return None
             function = enclosing_function(function)
@@ -1251,8 +1257,17 @@ def _queued(literal: Node, go_file: GoFile) -> bool:
         name in _ACTOR_METHODS and _ACTOR_PACKAGE in go_file.imports.values())
 
 
-def _strongest(contexts: list[Context]) -> Context:
-    return max(contexts, key=lambda c: (c.repeatable, c.kind == "handler"))
+def _strongest(contexts: list[Context], package: Package) -> Context:
+    """The context that proves the most; among equals, one started in the linux/amd64 build:
+    the goroutine a message names is then the one most readers build."""
+    def proof(context: Context) -> tuple[bool, bool]:
+        return context.repeatable, context.kind == "handler"
+
+    best = max(contexts, key=proof)
+    equals = [c for c in contexts if c is not best and proof(c) == proof(best)]
+    if not equals or best.in_linux_amd64_build(package):
+        return best
+    return next((c for c in equals if c.in_linux_amd64_build(package)), best)
 
 
 def _has_handler_parameters(function: Node, go_file: GoFile) -> bool:

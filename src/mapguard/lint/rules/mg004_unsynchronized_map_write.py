@@ -10,7 +10,8 @@ the packages of the module (a handler in `cmd/server` calling a store method in 
 a write there to what the call hands on (the handler's receiver or a field of it, a shared
 argument) or to a package-level map is reported at the write, naming the handler and the call
 that leads to it. Lint the module from its root (`./...`) for calls between its packages to be
-seen.
+seen. When goroutines started in build variants of one file reach the write alike
+(`run_js.go` and `run_other.go`), the message names the one the linux/amd64 build has.
 
 It reports a write only with proof that the map is shared: the map is a package-level
 variable (one map per process) written in an HTTP handler or in a goroutine that runs several
