@@ -44,7 +44,10 @@ obtained in the function that puts them back; a `Put` of a map that arrived as a
 judged where the map was obtained. A call before the `Put` to a function of the package that
 empties the map it is handed (`clearSet(set)`, or `set.Reset()` on a map type whose method
 clears its receiver) counts as clearing it. A `Put` that nothing on the way from the `Get` wrote
-(a `default:` case that gives the map back untouched) is left to the pool's other `Put`s. Test
+(a `default:` case that gives the map back untouched; reading an entry or `len` is no write) is
+left to the pool's other `Put`s. A pool whose `New` returns a map literal with entries hands out a
+template its users read and refill in place (a CEL environment `{"request": &request{}}`):
+clearing it would break the next `Get`, so it is left alone. Test
 and tool code is left alone unless asked (`--advice-everywhere`): a test that puts a map back
 leaks entries only into other tests (round 12 of the review: a smoke test that only checked a
 pooled map was empty).
@@ -59,7 +62,7 @@ from tree_sitter import Node
 from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import builtin_call_name, call_arguments, delete_all_loop, normalized
-from mapguard.source.package import GoFile
+from mapguard.source.package import GoFile, VarDecl
 from mapguard.source.typeinfo import FUNCTION_NODES, LocalDecl, TypeInfo, unparen, walk
 from mapguard.source.types import (
     SYNC_POOL,
@@ -89,6 +92,8 @@ def run(pass_: Pass) -> None:
             continue
         if _untouched_before(call, pooled, go_file):
             continue  # goes back as it came: every other Put of the pool decides
+        if _template_pool(call, go_file, info):
+            continue  # New fills the map: clearing it would empty it for the next Get
         if _serves_hits(function, pooled, go_file):
             continue  # a cache: the entries left in the map are what the next Get is for
         name = go_file.text(pooled.ident)
@@ -311,16 +316,54 @@ def _untouched_before(put: Node, pooled: LocalDecl, go_file: GoFile) -> bool:
                 if declared is not None and sibling == declared:
                     return True  # reached the Get itself: nothing between names the map
                 if sibling.type not in {"expression_case", "default_case", "type_case",
-                                        "communication_case"} and _names(sibling, name, go_file):
+                                        "communication_case"} and _touches(sibling, name,
+                                                                           go_file):
                     return False
         elif holder.type in {"if_statement", "expression_switch_statement",
                              "type_switch_statement", "select_statement"}:
             header = [c for c in holder.named_children if c.type not in _STATEMENT_LISTS
                       and c.type != "if_statement" and c.start_byte < current.start_byte]
-            if any(_names(part, name, go_file) for part in header):
+            if any(_touches(part, name, go_file) for part in header):
                 return False
         current = holder
     return False
+
+
+def _template_pool(put: Node, go_file: GoFile, info: TypeInfo) -> bool:
+    """The pool (a package-level variable) has a `New` that returns a map literal with
+    entries: a template every user reads and refills in place (mosn/htnn lends such a CEL
+    environment, `{"request": &request{}, "source": &source{}}`, to each evaluation). Those
+    entries are what the next Get needs, so `clear` before Put, the rule's advice, would break
+    it; and what a user may add besides is not the leak this rule can name."""
+    function = put.child_by_field_name("function")
+    operand = function.child_by_field_name("operand") if function is not None else None
+    if operand is None or operand.type != "identifier":
+        return False
+    pool = info.resolve(operand, go_file)
+    if not isinstance(pool, VarDecl) or pool.value is None:
+        return False
+    value = unparen(pool.value)
+    if value.type == "unary_expression" and value.child_by_field_name("operand") is not None:
+        value = unparen(value.child_by_field_name("operand") or value)  # &sync.Pool{...}
+    body = value.child_by_field_name("body") if value.type == "composite_literal" else None
+    for element in body.named_children if body is not None else []:
+        parts = element.named_children if element.type == "keyed_element" else []
+        if len(parts) != 2 or pool.file.text(parts[0]) != "New":
+            continue
+        new = parts[1].named_children[0] if parts[1].named_children else None
+        if new is None or new.type != "func_literal":
+            return False
+        returned = [r for r in walk(new) if r.type == "return_statement"]
+        return bool(returned) and all(_filled_literal(r) for r in returned)
+    return False
+
+
+def _filled_literal(statement: Node) -> bool:
+    values = statement.named_children[0].named_children if statement.named_children else []
+    literal = unparen(values[0]) if len(values) == 1 else None
+    body = literal.child_by_field_name("body") if (
+        literal is not None and literal.type == "composite_literal") else None
+    return body is not None and any(c.type == "keyed_element" for c in body.named_children)
 
 
 def _statement_of(node: Node) -> Node | None:
@@ -331,8 +374,28 @@ def _statement_of(node: Node) -> Node | None:
     return current
 
 
-def _names(node: Node, name: str, go_file: GoFile) -> bool:
-    return any(n.type == "identifier" and go_file.text(n) == name for n in walk(node))
+def _touches(node: Node, name: str, go_file: GoFile) -> bool:
+    """Whether `node` uses the map named `name` in a way that may add entries: any use but a
+    read of one entry (`m[k]`, `v, ok := m[k]`) or `len(m)`, which leave it as it was."""
+    return any(n.type == "identifier" and go_file.text(n) == name and not _reads(n, go_file)
+               for n in walk(node))
+
+
+def _reads(ident: Node, go_file: GoFile) -> bool:
+    parent = ident.parent
+    if parent is None:
+        return False
+    if parent.type == "index_expression" and parent.child_by_field_name("operand") == ident:
+        holder = parent.parent
+        if holder is not None and holder.type in {"inc_statement", "dec_statement"}:
+            return False  # m[k]++
+        assigned = holder.parent if holder is not None and (
+            holder.type == "expression_list") else None
+        return not (assigned is not None and assigned.type == "assignment_statement"
+                    and assigned.child_by_field_name("left") == holder)  # m[k] = v, m[k] += v
+    call = parent.parent if parent.type == "argument_list" else None
+    called = call.child_by_field_name("function") if call is not None else None
+    return called is not None and go_file.text(called) == "len"
 
 
 def _serves_hits(function: Node, pooled: LocalDecl, go_file: GoFile) -> bool:
