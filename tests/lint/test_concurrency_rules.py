@@ -761,3 +761,37 @@ func compile(step string) {
     assert len(messages) == 2  # in the goroutine, and in the function it calls
     for message in messages:
         assert "started at run_other.go:7" in message, message
+
+
+def test_mg004_and_mg005_say_when_the_write_is_in_a_time_afterfunc_callback(
+        write_module: WriteModule) -> None:
+    # skia's autoroll-fe: a handler schedules `delete(edits, id)` an hour later. The write
+    # runs on the timer's goroutine, not in the handler; every request schedules one.
+    module = write_module({"web.go": """package web
+
+import (
+	"net/http"
+	"time"
+)
+
+var (
+	edits  = map[string]bool{}
+	limits map[string]int
+)
+
+func edit(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	edits[id] = true
+	time.AfterFunc(time.Hour, func() {
+		delete(edits, id)
+		if limits == nil {
+			limits = map[string]int{}
+		}
+	})
+}
+"""})
+    findings = {(f.rule, f.line): f.message for f in lint_dir(module).findings}
+    assert "in an HTTP handler (net/http" in findings[("MG004", 15)]
+    assert "in a callback that time.AfterFunc runs on its own goroutine, scheduled in an HTTP " \
+        "handler" in findings[("MG004", 17)], findings[("MG004", 17)]
+    assert "a callback that time.AfterFunc runs on its own goroutine" in findings[("MG005", 18)]

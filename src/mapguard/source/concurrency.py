@@ -186,6 +186,22 @@ class Concurrency:
             function = enclosing_function(function)
         return None
 
+    def describe_at(self, node: Node, go_file: GoFile, context: Context) -> str:
+        """`context` in words, as seen from `node` inside it: a closure handed to
+        `time.AfterFunc` on the way runs on a goroutine of its own, so the message says so
+        (skia's handler schedules `delete(m, id)` an hour later) rather than placing the
+        node in the handler itself. The proof is the same: every run of the context
+        schedules one."""
+        where = context.describe(self.package)
+        function = enclosing_function(node)
+        while function is not None and function.type == "func_literal" and not (
+                function.start_byte == context.function.start_byte and go_file is context.file):
+            if _timer_callback(function, go_file):
+                return (f"a callback that time.AfterFunc runs on its own goroutine, "
+                        f"scheduled in {where}")
+            function = enclosing_function(function)
+        return where
+
     def _add(self, context: Context) -> None:
         key = (id(context.file), context.function.start_byte)
         self._by_function.setdefault(key, []).append(context)
@@ -1255,6 +1271,21 @@ def _queued(literal: Node, go_file: GoFile) -> bool:
     name = go_file.text(field)
     return name in _QUEUE_METHODS or (
         name in _ACTOR_METHODS and _ACTOR_PACKAGE in go_file.imports.values())
+
+
+def _timer_callback(literal: Node, go_file: GoFile) -> bool:
+    """`literal` is the function argument of `time.AfterFunc(d, f)`."""
+    holder = literal.parent
+    while holder is not None and holder.type == "parenthesized_expression":
+        holder = holder.parent
+    call = holder.parent if holder is not None and holder.type == "argument_list" else None
+    function = call.child_by_field_name("function") if call is not None else None
+    if function is None or function.type != "selector_expression":
+        return False
+    operand, field = (function.child_by_field_name("operand"),
+                      function.child_by_field_name("field"))
+    return (operand is not None and field is not None and go_file.text(field) == "AfterFunc"
+            and go_file.imports.get(go_file.text(operand)) == "time")
 
 
 def _strongest(contexts: list[Context], package: Package) -> Context:

@@ -11,7 +11,9 @@ a write there to what the call hands on (the handler's receiver or a field of it
 argument) or to a package-level map is reported at the write, naming the handler and the call
 that leads to it. Lint the module from its root (`./...`) for calls between its packages to be
 seen. When goroutines started in build variants of one file reach the write alike
-(`run_js.go` and `run_other.go`), the message names the one the linux/amd64 build has.
+(`run_js.go` and `run_other.go`), the message names the one the linux/amd64 build has. A
+write in a closure such code hands to `time.AfterFunc` is said to run in that callback, on a
+goroutine of its own: each run of the handler or goroutine schedules one.
 
 It reports a write only with proof that the map is shared: the map is a package-level
 variable (one map per process) written in an HTTP handler or in a goroutine that runs several
@@ -192,7 +194,7 @@ def _in_context(pass_: Pass, model: Concurrency, write: MapWrite) -> Judged | No
     mode = lock_mode_at(write.statement, write.file, pass_.info)
     if mode is Mode.WRITE:
         return None
-    return (sharing.reason, context.describe(pass_.package), mode,
+    return (sharing.reason, model.describe_at(write.statement, write.file, context), mode,
             sharing.package_level and (context.kind == "handler" or context.repeatable))
 
 

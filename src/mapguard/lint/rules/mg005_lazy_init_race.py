@@ -347,7 +347,7 @@ def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Nod
     sharing = model.sharing(checked, go_file, context) if context is not None else None
     if context is not None and sharing is not None:
         repeatable = context.kind == "handler" or context.repeatable
-        return (Severity.ERROR, context.describe(pass_.package),
+        return (Severity.ERROR, model.describe_at(statement, go_file, context),
                 sharing.package_level and repeatable, repeatable)
     if (isinstance(symbol, LocalDecl) and symbol.kind == "receiver"
             and checked.type == "selector_expression" and _type_has_mutex(pass_, symbol, go_file)):
