@@ -795,3 +795,63 @@ func edit(w http.ResponseWriter, r *http.Request) {
     assert "in a callback that time.AfterFunc runs on its own goroutine, scheduled in an HTTP " \
         "handler" in findings[("MG004", 17)], findings[("MG004", 17)]
     assert "a callback that time.AfterFunc runs on its own goroutine" in findings[("MG005", 18)]
+
+
+def test_trylock_holds_the_lock_where_it_succeeded(write_module: WriteModule) -> None:
+    # sonic-gnmi's gNOI handler: `if !sem.TryLock() { return }; defer sem.Unlock()` (round 16).
+    source = """package web
+
+import (
+	"net/http"
+	"sync"
+)
+
+var (
+	sem     sync.Mutex
+	rw      sync.RWMutex
+	running = map[string]bool{}
+)
+
+func guarded(w http.ResponseWriter, r *http.Request) {
+	if !sem.TryLock() {
+		http.Error(w, "busy", http.StatusConflict)
+		return
+	}
+	defer sem.Unlock()
+	running[r.URL.Path] = true
+}
+
+func inside(w http.ResponseWriter, r *http.Request) {
+	if sem.TryLock() {
+		defer sem.Unlock()
+		running[r.URL.Path] = true
+	}
+}
+
+func failed(w http.ResponseWriter, r *http.Request) {
+	if !sem.TryLock() {
+		running[r.URL.Path] = false
+		return
+	}
+	defer sem.Unlock()
+}
+
+func readOnly(w http.ResponseWriter, r *http.Request) {
+	if !rw.TryRLock() {
+		return
+	}
+	defer rw.RUnlock()
+	running[r.URL.Path] = true
+}
+
+func noLeave(w http.ResponseWriter, r *http.Request) {
+	if !sem.TryLock() {
+		http.Error(w, "busy", http.StatusConflict)
+	}
+	running[r.URL.Path] = true
+}
+"""
+    found = findings_by_rule(lint_dir(write_module({"web.go": source})), "MG004")
+    # failed: the write runs where TryLock failed; readOnly: a read lock; noLeave: the guard
+    # does not leave, so the write also runs without the lock.
+    assert [line for _, line, _ in found] == [32, 43, 50]

@@ -8,6 +8,8 @@ between, or `defer x.Unlock()` follows `x.Lock()`; a wrapper's `g := x.Lock(...)
 branch of an if/else chain takes (a branch that returns does not count) is held after the chain;
 one taken under a flag (`if s.useMutex { s.mu.Lock() }`: a bool name or field, not a computed
 condition) is held as if taken, and released by the matching `if s.useMutex { s.mu.Unlock() }`.
+`TryLock` holds the lock where it succeeded: inside `if x.TryLock() { ... }`, and after a guard
+`if !x.TryLock() { return }`.
 A function named `...Locked`/`..._locked`, or whose doc comment says the caller must hold a lock
 ("Lock should be held", "Read lock held on entry", ...), runs as if that lock were held; so does
 an unexported function whose every call in the package's non-test code is made with a write lock
@@ -160,11 +162,20 @@ def _held_states(node: Node, function: Node | None, go_file: GoFile) -> dict[str
     child = node
     parent = node.parent
     while parent is not None and parent != function:
-        if parent.type == "statement_list":
+        if parent.type == "statement_list" or (
+                parent.type == "if_statement"
+                and same_node(child, parent.child_by_field_name("consequence"))):
             chain.append((parent, child))
         child = parent
         parent = parent.parent
     for block, ours in reversed(chain):
+        if block.type == "if_statement":
+            # `if mu.TryLock() { defer mu.Unlock(); ... }`: the body runs with the lock.
+            condition = block.child_by_field_name("condition")
+            lock, mode, negated = _try_lock(condition, go_file)
+            if lock is not None and not negated:
+                states[lock] = max(states.get(lock, Mode.NONE), mode)
+            continue
         for statement in block.named_children:
             if statement.start_byte >= ours.start_byte:
                 break
@@ -191,6 +202,12 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
                 if c.type != "comment"]
         if body and body[0].type == "statement_list":
             body = [c for c in body[0].named_children if c.type != "comment"]
+        lock, mode, negated = _try_lock(condition, go_file)
+        if lock is not None and negated and body and statement.child_by_field_name(
+                "alternative") is None and body[-1].type in _LEAVES:
+            # `if !mu.TryLock() { return }`: the code after the guard holds the lock.
+            states[lock] = max(states.get(lock, Mode.NONE), mode)
+            return
         if condition is not None and _is_flag(condition, go_file) and body and (
             statement.child_by_field_name("alternative") is None
         ) and all(_is_lock_statement(inner, go_file) for inner in body):
@@ -261,6 +278,37 @@ def _apply_branches(statement: Node, go_file: GoFile, states: dict[str, Mode],
     # Only ever adds: what a branch releases is left as the code before the chain had it.
     for lock in set.intersection(*(set(outcome) for outcome in outcomes)):
         states[lock] = max(states.get(lock, Mode.NONE), min(outcome[lock] for outcome in outcomes))
+
+
+# Statements after which a block's following code does not run.
+_LEAVES = frozenset({"return_statement", "goto_statement", "continue_statement",
+                     "break_statement"})
+_TRY_METHODS = {"TryLock": Mode.WRITE, "TryRLock": Mode.READ}
+
+
+def _try_lock(condition: Node | None, go_file: GoFile) -> tuple[str | None, Mode, bool]:
+    """("s.mu", WRITE, negated) for an if condition `s.mu.TryLock()` or `!s.mu.TryLock()`
+    (`TryRLock` for READ); (None, NONE, False) for any other condition."""
+    negated = False
+    while condition is not None and condition.type in {"parenthesized_expression",
+                                                       "unary_expression"}:
+        if condition.type == "unary_expression":
+            if not go_file.text(condition).startswith("!"):
+                break
+            negated = not negated
+            condition = condition.child_by_field_name("operand")
+        else:
+            condition = condition.named_children[0] if condition.named_child_count == 1 else None
+    function = condition.child_by_field_name("function") if condition is not None and (
+        condition.type == "call_expression") else None
+    if function is None or function.type != "selector_expression":
+        return None, Mode.NONE, False
+    field, operand = (function.child_by_field_name("field"),
+                      function.child_by_field_name("operand"))
+    mode = _TRY_METHODS.get(go_file.text(field)) if field is not None else None
+    if mode is None or operand is None:
+        return None, Mode.NONE, False
+    return "".join(go_file.text(operand).split()), mode, negated
 
 
 def _is_flag(condition: Node, go_file: GoFile) -> bool:
