@@ -411,6 +411,35 @@ def test_mg003_reads_key_types_declared_in_another_package_of_the_module(
     assert found[24].fix is None and "not visible" in found[24].message
 
 
+def test_mg003_reads_a_map_field_of_a_struct_declared_in_another_package(
+    write_module: WriteModule,
+) -> None:
+    """Round 16 (bk-bscp): `job.DownloadingTargets`, a `map[string]...` field of a struct of
+    another package of the module, was "not visible here" and got no fix; a field of a float
+    key type keeps the NaN advice, and a field the struct does not declare stays unseen."""
+    types = """
+    package types
+
+    type Job struct {
+    	Downloading map[string]int
+    	Weights     map[float64]bool
+    	Result
+    }
+
+    type Result struct{ Promoted map[string]int }
+    """
+    source = 'package p\n\nimport "example.com/mod/types"\n' + "".join(
+        f"\nfunc {field.lower()}(job *types.Job) {{\n\tfor k := range job.{field} {{\n"
+        f"\t\tdelete(job.{field}, k)\n\t}}\n}}\n" for field in ("Downloading", "Weights",
+                                                                "Promoted"))
+    root = write_module({"types/types.go": types, "p/p.go": source})
+    found = {f.line: f for f in lint_dir(root).findings if f.rule == "MG003"}
+    assert sorted(found) == [6, 12, 18]
+    assert found[6].fix is not None and "runtime.mapclear" in found[6].message
+    assert found[12].fix is None and "NaN" in found[12].message
+    assert found[18].fix is None and "not visible" in found[18].message
+
+
 def test_mg003_cache_sees_a_key_type_changed_in_the_other_package(
     write_module: WriteModule, tmp_path: Path,
 ) -> None:

@@ -28,10 +28,11 @@ clear(sessions)
 When the loop is itself the subject, as in a test of the compiler's `mapclear` lowering: the
 rule is silent in test and tool code unless asked (`--advice-everywhere`), and gives no fix
 there. Otherwise it is a matter of taste. `mapguard lint --fix` applies the rewrite only where
-it cannot change behaviour: keys whose type the package shows to be reflexive (no floats, no
-interfaces), and no comment inside the loop but on its first line (kept after the call). For
-float or interface keys, or a key type from another package, the finding says what `clear`
-would change and offers no fix. Needs Go 1.21 (`clear`): the rule is silent for modules whose
+it cannot change behaviour: keys whose type the module shows to be reflexive (no floats, no
+interfaces; also a key type, or a map field's struct, declared in another package of the
+module), and no comment inside the loop but on its first line (kept after the call). For float
+or interface keys, or a key type from another module, the finding says what `clear` would
+change and offers no fix. Needs Go 1.21 (`clear`): the rule is silent for modules whose
 `go` directive is older.
 """
 
@@ -47,7 +48,16 @@ from mapguard.lint.rule import Fix, Pass, Rule, Severity, edit, is_support_code
 from mapguard.lint.syntax import delete_all_loop, normalized
 from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import TypeInfo, walk
-from mapguard.source.types import ArrayOf, ChanOf, GoType, InterfaceOf, Named, PointerTo, StructOf
+from mapguard.source.types import (
+    ArrayOf,
+    ChanOf,
+    GoType,
+    InterfaceOf,
+    Named,
+    PointerTo,
+    StructOf,
+    deref,
+)
 from mapguard.source.xpkg import declared_type
 
 _DELETE = re.compile(rb"delete\(")
@@ -68,7 +78,8 @@ def run(pass_: Pass) -> None:
         loop, map_expr = found
         name = normalized(go_file, map_expr)
         map_type = info.map_type(info.type_of(map_expr, go_file))
-        key = map_type.key if map_type is not None else None
+        key = map_type.key if map_type is not None else _module_field_key(info, map_expr,
+                                                                           go_file)
         keys = _Keys.UNKNOWN if key is None else _reflexive(info, key, depth=0)
         if keys is _Keys.REFLEXIVE and _ranges_a_value(loop):
             message = (
@@ -121,6 +132,24 @@ def _kept_comments(go_file: GoFile, loop: Node) -> str | None:
     if any(c.start_point.row != loop.start_point.row for c in comments):
         return None
     return "".join(f" {go_file.text(c)}" for c in comments)
+
+
+def _module_field_key(info: TypeInfo, map_expr: Node, go_file: GoFile) -> GoType | None:
+    """The key type of `x.f` when `x`'s struct type is declared in another package of the
+    module (`job.DownloadingTargets` of a `*types.AsyncDownloadJob`): read from that
+    declaration, so that the rule can tell the key's kind instead of hedging."""
+    module = info.package.module
+    if module is None or map_expr.type != "selector_expression":
+        return None
+    operand, field = (map_expr.child_by_field_name("operand"),
+                      map_expr.child_by_field_name("field"))
+    owner = deref(info.type_of(operand, go_file)) if operand is not None else None
+    if field is None or not isinstance(owner, Named) or owner.pkg in {"", "builtin"}:
+        return None
+    declared = declared_type(module, owner.pkg, owner.name)
+    found = declared.field(go_file.text(field)) if isinstance(declared, StructOf) else None
+    map_type = info.map_type(found.type) if found is not None else None
+    return map_type.key if map_type is not None else None
 
 
 class _Keys(enum.Enum):
