@@ -88,7 +88,10 @@ packages), its doc does not say its zero value is ready to use, and no code of t
 field to nil. Values built outside the module (a library's users) are not seen. The check-then-lock
 form (the function itself uses the field under a lock) stays reported either way: there the function
 treats the field as shared state. A mutex made lazily and then locked (`if v.mu == nil { v.mu =
-&sync.Mutex{} }; v.mu.Lock()`) is not check-then-lock: its own `Lock` is no lock held over it.
+&sync.Mutex{} }; v.mu.Lock()`) is not check-then-lock: its own `Lock` is no lock held over it. A
+pointer set lazily to a struct with no fields (`if h == nil { h = &Handler{} }` with `type Handler
+struct{}`, or `new(Handler)`) is not reported: such a value holds no state, so whichever pointer
+a goroutine keeps works as the other one would (the race detector still reports the write).
 Outside concurrent code MG005 reports nothing, and MG014 (off by default) only check-then-lock
 inside one function, so both leave alone: fields the mutex does not guard (state one goroutine owns,
 settings filled in before the goroutines start), package-level values set up once, values that only
@@ -115,6 +118,7 @@ from tree_sitter import Node
 
 from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity, Trigger
+from mapguard.lint.syntax import builtin_call_name
 from mapguard.source.calls import call_sites, runs_under_once
 from mapguard.source.concurrency import Concurrency, Tier
 from mapguard.source.lockevidence import same_target
@@ -276,6 +280,8 @@ class Verdict:
 def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verdict | None:
     if set_just_before(statement, go_file, checked):
         return None  # `x = a; if x == nil { x = b }` gives a default, it does not initialise
+    if zero_size_singleton(pass_.info, go_file, statement, checked):
+        return None
     verdict = _context_verdict(pass_, go_file, statement, checked)
     # The protections that cost a search of the package come last, for verdicts only.
     if verdict is None or lock_mode_at(statement, go_file, pass_.info) is not Mode.NONE:
@@ -304,6 +310,44 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verd
     if evidence is None:
         return None
     return Verdict(severity, f"{where}, and {evidence}", False)
+
+
+def zero_size_singleton(info: TypeInfo, go_file: GoFile, statement: Node, checked: Node) -> bool:
+    """Every value the nil branch assigns is `&T{}` or `new(T)` of a struct type with no fields
+    (rainbond's `if h == nil { h = &ClusterHandler{} }`, `type ClusterHandler struct{}`): such
+    a value holds no state, so whichever pointer a goroutine keeps behaves as the other one and
+    nothing set up is lost. The race detector still reports the unlocked write; the rule's claim
+    that one goroutine's value is lost is not so."""
+    consequence = statement.child_by_field_name("consequence")
+    name = "".join(go_file.text(checked).split())
+    values: list[Node] = []
+    for node in walk(consequence) if consequence is not None else []:
+        if node.type != "assignment_statement":
+            continue
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        targets = left.named_children if left is not None else []
+        built = right.named_children if right is not None else []
+        values.extend(built[index] for index, target in enumerate(targets)
+                      if "".join(go_file.text(target).split()) == name
+                      and len(built) == len(targets))
+    return bool(values) and all(_new_empty_struct(info, go_file, unparen(v)) for v in values)
+
+
+def _new_empty_struct(info: TypeInfo, go_file: GoFile, value: Node) -> bool:
+    type_node: Node | None = None
+    if value.type == "unary_expression" and go_file.text(value).startswith("&"):
+        literal = unparen(value.child_by_field_name("operand") or value)
+        body = literal.child_by_field_name("body") if literal.type == "composite_literal" else None
+        if body is not None and not body.named_children:
+            type_node = literal.child_by_field_name("type")
+    elif value.type == "call_expression" and builtin_call_name(value, go_file, info) == "new":
+        arguments = value.child_by_field_name("arguments")
+        type_node = arguments.named_children[0] if arguments is not None and (
+            len(arguments.named_children) == 1) else None
+    if type_node is None:
+        return False
+    underlying = info.underlying(info.type_node(type_node, go_file))
+    return isinstance(underlying, StructOf) and not underlying.fields
 
 
 def _rechecked_under_lock(pass_: Pass, go_file: GoFile, statement: Node) -> bool:
