@@ -35,6 +35,9 @@ GO_1_21 = GoVersion(1, 21)
 GO_1_22 = GoVersion(1, 22)  # loop variables are per iteration (a closure captures its pass's)
 GO_1_23 = GoVersion(1, 23)
 GO_1_24 = GoVersion(1, 24)
+# The language version the go command gives a module whose go.mod has no `go` line (Go 1.17
+# and later assume go 1.16 there; tests/lint/test_gofacts.py builds one to check).
+GO_LINE_MISSING = GoVersion(1, 16)
 
 # The newest Go release whose map facts (docs/go-facts.md) mapguard was checked against; assumed
 # when neither go.mod nor an installed toolchain says otherwise.

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from mapguard.gotool import GoToolchain, bundled_go, run_go, toolchain_at
-from mapguard.goversion import GoVersion
+from mapguard.goversion import GO_LINE_MISSING, GoVersion
 from mapguard.lint.gofacts import (
     API_SINCE,
     ITERATOR_SHIMS,
@@ -240,3 +240,28 @@ def test_old_iterator_struct_still_iterates(bundled: GoToolchain, path: Path | N
     (tmp_path / "main.go").write_text(OLD_ITERATOR.read_text())
     result = run_go(["run", "."], cwd=tmp_path, toolchain=toolchain, timeout=300)
     assert result.stdout.strip() == "[a=1 b=2 c=3] true", result.stderr
+
+
+def test_a_go_mod_without_a_go_line_builds_as_go_1_16(bundled: GoToolchain,
+                                                      tmp_path: Path) -> None:
+    """GO_LINE_MISSING: the go command gives such a module language version 1.16 — a 1.17
+    feature (slice to array pointer) is refused, naming go1.17, and so is `clear` — so lint
+    assumes go 1.16 there and holds back advice that needs newer Go."""
+    (tmp_path / "go.mod").write_text("module example.com/old\n")
+    verdicts = {}
+    for name, body in (("array", "func f(s []int) *[1]int { return (*[1]int)(s) }"),
+                       ("clear", "func f(m map[int]int) { clear(m) }")):
+        (tmp_path / "use.go").write_text(f"package old\n\n{body}\n")
+        # -mod=readonly: the suite's -mod=mod would let the go command write a go line
+        proc = run_go(["build", "."], cwd=tmp_path, toolchain=bundled, timeout=300,
+                      env={"GOFLAGS": "-mod=readonly"})
+        verdicts[name] = (proc.returncode, proc.stdout + proc.stderr)
+    # The compiler names the language version it was given: the one mapguard assumes.
+    assert f"-lang was set to go{GO_LINE_MISSING}" in verdicts["clear"][1], verdicts["clear"]
+    assert verdicts["array"][0] != 0 and "go1.17" in verdicts["array"][1], verdicts["array"]
+    assert verdicts["clear"][0] != 0 and "go1.21" in verdicts["clear"][1], verdicts["clear"]
+    (tmp_path / "use.go").write_text("package old\n\nfunc f(m map[int]int) { delete(m, 1) }\n")
+    built = run_go(["build", "."], cwd=tmp_path, toolchain=bundled, timeout=300,
+                   env={"GOFLAGS": "-mod=readonly"})
+    assert built.returncode == 0, built.stdout + built.stderr  # the module itself builds
+    assert (tmp_path / "go.mod").read_text() == "module example.com/old\n"

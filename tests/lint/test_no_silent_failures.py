@@ -293,3 +293,20 @@ def test_the_text_report_names_the_rules_a_go_version_silences(
     monkeypatch.chdir(write_module({"p.go": DELETE_LOOP}, go="1.22", name="newer"))
     _, out, _ = run(["./..."], capsys)
     assert "silences" not in out
+
+
+def test_a_go_mod_without_a_go_line_is_read_as_go_1_16(
+        write_module: WriteModule, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The go command builds such a module at go 1.16 (test_gofacts.py checks it): clear()
+    would not compile there, so MG003 is silenced and the report says why (round 16: 13
+    atomic.Pointer findings on cornelk/hashmap v1.0.1, which has no go line)."""
+    root = write_module({"p.go": DELETE_LOOP}, go=None)
+    (root / "go.mod").write_text("module example.com/mod\n")
+    monkeypatch.chdir(root)
+    status, out, _ = run(["./..."], capsys)
+    summary = next(line for line in out.splitlines() if " assumed for " in line)
+    assert status == 0 and "MG003" not in out.split(summary)[0]
+    assert ("Go 1.16 assumed for example.com/mod (its go.mod has no go line, which the go "
+            "command reads as go 1.16), which silences") in summary
+    assert "MG003" in summary.split("silences", 1)[1]

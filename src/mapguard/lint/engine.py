@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mapguard.errors import ToolError
 from mapguard.gotool import find_go, gofmt_accepts
-from mapguard.goversion import NEWEST_KNOWN, GoVersion
+from mapguard.goversion import GO_LINE_MISSING, NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_key
 from mapguard.lint.modulewide import (
     FOLLOWING_RULES,
@@ -661,6 +661,10 @@ def choose_version(module: GoModule | None, options: LintOptions) -> VersionChoi
         return VersionChoice(options.go_version, "flag")
     if module is not None and module.go_version is not None:
         return VersionChoice(module.go_version, "go.mod")
+    if module is not None:
+        # The go command builds such a module (and any module importing it builds it) as go
+        # 1.16: advice that needs a newer Go (clear, atomic.Pointer) would not compile there.
+        return VersionChoice(GO_LINE_MISSING, "go.mod without go line")
     if options.toolchain_version is not None:
         return VersionChoice(options.toolchain_version, "toolchain")
     if options.detect_toolchain and (installed := _installed_go_version()) is not None:

@@ -171,6 +171,8 @@ def _version_text(note: VersionNote) -> str:
 def _version_source(source: str) -> str:
     return {
         "go.mod": "its go.mod",
+        "go.mod without go line": "its go.mod has no go line, which the go command reads as "
+                                  "go 1.16",
         "flag": "--go-version",
         "toolchain": "no go.mod: the installed Go",
         "default": "no go.mod and no Go found: newest known",

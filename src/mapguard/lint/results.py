@@ -20,7 +20,7 @@ class VersionNote:
 
     where: str  # module path, or the directory when there is no go.mod
     version: str
-    source: str  # "flag", "go.mod", "toolchain" or "default"
+    source: str  # "flag", "go.mod", "go.mod without go line", "toolchain" or "default"
     silenced: tuple[str, ...] = ()  # selected rules that need a newer Go: they report nothing
 
 

@@ -33,7 +33,7 @@ class FileError:
 @dataclass(frozen=True, slots=True)
 class VersionChoice:
     version: GoVersion
-    source: str  # "flag", "go.mod", "toolchain" or "default"
+    source: str  # "flag", "go.mod", "go.mod without go line", "toolchain" or "default"
 
 
 VersionPolicy = Callable[[GoModule | None], VersionChoice]

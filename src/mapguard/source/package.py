@@ -221,7 +221,7 @@ class Package:
     files: list[GoFile]
     module: GoModule | None
     go_version: GoVersion
-    go_version_source: str  # "go.mod", "toolchain", "flag" or "default"
+    go_version_source: str  # "go.mod", "go.mod without go line", "toolchain", "flag", "default"
     # The symbol table is built on first use: many packages never need one.
     _types: dict[str, TypeDecl] = field(default_factory=dict)
     _vars: LazyVars = field(default_factory=lambda: LazyVars())
