@@ -15,7 +15,8 @@ run with PYTHONDONTWRITEBYTECODE would otherwise compile its changed modules on 
 
 `--against SRC` (the `src` directory of another version of mapguard, e.g. from `git archive
 main src`) runs that version's lint too, alternating with this one's in the same minutes, and
-adds its CPU seconds and this version's CPU over it: a change's effect, measured side by side.
+adds its wall and CPU seconds and this version's over them: a change's effect, measured side
+by side.
 """
 
 from __future__ import annotations
@@ -69,13 +70,14 @@ def main() -> int:
     print(f"gofmt of Go {toolchain.full_version}; load before: {os.getloadavg()}")
     print(f"{'tree':<28} {'files':>6} {'gofmt -l s':>10} {'lint s':>8} {'ratio':>6} "
           f"{'gofmt cpu':>9} {'lint cpu':>8} {'cpu ratio':>9} {'peak MiB':>8}"
-          + (f" {'other cpu':>9} {'this/other':>10}" if against_env is not None else ""))
+          + (f" {'other s':>7} {'this/other':>10} {'other cpu':>9} {'this/other':>10}"
+             if against_env is not None else ""))
     worst = 0.0
     for tree in trees:
         files = lint_files(tree)
         gofmt_runs: list[tuple[float, float]] = []
         lint_runs: list[tuple[float, float]] = []
-        other_cpu: list[float] = []
+        other_runs: list[tuple[float, float]] = []
         peaks: list[int] = []
         lint = [*MAPGUARD, "lint", f"{tree}/...", "--no-cache", "--format", "json",
                 "-o", os.devnull]
@@ -89,11 +91,11 @@ def main() -> int:
             lint_runs.append((seconds, cpu))
             peaks.append(peak)
             if against_env is not None:
-                _, cpu, _, status = timed_cpu(lint, against_env)
+                seconds, cpu, _, status = timed_cpu(lint, against_env)
                 if status not in {0, 1, 2}:
                     print(f"{tree}: the other mapguard's lint failed with exit status {status}")
                     return 1
-                other_cpu.append(cpu)
+                other_runs.append((seconds, cpu))
         g = statistics.median(t for t, _ in gofmt_runs)
         c = statistics.median(t for t, _ in lint_runs)
         g_cpu = statistics.median(u for _, u in gofmt_runs)
@@ -102,12 +104,21 @@ def main() -> int:
         name = tree.name if tree.name != "src" else f"GOROOT/src ({toolchain.full_version})"
         print(f"{name:<28} {len(files):>6} {g:>10.2f} {c:>8.2f} {c / g:>6.2f} "
               f"{g_cpu:>9.2f} {c_cpu:>8.2f} {c_cpu / g_cpu:>9.2f} {max(peaks):>8}"
-              + (f" {statistics.median(other_cpu):>9.2f} "
-                 f"{c_cpu / statistics.median(other_cpu):>10.2f}" if other_cpu else ""),
+              + _against_columns(c, c_cpu, other_runs),
               flush=True)
     print(f"worst ratio {worst:.2f} (bar: <= 1.00; memory bar: < 1024 MiB); "
           f"load after: {os.getloadavg()}")
     return 0
+
+
+def _against_columns(seconds: float, cpu: float, other_runs: list[tuple[float, float]]) -> str:
+    """The other version's median wall and CPU seconds, each with this version's over it."""
+    if not other_runs:
+        return ""
+    other_seconds = statistics.median(t for t, _ in other_runs)
+    other_cpu = statistics.median(u for _, u in other_runs)
+    return (f" {other_seconds:>7.2f} {seconds / other_seconds:>10.2f}"
+            f" {other_cpu:>9.2f} {cpu / other_cpu:>10.2f}")
 
 
 if __name__ == "__main__":

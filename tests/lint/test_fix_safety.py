@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mapguard.cli import main
-from mapguard.lint import commands
+from mapguard.lint import commands, fixes
 
 DELETE_LOOP = """package p
 
@@ -100,14 +100,15 @@ def test_a_file_changed_while_fixing_is_left_alone(
     path = tree / "p.go"
     path.write_text(DELETE_LOOP)
     edited = DELETE_LOOP + "\n// saved by an editor\n"
-    real_plan = commands.plan_fixes
+    real_plan = fixes.plan_fixes
 
     def plan_then_edit(*args: Any, **kwargs: Any) -> Any:
         plan = real_plan(*args, **kwargs)
         path.write_text(edited)  # after the text was read, before the rename
         return plan
 
-    monkeypatch.setattr(commands, "plan_fixes", plan_then_edit)
+    # commands imports the fix writer when it fixes: the patched planner is the one it gets.
+    monkeypatch.setattr(fixes, "plan_fixes", plan_then_edit)
     _, _, err = fix(capsys, "./...")
     assert "changed on disk since it was linted" in err
     assert path.read_text() == edited

@@ -9,6 +9,8 @@ import sys
 HEAVY = ("numpy", "google.protobuf", "mapguard.formats.pprof")
 # What joins a profile's evidence to the source: only MG012, with a profile, reports with it.
 EVIDENCE = ("mapguard.lint.measured", "mapguard.evidence.tablesize")
+# What only --fix/--diff, --bundle and a configuration file need.
+ON_REQUEST = ("mapguard.lint.fixes", "difflib", "mapguard.bundle.writer", "tomllib")
 
 
 def _loaded(imports: str, modules: tuple[str, ...]) -> str:
@@ -30,3 +32,10 @@ def test_the_probe_sees_the_profile_reader_once_it_is_imported() -> None:
 
 def test_lint_without_a_profile_does_not_import_the_evidence_joiner() -> None:
     assert _loaded("mapguard.lint.commands", EVIDENCE) == ""
+
+
+def test_lint_imports_the_fix_writer_bundle_writer_and_toml_reader_only_when_asked() -> None:
+    assert _loaded("mapguard.lint.commands", ON_REQUEST) == ""
+    loaded = _loaded("mapguard.lint.commands, mapguard.lint.fixes, mapguard.bundle.writer, "
+                     "tomllib", ON_REQUEST)
+    assert loaded.split(",") == list(ON_REQUEST)

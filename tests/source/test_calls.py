@@ -6,16 +6,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mapguard.gotool import GoToolchain
 from mapguard.goversion import GO_1_21
-from mapguard.source.calls import _ONCE_CALL_BEFORE, _ONCE_CALL_LAST, call_sites, runs_under_once
+from mapguard.source.calls import (
+    _CLOSING,
+    _ONCE_CALL_BEFORE,
+    _ONCE_CALL_LAST,
+    call_sites,
+    run_by_once,
+    runs_under_once,
+)
 from mapguard.source.discover import Selection, expand, read_target
 from mapguard.source.loader import VersionChoice, load_packages
-from mapguard.source.package import Package
-from mapguard.source.typeinfo import TypeInfo
+from mapguard.source.package import GoFile, Package
+from mapguard.source.parser import parse_go
+from mapguard.source.typeinfo import TypeInfo, word_hits
 
 PIECES = st.sampled_from(["once.Do(", "sync.OnceFunc(", "sync.OnceValue[int](", "OnceValues(",
                           "x.", "s.cfg.", "(", ".", " ", "\t", "\n", "\r", "\v", "\f", "a",
@@ -29,6 +37,35 @@ def test_the_byte_before_the_name_rules_out_only_what_the_search_would(pieces: l
     before = "".join(pieces).encode()
     if before[-1:] not in _ONCE_CALL_LAST:
         assert _ONCE_CALL_BEFORE.search(before, max(0, len(before) - 120), len(before)) is None
+
+
+HANDING = st.sampled_from(["once.Do(", "sync.OnceFunc(", "sync.OnceValue[int](", "OnceValues(",
+                           ".Do(", "x.", "s.cfg.", "f", "g", "f)", "g )", ")", "(", " ", "\n",
+                           "\t", "a", "_", "9", "[", "]", " " * 130])
+
+
+def _named_as_handed(source: bytes, name: str) -> bool:
+    """run_by_once's definition, name by name: an occurrence of the name that reads as handed
+    to a Once (the package calls `.Do(` somewhere)."""
+    return b".Do(" in source and any(
+        source[start - 1:start] in _ONCE_CALL_LAST
+        and _ONCE_CALL_BEFORE.search(source, max(0, start - 120), start) is not None
+        and _CLOSING.match(source, end) is not None
+        for start, end in word_hits(source, name))
+
+
+@given(st.lists(HANDING, max_size=12))
+@example(["once.Do(", " " * 130, "f)"])  # the name too far from the call: not handed
+@example(["x.", "OnceFunc(", "f)", ".Do("])
+@settings(max_examples=400, deadline=None)
+def test_names_read_from_the_once_calls_are_those_found_name_by_name(pieces: list[str]) -> None:
+    # run_by_once reads every name handed to a Once from the calls, once per package; each
+    # answer is the one a search of the package for that name gives.
+    source = "".join(pieces).encode()
+    package = Package(Path("/p"), "p", [GoFile(Path("/p/p.go"), source, parse_go(source), "p",
+                                               {})], None, GO_1_21, "flag")
+    for name in {"f", "g", "x", "s", "cfg", "a", "Do", "OnceFunc", "_", "9"}:
+        assert run_by_once(package, name) == _named_as_handed(source, name), name
 
 
 ONCE_PACKAGE = {

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mapguard.bundle.layout import DEFAULT_LABEL, check_label
-from mapguard.bundle.writer import BundleWriter
 from mapguard.errors import UsageError
+
+if TYPE_CHECKING:  # imported when a bundle is asked for: every run of a command pays the rest
+    from mapguard.bundle.writer import BundleWriter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,4 +37,6 @@ def open_bundle_writer(bundle_dir: Path | None, label: str, producer: str
         check_label(label)
     except ValueError as exc:
         raise UsageError(f"--label: {exc}") from None
+    from mapguard.bundle.writer import BundleWriter
+
     return BundleWriter(bundle_dir, producer=producer)

@@ -17,7 +17,6 @@ from mapguard.errors import MapguardError, UsageError
 from mapguard.lint import baseline as baselines
 from mapguard.lint.config import LoadedConfig, find_config, load_config
 from mapguard.lint.engine import LintOptions, content_digest, lint_expansion
-from mapguard.lint.fixes import plan_fixes, refusal, unified_diff, write_atomically
 from mapguard.lint.modules import CommandLine, ModuleOptions, options_from
 from mapguard.lint.output import (
     display_path,
@@ -217,6 +216,9 @@ def _apply_fixes(result: LintResult, expansion: Expansion, cwd: Path, *, write: 
     """Write the fixes (or, without `write`, return them as one diff); also the files
     written. Only files inside the trees the command line named are written, each atomically
     and only if it still holds the text that was linted. Unsafe fixes only with `unsafe`."""
+    # Only --fix and --diff read and write fixes (a plain lint leaves difflib unloaded).
+    from mapguard.lint.fixes import plan_fixes, refusal, unified_diff, write_atomically
+
     by_file: dict[Path, list[Finding]] = defaultdict(list)
     for finding in result.findings:
         if finding.fix is not None:

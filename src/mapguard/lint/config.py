@@ -18,7 +18,6 @@ hot-share = 1.0                  # with --profile: percent of the profile that m
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,6 +122,8 @@ def _exists(path: Path) -> bool:
 def load_config(path: Path | None) -> LoadedConfig:
     if path is None:
         return LoadedConfig(LintConfig(), None)
+    import tomllib  # only a run with a configuration file pays for the TOML reader
+
     try:
         data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except OSError as exc:

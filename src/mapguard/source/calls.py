@@ -154,18 +154,40 @@ _ONCE_CALL_LAST = frozenset({b"(", b".", b" ", b"\t", b"\n", b"\r", b"\f", b"\v"
 def run_by_once(package: Package, function_name: str) -> bool:
     """Whether a named function or method is handed to `once.Do(f)` / `once.Do(x.f)`, or
     wrapped by `sync.OnceFunc(x.f)` / `sync.OnceValue(s)(x.f)`."""
-    key = ("run-by-once", function_name)
-    if key not in package.memo and not _calls_do(package):
-        package.memo[key] = False  # no `.Do(` anywhere: nothing runs under a sync.Once
+    return _calls_do(package) and function_name in _handed_to_once(package)
+
+
+# A function handed to a Once, read from the call's side: the name before the closing `)`.
+_ONCE_HANDED = re.compile(
+    rb"(?:\.Do|\bOnceFunc|\bOnceValues?(?:\[[^\]\n]*\])?)\(\s*(?:[\w.]+\.)?(?P<name>\w+)\s*\)")
+_ONCE_LITERALS = (b".Do(", b"OnceFunc(", b"OnceValue")
+
+
+def _handed_to_once(package: Package) -> frozenset[str]:
+    """The names handed to a Once anywhere in the package, found once for all names: from
+    each `.Do(` / `OnceFunc(` / `OnceValue` (plain substring searches, then a match there),
+    instead of a search of the whole package for each name asked about (on nats-server's
+    12 MB package that was 4 % of the lint). A name counts where, seen from the name, the
+    call reads as `_ONCE_CALL_BEFORE` name `_CLOSING`."""
+    key = ("handed-to-once",)
     if key not in package.memo:
-        # Find the name first (a plain substring search), then look at what surrounds it.
-        package.memo[key] = any(
-            f.source[start - 1:start] in _ONCE_CALL_LAST
-            and _ONCE_CALL_BEFORE.search(f.source, max(0, start - 120), start) is not None
-            and _CLOSING.match(f.source, end) is not None
-            for f in package.files if function_name.encode() in f.source
-            for start, end in word_hits(f.source, function_name))
-    return bool(package.memo[key])
+        names: set[str] = set()
+        for go_file in package.files:
+            source = go_file.source
+            for literal in _ONCE_LITERALS:
+                position = 0
+                while (at := source.find(literal, position)) >= 0:
+                    position = at + 1
+                    call = _ONCE_HANDED.match(source, at)
+                    if call is None:
+                        continue
+                    start, end = call.span("name")
+                    if source[start - 1:start] in _ONCE_CALL_LAST and _ONCE_CALL_BEFORE.search(
+                        source, max(0, start - 120), start
+                    ) is not None and _CLOSING.match(source, end) is not None:
+                        names.add(call.group("name").decode())
+        package.memo[key] = frozenset(names)
+    return package.memo[key]  # type: ignore[return-value]
 
 
 def _calls_do(package: Package) -> bool:

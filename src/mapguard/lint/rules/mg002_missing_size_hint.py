@@ -79,7 +79,6 @@ from dataclasses import dataclass, replace
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_21
-from mapguard.lint.fixes import add_import_edit
 from mapguard.lint.rule import Edit, Fix, Pass, Rule, Severity, edit
 from mapguard.lint.syntax import (
     MAP_CREATION_BODIES,
@@ -805,6 +804,9 @@ def _clone_fix(info: TypeInfo, go_file: GoFile, statement: Node, create: Node, t
             return None
         if use.parent is not None and use.parent.type == "binary_expression":
             return None  # `m == nil` would tell maps.Clone(nil) from the loop's empty map
+    # The fix writer is imported by the finding that needs it: a plain lint leaves it out.
+    from mapguard.lint.fixes import add_import_edit
+
     import_edit = add_import_edit(go_file, "maps")
     if import_edit is False:
         return None
@@ -843,4 +845,5 @@ RULE = Rule(
     bodies=MAP_CREATION_BODIES,
     in_support_code=False,
     on_by_default=False,  # worth it only where the code runs often: docs/review/
+    check_cost=1.0,
 )

@@ -78,10 +78,44 @@ def _not_a_number(source: bytes, hit: re.Match[bytes]) -> bool:
     return not rest[:1].isdigit()
 
 
+class _BracketBeforeLineEnd:
+    """Whether the first `]` or newline after a `+` is a `]`, for a `+` followed by a long run
+    of neither. One search per run: every `+` of the run shares its answer (a 2 MB line of
+    base64 in a Go string has 58,769 of them, and a search to the line's end from each took
+    minutes). The run last searched is remembered (its text is kept alive with it, so `is`
+    cannot mistake another text for it)."""
+
+    def __init__(self) -> None:
+        self._source: bytes | None = None
+        self._run = (0, -1)  # [first `+` searched from, the `]` or newline ending the run]
+        self._found = False
+
+    def __call__(self, source: bytes, position: int) -> bool:
+        first, end = self._run
+        if source is not self._source or not first <= position <= end:
+            delimiter = _DELIMITER.search(source, position)
+            self._source = source
+            self._run = (position, delimiter.start() if delimiter else len(source))
+            self._found = delimiter is not None and delimiter.group() == b"]"
+        return self._found
+
+
+_DELIMITER = re.compile(rb"[\]\n]")
+_LONG_RUN = _BracketBeforeLineEnd()
+
+
+def _key_plus(source: bytes, hit: re.Match[bytes]) -> bool:
+    """A `+` with a `]` after it on the same line that adds no number (see _PLUS)."""
+    return _not_a_number(source, hit) and (
+        hit.group("long") is None or _LONG_RUN(source, hit.end()))
+
+
 # A `+` with a `]` after it on the same line (`m[a+b]`, `m[x[i]+b]`), not `+1`; or a
 # fmt.Sprint* call as the whole key (a Sprint joined to other strings has its own `+`).
-_ANCHORS = (Trigger(re.compile(rb"\+(?=[^\n\]]*\])"), _not_a_number),
-            re.compile(rb"\[fmt\.(?P<at>Sprint)"))
+# A `]` near the `+` is seen by the pattern itself; after a run of more than 64 bytes of
+# neither `]` nor newline (group "long"), by one search per run (_BracketBeforeLineEnd).
+_PLUS = re.compile(rb"\+(?=[^\n\]]{0,64}\]|(?P<long>)[^\n\]]{65})")
+_ANCHORS = (Trigger(_PLUS, _key_plus), re.compile(rb"\[fmt\.(?P<at>Sprint)"))
 
 _SPRINT = frozenset({"Sprint", "Sprintf", "Sprintln"})
 
@@ -333,4 +367,5 @@ RULE = Rule(
     # 5 of 29 findings worth telling on trees no rule was tuned on: a key built per pass pays
     # only in loops that run often (docs/review/fresh-sample-round2.md, "MG010 off by default").
     on_by_default=False,
+    check_cost=0.3,
 )
