@@ -10,9 +10,9 @@ import pytest
 
 from mapguard.gotool import GoToolchain
 from mapguard.lint.engine import SHARD_MIN_FILES, LintOptions, lint, split_work
-from mapguard.lint.registry import ALL_RULES, OFF_BY_DEFAULT, rule_for
+from mapguard.lint.registry import ALL_RULES, rule_for
 from mapguard.lint.results import LintResult
-from mapguard.source.discover import DirTarget, Selection, expand
+from mapguard.source.discover import Selection, expand
 
 # Packages of the standard library with findings of several rules, one of them large.
 PACKAGES = ("net/http", "syscall", "internal/trace/traceviewer", "internal/profile",
@@ -158,20 +158,3 @@ def test_a_getter_in_another_shard_is_reported_once_as_in_the_whole_package(tmp_
         assert [(f.rule, f.path.name, f.line) for f in whole.findings] == [
             ("MG014", "series.go", 14)]
         assert summary(lint(targets, options)) == summary(whole)
-
-
-def test_a_package_is_split_only_where_the_rules_of_its_other_shards_pay_for_it(
-        tmp_path: Path) -> None:
-    # Each shard past the first parses the package's declarations again: with the default
-    # rules, whose checks outside the whole-package ones are light, a large package stays one
-    # unit; with every rule it is split (an explicit shard size splits by size alone).
-    files = []
-    for index in range(4 * SHARD_MIN_FILES):
-        (path := tmp_path / f"f{index}.go").write_text(f"package p\n\nfunc F{index}() {{}}\n")
-        files.append((path, False))
-    target = DirTarget(tmp_path, tuple(files), 12_000_000)  # as large as nats-server's server
-    default = LintOptions(rules=tuple(rule for rule in ALL_RULES if rule not in OFF_BY_DEFAULT))
-    assert [unit.shard for unit in split_work([target], [default], 2)] == [None]
-    assert len(split_work([target], [default], 2, shard_bytes=1)) == 2
-    every_rule = LintOptions()
-    assert [unit.lead for unit in split_work([target], [every_rule], 2)] == [True, False]

@@ -262,16 +262,12 @@ def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
     """One unit per directory, except that a package bigger than its workers' fair share
     (`shard_bytes`, by default the total over the workers) is split into shards of about
     that size, up to one per worker: one large package would otherwise keep one core busy
-    while the others idle. By default a package is split only into as many shards as the
-    rules they check files for pay for (`_shards_paid_for`); a `shard_bytes` given splits
-    by size alone."""
+    while the others idle."""
     total = sum(t.size for t in targets)
     share = shard_bytes if shard_bytes is not None else max(SHARD_MIN_BYTES, total // jobs)
     work: list[Work] = []
     for target, target_options in zip(targets, options, strict=True):
         count = min(jobs, len(target.files) // SHARD_MIN_FILES, -(-target.size // share))
-        if shard_bytes is None:
-            count = min(count, _shards_paid_for(target_options))
         if jobs == 1 or count < 2:
             work.append(Work(target, target_options))
             continue
@@ -279,17 +275,6 @@ def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
         work.extend(Work(target, target_options, shard, lead=index == 0)
                     for index, shard in enumerate(_shards(target, count, head_start)))
     return work
-
-
-def _shards_paid_for(options: LintOptions) -> int:
-    """How many shards a split may make: each one past the first parses the package's
-    declarations again, which costs about as much as checking the candidates of rules of
-    `check_cost` 1 (the whole-package rules stay in the lead whatever the split). With the
-    default rules on nats-server's largest package (12 MB) a second shard cost 0.32 s CPU to
-    take 0.04 s of checks off the lead: it did not pay; with every rule it took 0.9 s."""
-    checks = sum(rule.check_cost for rule in options.rules if not rule.whole_package
-                 and (options.evidence is not None or not rule.evidence_only))
-    return 1 + int(checks)
 
 
 def _head_start(options: LintOptions) -> float:

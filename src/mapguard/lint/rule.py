@@ -199,12 +199,6 @@ class Rule:
     # candidate by candidate, so a split package runs it once, in one shard, for every file,
     # instead of building the same model in each shard.
     whole_package: bool = False
-    # What checking the rule's candidates costs, as a share of what reading and parsing the
-    # package's declarations costs (rough medians over large packages: nats-server's server,
-    # the runtime, prometheus' tsdb). Each extra shard of a split package parses those again,
-    # so a split pays only where the rules its other shards run cost more than that; nothing
-    # but the split depends on it.
-    check_cost: float = 0.1
 
     def applies_to(self, text: bytes) -> bool:
         """Whether the text of a package (all its files joined) holds one of the markers."""

@@ -832,5 +832,4 @@ RULE = Rule(
     in_support_code=False,
     on_by_default=False,  # worth it only where the code runs often: docs/review/
     supersedes=("MG002",),
-    check_cost=1.5,
 )

@@ -845,5 +845,4 @@ RULE = Rule(
     bodies=MAP_CREATION_BODIES,
     in_support_code=False,
     on_by_default=False,  # worth it only where the code runs often: docs/review/
-    check_cost=1.0,
 )

@@ -219,5 +219,4 @@ RULE = Rule(
     bodies=(_DELETE,),
     needs=GO_1_21,
     in_support_code=False,
-    check_cost=0.3,
 )

@@ -457,5 +457,4 @@ RULE = Rule(
     anchors=(_PUT,),
     bodies=(_PUT,),
     in_support_code=False,
-    check_cost=0.2,
 )

@@ -307,5 +307,4 @@ RULE = Rule(
     # the writes ordered before any reader by what the code does not show (a fill at start-up,
     # a value not yet returned): docs/review/fresh-sample-round2.md, "MG008".
     on_by_default=False,
-    check_cost=1.0,
 )

@@ -367,5 +367,4 @@ RULE = Rule(
     # 5 of 29 findings worth telling on trees no rule was tuned on: a key built per pass pays
     # only in loops that run often (docs/review/fresh-sample-round2.md, "MG010 off by default").
     on_by_default=False,
-    check_cost=0.3,
 )

@@ -1037,5 +1037,4 @@ RULE = Rule(
     # pointer, the owner writing its own map through a helper value it built):
     # docs/review/fresh-sample-round2.md, "MG013".
     on_by_default=False,
-    check_cost=0.8,
 )
