@@ -149,15 +149,19 @@ def _header(source: bytes) -> bytes:
     """The comments and blank lines before the package clause (where constraints live)."""
     end = 0
     in_block = False
-    for raw in source.splitlines(keepends=True):
-        stripped = raw.strip()
+    # Line by line from the top, without splitting the whole file: the header is a few lines
+    # of files that can be megabytes long, and this runs per file and per goroutine named.
+    while end < len(source):
+        newline = source.find(b"\n", end)
+        line_end = len(source) if newline < 0 else newline + 1
+        stripped = source[end:line_end].strip()
         if in_block:
             in_block = b"*/" not in stripped
         elif stripped.startswith(b"/*"):
             in_block = b"*/" not in stripped[2:]
         elif stripped and not stripped.startswith(b"//"):
             break
-        end += len(raw)
+        end = line_end
     return source[:end]
 
 
