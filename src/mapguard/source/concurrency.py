@@ -1296,14 +1296,19 @@ _ACTOR_METHODS = frozenset({"Act", "Block"})
 _ACTOR_PACKAGE = "github.com/Arceliar/phony"
 
 
-def _queued(literal: Node, go_file: GoFile) -> bool:
+def _handed_to(literal: Node) -> Node | None:
+    """The `x.f` of the call `x.f(..., literal, ...)` that `literal` is an argument of."""
     holder = literal.parent
     while holder is not None and holder.type == "parenthesized_expression":
         holder = holder.parent
     call = holder.parent if holder is not None and holder.type == "argument_list" else None
     function = call.child_by_field_name("function") if call is not None else None
-    field = function.child_by_field_name("field") if function is not None and (
-        function.type == "selector_expression") else None
+    return function if function is not None and function.type == "selector_expression" else None
+
+
+def _queued(literal: Node, go_file: GoFile) -> bool:
+    function = _handed_to(literal)
+    field = function.child_by_field_name("field") if function is not None else None
     if field is None:
         return False
     name = go_file.text(field)
@@ -1313,12 +1318,8 @@ def _queued(literal: Node, go_file: GoFile) -> bool:
 
 def _timer_callback(literal: Node, go_file: GoFile) -> bool:
     """`literal` is the function argument of `time.AfterFunc(d, f)`."""
-    holder = literal.parent
-    while holder is not None and holder.type == "parenthesized_expression":
-        holder = holder.parent
-    call = holder.parent if holder is not None and holder.type == "argument_list" else None
-    function = call.child_by_field_name("function") if call is not None else None
-    if function is None or function.type != "selector_expression":
+    function = _handed_to(literal)
+    if function is None:
         return False
     operand, field = (function.child_by_field_name("operand"),
                       function.child_by_field_name("field"))
