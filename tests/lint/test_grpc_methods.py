@@ -227,6 +227,95 @@ def test_calls_are_followed_from_a_grpc_method_into_other_packages(
     assert "the gRPC method server.Add (cmd/server/main.go:14)" in message
 
 
+def test_server_interceptors_and_registered_auth_functions_are_handlers(
+        write_module: WriteModule) -> None:
+    # grpc-go runs a server interceptor for every call on the call's goroutine (the slow test
+    # below checks it): declared, made by a factory, or an auth function that go-grpc-
+    # middleware's interceptor calls. One of the auth function's shape that nothing registers,
+    # and a test file's interceptor, are not handlers.
+    root = write_module({
+        "intercept/intercept.go": """
+            package intercept
+
+            import (
+            	"context"
+
+            	"google.golang.org/grpc"
+            )
+
+            var calls = map[string]int{}
+
+            func Audit(ctx context.Context, req any, info *grpc.UnaryServerInfo,
+            	handler grpc.UnaryHandler) (any, error) {
+            	calls[info.FullMethod]++
+            	return handler(ctx, req)
+            }
+
+            func Streams() grpc.StreamServerInterceptor {
+            	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo,
+            		handler grpc.StreamHandler) error {
+            		calls[info.FullMethod]++
+            		return handler(srv, ss)
+            	}
+            }
+            """,
+        "intercept/fake_test.go": """
+            package intercept
+
+            import (
+            	"context"
+
+            	"google.golang.org/grpc"
+            )
+
+            var fakeCalls = map[string]int{}
+
+            func fake(ctx context.Context, req any, info *grpc.UnaryServerInfo,
+            	handler grpc.UnaryHandler) (any, error) {
+            	fakeCalls[info.FullMethod]++
+            	return handler(ctx, req)
+            }
+            """,
+        "auth/auth.go": """
+            package auth
+
+            import "context"
+
+            var tokens = map[string]bool{}
+
+            func Authenticate(ctx context.Context) (context.Context, error) {
+            	tokens["seen"] = true
+            	return ctx, nil
+            }
+
+            func Annotate(ctx context.Context) (context.Context, error) {
+            	tokens["annotated"] = true
+            	return ctx, nil
+            }
+            """,
+        "server/server.go": """
+            package server
+
+            import (
+            	grpc_auth "github.com/grpc-ecosystem/go-grpc-middleware/auth"
+            	"google.golang.org/grpc"
+
+            	"example.com/mod/auth"
+            )
+
+            func New() *grpc.Server {
+            	return grpc.NewServer(grpc.UnaryInterceptor(grpc_auth.UnaryServerInterceptor(
+            		auth.Authenticate)))
+            }
+            """,
+    })
+    result = lint_dir(root)
+    found = sorted((f.path.name, f.line) for f in result.findings if f.rule == "MG004")
+    assert found == [("auth.go", 8), ("intercept.go", 13), ("intercept.go", 20)]
+    assert all("a gRPC server interceptor (grpc-go runs it for every call, on the call's own "
+               "goroutine)" in f.message for f in result.findings if f.rule == "MG004")
+
+
 FACT = Path(__file__).parent / "grpc_fact"
 
 
@@ -249,11 +338,16 @@ def test_grpc_go_runs_each_call_on_its_own_goroutine(go_toolchain: GoToolchain,
     run = subprocess.run([str(go_toolchain.go), "run", "-race", "."], cwd=tmp_path,
                          env=offline, capture_output=True, text=True, timeout=900)
     assert run.stdout.splitlines() == ["both calls inside at once"] * 2, run.stdout + run.stderr
-    write_line = next(number for number, text in enumerate(
-        (tmp_path / "main.go").read_text().splitlines(), start=1) if "RACY-WRITE" in text)
+    write_line, intercepted_line = (
+        _lines_of(tmp_path / "main.go", marker)[0]
+        for marker in ("RACY-WRITE", "RACY-INTERCEPTOR"))
     assert "WARNING: DATA RACE" in run.stderr
     assert re.search(rf"main\.go:{write_line}\b", run.stderr), run.stderr
+    assert re.search(rf"main\.go:{intercepted_line}\b", run.stderr), run.stderr
 
     result = lint_dir(tmp_path)
-    assert [(f.rule, f.line) for f in result.findings] == [("MG004", write_line)]
-    assert "gRPC method" in result.findings[0].message
+    found = {f.line: f.message for f in result.findings if f.rule == "MG004"}
+    assert [(f.rule, f.line) for f in result.findings] == sorted(
+        [("MG004", write_line), ("MG004", intercepted_line)], key=lambda f: f[1])
+    assert "gRPC method" in found[write_line]
+    assert "a gRPC server interceptor (grpc-go runs it for every call" in found[intercepted_line]

@@ -35,7 +35,11 @@ from tree_sitter import Node
 from mapguard.goversion import GO_1_22
 from mapguard.source.buildtags import in_linux_amd64_build
 from mapguard.source.calls import CallSite, call_sites, every_call_site
-from mapguard.source.grpc_services import service_methods
+from mapguard.source.grpc_services import (
+    interceptor_shaped,
+    registered_auth_functions,
+    service_methods,
+)
 from mapguard.source.handler_uses import used_as_handler, uses
 from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
@@ -60,7 +64,7 @@ _GROUP_TYPES = frozenset({Named("sync", "WaitGroup"),
 _WAIT_METHODS = frozenset({"Wait"})
 
 ContextKind = Literal["handler", "goroutine", "go-func"]
-Protocol = Literal["http", "grpc"]  # what serves a handler
+Protocol = Literal["http", "grpc", "grpc-interceptor"]  # what serves a handler
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -91,6 +95,9 @@ class Context:
         `package` when given (as the finding's own path is), else by its file name."""
         if self.kind == "handler" and self.protocol == "grpc":
             return "a gRPC method (grpc-go runs each call on its own goroutine)"
+        if self.kind == "handler" and self.protocol == "grpc-interceptor":
+            return ("a gRPC server interceptor (grpc-go runs it for every call, on the call's "
+                    "own goroutine)")
         if self.kind == "handler":
             return "an HTTP handler (net/http runs each request on its own goroutine)"
         line = self.go_statement.start_point.row + 1 if self.go_statement is not None else 0
@@ -239,6 +246,22 @@ class Concurrency:
         for method in service_methods(self.package):
             if (id(method.file), method.node.start_byte) not in self._by_function:
                 self._add(Context(method.node, method.file, "handler", True, protocol="grpc"))
+        # gRPC server interceptors, declared or func literals (`return func(ctx, req, info,
+        # handler) {...}`), and the auth functions go-grpc-middleware calls for every call.
+        intercepting: list[tuple[GoFile, Node]] = []
+        for go_file in self.package.files:
+            if go_file.is_test or b"ServerInfo" not in go_file.source:
+                continue
+            for word in ("UnaryServerInfo", "StreamServerInfo"):
+                for start, end in word_hits(go_file.source, word):
+                    function = _function_of_parameter(go_file.node_at(start, end))
+                    if function is not None and interceptor_shaped(function, go_file.imports):
+                        intercepting.append((go_file, function))
+        intercepting.extend((d.file, d.node) for d in registered_auth_functions(self.package))
+        for go_file, function in intercepting:
+            if (id(go_file), function.start_byte) not in self._by_function:
+                self._add(Context(function, go_file, "handler", True,
+                                  protocol="grpc-interceptor"))
 
     def _find_go_statements(self) -> None:
         statements: list[tuple[GoFile, Node]] = []

@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tree_sitter import Node
+
 from mapguard.source.handler_uses import module_sources
 from mapguard.source.package import FuncDecl, Package
 from mapguard.source.types import (
@@ -65,6 +67,59 @@ def service_methods(package: Package) -> list[FuncDecl]:
             if (allowed is None or name in allowed) and _rpc_shaped(method):
                 found.append(method)
     return found
+
+
+# What grpc-go hands a server interceptor besides the request: only interceptors take these.
+_INTERCEPTOR_PARAMS = (
+    frozenset({PointerTo(Named(_GRPC, "UnaryServerInfo")), Named(_GRPC, "UnaryHandler")}),
+    frozenset({PointerTo(Named(_GRPC, "StreamServerInfo")), Named(_GRPC, "StreamHandler")}),
+)
+# go-grpc-middleware's auth interceptors take a function of this shape and call it for every
+# call: `grpc_auth.UnaryServerInterceptor(authenticate)`.
+_REGISTERED = re.compile(rb"\b(?:Unary|Stream)ServerInterceptor\(\s*(?:\w+\.)?(\w+)\s*\)")
+# module root -> the names handed to such a registration anywhere in the module.
+_REGISTERED_NAMES: dict[Path, frozenset[str]] = {}
+
+
+def interceptor_shaped(function: Node, imports: dict[str, str]) -> bool:
+    """`function` (a declaration or a func literal) takes what grpc-go hands a server
+    interceptor: `*grpc.UnaryServerInfo` and `grpc.UnaryHandler`, or the stream pair. grpc-go
+    calls it for every call, on the call's goroutine."""
+    params = set(parameter_types(function.child_by_field_name("parameters"), imports))
+    return any(pair <= params for pair in _INTERCEPTOR_PARAMS)
+
+
+def registered_auth_functions(package: Package) -> list[FuncDecl]:
+    """The package's `func(context.Context) (context.Context, error)` functions, outside test
+    files, that the module hands to a `UnaryServerInterceptor(f)`/`StreamServerInterceptor(f)`
+    call: go-grpc-middleware's auth interceptor calls such a function for every call."""
+    if not any(b"context.Context, error)" in f.source for f in package.files):
+        return []
+    registered: frozenset[str] | None = None
+    found: list[FuncDecl] = []
+    for declaration in package.funcs.values():
+        if declaration.file.is_test:
+            continue
+        imports = declaration.file.imports
+        params = parameter_types(declaration.node.child_by_field_name("parameters"), imports)
+        results = result_types(declaration.node.child_by_field_name("result"), imports)
+        if params != [_CONTEXT] or results != [_CONTEXT, _ERROR]:
+            continue
+        if registered is None:
+            registered = _registered_names(package)
+        if declaration.name in registered:
+            found.append(declaration)
+    return found
+
+
+def _registered_names(package: Package) -> frozenset[str]:
+    module = package.module
+    root = module.root if module is not None else package.directory
+    if root not in _REGISTERED_NAMES:
+        _REGISTERED_NAMES[root] = frozenset(
+            match.group(1).decode() for source in module_sources(root)
+            if b"ServerInterceptor(" in source for match in _REGISTERED.finditer(source))
+    return _REGISTERED_NAMES[root]
 
 
 def _service_types(package: Package) -> dict[str, list[str]]:

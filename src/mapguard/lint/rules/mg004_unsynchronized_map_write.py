@@ -1,10 +1,14 @@
 """## What it does
 Finds a map written (`m[k] = v`, `m[k]++`, `m[k] op= v`, `delete`, `clear`) by code that runs
-concurrently — an HTTP handler, a gRPC service method, a goroutine, a function started with
-`go` — while other goroutines can reach the same map, and no lock is held at the write. A gRPC
-service method is an exported method with an RPC's signature (`(context.Context, *Req) (*Resp,
-error)`, or a stream's) of a type that embeds the generated `Unimplemented...Server`; when the
-module holds the generated code, only the RPCs it declares count. It also follows calls from
+concurrently — an HTTP handler, a gRPC service method or server interceptor, a goroutine, a
+function started with `go` — while other goroutines can reach the same map, and no lock is held
+at the write. A gRPC service method is an exported method with an RPC's signature
+(`(context.Context, *Req) (*Resp, error)`, or a stream's) of a type that embeds the generated
+`Unimplemented...Server`; when the module holds the generated code, only the RPCs it declares
+count. A server interceptor is a function or func literal that takes `*grpc.UnaryServerInfo` and
+`grpc.UnaryHandler` (or the stream pair), or a `func(context.Context) (context.Context, error)`
+that the module hands to a `UnaryServerInterceptor(f)` or `StreamServerInterceptor(f)` call (the
+auth function of go-grpc-middleware): grpc-go runs it for every call. It also follows calls from
 HTTP handlers and from goroutines that run several times at once, up to two calls deep and across
 the packages of the module (a handler in `cmd/server` calling a store method in `internal/store`):
 a write there to what the call hands on (the handler's receiver or a field of it, a shared
@@ -133,10 +137,12 @@ from mapguard.source.valueflow import rebound_to_copy
 # (ones started with `go f()`, helpers handed a shared map, a gRPC service's methods) are
 # parsed when it asks about them. Module-wide following (`mapguard.lint.modulewide`) starts in
 # packages whose text holds one of these, and a gRPC service's struct names its generated
-# `Unimplemented...Server`.
+# `Unimplemented...Server`; a server interceptor takes a `*grpc.UnaryServerInfo` (or the
+# stream one), and go-grpc-middleware's auth function is a `(context.Context, error)` one.
 CONTEXT_BODIES = (
     re.compile(rb"\tgo "), re.compile(rb"\{ go "), re.compile(rb"\.Go\("),
     re.compile(rb"ResponseWriter"), re.compile(rb"Unimplemented\w+Server"),
+    re.compile(rb"(?:Unary|Stream)ServerInfo"), re.compile(rb"\) \(context\.Context, error\)"),
 )
 
 # Parameters known to receive a shared map: (file id, function start) -> index -> why.
@@ -353,7 +359,8 @@ RULE = Rule(
     run=run,
     # Concurrency needs a `go` statement (gofmt indents it), an HTTP handler or a gRPC
     # service somewhere.
-    markers=(b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter", b"Unimplemented"),
+    markers=(b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter", b"Unimplemented", b"ServerInfo",
+             b") (context.Context, error)"),
     bodies=CONTEXT_BODIES,
     # The concurrency model and the shared-map handoffs span the package.
     whole_package=True,
