@@ -1,4 +1,5 @@
-"""Which methods of a package are gRPC service methods: grpc-go runs each call on its own goroutine.
+"""Which functions of a package gRPC serves: service methods and server interceptors, which
+grpc-go runs for each call on the call's own goroutine.
 
 grpc-go serves every call (unary or stream) on a goroutine of its own, so a service method runs
 concurrently with itself and with the service's other methods, on the one value the server
@@ -19,6 +20,12 @@ generated code calls —
   Resp]`, `grpc.BidiStreamingServer[Req, Resp]`) in the place of `Foo_BarServer`.
 When the module holds the generated code, only the names `UnimplementedFooServer` declares
 methods for count, so a helper of the same shape on the service type is not taken for a call.
+
+Server interceptors: a function or func literal taking `*grpc.UnaryServerInfo` and
+`grpc.UnaryHandler` (or the stream pair) — nothing else takes those — and a `func(context.Context)
+(context.Context, error)` whose name the module hands to `UnaryServerInterceptor(f)` or
+`StreamServerInterceptor(f)` (go-grpc-middleware's auth function). The registrations are found
+by a textual scan of the module, as handler_uses does, with the same caveat for the lint cache.
 """
 
 from __future__ import annotations
