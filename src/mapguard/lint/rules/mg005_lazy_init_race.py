@@ -112,6 +112,7 @@ beside it that touches the same value, or a loop around that loop, keeps the fin
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -243,24 +244,33 @@ def _assigns(block: Node | None, go_file: GoFile, checked: Node) -> bool:
     assigning an existing value (`if e.err == nil { e.err = err }`) records, it does not
     initialise, and an assignment in the function `once.Do` runs happens once, whatever the
     check in front of it saw (its unlocked read is double-checked locking's, left to -race)."""
+    for assignment, value, _paired in _assignments_to(block, go_file, checked):
+        if _inside_once(assignment, go_file):
+            continue  # `if x == nil { once.Do(func() { x = ... }) }` assigns once
+        if value is not None and unparen(value).type in _BUILT:
+            return True
+    return False
+
+
+def _assignments_to(block: Node | None, go_file: GoFile, checked: Node
+                    ) -> Iterator[tuple[Node, Node | None, bool]]:
+    """(assignment, value, paired) for each assignment in `block` to the checked expression:
+    the value is the target's own when the sides pair up (paired), else the one value on the
+    right (`x, err = f()`), or None."""
     if block is None:
-        return False
+        return
     name = "".join(go_file.text(checked).split())
     for node in walk(block):
-        if node.type != "assignment_statement" or _inside_once(node, go_file):
-            continue  # `if x == nil { once.Do(func() { x = ... }) }` assigns once
+        if node.type != "assignment_statement":
+            continue
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
         targets = left.named_children if left is not None else []
         values = right.named_children if right is not None else []
+        paired = len(values) == len(targets)
         for index, target in enumerate(targets):
-            if "".join(go_file.text(target).split()) != name:
-                continue
-            value = values[index] if len(values) == len(targets) else (
-                values[0] if values else None)
-            if value is not None and unparen(value).type in _BUILT:
-                return True
-    return False
+            if "".join(go_file.text(target).split()) == name:
+                yield node, values[index] if paired else (values[0] if values else None), paired
 
 
 _BUILT = frozenset({"call_expression", "composite_literal", "unary_expression", "func_literal",
@@ -280,11 +290,11 @@ class Verdict:
 def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verdict | None:
     if set_just_before(statement, go_file, checked):
         return None  # `x = a; if x == nil { x = b }` gives a default, it does not initialise
-    if zero_size_singleton(pass_.info, go_file, statement, checked):
-        return None
     verdict = _context_verdict(pass_, go_file, statement, checked)
     # The protections that cost a search of the package come last, for verdicts only.
     if verdict is None or lock_mode_at(statement, go_file, pass_.info) is not Mode.NONE:
+        return None
+    if zero_size_singleton(pass_.info, go_file, statement, checked):
         return None
     if _rechecked_under_lock(pass_, go_file, statement):
         return None
@@ -318,18 +328,9 @@ def zero_size_singleton(info: TypeInfo, go_file: GoFile, statement: Node, checke
     a value holds no state, so whichever pointer a goroutine keeps behaves as the other one and
     nothing set up is lost. The race detector still reports the unlocked write; the rule's claim
     that one goroutine's value is lost is not so."""
-    consequence = statement.child_by_field_name("consequence")
-    name = "".join(go_file.text(checked).split())
-    values: list[Node] = []
-    for node in walk(consequence) if consequence is not None else []:
-        if node.type != "assignment_statement":
-            continue
-        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-        targets = left.named_children if left is not None else []
-        built = right.named_children if right is not None else []
-        values.extend(built[index] for index, target in enumerate(targets)
-                      if "".join(go_file.text(target).split()) == name
-                      and len(built) == len(targets))
+    values = [value for _, value, paired in _assignments_to(
+        statement.child_by_field_name("consequence"), go_file, checked)
+        if paired and value is not None]
     return bool(values) and all(_new_empty_struct(info, go_file, unparen(v)) for v in values)
 
 
