@@ -90,7 +90,7 @@ def run(pass_: Pass) -> None:
         function = _outermost_function(call)
         if function is None or _cleared(function, call, pooled, go_file, info):
             continue
-        if _untouched_before(call, pooled, go_file):
+        if _untouched_before(call, pooled, go_file, info):
             continue  # goes back as it came: every other Put of the pool decides
         if _template_pool(call, go_file, info):
             continue  # New fills the map: clearing it would empty it for the next Get
@@ -297,7 +297,7 @@ _STATEMENT_LISTS = frozenset({"block", "statement_list", "expression_case",
                               "default_case", "type_case", "communication_case"})
 
 
-def _untouched_before(put: Node, pooled: LocalDecl, go_file: GoFile) -> bool:
+def _untouched_before(put: Node, pooled: LocalDecl, go_file: GoFile, info: TypeInfo) -> bool:
     """No statement on the way from the `Get` to this `Put` names the map: the statements
     before the Put in its block and in each enclosing block up to the Get's, skipping the other
     cases of a switch and the other branch of an if (dd-trace-go puts a tag map back untouched
@@ -316,14 +316,14 @@ def _untouched_before(put: Node, pooled: LocalDecl, go_file: GoFile) -> bool:
                 if declared is not None and sibling == declared:
                     return True  # reached the Get itself: nothing between names the map
                 if sibling.type not in {"expression_case", "default_case", "type_case",
-                                        "communication_case"} and _touches(sibling, name,
-                                                                           go_file):
+                                        "communication_case"} and _touches(
+                                            sibling, name, go_file, info):
                     return False
         elif holder.type in {"if_statement", "expression_switch_statement",
                              "type_switch_statement", "select_statement"}:
             header = [c for c in holder.named_children if c.type not in _STATEMENT_LISTS
                       and c.type != "if_statement" and c.start_byte < current.start_byte]
-            if any(_touches(part, name, go_file) for part in header):
+            if any(_touches(part, name, go_file, info) for part in header):
                 return False
         current = holder
     return False
@@ -374,14 +374,14 @@ def _statement_of(node: Node) -> Node | None:
     return current
 
 
-def _touches(node: Node, name: str, go_file: GoFile) -> bool:
+def _touches(node: Node, name: str, go_file: GoFile, info: TypeInfo) -> bool:
     """Whether `node` uses the map named `name` in a way that may add entries: any use but a
     read of one entry (`m[k]`, `v, ok := m[k]`) or `len(m)`, which leave it as it was."""
-    return any(n.type == "identifier" and go_file.text(n) == name and not _reads(n, go_file)
-               for n in walk(node))
+    return any(n.type == "identifier" and go_file.text(n) == name
+               and not _reads(n, go_file, info) for n in walk(node))
 
 
-def _reads(ident: Node, go_file: GoFile) -> bool:
+def _reads(ident: Node, go_file: GoFile, info: TypeInfo) -> bool:
     parent = ident.parent
     if parent is None:
         return False
@@ -394,8 +394,7 @@ def _reads(ident: Node, go_file: GoFile) -> bool:
         return not (assigned is not None and assigned.type == "assignment_statement"
                     and assigned.child_by_field_name("left") == holder)  # m[k] = v, m[k] += v
     call = parent.parent if parent.type == "argument_list" else None
-    called = call.child_by_field_name("function") if call is not None else None
-    return called is not None and go_file.text(called) == "len"
+    return call is not None and builtin_call_name(call, go_file, info) == "len"
 
 
 def _serves_hits(function: Node, pooled: LocalDecl, go_file: GoFile) -> bool:
