@@ -35,9 +35,8 @@ from mapguard.evidence.mapsyntax import GoSource, declared_map_types
 from mapguard.evidence.sourcematch import Declarations, SourceMatch, check_frame, declarations
 from mapguard.formats.pprof import Frame
 from mapguard.gotool import find_go, run_go
-from mapguard.goversion import NEWEST_KNOWN
 from mapguard.source import discover
-from mapguard.source.loader import VersionChoice, load_packages
+from mapguard.source.loader import load_packages, module_or_newest
 from mapguard.source.package import GoFile, is_generated
 from mapguard.source.typeinfo import TypeInfo
 from mapguard.source.types import Unknown
@@ -406,8 +405,7 @@ def _typed_sources(directory: Path, contents: dict[Path, bytes],
                   for path, content in sorted(contents.items()))
     packages, _errors = load_packages(
         discover.PackageDir(directory, files),
-        lambda module: VersionChoice(
-            module.go_version if module and module.go_version else NEWEST_KNOWN, "go.mod"))
+        module_or_newest)
     typed: dict[Path, GoSource] = {}
     for package in packages:
         info = TypeInfo(package)

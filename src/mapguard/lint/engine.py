@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mapguard.errors import ToolError
 from mapguard.gotool import find_go, gofmt_accepts
-from mapguard.goversion import GO_LINE_MISSING, NEWEST_KNOWN, GoVersion
+from mapguard.goversion import NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_key
 from mapguard.lint.modulewide import (
     FOLLOWING_RULES,
@@ -58,7 +58,13 @@ from mapguard.source.discover import (
     read_target,
 )
 from mapguard.source.gomod import GoModule, find_module
-from mapguard.source.loader import FileError, SyntaxVerdict, VersionChoice, load_packages
+from mapguard.source.loader import (
+    FileError,
+    SyntaxVerdict,
+    VersionChoice,
+    load_packages,
+    module_version,
+)
 from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
 from mapguard.source.xpkg import signatures_digest
@@ -659,12 +665,8 @@ def _body_triggers(rules: Sequence[Rule]) -> tuple[TextPattern, ...] | None:
 def choose_version(module: GoModule | None, options: LintOptions) -> VersionChoice:
     if options.go_version is not None:
         return VersionChoice(options.go_version, "flag")
-    if module is not None and module.go_version is not None:
-        return VersionChoice(module.go_version, "go.mod")
-    if module is not None:
-        # The go command builds such a module (and any module importing it builds it) as go
-        # 1.16: advice that needs a newer Go (clear, atomic.Pointer) would not compile there.
-        return VersionChoice(GO_LINE_MISSING, "go.mod without go line")
+    if (from_module := module_version(module)) is not None:
+        return from_module
     if options.toolchain_version is not None:
         return VersionChoice(options.toolchain_version, "toolchain")
     if options.detect_toolchain and (installed := _installed_go_version()) is not None:

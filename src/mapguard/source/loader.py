@@ -11,7 +11,7 @@ from typing import Literal, Protocol
 
 from tree_sitter import Node, Tree
 
-from mapguard.goversion import GoVersion
+from mapguard.goversion import GO_LINE_MISSING, NEWEST_KNOWN, GoVersion
 from mapguard.source.discover import PackageDir
 from mapguard.source.gomod import GoModule, find_module
 from mapguard.source.package import GoFile, Package, package_clause_name, read_imports
@@ -37,6 +37,23 @@ class VersionChoice:
 
 
 VersionPolicy = Callable[[GoModule | None], VersionChoice]
+
+
+def module_version(module: GoModule | None) -> VersionChoice | None:
+    """The version the go command builds the module's code at; None outside any module."""
+    if module is None:
+        return None
+    if module.go_version is not None:
+        return VersionChoice(module.go_version, "go.mod")
+    # The go command builds such a module (and any module importing it builds it) as go 1.16:
+    # advice that needs a newer Go (clear, atomic.Pointer) would not compile there.
+    return VersionChoice(GO_LINE_MISSING, "go.mod without go line")
+
+
+def module_or_newest(module: GoModule | None) -> VersionChoice:
+    """The module's version, or the newest Go known for code outside any module (evidence
+    joins read code as the newest compiler would)."""
+    return module_version(module) or VersionChoice(NEWEST_KNOWN, "default")
 # Asked about a file the grammar could not parse even with newer syntax rewritten (its path,
 # text and the first error): "analyse" when Go's own parser accepts it, so that it is analysed
 # as far as its tree goes instead of being reported as a syntax error; "skip" when the go

@@ -6,9 +6,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from mapguard.goversion import NEWEST_KNOWN
 from mapguard.source.discover import PackageDir, SourceFile
-from mapguard.source.loader import VersionChoice, load_packages
+from mapguard.source.loader import load_packages, module_or_newest
 from mapguard.source.package import GoFile, Package, is_generated
 from mapguard.source.typeinfo import TypeInfo
 
@@ -26,8 +25,7 @@ def _packages_of(directory: Path) -> tuple[tuple[Package, TypeInfo], ...]:
         return ()
     packages, _errors = load_packages(
         PackageDir(directory, tuple(files)),
-        lambda module: VersionChoice(
-            module.go_version if module and module.go_version else NEWEST_KNOWN, "go.mod"),
+        module_or_newest,
     )
     return tuple((package, TypeInfo(package)) for package in packages)
 
