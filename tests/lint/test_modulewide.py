@@ -81,6 +81,36 @@ def test_a_second_run_takes_the_visits_from_the_cache(
     assert _store_findings(second, shop) == WANTED
 
 
+def test_a_visit_reads_the_package_without_its_tests(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The calls come from another package's code: the program that makes them is built
+    without the visited package's `_test.go` files, so a visit neither reads them nor lets
+    them change a verdict (and editing a test keeps the cached visit)."""
+    test_file = shop / "internal" / "store" / "store_test.go"
+    test_file.write_text("package store\n\nimport \"testing\"\n\n"
+                         "func TestAdd(t *testing.T) {\n\tadd := (&Hits{}).Add\n"
+                         "\tadd(\"/\")\n}\n")
+    loaded: list[str] = []
+    real_load = modulewide.load_packages
+
+    def recording_load(package_dir: object, *args: object, **kwargs: object) -> object:
+        assert isinstance(package_dir, modulewide.PackageDir)
+        loaded.extend(f.path.name for f in package_dir.files)
+        return real_load(package_dir, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(modulewide, "load_packages", recording_load)
+    assert _store_findings(lint([f"{shop}/..."], LintOptions(jobs=1)), shop) == WANTED
+    assert "store.go" in loaded
+    assert not [name for name in loaded if name.endswith("_test.go")]
+    store_dir = shop / "internal" / "store"
+    unit = modulewide.Unit(modulewide.DirTarget(
+        store_dir, tuple((path, False) for path in sorted(store_dir.glob("*.go"))), 0), ())
+    before = modulewide.visit_key(unit, Selection(), "f")
+    test_file.write_text(test_file.read_text() + "\n// edited\n")
+    assert modulewide.visit_key(unit, Selection(), "f") == before
+
+
 def test_the_cache_sees_a_fix_in_the_store(shop: Path, tmp_path: Path) -> None:
     options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
     assert ("MG014", 17) in _store_findings(lint([f"{shop}/..."], options), shop)
