@@ -154,7 +154,7 @@ class _Declarations:
         if name in self._types:
             return self._types[name]
         spec = re.compile(rb"^(?:type[ \t]+|\t)" + re.escape(name.encode()) + rb"[ \t]", re.M)
-        self._parse_until(spec, lambda: self._type(name))
+        self._parse_until(spec, name.encode(), lambda: self._type(name))
         found = self._type(name)
         answer: GoType | None = None
         if found is not None and found.node.child_by_field_name("type_parameters") is None:
@@ -172,14 +172,17 @@ class _Declarations:
         else:
             header = re.compile(rb"^func[ \t]*\([^)]*\b" + re.escape(receiver.encode())
                                 + rb"\b[^)]*\)[ \t]*" + word + rb"[ \t]*\(", re.M)
-        self._parse_until(header, lambda: self._find(name, receiver))
+        self._parse_until(header, name.encode(), lambda: self._find(name, receiver))
         return self._find(name, receiver)
 
-    def _parse_until(self, pattern: re.Pattern[bytes], found: Callable[[], object]) -> None:
-        """Parse, once each, the files whose text matches `pattern` into the package, until
-        `found()` answers."""
+    def _parse_until(self, pattern: re.Pattern[bytes], name: bytes,
+                     found: Callable[[], object]) -> None:
+        """Parse, once each, the files whose text matches `pattern` (which spells `name`) into
+        the package, until `found()` answers."""
         for path, source in self._files:
-            if path in self._parsed or pattern.search(source) is None:
+            # The plain search first: a line-anchored pattern tries every line of a file that
+            # does not even hold the name.
+            if path in self._parsed or name not in source or pattern.search(source) is None:
                 continue
             self._parsed.add(path)
             go_file = _parse_declarations(path, source)
