@@ -226,6 +226,24 @@ def test_delete_loop_compiles_to_mapclear(bundled: GoToolchain, which: str) -> N
     assert "runtime.mapclear" not in _assembly(toolchain, "string", ranged="k, _")
 
 
+def test_delete_loop_over_a_map_type_parameter_compiles_to_mapclear(
+        bundled: GoToolchain, tmp_path: Path) -> None:
+    """MG003 says a loop over a map typed by a type parameter (`M ~map[string]V`) is already
+    runtime.mapclear: so it is, in the shape instance and the instantiation alike."""
+    (tmp_path / "go.mod").write_text("module example.com/clear\n\ngo 1.21\n")
+    (tmp_path / "clear.go").write_text(
+        "package clear\n\nfunc Empty[M ~map[string]V, V any](m M) {\n"
+        "\tfor k := range m {\n\t\tdelete(m, k)\n\t}\n}\n\n"
+        "func Use() { Empty(map[string]int{}) }\n")
+    proc = run_go(["build", "-gcflags=-S", "."], cwd=tmp_path, toolchain=bundled, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    listing = proc.stdout + proc.stderr
+    instances = [block for block in listing.split("\nexample.com/clear.")
+                 if block.startswith("Empty[") and " STEXT " in block.split("\n", 1)[0]]
+    assert instances, listing
+    assert all("runtime.mapclear" in block for block in instances), listing
+
+
 OLD_ITERATOR = Path(__file__).parent / "gofacts_programs" / "old_iterator.go.txt"
 
 

@@ -492,6 +492,31 @@ def test_mg003_names_a_type_parameter_key(write_module: WriteModule) -> None:
     assert "The key type is the type parameter `K`: if it can hold NaN" in found.message
 
 
+def test_mg003_reads_the_key_of_a_map_constraint(write_module: WriteModule) -> None:
+    """Round 17 (kercylan98/minotaur): `ClearMap[M ~map[K]V, K comparable, V any](m M)` said
+    "the key type is not visible here"; the key is read from M's constraint: the type
+    parameter `K` (no fix), or `string` (the exact fix)."""
+    source = """
+    package maps
+
+    func ClearMap[M ~map[K]V, K comparable, V any](m M) {
+    	for k := range m {
+    		delete(m, k)
+    	}
+    }
+
+    func ClearNames[M map[string]V, V any](m M) {
+    	for k := range m {
+    		delete(m, k)
+    	}
+    }
+    """
+    any_key, names = lint_dir(write_module({"m.go": source})).findings
+    assert any_key.fix is None
+    assert "The key type is the type parameter `K`: if it can hold NaN" in any_key.message
+    assert names.fix is not None and "write clear(m)" in names.message
+
+
 def test_mg003_unsafe_pointer_keys_are_exact_and_struct_keys_say_which_field(
         write_module: WriteModule) -> None:
     """Round 15: imagor's `map[unsafe.Pointer]...` got no fix (a pointer equals itself), and a

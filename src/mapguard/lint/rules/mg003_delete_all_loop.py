@@ -47,7 +47,7 @@ from mapguard.goversion import GO_1_21
 from mapguard.lint.rule import Fix, Pass, Rule, Severity, edit, is_support_code
 from mapguard.lint.syntax import delete_all_loop, normalized
 from mapguard.source.package import GoFile
-from mapguard.source.typeinfo import TypeInfo, walk
+from mapguard.source.typeinfo import TypeInfo, enclosing_declaration, walk
 from mapguard.source.types import (
     ArrayOf,
     ChanOf,
@@ -57,6 +57,7 @@ from mapguard.source.types import (
     PointerTo,
     StructOf,
     deref,
+    type_from_node,
 )
 from mapguard.source.xpkg import declared_type
 
@@ -78,8 +79,9 @@ def run(pass_: Pass) -> None:
         loop, map_expr = found
         name = normalized(go_file, map_expr)
         map_type = info.map_type(info.type_of(map_expr, go_file))
-        key = map_type.key if map_type is not None else _module_field_key(info, map_expr,
-                                                                           go_file)
+        key = map_type.key if map_type is not None else (
+            _module_field_key(info, map_expr, go_file)
+            or _constraint_key(info, map_expr, go_file))
         keys = _Keys.UNKNOWN if key is None else _reflexive(info, key, depth=0)
         if keys is _Keys.REFLEXIVE and _ranges_a_value(loop):
             message = (
@@ -150,6 +152,28 @@ def _module_field_key(info: TypeInfo, map_expr: Node, go_file: GoFile) -> GoType
     found = declared.field(go_file.text(field)) if isinstance(declared, StructOf) else None
     map_type = info.map_type(found.type) if found is not None else None
     return map_type.key if map_type is not None else None
+
+
+def _constraint_key(info: TypeInfo, map_expr: Node, go_file: GoFile) -> GoType | None:
+    """The key type of a map typed by a type parameter of the enclosing function whose
+    constraint is a map type (`func Clear[M ~map[K]V, K comparable, V any](m M)`: `K`)."""
+    declared = info.type_of(map_expr, go_file)
+    function = enclosing_declaration(map_expr)
+    parameters = function.child_by_field_name("type_parameters") if function else None
+    if not isinstance(declared, Named) or declared.pkg != "" or parameters is None:
+        return None
+    for declaration in parameters.named_children:
+        names = [go_file.text(n) for n in declaration.children_by_field_name("name")]
+        constraint = declaration.child_by_field_name("type")
+        if declared.name not in names or constraint is None:
+            continue
+        inner = constraint.named_children[0] if constraint.named_child_count == 1 else None
+        if inner is not None and inner.type == "negated_type":  # ~map[K]V
+            inner = inner.named_children[0] if inner.named_child_count == 1 else None
+        if inner is None or inner.type != "map_type":
+            return None
+        return type_from_node(inner.child_by_field_name("key"), go_file.imports)
+    return None
 
 
 class _Keys(enum.Enum):
