@@ -369,7 +369,7 @@ class Follower:
             seen.add(statement.start_byte)
             if _in_goroutine(statement, function) or _in_closure(statement, function):
                 continue
-            if mg005.set_just_before(statement, go_file, checked) or (
+            if mg005.initialises_nothing(self.info, statement, go_file, checked) or (
                     mg005.zero_size_singleton(self.info, go_file, statement, checked)):
                 continue
             if checked.type == "identifier" and not isinstance(

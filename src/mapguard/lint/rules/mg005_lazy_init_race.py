@@ -92,6 +92,11 @@ treats the field as shared state. A mutex made lazily and then locked (`if v.mu 
 pointer set lazily to a struct with no fields (`if h == nil { h = &Handler{} }` with `type Handler
 struct{}`, or `new(Handler)`) is not reported: such a value holds no state, so whichever pointer
 a goroutine keeps works as the other one would (the race detector still reports the write).
+A check right after `once.Do(func() {...})` in the same block, on a `sync.Once`, whose function
+sets the value to a literal, an address, `make` or `new` before every `return` and at its end, is
+not reported: `Do` returns to every caller after that write, so the check never sees nil (only a
+panic in the function would leave it nil). A function that can return first, or sets the value to
+what a call returns (which may be nil), keeps the finding.
 Outside concurrent code MG005 reports nothing, and MG014 (off by default) only check-then-lock
 inside one function, so both leave alone: fields the mutex does not guard (state one goroutine owns,
 settings filled in before the goroutines start), package-level values set up once, values that only
@@ -288,8 +293,8 @@ class Verdict:
 
 
 def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verdict | None:
-    if set_just_before(statement, go_file, checked):
-        return None  # `x = a; if x == nil { x = b }` gives a default, it does not initialise
+    if initialises_nothing(pass_.info, statement, go_file, checked):
+        return None
     verdict = _context_verdict(pass_, go_file, statement, checked)
     # The protections that cost a search of the package come last, for verdicts only.
     if verdict is None or lock_mode_at(statement, go_file, pass_.info) is not Mode.NONE:
@@ -418,6 +423,14 @@ def _set_before_goroutines(pass_: Pass, go_file: GoFile, statement: Node, checke
     return built_with_field(pass_.package, pass_.info, operand, go_file, name)
 
 
+def initialises_nothing(info: TypeInfo, statement: Node, go_file: GoFile, checked: Node
+                        ) -> bool:
+    """The nil check gives a default (`x = a; if x == nil { x = b }`) or is dead
+    (`once.Do(func() { x = a }); if x == nil {...}`): no lazy initialisation either way."""
+    return set_just_before(statement, go_file, checked) or set_by_once_before(
+        info, statement, go_file, checked)
+
+
 def set_just_before(statement: Node, go_file: GoFile, checked: Node) -> bool:
     """An earlier statement of the same block assigns the checked expression."""
     name = "".join(go_file.text(checked).split())
@@ -430,6 +443,105 @@ def set_just_before(statement: Node, go_file: GoFile, checked: Node) -> bool:
                 return True
         previous = previous.prev_named_sibling
     return False
+
+
+def set_by_once_before(info: TypeInfo, statement: Node, go_file: GoFile, checked: Node
+                       ) -> bool:
+    """An earlier statement of the same block is `once.Do(func() {...})` (a sync.Once) whose
+    function gives the checked expression a non-nil value on every path that returns: `Do`
+    returns to every caller after that write (it happens before), so the check never sees nil
+    and the branch is dead — a defensive check, not a lazy initialisation (round 17, anubis).
+    (Only a panicking function would leave it nil: `Do` then counts it as done.)"""
+    previous = statement.prev_named_sibling
+    while previous is not None:
+        call = previous.named_children[0] if (
+            previous.type == "expression_statement" and previous.named_child_count == 1
+        ) else None
+        function = call.child_by_field_name("function") if call is not None and (
+            call.type == "call_expression") else None
+        arguments = call.child_by_field_name("arguments") if call is not None else None
+        if function is not None and function.type == "selector_expression" and (
+            go_file.text(function.child_by_field_name("field") or function) == "Do"
+        ) and arguments is not None and arguments.named_child_count == 1 and (
+            (literal := arguments.named_children[0]).type == "func_literal"
+        ) and _is_sync_once(info, function.child_by_field_name("operand"), go_file) and (
+            body := literal.child_by_field_name("body")
+        ) is not None and _set_on_every_return(_statements(body), checked, go_file, at_end=True):
+            return True
+        previous = previous.prev_named_sibling
+    return False
+
+
+def _is_sync_once(info: TypeInfo, operand: Node | None, go_file: GoFile) -> bool:
+    found = deref(info.type_of(operand, go_file)) if operand is not None else None
+    return isinstance(found, Named) and (found.pkg, found.name) == ("sync", "Once")
+
+
+def _statements(block: Node) -> list[Node]:
+    """A block's statements (tree-sitter-go wraps them in a statement_list)."""
+    lists = [c for c in block.named_children if c.type == "statement_list"]
+    return lists[0].named_children if lists else []
+
+
+def _set_on_every_return(statements: list[Node], checked: Node, go_file: GoFile, *,
+                         at_end: bool) -> bool:
+    """Every `return` among `statements` (and, with `at_end`, the fall off their end) comes
+    after a statement that sets the checked expression to a value that cannot be nil."""
+    for statement in statements:
+        if _sets_non_nil(statement, checked, go_file):
+            return True
+        if statement.type == "return_statement":
+            return False
+        if _holds_return(statement) and not all(
+            _set_on_every_return(inner.named_children, checked, go_file, at_end=False)
+            for inner in _nested_statement_lists(statement)
+        ):
+            return False
+    return not at_end
+
+
+def _sets_non_nil(statement: Node, checked: Node, go_file: GoFile) -> bool:
+    if statement.type != "assignment_statement" or go_file.text(
+        statement.child_by_field_name("operator") or statement
+    ) != "=":
+        return False
+    for _assignment, value, paired in _assignments_to(statement, go_file, checked):
+        value = unparen(value) if value is not None and paired else None
+        if value is None:
+            continue
+        if value.type in {"composite_literal", "func_literal"}:
+            return True
+        if value.type == "unary_expression" and go_file.text(value).startswith("&"):
+            return True
+        if value.type == "call_expression" and go_file.text(
+            value.child_by_field_name("function") or value
+        ) in {"make", "new"}:
+            return True
+    return False
+
+
+def _holds_return(statement: Node) -> bool:
+    return any(node.type == "return_statement" for node in _walk_outside_literals(statement))
+
+
+def _walk_outside_literals(node: Node) -> Iterator[Node]:
+    for child in node.named_children:
+        if child.type == "func_literal":
+            continue
+        yield child
+        yield from _walk_outside_literals(child)
+
+
+def _nested_statement_lists(statement: Node) -> Iterator[Node]:
+    """The statement lists directly inside a compound statement (branches, cases, bodies),
+    not those of func literals or of the lists themselves."""
+    for child in statement.named_children:
+        if child.type == "func_literal":
+            continue
+        if child.type == "statement_list":
+            yield child
+        else:
+            yield from _nested_statement_lists(child)
 
 
 def locked_use(info: TypeInfo, go_file: GoFile, checked: Node) -> str | None:
