@@ -6,7 +6,9 @@ that holds that cast; a field reached through a local made by a conversion count
 (*node)(atomic.LoadPointer(&tail.next))` then `&next.next`) when every conversion of what goes
 in and comes out, anywhere in the package, is to or from one pointer type `*T` — for maps, the
 hand-rolled "lock-free map switch" of a `*map[K]V`. For a typed `*T` field, its declared type
-says what it holds.
+says what it holds. Its plain reads count as long as what they become stays in sight: a read
+converted back for an atomic's old or new value (`first := q.head` in a CAS loop) does; one
+handed to a helper as a raw `unsafe.Pointer` does not.
 
 ## Why is this bad?
 Since Go 1.19, `atomic.Pointer[T]` does the same thing with the same cost, type-checked: no
@@ -380,6 +382,8 @@ def _record_result_use(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) 
         return
     converted = _conversion_type(call, go_file, info)
     if converted is None:
+        if text == "unsafe.Pointer" and _handed_to_atomic(call, go_file):
+            return  # a typed read converted for an atomic's old or new value (a CAS loop)
         if not text.startswith("atomic."):
             # Handed to a helper as a raw unsafe.Pointer (indexing arithmetic, other types):
             # what it becomes there is out of sight.
@@ -389,6 +393,15 @@ def _record_result_use(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) 
         slot.types.add(converted)
     else:
         slot.disqualified = True
+
+
+def _handed_to_atomic(node: Node, go_file: GoFile) -> bool:
+    """`node` is an argument of a sync/atomic *Pointer call, which the rule sees."""
+    holder = node.parent
+    while holder is not None and holder.type == "parenthesized_expression":
+        holder = holder.parent
+    call = holder.parent if holder is not None and holder.type == "argument_list" else None
+    return call is not None and _operation(call, go_file) is not None
 
 
 def _conversion_type(call: Node, go_file: GoFile, info: TypeInfo) -> GoType | None:
