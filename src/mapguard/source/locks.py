@@ -13,7 +13,9 @@ condition) is held as if taken, and released by the matching `if s.useMutex { s.
 A function named `...Locked`/`..._locked`, or whose doc comment says the caller must hold a lock
 ("Lock should be held", "Read lock held on entry", ...), runs as if that lock were held; so does
 an unexported function whose every call in the package's non-test code is made with a write lock
-held. Code in a closure that is not started with `go` runs under the locks of the point where it
+held; so does a handler function the package only ever hands to a wrapper that calls it with a
+package-level mutex write-locked (directly, or through a route table ranged over to wrap each
+entry). Code in a closure that is not started with `go` runs under the locks of the point where it
 is written; a goroutine holds a lock its starter took before the `go` and the goroutine itself
 unlocks, until that `Unlock`.
 """
@@ -26,7 +28,7 @@ import re
 from tree_sitter import Node
 
 from mapguard.source.calls import call_sites
-from mapguard.source.package import GoFile, receiver_type_name
+from mapguard.source.package import FuncDecl, GoFile, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import TypeInfo, enclosing_function, same_node, walk
 
 # How doc comments say that a function runs with a lock held. Real wordings vary a lot ("Lock
@@ -64,7 +66,8 @@ def lock_mode_at(node: Node, go_file: GoFile, info: TypeInfo | None = None,
         held = _held_in_function(current, function, go_file)
         if held is not Mode.WRITE and info is not None and function is not None and (
             function.type != "func_literal"
-        ) and _all_callers_hold_lock(function, go_file, info, depth):
+        ) and (_all_callers_hold_lock(function, go_file, info, depth)
+               or runs_under_wrapper_lock(function, go_file, info)):
             held = Mode.WRITE
         best = max(best, held)
         if best is Mode.WRITE or function is None:
@@ -138,6 +141,190 @@ def _all_callers_hold_lock(function: Node, go_file: GoFile, info: TypeInfo, dept
         lock_mode_at(site.call, site.file, info, depth + 1) is Mode.WRITE for site in sites)
     package.memo[key] = holds
     return holds
+
+
+def runs_under_wrapper_lock(function: Node, go_file: GoFile, info: TypeInfo) -> bool:
+    """A handler function the package only ever hands to a wrapper that calls it with a
+    package-level mutex write-locked (`func Middleware(inner http.Handler) http.Handler {
+    return http.HandlerFunc(func(w, r) { mu.Lock(); inner.ServeHTTP(w, r); mu.Unlock() }) }`),
+    directly or through a package-level table of routes ranged over to wrap each entry: every
+    run of it holds that lock, whichever route it serves."""
+    name_node = function.child_by_field_name("name")
+    if function.type != "function_declaration" or name_node is None:
+        return False
+    package = info.package
+    name = go_file.text(name_node)
+    declaration = package.funcs.get(name)
+    if declaration is None or not same_node(declaration.node, function):
+        return False
+    wrappers = _locking_wrappers(info)
+    if not wrappers:
+        return False
+    key = ("wrapper-locked", id(declaration))
+    if key not in package.memo:
+        package.memo[key] = _only_handed_to_wrappers(info, declaration, wrappers)
+    return bool(package.memo[key])
+
+
+_HANDLER_TYPES = frozenset({("net/http", "Handler"), ("net/http", "HandlerFunc")})
+
+
+def _locking_wrappers(info: TypeInfo) -> frozenset[str]:
+    """The package's functions that take a handler and call it with a package-level mutex
+    write-locked (memoised per package)."""
+    package = info.package
+    key = ("locking-wrappers",)
+    if key in package.memo:
+        return package.memo[key]  # type: ignore[return-value]
+    found: set[str] = set()
+    for declaration in package.funcs.values():
+        body = declaration.body
+        if body is None or declaration.file.is_test or b"ock" not in declaration.file.source[
+            body.start_byte:body.end_byte
+        ]:
+            continue
+        go_file = declaration.file
+        handlers = _handler_parameters(declaration.node, go_file)
+        if not handlers:
+            continue
+        for call in walk(go_file.complete(declaration.node).child_by_field_name("body")
+                         or body):
+            if call.type != "call_expression":
+                continue
+            called = call.child_by_field_name("function")
+            target = called.child_by_field_name("operand") if called is not None and (
+                called.type == "selector_expression"
+                and go_file.text(called.child_by_field_name("field") or called) == "ServeHTTP"
+            ) else called
+            if target is None or target.type != "identifier" or go_file.text(
+                target
+            ) not in handlers:
+                continue
+            function = enclosing_function(call)
+            locks = _held_states(call, function, go_file)
+            if any(mode is Mode.WRITE and lock in package.vars for lock, mode in locks.items()):
+                found.add(declaration.name)
+    package.memo[key] = frozenset(found)
+    return package.memo[key]  # type: ignore[return-value]
+
+
+def _handler_parameters(function: Node, go_file: GoFile) -> set[str]:
+    from mapguard.source.types import Named, type_from_node
+
+    names: set[str] = set()
+    parameters = function.child_by_field_name("parameters")
+    for parameter in parameters.named_children if parameters is not None else ():
+        declared = type_from_node(parameter.child_by_field_name("type"), go_file.imports)
+        if isinstance(declared, Named) and (declared.pkg, declared.name) in _HANDLER_TYPES:
+            names.update(go_file.text(n) for n in parameter.children_by_field_name("name"))
+    return names
+
+
+def _only_handed_to_wrappers(info: TypeInfo, declaration: FuncDecl,
+                             wrappers: frozenset[str]) -> bool:
+    """Every use of the function `name` in the package is an argument of a locking wrapper,
+    or an entry of a package-level table whose every use wraps its entries; no other package
+    of the module names it (`pkg.Name` could call it bare)."""
+    from mapguard.source.handler_uses import module_sources
+    from mapguard.source.typeinfo import word_hits
+
+    package = info.package
+    name = declaration.name
+    tables: set[str] = set()
+    uses = 0
+    for go_file in package.files:
+        for start, end in word_hits(go_file.source, name):
+            node = go_file.node_at(start, end)
+            if node is None or node.type != "identifier" or go_file.is_test:
+                continue  # (a test calling the handler runs it on the test's goroutine)
+            holder = node.parent
+            if holder is not None and holder.type == "function_declaration":
+                continue  # the declaration itself
+            if info.resolve(node, go_file) is not declaration or _declares(node):
+                continue  # a local of the same name
+            uses += 1
+            if _wrapped_argument(node, go_file, wrappers):
+                continue
+            table = _package_table(node, go_file)
+            if table is None:
+                return False
+            tables.add(table)
+    if not uses or not all(_table_entries_wrapped(info, table, wrappers) for table in tables):
+        return False
+    root = package.module.root if package.module is not None else None
+    selector = re.compile(rb"\." + re.escape(name.encode()) + rb"\b")
+    return root is None or not any(selector.search(s) for s in module_sources(root))
+
+
+def _wrapped_argument(node: Node, go_file: GoFile, wrappers: frozenset[str]) -> bool:
+    arguments = node.parent
+    call = arguments.parent if arguments is not None and arguments.type == "argument_list" \
+        else None
+    called = call.child_by_field_name("function") if call is not None else None
+    return called is not None and go_file.text(called) in wrappers
+
+
+def _package_table(node: Node, go_file: GoFile) -> str | None:
+    """The package-level variable whose composite literal holds `node` as a value."""
+    current = node.parent
+    if current is None or current.type not in {"literal_element", "keyed_element"}:
+        return None
+    while current is not None and current.type not in {"var_spec", "function_declaration",
+                                                       "method_declaration", "func_literal"}:
+        current = current.parent
+    if current is None or current.type != "var_spec" or current.parent is None or (
+        current.parent.type not in {"var_declaration", "var_spec_list"}
+    ):
+        return None
+    if enclosing_function(current) is not None:
+        return None
+    names = current.children_by_field_name("name")
+    return go_file.text(names[0]) if len(names) == 1 else None
+
+
+def _table_entries_wrapped(info: TypeInfo, table: str, wrappers: frozenset[str]) -> bool:
+    """Every use of the table is `for _, e := range table { ... W(e.X, ...) ... }`."""
+    from mapguard.source.typeinfo import word_hits
+
+    uses = 0
+    for go_file in info.package.files:
+        for start, end in word_hits(go_file.source, table):
+            node = go_file.node_at(start, end)
+            if node is None or node.type != "identifier" or go_file.is_test or (
+                node.parent is not None and node.parent.type == "var_spec"
+            ):
+                continue
+            symbol = info.resolve(node, go_file)
+            if not isinstance(symbol, VarDecl) or symbol.name != table or _declares(node):
+                continue  # a local of the same name
+            uses += 1
+            clause = node.parent
+            left = clause.child_by_field_name("left") if clause is not None and (
+                clause.type == "range_clause"
+                and same_node(clause.child_by_field_name("right") or clause, node)
+            ) else None
+            entry = left.named_children[-1] if left is not None and left.named_children \
+                else None
+            loop = clause.parent if clause is not None else None
+            body = loop.child_by_field_name("body") if loop is not None else None
+            if entry is None or body is None or not any(
+                inner.type == "call_expression"
+                and go_file.text(inner.child_by_field_name("function") or inner) in wrappers
+                and any(go_file.text(a).split(".")[0] == go_file.text(entry)
+                        for a in (inner.child_by_field_name("arguments")
+                                  or inner).named_children)
+                for inner in walk(body)
+            ):
+                return False
+    return uses > 0
+
+
+def _declares(identifier: Node) -> bool:
+    """`x` on the left of `x, err := ...` (or `x := ...`): a new local, whatever it shadows."""
+    names = identifier.parent
+    statement = names.parent if names is not None else None
+    return statement is not None and statement.type == "short_var_declaration" and same_node(
+        statement.child_by_field_name("left") or statement, names)
 
 
 def _held_in_function(node: Node, function: Node | None, go_file: GoFile) -> Mode:

@@ -71,7 +71,10 @@ When a lock held by the caller protects the write: name the function `...Locked`
 comment that the caller holds the lock ("Lock should be held.", "Lock held on entry", "callers
 must hold mu", ...), or call it only with the lock held, and mapguard takes it as held; so is a
 lock the starter takes before `go func() {...}()` and the goroutine itself unlocks (`mu.Lock();
-go func() { m[k] = v; mu.Unlock() }()`), up to that `Unlock`. A method with a handler's
+go func() { m[k] = v; mu.Unlock() }()`), up to that `Unlock`, and a package-level mutex that a
+wrapper holds around every call of a handler function the package only hands to it (`Locked(h)`,
+or a route table whose entries a `range` loop wraps), for that handler and what it calls. A
+method with a handler's
 parameters that the module only calls (`ctx.Reset(rw, r)` on a pooled per-request value) and
 never hands on as a value is not a handler by itself: a method is one when it is `ServeHTTP`,
 when some code of the module takes it as a value (`mux.HandleFunc("/", s.m)`), or when nothing
