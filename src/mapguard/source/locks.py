@@ -28,8 +28,10 @@ import re
 from tree_sitter import Node
 
 from mapguard.source.calls import call_sites
+from mapguard.source.handler_uses import module_sources
 from mapguard.source.package import FuncDecl, GoFile, VarDecl, receiver_type_name
-from mapguard.source.typeinfo import TypeInfo, enclosing_function, same_node, walk
+from mapguard.source.typeinfo import TypeInfo, enclosing_function, same_node, walk, word_hits
+from mapguard.source.types import Named, type_from_node
 
 # How doc comments say that a function runs with a lock held. Real wordings vary a lot ("Lock
 # should be held.", "Lock held on entry", "Write lock should be held", "callers must hold mu",
@@ -209,8 +211,6 @@ def _locking_wrappers(info: TypeInfo) -> frozenset[str]:
 
 
 def _handler_parameters(function: Node, go_file: GoFile) -> set[str]:
-    from mapguard.source.types import Named, type_from_node
-
     names: set[str] = set()
     parameters = function.child_by_field_name("parameters")
     for parameter in parameters.named_children if parameters is not None else ():
@@ -225,9 +225,6 @@ def _only_handed_to_wrappers(info: TypeInfo, declaration: FuncDecl,
     """Every use of the function `name` in the package is an argument of a locking wrapper,
     or an entry of a package-level table whose every use wraps its entries; no other package
     of the module names it (`pkg.Name` could call it bare)."""
-    from mapguard.source.handler_uses import module_sources
-    from mapguard.source.typeinfo import word_hits
-
     package = info.package
     name = declaration.name
     tables: set[str] = set()
@@ -257,11 +254,20 @@ def _only_handed_to_wrappers(info: TypeInfo, declaration: FuncDecl,
 
 
 def _wrapped_argument(node: Node, go_file: GoFile, wrappers: frozenset[str]) -> bool:
-    arguments = node.parent
-    call = arguments.parent if arguments is not None and arguments.type == "argument_list" \
-        else None
+    """`W(f)`, or `W(http.HandlerFunc(f))`, with W a locking wrapper."""
+    call = _called_with(node)
     called = call.child_by_field_name("function") if call is not None else None
+    if call is not None and called is not None and go_file.text(called) == "http.HandlerFunc":
+        call = _called_with(call)
+        called = call.child_by_field_name("function") if call is not None else None
     return called is not None and go_file.text(called) in wrappers
+
+
+def _called_with(argument: Node) -> Node | None:
+    """The call that `argument` is an argument of."""
+    arguments = argument.parent
+    return arguments.parent if arguments is not None and arguments.type == "argument_list" \
+        else None
 
 
 def _package_table(node: Node, go_file: GoFile) -> str | None:
@@ -284,8 +290,6 @@ def _package_table(node: Node, go_file: GoFile) -> str | None:
 
 def _table_entries_wrapped(info: TypeInfo, table: str, wrappers: frozenset[str]) -> bool:
     """Every use of the table is `for _, e := range table { ... W(e.X, ...) ... }`."""
-    from mapguard.source.typeinfo import word_hits
-
     uses = 0
     for go_file in info.package.files:
         for start, end in word_hits(go_file.source, table):

@@ -23,7 +23,7 @@ func TestCleanTable(t *testing.T) {
 	mux := NewMux()
 	for round := 0; round < 6; round++ {
 		raceHammer(4, func(g int) {
-			target := []string{"/vnet?name=a", "/prefix?vnet=a&prefix=p", "/vnet?name=b",
+			target := []string{"/vnet?name=a", "/prefix?vnet=a&prefix=p", "/ping",
 				"/prefix?vnet=b&prefix=q"}[g]
 			raceServe(mux, http.MethodGet, target)
 		})
