@@ -237,7 +237,7 @@ def _only_handed_to_wrappers(info: TypeInfo, declaration: FuncDecl,
             holder = node.parent
             if holder is not None and holder.type == "function_declaration":
                 continue  # the declaration itself
-            if info.resolve(node, go_file) is not declaration or _declares(node):
+            if info.resolve(node, go_file) is not declaration:
                 continue  # a local of the same name
             uses += 1
             if _wrapped_argument(node, go_file, wrappers):
@@ -299,7 +299,7 @@ def _table_entries_wrapped(info: TypeInfo, table: str, wrappers: frozenset[str])
             ):
                 continue
             symbol = info.resolve(node, go_file)
-            if not isinstance(symbol, VarDecl) or symbol.name != table or _declares(node):
+            if not isinstance(symbol, VarDecl) or symbol.name != table:
                 continue  # a local of the same name
             uses += 1
             clause = node.parent
@@ -321,14 +321,6 @@ def _table_entries_wrapped(info: TypeInfo, table: str, wrappers: frozenset[str])
             ):
                 return False
     return uses > 0
-
-
-def _declares(identifier: Node) -> bool:
-    """`x` on the left of `x, err := ...` (or `x := ...`): a new local, whatever it shadows."""
-    names = identifier.parent
-    statement = names.parent if names is not None else None
-    return statement is not None and statement.type == "short_var_declaration" and same_node(
-        statement.child_by_field_name("left") or statement, names)
 
 
 def _held_in_function(node: Node, function: Node | None, go_file: GoFile) -> Mode:

@@ -275,6 +275,11 @@ class TypeInfo:
             if declared and name in declared:
                 for visible_from, decl in reversed(declared[name]):
                     if visible_from <= position:
+                        return decl  # (also `err` redeclared by a later `:=` of the scope)
+                # A declaring name (`x` of `x, err := f()`) is its own declaration, though the
+                # name is visible only after the statement: not an outer `x` it shadows.
+                for _visible_from, decl in declared[name]:
+                    if decl.ident.start_byte == position:
                         return decl
             child = scope
             scope = scope.parent
