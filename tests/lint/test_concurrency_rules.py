@@ -117,6 +117,45 @@ def _name(function: object) -> str:
     return name.text.decode() if name is not None else ""
 
 
+def test_mg005_after_once_a_goto_can_skip_the_assignment(write_module: WriteModule) -> None:
+    """The check after `once.Do` is dead only when every path of the Once function sets the
+    value: a `goto` past the assignment leaves it nil, and the check is a real lazy set-up."""
+    source = """
+    package lib
+
+    import (
+    	"net/http"
+    	"sync"
+    )
+
+    type S struct{ m map[string]int }
+
+    var (
+    	svc  *S
+    	once sync.Once
+    )
+
+    func Get(skip bool) *S {
+    	once.Do(func() {
+    		if skip {
+    			goto done
+    		}
+    		svc = &S{m: map[string]int{}}
+    	done:
+    	})
+    	if svc == nil {
+    		svc = &S{m: map[string]int{}}
+    	}
+    	return svc
+    }
+
+    func Serve(w http.ResponseWriter, r *http.Request) { Get(r.URL.Query().Has("skip")) }
+    """
+    root = write_module({"lib.go": source})
+    found = [f for f in lint([f"{root}/..."], LintOptions(jobs=1)).findings if f.rule == "MG005"]
+    assert [f.line for f in found] == [source.count("\n", 0, source.index("if svc == nil"))]
+
+
 def test_mg005_severity_depends_on_the_context(write_module: WriteModule) -> None:
     source = """
     package lib

@@ -466,7 +466,9 @@ def set_by_once_before(info: TypeInfo, statement: Node, go_file: GoFile, checked
             (literal := arguments.named_children[0]).type == "func_literal"
         ) and _is_sync_once(info, function.child_by_field_name("operand"), go_file) and (
             body := literal.child_by_field_name("body")
-        ) is not None and _set_on_every_return(_statements(body), checked, go_file, at_end=True):
+        ) is not None and not any(  # a `goto` could jump past the assignment
+            node.type == "goto_statement" for node in _walk_outside_literals(body)
+        ) and _set_on_every_return(_statements(body), checked, go_file, at_end=True):
             return True
         previous = previous.prev_named_sibling
     return False
