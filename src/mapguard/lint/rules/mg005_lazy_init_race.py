@@ -95,8 +95,8 @@ a goroutine keeps works as the other one would (the race detector still reports 
 A check right after `once.Do(func() {...})` in the same block, on a `sync.Once`, whose function
 sets the value to a literal, an address, `make` or `new` before every `return` and at its end, is
 not reported: `Do` returns to every caller after that write, so the check never sees nil (only a
-panic in the function would leave it nil). A function that can return first, or sets the value to
-what a call returns (which may be nil), keeps the finding.
+panic in the function would leave it nil). A function that can return first, holds a `goto`, or
+sets the value to what a call returns (which may be nil), keeps the finding.
 Outside concurrent code MG005 reports nothing, and MG014 (off by default) only check-then-lock
 inside one function, so both leave alone: fields the mutex does not guard (state one goroutine owns,
 settings filled in before the goroutines start), package-level values set up once, values that only
