@@ -46,6 +46,7 @@ from mapguard.source.typeinfo import (
     LocalDecl,
     Symbol,
     TypeInfo,
+    call_with_argument,
     enclosing_declaration,
     enclosing_function,
     field_hits,
@@ -1321,10 +1322,7 @@ _ACTOR_PACKAGE = "github.com/Arceliar/phony"
 
 def _handed_to(literal: Node) -> Node | None:
     """The `x.f` of the call `x.f(..., literal, ...)` that `literal` is an argument of."""
-    holder = literal.parent
-    while holder is not None and holder.type == "parenthesized_expression":
-        holder = holder.parent
-    call = holder.parent if holder is not None and holder.type == "argument_list" else None
+    call = call_with_argument(literal)
     function = call.child_by_field_name("function") if call is not None else None
     return function if function is not None and function.type == "selector_expression" else None
 

@@ -30,7 +30,14 @@ from tree_sitter import Node
 from mapguard.source.calls import call_sites
 from mapguard.source.handler_uses import module_sources
 from mapguard.source.package import FuncDecl, GoFile, VarDecl, receiver_type_name
-from mapguard.source.typeinfo import TypeInfo, enclosing_function, same_node, walk, word_hits
+from mapguard.source.typeinfo import (
+    TypeInfo,
+    call_with_argument,
+    enclosing_function,
+    same_node,
+    walk,
+    word_hits,
+)
 from mapguard.source.types import Named, type_from_node
 
 # How doc comments say that a function runs with a lock held. Real wordings vary a lot ("Lock
@@ -255,19 +262,12 @@ def _only_handed_to_wrappers(info: TypeInfo, declaration: FuncDecl,
 
 def _wrapped_argument(node: Node, go_file: GoFile, wrappers: frozenset[str]) -> bool:
     """`W(f)`, or `W(http.HandlerFunc(f))`, with W a locking wrapper."""
-    call = _called_with(node)
+    call = call_with_argument(node)
     called = call.child_by_field_name("function") if call is not None else None
     if call is not None and called is not None and go_file.text(called) == "http.HandlerFunc":
-        call = _called_with(call)
+        call = call_with_argument(call)
         called = call.child_by_field_name("function") if call is not None else None
     return called is not None and go_file.text(called) in wrappers
-
-
-def _called_with(argument: Node) -> Node | None:
-    """The call that `argument` is an argument of."""
-    arguments = argument.parent
-    return arguments.parent if arguments is not None and arguments.type == "argument_list" \
-        else None
 
 
 def _package_table(node: Node, go_file: GoFile) -> str | None:

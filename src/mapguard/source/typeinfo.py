@@ -204,6 +204,14 @@ def enclosing_declaration(node: Node) -> Node | None:
     return function
 
 
+def call_with_argument(node: Node) -> Node | None:
+    """The call whose arguments hold `node` (through parentheses around it), or None."""
+    holder = node.parent
+    while holder is not None and holder.type == "parenthesized_expression":
+        holder = holder.parent
+    return holder.parent if holder is not None and holder.type == "argument_list" else None
+
+
 def unparen(node: Node) -> Node:
     while node.type == "parenthesized_expression" and node.named_child_count:
         inner = node.named_children[0]

@@ -124,7 +124,7 @@ from tree_sitter import Node
 
 from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity, Trigger
-from mapguard.lint.syntax import builtin_call_name
+from mapguard.lint.syntax import builtin_call_name, statements
 from mapguard.source.calls import call_sites, runs_under_once
 from mapguard.source.concurrency import Concurrency, Tier
 from mapguard.source.lockevidence import same_target
@@ -468,7 +468,7 @@ def set_by_once_before(info: TypeInfo, statement: Node, go_file: GoFile, checked
             body := literal.child_by_field_name("body")
         ) is not None and not any(  # a `goto` could jump past the assignment
             node.type == "goto_statement" for node in _walk_outside_literals(body)
-        ) and _set_on_every_return(_statements(body), checked, go_file, at_end=True):
+        ) and _set_on_every_return(statements(body), checked, go_file, at_end=True):
             return True
         previous = previous.prev_named_sibling
     return False
@@ -479,17 +479,11 @@ def _is_sync_once(info: TypeInfo, operand: Node | None, go_file: GoFile) -> bool
     return isinstance(found, Named) and (found.pkg, found.name) == ("sync", "Once")
 
 
-def _statements(block: Node) -> list[Node]:
-    """A block's statements (tree-sitter-go wraps them in a statement_list)."""
-    lists = [c for c in block.named_children if c.type == "statement_list"]
-    return lists[0].named_children if lists else []
-
-
-def _set_on_every_return(statements: list[Node], checked: Node, go_file: GoFile, *,
+def _set_on_every_return(run: list[Node], checked: Node, go_file: GoFile, *,
                          at_end: bool) -> bool:
-    """Every `return` among `statements` (and, with `at_end`, the fall off their end) comes
-    after a statement that sets the checked expression to a value that cannot be nil."""
-    for statement in statements:
+    """Every `return` among the statements `run` (and, with `at_end`, the fall off their end)
+    comes after a statement that sets the checked expression to a value that cannot be nil."""
+    for statement in run:
         if _sets_non_nil(statement, checked, go_file):
             return True
         if statement.type == "return_statement":

@@ -62,6 +62,7 @@ from mapguard.source.package import GoFile, VarDecl, default_import_name
 from mapguard.source.typeinfo import (
     LocalDecl,
     TypeInfo,
+    call_with_argument,
     enclosing_function,
     unparen,
     walk,
@@ -397,10 +398,7 @@ def _record_result_use(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) 
 
 def _handed_to_atomic(node: Node, go_file: GoFile) -> bool:
     """`node` is an argument of a sync/atomic *Pointer call, which the rule sees."""
-    holder = node.parent
-    while holder is not None and holder.type == "parenthesized_expression":
-        holder = holder.parent
-    call = holder.parent if holder is not None and holder.type == "argument_list" else None
+    call = call_with_argument(node)
     return call is not None and _operation(call, go_file) is not None
 
 
