@@ -15,7 +15,13 @@ from tests.pprof_samples import HEAP_TYPES, Stack, build
 from mapguard.cli import main
 from mapguard.evidence.attribution import attribute_profile, classify_call_sites
 from mapguard.evidence.goframes import FrameKind, frame_kind, is_stdlib, map_op
-from mapguard.evidence.mapsyntax import GoSource, LineAllocation, LineFacts, size_class
+from mapguard.evidence.mapsyntax import (
+    UNKNOWN_INSERT,
+    GoSource,
+    LineAllocation,
+    LineFacts,
+    size_class,
+)
 from mapguard.formats.pprof import parse_profile
 
 
@@ -90,6 +96,9 @@ func f(h *holder, p *map[int]int, sm *sync.Map, keys []string) {
 	nested["a"]["b"] = 1
 	x := &holder{}
 	_ = x
+	h.declaredElsewhere[5] = "y"
+	cloned := maps.Clone(m)
+	cloned[1] = 2
 }
 """
 
@@ -108,6 +117,9 @@ func f(h *holder, p *map[int]int, sm *sync.Map, keys []string) {
     (20, [("syncmap", "sync.Map.Store")]),
     (22, [("grow", "insert")]),
     (23, [("other", "composite literal")]),
+    # Whether these are maps is not in this file: neither growth nor "not a map".
+    (25, [(UNKNOWN_INSERT, "index assignment")]),
+    (27, [(UNKNOWN_INSERT, "index assignment")]),
 ])
 def test_line_facts(line: int, expected: list[tuple[str, str]]) -> None:
     facts = GoSource(GO).facts(line)
@@ -138,6 +150,16 @@ def test_split_leaves_the_undecidable_ambiguous() -> None:
     facts = LineFacts((LineAllocation("other", "append", 10), LineAllocation("grow", "insert", 2)))
     calls = [(0x10, {64: 640}), (0x20, {48: 480})]
     assert classify_call_sites(facts, calls) == [None, None]
+
+
+def test_an_index_assignment_of_unknown_type_stays_ambiguous() -> None:
+    # `s.field[k] = v` with the field declared in another file: a map's growth or a boxed
+    # value stored in a slice. Never guessed either way.
+    alone = LineFacts((LineAllocation(UNKNOWN_INSERT, "index assignment", 2),))
+    assert classify_call_sites(alone, [(1, {288: 288})]) == [None]
+    beside = LineFacts((LineAllocation("other", "make", 10, 100),
+                        LineAllocation(UNKNOWN_INSERT, "index assignment", 2)))
+    assert classify_call_sites(beside, [(1, {112: 1120}), (2, {288: 288})]) == ["other", None]
 
 
 def test_split_single_kind_line_takes_everything() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mapguard.evidence.mapsyntax import GoSource
+from mapguard.evidence.mapsyntax import UNKNOWN_INSERT, GoSource
 from mapguard.evidence.sourcetree import SourceFiles
 
 TYPES = "package p\n\ntype registry map[string]int\n"
@@ -19,8 +19,8 @@ def test_named_map_type_from_another_file_makes_the_insert_a_map_growth(tmp_path
     typed = SourceFiles(tmp_path).get("/build/elsewhere/p/fill.go")
     assert typed is not None and typed.map_oracle is not None
     assert typed.facts(4).map_ops == frozenset({"grow"})
-    # The file alone cannot tell that `registry` is a map.
-    assert GoSource(fill.read_bytes()).facts(4).map_ops == frozenset()
+    # The file alone cannot tell that `registry` is a map: the insert stays unknown.
+    assert GoSource(fill.read_bytes()).facts(4).map_ops == frozenset({UNKNOWN_INSERT})
 
 
 def test_package_map_types_without_a_type_model(tmp_path: Path) -> None:

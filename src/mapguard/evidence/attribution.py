@@ -33,7 +33,7 @@ import numpy as np
 
 from mapguard.evidence.binary import BinaryInfo, matches_profile, profile_build_ids
 from mapguard.evidence.goframes import FrameKind, frame_kind, map_op
-from mapguard.evidence.mapsyntax import LineFacts, size_class
+from mapguard.evidence.mapsyntax import UNKNOWN_INSERT, LineFacts, size_class
 from mapguard.evidence.site import Site
 from mapguard.evidence.sourcematch import SourceMatch
 from mapguard.evidence.sourcetree import SourceFiles, SourceVersion
@@ -357,7 +357,7 @@ class _Attributor:
                 # Map memory would show its map runtime frame: what reaches here is the line's
                 # other allocations (sync.Map's boxing of keys and values has no such frame).
                 facts = LineFacts(tuple(a for a in facts.allocations
-                                        if a.op not in ("create", "grow")))
+                                        if a.op not in ("create", "grow", UNKNOWN_INSERT)))
             ops = self.classify(facts, calls)
             line_site = Site(frame.file, frame.line, 0, frame.function)
             for call in calls:
@@ -416,7 +416,14 @@ def classify_call_sites(facts: LineFacts, call_sites: list[tuple[int, dict[int, 
     object size is what one expression of the line allocates (`make([]byte, 100)` -> 112, an
     inlined map's 48-byte header) is that expression; a PC with several sizes doubling (table
     or bucket arrays) is map growth when inserts are the line's only map op; what then remains
-    goes to the one kind of expression left, if only one is left."""
+    goes to the one kind of expression left, if only one is left. An index assignment the
+    source cannot type (`UNKNOWN_INSERT`) may or may not be a map's growth: its PCs stay
+    ambiguous."""
+    return [None if op == UNKNOWN_INSERT else op for op in _classify(facts, call_sites)]
+
+
+def _classify(facts: LineFacts, call_sites: list[tuple[int, dict[int, int]]]
+              ) -> list[str | None]:
     if not facts.map_ops:
         return ["other"] * len(call_sites)
     kinds = {a.op for a in facts.allocations}

@@ -33,6 +33,7 @@ _BASIC_SIZES = {
     "uintptr": 8, "float64": 8, "complex64": 8, "complex128": 16, "string": 16, "any": 16,
 }
 _SYNCMAP_WRITES = {"Store", "LoadOrStore", "Swap", "CompareAndSwap"}
+UNKNOWN_INSERT = "insert?"
 MAP_HEADER_BYTES = 48
 # `type Index map[…]`, `type Set[K comparable] map[K]struct{}`, `type A = map[…]`.
 _MAP_TYPE_DECLARATIONS = Query(GO_LANGUAGE, """[
@@ -62,7 +63,10 @@ def size_class(size: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class LineAllocation:
-    """One allocating expression: `op` is create, grow, syncmap, or other (not a map)."""
+    """One allocating expression: `op` is create, grow, syncmap, other (not a map), or
+    `UNKNOWN_INSERT`: `x[k] = v` where the source does not tell whether `x` is a map (a field
+    declared in another file, a generic call's result). Its bytes may be a table's growth or
+    not: the profile's reader keeps them unattributed rather than guess."""
 
     op: str
     what: str  # "make(map)", "map literal", "insert", "sync.Map.Store", "make", "append", ...
@@ -168,6 +172,16 @@ class GoSource:
                     target.child_by_field_name("operand"), self):
                 yield target
 
+    def _unknown_index_targets(self, node: Node) -> Iterator[Node]:
+        """`x[k]` of an assignment where the source cannot tell whether `x` is a map."""
+        if node.type != "assignment_statement":
+            return
+        left = node.child_by_field_name("left")
+        for target in left.named_children if left is not None else ():
+            if target.type == "index_expression" and map_verdict(
+                    target.child_by_field_name("operand"), self) is None:
+                yield target
+
     def is_map_type(self, node: Node | None) -> bool:
         """A map type: `map[K]V`, a named map type of the package, `http.Header`..."""
         return self._is_map_type(node)
@@ -181,6 +195,9 @@ class GoSource:
             for target in self._map_index_targets(node):
                 # mapassign runs after the right-hand side is evaluated.
                 yield node.end_byte + 1, LineAllocation("grow", "insert",
+                                                        target.start_point[1] + 1)
+            for target in self._unknown_index_targets(node):
+                yield node.end_byte + 1, LineAllocation(UNKNOWN_INSERT, "index assignment",
                                                         target.start_point[1] + 1)
         elif kind == "call_expression":
             yield from self._call(node, column)
@@ -282,7 +299,7 @@ class GoSource:
 
     def _facts_with_inlining(self, line: int) -> LineFacts:
         facts = self.facts(line)
-        if facts.map_ops:
+        if facts.map_ops - {UNKNOWN_INSERT}:
             return facts
         calls = [(node, self.text(node.child_by_field_name("function")))
                  for node in self.nodes_on(line) if node.type == "call_expression"]
@@ -348,16 +365,26 @@ def enclosing(node: Node, kinds: tuple[str, ...]) -> Node | None:
 
 
 def is_map_expression(expr: Node | None, source: GoSource) -> bool:
-    """Is `expr` (the operand of an index expression) a map? Local syntactic look-up: the
-    declaration of the identifier in the enclosing functions or the file (a map type, a named
-    map type, `make(map...)` or a map literal), struct fields of a map type, `(*p)` for a
-    `*map`, and `m[a]` when m's values are maps. The seam for a package-wide type model."""
+    """Is `expr` (the operand of an index expression) known to be a map? See `map_verdict`."""
+    return map_verdict(expr, source) is True
+
+
+def map_verdict(expr: Node | None, source: GoSource) -> bool | None:
+    """Is `expr` (the operand of an index expression) a map: True, False, or None when the
+    source does not tell. The package-wide type model when there is one, else a local
+    syntactic look-up: the declaration of the identifier in the enclosing functions or the
+    file (a map type, a named map type, `make(map...)` or a map literal), struct fields of a
+    map type, `(*p)` for a `*map`, and `m[a]` when m's values are maps."""
     if expr is not None and source.map_oracle is not None:
         verdict = source.map_oracle(expr)
         if verdict is not None:
             return verdict
     declared = _declared_type(expr, source)
-    return declared is not None and source._is_map_type(declared)
+    if declared is None:
+        return None
+    return source._is_map_type(declared) or (
+        None if declared.type in ("type_identifier", "qualified_type", "generic_type")
+        else False)
 
 
 def is_syncmap_expression(expr: Node | None, source: GoSource) -> bool:
