@@ -248,3 +248,26 @@ def test_what_gofmt_rejects_is_reported_as_before(tmp_path: Path,
     assert errors[0]["path"].endswith("a.go")
     assert errors[0]["message"].startswith("syntax error at 5:")
     assert document["files"] == 2
+
+
+def test_a_function_returning_a_map_is_not_a_generic_method() -> None:
+    # Seen in netdata and rudder-go-kit: `func f(s string) map[string]string` beside a method
+    # and a `new(expr)`. The `(` after `func f` opens parameters, not a receiver, so the
+    # result's `[string]` must not be blanked as type parameters.
+    source = go("""
+        package r
+
+        type T struct{}
+
+        func (T) Names() map[string]int { return nil }
+
+        func f(s string) map[string]string { return map[string]string{s: s} }
+
+        var x = new(1)
+    """)
+    assert method_type_parameters(source) == []
+    tree = parse_go(source)
+    assert first_syntax_error(tree) is None
+    functions = [n for n in tree.root_node.named_children if n.type == "function_declaration"]
+    result = functions[0].child_by_field_name("result")
+    assert result is not None and result.type == "map_type"

@@ -104,7 +104,10 @@ def method_type_parameters(source: bytes, tokens: Tokens | None = None
         elif text in {b")", b"]", b"}"}:
             depth -= 1
         elif text == b"func" and depth == 0 and index + 1 < len(tokens) \
-                and tokens[index + 1][0] == b"(":
+                and tokens[index + 1][0] == b"(" \
+                and not source[tokens[index][2]:tokens[index + 1][1]].strip():
+            # `func (` opens a receiver; in `func f(` the name is not a token, and the
+            # `(` that follows it opens the parameters (whose result may be `map[K]V`).
             receiver_end = _closing(tokens, index + 1)
             opening = _name_then_bracket(source, tokens, receiver_end)
             params_end = _closing(tokens, opening) if opening is not None else None
