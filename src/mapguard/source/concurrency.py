@@ -40,7 +40,7 @@ from mapguard.source.grpc_services import (
     registered_auth_functions,
     service_methods,
 )
-from mapguard.source.handler_uses import used_as_handler, uses
+from mapguard.source.handler_uses import function_used_as_handler, used_as_handler, uses
 from mapguard.source.package import FuncDecl, GoFile, Package, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
     LocalDecl,
@@ -235,12 +235,21 @@ class Concurrency:
                         and (name := function.child_by_field_name("name")) is not None}
         if method_names:
             uses(root, method_names)
+        package_sources: tuple[bytes, ...] | None = None
         for go_file, function in shaped:
             name = function.child_by_field_name("name")
             if function.type == "method_declaration" and name is not None and (
                 not used_as_handler(root, go_file.text(name))
             ):
                 continue
+            if function.type == "function_declaration" and name is not None and \
+                    not go_file.text(name)[:1].isupper():
+                # An unexported function only the package can name: judged by its uses there.
+                if package_sources is None:
+                    package_sources = tuple(f.source for f in self.package.files
+                                            if not f.is_test)
+                if not function_used_as_handler(package_sources, go_file.text(name)):
+                    continue
             key = (id(go_file), function.start_byte)
             if key not in self._by_function:
                 self._add(Context(function, go_file, "handler", True))
@@ -1362,7 +1371,11 @@ def _strongest(contexts: list[Context], package: Package) -> Context:
 
 
 def _has_handler_parameters(function: Node, go_file: GoFile) -> bool:
-    """(http.ResponseWriter, *http.Request), with the file's import names."""
+    """(http.ResponseWriter, *http.Request) and no result, with the file's import names: a
+    function that returns something is no http.HandlerFunc, and no mux can take it
+    (gotosocial's `CreateGinTestContext(rw, r) (*gin.Context, *gin.Engine)`, a test helper)."""
+    if function.child_by_field_name("result") is not None:
+        return False
     parameters = function.child_by_field_name("parameters")
     return tuple(parameter_types(parameters, go_file.imports)) == _HANDLER_PARAMS
 

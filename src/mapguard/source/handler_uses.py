@@ -1,4 +1,5 @@
-"""Whether a method with a handler's parameters is used as a handler, judged by the module.
+"""Whether a method with a handler's parameters is used as a handler, judged by the module
+(an unexported function: by its package).
 
 `func (c *Context) Reset(w http.ResponseWriter, r *http.Request)` has the parameters of an
 HTTP handler, but a router that takes each request's `Context` from a pool and calls
@@ -53,6 +54,28 @@ def used_as_handler(root: Path, name: str) -> bool:
     if name in _ALWAYS_HANDLERS:
         return True
     called, taken = uses(root, [name])[name]
+    return taken or not called
+
+
+def function_used_as_handler(sources: Iterable[bytes], name: str) -> bool:
+    """The same judgement for an unexported function, over its package's non-test sources:
+    not a handler when some file calls it with two plain arguments (`setup(w, r)`) and none
+    takes it as a value (`http.HandleFunc("/", name)`, a route table). The call's caller is
+    then what runs per request, and the analysis follows the call from there."""
+    pattern = re.compile(rb"(?<![\w.])" + re.escape(name.encode())
+                         + rb"\b(\s*\(\s*[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s*\)|\s*\()?")
+    called = taken = False
+    for source in sources:
+        for match in pattern.finditer(source):
+            line_start = source.rfind(b"\n", 0, match.start()) + 1
+            before = source[line_start:match.start()]
+            if b"//" in before or before.rstrip().endswith(b"func"):
+                continue  # a comment, or the declaration itself
+            call = match.group(1)
+            if call is None:
+                taken = True
+            elif call.rstrip().endswith(b")"):
+                called = True
     return taken or not called
 
 

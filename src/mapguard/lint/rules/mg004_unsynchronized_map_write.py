@@ -78,7 +78,10 @@ method with a handler's
 parameters that the module only calls (`ctx.Reset(rw, r)` on a pooled per-request value) and
 never hands on as a value is not a handler by itself: a method is one when it is `ServeHTTP`,
 when some code of the module takes it as a value (`mux.HandleFunc("/", s.m)`), or when nothing
-in the module calls it (a library's handler its users register). A type that has a service's
+in the module calls it (a library's handler its users register). The same holds for an
+unexported function, judged by its package; and a function with a handler's parameters that
+returns something (`NewTestContext(w, r) (*Ctx, error)`) is never a handler: no mux can take
+it. A type that has a service's
 methods but embeds no `Unimplemented...Server` is not taken as a gRPC service, nor is one
 declared in a test file (a fake the test calls). A
 goroutine whose starter waits for it (`wg.Wait()`, draining a channel it closes) before going on
