@@ -11,7 +11,7 @@ from mapguard.lint.rule import Severity
 from mapguard.source.concurrency import Concurrency
 from mapguard.source.discover import Selection, expand, read_target
 from mapguard.source.loader import VersionChoice, load_packages
-from mapguard.source.locks import Mode, lock_held_by_doc, lock_mode_at
+from mapguard.source.locks import Mode, channel_locks_in, lock_held_by_doc, lock_mode_at
 from mapguard.source.package import Package
 from mapguard.source.typeinfo import TypeInfo
 
@@ -894,3 +894,17 @@ func noLeave(w http.ResponseWriter, r *http.Request) {
     # failed: the write runs where TryLock failed; readOnly: a read lock; noLeave: the guard
     # does not leave, so the write also runs without the lock.
     assert [line for _, line, _ in found] == [32, 43, 50]
+
+
+def test_only_channels_made_with_one_slot_everywhere_are_locks() -> None:
+    source = b"""package p
+var jobsLock = make(chan bool, 1)
+var slots = make(chan struct{}, 4)
+var done = make(chan error)
+var onClose = make(chan func() error, 1)
+var gate = make(chan int, 1)
+type S struct{ lock chan struct{} }
+func New() *S { return &S{lock: make(chan struct{}, 1)} }
+func widen(n int) { gate = make(chan int, len(os.Args)); _ = n }
+"""
+    assert channel_locks_in((source,)) == {"jobsLock", "onClose", "lock"}

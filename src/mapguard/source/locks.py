@@ -9,7 +9,10 @@ branch of an if/else chain takes (a branch that returns does not count) is held 
 one taken under a flag (`if s.useMutex { s.mu.Lock() }`: a bool name or field, not a computed
 condition) is held as if taken, and released by the matching `if s.useMutex { s.mu.Unlock() }`.
 `TryLock` holds the lock where it succeeded: inside `if x.TryLock() { ... }`, and after a guard
-`if !x.TryLock() { return }`.
+`if !x.TryLock() { return }`. A channel of capacity 1 used as a lock — `sem <- true` takes it,
+`<-sem` (or `defer func() { <-sem }()`) gives it back — pairs the same way, when every `make` of
+that name in the package (the file, without the package's types) has capacity 1: with a larger
+capacity it is a semaphore that lets several goroutines in at once.
 A function named `...Locked`/`..._locked`, or whose doc comment says the caller must hold a lock
 ("Lock should be held", "Read lock held on entry", ...), runs as if that lock were held; so does
 an unexported function whose every call in the package's non-test code is made with a write lock
@@ -70,9 +73,10 @@ def lock_mode_at(node: Node, go_file: GoFile, info: TypeInfo | None = None,
     TypeInfo, an unexported function whose every caller holds a write lock counts as locked."""
     best = Mode.NONE
     current = node
+    semaphores = binary_semaphores(go_file, info)
     while True:
         function = enclosing_function(current)
-        held = _held_in_function(current, function, go_file)
+        held = _held_in_function(current, function, go_file, semaphores)
         if held is not Mode.WRITE and info is not None and function is not None and (
             function.type != "func_literal"
         ) and (_all_callers_hold_lock(function, go_file, info, depth)
@@ -323,22 +327,26 @@ def _table_entries_wrapped(info: TypeInfo, table: str, wrappers: frozenset[str])
     return uses > 0
 
 
-def _held_in_function(node: Node, function: Node | None, go_file: GoFile) -> Mode:
+def _held_in_function(node: Node, function: Node | None, go_file: GoFile,
+                      semaphores: frozenset[str] = frozenset()) -> Mode:
     documented = (documented_lock(function, go_file)
                   if function is not None and function.type != "func_literal" else Mode.NONE)
     if documented is Mode.WRITE:
         return Mode.WRITE
-    return max([documented, *_held_states(node, function, go_file).values()])
+    return max([documented, *_held_states(node, function, go_file, semaphores).values()])
 
 
-def _held_states(node: Node, function: Node | None, go_file: GoFile) -> dict[str, Mode]:
-    """The locks `function`'s own statements hold where `node` runs, by lock."""
+def _held_states(node: Node, function: Node | None, go_file: GoFile,
+                 semaphores: frozenset[str] = frozenset()) -> dict[str, Mode]:
+    """The locks `function`'s own statements hold where `node` runs, by lock (`semaphores`:
+    the names of the channels of capacity 1 that serve as locks, see `binary_semaphores`)."""
     states: dict[str, Mode] = {}
     deferred_unlock: set[str] = set()
-    # Every lock call names a method with "ock" in it (`Lock`, `RUnlock`, `lock`): without one
-    # in the text from the function's start to `node`, no statement before it takes a lock.
-    if function is not None and go_file.source.find(b"ock", function.start_byte,
-                                                    node.start_byte) < 0:
+    # Every lock call names a method with "ock" in it (`Lock`, `RUnlock`, `lock`), every
+    # semaphore is taken with `<-`: without one in the text from the function's start to
+    # `node`, no statement before it takes a lock.
+    if function is not None and not _may_lock(go_file.source, function.start_byte,
+                                              node.start_byte, semaphores):
         return states
     # Walk the enclosing blocks from the outside in; in each, the statements before ours.
     chain: list[tuple[Node, Node]] = []
@@ -362,13 +370,18 @@ def _held_states(node: Node, function: Node | None, go_file: GoFile) -> dict[str
         for statement in block.named_children:
             if statement.start_byte >= ours.start_byte:
                 break
-            _apply(statement, go_file, states, deferred_unlock)
+            _apply(statement, go_file, states, deferred_unlock, semaphores)
     return states
 
 
-def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str]
-           ) -> None:
-    if go_file.source.find(b"ock", statement.start_byte, statement.end_byte) < 0:
+def _may_lock(source: bytes, start: int, end: int, semaphores: frozenset[str]) -> bool:
+    return source.find(b"ock", start, end) >= 0 or (bool(semaphores) and (
+        source.find(b"<-", start, end) >= 0))
+
+
+def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str],
+           semaphores: frozenset[str] = frozenset()) -> None:
+    if not _may_lock(go_file.source, statement.start_byte, statement.end_byte, semaphores):
         return  # no lock method named in it (see _held_states): nothing to walk into
     while statement.type == "labeled_statement" and statement.named_child_count > 1:
         statement = statement.named_children[-1]  # `done: mu.Lock()`
@@ -395,10 +408,21 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
             statement.child_by_field_name("alternative") is None
         ) and all(_is_lock_statement(inner, go_file) for inner in body):
             for inner in body:
-                _apply(inner, go_file, states, deferred)
+                _apply(inner, go_file, states, deferred, semaphores)
             return
-        _apply_branches(statement, go_file, states, deferred)
+        _apply_branches(statement, go_file, states, deferred, semaphores)
         return
+    if semaphores and kind in ("send_statement", "expression_statement", "defer_statement"):
+        taken, released = _semaphore_use(statement, go_file, semaphores)
+        if taken is not None:
+            states[taken] = Mode.WRITE
+            return
+        if released is not None:
+            if kind == "defer_statement":
+                deferred.add(released)
+            elif released not in deferred:
+                states.pop(released, None)
+            return
     if kind == "defer_statement":
         call = statement.named_children[0] if statement.named_child_count else None
         lock, method = _lock_call(call, go_file)
@@ -430,7 +454,7 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
 
 
 def _apply_branches(statement: Node, go_file: GoFile, states: dict[str, Mode],
-                    deferred: set[str]) -> None:
+                    deferred: set[str], semaphores: frozenset[str] = frozenset()) -> None:
     """A lock that every branch of an if/else chain takes (`if x { mu.Lock(); defer
     mu.Unlock(); ... } else { mu.Lock(); defer mu.Unlock() }`) is held after it. Branches that
     return do not reach the code after the chain; without a final else, one path takes none."""
@@ -454,7 +478,7 @@ def _apply_branches(statement: Node, go_file: GoFile, states: dict[str, Mode],
             continue
         branch_states = dict(states)
         for inner in body:
-            _apply(inner, go_file, branch_states, deferred)
+            _apply(inner, go_file, branch_states, deferred, semaphores)
         outcomes.append(branch_states)
     if not outcomes:
         return
@@ -508,6 +532,102 @@ def _is_flag(condition: Node, go_file: GoFile) -> bool:
             return False
         condition = operand
     return condition.type == "identifier"
+
+
+# `name = make(`, `name := make(`, `var name = make(`, and a field's `name: make(`.
+_MAKE = re.compile(rb"\b([A-Za-z_]\w*)\s*(?::=|=|:)\s*make\(")
+
+
+def binary_semaphores(go_file: GoFile, info: TypeInfo | None = None) -> frozenset[str]:
+    """Names (variables or fields) of channels every `make` of which has capacity 1: used as
+    `sem <- v` ... `<-sem`, such a channel admits one goroutine at a time, as a mutex does. Read
+    over the package's non-test files (memoised), or the file alone without the package."""
+    if info is None:
+        return channel_locks_in((go_file.source,))
+    key = ("binary-semaphores",)
+    memo = info.package.memo
+    if key not in memo:
+        memo[key] = channel_locks_in(tuple(f.source for f in info.package.files
+                                         if not f.is_test))
+    return memo[key]  # type: ignore[return-value]
+
+
+def channel_locks_in(sources: tuple[bytes, ...]) -> frozenset[str]:
+    """The names every `make` of which in `sources` is a channel of capacity 1."""
+    single: set[str] = set()
+    other: set[str] = set()
+    for source in sources:
+        if b"make(chan" not in source and b"make( chan" not in source:
+            continue
+        for match in _MAKE.finditer(source):
+            arguments = _top_level_arguments(source, match.end())
+            if arguments and arguments[0].startswith(b"chan"):
+                capacity = arguments[1] if len(arguments) > 1 else b""
+                (single if capacity == b"1" else other).add(match.group(1).decode())
+    return frozenset(single - other)
+
+
+def _top_level_arguments(source: bytes, start: int) -> list[bytes]:
+    """The comma-separated arguments of the call whose `(` ends just before `start`."""
+    arguments: list[bytes] = []
+    depth = 0
+    begin = start
+    for offset in range(start, min(len(source), start + 400)):
+        byte = source[offset]
+        if byte in b"([{":
+            depth += 1
+        elif byte in b")]}":
+            if depth == 0:
+                arguments.append(source[begin:offset].strip())
+                return arguments
+            depth -= 1
+        elif byte == ord(",") and depth == 0:
+            arguments.append(source[begin:offset].strip())
+            begin = offset + 1
+    return []
+
+
+def _semaphore_use(statement: Node, go_file: GoFile, semaphores: frozenset[str]
+                   ) -> tuple[str | None, str | None]:
+    """(lock taken, lock released) by a statement: `sem <- v` takes `sem`; `<-sem` and
+    `defer func() { <-sem }()` give it back."""
+    if statement.type == "send_statement":
+        channel = statement.child_by_field_name("channel")
+        return (_semaphore_key(channel, go_file, semaphores), None)
+    if statement.type == "defer_statement":
+        call = statement.named_children[0] if statement.named_child_count else None
+        literal = call.child_by_field_name("function") if call is not None and (
+            call.type == "call_expression") else None
+        body = literal.child_by_field_name("body") if literal is not None and (
+            literal.type == "func_literal") else None
+        inner = [c for c in body.named_children if c.type != "comment"] if body else []
+        if len(inner) == 1 and inner[0].type == "statement_list":
+            inner = [c for c in inner[0].named_children if c.type != "comment"]
+        if len(inner) != 1:
+            return None, None
+        statement = inner[0]
+    if statement.type != "expression_statement" or not statement.named_child_count:
+        return None, None
+    expression = statement.named_children[0]
+    operator = expression.child_by_field_name("operator")
+    if expression.type != "unary_expression" or operator is None or go_file.text(
+            operator) != "<-":
+        return None, None
+    return None, _semaphore_key(expression.child_by_field_name("operand"), go_file, semaphores)
+
+
+def _semaphore_key(channel: Node | None, go_file: GoFile, semaphores: frozenset[str]
+                   ) -> str | None:
+    """`sem` or `s.sem` when its last name is a binary semaphore's."""
+    if channel is None:
+        return None
+    name = channel
+    if name.type == "selector_expression":
+        name = name.child_by_field_name("field") or name
+    if name.type not in ("identifier", "field_identifier") or go_file.text(
+            name) not in semaphores:
+        return None
+    return "".join(go_file.text(channel).split())
 
 
 def _is_lock_statement(statement: Node, go_file: GoFile) -> bool:
