@@ -3,6 +3,7 @@ cache holds the same result either way."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from mapguard.lint.engine import SHARD_MIN_FILES, LintOptions, lint, split_work
 from mapguard.lint.registry import ALL_RULES, rule_for
 from mapguard.lint.results import LintResult
 from mapguard.source.discover import Selection, expand
+
+from .corpus import FIXTURES
 
 # Packages of the standard library with findings of several rules, one of them large.
 PACKAGES = ("net/http", "syscall", "internal/trace/traceviewer", "internal/profile",
@@ -92,9 +95,11 @@ def test_overlaps_across_shards_are_settled_as_in_the_whole_package(tmp_path: Pa
 
 def test_a_lead_shard_with_files_of_its_own_gives_the_whole_package_result(tmp_path: Path
                                                                            ) -> None:
-    # With every rule, the lead of two shards runs only the whole-package rules (its head
-    # start outweighs the files); with one whole-package rule selected it also checks files
-    # of its own, and the result is still the whole package's.
+    # With every rule, the whole-package rules are dealt out over the two shards (MG004 and
+    # MG014 to the lead, MG005 to the other), each shard checking files of its own as well
+    # (forget.go weighs most: it goes to the other shard, which starts lighter); with one
+    # whole-package rule selected the lead runs it, and the result is still the whole
+    # package's.
     (tmp_path / "go.mod").write_text("module example.com/p\n\ngo 1.24\n")
     (tmp_path / "handler.go").write_text(HANDLER)
     (tmp_path / "forget.go").write_text(FORGET.format(padding="x" * 4000))
@@ -104,10 +109,14 @@ def test_a_lead_shard_with_files_of_its_own_gives_the_whole_package_result(tmp_p
     expansion = expand(targets, tmp_path, Selection())
     every_rule = LintOptions(jobs=2, shard_bytes=1)
     work = split_work(list(expansion.targets), [every_rule], 2, 1)
-    assert [(unit.lead, len(unit.shard or ())) for unit in work] == [(True, 0), (False, 18)]
+    assert [(unit.lead, unit.whole, len(unit.shard or ())) for unit in work] == [
+        (True, {"MG004", "MG014"}, 17), (False, {"MG005"}, 1)]
+    assert tmp_path / "forget.go" in (work[1].shard or ())
+    assert summary(lint(targets, every_rule)) == summary(lint(targets, replace(
+        every_rule, jobs=1, shard_bytes=None)))
     two_rules = replace(every_rule, rules=tuple(rule_for(code) for code in ("MG003", "MG014")))
     work = split_work(list(expansion.targets), [two_rules], 2, 1)
-    assert [unit.lead for unit in work] == [True, False]
+    assert [(unit.lead, unit.whole) for unit in work] == [(True, {"MG014"}), (False, set())]
     assert all(unit.shard for unit in work)
     whole = lint(targets, replace(two_rules, jobs=1, shard_bytes=None))
     assert [f.rule for f in whole.findings] == ["MG003", "MG014"]
@@ -158,3 +167,44 @@ def test_a_getter_in_another_shard_is_reported_once_as_in_the_whole_package(tmp_
         assert [(f.rule, f.path.name, f.line) for f in whole.findings] == [
             ("MG014", "series.go", 14)]
         assert summary(lint(targets, options)) == summary(whole)
+
+
+# The corpus packages of the rules that analyse the package as a whole, and of following
+# calls from handlers and goroutines (MG004, MG005, MG008, MG014's shapes).
+CONCURRENCY_FIXTURES = ("mg004", "mg005", "mg008", "mg013")
+
+
+def test_concurrency_fixtures_split_by_rule_give_the_whole_package_result(tmp_path: Path
+                                                                          ) -> None:
+    # Each fixture padded with files enough to be split in two: MG004 (and the following of
+    # calls) runs in one shard, MG005 in the other, and their findings, and what following
+    # reached, are joined into exactly what the unsplit packages give, with every rule.
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "go.mod").write_text((FIXTURES / "corpus" / "go.mod").read_text())
+    copied = 0
+    for fixture in sorted((FIXTURES / "corpus").iterdir()):
+        if not fixture.is_dir() or not fixture.name.startswith(CONCURRENCY_FIXTURES):
+            continue
+        shutil.copytree(fixture, root / fixture.name)
+        for directory in {path.parent for path in (root / fixture.name).rglob("*.go")}:
+            name = next(line.split()[1] for path in sorted(directory.glob("*.go"))
+                        if not path.name.endswith("_test.go")
+                        for line in path.read_text().splitlines()
+                        if line.startswith("package "))
+            for index in range(2 * SHARD_MIN_FILES):
+                (directory / f"pad{index}.go").write_text(
+                    f"package {name}\n\nfunc pad{index}() {{}}\n")
+        copied += 1
+    assert copied >= 40
+    every_rule = LintOptions(jobs=2, shard_bytes=1)
+    expansion = expand([f"{root}/..."], root, Selection())
+    work = split_work(list(expansion.targets), [every_rule] * len(expansion.targets), 2, 1)
+    assert {frozenset(unit.whole or ()) for unit in work if unit.shard is not None} == {
+        frozenset({"MG004", "MG014"}), frozenset({"MG005"})}
+    for rules in (every_rule.rules, tuple(rule for rule in ALL_RULES if rule.on_by_default)):
+        split = lint([f"{root}/..."], replace(every_rule, rules=rules))
+        whole = lint([f"{root}/..."], replace(every_rule, rules=rules, jobs=1,
+                                              shard_bytes=None))
+        assert len({f.rule for f in whole.findings} & {"MG004", "MG005"}) == 2
+        assert summary(split) == summary(whole)

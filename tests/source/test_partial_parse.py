@@ -129,3 +129,18 @@ def test_a_place_inside_a_left_out_body_is_parsed_on_demand() -> None:
     assert node.start_byte == offset  # real offsets, not relative to the body
     statement = node.parent.parent.parent  # selector -> expression_list -> assignment
     assert statement.type == "assignment_statement"
+
+
+@pytest.mark.parametrize("path", sorted(
+    [*FIXTURES.glob("corpus*/**/*.go"), *DEMO.glob("**/*.go")]), ids=lambda p: p.name)
+def test_a_left_out_body_is_parsed_at_the_points_the_line_index_gives(path: Path) -> None:
+    # A left-out function's points are read from its declaration in the file's tree instead
+    # of a line index of the file: the same points, so the same parse of the body.
+    source = path.read_bytes()
+    spans = function_spans(source)
+    partial = parse_go_skipping(source, spans)
+    go_file = GoFile(path, source, partial, "p", {}, tuple(spans))
+    starts = line_starts(source)
+    for span in spans:
+        assert go_file._span_points(span) == (point_at(starts, span.start),
+                                              point_at(starts, span.end))

@@ -33,7 +33,7 @@ from mapguard.lint.modulewide import (
     visit_unit,
 )
 from mapguard.lint.overlaps import one_finding_per_problem
-from mapguard.lint.reach import CallOut
+from mapguard.lint.reach import PUBLISHING, CallOut
 from mapguard.lint.registry import ALL_RULES
 from mapguard.lint.results import DirResult, FileNote, LintResult, VersionNote
 from mapguard.lint.rule import (
@@ -81,11 +81,11 @@ PARALLEL_THRESHOLD_BYTES = 4_000_000
 SHARD_MIN_BYTES = 400_000
 SHARD_MIN_FILES = 8
 # Shards are balanced by expected cost: a byte of a _test.go file costs about this much of
-# one of other code, and each of the lead shard's whole-package rules about this share of the
-# rest (measured on large packages; only the balance, never a result, depends on them). With
-# two workers the lead then checks no file's candidates: it runs the whole-package rules (and
-# the following of calls) for every file, the other shard every other rule; split by file,
-# both would scan the package for the same fields and callers.
+# one of other code, and each whole-package rule a shard runs about this share of the rest
+# (measured on large packages; only the balance, never a result, depends on them). The
+# whole-package rules are dealt out over the shards, each run whole in one of them (split by
+# file, every shard would scan the package for the same fields and callers): with two
+# workers the lead runs MG004 and follows calls, the other MG005 and every other rule.
 TEST_FILE_WEIGHT = 0.25
 WHOLE_PACKAGE_SHARE = 0.5
 # Units go to the workers in batches of at most 1/(this x workers) of the expected cost not yet
@@ -139,9 +139,19 @@ class Work:
     target: DirTarget
     options: LintOptions
     shard: frozenset[Path] | None = None
-    # The one shard of a split package that runs the rules analysing the package as a whole
-    # (`Rule.whole_package`), for all its files.
+    # The one shard of a split package that follows calls across packages.
     lead: bool = True
+    # The rules analysing the package as a whole (`Rule.whole_package`) this shard of a split
+    # package runs, for all its files: each such rule runs in exactly one shard. None: every
+    # one in the lead, none in the others.
+    whole: frozenset[str] | None = None
+
+    def whole_codes(self) -> frozenset[str]:
+        """The whole-package rules this unit runs (for every file)."""
+        if self.whole is not None:
+            return self.whole
+        return frozenset(rule.code for rule in self.options.rules
+                         if rule.whole_package) if self.lead else frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +163,9 @@ class _Outcome:
     # suppresses it: the merge of the shards settles overlaps across them as the whole package
     # would (its `result` then holds no findings).
     raw: tuple[tuple[Finding, bool], ...] = ()
+    # What the shard's following of calls found (the lead's), likewise: it is merged with
+    # the findings of every shard, as the whole package merges it with its own.
+    reached: tuple[tuple[Finding, bool], ...] = ()
 
 
 def lint_expansion(
@@ -277,31 +290,49 @@ def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
         if jobs == 1 or count < 2:
             work.append(Work(target, target_options))
             continue
-        head_start = _head_start(target_options)
-        work.extend(Work(target, target_options, shard, lead=index == 0)
-                    for index, shard in enumerate(_shards(target, count, head_start)))
+        wholes = _whole_groups(target_options, count)
+        head_starts = [_head_start(whole) for whole in wholes]
+        # A shard with neither files nor rules of its own has nothing to do (the lead
+        # always stays: it follows calls).
+        work.extend(Work(target, target_options, shard, lead=index == 0, whole=wholes[index])
+                    for index, shard in enumerate(_shards(target, count, head_starts))
+                    if shard or wholes[index] or index == 0)
     return work
 
 
-def _head_start(options: LintOptions) -> float:
-    """The lead shard's expected cost besides its own files, as a share of the package's."""
-    return WHOLE_PACKAGE_SHARE * sum(1 for rule in options.rules if rule.whole_package)
+def _whole_groups(options: LintOptions, count: int) -> list[frozenset[str]]:
+    """The whole-package rules of `options` dealt out over `count` shards, one each in turn
+    from the lead (which also follows calls across packages): MG004 and MG005, each of which
+    builds the package's concurrency model, then run side by side instead of one after the
+    other in the lead, which was the long pole of a split package (nats-server's `server/`:
+    the lead 1.4 s, the other shard 0.4 s)."""
+    groups: list[set[str]] = [set() for _ in range(count)]
+    whole = [rule.code for rule in options.rules if rule.whole_package]
+    for index, code in enumerate(whole):
+        groups[index % count].add(code)
+    return [frozenset(group) for group in groups]
 
 
-def _shards(target: DirTarget, count: int, head_start: float = 0.0) -> list[frozenset[Path]]:
+def _head_start(whole: frozenset[str]) -> float:
+    """A shard's expected cost besides its own files (its whole-package rules), as a share
+    of the package's."""
+    return WHOLE_PACKAGE_SHARE * len(whole)
+
+
+def _shards(target: DirTarget, count: int, head_starts: Sequence[float] = ()
+            ) -> list[frozenset[Path]]:
     """The files of a directory in `count` groups of about equal cost (largest first, each
-    to the cheapest group). The first group starts with `head_start` (a share of the whole
-    cost): it is the lead, which also runs the whole-package rules (and, with head start
-    enough, may be left no file of its own)."""
+    to the cheapest group). A group starts with its `head_starts` entry (a share of the
+    whole cost), for the whole-package rules it runs; with head start enough it may be left
+    no file of its own."""
     weighed = sorted(((_file_weight(p), p) for p, _ in target.files), reverse=True)
     total = sum(weight for weight, _ in weighed)
-    groups: list[tuple[float, list[Path]]] = [(0.0, []) for _ in range(count)]
-    groups[0] = (head_start * total, [])
+    starts = [*head_starts, *[0.0] * count][:count]
+    groups: list[tuple[float, list[Path]]] = [(start * total, []) for start in starts]
     for weight, path in weighed:
         lightest = min(range(count), key=lambda i: groups[i][0])
         groups[lightest] = (groups[lightest][0] + weight, [*groups[lightest][1], path])
-    return [frozenset(paths) for index, (_, paths) in enumerate(groups)
-            if paths or (index == 0 and head_start > 0)]
+    return [frozenset(paths) for _, paths in groups]
 
 
 def _file_weight(path: Path) -> float:
@@ -326,11 +357,16 @@ def _merge_shards(work: list[Work], outcomes: list[_Outcome]
             merged.append((first.key, first.result, first.cached))
             continue
         results = [part.result for part in parts]
-        raw = dict.fromkeys(f for part in parts for f, _ in part.raw)
-        # An ignore comment names a rule on a line: what it suppresses is known by those.
-        suppressed = {(f.path, f.line, f.rule) for part in parts for f, hit in part.raw if hit}
         rules = next(u.options.rules for u in work if u.target.directory == directory)
-        findings = tuple(f for f in one_finding_per_problem(list(raw), rules)
+        # What following calls reached joins the findings of every shard, as in a whole run
+        # it joins the package's (the rules it is merged with may have run in another shard).
+        raw = _merged(dict.fromkeys(f for part in parts for f, _ in part.raw),
+                      [f for part in parts for f, _ in part.reached],
+                      frozenset(rule.code for rule in rules))
+        # An ignore comment names a rule on a line: what it suppresses is known by those.
+        suppressed = {(f.path, f.line, f.rule) for part in parts
+                      for f, hit in (*part.raw, *part.reached) if hit}
+        findings = tuple(f for f in one_finding_per_problem(raw, rules)
                          if (f.path, f.line, f.rule) not in suppressed)
         fixable = {f.path for f in findings if f.fix is not None}
         merged.append((parts[0].key, DirResult(
@@ -433,7 +469,7 @@ def _unit_size(unit: Work) -> float:
     if unit.shard is None:
         return unit.target.size
     share = len(unit.shard) / max(1, len(unit.target.files))
-    return unit.target.size * (share + (_head_start(unit.options) if unit.lead else 0.0))
+    return unit.target.size * (share + _head_start(unit.whole_codes()))
 
 
 _FORK = "fork" in multiprocessing.get_all_start_methods()
@@ -480,8 +516,9 @@ def _job(unit: Work) -> _Outcome:
     if unit.shard is None:
         result = analyse_dir(package_dir, options)
         return _Outcome(_with_errors(result, errors), key, cached=False)
-    result, raw = analyse_shard(package_dir, options, unit.shard, lead=unit.lead)
-    return _Outcome(_with_errors(result, errors), key, cached=False, raw=raw)
+    result, raw, reached = analyse_shard(package_dir, options, unit.shard, lead=unit.lead,
+                                         whole=unit.whole_codes())
+    return _Outcome(_with_errors(result, errors), key, cached=False, raw=raw, reached=reached)
 
 
 def _with_errors(result: DirResult, errors: tuple[FileError, ...]) -> DirResult:
@@ -491,21 +528,26 @@ def _with_errors(result: DirResult, errors: tuple[FileError, ...]) -> DirResult:
 def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:
     """Analyse every package of one directory (normally one, plus its external test
     package)."""
-    return _analyse(package_dir, options, None, lead=True)[0]
+    every = frozenset(rule.code for rule in options.rules if rule.whole_package)
+    return _analyse(package_dir, options, None, lead=True, whole=every)[0]
+
+
+Raw = tuple[tuple[Finding, bool], ...]
 
 
 def analyse_shard(package_dir: PackageDir, options: LintOptions, shard: frozenset[Path], *,
-                  lead: bool) -> tuple[DirResult, tuple[tuple[Finding, bool], ...]]:
+                  lead: bool, whole: frozenset[str]) -> tuple[DirResult, Raw, Raw]:
     """Check the candidates in the files of `shard` (the rest of the package is read for its
-    declarations, and for what the rules look up); the `lead` shard also runs the rules that
-    analyse the package as a whole, for all its files. The findings come back raw, each with
-    whether an ignore comment suppresses it, for the merge of the shards (the DirResult holds
-    none)."""
-    return _analyse(package_dir, options, shard, lead=lead)
+    declarations, and for what the rules look up), and run the `whole` rules (those that
+    analyse the package as a whole) for all its files; the `lead` shard also follows calls.
+    The findings come back raw, each with whether an ignore comment suppresses it, for the
+    merge of the shards (the DirResult holds none): the rules' own, then what the following
+    of calls reached."""
+    return _analyse(package_dir, options, shard, lead=lead, whole=whole)
 
 
 def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Path] | None, *,
-             lead: bool) -> tuple[DirResult, tuple[tuple[Finding, bool], ...]]:
+             lead: bool, whole: frozenset[str]) -> tuple[DirResult, Raw, Raw]:
     versions: set[VersionNote] = set()
     notes: list[FileNote] = []
 
@@ -539,15 +581,19 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
     # package does it once, in its lead shard.
     following = following_here((rule.code for rule in options.rules), text) if lead else (
         frozenset())
-    triggers = _triggers_by_file(package_dir, rules, options, shard, lead=lead)
+    triggers = _triggers_by_file(package_dir, rules, options, shard, whole=whole)
+    if "MG008" in following and shard is not None:
+        triggers = _whole_in_publishers(triggers, _triggers_by_file(
+            package_dir, rules, options, None, whole=whole))
     if following & {"MG004", "MG005", "MG014"}:
         triggers = _with_context_bodies(triggers)
     packages, errors = load_packages(package_dir, choose, None, judge, shard, triggers)
     findings: list[Finding] = []
     raw: list[tuple[Finding, bool]] = []
+    raw_reached: list[tuple[Finding, bool]] = []
     calls: list[CallOut] = []
     for package in packages:
-        found = rule_findings(package, rules, shard, lead=lead,
+        found = rule_findings(package, rules, shard, whole=whole,
                               advice_everywhere=options.advice_everywhere,
                               evidence=options.evidence)
         reached: list[Finding] = []
@@ -558,9 +604,11 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
             kept = list(_unsuppressed(package, one_finding_per_problem(found, rules)))
             findings.extend(_merged(kept, _unsuppressed(package, reached), _codes(options)))
         else:
+            # The following of calls and the rules it is merged with may run in different
+            # shards: the merge of the shards merges them.
             suppressed = _suppression(package)
-            raw.extend((finding, suppressed(finding))
-                       for finding in _merged(found, reached, _codes(options)))
+            raw.extend((finding, suppressed(finding)) for finding in found)
+            raw_reached.extend((finding, suppressed(finding)) for finding in reached)
     mine = [f for f in package_dir.files
             if not f.context_only and (shard is None or f.path in shard)]
     for source_file in mine:
@@ -568,11 +616,12 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
             notes.extend(ignore_warnings(source_file))
     # What --fix needs to tell whether a file changed on disk since it was read.
     fixable = {f.path for f in findings if f.fix is not None} | {
-        f.path for f, _ in raw if f.fix is not None}
+        f.path for f, _ in (*raw, *raw_reached) if f.fix is not None}
     digests = tuple((f.path, content_digest(f.content)) for f in package_dir.files
                     if f.path in fixable)
     return DirResult(tuple(findings), tuple(errors), len(mine), tuple(versions),
-                     tuple(notes), digests, tuple(dict.fromkeys(calls))), tuple(raw)
+                     tuple(notes), digests, tuple(dict.fromkeys(calls))), tuple(raw), tuple(
+        raw_reached)
 
 
 def _with_context_bodies(triggers: Callable[[Path, bytes], tuple[TextPattern, ...] | None]
@@ -584,19 +633,35 @@ def _with_context_bodies(triggers: Callable[[Path, bytes], tuple[TextPattern, ..
     return with_contexts
 
 
+def _whole_in_publishers(triggers: Callable[[Path, bytes], tuple[TextPattern, ...] | None],
+                         whole: Callable[[Path, bytes], tuple[TextPattern, ...] | None]
+                         ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
+    """The triggers, but those of the whole package (`whole`) in a file that may publish a
+    map: following calls from publishers (MG008) looks at the calls in every body of such
+    a file that is parsed, and a whole run parses the bodies of every rule there. (Without
+    this, a split package lost the MG008 findings of publishers outside the lead's files.)"""
+    def in_publishers(path: Path, source: bytes) -> tuple[TextPattern, ...] | None:
+        if any(marker in source for marker in PUBLISHING):
+            return whole(path, source)
+        return triggers(path, source)
+    return in_publishers
+
+
 def _triggers_by_file(package_dir: PackageDir, rules: Sequence[Rule], options: LintOptions,
-                      shard: frozenset[Path] | None, *, lead: bool
+                      shard: frozenset[Path] | None, *, whole: frozenset[str]
                       ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
     """The body triggers of a file: those of the rules that look at candidates in it. In a
     split package, in the shard's own files the rules the shard runs, in the other files only
-    the lead's whole-package rules; in test and tool code only the rules that report there
+    its `whole` (whole-package) rules; in test and tool code only the rules that report there
     (rule_findings does not look at the others' candidates in such files)."""
     if shard is None:
         return _triggers_outside_support(package_dir, rules, options)
     own = _triggers_outside_support(
-        package_dir, [rule for rule in rules if lead or not rule.whole_package], options)
+        package_dir, [rule for rule in rules if not rule.whole_package or rule.code in whole],
+        options)
     others = _triggers_outside_support(
-        package_dir, [rule for rule in rules if lead and rule.whole_package], options)
+        package_dir, [rule for rule in rules if rule.whole_package and rule.code in whole],
+        options)
     return lambda path, source: own(path, source) if path in shard else others(path, source)
 
 
@@ -689,12 +754,12 @@ def content_digest(content: bytes) -> str:
 
 
 def rule_findings(package: Package, rules: Sequence[Rule],
-                  shard: frozenset[Path] | None = None, *, lead: bool = True,
+                  shard: frozenset[Path] | None = None, *, whole: frozenset[str] | None = None,
                   advice_everywhere: bool = False,
                   evidence: ProfileEvidence | None = None) -> list[Finding]:
     """What the rules report, before overlaps and ignore comments are settled: with `shard`,
-    in its files only, except that the `lead` shard runs the whole-package rules for every
-    file (and the other shards do not run them)."""
+    in its files only, except that the whole-package rules of `whole` (None: all) run for
+    every file (and the others not at all)."""
     info = TypeInfo(package)
     support = {go_file.path for go_file in package.files if is_support_code(go_file, package)}
     only_support = len(support) == len(package.files)
@@ -702,7 +767,7 @@ def rule_findings(package: Package, rules: Sequence[Rule],
     for rule in rules:
         owned = shard
         if rule.whole_package and shard is not None:
-            if not lead:
+            if whole is not None and rule.code not in whole:
                 continue
             owned = None
         skip_support = not rule.in_support_code and not advice_everywhere

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tree_sitter import Node, Tree
+from tree_sitter import Node, Point, Tree
 
 from mapguard.goversion import GoVersion
 from mapguard.source.gomod import GoModule
@@ -98,11 +98,20 @@ class GoFile:
     def _body_tree(self, span: FunctionSpan) -> Tree:
         tree = self._bodies.get(span.start)
         if tree is None:
-            starts = self._line_index()
-            points = (point_at(starts, span.start), point_at(starts, span.end))
             tree = self._bodies[span.start] = parse_go_range(self.source, span.start, span.end,
-                                                             points)
+                                                             self._span_points(span))
         return tree
+
+    def _span_points(self, span: FunctionSpan) -> tuple[Point, Point]:
+        """The row/column points of a left-out function's start and end: those of its
+        declaration in the file's tree (only the body was left out, and the parse kept the
+        real points), else from the file's line index. The index costs a pass over every
+        line of the file, the most of a lazily parsed body in a large test file."""
+        node = self.tree.root_node.named_descendant_for_byte_range(span.start, span.end)
+        if node is not None and node.start_byte == span.start and node.end_byte == span.end:
+            return node.start_point, node.end_point
+        starts = self._line_index()
+        return point_at(starts, span.start), point_at(starts, span.end)
 
     def text(self, node: Node) -> str:
         return self.source[node.start_byte : node.end_byte].decode("utf-8", "replace")

@@ -718,6 +718,6 @@ RULE = Rule(
     bodies=_NIL_CHECKS,
     in_tests=False,  # `_context_verdict`: tests run under `go test -race`
     # Its verdicts ask the package's concurrency model, which MG004 builds too: in a split
-    # package the lead shard builds it once for both.
+    # package it runs in one shard for every file (beside MG004's, with two or more).
     whole_package=True,
 )
