@@ -70,7 +70,9 @@ def _toolchain(path: Path) -> GoToolchain:
 def _pull_program(directory: Path, names: list[str], go_line: str) -> None:
     (directory / "go.mod").write_text(f"module example.com/pull\n\ngo {go_line}\n")
     (directory / "empty.s").write_text("")  # lets the functions be declared without a body
-    lines = ["package main", "", 'import _ "unsafe"', ""]
+    # reflect linked, as in any real program that pulls its map functions (fmt imports it):
+    # without it reflect.* names are "not defined" whatever the release says about them.
+    lines = ["package main", "", "import (", '\t_ "reflect"', '\t_ "unsafe"', ")", ""]
     for index, name in enumerate(names):
         lines += [f"//go:linkname pulled{index} {name}", f"func pulled{index}()", ""]
     pulled = ", ".join(f"pulled{index}" for index in range(len(names)))

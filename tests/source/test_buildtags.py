@@ -16,6 +16,7 @@ from mapguard.source.buildtags import (
     KNOWN_ARCH,
     KNOWN_OS,
     in_linux_amd64_build,
+    left_out_by_release,
     left_out_everywhere,
 )
 
@@ -87,12 +88,52 @@ def test_lint_skips_such_a_file_with_a_note_and_reports_a_broken_built_one(
     result = lint([f"{tmp_path}/..."], LintOptions(jobs=1))
     assert result.errors == ()
     notes = [n.message for n in result.notes if n.path.name == "version_check.go"]
+    # Left out for its release tag before it is even parsed, as the go command leaves it out.
+    assert len(notes) == 1 and notes[0].startswith("not analysed: its build constraint")
+    assert "(//go:build !go1.17) leaves it out of every build with Go 1.24 or newer" in notes[0]
+
+    (tmp_path / "version_check.go").write_text("//go:build ignore\n" + NOT_GO)
+    ignored = lint([f"{tmp_path}/..."], LintOptions(jobs=1))
+    assert ignored.errors == ()
+    notes = [n.message for n in ignored.notes if n.path.name == "version_check.go"]
     assert len(notes) == 1 and notes[0].startswith("not analysed: syntax error")
-    assert "(//go:build !go1.17) leaves it out of every build with Go 1.24" in notes[0]
+    assert "(//go:build ignore) leaves it out of every build with Go 1.24" in notes[0]
 
     (tmp_path / "version_check.go").write_text("//go:build linux\n" + NOT_GO)
     broken = lint([f"{tmp_path}/..."], LintOptions(jobs=1))
     assert [e.path.name for e in broken.errors] == ["version_check.go"]
+
+
+@pytest.mark.parametrize(("header", "dead"), [
+    ("//go:build !go1.13\n", True),  # goccy/go-json's map112.go in a go 1.19 module
+    ("// +build !go1.13\n", True),
+    ("//go:build go1.13\n", False),
+    ("//go:build !go1.30\n", False),  # the toolchains up to Go 1.29 read it
+    ("//go:build linux && !go1.17\n", True),
+    ("//go:build ignore || !go1.17\n", False),  # tags other than releases are free
+    ("//go:build ignore\n", False),  # `go run gen.go` files: not a release question
+    ("//go:build linux\n", False),
+    ("", False),
+])
+def test_files_no_toolchain_able_to_build_the_module_reads(header: str, dead: bool) -> None:
+    source = (header + "\npackage gaia\n").encode()
+    assert (left_out_by_release(source, GoVersion(1, 19)) is not None) is dead
+
+
+def test_lint_leaves_out_a_file_for_old_toolchains(tmp_path: Path) -> None:
+    """Twins split by release tags declare the same names: only the one a toolchain able to
+    build the module reads is analysed (MG009 on the other would warn about code no linker
+    sees)."""
+    (tmp_path / "go.mod").write_text("module example.com/gaia\n\ngo 1.19\n")
+    (tmp_path / "empty.s").write_text("")
+    pull = ('package gaia\n\nimport "unsafe"\n\n//go:linkname mapiterinit '
+            'runtime.mapiterinit\nfunc mapiterinit(t, m, it unsafe.Pointer)\n')
+    (tmp_path / "map112.go").write_text("//go:build !go1.13\n\n" + pull)
+    (tmp_path / "map113.go").write_text("//go:build go1.13\n\n" + pull)
+    result = lint([f"{tmp_path}/..."], LintOptions(jobs=1))
+    assert result.errors == ()
+    assert [(f.path.name, f.rule) for f in result.findings] == [("map113.go", "MG009")]
+    assert [n.path.name for n in result.notes] == ["map112.go"]
 
 
 LINUX_AMD64_CASES = {

@@ -10,7 +10,9 @@ Every entry was derived from a real toolchain, and tests/lint/test_gofacts.py ch
   name MG009 knows: it links, it refuses the pull (`invalid reference to <name>`; only
   `-ldflags=-checklinkname=0` builds it), or the symbol does not exist (`relocation target <name>
   not defined`). Each name was built as a pull, one program per name, with go1.19.8, go1.22.0,
-  go1.23.0, go1.24.0, go1.25.0, go1.26.8 and go1.27.3. The test rebuilds the bundled toolchain's
+  go1.23.0, go1.24.0, go1.25.0, go1.26.8 and go1.27.3, in a program that links reflect (as every
+  program importing fmt does: without it, reflect's own names are "not defined" whatever the
+  release says about them). The test rebuilds the bundled toolchain's
   column on every run, and any other column when `MAPGUARD_FACT_TOOLCHAINS` names that
   toolchain's `go` binary.
 - `MAP_FUNCTION_TYPES`: what the runtime's map functions take, by release (read from each
@@ -103,9 +105,10 @@ LINKNAME_PULLS = MappingProxyType({
     "reflect.makemap": "LLLLLLL",
     "reflect.mapaccess": "LLLLLLL",
     "reflect.mapaccess_faststr": "LLLLLLL",
-    "reflect.mapassign": "LUUUUUU",  # renamed reflect.mapassign0
+    # Since Go 1.22 a Go wrapper around mapassign0; go1.23+ keep it pullable (goccy/go-json).
+    "reflect.mapassign": "LLLLLLL",
     "reflect.mapassign0": "ULLLLLL",
-    "reflect.mapassign_faststr": "LUUUUUU",  # renamed reflect.mapassign_faststr0
+    "reflect.mapassign_faststr": "LLRRRRR",  # a wrapper too, but not pushed for pulls
     "reflect.mapassign_faststr0": "ULLLLLL",
     "reflect.mapdelete": "LLLLLLL",
     "reflect.mapdelete_faststr": "LLLLLLL",

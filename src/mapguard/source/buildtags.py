@@ -56,6 +56,33 @@ def left_out_everywhere(source: bytes, version: GoVersion) -> str | None:
     return None if any(_holds(expression, tags) for tags in _builds(expression, version)) else line
 
 
+def left_out_by_release(source: bytes, version: GoVersion) -> str | None:
+    """The file's constraint line when its `go1.N` terms alone keep it out of every build with
+    `version` or newer, whatever the other tags (`//go:build !go1.13`, a shim for toolchains the
+    module cannot be built with); None otherwise. Every other tag it names is taken as free to be
+    on or off, each independently of the rest: a file any such build might read is kept."""
+    if b"go1." not in source[:4096]:
+        return None
+    constraint = _constraint(source)
+    if constraint is None:
+        return None
+    line, expression = constraint
+    named = _tags_of(expression)
+    releases = {tag for tag in named if _RELEASE.fullmatch(tag)}
+    free = sorted(named - releases)
+    if not releases or len(free) > 10:
+        return None
+    minors = sorted({version.minor, *(n for tag in releases
+                                      if (n := int(tag[4:])) > version.minor)})
+    for minor in minors:
+        toolchain = {f"go1.{n}" for n in range(1, minor + 1)}
+        for on in itertools.product((True, False), repeat=len(free)):
+            tags = toolchain | {tag for tag, flag in zip(free, on, strict=True) if flag}
+            if _holds(expression, frozenset(tags)):
+                return None
+    return line
+
+
 def in_linux_amd64_build(file_name: str, source: bytes, version: GoVersion) -> bool:
     """Whether `go build` for linux/amd64 (cgo on, no `-tags`) with `version` reads the file:
     its name's `_GOOS`/`_GOARCH` suffixes and its constraint both allow it. Where a message
