@@ -152,6 +152,8 @@ API_SINCE = MappingProxyType({
     "sync.OnceValue": GoVersion(1, 21),
     "maps.Clone": GoVersion(1, 21),
     "clear": GoVersion(1, 21),
+    "hash/maphash.String": GoVersion(1, 19),
+    "hash/maphash.Bytes": GoVersion(1, 19),
     "hash/maphash.Comparable": GoVersion(1, 24),
     "sync.(*WaitGroup).Go": GoVersion(1, 25),
 })

@@ -24,9 +24,9 @@ func strhash(p unsafe.Pointer, h uintptr) uintptr
 ```
 
 ## Use instead
-`hash/maphash` (`maphash.String`, `maphash.Bytes`, and `maphash.Comparable` since Go 1.24) for
-hashing; `reflect` (`Value.MapIndex`, `SetMapIndex`, `MapRange`) for generic map access; the
-`maps` package for copying and iteration.
+`hash/maphash` (`maphash.String` and `maphash.Bytes` since Go 1.19, `maphash.Comparable` since
+Go 1.24) for hashing; `reflect` (`Value.MapIndex`, `SetMapIndex`, `MapRange`) for generic map
+access; the `maps` package for copying and iteration.
 
 ## When it is a false alarm
 Never for code that must keep building on new Go releases. Code pinned to one toolchain and
@@ -109,8 +109,9 @@ def _message(target: str) -> str:
         f"{_map_types()}, so a pull written for the hmap layout of older releases is silently "
         f"wrong wherever it still links")
     comparable = API_SINCE["hash/maphash.Comparable"]
-    replacement = (f"hash/maphash (maphash.String, maphash.Bytes; maphash.Comparable since Go "
-                   f"{comparable})" if hashing else
+    strings = API_SINCE["hash/maphash.String"]
+    replacement = (f"hash/maphash (maphash.String and maphash.Bytes since Go {strings}, "
+                   f"maphash.Comparable since Go {comparable})" if hashing else
                    "reflect (MapIndex, SetMapIndex, MapRange) or the maps package")
     return (f"//go:linkname pulls the runtime map internal {target}: {status}{layout}. Use "
             f"{replacement} instead")
