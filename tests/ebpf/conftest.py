@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mapguard.ebpf.tracefs import find_tracefs
+from mapguard.errors import ToolError
 from tests.realparts import missing_real_part, require_executable
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "ebpf" / "growth"
@@ -31,9 +33,12 @@ def uprobes() -> None:
     """Root, tracefs uprobe events and perf_event_open: what `mapguard ebpf` needs."""
     if os.geteuid() != 0:
         missing_real_part("mapguard ebpf needs root (uprobes through tracefs and perf)")
-    if not any(Path(root, "uprobe_events").exists()
-               for root in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")):
-        missing_real_part("no tracefs uprobe_events on this kernel (CONFIG_UPROBE_EVENTS)")
+    try:
+        # What the command itself does: find tracefs, mounting it where nothing is mounted yet
+        # (a fresh machine may have the empty /sys/kernel/tracing and no mount).
+        find_tracefs()
+    except ToolError as error:
+        missing_real_part(str(error))
 
 
 @pytest.fixture(scope="session")
