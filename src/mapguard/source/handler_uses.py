@@ -62,21 +62,34 @@ def function_used_as_handler(sources: Iterable[bytes], name: str) -> bool:
     not a handler when some file calls it with two plain arguments (`setup(w, r)`) and none
     takes it as a value (`http.HandleFunc("/", name)`, a route table). The call's caller is
     then what runs per request, and the analysis follows the call from there."""
-    pattern = re.compile(rb"(?<![\w.])" + re.escape(name.encode())
-                         + rb"\b(\s*\(\s*[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s*\)|\s*\()?")
-    called = taken = False
+    pattern = re.compile(rb"(?<![\w.])(" + re.escape(name.encode()) + rb")\b" + _USE_AFTER)
+    found = _uses_in(sources, pattern, [name])[name]
+    return found[1] or not found[0]
+
+
+# After a name: a call with two plain arguments (a request passed on), another call, or neither
+# (the name taken as a value).
+_USE_AFTER = rb"(\s*\(\s*[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s*\)|\s*\()?"
+
+
+def _uses_in(sources: Iterable[bytes], pattern: re.Pattern[bytes], names: list[str]
+             ) -> dict[str, list[bool]]:
+    """[called with two plain arguments, taken as a value] per name that `pattern` (groups:
+    the name, then `_USE_AFTER`) finds, outside comments and `func` declarations."""
+    found = {name: [False, False] for name in names}
     for source in sources:
         for match in pattern.finditer(source):
             line_start = source.rfind(b"\n", 0, match.start()) + 1
             before = source[line_start:match.start()]
             if b"//" in before or before.rstrip().endswith(b"func"):
-                continue  # a comment, or the declaration itself
-            call = match.group(1)
+                continue  # a comment naming it uses it neither way; nor does its declaration
+            seen = found[match.group(1).decode()]
+            call = match.group(2)
             if call is None:
-                taken = True
+                seen[1] = True
             elif call.rstrip().endswith(b")"):
-                called = True
-    return taken or not called
+                seen[0] = True
+    return found
 
 
 def uses(root: Path, names: Iterable[str]) -> dict[str, tuple[bool, bool]]:
@@ -85,21 +98,9 @@ def uses(root: Path, names: Iterable[str]) -> dict[str, tuple[bool, bool]]:
     wanted = sorted(set(names))
     missing = [name for name in wanted if (root, name) not in _USES]
     if missing:
-        found = {name: [False, False] for name in missing}
-        pattern = re.compile(
-            rb"\.(" + b"|".join(re.escape(n.encode()) for n in missing)
-            + rb")\b(\s*\(\s*[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s*\)|\s*\()?")
-        for source in module_sources(root):
-            for match in pattern.finditer(source):
-                line_start = source.rfind(b"\n", 0, match.start()) + 1
-                if b"//" in source[line_start:match.start()]:
-                    continue  # a comment naming the method uses it neither way
-                seen = found[match.group(1).decode()]
-                call = match.group(2)
-                if call is None:
-                    seen[1] = True
-                elif call.rstrip().endswith(b")"):
-                    seen[0] = True
+        pattern = re.compile(rb"\.(" + b"|".join(re.escape(n.encode()) for n in missing)
+                             + rb")\b" + _USE_AFTER)
+        found = _uses_in(module_sources(root), pattern, missing)
         for name, (called, taken) in found.items():
             _USES[root, name] = (called, taken)
     return {name: _USES[root, name] for name in wanted}
