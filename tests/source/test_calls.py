@@ -57,6 +57,8 @@ def _named_as_handed(source: bytes, name: str) -> bool:
 @given(st.lists(HANDING, max_size=12))
 @example(["once.Do(", " " * 130, "f)"])  # the name too far from the call: not handed
 @example(["x.", "OnceFunc(", "f)", ".Do("])
+@example(["once.Do(", "x.", "\n", "f)"])  # a selector broken after its dot: handed
+@example(["once.Do(", "x.", "\n", "\t", "f)"])
 @settings(max_examples=400, deadline=None)
 def test_names_read_from_the_once_calls_are_those_found_name_by_name(pieces: list[str]) -> None:
     # run_by_once reads every name handed to a Once from the calls, once per package; each

@@ -143,8 +143,9 @@ def every_call_site(package: Package, info: TypeInfo, callee: FuncDecl,
 
 # What precedes a function handed to a Once: `once.Do(`, `sync.OnceFunc(`, `sync.OnceValue[T](`,
 # then an optional receiver chain (`x.`, `s.cfg.`), right before the function's name.
+# A selector may break its line after a dot (`once.Do(s.\n\tinit)`), never before one.
 _ONCE_CALL_BEFORE = re.compile(
-    rb"(?:\.Do|\bOnceFunc|\bOnceValues?(?:\[[^\]\n]*\])?)\(\s*(?:[\w.]+\.)?$")
+    rb"(?:\.Do|\bOnceFunc|\bOnceValues?(?:\[[^\]\n]*\])?)\(\s*(?:(?:\w+[ \t]*\.\s*)+)?\Z")
 _CLOSING = re.compile(rb"\s*\)")
 # The byte right before the name when _ONCE_CALL_BEFORE can match: its last character, or a
 # newline (`$` also matches before one). A cheap look that spares most hits the search.
@@ -159,7 +160,8 @@ def run_by_once(package: Package, function_name: str) -> bool:
 
 # A function handed to a Once, read from the call's side: the name before the closing `)`.
 _ONCE_HANDED = re.compile(
-    rb"(?:\.Do|\bOnceFunc|\bOnceValues?(?:\[[^\]\n]*\])?)\(\s*(?:[\w.]+\.)?(?P<name>\w+)\s*\)")
+    rb"(?:\.Do|\bOnceFunc|\bOnceValues?(?:\[[^\]\n]*\])?)\(\s*(?:(?:\w+[ \t]*\.\s*)+)?"
+    rb"(?P<name>\w+)\s*\)")
 _ONCE_LITERALS = (b".Do(", b"OnceFunc(", b"OnceValue")
 
 
