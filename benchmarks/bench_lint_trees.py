@@ -54,9 +54,13 @@ def main() -> int:
     if toolchain is None:
         print("no Go toolchain: run `python3 dev.py test` first")
         return 1
-    trees: list[Path] = args.trees or [
+    trees: list[Path] = [tree.resolve() for tree in args.trees] or [
         *(TREES_HOME / name for name in DEFAULT_TREES if (TREES_HOME / name).is_dir()),
         toolchain.goroot / "src"]
+    missing = [str(tree) for tree in trees if not tree.is_dir()]
+    if missing:
+        print(f"not a directory: {', '.join(missing)}")
+        return 2
     gofmt = str(toolchain.goroot / "bin" / "gofmt")
     compileall.compile_dir(Path(mapguard.__file__).parent, quiet=1)
     against_env: dict[str, str] | None = None
