@@ -359,6 +359,10 @@ class TypeInfo:
             return self._index_type(expr, go_file)
         if kind == "type_assertion_expression":
             return self.type_node(expr.child_by_field_name("type"), go_file)
+        if kind == "type_conversion_expression":
+            converted, dereferenced = self.conversion(expr, go_file)
+            return deref(converted) if dereferenced and isinstance(converted, PointerTo) \
+                else UNKNOWN if dereferenced else converted
         if kind == "func_literal":
             return FuncOf(
                 tuple(parameter_types(expr.child_by_field_name("parameters"), go_file.imports)),
@@ -375,6 +379,19 @@ class TypeInfo:
         if kind == "slice_expression":
             return self.type_of(expr.child_by_field_name("operand") or expr, go_file)
         return UNKNOWN
+
+    def conversion(self, expr: Node, go_file: GoFile) -> tuple[GoType, bool]:
+        """The target type of what the grammar reads as a `type_conversion_expression`, and
+        whether the result is then dereferenced. `(*node[T])(p)` converts to `*node[T]` (a
+        generic type the grammar cannot take for an expression); `*(*M)(p)` is read with
+        `*(*M)` as its type, but Go binds the conversion first: it converts to `*M`, then
+        dereferences."""
+        declared = expr.child_by_field_name("type")
+        if declared is not None and declared.type == "pointer_type" and (
+                declared.named_child_count
+                and declared.named_children[0].type == "parenthesized_type"):
+            return self.type_node(declared.named_children[0], go_file), True
+        return self.type_node(declared, go_file), False
 
     def symbol_type(self, symbol: Symbol) -> GoType:
         """The type of a declared name (its declaring identifier does not resolve to it)."""

@@ -351,6 +351,9 @@ def _record_result(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) -> N
         if conversion is not None:
             _record_result_use(slot, conversion, go_file, info)
         return
+    if parent is not None and parent.type == "type_conversion_expression":
+        _record_result_use(slot, parent, go_file, info)  # `(*node[T])(atomic.LoadPointer(…))`
+        return
     if _returned(call):
         slot.disqualified = True  # handed out untyped: its use is out of sight
         return
@@ -370,6 +373,8 @@ def _record_result(slot: Slot, call: Node, go_file: GoFile, info: TypeInfo) -> N
                 use = use.parent
             if use is not None and use.type == "argument_list" and use.parent is not None:
                 _record_result_use(slot, use.parent, go_file, info)
+            elif use is not None and use.type == "type_conversion_expression":
+                _record_result_use(slot, use, go_file, info)
             elif _returned(node):
                 slot.disqualified = True
 
@@ -404,6 +409,9 @@ def _handed_to_atomic(node: Node, go_file: GoFile) -> bool:
 
 def _conversion_type(call: Node, go_file: GoFile, info: TypeInfo) -> GoType | None:
     """T for a conversion `(*T)(x)`; None when `call` is not a pointer conversion."""
+    if call.type == "type_conversion_expression":  # `(*node[T])(x)`, `*(*M)(x)`
+        converted, _dereferenced = info.conversion(call, go_file)
+        return converted if isinstance(converted, PointerTo) else None
     if call.type != "call_expression":
         return None
     function = call.child_by_field_name("function")
