@@ -35,7 +35,7 @@ from mapguard.source.calls import call_sites
 from mapguard.source.handler_uses import module_sources
 from mapguard.source.package import FuncDecl, GoFile, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
-    _WORD_BYTES,
+    WORD_BYTES,
     TypeInfo,
     call_with_argument,
     enclosing_function,
@@ -591,7 +591,7 @@ def _assigned_name(source: bytes, make: int) -> str | None:
         return None
     end = len(source[:end].rstrip(_BLANKS))
     begin = end
-    while begin > 0 and source[begin - 1] in _WORD_BYTES:
+    while begin > 0 and source[begin - 1] in WORD_BYTES:
         begin -= 1
     if begin == end or source[begin] in _DIGITS:
         return None

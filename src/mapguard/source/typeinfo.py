@@ -108,7 +108,7 @@ def _decl_node(symbol: Symbol) -> tuple[int, int, int]:
     return (file_id, node.start_byte, node.end_byte)
 
 
-_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def word_hits(source: bytes, name: str, start: int = 0, end: int | None = None, *,
@@ -122,9 +122,9 @@ def word_hits(source: bytes, name: str, start: int = 0, end: int | None = None, 
     while (begin := source.find(needle, position, stop)) >= 0:
         finish = begin + length
         position = finish
-        if begin > 0 and source[begin - 1] in _WORD_BYTES:
+        if begin > 0 and source[begin - 1] in WORD_BYTES:
             continue
-        if finish < len(source) and source[finish] in _WORD_BYTES:
+        if finish < len(source) and source[finish] in WORD_BYTES:
             continue
         if not followed_by_paren and source[finish:finish + 1] == b"(":
             continue
