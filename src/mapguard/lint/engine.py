@@ -445,8 +445,10 @@ def _worker_pool(work: list[Work], jobs: int) -> Iterator[Pool | None]:
     # collection, 15-20 ms of hugo's lint. It stays frozen: reference counting still frees
     # what of it dies, only a cycle among it waits for the process's end.
     gc.freeze()
+    from mapguard.lint.workers import LintPool
+
     try:
-        with context.Pool(processes=min(jobs, len(work))) as pool:
+        with LintPool(processes=min(jobs, len(work)), context=context) as pool:
             yield pool
     finally:
         _SHARED_WORK = None
