@@ -92,8 +92,9 @@ def expand(targets: Iterable[str], cwd: Path, selection: Selection) -> Expansion
             continue
         roots.append(_root(target, cwd))
         for path, explicit in paths:
-            by_dir.setdefault(path.parent, {})
-            by_dir[path.parent][path] = by_dir[path.parent].get(path, False) or explicit
+            # One parent per file (each `.parent` is a new Path, hashed afresh: 5 ms of etcd).
+            in_dir = by_dir.setdefault(path.parent, {})
+            in_dir[path] = in_dir.get(path, False) or explicit
     found: list[DirTarget] = []
     for directory in sorted(by_dir):
         files = tuple(sorted(by_dir[directory].items()))
