@@ -180,8 +180,9 @@ def test_a_split_package_hands_on_the_calls_of_every_part(shop: Path) -> None:
 VISITS: list[Path] = []
 
 
-def _recording_visit_job(task: tuple[modulewide.Unit, LintOptions]) -> DirResult:
-    (VISITS[0] / f"{os.getpid()}-{task[0].target.directory.name}").touch()
+def _recording_visit_job(task: tuple[int, modulewide.Unit, LintOptions | int]
+                         ) -> tuple[int, DirResult]:
+    (VISITS[0] / f"{os.getpid()}-{task[1].target.directory.name}").touch()
     return REAL_VISIT_JOB(task)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -188,7 +189,8 @@ def lint_expansion(
             cache.put_many((key, result) for key, result, cached in merged
                            if key is not None and not cached)
         results = [result for _, result, _ in merged]
-        results = _followed_across_packages(targets, per_dir, results, cache, pool)
+        results = _followed_across_packages(targets, per_dir, results, cache, pool,
+                                            _shared_indexes(work) if _FORK else None)
         if cache is not None:
             cache.close()
     return LintResult(
@@ -206,10 +208,14 @@ def lint_expansion(
 
 def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOptions],
                               results: list[DirResult], cache: LintCache | None,
-                              pool: Pool | None = None) -> list[DirResult]:
+                              pool: Pool | None = None, shared: dict[Path, int] | None = None
+                              ) -> list[DirResult]:
     """The results with what following calls across the module's packages found (MG004,
     MG005, MG008; `mapguard.lint.modulewide`). The visits of a round are independent: with
-    `pool`, its workers make them (the cache is read and written here, as for packages)."""
+    `pool`, its workers make them, biggest first (the cache is read and written here, as for
+    packages). With `shared` (a directory's index in the job list forked workers inherit), a
+    visit's options cross the pipe as that index: pickled, a run's options (the rules with
+    their documentation) are 59 kB."""
     by_dir = {target.directory: result for target, result in zip(targets, results, strict=True)}
     if not any(result.calls for result in results):
         return results
@@ -229,12 +235,13 @@ def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOption
                 keys[index] = key = visit_key(unit, options.selection, _options_fingerprint(
                     options, unit.target.directory))
                 found[index] = cache.get(key) if key is not None else None
-        missing = [index for index, result in enumerate(found) if result is None]
-        # Evidence (lint --profile) plays no part in following calls: it stays here.
-        tasks = [(units[index], replace(options_of[units[index].target.directory],
-                                        evidence=None)) for index in missing]
-        for index, result in zip(missing, pool.map(_visit_job, tasks, chunksize=1),
-                                 strict=True):
+        # Biggest first: a round lasts as long as its slowest worker.
+        missing = sorted((index for index, result in enumerate(found) if result is None),
+                         key=lambda index: units[index].target.size, reverse=True)
+        tasks = [(index, units[index], _visit_options(
+            options_of[units[index].target.directory], shared, units[index].target.directory))
+            for index in missing]
+        for index, result in pool.imap_unordered(_visit_job, tasks, chunksize=1):
             found[index] = result
             key = keys[index]
             if cache is not None and key is not None:
@@ -266,10 +273,32 @@ def _visit(unit: Unit, options: LintOptions, cache: LintCache | None) -> DirResu
         _options_fingerprint(options, unit.target.directory), cache, _suppressed_in)
 
 
-def _visit_job(task: tuple[Unit, LintOptions]) -> DirResult:
-    """A visit in a worker process (the parent reads and writes the cache)."""
-    unit, options = task
-    return _visit(unit, options, None)
+def _visit_options(options: LintOptions, shared: dict[Path, int] | None, directory: Path
+                   ) -> LintOptions | int:
+    """What tells a worker a visit's options: the index of a unit of the directory in the
+    inherited job list, else the options (without evidence: `lint --profile` plays no part
+    in following calls)."""
+    if shared is not None and directory in shared:
+        return shared[directory]
+    return replace(options, evidence=None)
+
+
+def _shared_indexes(work: list[Work]) -> dict[Path, int]:
+    """Each directory's first unit in the job list."""
+    indexes: dict[Path, int] = {}
+    for index, unit in enumerate(work):
+        indexes.setdefault(unit.target.directory, index)
+    return indexes
+
+
+def _visit_job(task: tuple[int, Unit, LintOptions | int]) -> tuple[int, DirResult]:
+    """A visit in a worker process (the parent reads and writes the cache), with the index
+    of its unit in the round."""
+    index, unit, options = task
+    if isinstance(options, int):
+        assert _SHARED_WORK is not None
+        options = replace(_SHARED_WORK[options].options, evidence=None)
+    return index, _visit(unit, options, None)
 
 
 def _suppressed_in(package: Package, findings: list[Finding]) -> list[Finding]:
@@ -410,8 +439,16 @@ def _worker_pool(work: list[Work], jobs: int) -> Iterator[Pool | None]:
     # Forked workers inherit the job list: only indexes cross the pipe.
     _SHARED_WORK = work
     context = multiprocessing.get_context("fork" if _FORK else "spawn")
+    # What is alive now (the imported code, the job list) lives as long as the run: frozen,
+    # the collector leaves it alone, in the workers (their collections then touch only their
+    # own objects, not the pages they share with this process) and here, at the exit's
+    # collection, 15-20 ms of hugo's lint. It stays frozen: reference counting still frees
+    # what of it dies, only a cycle among it waits for the process's end.
+    gc.freeze()
+    from mapguard.lint.workers import LintPool
+
     try:
-        with context.Pool(processes=min(jobs, len(work))) as pool:
+        with LintPool(processes=min(jobs, len(work)), context=context) as pool:
             yield pool
     finally:
         _SHARED_WORK = None

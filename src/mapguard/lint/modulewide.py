@@ -45,10 +45,12 @@ def following_here(codes: Iterable[str], text: bytes) -> frozenset[str]:
     are `text`: MG004, MG005 and MG014 where concurrency starts, MG008 where a map is
     published.
     (Their own markers say nothing here: a handler that only calls a store holds none.)"""
-    starts = any(pattern.search(text) for pattern in CONTEXT_BODIES)
-    publishes = any(marker in text for marker in PUBLISHING)
-    return frozenset(code for code in FOLLOWING_RULES & set(codes)
-                     if (publishes if code == "MG008" else starts))
+    wanted = FOLLOWING_RULES & set(codes)
+    # Each search only for the rules it decides (MG008 is off by default).
+    starts = bool(wanted - {"MG008"}) and any(pattern.search(text)
+                                                for pattern in CONTEXT_BODIES)
+    publishes = "MG008" in wanted and any(marker in text for marker in PUBLISHING)
+    return frozenset(code for code in wanted if (publishes if code == "MG008" else starts))
 
 
 def effect_codes(codes: frozenset[str]) -> frozenset[str]:

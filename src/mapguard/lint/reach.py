@@ -47,6 +47,7 @@ from mapguard.source.typeinfo import (
     ImportRef,
     LocalDecl,
     TypeInfo,
+    calls_in,
     same_node,
     unparen,
     walk,
@@ -181,7 +182,7 @@ class Follower:
             origin = _origin(context, self.package)
             globals_ = f"which {_REPEATS}"
             body = context.file.complete(context.function)
-            for call in _calls(body):
+            for call in _calls(body, context.file.source):
                 # Where a call goes is cheaper to learn than what it hands on, and most calls
                 # leave the module (the standard library, dependencies): those come first.
                 target = self._target(call, context.file)
@@ -233,7 +234,7 @@ class Follower:
             self._lazy_inits(declaration, go_file, function, shared, name, where)
         if shared.depth >= MAX_DEPTH:
             return  # its calls would go one call too deep
-        for call in _calls(function):
+        for call in _calls(function, go_file.source):
             target = self._target(call, go_file)
             if target is None:
                 continue
@@ -559,13 +560,14 @@ def call_receiver(call: Node) -> Node | None:
         "selector_expression") else None
 
 
-def _calls(node: Node) -> Iterator[Node]:
+def _calls(node: Node, source: bytes | None = None) -> Iterator[Node]:
     """The calls in `node`, not those inside goroutines it starts or func values it makes
-    (`once.Do(func() {...})`: when and how often those run is not visible)."""
-    for candidate in walk(node):
-        if candidate.type == "call_expression" and not _in_goroutine(
-            candidate, node
-        ) and not _in_closure(candidate, node):
+    (`once.Do(func() {...})`: when and how often those run is not visible). With `source`,
+    the text of its file, they are found from their parentheses (`calls_in`)."""
+    candidates = calls_in(node, source) if source is not None else (
+        candidate for candidate in walk(node) if candidate.type == "call_expression")
+    for candidate in candidates:
+        if not _in_goroutine(candidate, node) and not _in_closure(candidate, node):
             yield candidate
 
 

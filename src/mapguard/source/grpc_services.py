@@ -132,6 +132,9 @@ def _registered_names(package: Package) -> frozenset[str]:
 def _service_types(package: Package) -> dict[str, list[str]]:
     """Type name -> the services whose Unimplemented...Server it embeds."""
     services: dict[str, list[str]] = {}
+    if not any(b"Unimplemented" in go_file.source for go_file in package.files
+               if not go_file.is_test):
+        return services  # no struct can embed one: the package's index is not built for it
     for type_name, declaration in package.types.items():
         struct = declaration.type_node
         if (struct is None or struct.type != "struct_type" or declaration.file.is_test

@@ -235,6 +235,34 @@ def walk(node: Node) -> Iterator[Node]:
                 return
 
 
+# What holds a call's arguments (`special_argument_list`: `make` and `new`, led by a type);
+# nothing else holds either.
+_ARGUMENT_LISTS = frozenset({"argument_list", "special_argument_list"})
+
+
+def calls_in(node: Node, source: bytes) -> list[Node]:
+    """The call expressions in `node` (itself included) of a file whose text is `source`, in
+    the order `walk` yields them: found from each `(` in the node's text, by the token there
+    opening a call's arguments, one lookup per `(` instead of a step per node (a function
+    has about twenty named nodes per call)."""
+    found: list[Node] = []
+    position, end = node.start_byte, node.end_byte
+    while (at := source.find(b"(", position, end)) >= 0:
+        position = at + 1
+        token = node.descendant_for_byte_range(at, at + 1)
+        if token is None or token.type != "(" or token.start_byte != at:
+            continue  # in a comment or a string, or a parenthesis of another kind
+        arguments = token.parent
+        if arguments is None or arguments.type not in _ARGUMENT_LISTS:
+            continue
+        call = arguments.parent
+        if call is not None and call.type == "call_expression":
+            found.append(call)
+    # Document order: by start, an enclosing call (`a.b(c).d(e)`) before the one it holds.
+    found.sort(key=lambda call: (call.start_byte, -call.end_byte))
+    return found
+
+
 class TypeInfo:
     """Resolution and typing for one package; create one per package analysis."""
 

@@ -137,7 +137,7 @@ from mapguard.source.lockevidence import locked_elsewhere
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import MapWrite, map_writes
 from mapguard.source.package import FuncDecl, GoFile
-from mapguard.source.typeinfo import LocalDecl, unparen, walk
+from mapguard.source.typeinfo import LocalDecl, calls_in, unparen
 from mapguard.source.valueflow import rebound_to_copy
 
 # Bodies that start goroutines or handle requests. The other functions the rule looks into
@@ -293,9 +293,7 @@ def _shared_parameters(pass_: Pass, model: Concurrency) -> tuple[Handoffs, list[
         if (id(go_file), function.start_byte) in scanned:
             continue
         scanned.add((id(go_file), function.start_byte))
-        for call in walk(go_file.complete(function)):
-            if call.type != "call_expression":
-                continue
+        for call in calls_in(go_file.complete(function), go_file.source):
             arguments = _arguments(call)
             called = call.child_by_field_name("function")
             # Resolving a callee can mean inferring its operand's type: not for a call that

@@ -522,7 +522,9 @@ RULE = Rule(
     reports_at="each `atomic.*Pointer` call on that pointer",
     doc=__doc__ or "",
     run=run,
-    markers=(b"LoadPointer(", b"StorePointer(", b"SwapPointer(", b"CompareAndSwapPointer("),
+    # "SwapPointer(" also covers CompareAndSwapPointer: a package without atomics was
+    # searched for it once more, in vain.
+    markers=(b"LoadPointer(", b"StorePointer(", b"SwapPointer("),
     anchors=_ATOMIC_POINTERS,
     bodies=_ATOMIC_POINTERS,
     needs=ATOMIC_POINTER_SINCE,
