@@ -184,7 +184,13 @@ def test_cpu_profile_map_ops(run: Run) -> None:
     # was seen with the other core busy. A quarter still fails if map frames went unclassified.
     assert result.map_total > 0.25 * result.total
     assert {"insert", "grow", "access"} <= {op for op, v in result.by_op.items() if v}
-    assert all(cost.site.function == "main.cpuWork" for cost in result.sites)
+    # The profiler's own goroutine converts samples every 100 ms with maps of its own
+    # (runtime/pprof's profileBuilder): on a loaded machine a sample can land there. Nothing
+    # else does map work, and the loop holds nearly all of it.
+    others = [(cost.site.function, cost.op, cost.value) for cost in result.sites
+              if cost.site.function != "main.cpuWork"]
+    assert all(function.startswith("runtime/pprof.") for function, _, _ in others), others
+    assert sum(value for _, _, value in others) <= 0.05 * result.map_total, others
     assert sum(result.by_op.values()) == result.map_total
 
 
