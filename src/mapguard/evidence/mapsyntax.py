@@ -1,10 +1,10 @@
 """What the Go source of one line allocates: map creation, map inserts, sync.Map stores, and
 the other allocating expressions that can share the line.
 
-The question "is this expression a map?" is answered by `is_map_expression` alone: by the
-package-wide type model of `mapguard.source` when the file's package could be loaded (a
-`MapOracle`), and otherwise — or when that model does not know — by a local, syntactic look-up
-(declarations in the same function and file).
+The question "is this expression a map?" is answered by `map_verdict` alone (yes, no, or
+cannot tell): by the package-wide type model of `mapguard.source` when the file's package could
+be loaded (a `MapOracle`), and otherwise — or when that model does not know — by a local,
+syntactic look-up (declarations in the same function and file).
 """
 
 from __future__ import annotations
@@ -162,25 +162,19 @@ class GoSource:
 
     def _map_index_targets(self, node: Node) -> Iterator[Node]:
         """`m[k]` of an assignment, `++`/`--` statement when `m` is a map."""
+        return (target for target, verdict in self._index_targets(node) if verdict is True)
+
+    def _index_targets(self, node: Node) -> Iterator[tuple[Node, bool | None]]:
+        """Each `x[k]` an assignment, `++` or `--` statement writes, with whether `x` is a
+        map (`map_verdict`: None when the source does not tell)."""
         if node.type not in ("assignment_statement", "inc_statement", "dec_statement"):
             return
         left = node.child_by_field_name("left")
         targets = left.named_children if left is not None and \
             node.type == "assignment_statement" else node.named_children[:1]
         for target in targets:
-            if target.type == "index_expression" and is_map_expression(
-                    target.child_by_field_name("operand"), self):
-                yield target
-
-    def _unknown_index_targets(self, node: Node) -> Iterator[Node]:
-        """`x[k]` of an assignment where the source cannot tell whether `x` is a map."""
-        if node.type != "assignment_statement":
-            return
-        left = node.child_by_field_name("left")
-        for target in left.named_children if left is not None else ():
-            if target.type == "index_expression" and map_verdict(
-                    target.child_by_field_name("operand"), self) is None:
-                yield target
+            if target.type == "index_expression":
+                yield target, map_verdict(target.child_by_field_name("operand"), self)
 
     def is_map_type(self, node: Node | None) -> bool:
         """A map type: `map[K]V`, a named map type of the package, `http.Header`..."""
@@ -192,13 +186,17 @@ class GoSource:
         column = node.start_point[1] + 1
         kind = node.type
         if kind in ("assignment_statement", "inc_statement", "dec_statement"):
-            for target in self._map_index_targets(node):
-                # mapassign runs after the right-hand side is evaluated.
-                yield node.end_byte + 1, LineAllocation("grow", "insert",
-                                                        target.start_point[1] + 1)
-            for target in self._unknown_index_targets(node):
-                yield node.end_byte + 1, LineAllocation(UNKNOWN_INSERT, "index assignment",
-                                                        target.start_point[1] + 1)
+            # mapassign runs after the right-hand side is evaluated. A plain assignment into
+            # what the source cannot tell is a map is marked unknown.
+            targets = list(self._index_targets(node))
+            for target, verdict in targets:
+                if verdict is True:
+                    yield node.end_byte + 1, LineAllocation("grow", "insert",
+                                                            target.start_point[1] + 1)
+            for target, verdict in targets:
+                if verdict is None and kind == "assignment_statement":
+                    yield node.end_byte + 1, LineAllocation(UNKNOWN_INSERT, "index assignment",
+                                                            target.start_point[1] + 1)
         elif kind == "call_expression":
             yield from self._call(node, column)
         elif kind == "composite_literal":
@@ -362,11 +360,6 @@ def enclosing(node: Node, kinds: tuple[str, ...]) -> Node | None:
     while current is not None and current.type not in kinds:
         current = current.parent
     return current
-
-
-def is_map_expression(expr: Node | None, source: GoSource) -> bool:
-    """Is `expr` (the operand of an index expression) known to be a map? See `map_verdict`."""
-    return map_verdict(expr, source) is True
 
 
 def map_verdict(expr: Node | None, source: GoSource) -> bool | None:

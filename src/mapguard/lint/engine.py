@@ -151,8 +151,12 @@ class Work:
         """The whole-package rules this unit runs (for every file)."""
         if self.whole is not None:
             return self.whole
-        return frozenset(rule.code for rule in self.options.rules
-                         if rule.whole_package) if self.lead else frozenset()
+        return _whole_package_codes(self.options) if self.lead else frozenset()
+
+
+def _whole_package_codes(options: LintOptions) -> frozenset[str]:
+    """The rules of `options` that analyse a package as a whole (`Rule.whole_package`)."""
+    return frozenset(rule.code for rule in options.rules if rule.whole_package)
 
 
 @dataclass(frozen=True, slots=True)
@@ -565,8 +569,8 @@ def _with_errors(result: DirResult, errors: tuple[FileError, ...]) -> DirResult:
 def analyse_dir(package_dir: PackageDir, options: LintOptions) -> DirResult:
     """Analyse every package of one directory (normally one, plus its external test
     package)."""
-    every = frozenset(rule.code for rule in options.rules if rule.whole_package)
-    return _analyse(package_dir, options, None, lead=True, whole=every)[0]
+    return _analyse(package_dir, options, None, lead=True,
+                    whole=_whole_package_codes(options))[0]
 
 
 Raw = tuple[tuple[Finding, bool], ...]

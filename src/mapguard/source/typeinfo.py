@@ -389,8 +389,9 @@ class TypeInfo:
             return self.type_node(expr.child_by_field_name("type"), go_file)
         if kind == "type_conversion_expression":
             converted, dereferenced = self.conversion(expr, go_file)
-            return deref(converted) if dereferenced and isinstance(converted, PointerTo) \
-                else UNKNOWN if dereferenced else converted
+            if not dereferenced:
+                return converted
+            return converted.elem if isinstance(converted, PointerTo) else UNKNOWN
         if kind == "func_literal":
             return FuncOf(
                 tuple(parameter_types(expr.child_by_field_name("parameters"), go_file.imports)),
