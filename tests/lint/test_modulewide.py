@@ -249,3 +249,24 @@ def test_the_cache_sees_a_changed_result_type_in_the_other_package(
         "func New() *Hits { return &Hits{perPath: map[string]int{}} }",
         "func New() *Guarded { return NewGuarded() }"))
     assert ("MG014", 21) not in _store_findings(lint([f"{tallies}/..."], options), tallies)
+
+
+def test_visits_leave_out_files_only_old_toolchains_read(shop: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the package's own analysis does: a shim for toolchains the module cannot be built
+    with is never compiled, and its twin declarations must not stand in for the live ones."""
+    store_dir = shop / "internal" / "store"
+    (store_dir / "old.go").write_text("//go:build !go1.13\n\npackage store\n\n"
+                                      "func legacy() {}\n")
+    loaded: list[str] = []
+    real_load = modulewide.load_packages
+
+    def recording_load(package_dir: object, *args: object, **kwargs: object) -> object:
+        assert isinstance(package_dir, modulewide.PackageDir)
+        loaded.extend(f.path.name for f in package_dir.files)
+        return real_load(package_dir, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(modulewide, "load_packages", recording_load)
+    assert _store_findings(lint([f"{shop}/..."], LintOptions(jobs=1)), shop) == WANTED
+    assert "store.go" in loaded  # the store was visited
+    assert "old.go" not in loaded

@@ -47,7 +47,7 @@ from mapguard.lint.rule import (
     looks_like_support_file,
 )
 from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
-from mapguard.source.buildtags import left_out_by_release, left_out_everywhere
+from mapguard.source.buildtags import left_out_everywhere
 from mapguard.source.discover import (
     DirTarget,
     Expansion,
@@ -65,6 +65,7 @@ from mapguard.source.loader import (
     VersionChoice,
     load_packages,
     module_version,
+    without_old_release_files,
 )
 from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
@@ -613,21 +614,14 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
                                     "does not know, but gofmt accepts the file"))
         return "analyse"
 
-    # A file whose `go1.N` constraint no toolchain able to build the module satisfies
-    # (`//go:build !go1.13` in a go 1.19 module) is never compiled: the go command ignores it,
-    # and so does the analysis (its declarations would shadow the live twin's).
+    # Files only toolchains too old for the module read are never compiled: left out, as
+    # the go command leaves them out.
     version = choose(find_module(package_dir.directory)).version
-    live: list[SourceFile] = []
-    for source_file in package_dir.files:
-        constraint = left_out_by_release(source_file.content, version)
-        if constraint is None:
-            live.append(source_file)
-        elif not source_file.context_only:
-            notes.append(FileNote(source_file.path, f"not analysed: its build constraint "
-                                  f"({constraint.splitlines()[0]}) leaves it out of every "
-                                  f"build with Go {version} or newer, as the go command does"))
-    if len(live) != len(package_dir.files):
-        package_dir = replace(package_dir, files=tuple(live))
+    package_dir, left_out = without_old_release_files(package_dir, version)
+    notes.extend(FileNote(source_file.path, f"not analysed: its build constraint "
+                          f"({constraint.splitlines()[0]}) leaves it out of every build with "
+                          f"Go {version} or newer, as the go command does")
+                 for source_file, constraint in left_out if not source_file.context_only)
     # One joined text: each marker is then a single substring search per package.
     text = b"\0".join(f.content for f in package_dir.files if not f.context_only)
     with_evidence = bool(_evidence_digest(options, package_dir.directory))

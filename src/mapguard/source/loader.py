@@ -12,7 +12,8 @@ from typing import Literal, Protocol
 from tree_sitter import Node, Tree
 
 from mapguard.goversion import GO_LINE_MISSING, NEWEST_KNOWN, GoVersion
-from mapguard.source.discover import PackageDir
+from mapguard.source.buildtags import left_out_by_release
+from mapguard.source.discover import PackageDir, SourceFile
 from mapguard.source.gomod import GoModule, find_module
 from mapguard.source.package import GoFile, Package, package_clause_name, read_imports
 from mapguard.source.parser import (
@@ -54,6 +55,27 @@ def module_or_newest(module: GoModule | None) -> VersionChoice:
     """The module's version, or the newest Go known for code outside any module (evidence
     joins read code as the newest compiler would)."""
     return module_version(module) or VersionChoice(NEWEST_KNOWN, "default")
+
+
+def without_old_release_files(package_dir: PackageDir, version: GoVersion
+                              ) -> tuple[PackageDir, list[tuple[SourceFile, str]]]:
+    """The directory without the files whose `go1.N` constraint no toolchain able to build the
+    module satisfies (`//go:build !go1.13` in a go 1.19 module): the go command never compiles
+    them, and their declarations would shadow their live twins'. Also each file left out, with
+    its constraint line."""
+    live: list[SourceFile] = []
+    left_out: list[tuple[SourceFile, str]] = []
+    for source_file in package_dir.files:
+        constraint = left_out_by_release(source_file.content, version)
+        if constraint is None:
+            live.append(source_file)
+        else:
+            left_out.append((source_file, constraint))
+    if not left_out:
+        return package_dir, left_out
+    return PackageDir(package_dir.directory, tuple(live)), left_out
+
+
 # Asked about a file the grammar could not parse even with newer syntax rewritten (its path,
 # text and the first error): "analyse" when Go's own parser accepts it, so that it is analysed
 # as far as its tree goes instead of being reported as a syntax error; "skip" when the go
