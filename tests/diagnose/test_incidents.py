@@ -124,3 +124,32 @@ def test_bad_library_and_diagnosis_files(tmp_path: Path,
         assert main(args) == 2, args
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err, (args, err)
+
+
+def test_a_file_that_is_no_library_is_never_written(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A mistyped --db: another program's SQLite database gains no tables, and `list` leaves
+    an empty file empty (it used to write the library's schema into whatever it opened)."""
+    import sqlite3
+
+    other = tmp_path / "app.sqlite"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE users (name TEXT)")
+    before = other.read_bytes()
+    diagnosis = tmp_path / "d.json"
+    diagnosis.write_text('{"version": 1, "diagnoses": [{"rule": "MG001"}]}')
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    cases = [
+        (["incidents", "list", "--db", str(other)], "without mapguard's incidents table"),
+        (["incidents", "add", "--from", str(diagnosis), "--title", "t", "--confirmed-cause",
+          "MG001@a.go:1", "--db", str(other)], "without mapguard's incidents table"),
+        (["incidents", "list", "--db", str(empty)], "an empty file"),
+        (["incidents", "show", "1", "--db", str(empty)], "an empty file"),
+    ]
+    for args, said in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err, (args, err)
+    assert other.read_bytes() == before
+    assert empty.read_bytes() == b""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -124,15 +125,23 @@ def test_bad_token_and_audit_paths_in_the_configuration(tmp_path: Path, recorder
         config = _config(tmp_path, recorder, f"token_file: {path}\n")
         assert "token_file" in _one_line_error(["respond", "--config", str(config)], capsys), \
             kind
-    # The audit database where the configuration says: a directory, or not a database.
+    # The audit database where the configuration says: a directory, not a database, or
+    # another program's database (which must come out unchanged).
+    other = tmp_path / "app.sqlite"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE users (name TEXT)")
+    before = other.read_bytes()
     for path, problem in ((tmp_path / "a-directory", "a directory, not an audit database"),
                           (tmp_path / "latin1", "not a usable audit database: file is not a "
-                           "database")):
+                           "database"),
+                          (other, "a SQLite database of something else (it has tables but "
+                           "not mapguard respond's)")):
         config = tmp_path / "respond.yaml"
         config.write_text(f"audit: {path}\nactions: [{{name: a, matchers: ['a=\"b\"'], "
                           f"command: [{recorder}]}}]\n")
         line = _one_line_error(["respond", "--config", str(config)], capsys)
         assert line == f"mapguard: error: {path}: {problem}"
+    assert other.read_bytes() == before
 
 
 def test_serving_needs_a_config_and_a_free_port(tmp_path: Path, recorder: Path,

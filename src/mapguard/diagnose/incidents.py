@@ -83,27 +83,43 @@ class IncidentLibrary:
 
     @classmethod
     def open(cls, path: Path, *, create: bool) -> IncidentLibrary:
+        """Open the library at `path`; with `create`, make it when there is none (a missing or
+        empty file). An existing file is written to only once it has proved to be a library:
+        a mistyped path to another program's SQLite database must not gain our tables, and
+        `list` or `show` never write at all."""
         if path.is_dir():
             raise UsageError(f"incident library {path}: is a directory (expected a file)")
-        if not path.exists():
-            if not create:
-                raise UsageError(f"incident library {path}: no such file (mapguard incidents "
-                                 "add creates it)")
+        fresh = not path.exists() or path.stat().st_size == 0
+        if fresh and not create:
+            state = "an empty file" if path.exists() else "no such file"
+            raise UsageError(f"incident library {path}: {state} (mapguard incidents add "
+                             "creates it)")
+        if fresh:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise UsageError(f"incident library {path}: cannot create "
                                  f"{path.parent}: {exc.strerror}") from None
         try:
-            connection = sqlite3.connect(path, isolation_level=None)
-            connection.executescript(_SCHEMA)
-            version = connection.execute(
-                "SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if version is None:
-                connection.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif version[0] != str(SCHEMA_VERSION):
-                raise InputError(path, f"incident library schema {version[0]}",
-                                 expected=f"schema {SCHEMA_VERSION}")
+            connection = (sqlite3.connect(path, isolation_level=None) if create else
+                          sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                          isolation_level=None))
+            if fresh:
+                connection.executescript(_SCHEMA)
+                connection.execute("INSERT INTO meta VALUES ('schema', ?)",
+                                   (str(SCHEMA_VERSION),))
+            else:
+                tables = {name for (name,) in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if not {"meta", "incidents"} <= tables:
+                    raise InputError(path, "not an incident library: a SQLite database "
+                                           "without mapguard's incidents table")
+                version = connection.execute(
+                    "SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if version is None or version[0] != str(SCHEMA_VERSION):
+                    found = "no schema version" if version is None else \
+                        f"incident library schema {version[0]}"
+                    raise InputError(path, found, expected=f"schema {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise InputError(path, f"not an incident library: {exc}") from None
         return cls(connection, path)

@@ -103,12 +103,19 @@ class AuditLog:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(path, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA busy_timeout=5000")
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise InputError(str(path), f"audit schema version {version}",
                                  expected=f"version {SCHEMA_VERSION}")
+            # Version 0 is a new database, or another program's (a mistyped path): that one
+            # must not gain our table.
+            tables = connection.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+            if version == 0 and tables:
+                raise InputError(str(path), "a SQLite database of something else (it has "
+                                 "tables but not mapguard respond's)")
+            connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(_SCHEMA)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
