@@ -49,6 +49,7 @@ from mapguard.lint.rule import (
 )
 from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
 from mapguard.source.buildtags import left_out_by_release, left_out_everywhere
+from mapguard.source.concurrency import Concurrency
 from mapguard.source.discover import (
     DirTarget,
     Expansion,
@@ -629,6 +630,11 @@ def _forked_shards(indexes: Sequence[int]) -> list[tuple[int, _Outcome]]:
     # the package's goroutines needs (those starting goroutines or handling requests). A
     # body only one shard's rules look into is parsed there, when asked about.
     loaded = _load(package_dir, first.options, frozenset(), lead=True, whole=frozenset())
+    if loaded.following & {"MG004", "MG005", "MG014"}:
+        # The lead follows calls from the package's goroutines and handlers, so it builds
+        # their model anyway: built here, every shard has it (the MG005 shard built it too).
+        for package in loaded.packages:
+            Concurrency.of(package, TypeInfo(package))
     children: list[tuple[int, Work, int, int]] = []
     for index, unit in units[1:]:
         read_end, write_end = os.pipe()
@@ -944,7 +950,11 @@ def rule_findings(package: Package, rules: Sequence[Rule],
     """What the rules report, before overlaps and ignore comments are settled: with `shard`,
     in its files only, except that the whole-package rules of `whole` (None: all) run for
     every file (and the others not at all)."""
-    info = TypeInfo(package)
+    # A model of the package's goroutines built before the shards forked (`_forked_shards`)
+    # comes with the TypeInfo it resolved names with: the rules use that one, so that the
+    # declarations they and the model find are the same objects, as in a single process.
+    model = package.memo.get("concurrency")
+    info = model.info if isinstance(model, Concurrency) else TypeInfo(package)
     support = {go_file.path for go_file in package.files if is_support_code(go_file, package)}
     only_support = len(support) == len(package.files)
     findings: list[Finding] = []
