@@ -254,3 +254,14 @@ def test_split_packages_parsed_once_per_worker_give_the_whole_package_result(
     assert summary(lint(targets, cached_options)) == summary(whole)
     cached = lint(targets, cached_options)
     assert cached.cached_packages and summary(cached) == summary(whole)
+    # A forked shard that fails is checked again, from scratch, by the worker that forked it.
+    analysed = engine._analysed
+
+    def failing_in_children(unit: engine.Work, *args: object, **kwargs: object
+                            ) -> engine._Outcome:
+        if not unit.lead and len(args) > 3:
+            raise RuntimeError("a forked shard failed")
+        return analysed(unit, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_analysed", failing_in_children)
+    assert summary(lint(targets, split_options)) == summary(whole)

@@ -639,25 +639,37 @@ def _forked_shards(indexes: Sequence[int]) -> list[tuple[int, _Outcome]]:
     for index, unit in units[1:]:
         read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child: one shard, then out, past the pool's machinery
-            os.close(read_end)
+        if pid == 0:  # the child: one shard, then out, never back into the pool's loop
             try:
-                data = pickle.dumps(_analysed(unit, package_dir, errors, key, loaded))
-            except BaseException:  # no outcome: the parent checks the shard itself
-                data = b""
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(data)
-            os._exit(0)
+                os.close(read_end)
+                try:
+                    data = pickle.dumps(_analysed(unit, package_dir, errors, key, loaded))
+                except BaseException:  # no outcome: the parent checks the shard itself
+                    data = b""
+                with os.fdopen(write_end, "wb") as pipe:
+                    pipe.write(data)
+            finally:
+                os._exit(0)
         os.close(write_end)
         children.append((index, unit, pid, read_end))
     lead_index, lead = units[0]
-    outcomes = [(lead_index, _analysed(lead, package_dir, errors, key, loaded))]
-    for index, unit, pid, read_end in children:
-        with os.fdopen(read_end, "rb") as pipe:
-            data = pipe.read()
-        os.waitpid(pid, 0)
+    try:
+        outcomes = [(lead_index, _analysed(lead, package_dir, errors, key, loaded))]
+    finally:
+        # Every child is waited for, even when the lead's check failed.
+        received = [(index, unit, _child_output(pid, read_end))
+                    for index, unit, pid, read_end in children]
+    for index, unit, data in received:
         outcomes.append((index, pickle.loads(data) if data else _job(unit)))
     return outcomes
+
+
+def _child_output(pid: int, read_end: int) -> bytes:
+    """What a forked shard wrote to its pipe (b"" if it failed), once it has exited."""
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    return data
 
 
 def _with_errors(result: DirResult, errors: tuple[FileError, ...]) -> DirResult:
