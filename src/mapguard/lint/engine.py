@@ -475,7 +475,7 @@ def _run_all(work: list[Work], pool: Pool | None, progress: ProgressCallback | N
                 progress(done, total)
         return outcomes
     # The shards of a split package go to one worker together, which parses the package
-    # once and forks a process per shard (`_forked_shards`); they go first, being the
+    # once and forks a process per other shard (`_forked_shards`); they go first, being the
     # biggest.
     groups = _shard_groups(work) if _FORK else []
     grouped = {index for group in groups for index in group}
@@ -608,12 +608,13 @@ def _analysed(unit: Work, package_dir: PackageDir, errors: tuple[FileError, ...]
 
 def _forked_shards(indexes: Sequence[int]) -> list[tuple[int, _Outcome]]:
     """The shards of one split package (indexes into the inherited job list, the lead
-    first), in a forked worker: the package is read and parsed once, as the whole package
-    is (every body any shard's rules look into), then this process forks one child per other
-    shard; each process checks its own shard on its copy of the parsed package, untouched by
-    the others' analyses, and the children send their outcomes back pickled through a pipe.
-    Read and parsed by each shard, nats-server's `server/` (148 files, 12 MB) cost 0.35-0.4 s
-    of CPU per shard. A child that fails leaves its shard to be checked here from scratch."""
+    first), in a forked worker: the package is read and parsed once (its declarations and
+    the bodies of its goroutines and handlers) and the model of its goroutines built once,
+    then this process forks one child per other shard; each process checks its own shard on
+    its copy of the parsed package, untouched by the others' analyses, and the children send
+    their outcomes back pickled through a pipe. Read and parsed by each shard, nats-server's
+    `server/` (148 files, 12 MB) cost 0.35-0.4 s of CPU per shard, its model 0.1-0.2 s. A
+    child that fails leaves its shard to be checked here from scratch."""
     assert _SHARED_WORK is not None
     units = [(index, _SHARED_WORK[index]) for index in indexes]
     first = units[0][1]
@@ -782,8 +783,8 @@ def _following(options: LintOptions, text: bytes, lead: bool) -> frozenset[str]:
 def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Path] | None, *,
              lead: bool, whole: frozenset[str], loaded: _Loaded | None = None
              ) -> tuple[DirResult, Raw, Raw]:
-    """`loaded`: the directory already read and parsed (by `_load`) for this unit or for a
-    superset of what it parses up front (the whole package's), and not analysed yet."""
+    """`loaded`: the directory already read and parsed (by `_load`, with whichever bodies
+    up front: the others are parsed when asked about), and not analysed yet."""
     if loaded is None:
         loaded = _load(package_dir, options, shard, lead=lead, whole=whole)
     package_dir, rules, packages, errors = (
