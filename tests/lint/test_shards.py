@@ -3,6 +3,7 @@ cache holds the same result either way."""
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mapguard.gotool import GoToolchain
+from mapguard.lint import engine
 from mapguard.lint.engine import SHARD_MIN_FILES, LintOptions, lint, split_work
 from mapguard.lint.registry import ALL_RULES, rule_for
 from mapguard.lint.results import LintResult
@@ -208,3 +210,58 @@ def test_concurrency_fixtures_split_by_rule_give_the_whole_package_result(tmp_pa
                                               shard_bytes=None))
         assert len({f.rule for f in whole.findings} & {"MG004", "MG005"}) == 2
         assert summary(split) == summary(whole)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="the shards of a package share its parse by fork")
+def test_split_packages_parsed_once_per_worker_give_the_whole_package_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With worker processes, a split package's shards go to one worker together, which parses
+    # the package once and forks a process per other shard (`_forked_shards`): the joined
+    # result is still the whole package's, with the cache or without.
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "go.mod").write_text((FIXTURES / "corpus" / "go.mod").read_text())
+    for fixture in sorted((FIXTURES / "corpus").iterdir()):
+        if fixture.is_dir() and fixture.name.startswith(("mg004", "mg005")):
+            shutil.copytree(fixture, root / fixture.name)
+    (root / "p").mkdir()
+    (root / "p" / "handler.go").write_text(HANDLER)
+    (root / "p" / "forget.go").write_text(FORGET.format(padding="x" * 4000))
+    for directory in {path.parent for path in root.rglob("*.go")}:
+        name = next(line.split()[1] for path in sorted(directory.glob("*.go"))
+                    if not path.name.endswith("_test.go")
+                    for line in path.read_text().splitlines() if line.startswith("package "))
+        for index in range(2 * SHARD_MIN_FILES):
+            (directory / f"pad{index}.go").write_text(f"package {name}\n\nfunc pad{index}() {{}}\n")
+    targets = [f"{root}/..."]
+    whole = lint(targets, LintOptions(jobs=1))
+    assert {f.rule for f in whole.findings} >= {"MG003", "MG004", "MG005", "MG014"}
+    monkeypatch.setattr(engine, "PARALLEL_THRESHOLD_BYTES", 0)  # workers even for this
+    groups: list[tuple[int, ...]] = []
+    shard_groups = engine._shard_groups
+
+    def recording(work: list[engine.Work]) -> list[tuple[int, ...]]:
+        found = shard_groups(work)
+        groups.extend(found)
+        return found
+
+    monkeypatch.setattr(engine, "_shard_groups", recording)
+    split_options = LintOptions(jobs=2, shard_bytes=1)
+    assert summary(lint(targets, split_options)) == summary(whole)
+    assert len(groups) >= 20 and all(len(group) == 2 for group in groups)
+    cached_options = replace(split_options, cache_dir=tmp_path / "cache")
+    assert summary(lint(targets, cached_options)) == summary(whole)
+    cached = lint(targets, cached_options)
+    assert cached.cached_packages and summary(cached) == summary(whole)
+    # A forked shard that fails is checked again, from scratch, by the worker that forked it.
+    analysed = engine._analysed
+
+    def failing_in_children(unit: engine.Work, *args: object, **kwargs: object
+                            ) -> engine._Outcome:
+        if not unit.lead and len(args) > 3:
+            raise RuntimeError("a forked shard failed")
+        return analysed(unit, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_analysed", failing_in_children)
+    assert summary(lint(targets, split_options)) == summary(whole)

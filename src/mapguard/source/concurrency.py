@@ -287,11 +287,10 @@ class Concurrency:
                     statement.start_byte == start
                 ):
                     statements.append((go_file, statement))
-            for start, _end in word_hits(go_file.source, "Go"):
-                if go_file.source[start - 1:start] != b"." or (
-                    go_file.source[start + 2:start + 3] != b"("
-                ):
-                    continue
+            # `.Go(`: a whole word between a dot and a parenthesis, found as it is.
+            position = 0
+            while (dot := go_file.source.find(b".Go(", position)) >= 0:
+                position = start = dot + 1
                 starter_call = self._group_go_call(go_file, start)
                 if starter_call is not None:
                     statements.append((go_file, starter_call))
@@ -669,7 +668,7 @@ class Concurrency:
 
     def _used_elsewhere_var(self, symbol: VarDecl, context: Context, go_file: GoFile) -> bool:
         """A package variable used by code that can run alongside a run-once goroutine."""
-        for other_file in self.package.files:
+        for other_file in self._files_that_can_use(context):
             for start, end in word_hits(other_file.source, symbol.name):
                 node = other_file.node_at(start, end)
                 if node is None or node.type != "identifier" or node == symbol.node:
@@ -691,7 +690,7 @@ class Concurrency:
             return True
         owner = deref(self.info.type_of(operand, go_file))
         field = go_file.text(field_node)
-        for other_file in self.package.files:
+        for other_file in self._files_that_can_use(context):
             for start, end in field_hits(other_file.source, field):
                 node = other_file.node_at(start, end, named=False)
                 parent = node.parent if node is not None else None
@@ -710,6 +709,15 @@ class Concurrency:
                     continue
                 return True
         return False
+
+    def _files_that_can_use(self, context: Context) -> list[GoFile]:
+        """The files where `_concurrent_use` can hold for `context`: not the test files when
+        the goroutine's function is outside them (a test's use never counts then), so that
+        their hits are neither parsed nor typed (on nats-server most of the package's text is
+        tests)."""
+        if context.file.is_test:
+            return self.package.files
+        return [f for f in self.package.files if not f.is_test]
 
     def _concurrent_use(self, node: Node, go_file: GoFile, context: Context) -> bool:
         """Whether a use elsewhere can run while the run-once goroutine does. When its

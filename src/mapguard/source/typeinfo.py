@@ -276,6 +276,7 @@ class TypeInfo:
         self._signatures: dict[int, FuncOf] = {}
         self._types: dict[tuple[int, int, int, int], GoType] = {}
         self._shadowable: dict[tuple[int, str], bool] = {}
+        self._resolved: dict[tuple[int, int, int, int], Symbol | None] = {}
 
     def may_shadow(self, name: str, go_file: GoFile) -> bool:
         """Whether a predeclared name (`make`, `len`...) could be redeclared in this file.
@@ -300,6 +301,19 @@ class TypeInfo:
     # ---- resolution -------------------------------------------------------------------------
 
     def resolve(self, ident: Node, go_file: GoFile) -> Symbol | None:
+        """The declaration a name refers to, memoised by place: the rules and the following of
+        calls ask about the same names again and again (nats-server's lead shard: 4,460 asks,
+        2,156 places). The answer cannot change during the analysis: scopes are cached, and
+        package-level declarations are only added (the first of a name wins), a missing name
+        having loaded every deferred file that mentions it."""
+        key = (id(go_file), ident.start_byte, ident.end_byte, ident.kind_id)
+        try:
+            return self._resolved[key]
+        except KeyError:
+            found = self._resolved[key] = self._resolve(ident, go_file)
+            return found
+
+    def _resolve(self, ident: Node, go_file: GoFile) -> Symbol | None:
         name = go_file.text(ident)
         if name == "_":
             return None
