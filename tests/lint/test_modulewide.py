@@ -81,9 +81,22 @@ def test_a_second_run_takes_the_visits_from_the_cache(
     assert _store_findings(second, shop) == WANTED
 
 
-def test_a_visit_reads_the_package_without_its_tests(
-    shop: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def loaded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the files each visit loads, as the visits load them."""
+    names: list[str] = []
+    real_load = modulewide.load_packages
+
+    def recording_load(package_dir: object, *args: object, **kwargs: object) -> object:
+        assert isinstance(package_dir, modulewide.PackageDir)
+        names.extend(f.path.name for f in package_dir.files)
+        return real_load(package_dir, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(modulewide, "load_packages", recording_load)
+    return names
+
+
+def test_a_visit_reads_the_package_without_its_tests(shop: Path, loaded: list[str]) -> None:
     """The calls come from another package's code: the program that makes them is built
     without the visited package's `_test.go` files, so a visit neither reads them nor lets
     them change a verdict (and editing a test keeps the cached visit)."""
@@ -91,15 +104,6 @@ def test_a_visit_reads_the_package_without_its_tests(
     test_file.write_text("package store\n\nimport \"testing\"\n\n"
                          "func TestAdd(t *testing.T) {\n\tadd := (&Hits{}).Add\n"
                          "\tadd(\"/\")\n}\n")
-    loaded: list[str] = []
-    real_load = modulewide.load_packages
-
-    def recording_load(package_dir: object, *args: object, **kwargs: object) -> object:
-        assert isinstance(package_dir, modulewide.PackageDir)
-        loaded.extend(f.path.name for f in package_dir.files)
-        return real_load(package_dir, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(modulewide, "load_packages", recording_load)
     assert _store_findings(lint([f"{shop}/..."], LintOptions(jobs=1)), shop) == WANTED
     assert "store.go" in loaded
     assert not [name for name in loaded if name.endswith("_test.go")]
@@ -251,22 +255,12 @@ def test_the_cache_sees_a_changed_result_type_in_the_other_package(
     assert ("MG014", 21) not in _store_findings(lint([f"{tallies}/..."], options), tallies)
 
 
-def test_visits_leave_out_files_only_old_toolchains_read(shop: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_visits_leave_out_files_only_old_toolchains_read(shop: Path, loaded: list[str]) -> None:
     """As the package's own analysis does: a shim for toolchains the module cannot be built
     with is never compiled, and its twin declarations must not stand in for the live ones."""
     store_dir = shop / "internal" / "store"
     (store_dir / "old.go").write_text("//go:build !go1.13\n\npackage store\n\n"
                                       "func legacy() {}\n")
-    loaded: list[str] = []
-    real_load = modulewide.load_packages
-
-    def recording_load(package_dir: object, *args: object, **kwargs: object) -> object:
-        assert isinstance(package_dir, modulewide.PackageDir)
-        loaded.extend(f.path.name for f in package_dir.files)
-        return real_load(package_dir, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(modulewide, "load_packages", recording_load)
     assert _store_findings(lint([f"{shop}/..."], LintOptions(jobs=1)), shop) == WANTED
     assert "store.go" in loaded  # the store was visited
     assert "old.go" not in loaded
