@@ -18,9 +18,26 @@ def test_doctor_json_names_the_go_toolchain(
     assert go["ok"] and go_toolchain.full_version in go["detail"]
 
 
-def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["doctor", "--format", "yaml"]) == 2
-    assert "Invalid value for '--format'" in capsys.readouterr().err
+@pytest.mark.parametrize(("argv", "said"), [
+    (["doctor", "--format", "yaml"], "Invalid value for '--format'"),
+    (["lint", "--bogus"], "No such option '--bogus'"),
+    (["nosuch"], "No such command 'nosuch'"),
+    (["slo", "convert", "x.yaml"], "Missing option '--to'. Choose from: sloth, openslo, mapguard"),
+    (["incidents", "show", "abc"], "'abc' is not a valid integer"),
+])
+def test_a_usage_error_is_one_line_and_exit_2(argv: list[str], said: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """As the README says of every bad input: one line (click's usage block would be four),
+    naming the problem and where the help is."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("mapguard: error: "), err
+    assert said in err and "--help`)" in err, err
+
+
+def test_a_bare_group_shows_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["slo"]) == 2
+    assert "Commands:" in capsys.readouterr().err
 
 
 def test_an_internal_error_is_one_line_and_exit_3(

@@ -88,6 +88,15 @@ def main(argv: list[str] | None = None) -> int:
         result = cli.main(args=argv, prog_name="mapguard", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # a bare group (`mapguard`, `mapguard slo`): its help is the answer
+        return 2
+    except click.UsageError as exc:
+        # One line in a CI log, like every other bad input: what is wrong, and where help is.
+        where = exc.ctx.command_path if exc.ctx is not None else "mapguard"
+        message = " ".join(exc.format_message().split())  # click lists choices on lines
+        click.echo(f"mapguard: error: {message} (see `{where} --help`)", err=True)
+        return 2
     except click.ClickException as exc:
         exc.show()
         return 2
