@@ -13,49 +13,18 @@ rewrite of the source, so read names from the source, not from `Node.text`.
 from __future__ import annotations
 
 import bisect
-import importlib.machinery
-import importlib.util
 import itertools
 import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+import tree_sitter_go
 from tree_sitter import Language, Node, Parser, Point, Range, Tree
 
 from mapguard.source.newsyntax import reparse_newer_syntax
 
-
-def _go_grammar() -> object:
-    """`tree_sitter_go.language()`, read from the package's compiled binding without running
-    the package's `__init__`: that imports `importlib.resources` for query files the lint
-    never reads, 5 ms of every run's start-up. Any surprise in the layout falls back to the
-    plain import."""
-    try:
-        spec = importlib.util.find_spec("tree_sitter_go")
-        for location in (spec.submodule_search_locations or ()) if spec is not None else ():
-            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-                path = Path(location) / f"_binding{suffix}"
-                if not path.is_file():
-                    continue
-                loader = importlib.machinery.ExtensionFileLoader("tree_sitter_go._binding",
-                                                                 str(path))
-                binding = importlib.util.spec_from_file_location(
-                    "tree_sitter_go._binding", path, loader=loader)
-                if binding is None:
-                    continue
-                module = importlib.util.module_from_spec(binding)
-                loader.exec_module(module)
-                return module.language()
-    except (ImportError, OSError, AttributeError):
-        pass
-    import tree_sitter_go
-
-    return tree_sitter_go.language()
-
-
-GO_LANGUAGE = Language(_go_grammar())
+GO_LANGUAGE = Language(tree_sitter_go.language())
 
 _local = threading.local()
 _WHOLE = [Range(Point(0, 0), Point(0xFFFFFFFF, 0xFFFFFFFF), 0, 0xFFFFFFFF)]
