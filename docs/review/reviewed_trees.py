@@ -1,0 +1,66 @@
+"""Which trees the review rounds in this directory have already read: the exclusion list of the
+next fresh round.
+
+    python3 docs/review/reviewed_trees.py                  # every reviewed name, one a line
+    python3 docs/review/reviewed_trees.py OWNER/NAME ...   # which of these were reviewed
+
+The reports name a tree in two ways: `owner/name` in the text, and often only its bare directory
+name in the first column of a table (`| m3 | 1 | 2e397f7fb582 | ...`, `| etcd @ c34dc7ee0048 |`).
+Round 18 matched candidates by `owner/name` alone and let 45 trees earlier tables had read into its
+fresh pool; this script matches both ways. A candidate is reviewed when its `owner/name` is named,
+or its bare name is: a bare name that is a common word (`server`, `proxy`) then needs a look by
+hand (`grep -n NAME docs/review/*.md`), which this script cannot give. Names are compared in lower
+case.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+# owner/name as GitHub spells them, not a file path (`cmd/server.go`) nor a fraction (`3/8`).
+_REPOSITORY = re.compile(r"(?<![\w/.-])([A-Za-z0-9][\w.-]{0,38})/([A-Za-z0-9][\w.-]{0,99})"
+                         r"(?![\w/])")
+_NOT_A_NAME = re.compile(r"\.(?:go|md|py|json|ya?ml|toml|txt|mod|sum|s|sh)$")
+_TABLE_RULE = re.compile(r"^[\s:|-]*$")
+
+
+def reviewed(reports: list[Path]) -> tuple[set[str], set[str]]:
+    """(owner/name, bare names) of every tree the reports name."""
+    repositories: set[str] = set()
+    names: set[str] = set()
+    for report in reports:
+        text = report.read_text(encoding="utf-8")
+        for owner, name in _REPOSITORY.findall(text):
+            name = name.rstrip(".")
+            if re.search(r"[A-Za-z]", owner) and not _NOT_A_NAME.search(name):
+                repositories.add(f"{owner}/{name}".lower())
+        for line in text.splitlines():
+            if not line.startswith("|") or _TABLE_RULE.match(line):
+                continue
+            first = line.strip("|").split("|")[0].strip(" `*")
+            first = first.split(" @ ")[0].strip()
+            if first and " " not in first and not first.isdigit():
+                names.add(first.rsplit("/", 1)[-1].lower())
+    names |= {repository.rsplit("/", 1)[1] for repository in repositories}
+    return repositories, names
+
+
+def main(argv: list[str]) -> int:
+    repositories, names = reviewed(sorted(HERE.glob("*.md")))
+    if not argv:
+        print("\n".join(sorted(repositories | names)))
+        return 0
+    for candidate in argv:
+        lowered = candidate.lower()
+        bare = lowered.rsplit("/", 1)[-1]
+        verdict = ("reviewed" if lowered in repositories else
+                   "bare name reviewed (check by hand)" if bare in names else "fresh")
+        print(f"{candidate}\t{verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
