@@ -189,8 +189,8 @@ def _lint_source(source: Path) -> Any:
 def with_incidents(diagnosis: Diagnosis, db: Path | None) -> Diagnosis:
     """Past incidents similar to this diagnosis, named on the causes they share."""
     path = db or library.default_path()
-    if db is None and not path.exists():
-        return diagnosis
+    if db is None and (not path.exists() or (path.is_file() and path.stat().st_size == 0)):
+        return diagnosis  # no library by default: nothing recorded yet
     store = library.IncidentLibrary.open(path, create=False)
     try:
         matches = store.similar(diagnosis.fingerprint())
