@@ -186,11 +186,17 @@ def _lint_source(source: Path) -> Any:
         for f in result.findings), result.files)
 
 
+def _nothing_recorded(db: Path | None, path: Path) -> bool:
+    """No library named, and none (or an empty file) at the default place: nothing recorded
+    yet, which is no error."""
+    return db is None and (not path.exists() or (path.is_file() and path.stat().st_size == 0))
+
+
 def with_incidents(diagnosis: Diagnosis, db: Path | None) -> Diagnosis:
     """Past incidents similar to this diagnosis, named on the causes they share."""
     path = db or library.default_path()
-    if db is None and (not path.exists() or (path.is_file() and path.stat().st_size == 0)):
-        return diagnosis  # no library by default: nothing recorded yet
+    if _nothing_recorded(db, path):
+        return diagnosis
     store = library.IncidentLibrary.open(path, create=False)
     try:
         matches = store.similar(diagnosis.fingerprint())
@@ -315,7 +321,7 @@ def list_incidents(db: Path | None, output_format: str) -> int:
 
 def _all(db: Path | None) -> list[library.Incident]:
     path = db or library.default_path()
-    if db is None and not path.exists():
+    if _nothing_recorded(db, path):
         return []
     store = library.IncidentLibrary.open(path, create=False)
     try:
