@@ -4,8 +4,9 @@ next fresh round.
     python3 docs/review/reviewed_trees.py                  # every reviewed name, one a line
     python3 docs/review/reviewed_trees.py OWNER/NAME ...   # which of these were reviewed
 
-The reports name a tree in two ways: `owner/name` in the text, and often only its bare directory
-name in the first column of a table (`| m3 | 1 | 2e397f7fb582 | ...`, `| etcd @ c34dc7ee0048 |`).
+The reports name a tree in three ways: `owner/name` in the text; often only its bare directory
+name in the first column of a table (`| m3 | 1 | 2e397f7fb582 | ...`); or its bare name with the
+revision read (`etcd @ c34dc7ee0048`, `frp 40274d8c9224`).
 Round 18 matched candidates by `owner/name` alone and let 45 trees earlier tables had read into its
 fresh pool; this script matches both ways. A candidate is reviewed when its `owner/name` is named,
 or its bare name is: a bare name that is a common word (`server`, `proxy`) then needs a look by
@@ -25,6 +26,9 @@ _REPOSITORY = re.compile(r"(?<![\w/.-])([A-Za-z0-9][\w.-]{0,38})/([A-Za-z0-9][\w
                          r"(?![\w/])")
 _NOT_A_NAME = re.compile(r"\.(?:go|md|py|json|ya?ml|toml|txt|mod|sum|s|sh)$")
 _TABLE_RULE = re.compile(r"^[\s:|-]*$")
+# A tree named with its revision anywhere: `frp @ 40274d8c9224`, or in a list of trees read at
+# their revisions, `coredns 4b26cced3271, fasthttp b8ff6fb0bb1c`.
+_AT_REVISION = re.compile(r"([A-Za-z][\w.-]*)(?: @ | )[0-9a-f]{7,40}\b")
 
 
 def reviewed(reports: list[Path]) -> tuple[set[str], set[str]]:
@@ -37,6 +41,7 @@ def reviewed(reports: list[Path]) -> tuple[set[str], set[str]]:
             name = name.rstrip(".")
             if re.search(r"[A-Za-z]", owner) and not _NOT_A_NAME.search(name):
                 repositories.add(f"{owner}/{name}".lower())
+        names.update(name.lower() for name in _AT_REVISION.findall(text))
         for line in text.splitlines():
             if not line.startswith("|") or _TABLE_RULE.match(line):
                 continue
