@@ -17,6 +17,7 @@ from mapguard.lint import engine, modulewide
 from mapguard.lint.engine import SHARD_MIN_FILES, LintOptions, lint, split_work
 from mapguard.lint.registry import rule_for
 from mapguard.lint.results import DirResult, LintResult
+from mapguard.source import loader
 from mapguard.source.discover import Selection, expand
 
 from .corpus import FIXTURES
@@ -75,7 +76,7 @@ def test_a_second_run_takes_the_visits_from_the_cache(
     def no_loading(*_args: object, **_kwargs: object) -> object:
         raise AssertionError("a cached visit loaded its package again")
 
-    monkeypatch.setattr(modulewide, "load_packages", no_loading)
+    monkeypatch.setattr(modulewide, "load_compiled_packages", no_loading)
     second = lint([f"{shop}/..."], options)
     assert second.findings == first.findings
     assert _store_findings(second, shop) == WANTED
@@ -83,16 +84,16 @@ def test_a_second_run_takes_the_visits_from_the_cache(
 
 @pytest.fixture
 def loaded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the files each visit loads, as the visits load them."""
+    """The names of the files each visit parses (what reaches the loader)."""
     names: list[str] = []
-    real_load = modulewide.load_packages
+    real_load = loader.load_packages
 
     def recording_load(package_dir: object, *args: object, **kwargs: object) -> object:
         assert isinstance(package_dir, modulewide.PackageDir)
         names.extend(f.path.name for f in package_dir.files)
         return real_load(package_dir, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(modulewide, "load_packages", recording_load)
+    monkeypatch.setattr(loader, "load_packages", recording_load)
     return names
 
 

@@ -53,3 +53,25 @@ def test_a_declaring_name_is_its_own_declaration(tmp_path: Path) -> None:
     first_err = symbol("err :=")
     assert isinstance(first_err, LocalDecl)
     assert symbol("err :=", 1) is first_err  # redeclared by the second `:=`: one variable
+
+
+def test_a_file_only_old_toolchains_read_is_not_part_of_the_package(tmp_path: Path) -> None:
+    """Profiles and escape facts come from builds, which never compile a shim for toolchains
+    too old for the module: its twin declaration (sorted first here) must not stand in for
+    the live one, and the shim itself is no file of the package."""
+    (tmp_path / "go.mod").write_text("module example.com/p\n\ngo 1.19\n")
+    shim = tmp_path / "a_old.go"
+    shim.write_text("//go:build !go1.13\n\npackage p\n\nvar table = map[string]string{}\n")
+    live = tmp_path / "live.go"
+    source = ("//go:build go1.13\n\npackage p\n\nvar table = map[string]int{}\n\n"
+              "func bump(k string) { table[k]++ }\n")
+    live.write_text(source)
+    assert typed_file(shim) is None
+    found = typed_file(live)
+    assert found is not None
+    go_file, info = found
+    use = source.index("table[k]")
+    node = go_file.node_at(use, use + len("table"))
+    assert node is not None
+    declaration = info.resolve(node, go_file)
+    assert isinstance(declaration, VarDecl) and declaration.file.path == live

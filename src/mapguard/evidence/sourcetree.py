@@ -36,7 +36,7 @@ from mapguard.evidence.sourcematch import Declarations, SourceMatch, check_frame
 from mapguard.formats.pprof import Frame
 from mapguard.gotool import find_go, run_go
 from mapguard.source import discover
-from mapguard.source.loader import load_packages, module_or_newest
+from mapguard.source.loader import load_compiled_packages, module_or_newest
 from mapguard.source.package import GoFile, is_generated
 from mapguard.source.typeinfo import TypeInfo
 from mapguard.source.types import Unknown
@@ -403,9 +403,8 @@ def _typed_sources(directory: Path, contents: dict[Path, bytes],
     another revision than the disk's); empty when the package does not load."""
     files = tuple(discover.SourceFile(path, content, context_only=is_generated(content))
                   for path, content in sorted(contents.items()))
-    packages, _errors = load_packages(
-        discover.PackageDir(directory, files),
-        module_or_newest)
+    packages, _errors = load_compiled_packages(discover.PackageDir(directory, files),
+                                               module_or_newest)
     typed: dict[Path, GoSource] = {}
     for package in packages:
         info = TypeInfo(package)

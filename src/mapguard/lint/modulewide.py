@@ -31,7 +31,7 @@ from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
 from mapguard.source.concurrency import Concurrency
 from mapguard.source.discover import DirTarget, PackageDir, Selection, read_target
 from mapguard.source.gomod import find_module
-from mapguard.source.loader import VersionChoice, load_packages, without_old_release_files
+from mapguard.source.loader import VersionChoice, load_compiled_packages
 from mapguard.source.package import Package
 from mapguard.source.typeinfo import TypeInfo
 from mapguard.source.xpkg import signatures_digest
@@ -154,8 +154,7 @@ def visit_unit(unit: Unit, codes: frozenset[str], selection: Selection,
         return hit
     choice = choose(package_dir.directory)
     # As in the package's own analysis: files only too-old toolchains read are not compiled.
-    package_dir, _left_out = without_old_release_files(package_dir, choice.version)
-    packages, _errors = load_packages(package_dir, lambda module: choice, ())
+    packages, _errors = load_compiled_packages(package_dir, lambda module: choice, ())
     findings: list[Finding] = []
     calls: list[CallOut] = []
     kept = effect_codes(codes)

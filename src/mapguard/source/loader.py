@@ -76,6 +76,17 @@ def without_old_release_files(package_dir: PackageDir, version: GoVersion
     return PackageDir(package_dir.directory, tuple(live)), left_out
 
 
+def load_compiled_packages(package_dir: PackageDir, choose_version: VersionPolicy,
+                           body_triggers: Sequence[BodyTrigger] | None = None
+                           ) -> tuple[list[Package], list[FileError]]:
+    """`load_packages` of the files a toolchain able to build the module compiles: without
+    those only older toolchains read (`without_old_release_files`). For readers of evidence
+    (profiles, escape facts, calls followed into a package) that want the package as built."""
+    version = choose_version(find_module(package_dir.directory)).version
+    live, _left_out = without_old_release_files(package_dir, version)
+    return load_packages(live, choose_version, body_triggers)
+
+
 # Asked about a file the grammar could not parse even with newer syntax rewritten (its path,
 # text and the first error): "analyse" when Go's own parser accepts it, so that it is analysed
 # as far as its tree goes instead of being reported as a syntax error; "skip" when the go

@@ -7,7 +7,7 @@ import functools
 from pathlib import Path
 
 from mapguard.source.discover import PackageDir, SourceFile
-from mapguard.source.loader import load_packages, module_or_newest
+from mapguard.source.loader import load_compiled_packages, module_or_newest
 from mapguard.source.package import GoFile, Package, is_generated
 from mapguard.source.typeinfo import TypeInfo
 
@@ -23,10 +23,8 @@ def _packages_of(directory: Path) -> tuple[tuple[Package, TypeInfo], ...]:
         files.append(SourceFile(path, content, context_only=is_generated(content)))
     if not files:
         return ()
-    packages, _errors = load_packages(
-        PackageDir(directory, tuple(files)),
-        module_or_newest,
-    )
+    packages, _errors = load_compiled_packages(PackageDir(directory, tuple(files)),
+                                               module_or_newest)
     return tuple((package, TypeInfo(package)) for package in packages)
 
 
