@@ -700,13 +700,12 @@ def analyse_shard(package_dir: PackageDir, options: LintOptions, shard: frozense
     return _analyse(package_dir, options, shard, lead=lead, whole=whole, loaded=loaded)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Loaded:
     """A directory read and parsed for analysis (`_load`): its live files, the version and
     file notes the reading gave, the selected rules its text holds markers of, its packages."""
 
     package_dir: PackageDir
-    text: bytes
     rules: tuple[Rule, ...]
     packages: list[Package]
     errors: list[FileError]
@@ -764,7 +763,7 @@ def _load(package_dir: PackageDir, options: LintOptions, shard: frozenset[Path] 
     if following & {"MG004", "MG005", "MG014"}:
         triggers = _with_context_bodies(triggers)
     packages, errors = load_packages(package_dir, choose, None, judge, shard, triggers)
-    return _Loaded(package_dir, text, rules, packages, errors, versions, notes, following)
+    return _Loaded(package_dir, rules, packages, errors, versions, notes, following)
 
 
 def _following(options: LintOptions, text: bytes, lead: bool) -> frozenset[str]:
