@@ -908,3 +908,34 @@ func New() *S { return &S{lock: make(chan struct{}, 1)} }
 func widen(n int) { gate = make(chan int, len(os.Args)); _ = n }
 """
     assert channel_locks_in((source,)) == {"jobsLock", "onClose", "lock"}
+
+
+STARTED_LOOP = """
+package work
+
+var seen = map[int]bool{}
+
+func record(n int) {
+	seen[n] = true
+}
+"""
+
+
+def test_goroutines_a_test_starts_are_left_to_go_test_race(write_module: WriteModule) -> None:
+    """`go record(i)` in a loop races on `seen`. Started by package code, MG004 reports the
+    write; started only by a test, the race is the test's, which `go test -race` judges: no
+    context, no finding (and the test's body is not parsed for the model)."""
+    starter = "\nfunc StartAll() {\n\tfor i := 0; i < 4; i++ {\n\t\tgo record(i)\n\t}\n}\n"
+    in_code = lint_dir(write_module({"work.go": STARTED_LOOP + starter}))
+    assert findings_by_rule(in_code, "MG004") == [("work.go", 6, 2)]
+    test = ('package work\n\nimport "testing"\n\nfunc TestRecord(t *testing.T) {\n'
+            '\tfor i := 0; i < 4; i++ {\n\t\tgo record(i)\n\t}\n}\n')
+    directory = write_module({"work.go": STARTED_LOOP, "work_test.go": test})
+    assert findings_by_rule(lint_dir(directory), "MG004") == []
+    package_dir, _ = read_target(expand(["./..."], directory, Selection()).targets[0],
+                                 Selection())
+    assert package_dir is not None
+    packages, _ = load_packages(package_dir, lambda _module: VersionChoice(
+        GoVersion(1, 24), "default"))
+    package = next(p for p in packages if p.name == "work")
+    assert Concurrency(package, TypeInfo(package)).contexts == []

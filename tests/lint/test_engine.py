@@ -148,13 +148,13 @@ def test_a_rule_that_reports_nothing_in_tests_has_no_bodies_parsed_there(tmp_pat
     from mapguard.lint.registry import rule_for
     from mapguard.source.discover import PackageDir
 
-    mg004, mg005 = rule_for("MG004"), rule_for("MG005")
-    assert not mg005.in_tests and mg004.in_tests
-    triggers = _triggers_outside_support(PackageDir(tmp_path, ()), [mg004, mg005],
+    mg007, mg005 = rule_for("MG007"), rule_for("MG005")
+    assert not mg005.in_tests and mg007.in_tests and mg007.in_support_code
+    triggers = _triggers_outside_support(PackageDir(tmp_path, ()), [mg007, mg005],
                                          LintOptions())
     body = b"package p\n\nfunc f() {\n\tif m == nil {\n\t\tm = map[int]int{}\n\t}\n}\n"
     in_code = triggers(tmp_path / "p.go", body) or ()
     in_test = triggers(tmp_path / "p_test.go", body) or ()
     assert all(t in in_code for t in mg005.bodies or ())
     assert not any(t in in_test for t in mg005.bodies or ())
-    assert all(t in in_test for t in mg004.bodies or ())
+    assert all(t in in_test for t in mg007.bodies or ())

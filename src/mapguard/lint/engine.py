@@ -822,10 +822,13 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
 
 def _with_context_bodies(triggers: Callable[[Path, bytes], tuple[TextPattern, ...] | None]
                          ) -> Callable[[Path, bytes], tuple[TextPattern, ...] | None]:
-    """The triggers, and the bodies where following calls starts (goroutines, handlers)."""
+    """The triggers, and the bodies where following calls starts (goroutines, handlers:
+    never in a _test.go file, see `Concurrency._find_go_statements`)."""
     def with_contexts(path: Path, source: bytes) -> tuple[TextPattern, ...] | None:
         own = triggers(path, source)
-        return None if own is None else (*own, *CONTEXT_BODIES)
+        if own is None or path.name.endswith("_test.go"):
+            return own
+        return (*own, *CONTEXT_BODIES)
     return with_contexts
 
 

@@ -102,8 +102,9 @@ rebinding inside an `if` that does not hold the write, or after the write, does 
 does one whose variable is assigned again or has its address taken before the write, or in a
 function with a `goto`. A function handed to a task queue (`q.Queue(func() {...})`) or to a
 phony actor (`actor.Act(from, f)`, `phony.Block(actor, f)`) runs where the queue or the actor's
-inbox runs it, not in the goroutine that hands it over. Code in `_test.go` files is left to `go test
--race`. When the goroutines are ordered by something the rule does not see (a channel
+inbox runs it, not in the goroutine that hands it over. Code in `_test.go` files, and the
+goroutines they start (also those running package code, `go s.readLoop()` in a test), are left
+to `go test -race`. When the goroutines are ordered by something the rule does not see (a channel
 handshake through another function), suppress the finding with
 `//mapguard:ignore MG004 <reason>`. Calls are not
 followed when a write lock is held at the call (it covers the callee), from a goroutine that runs
@@ -369,6 +370,7 @@ RULE = Rule(
     markers=(b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter", b"Unimplemented", b"ServerInfo",
              b") (context.Context, error)"),
     bodies=CONTEXT_BODIES,
+    in_tests=False,  # `go test -race` judges tests and the goroutines they start
     # The concurrency model and the shared-map handoffs span the package.
     whole_package=True,
 )
