@@ -36,6 +36,33 @@ def one_line(err: str) -> str:
     return lines[0]
 
 
+# --- nested modules whose go.mod is not one ----------------------------------------------
+
+
+@pytest.mark.parametrize("content", [b"", b"// nothing but a comment\n", b"module x\ngo one\n"])
+def test_a_broken_nested_go_mod_leaves_out_its_module_and_warns(
+        module: Path, capsys: pytest.CaptureFixture[str], content: bytes) -> None:
+    """Seen in knative-extensions/eventing-natss: an empty `third_party/go.mod` stopped
+    `lint ./...` halfway with exit 2 and no report. `go vet ./...` leaves that nested module
+    out; mapguard lints the rest, says what it left out, and keeps the exit status of the
+    findings."""
+    nested = module / "third_party" / "lib"
+    nested.mkdir(parents=True)
+    (module / "third_party" / "go.mod").write_bytes(content)
+    (nested / "lib.go").write_text(DELETE_LOOP.replace("package p", "package lib"))
+    status, out, err = run(["--format", "json", "./..."], capsys)
+    document = json.loads(out)
+    assert status == 1
+    assert [(f["rule"], f["path"]) for f in document["findings"]] == [("MG003", "p.go")]
+    [warning] = document["warnings"]
+    assert warning["path"] == "third_party/go.mod"
+    assert "package directory is not analysed" in warning["message"]
+    # Named on the command line, the broken module is the run's input: one line, exit 2.
+    status, out, err = run(["./third_party/..."], capsys)
+    assert status == 2 and out == ""
+    assert "third_party/go.mod" in one_line(err)
+
+
 # --- targets without Go files -------------------------------------------------------------
 
 

@@ -17,7 +17,12 @@ from mapguard.errors import MapguardError, UsageError
 from mapguard.lint import baseline as baselines
 from mapguard.lint.config import LoadedConfig, find_config, load_config
 from mapguard.lint.engine import LintOptions, content_digest, lint_expansion
-from mapguard.lint.modules import CommandLine, ModuleOptions, options_from
+from mapguard.lint.modules import (
+    CommandLine,
+    ModuleOptions,
+    options_from,
+    without_broken_modules,
+)
 from mapguard.lint.output import (
     display_path,
     dumps,
@@ -115,6 +120,7 @@ def lint_command(
     expansion = expand(list(targets) or ["./..."], cwd, options.selection)
     for why in expansion.unmatched:
         click.echo(f"warning: {why}", err=True)
+    expansion, broken = without_broken_modules(expansion)
     expansion, per_dir = modules.apply(expansion)
     if not expansion.targets:
         raise UsageError("no Go files to lint: their modules' configurations exclude them all")
@@ -135,6 +141,8 @@ def lint_command(
     with progress_bar("linting", "packages") as report_progress:
         result = lint_expansion(expansion, options, progress=report_progress,
                                 options_for=options_for)
+    if broken:
+        result = replace(result, notes=(*broken, *result.notes))
     if write_baseline is not None:
         count = baselines.write_baseline(write_baseline, result.findings)
         click.echo(f"wrote {count} findings to {write_baseline}", err=True)

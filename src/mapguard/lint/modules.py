@@ -12,13 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mapguard.errors import UsageError
+from mapguard.errors import InputError, UsageError
 from mapguard.goversion import GoVersion
 from mapguard.lint.cache import default_cache_dir
 from mapguard.lint.config import LoadedConfig, config_in, load_config
 from mapguard.lint.engine import LintOptions
 from mapguard.lint.registry import rule_for, select_rules
+from mapguard.lint.results import FileNote
 from mapguard.source.discover import DirTarget, Expansion, Selection, selects_file
+from mapguard.source.gomod import find_module
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +124,34 @@ class ModuleOptions:
             found = self._nearest_config(directory.parent)
         self._nearest[directory] = found
         return found
+
+
+def without_broken_modules(expansion: Expansion) -> tuple[Expansion, tuple[FileNote, ...]]:
+    """The expansion without the directories of nested modules whose go.mod cannot be read
+    as one (empty, no `module` line, a bad `go` directive, unreadable), and a warning per such
+    go.mod. A `./...` from a parent module reaches a nested module's packages, which
+    `go vet ./...` leaves out; an empty `third_party/go.mod` in a real tree used to stop the
+    whole run halfway through, losing every finding. A go.mod at or above a root the command
+    line names is that run's own module: its error stops the run, before any work."""
+    kept: list[DirTarget] = []
+    left_out: dict[Path, tuple[str, int]] = {}
+    for target in expansion.targets:
+        try:
+            find_module(target.directory)
+        except InputError as exc:
+            go_mod = Path(exc.source)
+            if not any(go_mod.parent != root and go_mod.parent.is_relative_to(root)
+                       for root in expansion.roots):
+                raise
+            problem, count = left_out.get(go_mod, (str(exc), 0))
+            left_out[go_mod] = (problem, count + 1)
+            continue
+        kept.append(target)
+    if not kept and left_out:
+        raise UsageError("no Go files to lint: " + "; ".join(
+            problem for problem, _ in left_out.values()))
+    notes = tuple(FileNote(go_mod, f"{problem.removeprefix(f'{go_mod}: ')}: this nested "
+                                   f"module's {count} package director"
+                                   f"{'y is' if count == 1 else 'ies are'} not analysed")
+                  for go_mod, (problem, count) in left_out.items())
+    return replace(expansion, targets=tuple(kept)), notes
