@@ -102,9 +102,10 @@ inside one function, so both leave alone: fields the mutex does not guard (state
 settings filled in before the goroutines start), package-level values set up once, values that only
 other functions lock (their callers may be ordered in ways the rule cannot see), `x = a; if x == nil
 { x = b }` defaults, unexported functions nothing calls, a value a goroutine was handed and that its
-starter replaced (or set to nil) right after the `go`, and code in `_test.go` files and the goroutines
-they start (`go test -race` judges tests). When something the rule cannot see still keeps two goroutines apart (a lock taken
-through a helper such as `lockSession`, data partitioned between goroutines), suppress with
+starter replaced (or set to nil) right after the `go`, and code in `_test.go` files and the
+goroutines they start (`go test -race` judges tests). When something the rule cannot see still
+keeps two goroutines apart (a lock taken through a helper such as `lockSession`, data
+partitioned between goroutines), suppress with
 `//mapguard:ignore MG005 <reason>`.
 
 In concurrent code, the lazy set-up of a goroutine that has ended before its starter's caller
