@@ -8,6 +8,7 @@ from mapguard.goversion import GoVersion
 from mapguard.lint.engine import LintOptions, lint
 from mapguard.lint.registry import rule_for
 from mapguard.lint.rule import Severity
+from mapguard.source.calls import call_sites, runs_under_once
 from mapguard.source.concurrency import Concurrency
 from mapguard.source.discover import Selection, expand, read_target
 from mapguard.source.loader import VersionChoice, load_packages
@@ -939,3 +940,60 @@ def test_goroutines_a_test_starts_are_left_to_go_test_race(write_module: WriteMo
         GoVersion(1, 24), "default"))
     package = next(p for p in packages if p.name == "work")
     assert Concurrency(package, TypeInfo(package)).contexts == []
+
+
+
+def test_what_only_tests_do_does_not_undo_a_proof_about_package_code(
+        write_module: WriteModule) -> None:
+    """Package code runs `load` only under `once.Do` (through `setup`) and calls `lookup`
+    only with the lock held. A test calling `load` directly, or taking `lookup` as a value,
+    runs them on the test's own goroutine (`go test -race` judges that): the proofs about
+    package code stand, and the tests' bodies need not be searched for them."""
+    source = """
+    package cache
+
+    import "sync"
+
+    var (
+    	once  sync.Once
+    	mu    sync.Mutex
+    	names map[string]int
+    )
+
+    func load() { names = map[string]int{} }
+
+    func setup() { load() }
+
+    func Start() { once.Do(func() { setup() }) }
+
+    func Get(k string) int {
+    	mu.Lock()
+    	defer mu.Unlock()
+    	return lookup(k)
+    }
+
+    func lookup(k string) int {
+    	names[k]++
+    	return names[k]
+    }
+    """
+    test = """
+    package cache
+
+    import "testing"
+
+    func TestDirect(t *testing.T) {
+    	load()
+    	f := lookup
+    	_ = f("k")
+    }
+    """
+    package = _load(write_module({"cache.go": source, "cache_test.go": test}))
+    info = TypeInfo(package)
+    load = package.funcs["load"]
+    assert runs_under_once(package, info, load, in_tests=False)
+    assert not runs_under_once(package, info, load)  # counting the test's direct call
+    assert [site.file.path.name for site in call_sites(package, info, load, in_tests=False)
+            or ()] == ["cache.go"]
+    assert call_sites(package, info, package.funcs["lookup"]) is None  # the test's value
+    assert _mode_at(package, "cache.go", "names[k]++") is Mode.WRITE

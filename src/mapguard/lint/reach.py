@@ -385,7 +385,8 @@ class Follower:
             ):
                 continue  # the nil branch is dead: nobody sees nil
             if under_once is None:
-                under_once = runs_under_once(self.package, self.info, declaration)
+                under_once = runs_under_once(self.package, self.info, declaration,
+                                             in_tests=False)
             if under_once:
                 return
             text = "".join(go_file.text(checked).split())

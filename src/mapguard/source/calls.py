@@ -22,23 +22,36 @@ class CallSite:
     under_once: bool  # inside a func literal handed to `x.Do(...)`
 
 
-def call_sites(package: Package, info: TypeInfo, callee: FuncDecl) -> list[CallSite] | None:
+def call_sites(package: Package, info: TypeInfo, callee: FuncDecl, *, in_tests: bool = True
+               ) -> list[CallSite] | None:
     """Where the package calls `callee` — a method only through a value of its receiver type;
     None when it is also used as a value (`go f`, `once.Do(x.f)`, `h := f`), so that who
-    runs it is not visible."""
-    key = ("call-sites", id(callee))
+    runs it is not visible. `in_tests=False`: only where code outside the _test.go files
+    calls or uses it — how it is meant to be used, for a question about that code (a test
+    runs it on the test's own goroutine, and `go test -race` judges that); those files are
+    then not searched (on nats-server two thirds of the package's text)."""
+    every = package.memo.get(_sites_key(callee, True))
+    if not in_tests and isinstance(every, list):
+        return [site for site in every if not site.file.is_test]
+    key = _sites_key(callee, in_tests)
     if key not in package.memo:
-        found = list(_scan_call_sites(package, info, callee))
+        found = list(_scan_call_sites(package, info, callee, in_tests))
         package.memo[key] = None if found and found[-1] is None else found
     return package.memo[key]  # type: ignore[return-value]
 
 
-def _scan_call_sites(package: Package, info: TypeInfo, callee: FuncDecl
+def _sites_key(callee: FuncDecl, in_tests: bool) -> tuple[str, int]:
+    return ("call-sites" if in_tests else "call-sites outside tests", id(callee))
+
+
+def _scan_call_sites(package: Package, info: TypeInfo, callee: FuncDecl, in_tests: bool = True
                      ) -> Iterator[CallSite | None]:
     """The call sites of `call_sites`, one by one as the files are searched, ending with None
     at the first use as a value (a caller that has seen enough can stop early)."""
     method = callee.is_method
     for go_file in package.files:
+        if go_file.is_test and not in_tests:
+            continue
         for start, end in word_hits(go_file.source, callee.name):
             # A method is named after a dot (`x.m`), a function never: the other hits need
             # no parse (when a comment may stand before the name, it is looked at).
@@ -106,31 +119,34 @@ def _inside_once_literal(go_file: GoFile, call: Node) -> bool:
     return False
 
 
-def runs_under_once(package: Package, info: TypeInfo, function: FuncDecl, depth: int = 0
-                    ) -> bool:
-    """Handed to `once.Do`, or called only from Once bodies and functions that are."""
+def runs_under_once(package: Package, info: TypeInfo, function: FuncDecl, depth: int = 0, *,
+                    in_tests: bool = True) -> bool:
+    """Handed to `once.Do`, or called only from Once bodies and functions that are
+    (`in_tests`: as for `call_sites`)."""
     if run_by_once(package, function.name):
         return True
     if depth >= 3:
         return False
     return every_call_site(package, info, function, lambda site: site.under_once or (
-        site.caller is not None and runs_under_once(package, info, site.caller, depth + 1)))
+        site.caller is not None and runs_under_once(package, info, site.caller, depth + 1,
+                                                    in_tests=in_tests)), in_tests=in_tests)
 
 
 def every_call_site(package: Package, info: TypeInfo, callee: FuncDecl,
-                    judge: Callable[[CallSite], bool]) -> bool:
-    """Whether `callee` has call sites (`call_sites`: a list, not None) and `judge` holds for
-    each. Without the call sites known yet, they are judged as the search finds them: the
-    first that fails settles it (a use as a value would too), and the rest of the package
-    (often its tests' bodies) is then never parsed for them."""
-    key = ("call-sites", id(callee))
-    known = key in package.memo
+                    judge: Callable[[CallSite], bool], *, in_tests: bool = True) -> bool:
+    """Whether `callee` has call sites (`call_sites`, with `in_tests`: a list, not None) and
+    `judge` holds for each. Without the call sites known yet, they are judged as the search
+    finds them: the first that fails settles it (a use as a value would too), and the rest
+    of the package (often its tests' bodies) is then never parsed for them."""
+    key = _sites_key(callee, in_tests)
+    known = key in package.memo or (
+        not in_tests and isinstance(package.memo.get(_sites_key(callee, True)), list))
     sites: Iterable[CallSite | None]
     if known:
-        found = call_sites(package, info, callee)
+        found = call_sites(package, info, callee, in_tests=in_tests)
         sites = [None] if found is None else found  # None: used as a value
     else:
-        sites = _scan_call_sites(package, info, callee)
+        sites = _scan_call_sites(package, info, callee, in_tests)
     seen: list[CallSite] = []
     for site in sites:
         if site is None or not judge(site):

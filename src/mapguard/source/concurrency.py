@@ -890,7 +890,7 @@ class Concurrency:
             windows.append(Window(site.file, site.call.end_byte, end))
             return True
 
-        return every_call_site(self.package, self.info, declaration, waits_here)
+        return every_call_site(self.package, self.info, declaration, waits_here, in_tests=False)
 
     def _overlaps_join(self, node: Node, go_file: GoFile, context: Context,
                        windows: list[Window], depth: int = 0) -> bool:
@@ -971,7 +971,8 @@ class Concurrency:
             self.package, self.info, declaration,
             lambda site: (site.file is context.file and _is_inside(site.call, context.function))
             or self._ordered_before_start(site.call, site.file, context)
-            or self._runs_only_in(site.call, site.file, context, depth + 1))
+            or self._runs_only_in(site.call, site.file, context, depth + 1),
+            in_tests=False)  # a test calling it runs it on the test's goroutine
 
     def _declaration(self, function: Node, go_file: GoFile) -> FuncDecl | None:
         name = function.child_by_field_name("name")

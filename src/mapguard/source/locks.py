@@ -148,10 +148,9 @@ def _all_callers_hold_lock(function: Node, go_file: GoFile, info: TypeInfo, dept
     if key in package.memo:
         return bool(package.memo[key])
     package.memo[key] = False  # recursion guard
-    # A test that calls the helper directly runs it on the test's one goroutine: only the
-    # calls of non-test code say how the helper is meant to be used.
-    found = call_sites(package, info, declaration)
-    sites = [site for site in found or () if go_file.is_test or not site.file.is_test]
+    # A test that calls the helper directly (or takes it as a value) runs it on the test's
+    # one goroutine: only the calls of non-test code say how the helper is meant to be used.
+    sites = call_sites(package, info, declaration, in_tests=go_file.is_test) or []
     holds = bool(sites) and all(
         lock_mode_at(site.call, site.file, info, depth + 1) is Mode.WRITE for site in sites)
     package.memo[key] = holds

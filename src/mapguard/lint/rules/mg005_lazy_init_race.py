@@ -676,14 +676,16 @@ def _never_called(pass_: Pass, statement: Node, go_file: GoFile) -> bool:
     declaration = _declaration_of(pass_, function, go_file) if function is not None else None
     if declaration is None or declaration.name[:1].isupper():
         return False
-    return call_sites(pass_.package, pass_.info, declaration) == []
+    # Called by tests alone, it never runs outside them (`go test -race` judges those).
+    return call_sites(pass_.package, pass_.info, declaration, in_tests=False) == []
 
 
 def _function_run_by_once(pass_: Pass, statement: Node, go_file: GoFile) -> bool:
     """The enclosing named function is handed to `once.Do(f)` / `once.Do(x.f)` somewhere."""
     function = enclosing_declaration(statement)
     declaration = _declaration_of(pass_, function, go_file) if function is not None else None
-    return declaration is not None and runs_under_once(pass_.package, pass_.info, declaration)
+    return declaration is not None and runs_under_once(pass_.package, pass_.info, declaration,
+                                                       in_tests=False)
 
 
 def _declaration_of(pass_: Pass, function: Node, go_file: GoFile) -> FuncDecl | None:
