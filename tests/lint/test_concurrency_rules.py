@@ -997,3 +997,35 @@ def test_what_only_tests_do_does_not_undo_a_proof_about_package_code(
             or ()] == ["cache.go"]
     assert call_sites(package, info, package.funcs["lookup"]) is None  # the test's value
     assert _mode_at(package, "cache.go", "names[k]++") is Mode.WRITE
+
+
+def test_a_map_field_of_a_package_level_value_is_not_called_a_package_level_map(
+        write_module: WriteModule) -> None:
+    """Round 19 (kubeedge/mappers-go): `ms.stopFunctions` on a package-level `ms` is one map
+    per process, but a field: the message says it is reached through the variable."""
+    source = """
+    package svc
+
+    type service struct{ stops map[string]func() }
+
+    var ms = &service{stops: map[string]func(){}}
+
+    func Start(names []string) {
+    	for _, name := range names {
+    		go func(n string) { ms.stops[n] = func() {} }(name)
+    	}
+    }
+
+    var counts = map[string]int{}
+
+    func Count(names []string) {
+    	for _, name := range names {
+    		go func(n string) { counts[n]++ }(name)
+    	}
+    }
+    """
+    result = lint_dir(write_module({"svc.go": source}))
+    messages = {f.line: f.message for f in result.findings if f.rule == "MG004"}
+    assert "`ms.stops` is reached through the package-level variable `ms`" in messages[9]
+    assert "package-level map" not in messages[9]
+    assert "`counts` is a package-level map" in messages[17]

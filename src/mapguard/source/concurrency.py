@@ -452,6 +452,12 @@ class Concurrency:
                 return None  # one goroutine owns it, or its starter waits for it
             # What a call hands on (`c.touch()` on a package-level `*Cache`) is no map itself.
             what = "map" if self.info.is_map_expr(map_expr, go_file) else "variable"
+            root_text = go_file.text(root)
+            if root_text != text:
+                # `ms.stopFunctions` on a package-level `ms`: one map per process all the same,
+                # but a field, not a package-level map itself.
+                return Sharing(f"`{text}` is reached through the package-level variable "
+                               f"`{root_text}`", "package")
             return Sharing(f"`{text}` is a package-level {what}", "package")
         if not isinstance(symbol, LocalDecl):
             return None
