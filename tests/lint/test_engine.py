@@ -158,3 +158,19 @@ def test_a_rule_that_reports_nothing_in_tests_has_no_bodies_parsed_there(tmp_pat
     assert all(t in in_code for t in mg005.bodies or ())
     assert not any(t in in_test for t in mg005.bodies or ())
     assert all(t in in_test for t in mg007.bodies or ())
+
+
+def test_mg005_skips_a_package_that_has_no_goroutine_or_handler() -> None:
+    """MG005's proof needs a context of the package (a handler, a goroutine that runs several
+    times at once): a package with nil checks but no `go`, handler or gRPC service is skipped
+    before anything is parsed for it; MG014 (the unproven tier) still looks there."""
+    from mapguard.lint.registry import rule_for
+
+    lazy = b"package p\n\nfunc f() {\n\tif m == nil {\n\t\tm = map[int]int{}\n\t}\n}\n"
+    mg005, mg014 = rule_for("MG005"), rule_for("MG014")
+    assert not mg005.applies_to(lazy)
+    assert mg014.applies_to(lazy)
+    started = lazy + b"\nfunc g() {\n\tgo f()\n}\n"
+    assert mg005.applies_to(started)
+    handler = lazy + b"\nfunc h(w http.ResponseWriter, r *http.Request) { f() }\n"
+    assert mg005.applies_to(handler)

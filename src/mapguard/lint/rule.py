@@ -167,6 +167,9 @@ class Rule:
     run: Callable[[Pass], None]
     reports_at: str = ""  # the node a finding's position names (docs/rules.md)
     markers: tuple[bytes, ...] = ()  # one must occur in the package, else skip; (): always run
+    # One of these must also occur in the package (looked for in the package's text only, not
+    # per file as `markers` are for candidates); (): no such condition.
+    requires_any: tuple[bytes, ...] = ()
     anchors: tuple[TextPattern, ...] = ()  # where candidates() looks; literal-first
     # The function bodies worth parsing for this rule: those where one of these matches.
     # None: every body. Only a matter of speed: a body left out is parsed when asked about.
@@ -201,8 +204,10 @@ class Rule:
     whole_package: bool = False
 
     def applies_to(self, text: bytes) -> bool:
-        """Whether the text of a package (all its files joined) holds one of the markers."""
-        return not self.markers or any(marker in text for marker in self.markers)
+        """Whether the text of a package (all its files joined) holds one of the markers, and
+        one of `requires_any`."""
+        return (not self.markers or any(marker in text for marker in self.markers)) and (
+            not self.requires_any or any(marker in text for marker in self.requires_any))
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,11 @@ from mapguard.source.typeinfo import (
 from mapguard.source.types import GoType, Named, PointerTo, Unknown, deref, parameter_types
 
 FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
+# A package without one of these has no context at all: a `go` statement (gofmt indents it,
+# or it follows a `{` on its line), `wg.Go(`, an HTTP handler, a gRPC service, interceptor or
+# auth function (`_find_handlers`; test files aside).
+CONTEXT_MARKERS = (b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter", b"Unimplemented",
+                   b"ServerInfo", b") (context.Context, error)")
 _HANDLER_PARAMS = (Named("net/http", "ResponseWriter"), PointerTo(Named("net/http", "Request")))
 _LOOPS = frozenset({"for_statement"})
 _GROUP_TYPES = frozenset({Named("sync", "WaitGroup"),

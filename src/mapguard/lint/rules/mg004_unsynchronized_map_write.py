@@ -133,7 +133,7 @@ import re
 from tree_sitter import Node
 
 from mapguard.lint.rule import Pass, Rule, Severity
-from mapguard.source.concurrency import Concurrency, Sharing, Tier
+from mapguard.source.concurrency import CONTEXT_MARKERS, Concurrency, Sharing, Tier
 from mapguard.source.lockevidence import locked_elsewhere
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import MapWrite, map_writes
@@ -367,8 +367,7 @@ RULE = Rule(
     run=run,
     # Concurrency needs a `go` statement (gofmt indents it), an HTTP handler or a gRPC
     # service somewhere.
-    markers=(b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter", b"Unimplemented", b"ServerInfo",
-             b") (context.Context, error)"),
+    markers=CONTEXT_MARKERS,
     bodies=CONTEXT_BODIES,
     in_tests=False,  # `go test -race` judges tests and the goroutines they start
     # The concurrency model and the shared-map handoffs span the package.
