@@ -753,7 +753,8 @@ def _load(package_dir: PackageDir, options: LintOptions, shard: frozenset[Path] 
     # One joined text: each marker is then a single substring search per package.
     text = b"\0".join(f.content for f in package_dir.files if not f.context_only)
     with_evidence = bool(_evidence_digest(options, package_dir.directory))
-    rules = tuple(rule for rule in options.rules if rule.applies_to(text)
+    holds = _memoised_search(text)
+    rules = tuple(rule for rule in options.rules if rule.applies_if(holds)
                   and (with_evidence or not rule.evidence_only))
     following = _following(options, text, lead)
     triggers = _triggers_by_file(package_dir, rules, options, shard, whole=whole)
@@ -764,6 +765,19 @@ def _load(package_dir: PackageDir, options: LintOptions, shard: frozenset[Path] 
         triggers = _with_context_bodies(triggers)
     packages, errors = load_packages(package_dir, choose, None, judge, shard, triggers)
     return _Loaded(package_dir, rules, packages, errors, versions, notes, following)
+
+
+def _memoised_search(text: bytes) -> Callable[[bytes], bool]:
+    """Whether `text` holds a marker, each marker searched once: MG004's markers are MG005's
+    `requires_any` too, and a marker a package lacks costs a search of all its text."""
+    found: dict[bytes, bool] = {}
+
+    def holds(marker: bytes) -> bool:
+        answer = found.get(marker)
+        if answer is None:
+            answer = found[marker] = marker in text
+        return answer
+    return holds
 
 
 def _following(options: LintOptions, text: bytes, lead: bool) -> frozenset[str]:

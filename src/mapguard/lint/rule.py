@@ -206,8 +206,13 @@ class Rule:
     def applies_to(self, text: bytes) -> bool:
         """Whether the text of a package (all its files joined) holds one of the markers, and
         one of `requires_any`."""
-        return (not self.markers or any(marker in text for marker in self.markers)) and (
-            not self.requires_any or any(marker in text for marker in self.requires_any))
+        return self.applies_if(text.__contains__)
+
+    def applies_if(self, holds: Callable[[bytes], bool]) -> bool:
+        """`applies_to`, with `holds` saying whether the package's text holds a marker (the
+        engine asks each marker once per package: several rules share theirs)."""
+        return (not self.markers or any(holds(marker) for marker in self.markers)) and (
+            not self.requires_any or any(holds(marker) for marker in self.requires_any))
 
 
 @dataclass(frozen=True, slots=True)
