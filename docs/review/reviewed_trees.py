@@ -4,9 +4,12 @@ next fresh round.
     python3 docs/review/reviewed_trees.py                  # every reviewed name, one a line
     python3 docs/review/reviewed_trees.py OWNER/NAME ...   # which of these were reviewed
 
-The reports name a tree in three ways: `owner/name` in the text; often only its bare directory
-name in the first column of a table (`| m3 | 1 | 2e397f7fb582 | ...`); or its bare name with the
-revision read (`etcd @ c34dc7ee0048`, `frp 40274d8c9224`).
+The reports name a tree in four ways: `owner/name` in the text; often only its bare directory
+name in the first column of a table (`| m3 | 1 | 2e397f7fb582 | ...`); its bare name with the
+revision read (`etcd @ c34dc7ee0048`, `frp 40274d8c9224`); or its Go module path
+(`knative.dev/networking`, `buf.build/go/protovalidate`). A name that matches once `go-`/`-go` is
+dropped is flagged for a look too (`bufbuild/protovalidate-go`). Renames (a README saying "moved
+to") and names written with a space in prose ("knative serving") still need a grep by hand.
 Round 18 matched candidates by `owner/name` alone and let 45 trees earlier tables had read into its
 fresh pool; this script matches both ways. A candidate is reviewed when its `owner/name` is named,
 or its bare name is: a bare name that is a common word (`server`, `proxy`) then needs a look by
@@ -29,6 +32,15 @@ _TABLE_RULE = re.compile(r"^[\s:|-]*$")
 # A tree named with its revision anywhere: `frp @ 40274d8c9224`, or in a list of trees read at
 # their revisions, `coredns 4b26cced3271, fasthttp b8ff6fb0bb1c`.
 _AT_REVISION = re.compile(r"([A-Za-z][\w.-]*)(?: @ | )[0-9a-f]{7,40}\b")
+# A Go module path of a vanity domain (`knative.dev/networking`, `buf.build/go/protovalidate`):
+# its last element names the tree.
+_MODULE_PATH = re.compile(r"(?<![\w/.-])[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/[\w.-]+)+")
+
+
+def _stem(name: str) -> str:
+    """A name without the `go-`/`-go`/`.go` the Go projects of a name add or drop
+    (`protovalidate-go` is read as `buf.build/go/protovalidate`)."""
+    return re.sub(r"^go-|[-.]go$", "", name)
 
 
 def reviewed(reports: list[Path]) -> tuple[set[str], set[str]]:
@@ -42,6 +54,8 @@ def reviewed(reports: list[Path]) -> tuple[set[str], set[str]]:
             if re.search(r"[A-Za-z]", owner) and not _NOT_A_NAME.search(name):
                 repositories.add(f"{owner}/{name}".lower())
         names.update(name.lower() for name in _AT_REVISION.findall(text))
+        names.update(path.rsplit("/", 1)[1].lower() for path in _MODULE_PATH.findall(text)
+                     if not _NOT_A_NAME.search(path))
         for line in text.splitlines():
             if not line.startswith("|") or _TABLE_RULE.match(line):
                 continue
@@ -61,8 +75,11 @@ def main(argv: list[str]) -> int:
     for candidate in argv:
         lowered = candidate.lower()
         bare = lowered.rsplit("/", 1)[-1]
+        stems = {_stem(name) for name in names}
         verdict = ("reviewed" if lowered in repositories else
-                   "bare name reviewed (check by hand)" if bare in names else "fresh")
+                   "bare name reviewed (check by hand)" if bare in names else
+                   "name without go-/-go reviewed (check by hand)" if _stem(bare) in stems
+                   else "fresh")
         print(f"{candidate}\t{verdict}")
     return 0
 
