@@ -134,7 +134,7 @@ def without_broken_modules(expansion: Expansion) -> tuple[Expansion, tuple[FileN
     whole run halfway through, losing every finding. A go.mod at or above a root the command
     line names is that run's own module: its error stops the run, before any work."""
     kept: list[DirTarget] = []
-    left_out: dict[Path, tuple[str, int]] = {}
+    left_out: dict[Path, tuple[InputError, int]] = {}  # go.mod -> its error, directories
     for target in expansion.targets:
         try:
             find_module(target.directory)
@@ -143,15 +143,16 @@ def without_broken_modules(expansion: Expansion) -> tuple[Expansion, tuple[FileN
             if not any(go_mod.parent != root and go_mod.parent.is_relative_to(root)
                        for root in expansion.roots):
                 raise
-            problem, count = left_out.get(go_mod, (str(exc), 0))
-            left_out[go_mod] = (problem, count + 1)
+            first, count = left_out.get(go_mod, (exc, 0))
+            left_out[go_mod] = (first, count + 1)
             continue
         kept.append(target)
     if not kept and left_out:
         raise UsageError("no Go files to lint: " + "; ".join(
-            problem for problem, _ in left_out.values()))
-    notes = tuple(FileNote(go_mod, f"{problem.removeprefix(f'{go_mod}: ')}: this nested "
-                                   f"module's {count} package director"
+            str(exc) for exc, _ in left_out.values()))
+    notes = tuple(FileNote(go_mod, f"{exc.problem}"
+                                   f"{f' (expected {exc.expected})' if exc.expected else ''}: "
+                                   f"this nested module's {count} package director"
                                    f"{'y is' if count == 1 else 'ies are'} not analysed")
-                  for go_mod, (problem, count) in left_out.items())
+                  for go_mod, (exc, count) in left_out.items())
     return replace(expansion, targets=tuple(kept)), notes

@@ -30,9 +30,10 @@ def call_sites(package: Package, info: TypeInfo, callee: FuncDecl, *, in_tests: 
     calls or uses it — how it is meant to be used, for a question about that code (a test
     runs it on the test's own goroutine, and `go test -race` judges that); those files are
     then not searched (on nats-server two thirds of the package's text)."""
-    every = package.memo.get(_sites_key(callee, True))
-    if not in_tests and isinstance(every, list):
-        return [site for site in every if not site.file.is_test]
+    if not in_tests:
+        every = package.memo.get(_sites_key(callee, True))
+        if isinstance(every, list):  # every file's, searched already
+            return [site for site in every if not site.file.is_test]
     key = _sites_key(callee, in_tests)
     if key not in package.memo:
         found = list(_scan_call_sites(package, info, callee, in_tests))
@@ -42,6 +43,12 @@ def call_sites(package: Package, info: TypeInfo, callee: FuncDecl, *, in_tests: 
 
 def _sites_key(callee: FuncDecl, in_tests: bool) -> tuple[str, int]:
     return ("call-sites" if in_tests else "call-sites outside tests", id(callee))
+
+
+def _known(package: Package, callee: FuncDecl, in_tests: bool) -> bool:
+    """Whether `call_sites` answers without searching the package."""
+    return _sites_key(callee, in_tests) in package.memo or (
+        not in_tests and isinstance(package.memo.get(_sites_key(callee, True)), list))
 
 
 def _scan_call_sites(package: Package, info: TypeInfo, callee: FuncDecl, in_tests: bool = True
@@ -138,9 +145,7 @@ def every_call_site(package: Package, info: TypeInfo, callee: FuncDecl,
     `judge` holds for each. Without the call sites known yet, they are judged as the search
     finds them: the first that fails settles it (a use as a value would too), and the rest
     of the package (often its tests' bodies) is then never parsed for them."""
-    key = _sites_key(callee, in_tests)
-    known = key in package.memo or (
-        not in_tests and isinstance(package.memo.get(_sites_key(callee, True)), list))
+    known = _known(package, callee, in_tests)
     sites: Iterable[CallSite | None]
     if known:
         found = call_sites(package, info, callee, in_tests=in_tests)
@@ -152,8 +157,8 @@ def every_call_site(package: Package, info: TypeInfo, callee: FuncDecl,
         if site is None or not judge(site):
             return False
         seen.append(site)
-    if not known:
-        package.memo[key] = seen  # the search went through: every call site is known
+    if not known:  # the search went through: every call site is known
+        package.memo[_sites_key(callee, in_tests)] = seen
     return bool(seen)
 
 
