@@ -300,7 +300,7 @@ class Follower:
         if "." in function:
             receiver, name = function.split(".", 1)
             return self.info.method(Named("", receiver), name)
-        found = self.package.funcs.get(function)
+        found = self.package.func_named(function)
         return found if found is not None and not found.is_method else None
 
     # ---- what the visited function does -----------------------------------------------

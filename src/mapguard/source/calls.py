@@ -106,7 +106,7 @@ def _caller(package: Package, go_file: GoFile, call: Node) -> FuncDecl | None:
         return None
     text = go_file.text(name)
     if function.type == "function_declaration":
-        return package.funcs.get(text)
+        return package.func_named(text)
     receiver = receiver_type_name(function, go_file)
     return package.method(receiver, text) if receiver is not None else None
 

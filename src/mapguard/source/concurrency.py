@@ -586,7 +586,7 @@ class Concurrency:
         root = node
         while root.parent is not None:
             root = root.parent
-        return next((f for f in self.package.files if f.root == root), None)
+        return next((f for f in self.package.files if f.parsed and f.root == root), None)
 
     def _argument_sharing(self, parameter: LocalDecl, context: Context, go_file: GoFile
                           ) -> Sharing | None:
@@ -990,7 +990,7 @@ class Concurrency:
         if name is None:
             return None
         if function.type == "function_declaration":
-            found = self.package.funcs.get(go_file.text(name))
+            found = self.package.func_named(go_file.text(name))
         else:
             receiver = receiver_type_name(function, go_file)
             found = self.package.method(receiver, go_file.text(name)) if receiver else None

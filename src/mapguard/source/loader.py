@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,14 @@ from mapguard.goversion import GO_LINE_MISSING, NEWEST_KNOWN, GoVersion
 from mapguard.source.buildtags import left_out_by_release
 from mapguard.source.discover import PackageDir, SourceFile
 from mapguard.source.gomod import GoModule, find_module
-from mapguard.source.package import GoFile, Package, package_clause_name, read_imports
+from mapguard.source.package import (
+    GoFile,
+    Package,
+    Parsed,
+    package_clause_by_text,
+    package_clause_name,
+    read_imports,
+)
 from mapguard.source.parser import (
     FunctionSpan,
     first_syntax_error,
@@ -101,6 +109,7 @@ def load_packages(
     judge: SyntaxJudge | None = None,
     shard: frozenset[Path] | None = None,
     triggers_for: Callable[[Path, bytes], Sequence[BodyTrigger] | None] | None = None,
+    lazily: Callable[[Path, bytes], bool] | None = None,
 ) -> tuple[list[Package], list[FileError]]:
     """Parse every file; group the good ones by package clause (`p` and `p_test` apart).
 
@@ -108,27 +117,46 @@ def load_packages(
     parse (and parsed later only if something asks about a place inside it); every body of a
     file outside `shard`, when given, is left out (another worker checks that file).
     `triggers_for`, when given, chooses them per file instead (path, text), shard or not. A
-    file with a syntax error is reported, unless `judge` says Go accepts it or never reads it."""
+    file with a syntax error is reported, unless `judge` says Go accepts it or never reads it.
+    A file `lazily` accepts is grouped by the package clause read from its text and parsed
+    only when something asks about its syntax (`GoFile.later`): a syntax error in it is then
+    added to the returned errors, and one in a file never parsed is not reported."""
     errors: list[FileError] = []
     by_name: dict[str, list[GoFile]] = {}
     context = [f for f in package_dir.files if f.context_only]
+
+    def triggers_of(source_file: SourceFile) -> Sequence[BodyTrigger] | None:
+        if triggers_for is not None:
+            return triggers_for(source_file.path, source_file.content)
+        return body_triggers if shard is None or source_file.path in shard else ()
+
+    def parsed(source_file: SourceFile) -> tuple[Tree, tuple[FunctionSpan, ...]] | None:
+        """The file's tree and the bodies it leaves out; None when it is not to be analysed
+        (a syntax error, reported unless Go never reads it or accepts it)."""
+        tree, skipped = _parse(source_file.content, triggers_of(source_file))
+        error = first_syntax_error(tree)
+        if error is None:
+            return tree, skipped
+        message = _describe_syntax_error(error, source_file.content)
+        verdict = "error" if judge is None else judge(source_file.path,
+                                                      source_file.content, message)
+        if verdict == "error":
+            errors.append(FileError(source_file.path, message))
+        return (tree, skipped) if verdict == "analyse" else None
+
     for source_file in package_dir.files:
         if source_file.context_only:
             continue
-        if triggers_for is not None:
-            triggers = triggers_for(source_file.path, source_file.content)
-        else:
-            triggers = body_triggers if shard is None or source_file.path in shard else ()
-        tree, skipped = _parse(source_file.content, triggers)
-        error = first_syntax_error(tree)
-        if error is not None:
-            message = _describe_syntax_error(error, source_file.content)
-            verdict = "error" if judge is None else judge(source_file.path,
-                                                          source_file.content, message)
-            if verdict == "error":
-                errors.append(FileError(source_file.path, message))
-            if verdict != "analyse":
-                continue
+        if lazily is not None and lazily(source_file.path, source_file.content) and (
+                (clause := package_clause_by_text(source_file.content)) is not None):
+            by_name.setdefault(clause, []).append(GoFile(
+                source_file.path, source_file.content, None, clause, None,
+                later=functools.partial(_parsed_late, parsed, source_file)))
+            continue
+        outcome = parsed(source_file)
+        if outcome is None:
+            continue
+        tree, skipped = outcome
         name = package_clause_name(tree.root_node, source_file.content)
         if name is None:
             errors.append(FileError(source_file.path, "no package clause"))
@@ -145,6 +173,16 @@ def load_packages(
         package.deferred = [(f.path, f.content) for f in context]
         packages.append(package)
     return packages, errors
+
+
+def _parsed_late(parsed: Callable[[SourceFile], tuple[Tree, tuple[FunctionSpan, ...]] | None],
+                 source_file: SourceFile) -> Parsed:
+    """A file read lazily, parsed when first needed. One the eager path would have left out
+    of its package (a syntax error) keeps a tree, for whoever asked, but declares nothing."""
+    outcome = parsed(source_file)
+    if outcome is None:
+        return parse_go(source_file.content), (), False
+    return outcome[0], outcome[1], True
 
 
 class BodyTrigger(Protocol):

@@ -141,7 +141,7 @@ def _all_callers_hold_lock(function: Node, go_file: GoFile, info: TypeInfo, dept
     receiver = receiver_type_name(function, go_file) if function.type == (
         "method_declaration") else None
     declaration = (package.method(receiver, name) if receiver is not None
-                   else package.funcs.get(name))
+                   else package.func_named(name))
     if declaration is None or not same_node(declaration.node, function):
         return False
     key = ("callers-hold-lock", id(declaration))
@@ -168,7 +168,7 @@ def runs_under_wrapper_lock(function: Node, go_file: GoFile, info: TypeInfo) -> 
         return False
     package = info.package
     name = go_file.text(name_node)
-    declaration = package.funcs.get(name)
+    declaration = package.func_named(name)
     if declaration is None or not same_node(declaration.node, function):
         return False
     wrappers = _locking_wrappers(info)
@@ -216,7 +216,7 @@ def _locking_wrappers(info: TypeInfo) -> frozenset[str]:
                 continue
             function = enclosing_function(call)
             locks = _held_states(call, function, go_file)
-            if any(mode is Mode.WRITE and lock in package.vars for lock, mode in locks.items()):
+            if any(mode is Mode.WRITE and package.has_var(lock) for lock, mode in locks.items()):
                 found.add(declaration.name)
     package.memo[key] = frozenset(found)
     return package.memo[key]  # type: ignore[return-value]

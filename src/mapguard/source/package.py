@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,18 +33,56 @@ def is_generated(source: bytes) -> bool:
     return b"DO NOT EDIT" in head and GENERATED.search(head) is not None
 
 
+# A file parsed only when something needs its syntax (`GoFile.later`): its tree and the
+# bodies it leaves out, and whether it parsed cleanly (else its declarations are not used).
+Parsed = tuple[Tree, tuple[FunctionSpan, ...], bool]
+
+
 @dataclass(slots=True, eq=False)
 class GoFile:
     path: Path  # absolute
     source: bytes
-    tree: Tree
+    # None until a file read lazily (`later`) is parsed: read it through `tree`.
+    _tree: Tree | None
     package_name: str
-    imports: dict[str, str]  # the name a file uses for a package -> its import path
+    # The name a file uses for a package -> its import path; None until parsed (`imports`).
+    _imports: dict[str, str] | None
     # Functions whose bodies the tree leaves out (sorted); parsed on demand by `node_at`.
     skipped: tuple[FunctionSpan, ...] = ()
+    # How to parse a file read lazily; the package it belongs to is told (`on_parse`), so
+    # that its declarations join the symbol table before anything resolves names in it.
+    later: Callable[[], Parsed] | None = None
+    on_parse: Callable[[], None] | None = None
+    clean: bool = True  # False: parsed late with a syntax error, its declarations unused
     _bodies: dict[int, Tree] = field(default_factory=dict)
     _skipped_starts: list[int] | None = None
     _line_starts: list[int] | None = None
+
+    @property
+    def tree(self) -> Tree:
+        if self._tree is None:
+            self.ensure_parsed()
+        assert self._tree is not None
+        return self._tree
+
+    @property
+    def imports(self) -> dict[str, str]:
+        if self._imports is None:
+            self._imports = read_imports(self.tree.root_node, self.source)
+        return self._imports
+
+    @property
+    def parsed(self) -> bool:
+        """Whether the tree is there (a file read lazily may not have been parsed yet)."""
+        return self._tree is not None
+
+    def ensure_parsed(self) -> None:
+        if self._tree is None:
+            assert self.later is not None
+            self._tree, self.skipped, self.clean = self.later()
+            self.later = None
+            if self.on_parse is not None:
+                self.on_parse()
 
     @property
     def root(self) -> Node:
@@ -64,6 +102,8 @@ class GoFile:
 
     def complete(self, node: Node) -> Node:
         """`node` itself, or, for a function whose body was left out, the fully parsed one."""
+        if self._tree is None:
+            self.ensure_parsed()
         if self.skipped and node.type in {"function_declaration", "method_declaration"}:
             span = self._span_containing(node.start_byte + 1, node.start_byte + 1)
             if span is not None and span.start == node.start_byte:
@@ -77,6 +117,8 @@ class GoFile:
         return node
 
     def _root_for(self, start: int, end: int) -> Node:
+        if self._tree is None:
+            self.ensure_parsed()
         if self.skipped:
             span = self._span_containing(start, end)
             if span is not None and span.body_start <= start and end <= span.body_end:
@@ -213,6 +255,10 @@ class LazyVars(Mapping[str, VarDecl]):
             built = self._built[name]
         return built
 
+    def built(self, name: str) -> VarDecl | None:
+        """The record of `name`, or None if no variable or constant has that name."""
+        return self[name] if name in self._specs else None
+
     def __contains__(self, name: object) -> bool:
         return name in self._specs
 
@@ -247,6 +293,18 @@ class Package:
     # Whether a name is mentioned by a deferred file; a True may go stale as files are loaded
     # (it then only costs a look-up), a False cannot: the deferred files only get fewer.
     _deferred_mentions: dict[str, bool] = field(default_factory=dict)
+    # Files read lazily (`GoFile.later`: test files no rule reports in) and not indexed yet.
+    # Code outside them cannot name what they declare (a _test.go file is compiled only into
+    # the package's test build), so looking a name up leaves them unparsed; they join the
+    # table once any of them is parsed (an analysis then reads test code, which can name
+    # them) or the table is enumerated (`types`, `funcs`, ...: everything, as declared).
+    _pending: list[GoFile] = field(default_factory=list)
+    _everything: bool = False
+
+    def __post_init__(self) -> None:
+        for go_file in self.files:
+            if not go_file.parsed:
+                go_file.on_parse = self._index_everything
 
     def load_deferred(self, name: str) -> bool:
         """Parse the generated files that mention `name` and add their declarations; False
@@ -280,27 +338,72 @@ class Package:
         if not self._indexed:
             self._indexed = True
             for go_file in self.files:
+                if go_file.parsed:
+                    self.index_file(go_file)
+                else:
+                    self._pending.append(go_file)
+            if self._everything:
+                self._index_everything()
+
+    def _index_everything(self) -> None:
+        """Parse the files read lazily and add their declarations (see `_pending`)."""
+        self._everything = True
+        if not self._indexed:
+            return  # `_index` adds them when it runs
+        pending, self._pending = self._pending, []
+        for go_file in pending:
+            go_file.ensure_parsed()
+            if go_file.clean:
                 self.index_file(go_file)
 
     @property
     def types(self) -> dict[str, TypeDecl]:
+        """Every type declared (an enumeration: files read lazily included)."""
         self._index()
+        self._index_everything()
         return self._types
 
     @property
     def vars(self) -> LazyVars:
         self._index()
+        self._index_everything()
         return self._vars
 
     @property
     def funcs(self) -> dict[str, FuncDecl]:
         self._index()
+        self._index_everything()
         return self._funcs
 
     @property
     def methods(self) -> dict[str, dict[str, FuncDecl]]:
         self._index()
+        self._index_everything()
         return self._methods
+
+    # Look-ups by name, for code of the parsed files: these leave files read lazily unparsed.
+
+    def type_named(self, name: str) -> TypeDecl | None:
+        self._index()
+        return self._types.get(name)
+
+    def var_named(self, name: str) -> VarDecl | None:
+        self._index()
+        # Not Mapping.get: a miss, the usual answer, would cost an exception.
+        return self._vars.built(name)
+
+    def func_named(self, name: str) -> FuncDecl | None:
+        self._index()
+        return self._funcs.get(name)
+
+    def has_var(self, name: str) -> bool:
+        self._index()
+        return name in self._vars
+
+    def declares(self, name: str) -> bool:
+        """Whether the parsed files declare `name` at package level."""
+        self._index()
+        return name in self._funcs or name in self._vars or name in self._types
 
     def type_variants(self, name: str) -> list[TypeDecl]:
         """Every declaration of a type name: one per build-tag variant of the package."""
@@ -318,7 +421,8 @@ class Package:
         return declared
 
     def method(self, receiver_type: str, name: str) -> FuncDecl | None:
-        return self.methods.get(receiver_type, {}).get(name)
+        self._index()
+        return self._methods.get(receiver_type, {}).get(name)
 
     def functions_named(self, name: str) -> list[FuncDecl] | None:
         """The functions and methods called `name` (any receiver); None when a generated file
@@ -500,6 +604,21 @@ def default_import_name(path: str) -> str:
         last = path.rsplit("/", 2)[-2]
     last = re.sub(r"\.v\d+$", "", last)
     return last.removeprefix("go-").removesuffix("-go").replace("-", "_").replace(".", "_")
+
+
+# What may precede the package clause: spaces, comments (build constraints among them).
+_BEFORE_CLAUSE = re.compile(rb"(?:\s+|//[^\n]*|/\*.*?\*/)*", re.S)
+_CLAUSE = re.compile(rb"package[ \t]+([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_\x80-\xff])")
+
+
+def package_clause_by_text(source: bytes) -> str | None:
+    """The package name of a file read from its text, before any parse (a file read lazily
+    is grouped into its package this way); None when the text is not that simple (a name
+    that is not ASCII, say): the caller then parses the file."""
+    start = 3 if source.startswith(b"\xef\xbb\xbf") else 0  # a byte order mark
+    before = _BEFORE_CLAUSE.match(source, start)
+    clause = _CLAUSE.match(source, before.end() if before is not None else start)
+    return clause.group(1).decode() if clause is not None else None
 
 
 def package_clause_name(root: Node, source: bytes) -> str | None:

@@ -288,7 +288,7 @@ class TypeInfo:
         cached = self._shadowable.get(key)
         if cached is None:
             package = self.package
-            declared = name in package.funcs or name in package.vars or name in package.types
+            declared = package.declares(name)
             cached = declared or any(
                 (node := go_file.node_at(start, end)) is not None
                 and node.type == "identifier"
@@ -338,12 +338,10 @@ class TypeInfo:
     def resolve_package_level(self, name: str, go_file: GoFile) -> Symbol | None:
         package = self.package
         for _attempt in range(2):
-            if name in package.vars:
-                return package.vars[name]
-            if name in package.funcs:
-                return package.funcs[name]
-            if name in package.types:
-                return package.types[name]
+            found = (package.var_named(name) or package.func_named(name)
+                     or package.type_named(name))
+            if found is not None:
+                return found
             if name in go_file.imports:
                 return ImportRef(name, go_file.imports[name])
             if name in _UNIVERSE or not package.load_deferred(name):
@@ -516,9 +514,9 @@ class TypeInfo:
         seen: set[str] = set()
         while isinstance(go_type, Named):
             if go_type.pkg == "":
-                decl = self.package.types.get(go_type.name)
+                decl = self.package.type_named(go_type.name)
                 if decl is None and self.package.load_deferred(go_type.name):
-                    decl = self.package.types.get(go_type.name)
+                    decl = self.package.type_named(go_type.name)
                 if decl is None or go_type.name in seen:
                     return UNKNOWN if decl is None else go_type
                 seen.add(go_type.name)

@@ -165,7 +165,7 @@ class _Declarations:
         return answer
 
     def _type(self, name: str) -> TypeDecl | None:
-        return self._package.types.get(name) if self._package is not None else None
+        return self._package.type_named(name) if self._package is not None else None
 
     def _function(self, name: str, receiver: str | None) -> FuncDecl | None:
         word = re.escape(name.encode())
@@ -212,7 +212,7 @@ class _Declarations:
         if self._package is None:
             return None
         if receiver is None:
-            return self._package.funcs.get(name)
+            return self._package.func_named(name)
         return self._package.method(receiver, name)
 
 

@@ -257,7 +257,7 @@ def _few_variadic_arguments(pass_: Pass, go_file: GoFile, parameter: LocalDecl) 
     receiver = receiver_type_name(declaration, go_file) if (
         declaration.type == "method_declaration") else None
     function = pass_.package.method(receiver, name) if receiver is not None else (
-        pass_.package.funcs.get(name))
+        pass_.package.func_named(name))
     sites = call_sites(pass_.package, pass_.info, function) if function is not None else None
     if not sites:
         return False
@@ -300,7 +300,7 @@ def _runs_once(pass_: Pass, go_file: GoFile, node: Node) -> bool:
         declaration.type == "method_declaration") else None
     if _CONFIGURATION.search(name) or (receiver is not None and _CONFIGURATION.search(receiver)):
         return True
-    function = pass_.package.funcs.get(name) if declaration.type == "function_declaration" \
+    function = pass_.package.func_named(name) if declaration.type == "function_declaration" \
         else pass_.package.method(receiver or "", name)
     if function is None:
         return False

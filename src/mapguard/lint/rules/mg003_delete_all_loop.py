@@ -185,7 +185,7 @@ class _Keys(enum.Enum):
 def _unseen_key(info: TypeInfo, key: GoType | None) -> str:
     """Why the key type's kind is unknown, in words: a type parameter (its type set may
     admit floats), a type of another module, or a type not seen at all."""
-    if isinstance(key, Named) and key.pkg == "" and key.name not in info.package.types:
+    if isinstance(key, Named) and key.pkg == "" and info.package.type_named(key.name) is None:
         return f"The key type is the type parameter `{key.name}`"
     module = info.package.module
     if isinstance(key, Named) and key.pkg not in {"", "builtin"} and module is not None and not (

@@ -694,7 +694,7 @@ def _declaration_of(pass_: Pass, function: Node, go_file: GoFile) -> FuncDecl | 
         return None
     name = go_file.text(name_node)
     if function.type == "function_declaration":
-        return pass_.package.funcs.get(name)
+        return pass_.package.func_named(name)
     receiver = receiver_type_name(function, go_file)
     return pass_.package.method(receiver, name) if receiver is not None else None
 

@@ -87,10 +87,10 @@ def run(pass_: Pass) -> None:
 def _is_push(pass_: Pass, local: str) -> bool:
     """A directive naming a function that has a body *provides* the symbol (a push, as the
     runtime does for reflect): only a body-less declaration pulls someone else's code."""
-    declaration = pass_.package.funcs.get(local)
+    declaration = pass_.package.func_named(local)
     if declaration is not None:
         return declaration.body is not None
-    variable = pass_.package.vars.get(local)
+    variable = pass_.package.var_named(local)
     return variable is not None and variable.value is not None  # an initialised variable
 
 

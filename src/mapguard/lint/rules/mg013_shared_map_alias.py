@@ -245,7 +245,7 @@ def check_getters(pass_: Pass) -> None:
             returned = hit.group("at")
             name = returned.rsplit(b".", 1)[-1]
             if name not in written or (b"." not in returned and (
-                    name.decode() not in package.vars)):
+                    not package.has_var(name.decode()))):
                 continue  # not written in place, or a plain name that is no package variable
             node = go_file.node_at(*hit.span("at"))
             if node is not None:
