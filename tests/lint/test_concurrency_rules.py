@@ -897,6 +897,135 @@ func noLeave(w http.ResponseWriter, r *http.Request) {
     assert [line for _, line, _ in found] == [32, 43, 50]
 
 
+CAS_TRY_LOCKS = """package web
+
+import (
+	"net/http"
+	at "sync/atomic"
+)
+
+type server struct {
+	busy    int32
+	running at.Bool
+	seen    map[string]int
+}
+
+var (
+	flag    uint32
+	n       int64
+	ready   at.Uint32
+	srv     = &server{seen: map[string]int{}}
+	pinged  = map[string]int{}
+)
+
+func inside(w http.ResponseWriter, r *http.Request) {
+	if at.CompareAndSwapUint32(&flag, 0, 1) {
+		pinged[r.URL.Path]++
+		at.StoreUint32(&flag, 0)
+		pinged[r.URL.Path]++
+	}
+}
+
+func guarded(w http.ResponseWriter, r *http.Request) {
+	if !at.CompareAndSwapInt32(&srv.busy, 0, 1) {
+		return
+	}
+	defer at.StoreInt32(&srv.busy, 0)
+	srv.seen[r.URL.Path]++
+}
+
+func method(w http.ResponseWriter, r *http.Request) {
+	if !srv.running.CompareAndSwap(false, true) {
+		return
+	}
+	defer func() { srv.running.Store(false) }()
+	srv.seen[r.URL.Path]++
+}
+
+func kept(w http.ResponseWriter, r *http.Request) {
+	doPing := ready.CompareAndSwap(0, 1)
+	if doPing {
+		pinged[r.URL.Path]++
+		ready.Store(0)
+	}
+}
+
+func counter(w http.ResponseWriter, r *http.Request) {
+	for {
+		old := at.LoadInt64(&n)
+		if at.CompareAndSwapInt64(&n, old, old+1) {
+			pinged[r.URL.Path]++
+			return
+		}
+	}
+}
+
+func same(w http.ResponseWriter, r *http.Request) {
+	if at.CompareAndSwapUint32(&flag, 1, 1) {
+		pinged[r.URL.Path]++
+	}
+}
+
+func unguarded(w http.ResponseWriter, r *http.Request) {
+	srv.seen[r.URL.Path]++
+}
+
+func failed(w http.ResponseWriter, r *http.Request) {
+	if !at.CompareAndSwapUint32(&flag, 0, 1) {
+		pinged[r.URL.Path]++
+		return
+	}
+	defer at.StoreUint32(&flag, 0)
+}
+
+func changed(w http.ResponseWriter, r *http.Request) {
+	ok := ready.CompareAndSwap(0, 1)
+	ok = r.URL.Path == "/"
+	if ok {
+		pinged[r.URL.Path]++
+	}
+}
+
+func keptGuard(w http.ResponseWriter, r *http.Request) {
+	won := at.CompareAndSwapUint32(&flag, 0, 1)
+	if !won {
+		return
+	}
+	pinged[r.URL.Path]++
+	at.StoreUint32(&flag, 0)
+}
+
+func stop(w http.ResponseWriter, r *http.Request) {
+	if at.CompareAndSwapUint32(&flag, 1, 0) {
+		pinged[r.URL.Path]++
+	}
+}
+
+func handedOn(w http.ResponseWriter, r *http.Request) {
+	if !at.CompareAndSwapUint32(&flag, 0, 1) {
+		return
+	}
+	go func() {
+		defer at.StoreUint32(&flag, 0)
+	}()
+	pinged[r.URL.Path]++
+}
+"""
+
+
+def test_a_compare_and_swap_of_a_flag_is_a_try_lock(write_module: WriteModule) -> None:
+    # neuvector's pingJointClusters: `doPing := atomic.CompareAndSwapUint32(&_fedPingOngoing,
+    # 0, 1); if doPing { ...; atomic.StoreUint32(&_fedPingOngoing, 0) }` (round 20).
+    found = findings_by_rule(lint_dir(write_module({"web.go": CAS_TRY_LOCKS})), "MG004")
+    # inside: the write after the Store(0) that gives the flag back; counter: a CAS of
+    # computed values; same: nothing changes, every caller passes; unguarded: the same map
+    # without the flag; failed: where the CAS failed; changed: the kept result is overwritten.
+    # (kept, keptGuard: the CAS's result kept in a variable the `if` tests.) stop: a CAS that
+    # turns a switch off, never set back to 1 here, is no lock (a `start` can run beside it);
+    # handedOn: the flag is given back by a goroutine, maybe before the write.
+    assert [line for _, line, _ in found] == [26, 58, 66, 71, 76, 86, 101, 112]
+
+
 def test_only_channels_made_with_one_slot_everywhere_are_locks() -> None:
     source = b"""package p
 var jobsLock = make(chan bool, 1)

@@ -9,10 +9,22 @@ branch of an if/else chain takes (a branch that returns does not count) is held 
 one taken under a flag (`if s.useMutex { s.mu.Lock() }`: a bool name or field, not a computed
 condition) is held as if taken, and released by the matching `if s.useMutex { s.mu.Unlock() }`.
 `TryLock` holds the lock where it succeeded: inside `if x.TryLock() { ... }`, and after a guard
-`if !x.TryLock() { return }`. A channel of capacity 1 used as a lock — `sem <- true` takes it,
-`<-sem` (or `defer func() { <-sem }()`) gives it back — pairs the same way, when every `make` of
-that name in the package (the file, without the package's types) has capacity 1: with a larger
-capacity it is a semaphore that lets several goroutines in at once.
+`if !x.TryLock() { return }`; also when the `if` tests a variable the statement before it set to
+the try (`ok := x.TryLock()`, with no other mention of `ok` in between). A compare-and-swap of a
+flag between two distinct constants is a try-lock of the same kind, named after the flag:
+`atomic.CompareAndSwapUint32(&busy, 0, 1)` (Int32/Int64/Uint32/Uint64, under whatever name the
+file imports sync/atomic as) and the method `busy.CompareAndSwap(false, true)` (atomic.Bool,
+atomic.Int32, ...: not told from other types' methods here, hence the constants) hold `busy`
+where TryLock would, when that code stores the value swapped from back (`atomic.StoreUint32(&busy,
+0)`, `busy.Store(false)`, or `Swap`; not in a goroutine or callback), until the first store
+(deferred, or in a deferred closure: to the end). One of computed values
+(`CompareAndSwapInt64(&n, old, old+1)`, a counter's retry loop) lets every caller through in
+turn and is no lock; nor is one of named constants, nor one never set back there (a switch that
+other code turns off, `CompareAndSwapUint32(&running, 1, 0)`, can run beside it).
+A channel of capacity 1 used as a lock — `sem <- true` takes it, `<-sem` (or `defer func() {
+<-sem }()`) gives it back — pairs the same way, when every `make` of that name in the package
+(the file, without the package's types) has capacity 1: with a larger capacity it is a
+semaphore that lets several goroutines in at once.
 A function named `...Locked`/`..._locked`, or whose doc comment says the caller must hold a lock
 ("Lock should be held", "Read lock held on entry", ...), runs as if that lock were held; so does
 an unexported function whose every call in the package's non-test code is made with a write lock
@@ -28,6 +40,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -344,8 +357,8 @@ def _held_states(node: Node, function: Node | None, go_file: GoFile,
     states: dict[str, Mode] = {}
     deferred_unlock: set[str] = set()
     # Every lock call names a method with "ock" in it (`Lock`, `RUnlock`, `lock`), every
-    # semaphore is taken with `<-`: without one in the text from the function's start to
-    # `node`, no statement before it takes a lock.
+    # try-lock flag is taken with a `CompareAndSwap...`, every semaphore with `<-`: without one
+    # in the text from the function's start to `node`, no statement before it takes a lock.
     if function is not None and not _may_lock(go_file.source, function.start_byte,
                                               node.start_byte, semaphores):
         return states
@@ -364,7 +377,7 @@ def _held_states(node: Node, function: Node | None, go_file: GoFile,
         if block.type == "if_statement":
             # `if mu.TryLock() { defer mu.Unlock(); ... }`: the body runs with the lock.
             condition = block.child_by_field_name("condition")
-            lock, mode, negated = _try_lock(condition, go_file)
+            lock, mode, negated = _try_lock(condition, go_file, block)
             if lock is not None and not negated:
                 states[lock] = max(states.get(lock, Mode.NONE), mode)
             continue
@@ -377,13 +390,31 @@ def _held_states(node: Node, function: Node | None, go_file: GoFile,
 
 def _may_lock(source: bytes, start: int, end: int, semaphores: frozenset[str]) -> bool:
     return source.find(b"ock", start, end) >= 0 or (bool(semaphores) and (
-        source.find(b"<-", start, end) >= 0))
+        source.find(b"<-", start, end) >= 0)) or source.find(b"CompareAndSwap", start, end) >= 0
+
+
+def _may_change_locks(statement: Node, go_file: GoFile, states: dict[str, Mode],
+                      semaphores: frozenset[str]) -> bool:
+    """Whether `statement` can take or release a lock: it names a lock method or a
+    compare-and-swap (`_may_lock`); it stores to a try-lock flag while one may be held
+    (`atomic.StoreUint32(&busy, 0)`, `running.Store(false)`, which name no "ock"); or it is an
+    `if` after a try-lock whose result was kept in a variable (`ok := mu.TryLock()` ... `if !ok
+    { return }`). Most statements are none of these, and are not walked into."""
+    source, start, end = go_file.source, statement.start_byte, statement.end_byte
+    if _may_lock(source, start, end, semaphores):
+        return True
+    if states and (source.find(b"Store", start, end) >= 0
+                   or source.find(b"Swap", start, end) >= 0):
+        return True
+    block = statement.parent
+    return statement.type == "if_statement" and block is not None and any(
+        source.find(word, block.start_byte, start) >= 0 for word in _TRY_WORDS)
 
 
 def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str],
            semaphores: frozenset[str] = frozenset()) -> None:
-    if not _may_lock(go_file.source, statement.start_byte, statement.end_byte, semaphores):
-        return  # no lock method named in it (see _held_states): nothing to walk into
+    if not _may_change_locks(statement, go_file, states, semaphores):
+        return  # no lock named in it (see _held_states): nothing to walk into
     while statement.type == "labeled_statement" and statement.named_child_count > 1:
         statement = statement.named_children[-1]  # `done: mu.Lock()`
     kind = statement.type
@@ -399,7 +430,7 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
                 if c.type != "comment"]
         if body and body[0].type == "statement_list":
             body = [c for c in body[0].named_children if c.type != "comment"]
-        lock, mode, negated = _try_lock(condition, go_file)
+        lock, mode, negated = _try_lock(condition, go_file, statement)
         if lock is not None and negated and body and statement.child_by_field_name(
                 "alternative") is None and body[-1].type in _LEAVES:
             # `if !mu.TryLock() { return }`: the code after the guard holds the lock.
@@ -429,6 +460,9 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
         lock, method = _lock_call(call, go_file)
         if lock is not None and method in {"Unlock", "RUnlock"}:
             deferred.add(lock)  # released at return: held for the rest of the function
+        for flag in _deferred_flag_releases(call, go_file) if states else ():
+            if flag in states:
+                deferred.add(flag)  # `defer running.Store(false)`: the same
         return
     if kind == "short_var_declaration":
         # `guard := s.mu.Lock("why")`: a lock wrapper hands back what releases it
@@ -445,6 +479,10 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
         return
     lock, method = _lock_call(statement.named_children[0], go_file)
     if lock is None:
+        given_back = _flag_release(statement.named_children[0], go_file)
+        if given_back is not None and given_back[0] not in deferred:
+            # `atomic.StoreUint32(&busy, 0)`: the try-lock is given back, as by `Unlock`.
+            states.pop(given_back[0], None)
         return
     if method == "Lock":
         states[lock] = Mode.WRITE
@@ -492,11 +530,18 @@ def _apply_branches(statement: Node, go_file: GoFile, states: dict[str, Mode],
 _LEAVES = frozenset({"return_statement", "goto_statement", "continue_statement",
                      "break_statement"})
 _TRY_METHODS = {"TryLock": Mode.WRITE, "TryRLock": Mode.READ}
+# What a statement that tries a lock names: an `if` on a variable that holds a try's result is
+# read only after one of these.
+_TRY_WORDS = (b"TryLock", b"TryRLock", b"CompareAndSwap")
 
 
-def _try_lock(condition: Node | None, go_file: GoFile) -> tuple[str | None, Mode, bool]:
+def _try_lock(condition: Node | None, go_file: GoFile, statement: Node | None = None
+              ) -> tuple[str | None, Mode, bool]:
     """("s.mu", WRITE, negated) for an if condition `s.mu.TryLock()` or `!s.mu.TryLock()`
-    (`TryRLock` for READ); (None, NONE, False) for any other condition."""
+    (`TryRLock` for READ); ("busy", WRITE, negated) for a compare-and-swap of a flag used as a
+    try-lock (`atomic.CompareAndSwapUint32(&busy, 0, 1)`, see `_cas_flag`); the same for a
+    variable that the statement before the `if` (`statement`) set to such a call (`ok :=
+    mu.TryLock()` ... `if ok`); (None, NONE, False) for any other condition."""
     negated = False
     while condition is not None and condition.type in {"parenthesized_expression",
                                                        "unary_expression"}:
@@ -507,16 +552,216 @@ def _try_lock(condition: Node | None, go_file: GoFile) -> tuple[str | None, Mode
             condition = condition.child_by_field_name("operand")
         else:
             condition = condition.named_children[0] if condition.named_child_count == 1 else None
-    function = condition.child_by_field_name("function") if condition is not None and (
-        condition.type == "call_expression") else None
-    if function is None or function.type != "selector_expression":
+    if condition is not None and condition.type == "identifier" and statement is not None:
+        tried = _kept_try_result(go_file.text(condition), statement, go_file)
+    else:
+        tried = _tried_lock(condition, go_file)
+    if tried is None or (tried.unlocked is not None and (statement is None or not any(
+        _gives_back(node, tried, go_file) for node in _held_scope(statement, negated)
+    ))):
         return None, Mode.NONE, False
+    return tried.lock, tried.mode, negated
+
+
+@dataclass(frozen=True)
+class _Try:
+    """A try-lock call: the lock it names and takes; for a compare-and-swap of a flag, the
+    value it swaps from, which the holder stores back to let the next one in."""
+
+    lock: str
+    mode: Mode
+    unlocked: int | str | None = None
+
+
+def _tried_lock(call: Node | None, go_file: GoFile) -> _Try | None:
+    """`s.mu` (WRITE) for `s.mu.TryLock()` (READ for `TryRLock`), `busy` (WRITE, unlocked 0)
+    for a try-lock compare-and-swap `atomic.CompareAndSwapUint32(&busy, 0, 1)`; None for
+    anything else."""
+    function = call.child_by_field_name("function") if call is not None and (
+        call.type == "call_expression") else None
+    if call is None or function is None or function.type != "selector_expression":
+        return None
     field, operand = (function.child_by_field_name("field"),
                       function.child_by_field_name("operand"))
     mode = _TRY_METHODS.get(go_file.text(field)) if field is not None else None
     if mode is None or operand is None:
-        return None, Mode.NONE, False
-    return "".join(go_file.text(operand).split()), mode, negated
+        return _cas_flag(call, go_file)
+    return _Try("".join(go_file.text(operand).split()), mode)
+
+
+def _held_scope(statement: Node, negated: bool) -> list[Node]:
+    """Where the `if` trying a lock holds it: its body, or for a guard (`if !try { return }`)
+    the statements after it in its block."""
+    if not negated:
+        body = statement.child_by_field_name("consequence")
+        return [body] if body is not None else []
+    block = statement.parent
+    return [s for s in block.named_children if s.start_byte >= statement.end_byte
+            ] if block is not None else []
+
+
+def _gives_back(node: Node, tried: _Try, go_file: GoFile) -> bool:
+    """Whether `node` stores the flag of a CAS try-lock back to the value it swapped from, in
+    the function's own code or in a deferred closure (a CAS 0→1 that nothing sets back to 0
+    here is a switch other code turns off — `CompareAndSwapUint32(&running, 1, 0)` in a `Stop`
+    — or a once-only gate, and the code after it may run beside that other code)."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if current.type == "func_literal" and not _deferred_closure(current):
+            continue  # a goroutine or callback: it may give the flag back at any time
+        if current.type == "call_expression":
+            released = _flag_release(current, go_file)
+            if released is not None and released[0] == tried.lock and (
+                released[1] == tried.unlocked
+            ):
+                return True
+        pending.extend(current.named_children)
+    return False
+
+
+def _deferred_closure(literal: Node) -> bool:
+    """`defer func() { ... }()`."""
+    call = literal.parent
+    return call is not None and call.type == "call_expression" and (
+        call.parent is not None and call.parent.type == "defer_statement")
+
+
+def _kept_try_result(name: str, statement: Node, go_file: GoFile) -> _Try | None:
+    """The lock tried by `name := <try>` when that is the last statement before `statement`
+    (an `if`) in its block to mention `name` (neuvector's `doPing :=
+    atomic.CompareAndSwapUint32(&_fedPingOngoing, 0, 1)` ... `if doPing {`): one that assigns
+    or takes the address of the variable in between could change what it says."""
+    block = statement.parent
+    if block is None or block.type != "statement_list" or not any(
+        go_file.source.find(word, block.start_byte, statement.start_byte) >= 0
+        for word in _TRY_WORDS
+    ):
+        return None
+    word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
+    earlier = [s for s in block.named_children if s.end_byte <= statement.start_byte]
+    for previous in reversed(earlier):
+        if not word.search(go_file.source, previous.start_byte, previous.end_byte):
+            continue
+        if previous.type != "short_var_declaration":
+            return None
+        left, right = (previous.child_by_field_name(f) for f in ("left", "right"))
+        names = left.named_children if left is not None else []
+        values = right.named_children if right is not None else []
+        if len(names) != 1 or len(values) != 1 or go_file.text(names[0]) != name:
+            return None
+        return _tried_lock(values[0], go_file)
+    return None
+
+
+# sync/atomic's compare-and-swap and store functions for the integer types a flag is kept in
+# (`CompareAndSwapPointer` and `CompareAndSwapUintptr` swap addresses, not flags).
+_ATOMIC_INTEGERS = ("Int32", "Int64", "Uint32", "Uint64")
+_CAS_FUNCTIONS = frozenset(f"CompareAndSwap{t}" for t in _ATOMIC_INTEGERS)
+_FLAG_RELEASES = frozenset(f"{op}{t}" for op in ("Store", "Swap") for t in _ATOMIC_INTEGERS)
+# The operands a try-lock flag goes between: fixed values, not computed ones.
+_CONSTANTS = frozenset({"int_literal", "true", "false"})
+
+
+def _cas_flag(call: Node, go_file: GoFile) -> _Try | None:
+    """`busy`, unlocked 0, for `atomic.CompareAndSwapUint32(&busy, 0, 1)` (the package under
+    the name the file imports sync/atomic as) and `busy`, unlocked false, for
+    `busy.CompareAndSwap(false, true)` (the method of atomic.Bool, atomic.Int32, ...): a flag
+    swapped between two distinct constants succeeds for one caller until the flag is stored
+    back, a try-lock. A CAS of computed values (`CompareAndSwapInt64(&n, old, old+1)` in a retry
+    loop) is a counter update, none; nor is one whose values are named constants (not told
+    apart from variables here)."""
+    function = call.child_by_field_name("function")
+    arguments = call.child_by_field_name("arguments")
+    if function is None or arguments is None or function.type != "selector_expression":
+        return None
+    field, operand = (function.child_by_field_name("field"),
+                      function.child_by_field_name("operand"))
+    values = [a for a in arguments.named_children if a.type != "comment"]
+    if field is None or operand is None:
+        return None
+    method = go_file.text(field)
+    flag: str | None
+    if method in _CAS_FUNCTIONS and _is_atomic_package(operand, go_file) and len(values) == 3:
+        flag = _address_of(values[0], go_file)
+        values = values[1:]
+    elif method == "CompareAndSwap" and len(values) == 2:
+        flag = "".join(go_file.text(operand).split())
+    else:
+        return None
+    old, new = values
+    unlocked = _constant_value(go_file.text(old))
+    if flag is None or old.type not in _CONSTANTS or new.type not in _CONSTANTS or (
+        unlocked == _constant_value(go_file.text(new))
+    ):
+        return None
+    return _Try(flag, Mode.WRITE, unlocked)
+
+
+def _flag_release(call: Node | None, go_file: GoFile) -> tuple[str, int | str | None] | None:
+    """("busy", 0) for `atomic.StoreUint32(&busy, 0)` or `busy.Store(0)` (also the `Swap`
+    forms; None for a value that is no literal constant): what the flag of a try-lock CAS is
+    given back with. A CAS holds its flag only where a store of the value it swapped from
+    follows (`_gives_back`); once held, any store gives it back: a lock given back too early
+    only keeps findings."""
+    function = call.child_by_field_name("function") if call is not None and (
+        call.type == "call_expression") else None
+    arguments = call.child_by_field_name("arguments") if call is not None else None
+    if function is None or arguments is None or function.type != "selector_expression":
+        return None
+    field, operand = (function.child_by_field_name("field"),
+                      function.child_by_field_name("operand"))
+    values = [a for a in arguments.named_children if a.type != "comment"]
+    if field is None or operand is None:
+        return None
+    method = go_file.text(field)
+    if method in _FLAG_RELEASES and len(values) == 2 and _is_atomic_package(operand, go_file):
+        flag = _address_of(values[0], go_file)
+    elif method in {"Store", "Swap"} and len(values) == 1:
+        flag = "".join(go_file.text(operand).split())
+    else:
+        return None
+    value = values[-1]
+    return (flag, _constant_value(go_file.text(value)) if value.type in _CONSTANTS else None
+            ) if flag is not None else None
+
+
+def _deferred_flag_releases(call: Node | None, go_file: GoFile) -> list[str]:
+    """The flags a deferred call gives back: `defer running.Store(false)`, or a store in the
+    deferred closure (`defer func() { atomic.StoreUint32(&busy, 0) }()`)."""
+    if call is None or call.type != "call_expression":
+        return []
+    literal = call.child_by_field_name("function")
+    if literal is None or literal.type != "func_literal":
+        released = _flag_release(call, go_file)
+        return [released[0]] if released is not None else []
+    stores = (_flag_release(inner, go_file) for inner in walk(literal)
+              if inner.type == "call_expression")
+    return [store[0] for store in stores if store is not None]
+
+
+def _is_atomic_package(operand: Node, go_file: GoFile) -> bool:
+    return operand.type == "identifier" and go_file.imports.get(
+        go_file.text(operand)) == "sync/atomic"
+
+
+def _address_of(argument: Node, go_file: GoFile) -> str | None:
+    """"s.busy" for `&s.busy`; None for anything but an address."""
+    while argument.type == "parenthesized_expression" and argument.named_child_count == 1:
+        argument = argument.named_children[0]
+    operand = argument.child_by_field_name("operand")
+    if argument.type != "unary_expression" or operand is None or not go_file.text(
+            argument).startswith("&"):
+        return None
+    return "".join(go_file.text(operand).split())
+
+
+def _constant_value(text: str) -> int | str:
+    """A literal's value, so that `0` and `0x0` are one."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        return text
 
 
 def _is_flag(condition: Node, go_file: GoFile) -> bool:

@@ -73,8 +73,13 @@ must hold mu", ...), or call it only with the lock held, and mapguard takes it a
 lock the starter takes before `go func() {...}()` and the goroutine itself unlocks (`mu.Lock();
 go func() { m[k] = v; mu.Unlock() }()`), up to that `Unlock`, and a package-level mutex that a
 wrapper holds around every call of a handler function the package only hands to it (`Locked(h)`,
-or a route table whose entries a `range` loop wraps), for that handler and what it calls, and a
-channel of capacity 1 used as a lock (`sem <- true` ... `<-sem`). A
+or a route table whose entries a `range` loop wraps), for that handler and what it calls, a
+channel of capacity 1 used as a lock (`sem <- true` ... `<-sem`), and a try-lock: `TryLock`, or
+a flag swapped between two constants by an atomic compare-and-swap, held where it succeeded
+until the flag is stored back (`if atomic.CompareAndSwapUint32(&busy, 0, 1) { ...;
+atomic.StoreUint32(&busy, 0) }`, `if !running.CompareAndSwap(false, true) { return }; defer
+running.Store(false)`); a CAS of computed values (a counter's retry loop), or one that code
+never sets back (an on/off switch), is no lock. A
 method with a handler's
 parameters that the module only calls (`ctx.Reset(rw, r)` on a pooled per-request value) and
 never hands on as a value is not a handler by itself: a method is one when it is `ServeHTTP`,

@@ -69,8 +69,11 @@ it eagerly at the declaration.
 A function runs under its caller's lock when its name ends in `Locked`, when its doc comment says so
 ("Lock should be held.", "Lock held on entry", "callers must hold mu", "must be called with the lock
 held", ...), when every call of it in the package's non-test code holds the lock, or when it takes
-the lock itself under a flag (`if locking { mu.Lock(); defer mu.Unlock() }`); the function given to
-`once.Do` (also as a method value, `once.Do(x.init)`) or `sync.OnceFunc`, and what only it calls,
+the lock itself under a flag (`if locking { mu.Lock(); defer mu.Unlock() }`); a check inside a
+try-lock's critical section is under a lock too (`if mu.TryLock() { ... }`, or a flag swapped
+between two constants by an atomic compare-and-swap until it is stored back: `if
+atomic.CompareAndSwapUint32(&busy, 0, 1) { ...; atomic.StoreUint32(&busy, 0) }`); the function given
+to `once.Do` (also as a method value, `once.Do(x.init)`) or `sync.OnceFunc`, and what only it calls,
 runs once; so does the assignment of double-checked locking (`if x == nil { mu.Lock(); if x == nil {
 x = ... }; mu.Unlock() }`), whose unlocked first read `go test -race` judges. All of these are
 recognised. A method with a handler's parameters is a handler only when it is `ServeHTTP`, handed on
