@@ -563,7 +563,7 @@ def _try_lock(condition: Node | None, go_file: GoFile, statement: Node | None = 
     return tried.lock, tried.mode, negated
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Try:
     """A try-lock call: the lock it names and takes; for a compare-and-swap of a flag, the
     value it swaps from, which the holder stores back to let the next one in."""

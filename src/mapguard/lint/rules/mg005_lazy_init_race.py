@@ -308,8 +308,18 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verd
     if initialises_nothing(pass_.info, statement, go_file, checked):
         return None
     verdict = _context_verdict(pass_, go_file, statement, checked)
+    if verdict is None:
+        return None
+    severity, where, package_level, repeatable = verdict
+    # Outside a concurrency context (below) only a locked use of the value in the same
+    # function makes a finding: looked for first, since it reads that function alone and most
+    # such checks have none, while the protections next search the package for callers.
+    evidence = locked_use(pass_.info, go_file, checked) if (
+        severity is not Severity.ERROR) else None
+    if severity is not Severity.ERROR and evidence is None:
+        return None
     # The protections that cost a search of the package come last, for verdicts only.
-    if verdict is None or lock_mode_at(statement, go_file, pass_.info) is not Mode.NONE:
+    if lock_mode_at(statement, go_file, pass_.info) is not Mode.NONE:
         return None
     if zero_size_singleton(pass_.info, go_file, statement, checked):
         return None
@@ -317,7 +327,6 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verd
         return None
     if _inside_once(statement, go_file) or _function_run_by_once(pass_, statement, go_file):
         return None
-    severity, where, package_level, repeatable = verdict
     if severity is Severity.ERROR:
         # A field every path sets before the goroutines start: the nil branch is dead. (The
         # check-then-lock form below stays: the function itself treats the field as shared.)
@@ -333,9 +342,7 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verd
     # set up once, and values locked only by other functions (which may well be ordered by
     # what the rule cannot see) are left alone. Even so the lock shows only that the author
     # expected sharing somewhere, not that this function runs on two goroutines: MG014's.
-    evidence = locked_use(pass_.info, go_file, checked)
-    if evidence is None:
-        return None
+    # (`evidence`, that locked use, was found first.)
     return Verdict(severity, f"{where}, and {evidence}", False)
 
 
