@@ -671,16 +671,10 @@ def _cas_flag(call: Node, go_file: GoFile) -> _Try | None:
     back, a try-lock. A CAS of computed values (`CompareAndSwapInt64(&n, old, old+1)` in a retry
     loop) is a counter update, none; nor is one whose values are named constants (not told
     apart from variables here)."""
-    function = call.child_by_field_name("function")
-    arguments = call.child_by_field_name("arguments")
-    if function is None or arguments is None or function.type != "selector_expression":
+    selected = _method_call(call, go_file)
+    if selected is None:
         return None
-    field, operand = (function.child_by_field_name("field"),
-                      function.child_by_field_name("operand"))
-    values = [a for a in arguments.named_children if a.type != "comment"]
-    if field is None or operand is None:
-        return None
-    method = go_file.text(field)
+    method, operand, values = selected
     flag: str | None
     if method in _CAS_FUNCTIONS and _is_atomic_package(operand, go_file) and len(values) == 3:
         flag = _address_of(values[0], go_file)
@@ -704,17 +698,11 @@ def _flag_release(call: Node | None, go_file: GoFile) -> tuple[str, int | str | 
     given back with. A CAS holds its flag only where a store of the value it swapped from
     follows (`_gives_back`); once held, any store gives it back: a lock given back too early
     only keeps findings."""
-    function = call.child_by_field_name("function") if call is not None and (
+    selected = _method_call(call, go_file) if call is not None and (
         call.type == "call_expression") else None
-    arguments = call.child_by_field_name("arguments") if call is not None else None
-    if function is None or arguments is None or function.type != "selector_expression":
+    if selected is None:
         return None
-    field, operand = (function.child_by_field_name("field"),
-                      function.child_by_field_name("operand"))
-    values = [a for a in arguments.named_children if a.type != "comment"]
-    if field is None or operand is None:
-        return None
-    method = go_file.text(field)
+    method, operand, values = selected
     if method in _FLAG_RELEASES and len(values) == 2 and _is_atomic_package(operand, go_file):
         flag = _address_of(values[0], go_file)
     elif method in {"Store", "Swap"} and len(values) == 1:
@@ -724,6 +712,22 @@ def _flag_release(call: Node | None, go_file: GoFile) -> tuple[str, int | str | 
     value = values[-1]
     return (flag, _constant_value(go_file.text(value)) if value.type in _CONSTANTS else None
             ) if flag is not None else None
+
+
+def _method_call(call: Node, go_file: GoFile) -> tuple[str, Node, list[Node]] | None:
+    """("CompareAndSwapUint32", `atomic`, [&busy, 0, 1]) for a call of a selector
+    (`atomic.CompareAndSwapUint32(&busy, 0, 1)`, `busy.Store(false)`): the name called, what
+    it is selected from and the arguments; None for any other call."""
+    function = call.child_by_field_name("function")
+    arguments = call.child_by_field_name("arguments")
+    if function is None or arguments is None or function.type != "selector_expression":
+        return None
+    field, operand = (function.child_by_field_name("field"),
+                      function.child_by_field_name("operand"))
+    if field is None or operand is None:
+        return None
+    return (go_file.text(field), operand,
+            [a for a in arguments.named_children if a.type != "comment"])
 
 
 def _deferred_flag_releases(call: Node | None, go_file: GoFile) -> list[str]:
