@@ -38,6 +38,14 @@ from mapguard.lint.gofacts import (
     LinkStatus,
     link_status,
 )
+from mapguard.source.types import (
+    STDLIB_MAP_FIELDS,
+    STDLIB_MAPS,
+    GoType,
+    MapOf,
+    Named,
+    SliceOf,
+)
 from tests.realparts import missing_real_part
 
 pytestmark = pytest.mark.slow
@@ -244,6 +252,48 @@ def test_delete_loop_over_a_map_type_parameter_compiles_to_mapclear(
                  if block.startswith("Empty[") and " STEXT " in block.split("\n", 1)[0]]
     assert instances, listing
     assert all("runtime.mapclear" in block for block in instances), listing
+
+
+def _go_type(go_type: GoType, imports: dict[str, str]) -> str:
+    """A type of mapguard's model written as Go, naming each package by an alias in `imports`
+    (import path -> alias)."""
+    if isinstance(go_type, Named):
+        if go_type.pkg == "builtin":
+            return go_type.name
+        alias = imports.setdefault(go_type.pkg, f"p{len(imports)}")
+        return f"{alias}.{go_type.name}"
+    if isinstance(go_type, MapOf):
+        return f"map[{_go_type(go_type.key, imports)}]{_go_type(go_type.value, imports)}"
+    assert isinstance(go_type, SliceOf), go_type
+    return f"[]{_go_type(go_type.elem, imports)}"
+
+
+def test_standard_library_map_types_and_fields(bundled: GoToolchain, tmp_path: Path) -> None:
+    """What mapguard knows of the standard library's maps (STDLIB_MAPS: named types whose
+    underlying type is a map; STDLIB_MAP_FIELDS: struct fields of such a type), as a program
+    the bundled toolchain must build: each named type converts to its map type and back, and
+    each field is assignable to the type said."""
+    imports: dict[str, str] = {}
+    lines = []
+    for (package, name), map_type in STDLIB_MAPS.items():
+        named = _go_type(Named(package, name), imports)
+        lines.append(f"var _ {_go_type(map_type, imports)} = ({named})(nil)")
+        lines.append(f"var _ {named} = {_go_type(map_type, imports)}(nil)")
+    for index, ((package, struct, field), field_type) in enumerate(STDLIB_MAP_FIELDS.items()):
+        owner = _go_type(Named(package, struct), imports)
+        lines.append(f"func _{index}(v *{owner}) {{ var _ {_go_type(field_type, imports)} = "
+                     f"v.{field}; v.{field} = nil }}")
+    header = "\n".join(f'\t{alias} "{path}"' for path, alias in imports.items())
+    (tmp_path / "go.mod").write_text("module example.com/facts\n\ngo 1.21\n")
+    (tmp_path / "facts.go").write_text(
+        f"package facts\n\nimport (\n{header}\n)\n\n" + "\n".join(lines) + "\n")
+    proc = run_go(["build", "."], cwd=tmp_path, toolchain=bundled, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    # The check can fail: a field said to hold the wrong map type is refused.
+    (tmp_path / "facts.go").write_text(
+        'package facts\n\nimport (\n\t"net/http"\n\t"net/url"\n)\n\n'
+        "func _(r *http.Request) { var _ url.Values = r.Header }\n")
+    assert run_go(["build", "."], cwd=tmp_path, toolchain=bundled, timeout=600).returncode != 0
 
 
 OLD_ITERATOR = Path(__file__).parent / "gofacts_programs" / "old_iterator.go.txt"

@@ -440,6 +440,43 @@ def test_mg003_reads_a_map_field_of_a_struct_declared_in_another_package(
     assert found[18].fix is None and "not visible" in found[18].message
 
 
+def test_mg003_reads_a_map_type_named_in_another_package_or_the_standard_library(
+    write_module: WriteModule,
+) -> None:
+    """Round 20 (forklift `flashsystem.go:847`, splunk split-synchronizer `events.go:227`): a
+    map typed by a named map type of another package of the module (`inner.MappingContext`),
+    also as a field of a struct there, and a map field of a standard-library struct
+    (`r.Header`) were "not visible here" and got no fix. A float-keyed named map keeps the
+    NaN advice; a named type of a named map type, not followed, stays unseen."""
+    inner = """
+    package inner
+
+    type MappingContext map[string]any
+
+    type Weights map[float64]bool
+
+    type Alias MappingContext
+
+    type Holder struct{ Ctx MappingContext }
+    """
+    loops = [("c inner.MappingContext", "c"), ("w inner.Weights", "w"), ("a inner.Alias", "a"),
+             ("h *inner.Holder", "h.Ctx"), ("r *http.Request", "r.Header"),
+             ("r *http.Request", "r.Form"), ("resp *http.Response", "resp.Trailer"),
+             ("c *tls.Config", "c.NameToCertificate")]
+    source = ('package p\n\nimport (\n\t"crypto/tls"\n\t"net/http"\n\n'
+              '\t"example.com/mod/inner"\n)\n' + "".join(
+                  f"\nfunc f{index}({parameter}) {{\n\tfor k := range {name} {{\n"
+                  f"\t\tdelete({name}, k)\n\t}}\n}}\n"
+                  for index, (parameter, name) in enumerate(loops)))
+    root = write_module({"inner/inner.go": inner, "p/p.go": source})
+    found = [f for f in lint_dir(root).findings if f.rule == "MG003"]
+    assert len(found) == len(loops)
+    fixed = [f.fix is not None for f in found]
+    assert fixed == [True, False, False, True, True, True, True, False]
+    assert "NaN" in found[1].message and "not visible" in found[2].message
+    assert "not visible" in found[7].message
+
+
 def test_mg003_cache_sees_a_key_type_changed_in_the_other_package(
     write_module: WriteModule, tmp_path: Path,
 ) -> None:

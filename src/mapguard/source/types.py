@@ -116,6 +116,17 @@ STDLIB_MAPS: dict[tuple[str, str], MapOf] = {
     ("html/template", "FuncMap"): MapOf(_STRING, Named("builtin", "any")),
 }
 
+# Fields of standard-library structs whose type is one of those maps: (package, struct,
+# field) -> the field's type (checked by a build: tests/lint/test_gofacts.py).
+STDLIB_MAP_FIELDS: dict[tuple[str, str, str], Named] = {
+    ("net/http", "Request", "Header"): Named("net/http", "Header"),
+    ("net/http", "Request", "Trailer"): Named("net/http", "Header"),
+    ("net/http", "Request", "Form"): Named("net/url", "Values"),
+    ("net/http", "Request", "PostForm"): Named("net/url", "Values"),
+    ("net/http", "Response", "Header"): Named("net/http", "Header"),
+    ("net/http", "Response", "Trailer"): Named("net/http", "Header"),
+}
+
 SYNC_POOL = Named("sync", "Pool")
 SYNC_MAP = Named("sync", "Map")
 SYNC_ONCE = Named("sync", "Once")

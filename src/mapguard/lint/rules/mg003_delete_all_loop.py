@@ -29,8 +29,10 @@ When the loop is itself the subject, as in a test of the compiler's `mapclear` l
 rule is silent in test and tool code unless asked (`--advice-everywhere`), and gives no fix
 there. Otherwise it is a matter of taste. `mapguard lint --fix` applies the rewrite only where
 it cannot change behaviour: keys whose type the module shows to be reflexive (no floats, no
-interfaces; also a key type, or a map field's struct, declared in another package of the
-module), and no comment inside the loop but on its first line (kept after the call). For float
+interfaces; also a key type, a named map type or a map field's struct declared in another
+package of the module, and the standard library's named maps and their fields, `r.Header` of an
+`*http.Request` among them), and no comment inside the loop but on its first line (kept after
+the call). For float
 or interface keys, or a key type from another module, the finding says what `clear` would
 change and offers no fix. Needs Go 1.21 (`clear`): the rule is silent for modules whose
 `go` directive is older.
@@ -49,10 +51,13 @@ from mapguard.lint.syntax import delete_all_loop, normalized
 from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import TypeInfo, enclosing_declaration, walk
 from mapguard.source.types import (
+    STDLIB_MAP_FIELDS,
+    STDLIB_MAPS,
     ArrayOf,
     ChanOf,
     GoType,
     InterfaceOf,
+    MapOf,
     Named,
     PointerTo,
     StructOf,
@@ -80,7 +85,8 @@ def run(pass_: Pass) -> None:
         name = normalized(go_file, map_expr)
         map_type = info.map_type(info.type_of(map_expr, go_file))
         key = map_type.key if map_type is not None else (
-            _module_field_key(info, map_expr, go_file)
+            _declared_map_key(info, info.type_of(map_expr, go_file))
+            or _field_key(info, map_expr, go_file)
             or _constraint_key(info, map_expr, go_file))
         keys = _Keys.UNKNOWN if key is None else _reflexive(info, key, depth=0)
         if keys is _Keys.REFLEXIVE and _ranges_a_value(loop):
@@ -136,22 +142,43 @@ def _kept_comments(go_file: GoFile, loop: Node) -> str | None:
     return "".join(f" {go_file.text(c)}" for c in comments)
 
 
-def _module_field_key(info: TypeInfo, map_expr: Node, go_file: GoFile) -> GoType | None:
+def _field_key(info: TypeInfo, map_expr: Node, go_file: GoFile) -> GoType | None:
     """The key type of `x.f` when `x`'s struct type is declared in another package of the
-    module (`job.DownloadingTargets` of a `*types.AsyncDownloadJob`): read from that
-    declaration, so that the rule can tell the key's kind instead of hedging."""
-    module = info.package.module
-    if module is None or map_expr.type != "selector_expression":
+    module (`job.DownloadingTargets` of a `*types.AsyncDownloadJob`) or is a standard-library
+    struct with a map field (`r.Header` of an `*http.Request`): read from that declaration,
+    so that the rule can tell the key's kind instead of hedging."""
+    if map_expr.type != "selector_expression":
         return None
     operand, field = (map_expr.child_by_field_name("operand"),
                       map_expr.child_by_field_name("field"))
     owner = deref(info.type_of(operand, go_file)) if operand is not None else None
     if field is None or not isinstance(owner, Named) or owner.pkg in {"", "builtin"}:
         return None
-    declared = declared_type(module, owner.pkg, owner.name)
-    found = declared.field(go_file.text(field)) if isinstance(declared, StructOf) else None
-    map_type = info.map_type(found.type) if found is not None else None
-    return map_type.key if map_type is not None else None
+    name = go_file.text(field)
+    stdlib = STDLIB_MAP_FIELDS.get((owner.pkg, owner.name, name))
+    if stdlib is not None:
+        return _declared_map_key(info, stdlib)
+    module = info.package.module
+    declared = declared_type(module, owner.pkg, owner.name) if module is not None else None
+    found = declared.field(name) if isinstance(declared, StructOf) else None
+    if found is None:
+        return None
+    map_type = info.map_type(found.type)
+    return map_type.key if map_type is not None else _declared_map_key(info, found.type)
+
+
+def _declared_map_key(info: TypeInfo, go_type: GoType) -> GoType | None:
+    """The key type of a map type named in another package of the module (`type
+    MappingContext map[string]any` in `inner`, used as `inner.MappingContext`) or in the
+    standard library (`http.Header`), read from its declaration."""
+    if not isinstance(go_type, Named) or go_type.pkg in {"", "builtin"}:
+        return None
+    stdlib = STDLIB_MAPS.get((go_type.pkg, go_type.name))
+    if stdlib is not None:
+        return stdlib.key
+    module = info.package.module
+    declared = declared_type(module, go_type.pkg, go_type.name) if module is not None else None
+    return declared.key if isinstance(declared, MapOf) else None
 
 
 def _constraint_key(info: TypeInfo, map_expr: Node, go_file: GoFile) -> GoType | None:
