@@ -125,6 +125,24 @@ def test_a_test_file_read_lazily_is_parsed_only_when_its_declarations_are_enumer
     assert package.type_named("fixture") is not None
 
 
+def test_declarations_outside_tests_are_listed_without_parsing_test_files(
+        tmp_path: Path) -> None:
+    # What passes test code over (gRPC services, locking wrappers) lists the package's other
+    # declarations; the test files read lazily stay unparsed.
+    packages, _errors = _load(tmp_path, {"p.go": CODE, "p_test.go": HELPER_TEST})
+    package = packages[0]
+    assert [decl.name for decl in package.funcs_outside_tests()] == ["Run"]
+    assert package.types_outside_tests() == []
+    assert not next(f for f in package.files if f.is_test).parsed
+    # A file read lazily that is not a test file would declare for everyone: it is parsed.
+    sources = (SourceFile(tmp_path / "p.go", CODE), SourceFile(tmp_path / "q.go",
+                                                              b"package p\n\ntype Q int\n"))
+    packages, _errors = load_packages(
+        PackageDir(tmp_path, sources), lambda _module: VersionChoice(engine.NEWEST_KNOWN, "x"),
+        lazily=lambda path, _source: path.name == "q.go")
+    assert [decl.name for decl in packages[0].types_outside_tests()] == ["Q"]
+
+
 def test_parsing_one_test_file_read_lazily_adds_every_test_files_declarations(
         tmp_path: Path) -> None:
     packages, _errors = _load(tmp_path, {"p.go": CODE, "a_test.go": HELPER_TEST,

@@ -68,10 +68,10 @@ def service_methods(package: Package) -> list[FuncDecl]:
         declared = [names for service in service_names
                     if (names := _declared_rpcs(package, service)) is not None]
         allowed = frozenset().union(*declared) if len(declared) == len(service_names) else None
-        for name, method in package.methods.get(type_name, {}).items():
-            if method.file.is_test or not name[:1].isupper():
+        for method in package.methods_outside_tests(type_name):
+            if not method.name[:1].isupper():
                 continue
-            if (allowed is None or name in allowed) and _rpc_shaped(method):
+            if (allowed is None or method.name in allowed) and _rpc_shaped(method):
                 found.append(method)
     return found
 
@@ -104,9 +104,7 @@ def registered_auth_functions(package: Package) -> list[FuncDecl]:
         return []
     registered: frozenset[str] | None = None
     found: list[FuncDecl] = []
-    for declaration in package.funcs.values():
-        if declaration.file.is_test:
-            continue
+    for declaration in package.funcs_outside_tests():
         imports = declaration.file.imports
         params = parameter_types(declaration.node.child_by_field_name("parameters"), imports)
         results = result_types(declaration.node.child_by_field_name("result"), imports)
@@ -135,9 +133,10 @@ def _service_types(package: Package) -> dict[str, list[str]]:
     if not any(b"Unimplemented" in go_file.source for go_file in package.files
                if not go_file.is_test):
         return services  # no struct can embed one: the package's index is not built for it
-    for type_name, declaration in package.types.items():
+    for declaration in package.types_outside_tests():
+        type_name = declaration.name
         struct = declaration.type_node
-        if (struct is None or struct.type != "struct_type" or declaration.file.is_test
+        if (struct is None or struct.type != "struct_type"
                 or b"Unimplemented" not in declaration.file.source[struct.start_byte:
                                                                     struct.end_byte]):
             continue

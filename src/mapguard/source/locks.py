@@ -204,9 +204,9 @@ def _locking_wrappers(info: TypeInfo) -> frozenset[str]:
     if key in package.memo:
         return package.memo[key]  # type: ignore[return-value]
     found: set[str] = set()
-    for declaration in package.funcs.values():
+    for declaration in package.funcs_outside_tests():
         body = declaration.body
-        if body is None or declaration.file.is_test or b"ock" not in declaration.file.source[
+        if body is None or b"ock" not in declaration.file.source[
             body.start_byte:body.end_byte
         ]:
             continue

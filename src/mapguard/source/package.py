@@ -381,6 +381,27 @@ class Package:
         self._index_everything()
         return self._methods
 
+    # The declarations outside _test.go files, for callers that pass test code over: files
+    # read lazily stay unparsed when they are all test files (as the lint reads them).
+
+    def _outside_tests(self) -> None:
+        self._index()
+        if any(not go_file.is_test for go_file in self._pending):
+            self._index_everything()
+
+    def funcs_outside_tests(self) -> list[FuncDecl]:
+        self._outside_tests()
+        return [decl for decl in self._funcs.values() if not decl.file.is_test]
+
+    def types_outside_tests(self) -> list[TypeDecl]:
+        self._outside_tests()
+        return [decl for decl in self._types.values() if not decl.file.is_test]
+
+    def methods_outside_tests(self, receiver_type: str) -> list[FuncDecl]:
+        self._outside_tests()
+        return [decl for decl in self._methods.get(receiver_type, {}).values()
+                if not decl.file.is_test]
+
     # Look-ups by name, for code of the parsed files: these leave files read lazily unparsed.
 
     def type_named(self, name: str) -> TypeDecl | None:
