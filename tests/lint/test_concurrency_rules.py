@@ -15,6 +15,7 @@ from mapguard.source.loader import VersionChoice, load_packages
 from mapguard.source.locks import Mode, channel_locks_in, lock_held_by_doc, lock_mode_at
 from mapguard.source.package import Package
 from mapguard.source.typeinfo import TypeInfo
+from mapguard.source.valueflow import set_before_starter_calls
 
 from .conftest import WriteModule, findings_by_rule, lint_dir
 
@@ -1158,3 +1159,44 @@ def test_a_map_field_of_a_package_level_value_is_not_called_a_package_level_map(
     assert "`ms.stops` is reached through the package-level variable `ms`" in messages[9]
     assert "package-level map" not in messages[9]
     assert "`counts` is a package-level map" in messages[17]
+
+
+def test_fields_set_before_a_starter_are_read_from_package_callers_only(
+        write_module: WriteModule) -> None:
+    """Every call of `start` in package code sets `s.limits` first, so its goroutine never
+    sees it nil. A test that calls `start` on a bare value runs it on the test's goroutine,
+    which `go test -race` judges: it does not undo what the package's callers show."""
+    source = """
+    package srv
+
+    type Server struct{ limits map[string]int }
+
+    func newLimits() map[string]int { return map[string]int{} }
+
+    func (s *Server) start() {
+    	go func() { s.limits["requests"]++ }()
+    }
+
+    func Open() *Server {
+    	s := &Server{}
+    	s.limits = newLimits()
+    	s.start()
+    	return s
+    }
+    """
+    test = """
+    package srv
+
+    import "testing"
+
+    func TestStart(t *testing.T) {
+    	s := &Server{}
+    	s.start()
+    }
+    """
+    package = _load(write_module({"srv.go": source, "srv_test.go": test}))
+    info = TypeInfo(package)
+    start = package.methods["Server"]["start"]
+    assert set_before_starter_calls(package, info, start) == frozenset({"limits"})
+    # Counting the test's call, no field would be set before every call.
+    assert len(call_sites(package, info, start) or ()) == 2

@@ -928,7 +928,8 @@ class Concurrency:
         declaration = self._declaration(function, go_file) if function is not None else None
         if declaration is None or depth >= 2:
             return False
-        sites = call_sites(self.package, self.info, declaration)
+        # The package's own calls: a test's call runs on the test's goroutine (go test -race).
+        sites = call_sites(self.package, self.info, declaration, in_tests=False)
         if sites is None:
             # Used as a value (`fmt.symLookup = bi.symLookup`): it runs where it is called,
             # which is not visible; it can overlap only if the value is taken where the

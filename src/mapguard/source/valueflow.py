@@ -260,11 +260,13 @@ def built_with_field(package: Package, info: TypeInfo, operand: Node, go_file: G
 
 def set_before_starter_calls(package: Package, info: TypeInfo, starter: FuncDecl
                              ) -> frozenset[str]:
-    """The receiver fields every call of the unexported method `starter` in the package sets
-    on the receiver it calls it with, before the call (`s.limits = newLimits(); s.run()`)."""
+    """The receiver fields every call of the unexported method `starter` in the package's
+    non-test code sets on the receiver it calls it with, before the call (`s.limits =
+    newLimits(); s.run()`). A test's call runs on the test's goroutine, which `go test -race`
+    judges: it does not undo what the package's own callers show."""
     if starter.name[:1].isupper() or not starter.is_method:
         return frozenset()  # callers in other packages are not seen
-    sites = call_sites(package, info, starter)
+    sites = call_sites(package, info, starter, in_tests=False)
     if not sites:
         return frozenset()
     common: frozenset[str] | None = None
