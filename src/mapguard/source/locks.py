@@ -406,9 +406,18 @@ def _may_change_locks(statement: Node, go_file: GoFile, states: dict[str, Mode],
     if states and (source.find(b"Store", start, end) >= 0
                    or source.find(b"Swap", start, end) >= 0):
         return True
+    if statement.type != "if_statement":
+        return False
+    # Only an `if` on a bare name (`if ok`, `if !(ok)`) can test a kept result: that is looked
+    # at before the block's earlier text is searched for a try.
+    condition = statement.child_by_field_name("condition")
     block = statement.parent
-    return statement.type == "if_statement" and block is not None and any(
+    return condition is not None and block is not None and _BARE_NAME.fullmatch(
+        source, condition.start_byte, condition.end_byte) is not None and any(
         source.find(word, block.start_byte, start) >= 0 for word in _TRY_WORDS)
+
+
+_BARE_NAME = re.compile(rb"[!(\s]*[A-Za-z_\x80-\xff][\w\x80-\xff]*[)\s]*")
 
 
 def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: set[str],
@@ -577,15 +586,14 @@ def _tried_lock(call: Node | None, go_file: GoFile) -> _Try | None:
     """`s.mu` (WRITE) for `s.mu.TryLock()` (READ for `TryRLock`), `busy` (WRITE, unlocked 0)
     for a try-lock compare-and-swap `atomic.CompareAndSwapUint32(&busy, 0, 1)`; None for
     anything else."""
-    function = call.child_by_field_name("function") if call is not None and (
+    selected = _method_call(call, go_file) if call is not None and (
         call.type == "call_expression") else None
-    if call is None or function is None or function.type != "selector_expression":
+    if selected is None:
         return None
-    field, operand = (function.child_by_field_name("field"),
-                      function.child_by_field_name("operand"))
-    mode = _TRY_METHODS.get(go_file.text(field)) if field is not None else None
-    if mode is None or operand is None:
-        return _cas_flag(call, go_file)
+    method, operand, values = selected
+    mode = _TRY_METHODS.get(method)
+    if mode is None:
+        return _cas_flag(method, operand, values, go_file)
     return _Try("".join(go_file.text(operand).split()), mode)
 
 
@@ -638,10 +646,10 @@ def _kept_try_result(name: str, statement: Node, go_file: GoFile) -> _Try | None
         for word in _TRY_WORDS
     ):
         return None
-    word = re.compile(rb"\b" + re.escape(name.encode()) + rb"\b")
     earlier = [s for s in block.named_children if s.end_byte <= statement.start_byte]
     for previous in reversed(earlier):
-        if not word.search(go_file.source, previous.start_byte, previous.end_byte):
+        if next(word_hits(go_file.source, name, previous.start_byte, previous.end_byte),
+                None) is None:
             continue
         if previous.type != "short_var_declaration":
             return None
@@ -663,18 +671,15 @@ _FLAG_RELEASES = frozenset(f"{op}{t}" for op in ("Store", "Swap") for t in _ATOM
 _CONSTANTS = frozenset({"int_literal", "true", "false"})
 
 
-def _cas_flag(call: Node, go_file: GoFile) -> _Try | None:
+def _cas_flag(method: str, operand: Node, values: list[Node], go_file: GoFile
+              ) -> _Try | None:
     """`busy`, unlocked 0, for `atomic.CompareAndSwapUint32(&busy, 0, 1)` (the package under
     the name the file imports sync/atomic as) and `busy`, unlocked false, for
     `busy.CompareAndSwap(false, true)` (the method of atomic.Bool, atomic.Int32, ...): a flag
     swapped between two distinct constants succeeds for one caller until the flag is stored
     back, a try-lock. A CAS of computed values (`CompareAndSwapInt64(&n, old, old+1)` in a retry
     loop) is a counter update, none; nor is one whose values are named constants (not told
-    apart from variables here)."""
-    selected = _method_call(call, go_file)
-    if selected is None:
-        return None
-    method, operand, values = selected
+    apart from variables here). The call is given as `_method_call` reads it."""
     flag: str | None
     if method in _CAS_FUNCTIONS and _is_atomic_package(operand, go_file) and len(values) == 3:
         flag = _address_of(values[0], go_file)
