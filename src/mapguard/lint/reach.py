@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from tree_sitter import Node
 
 from mapguard.lint.rules import mg005_lazy_init_race as mg005
 from mapguard.lint.rules import mg008_published_map_mutated as mg008
+from mapguard.source.branches import argument_truth, known_parameters, ruled_out
 from mapguard.source.calls import runs_under_once
 from mapguard.source.concurrency import Concurrency, Context
 from mapguard.source.lockevidence import locked_elsewhere
@@ -66,6 +67,8 @@ _NIL_CHECK = re.compile(rb"== ?nil|nil ==")
 PUBLISHING = (b"atomic.Pointer[", b"atomic.Value", b"sync.Map")
 
 _REPEATS = "runs several times at once"
+# The arguments whose value `branches.argument_truth` can know (a parenthesised one is rare).
+_MAYBE_BOOL = frozenset({"true", "false", "identifier"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,9 @@ class Shared:
     # set before the `go` (`mapguard.source.valueflow`): lazy initialisation of them is dead.
     receiver_set: tuple[str, ...] = ()
     params_set: tuple[tuple[str, ...], ...] = ()
+    # The value of each bool argument the call is known to pass (`true`, or a flag the caller
+    # tested; `mapguard.source.branches`): the callee's branches it rules out are not reached.
+    flags: tuple[bool | None, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.receiver or self.globals or any(self.params) or any(self.published))
@@ -93,7 +99,8 @@ class Shared:
         """Which inputs are shared, whatever the reasons: a function is visited once per
         pattern (the first caller's reasons name it in the messages)."""
         return (bool(self.receiver), tuple(map(bool, self.params)), bool(self.globals),
-                tuple(map(bool, self.published)), self.receiver_set, self.params_set)
+                tuple(map(bool, self.published)), self.receiver_set, self.params_set,
+                self.flags)
 
     def param(self, index: int) -> str | None:
         return self.params[index] if index < len(self.params) else None
@@ -107,13 +114,15 @@ class Shared:
     def to_json(self) -> list[Any]:
         return [self.receiver, list(self.params), self.globals, list(self.published),
                 self.origin, self.depth, list(self.receiver_set),
-                [list(fields) for fields in self.params_set]]
+                [list(fields) for fields in self.params_set], list(self.flags)]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> Shared:
-        receiver, params, globals_, published, origin, depth, receiver_set, params_set = data
+        (receiver, params, globals_, published, origin, depth, receiver_set, params_set,
+         flags) = data
         return cls(receiver, tuple(params), globals_, tuple(published), origin, depth,
-                   tuple(receiver_set), tuple(tuple(fields) for fields in params_set))
+                   tuple(receiver_set), tuple(tuple(fields) for fields in params_set),
+                   tuple(flags))
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,15 +191,17 @@ class Follower:
             origin = _origin(context, self.package)
             globals_ = f"which {_REPEATS}"
             body = context.file.complete(context.function)
+            known = model.known_at_start(context)
             for call in _calls(body, context.file.source):
                 # Where a call goes is cheaper to learn than what it hands on, and most calls
                 # leave the module (the standard library, dependencies): those come first.
                 target = self._target(call, context.file)
-                if target is None:
+                if target is None or ruled_out(call, body, context.file, known):
                     continue
                 shared = self._handed_from_context(model, context, call, origin, globals_)
                 if shared:
-                    self._call(context.file, call, shared, target)
+                    self._call(context.file, call, replace(shared, flags=self._flags(
+                        call, context.file, known)), target)
 
     def from_publishers(self, owns: Callable[[Path], bool]) -> None:
         """The calls that hand a published map on (MG008), in the files this analysis owns."""
@@ -228,15 +239,17 @@ class Follower:
         self._visited.add(key)
         function = go_file.complete(declaration.node)
         name = _display_name(declaration)
-        self._writes(go_file, function, shared, name, where)
+        known = known_parameters(function, go_file, shared.flags) if any(
+            flag is not None for flag in shared.flags) else {}
+        self._writes(go_file, function, shared, name, where, known)
         if any(marker in go_file.source[function.start_byte:function.end_byte]
                for marker in (b"nil",)):
-            self._lazy_inits(declaration, go_file, function, shared, name, where)
+            self._lazy_inits(declaration, go_file, function, shared, name, where, known)
         if shared.depth >= MAX_DEPTH:
             return  # its calls would go one call too deep
         for call in _calls(function, go_file.source):
             target = self._target(call, go_file)
-            if target is None:
+            if target is None or ruled_out(call, function, go_file, known):
                 continue
             handed = Shared(self._reason(call_receiver(call), go_file, function, shared),
                             tuple(self._reason(a, go_file, function, shared)
@@ -247,7 +260,8 @@ class Follower:
                             shared.origin, shared.depth + 1,
                             self._preset(call_receiver(call), go_file, function, shared),
                             _presets([self._preset(a, go_file, function, shared)
-                                      for a in _arguments(call)]))
+                                      for a in _arguments(call)]),
+                            self._flags(call, go_file, known))
             # A lock held at the call covers what the callee does. The visited function's
             # own callers are not asked (locks.py does, with the package's TypeInfo): the call
             # that led here held no lock, so "every caller holds one" cannot be true.
@@ -306,11 +320,13 @@ class Follower:
     # ---- what the visited function does -----------------------------------------------
 
     def _writes(self, go_file: GoFile, function: Node, shared: Shared, name: str,
-                where: str) -> None:
+                where: str, known: dict[str, bool]) -> None:
         for write in map_writes(self.package, self.info, [(go_file, function)]):
             if _in_goroutine(write.statement, function) or _in_closure(write.statement,
                                                                         function):
                 continue  # another goroutine, or a func value (once.Do's): who runs it?
+            if ruled_out(write.statement, function, go_file, known):
+                continue  # in a branch the call's arguments do not let run
             published = self._published(write.target, go_file, function, shared)
             reason = None if published else self._reason(write.target, go_file, function,
                                                          shared)
@@ -354,7 +370,7 @@ class Follower:
             self.reach.effects.append(Effect(rule, go_file, write.statement, message))
 
     def _lazy_inits(self, declaration: FuncDecl, go_file: GoFile, function: Node,
-                    shared: Shared, name: str, where: str) -> None:
+                    shared: Shared, name: str, where: str, known: dict[str, bool]) -> None:
         if not (shared.receiver or shared.globals) or self.package.is_main:
             return  # MG005 leaves main packages alone (their lazy set-up runs at start-up)
         under_once: bool | None = None  # a search of the package: only when something is found
@@ -368,7 +384,8 @@ class Follower:
                 continue
             statement, checked = found
             seen.add(statement.start_byte)
-            if _in_goroutine(statement, function) or _in_closure(statement, function):
+            if _in_goroutine(statement, function) or _in_closure(statement, function) or (
+                    ruled_out(statement, function, go_file, known)):
                 continue
             if mg005.initialises_nothing(self.info, statement, go_file, checked) or (
                     mg005.zero_size_singleton(self.info, go_file, statement, checked)):
@@ -447,6 +464,17 @@ class Follower:
         if shared and lock_mode_at(call, go_file, self.info) is Mode.WRITE:
             return Shared()
         return shared
+
+    def _flags(self, call: Node, go_file: GoFile, known: dict[str, bool]
+               ) -> tuple[bool | None, ...]:
+        """What each argument of `call` is known to be (`branches.argument_truth`); () when
+        none is known, so that calls telling nothing share one visit pattern."""
+        arguments = _arguments(call)
+        if not any(a.type in _MAYBE_BOOL for a in arguments):
+            return ()
+        flags = tuple(argument_truth(a, call, go_file, self.info, known) if a.type in (
+            _MAYBE_BOOL) else None for a in arguments)
+        return flags if any(flag is not None for flag in flags) else ()
 
     def _preset(self, expr: Node | None, go_file: GoFile, function: Node, shared: Shared
                 ) -> tuple[str, ...]:

@@ -33,6 +33,7 @@ from typing import Literal
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_22
+from mapguard.source.branches import argument_truth, known_parameters, ruled_out
 from mapguard.source.buildtags import in_linux_amd64_build
 from mapguard.source.calls import CallSite, call_sites, every_call_site
 from mapguard.source.grpc_services import (
@@ -168,6 +169,7 @@ class Concurrency:
         self._wait_cache: dict[tuple[int, int, int], list[Node]] = {}
         self._jump_cache: dict[Node, tuple[list[tuple[str, int]], list[tuple[str, int]]]] = {}
         self._join_cache: dict[tuple[str, int, int, int], list[Window] | None] = {}
+        self._start_flags: dict[tuple[int, int, int], dict[str, bool]] = {}
         self._find_handlers()
         self._find_go_statements()
 
@@ -184,19 +186,46 @@ class Concurrency:
     def contexts(self) -> list[Context]:
         return [c for found in self._by_function.values() for c in found]
 
-    def context_of(self, node: Node, go_file: GoFile) -> Context | None:
+    def context_of(self, node: Node, go_file: GoFile, *, branches: bool = False
+                   ) -> Context | None:
         """The context `node` runs in; closures not started with `go` belong to their writer,
         except those handed to a task queue (`q.Queue(func() {...})`), which run wherever the
-        queue runs them."""
+        queue runs them. With `branches`, a goroutine whose `go` passes a bool that rules out
+        the branch `node` sits in (`go add(n, true)` and `if !parallel { ... }` in add) is no
+        context of it (`known_at_start`)."""
         function = enclosing_function(node)
         while function is not None:
             found = self._by_function.get((id(go_file), function.start_byte))
+            if found and branches:
+                found = [c for c in found if not ruled_out(node, c.function, go_file,
+                                                           self.known_at_start(c))]
+                if not found:
+                    return None
             if found:
                 return _strongest(found, self.package)
             if function.type != "func_literal" or _queued(function, go_file):
                 return None
             function = enclosing_function(function)
         return None
+
+    def known_at_start(self, context: Context) -> dict[str, bool]:
+        """The bool parameters of a goroutine started as `go f(..., true)` (or with a flag its
+        starter tested) whose value its `go` statement tells and `f` never reassigns; {} for
+        other contexts."""
+        statement = context.go_statement
+        if context.kind != "go-func" or statement is None or statement.type != "go_statement":
+            return {}
+        key = (id(context.file), context.function.start_byte, statement.start_byte)
+        known = self._start_flags.get(key)
+        if known is None:
+            call = statement.named_children[0]
+            starting = context.starting_file
+            values = tuple(argument_truth(a, call, starting, self.info, {}) for a in (
+                _call_arguments(call)))
+            known = self._start_flags[key] = known_parameters(
+                context.file.complete(context.function), context.file, values) if any(
+                value is not None for value in values) else {}
+        return known
 
     def describe_at(self, node: Node, go_file: GoFile, context: Context) -> str:
         """`context` in words, as seen from `node` inside it: a closure handed to

@@ -14,8 +14,12 @@ the packages of the module (a handler in `cmd/server` calling a store method in 
 a write there to what the call hands on (the handler's receiver or a field of it, a shared
 argument) or to a package-level map is reported at the write, naming the handler and the call
 that leads to it. Lint the module from its root (`./...`) for calls between its packages to be
-seen. When goroutines started in build variants of one file reach the write alike
-(`run_js.go` and `run_other.go`), the message names the one the linux/amd64 build has. A
+seen. A call reaches only the branches its bool arguments let run: a helper called as
+`record(name, true)`, or with a flag the caller tested (`if !parallel { ...; return }` before it),
+is not reported for its writes in `if !parallel { ... }` (docs/lint.md, "Calls from concurrent
+code", says what counts as known). When goroutines started in build variants of one file
+reach the write alike (`run_js.go` and `run_other.go`), the message names the one the
+linux/amd64 build has. A
 write in a closure such code hands to `time.AfterFunc` is said to run in that callback, on a
 goroutine of its own: each run of the handler or goroutine schedules one.
 
@@ -206,7 +210,7 @@ Judged = tuple[str, str, Mode, bool]
 
 
 def _in_context(pass_: Pass, model: Concurrency, write: MapWrite) -> Judged | None:
-    context = model.context_of(write.statement, write.file)
+    context = model.context_of(write.statement, write.file, branches=True)
     if context is None or rebound_to_copy(write.target, write.file, pass_.info):
         return None
     sharing = model.sharing(write.target, write.file, context)
@@ -328,7 +332,7 @@ def _argument_reason(pass_: Pass, model: Concurrency, shared: Handoffs, call: No
                      go_file: GoFile, argument: Node) -> str | None:
     if rebound_to_copy(argument, go_file, pass_.info):
         return None  # it hands on its own copy
-    context = model.context_of(call, go_file)
+    context = model.context_of(call, go_file, branches=True)
     if context is not None:
         sharing: Sharing | None = model.sharing(argument, go_file, context)
         if sharing is not None:

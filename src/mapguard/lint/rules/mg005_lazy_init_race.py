@@ -412,7 +412,7 @@ def _context_verdict(pass_: Pass, go_file: GoFile, statement: Node, checked: Nod
         return None  # a local (even one copied from a field) is not shared
     is_package_var = isinstance(symbol, VarDecl) and not symbol.constant
     model = Concurrency.of(pass_.package, info)
-    context = model.context_of(statement, go_file)
+    context = model.context_of(statement, go_file, branches=True)
     sharing = model.sharing(checked, go_file, context) if context is not None else None
     if context is not None and sharing is not None:
         repeatable = context.kind == "handler" or context.repeatable
@@ -435,7 +435,8 @@ def _set_before_goroutines(pass_: Pass, go_file: GoFile, statement: Node, checke
     if parts is None:
         return False
     operand, name = parts
-    context = Concurrency.of(pass_.package, pass_.info).context_of(statement, go_file)
+    context = Concurrency.of(pass_.package, pass_.info).context_of(
+        statement, go_file, branches=True)
     if context is not None and name in set_before_start(pass_.package, pass_.info, context,
                                                         operand):
         return never_set_nil(pass_.package, name, exported=name[:1].isupper())
