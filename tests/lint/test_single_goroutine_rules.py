@@ -588,3 +588,40 @@ def test_mg003_unsafe_pointer_keys_are_exact_and_struct_keys_say_which_field(
     assert "The key type `key` has a field of a type declared outside this module" in (
         structs.message)
     assert pointers.fix is not None and pointers.fix.safe
+
+
+def test_mg003_reads_the_result_of_a_method_declared_in_an_interface(
+    write_module: WriteModule,
+) -> None:
+    """Round 22 (orbiton): `wm := e.debugger.WatchMap()` on a field of an interface type whose
+    declaration lists `WatchMap() map[string]string` was "not visible here"; a float-keyed
+    method keeps the NaN advice."""
+    source = """
+package p
+
+import "io"
+
+type Debugger interface {
+	io.Closer
+	WatchMap() map[string]string
+	Weights() map[float64]int
+}
+
+type Editor struct{ debugger Debugger }
+
+func (e *Editor) clearWatches() {
+	wm := e.debugger.WatchMap()
+	for k := range wm {
+		delete(wm, k)
+	}
+	ws := e.debugger.Weights()
+	for k := range ws {
+		delete(ws, k)
+	}
+}
+"""
+    found = {f.line: f for f in lint_dir(write_module({"p.go": source})).findings
+             if f.rule == "MG003"}
+    assert sorted(found) == [15, 19]
+    assert found[15].fix is not None and "runtime.mapclear" in found[15].message
+    assert found[19].fix is None and "NaN" in found[19].message
