@@ -23,6 +23,7 @@ def test_each_way_a_report_names_a_tree_is_found() -> None:
         "someone/frp",                  # a bare name with its revision (`frp @ 40274d8c9224`)
         "someone/networking",           # a vanity module path (`knative.dev/networking`)
         "bufbuild/protovalidate-go",    # the same name without `-go` (`buf.build/go/...`)
+        "tinode/zz-never-read",         # the owner a table names as a tree (round 9's `tinode`)
         "nobody-at-all/zz-never-read",
     )
     assert found["prometheus/prometheus"] == "reviewed"
@@ -30,6 +31,7 @@ def test_each_way_a_report_names_a_tree_is_found() -> None:
     assert found["someone/frp"] == "bare name reviewed (check by hand)"
     assert found["someone/networking"] == "bare name reviewed (check by hand)"
     assert found["bufbuild/protovalidate-go"] == "name without go-/-go reviewed (check by hand)"
+    assert found["tinode/zz-never-read"] == "owner named as a tree (check by hand)"
     assert found["nobody-at-all/zz-never-read"] == "fresh"
 
 

@@ -8,7 +8,9 @@ The reports name a tree in four ways: `owner/name` in the text; often only its b
 name in the first column of a table (`| m3 | 1 | 2e397f7fb582 | ...`); its bare name with the
 revision read (`etcd @ c34dc7ee0048`, `frp 40274d8c9224`); or its Go module path
 (`knative.dev/networking`, `buf.build/go/protovalidate`). A name that matches once `go-`/`-go` is
-dropped is flagged for a look too (`bufbuild/protovalidate-go`). Renames (a README saying "moved
+dropped is flagged for a look too (`bufbuild/protovalidate-go`), and so is a candidate whose
+owner a table names as a tree (round 9 read tinode/chat as `tinode`; round 23's list let it
+through on its common bare name `chat`). Renames (a README saying "moved
 to") and names written with a space in prose ("knative serving") still need a grep by hand.
 Round 18 matched candidates by `owner/name` alone and let 45 trees earlier tables had read into its
 fresh pool; this script matches both ways. A candidate is reviewed when its `owner/name` is named,
@@ -76,10 +78,14 @@ def main(argv: list[str]) -> int:
         lowered = candidate.lower()
         bare = lowered.rsplit("/", 1)[-1]
         stems = {_stem(name) for name in names}
+        owner = lowered.split("/", 1)[0] if "/" in lowered else ""
         verdict = ("reviewed" if lowered in repositories else
                    "bare name reviewed (check by hand)" if bare in names else
                    "name without go-/-go reviewed (check by hand)" if _stem(bare) in stems
                    else "fresh")
+        if verdict != "reviewed" and owner in names:
+            verdict = ("owner named as a tree (check by hand)" if verdict == "fresh" else
+                       f"{verdict}; owner named as a tree too")
         print(f"{candidate}\t{verdict}")
     return 0
 
