@@ -123,3 +123,29 @@ func step(name string, parallel bool) {
 	add(name, parallel)
 }
 """)
+
+
+def test_a_name_declared_again_in_the_callee_is_not_the_known_flag(
+        write_module: WriteModule) -> None:
+    # The inner `locked` is another variable: `true` for the parameter says nothing of it.
+    result = lint_dir(write_module({"p.go": """
+package p
+
+var counts = map[string]int{}
+
+func put(name string, locked bool) {
+	if locked {
+		var locked = len(name) > 3
+		if !locked {
+			counts[name]++
+		}
+	}
+}
+
+func Run(names []string) {
+	for _, n := range names {
+		go put(n, true)
+	}
+}
+"""}))
+    assert ("p.go", 9, 4) in findings_by_rule(result, "MG004")

@@ -10,8 +10,8 @@ writes a package map with a lock in `if executeInParallel { ... }` and without o
 What is known, and only that: a `true`/`false` literal, and a bool name (parameter or local)
 that nothing assigns after its declaration, inside the branches of the `if`s that test it
 (`if x`, `if !x`, and `if x && y` for its body) and after a guard that leaves (`if !x { return
-}`). A name that is assigned, incremented, has its address taken or is a range variable is
-never known.
+}`). A name that is assigned, incremented, received into, has its address taken, is a range
+variable or is declared again in a nested scope is never known.
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ from mapguard.source.typeinfo import (
 )
 
 _ASSIGNMENTS = frozenset({"assignment_statement", "short_var_declaration", "inc_statement",
-                          "dec_statement", "range_clause"})
+                          "dec_statement", "range_clause", "receive_statement"})
+# Declarations that bring another variable of a name into a nested scope, where an `if` on that
+# name tests the other one: `var x = ...`, `const x`, a closure's parameter, `switch x := ...`.
+_REDECLARATIONS = frozenset({"var_spec", "const_spec", "parameter_declaration",
+                            "variadic_parameter_declaration"})
 # How a guard's body ends so that the code after the guard does not run when it is taken.
 _LEAVES = frozenset({"return_statement", "goto_statement", "continue_statement",
                      "break_statement"})
@@ -89,7 +93,8 @@ def ruled_out(node: Node, function: Node, go_file: GoFile, known: dict[str, bool
 
 def unassigned(function: Node, go_file: GoFile, names: set[str]) -> set[str]:
     """Those of `names` that nothing in `function` (closures included) assigns, increments,
-    ranges over into or takes the address of: their value is the one they were declared with."""
+    ranges over into, receives into, takes the address of or declares again in a nested scope:
+    their value is the one they were declared with, wherever the name is read."""
     if not names:
         return names
     body = function.child_by_field_name("body")
@@ -104,6 +109,10 @@ def unassigned(function: Node, go_file: GoFile, names: set[str]) -> set[str]:
                 continue
             targets = left.named_children if left.type == "expression_list" else [left]
             names -= {go_file.text(t) for t in targets if t.type == "identifier"}
+        elif node.type in _REDECLARATIONS:
+            names -= {go_file.text(n) for n in node.children_by_field_name("name")}
+        elif node.type == "type_switch_statement":
+            names -= {go_file.text(n) for n in node.children_by_field_name("alias")}
         elif node.type == "unary_expression" and go_file.text(node).startswith("&"):
             operand = node.child_by_field_name("operand")
             if operand is not None and unparen(operand).type == "identifier":
