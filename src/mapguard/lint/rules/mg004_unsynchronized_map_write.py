@@ -19,9 +19,8 @@ seen. A call reaches only the branches its bool arguments let run: a helper call
 is not reported for its writes in `if !parallel { ... }` (docs/lint.md, "Calls from concurrent
 code", says what counts as known). When goroutines started in build variants of one file
 reach the write alike (`run_js.go` and `run_other.go`), the message names the one the
-linux/amd64 build has. A
-write in a closure such code hands to `time.AfterFunc` is said to run in that callback, on a
-goroutine of its own: each run of the handler or goroutine schedules one.
+linux/amd64 build has. A write in a closure such code hands to `time.AfterFunc` is said to run
+in that callback, on a goroutine of its own: each run of the handler or goroutine schedules one.
 
 It reports a write only with proof that the map is shared: the map is a package-level
 variable (one map per process) written in an HTTP handler or in a goroutine that runs several
