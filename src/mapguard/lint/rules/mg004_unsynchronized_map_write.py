@@ -112,11 +112,14 @@ function with a `goto`. A function handed to a task queue (`q.Queue(func() {...}
 phony actor (`actor.Act(from, f)`, `phony.Block(actor, f)`) runs where the queue or the actor's
 inbox runs it, not in the goroutine that hands it over. Code in `_test.go` files, and the
 goroutines they start (also those running package code, `go s.readLoop()` in a test), are left
-to `go test -race`. When the goroutines are ordered by something the rule does not see (a channel
-handshake through another function), suppress the finding with
-`//mapguard:ignore MG004 <reason>`. Calls are not
-followed when a write lock is held at the call (it covers the callee), from a goroutine that runs
-once, into a value made fresh for each goroutine (`c := newConn(); go c.serve()`), through
+to `go test -race`. A write in a branch that the concurrent caller's bool argument rules out
+(`if parallel { lock; write } else { write }`, called with `true` or with a flag the caller
+tested) is not reached through that call; a flag the rule cannot know there (a field, a value
+computed or reassigned before the call) keeps the finding. When the goroutines are ordered by
+something the rule does not see (a channel handshake through another function), or a branch is
+ruled out by such a flag, suppress the finding with `//mapguard:ignore MG004 <reason>`. Calls
+are not followed when a write lock is held at the call (it covers the callee), from a goroutine
+that runs once, into a value made fresh for each goroutine (`c := newConn(); go c.serve()`), through
 interfaces or function values, into func literals (`once.Do(func() {...})`), or on a value a
 generic function of another package returns.
 
