@@ -78,7 +78,8 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
 def agent_values(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     body = httpx.get(url, timeout=10).content
     return {(s.name, s.labels): s.value for s in parse_samples(body, url, [
-        "mapguard_map_alloc_bytes", "mapguard_target_up", "mapguard_goroutines"])}
+        "mapguard_map_alloc_bytes", "mapguard_target_up", "mapguard_goroutines",
+        "mapguard_scrape_duration_seconds"])}
 
 
 def site_bytes(url: str, target: str) -> dict[str, float]:
@@ -273,9 +274,7 @@ def _after_scrapes(metrics_url: str, target: str, count: int) -> None:
     key = ("mapguard_scrape_duration_seconds", (("target", target),))
 
     def duration() -> float | None:
-        body = httpx.get(metrics_url, timeout=10).content
-        return {(s.name, s.labels): s.value for s in parse_samples(
-            body, metrics_url, ["mapguard_scrape_duration_seconds"])}.get(key)
+        return agent_values(metrics_url).get(key)
 
     last = duration()
     deadline = time.monotonic() + 30

@@ -37,7 +37,7 @@ from tree_sitter import Node
 
 from mapguard.lint.rules import mg005_lazy_init_race as mg005
 from mapguard.lint.rules import mg008_published_map_mutated as mg008
-from mapguard.source.branches import argument_truth, known_parameters, ruled_out
+from mapguard.source.branches import argument_values, known_parameters, ruled_out
 from mapguard.source.calls import runs_under_once
 from mapguard.source.concurrency import Concurrency, Context
 from mapguard.source.lockevidence import locked_elsewhere
@@ -67,8 +67,6 @@ _NIL_CHECK = re.compile(rb"== ?nil|nil ==")
 PUBLISHING = (b"atomic.Pointer[", b"atomic.Value", b"sync.Map")
 
 _REPEATS = "runs several times at once"
-# The arguments whose value `branches.argument_truth` can know (a parenthesised one is rare).
-_MAYBE_BOOL = frozenset({"true", "false", "identifier"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +198,8 @@ class Follower:
                     continue
                 shared = self._handed_from_context(model, context, call, origin, globals_)
                 if shared:
-                    self._call(context.file, call, replace(shared, flags=self._flags(
-                        call, context.file, known)), target)
+                    self._call(context.file, call, replace(shared, flags=argument_values(
+                        call, context.file, self.info, known)), target)
 
     def from_publishers(self, owns: Callable[[Path], bool]) -> None:
         """The calls that hand a published map on (MG008), in the files this analysis owns."""
@@ -261,7 +259,7 @@ class Follower:
                             self._preset(call_receiver(call), go_file, function, shared),
                             _presets([self._preset(a, go_file, function, shared)
                                       for a in _arguments(call)]),
-                            self._flags(call, go_file, known))
+                            argument_values(call, go_file, self.info, known))
             # A lock held at the call covers what the callee does. The visited function's
             # own callers are not asked (locks.py does, with the package's TypeInfo): the call
             # that led here held no lock, so "every caller holds one" cannot be true.
@@ -464,17 +462,6 @@ class Follower:
         if shared and lock_mode_at(call, go_file, self.info) is Mode.WRITE:
             return Shared()
         return shared
-
-    def _flags(self, call: Node, go_file: GoFile, known: dict[str, bool]
-               ) -> tuple[bool | None, ...]:
-        """What each argument of `call` is known to be (`branches.argument_truth`); () when
-        none is known, so that calls telling nothing share one visit pattern."""
-        arguments = _arguments(call)
-        if not any(a.type in _MAYBE_BOOL for a in arguments):
-            return ()
-        flags = tuple(argument_truth(a, call, go_file, self.info, known) if a.type in (
-            _MAYBE_BOOL) else None for a in arguments)
-        return flags if any(flag is not None for flag in flags) else ()
 
     def _preset(self, expr: Node | None, go_file: GoFile, function: Node, shared: Shared
                 ) -> tuple[str, ...]:

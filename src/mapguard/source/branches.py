@@ -34,9 +34,10 @@ _ASSIGNMENTS = frozenset({"assignment_statement", "short_var_declaration", "inc_
 # name tests the other one: `var x = ...`, `const x`, a closure's parameter, `switch x := ...`.
 _REDECLARATIONS = frozenset({"var_spec", "const_spec", "parameter_declaration",
                             "variadic_parameter_declaration"})
-# How a guard's body ends so that the code after the guard does not run when it is taken.
-_LEAVES = frozenset({"return_statement", "goto_statement", "continue_statement",
-                     "break_statement"})
+# How a guard's body ends so that the code after the guard does not run when it is taken
+# (`mapguard.source.locks` reads `if !mu.TryLock() { return }` with the same set).
+LEAVES = frozenset({"return_statement", "goto_statement", "continue_statement",
+                    "break_statement"})
 
 
 def truth(condition: Node | None, go_file: GoFile, known: dict[str, bool]) -> bool | None:
@@ -208,13 +209,24 @@ def _leaves(body: Node | None) -> bool:
     if not statements:
         return False
     last = statements[-1]
-    if last.type in _LEAVES:
+    if last.type in LEAVES:
         return True
     call = last.named_children[0] if last.type == "expression_statement" and (
         last.named_child_count) else None
     function = call.child_by_field_name("function") if call is not None and (
         call.type == "call_expression") else None
     return function is not None and function.type == "identifier" and function.text == b"panic"
+
+
+def argument_values(call: Node, go_file: GoFile, info: TypeInfo, known: dict[str, bool]
+                    ) -> tuple[bool | None, ...]:
+    """`argument_truth` of each argument of `call`, in order; () when none is known, so that
+    calls telling nothing look alike."""
+    arguments = call.child_by_field_name("arguments")
+    values = tuple(argument_truth(a, call, go_file, info, known)
+                   for a in (arguments.named_children if arguments else [])
+                   if a.type != "comment")
+    return values if any(value is not None for value in values) else ()
 
 
 def _fixed_and_tested(argument: Node, tested_by: Node, go_file: GoFile, info: TypeInfo

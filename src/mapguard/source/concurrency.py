@@ -33,7 +33,7 @@ from typing import Literal
 from tree_sitter import Node
 
 from mapguard.goversion import GO_1_22
-from mapguard.source.branches import argument_truth, known_parameters, ruled_out
+from mapguard.source.branches import argument_values, known_parameters, ruled_out
 from mapguard.source.buildtags import in_linux_amd64_build
 from mapguard.source.calls import CallSite, call_sites, every_call_site
 from mapguard.source.grpc_services import (
@@ -218,13 +218,10 @@ class Concurrency:
         key = (id(context.file), context.function.start_byte, statement.start_byte)
         known = self._start_flags.get(key)
         if known is None:
-            call = statement.named_children[0]
-            starting = context.starting_file
-            values = tuple(argument_truth(a, call, starting, self.info, {}) for a in (
-                _call_arguments(call)))
+            values = argument_values(statement.named_children[0], context.starting_file,
+                                     self.info, {})
             known = self._start_flags[key] = known_parameters(
-                context.file.complete(context.function), context.file, values) if any(
-                value is not None for value in values) else {}
+                context.file.complete(context.function), context.file, values) if values else {}
         return known
 
     def describe_at(self, node: Node, go_file: GoFile, context: Context) -> str:

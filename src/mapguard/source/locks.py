@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from mapguard.source.branches import LEAVES
 from mapguard.source.calls import call_sites
 from mapguard.source.handler_uses import module_sources
 from mapguard.source.package import FuncDecl, GoFile, VarDecl, receiver_type_name
@@ -441,7 +442,7 @@ def _apply(statement: Node, go_file: GoFile, states: dict[str, Mode], deferred: 
             body = [c for c in body[0].named_children if c.type != "comment"]
         lock, mode, negated = _try_lock(condition, go_file, statement)
         if lock is not None and negated and body and statement.child_by_field_name(
-                "alternative") is None and body[-1].type in _LEAVES:
+                "alternative") is None and body[-1].type in LEAVES:
             # `if !mu.TryLock() { return }`: the code after the guard holds the lock.
             states[lock] = max(states.get(lock, Mode.NONE), mode)
             return
@@ -536,8 +537,6 @@ def _apply_branches(statement: Node, go_file: GoFile, states: dict[str, Mode],
 
 
 # Statements after which a block's following code does not run.
-_LEAVES = frozenset({"return_statement", "goto_statement", "continue_statement",
-                     "break_statement"})
 _TRY_METHODS = {"TryLock": Mode.WRITE, "TryRLock": Mode.READ}
 # What a statement that tries a lock names: an `if` on a variable that holds a try's result is
 # read only after one of these.
