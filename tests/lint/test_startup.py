@@ -39,3 +39,34 @@ def test_lint_imports_the_fix_writer_bundle_writer_and_toml_reader_only_when_ask
     loaded = _loaded("mapguard.lint.commands, mapguard.lint.fixes, mapguard.bundle.writer, "
                      "tomllib", ON_REQUEST)
     assert loaded.split(",") == list(ON_REQUEST)
+
+
+# What tree-sitter-go's package brings in for its highlighting queries, which lint never reads.
+QUERY_READER = ("tree_sitter_go", "importlib.resources", "tempfile")
+
+
+def test_lint_loads_the_go_grammar_without_its_packages_query_reader() -> None:
+    assert _loaded("mapguard.lint.commands", QUERY_READER) == ""
+    assert _loaded("mapguard.lint.commands, tree_sitter_go", QUERY_READER).split(",") == list(
+        QUERY_READER)
+
+
+def test_the_grammar_loaded_directly_is_the_packages_own() -> None:
+    import tree_sitter_go
+    from tree_sitter import Language
+
+    from mapguard.source.parser import GO_LANGUAGE
+
+    documented = Language(tree_sitter_go.language())
+    assert (GO_LANGUAGE.name, GO_LANGUAGE.abi_version, GO_LANGUAGE.node_kind_count) == (
+        documented.name, documented.abi_version, documented.node_kind_count)
+
+
+def test_a_grammar_package_of_another_layout_is_imported_as_documented() -> None:
+    # No binding file where one is expected: the parser still loads, through the package.
+    probe = ("import importlib.machinery, sys; importlib.machinery.EXTENSION_SUFFIXES[:] = "
+             "['.no-such-suffix']; import mapguard.source.parser as p; "
+             "print(p.GO_LANGUAGE.name, 'tree_sitter_go' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True, timeout=120).stdout.split()
+    assert shown == ["go", "True"]

@@ -13,18 +13,49 @@ rewrite of the source, so read names from the source, not from `Node.text`.
 from __future__ import annotations
 
 import bisect
+import importlib.machinery
+import importlib.util
 import itertools
 import re
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-import tree_sitter_go
 from tree_sitter import Language, Node, Parser, Point, Range, Tree
 
 from mapguard.source.newsyntax import reparse_newer_syntax
 
-GO_LANGUAGE = Language(tree_sitter_go.language())
+
+def _go_grammar() -> Any:
+    """tree-sitter-go's language pointer, from its compiled binding. The package's own
+    `__init__` imports `importlib.resources` (for highlighting queries mapguard never reads),
+    which brings tempfile, shutil, random, bz2 and lzma along: 6 ms of every lint's start,
+    spent before any worker can begin. So the binding is loaded by itself, under the name the
+    package gives it; if the package's layout is not the one expected, it is imported as
+    documented."""
+    name = "tree_sitter_go._binding"
+    binding = sys.modules.get(name)
+    if binding is None:
+        package = importlib.util.find_spec("tree_sitter_go")
+        places = package.submodule_search_locations if package is not None else None
+        paths = [Path(place) / f"_binding{suffix}" for place in places or ()
+                 for suffix in importlib.machinery.EXTENSION_SUFFIXES]
+        path = next((path for path in paths if path.is_file()), None)
+        if path is None:
+            import tree_sitter_go
+
+            return tree_sitter_go.language()
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        binding = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(binding)
+    return binding.language()
+
+
+GO_LANGUAGE = Language(_go_grammar())
 
 _local = threading.local()
 _WHOLE = [Range(Point(0, 0), Point(0xFFFFFFFF, 0xFFFFFFFF), 0, 0xFFFFFFFF)]
