@@ -440,6 +440,46 @@ def test_mg003_reads_a_map_field_of_a_struct_declared_in_another_package(
     assert found[18].fix is None and "not visible" in found[18].message
 
 
+def test_mg003_reads_a_map_field_through_a_chain_of_fields_of_another_package(
+    write_module: WriteModule,
+) -> None:
+    """Round 24 (Havoc `dispatch.go`): `pk.Body.Info`, a `map[string]any` field of a struct
+    that is itself a field of a struct of another package of the module, was "not visible
+    here" and got no fix, while `pk.Info` got one. A float key found the same way keeps the
+    NaN advice; a chain into a package the file does not import (whose changes the result
+    cache would not see) and a promoted field stay unseen."""
+    packager = """
+    package packager
+
+    import "example.com/mod/deep"
+
+    type Body struct {
+    	Info    map[string]any
+    	Weights map[float64]bool
+    	Inner   deep.Inner
+    }
+
+    type Package struct {
+    	Body  Body
+    	Ptr   *Body
+    	Event struct{ Body }
+    }
+    """
+    deep = "package deep\n\ntype Inner struct{ Names map[string]int }\n"
+    loops = ["pk.Body.Info", "pk.Ptr.Info", "pk.Body.Weights", "pk.Body.Inner.Names",
+             "pk.Event.Info"]
+    source = ('package p\n\nimport "example.com/mod/packager"\n' + "".join(
+        f"\nfunc f{index}(pk packager.Package) {{\n\tfor k := range {name} {{\n"
+        f"\t\tdelete({name}, k)\n\t}}\n}}\n" for index, name in enumerate(loops)))
+    root = write_module({"packager/packager.go": packager, "deep/deep.go": deep,
+                         "p/p.go": source})
+    found = [f for f in lint_dir(root).findings if f.rule == "MG003"]
+    assert len(found) == len(loops)
+    assert [f.fix is not None for f in found] == [True, True, False, False, False]
+    assert "runtime.mapclear" in found[0].message and "NaN" in found[2].message
+    assert "not visible" in found[3].message and "not visible" in found[4].message
+
+
 def test_mg003_reads_a_map_type_named_in_another_package_or_the_standard_library(
     write_module: WriteModule,
 ) -> None:

@@ -30,9 +30,9 @@ rule is silent in test and tool code unless asked (`--advice-everywhere`), and g
 there. Otherwise it is a matter of taste. `mapguard lint --fix` applies the rewrite only where
 it cannot change behaviour: keys whose type the module shows to be reflexive (no floats, no
 interfaces; also a key type, a named map type or a map field's struct declared in another
-package of the module, and the standard library's named maps and their fields, `r.Header` of an
-`*http.Request` among them), and no comment inside the loop but on its first line (kept after
-the call). For float
+package of the module, through a chain of such fields too (`pk.Body.Info`), and the standard
+library's named maps and their fields, `r.Header` of an `*http.Request` among them), and no
+comment inside the loop but on its first line (kept after the call). For float
 or interface keys, or a key type from another module, the finding says what `clear` would
 change and offers no fix. Needs Go 1.21 (`clear`): the rule is silent for modules whose
 `go` directive is older.
@@ -53,6 +53,7 @@ from mapguard.source.typeinfo import TypeInfo, enclosing_declaration, walk
 from mapguard.source.types import (
     STDLIB_MAP_FIELDS,
     STDLIB_MAPS,
+    UNKNOWN,
     ArrayOf,
     ChanOf,
     GoType,
@@ -149,22 +150,44 @@ def _field_key(info: TypeInfo, map_expr: Node, go_file: GoFile) -> GoType | None
     so that the rule can tell the key's kind instead of hedging."""
     if map_expr.type != "selector_expression":
         return None
-    operand, field = (map_expr.child_by_field_name("operand"),
-                      map_expr.child_by_field_name("field"))
-    owner = deref(info.type_of(operand, go_file)) if operand is not None else None
-    if field is None or not isinstance(owner, Named) or owner.pkg in {"", "builtin"}:
+    found = _foreign_field_type(info, map_expr, go_file)
+    if found is None:
+        return None
+    if isinstance(found, Named) and found.pkg not in {"", "builtin"}:
+        return _declared_map_key(info, found)
+    map_type = info.map_type(found)
+    return map_type.key if map_type is not None else None
+
+
+def _foreign_field_type(info: TypeInfo, selector: Node, go_file: GoFile, depth: int = 0
+                        ) -> GoType | None:
+    """The type of the field `x.f` when `x`'s struct type is declared in another package of the
+    module or is a standard-library struct with a map field; through a chain of such fields
+    too (`pk.Body.Info`, `Body` a struct field of `packager.Package`: Havoc in round 24), as
+    long as each struct is declared in a package this file imports (what the result cache's
+    key covers). Read from the declarations there; None when not found."""
+    if selector.type != "selector_expression" or depth > 4:
+        return None
+    operand, field = (selector.child_by_field_name("operand"),
+                      selector.child_by_field_name("field"))
+    if operand is None or field is None:
+        return None
+    owner = deref(info.type_of(operand, go_file))
+    chained = owner is UNKNOWN and operand.type == "selector_expression"
+    if chained:
+        owner = deref(_foreign_field_type(info, operand, go_file, depth + 1) or UNKNOWN)
+    if not isinstance(owner, Named) or owner.pkg in {"", "builtin"}:
         return None
     name = go_file.text(field)
     stdlib = STDLIB_MAP_FIELDS.get((owner.pkg, owner.name, name))
     if stdlib is not None:
-        return _declared_map_key(info, stdlib)
+        return stdlib
     module = info.package.module
-    declared = declared_type(module, owner.pkg, owner.name) if module is not None else None
-    found = declared.field(name) if isinstance(declared, StructOf) else None
-    if found is None:
+    if module is None or (chained and owner.pkg not in go_file.imports.values()):
         return None
-    map_type = info.map_type(found.type)
-    return map_type.key if map_type is not None else _declared_map_key(info, found.type)
+    declared = declared_type(module, owner.pkg, owner.name)
+    found = declared.field(name) if isinstance(declared, StructOf) else None
+    return found.type if found is not None else None
 
 
 def _declared_map_key(info: TypeInfo, go_type: GoType) -> GoType | None:
