@@ -40,3 +40,11 @@ def test_without_arguments_it_lists_every_reviewed_name() -> None:
                           check=True)
     names = set(done.stdout.split())
     assert {"prometheus/prometheus", "nats-io/nats-server", "m3"} <= names
+
+
+def test_a_renamed_or_forked_tree_listed_by_hand_is_reviewed() -> None:
+    # Renames and forks no name check can see (round 24: kubeflow/trainer is
+    # kubeflow/training-operator, read in round 10) are listed in renames.tsv.
+    found = verdicts("Kubeflow/Trainer", "kubeflow/zz-never-read")
+    assert found["Kubeflow/Trainer"].startswith("reviewed as kubeflow/training-operator (renamed;")
+    assert not found["kubeflow/zz-never-read"].startswith("reviewed")

@@ -10,8 +10,10 @@ revision read (`etcd @ c34dc7ee0048`, `frp 40274d8c9224`); or its Go module path
 (`knative.dev/networking`, `buf.build/go/protovalidate`). A name that matches once `go-`/`-go` is
 dropped is flagged for a look too (`bufbuild/protovalidate-go`), and so is a candidate whose
 owner a table names as a tree (round 9 read tinode/chat as `tinode`; round 23's list let it
-through on its common bare name `chat`). Renames (a README saying "moved
-to") and names written with a space in prose ("knative serving") still need a grep by hand.
+through on its common bare name `chat`). Renames, forks and in-tree copies found by hand (a
+README saying "moved to", a rebranded fork) are listed in `renames.tsv` beside this script, and a
+candidate listed there is reported as such; names written with a space in prose ("knative
+serving") still need a grep by hand.
 Round 18 matched candidates by `owner/name` alone and let 45 trees earlier tables had read into its
 fresh pool; this script matches both ways. A candidate is reviewed when its `owner/name` is named,
 or its bare name is: a bare name that is a common word (`server`, `proxy`) then needs a look by
@@ -69,8 +71,19 @@ def reviewed(reports: list[Path]) -> tuple[set[str], set[str]]:
     return repositories, names
 
 
+def copies(table: Path) -> dict[str, str]:
+    """renames.tsv: candidate (lower case) -> what it is, in words."""
+    found: dict[str, str] = {}
+    for line in table.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            candidate, original, relation, where = line.split("\t")
+            found[candidate.lower()] = f"as {original} ({relation}; {where}; renames.tsv)"
+    return found
+
+
 def main(argv: list[str]) -> int:
     repositories, names = reviewed(sorted(HERE.glob("*.md")))
+    known_copies = copies(HERE / "renames.tsv")
     if not argv:
         print("\n".join(sorted(repositories | names)))
         return 0
@@ -86,6 +99,8 @@ def main(argv: list[str]) -> int:
         if verdict != "reviewed" and owner in names:
             verdict = ("owner named as a tree (check by hand)" if verdict == "fresh" else
                        f"{verdict}; owner named as a tree too")
+        if lowered in known_copies:
+            verdict = f"reviewed {known_copies[lowered]}"
         print(f"{candidate}\t{verdict}")
     return 0
 
