@@ -41,6 +41,7 @@ from mapguard.lint.gofacts import (
 from mapguard.source.types import (
     STDLIB_MAP_FIELDS,
     STDLIB_MAPS,
+    STDLIB_REFLEXIVE_KEYS,
     GoType,
     MapOf,
     Named,
@@ -335,3 +336,90 @@ def test_a_go_mod_without_a_go_line_builds_as_go_1_16(bundled: GoToolchain,
                    env={"GOFLAGS": "-mod=readonly"})
     assert built.returncode == 0, built.stdout + built.stderr  # the module itself builds
     assert (tmp_path / "go.mod").read_text() == "module example.com/old\n"
+
+
+_REFLEXIVE_PROBE = """package main
+
+import (
+	"fmt"
+	"reflect"
+{imports}
+)
+
+// Whether a value of t can hold a float, a complex or an interface (a NaN somewhere).
+func mayHoldNaN(t reflect.Type) bool {{
+	switch t.Kind() {{
+	case reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128,
+		reflect.Interface:
+		return true
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {{
+			if mayHoldNaN(t.Field(i).Type) {{
+				return true
+			}}
+		}}
+	case reflect.Array:
+		return mayHoldNaN(t.Elem())
+	}}
+	return false
+}}
+
+// For an interface: whether it has an unexported method (only its own package can
+// implement it).
+func sealed(t reflect.Type) bool {{
+	for i := 0; i < t.NumMethod(); i++ {{
+		if t.Method(i).PkgPath != "" {{
+			return true
+		}}
+	}}
+	return false
+}}
+
+func main() {{
+{checks}
+}}
+"""
+
+
+def test_standard_library_key_types_said_to_equal_themselves(bundled: GoToolchain,
+                                                             tmp_path: Path) -> None:
+    """STDLIB_REFLEXIVE_KEYS, against the bundled toolchain: each type is comparable (a map
+    key), and holds no float, complex or interface anywhere; or, for an interface, has an
+    unexported method and is implemented in its package's source by pointer receivers only."""
+    paths = sorted({package for package, _ in STDLIB_REFLEXIVE_KEYS})
+    imports = "\n".join(f'\t"{path}"' for path in paths if path != "reflect")
+    checks = []
+    for package, name in sorted(STDLIB_REFLEXIVE_KEYS):
+        qualified = f"{package.rsplit('/', 1)[-1]}.{name}"
+        checks.append(
+            f"\t{{\n\t\tt := reflect.TypeOf((*{qualified})(nil)).Elem()\n"
+            f"\t\tvar _ map[{qualified}]bool\n"
+            f'\t\tfmt.Println("{package}.{name}", t.Kind() == reflect.Interface, '
+            f"mayHoldNaN(t) && t.Kind() != reflect.Interface, sealed(t))\n\t}}")
+    (tmp_path / "go.mod").write_text("module example.com/keys\n\ngo 1.21\n")
+    (tmp_path / "main.go").write_text(_REFLEXIVE_PROBE.format(imports=imports,
+                                                               checks="\n".join(checks)))
+    proc = run_go(["run", "."], cwd=tmp_path, toolchain=bundled, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    seen: dict[str, tuple[bool, ...]] = {}
+    for line in proc.stdout.splitlines():
+        key, *answers = line.split()
+        seen[key] = tuple(answer == "true" for answer in answers)
+    assert sorted(seen) == sorted(f"{p}.{n}" for p, n in STDLIB_REFLEXIVE_KEYS)
+    for key, (interface, holds_nan, sealed) in seen.items():
+        assert not holds_nan, key
+        assert sealed or not interface, f"{key}: an interface others can implement"
+    # The sealed interfaces' implementations in their own package: pointer receivers only.
+    for package, name in STDLIB_REFLEXIVE_KEYS:
+        if not seen[f"{package}.{name}"][0]:
+            continue
+        source = "".join(path.read_text(encoding="utf-8") for path in
+                         (bundled.goroot / "src" / package).glob("*.go")
+                         if not path.name.endswith("_test.go"))
+        receivers = re.findall(r"^func \(\w+ (\*?\w+)\) common\(\)", source, re.M)
+        assert receivers and all(r.startswith("*") for r in receivers), (package, receivers)
+    # The probe can fail: a struct with a float field is seen.
+    (tmp_path / "main.go").write_text(_REFLEXIVE_PROBE.format(
+        imports="", checks='\tfmt.Println(mayHoldNaN(reflect.TypeOf(struct{ f float64 }{})))'))
+    assert run_go(["run", "."], cwd=tmp_path, toolchain=bundled,
+                  timeout=600).stdout.strip() == "true"

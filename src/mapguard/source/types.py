@@ -127,6 +127,16 @@ STDLIB_MAP_FIELDS: dict[tuple[str, str, str], Named] = {
     ("net/http", "Response", "Trailer"): Named("net/http", "Header"),
 }
 
+# Standard-library types often used as map keys whose every value equals itself, so that
+# clear(m) removes exactly what a delete-all loop does: no float, complex or interface inside,
+# or (reflect.Type) an interface with unexported methods, which only package reflect's own
+# pointer type implements. Checked against the bundled toolchain: tests/lint/test_gofacts.py.
+STDLIB_REFLEXIVE_KEYS = frozenset({
+    ("reflect", "Type"), ("reflect", "Kind"), ("time", "Time"), ("time", "Duration"),
+    ("time", "Month"), ("time", "Weekday"), ("net/netip", "Addr"), ("net/netip", "AddrPort"),
+    ("net/netip", "Prefix"),
+})
+
 SYNC_POOL = Named("sync", "Pool")
 SYNC_MAP = Named("sync", "Map")
 SYNC_ONCE = Named("sync", "Once")

@@ -30,8 +30,9 @@ rule is silent in test and tool code unless asked (`--advice-everywhere`), and g
 there. Otherwise it is a matter of taste. `mapguard lint --fix` applies the rewrite only where
 it cannot change behaviour: keys whose type the module shows to be reflexive (no floats, no
 interfaces; also a key type, a named map type or a map field's struct declared in another
-package of the module, through a chain of such fields too (`pk.Body.Info`), and the standard
-library's named maps and their fields, `r.Header` of an `*http.Request` among them), and no
+package of the module, through a chain of such fields too (`pk.Body.Info`), the standard
+library's named maps and their fields, `r.Header` of an `*http.Request` among them, and its
+common key types that never hold a NaN: `reflect.Type`, `time.Time`, `netip.Addr`...), and no
 comment inside the loop but on its first line (kept after the call). For float
 or interface keys, or a key type from another module, the finding says what `clear` would
 change and offers no fix. Needs Go 1.21 (`clear`): the rule is silent for modules whose
@@ -53,6 +54,7 @@ from mapguard.source.typeinfo import TypeInfo, enclosing_declaration, walk
 from mapguard.source.types import (
     STDLIB_MAP_FIELDS,
     STDLIB_MAPS,
+    STDLIB_REFLEXIVE_KEYS,
     UNKNOWN,
     ArrayOf,
     ChanOf,
@@ -264,6 +266,8 @@ def _reflexive(info: TypeInfo, key: GoType, depth: int) -> _Keys:
             return _reflexive(info, declared, depth + 1)  # `type Key string` in the module
         if (key.pkg, key.name) == ("unsafe", "Pointer"):
             return _Keys.REFLEXIVE  # a pointer: equal to itself
+        if (key.pkg, key.name) in STDLIB_REFLEXIVE_KEYS:
+            return _Keys.REFLEXIVE  # `map[reflect.Type]...` caches, `time.Time` sets
         if key.pkg != "builtin":
             return _Keys.UNKNOWN  # another module's type (or a type parameter)
         return _Keys.MAY_BE_NAN if key.name in _NOT_REFLEXIVE else _Keys.REFLEXIVE
