@@ -320,8 +320,7 @@ class Follower:
     def _writes(self, go_file: GoFile, function: Node, shared: Shared, name: str,
                 where: str, known: dict[str, bool]) -> None:
         for write in map_writes(self.package, self.info, [(go_file, function)]):
-            if _in_goroutine(write.statement, function) or _in_closure(write.statement,
-                                                                        function):
+            if _runs_apart(write.statement, function):
                 continue  # another goroutine, or a func value (once.Do's): who runs it?
             if ruled_out(write.statement, function, go_file, known):
                 continue  # in a branch the call's arguments do not let run
@@ -382,8 +381,8 @@ class Follower:
                 continue
             statement, checked = found
             seen.add(statement.start_byte)
-            if _in_goroutine(statement, function) or _in_closure(statement, function) or (
-                    ruled_out(statement, function, go_file, known)):
+            if _runs_apart(statement, function) or ruled_out(statement, function, go_file,
+                                                             known):
                 continue
             if mg005.initialises_nothing(self.info, statement, go_file, checked) or (
                     mg005.zero_size_singleton(self.info, go_file, statement, checked)):
@@ -583,23 +582,20 @@ def _calls(node: Node, source: bytes | None = None) -> Iterator[Node]:
     candidates = calls_in(node, source) if source is not None else (
         candidate for candidate in walk(node) if candidate.type == "call_expression")
     for candidate in candidates:
-        if not _in_goroutine(candidate, node) and not _in_closure(candidate, node):
+        if not _runs_apart(candidate, node):
             yield candidate
 
 
-def _in_goroutine(node: Node, function: Node) -> bool:
-    current = node.parent
-    while current is not None and current != function:
-        if current.type == "go_statement":
-            return True
-        current = current.parent
-    return False
+# What runs apart from the function that holds it: a goroutine it starts, a func value it makes.
+_APART = frozenset({"go_statement", "func_literal"})
 
 
-def _in_closure(node: Node, function: Node) -> bool:
+def _runs_apart(node: Node, function: Node) -> bool:
+    """Whether `node` is inside a goroutine `function` starts or a func value it makes: code
+    whose when and how often the call chain does not show (`go f()`, `once.Do(func() {...})`)."""
     current = node.parent
     while current is not None and current != function:
-        if current.type == "func_literal":
+        if current.type in _APART:
             return True
         current = current.parent
     return False
