@@ -28,7 +28,7 @@ from mapguard.lint.registry import rule_for
 from mapguard.lint.results import DirResult
 from mapguard.lint.rule import Finding
 from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
-from mapguard.source.concurrency import Concurrency
+from mapguard.source.concurrency import CONTEXT_MARKERS, Concurrency
 from mapguard.source.discover import DirTarget, PackageDir, Selection, read_target
 from mapguard.source.gomod import find_module
 from mapguard.source.loader import VersionChoice, load_compiled_packages
@@ -40,16 +40,21 @@ FOLLOWING_RULES = frozenset({"MG004", "MG005", "MG008", "MG014"})
 MAX_ROUNDS = 8
 
 
-def following_here(codes: Iterable[str], text: bytes) -> frozenset[str]:
-    """The rules among `codes` worth following calls for in a package whose files, joined,
-    are `text`: MG004, MG005 and MG014 where concurrency starts, MG008 where a map is
-    published.
-    (Their own markers say nothing here: a handler that only calls a store holds none.)"""
+def following_here(codes: Iterable[str], text: bytes, holds: Callable[[bytes], bool],
+                   anywhere: Callable[[bytes], bool]) -> frozenset[str]:
+    """The rules among `codes` worth following calls for in a package: MG004, MG005 and
+    MG014 where concurrency starts, in `text` (its files outside tests, joined: the
+    goroutines and handlers tests start are never followed), MG008 where a map is published,
+    in any of its files. `holds` and `anywhere` say whether those texts hold a marker
+    (memoised: the rules' own look-ups have asked most of them already).
+    (The following rules' own markers say nothing here: a handler that only calls a store
+    holds none.)"""
     wanted = FOLLOWING_RULES & set(codes)
-    # Each search only for the rules it decides (MG008 is off by default).
-    starts = bool(wanted - {"MG008"}) and any(pattern.search(text)
-                                                for pattern in CONTEXT_BODIES)
-    publishes = "MG008" in wanted and any(marker in text for marker in PUBLISHING)
+    # Each search only for the rules it decides (MG008 is off by default). Every context
+    # pattern holds one of MG004's markers, which most packages lack: then no pattern is run.
+    starts = bool(wanted - {"MG008"}) and any(holds(marker) for marker in CONTEXT_MARKERS) and (
+        any(pattern.search(text) for pattern in CONTEXT_BODIES))
+    publishes = "MG008" in wanted and any(anywhere(marker) for marker in PUBLISHING)
     return frozenset(code for code in wanted if (publishes if code == "MG008" else starts))
 
 
