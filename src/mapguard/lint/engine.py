@@ -824,8 +824,8 @@ def _memoised_search(text: bytes) -> Callable[[bytes], bool]:
     return holds
 
 
-def _following(options: LintOptions, text: bytes, holds: Callable[[bytes], bool],
-               anywhere: Callable[[bytes], bool], lead: bool) -> frozenset[str]:
+def _following(options: LintOptions, text: bytes, holds: Holds, anywhere: Holds,
+               lead: bool) -> frozenset[str]:
     """The rules to follow calls for (`modulewide.following_here`; `text`, `holds`: the
     package's files outside tests; `anywhere`: all of them). Following calls across packages
     (`modulewide`) spans the package, like MG004: a split package does it once, in its lead

@@ -20,8 +20,10 @@ from tree_sitter import Node
 
 from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import (
+    FUNCTION_NODES,
     LocalDecl,
     TypeInfo,
+    enclosing_function,
     same_node,
     same_symbol,
     unparen,
@@ -243,10 +245,8 @@ def _fixed_and_tested(argument: Node, tested_by: Node, go_file: GoFile, info: Ty
     if not tested or not all(same_symbol(info.resolve(node, go_file), symbol)
                              for node in tested):
         return False
-    function: Node | None = symbol.scope
-    while function is not None and function.type not in {
-            "function_declaration", "method_declaration", "func_literal"}:
-        function = function.parent
+    scope = symbol.scope
+    function = scope if scope.type in FUNCTION_NODES else enclosing_function(scope)
     return function is not None and bool(unassigned(function, go_file, {name}))
 
 

@@ -536,7 +536,7 @@ def _apply_branches(statement: Node, go_file: GoFile, states: dict[str, Mode],
         states[lock] = max(states.get(lock, Mode.NONE), min(outcome[lock] for outcome in outcomes))
 
 
-# Statements after which a block's following code does not run.
+# The try-lock methods, with the mode a successful try holds.
 _TRY_METHODS = {"TryLock": Mode.WRITE, "TryRLock": Mode.READ}
 # What a statement that tries a lock names: an `if` on a variable that holds a try's result is
 # read only after one of these.
