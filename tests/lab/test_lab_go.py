@@ -31,11 +31,27 @@ def test_claims_table_gets_the_physical_facts_right(go_toolchain: GoToolchain) -
     # The progress bar's steps: every build, check and benchmark result, up to the total.
     assert seen[-1][0] == seen[-1][1] == FIXED_STEPS + plan.rounds * plan.expected_results()
     assert [done for done, _total in seen] == sorted(done for done, _total in seen)
+    _every_other_round_runs_the_ways_in_reverse(run.timings_text)
     claims = {result.claim.id: result for result in evaluate(run)}
     _refill_after_clear_allocates_nothing(claims)
     _delete_loop_is_clear_in_code_and_in_time(claims)
     _uncleared_pooled_map_leaks_into_the_next_user(claims)
     _facts_from_crashes_compilers_and_linkers(claims)
+
+
+def _every_other_round_runs_the_ways_in_reverse(timings_text: str) -> None:
+    # One round per run of the test binary, each starting with its "goos:" header.
+    rounds = [[line.split()[0] for line in text.splitlines()
+               if line.startswith("BenchmarkRefill/") and len(line.split()) > 2]
+              for text in timings_text.split("goos:")[1:]]
+    assert len(rounds) == 8
+    first = [name for name in rounds[0] if "/size=1024" in name]
+    assert [name.split("/")[1] for name in first] == [
+        "strategy=make", "strategy=clear", "strategy=deleteloop"]
+    for number, names in enumerate(rounds):
+        assert names == (rounds[0] if number % 2 == 0 else rounds[1]), number
+        assert [name for name in names if "/size=1024" in name] == (
+            first if number % 2 == 0 else first[::-1])
 
 
 def _refill_after_clear_allocates_nothing(claims: dict[str, ClaimResult]) -> None:

@@ -5,7 +5,9 @@ with a generated parameters file and a go.mod for the toolchain mapguard found, 
 is for the user's Go version and machine. Then:
 
 - the test binary is built once and run `rounds` times; each run goes once through every
-  selected benchmark (`-test.count=1`), so machine drift spreads over all strategies alike;
+  selected benchmark (`-test.count=1`), so machine drift spreads over all strategies alike,
+  and every other run takes the ways compared at one parameter in reverse order
+  (`-maplab.reverse`), so none of them always runs right after a heavier one;
 - the fact benchmarks run once (`-test.benchtime=1x`): crashes, sizes, retention, pools;
 - the compiler is asked what it made of the strategies: assembly listings (default, `-N -l`,
   `-race`), escape analysis (`mapguard escape`'s library);
@@ -126,9 +128,10 @@ def run_lab(plan: LabPlan, toolchain: GoToolchain, progress: Progress | None = N
         race = _race(module, toolchain)
         steps.advance(3)
         texts = []
-        for _round in range(plan.rounds):
+        for round_number in range(plan.rounds):
             texts.append(_run_binary(binary, package, toolchain, [
                 f"-test.bench={plan.bench_regex()}", f"-test.benchtime={plan.benchtime}",
+                *(["-maplab.reverse"] if round_number % 2 else []),
             ], steps.advance))
     timings_text = "".join(texts)
     return LabRun(

@@ -16,7 +16,7 @@ func BenchmarkRefill(b *testing.B) {
 		refill func(*Holder, int)
 	}{{"make", RefillByMake}, {"clear", RefillByClear}, {"deleteloop", RefillByDeleteLoop}}
 	for _, n := range refillSizes {
-		for _, s := range strategies {
+		for _, s := range inRoundOrder(strategies) {
 			b.Run(fmt.Sprintf("strategy=%s/size=%d", s.name, n), func(b *testing.B) {
 				h := &Holder{M: make(map[int]int)}
 				holderSink = h
@@ -35,7 +35,7 @@ func BenchmarkRefill(b *testing.B) {
 // BenchmarkClearEmptied: clear and refill 16 entries, in a map that never held more than 16,
 // and in one that once held many: a map keeps its capacity, and clear walks all of it.
 func BenchmarkClearEmptied(b *testing.B) {
-	for _, capacity := range []int{16, emptiedCapacity} {
+	for _, capacity := range inRoundOrder([]int{16, emptiedCapacity}) {
 		b.Run(fmt.Sprintf("capacity=%d/len=16", capacity), func(b *testing.B) {
 			m := make(map[int]int)
 			fill(m, capacity)

@@ -65,7 +65,7 @@ func BenchmarkConcurrent(b *testing.B) {
 	for _, goroutines := range goroutineCounts() {
 		for _, permille := range readPermilles {
 			reads := strconv.FormatFloat(float64(permille)/10, 'f', -1, 64)
-			for _, impl := range impls {
+			for _, impl := range inRoundOrder(impls) {
 				name := fmt.Sprintf("impl=%s/goroutines=%d/reads=%s", impl.name, goroutines, reads)
 				b.Run(name, func(b *testing.B) {
 					mix(b, impl.make(), goroutines, permille)
@@ -91,7 +91,7 @@ func BenchmarkPublish(b *testing.B) {
 		{"op=store/api=typed", func(int) { StoreTyped(m) }},
 		{"op=store/api=unsafe", func(int) { StoreUnsafe(m) }},
 	}
-	for _, c := range cases {
+	for _, c := range inRoundOrder(cases) {
 		b.Run(c.name, func(b *testing.B) {
 			p := startProbe(b)
 			for i := 0; i < b.N; i++ {

@@ -83,7 +83,7 @@ func runChild(b *testing.B, mode string) (int, string) {
 	return status, out.String()
 }
 
-func flag(ok bool) float64 {
+func boolMetric(ok bool) float64 {
 	if ok {
 		return 1
 	}
@@ -92,13 +92,13 @@ func flag(ok bool) float64 {
 
 func BenchmarkFactConcurrentWrites(b *testing.B) {
 	status, out := runChild(b, "concurrent-writes")
-	b.ReportMetric(flag(status != 0 && strings.Contains(out, "fatal error: concurrent map writes")), "fatal")
-	b.ReportMetric(flag(strings.Contains(out, "recovered")), "recovered")
+	b.ReportMetric(boolMetric(status != 0 && strings.Contains(out, "fatal error: concurrent map writes")), "fatal")
+	b.ReportMetric(boolMetric(strings.Contains(out, "recovered")), "recovered")
 }
 
 func BenchmarkFactPublishedWrite(b *testing.B) {
 	status, out := runChild(b, "published-write")
-	b.ReportMetric(flag(status != 0 && strings.Contains(out, "concurrent map read and map write")), "fatal")
+	b.ReportMetric(boolMetric(status != 0 && strings.Contains(out, "concurrent map read and map write")), "fatal")
 }
 
 func BenchmarkFactMapValue(b *testing.B) {
@@ -109,7 +109,7 @@ func BenchmarkFactMapValue(b *testing.B) {
 	b.ReportMetric(float64(unsafe.Sizeof(s)), "slice-header-B")
 	caller := map[int]int{}
 	WriteThroughValue(caller, 1, 2)
-	b.ReportMetric(flag(caller[1] == 2), "caller-sees-write")
+	b.ReportMetric(boolMetric(caller[1] == 2), "caller-sees-write")
 }
 
 func BenchmarkFactNaNKeys(b *testing.B) {
@@ -136,9 +136,9 @@ func BenchmarkFactPoolGC(b *testing.B) {
 		got, _ := pool.Get().(*int)
 		return got == marker
 	}
-	b.ReportMetric(flag(kept(0)), "kept-without-gc")
-	b.ReportMetric(flag(kept(1)), "kept-after-1-gc")
-	b.ReportMetric(flag(kept(2)), "kept-after-2-gc")
+	b.ReportMetric(boolMetric(kept(0)), "kept-without-gc")
+	b.ReportMetric(boolMetric(kept(1)), "kept-after-1-gc")
+	b.ReportMetric(boolMetric(kept(2)), "kept-after-2-gc")
 }
 
 func BenchmarkFactHTTPConcurrent(b *testing.B) {

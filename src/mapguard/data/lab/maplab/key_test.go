@@ -28,7 +28,7 @@ func BenchmarkKey(b *testing.B) {
 		{"key=struct/op=increment/len=short", func() { IncrementStruct(pairs, shortA, shortB) }},
 		{"key=bytes/op=lookup/len=long", func() { countSink += LookupBytes(strs, longBytes) }},
 	}
-	for _, c := range cases {
+	for _, c := range inRoundOrder(cases) {
 		b.Run(c.name, func(b *testing.B) {
 			p := startProbe(b)
 			for i := 0; i < b.N; i++ {

@@ -36,7 +36,7 @@ func BenchmarkRequestMap(b *testing.B) {
 		{"pool-cleared", PooledCleared},
 		{"pool-uncleared", PooledUncleared},
 	}
-	for _, s := range strategies {
+	for _, s := range inRoundOrder(strategies) {
 		b.Run(fmt.Sprintf("strategy=%s/words=%d", s.name, requestWords), func(b *testing.B) {
 			for _, words := range all { // warm the pool
 				s.run(words)
