@@ -166,11 +166,54 @@ def test_an_empty_statement_opening_a_block_parses_in_place() -> None:
     assert tree.root_node.descendant_for_byte_range(loop, loop + 3).type in {"for", "for_statement"}
 
 
+COMMENTS_ENDING_LINES = go("""
+    package p
+
+    type T struct {
+    	A string `json:"a"` /* the first field,
+    	 */B string `json:"b"`
+    	C int /* one line */
+    }
+
+    func f(m map[string]int) int {
+    	x := 1 /* a break
+    	*/y := 2 /* none */ + x
+    	for k := range m {
+    		delete(m, k)
+    	}
+    	return y
+    }
+""")
+
+
+@pytest.mark.usefixtures("newest_gofmt")
+def test_a_general_comment_holding_a_line_break_ends_the_line() -> None:
+    """The Go spec: a general comment holding a line break acts like a line break, so the
+    field or statement before it ends there (generated SDK code in terraform-provider-ctyun
+    puts the next field right after the `*/`); the grammar reads it once the comment is a line
+    comment, and every byte stays in place."""
+    assert gofmt_accepts(COMMENTS_ENDING_LINES) is True
+    tree = parse_go(COMMENTS_ENDING_LINES)
+    assert first_syntax_error(tree) is None
+    assert tree.root_node.end_byte == len(COMMENTS_ENDING_LINES)
+    text = COMMENTS_ENDING_LINES.decode()
+    fields = tree.root_node.descendant_for_byte_range(text.index("A string"),
+                                                      text.index("C int") + 5)
+    assert fields is not None and fields.type == "field_declaration_list"
+    assert [text[f.start_byte:f.end_byte].split()[0] for f in fields.named_children
+            if f.type == "field_declaration"] == ["A", "B", "C"]
+    second = tree.root_node.descendant_for_byte_range(text.index("y :="), text.index("y :=") + 1)
+    while second is not None and second.type != "short_var_declaration":
+        second = second.parent
+    assert second is not None and text[second.start_byte:second.end_byte].startswith("y := 2")
+
+
 @pytest.mark.parametrize("broken", [
     "package p\n\nfunc f() { x := new(42 }\n",
     "package p\n\nfunc (r *R) N[T any(n T) {}\n",
     "package p\n\nfunc f() { x := new( }\n",
     "package p\n\nfunc f( {\n",
+    "package p\n\nfunc f() { x := 1 /* one line */ y := 2 }\n",
 ])
 def test_real_syntax_errors_stay_errors(broken: str) -> None:
     assert first_syntax_error(parse_go(broken.encode())) is not None

@@ -9,7 +9,12 @@ tree-sitter-go 0.25 predates two changes to Go's syntax, and no newer release of
   (`func (r *Rand) N[Int intType](n Int) Int`).
 
 It also never accepted an empty statement at the start of a block (`func() { ; f() }`), which
-gofmt does (dd-trace-go has one); that `;` is blanked to a space.
+gofmt does (dd-trace-go has one); that `;` is blanked to a space. Nor does it know that a
+general comment holding a line break acts like a line break (the Go spec, "Comments"): a struct
+field, statement or declaration that ends in such a comment with code on the comment's last
+line (`A string /* one,⏎ two */B string`, generated SDK code in terraform-provider-ctyun) runs
+on into that code. The comment becomes a line comment (`//` over its `/*`) and the rest of it
+spaces, line breaks kept: what the spec says it is.
 
 Every rewrite here keeps each byte at its offset and each line break where it was, so positions
 in the rewritten text are positions in the file: findings, fixes and code frames need no
@@ -181,6 +186,23 @@ def leading_empty_statements(source: bytes, tokens: Tokens | None = None) -> lis
     return found
 
 
+def comments_ending_lines(source: bytes) -> list[tuple[int, int]]:
+    """The [start, end) spans of general comments (`/* */`) that hold a line break and have
+    code after them on their last line: each acts like a line break there."""
+    found: list[tuple[int, int]] = []
+    if b"*/" not in source:
+        return found
+    for match in _TOKEN.finditer(source):
+        text = match.group()
+        if not text.startswith(b"/*") or b"\n" not in text:
+            continue
+        line_end = source.find(b"\n", match.end())
+        after = source[match.end():line_end if line_end >= 0 else len(source)].strip()
+        if after and not after.startswith(b"/"):
+            found.append((match.start(), match.end()))
+    return found
+
+
 def reparse_newer_syntax(source: bytes, tree: Tree, parse: Callable[[bytes], Tree]) -> Tree:
     """The tree of the best rewrite of `source`, given its failed parse `tree` (`tree` itself
     when nothing here applies).
@@ -196,6 +218,10 @@ def reparse_newer_syntax(source: bytes, tree: Tree, parse: Callable[[bytes], Tre
         _blank(blanked, start, end)
     for offset in leading_empty_statements(source, tokens):
         blanked[offset] = ord(" ")
+    for start, end in comments_ending_lines(source):
+        first_break = source.index(b"\n", start)
+        blanked[start + 1] = ord("/")  # `/*` -> `//`, to the comment's first line break
+        _blank(blanked, first_break, end)
     if blanked != source:
         tree = parse(bytes(blanked))
     calls = builtin_calls(source, tokens)
