@@ -467,8 +467,130 @@ def test_waitgroup_go_starts_a_goroutine(write_module: WriteModule) -> None:
     }
     """
     result = lint_dir(write_module({"words.go": source}, go="1.25"))
-    # A captured local: reachability is its only proof, so MG014 holds it (off by default).
-    assert findings_by_rule(result, "MG014") == [("words.go", 10, 4)]
+    # A local of the starter, declared before the loop, captured by every pass's goroutine:
+    # they write one map at once, which proves it shared (MG004, not MG014).
+    assert findings_by_rule(result, "MG004") == [("words.go", 10, 4)]
+    assert findings_by_rule(result, "MG014") == []
+
+
+LOOP_CAPTURES = """
+package words
+
+import (
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Each pass has its own map: no two goroutines share one.
+func perPass(batches [][]string) {
+	var wg sync.WaitGroup
+	for _, batch := range batches {
+		seen := map[string]bool{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, w := range batch {
+				seen[w] = true
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Every pass waits for its goroutine before the next starts.
+func oneAtATime(words []string) map[string]int {
+	counts := map[string]int{}
+	for _, w := range words {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counts[w]++
+		}()
+		wg.Wait()
+	}
+	return counts
+}
+
+// A group limited to one goroutine runs them one after another.
+func limited(words []string) map[string]int {
+	counts := map[string]int{}
+	var g errgroup.Group
+	g.SetLimit(1)
+	for _, w := range words {
+		g.Go(func() error {
+			counts[w]++
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return counts
+}
+
+// The write is under the goroutines' common lock.
+func locked(words []string) map[string]int {
+	var mu sync.Mutex
+	counts := map[string]int{}
+	var wg sync.WaitGroup
+	for _, w := range words {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mu.Lock()
+			counts[w]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return counts
+}
+
+// One goroutine, started once: the starter owns the map with it.
+func once(words []string) map[string]int {
+	counts := map[string]int{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, w := range words {
+			counts[w]++
+		}
+	}()
+	<-done
+	return counts
+}
+
+// Several goroutines, one map: the race the proof is for.
+func shared(words []string, workers int) map[string]int {
+	counts := map[string]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, w := range words[i:] {
+				counts[w]++
+			}
+		}()
+	}
+	wg.Wait()
+	return counts
+}
+"""
+
+
+def test_a_map_every_goroutine_of_a_loop_captures_is_mg004_and_only_that(
+        write_module: WriteModule) -> None:
+    """The proof `Sharing.loop_shared` gives: the starter's own variable, declared before the
+    loop whose passes start goroutines without waiting for them. A map made per pass, a loop
+    that waits each pass, an errgroup limited to one, a lock, a goroutine started once: none."""
+    result = lint_dir(write_module({"words.go": LOOP_CAPTURES}, go="1.25"))
+    lines = LOOP_CAPTURES.lstrip("\n").splitlines()
+    start = lines.index("func shared(words []string, workers int) map[string]int {")
+    shared_write = next(number for number, line in enumerate(lines, start=1)
+                        if number > start and "counts[w]++" in line)
+    assert findings_by_rule(result, "MG004") == [("words.go", shared_write, 5)]
+    assert findings_by_rule(result, "MG014") == []
 
 
 def _load(root: Path) -> Package:

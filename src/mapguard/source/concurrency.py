@@ -152,6 +152,9 @@ class Sharing:
     reason: str
     kind: SharingKind
     bound_to: SharingKind | None = None
+    # A variable of the starting function, declared before the loop that starts the goroutine
+    # and captured by it: every pass's goroutine has the same one (`_shared_by_loop`).
+    loop_shared: bool = False
 
     @property
     def package_level(self) -> bool:
@@ -419,6 +422,8 @@ class Concurrency:
         statement = context.go_statement
         if statement is None:
             return False
+        if self._one_at_a_time(statement, context.starter, context.starting_file):
+            return False
         waits = self._waits(context)
         loop = _loop_of(statement, context.starter)
         if loop is not None:
@@ -436,6 +441,19 @@ class Concurrency:
             and not any(statement.end_byte <= w.start_byte and w.end_byte <= start
                         for w in waits)
             for name, start in jumps)
+
+    def _one_at_a_time(self, statement: Node, starter: Node | None, source: GoFile) -> bool:
+        """`g.Go(...)` on an errgroup the starter limits to one goroutine (`g.SetLimit(1)`):
+        the group runs them one after another."""
+        if statement.type != "call_expression" or starter is None:
+            return False
+        selector = unparen(statement.child_by_field_name("function") or statement)
+        operand = selector.child_by_field_name("operand") if (
+            selector.type == "selector_expression") else None
+        if operand is None:
+            return False
+        limit = source.text(operand).encode() + b".SetLimit(1)"
+        return limit in source.source[starter.start_byte:starter.end_byte]
 
     def _labels_and_gotos(self, starter: Node, source: GoFile
                           ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
@@ -511,10 +529,10 @@ class Concurrency:
         # for itself is one per run of the starter: its goroutines share it only when one run
         # starts several of them.
         if context.repeatable and not self._starter_owns(symbol, context) and not (
-            self.per_pass_capture(symbol, context)
+            self.per_pass_capture(symbol, context) or self._declared_per_pass(symbol, context)
         ):
             return Sharing(f"`{text}` is captured from the function that starts it",
-                           "captured")
+                           "captured", loop_shared=self._shared_by_loop(symbol, context))
         if self._starter_uses_after(symbol, map_expr, context, go_file):
             return Sharing(f"`{text}` is captured by the goroutine and still used by the "
                            f"function that started it, without waiting for the goroutine",
@@ -525,6 +543,34 @@ class Concurrency:
             return Sharing(f"`{text}` is a field of a captured value, also used elsewhere",
                            "field")
         return None
+
+    def _declared_per_pass(self, symbol: LocalDecl, context: Context) -> bool:
+        """`for ... { seen := map[K]V{}; go func() { seen[k] = v }() }`: a variable declared in
+        the body of the loop that starts the goroutine, once per pass: each pass's goroutine
+        has its own (whether the pass then uses it too is `_starter_uses_after`'s)."""
+        statement, starter = context.go_statement, context.starter
+        if statement is None or starter is None or symbol.kind != "var":
+            return False
+        loop = _loop_of(statement, starter)
+        body = loop.child_by_field_name("body") if loop is not None else None
+        return body is not None and _is_inside(symbol.ident, body)
+
+    def _shared_by_loop(self, symbol: LocalDecl, context: Context) -> bool:
+        """The goroutine is a func literal started in a loop of the function that declares
+        `symbol` (a variable or parameter of it, declared outside that loop), and the loop's
+        passes do not wait for it (`_repeats_in_starter`): every pass's goroutine captures the
+        one variable, so they write one map at the same time. Nothing else has to be reached or
+        assumed; the textbook `for ... { go func() { m[k] = v }() }`."""
+        statement, starter = context.go_statement, context.starter
+        if statement is None or starter is None or context.kind != "goroutine" or (
+            symbol.kind not in {"var", "param"}
+        ):
+            return False
+        loop = _loop_of(statement, starter)
+        if loop is None or not _is_inside(symbol.ident, starter) or _is_inside(symbol.ident,
+                                                                                loop):
+            return False
+        return self._repeats_in_starter(context)
 
     def _starter_owns(self, symbol: LocalDecl, context: Context) -> bool:
         """`m := make(...)` in the starter, whose one run starts the goroutine at most once at
