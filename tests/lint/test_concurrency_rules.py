@@ -1322,3 +1322,69 @@ def test_fields_set_before_a_starter_are_read_from_package_callers_only(
     assert set_before_starter_calls(package, info, start) == frozenset({"limits"})
     # Counting the test's call, no field would be set before every call.
     assert len(call_sites(package, info, start) or ()) == 2
+
+
+FRAMEWORK_HANDLERS = """
+package fw
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+	"github.com/gin-gonic/gin"
+)
+
+var hits = map[string]int{}
+
+type API struct{}
+
+func Register(r *gin.Engine, app *fiber.App, a *API) {
+	r.GET("/list", a.list)
+	app.Get("/tag", func(c *fiber.Ctx) error {
+		hits[c.Params("k")]++
+		return nil
+	})
+}
+
+func (a *API) list(c *gin.Context) {
+	a.helper(c)
+}
+
+// Called with the request's context forwarded: the handler that calls it runs per request.
+func (a *API) helper(c *gin.Context) {
+	hits["helper"]++
+}
+
+func Serve(ctx *fasthttp.RequestCtx) {
+	hits[string(ctx.Path())]++
+}
+
+// A function of a handler's parameter that returns a value is none: no router takes it.
+func build(c *gin.Context) string {
+	hits["build"]++
+	return ""
+}
+
+var _ = build
+"""
+
+
+def test_web_framework_handlers_run_per_request(write_module: WriteModule) -> None:
+    """fiber's `func(*fiber.Ctx) error` and fasthttp's `func(*fasthttp.RequestCtx)` are
+    handlers as gin's and echo's are (tests/race/test_framework_handlers.py proves those two
+    under the race detector): each names its server in the message. A gin-shaped method called
+    with the context forwarded is followed from its caller; a gin-shaped function that returns
+    a value is no handler."""
+    result = lint_dir(write_module({"fw.go": FRAMEWORK_HANDLERS}))
+    lines = FRAMEWORK_HANDLERS.lstrip("\n").splitlines()
+
+    def line_of(text: str) -> int:
+        return next(n for n, line in enumerate(lines, start=1) if line.strip() == text)
+
+    found = {f.line: f.message for f in result.findings if f.rule == "MG004"}
+    assert sorted(found) == sorted([line_of('hits[c.Params("k")]++'),
+                                    line_of('hits["helper"]++'),
+                                    line_of("hits[string(ctx.Path())]++")])
+    assert "a fiber handler (fiber serves through fasthttp" in found[
+        line_of('hits[c.Params("k")]++')]
+    assert "which the gin handler API.list" in found[line_of('hits["helper"]++')]
+    assert "a fasthttp handler" in found[line_of("hits[string(ctx.Path())]++")]

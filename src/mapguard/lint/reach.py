@@ -385,7 +385,9 @@ class Follower:
                                                              known):
                 continue
             if mg005.initialises_nothing(self.info, statement, go_file, checked) or (
-                    mg005.zero_size_singleton(self.info, go_file, statement, checked)):
+                    mg005.zero_size_singleton(self.info, go_file, statement, checked)) or (
+                    mg005.set_by_init(self.package, self.info, go_file, checked)) or (
+                    mg005.rechecked_under_lock(self.info, go_file, statement)):
                 continue
             if checked.type == "identifier" and not isinstance(
                 self.info.resolve(checked, go_file), VarDecl
@@ -640,8 +642,9 @@ def _origin(context: Context, package: Package) -> str:
     name = function.child_by_field_name("name")
     where = f"{_relative(context.file.path, package)}:{function.start_point.row + 1}"
     if context.kind == "handler":
-        served = {"grpc": "gRPC method", "grpc-interceptor": "gRPC server interceptor"}.get(
-            context.protocol, "HTTP handler")
+        served = {"grpc": "gRPC method", "grpc-interceptor": "gRPC server interceptor",
+                  "gin": "gin handler", "echo": "echo handler", "fiber": "fiber handler",
+                  "fasthttp": "fasthttp handler"}.get(context.protocol, "HTTP handler")
         if name is not None and function.type == "method_declaration":
             receiver = receiver_type_name(function, context.file)
             return f"the {served} {receiver}.{context.file.text(name)} ({where})"

@@ -5,7 +5,9 @@ Concurrency contexts (docs/rules.md, MG004):
   *http.Request)` signature — net/http runs each request on its own goroutine (not in test
   files, where handlers are fakes serving the test's requests). A method the module only
   calls with two arguments and never hands on as a value is no handler
-  (`mapguard.source.handler_uses`);
+  (`mapguard.source.handler_uses`); the same for the handlers of web frameworks that serve
+  each request on a goroutine of its own (`_FRAMEWORKS`: gin, echo, fiber, fasthttp), whose one
+  parameter is the framework's request context;
 - gRPC service methods, which are handlers too: grpc-go runs each call on its own goroutine
   (`mapguard.source.grpc_services`);
 - the body of a func literal started with `go`, or with `sync.WaitGroup.Go` (Go 1.25) or
@@ -56,22 +58,65 @@ from mapguard.source.typeinfo import (
     walk,
     word_hits,
 )
-from mapguard.source.types import GoType, Named, PointerTo, Unknown, deref, parameter_types
+from mapguard.source.types import (
+    GoType,
+    Named,
+    PointerTo,
+    Unknown,
+    deref,
+    parameter_types,
+    result_types,
+)
 
 FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
 # A package without one of these has no context at all: a `go` statement (gofmt indents it,
 # or it follows a `{` on its line), `wg.Go(`, an HTTP handler, a gRPC service, interceptor or
 # auth function (`_find_handlers`; test files aside).
 CONTEXT_MARKERS = (b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter", b"Unimplemented",
-                   b"ServerInfo", b") (context.Context, error)")
+                   b"ServerInfo", b") (context.Context, error)", b"gin.Context", b"echo.Context",
+                   b"fiber.Ctx", b"fasthttp.RequestCtx")
 _HANDLER_PARAMS = (Named("net/http", "ResponseWriter"), PointerTo(Named("net/http", "Request")))
+
+
+@dataclass(frozen=True, slots=True)
+class _Framework:
+    """A web framework whose server runs each request's handler on a goroutine of its own, as
+    net/http does: gin and echo serve through net/http, fiber through fasthttp, whose server
+    starts (or takes from its pool) a goroutine per connection."""
+
+    import_path: str
+    type_name: str  # the handler's one parameter: this type of the package, or a pointer to it
+    pointer: bool
+    returns_error: bool
+    protocol: Protocol
+
+
+_FRAMEWORKS = (
+    _Framework("github.com/gin-gonic/gin", "Context", True, False, "gin"),
+    _Framework("github.com/labstack/echo/v4", "Context", False, True, "echo"),
+    _Framework("github.com/labstack/echo", "Context", False, True, "echo"),
+    _Framework("github.com/gofiber/fiber/v2", "Ctx", True, True, "fiber"),
+    _Framework("github.com/gofiber/fiber/v3", "Ctx", False, True, "fiber"),
+    _Framework("github.com/valyala/fasthttp", "RequestCtx", True, False, "fasthttp"),
+)
 _LOOPS = frozenset({"for_statement"})
 _GROUP_TYPES = frozenset({Named("sync", "WaitGroup"),
                           Named("golang.org/x/sync/errgroup", "Group")})
 _WAIT_METHODS = frozenset({"Wait"})
 
 ContextKind = Literal["handler", "goroutine", "go-func"]
-Protocol = Literal["http", "grpc", "grpc-interceptor"]  # what serves a handler
+# What serves a handler: net/http, a web framework on it or on fasthttp, or grpc-go.
+Protocol = Literal["http", "gin", "echo", "fiber", "fasthttp", "grpc", "grpc-interceptor"]
+_SERVED_BY = {
+    "http": "an HTTP handler (net/http runs each request on its own goroutine)",
+    "gin": "a gin handler (gin serves through net/http, which runs each request on its own "
+           "goroutine)",
+    "echo": "an echo handler (echo serves through net/http, which runs each request on its own "
+            "goroutine)",
+    "fiber": "a fiber handler (fiber serves through fasthttp, which serves each connection on "
+             "a goroutine of its own)",
+    "fasthttp": "a fasthttp handler (fasthttp serves each connection on a goroutine of its own)",
+}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -106,7 +151,7 @@ class Context:
             return ("a gRPC server interceptor (grpc-go runs it for every call, on the call's "
                     "own goroutine)")
         if self.kind == "handler":
-            return "an HTTP handler (net/http runs each request on its own goroutine)"
+            return _SERVED_BY[self.protocol]
         line = self.go_statement.start_point.row + 1 if self.go_statement is not None else 0
         path = self.starting_file.path
         module = package.module if package is not None else None
@@ -248,32 +293,38 @@ class Concurrency:
         self._by_function.setdefault(key, []).append(context)
 
     def _find_handlers(self) -> None:
-        shaped: list[tuple[GoFile, Node]] = []
+        shaped: list[tuple[GoFile, Node, Protocol]] = []
         for go_file in self.package.files:
             # Handlers in test files are fakes behind httptest servers: they serve the requests
             # the test sends, normally one at a time, and the test's own -race run judges them.
-            if go_file.is_test or b"ResponseWriter" not in go_file.source:
+            if go_file.is_test:
                 continue
-            for start, end in word_hits(go_file.source, "ResponseWriter"):
-                node = go_file.node_at(start, end)
-                function = _function_of_parameter(node)
-                if function is not None and _has_handler_parameters(function, go_file):
-                    shaped.append((go_file, function))
+            if b"ResponseWriter" in go_file.source:
+                for start, end in word_hits(go_file.source, "ResponseWriter"):
+                    node = go_file.node_at(start, end)
+                    function = _function_of_parameter(node)
+                    if function is not None and _has_handler_parameters(function, go_file):
+                        shaped.append((go_file, function, "http"))
+            shaped.extend((go_file, function, protocol)
+                          for function, protocol in _framework_handlers(go_file))
         # A method is a handler when something makes it one, not for its parameters alone:
         # a pooled per-request value's `Reset(w, r)`, called by the router, is none. The
         # module is searched once for all of the package's handler-shaped methods.
         module = self.package.module
         root = module.root if module is not None else self.package.directory
-        method_names = {go_file.text(name) for go_file, function in shaped
-                        if function.type == "method_declaration"
-                        and (name := function.child_by_field_name("name")) is not None}
-        if method_names:
-            uses(root, method_names)
+        for arity in (1, 2):
+            method_names = {go_file.text(name) for go_file, function, protocol in shaped
+                            if _arity(protocol) == arity
+                            and function.type == "method_declaration"
+                            and (name := function.child_by_field_name("name")) is not None}
+            if method_names:
+                uses(root, method_names, arity)
         package_sources: tuple[bytes, ...] | None = None
-        for go_file, function in shaped:
+        for go_file, function, protocol in shaped:
+            arity = _arity(protocol)
             name = function.child_by_field_name("name")
             if function.type == "method_declaration" and name is not None and (
-                not used_as_handler(root, go_file.text(name))
+                not used_as_handler(root, go_file.text(name), arity)
             ):
                 continue
             if function.type == "function_declaration" and name is not None and \
@@ -282,11 +333,11 @@ class Concurrency:
                 if package_sources is None:
                     package_sources = tuple(f.source for f in self.package.files
                                             if not f.is_test)
-                if not function_used_as_handler(package_sources, go_file.text(name)):
+                if not function_used_as_handler(package_sources, go_file.text(name), arity):
                     continue
             key = (id(go_file), function.start_byte)
             if key not in self._by_function:
-                self._add(Context(function, go_file, "handler", True))
+                self._add(Context(function, go_file, "handler", True, protocol=protocol))
         for method in service_methods(self.package):
             if (id(method.file), method.node.start_byte) not in self._by_function:
                 self._add(Context(method.node, method.file, "handler", True, protocol="grpc"))
@@ -1489,6 +1540,43 @@ def _has_handler_parameters(function: Node, go_file: GoFile) -> bool:
         return False
     parameters = function.child_by_field_name("parameters")
     return tuple(parameter_types(parameters, go_file.imports)) == _HANDLER_PARAMS
+
+
+def _arity(protocol: Protocol) -> int:
+    """The parameters of a handler: net/http's two, a web framework's one context."""
+    return 2 if protocol == "http" else 1
+
+
+def _framework_handlers(go_file: GoFile) -> list[tuple[Node, Protocol]]:
+    """The functions, methods and func literals of a file whose one parameter is a web
+    framework's request context (`func(c *gin.Context)`, `func(c echo.Context) error`, ...),
+    found from the file's mentions of that type under the name it imports the package as."""
+    found: list[tuple[Node, Protocol]] = []
+    for framework in _FRAMEWORKS:
+        if b'"' + framework.import_path.encode() + b'"' not in go_file.source:
+            continue
+        wanted = Named(framework.import_path, framework.type_name)
+        for local, path in go_file.imports.items():
+            if path != framework.import_path:
+                continue
+            for start, end in word_hits(go_file.source, f"{local}.{framework.type_name}",
+                                        followed_by_paren=False):
+                function = _function_of_parameter(go_file.node_at(start, end))
+                if function is not None and _framework_shaped(function, go_file, wanted,
+                                                              framework) and not any(
+                        same_node(function, seen) for seen, _ in found):
+                    found.append((function, framework.protocol))
+    return found
+
+
+def _framework_shaped(function: Node, go_file: GoFile, wanted: GoType,
+                      framework: _Framework) -> bool:
+    parameters = tuple(parameter_types(function.child_by_field_name("parameters"),
+                                       go_file.imports))
+    if parameters != ((PointerTo(wanted) if framework.pointer else wanted),):
+        return False
+    results = result_types(function.child_by_field_name("result"), go_file.imports)
+    return results == ([Named("builtin", "error")] if framework.returns_error else [])
 
 
 def _function_of_parameter(node: Node | None) -> Node | None:

@@ -11,6 +11,10 @@ on) and no non-test file takes it as a value (`mux.HandleFunc("/", s.Name)`,
 `http.Handler`). A method neither called nor taken in the module — a library's exported
 handler, registered by its users — stays a handler.
 
+A web framework's handler (gin's `func(*gin.Context)`, echo's, fiber's, fasthttp's) takes one
+parameter, so there a call that forwards one plain argument (`h.list(c)`) is what passes the
+request on.
+
 The scan is textual (a selector `.Name` followed by a call of two identifiers, or by anything
 but a call; not after `//` on its line) over the module's Go files outside tests, vendor and
 testdata, read once per module in a process and searched once per package for the names of
@@ -28,8 +32,9 @@ from pathlib import Path
 from mapguard.source.discover import Selection, go_files_under
 
 _ALWAYS_HANDLERS = frozenset({"ServeHTTP"})
-# (module root, method name) -> (forwarded a request in a call, taken as a value)
-_USES: dict[tuple[Path, str], tuple[bool, bool]] = {}
+# (module root, method name, parameters forwarded) -> (forwarded a request in a call, taken
+# as a value)
+_USES: dict[tuple[Path, str, int], tuple[bool, bool]] = {}
 
 
 # module root -> its non-test Go sources, read once per process: a module with many packages
@@ -49,20 +54,22 @@ def module_sources(root: Path) -> tuple[bytes, ...]:
     return _SOURCES[root]
 
 
-def used_as_handler(root: Path, name: str) -> bool:
-    """Whether the method `name`, declared in the module rooted at `root`, is a handler."""
+def used_as_handler(root: Path, name: str, arity: int = 2) -> bool:
+    """Whether the method `name`, declared in the module rooted at `root`, is a handler
+    (`arity`: the handler's parameters, which a call passing the request on forwards)."""
     if name in _ALWAYS_HANDLERS:
         return True
-    called, taken = uses(root, [name])[name]
+    called, taken = uses(root, [name], arity)[name]
     return taken or not called
 
 
-def function_used_as_handler(sources: Iterable[bytes], name: str) -> bool:
+def function_used_as_handler(sources: Iterable[bytes], name: str, arity: int = 2) -> bool:
     """The same judgement for an unexported function, over its package's non-test sources:
     not a handler when some file calls it with two plain arguments (`setup(w, r)`) and none
     takes it as a value (`http.HandleFunc("/", name)`, a route table). The call's caller is
     then what runs per request, and the analysis follows the call from there."""
-    pattern = re.compile(rb"(?<![\w.])(" + re.escape(name.encode()) + rb")\b" + _USE_AFTER)
+    pattern = re.compile(rb"(?<![\w.])(" + re.escape(name.encode()) + rb")\b"
+                         + _use_after(arity))
     found = _uses_in(sources, pattern, [name])[name]
     return found[1] or not found[0]
 
@@ -70,6 +77,12 @@ def function_used_as_handler(sources: Iterable[bytes], name: str) -> bool:
 # After a name: a call with two plain arguments (a request passed on), another call, or neither
 # (the name taken as a value).
 _USE_AFTER = rb"(\s*\(\s*[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s*\)|\s*\()?"
+# The same for a handler of one parameter (a web framework's context).
+_USE_AFTER_ONE = rb"(\s*\(\s*[A-Za-z_]\w*\s*\)|\s*\()?"
+
+
+def _use_after(arity: int) -> bytes:
+    return _USE_AFTER_ONE if arity == 1 else _USE_AFTER
 
 
 def _uses_in(sources: Iterable[bytes], pattern: re.Pattern[bytes], names: list[str]
@@ -92,15 +105,15 @@ def _uses_in(sources: Iterable[bytes], pattern: re.Pattern[bytes], names: list[s
     return found
 
 
-def uses(root: Path, names: Iterable[str]) -> dict[str, tuple[bool, bool]]:
-    """(called with two plain arguments, taken as a value) per method name, in one pass over
-    the module's files for the names not yet known."""
+def uses(root: Path, names: Iterable[str], arity: int = 2) -> dict[str, tuple[bool, bool]]:
+    """(called with `arity` plain arguments, taken as a value) per method name, in one pass
+    over the module's files for the names not yet known."""
     wanted = sorted(set(names))
-    missing = [name for name in wanted if (root, name) not in _USES]
+    missing = [name for name in wanted if (root, name, arity) not in _USES]
     if missing:
         pattern = re.compile(rb"\.(" + b"|".join(re.escape(n.encode()) for n in missing)
-                             + rb")\b" + _USE_AFTER)
+                             + rb")\b" + _use_after(arity))
         found = _uses_in(module_sources(root), pattern, missing)
         for name, (called, taken) in found.items():
-            _USES[root, name] = (called, taken)
-    return {name: _USES[root, name] for name in wanted}
+            _USES[root, name, arity] = (called, taken)
+    return {name: _USES[root, name, arity] for name in wanted}

@@ -1,8 +1,13 @@
 """## What it does
 Finds a map written (`m[k] = v`, `m[k]++`, `m[k] op= v`, `delete`, `clear`) by code that runs
 concurrently — an HTTP handler, a gRPC service method or server interceptor, a goroutine, a
-function started with `go` — while other goroutines can reach the same map, and no lock is held
-at the write. A gRPC service method is an exported method with an RPC's signature
+function started with `go` — while other goroutines can reach the same map, and no lock is held at
+the write. HTTP handlers are net/http's (`func(http.ResponseWriter, *http.Request)`) and those of
+the web frameworks that serve each request on a goroutine of its own: gin's `func(*gin.Context)`
+and echo's `func(echo.Context) error` (both serve through net/http), fiber's `func(*fiber.Ctx)
+error` and fasthttp's `func(*fasthttp.RequestCtx)`; a method of that shape is one when the module
+hands it on as a value or never calls it (a call that forwards the request's context makes its
+caller the handler). A gRPC service method is an exported method with an RPC's signature
 (`(context.Context, *Req) (*Resp, error)`, or a stream's) of a type that embeds the generated
 `Unimplemented...Server`; when the module holds the generated code, only the RPCs it declares
 count. A server interceptor is a function or func literal that takes `*grpc.UnaryServerInfo` and
@@ -12,15 +17,15 @@ auth function of go-grpc-middleware): grpc-go runs it for every call. It also fo
 HTTP handlers and from goroutines that run several times at once, up to two calls deep and across
 the packages of the module (a handler in `cmd/server` calling a store method in `internal/store`):
 a write there to what the call hands on (the handler's receiver or a field of it, a shared
-argument) or to a package-level map is reported at the write, naming the handler and the call
-that leads to it. Lint the module from its root (`./...`) for calls between its packages to be
-seen. A call reaches only the branches its bool arguments let run: a helper called as
-`record(name, true)`, or with a flag the caller tested (`if !parallel { ...; return }` before it),
-is not reported for its writes in `if !parallel { ... }` (docs/lint.md, "Calls from concurrent
-code", says what counts as known). When goroutines started in build variants of one file
-reach the write alike (`run_js.go` and `run_other.go`), the message names the one the
-linux/amd64 build has. A write in a closure such code hands to `time.AfterFunc` is said to run
-in that callback, on a goroutine of its own: each run of the handler or goroutine schedules one.
+argument) or to a package-level map is reported at the write, naming the handler and the call that
+leads to it. Lint the module from its root (`./...`) for calls between its packages to be seen. A
+call reaches only the branches its bool arguments let run: a helper called as `record(name, true)`,
+or with a flag the caller tested (`if !parallel { ...; return }` before it), is not reported for
+its writes in `if !parallel { ... }` (docs/lint.md, "Calls from concurrent code", says what counts
+as known). When goroutines started in build variants of one file reach the write alike (`run_js.go`
+and `run_other.go`), the message names the one the linux/amd64 build has. A write in a closure such
+code hands to `time.AfterFunc` is said to run in that callback, on a goroutine of its own: each run
+of the handler or goroutine schedules one.
 
 It reports a write only with proof that the map is shared: the map is a package-level
 variable (one map per process) written in an HTTP handler or in a goroutine that runs several
@@ -178,6 +183,9 @@ CONTEXT_BODIES = (
     # Literal patterns only: an alternation (`(?:Unary|Stream)ServerInfo`) has no literal
     # prefix to search by, and scanned every file 15 times slower than these.
     re.compile(rb"ServerInfo"), re.compile(rb"\) \(context\.Context, error\)"),
+    # Web frameworks' handlers (`concurrency._FRAMEWORKS`).
+    re.compile(rb"gin\.Context"), re.compile(rb"echo\.Context"), re.compile(rb"fiber\.Ctx"),
+    re.compile(rb"fasthttp\.RequestCtx"),
 )
 
 # Parameters known to receive a shared map: (file id, function start) -> index -> why.

@@ -99,7 +99,12 @@ A check right after `once.Do(func() {...})` in the same block, on a `sync.Once`,
 sets the value to a literal, an address, `make` or `new` before every `return` and at its end, is
 not reported: `Do` returns to every caller after that write, so the check never sees nil (only a
 panic in the function would leave it nil). A function that can return first, holds a `goto`, or
-sets the value to what a call returns (which may be nil), keeps the finding.
+sets the value to what a call returns (which may be nil), keeps the finding. Likewise a
+package-level variable that a `func init()` of the package sets, in its top-level statements
+before any `return`, to a literal, an address, `make`, `new`, or a call of a function of the
+package that returns only such values (`routes = newStore()`), and that no code outside tests
+sets nil again, is never nil to a check: every init function runs before `main` and before any
+handler or goroutine of the program.
 Outside concurrent code MG005 reports nothing, and MG014 (off by default) only check-then-lock
 inside one function, so both leave alone: fields the mutex does not guard (state one goroutine owns,
 settings filled in before the goroutines start), package-level values set up once, values that only
@@ -134,7 +139,14 @@ from mapguard.source.concurrency import CONTEXT_MARKERS, Concurrency, Tier
 from mapguard.source.lockevidence import same_target
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import write_statement
-from mapguard.source.package import FuncDecl, GoFile, TypeDecl, VarDecl, receiver_type_name
+from mapguard.source.package import (
+    FuncDecl,
+    GoFile,
+    Package,
+    TypeDecl,
+    VarDecl,
+    receiver_type_name,
+)
 from mapguard.source.typeinfo import (
     LocalDecl,
     TypeInfo,
@@ -307,6 +319,8 @@ class Verdict:
 def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verdict | None:
     if initialises_nothing(pass_.info, statement, go_file, checked):
         return None
+    if set_by_init(pass_.package, pass_.info, go_file, checked):
+        return None
     verdict = _context_verdict(pass_, go_file, statement, checked)
     if verdict is None:
         return None
@@ -323,7 +337,7 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verd
         return None
     if zero_size_singleton(pass_.info, go_file, statement, checked):
         return None
-    if _rechecked_under_lock(pass_, go_file, statement):
+    if rechecked_under_lock(pass_.info, go_file, statement):
         return None
     if _inside_once(statement, go_file) or _function_run_by_once(pass_, statement, go_file):
         return None
@@ -344,6 +358,92 @@ def _judge(pass_: Pass, go_file: GoFile, statement: Node, checked: Node) -> Verd
     # expected sharing somewhere, not that this function runs on two goroutines: MG014's.
     # (`evidence`, that locked use, was found first.)
     return Verdict(severity, f"{where}, and {evidence}", False)
+
+
+def set_by_init(package: Package, info: TypeInfo, go_file: GoFile, checked: Node) -> bool:
+    """The checked expression is a package-level variable that a `func init()` of the package
+    sets, in its top-level statements before any `return`, to a value that cannot be nil (a
+    literal, `&T{...}`, `make`, `new`, or a call of a function of the package that returns
+    only such values), and that no code outside tests sets nil. Every init function runs before
+    `main` and before any goroutine or handler of the program: the nil branch is dead, a
+    defensive check (wso2/apk's `GetRouteMetadataDataStore`, reached from gin handlers)."""
+    if checked.type != "identifier" or not isinstance(info.resolve(checked, go_file), VarDecl):
+        return False
+    name = go_file.text(checked)
+    if not any(_init_sets(package, init_file, init, checked)
+               for init_file, init in _init_functions(package)):
+        return False
+    assigned_nil = re.compile(rb"(?<![\w.])" + re.escape(name.encode()) + rb"\s*=\s*nil\b")
+    if any(assigned_nil.search(f.source) for f in package.files if not f.is_test):
+        return False
+    # Another package can set an exported variable (`pkg.Name = nil`).
+    return never_set_nil(package, name, exported=name[:1].isupper())
+
+
+def _init_functions(package: Package) -> list[tuple[GoFile, Node]]:
+    """Every `func init()` of the package outside tests (a package may have one per file, and
+    the index by name keeps one)."""
+    key = ("init-functions",)
+    if key not in package.memo:
+        package.memo[key] = [
+            (go_file, node) for go_file in package.files
+            if not go_file.is_test and b"func init()" in go_file.source
+            for node in go_file.root.named_children
+            if node.type == "function_declaration"
+            and go_file.text(node.child_by_field_name("name") or node) == "init"]
+    found = package.memo[key]
+    assert isinstance(found, list)
+    return found
+
+
+def _init_sets(package: Package, go_file: GoFile, init: Node, checked: Node) -> bool:
+    body = go_file.complete(init).child_by_field_name("body")
+    for statement in statements(body) if body is not None else ():
+        if _sets_non_nil(statement, checked, go_file) or _sets_constructed(
+                package, statement, checked, go_file):
+            return True
+        if statement.type == "return_statement" or _holds_return(statement):
+            return False
+    return False
+
+
+def _sets_constructed(package: Package, statement: Node, checked: Node, go_file: GoFile
+                      ) -> bool:
+    """`x = newX()` where newX, a function of the package, returns only values that cannot be
+    nil (`return &X{...}`)."""
+    if statement.type != "assignment_statement":
+        return False
+    for _assignment, value, paired in _assignments_to(statement, go_file, checked):
+        callee = unparen(value).child_by_field_name("function") if value is not None and (
+            paired and unparen(value).type == "call_expression") else None
+        if callee is None or callee.type != "identifier":
+            continue
+        found = [d for d in package.functions_named(go_file.text(callee)) or ()
+                 if not d.is_method]
+        if len(found) == 1 and _returns_only_built(found[0]):
+            return True
+    return False
+
+
+def _returns_only_built(declaration: FuncDecl) -> bool:
+    body = declaration.file.complete(declaration.node).child_by_field_name("body")
+    returns = [node for node in _walk_outside_literals(body)
+               if node.type == "return_statement"] if body is not None else []
+    if not returns:
+        return False
+    for statement in returns:
+        values = list(statement.named_children)
+        values = values[0].named_children if len(values) == 1 and (
+            values[0].type == "expression_list") else values
+        if len(values) != 1:
+            return False
+        value = unparen(values[0])
+        text = declaration.file.text(value)
+        if not (value.type == "composite_literal" or text.startswith("&") or (
+                value.type == "call_expression" and declaration.file.text(
+                    value.child_by_field_name("function") or value) in {"make", "new"})):
+            return False
+    return True
 
 
 def zero_size_singleton(info: TypeInfo, go_file: GoFile, statement: Node, checked: Node) -> bool:
@@ -375,7 +475,7 @@ def _new_empty_struct(info: TypeInfo, go_file: GoFile, value: Node) -> bool:
     return isinstance(underlying, StructOf) and not underlying.fields
 
 
-def _rechecked_under_lock(pass_: Pass, go_file: GoFile, statement: Node) -> bool:
+def rechecked_under_lock(info: TypeInfo, go_file: GoFile, statement: Node) -> bool:
     """Double-checked locking: the body takes a lock and checks again before assigning
     (`if x == nil { mu.Lock(); if x == nil { x = ... }; mu.Unlock() }`). Only one goroutine
     assigns; what is left is the unlocked first read, not the lost value this rule reports."""
@@ -388,7 +488,7 @@ def _rechecked_under_lock(pass_: Pass, go_file: GoFile, statement: Node) -> bool
         inner.type == "if_statement"
         and (inner_condition := inner.child_by_field_name("condition")) is not None
         and "".join(go_file.text(inner_condition).split()) == wanted
-        and lock_mode_at(inner, go_file, pass_.info) is not Mode.NONE
+        and lock_mode_at(inner, go_file, info) is not Mode.NONE
         for inner in walk(body))
 
 

@@ -1,0 +1,144 @@
+"""MG004's web-framework handlers, proved by the race detector with the frameworks themselves.
+
+gin and echo serve through net/http, so two requests run their handlers at once: a handler that
+writes a package-level map races. This module builds a service on the real gin and echo (the one
+test of the suite that takes modules from the Go module proxy: the corpus must build offline),
+sends it concurrent requests under `go test -race`, and checks that MG004 reports exactly the
+three handler writes (a gin func literal, a gin method registered as a handler, an echo
+function) and that the detector names each of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mapguard.cli import main
+from mapguard.gotool import GoToolchain, run_go
+from tests.realparts import missing_real_part
+
+pytestmark = pytest.mark.slow
+
+# Versions the module proxy served on 2026-12-06 (gin 1.12 needs Go 1.24).
+MODULES = {"github.com/gin-gonic/gin": "v1.12.0", "github.com/labstack/echo/v4": "v4.16.5"}
+
+SERVICE = """
+package shop
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/labstack/echo/v4"
+)
+
+var (
+	views = map[string]int{}
+	carts = map[string][]string{}
+	likes = map[string]bool{}
+)
+
+type API struct{}
+
+func Routes(r *gin.Engine, e *echo.Echo, a *API) {
+	r.GET("/view/:id", func(c *gin.Context) {
+		views[c.Param("id")]++ // MG004
+		c.Status(http.StatusNoContent)
+	})
+	r.POST("/cart/:id", a.add)
+	e.POST("/like/:id", like)
+}
+
+func (a *API) add(c *gin.Context) {
+	carts[c.Param("id")] = append(carts[c.Param("id")], c.Query("item")) // MG004
+	c.Status(http.StatusNoContent)
+}
+
+func like(c echo.Context) error {
+	likes[c.Param("id")] = true // MG004
+	return c.NoContent(http.StatusNoContent)
+}
+"""
+
+DRIVER = """
+package shop
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/labstack/echo/v4"
+)
+
+func TestRaceFrameworkHandlers(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	r, e := gin.New(), echo.New()
+	Routes(r, e, &API{})
+	targets := []struct {
+		server http.Handler
+		method string
+		path   string
+	}{
+		{r, "GET", "/view/%d"}, {r, "POST", "/cart/%d?item=x"}, {e, "POST", "/like/%d"},
+	}
+	var wg sync.WaitGroup
+	for _, target := range targets {
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 40; i++ {
+					request := httptest.NewRequest(target.method, fmt.Sprintf(target.path, i), nil)
+					target.server.ServeHTTP(httptest.NewRecorder(), request)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+}
+"""
+
+
+def _module(root: Path, go_toolchain: GoToolchain) -> Path:
+    (root / "go.mod").write_text("module example.com/shop\n\ngo 1.24\n")
+    (root / "shop.go").write_text(textwrap.dedent(SERVICE).lstrip())
+    (root / "shop_test.go").write_text(textwrap.dedent(DRIVER).lstrip())
+    online = {"GOPROXY": "https://proxy.golang.org", "GOFLAGS": "-mod=mod"}
+    for module, version in MODULES.items():
+        got = run_go(["get", f"{module}@{version}"], cwd=root, env=online,
+                     toolchain=go_toolchain, timeout=300)
+        if got.returncode != 0:
+            missing_real_part(f"the Go module proxy did not serve {module}@{version}: "
+                              + got.stderr.strip().splitlines()[-1])
+    return root
+
+
+def test_mg004_and_the_race_detector_agree_on_gin_and_echo_handlers(
+        tmp_path: Path, go_toolchain: GoToolchain, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _module(tmp_path, go_toolchain)
+    source = (root / "shop.go").read_text().splitlines()
+    marked = {number for number, line in enumerate(source, start=1) if line.endswith("// MG004")}
+    assert len(marked) == 3
+
+    status = main(["lint", "--no-cache", "--format", "json", f"{root}/..."])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert status == 1
+    assert {(f["rule"], f["line"]) for f in findings} == {("MG004", n) for n in marked}
+    messages = " ".join(f["message"] for f in findings)
+    assert "a gin handler (gin serves through net/http" in messages
+    assert "an echo handler (echo serves through net/http" in messages
+
+    race = run_go(["test", "-race", "-count=1", "-run", "TestRaceFrameworkHandlers", "."],
+                  cwd=root, env={"GOMAXPROCS": "4", "GORACE": "halt_on_error=0"},
+                  toolchain=go_toolchain, timeout=600)
+    assert "WARNING: DATA RACE" in race.stdout, race.stdout + race.stderr
+    named = {int(line) for line in re.findall(r"shop\.go:(\d+)", race.stdout)}
+    assert marked <= named, (sorted(marked), sorted(named))
