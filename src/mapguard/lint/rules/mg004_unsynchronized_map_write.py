@@ -39,8 +39,8 @@ holds a lock. Every goroutine of the loop then writes the one map. A write whose
 that other goroutines can reach the map — a field reached through the receiver, any other
 captured variable (one a goroutine started once shares with its starter, one written through
 a call), a map handed over, a goroutine started once — is MG014's (off by default): on fresh
-trees those were false 36–75 % of the time, these proofs never (the loop's added four
-findings in three of the 1,600 fresh trees of rounds 18-25, all real, and none on the seven
+trees those were false 36–75 % of the time, these proofs never (the loop's added six
+findings in five of the 1,600 fresh trees of rounds 18-25, all real, and none on the seven
 benchmark trees, 2026-12-06). So is a write to a map the package reads or writes elsewhere
 with a lock held (MG014's message then says "... and elsewhere it is accessed with a lock held
 (file:line)"): in the review's round 10, 7 of 9 such findings were false, the write being
