@@ -200,3 +200,45 @@ def test_double_checked_locking_in_a_function_a_handler_calls_is_not_reported(
     lines = DOUBLE_CHECKED.lstrip("\n").splitlines()
     tabs_check = next(n for n, line in enumerate(lines, start=1) if "if tabs == nil {" in line)
     assert [line for _file, line, _column in findings_by_rule(result, "MG005")] == [tabs_check]
+
+
+RELOADED = """
+package stores
+
+import "net/http"
+
+type Store struct{ items map[string]string }
+
+func newStore() *Store { return &Store{items: map[string]string{}} }
+
+func load() (*Store, error) { return nil, nil }
+
+var routes *Store
+
+func init() { routes = newStore() }
+
+// Reload may set it to what load returns, which may be nil.
+func Reload() (err error) {
+	routes, err = load()
+	return err
+}
+
+func Routes() *Store {
+	if routes == nil {
+		routes = newStore()
+	}
+	return routes
+}
+
+func handle(w http.ResponseWriter, r *http.Request) { _ = Routes() }
+
+func Serve() { http.HandleFunc("/", handle) }
+"""
+
+
+def test_a_variable_set_again_to_what_may_be_nil_keeps_its_finding(
+        write_module: WriteModule) -> None:
+    result = lint_dir(write_module({"stores.go": RELOADED}))
+    lines = RELOADED.lstrip("\n").splitlines()
+    check = next(n for n, line in enumerate(lines, start=1) if "if routes == nil {" in line)
+    assert [line for _file, line, _column in findings_by_rule(result, "MG005")] == [check]

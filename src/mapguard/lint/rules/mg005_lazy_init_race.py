@@ -102,9 +102,10 @@ panic in the function would leave it nil). A function that can return first, hol
 sets the value to what a call returns (which may be nil), keeps the finding. Likewise a
 package-level variable that a `func init()` of the package sets, in its top-level statements
 before any `return`, to a literal, an address, `make`, `new`, or a call of a function of the
-package that returns only such values (`routes = newStore()`), and that no code outside tests
-sets nil again, is never nil to a check: every init function runs before `main` and before any
-handler or goroutine of the program.
+package that returns only such values (`routes = newStore()`), and that every other assignment
+outside tests also sets to such a value (an exported one: that no other package assigns), is never
+nil to a check: every init function runs before `main` and before any handler or goroutine of the
+program.
 Outside concurrent code MG005 reports nothing, and MG014 (off by default) only check-then-lock
 inside one function, so both leave alone: fields the mutex does not guard (state one goroutine owns,
 settings filled in before the goroutines start), package-level values set up once, values that only
@@ -136,6 +137,7 @@ from mapguard.lint.rule import Pass, Rule, Severity, Trigger
 from mapguard.lint.syntax import builtin_call_name, statements
 from mapguard.source.calls import call_sites, runs_under_once
 from mapguard.source.concurrency import CONTEXT_MARKERS, Concurrency, Tier
+from mapguard.source.handler_uses import module_sources
 from mapguard.source.lockevidence import same_target
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import write_statement
@@ -364,20 +366,38 @@ def set_by_init(package: Package, info: TypeInfo, go_file: GoFile, checked: Node
     """The checked expression is a package-level variable that a `func init()` of the package
     sets, in its top-level statements before any `return`, to a value that cannot be nil (a
     literal, `&T{...}`, `make`, `new`, or a call of a function of the package that returns
-    only such values), and that no code outside tests sets nil. Every init function runs before
-    `main` and before any goroutine or handler of the program: the nil branch is dead, a
-    defensive check (wso2/apk's `GetRouteMetadataDataStore`, reached from gin handlers)."""
+    only such values), and that every other assignment in the package's code outside tests
+    also sets to such a value (an exported one: that no other package assigns at all). Every
+    init function runs before `main` and before any goroutine or handler of the program: the
+    nil branch is dead, a defensive check (wso2/apk's `GetRouteMetadataDataStore`, reached
+    from gin handlers)."""
     if checked.type != "identifier" or not isinstance(info.resolve(checked, go_file), VarDecl):
         return False
     name = go_file.text(checked)
     if not any(_init_sets(package, init_file, init, checked)
                for init_file, init in _init_functions(package)):
         return False
-    assigned_nil = re.compile(rb"(?<![\w.])" + re.escape(name.encode()) + rb"\s*=\s*nil\b")
-    if any(assigned_nil.search(f.source) for f in package.files if not f.is_test):
-        return False
-    # Another package can set an exported variable (`pkg.Name = nil`).
-    return never_set_nil(package, name, exported=name[:1].isupper())
+    # `name = v`, or `name, err = f()`: the statement decides.
+    assignment = re.compile(rb"(?<![\w.])" + re.escape(name.encode()) + rb"\s*(?:=(?!=)|,)")
+    for source_file in package.files:
+        if source_file.is_test or name.encode() not in source_file.source:
+            continue
+        for match in assignment.finditer(source_file.source):
+            node = source_file.node_at(match.start(), match.start() + len(name))
+            statement = node.parent if node is not None else None
+            while statement is not None and statement.type in {"expression_list"}:
+                statement = statement.parent
+            if statement is None or statement.type != "assignment_statement":
+                continue  # `name == x` was ruled out; a comment or a string holds no write
+            if not (_sets_non_nil(statement, checked, source_file)
+                    or _sets_constructed(package, statement, checked, source_file)):
+                return False
+    if name[:1].isupper() and package.module is not None:
+        # Another package of the module may assign it (`pkg.Name = x`): any such write counts.
+        elsewhere = re.compile(rb"\." + re.escape(name.encode()) + rb"\s*=(?!=)")
+        if any(elsewhere.search(source) for source in module_sources(package.module.root)):
+            return False
+    return True
 
 
 def _init_functions(package: Package) -> list[tuple[GoFile, Node]]:
