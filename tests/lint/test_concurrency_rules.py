@@ -1388,3 +1388,28 @@ def test_web_framework_handlers_run_per_request(write_module: WriteModule) -> No
         line_of('hits[c.Params("k")]++')]
     assert "which the gin handler API.list" in found[line_of('hits["helper"]++')]
     assert "a fasthttp handler" in found[line_of("hits[string(ctx.Path())]++")]
+
+
+ECHO_V5 = """
+package v5
+
+import "github.com/labstack/echo/v5"
+
+var seen = map[string]bool{}
+
+func Register(e *echo.Echo) { e.GET("/seen/:id", mark) }
+
+// echo v5's handler takes a *echo.Context (a struct; v4's was an interface).
+func mark(c *echo.Context) error {
+	seen[c.Param("id")] = true
+	return nil
+}
+"""
+
+
+def test_echo_v5_handlers_take_a_context_pointer(write_module: WriteModule) -> None:
+    result = lint_dir(write_module({"v5.go": ECHO_V5}))
+    lines = ECHO_V5.lstrip("\n").splitlines()
+    write = next(n for n, line in enumerate(lines, start=1) if "seen[c.Param" in line)
+    assert findings_by_rule(result, "MG004") == [("v5.go", write, 2)]
+    assert "an echo handler (echo serves through net/http" in result.findings[0].message

@@ -93,6 +93,7 @@ class _Framework:
 
 _FRAMEWORKS = (
     _Framework("github.com/gin-gonic/gin", "Context", True, False, "gin"),
+    _Framework("github.com/labstack/echo/v5", "Context", True, True, "echo"),  # a struct now
     _Framework("github.com/labstack/echo/v4", "Context", False, True, "echo"),
     _Framework("github.com/labstack/echo", "Context", False, True, "echo"),
     _Framework("github.com/gofiber/fiber/v2", "Ctx", True, True, "fiber"),

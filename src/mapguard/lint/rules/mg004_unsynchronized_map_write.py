@@ -4,28 +4,28 @@ concurrently — an HTTP handler, a gRPC service method or server interceptor, a
 function started with `go` — while other goroutines can reach the same map, and no lock is held at
 the write. HTTP handlers are net/http's (`func(http.ResponseWriter, *http.Request)`) and those of
 the web frameworks that serve each request on a goroutine of its own: gin's `func(*gin.Context)`
-and echo's `func(echo.Context) error` (both serve through net/http), fiber's `func(*fiber.Ctx)
-error` and fasthttp's `func(*fasthttp.RequestCtx)`; a method of that shape is one when the module
-hands it on as a value or never calls it (a call that forwards the request's context makes its
-caller the handler). A gRPC service method is an exported method with an RPC's signature
-(`(context.Context, *Req) (*Resp, error)`, or a stream's) of a type that embeds the generated
-`Unimplemented...Server`; when the module holds the generated code, only the RPCs it declares
-count. A server interceptor is a function or func literal that takes `*grpc.UnaryServerInfo` and
-`grpc.UnaryHandler` (or the stream pair), or a `func(context.Context) (context.Context, error)`
-that the module hands to a `UnaryServerInterceptor(f)` or `StreamServerInterceptor(f)` call (the
-auth function of go-grpc-middleware): grpc-go runs it for every call. It also follows calls from
-HTTP handlers and from goroutines that run several times at once, up to two calls deep and across
-the packages of the module (a handler in `cmd/server` calling a store method in `internal/store`):
-a write there to what the call hands on (the handler's receiver or a field of it, a shared
-argument) or to a package-level map is reported at the write, naming the handler and the call that
-leads to it. Lint the module from its root (`./...`) for calls between its packages to be seen. A
-call reaches only the branches its bool arguments let run: a helper called as `record(name, true)`,
-or with a flag the caller tested (`if !parallel { ...; return }` before it), is not reported for
-its writes in `if !parallel { ... }` (docs/lint.md, "Calls from concurrent code", says what counts
-as known). When goroutines started in build variants of one file reach the write alike (`run_js.go`
-and `run_other.go`), the message names the one the linux/amd64 build has. A write in a closure such
-code hands to `time.AfterFunc` is said to run in that callback, on a goroutine of its own: each run
-of the handler or goroutine schedules one.
+and echo's `func(echo.Context) error` (`func(*echo.Context) error` from echo v5; both serve through
+net/http), fiber's `func(*fiber.Ctx) error` and fasthttp's `func(*fasthttp.RequestCtx)`; a method
+of that shape is one when the module hands it on as a value or never calls it (a call that forwards
+the request's context makes its caller the handler). A gRPC service method is an exported method
+with an RPC's signature (`(context.Context, *Req) (*Resp, error)`, or a stream's) of a type that
+embeds the generated `Unimplemented...Server`; when the module holds the generated code, only the
+RPCs it declares count. A server interceptor is a function or func literal that takes
+`*grpc.UnaryServerInfo` and `grpc.UnaryHandler` (or the stream pair), or a `func(context.Context)
+(context.Context, error)` that the module hands to a `UnaryServerInterceptor(f)` or
+`StreamServerInterceptor(f)` call (the auth function of go-grpc-middleware): grpc-go runs it for
+every call. It also follows calls from HTTP handlers and from goroutines that run several times at
+once, up to two calls deep and across the packages of the module (a handler in `cmd/server` calling
+a store method in `internal/store`): a write there to what the call hands on (the handler's
+receiver or a field of it, a shared argument) or to a package-level map is reported at the write,
+naming the handler and the call that leads to it. Lint the module from its root (`./...`) for calls
+between its packages to be seen. A call reaches only the branches its bool arguments let run: a
+helper called as `record(name, true)`, or with a flag the caller tested (`if !parallel { ...;
+return }` before it), is not reported for its writes in `if !parallel { ... }` (docs/lint.md,
+"Calls from concurrent code", says what counts as known). When goroutines started in build variants
+of one file reach the write alike (`run_js.go` and `run_other.go`), the message names the one the
+linux/amd64 build has. A write in a closure such code hands to `time.AfterFunc` is said to run in
+that callback, on a goroutine of its own: each run of the handler or goroutine schedules one.
 
 It reports a write only with proof that the map is shared: the map is a package-level
 variable (one map per process) written in an HTTP handler or in a goroutine that runs several
