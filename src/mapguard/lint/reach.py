@@ -642,9 +642,7 @@ def _origin(context: Context, package: Package) -> str:
     name = function.child_by_field_name("name")
     where = f"{_relative(context.file.path, package)}:{function.start_point.row + 1}"
     if context.kind == "handler":
-        served = {"grpc": "gRPC method", "grpc-interceptor": "gRPC server interceptor",
-                  "gin": "gin handler", "echo": "echo handler", "fiber": "fiber handler",
-                  "fasthttp": "fasthttp handler"}.get(context.protocol, "HTTP handler")
+        served = context.handler_name
         if name is not None and function.type == "method_declaration":
             receiver = receiver_type_name(function, context.file)
             return f"the {served} {receiver}.{context.file.text(name)} ({where})"

@@ -72,9 +72,6 @@ FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_liter
 # A package without one of these has no context at all: a `go` statement (gofmt indents it,
 # or it follows a `{` on its line), `wg.Go(`, an HTTP handler, a gRPC service, interceptor or
 # auth function (`_find_handlers`; test files aside).
-CONTEXT_MARKERS = (b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter", b"Unimplemented",
-                   b"ServerInfo", b") (context.Context, error)", b"gin.Context", b"echo.Context",
-                   b"fiber.Ctx", b"fasthttp.RequestCtx")
 _HANDLER_PARAMS = (Named("net/http", "ResponseWriter"), PointerTo(Named("net/http", "Request")))
 
 
@@ -88,7 +85,12 @@ class _Framework:
     type_name: str  # the handler's one parameter: this type of the package, or a pointer to it
     pointer: bool
     returns_error: bool
-    protocol: Protocol
+    protocol: Protocol  # also the name its package is imported by
+
+    @property
+    def marker(self) -> bytes:
+        """How a file names the handler's parameter type: `gin.Context`."""
+        return f"{self.protocol}.{self.type_name}".encode()
 
 
 _FRAMEWORKS = (
@@ -100,6 +102,9 @@ _FRAMEWORKS = (
     _Framework("github.com/gofiber/fiber/v3", "Ctx", False, True, "fiber"),
     _Framework("github.com/valyala/fasthttp", "RequestCtx", True, False, "fasthttp"),
 )
+FRAMEWORK_MARKERS = tuple(dict.fromkeys(framework.marker for framework in _FRAMEWORKS))
+CONTEXT_MARKERS = (b"\tgo ", b"{ go ", b".Go(", b"ResponseWriter", b"Unimplemented",
+                   b"ServerInfo", b") (context.Context, error)", *FRAMEWORK_MARKERS)
 _LOOPS = frozenset({"for_statement"})
 _GROUP_TYPES = frozenset({Named("sync", "WaitGroup"),
                           Named("golang.org/x/sync/errgroup", "Group")})
@@ -118,6 +123,11 @@ _SERVED_BY = {
              "a goroutine of its own)",
     "fasthttp": "a fasthttp handler (fasthttp serves each connection on a goroutine of its own)",
 }
+# A handler's kind in a message that names it: "the gin handler API.list (api.go:30)".
+_HANDLER_NAMES = {"http": "HTTP handler", "grpc": "gRPC method",
+                  "grpc-interceptor": "gRPC server interceptor",
+                  **{framework.protocol: f"{framework.protocol} handler"
+                     for framework in _FRAMEWORKS}}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -142,6 +152,10 @@ class Context:
         """Whether the linux/amd64 build has the file that starts this context."""
         go_file = self.starting_file
         return in_linux_amd64_build(go_file.path.name, go_file.source, package.go_version)
+
+    @property
+    def handler_name(self) -> str:
+        return _HANDLER_NAMES[self.protocol]
 
     def describe(self, package: Package | None = None) -> str:
         """The context in words; a goroutine's `go` is placed by its path in the module of

@@ -157,7 +157,13 @@ import re
 from tree_sitter import Node
 
 from mapguard.lint.rule import Pass, Rule, Severity
-from mapguard.source.concurrency import CONTEXT_MARKERS, Concurrency, Sharing, Tier
+from mapguard.source.concurrency import (
+    CONTEXT_MARKERS,
+    FRAMEWORK_MARKERS,
+    Concurrency,
+    Sharing,
+    Tier,
+)
 from mapguard.source.lockevidence import locked_elsewhere
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import MapWrite, map_writes
@@ -183,9 +189,8 @@ CONTEXT_BODIES = (
     # Literal patterns only: an alternation (`(?:Unary|Stream)ServerInfo`) has no literal
     # prefix to search by, and scanned every file 15 times slower than these.
     re.compile(rb"ServerInfo"), re.compile(rb"\) \(context\.Context, error\)"),
-    # Web frameworks' handlers (`concurrency._FRAMEWORKS`).
-    re.compile(rb"gin\.Context"), re.compile(rb"echo\.Context"), re.compile(rb"fiber\.Ctx"),
-    re.compile(rb"fasthttp\.RequestCtx"),
+    # Web frameworks' handlers (`gin.Context`, ...).
+    *(re.compile(re.escape(marker)) for marker in FRAMEWORK_MARKERS),
 )
 
 # Parameters known to receive a shared map: (file id, function start) -> index -> why.

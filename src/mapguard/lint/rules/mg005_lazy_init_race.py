@@ -455,13 +455,7 @@ def _returns_only_built(declaration: FuncDecl) -> bool:
         values = list(statement.named_children)
         values = values[0].named_children if len(values) == 1 and (
             values[0].type == "expression_list") else values
-        if len(values) != 1:
-            return False
-        value = unparen(values[0])
-        text = declaration.file.text(value)
-        if not (value.type == "composite_literal" or text.startswith("&") or (
-                value.type == "call_expression" and declaration.file.text(
-                    value.child_by_field_name("function") or value) in {"make", "new"})):
+        if len(values) != 1 or not _never_nil(unparen(values[0]), declaration.file):
             return False
     return True
 
@@ -642,18 +636,19 @@ def _sets_non_nil(statement: Node, checked: Node, go_file: GoFile) -> bool:
     ) != "=":
         return False
     for _assignment, value, paired in _assignments_to(statement, go_file, checked):
-        value = unparen(value) if value is not None and paired else None
-        if value is None:
-            continue
-        if value.type in {"composite_literal", "func_literal"}:
-            return True
-        if value.type == "unary_expression" and go_file.text(value).startswith("&"):
-            return True
-        if value.type == "call_expression" and go_file.text(
-            value.child_by_field_name("function") or value
-        ) in {"make", "new"}:
+        if value is not None and paired and _never_nil(unparen(value), go_file):
             return True
     return False
+
+
+def _never_nil(value: Node, go_file: GoFile) -> bool:
+    """A literal, an address, `make` or `new`: a value that cannot be nil."""
+    if value.type in {"composite_literal", "func_literal"}:
+        return True
+    if value.type == "unary_expression" and go_file.text(value).startswith("&"):
+        return True
+    return value.type == "call_expression" and go_file.text(
+        value.child_by_field_name("function") or value) in {"make", "new"}
 
 
 def _holds_return(statement: Node) -> bool:
