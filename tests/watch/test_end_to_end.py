@@ -215,6 +215,11 @@ def test_watch_with_real_services_and_prometheus(
     wait_for("svc-b measured while svc-a is down",
              lambda: site_bytes(metrics_url, "svc-b")[GROW_SITE] > b_before, 30)
     assert agent_values(metrics_url).get(up_a) == 0
+    # Prometheus scrapes the agent on its own clock: on a loaded machine the down window can
+    # fall between two scrapes (a clean-clone run saw no 0 at all), so keep svc-a down until
+    # Prometheus has stored one.
+    wait_for("Prometheus to see svc-a down",
+             lambda: prometheus.query('mapguard_target_up{target="svc-a"} == 0'), 30)
     services["svc-a"] = start_service(mapsvc_binary, ports["svc-a"], processes)
     wait_for("svc-a up again", lambda: agent_values(metrics_url).get(up_a) == 1, 60)
 
