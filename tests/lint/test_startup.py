@@ -11,6 +11,9 @@ HEAVY = ("numpy", "google.protobuf", "mapguard.formats.pprof")
 EVIDENCE = ("mapguard.lint.measured", "mapguard.evidence.tablesize")
 # What only --fix/--diff, --bundle and a configuration file need.
 ON_REQUEST = ("mapguard.lint.fixes", "difflib", "mapguard.bundle.writer", "tomllib")
+# The Go tool's runner: only a file with a syntax error (does gofmt accept it?) or code without
+# a go directive (which Go is installed?) needs it.
+GO_TOOL = ("mapguard.gotool", "subprocess", "shutil")
 
 
 def _loaded(imports: str, modules: tuple[str, ...]) -> str:
@@ -39,6 +42,11 @@ def test_lint_imports_the_fix_writer_bundle_writer_and_toml_reader_only_when_ask
     loaded = _loaded("mapguard.lint.commands, mapguard.lint.fixes, mapguard.bundle.writer, "
                      "tomllib", ON_REQUEST)
     assert loaded.split(",") == list(ON_REQUEST)
+
+
+def test_lint_imports_the_go_tool_runner_only_when_it_runs_go() -> None:
+    assert _loaded("mapguard.lint.commands", GO_TOOL) == ""
+    assert _loaded("mapguard.lint.commands, mapguard.gotool", GO_TOOL).split(",") == list(GO_TOOL)
 
 
 # What tree-sitter-go's package brings in for its highlighting queries, which lint never reads.

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mapguard.errors import ToolError
-from mapguard.gotool import find_go, gofmt_accepts
 from mapguard.goversion import NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_key
 from mapguard.lint.modulewide import (
@@ -736,6 +735,11 @@ def _load(package_dir: PackageDir, options: LintOptions, shard: frozenset[Path] 
                                         f"({constraint.splitlines()[0]}) leaves it out of every "
                                         f"build with Go {version}, as the go command does"))
             return "skip"
+        # Imported here, as below: the Go tool's module brings subprocess and shutil, 3 ms of
+        # every lint's start that only a file with a syntax error, or code without a go
+        # directive, needs.
+        from mapguard.gotool import gofmt_accepts
+
         if not gofmt_accepts(content):
             return "error"
         notes.append(FileNote(path, f"analysed in part: {error} is syntax mapguard's Go grammar "
@@ -1004,6 +1008,8 @@ def choose_version(module: GoModule | None, options: LintOptions) -> VersionChoi
 @functools.cache
 def _installed_go_version() -> GoVersion | None:
     """Run `go env` once per process, and only for code that has no go directive."""
+    from mapguard.gotool import find_go
+
     try:
         toolchain = find_go()
     except ToolError:
