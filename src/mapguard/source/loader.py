@@ -85,14 +85,15 @@ def without_old_release_files(package_dir: PackageDir, version: GoVersion
 
 
 def load_compiled_packages(package_dir: PackageDir, choose_version: VersionPolicy,
-                           body_triggers: Sequence[BodyTrigger] | None = None
+                           body_triggers: Sequence[BodyTrigger] | None = None,
+                           lazily: Callable[[Path, bytes], bool] | None = None,
                            ) -> tuple[list[Package], list[FileError]]:
     """`load_packages` of the files a toolchain able to build the module compiles: without
     those only older toolchains read (`without_old_release_files`). For readers of evidence
     (profiles, escape facts, calls followed into a package) that want the package as built."""
     version = choose_version(find_module(package_dir.directory)).version
     live, _left_out = without_old_release_files(package_dir, version)
-    return load_packages(live, choose_version, body_triggers)
+    return load_packages(live, choose_version, body_triggers, lazily=lazily)
 
 
 # Asked about a file the grammar could not parse even with newer syntax rewritten (its path,
@@ -120,7 +121,9 @@ def load_packages(
     file with a syntax error is reported, unless `judge` says Go accepts it or never reads it.
     A file `lazily` accepts is grouped by the package clause read from its text and parsed
     only when something asks about its syntax (`GoFile.later`): a syntax error in it is then
-    added to the returned errors, and one in a file never parsed is not reported."""
+    added to the returned errors, and one in a file never parsed is not reported. Its package
+    parses it when a look-up by name may find a declaration in it, unless it is a test file
+    (`Package._pending`, `Package._unread`)."""
     errors: list[FileError] = []
     by_name: dict[str, list[GoFile]] = {}
     context = [f for f in package_dir.files if f.context_only]

@@ -54,6 +54,9 @@ class GoFile:
     later: Callable[[], Parsed] | None = None
     on_parse: Callable[[], None] | None = None
     clean: bool = True  # False: parsed late with a syntax error, its declarations unused
+    # Position in its package (`Package.files`; generated files loaded late come after): when
+    # files are indexed out of order, the first declaration of a name in this order wins.
+    order: int = 0
     _bodies: dict[int, Tree] = field(default_factory=dict)
     _skipped_starts: list[int] | None = None
     _line_starts: list[int] | None = None
@@ -238,12 +241,32 @@ class LazyVars(Mapping[str, VarDecl]):
     def __init__(self) -> None:
         self._specs: dict[str, tuple[Node, GoFile, bool]] = {}
         self._built: dict[str, VarDecl] = {}
+        # Where each name's declaration stands (file order, byte): kept only for files added
+        # out of order, to keep the first declaration and list the names in file order.
+        self._positions: dict[str, tuple[int, int]] = {}
 
-    def add_spec(self, spec: Node, go_file: GoFile, *, constant: bool) -> None:
+    def add_spec(self, spec: Node, go_file: GoFile, *, constant: bool,
+                 any_order: bool = False) -> None:
+        """Add a spec's names; the first declaration of a name wins (with `any_order`, the
+        first in the package's file order, whenever its file is added)."""
         source = go_file.source
         for name in spec.children_by_field_name("name"):
             text = source[name.start_byte:name.end_byte].decode("utf-8", "replace")
-            self._specs.setdefault(text, (spec, go_file, constant))
+            held = self._specs.get(text)
+            if held is None:
+                self._specs[text] = (spec, go_file, constant)
+                if any_order:
+                    self._positions[text] = (go_file.order, name.start_byte)
+            elif any_order and (go_file.order, name.start_byte) < self._positions.get(
+                    text, (-1, -1)):
+                self._specs[text] = (spec, go_file, constant)
+                self._positions[text] = (go_file.order, name.start_byte)
+                self._built.pop(text, None)
+
+    def sort_by_position(self) -> None:
+        """The names in the order of their declarations (files in package order)."""
+        self._specs = dict(sorted(self._specs.items(),
+                                  key=lambda item: self._positions.get(item[0], (-1, -1))))
 
     def __getitem__(self, name: str) -> VarDecl:
         built = self._built.get(name)
@@ -300,11 +323,23 @@ class Package:
     # them) or the table is enumerated (`types`, `funcs`, ...: everything, as declared).
     _pending: list[GoFile] = field(default_factory=list)
     _everything: bool = False
+    # Files read lazily that are not test files (a call followed into the package reads them
+    # so, `modulewide.visit_unit`): code of the package can name what they declare, so a
+    # look-up by name first parses those whose text mentions the name (`_read_mentioning`);
+    # an enumeration parses them all. They are indexed as they are parsed, out of file order,
+    # and the tables then keep the declaration of the earliest file and position, as an index
+    # built in file order does (`_in_any_order`).
+    _unread: list[GoFile] = field(default_factory=list)
+    _asked: set[str] = field(default_factory=set)
+    _in_any_order: bool = False
+    _loaded_late: int = 0  # generated files loaded by `load_deferred`
 
     def __post_init__(self) -> None:
-        for go_file in self.files:
+        for order, go_file in enumerate(self.files):
+            go_file.order = order
             if not go_file.parsed:
-                go_file.on_parse = self._index_everything
+                go_file.on_parse = (self._index_everything if go_file.is_test
+                                    else functools.partial(self._index_late, go_file))
 
     def load_deferred(self, name: str) -> bool:
         """Parse the generated files that mention `name` and add their declarations; False
@@ -330,17 +365,21 @@ class Package:
                 continue
             if package_clause_name(tree.root_node, content) != self.name:
                 continue
+            self._loaded_late += 1
             self.index_file(GoFile(path, content, tree, self.name,
-                                   read_imports(tree.root_node, content)))
+                                   read_imports(tree.root_node, content),
+                                   order=len(self.files) + self._loaded_late))
         return True
 
     def _index(self) -> None:
         if not self._indexed:
             self._indexed = True
+            self._unread = [f for f in self.files if not f.parsed and not f.is_test]
+            self._in_any_order = bool(self._unread)
             for go_file in self.files:
                 if go_file.parsed:
                     self.index_file(go_file)
-                else:
+                elif go_file.is_test:
                     self._pending.append(go_file)
             if self._everything:
                 self._index_everything()
@@ -356,29 +395,66 @@ class Package:
             if go_file.clean:
                 self.index_file(go_file)
 
+    def _index_late(self, go_file: GoFile) -> None:
+        """Add the declarations of a file read by name, just parsed (see `_unread`)."""
+        if not self._indexed or go_file not in self._unread:
+            return  # `_index` adds it when it runs
+        self._unread.remove(go_file)
+        if go_file.clean:
+            self.index_file(go_file)
+
+    def _read_mentioning(self, name: str) -> None:
+        """Parse the files read by name whose text mentions `name`: any declaration of it is
+        then in the tables (a declaration spells its name)."""
+        if self._unread and name not in self._asked:
+            self._asked.add(name)
+            needle = name.encode()
+            for go_file in [f for f in self._unread if _mentions_word(f.source, needle)]:
+                go_file.ensure_parsed()
+
+    def _enumerated(self) -> None:
+        """Every file indexed, and the tables in the order an index built file by file
+        has, for the callers that list them."""
+        self._index()
+        self._index_everything()
+        if self._unread:
+            for go_file in list(self._unread):
+                go_file.ensure_parsed()
+        if self._in_any_order:
+            self._in_any_order = False
+            self._in_file_order()
+
+    def _in_file_order(self) -> None:
+        def first(decl: FuncDecl | TypeDecl) -> tuple[int, int]:
+            return decl.file.order, decl.node.start_byte
+
+        self._funcs = dict(sorted(self._funcs.items(), key=lambda item: first(item[1])))
+        self._types = dict(sorted(self._types.items(), key=lambda item: first(item[1])))
+        methods = {receiver: dict(sorted(by_name.items(), key=lambda item: first(item[1])))
+                   for receiver, by_name in self._methods.items()}
+        self._methods = dict(sorted(methods.items(), key=lambda item: min(
+            first(decl) for decl in item[1].values())))
+        self._vars.sort_by_position()
+
     @property
     def types(self) -> dict[str, TypeDecl]:
         """Every type declared (an enumeration: files read lazily included)."""
-        self._index()
-        self._index_everything()
+        self._enumerated()
         return self._types
 
     @property
     def vars(self) -> LazyVars:
-        self._index()
-        self._index_everything()
+        self._enumerated()
         return self._vars
 
     @property
     def funcs(self) -> dict[str, FuncDecl]:
-        self._index()
-        self._index_everything()
+        self._enumerated()
         return self._funcs
 
     @property
     def methods(self) -> dict[str, dict[str, FuncDecl]]:
-        self._index()
-        self._index_everything()
+        self._enumerated()
         return self._methods
 
     # The declarations outside _test.go files, for callers that pass test code over: files
@@ -386,8 +462,8 @@ class Package:
 
     def _outside_tests(self) -> None:
         self._index()
-        if any(not go_file.is_test for go_file in self._pending):
-            self._index_everything()
+        if self._unread or any(not go_file.is_test for go_file in self._pending):
+            self._enumerated()
 
     def funcs_outside_tests(self) -> list[FuncDecl]:
         self._outside_tests()
@@ -406,29 +482,35 @@ class Package:
 
     def type_named(self, name: str) -> TypeDecl | None:
         self._index()
+        self._read_mentioning(name)
         return self._types.get(name)
 
     def var_named(self, name: str) -> VarDecl | None:
         self._index()
+        self._read_mentioning(name)
         # Not Mapping.get: a miss, the usual answer, would cost an exception.
         return self._vars.built(name)
 
     def func_named(self, name: str) -> FuncDecl | None:
         self._index()
+        self._read_mentioning(name)
         return self._funcs.get(name)
 
     def has_var(self, name: str) -> bool:
         self._index()
+        self._read_mentioning(name)
         return name in self._vars
 
     def declares(self, name: str) -> bool:
         """Whether the parsed files declare `name` at package level."""
         self._index()
+        self._read_mentioning(name)
         return name in self._funcs or name in self._vars or name in self._types
 
     def type_variants(self, name: str) -> list[TypeDecl]:
         """Every declaration of a type name: one per build-tag variant of the package."""
         self._index()
+        self._read_mentioning(name)
         return self._type_variants.get(name, [])
 
     @property
@@ -443,6 +525,7 @@ class Package:
 
     def method(self, receiver_type: str, name: str) -> FuncDecl | None:
         self._index()
+        self._read_mentioning(name)
         return self._methods.get(receiver_type, {}).get(name)
 
     def functions_named(self, name: str) -> list[FuncDecl] | None:
@@ -451,6 +534,7 @@ class Package:
         a callee (the type of a method's operand) that most calls, going to other packages,
         do not need."""
         self._index()
+        self._read_mentioning(name)
         if self.deferred:
             mentioned = self._deferred_mentions.get(name)
             if mentioned is None:
@@ -463,9 +547,30 @@ class Package:
 
     def _add_function(self, table: dict[str, FuncDecl], decl: FuncDecl) -> None:
         """Add a declaration unless one of its name is there (the first one wins)."""
-        if decl.name not in table:
+        held = table.get(decl.name)
+        if held is None:
             table[decl.name] = decl
-            self._by_name.setdefault(decl.name, []).append(decl)
+            named = self._by_name.setdefault(decl.name, [])
+            named.append(decl)
+            if self._in_any_order and len(named) > 1 and _position(named[-2]) > _position(decl):
+                named.sort(key=_position)
+        elif self._in_any_order and _position(decl) < _position(held):
+            # A file read by name after a later one declares it first.
+            table[decl.name] = decl
+            named = self._by_name[decl.name]
+            named[next(i for i, d in enumerate(named) if d is held)] = decl
+            named.sort(key=_position)
+
+    def _add_type(self, type_decl: TypeDecl) -> None:
+        name = type_decl.name
+        variants = self._type_variants.setdefault(name, [])
+        variants.append(type_decl)
+        if not self._in_any_order:
+            self._types.setdefault(name, type_decl)
+            return
+        if len(variants) > 1 and _position(variants[-2]) > _position(type_decl):
+            variants.sort(key=_position)
+        self._types[name] = variants[0]
 
     def index_file(self, go_file: GoFile) -> None:
         """Add a file's top-level declarations to the package symbol table."""
@@ -487,15 +592,20 @@ class Package:
                         if name_node is not None:
                             name = go_file.text(name_node)
                             type_node = spec.child_by_field_name("type")
-                            type_decl = TypeDecl(name, spec, type_node, go_file)
-                            self._types.setdefault(name, type_decl)
-                            self._type_variants.setdefault(name, []).append(type_decl)
+                            self._add_type(TypeDecl(name, spec, type_node, go_file))
             elif kind == "var_declaration":
                 for spec in _specs(node, "var_spec"):
-                    self._vars.add_spec(spec, go_file, constant=False)
+                    self._vars.add_spec(spec, go_file, constant=False,
+                                        any_order=self._in_any_order)
             elif kind == "const_declaration":
                 for spec in _specs(node, "const_spec"):
-                    self._vars.add_spec(spec, go_file, constant=True)
+                    self._vars.add_spec(spec, go_file, constant=True,
+                                        any_order=self._in_any_order)
+
+
+def _position(decl: FuncDecl | TypeDecl) -> tuple[int, int]:
+    """Where a declaration stands in its package, files in order."""
+    return decl.file.order, decl.node.start_byte
 
 
 # Top-level functions, and package variables initialised by a composite literal (generated
