@@ -265,3 +265,62 @@ def test_visits_leave_out_files_only_old_toolchains_read(shop: Path, loaded: lis
     assert _store_findings(lint([f"{shop}/..."], LintOptions(jobs=1)), shop) == WANTED
     assert "store.go" in loaded  # the store was visited
     assert "old.go" not in loaded
+
+
+FAN_OUT = {
+    "go.mod": "module example.com/fan\n\ngo 1.22\n",
+    "cmd/fan/main.go": """package main
+
+import (
+	"sync"
+
+	"example.com/fan/internal/tally"
+)
+
+func main() {
+	counts := map[string]int{}
+	t := tally.New()
+	var wg sync.WaitGroup
+	for _, word := range []string{"a", "b", "c"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tally.Add(counts, word)
+			t.Note(word)
+		}()
+	}
+	wg.Wait()
+}
+""",
+    "internal/tally/tally.go": """package tally
+
+type Tally struct{ seen map[string]bool }
+
+func New() *Tally { return &Tally{seen: map[string]bool{}} }
+
+func Add(counts map[string]int, word string) {
+	counts[word]++
+}
+
+func (t *Tally) Note(word string) {
+	t.seen[word] = true
+}
+""",
+}
+
+
+def test_a_map_every_goroutine_of_a_loop_captures_is_proven_shared_across_packages(
+        tmp_path: Path) -> None:
+    """`for ... { go func() { tally.Add(counts, w) }() }`: every goroutine of the loop hands
+    the one map to the other package, which writes it: MG004, as in the goroutine's own body,
+    and the same from the cached visit."""
+    for name, text in FAN_OUT.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    tally = tmp_path / "internal" / "tally" / "tally.go"
+    for _run in range(2):
+        result = lint([f"{tmp_path}/..."], options)
+        assert {(f.rule, f.path, f.line) for f in result.findings} == {
+            ("MG004", tally, 8), ("MG004", tally, 12)}
+        assert "which the goroutine started at cmd/fan/main.go:15" in result.findings[0].message

@@ -88,6 +88,11 @@ class Shared:
     # The value of each bool argument the call is known to pass (`true`, or a flag the caller
     # tested; `mapguard.source.branches`): the callee's branches it rules out are not reached.
     flags: tuple[bool | None, ...] = ()
+    # Whether the receiver, and each parameter, is a variable every goroutine of the loop that
+    # starts them captures (`Sharing.loop_shared`): shared for certain, not merely reachable,
+    # so a write to it that no lock covers is MG004's, as in the goroutine's own body.
+    receiver_loop: bool = False
+    params_loop: tuple[bool, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.receiver or self.globals or any(self.params) or any(self.published))
@@ -98,10 +103,13 @@ class Shared:
         pattern (the first caller's reasons name it in the messages)."""
         return (bool(self.receiver), tuple(map(bool, self.params)), bool(self.globals),
                 tuple(map(bool, self.published)), self.receiver_set, self.params_set,
-                self.flags)
+                self.flags, self.receiver_loop, self.params_loop)
 
     def param(self, index: int) -> str | None:
         return self.params[index] if index < len(self.params) else None
+
+    def param_loop(self, index: int) -> bool:
+        return self.params_loop[index] if index < len(self.params_loop) else False
 
     def published_param(self, index: int) -> str | None:
         return self.published[index] if index < len(self.published) else None
@@ -112,15 +120,16 @@ class Shared:
     def to_json(self) -> list[Any]:
         return [self.receiver, list(self.params), self.globals, list(self.published),
                 self.origin, self.depth, list(self.receiver_set),
-                [list(fields) for fields in self.params_set], list(self.flags)]
+                [list(fields) for fields in self.params_set], list(self.flags),
+                self.receiver_loop, list(self.params_loop)]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> Shared:
         (receiver, params, globals_, published, origin, depth, receiver_set, params_set,
-         flags) = data
+         flags, receiver_loop, params_loop) = data
         return cls(receiver, tuple(params), globals_, tuple(published), origin, depth,
                    tuple(receiver_set), tuple(tuple(fields) for fields in params_set),
-                   tuple(flags))
+                   tuple(flags), receiver_loop, tuple(params_loop))
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +268,10 @@ class Follower:
                             self._preset(call_receiver(call), go_file, function, shared),
                             _presets([self._preset(a, go_file, function, shared)
                                       for a in _arguments(call)]),
-                            argument_values(call, go_file, self.info, known))
+                            argument_values(call, go_file, self.info, known),
+                            self._loop_shared(call_receiver(call), go_file, function, shared),
+                            tuple(self._loop_shared(a, go_file, function, shared)
+                                  for a in _arguments(call)))
             # A lock held at the call covers what the callee does. The visited function's
             # own callers are not asked (locks.py does, with the package's TypeInfo): the call
             # that led here held no lock, so "every caller holds one" cannot be true.
@@ -349,12 +361,19 @@ class Follower:
             # handed on is reachability, MG014's. A locked use of the map elsewhere in the
             # package is named in the message but proves nothing: the write was often under
             # a lock the model does not see (a caller's, one taken under a flag).
+            # So is a map every goroutine of the starting loop captures, handed on as it is
+            # (`for ... { go func() { c.add(k) }() }`), unless a use of it elsewhere takes a
+            # lock: the model may miss one that such a use shows the author meant.
             rule, evidence = "MG004", ""
             if not self._package_level(write.target, go_file):
-                rule = "MG014"
                 elsewhere = locked_elsewhere(self.package, self.info, go_file, write.target,
                                              write.statement) if mode is Mode.NONE else None
-                evidence = elsewhere or ""
+                if not (self._loop_shared(write.target, go_file, function, shared) and (
+                        elsewhere if mode is Mode.NONE else locked_elsewhere(
+                            self.package, self.info, go_file, write.target, write.statement)
+                ) is None):
+                    rule = "MG014"
+                    evidence = elsewhere or ""
             if evidence:
                 reason = f"{reason}, and elsewhere it is accessed with a lock held ({evidence})"
             message = (
@@ -425,9 +444,11 @@ class Follower:
                              origin: str, globals_: str | None) -> Shared:
         go_file = context.file
 
-        def why(expr: Node | None) -> str | None:
+        def why(expr: Node | None) -> tuple[str | None, bool]:
+            """Why `expr` is shared, and whether every goroutine of the loop that starts
+            the context captures it (`Sharing.loop_shared`)."""
             if expr is None:
-                return None
+                return None, False
             expr = unparen(expr)
             if expr.type == "unary_expression" and expr.child_by_field_name("operand"):
                 expr = unparen(expr.child_by_field_name("operand") or expr)
@@ -438,18 +459,20 @@ class Follower:
                 ):
                     # `c := newConn(); go c.serve()`: each goroutine has a receiver of its own.
                     return None if model.fresh_receiver(context) else (
-                        f"`{go_file.text(expr)}` is the receiver of {origin}")
+                        f"`{go_file.text(expr)}` is the receiver of {origin}"), False
             if expr.type not in {"identifier", "selector_expression"}:
-                return None
+                return None, False
             root = _root(expr)
             symbol = self.info.resolve(root, go_file) if root is not None else None
             if isinstance(symbol, LocalDecl) and model.fresh_capture(symbol, context):
-                return None  # each goroutine has a value of its own
+                return None, False  # each goroutine has a value of its own
             sharing = model.sharing(expr, go_file, context)
-            return sharing.reason if sharing is not None else None
+            return (sharing.reason, sharing.loop_shared) if sharing is not None else (
+                None, False)
 
         receiver, arguments = call_receiver(call), _arguments(call)
-        receiver_reason, reasons = why(receiver), tuple(why(a) for a in arguments)
+        (receiver_reason, receiver_loop), handed = why(receiver), [why(a) for a in arguments]
+        reasons = tuple(reason for reason, _loop in handed)
 
         def preset(expr: Node | None, reason: str | None) -> tuple[str, ...]:
             # Fields set before the start matter only for what is handed on as shared.
@@ -458,7 +481,9 @@ class Follower:
         shared = Shared(receiver_reason, reasons, globals_, (), origin, 1,
                         preset(receiver, receiver_reason),
                         _presets([preset(a, r) for a, r in zip(arguments, reasons,
-                                                               strict=True)]))
+                                                               strict=True)]),
+                        receiver_loop=receiver_loop,
+                        params_loop=tuple(loop for _reason, loop in handed))
         # A lock held at the call covers what the callee does.
         if shared and lock_mode_at(call, go_file, self.info) is Mode.WRITE:
             return Shared()
@@ -527,6 +552,31 @@ class Follower:
             if value.type in {"identifier", "selector_expression"} and root is expr:
                 return self._reason(value, go_file, function, shared, depth + 1)
         return None
+
+    def _loop_shared(self, expr: Node | None, go_file: GoFile, function: Node, shared: Shared,
+                     depth: int = 0) -> bool:
+        """Whether `expr`, in a visited function, is (a field of) the receiver or a parameter
+        that every goroutine of the starting loop captures (`Shared.receiver_loop`), or a local
+        bound to one: `_reason`'s path to the input it comes from."""
+        root = _root(expr)
+        if root is None or depth > 3:
+            return False
+        symbol = self.info.resolve(root, go_file)
+        if not isinstance(symbol, LocalDecl) or (
+                symbol.kind in {"receiver", "param"} and not same_node(symbol.scope, function)):
+            return False
+        if symbol.kind == "receiver":
+            return shared.receiver_loop
+        if symbol.kind == "param":
+            index = _parameter_index(function, symbol.ident)
+            if index is None or (root is expr and rebound_to_copy(root, go_file, self.info)):
+                return False
+            return shared.param_loop(index)
+        if symbol.kind == "var" and symbol.value is not None and symbol.value_count == 1:
+            value = unparen(symbol.value)
+            if value.type in {"identifier", "selector_expression"} and root is expr:
+                return self._loop_shared(value, go_file, function, shared, depth + 1)
+        return False
 
     def _package_level(self, expr: Node | None, go_file: GoFile, depth: int = 0) -> bool:
         """`expr` is (a field of) a package-level variable, or a local bound to one."""

@@ -32,20 +32,23 @@ variable (one map per process) written in an HTTP handler or in a goroutine that
 times at once (directly, or in a function such code calls, where the map is that function's
 package-level variable); or the map is a variable of the function that starts goroutines in a
 loop, declared before that loop (not in its body: each pass would have its own), and each
-pass's goroutine writes it in its own body — the textbook `for _, u := range urls { go func()
-{ m[u] = fetch(u) }() }` — while the loop's passes do not wait for their goroutine (`wg.Wait()`
-in the pass, an errgroup limited to one with `SetLimit(1)`) and no other use of the variable
-holds a lock. Every goroutine of the loop then writes the one map. A write whose only proof is
-that other goroutines can reach the map — a field reached through the receiver, any other
-captured variable (one a goroutine started once shares with its starter, one written through
-a call), a map handed over, a goroutine started once — is MG014's (off by default): on fresh
-trees those were false 36–75 % of the time, these proofs never (the loop's added six
-findings in five of the 1,600 fresh trees of rounds 18-25, all real, and none on the seven
-benchmark trees, 2026-12-06). So is a write to a map the package reads or writes elsewhere
-with a lock held (MG014's message then says "... and elsewhere it is accessed with a lock held
-(file:line)"): in the review's round 10, 7 of 9 such findings were false, the write being
-under a lock the rule does not see (a wrapper that locks around every handler it registers, a
-lock taken under a flag).
+pass's goroutine writes it — in its own body, the textbook `for _, u := range urls { go func()
+{ m[u] = fetch(u) }() }`, or in a function it calls with that variable (or a field of it) as
+the receiver or an argument, up to two calls deep and across the module's packages (`go
+func() { t.add(w) }()` where `add` writes `t.counts`; `record(seen, k)` writing `seen[k]`) —
+while the loop's passes do not wait for their goroutine (`wg.Wait()` in the pass, an errgroup
+limited to one with `SetLimit(1)`), no lock is held at the call or the write, and no other use
+of the variable holds a lock. Every goroutine of the loop then writes the one map. A write
+whose only proof is that other goroutines can reach the map — a field reached through the
+receiver, any other captured variable (one a goroutine started once shares with its starter),
+a map handed over, a goroutine started once — is MG014's (off by default): on fresh trees those
+were false 36–75 % of the time, these proofs never (the loop's added eight findings in six of
+the 1,600 fresh trees of rounds 18-25, all real, six in the goroutine's body and two through a
+call, and none on the seven benchmark trees, 2026-12-06). So is a write to a map the package
+reads or writes elsewhere with a lock held (MG014's message then says "... and elsewhere it is
+accessed with a lock held (file:line)"): in the review's round 10, 7 of 9 such findings were
+false, the write being under a lock the rule does not see (a wrapper that locks around every
+handler it registers, a lock taken under a flag).
 
 ## Why is this bad?
 Go maps are not safe for concurrent use. net/http serves every request on its own goroutine,

@@ -20,8 +20,9 @@ MG004 and MG005 keep the findings with a proof that held on trees no rule was tu
 package-level variable (one map per process) written or lazily set up in an HTTP handler or in a
 goroutine that runs several times at once (directly, or in a function such code calls, where the map
 is that function's package-level variable); for MG004, a variable of the function that starts
-goroutines in a loop, declared before the loop and written in the body of each pass's goroutine
-(`for ... { go func() { m[k] = v }() }`, the passes not waiting for it, no locked use elsewhere);
+goroutines in a loop, declared before the loop and written by each pass's goroutine, in its body
+or in a function it hands the variable to (`for ... { go func() { m[k] = v }() }`, `go func() {
+t.add(k) }()`; the passes not waiting for it, no locked use elsewhere);
 or, for MG005 in that same code, check-then-lock: the
 function takes a lock to use the value but not to check it. Check-then-lock outside concurrent code
 (a method of a type that holds a mutex, a function of the package) is MG014's: in rounds 10 and 11,
