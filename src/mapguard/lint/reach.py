@@ -518,65 +518,63 @@ class Follower:
             return never_set_nil(self.package, field_name, exported=field_name[:1].isupper())
         return built_with_field(self.package, self.info, operand, go_file, field_name)
 
-    def _reason(self, expr: Node | None, go_file: GoFile, function: Node, shared: Shared,
-                depth: int = 0) -> str | None:
+    def _reason(self, expr: Node | None, go_file: GoFile, function: Node, shared: Shared
+                ) -> str | None:
         """Why `expr`, in a visited function, is shared: it is (a field of) the shared
         receiver, a shared parameter, a package-level map reached concurrently, or a local
         bound to one of these."""
-        root = _root(expr)
-        if root is None or depth > 3:
+        traced = self._input_of(expr, go_file, function)
+        if traced is None:
             return None
-        symbol = self.info.resolve(root, go_file)
-        if isinstance(symbol, VarDecl):
-            if symbol.constant or shared.globals is None or not self._is_map_holder(expr,
+        source, index, at = traced
+        if isinstance(source, VarDecl):
+            if source.constant or shared.globals is None or not self._is_map_holder(at,
                                                                                    go_file):
                 return None
             # A lazily set-up pointer or a struct holding maps is no map itself.
-            what = "map" if expr is not None and self.info.is_map_expr(expr, go_file) else (
-                "variable")
-            return (f"`{_text(expr, go_file)}` is a package-level {what}, and "
+            what = "map" if self.info.is_map_expr(at, go_file) else "variable"
+            return (f"`{_text(at, go_file)}` is a package-level {what}, and "
                     f"{_runs_several(shared.origin)}")
+        return shared.receiver if index is None else shared.param(index)
+
+    def _loop_shared(self, expr: Node | None, go_file: GoFile, function: Node, shared: Shared
+                     ) -> bool:
+        """Whether `expr`, in a visited function, is (a field of) the receiver or a parameter
+        that every goroutine of the starting loop captures (`Shared.receiver_loop`), or a local
+        bound to one."""
+        traced = self._input_of(expr, go_file, function)
+        if traced is None or isinstance(traced[0], VarDecl):
+            return False
+        index = traced[1]
+        return shared.receiver_loop if index is None else shared.param_loop(index)
+
+    def _input_of(self, expr: Node | None, go_file: GoFile, function: Node, depth: int = 0
+                  ) -> tuple[VarDecl | LocalDecl, int | None, Node] | None:
+        """What `expr`, in a visited function, is (a field of), following a local bound to
+        one: a package-level variable, the function's receiver, or its parameter (with its
+        index); and the expression found to start at it. None for anything else."""
+        root = _root(expr)
+        if expr is None or root is None or depth > 3:
+            return None
+        symbol = self.info.resolve(root, go_file)
+        if isinstance(symbol, VarDecl):
+            return symbol, None, expr
         if not isinstance(symbol, LocalDecl):
             return None
         if symbol.kind in {"receiver", "param"} and not same_node(symbol.scope, function):
             return None  # a closure's own parameter
         if symbol.kind == "receiver":
-            return shared.receiver
+            return symbol, None, expr
         if symbol.kind == "param":
             index = _parameter_index(function, symbol.ident)
             if index is None or (root is expr and rebound_to_copy(root, go_file, self.info)):
                 return None  # `m = maps.Clone(m)` before: the function's own copy
-            return shared.param(index)
+            return symbol, index, expr
         if symbol.kind == "var" and symbol.value is not None and symbol.value_count == 1:
             value = unparen(symbol.value)
             if value.type in {"identifier", "selector_expression"} and root is expr:
-                return self._reason(value, go_file, function, shared, depth + 1)
+                return self._input_of(value, go_file, function, depth + 1)
         return None
-
-    def _loop_shared(self, expr: Node | None, go_file: GoFile, function: Node, shared: Shared,
-                     depth: int = 0) -> bool:
-        """Whether `expr`, in a visited function, is (a field of) the receiver or a parameter
-        that every goroutine of the starting loop captures (`Shared.receiver_loop`), or a local
-        bound to one: `_reason`'s path to the input it comes from."""
-        root = _root(expr)
-        if root is None or depth > 3:
-            return False
-        symbol = self.info.resolve(root, go_file)
-        if not isinstance(symbol, LocalDecl) or (
-                symbol.kind in {"receiver", "param"} and not same_node(symbol.scope, function)):
-            return False
-        if symbol.kind == "receiver":
-            return shared.receiver_loop
-        if symbol.kind == "param":
-            index = _parameter_index(function, symbol.ident)
-            if index is None or (root is expr and rebound_to_copy(root, go_file, self.info)):
-                return False
-            return shared.param_loop(index)
-        if symbol.kind == "var" and symbol.value is not None and symbol.value_count == 1:
-            value = unparen(symbol.value)
-            if value.type in {"identifier", "selector_expression"} and root is expr:
-                return self._loop_shared(value, go_file, function, shared, depth + 1)
-        return False
 
     def _package_level(self, expr: Node | None, go_file: GoFile, depth: int = 0) -> bool:
         """`expr` is (a field of) a package-level variable, or a local bound to one."""
