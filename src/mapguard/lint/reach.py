@@ -366,14 +366,13 @@ class Follower:
             # lock: the model may miss one that such a use shows the author meant.
             rule, evidence = "MG004", ""
             if not self._package_level(write.target, go_file):
-                elsewhere = locked_elsewhere(self.package, self.info, go_file, write.target,
-                                             write.statement) if mode is Mode.NONE else None
-                if not (self._loop_shared(write.target, go_file, function, shared) and (
-                        elsewhere if mode is Mode.NONE else locked_elsewhere(
-                            self.package, self.info, go_file, write.target, write.statement)
-                ) is None):
+                locked_use = locked_elsewhere(self.package, self.info, go_file, write.target,
+                                              write.statement)
+                if not self._loop_shared(write.target, go_file, function, shared) or (
+                        locked_use is not None):
                     rule = "MG014"
-                    evidence = elsewhere or ""
+                    # Named only for a write without any lock (an RLock's note says enough).
+                    evidence = locked_use if mode is Mode.NONE and locked_use else ""
             if evidence:
                 reason = f"{reason}, and elsewhere it is accessed with a lock held ({evidence})"
             message = (

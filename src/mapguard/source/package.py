@@ -425,15 +425,12 @@ class Package:
             self._in_file_order()
 
     def _in_file_order(self) -> None:
-        def first(decl: FuncDecl | TypeDecl) -> tuple[int, int]:
-            return decl.file.order, decl.node.start_byte
-
-        self._funcs = dict(sorted(self._funcs.items(), key=lambda item: first(item[1])))
-        self._types = dict(sorted(self._types.items(), key=lambda item: first(item[1])))
-        methods = {receiver: dict(sorted(by_name.items(), key=lambda item: first(item[1])))
+        self._funcs = dict(sorted(self._funcs.items(), key=lambda item: _position(item[1])))
+        self._types = dict(sorted(self._types.items(), key=lambda item: _position(item[1])))
+        methods = {receiver: dict(sorted(by_name.items(), key=lambda item: _position(item[1])))
                    for receiver, by_name in self._methods.items()}
         self._methods = dict(sorted(methods.items(), key=lambda item: min(
-            first(decl) for decl in item[1].values())))
+            _position(decl) for decl in item[1].values())))
         self._vars.sort_by_position()
 
     @property
