@@ -150,6 +150,21 @@ class CallOut:
         return cls(package, function, Shared.from_json(shared), where)
 
 
+# What an expression in a visited function is (a field of), a local bound to one followed:
+# a package-level variable, the receiver (index None) or a parameter (its index); and the
+# expression found to start at it (`Follower._input_of`).
+Traced = tuple[VarDecl | LocalDecl, int | None, Node]
+
+
+def _traced_loop(traced: Traced | None, shared: Shared) -> bool:
+    """Whether the traced expression is (a field of) the receiver or a parameter that every
+    goroutine of the starting loop captures (`Shared.receiver_loop`)."""
+    if traced is None or isinstance(traced[0], VarDecl):
+        return False
+    index = traced[1]
+    return shared.receiver_loop if index is None else shared.param_loop(index)
+
+
 # Where a call goes: a function of the package being visited, or (import path, name) of one in
 # another package of the module.
 Target = FuncDecl | tuple[str, str]
@@ -258,20 +273,23 @@ class Follower:
             target = self._target(call, go_file)
             if target is None or ruled_out(call, function, go_file, known):
                 continue
-            handed = Shared(self._reason(call_receiver(call), go_file, function, shared),
-                            tuple(self._reason(a, go_file, function, shared)
-                                  for a in _arguments(call)),
+            receiver, arguments = call_receiver(call), _arguments(call)
+            # What each input is traced to once: its reason and its loop proof come from it.
+            traced_receiver, *traced_arguments = [
+                self._input_of(expr, go_file, function) for expr in (receiver, *arguments)]
+            handed = Shared(self._traced_reason(traced_receiver, go_file, shared),
+                            tuple(self._traced_reason(t, go_file, shared)
+                                  for t in traced_arguments),
                             shared.globals,
                             tuple(self._published(a, go_file, function, shared)
-                                  for a in _arguments(call)),
+                                  for a in arguments),
                             shared.origin, shared.depth + 1,
-                            self._preset(call_receiver(call), go_file, function, shared),
+                            self._preset(receiver, go_file, function, shared),
                             _presets([self._preset(a, go_file, function, shared)
-                                      for a in _arguments(call)]),
+                                      for a in arguments]),
                             argument_values(call, go_file, self.info, known),
-                            self._loop_shared(call_receiver(call), go_file, function, shared),
-                            tuple(self._loop_shared(a, go_file, function, shared)
-                                  for a in _arguments(call)))
+                            _traced_loop(traced_receiver, shared),
+                            tuple(_traced_loop(t, shared) for t in traced_arguments))
             # A lock held at the call covers what the callee does. The visited function's
             # own callers are not asked (locks.py does, with the package's TypeInfo): the call
             # that led here held no lock, so "every caller holds one" cannot be true.
@@ -337,8 +355,8 @@ class Follower:
             if ruled_out(write.statement, function, go_file, known):
                 continue  # in a branch the call's arguments do not let run
             published = self._published(write.target, go_file, function, shared)
-            reason = None if published else self._reason(write.target, go_file, function,
-                                                         shared)
+            traced = None if published else self._input_of(write.target, go_file, function)
+            reason = self._traced_reason(traced, go_file, shared)
             if published is None and reason is None:
                 continue
             mode = lock_mode_at(write.statement, go_file)  # locks taken here (see `visit`)
@@ -366,10 +384,11 @@ class Follower:
             # lock: the model may miss one that such a use shows the author meant.
             rule, evidence = "MG004", ""
             if not self._package_level(write.target, go_file):
+                loop = _traced_loop(traced, shared)
                 locked_use = locked_elsewhere(self.package, self.info, go_file, write.target,
-                                              write.statement)
-                if not self._loop_shared(write.target, go_file, function, shared) or (
-                        locked_use is not None):
+                                              write.statement) if (
+                    mode is Mode.NONE or loop) else None
+                if not loop or locked_use is not None:
                     rule = "MG014"
                     # Named only for a write without any lock (an RLock's note says enough).
                     evidence = locked_use if mode is Mode.NONE and locked_use else ""
@@ -522,7 +541,11 @@ class Follower:
         """Why `expr`, in a visited function, is shared: it is (a field of) the shared
         receiver, a shared parameter, a package-level map reached concurrently, or a local
         bound to one of these."""
-        traced = self._input_of(expr, go_file, function)
+        return self._traced_reason(self._input_of(expr, go_file, function), go_file, shared)
+
+    def _traced_reason(self, traced: Traced | None, go_file: GoFile, shared: Shared
+                       ) -> str | None:
+        """`_reason` of an expression already traced to its input (`_input_of`)."""
         if traced is None:
             return None
         source, index, at = traced
@@ -536,19 +559,8 @@ class Follower:
                     f"{_runs_several(shared.origin)}")
         return shared.receiver if index is None else shared.param(index)
 
-    def _loop_shared(self, expr: Node | None, go_file: GoFile, function: Node, shared: Shared
-                     ) -> bool:
-        """Whether `expr`, in a visited function, is (a field of) the receiver or a parameter
-        that every goroutine of the starting loop captures (`Shared.receiver_loop`), or a local
-        bound to one."""
-        traced = self._input_of(expr, go_file, function)
-        if traced is None or isinstance(traced[0], VarDecl):
-            return False
-        index = traced[1]
-        return shared.receiver_loop if index is None else shared.param_loop(index)
-
     def _input_of(self, expr: Node | None, go_file: GoFile, function: Node, depth: int = 0
-                  ) -> tuple[VarDecl | LocalDecl, int | None, Node] | None:
+                  ) -> Traced | None:
         """What `expr`, in a visited function, is (a field of), following a local bound to
         one: a package-level variable, the function's receiver, or its parameter (with its
         index); and the expression found to start at it. None for anything else."""

@@ -74,21 +74,17 @@ def function_used_as_handler(sources: Iterable[bytes], name: str, arity: int = 2
     return found[1] or not found[0]
 
 
-# After a name: a call with two plain arguments (a request passed on), another call, or neither
-# (the name taken as a value).
-_USE_AFTER = rb"(\s*\(\s*[A-Za-z_]\w*\s*,\s*[A-Za-z_]\w*\s*\)|\s*\()?"
-# The same for a handler of one parameter (a web framework's context).
-_USE_AFTER_ONE = rb"(\s*\(\s*[A-Za-z_]\w*\s*\)|\s*\()?"
-
-
 def _use_after(arity: int) -> bytes:
-    return _USE_AFTER_ONE if arity == 1 else _USE_AFTER
+    """After a name: a call with `arity` plain arguments (a request passed on: net/http's
+    `(w, r)`, a web framework's `(c)`), another call, or neither (the name taken as a value)."""
+    arguments = rb"\s*,\s*".join([rb"[A-Za-z_]\w*"] * arity)
+    return rb"(\s*\(\s*" + arguments + rb"\s*\)|\s*\()?"
 
 
 def _uses_in(sources: Iterable[bytes], pattern: re.Pattern[bytes], names: list[str]
              ) -> dict[str, list[bool]]:
-    """[called with two plain arguments, taken as a value] per name that `pattern` (groups:
-    the name, then `_USE_AFTER`) finds, outside comments and `func` declarations."""
+    """[called passing the request on, taken as a value] per name that `pattern` (groups:
+    the name, then `_use_after`) finds, outside comments and `func` declarations."""
     found = {name: [False, False] for name in names}
     for source in sources:
         for match in pattern.finditer(source):
