@@ -12,10 +12,12 @@ import gc
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 import click
 
 from mapguard import __version__
+from mapguard.clikit import teardown_skippable
 from mapguard.errors import MapguardError
 
 # name -> (module:attribute, one-line help shown by `mapguard --help` without importing it)
@@ -131,5 +133,18 @@ def main(argv: list[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
+def run() -> NoReturn:
+    """The installed `mapguard` command: `main`, then the exit. A command that leaves nothing
+    to do at exit but free memory (`clikit.nothing_to_tear_down`) exits without the
+    interpreter's teardown, which frees every object one by one: 8-10 ms of etcd's 0.4 s cold
+    lint, most of it the parent's tables and results (mypy ends the same way)."""
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if teardown_skippable():
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

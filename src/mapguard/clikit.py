@@ -3,6 +3,7 @@ keeps what follows ``--`` for itself, and a progress bar."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -14,6 +15,26 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 JSON_VERSION = 1
+
+
+# Set by a command whose run closes every file it writes and waits for every process it
+# starts (`lint`): what is left at its exit is freeing memory, which `mapguard.cli.run` skips.
+_nothing_to_tear_down = False
+
+
+def nothing_to_tear_down() -> None:
+    """Say that this command's run leaves nothing to do at exit but free memory."""
+    global _nothing_to_tear_down
+    _nothing_to_tear_down = True
+
+
+def teardown_skippable() -> bool:
+    """Whether the command that ran said so, and nothing registered since needs the exit:
+    no exit handler (logging, `weakref.finalize`, temporary directories register one) and no
+    other thread."""
+    threading = sys.modules.get("threading")
+    return (_nothing_to_tear_down and atexit._ncallbacks() == 0
+            and (threading is None or threading.active_count() == 1))
 
 
 def format_option(choices: Sequence[str] = ("text", "json")) -> Callable[[F], F]:

@@ -3,9 +3,12 @@ of start-up, and only `lint --profile` needs it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
 HEAVY = ("numpy", "google.protobuf", "mapguard.formats.pprof")
 # What joins a profile's evidence to the source: only MG012, with a profile, reports with it.
 EVIDENCE = ("mapguard.lint.measured", "mapguard.evidence.tablesize")
@@ -78,3 +81,44 @@ def test_a_grammar_package_of_another_layout_is_imported_as_documented() -> None
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                            check=True, timeout=120).stdout.split()
     assert shown == ["go", "True"]
+
+
+# What the standard worker pool brings (its import and its threads cost 12-17 ms before the
+# first package is read): forked workers need none of it.
+POOL = ("multiprocessing", "multiprocessing.pool", "subprocess", "tempfile")
+
+
+def test_a_lint_with_workers_forks_them_without_the_standard_pool() -> None:
+    # Two workers forced (any size): the answers they send are counted.
+    probe = ("import sys, mapguard.lint.engine as engine, mapguard.lint.workers as workers; "
+             "engine.PARALLEL_THRESHOLD_BYTES = 0; answered = []; "
+             "original = workers._Worker.answer; "
+             "workers._Worker.answer = lambda self: answered.append(1) or original(self); "
+             "from mapguard.cli import main; "
+             "status = main(['lint', '-j', '2', '--no-cache', '--format', 'json', '-o', "
+             f"'/dev/null', '{CORPUS}/...']); "
+             f"print(status, len(answered), ','.join(m for m in {POOL!r} if m in sys.modules))")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           timeout=300).stdout.split(" ")
+    assert shown[0] == "1" and int(shown[1]) > 2  # findings, from answers of the workers
+    assert shown[2].strip() == ""
+
+
+def test_the_installed_command_exits_without_teardown_and_loses_no_output(tmp_path: Path
+                                                                         ) -> None:
+    """`mapguard lint` leaves by os._exit once it has flushed: the report, piped, arrives
+    whole, and the status is the lint's; a command that registered an exit handler still
+    runs it."""
+    command = [sys.executable, "-m", "mapguard.cli", "lint", "--no-cache", "--format", "json",
+               f"{CORPUS}/..."]
+    piped = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    report = json.loads(piped.stdout)
+    assert piped.returncode == 1 and report["findings"]
+    assert piped.stdout.endswith("}\n")
+    marker = tmp_path / "ran"
+    probe = (f"import atexit, pathlib, sys; atexit.register(pathlib.Path({str(marker)!r})"
+             ".write_text, 'yes'); sys.argv = ['mapguard', 'lint', '--no-cache', "
+             f"'{CORPUS}/...']; from mapguard.cli import run; run()")
+    handled = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                             timeout=300)
+    assert handled.returncode == 1 and marker.read_text() == "yes"

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 import click
 
 from mapguard.bundle.options import bundle_options, open_bundle_writer
-from mapguard.clikit import counted, emit_json, format_option, progress_bar
+from mapguard.clikit import (
+    counted,
+    emit_json,
+    format_option,
+    nothing_to_tear_down,
+    progress_bar,
+)
 from mapguard.errors import MapguardError, UsageError
 from mapguard.lint import baseline as baselines
 from mapguard.lint.config import LoadedConfig, find_config, load_config
@@ -105,6 +111,8 @@ def lint_command(
     (files that do not parse are listed and the rest is analysed). With --profile, speed
     advice the profile demotes does not count towards status 1.
     """
+    # Every file a lint writes is closed when written, every worker waited for.
+    nothing_to_tear_down()
     cwd = Path.cwd()
     bundle = open_bundle_writer(bundle_dir, bundle_label, "mapguard lint")
     for option, path in (("--output", output_path), ("--write-baseline", write_baseline)):

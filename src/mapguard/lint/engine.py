@@ -12,7 +12,6 @@ import contextlib
 import functools
 import gc
 import hashlib
-import multiprocessing
 import os
 import pickle
 import re
@@ -73,9 +72,8 @@ from mapguard.source.typeinfo import TypeInfo
 from mapguard.source.xpkg import signatures_digest
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import Pool  # imported by multiprocessing when a run needs one
-
     from mapguard.lint.measured import ProfileEvidence
+    from mapguard.lint.workers import Workers  # imported by a run that starts workers
 
 # Below this much source, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD_BYTES = 4_000_000
@@ -214,7 +212,7 @@ def lint_expansion(
 
 def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOptions],
                               results: list[DirResult], cache: LintCache | None,
-                              pool: Pool | None = None, shared: dict[Path, int] | None = None
+                              pool: Workers | None = None, shared: dict[Path, int] | None = None
                               ) -> list[DirResult]:
     """The results with what following calls across the module's packages found (MG004,
     MG005, MG008; `mapguard.lint.modulewide`). The visits of a round are independent: with
@@ -434,7 +432,7 @@ def _evidence_digest(options: LintOptions, directory: Path) -> str:
 
 
 @contextlib.contextmanager
-def _worker_pool(work: list[Work], jobs: int) -> Iterator[Pool | None]:
+def _worker_pool(work: list[Work], jobs: int) -> Iterator[Workers | None]:
     """Worker processes for the run, or None for small jobs (analysed in this process)."""
     jobs = jobs or os.cpu_count() or 1
     size = sum(unit.target.size for unit in work)
@@ -444,23 +442,23 @@ def _worker_pool(work: list[Work], jobs: int) -> Iterator[Pool | None]:
     global _SHARED_WORK
     # Forked workers inherit the job list: only indexes cross the pipe.
     _SHARED_WORK = work
-    context = multiprocessing.get_context("fork" if _FORK else "spawn")
     # What is alive now (the imported code, the job list) lives as long as the run: frozen,
     # the collector leaves it alone, in the workers (their collections then touch only their
     # own objects, not the pages they share with this process) and here, at the exit's
     # collection, 15-20 ms of hugo's lint. It stays frozen: reference counting still frees
     # what of it dies, only a cycle among it waits for the process's end.
     gc.freeze()
-    from mapguard.lint.workers import LintPool
+    from mapguard.lint.workers import ForkPool, spawn_pool
 
+    processes = min(jobs, len(work))
     try:
-        with LintPool(processes=min(jobs, len(work)), context=context) as pool:
+        with ForkPool(processes) if _FORK else spawn_pool(processes) as pool:
             yield pool
     finally:
         _SHARED_WORK = None
 
 
-def _run_all(work: list[Work], pool: Pool | None, progress: ProgressCallback | None,
+def _run_all(work: list[Work], pool: Workers | None, progress: ProgressCallback | None,
              jobs: int = 1) -> list[_Outcome]:
     """Read, look up and analyse every unit: in this process without `pool`, else in its
     `jobs` worker processes (reading and hashing the files is part of the parallel work)."""
@@ -531,7 +529,7 @@ def _unit_size(unit: Work) -> float:
     return unit.target.size * (share + _head_start(unit.whole_codes()))
 
 
-_FORK = "fork" in multiprocessing.get_all_start_methods()
+_FORK = hasattr(os, "fork")
 _SHARED_WORK: list[Work] | None = None
 _WORKER_CACHES: dict[Path, LintCache] = {}
 
