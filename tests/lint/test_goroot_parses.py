@@ -38,3 +38,24 @@ def test_the_whole_standard_library_lints_without_a_parse_error(
     assert [w for w in document["warnings"] if "analysed in part" in w["message"]] == []
     assert document["files"] > 5000
     assert status in {0, 1}
+
+
+@pytest.mark.slow
+def test_every_file_of_the_standard_library_parses_whole(goroot_src: Path) -> None:
+    """The lint parses only what its rules need (no body nothing asks about, no file of a
+    package no rule applies to): this parses every file the go command may read, whole."""
+    from mapguard.goversion import GoVersion
+    from mapguard.source.buildtags import left_out_everywhere
+    from mapguard.source.discover import Selection, go_files_under
+
+    version = GoVersion.parse("1.27")
+    failing = []
+    count = 0
+    for path in go_files_under(goroot_src, Selection(include_tests=True)):
+        source = path.read_bytes()
+        count += 1
+        if first_syntax_error(parse_go(source)) is not None and left_out_everywhere(
+                source, version) is None:
+            failing.append(str(path.relative_to(goroot_src)))
+    assert count > 5000
+    assert failing == []
