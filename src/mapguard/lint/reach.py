@@ -442,6 +442,8 @@ class Follower:
                                              in_tests=False)
             if under_once:
                 return
+            if mg005.set_while_registering(self.package, self.info, go_file, statement, checked):
+                continue  # the route setup sets it before anything is served
             text = "".join(go_file.text(checked).split())
             message = (
                 f"lazy initialisation of `{text}` without a lock in {name}, which "

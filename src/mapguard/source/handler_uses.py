@@ -37,21 +37,27 @@ _ALWAYS_HANDLERS = frozenset({"ServeHTTP"})
 _USES: dict[tuple[Path, str, int], tuple[bool, bool]] = {}
 
 
-# module root -> its non-test Go sources, read once per process: a module with many packages
-# that declare handler-shaped methods would otherwise be listed and read once per package.
-_SOURCES: dict[Path, tuple[bytes, ...]] = {}
+# module root -> its non-test Go files and their text, read once per process: a module with
+# many packages that declare handler-shaped methods would otherwise be listed and read once per
+# package.
+_FILES: dict[Path, tuple[tuple[Path, bytes], ...]] = {}
+
+
+def module_files(root: Path) -> tuple[tuple[Path, bytes], ...]:
+    """The module's Go files outside tests, vendor and testdata, with their text."""
+    if root not in _FILES:
+        files = []
+        for path in go_files_under(root, Selection(include_tests=False)):
+            try:
+                files.append((path, path.read_bytes()))
+            except OSError:
+                continue  # unreadable here: the lint of that file reports it
+        _FILES[root] = tuple(files)
+    return _FILES[root]
 
 
 def module_sources(root: Path) -> tuple[bytes, ...]:
-    if root not in _SOURCES:
-        sources = []
-        for path in go_files_under(root, Selection(include_tests=False)):
-            try:
-                sources.append(path.read_bytes())
-            except OSError:
-                continue  # unreadable here: the lint of that file reports it
-        _SOURCES[root] = tuple(sources)
-    return _SOURCES[root]
+    return tuple(source for _path, source in module_files(root))
 
 
 def used_as_handler(root: Path, name: str, arity: int = 2) -> bool:

@@ -105,10 +105,16 @@ before any `return`, to a literal, an address, `make`, `new`, or a call of a fun
 package that returns only such values (`routes = newStore()`), and that every other assignment
 outside tests also sets to such a value (an exported one: that no other package assigns), is never
 nil to a check: every init function runs before `main` and before any handler or goroutine of the
-program. Not recognised yet: a package-level variable that start-up code sets through the lazy
-getter itself before the server starts (`main` builds a controller whose constructor calls
-`session.Get()`, then serves handlers that call it again; review round 27): the rule sees only
-`init` functions, not the order of `main`'s calls. Such a finding is false; suppress it with
+program. So is one set lazily at the top of a getter (a function, not a method) that the route
+setup always calls: a function that registers HTTP routes (`mux.HandleFunc("/login", ...)`,
+`r.GET("/x", ...)`: a router method with a route pattern) calls it, or calls a constructor that
+does (`a := NewAuth()`, where `NewAuth` builds `&Auth{sessions: session.Get()}`), outside any
+condition, loop, `go`, `defer` or function literal, in any package of the module, and every
+assignment to it sets a value that cannot be nil, as above: routes are registered before they are
+served, so the handlers that call the getter find it set (review round 27, fluxsce/gateway's
+`GetGlobalSessionManager`). Not recognised: other start-up code that calls the getter before
+anything is served (a `main` that calls it, then starts a server whose routes another function
+registers); such a finding is false; suppress it with
 `//mapguard:ignore MG005 set at start-up, before serving`, or set the variable in an `init`.
 Outside concurrent code MG005 reports nothing, and MG014 (off by default) only check-then-lock
 inside one function, so both leave alone: fields the mutex does not guard (state one goroutine owns,
@@ -153,6 +159,7 @@ from mapguard.source.package import (
     VarDecl,
     receiver_type_name,
 )
+from mapguard.source.startup import called_while_registering
 from mapguard.source.typeinfo import (
     LocalDecl,
     TypeInfo,
@@ -238,6 +245,9 @@ def analyse(pass_: Pass, tier: Tier) -> None:
         seen.add(key)
         verdict = _judge(pass_, match.file, statement, checked)
         if verdict is None or (verdict.proven != (tier == "proven")):
+            continue
+        # A search of the module: last, for what would be reported.
+        if set_while_registering(pass_.package, pass_.info, match.file, statement, checked):
             continue
         pass_.report(match.file, statement,
                      _message(pass_, match.file, checked, verdict.where, verdict.severity),
@@ -377,10 +387,55 @@ def set_by_init(package: Package, info: TypeInfo, go_file: GoFile, checked: Node
     from gin handlers)."""
     if checked.type != "identifier" or not isinstance(info.resolve(checked, go_file), VarDecl):
         return False
-    name = go_file.text(checked)
     if not any(_init_sets(package, init_file, init, checked)
                for init_file, init in _init_functions(package)):
         return False
+    return _only_set_non_nil(package, checked, go_file)
+
+
+def set_while_registering(package: Package, info: TypeInfo, go_file: GoFile, statement: Node,
+                          checked: Node) -> bool:
+    """The checked expression is a package-level variable set lazily at the top of a function
+    (not a method) that the program's route setup always calls (`mapguard.source.startup`:
+    a function registering HTTP routes calls it, or calls a constructor that does), and every
+    assignment to it sets a value that cannot be nil (as for `set_by_init`). Routes are
+    registered before they are served: the handlers that call the getter find the variable
+    set, and its nil branch is dead (round 27: fluxsce/gateway's `GetGlobalSessionManager`)."""
+    if (checked.type != "identifier" or package.module is None
+            or not isinstance(info.resolve(checked, go_file), VarDecl)):
+        return False
+    function = _getter_of(statement)
+    name_node = function.child_by_field_name("name") if function is not None else None
+    if function is None or name_node is None:
+        return False
+    if not called_while_registering(package.module, package.directory, package.name,
+                                    go_file.text(name_node)):
+        return False
+    return _only_set_non_nil(package, checked, go_file)
+
+
+def _getter_of(statement: Node) -> Node | None:
+    """The function declaration (not a method) whose body holds `statement` among its top
+    statements, none before it returning: each call runs the check."""
+    block = statement.parent
+    if block is not None and block.type == "statement_list":
+        block = block.parent
+    function = block.parent if block is not None and block.type == "block" else None
+    if block is None or function is None or function.type != "function_declaration":
+        return None
+    for earlier in statements(block):
+        if earlier.start_byte >= statement.start_byte:
+            return function
+        if earlier.type == "return_statement" or any(
+                node.type == "return_statement" for node in _walk_outside_literals(earlier)):
+            return None
+    return None
+
+
+def _only_set_non_nil(package: Package, checked: Node, go_file: GoFile) -> bool:
+    """Every assignment to the package-level variable `checked` in the package's code outside
+    tests sets a value that cannot be nil (an exported one: no other package assigns it)."""
+    name = go_file.text(checked)
     # `name = v`, or `name, err = f()`: the statement decides.
     assignment = re.compile(rb"(?<![\w.])" + re.escape(name.encode()) + rb"\s*(?:=(?!=)|,)")
     for source_file in package.files:
