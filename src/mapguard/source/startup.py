@@ -28,6 +28,7 @@ from tree_sitter import Node
 from mapguard.source.gomod import GoModule
 from mapguard.source.handler_uses import module_files
 from mapguard.source.parser import parse_go
+from mapguard.source.typeinfo import calls_in, walk
 
 # A router's methods that take a route pattern and a handler (net/http, gorilla/mux, chi, gin,
 # echo, fiber, httprouter); the pattern argument tells them from a client's `Get(url)`.
@@ -134,7 +135,7 @@ def _imported_as(root: Node, source: bytes, import_path: str, package_name: str)
     for declaration in root.named_children:
         if declaration.type != "import_declaration":
             continue
-        for spec in _descendants(declaration, "import_spec"):
+        for spec in (node for node in walk(declaration) if node.type == "import_spec"):
             path_node = spec.child_by_field_name("path")
             if path_node is None or source[path_node.start_byte:path_node.end_byte] != wanted:
                 continue
@@ -149,7 +150,7 @@ def _imported_as(root: Node, source: bytes, import_path: str, package_name: str)
 def _calls_of(root: Node, source: bytes, function: str, qualifier: str | None) -> list[Node]:
     """The calls `function(...)` (`qualifier.function(...)` from another package)."""
     calls = []
-    for call in _descendants(root, "call_expression"):
+    for call in calls_in(root, source):
         callee = call.child_by_field_name("function")
         if callee is None:
             continue
@@ -181,7 +182,9 @@ def _unconditional_caller(call: Node) -> Node | None:
 
 def _registers(body: Node, source: bytes) -> bool:
     """The body registers a route (outside function literals): `x.Method("/pattern", h...)`."""
-    for call in _descendants(body, "call_expression", skip={"func_literal"}):
+    for call in calls_in(body, source):
+        if _in_literal(call, body):
+            continue
         callee = call.child_by_field_name("function")
         arguments = call.child_by_field_name("arguments")
         if callee is None or arguments is None or callee.type != "selector_expression":
@@ -197,15 +200,11 @@ def _registers(body: Node, source: bytes) -> bool:
     return False
 
 
-def _descendants(node: Node, kind: str, skip: frozenset[str] | set[str] = frozenset()
-                 ) -> list[Node]:
-    found = []
-    stack = list(reversed(node.named_children))
-    while stack:
-        current = stack.pop()
-        if current.type in skip:
-            continue
-        if current.type == kind:
-            found.append(current)
-        stack.extend(reversed(current.named_children))
-    return found
+def _in_literal(node: Node, within: Node) -> bool:
+    """Whether a function literal inside `within` holds `node`."""
+    current = node.parent
+    while current is not None and current != within:
+        if current.type == "func_literal":
+            return True
+        current = current.parent
+    return False
