@@ -14,7 +14,8 @@ A function registers routes when its body (outside function literals) calls a ro
 as the first of at least two arguments (`mux.HandleFunc("/", h)`, `r.GET("/x", h)`; not
 `client.Get(url)`). The getter counts as called there when the call sits in that body, or in the
 body of a function that body calls, outside function literals and outside any `if`, loop,
-`switch`, `select`, `go` or `defer` (code that always runs when the function runs). Callers are
+`switch`, `select`, `go` or `defer` (code that always runs when the function runs), and after no
+`go` statement of that body (what it starts could call the getter first). Callers are
 found by name in the module's files outside tests: the getter's own package calls it by its
 name, another package through the name it imports the package as.
 """
@@ -168,13 +169,19 @@ def _calls_of(root: Node, source: bytes, function: str, qualifier: str | None) -
 
 
 def _unconditional_caller(call: Node) -> Node | None:
-    """The function declaration whose every run makes `call`, or None (the call is under a
-    condition, a loop, a `go`, a `defer` or in a function literal)."""
+    """The function declaration whose every run makes `call` before it starts any goroutine,
+    or None (the call is under a condition, a loop, a `go`, a `defer` or in a function literal,
+    or a `go` statement comes first: what it starts may call the getter too)."""
     node = call.parent
     while node is not None:
         if node.type in _CONDITIONAL:
             return None
         if node.type in _FUNCTIONS:
+            body = node.child_by_field_name("body")
+            if body is None or any(
+                    statement.type == "go_statement" and statement.start_byte < call.start_byte
+                    for statement in walk(body)):
+                return None
             return node
         node = node.parent
     return None

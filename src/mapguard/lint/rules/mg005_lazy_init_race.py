@@ -109,7 +109,8 @@ program. So is one set lazily at the top of a getter (a function, not a method) 
 setup always calls: a function that registers HTTP routes (`mux.HandleFunc("/login", ...)`,
 `r.GET("/x", ...)`: a router method with a route pattern) calls it, or calls a constructor that
 does (`a := NewAuth()`, where `NewAuth` builds `&Auth{sessions: session.Get()}`), outside any
-condition, loop, `go`, `defer` or function literal, in any package of the module, and every
+condition, loop, `go`, `defer` or function literal and before any goroutine it starts, in any
+package of the module, and every
 assignment to it sets a value that cannot be nil, as above: routes are registered before they are
 served, so the handlers that call the getter find it set (review round 27, fluxsce/gateway's
 `GetGlobalSessionManager`). Not recognised: other start-up code that calls the getter before
