@@ -106,4 +106,6 @@ def test_leaving_early_stops_the_workers() -> None:
         answers = pool.imap_unordered(_square, range(10))
         assert next(answers) in {n * n for n in range(10)}
         assert len(_children() - before) == 3
+        with pytest.raises(RuntimeError, match="unfinished"):
+            next(pool.imap_unordered(_square, [1]))
     assert _children() == before

@@ -49,6 +49,9 @@ class ForkPool:
 
     def __init__(self, processes: int) -> None:
         self._workers: list[_Worker] = []
+        # An iteration left before its end leaves answers in the pipes that the next one
+        # would take for its own: the pool then only stops.
+        self._unfinished = False
         try:
             for _ in range(processes):
                 self._workers.append(_Worker.fork(self._workers))
@@ -65,6 +68,9 @@ class ForkPool:
     def imap_unordered(self, function: Callable[[Task], Result], tasks: Iterable[Task],
                        chunksize: int = 1) -> Iterator[Result]:
         del chunksize  # one task per message, always
+        if self._unfinished:
+            raise RuntimeError("the workers still hold an unfinished iteration's tasks")
+        self._unfinished = True
         pending = iter(tasks)
         with selectors.DefaultSelector() as selector:
             for worker in self._workers:
@@ -77,6 +83,7 @@ class ForkPool:
                     yield worker.answer()
                     if not worker.give(function, pending):
                         selector.unregister(worker.results)
+        self._unfinished = False
 
     def _stop(self, *, kill: bool) -> None:
         for worker in self._workers:
