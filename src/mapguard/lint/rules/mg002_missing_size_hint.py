@@ -42,9 +42,14 @@ for _, u := range users {
 ## When it is a false alarm
 When many elements share a key, the hint over-allocates: a map sized for `len(users)` when only a
 handful of distinct keys exist. The rule only reports loops that insert on every pass, not
-`m[k]++` counters, grouping (`m[k] = append(m[k], v)`) or conditional inserts, and never a set
-of some property of the elements (`set[r.Status] = struct{}{}`, or every insert storing one
-value: `true`, `nil`, a package's placeholder), which is built to collapse. A loop that only
+`m[k]++` counters (also kept through a local: `y := m[k] + 1; m[k] = y`), grouping
+(`m[k] = append(m[k], v)`) or conditional inserts, never a set of some property of the elements
+(`set[r.Status] = struct{}{}`, or every insert storing one value: `true`, `nil`, a package's
+placeholder), and never keys made by division, a remainder, a right shift or rounding
+(`m[int(math.Round(e.Y/tol))]`, `m[id%shards]`): all are built to collapse. Nor does it size a
+map by a length that may change between the `make` and the loop: a statement in between that
+names the variable holding it, other than in `len(...)` (`w.objects` reset, then filled by
+`w.addPages()`, then ranged over; review round 28). A loop that only
 seeds a map that a later loop or closure keeps filling is left alone (its length is not the
 map's size); the few keys that later statements may add, in a branch or not, are counted in
 the hint (`len(src)+2`).
@@ -95,7 +100,7 @@ from mapguard.lint.syntax import (
 )
 from mapguard.source.calls import call_sites, run_by_once
 from mapguard.source.mapwrites import write_statement
-from mapguard.source.package import GoFile, VarDecl, receiver_type_name
+from mapguard.source.package import FuncDecl, GoFile, VarDecl, receiver_type_name
 from mapguard.source.typeinfo import (
     STRING,
     LocalDecl,
@@ -184,6 +189,8 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
         filling = replace(filling, hint=hint)
     if filling.keys is Keys.DERIVED and _is_set(info, go_file, map_type.value, filling.insert):
         return  # a set of some property of the elements: they may share it, and often do
+    if _quantised_key(go_file, filling.insert):
+        return  # keys made by division or rounding group the elements: built to collapse
     if _small_literal(pass_, go_file, filling.length_of) or _runs_once(pass_, go_file, create):
         return  # nothing to gain: a few entries, or code that runs once per configuration
     name = normalized(go_file, target)
@@ -389,14 +396,80 @@ def _filling_loop(info: TypeInfo, go_file: GoFile, statement: Node, target: Node
     name = normalized(go_file, target)
     following = [s for s in block.named_children
                  if s.start_byte > statement.start_byte and s.type != "comment"]
-    for later in following:
+    for position, later in enumerate(following):
         if later.type == "for_statement":
             filling = _loop_fills(info, go_file, later, name)
             if filling is not None:
+                if any(_may_change(info, go_file, between, filling.length_of)
+                       for between in following[:position]):
+                    return None  # its length at the make is not its length at the loop
                 return filling
         if next(occurrences(later, go_file, name), None) is not None:
             return None  # used (filled, passed, replaced) before the loop: the hint would lie
     return None
+
+
+def _may_change(info: TypeInfo, go_file: GoFile, statement: Node, length_of: Node) -> bool:
+    """Whether `statement` may change what the loop's length is taken from (`w.objects`: the
+    variable `w` that holds it): it assigns the variable or the expression, takes an address in
+    it, calls a method through it that has a pointer receiver (or through a pointer, or a
+    method it cannot resolve), or passes a pointer to a call. Reading it, passing a copy of a
+    value and `len(...)` change nothing. Round 28, coregx/gxpdf: `w.objects` reset just before
+    the `make`, then filled by `w.createPages(...)`, then ranged over."""
+    root = length_of
+    while root.type in {"selector_expression", "index_expression", "parenthesized_expression"}:
+        inner = root.child_by_field_name("operand") or (
+            root.named_children[0] if root.named_children else None)
+        if inner is None:
+            return True
+        root = inner
+    if root.type != "identifier":
+        return length_of.type != "composite_literal"
+    held = info.type_of(root, go_file)
+    through_pointer = held is None or isinstance(held, PointerTo | Unknown)
+    for use in occurrences(statement, go_file, go_file.text(root)):
+        outer = use
+        while outer.parent is not None and outer.parent.type in {
+                "selector_expression", "index_expression", "parenthesized_expression"}:
+            outer = outer.parent
+        holder = outer.parent
+        if holder is None:
+            continue
+        if holder.type == "argument_list":
+            call = holder.parent
+            if call is not None and builtin_call_name(call, go_file, info) in {"len", "cap"}:
+                continue
+            if through_pointer:
+                return True  # the callee gets what the length hangs from
+            continue  # a copy of a value
+        if holder.type == "unary_expression" and go_file.text(holder).startswith("&"):
+            return True
+        if holder.type == "call_expression" and holder.child_by_field_name("function") == outer:
+            method = info.called_function(outer, go_file)
+            if method is None or through_pointer or _pointer_receiver(method):
+                return True
+            continue
+        if _assigned(outer):
+            return True
+    return False
+
+
+def _pointer_receiver(declaration: FuncDecl) -> bool:
+    receiver = declaration.node.child_by_field_name("receiver")
+    return receiver is None or "*" in declaration.file.text(receiver)
+
+
+def _assigned(expr: Node) -> bool:
+    """`expr` is (in) the left side of an assignment, or incremented."""
+    node: Node | None = expr
+    while node is not None and node.type not in {"assignment_statement", "short_var_declaration",
+                                                 "inc_statement", "dec_statement",
+                                                 "statement_list", "block"}:
+        child, node = node, node.parent
+        if node is not None and node.type in {"assignment_statement", "short_var_declaration"}:
+            left = node.child_by_field_name("left")
+            return left is not None and left.start_byte <= child.start_byte < left.end_byte
+    return node is not None and node.type in {"inc_statement", "dec_statement"}
 
 
 def _keys_added_after(info: TypeInfo, go_file: GoFile, statement: Node, loop: Node,
@@ -490,6 +563,45 @@ def _key_kind(info: TypeInfo, go_file: GoFile, loop: Node, insert: Node) -> Keys
     return Keys.DERIVED
 
 
+# Arithmetic that maps many values to one: a key computed with it groups the elements.
+_QUANTISING_OPERATORS = frozenset({"/", "%", ">>"})
+_ROUNDING = re.compile(r"^math\.(?:Round|Floor|Ceil|Trunc|RoundToEven)$")
+
+
+def _quantised_key(go_file: GoFile, insert: Node) -> bool:
+    """The inserted key is computed by division, a remainder, a right shift or rounding
+    (`m[int(math.Round(e.Y / tol))]`, `m[id % shards]`): elements that fall in one bucket share
+    it, and the map is built to hold one entry per bucket (round 28: coregx/gxpdf's rows of
+    text elements keyed by their quantised Y)."""
+    target, _value = next(iter(assignment_pairs(insert)))
+    key = target.child_by_field_name("index") if target.type == "index_expression" else None
+    if key is None:
+        return False
+    key = unparen(key)
+    if key.type == "identifier":
+        # A key computed just before, in the loop's body: `k := int(math.Round(...)); m[k] = v`.
+        computed = [value for earlier in (insert.parent.named_children if insert.parent else [])
+                    if earlier.end_byte <= insert.start_byte
+                    and earlier.type in {"short_var_declaration", "assignment_statement"}
+                    for left, value in assignment_pairs(earlier)
+                    if value is not None and go_file.text(left) == go_file.text(key)]
+        return any(_quantising(go_file, value) for value in computed)
+    return _quantising(go_file, key)
+
+
+def _quantising(go_file: GoFile, key: Node) -> bool:
+    for node in walk(key):
+        if node.type == "binary_expression" and any(
+                not child.is_named and go_file.text(child) in _QUANTISING_OPERATORS
+                for child in node.children):
+            return True
+        if node.type == "call_expression":
+            function = node.child_by_field_name("function")
+            if function is not None and _ROUNDING.match(go_file.text(function)):
+                return True
+    return False
+
+
 def _indexes_with(go_file: GoFile, key: Node, index_name: str | None) -> bool:
     """`x[i]` with i the loop's index."""
     if key.type != "index_expression" or index_name is None:
@@ -520,10 +632,17 @@ def _read_modify_write(body: Node, insert: Node, go_file: GoFile, name: str) -> 
         read_key = index.child_by_field_name("index")
         if read_key is None or normalized(go_file, read_key) != key_text:
             continue
-        holder = index.parent
-        statement = holder.parent if holder is not None else None
+        # The entry read on the right of a statement, whole or in an expression
+        # (`y := m[k] + 1; m[k] = y`: a counter over a local).
+        statement = index.parent
+        while statement is not None and statement.type not in {
+                "short_var_declaration", "assignment_statement", "statement_list", "block"}:
+            statement = statement.parent
         if statement is None or statement.type not in {"short_var_declaration",
                                                        "assignment_statement"}:
+            continue
+        right = statement.child_by_field_name("right")
+        if right is None or not (right.start_byte <= index.start_byte < right.end_byte):
             continue
         left = statement.child_by_field_name("left")
         for variable in (left.named_children if left is not None else []):
