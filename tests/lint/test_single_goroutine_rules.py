@@ -295,6 +295,28 @@ def test_mg002_suggests_maps_clone_only_for_the_same_map_type(write_module: Writ
     assert same.fix is not None and "maps.Clone(in)" in same.fix.description
 
 
+def test_mg002_no_clone_advice_when_keys_are_added_after_the_copy(write_module: WriteModule
+                                                                  ) -> None:
+    """`maps.Clone(nil)` is nil: with inserts after the copy loop the advice is the size."""
+    source = """
+    package p
+
+    func marshal(extra map[string]string, version string) map[string]string {
+    	out := map[string]string{}
+    	for k, v := range extra {
+    		out[k] = v
+    	}
+    	out["version"] = version
+    	return out
+    }
+    """
+    (finding,) = lint_dir(write_module({"p.go": source})).findings
+    assert "maps.Clone" not in finding.message
+    assert "len(extra)+1" in finding.message
+    assert finding.fix is not None
+    assert finding.fix.edits[0].text == "make(map[string]string, len(extra)+1)"
+
+
 def test_one_finding_per_problem(write_module: WriteModule) -> None:
     """MG001 and MG002 on one statement are one finding; a fix on a line another rule reports
     with other advice is withdrawn."""

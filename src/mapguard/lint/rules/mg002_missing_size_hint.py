@@ -196,7 +196,10 @@ def _check(pass_: Pass, go_file: GoFile, create: Node) -> None:
         return  # nothing to gain: a few entries, or code that runs once per configuration
     name = normalized(go_file, target)
     type_text = go_file.text(map_type_node)
-    clone = _clone_source(info, go_file, create, filling) if pass_.allows(GO_1_21) else None
+    # Keys added after the loop rule Clone out of the advice: a clone of a nil source is nil,
+    # and the next insert would panic (round 28, openlit's `MarshalJSON`).
+    clone = (_clone_source(info, go_file, create, filling)
+             if pass_.allows(GO_1_21) and not extra else None)
     if clone is not None:
         source = go_file.text(clone)
         assign = {"short_var_declaration": ":=", "var_declaration": "="}.get(
