@@ -29,7 +29,7 @@ from tree_sitter import Node
 from mapguard.source.gomod import GoModule
 from mapguard.source.handler_uses import module_files
 from mapguard.source.parser import parse_go
-from mapguard.source.typeinfo import calls_in, walk
+from mapguard.source.typeinfo import calls_in, under, walk
 
 # A router's methods that take a route pattern and a handler (net/http, gorilla/mux, chi, gin,
 # echo, fiber, httprouter); the pattern argument tells them from a client's `Get(url)`.
@@ -190,7 +190,7 @@ def _unconditional_caller(call: Node) -> Node | None:
 def _registers(body: Node, source: bytes) -> bool:
     """The body registers a route (outside function literals): `x.Method("/pattern", h...)`."""
     for call in calls_in(body, source):
-        if _in_literal(call, body):
+        if under(call, "func_literal", body):
             continue
         callee = call.child_by_field_name("function")
         arguments = call.child_by_field_name("arguments")
@@ -206,12 +206,3 @@ def _registers(body: Node, source: bytes) -> bool:
             return True
     return False
 
-
-def _in_literal(node: Node, within: Node) -> bool:
-    """Whether a function literal inside `within` holds `node`."""
-    current = node.parent
-    while current is not None and current != within:
-        if current.type == "func_literal":
-            return True
-        current = current.parent
-    return False

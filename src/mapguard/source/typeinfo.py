@@ -195,6 +195,18 @@ def enclosing_function(node: Node) -> Node | None:
     return current
 
 
+def under(node: Node, kinds: str | frozenset[str], within: Node) -> bool:
+    """Whether an ancestor of `node` strictly inside `within` is of `kinds` (a `defer`, an `if`,
+    a function literal...)."""
+    wanted = frozenset({kinds}) if isinstance(kinds, str) else kinds
+    current = node.parent
+    while current is not None and current != within:
+        if current.type in wanted:
+            return True
+        current = current.parent
+    return False
+
+
 def enclosing_declaration(node: Node) -> Node | None:
     """The function or method declaration around `node`, through any func literals; None at
     package level."""

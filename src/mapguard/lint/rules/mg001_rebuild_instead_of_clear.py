@@ -109,7 +109,14 @@ from mapguard.lint.syntax import (
 from mapguard.source.calls import call_sites, runs_under_once
 from mapguard.source.mapwrites import write_statement
 from mapguard.source.package import FuncDecl, GoFile, VarDecl, receiver_type_name
-from mapguard.source.typeinfo import LocalDecl, TypeInfo, enclosing_function, field_hits, walk
+from mapguard.source.typeinfo import (
+    LocalDecl,
+    TypeInfo,
+    enclosing_function,
+    field_hits,
+    under,
+    walk,
+)
 from mapguard.source.types import UNKNOWN, GoType, Named, StructOf, Unknown, deref
 
 # Methods that set a value up or tear it down run once per value: re-creating a map there is
@@ -316,7 +323,8 @@ def _reset_form(
     how = f"Use clear({name})" if facts.initialised_elsewhere else (
         f"Give `{field}` its map once (in the constructor, or under an `if {name} == nil` "
         f"check) and clear({name}) here")
-    when = "each time its condition holds" if _under_if(assign, function) else "on every call"
+    when = "each time its condition holds" if under(assign, "if_statement", function) else (
+        "on every call")
     message = (
         f"{method_name} re-creates `{name}` {when}: each re-creation {cost} while the old "
         f"one becomes garbage. {how}: clear empties the map in "
@@ -328,15 +336,6 @@ def _reset_form(
             f"map, re-creating it is right"
         )
     return message
-
-
-def _under_if(assign: Node, function: Node) -> bool:
-    current = assign.parent
-    while current is not None and current != function:
-        if current.type == "if_statement":
-            return True
-        current = current.parent
-    return False
 
 
 def _first_word(name: str) -> str:

@@ -108,6 +108,7 @@ from mapguard.source.typeinfo import (
     TypeInfo,
     enclosing_declaration,
     enclosing_function,
+    under,
     unparen,
     walk,
 )
@@ -821,7 +822,7 @@ def _branches_before(body: Node, insert: Node, loop: Node) -> bool:
 def _leaves_iteration(branch: Node, loop: Node) -> bool:
     """Whether a branch statement can skip the rest of `loop`'s current pass."""
     if branch.type == "goto_statement":
-        return not _inside_func_literal(branch, loop)
+        return not under(branch, "func_literal", loop)
     labelled = branch.named_child_count > 0
     current = branch.parent
     while current is not None and current != loop:
@@ -835,15 +836,6 @@ def _leaves_iteration(branch: Node, loop: Node) -> bool:
             return False
         current = current.parent
     return True
-
-
-def _inside_func_literal(node: Node, loop: Node) -> bool:
-    current = node.parent
-    while current is not None and current != loop:
-        if current.type == "func_literal":
-            return True
-        current = current.parent
-    return False
 
 
 def _pure_copy_source(go_file: GoFile, loop: Node, direct: list[Node], insert: Node

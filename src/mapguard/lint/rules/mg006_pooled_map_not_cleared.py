@@ -63,7 +63,14 @@ from mapguard.lint.gofacts import API_SINCE
 from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.syntax import builtin_call_name, call_arguments, delete_all_loop, normalized
 from mapguard.source.package import GoFile, VarDecl
-from mapguard.source.typeinfo import FUNCTION_NODES, LocalDecl, TypeInfo, unparen, walk
+from mapguard.source.typeinfo import (
+    FUNCTION_NODES,
+    LocalDecl,
+    TypeInfo,
+    under,
+    unparen,
+    walk,
+)
 from mapguard.source.types import (
     SYNC_POOL,
     ArrayOf,
@@ -220,7 +227,7 @@ def _cleared(function: Node, put: Node, pooled: LocalDecl, go_file: GoFile,
     """A clear (or the exact delete-all loop) of the pooled map that runs before the Put."""
     name = go_file.text(pooled.ident)
     targets = {name, f"*{name}", f"(*{name})"}
-    deferred = _is_deferred(put, function)
+    deferred = under(put, "defer_statement", function)
     for node in walk(function):
         if node.type != "call_expression":
             continue
@@ -420,15 +427,6 @@ def _serves_hits(function: Node, pooled: LocalDecl, go_file: GoFile) -> bool:
             go_file.text(targets[0]) in returned
         ):
             return True
-    return False
-
-
-def _is_deferred(put: Node, function: Node) -> bool:
-    current = put.parent
-    while current is not None and current != function:
-        if current.type == "defer_statement":
-            return True
-        current = current.parent
     return False
 
 
