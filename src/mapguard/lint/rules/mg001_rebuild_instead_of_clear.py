@@ -66,8 +66,9 @@ refills the map (an hourly cleanup re-creates it to let the memory go); a method
 or tears down (`Init`, `New`, `Setup`, `Stop`, `Close`, `Shutdown`, `Recover`, `Restore`,
 `Discard`, `Release`, `Disable`...), or that nothing shows running twice on one value (its
 callers are in other packages, or only tests call it in a loop); a re-creation sized for new
-content (`make(map[K]V, len(items))`) outside a loop; one case of a `switch` (a configuration
-key that comes once); and test and tool code unless asked (`--advice-everywhere`). Needs Go
+content (`make(map[K]V, len(items))`) outside a loop; a method's re-creation in one case of a
+`switch` (a configuration key that comes once; in a loop's body a `switch` case still counts as
+repeated); and test and tool code unless asked (`--advice-everywhere`). Needs Go
 1.21 (`clear`); the rule is silent for modules whose `go` directive is older.
 
 ## Off by default
