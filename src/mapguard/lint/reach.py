@@ -50,6 +50,7 @@ from mapguard.source.typeinfo import (
     TypeInfo,
     calls_in,
     same_node,
+    under,
     unparen,
     walk,
 )
@@ -656,12 +657,7 @@ _APART = frozenset({"go_statement", "func_literal"})
 def _runs_apart(node: Node, function: Node) -> bool:
     """Whether `node` is inside a goroutine `function` starts or a func value it makes: code
     whose when and how often the call chain does not show (`go f()`, `once.Do(func() {...})`)."""
-    current = node.parent
-    while current is not None and current != function:
-        if current.type in _APART:
-            return True
-        current = current.parent
-    return False
+    return under(node, _APART, function)
 
 
 def _arguments(call: Node) -> list[Node]:

@@ -69,14 +69,14 @@ def _called_while_registering(module: GoModule, directory: Path, package_name: s
     for _body, _source, name, path in callers:
         if name is None:
             continue
-        for body, source, _n, _p in _callers(module, path.parent, package_name_of(parsed, path),
+        for body, source, _n, _p in _callers(module, path.parent, _package_name_of(parsed, path),
                                              name, parsed):
             if _registers(body, source):
                 return True
     return False
 
 
-def package_name_of(parsed: dict[Path, tuple[bytes, Node]], path: Path) -> str:
+def _package_name_of(parsed: dict[Path, tuple[bytes, Node]], path: Path) -> str:
     """The package clause's name of a file already parsed."""
     source, root = parsed[path]
     for node in root.named_children:
