@@ -122,3 +122,22 @@ def test_the_installed_command_exits_without_teardown_and_loses_no_output(tmp_pa
     handled = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                              timeout=300)
     assert handled.returncode == 1 and marker.read_text() == "yes"
+
+
+def test_the_command_sets_the_collectors_pace_before_importing_its_modules() -> None:
+    # A meta-path finder records the threshold in force when click is first looked up: the
+    # pace must already be the command's, or the passes over the imports' objects come back.
+    probe = (
+        "import gc, sys\n"
+        "seen = []\n"
+        "class Spy:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'click':\n"
+        "            seen.append(gc.get_threshold())\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Spy())\n"
+        "import mapguard.cli\n"
+        "print(seen[0] == mapguard.cli.COLLECTOR_THRESHOLDS, seen[0] != (700, 10, 10))\n")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True, timeout=120).stdout.split()
+    assert shown == ["True", "True"]
