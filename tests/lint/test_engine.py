@@ -174,3 +174,67 @@ def test_mg005_skips_a_package_that_has_no_goroutine_or_handler() -> None:
     assert mg005.applies_to(started)
     handler = lazy + b"\nfunc h(w http.ResponseWriter, r *http.Request) { f() }\n"
     assert mg005.applies_to(handler)
+
+
+# A method with a handler's parameters is one unless the module's code shows otherwise: here
+# `main` forwards a request to it (`st.Count(w, r)`), until another package registers it.
+STORE = """
+package store
+
+import "net/http"
+
+var hits = map[string]int{}
+
+type Store struct{}
+
+func New() *Store { return &Store{} }
+
+func (s *Store) Count(w http.ResponseWriter, r *http.Request) {
+	hits[r.URL.Path]++
+}
+"""
+MAIN = """
+package main
+
+import (
+	"net/http"
+
+	"example.com/mod/store"
+)
+
+var st = store.New()
+
+func run(w http.ResponseWriter, r *http.Request) {
+	st.Count(w, r)
+}
+
+func main() {
+	var w http.ResponseWriter
+	var r *http.Request
+	run(w, r)
+}
+"""
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_cache_sees_a_registration_added_in_another_package(
+    write_module: WriteModule, tmp_path: Path, jobs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mapguard.lint import engine
+
+    monkeypatch.setattr(engine, "PARALLEL_THRESHOLD_BYTES", 0)
+    root = write_module({"store/store.go": STORE, "cmd/main.go": MAIN})
+    options = LintOptions(jobs=jobs, cache_dir=tmp_path / "cache")
+    assert lint([f"{root}/..."], options).findings == ()
+    main = root / "cmd" / "main.go"
+    main.write_text(main.read_text().replace(
+        "\trun(w, r)\n", '\trun(w, r)\n\thttp.HandleFunc("/count", st.Count)\n'))
+    # The store's files did not change, but what its analysis read outside them did.
+    cached = lint([f"{root}/..."], options)
+    fresh = lint([f"{root}/..."], LintOptions(jobs=jobs))
+    assert [(f.rule, f.path.name, f.line) for f in fresh.findings] == [
+        ("MG004", "store.go", 12)]
+    assert cached.findings == fresh.findings
+    # Nothing changed since: both packages come from the cache, with the same findings.
+    again = lint([f"{root}/..."], options)
+    assert again.cached_packages == 2 and again.findings == fresh.findings

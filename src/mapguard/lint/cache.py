@@ -1,9 +1,14 @@
 """Content-hash cache of per-directory lint results, so an unchanged tree re-lints at once.
 
-The key covers everything a result depends on: the file paths and contents of the directory,
-the go.mod that decides the Go version, the selected rules and options, and mapguard's own
-analysis code (a new version, or an edited rule, never sees stale results). Results live in one
-SQLite file; only the parent process writes it.
+The key covers what a result depends on inside the directory: the file paths and contents, the
+go.mod that decides the Go version, the selected rules and options, and mapguard's own analysis
+code (a new version, or an edited rule, never sees stale results). What the analysis read
+outside the directory (other packages' declarations, searches of the whole module:
+`mapguard.source.outside`) is stored with the result, each with a digest, and a result is
+reused only while every one is the same. Keying by the imported packages' declarations up
+front cost each cold run (nothing to reuse) a read of all of them, 40 ms per worker on etcd,
+and still missed the module-wide searches. Results live in one SQLite file; only the parent
+process writes it.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from pathlib import Path
 
 from mapguard import __version__
 from mapguard.lint.reach import CallOut
-from mapguard.lint.results import DirResult, FileNote, VersionNote
+from mapguard.lint.results import DirResult, FileNote, ReadOutside, VersionNote
 from mapguard.lint.rule import Finding
 from mapguard.source.discover import PackageDir
 from mapguard.source.gomod import find_module
+from mapguard.source.handler_uses import module_digest
 from mapguard.source.loader import FileError
+from mapguard.source.outside import OutsideReads
+from mapguard.source.xpkg import declarations_digest
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
@@ -57,14 +65,25 @@ def cache_key(package_dir: PackageDir, options_fingerprint: str) -> str:
 
 
 class LintCache:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, reading_only: bool = False) -> None:
+        """The cache in `directory`, made if missing; `reading_only` (a worker's: only the
+        parent writes): a missing cache has nothing to read, and is left for the parent to
+        make (two workers making it at once waited on each other's lock: 3-10 ms each on a
+        cold run)."""
         self._connection: sqlite3.Connection | None = None
+        path = directory / "lint-v2.sqlite"
+        if reading_only and not path.is_file():
+            return
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            self._connection = sqlite3.connect(directory / "lint-v1.sqlite", timeout=5)
+            self._connection = sqlite3.connect(path, timeout=5)
             self._connection.execute(SCHEMA)
         except (OSError, sqlite3.Error):
             self._connection = None  # an unusable cache only costs speed
+
+    @property
+    def readable(self) -> bool:
+        return self._connection is not None
 
     def get(self, key: str) -> DirResult | None:
         if self._connection is None:
@@ -74,16 +93,21 @@ class LintCache:
                 "SELECT value FROM results WHERE key = ?", (key,)).fetchone()
         except sqlite3.Error:
             return None
-        return _decode(row[0]) if row else None
+        if not row:
+            return None
+        result = _decode(row[0])
+        return result if unchanged(result.outside) else None
 
     def put_many(self, items: Iterable[tuple[str, DirResult]]) -> None:
         if self._connection is None:
             return
+        rows = [(key, _encode(result)) for key, result in items]
+        if not rows:
+            return  # no transaction, no commit to wait for
         try:
             with self._connection:
                 self._connection.executemany(
-                    "INSERT OR REPLACE INTO results (key, value) VALUES (?, ?)",
-                    ((key, _encode(result)) for key, result in items))
+                    "INSERT OR REPLACE INTO results (key, value) VALUES (?, ?)", rows)
         except sqlite3.Error:
             pass  # a cache that cannot be written (locked, full disk) only costs the next run
 
@@ -101,6 +125,8 @@ def _encode(result: DirResult) -> str:
         "notes": [[str(n.path), n.message, n.line] for n in result.notes],
         "digests": [[str(path), digest] for path, digest in result.digests],
         "calls": [call.to_json() for call in result.calls],
+        "outside": {"declarations": [[str(p), d] for p, d in result.outside.declarations],
+                    "modules": [[str(p), d] for p, d in result.outside.modules]},
     })
 
 
@@ -115,4 +141,18 @@ def _decode(text: str) -> DirResult:
         tuple(FileNote(Path(p), m, line) for p, m, line in data["notes"]),
         tuple((Path(p), digest) for p, digest in data["digests"]),
         tuple(CallOut.from_json(call) for call in data.get("calls", ())),
+        ReadOutside(tuple((Path(p), d) for p, d in data["outside"]["declarations"]),
+                    tuple((Path(p), d) for p, d in data["outside"]["modules"])),
     )
+
+
+def digested(reads: OutsideReads) -> ReadOutside:
+    """What an analysis read outside its package, each with a digest of what it is now."""
+    return ReadOutside(tuple((d, declarations_digest(d)) for d in sorted(reads.declarations)),
+                       tuple((r, module_digest(r)) for r in sorted(reads.modules)))
+
+
+def unchanged(read: ReadOutside) -> bool:
+    """Whether everything a cached result read outside its package is as it was."""
+    return all(declarations_digest(d) == digest for d, digest in read.declarations) and all(
+        module_digest(r) == digest for r, digest in read.modules)

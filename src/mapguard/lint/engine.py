@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mapguard.errors import ToolError
 from mapguard.goversion import NEWEST_KNOWN, GoVersion
-from mapguard.lint.cache import LintCache, cache_key
+from mapguard.lint.cache import LintCache, cache_key, digested
 from mapguard.lint.modulewide import (
     FOLLOWING_RULES,
     Unit,
@@ -35,7 +35,7 @@ from mapguard.lint.modulewide import (
 from mapguard.lint.overlaps import one_finding_per_problem
 from mapguard.lint.reach import PUBLISHING, CallOut
 from mapguard.lint.registry import ALL_RULES
-from mapguard.lint.results import DirResult, FileNote, LintResult, VersionNote
+from mapguard.lint.results import DirResult, FileNote, LintResult, ReadOutside, VersionNote
 from mapguard.lint.rule import (
     Finding,
     Pass,
@@ -46,6 +46,7 @@ from mapguard.lint.rule import (
     looks_like_support_file,
 )
 from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
+from mapguard.source import outside as read_outside
 from mapguard.source.buildtags import left_out_everywhere
 from mapguard.source.concurrency import Concurrency
 from mapguard.source.discover import (
@@ -69,7 +70,6 @@ from mapguard.source.loader import (
 )
 from mapguard.source.package import GoFile, Package
 from mapguard.source.typeinfo import TypeInfo
-from mapguard.source.xpkg import signatures_digest
 
 if TYPE_CHECKING:
     from mapguard.lint.measured import ProfileEvidence
@@ -181,6 +181,7 @@ def lint_expansion(
     (its module's configuration), else `options` apply everywhere. `options.jobs` and
     `options.cache_dir` are the run's."""
     targets = list(expansion.targets)
+    read_outside.start_run()
     per_dir = [options_for(t) if options_for is not None else options for t in targets]
     work = split_work(targets, per_dir, options.jobs or os.cpu_count() or 1,
                       options.shard_bytes)
@@ -247,9 +248,11 @@ def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOption
             for index in missing]
         for index, result in pool.imap_unordered(_visit_job, tasks, chunksize=1):
             found[index] = result
-            key = keys[index]
-            if cache is not None and key is not None:
-                cache.put_many([(key, result)])
+        if cache is not None:
+            # One write per round: each is a transaction, and a commit waits for the disk.
+            cache.put_many((key, result) for key, result in (
+                (keys[index], found[index]) for index in missing)
+                if key is not None and result is not None)
         return [result if result is not None else DirResult((), (), 0, ()) for result in found]
 
     found = follow_module(by_dir, targets, visit)
@@ -274,7 +277,8 @@ def _visit(unit: Unit, options: LintOptions, cache: LintCache | None) -> DirResu
     return visit_unit(
         unit, codes, options.selection,
         lambda directory: choose_version(find_module(directory), options),
-        _options_fingerprint(options, unit.target.directory), cache, _suppressed_in)
+        _options_fingerprint(options, unit.target.directory), cache, _suppressed_in,
+        keep_reads=options.cache_dir is not None)
 
 
 def _visit_options(options: LintOptions, shared: dict[Path, int] | None, directory: Path
@@ -410,6 +414,7 @@ def _merge_shards(work: list[Work], outcomes: list[_Outcome]
             tuple(dict.fromkeys(n for r in results for n in r.notes)),
             tuple(dict.fromkeys(d for r in results for d in r.digests if d[0] in fixable)),
             tuple(dict.fromkeys(c for r in results for c in r.calls)),
+            functools.reduce(ReadOutside.joined, (r.outside for r in results), ReadOutside()),
         ), False))
     return merged
 
@@ -566,6 +571,7 @@ def _job_read(unit: Work, package_dir: PackageDir | None, unreadable: Sequence[t
     key, hit = _cached(unit.options, package_dir)
     if hit is not None:
         return _Outcome(_with_errors(hit, errors), key, cached=True)
+    read_outside.begin()
     return _analysed(unit, package_dir, errors, key)
 
 
@@ -579,29 +585,34 @@ def _cached(options: LintOptions, package_dir: PackageDir) -> tuple[str | None, 
         return None, None
     cache = _WORKER_CACHES.get(options.cache_dir)
     if cache is None:
-        cache = _WORKER_CACHES[options.cache_dir] = LintCache(options.cache_dir)
+        cache = LintCache(options.cache_dir, reading_only=True)
+        if cache.readable:  # else looked for again: the parent makes it at the end of a run
+            _WORKER_CACHES[options.cache_dir] = cache
     # The installed Go decides for code without a go directive: part of the key there.
+    # What the analysis reads outside the directory is checked by `cache.get` (`unchanged`).
     module = find_module(package_dir.directory)
     version = choose_version(module, options)
     fingerprint = _options_fingerprint(options, package_dir.directory)
-    # What calls into other packages of the module return is read from their
-    # declarations: those of the packages imported here are part of the key.
-    imported = (signatures_digest(module, (f.content for f in package_dir.files))
-                if module is not None else "")
-    key = cache_key(package_dir, f"{fingerprint}|{version.version}|{imported}")
+    key = cache_key(package_dir, f"{fingerprint}|{version.version}")
     return key, cache.get(key)
 
 
 def _analysed(unit: Work, package_dir: PackageDir, errors: tuple[FileError, ...],
               key: str | None, loaded: _Loaded | None = None) -> _Outcome:
-    """A unit's outcome, not in the cache: `loaded` as for `_analyse`."""
+    """A unit's outcome, not in the cache: `loaded` as for `_analyse`. With a cache (`key`),
+    the result keeps what the analysis read outside the directory since `read_outside.begin()`."""
     options = unit.options
     if unit.shard is None:
         result = analyse_dir(package_dir, options)
-        return _Outcome(_with_errors(result, errors), key, cached=False)
+        return _Outcome(_with_errors(_with_reads(result, key), errors), key, cached=False)
     result, raw, reached = analyse_shard(package_dir, options, unit.shard, lead=unit.lead,
                                          whole=unit.whole_codes(), loaded=loaded)
-    return _Outcome(_with_errors(result, errors), key, cached=False, raw=raw, reached=reached)
+    return _Outcome(_with_errors(_with_reads(result, key), errors), key, cached=False, raw=raw,
+                    reached=reached)
+
+
+def _with_reads(result: DirResult, key: str | None) -> DirResult:
+    return replace(result, outside=digested(read_outside.taken())) if key is not None else result
 
 
 def _forked_shards(indexes: Sequence[int]) -> list[tuple[int, _Outcome]]:
@@ -625,6 +636,8 @@ def _forked_shards(indexes: Sequence[int]) -> list[tuple[int, _Outcome]]:
     if hit is not None:
         return [(index, _Outcome(_with_errors(hit, errors), key, cached=True))
                 for index, _unit in units]
+    # What loading reads outside the directory counts for every shard, forked after it.
+    read_outside.begin()
     # Parsed here, before the fork: the declarations, and the bodies every shard's model of
     # the package's goroutines needs (those starting goroutines or handling requests). A
     # body only one shard's rules look into is parsed there, when asked about.

@@ -22,19 +22,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mapguard.lint.cache import LintCache, cache_key
+from mapguard.lint.cache import LintCache, cache_key, digested
 from mapguard.lint.reach import PUBLISHING, CallOut, Effect, Follower
 from mapguard.lint.registry import rule_for
-from mapguard.lint.results import DirResult
+from mapguard.lint.results import DirResult, ReadOutside
 from mapguard.lint.rule import Finding
 from mapguard.lint.rules.mg004_unsynchronized_map_write import CONTEXT_BODIES
+from mapguard.source import outside as read_outside
 from mapguard.source.concurrency import CONTEXT_MARKERS, Concurrency
 from mapguard.source.discover import DirTarget, PackageDir, Selection, read_target
 from mapguard.source.gomod import find_module
 from mapguard.source.loader import VersionChoice, load_compiled_packages
 from mapguard.source.package import Package
 from mapguard.source.typeinfo import TypeInfo
-from mapguard.source.xpkg import signatures_digest
 
 FOLLOWING_RULES = frozenset({"MG004", "MG005", "MG008", "MG014"})
 MAX_ROUNDS = 8
@@ -149,14 +149,18 @@ def _import_paths(targets: Sequence[DirTarget]) -> dict[str, DirTarget]:
 def visit_unit(unit: Unit, codes: frozenset[str], selection: Selection,
                choose: Callable[[Path], VersionChoice], fingerprint: str,
                cache: LintCache | None,
-               suppress: Callable[[Package, list[Finding]], list[Finding]]) -> DirResult:
-    """Visit one package with the calls into it; cached under its files and the calls."""
+               suppress: Callable[[Package, list[Finding]], list[Finding]], *,
+               keep_reads: bool = False) -> DirResult:
+    """Visit one package with the calls into it; cached under its files and the calls, with
+    what it read outside them (kept in the result also with `keep_reads`: a worker's visit,
+    which the parent stores)."""
     package_dir = _visited_files(unit, selection)
     if package_dir is None:
         return DirResult((), (), 0, ())
     key = _visit_key(unit, package_dir, fingerprint) if cache is not None else ""
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit
+    read_outside.begin()
     choice = choose(package_dir.directory)
     # As in the package's own analysis: files only too-old toolchains read are not compiled.
     # A visit asks about a few names: a file is parsed when one of them is in its text
@@ -175,7 +179,9 @@ def visit_unit(unit: Unit, codes: frozenset[str], selection: Selection,
                                            if e.rule in kept]))
         calls.extend(follower.reach.calls)
     result = DirResult(tuple(dict.fromkeys(findings)), (), 0, (),
-                       calls=tuple(dict.fromkeys(calls)))
+                       calls=tuple(dict.fromkeys(calls)),
+                       outside=digested(read_outside.taken()) if cache is not None or keep_reads
+                       else ReadOutside())
     if cache is not None:
         cache.put_many([(key, result)])
     return result
@@ -205,7 +211,4 @@ def _visited_files(unit: Unit, selection: Selection) -> PackageDir | None:
 def _visit_key(unit: Unit, package_dir: PackageDir, fingerprint: str) -> str:
     request = json.dumps([c.to_json() for c in unit.calls], sort_keys=True)
     digest = hashlib.blake2b(request.encode(), digest_size=16).hexdigest()
-    module = find_module(package_dir.directory)
-    imported = (signatures_digest(module, (f.content for f in package_dir.files))
-                if module is not None else "")
-    return cache_key(package_dir, f"{fingerprint}|reach|{digest}|{imported}")
+    return cache_key(package_dir, f"{fingerprint}|reach|{digest}")

@@ -34,6 +34,19 @@ class FileNote:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadOutside:
+    """What an analysis read outside its package (`mapguard.source.outside`), each with a digest
+    of what it was: the cache reuses the result only while every digest is the same."""
+
+    declarations: tuple[tuple[Path, str], ...] = ()  # package directory, its declarations
+    modules: tuple[tuple[Path, str], ...] = ()  # module root, its non-test files
+
+    def joined(self, other: ReadOutside) -> ReadOutside:
+        return ReadOutside(tuple(dict.fromkeys((*self.declarations, *other.declarations))),
+                           tuple(dict.fromkeys((*self.modules, *other.modules))))
+
+
+@dataclass(frozen=True, slots=True)
 class DirResult:
     findings: tuple[Finding, ...]
     errors: tuple[FileError, ...]
@@ -44,6 +57,8 @@ class DirResult:
     # Calls from this package's concurrent code into other packages of the module, with what
     # they hand over (`mapguard.lint.modulewide` follows them).
     calls: tuple[CallOut, ...] = ()
+    # Kept only when the run has a cache (the result is stored with it).
+    outside: ReadOutside = ReadOutside()
 
 
 @dataclass(frozen=True, slots=True)

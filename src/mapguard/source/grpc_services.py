@@ -36,6 +36,7 @@ from pathlib import Path
 from tree_sitter import Node
 
 from mapguard.source.handler_uses import module_sources
+from mapguard.source.outside import forget_at_run_start, searched_module
 from mapguard.source.package import FuncDecl, Package
 from mapguard.source.types import (
     GoType,
@@ -86,6 +87,8 @@ _INTERCEPTOR_PARAMS = (
 _REGISTERED = re.compile(rb"\b(?:Unary|Stream)ServerInterceptor\(\s*(?:\w+\.)?(\w+)\s*\)")
 # module root -> the names handed to such a registration anywhere in the module.
 _REGISTERED_NAMES: dict[Path, frozenset[str]] = {}
+forget_at_run_start(_DECLARED.clear)
+forget_at_run_start(_REGISTERED_NAMES.clear)
 
 
 def interceptor_shaped(function: Node, imports: dict[str, str]) -> bool:
@@ -120,6 +123,7 @@ def registered_auth_functions(package: Package) -> list[FuncDecl]:
 def _registered_names(package: Package) -> frozenset[str]:
     module = package.module
     root = module.root if module is not None else package.directory
+    searched_module(root)  # also when the memo answers: see mapguard.source.outside
     if root not in _REGISTERED_NAMES:
         _REGISTERED_NAMES[root] = frozenset(
             match.group(1).decode() for source in module_sources(root)
@@ -152,6 +156,7 @@ def _service_types(package: Package) -> dict[str, list[str]]:
 def _declared_rpcs(package: Package, service: str) -> frozenset[str] | None:
     module = package.module
     root = module.root if module is not None else package.directory
+    searched_module(root)  # also when the memo answers: see mapguard.source.outside
     key = (root, service)
     if key not in _DECLARED:
         # `func (UnimplementedFooServer) Bar(` or, from older generators, `func

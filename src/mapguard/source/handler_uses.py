@@ -17,19 +17,21 @@ request on.
 
 The scan is textual (a selector `.Name` followed by a call of two identifiers, or by anything
 but a call; not after `//` on its line) over the module's Go files outside tests, vendor and
-testdata, read once per module in a process and searched once per package for the names of
-its handler-shaped methods. The per-package cache does not see
-the rest of the module: a registration added elsewhere shows after `--no-cache` or a change
-to the method's package.
+testdata, read once per module in a run and searched once per package for the names of
+its handler-shaped methods. A package whose analysis searched the module notes it
+(`mapguard.source.outside`): its cached result is reused only while the module's files are
+the same, so a registration added in another package shows on the next run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from mapguard.source.discover import Selection, go_files_under
+from mapguard.source.outside import forget_at_run_start, searched_module
 
 _ALWAYS_HANDLERS = frozenset({"ServeHTTP"})
 # (module root, method name, parameters forwarded) -> (forwarded a request in a call, taken
@@ -45,6 +47,28 @@ _FILES: dict[Path, tuple[tuple[Path, bytes], ...]] = {}
 
 def module_files(root: Path) -> tuple[tuple[Path, bytes], ...]:
     """The module's Go files outside tests, vendor and testdata, with their text."""
+    searched_module(root)
+    return _module_files(root)
+
+
+def module_digest(root: Path) -> str:
+    """A digest of `module_files(root)`, paths and text: a cached result that searched them is
+    reused while this stays the same."""
+    if root not in _DIGESTS:
+        digest = hashlib.blake2b(digest_size=16)
+        for path, source in _module_files(root):
+            digest.update(str(path).encode() + b"\0")
+            digest.update(hashlib.blake2b(source, digest_size=16).digest())
+        _DIGESTS[root] = digest.hexdigest()
+    return _DIGESTS[root]
+
+
+_DIGESTS: dict[Path, str] = {}
+for _memo in (_USES, _FILES, _DIGESTS):
+    forget_at_run_start(_memo.clear)
+
+
+def _module_files(root: Path) -> tuple[tuple[Path, bytes], ...]:
     if root not in _FILES:
         files = []
         for path in go_files_under(root, Selection(include_tests=False)):
@@ -110,6 +134,7 @@ def _uses_in(sources: Iterable[bytes], pattern: re.Pattern[bytes], names: list[s
 def uses(root: Path, names: Iterable[str], arity: int = 2) -> dict[str, tuple[bool, bool]]:
     """(called with `arity` plain arguments, taken as a value) per method name, in one pass
     over the module's files for the names not yet known."""
+    searched_module(root)  # also when the memo answers: see mapguard.source.outside
     wanted = sorted(set(names))
     missing = [name for name in wanted if (root, name, arity) not in _USES]
     if missing:

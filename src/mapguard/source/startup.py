@@ -28,6 +28,7 @@ from tree_sitter import Node
 
 from mapguard.source.gomod import GoModule
 from mapguard.source.handler_uses import module_files
+from mapguard.source.outside import forget_at_run_start, searched_module
 from mapguard.source.parser import parse_go
 from mapguard.source.typeinfo import calls_in, under, walk
 
@@ -45,14 +46,16 @@ _CONDITIONAL = frozenset({
 })
 _FUNCTIONS = frozenset({"function_declaration", "method_declaration"})
 
-# (module root, package directory, function name) -> the answer, once per process.
+# (module root, package directory, function name) -> the answer, once per run.
 _ANSWERS: dict[tuple[Path, Path, str], bool] = {}
+forget_at_run_start(_ANSWERS.clear)
 
 
 def called_while_registering(module: GoModule, directory: Path, package_name: str,
                              function: str) -> bool:
     """Whether `function` (a function, not a method, of the package `package_name` in
     `directory`) always runs when some function that registers routes runs (see the module)."""
+    searched_module(module.root)  # also when the memo answers: see mapguard.source.outside
     key = (module.root, directory, function)
     if key not in _ANSWERS:
         _ANSWERS[key] = _called_while_registering(module, directory, package_name, function)

@@ -8,8 +8,10 @@ function body cut out before parsing (`declarations_only`), and the declared res
 qualified with that package's import path (`Store` -> `example.com/app/internal/store.Store`).
 
 Read once per directory per process and kept while its files' sizes and modification times
-stay the same. Generic functions are not answered (their results name type parameters whose
-arguments the call site would have to infer).
+stay the same; a run (`outside.start_run`) looks at them once. Generic functions are not answered
+(their results name type parameters whose arguments the call site would have to infer). An
+analysis that asks about a directory notes it (`mapguard.source.outside`): its cached result is
+reused only while that directory's declarations are the same (`declarations_digest`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from mapguard.goversion import NEWEST_KNOWN
 from mapguard.source.gomod import GoModule, find_module
+from mapguard.source.outside import forget_at_run_start, read_declarations
 from mapguard.source.package import (
     FuncDecl,
     GoFile,
@@ -75,20 +78,14 @@ def declared_type(module: GoModule, import_path: str, name: str) -> GoType | Non
             else None)
 
 
-def signatures_digest(module: GoModule, sources: Iterable[bytes]) -> str:
-    """A digest of the declarations of the module's packages that `sources` (one package's
-    files) import: part of that package's cache key, since what its calls return is read
-    there. Function bodies are left out, so editing one invalidates nobody else."""
-    digest = hashlib.blake2b(digest_size=16)
-    quoted = re.compile(rb'"(' + re.escape(module.path.encode()) + rb'(?:/[^"\s]*)?)"')
-    imported = sorted({match.group(1).decode("utf-8", "replace")
-                       for source in sources for match in quoted.finditer(source)})
-    for import_path in imported:
-        directory = module.root / import_path[len(module.path):].lstrip("/")
-        declarations = _declarations(directory, module)
-        if declarations is not None:
-            digest.update(import_path.encode() + b"\0" + declarations.digest())
-    return digest.hexdigest()
+def _next_run() -> None:
+    """A new run begins: each directory's files are looked at again, once, when next asked
+    about (what was read is kept while they are the same)."""
+    global _run
+    _run += 1
+
+
+forget_at_run_start(_next_run)
 
 
 def _exported_from(module: GoModule, import_path: str, name: str) -> _Declarations | None:
@@ -96,7 +93,18 @@ def _exported_from(module: GoModule, import_path: str, name: str) -> _Declaratio
     the package is the module's own; None otherwise."""
     if not name[:1].isupper() or not _inside(module, import_path):
         return None
-    return _declarations(module.root / import_path[len(module.path):].lstrip("/"), module)
+    directory = module.root / import_path[len(module.path):].lstrip("/")
+    read_declarations(directory)
+    return _declarations(directory, module)
+
+
+def declarations_digest(directory: Path) -> str:
+    """A digest of what the declarations of the package in `directory` answer from (see
+    `_Declarations.digest`); "" when there are none (no such directory, no Go files, another
+    module's). A cached result that asked about them is reused while this stays the same."""
+    module = find_module(directory)
+    declarations = _declarations(directory, module) if module is not None else None
+    return declarations.digest().hex() if declarations is not None else ""
 
 
 def _inside(module: GoModule, import_path: str) -> bool:
@@ -236,13 +244,19 @@ def _parse_declarations(path: Path, source: bytes) -> GoFile | None:
     return GoFile(path, content, tree, name, read_imports(tree.root_node, content))
 
 
-# Directory -> (its files' stat signature, what was read from them).
-_READ: dict[Path, tuple[tuple[tuple[str, int, int], ...], _Declarations]] = {}
+# Directory -> (its files' stat signature, what was read from them, the run that last
+# looked at the files). A run looks once: every package importing a directory asks about it
+# (etcd: 392 asks about 107 directories, each a listing and a look-up per file).
+_READ: dict[Path, tuple[tuple[tuple[str, int, int], ...], _Declarations, int]] = {}
+_run = 0
 
 
 def _declarations(directory: Path, module: GoModule) -> _Declarations | None:
     if find_module(directory) != module:
         return None  # a nested module, or no such directory
+    cached = _READ.get(directory)
+    if cached is not None and cached[2] == _run:
+        return cached[1]
     try:
         entries = sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
                          for entry in os.scandir(directory)
@@ -251,8 +265,8 @@ def _declarations(directory: Path, module: GoModule) -> _Declarations | None:
     except OSError:
         return None
     signature = tuple(entries)
-    cached = _READ.get(directory)
     if cached is not None and cached[0] == signature:
+        _READ[directory] = (signature, cached[1], _run)
         return cached[1]
     files: list[tuple[Path, bytes]] = []
     for name, _size, _mtime in entries:
@@ -261,7 +275,7 @@ def _declarations(directory: Path, module: GoModule) -> _Declarations | None:
         except OSError:
             continue
     declarations = _Declarations(directory, files)
-    _READ[directory] = (signature, declarations)
+    _READ[directory] = (signature, declarations, _run)
     return declarations
 
 
