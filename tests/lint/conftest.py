@@ -38,3 +38,12 @@ def lint_dir(root: Path, **options: object) -> LintResult:
 
 def findings_by_rule(result: LintResult, rule: str) -> list[tuple[str, int, int]]:
     return [(f.path.name, f.line, f.column) for f in result.findings if f.rule == rule]
+
+
+def made_cache(directory: Path) -> Path:
+    """`directory` with an empty result cache in it, as an earlier run leaves it: a run that
+    finds no cache only makes one (`mapguard.lint.engine.lint_expansion`)."""
+    from mapguard.lint.cache import LintCache
+
+    LintCache(directory).close()
+    return directory

@@ -10,7 +10,7 @@ from mapguard.errors import UsageError
 from mapguard.lint.engine import LintOptions, lint
 from mapguard.source.discover import Selection
 
-from .conftest import WriteModule, lint_dir
+from .conftest import WriteModule, lint_dir, made_cache
 
 DELETE_LOOP = """
 package p
@@ -101,13 +101,16 @@ def test_cache_reuses_unchanged_packages_and_notices_edits(
 ) -> None:
     root = write_module({"p.go": DELETE_LOOP, "sub/q.go": "package q\n"})
     options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    # The first run finds no cache: it only makes one, empty; the next fills it.
     first = lint([f"{root}/..."], options)
+    assert (tmp_path / "cache" / "lint-v2.sqlite").is_file()
     second = lint([f"{root}/..."], options)
-    assert (first.cached_packages, second.cached_packages) == (0, 2)
-    assert second.findings == first.findings
-    (root / "p.go").write_text(DELETE_LOOP.replace("delete(m, k)", "delete(m, k)\n\t\tprintln(k)"))
     third = lint([f"{root}/..."], options)
-    assert third.cached_packages == 1 and third.findings == ()
+    assert (first.cached_packages, second.cached_packages, third.cached_packages) == (0, 0, 2)
+    assert second.findings == third.findings == first.findings
+    (root / "p.go").write_text(DELETE_LOOP.replace("delete(m, k)", "delete(m, k)\n\t\tprintln(k)"))
+    fourth = lint([f"{root}/..."], options)
+    assert fourth.cached_packages == 1 and fourth.findings == ()
 
 
 def test_parallel_and_serial_runs_agree(write_module: WriteModule) -> None:
@@ -224,7 +227,7 @@ def test_the_cache_sees_a_registration_added_in_another_package(
 
     monkeypatch.setattr(engine, "PARALLEL_THRESHOLD_BYTES", 0)
     root = write_module({"store/store.go": STORE, "cmd/main.go": MAIN})
-    options = LintOptions(jobs=jobs, cache_dir=tmp_path / "cache")
+    options = LintOptions(jobs=jobs, cache_dir=made_cache(tmp_path / "cache"))
     assert lint([f"{root}/..."], options).findings == ()
     main = root / "cmd" / "main.go"
     main.write_text(main.read_text().replace(

@@ -16,10 +16,11 @@ import pytest
 from mapguard.lint import engine, modulewide
 from mapguard.lint.engine import SHARD_MIN_FILES, LintOptions, lint, split_work
 from mapguard.lint.registry import rule_for
-from mapguard.lint.results import DirResult, LintResult
+from mapguard.lint.results import LintResult
 from mapguard.source import loader
 from mapguard.source.discover import Selection, expand
 
+from .conftest import made_cache
 from .corpus import FIXTURES
 
 FIXTURE = FIXTURES / "corpus" / "mg004_module_wide"
@@ -70,7 +71,7 @@ def test_rules_left_out_are_not_followed(shop: Path) -> None:
 def test_a_second_run_takes_the_visits_from_the_cache(
     shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    options = LintOptions(jobs=1, cache_dir=made_cache(tmp_path / "cache"))
     first = lint([f"{shop}/..."], options)
 
     def no_loading(*_args: object, **_kwargs: object) -> object:
@@ -117,7 +118,7 @@ def test_a_visit_reads_the_package_without_its_tests(shop: Path, loaded: list[st
 
 
 def test_the_cache_sees_a_fix_in_the_store(shop: Path, tmp_path: Path) -> None:
-    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    options = LintOptions(jobs=1, cache_dir=made_cache(tmp_path / "cache"))
     assert ("MG014", 17) in _store_findings(lint([f"{shop}/..."], options), shop)
     store = shop / STORE
     fixed = store.read_text().replace(
@@ -135,7 +136,7 @@ def test_a_lock_at_the_call_covers_the_callee(shop: Path, tmp_path: Path) -> Non
         "\ttally.Record(s.hits, r.URL.Path)\n",
         "\ts.mu.Lock()\n\ttally.Record(s.hits, r.URL.Path)\n\ts.mu.Unlock()\n",
     ))
-    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    options = LintOptions(jobs=1, cache_dir=made_cache(tmp_path / "cache"))
     assert ("MG014", 17) not in _store_findings(lint([f"{shop}/..."], options), shop)
 
 
@@ -185,13 +186,13 @@ def test_a_split_package_hands_on_the_calls_of_every_part(shop: Path) -> None:
 VISITS: list[Path] = []
 
 
-def _recording_visit_job(task: tuple[int, modulewide.Unit, LintOptions | int]
-                         ) -> tuple[int, DirResult]:
-    (VISITS[0] / f"{os.getpid()}-{task[1].target.directory.name}").touch()
-    return REAL_VISIT_JOB(task)
+class _RecordingFollower(modulewide.Follower):
+    """Notes each package a visit follows calls into, and in which process: only a visit
+    that the cache did not answer gets this far."""
 
-
-REAL_VISIT_JOB = engine._visit_job
+    def from_requests(self, requests: list[modulewide.CallOut]) -> None:
+        (VISITS[0] / f"{os.getpid()}-{self.package.directory.name}").touch()
+        super().from_requests(requests)
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
@@ -201,16 +202,17 @@ def test_workers_make_the_visits_of_a_round_with_the_same_result(
 ) -> None:
     whole = lint([f"{shop}/..."], LintOptions(jobs=1))
     monkeypatch.setattr(engine, "PARALLEL_THRESHOLD_BYTES", 0)  # workers even for this
-    monkeypatch.setattr(engine, "_visit_job", _recording_visit_job)
+    monkeypatch.setattr(modulewide, "Follower", _RecordingFollower)
     monkeypatch.setattr(sys.modules[__name__], "VISITS", [tmp_path / "visits"])
     (tmp_path / "visits").mkdir()
-    options = LintOptions(jobs=2, cache_dir=tmp_path / "cache")
+    options = LintOptions(jobs=2, cache_dir=made_cache(tmp_path / "cache"))
     assert lint([f"{shop}/..."], replace(options, cache_dir=None)).findings == whole.findings
-    # The first round visits the store and the tally helper, in the workers.
+    # The first round visits the store and the tally helper, in the workers (a round of
+    # one package is visited here).
     visited = [path.name.split("-", 1) for path in (tmp_path / "visits").iterdir()]
-    assert {name for _, name in visited} == {"store", "tally"}
-    assert all(int(pid) != os.getpid() for pid, _ in visited)
-    # With a cache: filled by the parent from the workers' visits, then read back.
+    assert {name for pid, name in visited if int(pid) != os.getpid()} == {"store", "tally"}
+    # With a cache: filled by the parent from the workers' visits, then read back by the
+    # workers, which then visit nothing.
     assert lint([f"{shop}/..."], options).findings == whole.findings
     shutil.rmtree(tmp_path / "visits")
     (tmp_path / "visits").mkdir()
@@ -244,7 +246,7 @@ def test_a_receiver_typed_by_another_packages_result_is_followed(tallies: Path) 
 
 def test_the_cache_sees_a_changed_result_type_in_the_other_package(
         tallies: Path, tmp_path: Path) -> None:
-    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    options = LintOptions(jobs=1, cache_dir=made_cache(tmp_path / "cache"))
     assert ("MG014", 21) in _store_findings(lint([f"{tallies}/..."], options), tallies)
     # The constructor now hands out the locking counters: cmd/server's files are unchanged,
     # but what its calls return is not, so its cached result must not be used.
@@ -317,7 +319,7 @@ def test_a_map_every_goroutine_of_a_loop_captures_is_proven_shared_across_packag
     for name, text in FAN_OUT.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    options = LintOptions(jobs=1, cache_dir=made_cache(tmp_path / "cache"))
     tally = tmp_path / "internal" / "tally" / "tally.go"
     for _run in range(2):
         result = lint([f"{tmp_path}/..."], options)

@@ -17,6 +17,7 @@ from mapguard.lint.registry import ALL_RULES, rule_for
 from mapguard.lint.results import LintResult
 from mapguard.source.discover import Selection, expand
 
+from .conftest import made_cache
 from .corpus import FIXTURES
 
 # Packages of the standard library with findings of several rules, one of them large.
@@ -36,7 +37,7 @@ def test_split_packages_give_the_whole_package_result(go_toolchain: GoToolchain,
     targets = [str(src / package) for package in PACKAGES]
     whole = lint(targets, LintOptions(jobs=1))
     assert len({f.rule for f in whole.findings}) >= 3 and not whole.errors
-    split_options = LintOptions(jobs=2, shard_bytes=1, cache_dir=tmp_path / "cache")
+    split_options = LintOptions(jobs=2, shard_bytes=1, cache_dir=made_cache(tmp_path / "cache"))
     expansion = expand(targets, src, Selection())
     work = split_work(list(expansion.targets), [split_options] * len(expansion.targets), 2, 1)
     # Every package big enough to be split (a few files at least) is split in two.
@@ -250,7 +251,7 @@ def test_split_packages_parsed_once_per_worker_give_the_whole_package_result(
     split_options = LintOptions(jobs=2, shard_bytes=1)
     assert summary(lint(targets, split_options)) == summary(whole)
     assert len(groups) >= 20 and all(len(group) == 2 for group in groups)
-    cached_options = replace(split_options, cache_dir=tmp_path / "cache")
+    cached_options = replace(split_options, cache_dir=made_cache(tmp_path / "cache"))
     assert summary(lint(targets, cached_options)) == summary(whole)
     cached = lint(targets, cached_options)
     assert cached.cached_packages and summary(cached) == summary(whole)

@@ -8,7 +8,7 @@ from mapguard.goversion import GoVersion
 from mapguard.lint.engine import LintOptions, lint
 from mapguard.lint.registry import rule_for, select_rules
 
-from .conftest import WriteModule, findings_by_rule, lint_dir
+from .conftest import WriteModule, findings_by_rule, lint_dir, made_cache
 
 LOOP_RESET = """
 package p
@@ -576,7 +576,7 @@ def test_mg003_cache_sees_a_key_type_changed_in_the_other_package(
     }
     """
     root = write_module({"keys/keys.go": "package keys\n\ntype Name string\n", "p/p.go": source})
-    options = LintOptions(jobs=1, cache_dir=tmp_path / "cache")
+    options = LintOptions(jobs=1, cache_dir=made_cache(tmp_path / "cache"))
     (first,) = lint([f"{root}/..."], options).findings
     assert first.fix is not None
     # p's files are unchanged, but its key type now holds NaN: the cached fix must not stay.

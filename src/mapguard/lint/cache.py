@@ -64,6 +64,14 @@ def cache_key(package_dir: PackageDir, options_fingerprint: str) -> str:
     return digest.hexdigest()
 
 
+CACHE_FILE = "lint-v2.sqlite"
+
+
+def cache_exists(directory: Path) -> bool:
+    """Whether a cache was made in `directory` (by an earlier run)."""
+    return (directory / CACHE_FILE).is_file()
+
+
 class LintCache:
     def __init__(self, directory: Path, *, reading_only: bool = False) -> None:
         """The cache in `directory`, made if missing; `reading_only` (a worker's: only the
@@ -71,8 +79,8 @@ class LintCache:
         make (two workers making it at once waited on each other's lock: 3-10 ms each on a
         cold run)."""
         self._connection: sqlite3.Connection | None = None
-        path = directory / "lint-v2.sqlite"
-        if reading_only and not path.is_file():
+        path = directory / CACHE_FILE
+        if reading_only and not cache_exists(directory):
             return
         try:
             directory.mkdir(parents=True, exist_ok=True)

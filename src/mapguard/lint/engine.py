@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mapguard.errors import ToolError
 from mapguard.goversion import NEWEST_KNOWN, GoVersion
-from mapguard.lint.cache import LintCache, cache_key, digested
+from mapguard.lint.cache import LintCache, cache_exists, cache_key, digested
 from mapguard.lint.modulewide import (
     FOLLOWING_RULES,
     Unit,
@@ -183,6 +183,13 @@ def lint_expansion(
     targets = list(expansion.targets)
     read_outside.start_run()
     per_dir = [options_for(t) if options_for is not None else options for t in targets]
+    # No cache yet (mapguard's first run on this machine or in this container): this run
+    # only makes it, empty, and the next fills it. A CI job in a fresh container throws its
+    # cache away; hashing every file and storing every result cost it 25-30 ms of etcd's 0.4 s.
+    make_cache = options.cache_dir if options.cache_dir is not None and not cache_exists(
+        options.cache_dir) else None
+    if make_cache is not None:
+        options, per_dir = _without_cache(options, per_dir)
     work = split_work(targets, per_dir, options.jobs or os.cpu_count() or 1,
                       options.shard_bytes)
     # The same workers then follow calls across packages, round by round.
@@ -198,6 +205,8 @@ def lint_expansion(
                                             _shared_indexes(work) if _FORK else None)
         if cache is not None:
             cache.close()
+    if make_cache is not None:
+        LintCache(make_cache).close()
     return LintResult(
         findings=tuple(sorted((f for r in results for f in r.findings), key=lambda f: f.sort_key)),
         files=sum(r.files for r in results),
@@ -209,6 +218,19 @@ def lint_expansion(
                            key=lambda n: (str(n.path), n.line))),
         digests={path: digest for r in results for path, digest in r.digests},
     )
+
+
+def _without_cache(options: LintOptions, per_dir: list[LintOptions]
+                   ) -> tuple[LintOptions, list[LintOptions]]:
+    """The run's and each directory's options without the cache (one copy per distinct
+    options: directories of one configuration share theirs)."""
+    copies: dict[int, LintOptions] = {}
+
+    def without(o: LintOptions) -> LintOptions:
+        if id(o) not in copies:
+            copies[id(o)] = replace(o, cache_dir=None)
+        return copies[id(o)]
+    return without(options), [without(o) for o in per_dir]
 
 
 def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOptions],
@@ -231,28 +253,25 @@ def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOption
         if pool is None or len(units) < 2:
             return [_visit(unit, options_of[unit.target.directory], cache) for unit in units]
         found: list[DirResult | None] = [None] * len(units)
-        keys: list[str | None] = [None] * len(units)
         for index, unit in enumerate(units):
-            options = options_of[unit.target.directory]
-            if not _following_codes(options):
+            if not _following_codes(options_of[unit.target.directory]):
                 found[index] = DirResult((), (), 0, ())
-            elif cache is not None:
-                keys[index] = key = visit_key(unit, options.selection, _options_fingerprint(
-                    options, unit.target.directory))
-                found[index] = cache.get(key) if key is not None else None
-        # Biggest first: a round lasts as long as its slowest worker.
+        # Biggest first: a round lasts as long as its slowest worker. The workers also read
+        # the visited files, hash them for the key and look it up (5-6 ms of etcd's first run
+        # when this process did it, with the workers waiting).
         missing = sorted((index for index, result in enumerate(found) if result is None),
                          key=lambda index: units[index].target.size, reverse=True)
         tasks = [(index, units[index], _visit_options(
             options_of[units[index].target.directory], shared, units[index].target.directory))
             for index in missing]
-        for index, result in pool.imap_unordered(_visit_job, tasks, chunksize=1):
+        computed: list[tuple[str, DirResult]] = []
+        for index, result, key, cached in pool.imap_unordered(_visit_job, tasks, chunksize=1):
             found[index] = result
+            if key is not None and not cached:
+                computed.append((key, result))
         if cache is not None:
             # One write per round: each is a transaction, and a commit waits for the disk.
-            cache.put_many((key, result) for key, result in (
-                (keys[index], found[index]) for index in missing)
-                if key is not None and result is not None)
+            cache.put_many(computed)
         return [result if result is not None else DirResult((), (), 0, ()) for result in found]
 
     found = follow_module(by_dir, targets, visit)
@@ -299,14 +318,23 @@ def _shared_indexes(work: list[Work]) -> dict[Path, int]:
     return indexes
 
 
-def _visit_job(task: tuple[int, Unit, LintOptions | int]) -> tuple[int, DirResult]:
-    """A visit in a worker process (the parent reads and writes the cache), with the index
-    of its unit in the round."""
+def _visit_job(task: tuple[int, Unit, LintOptions | int]
+               ) -> tuple[int, DirResult, str | None, bool]:
+    """A visit in a worker process: the index of its unit in the round, the result, its cache
+    key (None without a cache) and whether it came from the cache (the parent writes it)."""
     index, unit, options = task
     if isinstance(options, int):
         assert _SHARED_WORK is not None
         options = replace(_SHARED_WORK[options].options, evidence=None)
-    return index, _visit(unit, options, None)
+    key: str | None = None
+    cache = _reading_cache(options.cache_dir) if options.cache_dir is not None else None
+    if options.cache_dir is not None and _following_codes(options):
+        key = visit_key(unit, options.selection, _options_fingerprint(
+            options, unit.target.directory))
+        hit = cache.get(key) if cache is not None and key is not None else None
+        if hit is not None:
+            return index, hit, key, True
+    return index, _visit(unit, options, None), key, False
 
 
 def _suppressed_in(package: Package, findings: list[Finding]) -> list[Finding]:
@@ -579,22 +607,30 @@ def _unreadable_errors(unreadable: Sequence[tuple[Path, str]]) -> tuple[FileErro
     return tuple(FileError(path, f"cannot read: {reason}") for path, reason in unreadable)
 
 
+def _reading_cache(cache_dir: Path) -> LintCache | None:
+    """A worker's connection to the cache, to read it (None while there is none: the parent
+    makes it when it stores a run's results; looked for again next time)."""
+    cache = _WORKER_CACHES.get(cache_dir)
+    if cache is None:
+        cache = LintCache(cache_dir, reading_only=True)
+        if not cache.readable:
+            return None
+        _WORKER_CACHES[cache_dir] = cache
+    return cache
+
+
 def _cached(options: LintOptions, package_dir: PackageDir) -> tuple[str | None, DirResult | None]:
     """The directory's cache key and cached result (None, None without a cache)."""
     if options.cache_dir is None:
         return None, None
-    cache = _WORKER_CACHES.get(options.cache_dir)
-    if cache is None:
-        cache = LintCache(options.cache_dir, reading_only=True)
-        if cache.readable:  # else looked for again: the parent makes it at the end of a run
-            _WORKER_CACHES[options.cache_dir] = cache
+    cache = _reading_cache(options.cache_dir)
     # The installed Go decides for code without a go directive: part of the key there.
     # What the analysis reads outside the directory is checked by `cache.get` (`unchanged`).
     module = find_module(package_dir.directory)
     version = choose_version(module, options)
     fingerprint = _options_fingerprint(options, package_dir.directory)
     key = cache_key(package_dir, f"{fingerprint}|{version.version}")
-    return key, cache.get(key)
+    return key, cache.get(key) if cache is not None else None
 
 
 def _analysed(unit: Work, package_dir: PackageDir, errors: tuple[FileError, ...],
