@@ -65,11 +65,13 @@ map handed out anywhere in the package, also through an embedding type; a loop t
 refills the map (an hourly cleanup re-creates it to let the memory go); a method that sets up
 or tears down (`Init`, `New`, `Setup`, `Stop`, `Close`, `Shutdown`, `Recover`, `Restore`,
 `Discard`, `Release`, `Disable`...), or that nothing shows running twice on one value (its
-callers are in other packages, or only tests call it in a loop); a re-creation sized for new
-content (`make(map[K]V, len(items))`) outside a loop; a method's re-creation in one case of a
-`switch` (a configuration key that comes once; in a loop's body a `switch` case still counts as
-repeated); and test and tool code unless asked (`--advice-everywhere`). Needs Go
-1.21 (`clear`); the rule is silent for modules whose `go` directive is older.
+callers are in other packages, or only tests call it in a loop), or that the package only calls
+from constructors, under `sync.Once`, or (unexported) once on a value the caller has just built
+(`e := &Emitter{}; ...; e.emitEntryPoint()`: the field was nil until then, round 28); a re-creation
+sized for new content (`make(map[K]V, len(items))`) outside a loop; a method's re-creation in
+one case of a `switch` (a configuration key that comes once; in a loop's body a `switch` case
+still counts as repeated); and test and tool code unless asked (`--advice-everywhere`). Needs
+Go 1.21 (`clear`); the rule is silent for modules whose `go` directive is older.
 
 ## Off by default
 Whether reusing the map pays depends on how often the reset runs, which the source does not
@@ -85,6 +87,7 @@ the re-created map included) and the rest is demoted.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -440,7 +443,12 @@ def _method_decl(pass_: Pass, function: Node, go_file: GoFile) -> FuncDecl | Non
 
 def _only_initialises(pass_: Pass, function: Node, go_file: GoFile) -> bool:
     """A method that runs once per value: under `sync.Once`, or called only from
-    constructors (functions named new.../New... or init)."""
+    constructors (functions named new.../New... or init), or, unexported (so that every call
+    is in the package), each call made once on a value its caller has just built (`e :=
+    &Emitter{}; e.helpers(); e.entry()`: round 28, gogpu/naga, where the field was nil until
+    then, and nil meant "not tracking"). An exported method's calls in other packages may
+    repeat it (httper's `Store.ClearLocal`, which its tests call once per fresh store and the
+    command once per request)."""
     method = _method_decl(pass_, function, go_file)
     if method is None:
         return False
@@ -448,9 +456,51 @@ def _only_initialises(pass_: Pass, function: Node, go_file: GoFile) -> bool:
     if runs_under_once(package, info, method):
         return True
     sites = call_sites(package, info, method)
-    return bool(sites) and all(
-        site.caller is not None and site.caller.name.startswith(("new", "New", "init"))
-        for site in sites or ())
+    if not sites:
+        return False
+    fresh = [_fresh_receiver(info, site.file, site.call) if not method.name[:1].isupper()
+             else None for site in sites]
+    calls_per_value = Counter(id(decl.ident) for decl in fresh if decl is not None)
+    return all(
+        (site.caller is not None and site.caller.name.startswith(("new", "New", "init")))
+        or (decl is not None and calls_per_value[id(decl.ident)] == 1)
+        for site, decl in zip(sites, fresh, strict=True))
+
+
+def _fresh_receiver(info: TypeInfo, go_file: GoFile, call: Node) -> LocalDecl | None:
+    """The local variable a method call is made on, when the calling function has just built
+    its value there (`x := &T{...}`, `T{...}`, `new(T)`, `newT(...)`/`NewT(...)`) and no loop
+    around the call repeats it on that value (a loop that declares the variable builds a new
+    one each pass); None otherwise."""
+    function = call.child_by_field_name("function")
+    if function is None or function.type != "selector_expression":
+        return None
+    operand = function.child_by_field_name("operand")
+    if operand is None or operand.type != "identifier":
+        return None
+    decl = info.resolve(operand, go_file)
+    if not isinstance(decl, LocalDecl) or decl.kind != "var" or decl.value is None or (
+        decl.value_count != 1 or not _builds_a_value(decl.value, go_file)
+    ):
+        return None
+    if not all(is_inside(decl.ident, loop) for loop in enclosing_loops(call)):
+        return None
+    return decl
+
+
+def _builds_a_value(value: Node, go_file: GoFile) -> bool:
+    if value.type == "unary_expression" and go_file.text(value).startswith("&"):
+        inner = value.child_by_field_name("operand")
+        return inner is not None and inner.type == "composite_literal"
+    if value.type == "composite_literal":
+        return True
+    if value.type == "call_expression":
+        callee = value.child_by_field_name("function")
+        name = go_file.text(callee.child_by_field_name("field") or callee) if (
+            callee is not None and callee.type == "selector_expression") else (
+            go_file.text(callee) if callee is not None else "")
+        return name == "new" or name.startswith(("new", "New"))
+    return False
 
 
 def _varies_per_pass(target: Node, loop: Node, go_file: GoFile, info: TypeInfo) -> bool:
