@@ -77,7 +77,7 @@ Go 1.21 (`clear`); the rule is silent for modules whose `go` directive is older.
 Whether reusing the map pays depends on how often the reset runs, which the source does not
 say: on the trees of the last two review rounds 13 of 30 findings were worth telling, the rest
 resets that run on rare events (a reload, a purge, a drop of a cache, a resize)
-(docs/review/fresh-sample-round2.md); on round 28's fresh trees, 2 of 19 (teardown, code nothing
+(docs/review/fresh-sample-round2.md); on round 28's fresh trees, 2 of 24 (teardown, code nothing
 calls in production; docs/review/fresh-sample-round28.md). So the rule runs only when asked:
 `--extend-select MG001` (or `extend-select = ["MG001"]`, `--select`), or with a profile, `--profile
 allocs.pb.gz`, where its findings count only at sites the profile shows hot (the growth of

@@ -67,7 +67,7 @@ Whether a hint pays depends on how large the map gets and how often the code run
 source says neither. On real trees no earlier round had read, 8 of 51 findings were worth
 telling: most were maps of a few entries (the checks of one table, the columns of one index)
 or code that runs once per start-up, clone or GC (docs/review/fresh-sample-round2.md); on
-round 28's, 10 of 103 (docs/review/fresh-sample-round28.md). So the
+round 28's, 10 of 108 (docs/review/fresh-sample-round28.md). So the
 rule runs only when asked: `--extend-select MG002` (or `extend-select = ["MG002"]`,
 `--select`), or with a profile, `--profile allocs.pb.gz`, where its findings count only at
 sites the profile shows hot (the growth on the map's insert lines included) and the rest is
