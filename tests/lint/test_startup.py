@@ -52,6 +52,16 @@ def test_lint_imports_the_go_tool_runner_only_when_it_runs_go() -> None:
     assert _loaded("mapguard.lint.commands, mapguard.gotool", GO_TOOL).split(",") == list(GO_TOOL)
 
 
+# What only the result cache needs (OpenSSL's hashes, SQLite): a lint without one never does.
+CACHE = ("hashlib", "sqlite3")
+
+
+def test_lint_imports_the_cache_store_and_hashes_only_when_it_uses_them() -> None:
+    assert _loaded("mapguard.lint.commands", CACHE) == ""
+    probe = "mapguard.lint.commands, mapguard.digests; mapguard.digests.blake2b(digest_size=8)"
+    assert _loaded(probe, CACHE) == "hashlib"
+
+
 # What tree-sitter-go's package brings in for its highlighting queries, which lint never reads.
 QUERY_READER = ("tree_sitter_go", "importlib.resources", "tempfile")
 

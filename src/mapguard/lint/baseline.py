@@ -8,12 +8,12 @@ mistake is still reported.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from mapguard.digests import sha256_hex
 from mapguard.errors import InputError
 from mapguard.lint.output import SourceLines
 from mapguard.lint.rule import Finding
@@ -27,7 +27,7 @@ def fingerprint(finding: Finding, base: Path, lines: SourceLines) -> str:
     except ValueError:
         relative = finding.path.as_posix()
     text = " ".join((lines.line(finding.path, finding.line) or "").split())
-    digest = hashlib.sha256(f"{finding.rule}\0{relative}\0{text}".encode()).hexdigest()
+    digest = sha256_hex(f"{finding.rule}\0{relative}\0{text}".encode())
     return digest[:24]
 
 

@@ -14,14 +14,14 @@ process writes it.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mapguard import __version__
+from mapguard.digests import blake2b
 from mapguard.lint.reach import CallOut
 from mapguard.lint.results import DirResult, FileNote, ReadOutside, VersionNote
 from mapguard.lint.rule import Finding
@@ -31,6 +31,9 @@ from mapguard.source.handler_uses import module_digest
 from mapguard.source.loader import FileError
 from mapguard.source.outside import OutsideReads
 from mapguard.source.xpkg import declarations_digest
+
+if TYPE_CHECKING:
+    import sqlite3
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
@@ -43,7 +46,7 @@ def default_cache_dir() -> Path:
 @functools.cache
 def _code_fingerprint() -> str:
     """A hash of mapguard's analysis code: editing a rule invalidates the cache."""
-    digest = hashlib.blake2b(__version__.encode(), digest_size=16)
+    digest = blake2b(__version__.encode(), digest_size=16)
     package_root = Path(__file__).resolve().parent.parent
     for sub in ("lint", "source"):
         for path in sorted((package_root / sub).rglob("*.py")):
@@ -52,7 +55,7 @@ def _code_fingerprint() -> str:
 
 
 def cache_key(package_dir: PackageDir, options_fingerprint: str) -> str:
-    digest = hashlib.blake2b(digest_size=20)
+    digest = blake2b(digest_size=20)
     digest.update(_code_fingerprint().encode())
     digest.update(options_fingerprint.encode())
     module = find_module(package_dir.directory)
@@ -60,7 +63,7 @@ def cache_key(package_dir: PackageDir, options_fingerprint: str) -> str:
         digest.update(f"{module.root}|{module.path}|{module.go_version}".encode())
     for source_file in package_dir.files:
         digest.update(str(source_file.path).encode() + b"\0")
-        digest.update(hashlib.blake2b(source_file.content, digest_size=20).digest())
+        digest.update(blake2b(source_file.content, digest_size=20).digest())
     return digest.hexdigest()
 
 
@@ -82,6 +85,9 @@ class LintCache:
         path = directory / CACHE_FILE
         if reading_only and not cache_exists(directory):
             return
+        # Imported here: a run without a cache has no use for it (1.6 ms of lint's start).
+        import sqlite3
+
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._connection = sqlite3.connect(path, timeout=5)
@@ -96,6 +102,8 @@ class LintCache:
     def get(self, key: str) -> DirResult | None:
         if self._connection is None:
             return None
+        import sqlite3
+
         try:
             row = self._connection.execute(
                 "SELECT value FROM results WHERE key = ?", (key,)).fetchone()
@@ -112,6 +120,8 @@ class LintCache:
         rows = [(key, _encode(result)) for key, result in items]
         if not rows:
             return  # no transaction, no commit to wait for
+        import sqlite3
+
         try:
             with self._connection:
                 self._connection.executemany(

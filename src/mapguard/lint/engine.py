@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import hashlib
 import os
 import pickle
 import re
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mapguard.digests import blake2b
 from mapguard.errors import ToolError
 from mapguard.goversion import NEWEST_KNOWN, GoVersion
 from mapguard.lint.cache import LintCache, cache_exists, cache_key, digested
@@ -1074,7 +1074,7 @@ def _installed_go_version() -> GoVersion | None:
 
 
 def content_digest(content: bytes) -> str:
-    return hashlib.blake2b(content, digest_size=16).hexdigest()
+    return blake2b(content, digest_size=16).hexdigest()
 
 
 def rule_findings(package: Package, rules: Sequence[Rule],

@@ -15,13 +15,13 @@ them): a finding always lands in a linted file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mapguard.digests import blake2b
 from mapguard.lint.cache import LintCache, cache_key, digested
 from mapguard.lint.reach import PUBLISHING, CallOut, Effect, Follower
 from mapguard.lint.registry import rule_for
@@ -210,5 +210,5 @@ def _visited_files(unit: Unit, selection: Selection) -> PackageDir | None:
 
 def _visit_key(unit: Unit, package_dir: PackageDir, fingerprint: str) -> str:
     request = json.dumps([c.to_json() for c in unit.calls], sort_keys=True)
-    digest = hashlib.blake2b(request.encode(), digest_size=16).hexdigest()
+    digest = blake2b(request.encode(), digest_size=16).hexdigest()
     return cache_key(package_dir, f"{fingerprint}|reach|{digest}")

@@ -25,11 +25,11 @@ the same, so a registration added in another package shows on the next run.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from mapguard.digests import blake2b
 from mapguard.source.discover import Selection, go_files_under
 from mapguard.source.outside import forget_at_run_start, searched_module
 
@@ -55,10 +55,10 @@ def module_digest(root: Path) -> str:
     """A digest of `module_files(root)`, paths and text: a cached result that searched them is
     reused while this stays the same."""
     if root not in _DIGESTS:
-        digest = hashlib.blake2b(digest_size=16)
+        digest = blake2b(digest_size=16)
         for path, source in _module_files(root):
             digest.update(str(path).encode() + b"\0")
-            digest.update(hashlib.blake2b(source, digest_size=16).digest())
+            digest.update(blake2b(source, digest_size=16).digest())
         _DIGESTS[root] = digest.hexdigest()
     return _DIGESTS[root]
 

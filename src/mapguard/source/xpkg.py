@@ -16,13 +16,13 @@ reused only while that directory's declarations are the same (`declarations_dige
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from mapguard.digests import blake2b
 from mapguard.goversion import NEWEST_KNOWN
 from mapguard.source.gomod import GoModule, find_module
 from mapguard.source.outside import forget_at_run_start, read_declarations
@@ -136,7 +136,7 @@ class _Declarations:
         """What answers depend on: the exported functions' headers and the import lines
         (which name the packages their types come from), not bodies or anything else."""
         if self._digest is None:
-            digest = hashlib.blake2b(digest_size=16)
+            digest = blake2b(digest_size=16)
             for path, source in self._files:
                 digest.update(path.name.encode() + b"\0")
                 for match in _ANSWERED_FROM.finditer(source):
