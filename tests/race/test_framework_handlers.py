@@ -1,11 +1,12 @@
 """MG004's web-framework handlers, proved by the race detector with the frameworks themselves.
 
 gin and echo serve through net/http, so two requests run their handlers at once: a handler that
-writes a package-level map races. This module builds a service on the real gin and echo (the one
-test of the suite that takes modules from the Go module proxy: the corpus must build offline),
-sends it concurrent requests under `go test -race`, and checks that MG004 reports exactly the
-three handler writes (a gin func literal, a gin method registered as a handler, an echo
-function) and that the detector names each of them.
+writes a package-level map races; so does a negroni middleware's `ServeHTTP(w, r, next)`, which
+negroni calls for every request. This module builds a service on the real gin, echo and negroni
+(the one test of the suite that takes modules from the Go module proxy: the corpus must build
+offline), sends it concurrent requests under `go test -race`, and checks that MG004 reports
+exactly the four writes (a gin func literal, a gin method registered as a handler, an echo
+function, a negroni middleware) and that the detector names each of them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from tests.realparts import missing_real_part
 pytestmark = pytest.mark.slow
 
 # Versions the module proxy served on 2026-12-06 (gin 1.12 needs Go 1.24).
-MODULES = {"github.com/gin-gonic/gin": "v1.12.0", "github.com/labstack/echo/v4": "v4.16.5"}
+MODULES = {"github.com/gin-gonic/gin": "v1.12.0", "github.com/labstack/echo/v4": "v4.16.5",
+           "github.com/urfave/negroni/v3": "v3.1.1"}
 
 SERVICE = """
 package shop
@@ -36,12 +38,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/labstack/echo/v4"
+	"github.com/urfave/negroni/v3"
 )
 
 var (
 	views = map[string]int{}
 	carts = map[string][]string{}
 	likes = map[string]bool{}
+	hits  = map[string]int{}
 )
 
 type API struct{}
@@ -63,6 +67,19 @@ func (a *API) add(c *gin.Context) {
 func like(c echo.Context) error {
 	likes[c.Param("id")] = true // MG004
 	return c.NoContent(http.StatusNoContent)
+}
+
+type Counter struct{}
+
+func (Counter) ServeHTTP(w http.ResponseWriter, r *http.Request, next http.HandlerFunc) {
+	hits[r.URL.Path]++ // MG004
+	next(w, r)
+}
+
+func Counted(h http.Handler) *negroni.Negroni {
+	n := negroni.New(Counter{})
+	n.UseHandler(h)
+	return n
 }
 """
 
@@ -124,6 +141,10 @@ func TestRaceEchoFunction(t *testing.T) {
 	_, e := servers()
 	hammer(e, "POST", "/like/%d")
 }
+
+func TestRaceNegroniMiddleware(t *testing.T) {
+	hammer(Counted(http.NotFoundHandler()), "GET", "/hit/%d")
+}
 """
 
 
@@ -141,12 +162,12 @@ def _module(root: Path, go_toolchain: GoToolchain) -> Path:
     return root
 
 
-def test_mg004_and_the_race_detector_agree_on_gin_and_echo_handlers(
+def test_mg004_and_the_race_detector_agree_on_gin_echo_and_negroni_handlers(
         tmp_path: Path, go_toolchain: GoToolchain, capsys: pytest.CaptureFixture[str]) -> None:
     root = _module(tmp_path, go_toolchain)
     source = (root / "shop.go").read_text().splitlines()
     marked = {number for number, line in enumerate(source, start=1) if line.endswith("// MG004")}
-    assert len(marked) == 3
+    assert len(marked) == 4
 
     status = main(["lint", "--no-cache", "--format", "json", f"{root}/..."])
     findings = json.loads(capsys.readouterr().out)["findings"]
@@ -162,7 +183,8 @@ def test_mg004_and_the_race_detector_agree_on_gin_and_echo_handlers(
                    toolchain=go_toolchain, timeout=600)
     assert build.returncode == 0, build.stderr
     named: set[int] = set()
-    for test in ("TestRaceGinLiteral", "TestRaceGinMethod", "TestRaceEchoFunction"):
+    for test in ("TestRaceGinLiteral", "TestRaceGinMethod", "TestRaceEchoFunction",
+                 "TestRaceNegroniMiddleware"):
         run = subprocess.run(
             [str(root / "shop.test"), "-test.run", f"^{test}$", "-test.count=1"],
             cwd=root, capture_output=True, text=True, timeout=300,

@@ -7,7 +7,8 @@ Concurrency contexts (docs/rules.md, MG004):
   calls with two arguments and never hands on as a value is no handler
   (`mapguard.source.handler_uses`); the same for the handlers of web frameworks that serve
   each request on a goroutine of its own (`_FRAMEWORKS`: gin, echo, fiber, fasthttp), whose one
-  parameter is the framework's request context;
+  parameter is the framework's request context; and a middleware's `ServeHTTP(w, r, next)`
+  (negroni's, Caddy's), which the server calls for every request as it calls a handler;
 - gRPC service methods, which are handlers too: grpc-go runs each call on its own goroutine
   (`mapguard.source.grpc_services`);
 - the body of a func literal started with `go`, or with `sync.WaitGroup.Go` (Go 1.25) or
@@ -73,6 +74,7 @@ FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_liter
 # or it follows a `{` on its line), `wg.Go(`, an HTTP handler, a gRPC service, interceptor or
 # auth function (`_find_handlers`; test files aside).
 _HANDLER_PARAMS = (Named("net/http", "ResponseWriter"), PointerTo(Named("net/http", "Request")))
+_ERROR = Named("builtin", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +320,8 @@ class Concurrency:
                 for start, end in word_hits(go_file.source, "ResponseWriter"):
                     node = go_file.node_at(start, end)
                     function = _function_of_parameter(node)
-                    if function is not None and _has_handler_parameters(function, go_file):
+                    if function is not None and (_has_handler_parameters(function, go_file)
+                                                 or _is_middleware(function, go_file)):
                         shaped.append((go_file, function, "http"))
             shaped.extend((go_file, function, protocol)
                           for function, protocol in _framework_handlers(go_file))
@@ -1555,6 +1558,24 @@ def _has_handler_parameters(function: Node, go_file: GoFile) -> bool:
         return False
     parameters = function.child_by_field_name("parameters")
     return tuple(parameter_types(parameters, go_file.imports)) == _HANDLER_PARAMS
+
+
+def _is_middleware(function: Node, go_file: GoFile) -> bool:
+    """A middleware's `ServeHTTP(w http.ResponseWriter, r *http.Request, next H)`, `H` a handler
+    type (`http.HandlerFunc` for negroni, `caddyhttp.Handler` for Caddy, which returns an
+    error): the server calls it for every request, on the request's goroutine, as it calls a
+    handler."""
+    name = function.child_by_field_name("name")
+    if function.type != "method_declaration" or name is None or (
+            go_file.text(name) != "ServeHTTP"):
+        return False
+    result = function.child_by_field_name("result")
+    if result is not None and result_types(result, go_file.imports) != [_ERROR]:
+        return False
+    parameters = parameter_types(function.child_by_field_name("parameters"), go_file.imports)
+    return (len(parameters) == 3 and tuple(parameters[:2]) == _HANDLER_PARAMS
+            and isinstance(parameters[2], Named) and parameters[2].name.endswith(
+                ("Handler", "HandlerFunc")))
 
 
 def _arity(protocol: Protocol) -> int:

@@ -25,7 +25,9 @@ Server interceptors: a function or func literal taking `*grpc.UnaryServerInfo` a
 `grpc.UnaryHandler` (or the stream pair) — nothing else takes those — and a `func(context.Context)
 (context.Context, error)` whose name the module hands to `UnaryServerInterceptor(f)` or
 `StreamServerInterceptor(f)` (go-grpc-middleware's auth function). The registrations are found
-by a textual scan of the module, as handler_uses does, with the same caveat for the lint cache.
+by a textual scan of the module, as handler_uses does; a package whose analysis scanned the
+module notes it (`mapguard.source.outside`), so its cached result is reused only while the
+module's files are the same.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ the web frameworks that serve each request on a goroutine of its own: gin's `fun
 and echo's `func(echo.Context) error` (`func(*echo.Context) error` from echo v5; both serve through
 net/http), fiber's `func(*fiber.Ctx) error` and fasthttp's `func(*fasthttp.RequestCtx)`; a method
 of that shape is one when the module hands it on as a value or never calls it (a call that forwards
-the request's context makes its caller the handler). A gRPC service method is an exported method
+the request's context makes its caller the handler). A middleware's `ServeHTTP(w, r, next)` is one
+too: negroni's (`next http.HandlerFunc`) and Caddy's (`next caddyhttp.Handler`, returning an
+error) run for every request, on its goroutine. A gRPC service method is an exported method
 with an RPC's signature (`(context.Context, *Req) (*Resp, error)`, or a stream's) of a type that
 embeds the generated `Unimplemented...Server`; when the module holds the generated code, only the
 RPCs it declares count. A server interceptor is a function or func literal that takes
