@@ -327,12 +327,11 @@ def _visit_job(task: tuple[int, Unit, LintOptions | int]
         assert _SHARED_WORK is not None
         options = replace(_SHARED_WORK[options].options, evidence=None)
     key: str | None = None
-    cache = _reading_cache(options.cache_dir) if options.cache_dir is not None else None
     if options.cache_dir is not None and _following_codes(options):
         key = visit_key(unit, options.selection, _options_fingerprint(
             options, unit.target.directory))
-        hit = cache.get(key) if cache is not None and key is not None else None
-        if hit is not None:
+        cache = _reading_cache(options.cache_dir)
+        if key is not None and cache is not None and (hit := cache.get(key)) is not None:
             return index, hit, key, True
     return index, _visit(unit, options, None), key, False
 

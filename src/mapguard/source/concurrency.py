@@ -54,6 +54,7 @@ from mapguard.source.typeinfo import (
     enclosing_declaration,
     enclosing_function,
     field_hits,
+    innermost,
     same_node,
     unparen,
     walk,
@@ -1634,12 +1635,7 @@ def _function_of_parameter(node: Node | None) -> Node | None:
 
 def _loop_of(node: Node, function: Node | None) -> Node | None:
     """The innermost loop around `node` inside `function`."""
-    current = node.parent
-    while current is not None and current != function:
-        if current.type in _LOOPS:
-            return current
-        current = current.parent
-    return None
+    return innermost(node, _LOOPS, function)
 
 
 def _waited_before(statement: Node, limit: Node, waits: list[Node]) -> bool:

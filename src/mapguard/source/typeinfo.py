@@ -198,13 +198,19 @@ def enclosing_function(node: Node) -> Node | None:
 def under(node: Node, kinds: str | frozenset[str], within: Node) -> bool:
     """Whether an ancestor of `node` strictly inside `within` is of `kinds` (a `defer`, an `if`,
     a function literal...)."""
+    return innermost(node, kinds, within) is not None
+
+
+def innermost(node: Node, kinds: str | frozenset[str], within: Node | None) -> Node | None:
+    """The nearest ancestor of `node` of `kinds` strictly inside `within` (the whole tree when
+    None), or None."""
     wanted = frozenset({kinds}) if isinstance(kinds, str) else kinds
     current = node.parent
     while current is not None and current != within:
         if current.type in wanted:
-            return True
+            return current
         current = current.parent
-    return False
+    return None
 
 
 def enclosing_declaration(node: Node) -> Node | None:

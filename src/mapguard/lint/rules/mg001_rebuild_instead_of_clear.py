@@ -480,7 +480,7 @@ def _fresh_receiver(info: TypeInfo, go_file: GoFile, call: Node) -> LocalDecl | 
         return None
     decl = info.resolve(operand, go_file)
     if not isinstance(decl, LocalDecl) or decl.kind != "var" or decl.value is None or (
-        decl.value_count != 1 or not _builds_a_value(decl.value, go_file)
+        decl.value_count != 1 or not _builds_a_value(info, decl.value, go_file)
     ):
         return None
     if not all(is_inside(decl.ident, loop) for loop in enclosing_loops(call)):
@@ -488,19 +488,15 @@ def _fresh_receiver(info: TypeInfo, go_file: GoFile, call: Node) -> LocalDecl | 
     return decl
 
 
-def _builds_a_value(value: Node, go_file: GoFile) -> bool:
+def _builds_a_value(info: TypeInfo, value: Node, go_file: GoFile) -> bool:
     if value.type == "unary_expression" and go_file.text(value).startswith("&"):
         inner = value.child_by_field_name("operand")
         return inner is not None and inner.type == "composite_literal"
     if value.type == "composite_literal":
         return True
-    if value.type == "call_expression":
-        callee = value.child_by_field_name("function")
-        name = go_file.text(callee.child_by_field_name("field") or callee) if (
-            callee is not None and callee.type == "selector_expression") else (
-            go_file.text(callee) if callee is not None else "")
-        return name == "new" or name.startswith(("new", "New"))
-    return False
+    callee = value.child_by_field_name("function") if value.type == "call_expression" else None
+    name = info.called_name(callee, go_file) if callee is not None else None
+    return name is not None and name.startswith(("new", "New"))
 
 
 def _varies_per_pass(target: Node, loop: Node, go_file: GoFile, info: TypeInfo) -> bool:
