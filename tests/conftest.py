@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -54,3 +55,23 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+NOBODY = 65534
+
+
+@pytest.fixture(scope="session")
+def nobody() -> int:
+    """The uid (and gid) of an unprivileged user that this Python can run as, for tests that
+    check what mapguard says when it may not read or write a file (root may do anything). A
+    privilege, not a real part: skipped, with the reason, when the tests do not run as root, or
+    when this interpreter's files cannot be reached by that user (a Python built under root's
+    home whose shared library only root can open)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to another user")
+    probe = subprocess.run([sys.executable, "-c", "pass"], capture_output=True, text=True,
+                           timeout=60, user=NOBODY, group=NOBODY)
+    if probe.returncode != 0:
+        why = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "no output"
+        pytest.skip(f"{sys.executable} cannot run as uid {NOBODY}: {why}")
+    return NOBODY

@@ -147,10 +147,8 @@ def test_bad_files_are_named_and_the_rest_is_used(tmp_path: Path, command: str,
         assert "good" in (tmp_path / "r.html").read_text()
 
 
-def test_unreadable_file_as_another_user(tmp_path: Path) -> None:
+def test_unreadable_file_as_another_user(tmp_path: Path, nobody: int) -> None:
     """Root reads anything: drop privileges in a child to see an unreadable file refused."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to switch to another user")  # not a real part: a privilege
     shared = Path(tempfile.mkdtemp(prefix="mapguard-test-bundle-"))  # nobody can reach it
     try:
         shared.chmod(0o755)
@@ -163,7 +161,7 @@ def test_unreadable_file_as_another_user(tmp_path: Path) -> None:
         child = subprocess.run(
             [sys.executable, "-c", "import sys; from mapguard.cli import main; "
              "sys.exit(main(['diagnose', '--bundle', sys.argv[1]]))", str(shared)],
-            capture_output=True, text=True, timeout=120, user=65534, group=65534,
+            capture_output=True, text=True, timeout=120, user=nobody, group=nobody,
             env={**os.environ, "HOME": "/tmp"})
         assert child.returncode == 2, child.stderr
         assert child.stderr.count("\n") == 1 and "Traceback" not in child.stderr
@@ -173,7 +171,7 @@ def test_unreadable_file_as_another_user(tmp_path: Path) -> None:
         child = subprocess.run(
             [sys.executable, "-c", "import sys; from mapguard.cli import main; "
              "sys.exit(main(['diagnose', '--bundle', sys.argv[1]]))", str(shared)],
-            capture_output=True, text=True, timeout=120, user=65534, group=65534,
+            capture_output=True, text=True, timeout=120, user=nobody, group=nobody,
             env={**os.environ, "HOME": "/tmp"})
         assert child.returncode == 2, child.stderr
         assert "lint/secret.json: cannot read: Permission denied" in child.stderr
