@@ -76,9 +76,15 @@ class CommandAfterDashes(click.Command):
 
 
 @contextmanager
-def progress_bar(what: str, unit: str) -> Iterator[Callable[[int, int], None] | None]:
+def progress_bar(what: str, unit: str, *, refresh_thread: bool = True
+                 ) -> Iterator[Callable[[int, int], None] | None]:
     """A transient progress bar on a terminal's stderr; None (no bar) into a pipe or file.
-    The callback takes (done, total); a total of 0 means not known yet."""
+    The callback takes (done, total); a total of 0 means not known yet.
+
+    `refresh_thread=False`: the bar is redrawn by the callback only, with no thread of its own,
+    for a command that forks while the bar is up (the lint's workers). A thread running at a
+    fork can leave a lock it held (the console's, stderr's) locked for good in the child, which
+    then hangs on its first write there; Python 3.12 and newer warn of such forks."""
     if not sys.stderr.isatty():
         yield None
         return
@@ -94,10 +100,11 @@ def progress_bar(what: str, unit: str) -> Iterator[Callable[[int, int], None] | 
 
     with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                  transient=True) as progress:
+                  transient=True, auto_refresh=refresh_thread) as progress:
         task = progress.add_task(what, total=None)
 
         def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total if total > 0 else None)
+            progress.update(task, completed=done, total=total if total > 0 else None,
+                            refresh=not refresh_thread)
 
         yield update

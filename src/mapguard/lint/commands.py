@@ -146,7 +146,7 @@ def lint_command(
     def options_for(target: DirTarget) -> LintOptions:
         return per_dir[target.directory]
 
-    with progress_bar("linting", "packages") as report_progress:
+    with progress_bar("linting", "packages", refresh_thread=False) as report_progress:
         result = lint_expansion(expansion, options, progress=report_progress,
                                 options_for=options_for)
     if broken:
