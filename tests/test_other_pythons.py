@@ -38,13 +38,14 @@ def other_pythons() -> list[tuple[str, Path]]:
         if candidate is None:
             continue
         try:
+            # ensurepip: what `venv` needs to give the environment a pip (Debian splits it off).
             probe = subprocess.run(
-                [candidate, "-c", "import sys; print(sys.implementation.name, "
+                [candidate, "-c", "import sys, ensurepip; print(sys.implementation.name, "
                  "*sys.version_info[:2])"], capture_output=True, text=True, timeout=30)
         except OSError:
             continue
         if probe.returncode != 0:
-            continue  # a pyenv shim of a version not selected, for one
+            continue  # a pyenv shim of a version not selected, a Python without ensurepip
         name, major, minor = probe.stdout.split()
         version = (int(major), int(minor))
         if name == "cpython" and version >= MINIMUM and version != sys.version_info[:2]:
