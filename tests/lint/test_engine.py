@@ -241,3 +241,55 @@ def test_the_cache_sees_a_registration_added_in_another_package(
     # Nothing changed since: both packages come from the cache, with the same findings.
     again = lint([f"{root}/..."], options)
     assert again.cached_packages == 2 and again.findings == fresh.findings
+
+
+HANDLER_PACKAGE = {
+    "server.go": """
+        package p
+
+        import "net/http"
+
+        var hits = map[string]int{}
+
+        func handle(w http.ResponseWriter, r *http.Request) {
+        	hits[r.URL.Path]++
+        	record(r.URL.Path)
+        }
+    """,
+    "record.go": """
+        package p
+
+        var seen = map[string]bool{}
+
+        func record(path string) {
+        	go func() { seen[path] = true }()
+        }
+    """,
+    "server_test.go": """
+        package p
+
+        import "testing"
+
+        func TestNothing(t *testing.T) {}
+    """,
+}
+
+
+def test_an_analysed_package_is_freed_without_a_collection(write_module: WriteModule) -> None:
+    """The models memoised on a package and the files read lazily refer back to it: released
+    after its analysis, it goes with its trees at once, and the next package reuses the memory
+    (instead of fresh pages until a full collection, which a run seldom makes)."""
+    import gc
+
+    from mapguard.source.package import Package
+
+    root = write_module(HANDLER_PACKAGE)
+    gc.collect()
+    gc.disable()
+    try:
+        result = lint_dir(root)
+        alive = sum(1 for o in gc.get_objects() if isinstance(o, Package))
+    finally:
+        gc.enable()
+    assert {f.rule for f in result.findings} >= {"MG004"}  # the models were built
+    assert alive == 0

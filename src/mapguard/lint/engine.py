@@ -898,6 +898,10 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
              ) -> tuple[DirResult, Raw, Raw]:
     """`loaded`: the directory already read and parsed (by `_load`, with whichever bodies
     up front: the others are parsed when asked about), and not analysed yet."""
+    # A package read here is released once analysed (`Package.release`): its memory then serves
+    # the next package of the process. One read for split shards (`loaded`, the largest
+    # packages) is not: freeing it would cost more than the little that comes after it reuses.
+    release = loaded is None
     if loaded is None:
         loaded = _load(package_dir, options, shard, lead=lead, whole=whole)
     package_dir, rules, packages, errors = (
@@ -924,6 +928,8 @@ def _analyse(package_dir: PackageDir, options: LintOptions, shard: frozenset[Pat
             suppressed = _suppression(package)
             raw.extend((finding, suppressed(finding)) for finding in found)
             raw_reached.extend((finding, suppressed(finding)) for finding in reached)
+        if release:
+            package.release()
     # Read after the analysis: a file read lazily and parsed during it may have added a
     # syntax error (to `errors`), a note and the version it was judged at.
     versions, notes = set(loaded.versions), list(loaded.notes)

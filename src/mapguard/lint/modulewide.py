@@ -178,6 +178,8 @@ def visit_unit(unit: Unit, codes: frozenset[str], selection: Selection,
         findings.extend(suppress(package, [_finding(e) for e in follower.reach.effects
                                            if e.rule in kept]))
         calls.extend(follower.reach.calls)
+    for package in packages:
+        package.release()
     result = DirResult(tuple(dict.fromkeys(findings)), (), 0, (),
                        calls=tuple(dict.fromkeys(calls)),
                        outside=digested(read_outside.taken()) if cache is not None or keep_reads

