@@ -164,7 +164,8 @@ def test_module_wide_following_finds_the_same_reading_by_name_or_not(
     visited: list[Path] = []
     real_visit = modulewide.visit_unit
 
-    def counting(unit: modulewide.Unit, *args: Any, **kwargs: Any) -> DirResult:
+    def counting(unit: modulewide.Unit, *args: Any, **kwargs: Any
+                 ) -> tuple[str | None, DirResult, bool]:
         visited.append(unit.target.directory)
         return real_visit(unit, *args, **kwargs)
 

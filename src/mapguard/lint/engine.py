@@ -29,7 +29,6 @@ from mapguard.lint.modulewide import (
     follow_in_package,
     follow_module,
     following_here,
-    visit_key,
     visit_unit,
 )
 from mapguard.lint.overlaps import one_finding_per_problem
@@ -251,7 +250,11 @@ def _followed_across_packages(targets: list[DirTarget], per_dir: list[LintOption
 
     def visit(units: list[Unit]) -> list[DirResult]:
         if pool is None or len(units) < 2:
-            return [_visit(unit, options_of[unit.target.directory], cache) for unit in units]
+            visits = [_visit(unit, options_of[unit.target.directory], cache) for unit in units]
+            if cache is not None:
+                cache.put_many((key, result) for key, result, cached in visits
+                               if key is not None and not cached)
+            return [result for _key, result, _cached in visits]
         found: list[DirResult | None] = [None] * len(units)
         for index, unit in enumerate(units):
             if not _following_codes(options_of[unit.target.directory]):
@@ -289,15 +292,18 @@ def _following_codes(options: LintOptions) -> frozenset[str]:
     return _codes(options) & FOLLOWING_RULES
 
 
-def _visit(unit: Unit, options: LintOptions, cache: LintCache | None) -> DirResult:
+def _visit(unit: Unit, options: LintOptions, cache: LintCache | None
+           ) -> tuple[str | None, DirResult, bool]:
+    """A visit (`visit_unit`): its cache key when the run has a cache, the result, and
+    whether `cache` had it."""
     codes = _following_codes(options)
     if not codes:
-        return DirResult((), (), 0, ())
+        return None, DirResult((), (), 0, ()), False
     return visit_unit(
         unit, codes, options.selection,
         lambda directory: choose_version(find_module(directory), options),
         _options_fingerprint(options, unit.target.directory), cache, _suppressed_in,
-        keep_reads=options.cache_dir is not None)
+        keyed=options.cache_dir is not None)
 
 
 def _visit_options(options: LintOptions, shared: dict[Path, int] | None, directory: Path
@@ -326,14 +332,9 @@ def _visit_job(task: tuple[int, Unit, LintOptions | int]
     if isinstance(options, int):
         assert _SHARED_WORK is not None
         options = replace(_SHARED_WORK[options].options, evidence=None)
-    key: str | None = None
-    if options.cache_dir is not None and _following_codes(options):
-        key = visit_key(unit, options.selection, _options_fingerprint(
-            options, unit.target.directory))
-        cache = _reading_cache(options.cache_dir)
-        if key is not None and cache is not None and (hit := cache.get(key)) is not None:
-            return index, hit, key, True
-    return index, _visit(unit, options, None), key, False
+    cache = _reading_cache(options.cache_dir) if options.cache_dir is not None else None
+    key, result, cached = _visit(unit, options, cache)
+    return index, result, key, cached
 
 
 def _suppressed_in(package: Package, findings: list[Finding]) -> list[Finding]:

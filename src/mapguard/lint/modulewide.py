@@ -150,16 +150,19 @@ def visit_unit(unit: Unit, codes: frozenset[str], selection: Selection,
                choose: Callable[[Path], VersionChoice], fingerprint: str,
                cache: LintCache | None,
                suppress: Callable[[Package, list[Finding]], list[Finding]], *,
-               keep_reads: bool = False) -> DirResult:
-    """Visit one package with the calls into it; cached under its files and the calls, with
-    what it read outside them (kept in the result also with `keep_reads`: a worker's visit,
-    which the parent stores)."""
+               keyed: bool = False) -> tuple[str | None, DirResult, bool]:
+    """Visit one package with the calls into it: (its cache key, the result, whether `cache`
+    had it). With a cache (`cache`, or `keyed`: a worker whose cache is not there to read),
+    the key covers the package's files and the calls, and a new result keeps what the visit
+    read outside them; storing it is the caller's (only the parent process writes the cache).
+    The files are read once, for the key and the visit."""
     package_dir = _visited_files(unit, selection)
     if package_dir is None:
-        return DirResult((), (), 0, ())
-    key = _visit_key(unit, package_dir, fingerprint) if cache is not None else ""
-    if cache is not None and (hit := cache.get(key)) is not None:
-        return hit
+        return None, DirResult((), (), 0, ()), False
+    keyed = keyed or cache is not None
+    key = _visit_key(unit, package_dir, fingerprint) if keyed else None
+    if key is not None and cache is not None and (hit := cache.get(key)) is not None:
+        return key, hit, True
     read_outside.begin()
     choice = choose(package_dir.directory)
     # As in the package's own analysis: files only too-old toolchains read are not compiled.
@@ -182,11 +185,8 @@ def visit_unit(unit: Unit, codes: frozenset[str], selection: Selection,
         package.release()
     result = DirResult(tuple(dict.fromkeys(findings)), (), 0, (),
                        calls=tuple(dict.fromkeys(calls)),
-                       outside=digested(read_outside.taken()) if cache is not None or keep_reads
-                       else ReadOutside())
-    if cache is not None:
-        cache.put_many([(key, result)])
-    return result
+                       outside=digested(read_outside.taken()) if keyed else ReadOutside())
+    return key, result, False
 
 
 def _read_by_name(_path: Path, _source: bytes) -> bool:
@@ -194,7 +194,8 @@ def _read_by_name(_path: Path, _source: bytes) -> bool:
 
 
 def visit_key(unit: Unit, selection: Selection, fingerprint: str) -> str | None:
-    """The cache key of a visit (None: the directory cannot be read, nothing to visit)."""
+    """The cache key `visit_unit` gives a visit (None: the directory cannot be read, nothing
+    to visit)."""
     package_dir = _visited_files(unit, selection)
     return _visit_key(unit, package_dir, fingerprint) if package_dir is not None else None
 

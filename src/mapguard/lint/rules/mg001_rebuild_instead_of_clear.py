@@ -458,8 +458,8 @@ def _only_initialises(pass_: Pass, function: Node, go_file: GoFile) -> bool:
     sites = call_sites(package, info, method)
     if not sites:
         return False
-    fresh = [_fresh_receiver(info, site.file, site.call) if not method.name[:1].isupper()
-             else None for site in sites]
+    exported = method.name[:1].isupper()
+    fresh = [None if exported else _fresh_receiver(info, site.file, site.call) for site in sites]
     calls_per_value = Counter(id(decl.ident) for decl in fresh if decl is not None)
     return all(
         (site.caller is not None and site.caller.name.startswith(("new", "New", "init")))
