@@ -76,9 +76,10 @@ func forget(m map[string]int) {{
 
 
 def test_overlaps_across_shards_are_settled_as_in_the_whole_package(tmp_path: Path) -> None:
-    # MG014 (MG004's analysis: a map handed to a helper) runs in the lead shard only; its
-    # finding on the delete shares a line with MG003's on the loop, in a file of the other
-    # shard: as in a whole run, MG003 loses its fix (the two rules advise differently there).
+    # MG014 (MG004's analysis: a map handed to a helper) runs in the second shard only (MG004
+    # goes to the lead); its finding on the delete shares a line with MG003's on the loop, in
+    # a file of the lead: as in a whole run, MG003 loses its fix (the two rules advise
+    # differently there).
     (tmp_path / "go.mod").write_text("module example.com/p\n\ngo 1.24\n")
     (tmp_path / "handler.go").write_text(HANDLER)
     (tmp_path / "forget.go").write_text(FORGET.format(padding="x" * 4000))
@@ -91,18 +92,17 @@ def test_overlaps_across_shards_are_settled_as_in_the_whole_package(tmp_path: Pa
     split_options = LintOptions(jobs=2, shard_bytes=1)
     expansion = expand(targets, tmp_path, Selection())
     work = split_work(list(expansion.targets), [split_options], 2, 1)
-    assert [unit.lead for unit in work] == [True, False]
-    assert tmp_path / "forget.go" in (work[1].shard or ())
+    assert [(unit.lead, unit.whole) for unit in work] == [(True, {"MG004"}), (False, {"MG014"})]
+    assert tmp_path / "forget.go" in (work[0].shard or ())
     assert summary(lint(targets, split_options)) == summary(whole)
 
 
 def test_a_lead_shard_with_files_of_its_own_gives_the_whole_package_result(tmp_path: Path
                                                                            ) -> None:
-    # With every rule, the whole-package rules are dealt out over the two shards (MG004 and
-    # MG014 to the lead, MG005 to the other), each shard checking files of its own as well
-    # (forget.go weighs most: it goes to the other shard, which starts lighter); with one
-    # whole-package rule selected the lead runs it, and the result is still the whole
-    # package's.
+    # With every rule, the whole-package rules are dealt out over the two shards (MG004 to the
+    # lead, MG014 to the other), each shard checking files of its own as well (forget.go
+    # weighs most: it goes to the lead, the two starting alike); with one whole-package rule
+    # selected the lead runs it, and the result is still the whole package's.
     (tmp_path / "go.mod").write_text("module example.com/p\n\ngo 1.24\n")
     (tmp_path / "handler.go").write_text(HANDLER)
     (tmp_path / "forget.go").write_text(FORGET.format(padding="x" * 4000))
@@ -113,8 +113,8 @@ def test_a_lead_shard_with_files_of_its_own_gives_the_whole_package_result(tmp_p
     every_rule = LintOptions(jobs=2, shard_bytes=1)
     work = split_work(list(expansion.targets), [every_rule], 2, 1)
     assert [(unit.lead, unit.whole, len(unit.shard or ())) for unit in work] == [
-        (True, {"MG004", "MG014"}, 17), (False, {"MG005"}, 1)]
-    assert tmp_path / "forget.go" in (work[1].shard or ())
+        (True, {"MG004"}, 1), (False, {"MG014"}, 17)]
+    assert tmp_path / "forget.go" in (work[0].shard or ())
     assert summary(lint(targets, every_rule)) == summary(lint(targets, replace(
         every_rule, jobs=1, shard_bytes=None)))
     two_rules = replace(every_rule, rules=tuple(rule_for(code) for code in ("MG003", "MG014")))
@@ -180,8 +180,9 @@ CONCURRENCY_FIXTURES = ("mg004", "mg005", "mg008", "mg013")
 def test_concurrency_fixtures_split_by_rule_give_the_whole_package_result(tmp_path: Path
                                                                           ) -> None:
     # Each fixture padded with files enough to be split in two: MG004 (and the following of
-    # calls) runs in one shard, MG005 in the other, and their findings, and what following
-    # reached, are joined into exactly what the unsplit packages give, with every rule.
+    # calls) runs in one shard, MG014 in the other, each shard judges the nil checks of its
+    # own files (MG005), and their findings, and what following reached, are joined into
+    # exactly what the unsplit packages give, with every rule.
     root = tmp_path / "corpus"
     root.mkdir()
     (root / "go.mod").write_text((FIXTURES / "corpus" / "go.mod").read_text())
@@ -204,7 +205,7 @@ def test_concurrency_fixtures_split_by_rule_give_the_whole_package_result(tmp_pa
     expansion = expand([f"{root}/..."], root, Selection())
     work = split_work(list(expansion.targets), [every_rule] * len(expansion.targets), 2, 1)
     assert {frozenset(unit.whole or ()) for unit in work if unit.shard is not None} == {
-        frozenset({"MG004", "MG014"}), frozenset({"MG005"})}
+        frozenset({"MG004"}), frozenset({"MG014"})}
     for rules in (every_rule.rules, tuple(rule for rule in ALL_RULES if rule.on_by_default)):
         split = lint([f"{root}/..."], replace(every_rule, rules=rules))
         whole = lint([f"{root}/..."], replace(every_rule, rules=rules, jobs=1,

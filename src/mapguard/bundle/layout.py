@@ -35,6 +35,9 @@ _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,63}$")
 
 @dataclass(frozen=True, slots=True)
 class Kind:
+    """A kind of evidence a bundle holds: its directory, file endings and the command that writes
+    it."""
+
     name: str
     directory: str
     suffixes: tuple[str, ...]  # accepted file name endings, the first is what writers use

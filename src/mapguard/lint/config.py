@@ -78,6 +78,8 @@ def _schema() -> Any:
 
 @dataclass(frozen=True, slots=True)
 class LoadedConfig:
+    """A lint configuration and the file it was read from."""
+
     config: LintConfig
     path: Path | None  # None: defaults, no file found
 

@@ -85,7 +85,7 @@ SHARD_MIN_FILES = 8
 # (measured on large packages; only the balance, never a result, depends on them). The
 # whole-package rules are dealt out over the shards, each run whole in one of them (split by
 # file, every shard would scan the package for the same fields and callers): with two
-# workers the lead runs MG004 and follows calls, the other MG005 and every other rule.
+# workers the lead runs MG004 and follows calls, the other MG014 when it is selected.
 TEST_FILE_WEIGHT = 0.25
 WHOLE_PACKAGE_SHARE = 0.5
 # Units go to the workers in batches of at most 1/(this x workers) of the expected cost not yet
@@ -100,6 +100,8 @@ _KNOWN = {rule.code: rule.code for rule in ALL_RULES} | {rule.name: rule.code fo
 
 @dataclass(frozen=True, slots=True)
 class LintOptions:
+    """How to lint: the rules, the files, the Go version, workers and cache."""
+
     rules: tuple[Rule, ...] = ALL_RULES
     selection: Selection = field(default_factory=Selection)
     go_version: GoVersion | None = None  # --go-version: overrides go.mod
@@ -160,6 +162,8 @@ def _whole_package_codes(options: LintOptions) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
+    """What a unit of work gave a worker."""
+
     result: DirResult
     key: str | None  # the cache key of the directory's result
     cached: bool
@@ -367,10 +371,10 @@ def split_work(targets: list[DirTarget], options: list[LintOptions], jobs: int,
 
 def _whole_groups(options: LintOptions, count: int) -> list[frozenset[str]]:
     """The whole-package rules of `options` dealt out over `count` shards, one each in turn
-    from the lead (which also follows calls across packages): MG004 and MG005, each of which
-    builds the package's concurrency model, then run side by side instead of one after the
-    other in the lead, which was the long pole of a split package (nats-server's `server/`:
-    the lead 1.4 s, the other shard 0.4 s)."""
+    from the lead (which also follows calls across packages): MG004 and MG014 then run side by
+    side instead of one after the other in the lead. (MG005, which asks the same model of the
+    package's goroutines, judges each nil check on its own: every shard judges those of its
+    own files.)"""
     groups: list[set[str]] = [set() for _ in range(count)]
     whole = [rule.code for rule in options.rules if rule.whole_package]
     for index, code in enumerate(whole):
@@ -680,7 +684,8 @@ def _forked_shards(indexes: Sequence[int]) -> list[tuple[int, _Outcome]]:
     loaded = _load(package_dir, first.options, frozenset(), lead=True, whole=frozenset())
     if loaded.following & {"MG004", "MG005", "MG014"}:
         # The lead follows calls from the package's goroutines and handlers, so it builds
-        # their model anyway: built here, every shard has it (the MG005 shard built it too).
+        # their model anyway: built here, every shard has it (each judges its own files' nil
+        # checks, MG005, on it; the MG014 shard asks it too).
         for package in loaded.packages:
             Concurrency.of(package, TypeInfo(package))
     children: list[tuple[int, Work, int, int]] = []

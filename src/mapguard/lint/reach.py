@@ -183,6 +183,8 @@ class Effect:
 
 @dataclass(slots=True)
 class Reach:
+    """What following calls found: the effects, and the calls leaving the package."""
+
     effects: list[Effect] = field(default_factory=list)
     calls: list[CallOut] = field(default_factory=list)
 

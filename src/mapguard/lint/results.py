@@ -48,6 +48,8 @@ class ReadOutside:
 
 @dataclass(frozen=True, slots=True)
 class DirResult:
+    """What linting one directory gave."""
+
     findings: tuple[Finding, ...]
     errors: tuple[FileError, ...]
     files: int
@@ -63,6 +65,8 @@ class DirResult:
 
 @dataclass(frozen=True, slots=True)
 class LintResult:
+    """What a whole lint run gave."""
+
     findings: tuple[Finding, ...]
     files: int
     errors: tuple[FileError, ...]

@@ -102,6 +102,8 @@ class Measured:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One problem a rule reports, at a span of a file, with its message and fix."""
+
     rule: str
     name: str
     severity: Severity
@@ -159,6 +161,8 @@ TextPattern = re.Pattern[bytes] | Trigger
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A lint rule: what it reports and where, its documentation, and the `run` that finds it."""
+
     code: str  # MG001
     name: str  # rebuild-instead-of-clear
     severity: Severity

@@ -16,6 +16,8 @@ from mapguard.source.types import Named, Unknown, deref
 
 @dataclass(frozen=True, slots=True)
 class CallSite:
+    """A call of a package function, and where it is made."""
+
     file: GoFile
     call: Node
     caller: FuncDecl | None  # the named function it is in (None: a package-level initialiser)

@@ -24,6 +24,8 @@ SKIPPED_DIRS = frozenset({"vendor", "testdata"})
 
 @dataclass(frozen=True, slots=True)
 class Selection:
+    """Which files of the targets to lint."""
+
     exclude: tuple[str, ...] = ()  # globs, matched against paths relative to `base`
     base: Path = Path()
     include_generated: bool = False
@@ -32,6 +34,8 @@ class Selection:
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
+    """A Go file's path and bytes, as read."""
+
     path: Path  # absolute
     content: bytes
     context_only: bool = False  # read for its declarations, never reported on
@@ -64,6 +68,8 @@ class DirTarget:
 
 @dataclass(frozen=True, slots=True)
 class Expansion:
+    """What the command line's targets expand to."""
+
     targets: tuple[DirTarget, ...]
     # The trees the command line names (a directory, or the directory of a named file),
     # resolved: fixes are written inside them only.
@@ -136,7 +142,7 @@ def read_target(target: DirTarget, selection: Selection
     unreadable: list[tuple[Path, str]] = []
     for path, explicit in target.files:
         try:
-            content = path.read_bytes()
+            content = _read_whole(path)
         except OSError as exc:
             unreadable.append((path, exc.strerror or str(exc)))
             continue
@@ -145,6 +151,22 @@ def read_target(target: DirTarget, selection: Selection
     if not any(not f.context_only for f in files):
         return None, unreadable
     return PackageDir(target.directory, tuple(files)), unreadable
+
+
+def _read_whole(path: Path) -> bytes:
+    """A file's bytes, read through the file descriptor: `Path.read_bytes` wraps it in two
+    file objects first, and for the many small files of a Go tree that took twice as long
+    (etcd's 1,100 files: 16-24 ms against 10 ms)."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        # Reads of the size the file has, until the end (it may have grown since).
+        wanted = max(os.fstat(descriptor).st_size + 1, 1 << 16)
+        chunks = []
+        while chunk := os.read(descriptor, wanted):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
 
 
 def _entry_size(entry: os.DirEntry[str]) -> int:

@@ -16,6 +16,8 @@ _GO = re.compile(r"^\s*go\s+(\S+)\s*(?://.*)?$", re.M)
 
 @dataclass(frozen=True, slots=True)
 class GoModule:
+    """A Go module: its root directory, module path and `go` directive."""
+
     root: Path
     path: str
     go_version: GoVersion | None

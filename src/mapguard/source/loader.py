@@ -35,12 +35,16 @@ from mapguard.source.parser import (
 
 @dataclass(frozen=True, slots=True)
 class FileError:
+    """A file that could not be analysed, and why."""
+
     path: Path
     message: str
 
 
 @dataclass(frozen=True, slots=True)
 class VersionChoice:
+    """The Go version code is judged at, and where it came from."""
+
     version: GoVersion
     source: str  # "flag", "go.mod", "go.mod without go line", "toolchain" or "default"
 

@@ -22,6 +22,8 @@ _BUILTIN_WRITE = re.compile(rb"(?:delete|clear)\(")
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MapWrite:
+    """A statement that writes into a map (assignment, `delete`, `clear`)."""
+
     file: GoFile
     statement: Node  # what the finding points at: the assignment, or the delete/clear call
     target: Node  # the map expression written to

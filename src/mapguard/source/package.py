@@ -40,6 +40,8 @@ Parsed = tuple[Tree, tuple[FunctionSpan, ...], bool]
 
 @dataclass(slots=True, eq=False)
 class GoFile:
+    """A parsed Go file of a package (or one read lazily, parsed when first asked about)."""
+
     path: Path  # absolute
     source: bytes
     # None until a file read lazily (`later`) is parsed: read it through `tree`.
@@ -183,6 +185,8 @@ class GoFile:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class TypeDecl:
+    """A package-level type declaration."""
+
     name: str
     node: Node  # the type_spec (or type_alias) node
     type_node: Node | None
@@ -191,6 +195,8 @@ class TypeDecl:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class VarDecl:
+    """A package-level variable or constant: one name of its spec."""
+
     name: str
     node: Node  # the identifier
     type_node: Node | None
@@ -203,6 +209,8 @@ class VarDecl:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class FuncDecl:
+    """A function or method declared in the package."""
+
     name: str
     node: Node  # function_declaration or method_declaration
     receiver_type: str | None  # "T" for func (t *T) ...
@@ -294,6 +302,8 @@ class LazyVars(Mapping[str, VarDecl]):
 
 @dataclass(slots=True, eq=False)
 class Package:
+    """The files of one Go package in one directory, with its symbol table (built on first use)."""
+
     directory: Path
     name: str
     files: list[GoFile]

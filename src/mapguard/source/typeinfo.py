@@ -80,6 +80,8 @@ class LocalDecl:
 
 @dataclass(frozen=True, slots=True)
 class ImportRef:
+    """A name that refers to an imported package."""
+
     name: str
     path: str
 

@@ -38,32 +38,44 @@ class Named(GoType):
 
 @dataclass(frozen=True, slots=True)
 class MapOf(GoType):
+    """`map[K]V`."""
+
     key: GoType
     value: GoType
 
 
 @dataclass(frozen=True, slots=True)
 class PointerTo(GoType):
+    """`*T`."""
+
     elem: GoType
 
 
 @dataclass(frozen=True, slots=True)
 class SliceOf(GoType):
+    """`[]T`."""
+
     elem: GoType
 
 
 @dataclass(frozen=True, slots=True)
 class ArrayOf(GoType):
+    """`[N]T` (the length is not tracked)."""
+
     elem: GoType
 
 
 @dataclass(frozen=True, slots=True)
 class ChanOf(GoType):
+    """`chan T`, in either direction."""
+
     elem: GoType
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
+    """A field of a struct type."""
+
     name: str  # for an embedded field, the type's name
     type: GoType
     embedded: bool
@@ -71,6 +83,8 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class StructOf(GoType):
+    """A struct type literal, its fields in order."""
+
     fields: tuple[Field, ...]
 
     def field(self, name: str) -> Field | None:
@@ -82,6 +96,8 @@ class StructOf(GoType):
 
 @dataclass(frozen=True, slots=True)
 class FuncOf(GoType):
+    """A function type: what it takes and returns."""
+
     params: tuple[GoType, ...]
     results: tuple[GoType, ...]
     variadic: bool = False

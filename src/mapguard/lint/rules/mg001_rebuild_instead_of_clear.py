@@ -667,6 +667,8 @@ def _field_facts(pass_: Pass, go_file: GoFile, target: Node, assign: Node) -> Fi
 
 @dataclass(frozen=True, slots=True)
 class FieldUses:
+    """How a field's map is used besides the re-creation."""
+
     leaks: bool
     # Assignments and literals giving the field a new map (or, for an outer link of the
     # chain, a fresh struct value).

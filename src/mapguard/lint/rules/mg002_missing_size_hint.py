@@ -139,6 +139,8 @@ class Keys(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Filling:
+    """A loop that fills a map made without a size hint, and the size it could be given."""
+
     loop: Node
     length_of: Node  # the x of len(x), the n of a counted loop, or a literal ranged over
     hint: str  # the size to write: "len(x)", "n", or a literal's element count

@@ -325,6 +325,8 @@ _BUILT = frozenset({"call_expression", "composite_literal", "unary_expression", 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """Why a lazy initialisation races, for its finding."""
+
     severity: Severity
     where: str  # the context, or why the value is shared, for the message
     # The proof is one of the two kinds never found false on real trees (docs/rules.md,
@@ -918,7 +920,8 @@ RULE = Rule(
     anchors=_NIL_CHECKS,
     bodies=_NIL_CHECKS,
     in_tests=False,  # `_context_verdict`: tests run under `go test -race`
-    # Its verdicts ask the package's concurrency model, which MG004 builds too: in a split
-    # package it runs in one shard for every file (beside MG004's, with two or more).
-    whole_package=True,
+    # Its verdicts ask the package's concurrency model, but each nil check is judged on its
+    # own: in a split package every shard judges the checks in its files, on the model built
+    # once before the shards fork (`engine._forked_shards`). Run whole in one shard, it was
+    # the long pole of nats-server's `server/` (0.23 s, against 0.06 s for MG004).
 )

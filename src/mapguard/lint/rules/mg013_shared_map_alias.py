@@ -484,6 +484,8 @@ def _check_write(pass_: Pass, go_file: GoFile, holder: Node) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _HandOut:
+    """Where a long-lived value's map field was set to a map that is handed out."""
+
     statement: Node  # where the holder's field was set
     value: Node  # the map it was set to
     file: GoFile  # the file of both (another one when a called function set it)
