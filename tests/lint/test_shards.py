@@ -267,3 +267,78 @@ def test_split_packages_parsed_once_per_worker_give_the_whole_package_result(
 
     monkeypatch.setattr(engine, "_analysed", failing_in_children)
     assert summary(lint(targets, split_options)) == summary(whole)
+
+
+HANDLERS = """package dashboard
+
+import (
+	"html/template"
+	"net/http"
+)
+
+var pageTmpl *template.Template
+
+// {padding}
+func handleDashboard(w http.ResponseWriter, r *http.Request) {{
+	if pageTmpl == nil {{
+		pageTmpl = template.Must(template.New("dash").Parse("<h1>ops</h1>"))
+	}}
+	_ = pageTmpl.Execute(w, nil)
+}}
+"""
+
+ROUTES = """package dashboard
+
+import (
+	"net/http"
+	"time"
+)
+
+var apiClient *http.Client
+
+// {padding}
+func Routes(mux *http.ServeMux) {{
+	mux.HandleFunc("/", handleDashboard)
+	mux.HandleFunc("/upstream", func(w http.ResponseWriter, r *http.Request) {{
+		if apiClient == nil {{
+			apiClient = &http.Client{{Timeout: 5 * time.Second}}
+		}}
+		w.Header().Set("X-Timeout", apiClient.Timeout.String())
+	}})
+}}
+"""
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="the shards of a package share its parse by fork")
+def test_each_forked_shard_judges_the_nil_checks_of_its_own_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # MG005 is no whole-package rule: with the package's goroutine model built before the
+    # fork, the lead and the forked shard each judge the nil checks in their own files, and
+    # the joined findings are the whole package's.
+    (tmp_path / "go.mod").write_text("module example.com/dashboard\n\ngo 1.24\n")
+    (tmp_path / "handlers.go").write_text(HANDLERS.format(padding="x" * 4000))
+    (tmp_path / "routes.go").write_text(ROUTES.format(padding="x" * 3500))
+    for index in range(2 * SHARD_MIN_FILES):
+        (tmp_path / f"pad{index}.go").write_text(f"package dashboard\n\nfunc pad{index}() {{}}\n")
+    targets = [str(tmp_path)]
+    whole = lint(targets, LintOptions(jobs=1))
+    assert [(f.rule, f.path.name) for f in whole.findings] == [
+        ("MG005", "handlers.go"), ("MG005", "routes.go")]
+    split_options = LintOptions(jobs=2, shard_bytes=1)
+    work = split_work(list(expand(targets, tmp_path, Selection()).targets), [split_options], 2, 1)
+    assert [(unit.lead, unit.whole) for unit in work] == [(True, {"MG004"}), (False, {"MG014"})]
+    assert tmp_path / "handlers.go" in (work[0].shard or ())
+    assert tmp_path / "routes.go" in (work[1].shard or ())
+    monkeypatch.setattr(engine, "PARALLEL_THRESHOLD_BYTES", 0)  # workers even for this
+    groups: list[tuple[int, ...]] = []
+    shard_groups = engine._shard_groups
+
+    def recording(work: list[engine.Work]) -> list[tuple[int, ...]]:
+        found = shard_groups(work)
+        groups.extend(found)
+        return found
+
+    monkeypatch.setattr(engine, "_shard_groups", recording)
+    assert summary(lint(targets, split_options)) == summary(whole)
+    assert groups == [(0, 1)]  # one worker read the package, and forked the second shard
