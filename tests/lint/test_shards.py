@@ -30,6 +30,22 @@ def summary(result: LintResult) -> tuple[object, ...]:
             result.digests)
 
 
+def forked_groups(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """Start workers even for a small lint, and record the shard groups handed to them (each
+    read by one worker, which forks a process per other shard)."""
+    monkeypatch.setattr(engine, "PARALLEL_THRESHOLD_BYTES", 0)
+    groups: list[tuple[int, ...]] = []
+    shard_groups = engine._shard_groups
+
+    def recording(work: list[engine.Work]) -> list[tuple[int, ...]]:
+        found = shard_groups(work)
+        groups.extend(found)
+        return found
+
+    monkeypatch.setattr(engine, "_shard_groups", recording)
+    return groups
+
+
 @pytest.mark.slow
 def test_split_packages_give_the_whole_package_result(go_toolchain: GoToolchain,
                                                       tmp_path: Path) -> None:
@@ -239,16 +255,7 @@ def test_split_packages_parsed_once_per_worker_give_the_whole_package_result(
     targets = [f"{root}/..."]
     whole = lint(targets, LintOptions(jobs=1))
     assert {f.rule for f in whole.findings} >= {"MG003", "MG004", "MG005", "MG014"}
-    monkeypatch.setattr(engine, "PARALLEL_THRESHOLD_BYTES", 0)  # workers even for this
-    groups: list[tuple[int, ...]] = []
-    shard_groups = engine._shard_groups
-
-    def recording(work: list[engine.Work]) -> list[tuple[int, ...]]:
-        found = shard_groups(work)
-        groups.extend(found)
-        return found
-
-    monkeypatch.setattr(engine, "_shard_groups", recording)
+    groups = forked_groups(monkeypatch)
     split_options = LintOptions(jobs=2, shard_bytes=1)
     assert summary(lint(targets, split_options)) == summary(whole)
     assert len(groups) >= 20 and all(len(group) == 2 for group in groups)
@@ -330,15 +337,6 @@ def test_each_forked_shard_judges_the_nil_checks_of_its_own_files(
     assert [(unit.lead, unit.whole) for unit in work] == [(True, {"MG004"}), (False, {"MG014"})]
     assert tmp_path / "handlers.go" in (work[0].shard or ())
     assert tmp_path / "routes.go" in (work[1].shard or ())
-    monkeypatch.setattr(engine, "PARALLEL_THRESHOLD_BYTES", 0)  # workers even for this
-    groups: list[tuple[int, ...]] = []
-    shard_groups = engine._shard_groups
-
-    def recording(work: list[engine.Work]) -> list[tuple[int, ...]]:
-        found = shard_groups(work)
-        groups.extend(found)
-        return found
-
-    monkeypatch.setattr(engine, "_shard_groups", recording)
+    groups = forked_groups(monkeypatch)
     assert summary(lint(targets, split_options)) == summary(whole)
     assert groups == [(0, 1)]  # one worker read the package, and forked the second shard
