@@ -98,6 +98,10 @@ def main() -> int:
     target = f"{toolchain.goroot / 'src'}/..."
     cold = [*MAPGUARD, "lint", target, "--no-cache", "--format", "json", "-o", os.devnull]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    # The interpreter's build matters as much as the machine: a pyenv build without PGO/LTO
+    # ran the lint 10-12 % slower than Debian's python3.11 (docs/lint.md, "Speed").
+    print(f"python: {platform.python_implementation()} {platform.python_version()}, "
+          f"{os.path.realpath(sys.executable)}")
     print(f"Go {toolchain.full_version}: {len(files)} files, {lines / 1e6:.2f} M lines")
     gofmt_times: list[float] = []
     cold_times: list[float] = []

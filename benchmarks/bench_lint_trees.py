@@ -76,6 +76,10 @@ def main() -> int:
         compileall.compile_dir(args.against / "mapguard", quiet=1)
         against_env = {**os.environ, "PYTHONPATH": str(args.against.resolve())}
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    # The interpreter's build matters as much as the machine: a pyenv build without PGO/LTO
+    # ran the lint 10-12 % slower than Debian's python3.11 (docs/lint.md, "Speed").
+    print(f"python: {platform.python_implementation()} {platform.python_version()}, "
+          f"{os.path.realpath(sys.executable)}")
     print(f"gofmt of Go {toolchain.full_version}; load before: {os.getloadavg()}")
     print(f"{'tree':<28} {'files':>6} {'gofmt -l s':>10} {'lint s':>8} {'ratio':>6} "
           f"{'gofmt cpu':>9} {'lint cpu':>8} {'cpu ratio':>9} {'peak MiB':>8}"
