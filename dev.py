@@ -13,8 +13,8 @@ stress-ng, wrk, Chromium).
 
 `.venv` is made with the fastest CPython 3.11+ the machine has (`python3`, `python3.N` in each
 `PATH` directory, timed on a short compile-and-run workload), or with `$MAPGUARD_PYTHON`. Builds
-differ: a pyenv build without PGO/LTO, on a shared libpython, ran mapguard's lint 10-12 % slower
-than Debian's python3.11 (docs/lint.md, "Speed"). `rm -rf .venv` to make it again.
+differ: a pyenv build without PGO/LTO, on a shared libpython, ran mapguard's lint 3-15 % slower
+than Debian's python3.11 (etcd: 15 %; docs/lint.md, "Speed"). `rm -rf .venv` to make it again.
 """
 
 from __future__ import annotations

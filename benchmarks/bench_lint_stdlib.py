@@ -99,7 +99,7 @@ def main() -> int:
     cold = [*MAPGUARD, "lint", target, "--no-cache", "--format", "json", "-o", os.devnull]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
     # The interpreter's build matters as much as the machine: a pyenv build without PGO/LTO
-    # ran the lint 10-12 % slower than Debian's python3.11 (docs/lint.md, "Speed").
+    # ran the lint 3-15 % slower than Debian's python3.11 (docs/lint.md, "Speed").
     print(f"python: {platform.python_implementation()} {platform.python_version()}, "
           f"{os.path.realpath(sys.executable)}")
     print(f"Go {toolchain.full_version}: {len(files)} files, {lines / 1e6:.2f} M lines")
