@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +20,18 @@ def test_doctor_json_names_the_go_toolchain(
     assert document["version"] == 1
     go = next(check for check in document["checks"] if check["name"] == "go")
     assert go["ok"] and go_toolchain.full_version in go["detail"]
+
+
+def test_doctor_names_the_interpreter_and_its_build_path(capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """The interpreter's build weighs on the lint's speed: doctor says which one runs it."""
+    assert main(["doctor", "--format", "json"]) in {0, 1}
+    document = json.loads(capsys.readouterr().out)
+    python = next(check for check in document["checks"] if check["name"] == "python")
+    implementation, version, at, path = python["detail"].split(" ", 3)
+    assert (implementation, version, at) == (
+        platform.python_implementation(), platform.python_version(), "at")
+    assert Path(path).is_file() and Path(path) == Path(os.path.realpath(sys.executable))
 
 
 @pytest.mark.parametrize(("argv", "said"), [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -55,7 +57,10 @@ def go_check() -> Check:
 
 def run_checks() -> list[Check]:
     checks = [
-        Check("python", True, sys.version.split()[0], required=True),
+        # Which build runs mapguard matters to its speed: a CPython without PGO/LTO, on a
+        # shared libpython, linted 3-15 % slower (docs/lint.md, "Speed"; dev.py chooses).
+        Check("python", True, f"{platform.python_implementation()} {sys.version.split()[0]} at "
+              f"{os.path.realpath(sys.executable)}", required=True),
         Check("mapguard", True, metadata.version("mapguard"), required=True),
         Check("tree-sitter-go", True, metadata.version("tree-sitter-go"), required=True),
         go_check(),
