@@ -152,7 +152,10 @@ def test_slo_verdict_per_step(stall_server: Path, tmp_path: Path) -> None:
     assert 0.05 < 1 - latency["good_ratio"] < 0.5
     assert latency["burn_rate"] == pytest.approx((1 - latency["good_ratio"]) / 0.01)
     assert any("Page" in alert for alert in latency["would_fire"])
-    assert availability["held"] is True and availability["burn_rate"] == 0
+    # No 5xx and no failed request: the stall server answers everything. (A request the step
+    # ended before sending, on a busy machine, is left out of availability.)
+    errors = [step["errors"] for step in document["steps"]]
+    assert availability["held"] is True and availability["burn_rate"] == 0, errors
     assert document["ok"] is False
 
 

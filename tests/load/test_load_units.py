@@ -195,6 +195,24 @@ def test_slo_verdicts() -> None:
     assert failing.held is False and any("Page" in a for a in failing.alerts)
 
 
+def test_a_request_the_step_ended_before_sending_is_left_out_of_availability() -> None:
+    """It never reached the service (a counter in front of it would not count it), so it is
+    neither good nor bad for availability; it is bad for latency, answered within no threshold.
+    Two not sent out of 400 keep the rate held, so the step is judged."""
+    latency, availability = sorted(objectives(load_specs([SPEC]))[0], key=lambda o: o.kind,
+                                   reverse=True)
+    # 398 sent and answered in 20 ms, one of them with a 503; 2 not sent.
+    step = make_step(1, Step(400, 1), [_interval(0, 0, [[20_000, 398]], scheduled=400, sent=398,
+                                                 errors={"not sent": 2, "status 503": 1})],
+                     512, True)
+    assert step.held and not step.generator_bound
+    served = judge(availability, step)
+    assert (served.total, served.bad) == (398, 1)
+    assert served.burn_rate == pytest.approx((1 / 398) / 0.001)
+    waited = judge(latency, step)
+    assert (waited.total, waited.bad) == (400, 2)
+
+
 def test_a_latency_slo_written_as_events_is_read_as_latency(tmp_path: Path) -> None:
     spec = tmp_path / "sloth.yaml"
     count = "sum(rate(http_request_duration_seconds_count[{{.window}}]))"

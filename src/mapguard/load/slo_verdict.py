@@ -7,7 +7,10 @@ requests it planned to send, as a Prometheus histogram in front of the service w
   request is good when it was answered, whatever its status, within the threshold; a request
   that was never answered (timeout, connection error, not sent) is bad;
 - availability objective (any other events SLI): a request is bad when it got a 5xx status or no
-  answer at all. The spec's queries are not evaluated: the load's own outcome stands for them.
+  answer at all (a timeout, a connection error). A request the step ended before it could be
+  sent ("not sent": a late timer on a busy machine, or a backlog at the run's end) never reached
+  the service, and a counter in front of it would not count it: it is left out, neither good
+  nor bad. The spec's queries are not evaluated: the load's own outcome stands for them.
 
 A step where the generator itself could not hold the rate is not judged ("not measured").
 
@@ -26,6 +29,8 @@ from fractions import Fraction
 from mapguard.load.results import StepResult, count_at_most
 from mapguard.slo.model import SLO, EventsSLI, LatencySLI, SpecSet
 
+# The engine's error kind for a ticket the step's end came before (loadengine/main.go).
+NOT_SENT = "not sent"
 _BUCKET_LE = re.compile(r'_bucket\s*\{[^}]*\ble\s*=\s*"([^"]+)"')
 
 
@@ -123,8 +128,10 @@ def judge(objective: Objective, step: StepResult) -> StepVerdict:
         # generator's failure, and its latencies are withheld. Nothing to judge.
         return StepVerdict(objective, step.number, total, None)
     if objective.kind == "availability":
-        bad = sum(count for kind, count in step.errors.items() if not _client_error(kind))
-        return StepVerdict(objective, step.number, total, bad)
+        unsent = step.errors.get(NOT_SENT, 0)
+        bad = sum(count for kind, count in step.errors.items()
+                  if kind != NOT_SENT and not _client_error(kind))
+        return StepVerdict(objective, step.number, total - unsent, bad)
     assert objective.threshold_s is not None
     good = count_at_most((i.latency_us for i in step.intervals), objective.threshold_s * 1e6)
     return StepVerdict(objective, step.number, total, max(0, total - good))
