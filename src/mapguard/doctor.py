@@ -59,8 +59,8 @@ def run_checks() -> list[Check]:
     checks = [
         # Which build runs mapguard matters to its speed: a CPython without PGO/LTO, on a
         # shared libpython, linted 3-15 % slower (docs/lint.md, "Speed"; dev.py chooses).
-        Check("python", True, f"{platform.python_implementation()} {sys.version.split()[0]} at "
-              f"{os.path.realpath(sys.executable)}", required=True),
+        Check("python", True, f"{platform.python_implementation()} {platform.python_version()}"
+              f" at {os.path.realpath(sys.executable)}", required=True),
         Check("mapguard", True, metadata.version("mapguard"), required=True),
         Check("tree-sitter-go", True, metadata.version("tree-sitter-go"), required=True),
         go_check(),
