@@ -47,15 +47,17 @@ import re
 import shlex
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from bench_lint_revisions import ROOT, extract_src  # the sibling script's revision extractor
+from bench_lint_revisions import (  # the sibling script's revision extractor
+    ROOT,
+    extract_archive,
+    extract_src,
+)
 
 DEFAULT_VERSIONS = ("pre15=19a288e^1", "current=.")
 SPEED_RULES = frozenset({"MG001", "MG002", "MG003", "MG010", "MG011", "MG012"})
@@ -183,8 +185,7 @@ def extract_module(git_dir: Path, revision: str, root: str, into: Path) -> None:
         raise BadInput(f"{git_dir}: git archive {revision} failed: "
                        f"{archive.stderr.decode(errors='replace').strip()}")
     partial = into.with_name(into.name + ".partial")
-    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
-        tar.extractall(partial, filter="data")
+    extract_archive(archive.stdout, partial)
     partial.rename(into)
 
 

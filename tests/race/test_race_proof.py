@@ -25,7 +25,7 @@ from .harness import RaceRun, RaceTarget, Verdict, run_race
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
 DRIVERS = Path(__file__).parent / "drivers"
-RACE_RULES = ("MG004", "MG005", "MG008", "MG013", "MG014")
+RACE_RULES = ("MG004", "MG005", "MG008", "MG013", "MG014", "MG015", "MG016", "MG017")
 # The race detector never reports a race that is not there, but it can miss one: it names one
 # race per memory location and then stops watching it, and a run that dies on the runtime's fatal
 # map error stops early. So a package is run again (at most this often) while some TestRace*

@@ -9,7 +9,12 @@ from pathlib import Path
 from mapguard.source.gomod import find_module
 from mapguard.source.outside import start_run
 from mapguard.source.types import FuncOf, MapOf, Named, PointerTo, SliceOf
-from mapguard.source.xpkg import function_signature, method_signature
+from mapguard.source.xpkg import (
+    declarations_digest,
+    function_signature,
+    hands_out_context_map,
+    method_signature,
+)
 
 STORE = """
 package store
@@ -115,3 +120,73 @@ func (s *Set[K]) Items() map[K]struct{} { return s.items }
     assert method_signature(module, store, "Set", "Items") is None  # a generic type's
     assert method_signature(module, store, "Store", "Missing") is None
     assert method_signature(module, store, "Other", "Child") is None
+
+
+METADATA = """
+package md
+
+import "context"
+
+type key struct{}
+
+// Metadata is what a request carries.
+type Metadata map[string]string
+
+func FromContext(ctx context.Context) (Metadata, bool) {
+	md, ok := ctx.Value(key{}).(Metadata)
+	return md, ok
+}
+
+func Copy(ctx context.Context) Metadata {
+	md, _ := ctx.Value(key{}).(Metadata)
+	out := make(Metadata, len(md))
+	for k, v := range md {
+		out[k] = v
+	}
+	return out
+}
+
+func Names() []string { return nil }
+
+func fromContext(ctx context.Context) Metadata {
+	md, _ := ctx.Value(key{}).(Metadata)
+	return md
+}
+"""
+
+
+def test_a_getter_that_returns_the_context_map_itself(tmp_path: Path) -> None:
+    root = _module(tmp_path, {"md/md.go": METADATA})
+    module = find_module(root)
+    assert module is not None
+    start_run()
+    assert hands_out_context_map(module, "example.com/mod/md", "FromContext")
+    assert not hands_out_context_map(module, "example.com/mod/md", "Copy")  # a range loop
+    assert not hands_out_context_map(module, "example.com/mod/md", "Names")  # no context
+    assert not hands_out_context_map(module, "example.com/mod/md", "fromContext")  # unexported
+    assert not hands_out_context_map(module, "example.com/mod/md", "Missing")
+    assert not hands_out_context_map(module, "example.com/other/md", "FromContext")
+
+
+def test_the_digest_covers_the_bodies_that_take_a_context_value(tmp_path: Path) -> None:
+    root = _module(tmp_path, {"md/md.go": METADATA})
+    path = root / "md" / "md.go"
+
+    def digest_after(edit: tuple[str, str]) -> str:
+        path.write_text(path.read_text().replace(*edit))
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+        start_run()
+        return declarations_digest(path.parent)
+
+    start_run()
+    first = declarations_digest(path.parent)
+    # Another body (no context value in it) is not what answers depend on...
+    assert digest_after(("func Names() []string { return nil }",
+                         "func Names() []string { return []string{} }")) == first
+    # ...the getter's is: a copy added to it changes what its callers may do with the map.
+    copied = digest_after(("\treturn md, ok\n", "\treturn maps.Clone(md), ok\n"))
+    assert copied != first
+    module = find_module(root)
+    assert module is not None
+    assert not hands_out_context_map(module, "example.com/mod/md", "FromContext")

@@ -19,6 +19,9 @@ from mapguard.lint.rules import (
     mg012_hot_map_growth,
     mg013_shared_map_alias,
     mg014_unproven_shared_map_race,
+    mg015_context_map_written,
+    mg016_cached_object_map_written,
+    mg017_map_written_after_handoff,
 )
 
 ALL_RULES: tuple[Rule, ...] = tuple(sorted(
@@ -37,6 +40,9 @@ ALL_RULES: tuple[Rule, ...] = tuple(sorted(
         mg012_hot_map_growth.RULE,
         mg013_shared_map_alias.RULE,
         mg014_unproven_shared_map_race.RULE,
+        mg015_context_map_written.RULE,
+        mg016_cached_object_map_written.RULE,
+        mg017_map_written_after_handoff.RULE,
     ),
     key=lambda rule: rule.code,
 ))

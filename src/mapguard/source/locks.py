@@ -108,6 +108,13 @@ def lock_mode_at(node: Node, go_file: GoFile, info: TypeInfo | None = None,
         current = function  # a synchronous closure runs under its writer's locks
 
 
+def locks_held(node: Node, go_file: GoFile, info: TypeInfo | None = None) -> dict[str, Mode]:
+    """The locks the statements of the function around `node` hold where it runs, by lock
+    (`"s.mu"`, `"s"` for an embedded mutex, `"s.store"` for a wrapper's `lock()`); not those
+    its callers hold (`lock_mode_at` counts those too, without naming them)."""
+    return _held_states(node, enclosing_function(node), go_file, binary_semaphores(go_file, info))
+
+
 def _handed_to_goroutine(node: Node, literal: Node, go_file: GoFile) -> Mode:
     """A lock the starter holds at `go func() {...}()` and the goroutine releases itself
     (`mu.Lock(); go func() { ...; m[k] = v; mu.Unlock() }()`): a sync.Mutex belongs to no

@@ -78,6 +78,66 @@ def declared_type(module: GoModule, import_path: str, name: str) -> GoType | Non
             else None)
 
 
+def hands_out_context_map(module: GoModule, import_path: str, name: str) -> bool:
+    """Whether the exported function `name` of the module's package `import_path` takes a
+    value out of a context with a type assertion (`ctx.Value(key).(Metadata)`) and makes no
+    copy on the way (copying a map takes a `range` loop, `copy`, or a `Clone` or `Copy`:
+    none is in its body): what it returns is the map the context holds (MG015). Judged on
+    the text of its body, which the package's declarations digest covers for that reason."""
+    return name in context_getters(module, import_path)
+
+
+def context_getters(module: GoModule, import_path: str) -> frozenset[str]:
+    """The exported functions of the module's package `import_path` that
+    `hands_out_context_map` answers yes for (one search of the package's files per run; most
+    packages take no value out of a context, and answer at once)."""
+    if not _inside(module, import_path):
+        return frozenset()
+    known = _GETTERS.get((module.root, import_path))
+    if known is None:  # once per package per run: every file of every package asks
+        directory = module.root / import_path[len(module.path):].lstrip("/")
+        declarations = _declarations(directory, module)
+        known = (directory, declarations.context_getters() if declarations is not None
+                 else frozenset())
+        _GETTERS[(module.root, import_path)] = known
+    read_declarations(known[0])
+    return known[1]
+
+
+_GETTERS: dict[tuple[Path, str], tuple[Path, frozenset[str]]] = {}
+forget_at_run_start(_GETTERS.clear)
+
+
+def function_body(source: bytes, name: str) -> bytes | None:
+    """The text of the top-level function `name` of a gofmt-formatted file, from `func` to the
+    `}` that closes it at the start of a line; None when the file declares no such function."""
+    header = re.search(rb"^func[ \t]+" + re.escape(name.encode()) + rb"[ \t]*[\[(]", source,
+                       re.M)
+    if header is None:
+        return None
+    line_end = source.find(b"\n", header.end())
+    line_end = len(source) if line_end < 0 else line_end
+    if source[header.start():line_end].rstrip().endswith(b"}"):
+        return source[header.start():line_end]  # `func F() T { return x }` on one line
+    end = source.find(b"\n}", header.end())
+    return source[header.start():end + 2 if end >= 0 else len(source)]
+
+
+# `ctx.Value(key).(T)`, `ctx.Value(key{}).(T)`: a context value taken out with an assertion.
+_CONTEXT_ASSERTION = re.compile(rb"\.Value\((?:[^()]|\([^()]*\))*\)\.\(")
+# `func Name(` or `func Name[`: a top-level exported function's header (not a method's).
+_EXPORTED_FUNCTION = re.compile(rb"func[ \t]+([A-Z]\w*)[ \t]*[\[(]")
+# What copying a map takes: any of these in the body and the function may return a copy.
+_MAY_COPY = re.compile(rb"\brange\b|\bcopy\(|Clone|Copy")
+
+
+def hands_out_as_written(function: bytes) -> bool:
+    """The text of a function takes a value out of a context with a type assertion and holds
+    nothing that copying a map takes (`range`, `copy(`, `Clone`, `Copy`) after its header."""
+    return _CONTEXT_ASSERTION.search(function) is not None and (
+        _MAY_COPY.search(function, max(function.find(b"{\n"), 0)) is None)
+
+
 def _next_run() -> None:
     """A new run begins: each directory's files are looked at again, once, when next asked
     about (what was read is kept while they are the same)."""
@@ -131,18 +191,40 @@ class _Declarations:
         self._types: dict[str, GoType | None] = {}
         self._parsed: set[Path] = set()
         self._digest: bytes | None = None
+        self._context_getters: frozenset[str] | None = None
 
     def digest(self) -> bytes:
         """What answers depend on: the exported functions' headers and the import lines
-        (which name the packages their types come from), not bodies or anything else."""
+        (which name the packages their types come from), and the bodies of the functions that
+        take a value out of a context (`hands_out_context_map`); not other bodies."""
         if self._digest is None:
             digest = blake2b(digest_size=16)
             for path, source in self._files:
                 digest.update(path.name.encode() + b"\0")
                 for match in _ANSWERED_FROM.finditer(source):
                     digest.update(match.group() + b"\0")
+                for match in _CONTEXT_ASSERTION.finditer(source):
+                    start = source.rfind(b"\nfunc ", 0, match.start())
+                    end = source.find(b"\n}", match.end())
+                    digest.update(source[start + 1:end] + b"\0")
             self._digest = digest.digest()
         return self._digest
+
+    def context_getters(self) -> frozenset[str]:
+        if self._context_getters is None:
+            names: set[str] = set()
+            for _path, source in self._files:
+                for match in _CONTEXT_ASSERTION.finditer(source):
+                    header = _EXPORTED_FUNCTION.search(
+                        source, source.rfind(b"\nfunc ", 0, match.start()) + 1)
+                    if header is None or header.start() > match.start():
+                        continue
+                    name = header.group(1).decode()
+                    body = function_body(source, name)
+                    if body is not None and hands_out_as_written(body):
+                        names.add(name)
+            self._context_getters = frozenset(names)
+        return self._context_getters
 
     def signature(self, name: str, receiver: str | None, import_path: str) -> FuncOf | None:
         key = (receiver or "", name)

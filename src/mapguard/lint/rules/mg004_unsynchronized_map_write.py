@@ -40,7 +40,14 @@ the receiver or an argument, up to two calls deep and across the module's packag
 func() { t.add(w) }()` where `add` writes `t.counts`; `record(seen, k)` writing `seen[k]`) —
 while the loop's passes do not wait for their goroutine (`wg.Wait()` in the pass, an errgroup
 limited to one with `SetLimit(1)`), no lock is held at the call or the write, and no other use
-of the variable holds a lock. Every goroutine of the loop then writes the one map. A write
+of the variable holds a lock. Every goroutine of the loop then writes the one map. It also
+reports a method that writes its receiver's map field while holding only the receiver's read
+lock (`s.mu.RLock()`, or an embedded RWMutex's `s.RLock()`), where the package writes that
+field under the exclusive lock (`s.mu.Lock()`) in at least two other functions: an RLock admits
+any number of holders at once, so the lock itself says that this method runs beside others,
+whether or not a goroutine or handler reaches it (docs/lint.md, "The lock a type keeps"). Like
+the rest of MG004 it is looked for in packages that start goroutines or serve requests (a
+package with neither is not read for MG004: on etcd that kept 6 % off the lint). A write
 whose only proof is that other goroutines can reach the map — a field reached through the
 receiver, any other captured variable (one a goroutine started once shares with its starter),
 a map handed over, a goroutine started once — is MG014's (off by default): on fresh trees those
@@ -158,6 +165,7 @@ round. Before Go 1.22 the closures share one variable, and the finding stays.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tree_sitter import Node
 
@@ -169,6 +177,7 @@ from mapguard.source.concurrency import (
     Sharing,
     Tier,
 )
+from mapguard.source.lockdiscipline import unguarded_writes
 from mapguard.source.lockevidence import locked_elsewhere
 from mapguard.source.locks import Mode, lock_mode_at
 from mapguard.source.mapwrites import MapWrite, map_writes
@@ -204,6 +213,47 @@ Handoffs = dict[tuple[int, int], dict[int, str]]
 
 def run(pass_: Pass) -> None:
     analyse(pass_, "proven")
+    report_unguarded(pass_, Mode.READ)
+
+
+def claimed_by_read_lock(pass_: Pass) -> set[tuple[Path, int, int]]:
+    """(file, line, column) of the writes MG004 reports for a read lock (`report_unguarded`
+    with Mode.READ): MG014 leaves them to it, whichever rules are selected."""
+    return {(found.write.file.path, found.write.statement.start_point.row + 1,
+             found.write.statement.start_point.column + 1)
+            for found in unguarded_writes(pass_.package, pass_.info, Mode.READ)}
+
+
+def report_unguarded(pass_: Pass, mode: Mode) -> None:
+    """The writes of `lockdiscipline` made with `mode` held (READ: MG004's; NONE: MG014's),
+    where the concurrency model has not already reported the statement."""
+    reported = {(f.path, f.line, f.column) for f in pass_.findings}
+    for found in unguarded_writes(pass_.package, pass_.info, mode):
+        write = found.write
+        place = (write.file.path, write.statement.start_point.row + 1,
+                 write.statement.start_point.column + 1)
+        if place in reported or not pass_.owns(write.file):
+            continue
+        reported.add(place)
+        target = "".join(write.file.text(write.target).split())
+        evidence = ", ".join(found.evidence[:3]) + (", ..." if len(found.evidence) > 3 else "")
+        if mode is Mode.READ:
+            message = (
+                f"`{target}` is written in {found.method} with only the read lock held "
+                f"(RLock), and the type writes it under the exclusive lock elsewhere "
+                f"({evidence}): an RLock admits any number of holders at once, so two of them "
+                "can write the map together, or one write it while another reads (the runtime "
+                "then kills the process with `fatal error: concurrent map writes`; go test "
+                "-race reports a DATA RACE). Take the write lock (Lock) for the write")
+        else:
+            message = (
+                f"`{target}` is written without a lock in {found.method}, and the type writes "
+                f"it with its own lock held elsewhere ({evidence}): if {found.method} runs "
+                "while the value is shared, it races with those writes (`fatal error: "
+                "concurrent map writes`; go test -race reports a DATA RACE). Hold the same "
+                "lock, or say why none is needed here (a set-up phase, a lock held across "
+                "calls)")
+        pass_.report(write.file, write.statement, message)
 
 
 def analyse(pass_: Pass, tier: Tier) -> None:

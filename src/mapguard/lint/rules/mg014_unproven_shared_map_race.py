@@ -16,6 +16,20 @@ map, with the message MG013 gave ("returns `s.labels` itself, which is written i
 lock held (line 27): ..."). Its proof is of the same kind: a caller *might* read the map while
 the owner writes it; whether one does is decided by code the getter's text does not show.
 
+It also reports a method that writes its receiver's map field with **no lock held**, where the
+package writes that field with the receiver's own lock held exclusively (`s.mu.Lock()`) in at
+least two other functions — the type's rule for that map — even where no goroutine or handler
+is in sight (`(*Store).Reset` writing `s.items` that `Add` and `Remove` write under `s.mu`).
+Left out: a function that builds the value (`&Store{...}` in its body), `init`, an
+unexported method each of whose calls holds the write lock or runs on a value not yet shared (in
+a function that builds it, on `v := NewStore()`, or in another such method) or that the package
+uses as a value, and a method that releases the receiver's lock without taking it (it
+runs with the lock a method before it took: `StartCollection` locks, `Finish` unlocks). Its
+proof is of the same kind as the rest of MG014's: the method might run while the value is shared;
+a set-up phase, or a caller in another package that holds the lock, makes it false (the first
+fresh-tree sample of 2026-12-07: 1 finding in 48 repositories, a `SetState` called before the
+plugin starts).
+
 MG004 and MG005 keep the findings with a proof that held on trees no rule was tuned on: a
 package-level variable (one map per process) written or lazily set up in an HTTP handler or in a
 goroutine that runs several times at once (directly, or in a function such code calls, where the map
@@ -126,15 +140,23 @@ from mapguard.lint.rule import Pass, Rule, Severity
 from mapguard.lint.rules import mg004_unsynchronized_map_write as mg004
 from mapguard.lint.rules import mg005_lazy_init_race as mg005
 from mapguard.lint.rules import mg013_shared_map_alias as mg013
+from mapguard.source.locks import Mode
 
 
 def run(pass_: Pass) -> None:
     # One analysis, two codes: MG004's and MG005's own, reporting what they leave.
     mg004.analyse(pass_, "unproven")
+    # A write under only a read lock that the type guards with the write lock elsewhere has
+    # MG004's proof: MG014 does not repeat it.
+    claimed = mg004.claimed_by_read_lock(pass_)
+    pass_.findings[:] = [f for f in pass_.findings if (f.path, f.line, f.column) not in claimed]
     mg005.analyse(pass_, "unproven")
     # And MG013's getter shape: a map returned past its lock, whose callers might read it
     # while the owner writes it — the same kind of proof.
     mg013.check_getters(pass_)
+    # And a method writing its receiver's map without the lock the type writes it under
+    # elsewhere, outside the concurrency MG004 sees.
+    mg004.report_unguarded(pass_, Mode.NONE)
 
 
 RULE = Rule(
