@@ -54,6 +54,12 @@ type tenantAdmin struct {
 	logger       *log.Logger
 }
 
+// withTenantAdmin adds GET /admin/tenant to the service's routes.
+func withTenantAdmin(mux *http.ServeMux, logger *log.Logger) http.Handler {
+	mux.HandleFunc("GET /admin/tenant", newTenantAdmin(logger).handle)
+	return mux
+}
+
 func newTenantAdmin(logger *log.Logger) *tenantAdmin {
 	a := &tenantAdmin{
 		tenantLister: &tenantLister{tenants: map[string]*Tenant{

@@ -66,14 +66,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /admin/thresholds", s.handleThresholds)
 	mux.HandleFunc("POST /admin/override", s.handleOverride)
 	mux.HandleFunc("POST /admin/reload", s.handleReload)
-	admin := newTenantAdmin(s.logger)
-	mux.HandleFunc("GET /admin/tenant", admin.handle)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
+	return withTenantAdmin(mux, s.logger)
 }
 
 // DecideRequest is the body of POST /decide.
