@@ -35,7 +35,7 @@ from mapguard.source.mapwrites import MapWrite, map_writes
 from mapguard.source.package import GoFile, Package, receiver_type_name
 from mapguard.source.typeinfo import (
     TypeInfo,
-    enclosing_function,
+    enclosing_declaration,
     field_hits,
     unparen,
     walk,
@@ -83,10 +83,10 @@ def _find(package: Package, info: TypeInfo, mode: Mode) -> list[UnguardedWrite]:
     if mode is Mode.READ:
         regions = _methods_at(package, _READ_LOCKING)
     else:
-        locking = {_receiver_type(node, go_file) for go_file, node in
+        locking = {receiver_type_name(node, go_file) for go_file, node in
                    _methods_at(package, _LOCKING)}
         regions = [(go_file, node) for go_file, node in _all_methods(package)
-                   if _receiver_type(node, go_file) in locking]
+                   if receiver_type_name(node, go_file) in locking]
     found: list[UnguardedWrite] = []
     for write in map_writes(package, info, regions):
         judged = _judge(package, info, write, mode)
@@ -115,7 +115,7 @@ def _methods_at(package: Package, words: tuple[bytes, ...]) -> list[tuple[GoFile
                     at = source.find(word, end)
                     continue
                 node = go_file.node_at(at, at + len(word))
-                method = _top_function(node) if node is not None else None
+                method = enclosing_declaration(node) if node is not None else None
                 if method is not None and method.type == "method_declaration":
                     found.setdefault((id(go_file), method.start_byte), (go_file, method))
                     at = source.find(word, method.end_byte)  # the rest of it adds nothing
@@ -165,10 +165,6 @@ def _all_methods(package: Package) -> list[tuple[GoFile, Node]]:
     return found
 
 
-def _receiver_type(method: Node, go_file: GoFile) -> str | None:
-    return receiver_type_name(method, go_file)
-
-
 def _judge(package: Package, info: TypeInfo, write: MapWrite, wanted: Mode
            ) -> UnguardedWrite | None:
     """The write, when it is one of `wanted` kind; the checks run cheapest first."""
@@ -178,7 +174,7 @@ def _judge(package: Package, info: TypeInfo, write: MapWrite, wanted: Mode
         return None
     operand = target.child_by_field_name("operand")
     field = target.child_by_field_name("field")
-    method = _top_function(write.statement)
+    method = enclosing_declaration(write.statement)
     if operand is None or field is None or method is None or (
             method.type != "method_declaration"):
         return None
@@ -207,13 +203,6 @@ def _judge(package: Package, info: TypeInfo, write: MapWrite, wanted: Mode
     name = _receiver_type_text(method, go_file)
     method_name = go_file.text(method.child_by_field_name("name") or method)
     return UnguardedWrite(write, wanted, f"({name}).{method_name}", tuple(evidence))
-
-
-def _top_function(node: Node) -> Node | None:
-    function = enclosing_function(node)
-    while function is not None and function.type == "func_literal":
-        function = enclosing_function(function)
-    return function
 
 
 def _receiver_name(method: Node, go_file: GoFile) -> str | None:
@@ -269,7 +258,7 @@ def _locked_writes(package: Package, info: TypeInfo, owner: Named, name: str
             text = "".join(go_file.text(operand).split())
             if _on(locks_held(node, go_file, info), text) is not Mode.WRITE:
                 continue
-            writer = _top_function(node)
+            writer = enclosing_declaration(node)
             if writer is not None:
                 found.append((f"{go_file.path.name}:{node.start_point.row + 1}",
                               (id(go_file), writer.start_byte)))
@@ -374,7 +363,7 @@ def _before_sharing(package: Package, info: TypeInfo, function: Node, go_file: G
     for site in sites:
         if lock_mode_at(site.call, site.file, info) is Mode.WRITE:
             continue
-        caller = _top_function(site.call)
+        caller = enclosing_declaration(site.call)
         if caller is None:
             return False
         if _makes(caller, site.file, owner) or _on_new_value(site.call, site.file, info, owner):

@@ -11,7 +11,7 @@ from typing import Literal
 from tree_sitter import Node
 
 from mapguard.source.package import GoFile, Package
-from mapguard.source.typeinfo import TypeInfo
+from mapguard.source.typeinfo import TypeInfo, walk
 
 WriteKind = Literal["assign", "update", "delete", "clear"]
 
@@ -77,6 +77,28 @@ def _find(go_file: GoFile, info: TypeInfo, start: int, end: int) -> Iterator[Map
         write = _builtin_write(go_file, info, node)
         if write is not None:
             yield write
+
+
+def untyped_writes(region: Node, go_file: GoFile) -> Iterator[tuple[Node, Node]]:
+    """(statement, written expression) for each write syntax shows in `region`, types unread:
+    every indexed target of an assignment or `++`/`--` (`m[k] = v`: `m`), and the first
+    argument of `delete`/`clear`. For maps known to be maps without their types (another
+    module's field, a map a context carried); `map_writes` types what it finds instead."""
+    for node in walk(region):
+        if node.type in {"assignment_statement", "inc_statement", "dec_statement"}:
+            left = node.child_by_field_name("left") if node.type == "assignment_statement" \
+                else node
+            for target in left.named_children if left is not None else []:
+                operand = target.child_by_field_name("operand") if (
+                    target.type == "index_expression") else None
+                if operand is not None:
+                    yield node, operand
+        elif node.type == "call_expression":
+            callee = node.child_by_field_name("function")
+            arguments = node.child_by_field_name("arguments")
+            if callee is not None and callee.type == "identifier" and go_file.text(callee) in {
+                    "delete", "clear"} and arguments is not None and arguments.named_children:
+                yield node, arguments.named_children[0]
 
 
 def write_statement(node: Node | None) -> Node | None:

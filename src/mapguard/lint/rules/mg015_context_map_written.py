@@ -85,6 +85,7 @@ from mapguard.lint.rule import Pass, Rule, Severity, is_support_code
 from mapguard.source.calls import call_sites
 from mapguard.source.concurrency import CONTEXT_MARKERS
 from mapguard.source.gomod import GoModule
+from mapguard.source.mapwrites import untyped_writes
 from mapguard.source.package import GoFile
 from mapguard.source.typeinfo import ImportRef, LocalDecl, enclosing_function, unparen, walk
 from mapguard.source.xpkg import context_getters, hands_out_as_written
@@ -352,35 +353,22 @@ def _writes(pass_: Pass, go_file: GoFile, function: Node, variable: LocalDecl,
     """The statements after `after` that write the map `variable` holds: `v[k] = x`, `v[k]++`,
     `delete(v, k)`, `clear(v)`, `v.Set(...)`. Told by syntax: the variable is known to hold a
     map (the assertion, or the getter's, said so), also where its type is another package's."""
-    found: list[Node] = []
+    found: dict[int, Node] = {}
+    for statement, target in untyped_writes(function, go_file):
+        if statement.start_byte > after and _same(pass_, go_file, target, variable):
+            found.setdefault(statement.start_byte, statement)
     for node in walk(function):
-        if node.start_byte <= after:
+        if node.type != "call_expression" or node.start_byte <= after:
             continue
-        if node.type in {"assignment_statement", "inc_statement", "dec_statement"}:
-            left = node.child_by_field_name("left") if node.type == "assignment_statement" \
-                else node
-            for target in left.named_children if left is not None else []:
-                operand = target.child_by_field_name("operand") if (
-                    target.type == "index_expression") else None
-                if operand is not None and _same(pass_, go_file, operand, variable):
-                    found.append(node)
-                    break
-        elif node.type == "call_expression":
-            callee = node.child_by_field_name("function")
-            arguments = node.child_by_field_name("arguments")
-            if callee is None or arguments is None:
-                continue
-            if callee.type == "identifier" and go_file.text(callee) in {"delete", "clear"}:
-                first = arguments.named_children[0] if arguments.named_children else None
-                if first is not None and _same(pass_, go_file, first, variable):
-                    found.append(node)
-            elif callee.type == "selector_expression":
-                field = callee.child_by_field_name("field")
-                operand = callee.child_by_field_name("operand")
-                if field is not None and operand is not None and go_file.text(field) in (
-                        WRITER_METHODS) and _same(pass_, go_file, operand, variable):
-                    found.append(node)
-    return found
+        callee = node.child_by_field_name("function")
+        if callee is None or callee.type != "selector_expression":
+            continue
+        field = callee.child_by_field_name("field")
+        operand = callee.child_by_field_name("operand")
+        if field is not None and operand is not None and go_file.text(field) in (
+                WRITER_METHODS) and _same(pass_, go_file, operand, variable):
+            found.setdefault(node.start_byte, node)
+    return [found[start] for start in sorted(found)]
 
 
 def _given_another_map(pass_: Pass, go_file: GoFile, variable: LocalDecl, after: int,

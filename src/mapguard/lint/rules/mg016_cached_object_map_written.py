@@ -57,7 +57,7 @@ import re
 from tree_sitter import Node
 
 from mapguard.lint.rule import Pass, Rule, Severity, is_support_code
-from mapguard.source.mapwrites import map_writes
+from mapguard.source.mapwrites import map_writes, untyped_writes
 from mapguard.source.package import FuncDecl, GoFile
 from mapguard.source.typeinfo import LocalDecl, enclosing_function, unparen, walk
 from mapguard.source.types import Named, deref
@@ -350,30 +350,16 @@ def _writes(pass_: Pass, go_file: GoFile, function: Node) -> list[tuple[Node, No
     KUBERNETES_MAP_FIELDS whose type is not known."""
     found = {write.statement.start_byte: (write.statement, unparen(write.target))
              for write in map_writes(pass_.package, pass_.info, [(go_file, function)])}
-    for node in walk(function):
-        if node.start_byte in found:
+    seen: set[int] = set()  # a statement's first written target only
+    for statement, target in untyped_writes(function, go_file):
+        if statement.start_byte in found or statement.start_byte in seen:
             continue
-        target: Node | None = None
-        if node.type in {"assignment_statement", "inc_statement", "dec_statement"}:
-            left = node.child_by_field_name("left") if node.type == "assignment_statement" \
-                else node
-            for item in left.named_children if left is not None else []:
-                if item.type == "index_expression":
-                    target = item.child_by_field_name("operand")
-                    break
-        elif node.type == "call_expression":
-            callee = node.child_by_field_name("function")
-            arguments = node.child_by_field_name("arguments")
-            if callee is not None and callee.type == "identifier" and go_file.text(callee) in {
-                    "delete", "clear"} and arguments is not None and arguments.named_children:
-                target = arguments.named_children[0]
-        if target is None:
-            continue
+        seen.add(statement.start_byte)
         target = unparen(target)
         field = target.child_by_field_name("field") if target.type == (
             "selector_expression") else None
         if field is not None and go_file.text(field) in KUBERNETES_MAP_FIELDS:
-            found[node.start_byte] = (node, target)
+            found[statement.start_byte] = (statement, target)
     return sorted(found.values(), key=lambda pair: pair[0].start_byte)
 
 
